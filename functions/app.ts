@@ -1,0 +1,92 @@
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { z } from "zod";
+import { loadConfig } from "../shared/config.ts";
+import { ApiError, PROBLEM_TYPES, problemTypeUri, type ProblemSlug } from "../shared/errors.ts";
+import { authenticate } from "./middleware/authenticate.ts";
+import { observe } from "./middleware/observe.ts";
+import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
+import { rateLimit } from "./middleware/rate-limit.ts";
+import { createApp } from "./openapi.ts";
+import { systemApp } from "./system/index.ts";
+
+export const API_VERSION = "0.1.0";
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const app = createApp();
+
+app.use(
+  "*",
+  requestId({
+    headerName: "X-Request-Id",
+    // A caller's id is kept only if it is short and plain, so it is safe to log.
+    generator: () => crypto.randomUUID(),
+  }),
+  async function rejectUnsafeRequestId(c, next) {
+    const incoming = c.req.header("X-Request-Id");
+    if (incoming !== undefined && !REQUEST_ID.test(incoming)) c.set("requestId", crypto.randomUUID());
+    c.header("X-Request-Id", c.get("requestId"));
+    await next();
+  },
+  observe(),
+  async function loadConfiguration(c, next) {
+    c.set("config", loadConfig(c.env));
+    await next();
+  },
+  secureHeaders({ crossOriginResourcePolicy: "cross-origin" }),
+  async function corsFromConfig(c, next) {
+    const origins = c.get("config").CORS_ALLOWED_ORIGINS;
+    return cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+      maxAge: 600,
+    })(c, next);
+  },
+  async function limitBody(c, next) {
+    const maxSize = c.get("config").MAX_BODY_BYTES;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError("payload-too-large", `The body exceeds ${maxSize} bytes.`, { limit: maxSize });
+      },
+    })(c, next);
+  },
+);
+
+app.use("/api/*", authenticate(), rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }));
+
+app.onError(onError);
+app.notFound(notFoundHandler(app));
+
+app.get("/health", (c) =>
+  c.json({ status: "ok", version: API_VERSION, environment: c.get("config").LUCID_ENV, time: new Date().toISOString() }),
+);
+
+// Problem `type` URIs are relative links to this documentation.
+const slugSchema = z.enum(Object.keys(PROBLEM_TYPES) as [ProblemSlug, ...ProblemSlug[]]);
+app.get("/problems/:slug", (c) => {
+  const slug = slugSchema.safeParse(c.req.param("slug"));
+  if (!slug.success) throw new ApiError("not-found", `No problem type "${c.req.param("slug")}".`);
+  const { status, title, description } = PROBLEM_TYPES[slug.data];
+  return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
+});
+
+const routes = app.route("/api/v1/system", systemApp);
+
+app.doc31("/api/v1/openapi.json", (c) => ({
+  openapi: "3.1.0",
+  info: {
+    title: "Lucid API",
+    version: API_VERSION,
+    description:
+      "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
+      "`type` links to /problems/<slug>.",
+  },
+  servers: [{ url: new URL(c.req.url).origin }],
+}));
+
+export type AppType = typeof routes;
+export default app;

@@ -1,0 +1,108 @@
+import type { MetricDelta } from "../durable-objects/system/index.ts";
+
+/**
+ * Prometheus metrics. Each isolate buffers counter deltas in memory (one object per isolate,
+ * created at module load: incrementing a remote counter per request would double the cost of
+ * every request) and flushes them to SystemDO at most every FLUSH_INTERVAL_MS and on every
+ * scrape. SystemDO sums all isolates. A failed flush puts its deltas back: nothing is lost.
+ */
+export const FLUSH_INTERVAL_MS = 10_000;
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+export const METRIC_HELP: Record<string, { type: "counter" | "histogram"; help: string }> = {
+  lucid_http_requests_total: { type: "counter", help: "HTTP requests by method, route pattern and status." },
+  lucid_http_request_duration_seconds: { type: "histogram", help: "HTTP request latency by route pattern." },
+  lucid_do_calls_total: { type: "counter", help: "Durable Object calls by class, method and outcome." },
+  lucid_do_call_duration_seconds: { type: "histogram", help: "Durable Object call latency by class." },
+  lucid_rate_limit_rejections_total: { type: "counter", help: "Requests refused with 429, by rate-limit group." },
+};
+
+export function labelText(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((key) => `${key}="${labels[key]!.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
+    .join(",");
+}
+
+export class MetricsBuffer {
+  #pending = new Map<string, MetricDelta>();
+  #lastFlush = Date.now();
+
+  inc(name: string, labels: Record<string, string>, by = 1): void {
+    const text = labelText(labels);
+    const key = `${name}{${text}}`;
+    const current = this.#pending.get(key);
+    if (current) current.value += by;
+    else this.#pending.set(key, { name, labels: text, value: by });
+  }
+
+  observe(name: string, labels: Record<string, string>, seconds: number): void {
+    for (const le of DURATION_BUCKETS) {
+      if (seconds <= le) this.inc(`${name}_bucket`, { ...labels, le: String(le) });
+    }
+    this.inc(`${name}_bucket`, { ...labels, le: "+Inf" });
+    this.inc(`${name}_sum`, labels, seconds);
+    this.inc(`${name}_count`, labels);
+  }
+
+  /** Takes the pending deltas if a flush is due (or forced); the caller sends them or restores them. */
+  take(force = false, now = Date.now()): MetricDelta[] {
+    if (this.#pending.size === 0) return [];
+    if (!force && now - this.#lastFlush < FLUSH_INTERVAL_MS) return [];
+    this.#lastFlush = now;
+    const deltas = [...this.#pending.values()];
+    this.#pending = new Map();
+    return deltas;
+  }
+
+  restore(deltas: MetricDelta[]): void {
+    for (const delta of deltas) {
+      const key = `${delta.name}{${delta.labels}}`;
+      const current = this.#pending.get(key);
+      if (current) current.value += delta.value;
+      else this.#pending.set(key, { ...delta });
+    }
+  }
+}
+
+export const metrics = new MetricsBuffer();
+
+/** Renders series in the Prometheus text exposition format (version 0.0.4). */
+export function renderPrometheus(series: MetricDelta[]): string {
+  const byFamily = new Map<string, MetricDelta[]>();
+  for (const s of series) {
+    const family = s.name.replace(/_(bucket|sum|count)$/, "");
+    const key = METRIC_HELP[family] ? family : s.name;
+    byFamily.set(key, [...(byFamily.get(key) ?? []), s]);
+  }
+  const lines: string[] = [];
+  for (const family of [...byFamily.keys()].sort()) {
+    const meta = METRIC_HELP[family];
+    if (meta) lines.push(`# HELP ${family} ${meta.help}`, `# TYPE ${family} ${meta.type}`);
+    const rows = byFamily.get(family)!.sort(compareSeries);
+    for (const row of rows) lines.push(`${row.name}${row.labels ? `{${row.labels}}` : ""} ${formatValue(row.value)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+const LE = /(?:^|,)le="([^"]*)"/;
+
+/** Name, then labels without `le`, then `le` numerically, so histogram buckets come out in order. */
+function compareSeries(a: MetricDelta, b: MetricDelta): number {
+  const suffixOrder = (name: string) => (name.endsWith("_bucket") ? 0 : name.endsWith("_sum") ? 1 : 2);
+  const base = (s: MetricDelta) => s.labels.replace(LE, "");
+  const le = (s: MetricDelta) => {
+    const value = LE.exec(s.labels)?.[1];
+    return value === undefined ? 0 : value === "+Inf" ? Infinity : Number(value);
+  };
+  return (
+    base(a).localeCompare(base(b), "en") ||
+    suffixOrder(a.name) - suffixOrder(b.name) ||
+    a.name.localeCompare(b.name, "en") ||
+    le(a) - le(b)
+  );
+}
+
+function formatValue(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(12).replace(/\.?0+$/, "");
+}

@@ -1,0 +1,44 @@
+import type { MiddlewareHandler } from "hono";
+import { verify } from "hono/jwt";
+import { z } from "zod";
+import { ApiError } from "../../shared/errors.ts";
+import type { AppEnv } from "../types.ts";
+
+/** Claims every Lucid access token carries (issued by functions/auth). */
+export const accessClaimsSchema = z.object({
+  sub: z.string().min(1).max(128),
+  role: z.enum(["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"]),
+  exp: z.number().int(),
+  iat: z.number().int().optional(),
+  typ: z.literal("access").optional(),
+});
+
+function unauthorized(detail: string, error = "invalid_token"): ApiError {
+  return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
+}
+
+/**
+ * Optional authentication: no Authorization header leaves the request anonymous; a header
+ * that is present must be a valid, unexpired HS256 bearer token or the request is refused
+ * with 401. Routes that need a principal or a role check for it themselves.
+ */
+export function authenticate(): MiddlewareHandler<AppEnv> {
+  return async function authenticateMiddleware(c, next) {
+    const header = c.req.header("Authorization");
+    c.set("principal", undefined);
+    if (header !== undefined) {
+      const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
+      if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
+      let payload: unknown;
+      try {
+        payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");
+      } catch {
+        throw unauthorized("The access token is invalid or expired.");
+      }
+      const claims = accessClaimsSchema.safeParse(payload);
+      if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
+      c.set("principal", { userId: claims.data.sub, role: claims.data.role });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,66 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Hook } from "@hono/zod-openapi";
+import { ApiError } from "../shared/errors.ts";
+import type { AppEnv } from "./types.ts";
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "/problems/validation-failed" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    errors: z
+      .array(z.object({ location: z.string(), path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "For validation-failed: one entry per offending field." }),
+  })
+  .passthrough()
+  .openapi("Problem", { description: "RFC 9457 problem details" });
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid request (problem+json)",
+  401: "Missing or invalid credentials",
+  403: "Role not allowed",
+  404: "Not found",
+  409: "Conflict with current state",
+  413: "Body too large",
+  415: "Unsupported content type",
+  429: "Rate limited; see Retry-After",
+  500: "Server error",
+  503: "Dependency unavailable",
+};
+
+/** OpenAPI response entries for the given problem statuses. */
+export function problemResponses<S extends number>(...statuses: S[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? "Problem",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    ]),
+  ) as Record<S, { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } }>;
+}
+
+const LOCATIONS: Record<string, string> = { param: "path", json: "body", form: "body", query: "query", header: "header" };
+
+/** Every zod failure at a boundary becomes one 400 problem listing each field. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  const location = LOCATIONS[result.target] ?? result.target;
+  throw new ApiError("validation-failed", `The request ${location} is invalid.`, {
+    errors: result.error.issues.map((issue) => ({
+      location,
+      path: issue.path.join("."),
+      message: issue.message,
+    })),
+  });
+};
+
+/** An OpenAPIHono sub-app with Lucid's validation hook. */
+export function createApp() {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}

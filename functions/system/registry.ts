@@ -1,0 +1,88 @@
+import type { Config } from "../../shared/config.ts";
+import type { Env } from "../../shared/env.ts";
+import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
+import { callDurableObject } from "../do-call.ts";
+
+export interface FunctionCheck {
+  /** Stable function name, as used in /api/v1/system/services/:name. */
+  name: string;
+  description: string;
+  /** Resolves when healthy; throws (or reports degraded) otherwise. */
+  check(env: Env, config: Config): Promise<{ status?: ServiceStatus; detail?: string } | void>;
+}
+
+export const CHECK_TIMEOUT_MS = 2_000;
+
+/**
+ * Every function registers its health check here (one list, in code: the registry is the
+ * deployment). Each check must be cheap and must not change user-visible state.
+ */
+export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
+  {
+    name: "gateway",
+    description: "Root Hono app: routing, validation, CORS, secure headers, problem+json, request ids",
+    async check() {},
+  },
+  {
+    name: "system",
+    description: "SystemDO: service registry and aggregated metrics",
+    async check(env) {
+      await callDurableObject("SystemDO", "ping", () => env.SYSTEM.get(env.SYSTEM.idFromName("system")).ping());
+    },
+  },
+  {
+    name: "rate-limiter",
+    description: "RateLimiterDO: per-client request quotas",
+    async check(env) {
+      await callDurableObject("RateLimiterDO", "ping", () =>
+        env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("health:probe")).ping(),
+      );
+    },
+  },
+  {
+    name: "chunk-store",
+    description: "Encrypted chunk storage (R2 binding CHUNKS)",
+    async check(env) {
+      await env.CHUNKS.head("health/probe");
+    },
+  },
+];
+
+export const FUNCTION_NAMES = FUNCTION_CHECKS.map((f) => f.name) as [string, ...string[]];
+
+/** Runs checks concurrently, each bounded by a timeout; a failure is a `down` result, never a throw. */
+export async function runChecks(env: Env, config: Config, checks: readonly FunctionCheck[]): Promise<CheckResult[]> {
+  return Promise.all(
+    checks.map(async (fn): Promise<CheckResult> => {
+      const started = performance.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        });
+        const outcome = await Promise.race([fn.check(env, config), timeout]);
+        return {
+          name: fn.name,
+          status: outcome?.status ?? "up",
+          latencyMs: round(performance.now() - started),
+          detail: outcome?.detail ?? null,
+          checkedAt: Date.now(),
+        };
+      } catch (error) {
+        return {
+          name: fn.name,
+          status: "down",
+          latencyMs: round(performance.now() - started),
+          detail: error instanceof Error ? error.message : String(error),
+          checkedAt: Date.now(),
+        };
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

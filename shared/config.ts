@@ -1,0 +1,145 @@
+import { z } from "zod";
+import { parseUnits } from "./money.ts";
+
+/**
+ * The Worker's configuration: wrangler.toml [vars] (the seed's defaults) plus secrets.
+ * Parsed once per environment object by `loadConfig`; a missing or malformed value is
+ * a ConfigError naming every offending variable, never a 500 somewhere deep inside.
+ */
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const boolean = z.enum(["true", "false"]).transform((value) => value === "true");
+
+/** A decimal amount with 6 decimals (USDT or TRX), carried as base units. */
+const amount = z.string().transform((text, ctx) => {
+  try {
+    const units = parseUnits(text);
+    if (units < 0n) throw new Error("negative");
+    return units;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "must be a non-negative decimal with at most 6 places" });
+    return z.NEVER;
+  }
+});
+
+const ratio = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, "must be a decimal number")
+  .transform(Number)
+  .pipe(z.number().min(0).max(1));
+
+const tronAddress = z.string().regex(/^T[1-9A-HJ-NP-Za-km-z]{33}$/, "must be a base58 TRON address");
+
+const origins = z
+  .string()
+  .min(1)
+  .transform((text) => text.split(",").map((origin) => origin.trim()).filter(Boolean))
+  .refine((list) => list.length > 0 && list.every((o) => o === "*" || /^https?:\/\/[^\s/]+$/.test(o)), {
+    message: 'must be "*" or a comma-separated list of origins such as https://app.example',
+  });
+
+/** At least 32 bytes of entropy, as hex or base64 (what `npm start` generates). */
+const secret = z.string().min(32, "must be at least 32 characters (256 bits as hex or base64)");
+
+export const configSchema = z
+  .object({
+    LUCID_ENV: z.enum(["development", "test", "production"]),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]),
+    CORS_ALLOWED_ORIGINS: origins,
+    MAX_BODY_BYTES: integer(1024, 16 * 1024 * 1024),
+    RATE_LIMIT_PER_MINUTE: integer(1),
+    RATE_LIMIT_PAYMENTS_PER_MINUTE: integer(1),
+    JWT_ALGORITHM: z.literal("HS256"),
+    JWT_SECRET_KEY: secret,
+    BLOCKCHAIN_NETWORK: z.string().min(1),
+    BLOCKCHAIN_CONSENSUS: z.literal("PoOT"),
+    BLOCK_INTERVAL_SECONDS: integer(1, 3600),
+    ANCHORING_ENABLED: boolean,
+    CHUNK_SIZE_BYTES: integer(1024),
+    CHUNK_MAX_BYTES: integer(1024),
+    RDP_PORT_MIN: integer(1, 65535),
+    RDP_PORT_MAX: integer(1, 65535),
+    RDP_MAX_SERVERS: integer(1),
+    XRDP_PORT: integer(1, 65535),
+    NODE_POOL_MAX_NODES: integer(1),
+    HEARTBEAT_INTERVAL_SECONDS: integer(1),
+    AUTO_PAYOUT_THRESHOLD: amount,
+    TRON_NETWORK: z.enum(["mainnet", "shasta", "nile"]),
+    TRON_SIGNATURE_VERIFICATION_ENABLED: boolean,
+    USDT_CONTRACT_ADDRESS: tronAddress,
+    STAKING_CONTRACT_ADDRESS: tronAddress,
+    MIN_STAKING_AMOUNT: amount,
+    STAKING_DURATION_DAYS: integer(1),
+    STAKING_REWARD_RATE: ratio,
+    MIN_PAYOUT_AMOUNT: amount,
+    MAX_PAYOUT_AMOUNT: amount,
+    PAYOUT_FEE: amount,
+    TRANSACTION_TIMEOUT_SECONDS: integer(1),
+    WALLET_ENCRYPTION_ALGORITHM: z.literal("AES-256-GCM"),
+  })
+  .superRefine((c, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.CHUNK_SIZE_BYTES > c.CHUNK_MAX_BYTES) problem("CHUNK_SIZE_BYTES", "must not exceed CHUNK_MAX_BYTES");
+    if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
+    if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
+    if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Names of values that must never be logged or returned. */
+export const SECRET_KEYS = ["JWT_SECRET_KEY"] as const satisfies readonly (keyof Config)[];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable} ${i.message}`).join("; ")}`);
+  }
+}
+
+export function parseConfig(source: Record<string, unknown>): Config {
+  const result = configSchema.safeParse(source);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? "(config)"),
+      message: issue.code === "invalid_type" && source[String(issue.path[0])] === undefined ? "is missing" : issue.message,
+    })),
+  );
+}
+
+// Keyed by the runtime's env object, which is stable for an isolate's lifetime: the
+// schema runs once per isolate, not per request. A failed parse is cached as well so a
+// misconfigured server answers every request with the same clear error cheaply.
+const parsed = new WeakMap<object, Config | ConfigError>();
+
+export function loadConfig(env: object): Config {
+  let entry = parsed.get(env);
+  if (!entry) {
+    try {
+      entry = parseConfig(env as Record<string, unknown>);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      entry = error;
+    }
+    parsed.set(env, entry);
+  }
+  if (entry instanceof ConfigError) throw entry;
+  return entry;
+}
+
+/** The configuration with secrets removed and amounts as decimal strings: safe to return or log. */
+export function publicConfig(config: Config, formatAmount: (units: bigint) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
+    out[key] = typeof value === "bigint" ? formatAmount(value) : value;
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * One error type for the whole API, rendered as RFC 9457 application/problem+json.
+ * `type` is a stable relative URI (`/problems/<slug>`) that the gateway also serves
+ * as documentation, so clients can switch on it and humans can look it up.
+ */
+export const PROBLEM_TYPES = {
+  "bad-request": { status: 400, title: "Bad request", description: "The request is malformed." },
+  "validation-failed": {
+    status: 400,
+    title: "Validation failed",
+    description: "A parameter, query, header or body field did not match its schema; `errors` lists each one.",
+  },
+  "malformed-json": { status: 400, title: "Malformed JSON", description: "The body is not valid JSON." },
+  unauthorized: {
+    status: 401,
+    title: "Unauthorized",
+    description: "Credentials are missing, malformed, expired or invalid.",
+  },
+  forbidden: { status: 403, title: "Forbidden", description: "The caller's role does not allow this action." },
+  "not-found": { status: 404, title: "Not found", description: "No resource or route at this path." },
+  "unknown-api-version": {
+    status: 404,
+    title: "Unknown API version",
+    description: "Only /api/v1 exists. The `supported` member lists the versions this server speaks.",
+  },
+  "method-not-allowed": {
+    status: 405,
+    title: "Method not allowed",
+    description: "The path exists but not with this method; the Allow header lists the methods it has.",
+  },
+  conflict: { status: 409, title: "Conflict", description: "The request conflicts with the resource's current state." },
+  "payload-too-large": {
+    status: 413,
+    title: "Payload too large",
+    description: "The body is larger than this route accepts; `limit` gives the limit in bytes.",
+  },
+  "unsupported-media-type": {
+    status: 415,
+    title: "Unsupported media type",
+    description: "The Content-Type is not one this route accepts.",
+  },
+  "rate-limited": {
+    status: 429,
+    title: "Too many requests",
+    description: "The client exceeded its request quota; wait for Retry-After seconds.",
+  },
+  "internal-error": {
+    status: 500,
+    title: "Internal error",
+    description: "Something failed on the server. The request id identifies it in the logs.",
+  },
+  "config-invalid": {
+    status: 500,
+    title: "Server misconfigured",
+    description: "A configuration variable or secret is missing or malformed; `errors` names each one.",
+  },
+  "service-unavailable": {
+    status: 503,
+    title: "Service unavailable",
+    description: "A dependency did not answer in time; retry later.",
+  },
+} as const satisfies Record<string, { status: number; title: string; description: string }>;
+
+export type ProblemSlug = keyof typeof PROBLEM_TYPES;
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+export function problemTypeUri(slug: ProblemSlug): string {
+  return `/problems/${slug}`;
+}
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+
+  constructor(
+    readonly slug: ProblemSlug,
+    detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(detail ?? PROBLEM_TYPES[slug].title, options);
+    this.status = PROBLEM_TYPES[slug].status;
+  }
+
+  toProblem(instance?: string): Problem {
+    const { title, status } = PROBLEM_TYPES[this.slug];
+    return {
+      type: problemTypeUri(this.slug),
+      title,
+      status,
+      detail: this.message,
+      ...(instance ? { instance } : {}),
+      ...this.extensions,
+    };
+  }
+}

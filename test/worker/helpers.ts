@@ -1,0 +1,18 @@
+import { exports } from "cloudflare:workers";
+
+/** Sends a request through the real Worker entry (middleware, routes, Durable Objects). */
+export function api(path: string, init?: RequestInit & { ip?: string }): Promise<Response> {
+  const headers = new Headers(init?.headers);
+  headers.set("CF-Connecting-IP", init?.ip ?? `198.51.100.${Math.floor(Math.random() * 250) + 1}`);
+  return exports.default.fetch(new Request(`https://lucid.test${path}`, { ...init, headers }));
+}
+
+export async function problemOf(response: Response) {
+  expectProblem(response);
+  return (await response.json()) as { type: string; title: string; status: number; detail?: string; [k: string]: unknown };
+}
+
+function expectProblem(response: Response) {
+  const type = response.headers.get("Content-Type");
+  if (type !== "application/problem+json") throw new Error(`expected problem+json, got ${type} (${response.status})`);
+}

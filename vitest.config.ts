@@ -1,0 +1,39 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Three suites: worker code inside workerd (Miniflare) against real Durable Objects and R2;
+// the agent and the edge adapter under plain Node; end-to-end against a real workerd process.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                LUCID_ENV: "test",
+                LOG_LEVEL: "silent",
+                // A fixed test-only secret: the suite signs its own tokens with it.
+                JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
+              },
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+      },
+      {
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
