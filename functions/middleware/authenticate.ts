@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
-import type { AppEnv } from "../types.ts";
+import type { AppEnv, Principal, Role } from "../types.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
@@ -38,6 +38,27 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       const claims = accessClaimsSchema.safeParse(payload);
       if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
       c.set("principal", { userId: claims.data.sub, role: claims.data.role });
+    }
+    await next();
+  };
+}
+
+/** Roles in increasing order of power; each includes what the ones before it may do. */
+export const ROLE_RANK: Record<Role, number> = { USER: 0, NODE_OPERATOR: 1, ADMIN: 2, SUPER_ADMIN: 3 };
+
+/** The authenticated caller, or 401. */
+export function principalOf(c: { get(key: "principal"): Principal | undefined }): Principal {
+  const principal = c.get("principal");
+  if (!principal) throw unauthorized("This route needs an access token.", "invalid_request");
+  return principal;
+}
+
+/** 401 without a token, 403 when the caller's role ranks below `minimum`. */
+export function requireRole(minimum: Role): MiddlewareHandler<AppEnv> {
+  return async function requireRoleMiddleware(c, next) {
+    const principal = principalOf(c);
+    if (ROLE_RANK[principal.role] < ROLE_RANK[minimum]) {
+      throw new ApiError("forbidden", `This action needs the ${minimum} role or higher.`);
     }
     await next();
   };

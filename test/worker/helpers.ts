@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import { sign } from "hono/jwt";
 
 /** Sends a request through the real Worker entry (middleware, routes, Durable Objects). */
 export function api(path: string, init?: RequestInit & { ip?: string }): Promise<Response> {
@@ -15,4 +16,12 @@ export async function problemOf(response: Response) {
 function expectProblem(response: Response) {
   const type = response.headers.get("Content-Type");
   if (type !== "application/problem+json") throw new Error(`expected problem+json, got ${type} (${response.status})`);
+}
+
+export const TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789abcdef";
+
+/** An access token as functions/auth issues them, signed with the suite's test secret. */
+export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900) {
+  const now = Math.floor(Date.now() / 1000);
+  return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds }, TEST_JWT_SECRET, "HS256");
 }

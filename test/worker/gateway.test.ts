@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { api, problemOf } from "./helpers.ts";
+
+describe("gateway errors are problem+json", () => {
+  it("404 for an unknown route", async () => {
+    const res = await api("/api/v1/nope");
+    expect(res.status).toBe(404);
+    const problem = await problemOf(res);
+    expect(problem).toMatchObject({ type: "/problems/not-found", status: 404, instance: "/api/v1/nope" });
+    expect(problem.requestId).toBe(res.headers.get("X-Request-Id"));
+  });
+
+  it("404 unknown-api-version for /api/v2", async () => {
+    const res = await api("/api/v2/system/services");
+    const problem = await problemOf(res);
+    expect(problem).toMatchObject({ type: "/problems/unknown-api-version", status: 404, supported: ["v1"] });
+  });
+
+  it("405 with Allow for a known path and wrong method", async () => {
+    const res = await api("/api/v1/system/services", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("Allow")).toBe("GET, HEAD, OPTIONS");
+    const problem = await problemOf(res);
+    expect(problem.type).toBe("/problems/method-not-allowed");
+  });
+
+  it("400 for malformed JSON, changing nothing", async () => {
+    const res = await api("/api/v1/system/services/check", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{not json",
+    });
+    expect(res.status).toBe(400);
+    expect((await problemOf(res)).type).toBe("/problems/malformed-json");
+  });
+
+  it("415 for a wrong content type", async () => {
+    const res = await api("/api/v1/system/services/check", {
+      method: "POST",
+      headers: { "Content-Type": "text/plain" },
+      body: "services=system",
+    });
+    expect(res.status).toBe(415);
+    expect((await problemOf(res)).type).toBe("/problems/unsupported-media-type");
+  });
+
+  it("413 for an oversized body", async () => {
+    const res = await api("/api/v1/system/services/check", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ services: ["system"], pad: "x".repeat(2 * 1024 * 1024) }),
+    });
+    expect(res.status).toBe(413);
+    expect(await problemOf(res)).toMatchObject({ type: "/problems/payload-too-large", limit: 1048576 });
+  });
+
+  it("400 validation-failed lists each field", async () => {
+    const res = await api("/api/v1/system/services/check", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ services: ["nonexistent"] }),
+    });
+    expect(res.status).toBe(400);
+    const problem = await problemOf(res);
+    expect(problem.type).toBe("/problems/validation-failed");
+    expect(problem.errors).toEqual([expect.objectContaining({ location: "body", path: "services.0" })]);
+  });
+});
+
+describe("rate limiting", () => {
+  it("refuses the 1001st request in a minute with 429 and Retry-After", async () => {
+    const ip = "203.0.113.77";
+    let last: Response | undefined;
+    for (let i = 1; i <= 1000; i++) {
+      last = await api("/api/v1/openapi.json", { ip });
+      expect(last.status, `request ${i}`).toBe(200);
+    }
+    expect(last!.headers.get("RateLimit-Remaining")).toBe("0");
+    const refused = await api("/api/v1/openapi.json", { ip });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(refused.headers.get("RateLimit-Limit")).toBe("1000");
+    expect((await problemOf(refused)).type).toBe("/problems/rate-limited");
+    // Another client is unaffected.
+    expect((await api("/api/v1/openapi.json", { ip: "203.0.113.78" })).status).toBe(200);
+  });
+});
