@@ -77,7 +77,7 @@ export async function runChecks(env: Env, config: Config, checks: readonly Funct
           checkedAt: Date.now(),
         };
       } finally {
-        clearTimeout(timer);
+        if (timer !== undefined) clearTimeout(timer);
       }
     }),
   );
