@@ -11,6 +11,8 @@ import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/pro
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { createApp } from "./openapi.ts";
 import { systemApp } from "./system/index.ts";
+import { authApp } from "./auth/index.ts";
+import { usersApp } from "./users/index.ts";
 
 export const API_VERSION = "0.1.0";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -75,6 +77,8 @@ app.get("/problems/:slug", (c) => {
 });
 
 const routes = app.route("/api/v1/system", systemApp);
+app.route("/api/v1/auth", authApp);
+app.route("/api/v1/users", usersApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -6,6 +6,8 @@ export type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
 export interface Principal {
   userId: string;
   role: Role;
+  /** Login session id (`sid` claim), absent in tokens not issued by functions/auth. */
+  sessionId?: string;
 }
 
 /** Hono's environment for every sub-app: bindings plus what the gateway's middleware sets. */

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
+import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
@@ -11,7 +11,11 @@ export const accessClaimsSchema = z.object({
   exp: z.number().int(),
   iat: z.number().int().optional(),
   typ: z.literal("access").optional(),
+  /** The login session (refresh-token family) this token belongs to, when issued by functions/auth. */
+  sid: z.string().max(64).optional(),
 });
+
+export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 
 function unauthorized(detail: string, error = "invalid_token"): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
@@ -31,13 +35,14 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
       let payload: unknown;
       try {
-        payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");
+        // Stateless on purpose (every request): signature, alg pin, kid and expiry only.
+        payload = await (await keyringFor(c.get("config"))).verify(match[1]!);
       } catch {
         throw unauthorized("The access token is invalid or expired.");
       }
       const claims = accessClaimsSchema.safeParse(payload);
       if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
-      c.set("principal", { userId: claims.data.sub, role: claims.data.role });
+      c.set("principal", { userId: claims.data.sub, role: claims.data.role, sessionId: claims.data.sid });
     }
     await next();
   };
