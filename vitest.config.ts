@@ -23,7 +23,8 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        // Generous timeout: the first request of a file loads the Worker, slow on a shared 2-core machine.
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
         test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
