@@ -11,13 +11,15 @@ import { base64urlnopad } from "@scure/base";
 
 export type JwtPayload = Record<string, unknown> & { exp: number };
 
+export type JwtFailure = "malformed" | "algorithm" | "unknown-key" | "signature" | "expired" | "not-yet-valid";
+
+// No TypeScript-only syntax (parameter properties) here: benches run this file on Node's type stripping.
 export class JwtError extends Error {
   override name = "JwtError";
-  constructor(
-    readonly reason: "malformed" | "algorithm" | "unknown-key" | "signature" | "expired" | "not-yet-valid",
-    message: string,
-  ) {
+  readonly reason: JwtFailure;
+  constructor(reason: JwtFailure, message: string) {
     super(message);
+    this.reason = reason;
   }
 }
 
@@ -55,10 +57,13 @@ async function importKey(secret: string): Promise<KeyEntry> {
 }
 
 export class JwtKeyring {
-  private constructor(
-    private readonly current: KeyEntry,
-    private readonly previous: KeyEntry | undefined,
-  ) {}
+  private readonly current: KeyEntry;
+  private readonly previous: KeyEntry | undefined;
+
+  private constructor(current: KeyEntry, previous: KeyEntry | undefined) {
+    this.current = current;
+    this.previous = previous;
+  }
 
   static async create(currentSecret: string, previousSecret?: string): Promise<JwtKeyring> {
     const current = await importKey(currentSecret);
