@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { UserRecord } from "../../durable-objects/user-index/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { audit } from "../audit.ts";
-import { directory } from "../auth/login.ts";
+import { directory, userStub } from "../auth/login.ts";
 import { RoleSchema } from "../auth/schemas.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
@@ -97,6 +97,19 @@ const setRole = createRoute({
   responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
 });
 
+const revokeSessions = createRoute({
+  method: "delete",
+  path: "/{id}/sessions",
+  tags: ["users"],
+  summary: "Revoke every login session of a user (ADMIN+; e.g. a lost wallet): their refresh tokens stop working",
+  ...guarded("sessions:revoke:any"),
+  request: { params: UserIdParam },
+  responses: {
+    200: { description: "Revoked", content: json(z.object({ revoked: z.number().int() })) },
+    ...problemResponses(400, 401, 403, 404, 429, 500),
+  },
+});
+
 export const usersApp = createApp()
   .openapi(list, async (c) => {
     const { limit, after } = c.req.valid("query");
@@ -142,4 +155,12 @@ export const usersApp = createApp()
     }
     await audit(c.env, { action: "users.role_change", outcome: "success", ...facts, details: { from: result.before, to: result.after } });
     return c.json(toJson(result.user), 200);
+  })
+  .openapi(revokeSessions, async (c) => {
+    const principal = principalOf(c);
+    const { id } = c.req.valid("param");
+    await loadUser(c, id);
+    const revoked = await callDurableObject("UserDO", "revokeAllSessions", () => userStub(c, id).revokeAllSessions("revoked-by-admin"));
+    await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "success", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { revoked } });
+    return c.json({ revoked }, 200);
   });

@@ -125,3 +125,18 @@ describe("another user's ids", () => {
     expect((await getAuthed(`/api/v1/users/${bob.id}`, sa.accessToken)).status).toBe(200);
   });
 });
+
+describe("ADMIN revokes a user's sessions", () => {
+  it("every refresh token of the user stops working; USERs may not do it", async () => {
+    const victim = await userWithRole("USER");
+    const other = await userWithRole("USER");
+    const url = `/api/v1/users/${victim.id}/sessions`;
+    expect((await getAuthed(url, other.tokens.accessToken, "DELETE")).status).toBe(403);
+    const sa = await superAdminLogin();
+    const res = await getAuthed(url, sa.accessToken, "DELETE");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ revoked: 1 });
+    expect((await postJson("/api/v1/auth/refresh", { refreshToken: victim.tokens.refreshToken })).status).toBe(401);
+    expect((await getAuthed(`/api/v1/users/${crypto.randomUUID()}/sessions`, sa.accessToken, "DELETE")).status).toBe(404);
+  });
+});
