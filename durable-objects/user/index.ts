@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { base32nopad, base64urlnopad } from "@scure/base";
-import { and, asc, eq, gt, isNull, max } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lt, max, or } from "drizzle-orm";
 import { generateTotpSecret, matchTotp } from "../../shared/totp.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
@@ -80,6 +80,7 @@ export class UserDO extends SqlDurableObject<typeof schema> {
         .values({ id: sessionId, method: input.method, walletKind: input.walletKind, secondFactor: input.secondFactor, ip: input.ip, userAgent: input.userAgent, createdAt, lastUsedAt: now, expiresAt })
         .run();
       this.db.insert(schema.refreshTokens).values({ hash: hashSecret(secret), sessionId, issuedAt: now }).run();
+      this.#forgetOldSessions(now, input.ttlMs);
       return excess.map((s) => s.id);
     });
     return { sessionId, secret, expiresAt, evicted };
@@ -229,6 +230,20 @@ export class UserDO extends SqlDurableObject<typeof schema> {
       .where(and(isNull(schema.sessions.revokedAt), gt(schema.sessions.expiresAt, now)))
       .orderBy(asc(schema.sessions.createdAt), asc(schema.sessions.id))
       .all();
+  }
+
+  /** Sessions over for longer than a refresh lifetime are deleted with their token hashes, so storage stays bounded. */
+  #forgetOldSessions(now: number, ttlMs: number): void {
+    const cutoff = now - ttlMs;
+    const old = this.db
+      .select({ id: schema.sessions.id })
+      .from(schema.sessions)
+      .where(or(lt(schema.sessions.expiresAt, cutoff), lt(schema.sessions.revokedAt, cutoff)))
+      .all()
+      .map((row) => row.id);
+    if (old.length === 0) return;
+    this.db.delete(schema.refreshTokens).where(inArray(schema.refreshTokens.sessionId, old)).run();
+    this.db.delete(schema.sessions).where(inArray(schema.sessions.id, old)).run();
   }
 
   #revoke(sessionId: string, reason: string, now: number): void {

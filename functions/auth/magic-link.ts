@@ -43,7 +43,16 @@ export const magicLinkApp = createApp()
     const config = c.get("config");
     const mailer = mailerFor(c.env, config);
     if (!mailer) throw new ApiError("service-unavailable", "Magic links are not configured on this server (no mailer).");
-    const user = await callDurableObject("UserIndexDO", "findByEmail", () => directory(c).findByEmail(email));
+    // Every request for an address counts against it (same back-off as failed logins), known or not,
+    // so a mailbox cannot be flooded and the work done does not depend on whether it is registered.
+    const flood = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(`mail:${email.toLowerCase()}`));
+    const throttled = (await callDurableObject("LoginGuardDO", "lockedUntil", () => flood.lockedUntil())) > 0;
+    if (!throttled) {
+      await callDurableObject("LoginGuardDO", "recordFailure", () =>
+        flood.recordFailure({ freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxSeconds: config.LOGIN_BACKOFF_MAX_SECONDS }),
+      );
+    }
+    const user = throttled ? null : await callDurableObject("UserIndexDO", "findByEmail", () => directory(c).findByEmail(email));
     if (user) {
       const link = await callDurableObject("UserDO", "createMagicLink", () => userStub(c, user.id).createMagicLink(config.MAGIC_LINK_TTL_SECONDS * 1000));
       const token = `${user.id}.${link.secret}`;

@@ -101,6 +101,18 @@ describe("magic links", () => {
     expect((await postJson("/api/v1/auth/magic-link/verify", { token: "garbage" })).status).toBe(400);
   });
 
+  it("an address that earned a back-off still gets 202, but no mail", async () => {
+    const user = await userWithEmail();
+    // Put the address deep into back-off (minutes), as a flood of requests would.
+    const flood = env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName(`mail:${user.email}`));
+    for (let i = 0; i < 10; i++) await flood.recordFailure({ freeFailures: 0, maxSeconds: 900 });
+    expect((await postJson("/api/v1/auth/magic-link", { email: user.email })).status).toBe(202);
+    const other = await userWithEmail();
+    await postJson("/api/v1/auth/magic-link", { email: other.email });
+    await mailTo(other.email); // mail sent after the first answer would have arrived by now too
+    expect((await outbox()).some((m) => m.to === user.email)).toBe(false);
+  });
+
   it("the outbox is for ADMIN+ only", async () => {
     const user = await userWithRole("USER");
     expect((await getAuthed("/api/v1/auth/outbox", user.tokens.accessToken)).status).toBe(403);
