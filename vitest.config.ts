@@ -11,6 +11,9 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              // A send_email binding under a test-only name (so mailerFor keeps using the dev outbox),
+              // for test/worker/send-email-mailer.test.ts.
+              email: { send_email: [{ name: "TEST_SEND_EMAIL" }] },
               bindings: {
                 LUCID_ENV: "test",
                 LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
