@@ -65,6 +65,11 @@ describe("gateway errors are problem+json", () => {
     expect(problem.type).toBe("/problems/validation-failed");
     expect(problem.errors).toEqual([expect.objectContaining({ location: "body", path: "services.0" })]);
   });
+
+  it("refused requests changed nothing: no check was recorded", async () => {
+    // Every POST above was refused before running; a check would have written to SystemDO.
+    expect((await api("/api/v1/system/services/system")).status).toBe(404);
+  });
 });
 
 describe("rate limiting", () => {
