@@ -73,7 +73,7 @@ describe("gateway errors are problem+json", () => {
 });
 
 describe("rate limiting", () => {
-  it("refuses the 1001st request in a minute with 429 and Retry-After", async () => {
+  it("refuses the 1001st request in a minute with 429 and Retry-After", { timeout: 180_000 }, async () => {
     const ip = "203.0.113.77";
     let last: Response | undefined;
     for (let i = 1; i <= 1000; i++) {
