@@ -23,9 +23,12 @@ export class JwtError extends Error {
   }
 }
 
+/** WebCrypto's key type, spelled so it resolves under both workers-types and Node's types. */
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
 interface KeyEntry {
   kid: string;
-  key: CryptoKey;
+  key: HmacKey;
 }
 
 const encoder = new TextEncoder();

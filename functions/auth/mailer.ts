@@ -1,58 +1,9 @@
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
+import { mimeText, WebhookMailer, type Mail, type Mailer } from "../../shared/mail.ts";
 import { callDurableObject } from "../do-call.ts";
 
-export interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-/** Where Lucid's mail (magic links) goes. One implementation per delivery path. */
-export interface Mailer {
-  readonly kind: "webhook" | "send-email" | "dev-outbox";
-  send(mail: Mail): Promise<void>;
-}
-
-const WEBHOOK_TIMEOUT_MS = 5_000;
-const WEBHOOK_ATTEMPTS = 3;
-
-/**
- * POSTs `{ id, from, to, subject, text }` as JSON to a self-hosted relay. Each attempt has a
- * timeout; 5xx and network errors are retried with back-off under one Idempotency-Key, so
- * a relay that saw an attempt can drop the repeat. `Authorization: Bearer <secret>` if set.
- */
-export class WebhookMailer implements Mailer {
-  readonly kind = "webhook";
-
-  constructor(
-    private readonly url: string,
-    private readonly from: string,
-    private readonly secret?: string,
-    private readonly backoffMs = 250,
-  ) {}
-
-  async send(mail: Mail): Promise<void> {
-    const id = crypto.randomUUID();
-    const headers: Record<string, string> = { "Content-Type": "application/json", "Idempotency-Key": id };
-    if (this.secret) headers.Authorization = `Bearer ${this.secret}`;
-    const body = JSON.stringify({ id, from: this.from, ...mail });
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= WEBHOOK_ATTEMPTS; attempt++) {
-      try {
-        const res = await fetch(this.url, { method: "POST", headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
-        await res.body?.cancel();
-        if (res.ok) return;
-        lastError = new Error(`mail webhook answered ${res.status}`);
-        if (res.status < 500 && res.status !== 429) break; // the relay refused this mail: retrying will not help
-      } catch (error) {
-        lastError = error;
-      }
-      if (attempt < WEBHOOK_ATTEMPTS) await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (attempt - 1)));
-    }
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
-  }
-}
+export { mimeText, WebhookMailer, type Mail, type Mailer };
 
 /** Cloudflare Email Routing's `send_email` binding (only on Cloudflare). */
 export class SendEmailBindingMailer implements Mailer {
@@ -90,21 +41,4 @@ export function mailerFor(env: Env, config: Config): Mailer | null {
   if (env.SEND_EMAIL) return new SendEmailBindingMailer(env.SEND_EMAIL, config.MAIL_FROM);
   if (devOutboxEnabled(config)) return new DevOutboxMailer(env);
   return null;
-}
-
-/** A minimal RFC 5322 text/plain message (the binding takes raw MIME). */
-export function mimeText(from: string, mail: Mail): string {
-  const clean = (value: string) => value.replace(/[\r\n]+/g, " ");
-  return [
-    `From: ${clean(from)}`,
-    `To: ${clean(mail.to)}`,
-    `Subject: ${clean(mail.subject)}`,
-    `Message-ID: <${crypto.randomUUID()}@lucid>`,
-    `Date: ${new Date().toUTCString()}`,
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Transfer-Encoding: 8bit",
-    "",
-    mail.text.replace(/\r?\n/g, "\r\n"),
-  ].join("\r\n");
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { mimeText, WebhookMailer } from "../../functions/auth/mailer.ts";
+import { mimeText, WebhookMailer } from "../../shared/mail.ts";
 
 interface Received {
   headers: IncomingMessage["headers"];
