@@ -1,7 +1,8 @@
 import type { Config } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
 
-export type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
+export type { Role } from "../shared/rbac.ts";
+import type { Role } from "../shared/rbac.ts";
 
 export interface Principal {
   userId: string;

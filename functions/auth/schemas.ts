@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ROLES } from "../../shared/rbac.ts";
 import { isTronAddress, TRON_ADDRESS_PATTERN } from "../../shared/tron/message-signature.ts";
 
 export const TronAddress = z
@@ -55,7 +56,7 @@ export const MagicLinkVerifyRequest = z
   .strict()
   .openapi("MagicLinkVerifyRequest");
 
-export const RoleSchema = z.enum(["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"]);
+export const RoleSchema = z.enum(ROLES);
 
 export const TokenResponse = z
   .object({

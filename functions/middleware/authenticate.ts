@@ -1,13 +1,14 @@
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
+import { ROLE_RANK, ROLES } from "../../shared/rbac.ts";
 import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
   sub: z.string().min(1).max(128),
-  role: z.enum(["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"]),
+  role: z.enum(ROLES),
   exp: z.number().int(),
   iat: z.number().int().optional(),
   typ: z.literal("access").optional(),
@@ -48,8 +49,8 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Roles in increasing order of power; each includes what the ones before it may do. */
-export const ROLE_RANK: Record<Role, number> = { USER: 0, NODE_OPERATOR: 1, ADMIN: 2, SUPER_ADMIN: 3 };
+/** Roles in increasing order of power (defined with the permission table in shared/rbac.ts). */
+export { ROLE_RANK };
 
 /** The authenticated caller, or 401. */
 export function principalOf(c: { get(key: "principal"): Principal | undefined }): Principal {
