@@ -11,4 +11,6 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   CHUNKS: R2Bucket;
+  /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
+  CHUNK_DISK?: Fetcher;
 };
