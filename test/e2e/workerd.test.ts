@@ -114,6 +114,11 @@ describe("self-hosted workerd", () => {
     const run = spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), configPath], { env, encoding: "utf8" });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("JWT_SECRET_KEY");
+    // The systemd unit's ExecStartPre: checks only, then exits.
+    const check = (environment: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], { env: environment, encoding: "utf8" });
+    expect(check(env).status).toBe(2);
+    expect(check({ ...env, JWT_SECRET_KEY: secret }).status).toBe(0);
   });
 
   it("serves HTTPS with the generated certificate, which a client trusting only it accepts", async () => {

@@ -1,9 +1,12 @@
 // The edge adapter's pure parts: certificate names and pins, the legacy path rewrite, config checks.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LEGACY_PORTS, validateLegacyPorts } from "../../edge-adapter/legacy-ports.ts";
+import { defaultUnitOptions, renderUnits } from "../../edge-adapter/units.ts";
+import { ROOT } from "../../edge-adapter/workerd-process.ts";
 import { certificatePins, checkKeypair, generateSelfSigned, subjectAltNames } from "../../edge-adapter/tls.ts";
 import { generateWorkerdConfig } from "../../edge-adapter/workerd-config.ts";
 import { legacyPath } from "../../edge-adapter/workers/legacy-router.js";
@@ -85,5 +88,46 @@ describe("generated workerd config", () => {
       generateWorkerdConfig({ ...base, https: { address: "[::]:8080", certPath: "/c", keyPath: "/k" } }),
     ).toThrow(/both use port 8080/);
     expect(() => generateWorkerdConfig({ ...base, httpAddress: "8080" })).toThrow(/host:port/);
+  });
+});
+
+describe("systemd units", () => {
+  it("renders both units with every placeholder filled and the hardening in place", () => {
+    const units = renderUnits(defaultUnitOptions("/opt/lucid"));
+    for (const text of Object.values(units)) {
+      expect(text).not.toMatch(/@[A-Z_]+@/);
+      for (const line of ["NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "[Install]"]) {
+        expect(text).toContain(line);
+      }
+      expect(text).toMatch(/^Restart=(on-failure|always)$/m);
+      expect(text).toMatch(/^EnvironmentFile=\/etc\/lucid\//m);
+    }
+    const workerd = units["lucid-workerd.service"];
+    expect(workerd).toContain("User=lucid\n");
+    expect(workerd).toContain("ExecStart=/opt/lucid/node_modules/.bin/workerd serve /opt/lucid/out/pi/lucid.capnp\n");
+    expect(workerd).toContain("ReadWritePaths=/var/lib/lucid\n");
+    expect(workerd).toContain("--check-only /opt/lucid/out/pi/lucid.capnp");
+    expect(units["lucid-agent.service"]).toContain("User=lucid-agent\n");
+  });
+
+  it("refuses values systemd would misread", () => {
+    const ok = defaultUnitOptions("/opt/lucid");
+    expect(() => renderUnits({ ...ok, dataDir: "/var/lib/my data" })).toThrow(/dataDir/);
+    expect(() => renderUnits({ ...ok, dataDir: "var/lib/lucid" })).toThrow(/dataDir/);
+    expect(() => renderUnits({ ...ok, user: "Root User" })).toThrow(/user/);
+    expect(() => renderUnits({ ...ok, agentExec: "node agent.ts" })).toThrow(/agentExec/);
+    expect(() => renderUnits({ ...ok, agentExec: "/usr/bin/node $HOME/x" })).toThrow(/agentExec/);
+  });
+
+  it("pi:install-units --dry-run prints both units and writes nothing", () => {
+    const unitDir = join(work, "units");
+    const run = spawnSync(process.execPath, [join(ROOT, "edge-adapter", "install-units.ts"), "--dry-run", "--unit-dir", unitDir], {
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`# ---- ${join(unitDir, "lucid-workerd.service")}`);
+    expect(run.stdout).toContain(`# ---- ${join(unitDir, "lucid-agent.service")}`);
+    expect(run.stdout).toContain(`ExecStart=${join(ROOT, "node_modules", ".bin", "workerd")} serve`);
+    expect(existsSync(unitDir)).toBe(false);
   });
 });
