@@ -23,4 +23,6 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   MAIL_OUTBOX: DurableObjectNamespace<MailOutboxDO>;
   /** Cloudflare Email Routing `send_email` binding; absent on self-hosted workerd. */
   SEND_EMAIL?: SendEmail;
+  /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
+  CHUNK_DISK?: Fetcher;
 };

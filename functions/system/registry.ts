@@ -52,10 +52,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
   },
   {
     name: "chunk-store",
-    description: "Encrypted chunk storage (R2 binding CHUNKS)",
+    description: "Encrypted chunk storage (R2 binding CHUNKS; self-hosted: disk service CHUNK_DISK)",
     async check(env) {
-      if (!env.CHUNKS) throw new Error("no CHUNKS binding is configured");
-      await env.CHUNKS.head("health/probe");
+      if (env.CHUNKS) {
+        await env.CHUNKS.head("health/probe");
+        return;
+      }
+      // Self-hosted workerd has no R2: the chunks live in a writable disk service (edge-adapter).
+      if (!env.CHUNK_DISK) throw new Error("no chunk store is configured (neither CHUNKS nor CHUNK_DISK)");
+      const res = await env.CHUNK_DISK.fetch("http://chunk-disk/", { method: "HEAD" });
+      if (!res.ok) throw new Error(`the chunk disk service answered ${res.status}`);
+      return { detail: "disk service CHUNK_DISK" };
     },
   },
 ];
