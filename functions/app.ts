@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, type Config } from "../shared/config.ts";
 import { ApiError, PROBLEM_TYPES, problemTypeUri, type ProblemSlug } from "../shared/errors.ts";
-import { authenticate } from "./middleware/authenticate.ts";
+import { authenticate, rejectInvalidCredentials } from "./middleware/authenticate.ts";
 import { observe } from "./middleware/observe.ts";
 import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
@@ -63,7 +63,12 @@ function configuredMiddleware(config: Config) {
   return entry;
 }
 
-app.use("/api/*", authenticate(), rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }));
+app.use(
+  "/api/*",
+  authenticate(),
+  rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }),
+  rejectInvalidCredentials(),
+);
 
 app.onError(onError);
 app.notFound(notFoundHandler(app));

@@ -1,5 +1,6 @@
 import type { Config } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
+import type { ApiError } from "../shared/errors.ts";
 
 export type { Role } from "../shared/rbac.ts";
 import type { Role } from "../shared/rbac.ts";
@@ -18,5 +19,7 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     principal: Principal | undefined;
+    /** Set by authenticate() when a presented token is invalid; thrown after rate limiting. */
+    authFailure: ApiError | undefined;
   };
 }
