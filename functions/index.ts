@@ -1,6 +1,8 @@
 // The Worker entry: the Hono gateway plus every Durable Object class the bindings name.
 import app from "./app.ts";
 
+export { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
+export { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 export { SystemDO } from "../durable-objects/system/index.ts";
 export type { AppType } from "./app.ts";

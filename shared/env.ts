@@ -1,3 +1,5 @@
+import type { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
+import type { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
 import type { ConfigInput } from "./config.ts";
@@ -11,4 +13,6 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   CHUNKS: R2Bucket;
+  NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
+  NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
 };
