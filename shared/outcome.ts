@@ -5,18 +5,26 @@ import type { ProblemSlug } from "./errors.ts";
  * across RPC lose their class, so refusals travel as values and the route turns them into
  * problem+json (functions/nodes/outcome.ts).
  */
+/** Scalars only: a refusal's extensions cross RPC (and a recursive type defeats the RPC type mapping). */
+export type Scalar = string | number | boolean | null;
+
 export interface Refusal {
   slug: ProblemSlug;
   detail: string;
-  extensions?: Record<string, unknown>;
+  extensions?: { [key: string]: Scalar };
 }
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; problem: Refusal };
+/** One object type, not a union: RPC's type mapping distributes over unions and loses the value type. */
+export interface Outcome<T> {
+  ok: boolean;
+  value?: T;
+  problem?: Refusal;
+}
 
 export function ok<T>(value: T): Outcome<T> {
   return { ok: true, value };
 }
 
-export function refuse(slug: ProblemSlug, detail: string, extensions?: Record<string, unknown>): { ok: false; problem: Refusal } {
+export function refuse(slug: ProblemSlug, detail: string, extensions?: { [key: string]: Scalar }): { ok: false; problem: Refusal } {
   return { ok: false, problem: { slug, detail, ...(extensions ? { extensions } : {}) } };
 }

@@ -180,7 +180,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Admin action: suspend (refuses heartbeats and credentials) or reinstate (back to offline until the next beat). */
-  async setSuspended(nodeId: string, suspended: boolean, actor: string, reason: string): Promise<Outcome<NodeView>> {
+  async setSuspended({ nodeId, suspended, actor, reason }: { nodeId: string; suspended: boolean; actor: string; reason: string }): Promise<Outcome<NodeView>> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);

@@ -1,4 +1,5 @@
 import { formatUnits } from "../../shared/money.ts";
+import type { Report } from "../../shared/nodes/protocol.ts";
 import type { NodeState } from "../../shared/nodes/states.ts";
 import type { nodeEpochs, nodes, payoutOutbox } from "./schema.ts";
 
@@ -20,7 +21,7 @@ export function nodeView(row: NodeRow) {
     registeredAt: iso(row.registeredAt)!,
     lastHeartbeatAt: iso(row.lastHeartbeatAt),
     lastSeq: row.lastSeq,
-    lastReport: row.lastReport === null ? null : (JSON.parse(row.lastReport) as Record<string, unknown>),
+    lastReport: row.lastReport === null ? null : (JSON.parse(row.lastReport) as Report),
     operationalSeconds: row.operationalSecondsTotal,
     credits: row.creditsTotal,
     accrued: formatUnits(BigInt(row.accruedUnits)),
