@@ -227,7 +227,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   async ackChainTransactions(ids: string[]): Promise<number> {
     await this.ready();
     if (ids.length === 0) return 0;
-    return this.db.delete(chainOutbox).where(inArray(chainOutbox.id, ids)).run().rowsWritten;
+    return this.db.delete(chainOutbox).where(inArray(chainOutbox.id, ids)).returning({ id: chainOutbox.id }).all().length;
   }
 
   /** PoOT weights of one closed epoch, for the chain's leader schedule. */
