@@ -9,7 +9,7 @@ import { payoutIdempotencyKey, type PayoutRequest } from "../../shared/nodes/pay
 import { computePoot, epochOf, epochWindow, POOT_VERSION } from "../../shared/nodes/poot.ts";
 import { acceptsHeartbeats, canTransition, stateFromReport, type NodeState } from "../../shared/nodes/states.ts";
 import { heartbeatRefusal, skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
-import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { ok, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { payoutGatewayFrom, retryDelayMs } from "./payout-delivery.ts";
@@ -100,7 +100,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const status = this.#credentialStatus(node, jti, now);
     if (!status.valid) return refuse("credential-revoked", status.reason!, { state: node.state });
     if (!acceptsHeartbeats(node.state as NodeState)) return refuse("node-state-conflict", `A ${node.state} node cannot send heartbeats.`, { state: node.state });
-    const refusal = heartbeatRefusal(node, beat, now, config.HEARTBEAT_MAX_SKEW_SECONDS);
+    const refusal = this.refuseHeartbeat(node, beat, now, config.HEARTBEAT_MAX_SKEW_SECONDS);
     if (refusal) return { ok: false, problem: refusal };
 
     const next = stateFromReport(beat.report);
@@ -316,6 +316,11 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
+
+  /** Sequence, clock and Ed25519 signature (bench/workers/heartbeats.ts overrides it for its unsigned baseline). */
+  protected refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, maxSkewSeconds: number): Refusal | null {
+    return heartbeatRefusal(node, beat, now, maxSkewSeconds);
+  }
 
   #node(nodeId: string): NodeRow | undefined {
     return this.db.select().from(nodes).where(eq(nodes.id, nodeId)).get();

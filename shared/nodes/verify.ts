@@ -22,6 +22,19 @@ export function skewRefusal(sentAtMs: number, nowMs: number, maxSkewSeconds: num
   }).problem;
 }
 
+/** Sequence and clock checks (cheap, no crypto): null when the beat may proceed to its signature check. */
+export function sequenceRefusal(node: { lastSeq: number }, beat: Heartbeat, nowMs: number, maxSkewSeconds: number): Refusal | null {
+  if (beat.seq === node.lastSeq) {
+    return refuse("heartbeat-replayed", `Heartbeat ${beat.seq} was already accepted.`, { lastSeq: node.lastSeq }).problem;
+  }
+  if (beat.seq < node.lastSeq) {
+    return refuse("heartbeat-out-of-order", `Sequence ${beat.seq} is below the last accepted ${node.lastSeq}.`, {
+      lastSeq: node.lastSeq,
+    }).problem;
+  }
+  return skewRefusal(beat.sentAt, nowMs, maxSkewSeconds);
+}
+
 /**
  * Whether a heartbeat may be accepted, cheapest checks first (sequence, clock), the signature
  * last. Null means accept. Nothing here touches storage: a refusal leaves no trace.
@@ -32,16 +45,8 @@ export function heartbeatRefusal(
   nowMs: number,
   maxSkewSeconds: number,
 ): Refusal | null {
-  if (beat.seq === node.lastSeq) {
-    return refuse("heartbeat-replayed", `Heartbeat ${beat.seq} was already accepted.`, { lastSeq: node.lastSeq }).problem;
-  }
-  if (beat.seq < node.lastSeq) {
-    return refuse("heartbeat-out-of-order", `Sequence ${beat.seq} is below the last accepted ${node.lastSeq}.`, {
-      lastSeq: node.lastSeq,
-    }).problem;
-  }
-  const skew = skewRefusal(beat.sentAt, nowMs, maxSkewSeconds);
-  if (skew) return skew;
+  const early = sequenceRefusal(node, beat, nowMs, maxSkewSeconds);
+  if (early) return early;
   if (!verifySignature(node.publicKey, heartbeatMessage(node.id, beat), beat.signature)) {
     return refuse("invalid-signature", "The heartbeat signature does not verify with this node's key.").problem;
   }
