@@ -376,7 +376,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     this.ctx.storage.transactionSync(() => {
       for (const node of silent) this.#transition(node, "offline", "missed-heartbeats", null, now);
     });
-    logEvent("info", "nodes.offline", { nodes: silent.map((n) => n.id) });
+    logEvent("info", "nodes.offline", { nodes: silent.map((n) => n.id) }, this.#config.LOG_LEVEL);
   }
 
   /** Inside a transaction: moves everything accrued into one payout request when it reaches the threshold. */

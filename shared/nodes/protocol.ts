@@ -45,8 +45,8 @@ export const ReportSchema = z
     diskPercent: count(100),
     networkMbps: count(1_000_000),
     sessionsHosted: count(10_000),
-    /** Bytes recorded since the previous heartbeat. */
-    bytesRecorded: count(Number.MAX_SAFE_INTEGER),
+    /** Bytes recorded since the previous heartbeat (at most 1 TB: epoch sums stay exact integers). */
+    bytesRecorded: count(1_000_000_000_000),
     /** False: online but not taking new sessions (state `idle`). */
     accepting: z.boolean(),
   })

@@ -2,7 +2,9 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { api, problemOf } from "./helpers.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { verifyNodeCredential } from "../../functions/nodes/credential.ts";
+import { api, problemOf, TEST_JWT_SECRET } from "./helpers.ts";
 import { asOperator, QUIET, TestNode } from "./node-agent.ts";
 
 function poolStub(name: string) {
@@ -87,12 +89,15 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
     expect((await other.register()).status).toBe(201);
     expect((await node.beat({ credential: other.credential })).status).toBe(403);
 
+    // What other functions (sessions) call to check a node credential.
+    expect(await verifyNodeCredential(env, TEST_JWT_SECRET, node.credential)).toMatchObject({ typ: "node", sub: node.id, jti: node.jti });
     const revoke = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/credentials/${node.jti}`, { method: "DELETE" });
     expect(revoke.status).toBe(200);
     const refused = await node.beat();
     expect(refused.status).toBe(401);
     expect((await problemOf(refused)).type).toBe("/problems/credential-revoked");
     expect(await poolStub(node.pool).credentialStatus(node.id, node.jti)).toMatchObject({ valid: false });
+    await expect(verifyNodeCredential(env, TEST_JWT_SECRET, node.credential)).rejects.toSatisfy((e) => e instanceof ApiError && e.slug === "credential-revoked");
 
     // A fresh credential needs the node key, then works.
     const forged = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/credentials`, {

@@ -104,6 +104,17 @@ describe("POST /api/v1/nodes (registration)", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  it("documents the nodes routes", async () => {
+    const res = await api("/api/v1/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = await res.json<{ paths: Record<string, Record<string, unknown>> }>();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/nodes", "/api/v1/nodes/{id}/heartbeats", "/api/v1/nodes/leaderboard", "/api/v1/nodes/{id}/suspension"]),
+    );
+  });
+});
+
 async function listPoolCounts(): Promise<Map<string, number>> {
   const res = await asOperator("admin-1", "/api/v1/nodes", {}, "ADMIN");
   const { nodes } = await res.json<{ nodes: { pool: string }[] }>();
