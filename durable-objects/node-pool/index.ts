@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lte, min, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
@@ -188,6 +188,21 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     if (node.state === to) return ok(nodeView(node));
     if (!canTransition(node.state as NodeState, to)) return refuse("node-state-conflict", `A ${node.state} node cannot become ${to}.`, { state: node.state });
     this.ctx.storage.transactionSync(() => this.#transition(node, to, reason, actor, Date.now()));
+    return ok(nodeView(this.#node(nodeId)!));
+  }
+
+  /** Decommissions a node for good: every credential is revoked; its history and accrual stay. */
+  async terminate({ nodeId, actor, reason }: { nodeId: string; actor: string; reason: string }): Promise<Outcome<NodeView>> {
+    await this.ready();
+    const node = this.#node(nodeId);
+    if (!node) return refuse("not-found", `No node ${nodeId}.`);
+    if (node.state !== "terminated") {
+      const now = Date.now();
+      this.ctx.storage.transactionSync(() => {
+        this.#transition(node, "terminated", reason, actor, now);
+        this.db.update(credentials).set({ revokedAt: now, revokedBy: actor }).where(and(eq(credentials.nodeId, nodeId), isNull(credentials.revokedAt))).run();
+      });
+    }
     return ok(nodeView(this.#node(nodeId)!));
   }
 

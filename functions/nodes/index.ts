@@ -1,5 +1,5 @@
 import { createApp } from "../openapi.ts";
-import { adminApp } from "./admin.ts";
+import { lifecycleApp } from "./lifecycle.ts";
 import { heartbeatsApp } from "./heartbeats.ts";
 import { operatorsApp } from "./operators.ts";
 import { registrationApp } from "./registration.ts";
@@ -9,4 +9,4 @@ export const nodesApp = createApp()
   .route("/", registrationApp)
   .route("/", heartbeatsApp)
   .route("/", operatorsApp)
-  .route("/", adminApp);
+  .route("/", lifecycleApp);

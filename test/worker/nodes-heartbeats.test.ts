@@ -159,6 +159,21 @@ describe("suspension by an admin", () => {
     expect((await nodeState(node)).state).toBe("active");
   });
 
+  it("terminates a node for good at its operator's request", async () => {
+    expect((await node.beat()).status).toBe(200);
+    expect((await asOperator("someone-else", `/api/v1/nodes/${node.id}`, { method: "DELETE" })).status).toBe(404);
+    const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`, { method: "DELETE" });
+    expect(res.status).toBe(200);
+    expect((await res.json<{ state: string }>()).state).toBe("terminated");
+    expect((await node.beat()).status).toBe(401);
+    expect(await poolStub(node.pool).credentialStatus(node.id, node.jti)).toMatchObject({ valid: false, state: "terminated" });
+    const again = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`, { method: "DELETE" });
+    expect(again.status).toBe(200);
+    const reinstate = await asOperator("admin-7", `/api/v1/nodes/${node.id}/suspension`, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "x" }) }, "ADMIN");
+    expect(reinstate.status).toBe(409);
+    expect((await problemOf(reinstate)).type).toBe("/problems/node-state-conflict");
+  });
+
   it("hides a node from other operators and shows every node to admins", async () => {
     expect((await asOperator("someone-else", `/api/v1/nodes/${node.id}`)).status).toBe(404);
     const all = await asOperator("admin-8", "/api/v1/nodes", {}, "ADMIN");
