@@ -73,6 +73,13 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
     expect((await nodeState(node)).lastSeq).toBe(5);
   });
 
+  it("accepts exactly one of two identical beats sent at once", async () => {
+    const body = node.heartbeatBody();
+    const statuses = (await Promise.all([fetchBeat(node, body), fetchBeat(node, body)])).map((r) => r.status);
+    expect(statuses.sort()).toEqual([200, 409]);
+    expect(await storedBeats(node)).toBe(1);
+  });
+
   it("refuses clock skew beyond the bound", async () => {
     const ahead = await node.beat({ sentAt: Date.now() + 5 * 60_000 });
     expect(ahead.status).toBe(400);
