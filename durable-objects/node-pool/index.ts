@@ -5,14 +5,14 @@ import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { workCreditTxId, type NodeEventTx, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
 import { credentialRequestMessage, type Heartbeat, type Resources } from "../../shared/nodes/protocol.ts";
-import { payoutIdempotencyKey, type PayoutRequest } from "../../shared/nodes/payout.ts";
 import { computePoot, epochOf, epochWindow, POOT_VERSION } from "../../shared/nodes/poot.ts";
 import { acceptsHeartbeats, canTransition, stateFromReport, type NodeState } from "../../shared/nodes/states.ts";
 import { heartbeatRefusal, skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
 import { ok, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
-import { payoutGatewayFrom, retryDelayMs } from "./payout-delivery.ts";
+import { payoutGatewayFrom } from "./payout-delivery.ts";
+import { deliverDuePayouts, queuePayoutIfDue } from "./payouts.ts";
 import * as schema from "./schema.ts";
 import { epochView, nodeView, payoutView, type EpochView, type NodeRow, type NodeView, type PayoutView } from "./views.ts";
 
@@ -211,7 +211,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);
-    const queued = this.ctx.storage.transactionSync(() => this.#queuePayoutIfDue(nodeId, Date.now()));
+    const queued = this.ctx.storage.transactionSync(() => queuePayoutIfDue(this.db, nodeId, this.#config.AUTO_PAYOUT_THRESHOLD, Date.now()));
     if (!queued) {
       const threshold = this.#config.AUTO_PAYOUT_THRESHOLD;
       return refuse("payout-below-threshold", `Accrued ${formatUnits(BigInt(node.accruedUnits))} USDT is below the ${formatUnits(threshold)} USDT threshold.`, {
@@ -303,7 +303,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
           weight: poot.weight,
         };
         this.db.insert(chainOutbox).values({ id: tx.id, payload: JSON.stringify(tx), createdAt: now }).onConflictDoNothing().run();
-        this.#queuePayoutIfDue(node.id, now);
+        queuePayoutIfDue(this.db, node.id, config.AUTO_PAYOUT_THRESHOLD, now);
         out.push({ nodeId: node.id, credits: poot.credits, operationalSeconds: poot.operationalSeconds });
       }
       const last = this.#lastClosedEpoch();
@@ -326,7 +326,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     // Beats older than the open epoch's look-back are no longer needed by any computation.
     const keepFrom = (this.#lastClosedEpoch() + 1) * epochMs - this.#offlineAfterMs();
     this.db.delete(heartbeats).where(lte(heartbeats.at, keepFrom - 1)).run();
-    await this.#deliverPayouts(now);
+    await deliverDuePayouts(this.db, this.ctx.storage, payoutGatewayFrom(this.env), now);
     await this.#scheduleNextAlarm();
   }
 
@@ -392,82 +392,6 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
       for (const node of silent) this.#transition(node, "offline", "missed-heartbeats", null, now);
     });
     logEvent("info", "nodes.offline", { nodes: silent.map((n) => n.id) }, this.#config.LOG_LEVEL);
-  }
-
-  /** Inside a transaction: moves everything accrued into one payout request when it reaches the threshold. */
-  #queuePayoutIfDue(nodeId: string, now: number): typeof payoutOutbox.$inferSelect | null {
-    const node = this.#node(nodeId)!;
-    const threshold = this.#config.AUTO_PAYOUT_THRESHOLD;
-    if (node.accruedUnits === 0 || BigInt(node.accruedUnits) < threshold) return null;
-    const sequence = node.payoutSequence + 1;
-    const request: PayoutRequest = {
-      idempotencyKey: payoutIdempotencyKey(nodeId, sequence),
-      nodeId,
-      pool: node.pool,
-      operatorId: node.operatorId,
-      payoutAddress: node.payoutAddress,
-      asset: "USDT",
-      amountUnits: String(node.accruedUnits),
-      credits: node.accruedCredits,
-      reason: "work-credits",
-      requestedAt: new Date(now).toISOString(),
-    };
-    this.db
-      .update(nodes)
-      .set({ accruedUnits: 0, accruedCredits: 0, requestedUnits: sql`${nodes.requestedUnits} + ${node.accruedUnits}`, payoutSequence: sequence })
-      .where(eq(nodes.id, nodeId))
-      .run();
-    return this.db
-      .insert(payoutOutbox)
-      .values({
-        idempotencyKey: request.idempotencyKey,
-        nodeId,
-        amountUnits: node.accruedUnits,
-        credits: node.accruedCredits,
-        payload: JSON.stringify(request),
-        status: "queued",
-        nextAttemptAt: now,
-        createdAt: now,
-      })
-      .returning()
-      .get();
-  }
-
-  async #deliverPayouts(now: number): Promise<void> {
-    const due = this.db.select().from(payoutOutbox).where(and(eq(payoutOutbox.status, "queued"), lte(payoutOutbox.nextAttemptAt, now))).orderBy(asc(payoutOutbox.createdAt)).limit(50).all();
-    if (due.length === 0) return;
-    const gateway = payoutGatewayFrom(this.env);
-    for (const row of due) {
-      const attempts = row.attempts + 1;
-      const retryLater = (error: string) =>
-        this.db.update(payoutOutbox).set({ attempts, nextAttemptAt: Date.now() + retryDelayMs(attempts), lastError: error }).where(eq(payoutOutbox.idempotencyKey, row.idempotencyKey)).run();
-      if (!gateway) {
-        retryLater("payments is not available yet (no LEDGER binding)");
-        continue;
-      }
-      try {
-        const receipt = await gateway.deliver(JSON.parse(row.payload) as PayoutRequest);
-        if (receipt.status === "rejected") {
-          // Final refusal: the amount goes back to the node's accrual so nothing is lost.
-          this.ctx.storage.transactionSync(() => {
-            this.db.update(payoutOutbox).set({ attempts, status: "rejected", lastError: receipt.reason }).where(eq(payoutOutbox.idempotencyKey, row.idempotencyKey)).run();
-            this.db
-              .update(nodes)
-              .set({
-                accruedUnits: sql`${nodes.accruedUnits} + ${row.amountUnits}`,
-                accruedCredits: sql`${nodes.accruedCredits} + ${row.credits}`,
-                requestedUnits: sql`${nodes.requestedUnits} - ${row.amountUnits}`,
-              })
-              .where(eq(nodes.id, row.nodeId))
-              .run();
-          });
-        } else {
-          this.db.update(payoutOutbox).set({ attempts, status: "delivered", payoutId: receipt.payoutId, deliveredAt: Date.now(), lastError: null }).where(eq(payoutOutbox.idempotencyKey, row.idempotencyKey)).run();
-        }
-      } catch (error) {
-        retryLater(error instanceof Error ? error.message.slice(0, 200) : "delivery failed");
-      }
-    }
   }
 
   async #ensureAlarm(at: number): Promise<void> {
