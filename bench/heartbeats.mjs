@@ -8,6 +8,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { SECRET_NAMES } from "../edge-adapter/secrets.ts";
@@ -85,12 +86,22 @@ try {
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/`);
 
-  const post = async (path, body) => {
-    const res = await fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  // One connection per request (agent: false): each batch is long, keep-alive buys nothing here.
+  const post = (path, body) =>
+    new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const req = request(`${base}${path}`, { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => {
+          if (res.statusCode !== 200) return reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 500)}`));
+          resolve(JSON.parse(text));
+        });
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
 
   /** Registers fresh nodes in a fresh pool, warms it up, then measures accepted beats per second. */
   async function measure(mode) {
@@ -105,7 +116,7 @@ try {
     const started = performance.now();
     for (let i = 0; i < beats.length; i += BATCH) {
       const result = await post("/beats", { mode, pool, beats: beats.slice(i, i + BATCH), concurrency: CONCURRENCY });
-      if (result.refused > 0) throw new Error(`${mode}: ${result.refused} beats refused, e.g. ${JSON.stringify(result.firstRefusal)}`);
+      if (result.refused > 0 || result.failed > 0) throw new Error(`${mode}: ${result.refused} beats refused, e.g. ${JSON.stringify(result.firstRefusal)}`);
       accepted += result.accepted;
     }
     const seconds = (performance.now() - started) / 1000;
@@ -124,7 +135,7 @@ try {
     `BENCH heartbeats ours=${ours.rate.toFixed(0)} baseline=${baseline.rate.toFixed(0)} ratio=${(ours.rate / baseline.rate).toFixed(3)} unit=beats/s`,
   );
 } catch (error) {
-  if (workerd) console.error(workerd.output().slice(-4000));
+  if (workerd) console.error(`workerd (exit ${workerd.child.exitCode ?? workerd.child.signalCode ?? "running"}):\n${workerd.output().slice(-4000)}`);
   throw error;
 } finally {
   if (workerd) await workerd.stop();

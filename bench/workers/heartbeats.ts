@@ -56,17 +56,23 @@ export default {
     // Beats are sent in order with up to `concurrency` RPCs in flight; calls on one stub arrive in order.
     const beats = body.beats ?? [];
     let accepted = 0;
+    let failed = 0;
     let firstRefusal: unknown = null;
     let next = 0;
     const worker = async () => {
       while (next < beats.length) {
         const { nodeId, beat } = beats[next++]!;
-        const outcome = await pool.heartbeat(nodeId, `${JTI}-${nodeId}`, beat);
-        if (outcome.ok) accepted++;
-        else firstRefusal ??= outcome.problem;
+        try {
+          const outcome = await pool.heartbeat(nodeId, `${JTI}-${nodeId}`, beat);
+          if (outcome.ok) accepted++;
+          else firstRefusal ??= outcome.problem;
+        } catch (error) {
+          failed++;
+          firstRefusal ??= { error: String(error) };
+        }
       }
     };
     await Promise.all(Array.from({ length: body.concurrency ?? 16 }, worker));
-    return Response.json({ accepted, refused: beats.length - accepted, firstRefusal });
+    return Response.json({ accepted, refused: beats.length - accepted, failed, firstRefusal });
   },
 };
