@@ -8,7 +8,16 @@ declare global {
     interface Env extends LucidEnv {}
     interface GlobalProps {
       mainModule: typeof Main;
-      durableNamespaces: "SystemDO" | "RateLimiterDO" | "UserDO" | "UserIndexDO" | "LoginGuardDO" | "AuditDO" | "MailOutboxDO";
+      durableNamespaces:
+        | "SystemDO"
+        | "RateLimiterDO"
+        | "UserDO"
+        | "UserIndexDO"
+        | "LoginGuardDO"
+        | "AuditDO"
+        | "MailOutboxDO"
+        | "NodePoolDO"
+        | "NodeDirectoryDO";
     }
   }
 }
