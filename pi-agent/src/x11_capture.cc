@@ -1,0 +1,148 @@
+#include "x11_capture.h"
+
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+#include <cstring>
+
+namespace lucid {
+namespace {
+
+// Xlib reports protocol errors through one process-wide handler; each capture runs its X calls on
+// one thread at a time, so a thread-local slot tells the caller what its own request hit.
+thread_local int lastXError = 0;
+
+int RecordXError(Display*, XErrorEvent* event) {
+  lastXError = event->error_code;
+  return 0;
+}
+
+std::string XErrorText(Display* display, int code) {
+  char text[256] = {0};
+  XGetErrorText(display, code, text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+X11Capture::~X11Capture() { Close(); }
+
+std::string X11Capture::Open(const std::string& displayName) {
+  XSetErrorHandler(RecordXError);
+  display_ = XOpenDisplay(displayName.c_str());
+  if (!display_) return "cannot open X display \"" + displayName + "\": is the X server running and DISPLAY/XAUTHORITY allowing us?";
+  int screen = DefaultScreen(display_);
+  root_ = RootWindow(display_, screen);
+  visual_ = DefaultVisual(display_, screen);
+  depth_ = DefaultDepth(display_, screen);
+  if ((depth_ != 24 && depth_ != 32) || visual_->red_mask != 0xff0000 || visual_->green_mask != 0xff00 ||
+      visual_->blue_mask != 0xff) {
+    std::string err = "display \"" + displayName + "\" has depth " + std::to_string(depth_) +
+                      "; only 24-bit TrueColor (BGRX) screens can be recorded losslessly";
+    Close();
+    return err;
+  }
+  int major, minor;
+  Bool pixmaps;
+  shmAvailable_ = XShmQueryVersion(display_, &major, &minor, &pixmaps);
+  if (!shmAvailable_) note_ = "the X server has no MIT-SHM extension: using XGetImage, which is ~20x slower";
+  return CreateImage();
+}
+
+std::string X11Capture::CreateImage() {
+  XWindowAttributes attrs;
+  if (!XGetWindowAttributes(display_, root_, &attrs)) return "cannot read the root window's size";
+  width_ = attrs.width;
+  height_ = attrs.height;
+  if (width_ > 0xffff || height_ > 0xffff) return "screen is larger than 65535 pixels, which the recording format cannot hold";
+  shm_ = false;
+  if (shmAvailable_) {
+    image_ = XShmCreateImage(display_, visual_, depth_, ZPixmap, nullptr, &shmInfo_, width_, height_);
+    if (image_) {
+      shmInfo_.shmid = shmget(IPC_PRIVATE, size_t(image_->bytes_per_line) * image_->height, IPC_CREAT | 0600);
+      if (shmInfo_.shmid >= 0) {
+        shmInfo_.shmaddr = image_->data = static_cast<char*>(shmat(shmInfo_.shmid, nullptr, 0));
+        shmInfo_.readOnly = False;
+        lastXError = 0;
+        bool attached = XShmAttach(display_, &shmInfo_);
+        XSync(display_, False);
+        // Marked for removal now: the kernel frees it once both we and the server detach.
+        shmctl(shmInfo_.shmid, IPC_RMID, nullptr);
+        if (attached && lastXError == 0) {
+          shm_ = true;
+          return "";
+        }
+        note_ = "XShmAttach failed (" + XErrorText(display_, lastXError) +
+                "; the X server may run as another user or in another IPC namespace): using XGetImage, ~20x slower";
+        shmdt(shmInfo_.shmaddr);
+      } else {
+        note_ = std::string("shmget failed (") + std::strerror(errno) + "): using XGetImage, ~20x slower";
+      }
+      image_->data = nullptr;
+      XDestroyImage(image_);
+      image_ = nullptr;
+    }
+  }
+  return "";
+}
+
+void X11Capture::DestroyImage() {
+  if (!image_) return;
+  if (shm_) {
+    XShmDetach(display_, &shmInfo_);
+    XSync(display_, False);
+    image_->data = nullptr;
+    XDestroyImage(image_);
+    shmdt(shmInfo_.shmaddr);
+  } else {
+    XDestroyImage(image_);
+  }
+  image_ = nullptr;
+}
+
+void X11Capture::Close() {
+  if (!display_) return;
+  DestroyImage();
+  XCloseDisplay(display_);
+  display_ = nullptr;
+}
+
+std::string X11Capture::Grab(bool& resized) {
+  resized = false;
+  if (!display_) return "the capture is closed";
+  XWindowAttributes attrs;
+  if (!XGetWindowAttributes(display_, root_, &attrs)) return "lost the root window";
+  if (attrs.width != width_ || attrs.height != height_) {
+    DestroyImage();
+    previous_.clear();
+    resized = true;
+    std::string err = CreateImage();
+    if (!err.empty()) return err;
+  }
+  lastXError = 0;
+  if (shm_) {
+    if (!XShmGetImage(display_, root_, image_, 0, 0, AllPlanes)) {
+      return "XShmGetImage failed: " + XErrorText(display_, lastXError);
+    }
+  } else {
+    XImage* fresh = XGetImage(display_, root_, 0, 0, width_, height_, AllPlanes, ZPixmap);
+    if (!fresh) return "XGetImage failed: " + XErrorText(display_, lastXError);
+    if (image_) XDestroyImage(image_);
+    image_ = fresh;
+  }
+  if (image_->bits_per_pixel != 32) return "the screen image is not 32 bits a pixel";
+  return "";
+}
+
+FrameView X11Capture::Current() const {
+  return FrameView{reinterpret_cast<const uint8_t*>(image_->data), width_, height_, size_t(image_->bytes_per_line)};
+}
+
+void X11Capture::KeepAsPrevious() {
+  FrameView cur = Current();
+  const size_t row = size_t(width_) * 4;
+  previous_.resize(row * height_);
+  for (int y = 0; y < height_; y++) std::memcpy(previous_.data() + y * row, cur.data + y * cur.stride, row);
+}
+
+}  // namespace lucid

@@ -1,0 +1,52 @@
+// Captures the root window of an X11 display, with MIT-SHM when the server allows it.
+#pragma once
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <X11/extensions/XShm.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tile_differ.h"
+
+namespace lucid {
+
+class X11Capture {
+ public:
+  ~X11Capture();
+  // Connects to `displayName` (e.g. ":99"). Returns "" or a message saying what failed and why.
+  std::string Open(const std::string& displayName);
+  void Close();
+  // Grabs the current screen into the image buffer. Sets `resized` when the screen size changed.
+  std::string Grab(bool& resized);
+  FrameView Current() const;
+  // Keeps the current frame as the base of the next delta.
+  void KeepAsPrevious();
+  const uint8_t* Previous() const { return previous_.data(); }
+  bool HasPrevious() const { return !previous_.empty(); }
+
+  int width() const { return width_; }
+  int height() const { return height_; }
+  bool usesShm() const { return shm_; }
+  const std::string& note() const { return note_; }
+
+ private:
+  std::string CreateImage();
+  void DestroyImage();
+
+  Display* display_ = nullptr;
+  Window root_ = 0;
+  Visual* visual_ = nullptr;
+  int depth_ = 0;
+  int width_ = 0;
+  int height_ = 0;
+  bool shmAvailable_ = false;
+  bool shm_ = false;
+  XShmSegmentInfo shmInfo_{};
+  XImage* image_ = nullptr;
+  std::vector<uint8_t> previous_;
+  std::string note_;
+};
+
+}  // namespace lucid
