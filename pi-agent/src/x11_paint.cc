@@ -35,7 +35,16 @@ Napi::Value PutImage(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, "");
 }
 
+// canConnect(display) -> true once the server accepts clients (its socket appears slightly earlier)
+Napi::Value CanConnect(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(info.Env(), false);
+  Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (display) XCloseDisplay(display);
+  return Napi::Boolean::New(info.Env(), display != nullptr);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("canConnect", Napi::Function::New(env, CanConnect));
   exports.Set("putImage", Napi::Function::New(env, PutImage));
   return exports;
 }

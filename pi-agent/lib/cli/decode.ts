@@ -23,7 +23,7 @@ function plainBytes(file: string, keyFile: string | undefined): Uint8Array {
   const bytes = new Uint8Array(readFileSync(file));
   if (new TextDecoder().decode(bytes.subarray(0, 4)) === "LREC") return bytes;
   const metaPath = join(dirname(file), basename(file).replace(/\.bin$/, ".json"));
-  if (!existsSync(metaPath)) throw new UsageError(`${file} is neither a recording stream nor a spooled chunk with ${metaPath}`);
+  if (!file.endsWith(".bin") || !existsSync(metaPath)) throw new UsageError(`${file} is neither a recording stream nor a spooled chunk with ${metaPath}`);
   const meta = chunkMetaSchema.parse(JSON.parse(readFileSync(metaPath, "utf8")));
   const key = readKey(keyFile ?? join(dirname(file), "..", "session.key"));
   try {

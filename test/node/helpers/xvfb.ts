@@ -8,6 +8,11 @@ export interface Xvfb {
   stop(): Promise<void>;
 }
 
+const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_x11_paint.node") as {
+  putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): string;
+  canConnect(display: string): boolean;
+};
+
 function displayInUse(n: number): boolean {
   return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
 }
@@ -16,13 +21,13 @@ export async function startXvfb(width: number, height: number): Promise<Xvfb> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const n = 100 + Math.floor(Math.random() * 800);
     if (displayInUse(n)) continue;
-    const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp"], {
+    const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
       stdio: "ignore",
     });
     let exited = false;
     proc.on("exit", () => (exited = true));
-    for (let i = 0; i < 100 && !exited && !existsSync(`/tmp/.X11-unix/X${n}`); i++) await new Promise((r) => setTimeout(r, 50));
-    if (exited || !existsSync(`/tmp/.X11-unix/X${n}`)) {
+    for (let i = 0; i < 100 && !exited && !paint.canConnect(`:${n}`); i++) await new Promise((r) => setTimeout(r, 50));
+    if (exited || !paint.canConnect(`:${n}`)) {
       proc.kill("SIGKILL");
       continue; // lost a race for that number: try another
     }
@@ -39,9 +44,6 @@ export async function startXvfb(width: number, height: number): Promise<Xvfb> {
   throw new Error("could not start Xvfb (is the xvfb package installed?)");
 }
 
-const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_x11_paint.node") as {
-  putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): string;
-};
 
 /** Draws a BGRX image at (x, y) on the root window and waits until the server has it. */
 export function putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): void {
