@@ -24,7 +24,7 @@ interface NativeCapture {
   close(): NativeValue<object>;
 }
 interface NativeAddon {
-  openX11(display: string): NativeValue<{ capture: NativeCapture }>;
+  openX11(display: string, allowShm: boolean): NativeValue<{ capture: NativeCapture }>;
 }
 
 export class CaptureError extends Error {
@@ -79,9 +79,10 @@ export class X11Capture {
     this.handle = handle;
   }
 
-  static open(display: string): X11Capture {
+  /** Opens `display`; `shm: false` forces the slow XGetImage path (MIT-SHM is used when possible otherwise). */
+  static open(display: string, options: { shm?: boolean } = {}): X11Capture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
-    return new X11Capture(unwrap(native().openX11(display), new Error()).capture);
+    return new X11Capture(unwrap(native().openX11(display, options.shm ?? true), new Error()).capture);
   }
 
   info(): CaptureInfo {

@@ -53,7 +53,15 @@ export class Recorder {
     let chunk: OpenChunk | null = null;
     let nextTick = performance.now();
     while (!signal.aborted && !this.failure) {
-      const result = await this.o.capture.next({ keyframe: chunk === null, tileSize: this.o.tileSize });
+      let result: Awaited<ReturnType<X11Capture["next"]>>;
+      try {
+        result = await this.o.capture.next({ keyframe: chunk === null, tileSize: this.o.tileSize });
+      } catch (err) {
+        // The display went away: keep what was recorded, then report why recording ended.
+        if (chunk) this.cut(chunk);
+        await this.writes;
+        throw this.failure ?? err;
+      }
       this.framesCaptured++;
       if (result.type !== "none") {
         if (result.type === "keyframe" && chunk) {

@@ -27,7 +27,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {}
 
-  std::string Open(const std::string& display) { return capture_.Open(display); }
+  std::string Open(const std::string& display, bool allowShm) { return capture_.Open(display, allowShm); }
   lucid::X11Capture& capture() { return capture_; }
   bool busy = false;
   bool closed = false;
@@ -148,13 +148,13 @@ Napi::Value Capture::Next(const Napi::CallbackInfo& info) {
 
 Napi::FunctionReference* captureConstructor = nullptr;
 
-// openX11(display) -> { ok: true, capture } | { ok: false, error }
+// openX11(display, allowShm) -> { ok: true, capture } | { ok: false, error }
 Napi::Value OpenX11(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) return ErrorValue(env, "openX11(display: string)");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openX11(display: string, allowShm: boolean)");
   Napi::Object object = captureConstructor->New({});
   Capture* capture = Capture::Unwrap(object);
-  std::string err = capture->Open(info[0].As<Napi::String>().Utf8Value());
+  std::string err = capture->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
   if (!err.empty()) return ErrorValue(env, err);
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", true);

@@ -2,6 +2,7 @@
 
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -23,14 +24,22 @@ std::string XErrorText(Display* display, int code) {
   return text;
 }
 
+// Xlib's default answer to a lost connection is exit(); the exit handler (libX11 >= 1.7) lets the
+// agent live on, so it can seal what it recorded and report the error.
+int IgnoreIOError(Display*) { return 0; }
+void ConnectionLost(Display*, void* capture) { static_cast<X11Capture*>(capture)->MarkConnectionLost(); }
+
 }  // namespace
 
 X11Capture::~X11Capture() { Close(); }
 
-std::string X11Capture::Open(const std::string& displayName) {
+std::string X11Capture::Open(const std::string& displayName, bool allowShm) {
   XSetErrorHandler(RecordXError);
+  XSetIOErrorHandler(IgnoreIOError);
+  displayName_ = displayName;
   display_ = XOpenDisplay(displayName.c_str());
   if (!display_) return "cannot open X display \"" + displayName + "\": is the X server running and DISPLAY/XAUTHORITY allowing us?";
+  XSetIOErrorExitHandler(display_, ConnectionLost, this);
   int screen = DefaultScreen(display_);
   root_ = RootWindow(display_, screen);
   visual_ = DefaultVisual(display_, screen);
@@ -44,8 +53,9 @@ std::string X11Capture::Open(const std::string& displayName) {
   }
   int major, minor;
   Bool pixmaps;
-  shmAvailable_ = XShmQueryVersion(display_, &major, &minor, &pixmaps);
-  if (!shmAvailable_) note_ = "the X server has no MIT-SHM extension: using XGetImage, which is ~20x slower";
+  shmAvailable_ = allowShm && XShmQueryVersion(display_, &major, &minor, &pixmaps);
+  if (!allowShm) note_ = "MIT-SHM disabled by the caller: using XGetImage, which is ~20x slower";
+  else if (!shmAvailable_) note_ = "the X server has no MIT-SHM extension: using XGetImage, which is ~20x slower";
   return CreateImage();
 }
 
@@ -88,9 +98,13 @@ std::string X11Capture::CreateImage() {
 
 void X11Capture::DestroyImage() {
   if (!image_) return;
-  if (shm_) {
+  if (shm_ && !connectionLost_) {
     XShmDetach(display_, &shmInfo_);
     XSync(display_, False);
+    image_->data = nullptr;
+    XDestroyImage(image_);
+    shmdt(shmInfo_.shmaddr);
+  } else if (shm_) {
     image_->data = nullptr;
     XDestroyImage(image_);
     shmdt(shmInfo_.shmaddr);
@@ -103,15 +117,20 @@ void X11Capture::DestroyImage() {
 void X11Capture::Close() {
   if (!display_) return;
   DestroyImage();
-  XCloseDisplay(display_);
+  // After a lost connection XCloseDisplay would wait on the dead socket forever: close only the
+  // socket and leave the small Display struct behind.
+  if (connectionLost_) close(ConnectionNumber(display_));
+  else XCloseDisplay(display_);
   display_ = nullptr;
 }
 
 std::string X11Capture::Grab(bool& resized) {
   resized = false;
   if (!display_) return "the capture is closed";
+  const std::string lost = "lost the connection to X display \"" + displayName_ + "\" (the X server exited or dropped us)";
+  if (connectionLost_) return lost;
   XWindowAttributes attrs;
-  if (!XGetWindowAttributes(display_, root_, &attrs)) return "lost the root window";
+  if (!XGetWindowAttributes(display_, root_, &attrs)) return connectionLost_ ? lost : "lost the root window";
   if (attrs.width != width_ || attrs.height != height_) {
     DestroyImage();
     previous_.clear();
@@ -121,12 +140,12 @@ std::string X11Capture::Grab(bool& resized) {
   }
   lastXError = 0;
   if (shm_) {
-    if (!XShmGetImage(display_, root_, image_, 0, 0, AllPlanes)) {
-      return "XShmGetImage failed: " + XErrorText(display_, lastXError);
+    if (!XShmGetImage(display_, root_, image_, 0, 0, AllPlanes) || connectionLost_) {
+      return connectionLost_ ? lost : "XShmGetImage failed: " + XErrorText(display_, lastXError);
     }
   } else {
     XImage* fresh = XGetImage(display_, root_, 0, 0, width_, height_, AllPlanes, ZPixmap);
-    if (!fresh) return "XGetImage failed: " + XErrorText(display_, lastXError);
+    if (!fresh || connectionLost_) return connectionLost_ ? lost : "XGetImage failed: " + XErrorText(display_, lastXError);
     if (image_) XDestroyImage(image_);
     image_ = fresh;
   }

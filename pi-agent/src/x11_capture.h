@@ -16,7 +16,10 @@ class X11Capture {
  public:
   ~X11Capture();
   // Connects to `displayName` (e.g. ":99"). Returns "" or a message saying what failed and why.
-  std::string Open(const std::string& displayName);
+  // `allowShm` false forces the XGetImage path (for hosts where MIT-SHM cannot work).
+  std::string Open(const std::string& displayName, bool allowShm = true);
+  // Called by Xlib when the connection dies; later calls fail with a message instead of exiting.
+  void MarkConnectionLost() { connectionLost_ = true; }
   void Close();
   // Grabs the current screen into the image buffer. Sets `resized` when the screen size changed.
   std::string Grab(bool& resized);
@@ -43,6 +46,8 @@ class X11Capture {
   int height_ = 0;
   bool shmAvailable_ = false;
   bool shm_ = false;
+  bool connectionLost_ = false;
+  std::string displayName_;
   XShmSegmentInfo shmInfo_{};
   XImage* image_ = nullptr;
   std::vector<uint8_t> previous_;

@@ -69,6 +69,29 @@ describe("X11 capture under Xvfb", () => {
     expect([...delta.body]).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 255]);
   });
 
+  it("falls back to XGetImage with a note, and records the same pixels", async () => {
+    const slow = X11Capture.open(xvfb.display, { shm: false });
+    try {
+      expect(slow.info()).toMatchObject({ shm: false, note: expect.stringMatching(/XGetImage/) });
+      const background = noise(W, H, 23);
+      putImage(xvfb.display, 0, 0, W, H, background.bgrx);
+      const key = await slow.next({ keyframe: true, tileSize: 64 });
+      if (key.type !== "keyframe") throw new Error(`expected a keyframe, got ${key.type}`);
+      expect(decode([key])[0]!.pixels).toEqual(background.bgr);
+    } finally {
+      slow.close();
+    }
+  });
+
+  it("reports a dead X server as an error value instead of exiting the process", async () => {
+    const doomed = await startXvfb(64, 64);
+    const capture = X11Capture.open(doomed.display);
+    await capture.next({ keyframe: true, tileSize: 64 });
+    await doomed.stop();
+    await expect(capture.next({ keyframe: false, tileSize: 64 })).rejects.toThrow(/lost the connection to X display/);
+    capture.close();
+  });
+
   it("returns errors as values: busy, bad arguments, missing display", async () => {
     const first = capture.next({ keyframe: false, tileSize: 64 });
     await expect(capture.next({ keyframe: false, tileSize: 64 })).rejects.toThrow(/already running/);
