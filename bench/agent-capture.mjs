@@ -2,7 +2,7 @@
 // ours = MIT-SHM grab + C++ tile differ (only changed tiles leave the addon);
 // baseline = the same grab as whole frames, each compressed with zstd level 1 (the naive lossless path).
 import { constants, zstdCompressSync } from "node:zlib";
-import { X11Capture } from "../pi-agent/lib/native.ts";
+import { ScreenCapture } from "../pi-agent/lib/native.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
 import { H, OfficeWorkload, W, report } from "./agent-workload.mjs";
 
@@ -11,7 +11,7 @@ const xvfb = await startXvfb(W, H);
 try {
   const workload = new OfficeWorkload(xvfb.display);
   workload.start();
-  const capture = X11Capture.open(xvfb.display);
+  const capture = ScreenCapture.openX11(xvfb.display);
   const info = capture.info();
   if (!info.shm) console.error(`note: ${info.note}`);
 

@@ -5,7 +5,7 @@
 // lossless recording), sampled every 20th frame and scaled.
 import { constants, zstdCompressSync } from "node:zlib";
 import { RecordType, encodeRecord, encodeStreamHeader, decodeRecording } from "../shared/recording/index.ts";
-import { X11Capture } from "../pi-agent/lib/native.ts";
+import { ScreenCapture } from "../pi-agent/lib/native.ts";
 import { sealChunk, openChunk } from "../pi-agent/lib/seal.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
 import { H, OfficeWorkload, W, report } from "./agent-workload.mjs";
@@ -20,8 +20,8 @@ const xvfb = await startXvfb(W, H);
 try {
   const workload = new OfficeWorkload(xvfb.display);
   workload.start();
-  const capture = X11Capture.open(xvfb.display);
-  const sampler = X11Capture.open(xvfb.display);
+  const capture = ScreenCapture.openX11(xvfb.display);
+  const sampler = ScreenCapture.openX11(xvfb.display);
   let sealedBytes = 0, chunks = 0, parts = null, partBytes = 0, chunkStart = 0, baselineBytes = 0, samples = 0;
   const cut = () => {
     const plain = new Uint8Array(partBytes);

@@ -11,6 +11,8 @@ export interface CaptureInfo {
   shm: boolean;
   /** why capture is on a slower path, or "" */
   note: string;
+  /** what the source delivers before conversion to BGRX: "BGRX" for X11, "YUYV"/"MJPG" for V4L2 */
+  pixelFormat: string;
 }
 
 export type CaptureResult =
@@ -25,6 +27,7 @@ interface NativeCapture {
 }
 interface NativeAddon {
   openX11(display: string, allowShm: boolean): NativeValue<{ capture: NativeCapture }>;
+  openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
 }
 
 export class CaptureError extends Error {
@@ -71,8 +74,8 @@ function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
 
 const DISPLAY_NAME = /^[A-Za-z0-9._-]*:\d{1,5}(\.\d{1,3})?$/;
 
-/** A capture of one X display's root window. One next() at a time. */
-export class X11Capture {
+/** A capture of one X display's root window or one V4L2 device. One next() at a time. */
+export class ScreenCapture {
   private readonly handle: NativeCapture;
 
   private constructor(handle: NativeCapture) {
@@ -80,9 +83,21 @@ export class X11Capture {
   }
 
   /** Opens `display`; `shm: false` forces the slow XGetImage path (MIT-SHM is used when possible otherwise). */
-  static open(display: string, options: { shm?: boolean } = {}): X11Capture {
+  static openX11(display: string, options: { shm?: boolean } = {}): ScreenCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
-    return new X11Capture(unwrap(native().openX11(display, options.shm ?? true), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true), new Error()).capture);
+  }
+
+  /**
+   * Opens a V4L2 device (MMAP streaming, YUYV preferred, else MJPEG) asking for width x height; the
+   * driver may choose the nearest size, which info() reports.
+   */
+  static openV4l2(path: string, size: { width: number; height: number }): ScreenCapture {
+    if (!/^\/dev\/[A-Za-z0-9/_-]+$/.test(path)) throw new CaptureError(`"${path}" is not a device path like /dev/video0`);
+    for (const n of [size.width, size.height]) {
+      if (!Number.isInteger(n) || n < 1 || n > 0xffff) throw new CaptureError("V4L2 width and height must be 1..65535");
+    }
+    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height), new Error()).capture);
   }
 
   info(): CaptureInfo {

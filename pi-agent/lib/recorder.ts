@@ -3,12 +3,12 @@
  * order. Every chunk opens with a stream header and a keyframe, so it decodes on its own.
  */
 import { RecordType, encodeRecord, encodeStreamHeader } from "../../shared/recording/index.ts";
-import type { X11Capture } from "./native.ts";
+import type { ScreenCapture } from "./native.ts";
 import type { SealPool } from "./seal-pool.ts";
 import type { Spool } from "./spool.ts";
 
 export interface RecorderOptions {
-  capture: X11Capture;
+  capture: ScreenCapture;
   spool: Spool;
   pool: SealPool;
   key: Uint8Array;
@@ -53,7 +53,7 @@ export class Recorder {
     let chunk: OpenChunk | null = null;
     let nextTick = performance.now();
     while (!signal.aborted && !this.failure) {
-      let result: Awaited<ReturnType<X11Capture["next"]>>;
+      let result: Awaited<ReturnType<ScreenCapture["next"]>>;
       try {
         result = await this.o.capture.next({ keyframe: chunk === null, tileSize: this.o.tileSize });
       } catch (err) {

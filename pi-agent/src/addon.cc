@@ -3,9 +3,11 @@
 #include <napi.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 
 #include "tile_differ.h"
+#include "v4l2_source.h"
 #include "x11_capture.h"
 
 namespace {
@@ -27,18 +29,28 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {}
 
-  std::string Open(const std::string& display, bool allowShm) { return capture_.Open(display, allowShm); }
-  lucid::X11Capture& capture() { return capture_; }
+  void Attach(std::unique_ptr<lucid::FrameSource> source) { source_ = std::move(source); }
+  lucid::FrameSource& source() { return *source_; }
   bool busy = false;
   bool closed = false;
+
+  // The base of the next delta: the last frame that was recorded, BGRX with stride width*4.
+  std::vector<uint8_t> previous;
+  void KeepAsPrevious() {
+    lucid::FrameView cur = source_->Current();
+    const size_t row = size_t(cur.width) * 4;
+    previous.resize(row * cur.height);
+    for (int y = 0; y < cur.height; y++) std::memcpy(previous.data() + y * row, cur.data + y * cur.stride, row);
+  }
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(info.Env());
-    out.Set("width", capture_.width());
-    out.Set("height", capture_.height());
-    out.Set("shm", capture_.usesShm());
-    out.Set("note", capture_.note());
+    out.Set("width", source_->width());
+    out.Set("height", source_->height());
+    out.Set("shm", source_->usesShm());
+    out.Set("note", source_->note());
+    out.Set("pixelFormat", source_->pixelFormat());
     return out;
   }
 
@@ -46,14 +58,14 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (busy) return ErrorValue(info.Env(), "cannot close while a capture is running; await next() first");
-    capture_.Close();
+    source_->Close();
     closed = true;
     Napi::Object out = Napi::Object::New(info.Env());
     out.Set("ok", true);
     return out;
   }
 
-  lucid::X11Capture capture_;
+  std::unique_ptr<lucid::FrameSource> source_;
 };
 
 // Grabs a frame and builds its record body off the JS thread.
@@ -67,7 +79,7 @@ class NextWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    lucid::X11Capture& cap = owner_->capture();
+    lucid::FrameSource& cap = owner_->source();
     bool resized = false;
     error_ = cap.Grab(resized);
     if (!error_.empty()) return;
@@ -76,15 +88,16 @@ class NextWorker : public Napi::AsyncWorker {
                           .count());
     lucid::FrameView frame = cap.Current();
     body_ = std::make_unique<std::vector<uint8_t>>();
-    if (keyframe_ || resized || !cap.HasPrevious()) {
+    const bool havePrevious = owner_->previous.size() == size_t(frame.width) * frame.height * 4;
+    if (keyframe_ || resized || !havePrevious) {
       type_ = "keyframe";
       lucid::KeyframeBody(frame, *body_);
       changed_ = 0;
     } else {
-      changed_ = lucid::DeltaBody(frame, cap.Previous(), tileSize_, *body_);
+      changed_ = lucid::DeltaBody(frame, owner_->previous.data(), tileSize_, *body_);
       type_ = changed_ ? "delta" : "none";
     }
-    if (type_ != "none") cap.KeepAsPrevious();
+    if (type_ != "none") owner_->KeepAsPrevious();
   }
 
   void OnOK() override {
@@ -98,8 +111,8 @@ class NextWorker : public Napi::AsyncWorker {
     out.Set("ok", true);
     out.Set("type", type_);
     out.Set("epochMs", epochMs_);
-    out.Set("width", owner_->capture().width());
-    out.Set("height", owner_->capture().height());
+    out.Set("width", owner_->source().width());
+    out.Set("height", owner_->source().height());
     out.Set("changedTiles", changed_);
     if (type_ != "none") {
       auto* body = body_.release();
@@ -148,24 +161,43 @@ Napi::Value Capture::Next(const Napi::CallbackInfo& info) {
 
 Napi::FunctionReference* captureConstructor = nullptr;
 
-// openX11(display, allowShm) -> { ok: true, capture } | { ok: false, error }
-Napi::Value OpenX11(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openX11(display: string, allowShm: boolean)");
+Napi::Value Wrap(Napi::Env env, std::unique_ptr<lucid::FrameSource> source) {
   Napi::Object object = captureConstructor->New({});
-  Capture* capture = Capture::Unwrap(object);
-  std::string err = capture->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
-  if (!err.empty()) return ErrorValue(env, err);
+  Capture::Unwrap(object)->Attach(std::move(source));
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", true);
   out.Set("capture", object);
   return out;
 }
 
+// openX11(display, allowShm) -> { ok: true, capture } | { ok: false, error }
+Napi::Value OpenX11(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openX11(display: string, allowShm: boolean)");
+  auto source = std::make_unique<lucid::X11Capture>();
+  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
+  if (!err.empty()) return ErrorValue(env, err);
+  return Wrap(env, std::move(source));
+}
+
+// openV4l2(path, width, height) -> { ok: true, capture } | { ok: false, error }
+Napi::Value OpenV4l2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return ErrorValue(env, "openV4l2(path: string, width: number, height: number)");
+  }
+  auto source = std::make_unique<lucid::V4l2Source>();
+  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
+                                 info[2].As<Napi::Number>().Int32Value());
+  if (!err.empty()) return ErrorValue(env, err);
+  return Wrap(env, std::move(source));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   XInitThreads();
   captureConstructor = new Napi::FunctionReference(Napi::Persistent(Capture::Define(env)));
   exports.Set("openX11", Napi::Function::New(env, OpenX11));
+  exports.Set("openV4l2", Napi::Function::New(env, OpenV4l2));
   return exports;
 }
 

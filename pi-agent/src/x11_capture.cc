@@ -133,7 +133,6 @@ std::string X11Capture::Grab(bool& resized) {
   if (!XGetWindowAttributes(display_, root_, &attrs)) return connectionLost_ ? lost : "lost the root window";
   if (attrs.width != width_ || attrs.height != height_) {
     DestroyImage();
-    previous_.clear();
     resized = true;
     std::string err = CreateImage();
     if (!err.empty()) return err;
@@ -155,13 +154,6 @@ std::string X11Capture::Grab(bool& resized) {
 
 FrameView X11Capture::Current() const {
   return FrameView{reinterpret_cast<const uint8_t*>(image_->data), width_, height_, size_t(image_->bytes_per_line)};
-}
-
-void X11Capture::KeepAsPrevious() {
-  FrameView cur = Current();
-  const size_t row = size_t(width_) * 4;
-  previous_.resize(row * height_);
-  for (int y = 0; y < height_; y++) std::memcpy(previous_.data() + y * row, cur.data + y * cur.stride, row);
 }
 
 }  // namespace lucid

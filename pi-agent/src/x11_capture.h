@@ -8,31 +8,27 @@
 #include <string>
 #include <vector>
 
-#include "tile_differ.h"
+#include "frame_source.h"
 
 namespace lucid {
 
-class X11Capture {
+class X11Capture : public FrameSource {
  public:
-  ~X11Capture();
+  ~X11Capture() override;
   // Connects to `displayName` (e.g. ":99"). Returns "" or a message saying what failed and why.
   // `allowShm` false forces the XGetImage path (for hosts where MIT-SHM cannot work).
   std::string Open(const std::string& displayName, bool allowShm = true);
   // Called by Xlib when the connection dies; later calls fail with a message instead of exiting.
   void MarkConnectionLost() { connectionLost_ = true; }
-  void Close();
+  void Close() override;
   // Grabs the current screen into the image buffer. Sets `resized` when the screen size changed.
-  std::string Grab(bool& resized);
-  FrameView Current() const;
-  // Keeps the current frame as the base of the next delta.
-  void KeepAsPrevious();
-  const uint8_t* Previous() const { return previous_.data(); }
-  bool HasPrevious() const { return !previous_.empty(); }
+  std::string Grab(bool& resized) override;
+  FrameView Current() const override;
 
-  int width() const { return width_; }
-  int height() const { return height_; }
-  bool usesShm() const { return shm_; }
-  const std::string& note() const { return note_; }
+  int width() const override { return width_; }
+  int height() const override { return height_; }
+  bool usesShm() const override { return shm_; }
+  std::string note() const override { return note_; }
 
  private:
   std::string CreateImage();
@@ -50,7 +46,6 @@ class X11Capture {
   std::string displayName_;
   XShmSegmentInfo shmInfo_{};
   XImage* image_ = nullptr;
-  std::vector<uint8_t> previous_;
   std::string note_;
 };
 

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CaptureError, X11Capture } from "../../pi-agent/lib/native.ts";
+import { CaptureError, ScreenCapture } from "../../pi-agent/lib/native.ts";
 import { RecordType, decodeRecording, encodeRecord, encodeStreamHeader } from "../../shared/recording/index.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
 const W = 200;
 const H = 150;
 let xvfb: Xvfb;
-let capture: X11Capture;
+let capture: ScreenCapture;
 
 beforeAll(async () => {
   xvfb = await startXvfb(W, H);
-  capture = X11Capture.open(xvfb.display);
+  capture = ScreenCapture.openX11(xvfb.display);
 });
 afterAll(async () => {
   capture?.close();
@@ -28,7 +28,7 @@ function decode(records: Array<{ type: "keyframe" | "delta"; body: Uint8Array }>
 
 describe("X11 capture under Xvfb", () => {
   it("uses MIT-SHM and reports the screen size", () => {
-    expect(capture.info()).toEqual({ width: W, height: H, shm: true, note: "" });
+    expect(capture.info()).toEqual({ width: W, height: H, shm: true, note: "", pixelFormat: "BGRX" });
   });
 
   it("records drawn pixels exactly and then only the tiles that changed", async () => {
@@ -70,7 +70,7 @@ describe("X11 capture under Xvfb", () => {
   });
 
   it("falls back to XGetImage with a note, and records the same pixels", async () => {
-    const slow = X11Capture.open(xvfb.display, { shm: false });
+    const slow = ScreenCapture.openX11(xvfb.display, { shm: false });
     try {
       expect(slow.info()).toMatchObject({ shm: false, note: expect.stringMatching(/XGetImage/) });
       const background = noise(W, H, 23);
@@ -85,7 +85,7 @@ describe("X11 capture under Xvfb", () => {
 
   it("reports a dead X server as an error value instead of exiting the process", async () => {
     const doomed = await startXvfb(64, 64);
-    const capture = X11Capture.open(doomed.display);
+    const capture = ScreenCapture.openX11(doomed.display);
     await capture.next({ keyframe: true, tileSize: 64 });
     await doomed.stop();
     await expect(capture.next({ keyframe: false, tileSize: 64 })).rejects.toThrow(/lost the connection to X display/);
@@ -97,7 +97,7 @@ describe("X11 capture under Xvfb", () => {
     await expect(capture.next({ keyframe: false, tileSize: 64 })).rejects.toThrow(/already running/);
     await first;
     await expect(capture.next({ keyframe: false, tileSize: 3 })).rejects.toThrow(/tileSize must be 8..255/);
-    expect(() => X11Capture.open("not a display")).toThrow(CaptureError);
-    expect(() => X11Capture.open(":7999")).toThrow(/cannot open X display ":7999"/);
+    expect(() => ScreenCapture.openX11("not a display")).toThrow(CaptureError);
+    expect(() => ScreenCapture.openX11(":7999")).toThrow(/cannot open X display ":7999"/);
   });
 });

@@ -136,7 +136,10 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
   it("answers bad command lines and missing displays with meaningful exit codes", async () => {
     const usage = agent(["record", "--display", xvfb.display]);
     expect(await usage.exited).toBe(64);
-    expect(usage.output()).toMatch(/record needs --display and --out/);
+    expect(usage.output()).toMatch(/record needs --display \(or --device\) and --out/);
+    const noCamera = agent(["record", "--device", "/dev/video-none", "--out", tempDir()]);
+    expect(await noCamera.exited).toBe(69);
+    expect(noCamera.output()).toMatch(/\/dev\/video-none: cannot open: no such device/);
     const noDisplay = agent(["record", "--display", ":7998", "--out", tempDir()]);
     expect(await noDisplay.exited).toBe(69);
     expect(noDisplay.output()).toMatch(/cannot open X display ":7998"/);

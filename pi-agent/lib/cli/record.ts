@@ -1,21 +1,23 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
-import { CaptureError, X11Capture } from "../native.ts";
+import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 import { uploaderFromArgs, uploadOptions } from "./upload.ts";
 
-export const RECORD_HELP = `lucid-agent record --display :N --out DIR [options]
+export const RECORD_HELP = `lucid-agent record (--display :N | --device /dev/videoN) --out DIR [options]
 
 Records an X display losslessly into encrypted ~10 MB chunks spooled in DIR, uploading them when
 --server is given. Run it again with the same DIR after a crash: it resumes the session (same id,
 next chunk index) and uploads whatever is still spooled. Ctrl-C stops cleanly: the open chunk is
 sealed and, with --server, the spool is drained before exit (a second Ctrl-C exits at once).
 
-  --display :N          X display to capture (required)
+  --display :N          X display to capture
+  --device PATH         or a V4L2 device (MMAP streaming; YUYV; MJPEG is negotiated but not decodable yet)
+  --size WxH            size to ask the V4L2 device for (default 1920x1080; the driver may pick another)
   --out DIR             spool directory (required); holds session.json, session.key, chunks/
   --session ID          session id (default: a new UUID, or the one already in DIR)
   --key-file FILE       32-byte data key as hex (default: DIR/session.key, created if missing)
@@ -33,6 +35,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     args: argv,
     options: {
       display: { type: "string" },
+      device: { type: "string" },
+      size: { type: "string" },
       out: { type: "string" },
       session: { type: "string" },
       "key-file": { type: "string" },
@@ -50,7 +54,10 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     },
   });
   if (values.help) return log(RECORD_HELP), EXIT.ok;
-  if (!values.display || !values.out) throw new UsageError("record needs --display and --out");
+  if (!(values.display || values.device) || !values.out) throw new UsageError("record needs --display (or --device) and --out");
+  if (values.display && values.device) throw new UsageError("record takes --display or --device, not both");
+  const size = /^(\d{1,5})x(\d{1,5})$/.exec(values.size ?? "1920x1080");
+  if (!size) throw new UsageError(`--size must look like 1280x720, got "${values.size}"`);
   const tileSize = positiveNumber(values.tile, "tile", 64, true);
   if (tileSize < 8 || tileSize > 255) throw new UsageError("--tile must be 8..255");
   const zstdLevel = positiveNumber(values["zstd-level"], "zstd-level", 3, true);
@@ -66,16 +73,19 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const key = values["key-file"] ? readKey(keyPath) : readOrCreateKey(keyPath).key;
   const uploader = uploaderFromArgs(values, spool, log);
 
-  let capture: X11Capture;
+  const source = values.display ?? values.device!;
+  let capture: ScreenCapture;
   try {
-    capture = X11Capture.open(values.display);
+    capture = values.display
+      ? ScreenCapture.openX11(values.display)
+      : ScreenCapture.openV4l2(values.device!, { width: Number(size[1]), height: Number(size[2]) });
   } catch (err) {
     if (err instanceof CaptureError) return log(`error: ${err.message}`), EXIT.captureFailed;
     throw err;
   }
   const info = capture.info();
   if (info.note) log(`note: ${info.note}`);
-  log(`recording ${values.display} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
+  log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
 
   const stopCapture = new AbortController();
   const stopUpload = new AbortController();
@@ -130,6 +140,11 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   if (uploading) {
     await uploading;
     if (uploader!.rejected.size > 0 && code === EXIT.ok) code = EXIT.uploadRejected;
+    const left = (await spool.pending()).length;
+    if (left > 0) {
+      log(`${left} chunks are still in the spool; \`lucid-agent upload --out ${values.out}\` or the next record run sends them`);
+      if (code === EXIT.ok) code = EXIT.failure;
+    }
   }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

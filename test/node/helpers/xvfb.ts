@@ -8,7 +8,7 @@ export interface Xvfb {
   stop(): Promise<void>;
 }
 
-const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_x11_paint.node") as {
+const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_test_support.node") as {
   putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): string;
   canConnect(display: string): boolean;
 };

@@ -1,10 +1,15 @@
-// Test helper only (not loaded by the agent): draws known pixels on an X display's root window so
-// tests can compare what the capture recorded with what was drawn.
+// Test support only (never loaded by the agent): draws known pixels on an X display's root window so
+// tests can compare what the capture recorded with what was drawn, and runs the V4L2 capture
+// against a simulated device.
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 #include <napi.h>
 
 #include <cstring>
+
+namespace lucid {
+Napi::Value V4l2Scenario(const Napi::CallbackInfo& info);
+}
 
 namespace {
 
@@ -45,10 +50,11 @@ Napi::Value CanConnect(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("canConnect", Napi::Function::New(env, CanConnect));
+  exports.Set("v4l2Scenario", Napi::Function::New(env, lucid::V4l2Scenario));
   exports.Set("putImage", Napi::Function::New(env, PutImage));
   return exports;
 }
 
 }  // namespace
 
-NODE_API_MODULE(lucid_x11_paint, Init)
+NODE_API_MODULE(lucid_test_support, Init)
