@@ -9,7 +9,7 @@
  * After a kill -9: leftover temp files and .bin files without .json are removed (their index was
  * never committed), and recording continues at max(nextIndex, last spooled + 1).
  */
-import { mkdirSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -33,6 +33,42 @@ const sessionStateSchema = z.object({
   nextIndex: z.number().int().nonnegative(),
 });
 export type SessionState = z.infer<typeof sessionStateSchema>;
+
+/** Another live process (recording or uploading) owns this spool. */
+export class SpoolBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpoolBusyError";
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One writer a spool: a pid lock file, taken over when its owner died (e.g. kill -9). */
+function takeLock(dir: string): void {
+  const path = join(dir, "lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: "wx", mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(readFileSync(path, "utf8"));
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+        throw new SpoolBusyError(`spool ${dir} is in use by process ${owner}; stop it first`);
+      }
+      rmSync(path, { force: true }); // stale: its owner is gone
+    }
+  }
+  throw new SpoolBusyError(`could not lock spool ${dir}`);
+}
 
 export class SpoolFullError extends Error {
   constructor(message: string) {
@@ -79,10 +115,30 @@ export class Spool {
     this.quotaBytes = quotaBytes;
   }
 
-  /** Opens (and repairs after a crash) or creates the spool for `sessionId`. */
+  /**
+   * Opens (and repairs after a crash) or creates the spool for `sessionId`, locking it for this
+   * process until close(). Throws SpoolBusyError if a live process holds it.
+   */
   static async open(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
     if (!(options.quotaBytes > 0)) throw new RangeError("the spool quota must be a positive number of bytes");
     mkdirSync(join(dir, "chunks"), { recursive: true, mode: 0o700 });
+    takeLock(dir);
+    try {
+      return await Spool.openLocked(dir, options);
+    } catch (err) {
+      rmSync(join(dir, "lock"), { force: true });
+      throw err;
+    }
+  }
+
+  /** Reads a spool without locking or repairing it (safe while another process records into it). */
+  static async inspect(dir: string): Promise<{ state: SessionState; pending: ChunkMeta[]; usedBytes: number }> {
+    const state = sessionStateSchema.parse(JSON.parse(await readFile(join(dir, "session.json"), "utf8")));
+    const view = new Spool(dir, state, Number.MAX_SAFE_INTEGER);
+    return { state, pending: await view.pending(), usedBytes: await view.usedBytes() };
+  }
+
+  private static async openLocked(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
     const statePath = join(dir, "session.json");
     let state: SessionState;
     try {
@@ -169,6 +225,11 @@ export class Spool {
     syncDir(this.chunksDir);
     await writeDurably(join(this.dir, "session.json"), JSON.stringify({ ...this.state, nextIndex: Math.max(this.state.nextIndex, meta.index + 1) }));
     for (const listener of this.listeners) listener();
+  }
+
+  /** Releases the lock. */
+  close(): void {
+    rmSync(join(this.dir, "lock"), { force: true });
   }
 
   binPath(index: number): string {

@@ -142,6 +142,10 @@ describe("spool and upload", () => {
     expect(reopened.nextIndex).toBe(2);
     expect(readdirSync(reopened.chunksDir).sort()).toEqual(["0000000000.bin", "0000000000.json", "0000000001.bin", "0000000001.json"]);
     await expect(Spool.open(dir, { sessionId: "other", quotaBytes: 1e6 })).rejects.toThrow(/holds session sess-e/);
+    writeFileSync(join(dir, "lock"), String(process.ppid)); // a live process owns it
+    await expect(Spool.open(dir, { quotaBytes: 1e6 })).rejects.toThrow(`spool ${dir} is in use by process ${process.ppid}`);
+    const inspected = await Spool.inspect(dir); // status still works, read-only
+    expect(inspected.pending.map((m) => m.index)).toEqual([0, 1]);
   });
 
   it("refuses a chunk over the quota with a clear error and writes nothing", async () => {

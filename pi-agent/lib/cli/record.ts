@@ -69,6 +69,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
   const spool = await Spool.open(values.out, { sessionId: values.session, quotaBytes });
+  process.once("exit", () => spool.close()); // every way out but kill -9, which the next run detects
   const keyPath = values["key-file"] ?? join(values.out, "session.key");
   const key = values["key-file"] ? readKey(keyPath) : readOrCreateKey(keyPath).key;
   const uploader = uploaderFromArgs(values, spool, log);

@@ -17,13 +17,12 @@ export async function status(argv: string[], log: (line: string) => void): Promi
   if (values.help) return log(STATUS_HELP), EXIT.ok;
   if (!values.out) throw new UsageError("status needs --out DIR");
   if (!existsSync(join(values.out, "session.json"))) throw new UsageError(`${values.out} is not a spool (no session.json)`);
-  const spool = await Spool.open(values.out, { quotaBytes: Number.MAX_SAFE_INTEGER });
-  const pending = await spool.pending();
+  const { state, pending, usedBytes } = await Spool.inspect(values.out);
   const report = {
-    sessionId: spool.sessionId,
-    nextIndex: spool.nextIndex,
+    sessionId: state.sessionId,
+    nextIndex: Math.max(state.nextIndex, ...pending.map((m) => m.index + 1)),
     pendingChunks: pending.map((m) => m.index),
-    pendingBytes: await spool.usedBytes(),
+    pendingBytes: usedBytes,
     oldestPendingCapture: pending[0] ? new Date(pending[0].captureStart).toISOString() : null,
   };
   if (values.json) log(JSON.stringify(report));

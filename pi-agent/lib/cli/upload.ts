@@ -63,6 +63,7 @@ export async function upload(argv: string[], log: (line: string) => void): Promi
   if (!values.out || !values.server) throw new UsageError("upload needs --out and --server");
   if (!existsSync(join(values.out, "session.json"))) throw new UsageError(`${values.out} is not a spool (no session.json)`);
   const spool = await Spool.open(values.out, { quotaBytes: Number.MAX_SAFE_INTEGER });
+  process.once("exit", () => spool.close()); // every way out but kill -9, which the next run detects
   const uploader = uploaderFromArgs(values, spool, log)!;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
