@@ -2,6 +2,7 @@
 
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -28,6 +29,20 @@ std::string XErrorText(Display* display, int code) {
 // agent live on, so it can seal what it recorded and report the error.
 int IgnoreIOError(Display*) { return 0; }
 void ConnectionLost(Display*, void* capture) { static_cast<X11Capture*>(capture)->MarkConnectionLost(); }
+
+// A root agent capturing a session user's X server (xrdp's Xorg runs as that user): the server may
+// only attach segments it could open itself, so hand the 0600 segment to the server's uid, found
+// from the peer credentials of the local X socket.
+void GiveSegmentToServer(Display* display, int shmid) {
+  if (geteuid() != 0) return;
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (getsockopt(ConnectionNumber(display), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid == 0) return;
+  shmid_ds ds{};
+  if (shmctl(shmid, IPC_STAT, &ds) != 0) return;
+  ds.shm_perm.uid = peer.uid;
+  shmctl(shmid, IPC_SET, &ds);
+}
 
 }  // namespace
 
@@ -73,6 +88,7 @@ std::string X11Capture::CreateImage() {
       if (shmInfo_.shmid >= 0) {
         shmInfo_.shmaddr = image_->data = static_cast<char*>(shmat(shmInfo_.shmid, nullptr, 0));
         shmInfo_.readOnly = False;
+        GiveSegmentToServer(display_, shmInfo_.shmid);
         lastXError = 0;
         bool attached = XShmAttach(display_, &shmInfo_);
         XSync(display_, False);
