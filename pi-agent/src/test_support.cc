@@ -9,6 +9,7 @@
 
 namespace lucid {
 Napi::Value V4l2Scenario(const Napi::CallbackInfo& info);
+Napi::Value EncodeJpeg(const Napi::CallbackInfo& info);
 }
 
 namespace {
@@ -51,6 +52,7 @@ Napi::Value CanConnect(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("canConnect", Napi::Function::New(env, CanConnect));
   exports.Set("v4l2Scenario", Napi::Function::New(env, lucid::V4l2Scenario));
+  exports.Set("encodeJpeg", Napi::Function::New(env, lucid::EncodeJpeg));
   exports.Set("putImage", Napi::Function::New(env, PutImage));
   return exports;
 }

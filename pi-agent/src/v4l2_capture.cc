@@ -3,7 +3,11 @@
 #include <linux/videodev2.h>
 
 #include <algorithm>
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
+
+#include <jpeglib.h>
 
 namespace lucid {
 
@@ -28,6 +32,58 @@ void YuyvToBgrx(const uint8_t* yuyv, int width, int height, uint32_t bytesPerLin
       }
     }
   }
+}
+
+namespace {
+
+struct JpegError {
+  jpeg_error_mgr manager;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void OnJpegError(j_common_ptr cinfo) {
+  auto* error = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, error->message);
+  longjmp(error->jump, 1);
+}
+
+// Plain C style on purpose: libjpeg reports errors by longjmp, which must not skip C++ destructors.
+const char* DecodeJpeg(const uint8_t* data, size_t size, int width, int height, uint8_t* bgrx, JpegError& error) {
+  jpeg_decompress_struct cinfo;
+  cinfo.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = OnJpegError;
+  error.message[0] = 0;
+  if (setjmp(error.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return error.message;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, size);
+  jpeg_read_header(&cinfo, TRUE);  // libjpeg-turbo supplies the default Huffman tables UVC cameras omit
+  cinfo.out_color_space = JCS_EXT_BGRX;
+  jpeg_start_decompress(&cinfo);
+  if (int(cinfo.output_width) != width || int(cinfo.output_height) != height) {
+    snprintf(error.message, sizeof error.message, "frame is %ux%u, not the negotiated %dx%d", cinfo.output_width,
+             cinfo.output_height, width, height);
+    jpeg_destroy_decompress(&cinfo);
+    return error.message;
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = bgrx + size_t(cinfo.output_scanline) * width * 4;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return nullptr;
+}
+
+}  // namespace
+
+std::string DecodeMjpeg(const uint8_t* data, size_t size, int width, int height, uint8_t* bgrx) {
+  JpegError error;
+  const char* failure = DecodeJpeg(data, size, width, height, bgrx, error);
+  return failure ? std::string("bad MJPEG frame: ") + failure : "";
 }
 
 std::string V4l2Capture::Fail(const std::string& what, int err) {
@@ -140,7 +196,10 @@ std::string V4l2Capture::Grab(int timeoutMs) {
                  format_.bytesPerLine, frame_.data());
     }
   } else {
-    err = path_ + ": the device only offers MJPEG, and this agent build has no JPEG decoder yet";
+    const size_t used = std::min<size_t>(buf.bytesused, buffers_[buf.index].length);
+    err = DecodeMjpeg(static_cast<const uint8_t*>(buffers_[buf.index].address), used, format_.width, format_.height,
+                      frame_.data());
+    if (!err.empty()) err = path_ + ": " + err;
   }
   if (int r = io_.Ioctl(fd_, VIDIOC_QBUF, &buf); r < 0 && err.empty()) return Fail("VIDIOC_QBUF failed", r);
   return err;

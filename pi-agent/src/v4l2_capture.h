@@ -1,4 +1,4 @@
-// V4L2 capture with MMAP streaming: negotiates YUYV (lossless to convert) or MJPEG, converts frames
+// V4L2 capture with MMAP streaming: negotiates YUYV (preferred) or MJPEG, converts frames
 // to BGRX so the same tile differ serves cameras, HDMI dongles and X displays.
 #pragma once
 #include <cstdint>
@@ -22,6 +22,9 @@ std::string FourccName(uint32_t fourcc);
 
 // BT.601 limited-range YUYV (Y0 U Y1 V) to BGRX.
 void YuyvToBgrx(const uint8_t* yuyv, int width, int height, uint32_t bytesPerLine, uint8_t* bgrx);
+
+// Decodes one Motion-JPEG frame (libjpeg-turbo) into BGRX; "" or why it failed.
+std::string DecodeMjpeg(const uint8_t* data, size_t size, int width, int height, uint8_t* bgrx);
 
 class V4l2Capture {
  public:

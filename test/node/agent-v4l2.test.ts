@@ -13,6 +13,7 @@ interface Scenario {
 }
 const support = createRequire(import.meta.url)("../../pi-agent/build/Release/lucid_test_support.node") as {
   v4l2Scenario(spec: { device: Record<string, unknown>; width: number; height: number }): Scenario;
+  encodeJpeg(bgrx: Buffer, width: number, height: number, quality: number): Buffer;
 };
 
 function yuyv(width: number, height: number, y: number, u: number, v: number, padding = 0): Buffer {
@@ -49,10 +50,25 @@ describe("V4L2 capture (ioctl logic against a simulated driver)", () => {
     expect([...run.bgrx!.subarray(0, 4)]).toEqual([0, 0, 0, 0]);
   });
 
-  it("falls back to MJPEG when YUYV is not offered, and says decoding it is not built in", () => {
-    const run = support.v4l2Scenario({ device: { formats: ["MJPG"], yuyv: Buffer.alloc(100) }, width: 64, height: 48 });
-    expect(run.format?.fourcc).toBe("MJPG");
-    expect(run.grabError).toMatch(/only offers MJPEG, and this agent build has no JPEG decoder yet/);
+  it("falls back to MJPEG when YUYV is not offered and decodes its frames", () => {
+    const width = 64, height = 48;
+    const picture = Buffer.alloc(width * height * 4);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) picture.set([x * 4, y * 5, 200, 0], (y * width + x) * 4);
+    const jpeg = support.encodeJpeg(picture, width, height, 100);
+    const run = support.v4l2Scenario({ device: { formats: ["MJPG"], yuyv: jpeg }, width, height });
+    expect(run.format).toEqual({ fourcc: "MJPG", width, height });
+    expect(run.grabError).toBe("");
+    let worst = 0; // JPEG is lossy even at quality 100: the decoded picture is within a few levels
+    for (let i = 0; i < picture.length; i++) if (i % 4 !== 3) worst = Math.max(worst, Math.abs(picture[i]! - run.bgrx![i]!));
+    expect(worst).toBeLessThanOrEqual(4);
+  });
+
+  it("reports corrupt or wrongly sized MJPEG frames", () => {
+    const corrupt = support.v4l2Scenario({ device: { formats: ["MJPG"], yuyv: Buffer.from("not a jpeg at all") }, width: 64, height: 48 });
+    expect(corrupt.grabError).toMatch(/^\/dev\/video9: bad MJPEG frame: Not a JPEG file/);
+    const small = support.encodeJpeg(Buffer.alloc(16 * 16 * 4), 16, 16, 80);
+    const sized = support.v4l2Scenario({ device: { formats: ["MJPG"], yuyv: small }, width: 64, height: 48 });
+    expect(sized.grabError).toMatch(/bad MJPEG frame: frame is 16x16, not the negotiated 64x48/);
   });
 
   it("explains missing, busy, wrong-kind and unsupported devices, and always closes", () => {

@@ -16,7 +16,7 @@ next chunk index) and uploads whatever is still spooled. Ctrl-C stops cleanly: t
 sealed and, with --server, the spool is drained before exit (a second Ctrl-C exits at once).
 
   --display :N          X display to capture
-  --device PATH         or a V4L2 device (MMAP streaming; YUYV; MJPEG is negotiated but not decodable yet)
+  --device PATH         or a V4L2 device (MMAP streaming; YUYV preferred, else MJPEG)
   --size WxH            size to ask the V4L2 device for (default 1920x1080; the driver may pick another)
   --out DIR             spool directory (required); holds session.json, session.key, chunks/
   --session ID          session id (default: a new UUID, or the one already in DIR)

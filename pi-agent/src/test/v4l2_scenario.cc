@@ -1,6 +1,10 @@
 // Test helper: runs V4l2Capture open → grab → close against a FakeV4l2Io described from JS.
 #include <napi.h>
 
+#include <cstdio>
+
+#include <jpeglib.h>
+
 #include "../v4l2_capture.h"
 #include "fake_v4l2_io.h"
 
@@ -61,6 +65,40 @@ Napi::Value V4l2Scenario(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < io.log.size(); i++) log.Set(uint32_t(i), io.log[i]);
   out.Set("log", log);
   return out;
+}
+
+}  // namespace lucid
+
+namespace lucid {
+
+// encodeJpeg(bgrx, width, height, quality) -> Buffer: a real JPEG for the simulated MJPEG camera.
+Napi::Value EncodeJpeg(const Napi::CallbackInfo& info) {
+  auto pixels = info[0].As<Napi::Buffer<uint8_t>>();
+  const int width = info[1].As<Napi::Number>().Int32Value(), height = info[2].As<Napi::Number>().Int32Value();
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr error;
+  cinfo.err = jpeg_std_error(&error);
+  jpeg_create_compress(&cinfo);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &out, &size);
+  cinfo.image_width = width;
+  cinfo.image_height = height;
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_EXT_BGRX;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, info[3].As<Napi::Number>().Int32Value(), TRUE);
+  for (int i = 0; i < cinfo.num_components; i++) cinfo.comp_info[i].h_samp_factor = cinfo.comp_info[i].v_samp_factor = 1;
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = pixels.Data() + size_t(cinfo.next_scanline) * width * 4;
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  Napi::Buffer<uint8_t> result = Napi::Buffer<uint8_t>::Copy(info.Env(), out, size);
+  free(out);
+  return result;
 }
 
 }  // namespace lucid
