@@ -13,6 +13,8 @@ import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
 import type { AppEnv } from "./types.ts";
 import { systemApp } from "./system/index.ts";
+import { authApp } from "./auth/index.ts";
+import { usersApp } from "./users/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -80,6 +82,8 @@ app.get("/problems/:slug", (c) => {
 });
 
 const routes = app.route("/api/v1/system", systemApp);
+app.route("/api/v1/auth", authApp);
+app.route("/api/v1/users", usersApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -40,6 +40,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "auth",
+    description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
+    async check(env) {
+      await Promise.all([
+        callDurableObject("UserIndexDO", "ping", () => env.USER_INDEX.get(env.USER_INDEX.idFromName("directory")).ping()),
+        callDurableObject("LoginGuardDO", "ping", () => env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName("health:probe")).ping()),
+        callDurableObject("AuditDO", "ping", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).ping()),
+      ]);
+    },
+  },
+  {
     name: "chunk-store",
     description: "Encrypted chunk storage (R2 binding CHUNKS)",
     async check(env) {
