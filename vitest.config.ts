@@ -16,6 +16,7 @@ export default defineConfig({
                 LOG_LEVEL: "silent",
                 // A fixed test-only secret: the suite signs its own tokens with it.
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
+                CHAIN_PRODUCER_KEY: "1111111111111111111111111111111111111111111111111111111111111111",
               },
             },
           }),

@@ -12,6 +12,7 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
 import type { AppEnv } from "./types.ts";
+import { chainApp } from "./chain/index.ts";
 import { systemApp } from "./system/index.ts";
 
 export const API_VERSION = "0.1.0";
@@ -79,7 +80,7 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/chain", chainApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -1,3 +1,4 @@
+import type { ChainDO } from "../durable-objects/chain/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
 import type { ConfigInput } from "./config.ts";
@@ -10,5 +11,6 @@ import type { ConfigInput } from "./config.ts";
 export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
+  CHAIN: DurableObjectNamespace<ChainDO>;
   CHUNKS: R2Bucket;
 };

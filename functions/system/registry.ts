@@ -40,6 +40,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "chain",
+    description: "ChainDO: PoOT blocks, mempool, session anchors and proofs",
+    async check(env) {
+      await callDurableObject("ChainDO", "ping", () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain")).ping());
+    },
+  },
+  {
     name: "chunk-store",
     description: "Encrypted chunk storage (R2 binding CHUNKS)",
     async check(env) {

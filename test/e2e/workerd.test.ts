@@ -9,12 +9,12 @@ import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
-const secret = randomBytes(32).toString("hex");
+const secrets = { JWT_SECRET_KEY: randomBytes(32).toString("hex"), CHAIN_PRODUCER_KEY: randomBytes(32).toString("hex") };
 let base = "";
 let configPath = "";
 let workerd: WorkerdProcess | undefined;
 
-async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY: secret }, anyStatus = false) {
+async function start(env: Record<string, string | undefined> = secrets, anyStatus = false) {
   workerd = startWorkerd(configPath, { env });
   await waitForHttp(`${base}/health`, 20_000, anyStatus).catch((error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
@@ -72,7 +72,7 @@ describe("self-hosted workerd", () => {
 
   it("without its secret, every request gets a config-invalid problem naming it", async () => {
     await workerd!.stop();
-    await start({ JWT_SECRET_KEY: undefined }, true);
+    await start({ ...secrets, JWT_SECRET_KEY: undefined }, true);
     const res = await fetch(`${base}/api/v1/system/services`);
     expect(res.status).toBe(500);
     const problem = (await res.json()) as { type: string; errors: unknown };
