@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import { canonicalJson } from "../../shared/chain/canonical.ts";
 import {
@@ -144,8 +144,12 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
     const now = Date.now();
     try {
       this.produceAt(now);
+    } catch (error) {
+      // The runtime retries the alarm; say why, since nothing else will.
+      logEvent("error", "chain.produce_failed", { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      throw error;
     } finally {
-      await this.#scheduleNextBlock(now);
+      await this.#scheduleNextBlock(now, true);
     }
   }
 
@@ -173,7 +177,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
     const stale = pending.filter((row) => row.finalAnchor && this.#hasFinalAnchor(row.sessionId!, false));
     const included = pending.filter((row) => !stale.includes(row));
     if (included.length === 0 && !this.#config.CHAIN_EMPTY_BLOCKS) {
-      if (stale.length) this.#dropFromMempool(stale.map((r) => r.seq));
+      if (stale.length) this.#dropFromMempoolThrough(pending.at(-1)!.seq);
       return null;
     }
     const txs = included.map((row) => chainTx.parse(JSON.parse(row.body)));
@@ -234,7 +238,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
           })
           .run();
       });
-      this.#dropFromMempool([...included, ...stale].map((r) => r.seq));
+      this.#dropFromMempoolThrough(pending.at(-1)!.seq);
     });
     logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
     return signed;
@@ -376,12 +380,15 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
     );
   }
 
-  #dropFromMempool(seqs: number[]): void {
-    for (let i = 0; i < seqs.length; i += 500) {
-      const batch = seqs.slice(i, i + 500);
-      this.db.delete(schema.mempool).where(sql`${schema.mempool.seq} IN ${batch}`).run();
-    }
+  /**
+   * Removes every queued transaction up to `seq`: those are exactly the ones just included or
+   * found stale (`pending` is the head of the queue). A range keeps the statement within DO
+   * SQLite's limit of 100 bound parameters however large the block.
+   */
+  #dropFromMempoolThrough(seq: number): void {
+    this.db.delete(schema.mempool).where(lte(schema.mempool.seq, seq)).run();
   }
+
 
   #weightsFor(epoch: number): ProducerWeight[] {
     const rows = this.db
@@ -405,12 +412,21 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
     return row?.hash ?? this.#genesis.hash;
   }
 
-  async #scheduleNextBlock(now: number): Promise<void> {
+  /**
+   * Arms the alarm for the next slot when there is work. From submit() only when no alarm is
+   * pending (never pushing a due alarm into the future, which would starve production); from
+   * the alarm handler itself unconditionally, since the running alarm is cleared when it returns.
+   */
+  async #scheduleNextBlock(now: number, fromAlarm = false): Promise<void> {
     const pending = this.db.select({ seq: schema.mempool.seq }).from(schema.mempool).limit(1).get();
     if (!pending && !this.#config.CHAIN_EMPTY_BLOCKS) return;
     const next = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+    const current = fromAlarm ? null : await this.ctx.storage.getAlarm();
+    // A pending alarm is kept unless it is later than needed or overdue by more than a slot
+    // (then it is not going to fire on its own: the storage can report a spent alarm time).
+    const keep = current !== null && current <= next && current >= now - this.#timing.slotMs;
+    if (!keep) await this.ctx.storage.setAlarm(next);
   }
+
 }
 

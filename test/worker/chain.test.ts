@@ -85,6 +85,14 @@ describe("ChainDO", () => {
     expect(SLOT).toBe((await chain().info()).timing.slotMs);
   });
 
+  it("puts hundreds of anchors in one block (statements stay within DO SQLite's parameter limit)", async () => {
+    const many = Array.from({ length: 300 }, (_, i) => anchor(`bulk-${i}`, 1).tx);
+    expect(await chain().submit(many)).toMatchObject({ ok: true });
+    const block = await produceNextSlot();
+    expect(block?.header.txCount).toBe(300);
+    expect((await chain().stats()).mempool).toBe(0);
+  });
+
   it("refuses malformed transactions with the offending index", async () => {
     const result = await chain().submit([{ type: "anchor", sessionId: "x" }]);
     expect(result).toMatchObject({ ok: false, reason: "invalid", index: 0 });
