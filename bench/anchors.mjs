@@ -4,10 +4,10 @@
 // (ours) vs. rebuilding the block's whole transaction tree to check membership (naive baseline).
 import { sha256 } from "@noble/hashes/sha2.js";
 import { sign } from "hono/jwt";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 import { headerHash, producerPublicKey, signHeader, txRoot, verifyHeaderSignature } from "../shared/chain/block.ts";
@@ -105,7 +105,7 @@ try {
     httpAddress: `127.0.0.1:${port}`,
     vars: { BLOCK_INTERVAL_SECONDS: "1", CHAIN_MAX_TXS_PER_BLOCK: "100000", RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
   });
-  const secrets = { JWT_SECRET_KEY: randomBytes(32).toString("hex"), CHAIN_PRODUCER_KEY: randomBytes(32).toString("hex") };
+  const secrets = randomSecrets();
   workerd = startWorkerd(configPath, { env: secrets });
   await waitForHttp(`${base}/health`);
   const now = Math.floor(Date.now() / 1000);

@@ -8,7 +8,17 @@ declare global {
     interface Env extends LucidEnv {}
     interface GlobalProps {
       mainModule: typeof Main;
-      durableNamespaces: "SystemDO" | "RateLimiterDO" | "ChainDO";
+      durableNamespaces:
+        | "SystemDO"
+        | "RateLimiterDO"
+        | "UserDO"
+        | "UserIndexDO"
+        | "LoginGuardDO"
+        | "AuditDO"
+        | "MailOutboxDO"
+        | "NodePoolDO"
+        | "NodeDirectoryDO"
+        | "ChainDO";
     }
   }
 }

@@ -2,6 +2,13 @@
 import app from "./app.ts";
 
 export { ChainDO } from "../durable-objects/chain/index.ts";
+export { AuditDO } from "../durable-objects/audit/index.ts";
+export { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
+export { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
+export { UserDO } from "../durable-objects/user/index.ts";
+export { UserIndexDO } from "../durable-objects/user-index/index.ts";
+export { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
+export { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 export { SystemDO } from "../durable-objects/system/index.ts";
 export type { AppType } from "./app.ts";
