@@ -12,6 +12,7 @@ import { rateLimit } from "./middleware/rate-limit.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
 import type { AppEnv } from "./types.ts";
+import { chainApp } from "./chain/index.ts";
 import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
@@ -91,6 +92,7 @@ const routes = app.route("/api/v1/system", systemApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
+app.route("/api/v1/chain", chainApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

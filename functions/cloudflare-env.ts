@@ -17,7 +17,8 @@ declare global {
         | "AuditDO"
         | "MailOutboxDO"
         | "NodePoolDO"
-        | "NodeDirectoryDO";
+        | "NodeDirectoryDO"
+        | "ChainDO";
     }
   }
 }

@@ -63,6 +63,18 @@ export const configSchema = z
     BLOCKCHAIN_NETWORK: z.string().min(1),
     BLOCKCHAIN_CONSENSUS: z.literal("PoOT"),
     BLOCK_INTERVAL_SECONDS: integer(1, 3600),
+    CHAIN_GENESIS_TIME: z
+      .string()
+      .datetime({ offset: true, message: "must be an ISO 8601 date-time" })
+      .transform((text) => Date.parse(text)),
+    CHAIN_EPOCH_SLOTS: integer(1, 1_000_000),
+    CHAIN_EMPTY_BLOCKS: boolean,
+    CHAIN_MAX_TXS_PER_BLOCK: integer(1, 100_000),
+    // Validated here so a missing key is a start-up error; only ChainDO reads the value itself.
+    CHAIN_PRODUCER_KEY: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 seed)")
+      .transform(() => "[set]" as const),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
@@ -123,7 +135,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -1,3 +1,4 @@
+import type { ChainDO } from "../durable-objects/chain/index.ts";
 import type { AuditDO } from "../durable-objects/audit/index.ts";
 import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
@@ -17,6 +18,7 @@ import type { ConfigInput } from "./config.ts";
 export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
+  CHAIN: DurableObjectNamespace<ChainDO>;
   CHUNKS: R2Bucket;
   USERS: DurableObjectNamespace<UserDO>;
   USER_INDEX: DurableObjectNamespace<UserIndexDO>;

@@ -40,6 +40,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "chain",
+    description: "ChainDO: PoOT blocks, mempool, session anchors and proofs",
+    async check(env) {
+      await callDurableObject("ChainDO", "ping", () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain")).ping());
+    },
+  },
+  {
     name: "auth",
     description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
     async check(env) {
