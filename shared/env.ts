@@ -1,3 +1,4 @@
+import type { LedgerDO } from "../durable-objects/ledger/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
 import type { ConfigInput } from "./config.ts";
@@ -11,4 +12,5 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   CHUNKS: R2Bucket;
+  LEDGER: DurableObjectNamespace<LedgerDO>;
 };

@@ -258,6 +258,15 @@ function control(chain: TronChain, faults: Fault[], calls: Map<string, number>, 
       chain.fund(target, sun, token);
       return { ok: true };
     }
+    case "/__double/burn": {
+      // Takes tokens away behind the ledger's back (as a transfer signed elsewhere would).
+      const target = address(body.address, "address");
+      const token = chain.state.tokens.values().next().value!;
+      const units = bigintField(body.usdt, "usdt");
+      const held = token.balances.get(target) ?? 0n;
+      token.balances.set(target, held > units ? held - units : 0n);
+      return { ok: true };
+    }
     case "/__double/produce":
       return { number: chain.produceBlocks(Number(body.blocks ?? 1)).number };
     case "/__double/advance-time":
@@ -269,9 +278,12 @@ function control(chain: TronChain, faults: Fault[], calls: Map<string, number>, 
       faults.push({ path: String(body.path), kind, times: Number(body.times ?? 1), ...(body.match ? { match: String(body.match) } : {}) });
       return { ok: true };
     }
-    case "/__double/clear-faults":
-      faults.splice(0);
+    case "/__double/clear-faults": {
+      // Only the caller's faults (by match) when given: test files share one double.
+      const keep = faults.filter((f) => body.match !== undefined && f.match !== String(body.match));
+      faults.splice(0, faults.length, ...keep);
       return { ok: true };
+    }
     case "/__double/inspect": {
       const target = address(body.address, "address");
       const token = chain.state.tokens.values().next().value!;

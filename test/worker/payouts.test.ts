@@ -1,0 +1,132 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { CRASH_POINTS, type LedgerDO } from "../../durable-objects/ledger/index.ts";
+import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
+import { broadcasts, burn, clearFaults, fault, fund, inspect, produce } from "./tron-double.ts";
+
+type Ledger = DurableObjectStub<LedgerDO>;
+
+function freshLedger(): { id: DurableObjectId; stub: Ledger } {
+  const id = env.LEDGER.idFromName(crypto.randomUUID());
+  return { id, stub: env.LEDGER.get(id) };
+}
+
+async function hotWallet(stub: Ledger, usdt = 100_000_000_000n) {
+  const created = await stub.createWallet({ kind: "hot", label: "payouts", actor: "admin-1" });
+  if (!created.ok) throw new Error(created.problem.detail);
+  await fund(created.value.address, { trx: 10_000_000_000n, usdt });
+  return created.value;
+}
+
+async function approvedPayout(stub: Ledger, amount: string) {
+  const recipient = createAccount().address;
+  if (Number(amount) > 1000) await stub.setKyc(recipient, true, "admin-1");
+  const requested = await stub.requestPayout({ idempotencyKey: crypto.randomUUID(), recipient, amount, source: "admin", requestedBy: "admin-1" });
+  if (!requested.ok) throw new Error(requested.problem.detail);
+  const approved = await stub.approvePayout(requested.value.id, "admin-1");
+  if (!approved.ok) throw new Error(approved.problem.detail);
+  return { id: requested.value.id, recipient };
+}
+
+/** Runs router passes and makes blocks until every payout is final; returns how often the object crashed. */
+async function settle(ledger: { id: DurableObjectId; stub: Ledger }, ids: string[], maxPasses = 12) {
+  let crashes = 0;
+  for (let pass = 0; pass < maxPasses; pass++) {
+    try {
+      await ledger.stub.processPayouts();
+    } catch {
+      crashes++;
+      ledger.stub = env.LEDGER.get(ledger.id); // the old stub is broken after the abort
+    }
+    const states = await Promise.all(ids.map(async (id) => {
+      const p = await ledger.stub.getPayout(id);
+      return p.ok ? p.value.state : "missing";
+    }));
+    if (states.every((s) => s === "confirmed" || s === "failed")) return { crashes, states };
+    await produce(20);
+  }
+  throw new Error("payouts did not settle");
+}
+
+describe("payout router: exactly-once under crashes and lost responses", () => {
+  for (const point of CRASH_POINTS) {
+    it(`pays every payout exactly once when the object crashes after "${point}" (3 runs × 3 payouts)`, async () => {
+      for (let run = 0; run < 3; run++) {
+        const ledger = freshLedger();
+        await hotWallet(ledger.stub);
+        const payouts = [await approvedPayout(ledger.stub, "12.5"), await approvedPayout(ledger.stub, "1.0"), await approvedPayout(ledger.stub, "9999.999999")];
+        await ledger.stub.injectCrash(point);
+        const { crashes, states } = await settle(ledger, payouts.map((p) => p.id));
+        expect(crashes).toBe(1);
+        expect(states).toEqual(["confirmed", "confirmed", "confirmed"]);
+        const expected = ["12.4", "0.9", "9999.899999"].map((net) => String(BigInt(Math.round(Number(net) * 1e6))));
+        for (const [i, payout] of payouts.entries()) {
+          const account = await inspect(payout.recipient);
+          expect(account.transfersIn.map((t) => t.amount)).toEqual([expected[i]]);
+        }
+      }
+    });
+  }
+
+  it("a lost broadcast response leads to no second payment", async () => {
+    const ledger = freshLedger();
+    const wallet = await hotWallet(ledger.stub);
+    const payout = await approvedPayout(ledger.stub, "25");
+    // both the first attempt and the client's retry are applied by the node, but no answer arrives
+    await fault({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: 2, match: toHexAddress(wallet.address) });
+    await ledger.stub.processPayouts();
+    const signed = await ledger.stub.getPayout(payout.id);
+    expect(signed.ok && signed.value.state).toBe("signed");
+    const txid = signed.ok ? signed.value.txid! : "";
+    expect((await broadcasts()).attempts[txid]).toBe(2);
+
+    const { states } = await settle(ledger, [payout.id]);
+    expect(states).toEqual(["confirmed"]);
+    const account = await inspect(payout.recipient);
+    expect(account.transfersIn).toEqual([{ txID: txid, from: wallet.address, amount: "24900000" }]);
+    expect((await inspect(wallet.address)).transfersOut).toHaveLength(1);
+  });
+
+  it("re-signs only once the first transaction is provably dead (expired, every possible block solid)", async () => {
+    const ledger = freshLedger();
+    const wallet = await hotWallet(ledger.stub);
+    const payout = await approvedPayout(ledger.stub, "3");
+    await fault({ path: "/wallet/broadcasttransaction", kind: "error5xx", times: 1000, match: toHexAddress(wallet.address) });
+    await ledger.stub.processPayouts();
+    const first = await ledger.stub.getPayout(payout.id);
+    if (!first.ok) throw new Error("missing payout");
+    expect(first.value.state).toBe("signed");
+    // not yet provably dead: the same transaction is re-sent, never a new one signed
+    await produce(5);
+    await ledger.stub.processPayouts();
+    const again = await ledger.stub.getPayout(payout.id);
+    expect(again.ok && again.value.txid).toBe(first.value.txid);
+    expect(again.ok && again.value.attempts).toBe(1);
+    // 40 blocks = 120 s: past the 60 s expiration, and the solid head is past it too
+    await produce(40);
+    await ledger.stub.processPayouts();
+    const resigned = await ledger.stub.getPayout(payout.id);
+    if (!resigned.ok) throw new Error("missing payout");
+    expect(resigned.value.txid).not.toBe(first.value.txid);
+    expect(resigned.value.attempts).toBe(2);
+    expect(resigned.value.events.some((e) => e.to === "approved" && e.detail?.includes("expired unincluded"))).toBe(true);
+    await clearFaults(toHexAddress(wallet.address));
+    await settle(ledger, [payout.id]);
+    const done = await ledger.stub.getPayout(payout.id);
+    expect(done.ok && done.value.state).toBe("confirmed");
+    expect((await inspect(payout.recipient)).transfersIn.map((t) => t.txID)).toEqual([resigned.value.txid]);
+  });
+
+  it("fails a payout whose transfer reverts on chain (the hot wallet lacks the USDT), and pays nothing", async () => {
+    const ledger = freshLedger();
+    const wallet = await hotWallet(ledger.stub, 50_000_000n);
+    const payout = await approvedPayout(ledger.stub, "40");
+    // the tokens leave the wallet behind the ledger's back before the batch runs
+    await burn(wallet.address, 50_000_000n);
+    const { states } = await settle(ledger, [payout.id]);
+    expect(states).toEqual(["failed"]);
+    const failed = await ledger.stub.getPayout(payout.id);
+    expect(failed.ok && failed.value.failureReason).toBe("on-chain result REVERT");
+    expect((await inspect(payout.recipient)).transfersIn).toEqual([]);
+  });
+});
