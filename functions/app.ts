@@ -10,6 +10,7 @@ import { observe } from "./middleware/observe.ts";
 import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { createApp } from "./openapi.ts";
+import { paymentsApp } from "./payments/index.ts";
 import { systemApp } from "./system/index.ts";
 
 export const API_VERSION = "0.1.0";
@@ -74,7 +75,7 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/payments", paymentsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -390,7 +390,8 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
-  async auditLog(limit = 100): Promise<{ at: string; actor: string; action: string; subject: string; detail: unknown }[]> {
+  /** `detail` is the entry's JSON text (ids and flags only, never secrets). */
+  async auditLog(limit = 100): Promise<{ at: string; actor: string; action: string; subject: string; detail: string }[]> {
     await this.ready();
     return this.db
       .select()
@@ -398,7 +399,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       .orderBy(desc(schema.audit.id))
       .limit(limit)
       .all()
-      .map((r) => ({ at: iso(r.at)!, actor: r.actor, action: r.action, subject: r.subject, detail: JSON.parse(r.detail) as unknown }));
+      .map((r) => ({ at: iso(r.at)!, actor: r.actor, action: r.action, subject: r.subject, detail: r.detail }));
   }
 
   #requireKyc(recipient: string, amount: bigint): void {
@@ -748,8 +749,10 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   // ── staking (Stake 2.0) ───────────────────────────────────────────────────────────────
 
   #stakeView(row: StakeRow): StakeView {
-    const end = row.state === "frozen" || row.state === "unfreezing" ? Date.now() : (row.unfreezeAfter !== null && row.state !== "freezing" && row.state !== "failed" ? Date.now() : 0);
-    const elapsed = row.frozenAt !== null && end > 0 ? end - row.frozenAt : 0;
+    // Rewards accrue while frozen: from the freeze block to the unfreeze block (or now).
+    const unfrozeAt = row.withdrawableAt !== null ? row.withdrawableAt - TRON_UNFREEZE_WAIT_MS : null;
+    const end = unfrozeAt ?? (row.state === "frozen" || row.state === "unfreezing" ? Date.now() : null);
+    const elapsed = row.frozenAt !== null && end !== null ? end - row.frozenAt : 0;
     return {
       id: row.id,
       walletId: row.walletId,
@@ -899,7 +902,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   // ── idempotency for the gateway ───────────────────────────────────────────────────────
 
   /** Claims an Idempotency-Key, or returns the stored answer of the request that used it. */
-  async idempotencyBegin(key: string, requestHash: string): Promise<{ state: "new" } | { state: "replay"; status: number; body: string } | { state: "in-progress" } | { state: "mismatch" }> {
+  async idempotencyBegin(key: string, requestHash: string): Promise<IdempotencyClaim> {
     await this.ready();
     const row = this.db.select().from(schema.idempotency).where(eq(schema.idempotency.key, key)).get();
     if (!row) {
@@ -917,6 +920,13 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     if (status >= 500) this.db.delete(schema.idempotency).where(eq(schema.idempotency.key, key)).run();
     else this.db.update(schema.idempotency).set({ status, body }).where(eq(schema.idempotency.key, key)).run();
   }
+}
+
+export interface IdempotencyClaim {
+  state: "new" | "replay" | "in-progress" | "mismatch";
+  /** For "replay": the stored answer. */
+  status?: number;
+  body?: string;
 }
 
 export interface ProcessSummary {

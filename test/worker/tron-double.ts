@@ -20,3 +20,5 @@ export const fault = (f: { path: string; kind: "timeout" | "error5xx" | "lost-re
 export const broadcasts = () => double<{ attempts: Record<string, number> }>("/__double/broadcasts");
 export const burn = (address: string, usdt: bigint) => double("/__double/burn", { address, usdt: usdt.toString() });
 export const clearFaults = (match?: string) => double("/__double/clear-faults", match ? { match } : {});
+/** Moves chain time forward (the next block's timestamp). Only ledger.test.ts uses it, so no other file's transactions expire by surprise. */
+export const advanceTime = (ms: number) => double("/__double/advance-time", { ms });

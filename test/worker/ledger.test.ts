@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CRASH_POINTS, type LedgerDO } from "../../durable-objects/ledger/index.ts";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
-import { broadcasts, burn, clearFaults, fault, fund, inspect, produce } from "./tron-double.ts";
+import { advanceTime, broadcasts, burn, clearFaults, fault, fund, inspect, produce } from "./tron-double.ts";
 
 type Ledger = DurableObjectStub<LedgerDO>;
 
@@ -128,5 +128,63 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
     const failed = await ledger.stub.getPayout(payout.id);
     expect(failed.ok && failed.value.failureReason).toBe("on-chain result REVERT");
     expect((await inspect(payout.recipient)).transfersIn).toEqual([]);
+  });
+});
+
+describe("TRX staking (Stake 2.0)", () => {
+  const DAY = 24 * 3600 * 1000;
+
+  it("freezes at least 1000 TRX, unfreezes only after STAKING_DURATION_DAYS, withdraws after TRON's 14 days", async () => {
+    const ledger = freshLedger();
+    const wallet = await hotWallet(ledger.stub);
+    const key = () => crypto.randomUUID();
+    const tooSmall = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "999.999999", resource: "ENERGY", actor: "admin-1" });
+    expect(!tooSmall.ok && tooSmall.problem.slug).toBe("invalid-amount");
+    const tooMuch = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "20000", resource: "ENERGY", actor: "admin-1" });
+    expect(!tooMuch.ok && tooMuch.problem.slug).toBe("insufficient-funds");
+
+    const staked = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "1000", resource: "ENERGY", actor: "admin-1" });
+    if (!staked.ok) throw new Error(staked.problem.detail);
+    expect(staked.value.state).toBe("freezing");
+    expect(staked.value.rewardRate).toBe("0.1");
+    await produce(20);
+    await ledger.stub.processPayouts();
+    let [stake] = await ledger.stub.listStakes();
+    expect(stake!.state).toBe("frozen");
+    expect((await inspect(wallet.address)).frozenEnergy).toBe("1000000000");
+
+    const early = await ledger.stub.unstake(stake!.id, "admin-1");
+    expect(!early.ok && early.problem.slug).toBe("conflict");
+    expect(!early.ok && early.problem.extensions?.lockedUntil).toBe(stake!.unfreezeAfter);
+
+    await advanceTime(3 * DAY);
+    await produce(1);
+    const unfreezing = await ledger.stub.unstake(stake!.id, "admin-1");
+    expect(unfreezing.ok && unfreezing.value.state).toBe("unfreezing");
+    await produce(20);
+    await ledger.stub.processPayouts();
+    [stake] = await ledger.stub.listStakes();
+    expect(stake!.state).toBe("unfrozen");
+    expect(BigInt(stake!.accruedReward.replace(".", ""))).toBeGreaterThan(0n);
+
+    const tooEarly = await ledger.stub.withdrawStake(stake!.id, "admin-1");
+    expect(!tooEarly.ok && tooEarly.problem.slug).toBe("conflict");
+    await advanceTime(14 * DAY);
+    await produce(1);
+    const withdrawing = await ledger.stub.withdrawStake(stake!.id, "admin-1");
+    expect(withdrawing.ok && withdrawing.value.state).toBe("withdrawing");
+    await produce(20);
+    await ledger.stub.processPayouts();
+    [stake] = await ledger.stub.listStakes();
+    expect(stake!.state).toBe("withdrawn");
+    expect((await inspect(wallet.address)).trx).toBe("10000000000");
+  });
+
+  it("refuses to stake from a watch-only wallet", async () => {
+    const ledger = freshLedger();
+    const cold = await ledger.stub.createWallet({ kind: "cold", label: "vault", address: createAccount().address, actor: "admin-1" });
+    if (!cold.ok) throw new Error(cold.problem.detail);
+    const refused = await ledger.stub.stake({ idempotencyKey: crypto.randomUUID(), walletId: cold.value.id, amount: "1000", resource: "BANDWIDTH", actor: "admin-1" });
+    expect(!refused.ok && refused.problem.detail).toMatch(/watch-only/);
   });
 });
