@@ -305,7 +305,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   /** Every hot wallet's key, re-encrypted under a passphrase (the server key never leaves). */
   async exportBackup(passphrase: string, actor: string): Promise<Outcome<BackupEnvelope>> {
     await this.ready();
-    return outcome(() => {
+    return outcome(async () => {
       const master = parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY);
       const rows = this.db.select().from(schema.wallets).where(isNull(schema.wallets.deletedAt)).all();
       const entries = rows.map((row) => ({
@@ -318,16 +318,16 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         privateKey: row.encryptedKey ? toHex(openKey(master, row.id, row.encryptedKey)) : null,
       }));
       this.#audit(actor, "wallet.backup.export", "wallets", { count: entries.length });
-      return sealBackup(passphrase, JSON.stringify({ wallets: entries }));
+      return await sealBackup(passphrase, JSON.stringify({ wallets: entries }));
     });
   }
 
   async importBackup(envelope: BackupEnvelope, passphrase: string, actor: string): Promise<Outcome<{ restored: number; skipped: number }>> {
     await this.ready();
-    return outcome(() => {
+    return outcome(async () => {
       let plaintext: string;
       try {
-        plaintext = openBackup(passphrase, envelope);
+        plaintext = await openBackup(passphrase, envelope);
       } catch {
         throw new LedgerError("bad-request", "The backup cannot be opened: wrong passphrase or altered backup.");
       }

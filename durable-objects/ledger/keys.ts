@@ -1,5 +1,4 @@
 import { gcm } from "@noble/ciphers/aes.js";
-import { scrypt } from "@noble/hashes/scrypt.js";
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 
 /**
@@ -24,35 +23,43 @@ export function openKey(masterKey: Uint8Array, walletId: string, sealedHex: stri
   return gcm(masterKey, bytes.subarray(0, 12), utf8ToBytes(walletId)).decrypt(bytes.subarray(12));
 }
 
-/** scrypt cost for backups: 2^15 × 8 × 128 B = 32 MiB, well inside a Worker's memory. */
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1, dkLen: 32 } as const;
+/**
+ * Backup key derivation: PBKDF2-HMAC-SHA256 through WebCrypto (native code, so the ledger is not
+ * blocked for seconds as a JavaScript scrypt would block it), 600 000 iterations (OWASP 2023).
+ */
+const PBKDF2_ITERATIONS = 600_000;
 
 export interface BackupEnvelope {
   format: "lucid-wallet-backup";
   version: 1;
-  kdf: { name: "scrypt"; N: number; r: number; p: number; salt: string };
+  kdf: { name: "PBKDF2-SHA256"; iterations: number; salt: string };
   cipher: "AES-256-GCM";
   nonce: string;
   ciphertext: string;
 }
 
-/** Encrypts a backup under a passphrase (scrypt → AES-256-GCM); the envelope itself is the AAD. */
-export function sealBackup(passphrase: string, plaintext: string): BackupEnvelope {
+async function deriveBackupKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+  const base = await crypto.subtle.importKey("raw", utf8ToBytes(passphrase), "PBKDF2", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, base, 256);
+  return new Uint8Array(bits);
+}
+
+/** Encrypts a backup under a passphrase (PBKDF2 → AES-256-GCM); the envelope header is the AAD. */
+export async function sealBackup(passphrase: string, plaintext: string): Promise<BackupEnvelope> {
   const salt = randomBytes(16);
   const nonce = randomBytes(12);
-  const key = scrypt(utf8ToBytes(passphrase), salt, SCRYPT);
-  const header = { format: "lucid-wallet-backup" as const, version: 1 as const, kdf: { name: "scrypt" as const, N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: bytesToHex(salt) } };
-  const aad = utf8ToBytes(JSON.stringify(header));
-  const ciphertext = gcm(key, nonce, aad).encrypt(utf8ToBytes(plaintext));
+  const header = { format: "lucid-wallet-backup" as const, version: 1 as const, kdf: { name: "PBKDF2-SHA256" as const, iterations: PBKDF2_ITERATIONS, salt: bytesToHex(salt) } };
+  const key = await deriveBackupKey(passphrase, salt, PBKDF2_ITERATIONS);
+  const ciphertext = gcm(key, nonce, utf8ToBytes(JSON.stringify(header))).encrypt(utf8ToBytes(plaintext));
   return { ...header, cipher: "AES-256-GCM", nonce: bytesToHex(nonce), ciphertext: bytesToHex(ciphertext) };
 }
 
 /** Throws when the passphrase is wrong or the backup was altered. */
-export function openBackup(passphrase: string, envelope: BackupEnvelope): string {
-  const { N, r, p, salt } = envelope.kdf;
-  if (N > 2 ** 17 || r > 16 || p > 4) throw new Error("backup KDF parameters too expensive");
-  const header = { format: envelope.format, version: envelope.version, kdf: { name: envelope.kdf.name, N, r, p, salt } };
-  const key = scrypt(utf8ToBytes(passphrase), hexToBytes(salt), { N, r, p, dkLen: 32 });
+export async function openBackup(passphrase: string, envelope: BackupEnvelope): Promise<string> {
+  const { iterations, salt } = envelope.kdf;
+  if (iterations < 100_000 || iterations > 10_000_000) throw new Error("backup KDF iterations out of range");
+  const header = { format: envelope.format, version: envelope.version, kdf: { name: envelope.kdf.name, iterations, salt } };
+  const key = await deriveBackupKey(passphrase, hexToBytes(salt), iterations);
   const plaintext = gcm(key, hexToBytes(envelope.nonce), utf8ToBytes(JSON.stringify(header))).decrypt(hexToBytes(envelope.ciphertext));
   return new TextDecoder().decode(plaintext);
 }

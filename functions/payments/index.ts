@@ -29,7 +29,8 @@ paymentsApp.use("*", async (c, next) => {
   await next();
 });
 paymentsApp.use("*", requireIdempotencyKey());
-for (const path of ["/wallets", "/wallets/*", "/kyc", "/audit", "/stakes", "/stakes/*", "/payouts/process", "/payouts/*/approve", "/payouts/*/reject"]) {
+// "/x/*" also matches "/x" itself.
+for (const path of ["/wallets/*", "/kyc", "/audit", "/stakes/*", "/payouts/process", "/payouts/*/approve", "/payouts/*/reject"]) {
   paymentsApp.use(path, requireRole("ADMIN"));
 }
 
@@ -180,7 +181,7 @@ paymentsApp.openapi(
     method: "post",
     path: "/wallets/backup",
     tags,
-    summary: "Export every wallet, hot keys re-encrypted under a passphrase (scrypt + AES-256-GCM)",
+    summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
     request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
     responses: { 200: json(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
   }),

@@ -76,7 +76,7 @@ export const BackupSchema = z
   .object({
     format: z.literal("lucid-wallet-backup"),
     version: z.literal(1),
-    kdf: z.object({ name: z.literal("scrypt"), N: z.number().int(), r: z.number().int(), p: z.number().int(), salt: z.string().regex(/^[0-9a-f]{32}$/) }).strict(),
+    kdf: z.object({ name: z.literal("PBKDF2-SHA256"), iterations: z.number().int().min(100_000).max(10_000_000), salt: z.string().regex(/^[0-9a-f]{32}$/) }).strict(),
     cipher: z.literal("AES-256-GCM"),
     nonce: z.string().regex(/^[0-9a-f]{24}$/),
     ciphertext: z.string().regex(/^([0-9a-f]{2})+$/).max(2_000_000),
