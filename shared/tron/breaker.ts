@@ -12,11 +12,14 @@ export class CircuitBreaker {
   #openedAt: number | null = null;
   #trialInFlight = false;
 
-  constructor(
-    readonly threshold: number,
-    readonly cooldownMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
+  readonly threshold: number;
+  readonly cooldownMs: number;
+  private readonly now: () => number;
+
+  constructor(threshold: number, cooldownMs: number, now: () => number = Date.now) {
+    this.threshold = threshold;
+    this.cooldownMs = cooldownMs;
+    this.now = now;
     if (threshold < 1 || cooldownMs < 0) throw new Error("CircuitBreaker: threshold ≥ 1, cooldownMs ≥ 0");
   }
 

@@ -23,11 +23,10 @@ export class TronUnavailableError extends Error {
 /** The node answered with an error (`{"Error": …}` or `result.code`). */
 export class TronRejectedError extends Error {
   override name = "TronRejectedError";
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
+  readonly code: string;
+  constructor(code: string, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -75,9 +74,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class TronClient {
   readonly breaker: CircuitBreaker;
+  readonly options: TronClientOptions;
   readonly #fetch: typeof fetch;
 
-  constructor(readonly options: TronClientOptions) {
+  constructor(options: TronClientOptions) {
+    this.options = options;
     this.breaker = options.breaker ?? new CircuitBreaker(5, 30_000);
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }

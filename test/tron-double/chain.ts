@@ -69,11 +69,10 @@ type DecodedContract =
   | { kind: "withdraw"; owner: string };
 
 export class BroadcastError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
+  readonly code: string;
+  constructor(code: string, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -101,6 +100,8 @@ export class TronChain {
   readonly broadcastAttempts = new Map<string, number>();
   readonly #snapshots = new Map<number, State>();
   #timeOffset = 0;
+  /** The state with every pending transaction applied; rebuilt after each block. */
+  #pendingState: State | null = null;
 
   constructor(tokenContracts: string[], now = Date.now()) {
     for (const contract of tokenContracts) {
@@ -125,11 +126,17 @@ export class TronChain {
     return this.#snapshots.get(this.solidHead.number) ?? this.state;
   }
 
+  /** Call after editing `state` directly, so pending validation sees the edit. */
+  stateChanged(): void {
+    this.#pendingState = null;
+  }
+
   advanceTime(ms: number): void {
     this.#timeOffset += ms;
   }
 
   fund(address: string, sun: bigint, token?: { contract: string; units: bigint }): void {
+    this.#pendingState = null;
     const account = this.#account(this.state, toHexAddress(address), true)!;
     account.balance += sun;
     if (token) {
@@ -176,10 +183,10 @@ export class TronChain {
       throw new BroadcastError("TRANSACTION_EXPIRATION_ERROR", "expiration too far in the future");
     }
     // Validate against the state including pending transactions, as java-tron's pending pool does.
-    const scratch = cloneState(this.state);
-    for (const p of this.pending) this.#execute(scratch, p, this.head.timestamp, null);
-    const validationError = this.#validate(scratch, contract, this.head.timestamp);
+    this.#pendingState ??= cloneState(this.state);
+    const validationError = this.#validate(this.#pendingState, contract, this.head.timestamp);
     if (validationError) throw new BroadcastError("CONTRACT_VALIDATE_ERROR", `Contract validate error : ${validationError}`);
+    this.#execute(this.#pendingState, tx, this.head.timestamp, null);
     this.pending.push(structuredClone(tx));
   }
 
@@ -434,6 +441,7 @@ export class TronChain {
     }
     block.blockID = this.#blockId(block);
     this.blocks.push(block);
+    this.#pendingState = null;
     this.#snapshots.set(block.number, cloneState(this.state));
     this.#snapshots.delete(block.number - SOLIDIFY_DEPTH - 5);
   }

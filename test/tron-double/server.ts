@@ -265,6 +265,7 @@ function control(chain: TronChain, faults: Fault[], calls: Map<string, number>, 
       const units = bigintField(body.usdt, "usdt");
       const held = token.balances.get(target) ?? 0n;
       token.balances.set(target, held > units ? held - units : 0n);
+      chain.stateChanged();
       return { ok: true };
     }
     case "/__double/produce":
