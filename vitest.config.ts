@@ -8,7 +8,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
@@ -16,11 +16,16 @@ export default defineConfig({
                 LOG_LEVEL: "silent",
                 // A fixed test-only secret: the suite signs its own tokens with it.
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
+                // Test-only wallet key; TRON calls go to the test double started by globalSetup.
+                WALLET_ENCRYPTION_KEY: "7e57000000000000000000000000000000000000000000000000000000000001",
+                TRON_RPC_URL: inject("tronDoubleUrl"),
+                TRON_TIMEOUT_MS: "1000",
+                TRON_MAX_RETRIES: "1",
               },
             },
-          }),
+          })),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], globalSetup: ["test/tron-double/global-setup.ts"] },
       },
       {
         test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
