@@ -37,7 +37,7 @@ try {
     httpAddress: `127.0.0.1:${oursPort}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000" },
   });
-  const ours = await startWorkerd(configPath, { env: { JWT_SECRET_KEY: randomBytes(32).toString("hex") } });
+  const ours = await startWorkerd(configPath, { env: { JWT_SECRET_KEY: randomBytes(32).toString("hex"), WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
   stops.push(ours.stop);
   await waitForHttp(`http://127.0.0.1:${oursPort}/health`);
   await fetch(`http://127.0.0.1:${oursPort}/api/v1/system/services`).then((r) => r.arrayBuffer());

@@ -1,5 +1,5 @@
 /** Secrets the Worker reads; self-hosted workerd takes them from its environment (fromEnvironment). */
-export const SECRET_NAMES = ["JWT_SECRET_KEY"] as const;
+export const SECRET_NAMES = ["JWT_SECRET_KEY", "WALLET_ENCRYPTION_KEY"] as const;
 
 /** Names of required secrets missing from an environment: checked before workerd starts. */
 export function missingSecrets(environment: NodeJS.ProcessEnv): string[] {

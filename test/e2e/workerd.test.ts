@@ -10,11 +10,12 @@ import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
 const secret = randomBytes(32).toString("hex");
+const walletKey = randomBytes(32).toString("hex");
 let base = "";
 let configPath = "";
 let workerd: WorkerdProcess | undefined;
 
-async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY: secret }, anyStatus = false) {
+async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey }, anyStatus = false) {
   workerd = startWorkerd(configPath, { env });
   await waitForHttp(`${base}/health`, 20_000, anyStatus).catch((error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
@@ -72,7 +73,7 @@ describe("self-hosted workerd", () => {
 
   it("without its secret, every request gets a config-invalid problem naming it", async () => {
     await workerd!.stop();
-    await start({ JWT_SECRET_KEY: undefined }, true);
+    await start({ JWT_SECRET_KEY: undefined, WALLET_ENCRYPTION_KEY: walletKey }, true);
     const res = await fetch(`${base}/api/v1/system/services`);
     expect(res.status).toBe(500);
     const problem = (await res.json()) as { type: string; errors: unknown };

@@ -6,10 +6,11 @@ import { formatUnits } from "../../shared/money.ts";
 
 const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")).vars;
 const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
+const walletKey = "ab".repeat(32);
 
 describe("wrangler.toml defaults", () => {
   it("parse with the seed's values", () => {
-    const config = parseConfig({ ...vars, JWT_SECRET_KEY: secret });
+    const config = parseConfig({ ...vars, JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey });
     expect(config.RATE_LIMIT_PER_MINUTE).toBe(1000);
     expect(config.BLOCK_INTERVAL_SECONDS).toBe(10);
     expect(config.CHUNK_SIZE_BYTES).toBe(10 * 1024 * 1024);
@@ -22,7 +23,7 @@ describe("wrangler.toml defaults", () => {
   });
 
   it("publicConfig drops secrets and renders amounts as decimal strings", () => {
-    const shown = publicConfig(parseConfig({ ...vars, JWT_SECRET_KEY: secret }), formatUnits);
+    const shown = publicConfig(parseConfig({ ...vars, JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey }), formatUnits);
     expect(shown).not.toHaveProperty("JWT_SECRET_KEY");
     expect(shown.MIN_PAYOUT_AMOUNT).toBe("1.000000");
   });
@@ -40,7 +41,10 @@ describe("invalid configuration", () => {
   };
 
   it("names a missing secret", () => {
-    expect(issues({ ...vars })).toEqual([{ variable: "JWT_SECRET_KEY", message: "is missing" }]);
+    expect(issues({ ...vars })).toEqual([
+      { variable: "JWT_SECRET_KEY", message: "is missing" },
+      { variable: "WALLET_ENCRYPTION_KEY", message: "is missing" },
+    ]);
   });
 
   it.each([
@@ -52,11 +56,11 @@ describe("invalid configuration", () => {
     ["CORS_ALLOWED_ORIGINS", "not a url"],
     ["ANCHORING_ENABLED", "yes"],
   ])("names %s=%s", (name, value) => {
-    expect(issues({ ...vars, JWT_SECRET_KEY: secret, [name]: value }).map((i) => i.variable)).toContain(name);
+    expect(issues({ ...vars, JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey, [name]: value }).map((i) => i.variable)).toContain(name);
   });
 
   it("checks relations between values", () => {
-    const found = issues({ ...vars, JWT_SECRET_KEY: secret, MIN_PAYOUT_AMOUNT: "20000", RDP_PORT_MIN: "15000" });
+    const found = issues({ ...vars, JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey, MIN_PAYOUT_AMOUNT: "20000", RDP_PORT_MIN: "15000" });
     expect(found.map((i) => i.variable).sort()).toEqual(["MIN_PAYOUT_AMOUNT", "RDP_PORT_MIN"]);
   });
 });
