@@ -27,6 +27,8 @@ export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /** TRON's own wait between unfreezing and withdrawing (Stake 2.0). */
 const TRON_UNFREEZE_WAIT_MS = 14 * 24 * 3600 * 1000;
+/** An Idempotency-Key claim older than this without an answer belongs to a request that died. */
+const IDEMPOTENCY_ABANDONED_MS = 60_000;
 /** Poll cadence for in-flight transactions: about one TRON block. */
 const CONFIRM_POLL_MS = 3_000;
 
@@ -729,11 +731,15 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
-  async networkStatus(): Promise<Outcome<{ network: string; rpcUrl: string; block: number; solidBlock: number; latencyMs: number; breaker: string; usdtContract: string }>> {
+  async networkStatus(): Promise<Outcome<{ network: string; rpcUrl: string; block: number; solidBlock: number; latencyMs: number; breaker: string; usdtContract: string; usdtDecimals: number }>> {
     await this.ready();
     return outcome(async () => {
       const c = this.#config;
-      const [head, solid] = await this.#chain(() => Promise.all([this.#tron.nowBlock(), this.#tron.nowBlock(true)]));
+      const [head, solid, decimals] = await this.#chain(() =>
+        Promise.all([this.#tron.nowBlock(), this.#tron.nowBlock(true), this.#tron.trc20Decimals(this.#usdt)]),
+      );
+      // Amounts assume 6 decimals; a contract that says otherwise (e.g. a wrong nile address) is refused.
+      if (decimals !== 6n) throw new LedgerError("config-invalid", `USDT_CONTRACT_ADDRESS reports ${decimals} decimals, not 6.`);
       return {
         network: c.TRON_NETWORK,
         rpcUrl: c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl,
@@ -742,6 +748,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         latencyMs: head.latencyMs,
         breaker: this.#tron.breaker.state,
         usdtContract: this.#usdt,
+        usdtDecimals: Number(decimals),
       };
     });
   }
@@ -910,7 +917,13 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       return { state: "new" };
     }
     if (row.requestHash !== requestHash) return { state: "mismatch" };
-    if (row.status === null || row.body === null) return { state: "in-progress" };
+    if (row.status === null || row.body === null) {
+      // A claim whose request never finished (the object crashed or was evicted) is taken over
+      // after IDEMPOTENCY_ABANDONED_MS; the operations behind it are idempotent by key themselves.
+      if (Date.now() - row.createdAt < IDEMPOTENCY_ABANDONED_MS) return { state: "in-progress" };
+      this.db.update(schema.idempotency).set({ createdAt: Date.now() }).where(eq(schema.idempotency.key, key)).run();
+      return { state: "new" };
+    }
     return { state: "replay", status: row.status, body: row.body };
   }
 

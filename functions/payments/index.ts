@@ -49,8 +49,8 @@ paymentsApp.openapi(
     tags,
     summary: "TRON network status: current and solidified block, latency, circuit breaker",
     responses: {
-      200: json(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string() }), "Network status"),
-      ...problemResponses(401, 429, 503),
+      200: json(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
+      ...problemResponses(401, 429, 500, 503),
     },
   }),
   async (c) => c.json(await ledger(c, "networkStatus", (s) => s.networkStatus()), 200),
