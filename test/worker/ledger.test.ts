@@ -1,3 +1,4 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CRASH_POINTS, type LedgerDO } from "../../durable-objects/ledger/index.ts";
@@ -186,5 +187,49 @@ describe("TRX staking (Stake 2.0)", () => {
     if (!cold.ok) throw new Error(cold.problem.detail);
     const refused = await ledger.stub.stake({ idempotencyKey: crypto.randomUUID(), walletId: cold.value.id, amount: "1000", resource: "BANDWIDTH", actor: "admin-1" });
     expect(!refused.ok && refused.problem.detail).toMatch(/watch-only/);
+  });
+});
+
+describe("batching and idempotency records", () => {
+  it("batches by time: one approval schedules the alarm PAYOUT_BATCH_INTERVAL_SECONDS ahead; the alarm signs and broadcasts", async () => {
+    const ledger = freshLedger();
+    await hotWallet(ledger.stub);
+    const before = Date.now();
+    const payout = await approvedPayout(ledger.stub, "4");
+    const alarm = await runInDurableObject(ledger.stub, (_instance, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm! - before).toBeGreaterThanOrEqual(59_000);
+    expect(alarm! - before).toBeLessThanOrEqual(61_000 + (Date.now() - before));
+    expect(await runDurableObjectAlarm(ledger.stub)).toBe(true);
+    const after = await ledger.stub.getPayout(payout.id);
+    expect(after.ok && after.value.state).toBe("broadcast");
+    // in flight: the alarm polls again about one block later
+    const next = await runInDurableObject(ledger.stub, (_instance, state) => state.storage.getAlarm());
+    expect(next).not.toBeNull();
+    expect(next! - Date.now()).toBeLessThanOrEqual(3_000);
+  });
+
+  it("batches by count: PAYOUT_BATCH_MAX approvals bring the alarm forward to now", async () => {
+    const ledger = freshLedger();
+    await hotWallet(ledger.stub);
+    for (let i = 0; i < 50; i++) await approvedPayout(ledger.stub, "1");
+    const alarm = await runInDurableObject(ledger.stub, (_instance, state) => state.storage.getAlarm());
+    expect(alarm! - Date.now()).toBeLessThanOrEqual(1_000);
+    // the alarm may already be running on its own: processPayouts joins that pass or runs one
+    await ledger.stub.processPayouts();
+    const broadcast = await ledger.stub.listPayouts({ state: "broadcast", limit: 100 });
+    expect(broadcast).toHaveLength(50);
+  });
+
+  it("answers 'in progress' for a fresh claim and takes over a claim whose request died", async () => {
+    const ledger = freshLedger();
+    expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "new" });
+    expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "in-progress" });
+    expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h2")).toEqual({ state: "mismatch" });
+    // the request that claimed it never finished: age the claim past the abandonment window
+    await runInDurableObject(ledger.stub, (_instance, state) => state.storage.sql.exec("UPDATE idempotency SET created_at = created_at - 61000"));
+    expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "new" });
+    await ledger.stub.idempotencyFinish("u:/p:k1", 201, '{"id":"x"}');
+    expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "replay", status: 201, body: '{"id":"x"}' });
   });
 });

@@ -209,4 +209,13 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     const res = await admin.call("POST", "/stakes", { walletId: wallet.id, amount: "999", resource: "ENERGY" });
     expect(await problemOf(res)).toMatchObject({ type: "/problems/invalid-amount", min: "1000.000000" });
   });
+
+  it("has its own limit: the 101st request in a minute is refused with 429", async () => {
+    const operator = await caller("NODE_OPERATOR");
+    for (let i = 0; i < 100; i++) expect((await operator.call("GET", "/payouts?limit=1")).status).toBe(200);
+    const refused = await operator.call("GET", "/payouts?limit=1");
+    expect(refused.status).toBe(429);
+    // (the gateway-wide limiter's headers, 1000/min, are set on the way out; the problem names the group's)
+    expect(await problemOf(refused)).toMatchObject({ type: "/problems/rate-limited", limit: 100 });
+  });
 });
