@@ -22,7 +22,7 @@ type StakeRow = typeof schema.stakes.$inferSelect;
 export type WalletKind = WalletRow["kind"];
 
 /** Points in a payout's life after which tests may inject a crash (LUCID_ENV=test only). */
-export const CRASH_POINTS = ["signed", "broadcast-sent", "broadcast-recorded", "confirmed"] as const;
+export const CRASH_POINTS = ["signed-unsaved", "signed", "broadcast-sent", "broadcast-recorded", "confirmed"] as const;
 export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /** TRON's own wait between unfreezing and withdrawing (Stake 2.0). */
@@ -502,7 +502,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       this.#requireKyc(row.recipient, row.amount);
       const wallet = walletId ? this.#wallet(walletId) : this.#defaultHotWallet();
       this.#signer(wallet.id); // refuses watch-only wallets
-      const { usdt } = await this.#balances(wallet.address, true);
+      const { usdt, trx } = await this.#balances(wallet.address, true);
       const current = this.#payout(id); // re-read: the balance call yielded
       if (current.state !== "requested") throw new LedgerError("conflict", `Payout ${id} is ${current.state}, not requested.`);
       const committed = this.db
@@ -515,6 +515,17 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} cannot cover ${formatUnits(current.net)} USDT.`, {
           available: formatUnits(available < 0n ? 0n : available),
           needed: formatUnits(current.net),
+        });
+      }
+      // A TRC20 transfer burns TRX for energy unless the wallet has energy staked through us.
+      const feeLimit = this.#config.TRON_FEE_LIMIT;
+      const staked = this.db.select({ n: sql<number>`count(*)` }).from(schema.stakes)
+        .where(and(eq(schema.stakes.walletId, wallet.id), eq(schema.stakes.resource, "ENERGY"), inArray(schema.stakes.state, ["frozen", "unfreezing"]))).get();
+      if (!staked?.n && trx < feeLimit) {
+        throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} needs at least ${formatUnits(feeLimit)} TRX for energy.`, {
+          available: formatUnits(trx),
+          needed: formatUnits(feeLimit),
+          asset: "TRX",
         });
       }
       this.#transition(current, "approved", { approvedBy: actor, walletId: wallet.id }, `by ${actor}`);
@@ -618,6 +629,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       const spec: ContractSpec = { type: "TriggerSmartContract", owner: signer.address, contract: this.#usdt, data: transferData(row.recipient, row.net) };
       signed.push({ row, tx: signer.sign(buildTransaction(spec, ref, { feeLimit })) });
     }
+    this.#crashPoint("signed-unsaved");
     // The signed transactions and their txids are durable before the first broadcast.
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {

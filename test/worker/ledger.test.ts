@@ -118,6 +118,24 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
     expect((await inspect(payout.recipient)).transfersIn.map((t) => t.txID)).toEqual([resigned.value.txid]);
   });
 
+  it("fails a payout, paying nothing, when no transaction got in within TRANSACTION_TIMEOUT_SECONDS", async () => {
+    const ledger = freshLedger();
+    const wallet = await hotWallet(ledger.stub);
+    const payout = await approvedPayout(ledger.stub, "6");
+    await fault({ path: "/wallet/broadcasttransaction", kind: "error5xx", times: 1000, match: toHexAddress(wallet.address) });
+    await ledger.stub.processPayouts();
+    // first signed 301 s ago (the clock cannot be moved inside workerd, so the row is aged instead)
+    await runInDurableObject(ledger.stub, (_instance, state) => state.storage.sql.exec("UPDATE payouts SET first_signed_at = first_signed_at - 301000"));
+    await produce(40);
+    await ledger.stub.processPayouts();
+    const failed = await ledger.stub.getPayout(payout.id);
+    expect(failed.ok && failed.value.state).toBe("failed");
+    expect(failed.ok && failed.value.failureReason).toBe("not included within 300 s");
+    await clearFaults(toHexAddress(wallet.address));
+    await produce(20);
+    expect((await inspect(payout.recipient)).transfersIn).toEqual([]);
+  });
+
   it("fails a payout whose transfer reverts on chain (the hot wallet lacks the USDT), and pays nothing", async () => {
     const ledger = freshLedger();
     const wallet = await hotWallet(ledger.stub, 50_000_000n);

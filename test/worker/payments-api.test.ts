@@ -114,6 +114,11 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect(await problemOf(res)).toMatchObject({ type: "/problems/insufficient-funds", available: "5.000000", needed: "5.100000" });
     const after = (await (await admin.call("GET", `/payouts/${requested.id}`)).json()) as { state: string };
     expect(after.state).toBe("requested");
+    // USDT enough, but no TRX to burn for the transfer's energy
+    const poor = (await (await admin.call("POST", "/wallets", { kind: "hot", label: "no trx" })).json()) as { id: string; address: string };
+    await fund(poor.address, { usdt: 100_000_000n });
+    const noTrx = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: poor.id });
+    expect(await problemOf(noTrx)).toMatchObject({ type: "/problems/insufficient-funds", asset: "TRX", needed: "30.000000" });
   });
 
   it("pays a node operator's payout end to end: request → approve (ADMIN) → batch → solidified", async () => {
