@@ -1,119 +1,39 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
-import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { addressFromPrivateKey, createAccount } from "../../shared/tron/address.ts";
 import { CircuitBreaker, CircuitOpenError } from "../../shared/tron/breaker.ts";
 import { TronClient, TronRejectedError, TronUnavailableError } from "../../shared/tron/client.ts";
 import { TRON_NETWORKS } from "../../shared/tron/networks.ts";
-import { buildTransaction, signTransaction, type ContractSpec, type TronTransaction } from "../../shared/tron/transaction.ts";
-import { transferData } from "../../shared/tron/trc20.ts";
+import { signTransaction, type TronTransaction } from "../../shared/tron/transaction.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { openBackup, openKey, parseWalletKey, sealBackup, sealKey, type BackupEnvelope } from "./keys.ts";
 import { LedgerError, outcome, type Outcome } from "./outcome.ts";
-import { accruedReward, parseAmount, payoutRange, ratePpm, requireAddress } from "./rules.ts";
+import { requireAddress } from "./rules.ts";
+import type { LedgerDeps } from "./deps.ts";
+import { PayoutRouter } from "./payout-router.ts";
 import * as schema from "./schema.ts";
+import { Staking } from "./staking.ts";
+import {
+  CONFIRM_POLL_MS,
+  IDEMPOTENCY_ABANDONED_MS,
+  iso,
+  payoutView,
+  stakeView,
+  walletView,
+  type CrashPoint,
+  type IdempotencyClaim,
+  type PayoutView,
+  type ProcessSummary,
+  type StakeView,
+  type WalletKind,
+  type WalletRow,
+  type WalletView,
+} from "./views.ts";
 
-type WalletRow = typeof schema.wallets.$inferSelect;
-type PayoutRow = typeof schema.payouts.$inferSelect;
-type StakeRow = typeof schema.stakes.$inferSelect;
-export type WalletKind = WalletRow["kind"];
-
-/** Points in a payout's life after which tests may inject a crash (LUCID_ENV=test only). */
-export const CRASH_POINTS = ["signed-unsaved", "signed", "broadcast-sent", "broadcast-recorded", "confirmed"] as const;
-export type CrashPoint = (typeof CRASH_POINTS)[number];
-
-/** TRON's own wait between unfreezing and withdrawing (Stake 2.0). */
-const TRON_UNFREEZE_WAIT_MS = 14 * 24 * 3600 * 1000;
-/** An Idempotency-Key claim older than this without an answer belongs to a request that died. */
-const IDEMPOTENCY_ABANDONED_MS = 60_000;
-/** Poll cadence for in-flight transactions: about one TRON block. */
-const CONFIRM_POLL_MS = 3_000;
-
-export interface WalletView {
-  id: string;
-  kind: WalletKind;
-  label: string;
-  address: string;
-  watchOnly: boolean;
-  owners: string[] | null;
-  threshold: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PayoutView {
-  id: string;
-  recipient: string;
-  amount: string;
-  fee: string;
-  net: string;
-  source: "node" | "admin";
-  requestedBy: string;
-  state: schema.PayoutState;
-  approvedBy: string | null;
-  walletId: string | null;
-  txid: string | null;
-  attempts: number;
-  blockNumber: number | null;
-  failureReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface StakeView {
-  id: string;
-  walletId: string;
-  amount: string;
-  resource: "ENERGY" | "BANDWIDTH";
-  state: schema.StakeState;
-  txid: string | null;
-  rewardRate: string;
-  accruedReward: string;
-  frozenAt: string | null;
-  unfreezeAfter: string | null;
-  withdrawableAt: string | null;
-  failureReason: string | null;
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function walletView(row: WalletRow): WalletView {
-  return {
-    id: row.id,
-    kind: row.kind,
-    label: row.label,
-    address: row.address,
-    watchOnly: row.kind !== "hot",
-    owners: row.owners ? (JSON.parse(row.owners) as string[]) : null,
-    threshold: row.threshold,
-    createdAt: iso(row.createdAt)!,
-    updatedAt: iso(row.updatedAt)!,
-  };
-}
-
-function payoutView(row: PayoutRow): PayoutView {
-  return {
-    id: row.id,
-    recipient: row.recipient,
-    amount: formatUnits(row.amount),
-    fee: formatUnits(row.fee),
-    net: formatUnits(row.net),
-    source: row.source,
-    requestedBy: row.requestedBy,
-    state: row.state,
-    approvedBy: row.approvedBy,
-    walletId: row.walletId,
-    txid: row.txid,
-    attempts: row.attempts,
-    blockNumber: row.blockNumber,
-    failureReason: row.failureReason,
-    createdAt: iso(row.createdAt)!,
-    updatedAt: iso(row.updatedAt)!,
-  };
-}
+export { CRASH_POINTS, type CrashPoint, type PayoutView, type StakeView, type WalletKind, type WalletView } from "./views.ts";
 
 /**
  * The ledger: wallets (hot keys sealed with WALLET_ENCRYPTION_KEY, which is read nowhere else),
@@ -125,8 +45,27 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   #processing: Promise<ProcessSummary> | undefined;
   #crashAt: CrashPoint | undefined;
 
+  readonly #router: PayoutRouter;
+  readonly #staking: Staking;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
+    const deps: LedgerDeps = {
+      db: this.db,
+      ctx,
+      config: () => this.#config,
+      tron: () => this.#tron,
+      signer: (walletId) => this.#signer(walletId),
+      wallet: (id) => this.#wallet(id),
+      balances: (address, refresh) => this.#balances(address, refresh),
+      audit: (actor, action, subject, detail) => this.#audit(actor, action, subject, detail),
+      chain: (call) => this.#chain(call),
+      crashPoint: (point) => this.#crashPoint(point),
+      scheduleBatch: () => this.#router.scheduleBatch(),
+      reconcileStakes: () => this.#staking.reconcile(),
+    };
+    this.#router = new PayoutRouter(deps);
+    this.#staking = new Staking(deps);
   }
 
   get #config(): Config {
@@ -300,7 +239,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       this.#wallet(id);
       const payouts = this.db.select().from(schema.payouts).where(eq(schema.payouts.walletId, id)).orderBy(desc(schema.payouts.createdAt)).all();
       const stakes = this.db.select().from(schema.stakes).where(eq(schema.stakes.walletId, id)).orderBy(desc(schema.stakes.createdAt)).all();
-      return { payouts: payouts.map(payoutView), stakes: stakes.map((s) => this.#stakeView(s)) };
+      return { payouts: payouts.map(payoutView), stakes: stakes.map(stakeView) };
     });
   }
 
@@ -404,173 +343,50 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       .map((r) => ({ at: iso(r.at)!, actor: r.actor, action: r.action, subject: r.subject, detail: r.detail }));
   }
 
-  #requireKyc(recipient: string, amount: bigint): void {
-    const threshold = this.#config.KYC_REQUIRED_ABOVE;
-    if (amount <= threshold) return;
-    const flag = this.db.select().from(schema.kyc).where(eq(schema.kyc.address, recipient)).get();
-    if (!flag?.verified) {
-      throw new LedgerError("kyc-required", `Payouts above ${formatUnits(threshold)} USDT need the recipient's KYC flag.`, { threshold: formatUnits(threshold) });
-    }
-  }
+  // ── payouts (payout-router.ts) ──────────────────────────────────────────────────────────
 
-  // ── payouts ───────────────────────────────────────────────────────────────────────────
-
-  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string }): Promise<Outcome<PayoutView>> {
+  async requestPayout(input: Parameters<PayoutRouter["requestPayout"]>[0]) {
     await this.ready();
-    return outcome(() => {
-      const config = this.#config;
-      const recipient = requireAddress(input.recipient, "recipient");
-      const amount = parseAmount(input.amount, payoutRange(config));
-      const existing = this.db.select().from(schema.payouts).where(eq(schema.payouts.idempotencyKey, input.idempotencyKey)).get();
-      if (existing) {
-        if (existing.recipient !== recipient || existing.amount !== amount) {
-          throw new LedgerError("idempotency-key-reused", "This idempotency key belongs to a different payout.");
-        }
-        return payoutView(existing);
-      }
-      this.#requireKyc(recipient, amount);
-      const now = Date.now();
-      const fee = config.PAYOUT_FEE;
-      const row = {
-        id: crypto.randomUUID(),
-        idempotencyKey: input.idempotencyKey,
-        recipient,
-        amount,
-        fee,
-        net: amount - fee,
-        source: input.source,
-        requestedBy: input.requestedBy,
-        state: "requested" as const,
-        createdAt: now,
-        updatedAt: now,
-      };
-      this.ctx.storage.transactionSync(() => {
-        this.db.insert(schema.payouts).values(row).run();
-        this.#event(row.id, null, "requested", `by ${input.requestedBy}`);
-      });
-      return payoutView(this.#payout(row.id));
-    });
+    return this.#router.requestPayout(input);
   }
 
-  #payout(id: string): PayoutRow {
-    const row = this.db.select().from(schema.payouts).where(eq(schema.payouts.id, id)).get();
-    if (!row) throw new LedgerError("not-found", `No payout ${id}.`);
-    return row;
-  }
-
-  #event(payoutId: string, from: string | null, to: string, detail?: string): void {
-    this.db.insert(schema.payoutEvents).values({ payoutId, fromState: from, toState: to, at: Date.now(), detail: detail ?? null }).run();
-  }
-
-  /** Moves a payout only if it is still in `from` (a compare-and-set on the state). */
-  #transition(row: PayoutRow, to: schema.PayoutState, set: Partial<PayoutRow> = {}, detail?: string): void {
-    this.ctx.storage.transactionSync(() => {
-      const changed = this.db
-        .update(schema.payouts)
-        .set({ ...set, state: to, updatedAt: Date.now() })
-        .where(and(eq(schema.payouts.id, row.id), eq(schema.payouts.state, row.state)))
-        .returning({ id: schema.payouts.id })
-        .all();
-      if (changed.length !== 1) throw new Error(`payout ${row.id} left state ${row.state} concurrently`);
-      this.#event(row.id, row.state, to, detail);
-    });
-  }
-
-  async getPayout(id: string): Promise<Outcome<PayoutView & { events: { from: string | null; to: string; at: string; detail: string | null }[] }>> {
+  async getPayout(id: string) {
     await this.ready();
-    return outcome(() => {
-      const row = this.#payout(id);
-      const events = this.db.select().from(schema.payoutEvents).where(eq(schema.payoutEvents.payoutId, id)).orderBy(asc(schema.payoutEvents.id)).all();
-      return { ...payoutView(row), events: events.map((e) => ({ from: e.fromState, to: e.toState, at: iso(e.at)!, detail: e.detail })) };
-    });
+    return this.#router.getPayout(id);
   }
 
-  async listPayouts(filter: { state?: schema.PayoutState; recipient?: string; limit?: number } = {}): Promise<PayoutView[]> {
+  async listPayouts(filter: Parameters<PayoutRouter["listPayouts"]>[0] = {}) {
     await this.ready();
-    const where = and(
-      filter.state ? eq(schema.payouts.state, filter.state) : undefined,
-      filter.recipient ? eq(schema.payouts.recipient, filter.recipient) : undefined,
-    );
-    return this.db.select().from(schema.payouts).where(where).orderBy(desc(schema.payouts.createdAt)).limit(filter.limit ?? 100).all().map(payoutView);
+    return this.#router.listPayouts(filter);
   }
 
-  async approvePayout(id: string, actor: string, walletId?: string): Promise<Outcome<PayoutView>> {
+  async approvePayout(id: string, actor: string, walletId?: string) {
     await this.ready();
-    return outcome(async () => {
-      const row = this.#payout(id);
-      if (row.state !== "requested") throw new LedgerError("conflict", `Payout ${id} is ${row.state}, not requested.`);
-      this.#requireKyc(row.recipient, row.amount);
-      const wallet = walletId ? this.#wallet(walletId) : this.#defaultHotWallet();
-      this.#signer(wallet.id); // refuses watch-only wallets
-      const { usdt, trx } = await this.#balances(wallet.address, true);
-      const current = this.#payout(id); // re-read: the balance call yielded
-      if (current.state !== "requested") throw new LedgerError("conflict", `Payout ${id} is ${current.state}, not requested.`);
-      const committed = this.db
-        .select({ total: sql<number>`coalesce(sum(${schema.payouts.net}), 0)` })
-        .from(schema.payouts)
-        .where(and(eq(schema.payouts.walletId, wallet.id), inArray(schema.payouts.state, ["approved", "signed", "broadcast"])))
-        .get();
-      const available = usdt - BigInt(committed?.total ?? 0);
-      if (available < current.net) {
-        throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} cannot cover ${formatUnits(current.net)} USDT.`, {
-          available: formatUnits(available < 0n ? 0n : available),
-          needed: formatUnits(current.net),
-        });
-      }
-      // A TRC20 transfer burns TRX for energy unless the wallet has energy staked through us.
-      const feeLimit = this.#config.TRON_FEE_LIMIT;
-      const staked = this.db.select({ n: sql<number>`count(*)` }).from(schema.stakes)
-        .where(and(eq(schema.stakes.walletId, wallet.id), eq(schema.stakes.resource, "ENERGY"), inArray(schema.stakes.state, ["frozen", "unfreezing"]))).get();
-      if (!staked?.n && trx < feeLimit) {
-        throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} needs at least ${formatUnits(feeLimit)} TRX for energy.`, {
-          available: formatUnits(trx),
-          needed: formatUnits(feeLimit),
-          asset: "TRX",
-        });
-      }
-      this.#transition(current, "approved", { approvedBy: actor, walletId: wallet.id }, `by ${actor}`);
-      this.#audit(actor, "payout.approve", id, { walletId: wallet.id, net: formatUnits(current.net) });
-      await this.#scheduleBatch();
-      return payoutView(this.#payout(id));
-    });
+    return this.#router.approvePayout(id, actor, walletId);
   }
 
-  async rejectPayout(id: string, actor: string, reason: string): Promise<Outcome<PayoutView>> {
+  async rejectPayout(id: string, actor: string, reason: string) {
     await this.ready();
-    return outcome(() => {
-      const row = this.#payout(id);
-      if (row.state !== "requested" && row.state !== "approved") throw new LedgerError("conflict", `Payout ${id} is ${row.state}; only requested or approved payouts can be rejected.`);
-      this.#transition(row, "failed", { failureReason: `rejected: ${reason}` }, `rejected by ${actor}`);
-      this.#audit(actor, "payout.reject", id, { reason });
-      return payoutView(this.#payout(id));
+    return this.#router.rejectPayout(id, actor, reason);
+  }
+
+  /**
+   * One pass of the payout router: reconcile every in-flight payout and stake against the chain,
+   * then sign and broadcast one batch of approved payouts. Concurrent callers share the pass.
+   */
+  async processPayouts(): Promise<ProcessSummary> {
+    await this.ready();
+    this.#processing ??= this.#router.processOnce().finally(() => {
+      this.#processing = undefined;
     });
-  }
-
-  #defaultHotWallet(): WalletRow {
-    const row = this.db
-      .select()
-      .from(schema.wallets)
-      .where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt)))
-      .orderBy(asc(schema.wallets.createdAt))
-      .get();
-    if (!row) throw new LedgerError("conflict", "No hot wallet exists to pay from.");
-    return row;
-  }
-
-  /** Batching: a full batch runs now, otherwise at the latest after the batch interval. */
-  async #scheduleBatch(): Promise<void> {
-    const waiting = this.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(eq(schema.payouts.state, "approved")).get();
-    const config = this.#config;
-    const at = (waiting?.n ?? 0) >= config.PAYOUT_BATCH_MAX ? Date.now() : Date.now() + config.PAYOUT_BATCH_INTERVAL_SECONDS * 1000;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    return this.#processing;
   }
 
   override async alarm(): Promise<void> {
     await this.ready();
     const summary = await this.processPayouts();
     if (summary.inFlight > 0) await this.ctx.storage.setAlarm(Date.now() + CONFIRM_POLL_MS);
-    else if (summary.waiting > 0) await this.#scheduleBatch();
+    else if (summary.waiting > 0) await this.#router.scheduleBatch();
   }
 
   /** Test hook (LUCID_ENV=test only): the object aborts right after `point`, as a crash would. */
@@ -586,128 +402,6 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     this.ctx.abort(`injected crash after ${point}`);
   }
 
-  /**
-   * One pass of the payout router: reconcile every in-flight payout against the chain, then
-   * sign and broadcast one batch of approved payouts. Concurrent callers share the pass.
-   */
-  async processPayouts(): Promise<ProcessSummary> {
-    await this.ready();
-    this.#processing ??= this.#processOnce().finally(() => {
-      this.#processing = undefined;
-    });
-    return this.#processing;
-  }
-
-  async #processOnce(): Promise<ProcessSummary> {
-    const summary: ProcessSummary = { signed: 0, broadcast: 0, confirmed: 0, failed: 0, requeued: 0, inFlight: 0, waiting: 0 };
-    try {
-      const inFlight = this.db.select().from(schema.payouts).where(inArray(schema.payouts.state, ["signed", "broadcast"])).orderBy(asc(schema.payouts.createdAt)).all();
-      for (const row of inFlight) await this.#reconcile(row, summary);
-      await this.#reconcileStakes();
-
-      const batch = this.db.select().from(schema.payouts).where(eq(schema.payouts.state, "approved")).orderBy(asc(schema.payouts.updatedAt)).limit(this.#config.PAYOUT_BATCH_MAX).all();
-      if (batch.length > 0) await this.#signAndBroadcast(batch, summary);
-    } catch (error) {
-      if (!(error instanceof TronUnavailableError || error instanceof CircuitOpenError)) throw error;
-      logEvent("warn", "payouts.tron_unavailable", { error: error.message });
-    }
-    const count = (states: schema.PayoutState[]) =>
-      this.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(inArray(schema.payouts.state, states)).get()?.n ?? 0;
-    const stakesInFlight = this.db.select({ n: sql<number>`count(*)` }).from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).get()?.n ?? 0;
-    summary.inFlight = count(["signed", "broadcast"]) + stakesInFlight;
-    summary.waiting = count(["approved"]);
-    return summary;
-  }
-
-  async #signAndBroadcast(batch: PayoutRow[], summary: ProcessSummary): Promise<void> {
-    const ref = await this.#tron.nowBlock();
-    const feeLimit = this.#config.TRON_FEE_LIMIT;
-    const batchId = crypto.randomUUID();
-    const signed: { row: PayoutRow; tx: TronTransaction }[] = [];
-    for (const row of batch) {
-      const signer = this.#signer(row.walletId!);
-      const spec: ContractSpec = { type: "TriggerSmartContract", owner: signer.address, contract: this.#usdt, data: transferData(row.recipient, row.net) };
-      signed.push({ row, tx: signer.sign(buildTransaction(spec, ref, { feeLimit })) });
-    }
-    this.#crashPoint("signed-unsaved");
-    // The signed transactions and their txids are durable before the first broadcast.
-    const now = Date.now();
-    this.ctx.storage.transactionSync(() => {
-      for (const { row, tx } of signed) {
-        this.#transition(row, "signed", {
-          txJson: JSON.stringify(tx),
-          txid: tx.txID,
-          expiration: tx.raw_data.expiration,
-          attempts: row.attempts + 1,
-          firstSignedAt: row.firstSignedAt ?? now,
-          batchId,
-        }, `txid ${tx.txID}`);
-      }
-    });
-    summary.signed += signed.length;
-    this.#crashPoint("signed");
-    for (const { row, tx } of signed) await this.#broadcast(this.#payout(row.id), tx, summary);
-  }
-
-  async #broadcast(row: PayoutRow, tx: TronTransaction, summary: ProcessSummary): Promise<void> {
-    let result;
-    try {
-      result = await this.#tron.broadcast(tx);
-    } catch (error) {
-      if (!(error instanceof TronUnavailableError || error instanceof CircuitOpenError)) throw error;
-      // Outcome unknown: the row stays `signed` and the same transaction is checked and re-sent later.
-      this.#event(row.id, row.state, row.state, `broadcast outcome unknown: ${error.message}`);
-      return;
-    }
-    this.#crashPoint("broadcast-sent");
-    if (result.accepted) {
-      this.#transition(row, "broadcast", {}, result.duplicate ? "node already had it" : "accepted");
-      summary.broadcast++;
-      this.#crashPoint("broadcast-recorded");
-    } else if (result.code === "TAPOS_ERROR" || result.code === "TRANSACTION_EXPIRATION_ERROR") {
-      // Stale reference: the tx can never be included; reconcile re-queues it once that is provable.
-      this.#event(row.id, row.state, row.state, `broadcast refused: ${result.code}`);
-    } else {
-      this.#transition(row, "failed", { failureReason: `${result.code}: ${result.message}` }, "broadcast refused");
-      summary.failed++;
-    }
-  }
-
-  /** Checks a signed/broadcast payout's txid on the chain before anything else happens to it. */
-  async #reconcile(row: PayoutRow, summary: ProcessSummary): Promise<void> {
-    const txid = row.txid!;
-    const solid = await this.#tron.transactionInfo(txid, true);
-    if (solid) {
-      if (solid.success) {
-        this.#transition(row, "confirmed", { blockNumber: solid.blockNumber }, `solidified in block ${solid.blockNumber}`);
-        summary.confirmed++;
-        this.#crashPoint("confirmed");
-      } else {
-        this.#transition(row, "failed", { blockNumber: solid.blockNumber, failureReason: `on-chain result ${solid.result}` }, "failed on chain");
-        summary.failed++;
-      }
-      return;
-    }
-    const included = await this.#tron.transactionInfo(txid);
-    if (included) {
-      if (row.state === "signed") this.#transition(row, "broadcast", { blockNumber: included.blockNumber }, `found in block ${included.blockNumber}`);
-      return;
-    }
-    const solidHead = await this.#tron.nowBlock(true);
-    if (solidHead.timestamp > row.expiration!) {
-      // Every block that could hold it is solid and none does: the transaction is dead.
-      const timeoutMs = this.#config.TRANSACTION_TIMEOUT_SECONDS * 1000;
-      if (Date.now() - (row.firstSignedAt ?? row.createdAt) > timeoutMs) {
-        this.#transition(row, "failed", { failureReason: `not included within ${this.#config.TRANSACTION_TIMEOUT_SECONDS} s` }, "timed out");
-        summary.failed++;
-      } else {
-        this.#transition(row, "approved", {}, `txid ${txid} expired unincluded; will be signed anew`);
-        summary.requeued++;
-      }
-      return;
-    }
-    if (row.state === "signed") await this.#broadcast(row, JSON.parse(row.txJson!) as TronTransaction, summary);
-  }
 
   // ── USDT and network ──────────────────────────────────────────────────────────────────
 
@@ -765,158 +459,28 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
-  // ── staking (Stake 2.0) ───────────────────────────────────────────────────────────────
+  // ── staking (staking.ts) ────────────────────────────────────────────────────────────────
 
-  #stakeView(row: StakeRow): StakeView {
-    // Rewards accrue while frozen: from the freeze block to the unfreeze block (or now).
-    const unfrozeAt = row.withdrawableAt !== null ? row.withdrawableAt - TRON_UNFREEZE_WAIT_MS : null;
-    const end = unfrozeAt ?? (row.state === "frozen" || row.state === "unfreezing" ? Date.now() : null);
-    const elapsed = row.frozenAt !== null && end !== null ? end - row.frozenAt : 0;
-    return {
-      id: row.id,
-      walletId: row.walletId,
-      amount: formatUnits(row.amount),
-      resource: row.resource,
-      state: row.state,
-      txid: row.txid,
-      rewardRate: (row.rewardRatePpm / 1_000_000).toString(),
-      accruedReward: formatUnits(accruedReward(row.amount, row.rewardRatePpm, elapsed)),
-      frozenAt: iso(row.frozenAt),
-      unfreezeAfter: iso(row.unfreezeAfter),
-      withdrawableAt: iso(row.withdrawableAt),
-      failureReason: row.failureReason,
-    };
-  }
-
-  #stake(id: string): StakeRow {
-    const row = this.db.select().from(schema.stakes).where(eq(schema.stakes.id, id)).get();
-    if (!row) throw new LedgerError("not-found", `No stake ${id}.`);
-    return row;
-  }
-
-  async listStakes(): Promise<StakeView[]> {
+  async listStakes() {
     await this.ready();
-    return this.db.select().from(schema.stakes).orderBy(desc(schema.stakes.createdAt)).all().map((s) => this.#stakeView(s));
+    return this.#staking.listStakes();
   }
 
-  async stake(input: { idempotencyKey: string; walletId: string; amount: string; resource: "ENERGY" | "BANDWIDTH"; actor: string }): Promise<Outcome<StakeView>> {
+  async stake(input: Parameters<Staking["stake"]>[0]) {
     await this.ready();
-    return outcome(async () => {
-      const existing = this.db.select().from(schema.stakes).where(eq(schema.stakes.idempotencyKey, input.idempotencyKey)).get();
-      if (existing) return this.#stakeView(existing);
-      const config = this.#config;
-      const amount = parseAmount(input.amount, { min: config.MIN_STAKING_AMOUNT, max: BigInt(Number.MAX_SAFE_INTEGER) });
-      const signer = this.#signer(input.walletId);
-      const { trx } = await this.#balances(signer.address, true);
-      if (trx < amount) throw new LedgerError("insufficient-funds", "The wallet's TRX balance does not cover the stake.", { available: formatUnits(trx), needed: formatUnits(amount) });
-      const now = Date.now();
-      const row: StakeRow = {
-        id: crypto.randomUUID(),
-        idempotencyKey: input.idempotencyKey,
-        walletId: input.walletId,
-        amount,
-        resource: input.resource,
-        state: "freezing",
-        rewardRatePpm: ratePpm(config.STAKING_REWARD_RATE),
-        txJson: null,
-        txid: null,
-        expiration: null,
-        frozenAt: null,
-        unfreezeAfter: null,
-        withdrawableAt: null,
-        failureReason: null,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const tx = await this.#signStakeTx(signer, { type: "FreezeBalanceV2Contract", owner: signer.address, amount, resource: input.resource });
-      this.db.insert(schema.stakes).values({ ...row, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration }).run();
-      this.#audit(input.actor, "stake.freeze", row.id, { amount: formatUnits(amount), resource: input.resource });
-      await this.#sendStake(row.id, tx);
-      return this.#stakeView(this.#stake(row.id));
-    });
+    return this.#staking.stake(input);
   }
 
-  async unstake(id: string, actor: string): Promise<Outcome<StakeView>> {
+  async unstake(id: string, actor: string) {
     await this.ready();
-    return outcome(() => this.#stakeStep(id, actor, "frozen", "unfreezing"));
+    return this.#staking.unstake(id, actor);
   }
 
-  async withdrawStake(id: string, actor: string): Promise<Outcome<StakeView>> {
+  async withdrawStake(id: string, actor: string) {
     await this.ready();
-    return outcome(() => this.#stakeStep(id, actor, "unfrozen", "withdrawing"));
+    return this.#staking.withdrawStake(id, actor);
   }
 
-  async #stakeStep(id: string, actor: string, from: "frozen" | "unfrozen", to: "unfreezing" | "withdrawing"): Promise<StakeView> {
-    const row = this.#stake(id);
-    if (row.state !== from) throw new LedgerError("conflict", `Stake ${id} is ${row.state}, not ${from}.`);
-    const signer = this.#signer(row.walletId);
-    // Lock periods run on chain time, the clock TRON itself enforces its 14 days with.
-    const head = await this.#chain(() => this.#tron.nowBlock());
-    const notBefore = from === "frozen" ? row.unfreezeAfter! : row.withdrawableAt!;
-    if (head.timestamp < notBefore) {
-      throw new LedgerError("conflict", `Stake ${id} is locked until ${iso(notBefore)}.`, { lockedUntil: iso(notBefore)! });
-    }
-    const spec: ContractSpec =
-      to === "unfreezing"
-        ? { type: "UnfreezeBalanceV2Contract", owner: signer.address, amount: row.amount, resource: row.resource }
-        : { type: "WithdrawExpireUnfreezeContract", owner: signer.address };
-    const tx = await this.#signStakeTx(signer, spec);
-    const current = this.#stake(id);
-    if (current.state !== from) throw new LedgerError("conflict", `Stake ${id} changed while signing.`);
-    this.db.update(schema.stakes).set({ state: to, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() }).where(eq(schema.stakes.id, id)).run();
-    this.#audit(actor, to === "unfreezing" ? "stake.unfreeze" : "stake.withdraw", id);
-    await this.#sendStake(id, tx);
-    return this.#stakeView(this.#stake(id));
-  }
-
-  async #signStakeTx(signer: { sign(tx: TronTransaction): TronTransaction }, spec: ContractSpec): Promise<TronTransaction> {
-    const ref = await this.#chain(() => this.#tron.nowBlock());
-    return signer.sign(buildTransaction(spec, ref));
-  }
-
-  async #sendStake(id: string, tx: TronTransaction): Promise<void> {
-    try {
-      const result = await this.#tron.broadcast(tx);
-      if (!result.accepted && result.code !== "TAPOS_ERROR" && result.code !== "TRANSACTION_EXPIRATION_ERROR") {
-        this.#settleStake(this.#stake(id), false, `${result.code}: ${result.message}`);
-      }
-    } catch (error) {
-      if (!(error instanceof TronUnavailableError || error instanceof CircuitOpenError)) throw error;
-      // Unknown outcome: the stored transaction is checked and re-sent by the router.
-    }
-    await this.#scheduleBatch();
-  }
-
-  /** The stake's pending step either happened (move on) or provably did not (step back). */
-  #settleStake(row: StakeRow, success: boolean, reason: string | null, blockTimeStamp = 0): void {
-    const config = this.#config;
-    const next: Partial<StakeRow> = { updatedAt: Date.now(), failureReason: success ? null : reason };
-    if (row.state === "freezing") {
-      Object.assign(next, success
-        ? { state: "frozen", frozenAt: blockTimeStamp, unfreezeAfter: blockTimeStamp + config.STAKING_DURATION_DAYS * 24 * 3600 * 1000 }
-        : { state: "failed" });
-    } else if (row.state === "unfreezing") {
-      Object.assign(next, success ? { state: "unfrozen", withdrawableAt: blockTimeStamp + TRON_UNFREEZE_WAIT_MS } : { state: "frozen" });
-    } else if (row.state === "withdrawing") {
-      Object.assign(next, success ? { state: "withdrawn" } : { state: "unfrozen" });
-    } else return;
-    this.db.update(schema.stakes).set(next).where(and(eq(schema.stakes.id, row.id), eq(schema.stakes.state, row.state))).run();
-  }
-
-  async #reconcileStakes(): Promise<void> {
-    const rows = this.db.select().from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).all();
-    for (const row of rows) {
-      const solid = await this.#tron.transactionInfo(row.txid!, true);
-      if (solid) {
-        this.#settleStake(row, solid.success, solid.success ? null : `on-chain result ${solid.result}`, solid.blockTimeStamp);
-        continue;
-      }
-      if (await this.#tron.transactionInfo(row.txid!)) continue;
-      const solidHead = await this.#tron.nowBlock(true);
-      if (solidHead.timestamp > row.expiration!) this.#settleStake(row, false, `txid ${row.txid} expired unincluded`);
-      else await this.#tron.broadcast(JSON.parse(row.txJson!) as TronTransaction).catch(() => undefined);
-    }
-  }
 
   // ── idempotency for the gateway ───────────────────────────────────────────────────────
 
@@ -945,23 +509,6 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     if (status >= 500) this.db.delete(schema.idempotency).where(eq(schema.idempotency.key, key)).run();
     else this.db.update(schema.idempotency).set({ status, body }).where(eq(schema.idempotency.key, key)).run();
   }
-}
-
-export interface IdempotencyClaim {
-  state: "new" | "replay" | "in-progress" | "mismatch";
-  /** For "replay": the stored answer. */
-  status?: number;
-  body?: string;
-}
-
-export interface ProcessSummary {
-  signed: number;
-  broadcast: number;
-  confirmed: number;
-  failed: number;
-  requeued: number;
-  inFlight: number;
-  waiting: number;
 }
 
 function toHex(bytes: Uint8Array): string {
