@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CRASH_POINTS, type LedgerDO } from "../../durable-objects/ledger/index.ts";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
@@ -68,6 +69,46 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
       }
     });
   }
+
+  it("pays exactly once under random sequences of crashes and lost broadcast responses (property, 12 runs)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1_000_000, max: 2_000_000_000 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.constantFrom(...CRASH_POINTS), { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 0, max: 2 }),
+        async (amounts, crashes, lostResponses) => {
+          const ledger = freshLedger();
+          const wallet = await hotWallet(ledger.stub);
+          const payouts = [];
+          for (const units of amounts) payouts.push({ ...(await approvedPayout(ledger.stub, (units / 1e6).toFixed(6))), units });
+          if (lostResponses) await fault({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: lostResponses, match: toHexAddress(wallet.address) });
+          const pending = [...crashes];
+          let crashed = 0;
+          for (let pass = 0; pass < 20; pass++) {
+            if (pending.length) await ledger.stub.injectCrash(pending[0]!);
+            try {
+              await ledger.stub.processPayouts();
+            } catch {
+              crashed++;
+              pending.shift();
+              ledger.stub = env.LEDGER.get(ledger.id);
+            }
+            const states = await Promise.all(payouts.map(async (p) => ((await ledger.stub.getPayout(p.id)) as { ok: true; value: { state: string } }).value.state));
+            if (!pending.length && states.every((s) => s === "confirmed")) break;
+            await produce(20);
+          }
+          await clearFaults(toHexAddress(wallet.address));
+          expect(crashed).toBeGreaterThanOrEqual(1);
+          for (const p of payouts) {
+            const got = await ledger.stub.getPayout(p.id);
+            expect(got.ok && got.value.state).toBe("confirmed");
+            expect((await inspect(p.recipient)).transfersIn.map((t) => t.amount)).toEqual([String(p.units - 100_000)]);
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
 
   it("a lost broadcast response leads to no second payment", async () => {
     const ledger = freshLedger();
