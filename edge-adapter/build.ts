@@ -15,6 +15,8 @@ export interface BuildOptions {
   dataDir: string;
   httpAddress: string;
   vars?: Record<string, string>;
+  /** See WorkerdConfigOptions.outboundAllow. */
+  outboundAllow?: readonly string[];
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
@@ -42,6 +44,7 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
       httpAddress: options.httpAddress,
       vars: { LUCID_ENV: "production", ...options.vars },
       secrets: SECRET_NAMES,
+      ...(options.outboundAllow ? { outboundAllow: options.outboundAllow } : {}),
     }),
   );
   return { configPath, bundleDir };

@@ -16,6 +16,11 @@ export interface WorkerdConfigOptions {
   vars?: Record<string, string>;
   /** Secret names bound with fromEnvironment: read from workerd's environment at start. */
   secrets: readonly string[];
+  /**
+   * Address classes outbound fetch may reach (workerd's network `allow`, e.g. ["public", "local"]
+   * for a TRON node on the same machine). Unset: workerd's default, public addresses only.
+   */
+  outboundAllow?: readonly string[];
 }
 
 const capnpString = (value: string) => JSON.stringify(value);
@@ -63,7 +68,11 @@ using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "lucid", worker = .lucidWorker),
-    (name = "do-storage", disk = (path = ${capnpString(join(dataDir, "do"))}, writable = true)),
+    (name = "do-storage", disk = (path = ${capnpString(join(dataDir, "do"))}, writable = true)),${
+      options.outboundAllow
+        ? `\n    (name = "outbound", network = (allow = [${options.outboundAllow.map(capnpString).join(", ")}])),`
+        : ""
+    }
   ],
   sockets = [
     (name = "http", address = ${capnpString(options.httpAddress)}, http = (), service = "lucid"),
@@ -82,7 +91,7 @@ const lucidWorker :Workerd.Worker = (
   durableObjectNamespaces = [
     ${namespaces.join(",\n    ")}
   ],
-  durableObjectStorage = (localDisk = "do-storage"),
+  durableObjectStorage = (localDisk = "do-storage"),${options.outboundAllow ? `\n  globalOutbound = "outbound",` : ""}
 );
 `;
 }
