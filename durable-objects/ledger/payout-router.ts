@@ -227,10 +227,15 @@ export class PayoutRouter {
     });
     summary.signed += signed.length;
     this.#d.crashPoint("signed");
-    for (const { row, tx } of signed) await this.#broadcast(this.#payout(row.id), tx, summary);
+    for (const { row, tx } of signed) await this.#broadcast(this.#payout(row.id), tx, summary, true);
   }
 
-  async #broadcast(row: PayoutRow, tx: TronTransaction, summary: ProcessSummary): Promise<void> {
+  /**
+   * Sends a stored transaction. `firstSend` is true only right after signing: a refusal then is
+   * final. A re-send may follow a send whose outcome was lost, so the network may still hold
+   * the transaction even if this node now refuses it: then the payout waits until it is provably dead.
+   */
+  async #broadcast(row: PayoutRow, tx: TronTransaction, summary: ProcessSummary, firstSend: boolean): Promise<void> {
     let result;
     try {
       result = await this.#d.tron().broadcast(tx);
@@ -248,6 +253,8 @@ export class PayoutRouter {
     } else if (result.code === "TAPOS_ERROR" || result.code === "TRANSACTION_EXPIRATION_ERROR") {
       // Stale reference: the tx can never be included; reconcile re-queues it once that is provable.
       this.#event(row.id, row.state, row.state, `broadcast refused: ${result.code}`);
+    } else if (!firstSend) {
+      this.#event(row.id, row.state, row.state, `re-send refused (${result.code}); waiting until the transaction is provably dead`);
     } else {
       this.#transition(row, "failed", { failureReason: `${result.code}: ${result.message}` }, "broadcast refused");
       summary.failed++;
@@ -287,6 +294,6 @@ export class PayoutRouter {
       }
       return;
     }
-    if (row.state === "signed") await this.#broadcast(row, JSON.parse(row.txJson!) as TronTransaction, summary);
+    if (row.state === "signed") await this.#broadcast(row, JSON.parse(row.txJson!) as TronTransaction, summary, false);
   }
 }
