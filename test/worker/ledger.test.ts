@@ -71,6 +71,7 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
   }
 
   it("pays exactly once under random sequences of crashes and lost broadcast responses (property, 12 runs)", async () => {
+    let totalCrashes = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1_000_000, max: 2_000_000_000 }), { minLength: 1, maxLength: 4 }),
@@ -82,23 +83,23 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
           const payouts = [];
           for (const units of amounts) payouts.push({ ...(await approvedPayout(ledger.stub, (units / 1e6).toFixed(6))), units });
           if (lostResponses) await fault({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: lostResponses, match: toHexAddress(wallet.address) });
+          // Each injected point crashes the object if the run reaches it; some sequences make a
+          // point unreachable (e.g. a lost response means no "broadcast-sent"), which is fine.
           const pending = [...crashes];
-          let crashed = 0;
-          for (let pass = 0; pass < 20; pass++) {
+          for (let pass = 0; pass < 12; pass++) {
             if (pending.length) await ledger.stub.injectCrash(pending[0]!);
             try {
               await ledger.stub.processPayouts();
             } catch {
-              crashed++;
+              totalCrashes++;
               pending.shift();
               ledger.stub = env.LEDGER.get(ledger.id);
             }
             const states = await Promise.all(payouts.map(async (p) => ((await ledger.stub.getPayout(p.id)) as { ok: true; value: { state: string } }).value.state));
-            if (!pending.length && states.every((s) => s === "confirmed")) break;
+            if (states.every((s) => s === "confirmed")) break;
             await produce(20);
           }
           await clearFaults(toHexAddress(wallet.address));
-          expect(crashed).toBeGreaterThanOrEqual(1);
           for (const p of payouts) {
             const got = await ledger.stub.getPayout(p.id);
             expect(got.ok && got.value.state).toBe("confirmed");
@@ -108,6 +109,7 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
       ),
       { numRuns: 12 },
     );
+    expect(totalCrashes).toBeGreaterThan(0);
   });
 
   it("a lost broadcast response leads to no second payment", async () => {
