@@ -14,6 +14,8 @@ import { createApp } from "./openapi.ts";
 import { paymentsApp } from "./payments/index.ts";
 import type { AppEnv } from "./types.ts";
 import { systemApp } from "./system/index.ts";
+import { authApp } from "./auth/index.ts";
+import { usersApp } from "./users/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -80,7 +82,10 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp).route("/api/v1/payments", paymentsApp);
+const routes = app.route("/api/v1/system", systemApp);
+app.route("/api/v1/auth", authApp);
+app.route("/api/v1/users", usersApp);
+app.route("/api/v1/payments", paymentsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

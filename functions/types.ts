@@ -1,11 +1,14 @@
 import type { Config } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
 
-export type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
+export type { Role } from "../shared/rbac.ts";
+import type { Role } from "../shared/rbac.ts";
 
 export interface Principal {
   userId: string;
   role: Role;
+  /** Login session id (`sid` claim), absent in tokens not issued by functions/auth. */
+  sessionId?: string;
 }
 
 /** Hono's environment for every sub-app: bindings plus what the gateway's middleware sets. */

@@ -1,4 +1,9 @@
+import type { AuditDO } from "../durable-objects/audit/index.ts";
 import type { LedgerDO } from "../durable-objects/ledger/index.ts";
+import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
+import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
+import type { UserIndexDO } from "../durable-objects/user-index/index.ts";
+import type { UserDO } from "../durable-objects/user/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
 import type { ConfigInput } from "./config.ts";
@@ -12,5 +17,14 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   CHUNKS: R2Bucket;
+  USERS: DurableObjectNamespace<UserDO>;
+  USER_INDEX: DurableObjectNamespace<UserIndexDO>;
+  LOGIN_GUARD: DurableObjectNamespace<LoginGuardDO>;
+  AUDIT: DurableObjectNamespace<AuditDO>;
+  MAIL_OUTBOX: DurableObjectNamespace<MailOutboxDO>;
+  /** Cloudflare Email Routing `send_email` binding; absent on self-hosted workerd. */
+  SEND_EMAIL?: SendEmail;
+  /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
+  CHUNK_DISK?: Fetcher;
   LEDGER: DurableObjectNamespace<LedgerDO>;
 };

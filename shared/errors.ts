@@ -76,6 +76,11 @@ export const PROBLEM_TYPES = {
     title: "Idempotency-Key reused",
     description: "This Idempotency-Key was already used for a different request.",
   },
+  "login-throttled": {
+    status: 429,
+    title: "Too many failed logins",
+    description: "Failed logins for this address or client earned a back-off; retry after Retry-After seconds.",
+  },
   "internal-error": {
     status: 500,
     title: "Internal error",

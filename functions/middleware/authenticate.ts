@@ -1,17 +1,22 @@
 import type { MiddlewareHandler } from "hono";
-import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
+import { ROLE_RANK, ROLES } from "../../shared/rbac.ts";
+import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
   sub: z.string().min(1).max(128),
-  role: z.enum(["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"]),
+  role: z.enum(ROLES),
   exp: z.number().int(),
   iat: z.number().int().optional(),
   typ: z.literal("access").optional(),
+  /** The login session (refresh-token family) this token belongs to, when issued by functions/auth. */
+  sid: z.string().max(64).optional(),
 });
+
+export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 
 function unauthorized(detail: string, error = "invalid_token"): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
@@ -31,20 +36,21 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
       let payload: unknown;
       try {
-        payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");
+        // Stateless on purpose (every request): signature, alg pin, kid and expiry only.
+        payload = await (await keyringFor(c.get("config"))).verify(match[1]!);
       } catch {
         throw unauthorized("The access token is invalid or expired.");
       }
       const claims = accessClaimsSchema.safeParse(payload);
       if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
-      c.set("principal", { userId: claims.data.sub, role: claims.data.role });
+      c.set("principal", { userId: claims.data.sub, role: claims.data.role, sessionId: claims.data.sid });
     }
     await next();
   };
 }
 
-/** Roles in increasing order of power; each includes what the ones before it may do. */
-export const ROLE_RANK: Record<Role, number> = { USER: 0, NODE_OPERATOR: 1, ADMIN: 2, SUPER_ADMIN: 3 };
+/** Roles in increasing order of power (defined with the permission table in shared/rbac.ts). */
+export { ROLE_RANK };
 
 /** The authenticated caller, or 401. */
 export function principalOf(c: { get(key: "principal"): Principal | undefined }): Principal {

@@ -40,6 +40,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "auth",
+    description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
+    async check(env) {
+      await Promise.all([
+        callDurableObject("UserIndexDO", "ping", () => env.USER_INDEX.get(env.USER_INDEX.idFromName("directory")).ping()),
+        callDurableObject("LoginGuardDO", "ping", () => env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName("health:probe")).ping()),
+        callDurableObject("AuditDO", "ping", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).ping()),
+      ]);
+    },
+  },
+  {
     name: "payments",
     description: "LedgerDO: wallets, payouts, USDT and staking on TRON",
     async check(env) {
@@ -48,10 +59,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
   },
   {
     name: "chunk-store",
-    description: "Encrypted chunk storage (R2 binding CHUNKS)",
+    description: "Encrypted chunk storage (R2 binding CHUNKS; self-hosted: disk service CHUNK_DISK)",
     async check(env) {
-      if (!env.CHUNKS) throw new Error("no CHUNKS binding is configured");
-      await env.CHUNKS.head("health/probe");
+      if (env.CHUNKS) {
+        await env.CHUNKS.head("health/probe");
+        return;
+      }
+      // Self-hosted workerd has no R2: the chunks live in a writable disk service (edge-adapter).
+      if (!env.CHUNK_DISK) throw new Error("no chunk store is configured (neither CHUNKS nor CHUNK_DISK)");
+      const res = await env.CHUNK_DISK.fetch("http://chunk-disk/", { method: "HEAD" });
+      if (!res.ok) throw new Error(`the chunk disk service answered ${res.status}`);
+      return { detail: "disk service CHUNK_DISK" };
     },
   },
 ];
