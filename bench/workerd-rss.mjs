@@ -86,7 +86,7 @@ try {
       https: { address: `127.0.0.1:${https}`, tlsDir },
     });
     ours.push(
-      await measure(configPath, http, { JWT_SECRET_KEY: randomBytes(32).toString("hex") }, async () => {
+      await measure(configPath, http, { JWT_SECRET_KEY: randomBytes(32).toString("hex"), WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") }, async () => {
         // The services report runs every function's check: each pings its Durable Object.
         for (let i = 0; i < 3; i++) {
           const res = await undiciFetch(`https://localhost:${https}/api/v1/system/services`, { dispatcher: agent });

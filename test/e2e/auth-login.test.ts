@@ -17,7 +17,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const { configPath } = buildSelfHosted({ root: ROOT, outDir: join(work, "out"), dataDir: join(work, "data"), httpAddress: `127.0.0.1:${port}` });
-  workerd = startWorkerd(configPath, { env: { JWT_SECRET_KEY: randomBytes(32).toString("hex") } });
+  workerd = startWorkerd(configPath, { env: { JWT_SECRET_KEY: randomBytes(32).toString("hex"), WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
   await waitForHttp(`${base}/health`, 20_000).catch((error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
   });

@@ -119,7 +119,7 @@ describe("self-hosted workerd", () => {
     const check = (environment: NodeJS.ProcessEnv) =>
       spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], { env: environment, encoding: "utf8" });
     expect(check(env).status).toBe(2);
-    expect(check({ ...env, JWT_SECRET_KEY: secret }).status).toBe(0);
+    expect(check({ ...env, JWT_SECRET_KEY: secret, WALLET_ENCRYPTION_KEY: walletKey }).status).toBe(0);
   });
 
   it("serves HTTPS with the generated certificate, which a client trusting only it accepts", async () => {
