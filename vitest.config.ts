@@ -8,7 +8,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // A send_email binding under a test-only name (so mailerFor keeps using the dev outbox),
@@ -23,12 +23,23 @@ export default defineConfig({
                 JWT_SECRET_KEY_PREVIOUS: "test-only-previous-jwt-secret-0123456789abcdef01234567",
                 // Test key 0x…02's address: its first login becomes the SUPER_ADMIN (test/worker/auth-helpers.ts).
                 BOOTSTRAP_SUPER_ADMIN_ADDRESS: "TDvSsdrNM5eeXNL3czpa6AxLDHZA9nwe9K",
+                // Test-only wallet key; TRON calls go to the test double started by globalSetup.
+                WALLET_ENCRYPTION_KEY: "7e57000000000000000000000000000000000000000000000000000000000001",
+                TRON_RPC_URL: inject("tronDoubleUrl"),
+                TRON_TIMEOUT_MS: "1000",
+                TRON_MAX_RETRIES: "1",
               },
             },
-          }),
+          })),
         ],
         // Generous timeouts: the first test of a file pays for workerd start-up, and CI shares 2 cores.
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          globalSetup: ["test/tron-double/global-setup.ts"],
+        },
       },
       {
         test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 30_000 },

@@ -11,6 +11,7 @@ import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/pro
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
+import { paymentsApp } from "./payments/index.ts";
 import type { AppEnv } from "./types.ts";
 import { chainApp } from "./chain/index.ts";
 import { systemApp } from "./system/index.ts";
@@ -93,6 +94,7 @@ app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
+app.route("/api/v1/payments", paymentsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -18,7 +18,8 @@ declare global {
         | "MailOutboxDO"
         | "NodePoolDO"
         | "NodeDirectoryDO"
-        | "ChainDO";
+        | "ChainDO"
+        | "LedgerDO";
     }
   }
 }

@@ -58,6 +58,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "payments",
+    description: "LedgerDO: wallets, payouts, USDT and staking on TRON",
+    async check(env) {
+      await callDurableObject("LedgerDO", "ping", () => env.LEDGER.get(env.LEDGER.idFromName("ledger")).ping());
+    },
+  },
+  {
     name: "chunk-store",
     description: "Encrypted chunk storage (R2 binding CHUNKS; self-hosted: disk service CHUNK_DISK)",
     async check(env) {

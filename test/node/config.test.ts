@@ -6,7 +6,7 @@ import { formatUnits } from "../../shared/money.ts";
 
 const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")).vars;
 const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
-const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32) };
+const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32), WALLET_ENCRYPTION_KEY: "cd".repeat(32) };
 
 describe("wrangler.toml defaults", () => {
   it("parse with the seed's values", () => {
@@ -44,6 +44,7 @@ describe("invalid configuration", () => {
     expect(issues({ ...vars })).toEqual([
       { variable: "JWT_SECRET_KEY", message: "is missing" },
       { variable: "CHAIN_PRODUCER_KEY", message: "is missing" },
+      { variable: "WALLET_ENCRYPTION_KEY", message: "is missing" },
     ]);
   });
 
