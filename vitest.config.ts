@@ -1,5 +1,24 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { existsSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+// The agent's native-capture tests need the addon (built by `npm ci` when its Debian build
+// dependencies are present) and Xvfb. CI installs both and always runs them; a developer machine
+// without them skips those files with a warning instead of failing (README "Requirements").
+const AGENT_NATIVE_TESTS = [
+  "test/node/agent-capture.test.ts",
+  "test/node/agent-record.test.ts",
+  "test/node/agent-v4l2.test.ts",
+  "test/node/agent-xrdp.test.ts",
+];
+const agentNativeReady =
+  existsSync("pi-agent/build/Release/lucid_capture.node") && existsSync("/usr/bin/Xvfb");
+if (!agentNativeReady && process.env.CI !== "true") {
+  console.warn(
+    "warning: skipping the agent's native capture tests (addon not built or Xvfb missing; see README Requirements)",
+  );
+}
+const skippedAgentTests = agentNativeReady || process.env.CI === "true" ? [] : AGENT_NATIVE_TESTS;
 
 // Three suites: worker code inside workerd (Miniflare) against real Durable Objects and R2;
 // the agent and the edge adapter under plain Node; end-to-end against a real workerd process.
@@ -42,7 +61,13 @@ export default defineConfig({
         },
       },
       {
-        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 30_000 },
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          exclude: skippedAgentTests,
+          environment: "node",
+          testTimeout: 30_000,
+        },
       },
       {
         test: {
