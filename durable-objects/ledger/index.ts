@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { formatUnits } from "../../shared/money.ts";
+import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
 import { addressFromPrivateKey, createAccount } from "../../shared/tron/address.ts";
 import { CircuitBreaker, CircuitOpenError } from "../../shared/tron/breaker.ts";
 import { TronClient, TronRejectedError, TronUnavailableError } from "../../shared/tron/client.ts";
@@ -348,6 +349,35 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   async requestPayout(input: Parameters<PayoutRouter["requestPayout"]>[0]) {
     await this.ready();
     return this.#router.requestPayout(input);
+  }
+
+  /**
+   * The contract node pools deliver to (shared/nodes/payout.ts): idempotent on the request's key;
+   * `rejected` for a final refusal (the pool re-accrues the amount); throws only when something
+   * transient failed, so the pool's outbox retries.
+   */
+  async requestNodePayout(request: PayoutRequest): Promise<PayoutReceipt> {
+    await this.ready();
+    const known = this.db
+      .select({ id: schema.payouts.id })
+      .from(schema.payouts)
+      .where(eq(schema.payouts.idempotencyKey, request.idempotencyKey))
+      .get();
+    let units: bigint;
+    try {
+      units = BigInt(request.amountUnits);
+    } catch {
+      return { status: "rejected", reason: `amountUnits "${request.amountUnits}" is not an integer` };
+    }
+    const result = await this.#router.requestPayout({
+      idempotencyKey: request.idempotencyKey,
+      recipient: request.payoutAddress,
+      amount: formatUnits(units),
+      source: "node",
+      requestedBy: `node:${request.nodeId}`,
+    });
+    if (!result.ok) return { status: "rejected", reason: `${result.problem.slug}: ${result.problem.detail}` };
+    return { status: known ? "duplicate" : "accepted", payoutId: result.value.id };
   }
 
   async getPayout(id: string) {
