@@ -39,7 +39,7 @@ const MAX_LEASED_KEYS = 10_000;
 
 /**
  * DO-backed limiter with per-isolate leases: each isolate asks the client's RateLimiterDO for
- * a batch (a twentieth of the limit, at most 50) and spends it locally, so a DO round trip
+ * a batch (a twentieth of the limit, at most 1000) and spends it locally, so a DO round trip
  * happens once per batch rather than once per request. Grants never exceed the limit, so
  * the limit holds exactly as an upper bound; an isolate that was refused answers 429 without
  * asking again until the window resets.
@@ -61,7 +61,7 @@ export class DurableObjectRateLimiter implements RateLimiter {
         return { allowed: false, limit: policy.limit, remaining: 0, resetAt: lease.resetAt };
       }
     }
-    const want = Math.max(1, Math.min(50, Math.floor(policy.limit / 20)));
+    const want = Math.max(1, Math.min(1000, Math.floor(policy.limit / 20)));
     const grant: LeaseGrant = await callDurableObject("RateLimiterDO", "acquire", () =>
       this.env.RATE_LIMITER.get(this.env.RATE_LIMITER.idFromName(key)).acquire({ key, want, ...policy }),
     );
