@@ -1,0 +1,53 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+
+/**
+ * RFC 9162 §2.1.1 hashing: domain separation keeps a leaf from ever being read as an
+ * interior node (second-preimage protection).
+ */
+const LEAF_PREFIX = 0x00;
+const NODE_PREFIX = 0x01;
+
+export const HASH_BYTES = 32;
+
+/** The Merkle tree hash of the empty tree: SHA-256 of no bytes. */
+export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
+
+/** leaf = SHA-256(0x00 ‖ data) */
+export function hashLeaf(data: Uint8Array): Uint8Array {
+  const input = new Uint8Array(data.length + 1);
+  input[0] = LEAF_PREFIX;
+  input.set(data, 1);
+  return sha256(input);
+}
+
+/** node = SHA-256(0x01 ‖ left ‖ right) */
+export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
+  const input = new Uint8Array(1 + left.length + right.length);
+  input[0] = NODE_PREFIX;
+  input.set(left, 1);
+  input.set(right, 1 + left.length);
+  return sha256(input);
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
+
+const HEX32 = /^[0-9a-f]{64}$/;
+
+/** Parses a lowercase hex SHA-256; throws RangeError for anything else. */
+export function fromHex(hex: string): Uint8Array {
+  if (!HEX32.test(hex)) throw new RangeError("expected 64 lowercase hex characters");
+  const out = new Uint8Array(HASH_BYTES);
+  for (let i = 0; i < HASH_BYTES; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
