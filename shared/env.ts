@@ -11,4 +11,6 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   CHUNKS: R2Bucket;
+  /** Self-hosted only: a workerd `disk` service the edge adapter binds; when present it replaces R2 as the chunk store. */
+  DISK?: Fetcher;
 };
