@@ -16,6 +16,8 @@ export default defineConfig({
                 LOG_LEVEL: "silent",
                 // A fixed test-only secret: the suite signs its own tokens with it.
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
+                // Test-only key-encryption key for session data keys (256 bits, hex).
+                SESSION_KEK: "5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55",
               },
             },
           }),

@@ -10,6 +10,7 @@ import { observe } from "./middleware/observe.ts";
 import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { createApp } from "./openapi.ts";
+import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
 import { systemApp } from "./system/index.ts";
 
 export const API_VERSION = "0.1.0";
@@ -46,6 +47,8 @@ app.use(
     })(c, next);
   },
   async function limitBody(c, next) {
+    // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
+    if (isChunkUpload(c.req.method, c.req.path)) return next();
     const maxSize = c.get("config").MAX_BODY_BYTES;
     return bodyLimit({
       maxSize,
@@ -74,7 +77,7 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

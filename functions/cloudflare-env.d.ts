@@ -4,6 +4,6 @@ declare namespace Cloudflare {
   interface Env extends import("../shared/env.ts").Env {}
   interface GlobalProps {
     mainModule: typeof import("./index.ts");
-    durableNamespaces: "SystemDO" | "RateLimiterDO";
+    durableNamespaces: "SystemDO" | "RateLimiterDO" | "SessionDO" | "SessionIndexDO";
   }
 }

@@ -8,6 +8,11 @@ export interface Principal {
   role: Role;
 }
 
+/** A Pi node authenticated by its node credential (functions/middleware/node-credential.ts). */
+export interface NodeIdentity {
+  nodeId: string;
+}
+
 /** Hono's environment for every sub-app: bindings plus what the gateway's middleware sets. */
 export interface AppEnv {
   Bindings: Env;
@@ -15,5 +20,6 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     principal: Principal | undefined;
+    node: NodeIdentity | undefined;
   };
 }

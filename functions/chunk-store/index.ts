@@ -1,4 +1,3 @@
-import type { Env } from "../../shared/env.ts";
 import { DiskChunkStore } from "./disk.ts";
 import { R2ChunkStore } from "./r2.ts";
 import type { ChunkStore } from "./types.ts";
@@ -8,6 +7,6 @@ export { R2ChunkStore } from "./r2.ts";
 export { ChunkStoreError, type ByteRange, type ChunkStore, type StoredObject } from "./types.ts";
 
 /** The deployment's chunk store: a `DISK` service binding when the edge adapter provides one, else R2. */
-export function chunkStoreFor(env: Pick<Env, "CHUNKS" | "DISK">): ChunkStore {
+export function chunkStoreFor(env: { CHUNKS: R2Bucket; DISK?: Fetcher }): ChunkStore {
   return env.DISK ? new DiskChunkStore(env.DISK) : new R2ChunkStore(env.CHUNKS);
 }

@@ -3,6 +3,7 @@ import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
+import { isNodeCredential } from "./node-credential.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
@@ -29,6 +30,8 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     if (header !== undefined) {
       const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
       if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
+      // Node credentials are verified by nodeCredential() on the routes that accept them.
+      if (isNodeCredential(match[1]!)) return next();
       let payload: unknown;
       try {
         payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");

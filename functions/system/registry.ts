@@ -40,6 +40,15 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "sessions",
+    description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
+    async check(env) {
+      await callDurableObject("SessionIndexDO", "ping", () =>
+        env.SESSION_INDEX.get(env.SESSION_INDEX.idFromName("global")).ping(),
+      );
+    },
+  },
+  {
     name: "chunk-store",
     description: "Encrypted chunk storage (R2 binding CHUNKS)",
     async check(env) {
