@@ -22,10 +22,11 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        // Generous timeouts: the first test of a file pays for workerd start-up, and CI shares 2 cores.
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
       },
       {
-        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 30_000 },
       },
       {
         test: {

@@ -1,63 +1,68 @@
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
-import { loadConfig } from "../shared/config.ts";
+import type { MiddlewareHandler } from "hono";
+import { loadConfig, type Config } from "../shared/config.ts";
 import { ApiError, PROBLEM_TYPES, problemTypeUri, type ProblemSlug } from "../shared/errors.ts";
 import { authenticate } from "./middleware/authenticate.ts";
 import { observe } from "./middleware/observe.ts";
 import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
+import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
+import type { AppEnv } from "./types.ts";
 import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
 import { systemApp } from "./system/index.ts";
 
 export const API_VERSION = "0.1.0";
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const app = createApp();
 
 app.use(
   "*",
-  requestId({
-    headerName: "X-Request-Id",
-    // A caller's id is kept only if it is short and plain, so it is safe to log.
-    generator: () => crypto.randomUUID(),
-  }),
-  async function rejectUnsafeRequestId(c, next) {
-    const incoming = c.req.header("X-Request-Id");
-    if (incoming !== undefined && !REQUEST_ID.test(incoming)) c.set("requestId", crypto.randomUUID());
-    c.header("X-Request-Id", c.get("requestId"));
-    await next();
-  },
+  requestId(),
   observe(),
   async function loadConfiguration(c, next) {
     c.set("config", loadConfig(c.env));
     await next();
   },
   secureHeaders({ crossOriginResourcePolicy: "cross-origin" }),
-  async function corsFromConfig(c, next) {
-    const origins = c.get("config").CORS_ALLOWED_ORIGINS;
-    return cors({
-      origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
-      maxAge: 600,
-    })(c, next);
-  },
-  async function limitBody(c, next) {
-    // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
-    if (isChunkUpload(c.req.method, c.req.path)) return next();
-    const maxSize = c.get("config").MAX_BODY_BYTES;
-    return bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ApiError("payload-too-large", `The body exceeds ${maxSize} bytes.`, { limit: maxSize });
-      },
-    })(c, next);
+  async function corsAndBodyLimit(c, next) {
+    const { cors, limitBody } = configuredMiddleware(c.get("config"));
+    return cors(c, async () => {
+      // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
+      if (isChunkUpload(c.req.method, c.req.path)) return next();
+      await limitBody(c, next);
+    });
   },
 );
+
+// Middleware that depends on configuration is built once per configuration object, not per request.
+const configured = new WeakMap<Config, { cors: MiddlewareHandler<AppEnv>; limitBody: MiddlewareHandler<AppEnv> }>();
+function configuredMiddleware(config: Config) {
+  let entry = configured.get(config);
+  if (!entry) {
+    const origins = config.CORS_ALLOWED_ORIGINS;
+    const maxSize = config.MAX_BODY_BYTES;
+    entry = {
+      cors: cors({
+        origin: origins.includes("*") ? "*" : origins,
+        allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+        exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+        maxAge: 600,
+      }),
+      limitBody: bodyLimit({
+        maxSize,
+        onError: () => {
+          throw new ApiError("payload-too-large", `The body exceeds ${maxSize} bytes.`, { limit: maxSize });
+        },
+      }),
+    };
+    configured.set(config, entry);
+  }
+  return entry;
+}
 
 app.use("/api/*", authenticate(), rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }));
 

@@ -5,6 +5,8 @@ import type { MetricDelta } from "../durable-objects/system/index.ts";
  * created at module load: incrementing a remote counter per request would double the cost of
  * every request) and flushes them to SystemDO at most every FLUSH_INTERVAL_MS and on every
  * scrape. SystemDO sums all isolates. A failed flush puts its deltas back: nothing is lost.
+ * Histograms are kept as bucket arrays while buffered and expanded into `_bucket{le}`,
+ * `_sum` and `_count` series only when flushed, to keep the per-request cost at one lookup.
  */
 export const FLUSH_INTERVAL_MS = 10_000;
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -17,50 +19,86 @@ export const METRIC_HELP: Record<string, { type: "counter" | "histogram"; help: 
   lucid_rate_limit_rejections_total: { type: "counter", help: "Requests refused with 429, by rate-limit group." },
 };
 
+/** Label text in the order given; callers always pass the same keys in the same order. */
 export function labelText(labels: Record<string, string>): string {
-  return Object.keys(labels)
-    .sort()
-    .map((key) => `${key}="${labels[key]!.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
-    .join(",");
+  let text = "";
+  for (const key in labels) {
+    const value = labels[key]!;
+    const escaped = /[\\"\n]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value;
+    text += `${text ? "," : ""}${key}="${escaped}"`;
+  }
+  return text;
+}
+
+interface Histogram {
+  name: string;
+  labels: string;
+  buckets: number[];
+  sum: number;
+  count: number;
 }
 
 export class MetricsBuffer {
-  #pending = new Map<string, MetricDelta>();
+  #counters = new Map<string, MetricDelta>();
+  #histograms = new Map<string, Histogram>();
   #lastFlush = Date.now();
 
   inc(name: string, labels: Record<string, string>, by = 1): void {
     const text = labelText(labels);
     const key = `${name}{${text}}`;
-    const current = this.#pending.get(key);
+    const current = this.#counters.get(key);
     if (current) current.value += by;
-    else this.#pending.set(key, { name, labels: text, value: by });
+    else this.#counters.set(key, { name, labels: text, value: by });
   }
 
   observe(name: string, labels: Record<string, string>, seconds: number): void {
-    for (const le of DURATION_BUCKETS) {
-      if (seconds <= le) this.inc(`${name}_bucket`, { ...labels, le: String(le) });
+    const text = labelText(labels);
+    const key = `${name}{${text}}`;
+    let histogram = this.#histograms.get(key);
+    if (!histogram) {
+      histogram = { name, labels: text, buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#histograms.set(key, histogram);
     }
-    this.inc(`${name}_bucket`, { ...labels, le: "+Inf" });
-    this.inc(`${name}_sum`, labels, seconds);
-    this.inc(`${name}_count`, labels);
+    const bucket = DURATION_BUCKETS.findIndex((le) => seconds <= le);
+    if (bucket >= 0) histogram.buckets[bucket]! += 1;
+    histogram.sum += seconds;
+    histogram.count += 1;
+  }
+
+  /** Whether a flush is due: checked per request before scheduling any work. */
+  due(now = Date.now()): boolean {
+    return now - this.#lastFlush >= FLUSH_INTERVAL_MS && (this.#counters.size > 0 || this.#histograms.size > 0);
   }
 
   /** Takes the pending deltas if a flush is due (or forced); the caller sends them or restores them. */
   take(force = false, now = Date.now()): MetricDelta[] {
-    if (this.#pending.size === 0) return [];
+    if (this.#counters.size === 0 && this.#histograms.size === 0) return [];
     if (!force && now - this.#lastFlush < FLUSH_INTERVAL_MS) return [];
     this.#lastFlush = now;
-    const deltas = [...this.#pending.values()];
-    this.#pending = new Map();
+    const deltas = [...this.#counters.values()];
+    for (const h of this.#histograms.values()) {
+      const prefix = h.labels ? `${h.labels},` : "";
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += h.buckets[i]!;
+        deltas.push({ name: `${h.name}_bucket`, labels: `${prefix}le="${le}"`, value: cumulative });
+      });
+      deltas.push({ name: `${h.name}_bucket`, labels: `${prefix}le="+Inf"`, value: h.count });
+      deltas.push({ name: `${h.name}_sum`, labels: h.labels, value: h.sum });
+      deltas.push({ name: `${h.name}_count`, labels: h.labels, value: h.count });
+    }
+    this.#counters = new Map();
+    this.#histograms = new Map();
     return deltas;
   }
 
+  /** Puts deltas back after a failed flush (they are plain counters by then). */
   restore(deltas: MetricDelta[]): void {
     for (const delta of deltas) {
       const key = `${delta.name}{${delta.labels}}`;
-      const current = this.#pending.get(key);
+      const current = this.#counters.get(key);
       if (current) current.value += delta.value;
-      else this.#pending.set(key, { ...delta });
+      else this.#counters.set(key, { ...delta });
     }
   }
 }

@@ -113,12 +113,14 @@ export class ConfigError extends Error {
 }
 
 export function parseConfig(source: Record<string, unknown>): Config {
-  const result = configSchema.safeParse(source);
+  // workerd binds an unset `fromEnvironment` variable as null: treat null and "" as missing.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== null && v !== ""));
+  const result = configSchema.safeParse(present);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => ({
       variable: String(issue.path[0] ?? "(config)"),
-      message: issue.code === "invalid_type" && source[String(issue.path[0])] === undefined ? "is missing" : issue.message,
+      message: issue.code === "invalid_type" && present[String(issue.path[0])] === undefined ? "is missing" : issue.message,
     })),
   );
 }

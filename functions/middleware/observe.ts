@@ -38,7 +38,7 @@ export function observe(): MiddlewareHandler<AppEnv> {
       {
         requestId: c.get("requestId"),
         method: c.req.method,
-        path: new URL(c.req.url).pathname,
+        path: c.req.path,
         route,
         status: c.res.status,
         durationMs: Math.round(seconds * 1000 * 100) / 100,
@@ -46,6 +46,6 @@ export function observe(): MiddlewareHandler<AppEnv> {
       },
       config?.LOG_LEVEL ?? "info",
     );
-    c.executionCtx.waitUntil(flushMetrics(c.env));
+    if (metrics.due()) c.executionCtx.waitUntil(flushMetrics(c.env));
   };
 }

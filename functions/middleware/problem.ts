@@ -58,7 +58,8 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
       requestId: c.get("requestId"),
       path: new URL(c.req.url).pathname,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      stack: error instanceof Error ? error.stack : undefined,
+      // The stack stays in the server's log (never in a response); a config error needs none.
+      stack: error instanceof Error && !(error instanceof ConfigError) ? error.stack : undefined,
     });
   }
   return problemResponse(c, apiError);

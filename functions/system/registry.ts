@@ -52,6 +52,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "chunk-store",
     description: "Encrypted chunk storage (R2 binding CHUNKS)",
     async check(env) {
+      if (!env.CHUNKS) throw new Error("no CHUNKS binding is configured");
       await env.CHUNKS.head("health/probe");
     },
   },

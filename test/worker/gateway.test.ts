@@ -65,10 +65,15 @@ describe("gateway errors are problem+json", () => {
     expect(problem.type).toBe("/problems/validation-failed");
     expect(problem.errors).toEqual([expect.objectContaining({ location: "body", path: "services.0" })]);
   });
+
+  it("refused requests changed nothing: no check was recorded", async () => {
+    // Every POST above was refused before running; a check would have written to SystemDO.
+    expect((await api("/api/v1/system/services/system")).status).toBe(404);
+  });
 });
 
 describe("rate limiting", () => {
-  it("refuses the 1001st request in a minute with 429 and Retry-After", async () => {
+  it("refuses the 1001st request in a minute with 429 and Retry-After", { timeout: 180_000 }, async () => {
     const ip = "203.0.113.77";
     let last: Response | undefined;
     for (let i = 1; i <= 1000; i++) {

@@ -4,8 +4,7 @@ import { formatContentDigest } from "../../shared/chunk.ts";
 import type { Env } from "../../shared/env.ts";
 import { api, nodeTokenFor, tokenFor } from "./helpers.ts";
 
-// functions/cloudflare-env.d.ts does not reach `env`'s type here (Cloudflare.Env stays empty), so name it.
-export const env = workerEnv as unknown as Env;
+export const env: Env = workerEnv;
 
 export interface SessionJson {
   id: string;

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// npm run pi:start -- [config] — runs the generated workerd config with the npm-installed workerd,
+// after checking that every secret is in the environment (workerd would bind null otherwise).
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { missingSecrets } from "./secrets.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const config = resolve(process.argv[2] ?? "out/pi/lucid.capnp");
+if (!existsSync(config)) {
+  console.error(`pi:start: ${config} does not exist; run npm run pi:build first`);
+  process.exit(2);
+}
+const missing = missingSecrets(process.env);
+if (missing.length > 0) {
+  console.error(`pi:start: missing secret(s) in the environment: ${missing.join(", ")} (see README "Configuration")`);
+  process.exit(2);
+}
+const workerd = spawn(join(root, "node_modules", ".bin", "workerd"), ["serve", config], { stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => workerd.kill(signal));
+workerd.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,19 @@
+// Creates or completes the git-ignored .dev.vars with random secrets, keeping existing values.
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+/** Secrets `npm start` generates; keep in sync with edge-adapter/secrets.ts and README "Configuration". */
+export const DEV_SECRETS = ["JWT_SECRET_KEY", "SESSION_KEK"];
+
+export function ensureDevVars(path) {
+  const existing = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const present = new Set([...existing.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]));
+  const added = DEV_SECRETS.filter((name) => !present.has(name));
+  if (added.length === 0) return [];
+  const lines = added.map((name) => `${name}=${randomBytes(32).toString("hex")}`);
+  const header = existing ? "" : "# Local secrets for `npm start` (wrangler dev). Generated; never commit this file.\n";
+  writeFileSync(path, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}${header}${lines.join("\n")}\n`, {
+    mode: 0o600,
+  });
+  return added;
+}

@@ -1,0 +1,66 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readWranglerConfig } from "../../edge-adapter/wrangler-config.ts";
+import { ConfigError, parseConfig, publicConfig } from "../../shared/config.ts";
+import { formatUnits } from "../../shared/money.ts";
+
+const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")).vars;
+const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
+const kek = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+describe("wrangler.toml defaults", () => {
+  it("parse with the seed's values", () => {
+    const config = parseConfig({ ...vars, JWT_SECRET_KEY: secret, SESSION_KEK: kek });
+    expect(config.RATE_LIMIT_PER_MINUTE).toBe(1000);
+    expect(config.BLOCK_INTERVAL_SECONDS).toBe(10);
+    expect(config.CHUNK_SIZE_BYTES).toBe(10 * 1024 * 1024);
+    expect(config.MIN_PAYOUT_AMOUNT).toBe(1_000_000n);
+    expect(config.MAX_PAYOUT_AMOUNT).toBe(10_000_000_000n);
+    expect(config.PAYOUT_FEE).toBe(100_000n);
+    expect(config.CORS_ALLOWED_ORIGINS).toEqual(["*"]);
+    expect(config.RDP_PORT_MIN).toBe(13389);
+    expect(config.RDP_PORT_MAX).toBe(14389);
+  });
+
+  it("publicConfig drops secrets and renders amounts as decimal strings", () => {
+    const shown = publicConfig(parseConfig({ ...vars, JWT_SECRET_KEY: secret, SESSION_KEK: kek }), formatUnits);
+    expect(shown).not.toHaveProperty("JWT_SECRET_KEY");
+    expect(shown).not.toHaveProperty("SESSION_KEK");
+    expect(shown.MIN_PAYOUT_AMOUNT).toBe("1.000000");
+  });
+});
+
+describe("invalid configuration", () => {
+  const issues = (source: Record<string, unknown>) => {
+    try {
+      parseConfig(source);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).issues;
+    }
+    throw new Error("expected a ConfigError");
+  };
+
+  it("names a missing secret", () => {
+    expect(issues({ ...vars, SESSION_KEK: kek })).toEqual([{ variable: "JWT_SECRET_KEY", message: "is missing" }]);
+    expect(issues({ ...vars, JWT_SECRET_KEY: secret })).toEqual([{ variable: "SESSION_KEK", message: "is missing" }]);
+    expect(issues({ ...vars, JWT_SECRET_KEY: secret, SESSION_KEK: "too-short" }).map((i) => i.variable)).toEqual(["SESSION_KEK"]);
+  });
+
+  it.each([
+    ["RATE_LIMIT_PER_MINUTE", "1k"],
+    ["MIN_PAYOUT_AMOUNT", "1.0000001"],
+    ["MAX_PAYOUT_AMOUNT", "-5"],
+    ["TRON_NETWORK", "testnet"],
+    ["USDT_CONTRACT_ADDRESS", "0xdeadbeef"],
+    ["CORS_ALLOWED_ORIGINS", "not a url"],
+    ["ANCHORING_ENABLED", "yes"],
+  ])("names %s=%s", (name, value) => {
+    expect(issues({ ...vars, JWT_SECRET_KEY: secret, SESSION_KEK: kek, [name]: value }).map((i) => i.variable)).toContain(name);
+  });
+
+  it("checks relations between values", () => {
+    const found = issues({ ...vars, JWT_SECRET_KEY: secret, SESSION_KEK: kek, MIN_PAYOUT_AMOUNT: "20000", RDP_PORT_MIN: "15000" });
+    expect(found.map((i) => i.variable).sort()).toEqual(["MIN_PAYOUT_AMOUNT", "RDP_PORT_MIN"]);
+  });
+});
