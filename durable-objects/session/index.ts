@@ -582,7 +582,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   async #writeManifest(sessionId: string, manifest: Manifest): Promise<void> {
     const bytes = new TextEncoder().encode(JSON.stringify(manifest));
-    await this.#store.put(manifestKey(sessionId), new Blob([bytes]).stream(), bytes.length);
+    await this.#store.put(manifestKey(sessionId), bytes, bytes.length);
   }
 
   /** Retention: delete the chunks and destroy the key; the manifest and proofs stay. */

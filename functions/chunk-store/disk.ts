@@ -22,7 +22,7 @@ export class DiskChunkStore implements ChunkStore {
     return `${this.origin}/${key}`;
   }
 
-  async put(key: string, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
+  async put(key: string, body: ReadableStream<Uint8Array> | Uint8Array, length: number): Promise<void> {
     const url = this.#url(key);
     const response = await this.service.fetch(url, {
       method: "PUT",

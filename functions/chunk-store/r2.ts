@@ -1,15 +1,16 @@
-import { assertKey, type ByteRange, type ChunkStore, type StoredObject } from "./types.ts";
+import { assertKey, ChunkStoreError, type ByteRange, type ChunkStore, type StoredObject } from "./types.ts";
 
 /** Chunk store on an R2 bucket (binding CHUNKS). */
 export class R2ChunkStore implements ChunkStore {
   constructor(private readonly bucket: R2Bucket) {}
 
-  async put(key: string, body: ReadableStream<Uint8Array>, length: number): Promise<void> {
+  async put(key: string, body: ReadableStream<Uint8Array> | Uint8Array, length: number): Promise<void> {
     assertKey(key);
-    // R2 needs a known length for a stream; FixedLengthStream also errors if the body is short or long.
-    const fixed = new FixedLengthStream(length);
-    const [, written] = await Promise.all([body.pipeTo(fixed.writable), this.bucket.put(key, fixed.readable)]);
-    void written;
+    const object = await this.bucket.put(key, body);
+    if (object && object.size !== length) {
+      await this.bucket.delete(key);
+      throw new ChunkStoreError(`R2 PUT ${key}: stored ${object.size} bytes, expected ${length}`);
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | null> {

@@ -4,8 +4,12 @@
  * [A-Za-z0-9._-] segments; values are opaque bytes the store never interprets.
  */
 export interface ChunkStore {
-  /** Stores exactly `length` bytes from `body` under `key`, replacing any previous value. */
-  put(key: string, body: ReadableStream<Uint8Array>, length: number): Promise<void>;
+  /**
+   * Stores exactly `length` bytes under `key`, replacing any previous value. A stream must have
+   * a known length (a FixedLengthStream's readable, a request body with Content-Length): R2
+   * refuses others, and piping one native stream into another is not possible in workerd.
+   */
+  put(key: string, body: ReadableStream<Uint8Array> | Uint8Array, length: number): Promise<void>;
   /** The value (or the byte range of it), or null when the key does not exist. */
   get(key: string, range?: ByteRange): Promise<StoredObject | null>;
   /** Size of the value, or null when the key does not exist. */

@@ -9,14 +9,19 @@ export function isChunkUpload(method: string, path: string): boolean {
   return method === "PUT" && CHUNK_UPLOAD_PATH.test(path);
 }
 
+/** Largest piece handed to the store and the digest at once. */
+const BLOCK_BYTES = 1024 * 1024;
+
 export class BodyLengthMismatch extends Error {
   override name = "BodyLengthMismatch";
 }
 
 /**
  * Streams `body` into the store while hashing it with the runtime's native SHA-256
- * (crypto.DigestStream) and counting bytes: one pass, no buffering beyond the stream's own
- * chunks. Returns the digest and size actually received.
+ * (crypto.DigestStream) and counting bytes, one piece at a time: each piece is written to the
+ * digest and to a native FixedLengthStream the store reads from, so at most a few pieces are in
+ * memory and the store's side stays a native stream (a JS TransformStream there cost ~5-10x in
+ * throughput; pipeTo into the digest was slower than writing to it directly).
  */
 export async function storeHashing(
   store: ChunkStore,
@@ -26,26 +31,33 @@ export async function storeHashing(
 ): Promise<{ sha256: string; size: number }> {
   const digest = new crypto.DigestStream("SHA-256");
   const digestWriter = digest.getWriter();
+  const pipe = new FixedLengthStream(length);
+  const writer = pipe.writable.getWriter();
+  const stored = store.put(key, pipe.readable, length);
+  // A BYOB reader fills whole blocks straight from the request body (workerd's readAtLeast), so
+  // the store and the digest get a few large pieces instead of many small ones: each piece
+  // handed over costs a round trip. One block is the only buffering per upload.
+  const reader = body.getReader({ mode: "byob" });
   let size = 0;
-  const hashing = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      size += chunk.byteLength;
-      if (size > length) throw new BodyLengthMismatch(`the body is longer than Content-Length (${length})`);
-      await digestWriter.write(chunk);
-      controller.enqueue(chunk);
-    },
-    async flush() {
-      if (size !== length) throw new BodyLengthMismatch(`the body has ${size} bytes, Content-Length says ${length}`);
-      await digestWriter.close();
-    },
-  });
   try {
-    await store.put(key, body.pipeThrough(hashing), length);
-  } catch (error) {
-    await digestWriter.abort(error).catch(() => {});
+    for (;;) {
+      const want = Math.min(BLOCK_BYTES, length - size + 1);
+      const { done, value } = await reader.readAtLeast(want, new Uint8Array(want));
+      if (value && value.byteLength > 0) {
+        size += value.byteLength;
+        if (size > length) throw new BodyLengthMismatch(`the body is longer than Content-Length (${length})`);
+        await Promise.all([digestWriter.write(value), writer.write(value)]);
+      }
+      if (done || !value || value.byteLength < want) break;
+    }
     if (size !== length) throw new BodyLengthMismatch(`the body has ${size} bytes, Content-Length says ${length}`);
+    await writer.close();
+    await digestWriter.close();
+  } catch (error) {
+    await Promise.allSettled([writer.abort(error), digestWriter.abort(error), reader.cancel(error), stored]);
     throw error;
   }
+  await stored;
   return { sha256: toHex(new Uint8Array(await digest.digest)), size };
 }
 
