@@ -69,6 +69,11 @@ export const PROBLEM_TYPES = {
     title: "Unsupported media type",
     description: "The Content-Type is not one this route accepts.",
   },
+  "upgrade-required": {
+    status: 426,
+    title: "Upgrade required",
+    description: "This route is a WebSocket: send `Upgrade: websocket`.",
+  },
   "range-not-satisfiable": {
     status: 416,
     title: "Range not satisfiable",

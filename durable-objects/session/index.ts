@@ -1,4 +1,5 @@
 import { asc, eq, lte } from "drizzle-orm";
+import { z } from "zod";
 import { loadConfig } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
@@ -79,6 +80,15 @@ export interface ConsistencyProofValue {
   proof: string[];
 }
 
+const liveClientMessage = z.object({ type: z.literal("ping") }).strict();
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 const manifestKey = (sessionId: string) => `sessions/${sessionId}/manifest.json`;
 const chunkKeyPrefix = (sessionId: string) => `sessions/${sessionId}/chunks/`;
 
@@ -153,6 +163,62 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       .run();
     this.#event("transition", actor, detail, row.state, to);
     logEvent("info", "session.transition", { sessionId: row.id, from: row.state, to }, this.#config.LOG_LEVEL);
+  }
+
+  // ---- live status (WebSocket hibernation API) ------------------------------------------------
+
+  /**
+   * Upgrades a request the route has already authorized into a status stream: the current
+   * status at once, then one message per change. Hibernation-safe: sockets are found again
+   * through getWebSockets(), nothing is kept in memory.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    await this.ready();
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response(null, { status: 426 });
+    const row = this.#row();
+    if (!row) return new Response(null, { status: 404 });
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    server.send(JSON.stringify(this.#statusMessage(row)));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // The stream is one-way; a client may only ping.
+    if (typeof message === "string" && liveClientMessage.safeParse(safeJson(message)).success) {
+      ws.send(JSON.stringify({ type: "pong" }));
+    } else {
+      ws.close(1003, "only {\"type\":\"ping\"} is accepted");
+    }
+  }
+
+  #statusMessage(row: SessionRow) {
+    const view = this.#view(row);
+    return {
+      type: "status" as const,
+      sessionId: view.id,
+      state: view.state,
+      version: view.version,
+      chunks: view.chunks,
+      merkleRoot: view.merkleRoot,
+      keyShredded: view.keyShredded,
+      updatedAt: new Date(view.updatedAt).toISOString(),
+    };
+  }
+
+  #broadcast(): void {
+    const sockets = this.ctx.getWebSockets();
+    if (!sockets.length) return;
+    const row = this.#row();
+    if (!row) return;
+    const text = JSON.stringify(this.#statusMessage(row));
+    for (const ws of sockets) {
+      try {
+        ws.send(text);
+      } catch {
+        // A closing socket: the runtime drops it.
+      }
+    }
   }
 
   // ---- lifecycle ------------------------------------------------------------------------
@@ -348,6 +414,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
         this.db.insert(schema.chunks).values(stored).run();
         this.#event("chunk-stored", actor, { index: upload.index, sha256: chunk.sha256, size: chunk.size });
         outcome = ok({ created: true, receipt: receipt(row.value.id, stored) });
+        this.#broadcast();
         return;
       }
       this.db.insert(schema.discards).values({ storeKey: upload.storeKey, addedAt: Date.now() }).onConflictDoNothing().run();
@@ -664,6 +731,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   async #pushIndex(): Promise<void> {
+    this.#broadcast();
     const row = this.#row();
     if (!row) return;
     await this.env.SESSION_INDEX.get(this.env.SESSION_INDEX.idFromName("global")).upsert(toSummary(row));

@@ -116,6 +116,20 @@ const getKey = createRoute({
   responses: { 200: json(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
 });
 
+const liveStatus = createRoute({
+  method: "get",
+  path: "/{id}/live",
+  tags: ["sessions"],
+  summary: "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
+  description: 'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
+    'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
+  request: { params: SessionIdParam },
+  responses: {
+    101: { description: "Switching to WebSocket" },
+    ...problemResponses(400, 401, 403, 404, 426, 429, 500),
+  },
+});
+
 export const sessionRoutes = createApp()
   .openapi(createSession, async (c) => {
     const actor = userActorOf(c);
@@ -201,6 +215,15 @@ export const sessionRoutes = createApp()
     const { id } = c.req.valid("param");
     const actor = userActorOf(c);
     return c.json(sessionJson(await callSession("remove", () => sessionStub(c, id).remove(actor))), 200);
+  })
+  .openapi(liveStatus, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("upgrade-required", "Connect with a WebSocket (Upgrade: websocket).");
+    }
+    await callSession("get", () => sessionStub(c, id).get(actor));
+    return sessionStub(c, id).fetch(c.req.raw);
   })
   .openapi(getKey, async (c) => {
     const { id } = c.req.valid("param");

@@ -174,3 +174,35 @@ describe("listing and search", { timeout: 30_000 }, () => {
     expect(empty.status).toBe(400);
   });
 });
+
+describe("live status stream", { timeout: 30_000 }, () => {
+  it("sends the status at once and on every change, to the owner only", async () => {
+    const session = await createSession("watcher", "node-w");
+    const refused = await api(`/api/v1/sessions/${session.id}/live`, { headers: { ...(await userHeaders("other")), Upgrade: "websocket" } });
+    expect(refused.status).toBe(404);
+    const plain = await api(`/api/v1/sessions/${session.id}/live`, { headers: await userHeaders("watcher") });
+    expect(plain.status).toBe(426);
+    const res = await api(`/api/v1/sessions/${session.id}/live`, { headers: { ...(await userHeaders("watcher")), Upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    const messages: { type: string; state?: string; chunks?: { count: number } }[] = [];
+    let notify = () => {};
+    ws.addEventListener("message", (event) => {
+      messages.push(JSON.parse(event.data as string));
+      notify();
+    });
+    ws.accept();
+    const next = async (count: number) => {
+      while (messages.length < count) await new Promise<void>((resolve) => (notify = resolve));
+      return messages[count - 1]!;
+    };
+    expect(await next(1)).toMatchObject({ type: "status", state: "created" });
+    await api(`/api/v1/sessions/${session.id}/start`, { method: "POST", headers: await userHeaders("watcher") });
+    expect(await next(2)).toMatchObject({ type: "status", state: "recording" });
+    await putChunk(session.id, 0, chunkBytes(0), "node-w");
+    expect(await next(3)).toMatchObject({ state: "recording", chunks: { count: 1 } });
+    ws.send(JSON.stringify({ type: "ping" }));
+    expect(await next(4)).toEqual({ type: "pong" });
+    ws.close();
+  });
+});
