@@ -36,9 +36,11 @@ export async function storeHashing(
   const stored = store.put(key, pipe.readable, length);
   // A BYOB reader fills whole blocks straight from the request body (workerd's readAtLeast), so
   // the store and the digest get a few large pieces instead of many small ones: each piece
-  // handed over costs a round trip. One block is the only buffering per upload.
+  // handed over costs a round trip. Two blocks are the only buffering per upload.
   const reader = body.getReader({ mode: "byob" });
   let size = 0;
+  // Double buffering: the next block is read from the network while the previous one is written.
+  let writing: Promise<unknown> = Promise.resolve();
   try {
     for (;;) {
       const want = Math.min(BLOCK_BYTES, length - size + 1);
@@ -46,10 +48,13 @@ export async function storeHashing(
       if (value && value.byteLength > 0) {
         size += value.byteLength;
         if (size > length) throw new BodyLengthMismatch(`the body is longer than Content-Length (${length})`);
-        await Promise.all([digestWriter.write(value), writer.write(value)]);
+        await writing;
+        writing = Promise.all([digestWriter.write(value), writer.write(value)]);
+        writing.catch(() => {}); // awaited on the next turn; this only keeps it from counting as unhandled
       }
       if (done || !value || value.byteLength < want) break;
     }
+    await writing;
     if (size !== length) throw new BodyLengthMismatch(`the body has ${size} bytes, Content-Length says ${length}`);
     await writer.close();
     await digestWriter.close();
