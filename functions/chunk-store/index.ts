@@ -1,12 +1,14 @@
 import { DiskChunkStore } from "./disk.ts";
 import { R2ChunkStore } from "./r2.ts";
-import type { ChunkStore } from "./types.ts";
+import { ChunkStoreError, type ChunkStore } from "./types.ts";
 
 export { DiskChunkStore, type DiskService } from "./disk.ts";
 export { R2ChunkStore } from "./r2.ts";
 export { ChunkStoreError, type ByteRange, type ChunkStore, type StoredObject } from "./types.ts";
 
 /** The deployment's chunk store: a `DISK` service binding when the edge adapter provides one, else R2. */
-export function chunkStoreFor(env: { CHUNKS: R2Bucket; DISK?: Fetcher }): ChunkStore {
-  return env.DISK ? new DiskChunkStore(env.DISK) : new R2ChunkStore(env.CHUNKS);
+export function chunkStoreFor(env: { CHUNKS?: R2Bucket; DISK?: Fetcher }): ChunkStore {
+  if (env.DISK) return new DiskChunkStore(env.DISK);
+  if (env.CHUNKS) return new R2ChunkStore(env.CHUNKS);
+  throw new ChunkStoreError("no chunk store is bound (CHUNKS for R2 or DISK for a workerd disk service)");
 }

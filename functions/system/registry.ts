@@ -1,6 +1,7 @@
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
+import { chunkStoreFor } from "../chunk-store/index.ts";
 import { callDurableObject } from "../do-call.ts";
 
 export interface FunctionCheck {
@@ -40,20 +41,19 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "chunk-store",
+    description: "Encrypted chunk storage (R2 binding CHUNKS, or a workerd disk service bound as DISK)",
+    async check(env) {
+      await chunkStoreFor(env).head("health/probe");
+    },
+  },
+  {
     name: "sessions",
     description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
     async check(env) {
       await callDurableObject("SessionIndexDO", "ping", () =>
         env.SESSION_INDEX.get(env.SESSION_INDEX.idFromName("global")).ping(),
       );
-    },
-  },
-  {
-    name: "chunk-store",
-    description: "Encrypted chunk storage (R2 binding CHUNKS)",
-    async check(env) {
-      if (!env.CHUNKS) throw new Error("no CHUNKS binding is configured");
-      await env.CHUNKS.head("health/probe");
     },
   },
 ];
