@@ -1,10 +1,10 @@
 // BENCH ingest: MB/s of 10 MB chunk uploads through the API (PUT /api/v1/sessions/:id/chunks/:i:
 // gateway, node credential, SessionDO begin/commit, SHA-256 while streaming) into the chunk store,
 // vs. raw PUTs of the same bytes straight into the same store, in the same workerd process and run.
-// The store is the self-hosted one (a workerd disk service), so both sides write the same files.
+// The store is the self-hosted one (the edge adapter's chunk disk service), so both sides write the same files.
 // Also reports the workerd process's resident memory while each side uploads.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
@@ -45,8 +45,6 @@ async function expectStatus(res, ...statuses) {
 try {
   const port = await freePort();
   const storePort = await freePort();
-  const chunkDir = join(work, "chunks");
-  mkdirSync(chunkDir);
   const { configPath } = buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),
@@ -54,14 +52,15 @@ try {
     httpAddress: `127.0.0.1:${port}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
   });
-  // Until the edge adapter wires the chunk store (issue 10), add the disk service here: bound to the
-  // Worker as DISK (ours) and exposed on its own socket (the raw baseline).
-  let config = readFileSync(configPath, "utf8");
-  config = config
-    .replace(/services = \[\n/, `services = [\n    (name = "chunks", disk = (path = ${JSON.stringify(chunkDir)}, writable = true)),\n`)
-    .replace(/sockets = \[\n/, `sockets = [\n    (name = "chunks-http", address = "127.0.0.1:${storePort}", http = (), service = "chunks"),\n`)
-    .replace(/bindings = \[\n/, `bindings = [\n    (name = "DISK", service = "chunks"),\n`);
-  writeFileSync(configPath, config);
+  // The self-hosted config binds the chunk directory's disk service as CHUNK_DISK (ours); the
+  // baseline reaches the same disk service directly through one more socket.
+  const config = readFileSync(configPath, "utf8");
+  const withSocket = config.replace(
+    /sockets = \[\n/,
+    `sockets = [\n    (name = "chunks-http", address = "127.0.0.1:${storePort}", http = (), service = "chunk-disk"),\n`,
+  );
+  if (withSocket === config || !config.includes('service = "chunk-disk"')) throw new Error("unexpected workerd config layout");
+  writeFileSync(configPath, withSocket);
   const workerd = startWorkerd(configPath, { env: { JWT_SECRET_KEY: jwtSecret, SESSION_KEK: kek } });
   stops.push(workerd.stop);
   const base = `http://127.0.0.1:${port}`;

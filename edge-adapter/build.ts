@@ -2,12 +2,14 @@
 // npm run pi:build — bundles the Worker exactly as `wrangler deploy` would and writes a workerd
 // config that serves it self-hosted (see README "Self-hosted on a Pi").
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { SECRET_NAMES } from "./secrets.ts";
+import { OPTIONAL_SECRET_NAMES, SECRET_NAMES } from "./secrets.ts";
 import { readWranglerConfig } from "./wrangler-config.ts";
-import { generateWorkerdConfig } from "./workerd-config.ts";
+import { LEGACY_PORTS, type LegacyPort } from "./legacy-ports.ts";
+import { CERT_FILE, KEY_FILE } from "./tls.ts";
+import { dataLayout, generateWorkerdConfig } from "./workerd-config.ts";
 
 export interface BuildOptions {
   root: string;
@@ -15,6 +17,10 @@ export interface BuildOptions {
   dataDir: string;
   httpAddress: string;
   vars?: Record<string, string>;
+  /** HTTPS socket address and the directory `npm run pi:cert` wrote cert.pem and key.pem to. */
+  https?: { address: string; tlsDir: string };
+  /** Legacy per-service ports (default map: LEGACY_PORTS) on `host`. */
+  legacy?: { host: string; ports?: readonly LegacyPort[] };
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
@@ -30,7 +36,25 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
   });
   if (bundle.status !== 0) throw new Error(`wrangler bundle failed:\n${bundle.stderr || bundle.stdout}`);
   const wrangler = readWranglerConfig(join(options.root, "wrangler.toml"));
-  mkdirSync(join(options.dataDir, "do"), { recursive: true });
+  const layout = dataLayout(options.dataDir);
+  mkdirSync(layout.durableObjects, { recursive: true });
+  mkdirSync(layout.chunks, { recursive: true });
+  let https;
+  if (options.https) {
+    const certPath = join(options.https.tlsDir, CERT_FILE);
+    const keyPath = join(options.https.tlsDir, KEY_FILE);
+    if (!existsSync(certPath) || !existsSync(keyPath)) {
+      throw new Error(`no ${CERT_FILE}/${KEY_FILE} in ${options.https.tlsDir}: run npm run pi:cert first (or pass --https off)`);
+    }
+    https = { address: options.https.address, certPath, keyPath };
+  }
+  let legacy;
+  if (options.legacy) {
+    // The router travels with the config, so out/pi is self-contained.
+    const routerPath = join(options.outDir, "legacy-router.js");
+    copyFileSync(join(import.meta.dirname, "workers", "legacy-router.js"), routerPath);
+    legacy = { host: options.legacy.host, ports: options.legacy.ports ?? LEGACY_PORTS, routerPath };
+  }
   const configPath = join(options.outDir, "lucid.capnp");
   writeFileSync(
     configPath,
@@ -41,7 +65,9 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
       dataDir: options.dataDir,
       httpAddress: options.httpAddress,
       vars: { LUCID_ENV: "production", ...options.vars },
-      secrets: SECRET_NAMES,
+      secrets: [...SECRET_NAMES, ...OPTIONAL_SECRET_NAMES],
+      https,
+      legacy,
     }),
   );
   return { configPath, bundleDir };
@@ -53,11 +79,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       out: { type: "string", default: "out/pi" },
       "data-dir": { type: "string", default: "/var/lib/lucid" },
       http: { type: "string", default: "127.0.0.1:8080" },
+      https: { type: "string", default: "0.0.0.0:8443" },
+      "tls-dir": { type: "string", default: "out/pi/tls" },
+      "legacy-ports": { type: "boolean", default: false },
+      "legacy-host": { type: "string", default: "127.0.0.1" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    console.log("usage: npm run pi:build -- [--out out/pi] [--data-dir /var/lib/lucid] [--http 127.0.0.1:8080]");
+    console.log(`usage: npm run pi:build -- [--out out/pi] [--data-dir /var/lib/lucid] [--http 127.0.0.1:8080]
+         [--https 0.0.0.0:8443 | --https off] [--tls-dir out/pi/tls] [--legacy-ports [--legacy-host 127.0.0.1]]`);
     process.exit(0);
   }
   const root = resolve(import.meta.dirname, "..");
@@ -67,6 +98,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       outDir: resolve(values.out!),
       dataDir: resolve(values["data-dir"]!),
       httpAddress: values.http!,
+      https: values.https === "off" ? undefined : { address: values.https!, tlsDir: resolve(values["tls-dir"]!) },
+      legacy: values["legacy-ports"] ? { host: values["legacy-host"]! } : undefined,
     });
     console.log(`workerd config written to ${configPath}\nstart it with: npm run pi:start -- ${configPath}`);
   } catch (error) {

@@ -1,6 +1,31 @@
 import { readdirSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
+import { validateLegacyPorts, type LegacyPort } from "./legacy-ports.ts";
 import type { WranglerConfig } from "./wrangler-config.ts";
+
+/** Service binding through which the sessions code reaches the self-hosted chunk store (a disk service). */
+export const CHUNK_DISK_BINDING = "CHUNK_DISK";
+
+/** Directories under the data directory: DO SQLite files and encrypted chunks. workerd needs both to exist. */
+export function dataLayout(dataDir: string): { durableObjects: string; chunks: string } {
+  return { durableObjects: join(dataDir, "do"), chunks: join(dataDir, "chunks") };
+}
+
+export interface HttpsSocket {
+  /** host:port, e.g. "0.0.0.0:8443". */
+  address: string;
+  /** Absolute paths of the PEM certificate chain and private key (embedded at start-up). */
+  certPath: string;
+  keyPath: string;
+}
+
+export interface LegacySockets {
+  /** Interface the legacy ports listen on, e.g. "127.0.0.1" or "0.0.0.0". */
+  host: string;
+  ports: readonly LegacyPort[];
+  /** Absolute path of workers/legacy-router.js (copied next to the config by the build). */
+  routerPath: string;
+}
 
 export interface WorkerdConfigOptions {
   wrangler: WranglerConfig;
@@ -16,6 +41,19 @@ export interface WorkerdConfigOptions {
   vars?: Record<string, string>;
   /** Secret names bound with fromEnvironment: read from workerd's environment at start. */
   secrets: readonly string[];
+  /** The HTTPS socket for the Electron GUI and browsers; omitted, only plain HTTP is served. */
+  https?: HttpsSocket;
+  /** The seed's per-service ports, each routed onto its surface (README "Legacy port map"). */
+  legacy?: LegacySockets;
+}
+
+const ADDRESS = /^([^\s:\[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/;
+
+function portOf(address: string, what: string): number {
+  const match = ADDRESS.exec(address);
+  const port = match ? Number(match[2]) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new Error(`${what} must be host:port (got "${address}")`);
+  return port;
 }
 
 const capnpString = (value: string) => JSON.stringify(value);
@@ -29,8 +67,11 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
   const { wrangler, bundleDir, dataDir } = options;
   if (!isAbsolute(dataDir)) throw new Error(`dataDir must be an absolute path (got "${dataDir}")`);
   if (!isAbsolute(bundleDir)) throw new Error(`bundleDir must be an absolute path (got "${bundleDir}")`);
-  if (!/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(options.httpAddress)) {
-    throw new Error(`httpAddress must be host:port (got "${options.httpAddress}")`);
+  const httpPort = portOf(options.httpAddress, "httpAddress");
+  const httpsPort = options.https ? portOf(options.https.address, "https.address") : undefined;
+  if (httpsPort === httpPort) throw new Error(`the HTTP and HTTPS sockets both use port ${httpPort}`);
+  for (const path of options.https ? [options.https.certPath, options.https.keyPath] : []) {
+    if (!isAbsolute(path)) throw new Error(`TLS file paths must be absolute (got "${path}")`);
   }
 
   const files = readdirSync(bundleDir);
@@ -44,6 +85,8 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
       .map((file) => `(name = ${capnpString(file)}, text = ${embed(file)})`),
   ];
 
+  const legacyPorts = legacySocketsOf(options.legacy, httpPort, httpsPort);
+  const layout = dataLayout(dataDir);
   const vars = { ...wrangler.vars, ...options.vars };
   const bindings = [
     ...Object.entries(vars).map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`),
@@ -51,10 +94,31 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
     ...wrangler.durableObjects.map(
       (d) => `(name = ${capnpString(d.binding)}, durableObjectNamespace = ${capnpString(d.className)})`,
     ),
+    `(name = ${capnpString(CHUNK_DISK_BINDING)}, service = "chunk-disk")`,
   ];
   const namespaces = wrangler.durableObjects.map(
     (d) =>
       `(className = ${capnpString(d.className)}, uniqueKey = ${capnpString(`${wrangler.name}-${d.className}`)}, enableSql = true)`,
+  );
+
+  const sockets = [`(name = "http", address = ${capnpString(options.httpAddress)}, http = (), service = "lucid")`];
+  if (options.https) {
+    const { address, certPath, keyPath } = options.https;
+    sockets.push(
+      `(name = "https", address = ${capnpString(address)}, service = "lucid",\n     https = (options = (), tlsOptions = (keypair = (privateKey = ${embedFile(options.configDir, keyPath)}, certificateChain = ${embedFile(options.configDir, certPath)}))))`,
+    );
+  }
+  for (const p of legacyPorts) {
+    sockets.push(`(name = "legacy-${p.name}", address = ${capnpString(`${options.legacy!.host}:${p.port}`)}, http = (), service = "legacy-${p.name}")`);
+  }
+  const routers = legacyPorts.map(
+    (p) => `
+const legacy${pascal(p.name)} :Workerd.Worker = (
+  modules = [(name = "legacy-router.js", esModule = ${embedFile(options.configDir, options.legacy!.routerPath)})],
+  compatibilityDate = ${capnpString(wrangler.compatibilityDate)},
+  bindings = [(name = "LUCID", service = "lucid"), (name = "TARGET", text = ${capnpString(p.target)})],
+);
+`,
   );
 
   return `# Generated by edge-adapter from wrangler.toml; do not edit (npm run pi:build regenerates it).
@@ -63,10 +127,13 @@ using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "lucid", worker = .lucidWorker),
-    (name = "do-storage", disk = (path = ${capnpString(join(dataDir, "do"))}, writable = true)),
+    (name = "do-storage", disk = (path = ${capnpString(layout.durableObjects)}, writable = true)),
+    (name = "chunk-disk", disk = (path = ${capnpString(layout.chunks)}, writable = true)),${legacyPorts
+      .map((p) => `\n    (name = "legacy-${p.name}", worker = .legacy${pascal(p.name)}),`)
+      .join("")}
   ],
   sockets = [
-    (name = "http", address = ${capnpString(options.httpAddress)}, http = (), service = "lucid"),
+    ${sockets.join(",\n    ")}
   ],
 );
 
@@ -84,5 +151,29 @@ const lucidWorker :Workerd.Worker = (
   ],
   durableObjectStorage = (localDisk = "do-storage"),
 );
-`;
+${routers.join("")}`;
+}
+
+function embedFile(configDir: string, path: string): string {
+  return `embed ${capnpString(relative(configDir, path))}`;
+}
+
+const pascal = (name: string) => name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+
+/**
+ * The legacy sockets to open. The gateway's identity mapping on the HTTP socket's own port is
+ * already served by that socket, so it is skipped; any other clash is a configuration error.
+ */
+function legacySocketsOf(legacy: LegacySockets | undefined, httpPort: number, httpsPort: number | undefined): LegacyPort[] {
+  if (!legacy) return [];
+  validateLegacyPorts(legacy.ports);
+  if (!isAbsolute(legacy.routerPath)) throw new Error(`routerPath must be absolute (got "${legacy.routerPath}")`);
+  portOf(`${legacy.host}:1`, "legacy host");
+  return legacy.ports.filter((p) => {
+    if (p.port === httpPort && p.target === "/api/v1") return false;
+    if (p.port === httpPort || p.port === httpsPort) {
+      throw new Error(`legacy port ${p.name} (${p.port}) clashes with the HTTP or HTTPS socket`);
+    }
+    return true;
+  });
 }

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { MiddlewareHandler } from "hono";
 import { loadConfig, type Config } from "../shared/config.ts";
 import { ApiError, PROBLEM_TYPES, problemTypeUri, type ProblemSlug } from "../shared/errors.ts";
-import { authenticate } from "./middleware/authenticate.ts";
+import { authenticate, rejectInvalidCredentials } from "./middleware/authenticate.ts";
 import { observe } from "./middleware/observe.ts";
 import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/problem.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
@@ -14,6 +14,8 @@ import { createApp } from "./openapi.ts";
 import type { AppEnv } from "./types.ts";
 import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
 import { systemApp } from "./system/index.ts";
+import { authApp } from "./auth/index.ts";
+import { usersApp } from "./users/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -64,7 +66,12 @@ function configuredMiddleware(config: Config) {
   return entry;
 }
 
-app.use("/api/*", authenticate(), rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }));
+app.use(
+  "/api/*",
+  authenticate(),
+  rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }),
+  rejectInvalidCredentials(),
+);
 
 app.onError(onError);
 app.notFound(notFoundHandler(app));
@@ -83,6 +90,8 @@ app.get("/problems/:slug", (c) => {
 });
 
 const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
+app.route("/api/v1/auth", authApp);
+app.route("/api/v1/users", usersApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

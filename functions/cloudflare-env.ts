@@ -8,7 +8,7 @@ declare global {
     interface Env extends LucidEnv {}
     interface GlobalProps {
       mainModule: typeof Main;
-      durableNamespaces: "SystemDO" | "RateLimiterDO" | "SessionDO" | "SessionIndexDO";
+      durableNamespaces: "SystemDO" | "RateLimiterDO" | "UserDO" | "UserIndexDO" | "LoginGuardDO" | "AuditDO" | "MailOutboxDO" | "SessionDO" | "SessionIndexDO";
     }
   }
 }

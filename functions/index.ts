@@ -1,6 +1,11 @@
 // The Worker entry: the Hono gateway plus every Durable Object class the bindings name.
 import app from "./app.ts";
 
+export { AuditDO } from "../durable-objects/audit/index.ts";
+export { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
+export { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
+export { UserDO } from "../durable-objects/user/index.ts";
+export { UserIndexDO } from "../durable-objects/user-index/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 export { SessionDO } from "../durable-objects/session/index.ts";
 export { SessionIndexDO } from "../durable-objects/session-index/index.ts";

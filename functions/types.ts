@@ -1,11 +1,15 @@
 import type { Config } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
+import type { ApiError } from "../shared/errors.ts";
 
-export type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
+export type { Role } from "../shared/rbac.ts";
+import type { Role } from "../shared/rbac.ts";
 
 export interface Principal {
   userId: string;
   role: Role;
+  /** Login session id (`sid` claim), absent in tokens not issued by functions/auth. */
+  sessionId?: string;
 }
 
 /** A Pi node authenticated by its node credential (functions/middleware/node-credential.ts). */
@@ -21,5 +25,7 @@ export interface AppEnv {
     config: Config;
     principal: Principal | undefined;
     node: NodeIdentity | undefined;
+    /** Set by authenticate() when a presented token is invalid; thrown after rate limiting. */
+    authFailure: ApiError | undefined;
   };
 }

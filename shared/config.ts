@@ -50,6 +50,10 @@ const origins = z
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
 
+/** Empty or absent → undefined, so optional vars can sit in wrangler.toml as "". */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
 /** At least 32 bytes of entropy, as hex or base64 (what `npm start` generates). */
 const secret = z.string().min(32, "must be at least 32 characters (256 bits as hex or base64)");
 
@@ -90,6 +94,22 @@ export const configSchema = z
     PAYOUT_FEE: amount,
     TRANSACTION_TIMEOUT_SECONDS: integer(1),
     WALLET_ENCRYPTION_ALGORITHM: z.literal("AES-256-GCM"),
+    // Auth (functions/auth): JWT rotation, token lifetimes, session limit, login guard, mail.
+    JWT_SECRET_KEY_PREVIOUS: optional(secret),
+    ACCESS_TOKEN_TTL_SECONDS: integer(60, 3600),
+    REFRESH_TOKEN_TTL_SECONDS: integer(300, 90 * 86400),
+    MAX_SESSIONS_PER_USER: integer(1, 100),
+    LOGIN_CHALLENGE_TTL_SECONDS: integer(30, 3600),
+    MAGIC_LINK_TTL_SECONDS: integer(60, 86400),
+    LOGIN_FAILURES_BEFORE_BACKOFF: integer(1, 100),
+    LOGIN_BACKOFF_MAX_SECONDS: integer(1, 86400),
+    BOOTSTRAP_SUPER_ADMIN_ADDRESS: optional(tronAddress),
+    TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, "must not contain ':'"),
+    MAIL_FROM: z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be a plain address such as lucid@example.org"),
+    MAIL_WEBHOOK_URL: optional(z.string().url().regex(/^https?:\/\//, "must be an http(s) URL")),
+    MAIL_WEBHOOK_SECRET: optional(secret),
+    /** "auto": the dev outbox is on unless LUCID_ENV is production. */
+    MAIL_DEV_OUTBOX: z.enum(["auto", "true", "false"]),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -103,7 +123,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

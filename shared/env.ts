@@ -1,3 +1,8 @@
+import type { AuditDO } from "../durable-objects/audit/index.ts";
+import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
+import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
+import type { UserIndexDO } from "../durable-objects/user-index/index.ts";
+import type { UserDO } from "../durable-objects/user/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SessionDO } from "../durable-objects/session/index.ts";
 import type { SessionIndexDO } from "../durable-objects/session-index/index.ts";
@@ -15,6 +20,13 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SESSIONS: DurableObjectNamespace<SessionDO>;
   SESSION_INDEX: DurableObjectNamespace<SessionIndexDO>;
   CHUNKS: R2Bucket;
-  /** Self-hosted only: a workerd `disk` service the edge adapter binds; when present it replaces R2 as the chunk store. */
-  DISK?: Fetcher;
+  USERS: DurableObjectNamespace<UserDO>;
+  USER_INDEX: DurableObjectNamespace<UserIndexDO>;
+  LOGIN_GUARD: DurableObjectNamespace<LoginGuardDO>;
+  AUDIT: DurableObjectNamespace<AuditDO>;
+  MAIL_OUTBOX: DurableObjectNamespace<MailOutboxDO>;
+  /** Cloudflare Email Routing `send_email` binding; absent on self-hosted workerd. */
+  SEND_EMAIL?: SendEmail;
+  /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
+  CHUNK_DISK?: Fetcher;
 };

@@ -84,6 +84,11 @@ export const PROBLEM_TYPES = {
     title: "Too many requests",
     description: "The client exceeded its request quota; wait for Retry-After seconds.",
   },
+  "login-throttled": {
+    status: 429,
+    title: "Too many failed logins",
+    description: "Failed logins for this address or client earned a back-off; retry after Retry-After seconds.",
+  },
   "internal-error": {
     status: 500,
     title: "Internal error",

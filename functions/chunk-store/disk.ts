@@ -8,13 +8,13 @@ export interface DiskService {
 /**
  * Chunk store on a workerd `disk` service (writable = true): PUT writes a file (creating
  * directories), GET reads it (with Range), HEAD gives its size, DELETE removes it. Used on a Pi,
- * where the edge adapter binds the service as `DISK`; works under plain Node against the same
+ * where the edge adapter binds the service as `CHUNK_DISK`; works under plain Node against the same
  * HTTP protocol.
  */
 export class DiskChunkStore implements ChunkStore {
   constructor(
     private readonly service: DiskService,
-    private readonly origin = "http://disk",
+    private readonly origin = "http://chunk-disk",
   ) {}
 
   #url(key: string): string {

@@ -1,53 +1,80 @@
 import type { MiddlewareHandler } from "hono";
-import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
+import { ROLE_RANK, ROLES } from "../../shared/rbac.ts";
+import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
 import { isNodeCredential } from "./node-credential.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
   sub: z.string().min(1).max(128),
-  role: z.enum(["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"]),
+  role: z.enum(ROLES),
   exp: z.number().int(),
   iat: z.number().int().optional(),
   typ: z.literal("access").optional(),
+  /** The login session (refresh-token family) this token belongs to, when issued by functions/auth. */
+  sid: z.string().max(64).optional(),
 });
+
+export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 
 function unauthorized(detail: string, error = "invalid_token"): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
 }
 
+async function principalFromHeader(header: string, config: AppEnv["Variables"]["config"]): Promise<Principal> {
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
+  if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
+  let payload: unknown;
+  try {
+    // Stateless on purpose (every request): signature, alg pin, kid and expiry only.
+    payload = await (await keyringFor(config)).verify(match[1]!);
+  } catch {
+    throw unauthorized("The access token is invalid or expired.");
+  }
+  const claims = accessClaimsSchema.safeParse(payload);
+  if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
+  return { userId: claims.data.sub, role: claims.data.role, sessionId: claims.data.sid };
+}
+
 /**
  * Optional authentication: no Authorization header leaves the request anonymous; a header
  * that is present must be a valid, unexpired HS256 bearer token or the request is refused
- * with 401. Routes that need a principal or a role check for it themselves.
+ * with 401 — by `rejectInvalidCredentials()`, which runs after the rate limiter so that
+ * guessing tokens spends the guesser's (per-address) quota. Routes that need a principal or
+ * a role check for it themselves.
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async function authenticateMiddleware(c, next) {
     const header = c.req.header("Authorization");
     c.set("principal", undefined);
-    if (header !== undefined) {
-      const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
-      if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
-      // Node credentials are verified by nodeCredential() on the routes that accept them.
-      if (isNodeCredential(match[1]!)) return next();
-      let payload: unknown;
+    c.set("authFailure", undefined);
+    // Node credentials are verified by nodeCredential() on the routes that accept them.
+    const bearer = /^Bearer (\S+)$/.exec(header ?? "")?.[1];
+    if (header !== undefined && !(bearer && isNodeCredential(bearer))) {
       try {
-        payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");
-      } catch {
-        throw unauthorized("The access token is invalid or expired.");
+        c.set("principal", await principalFromHeader(header, c.get("config")));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        c.set("authFailure", error);
       }
-      const claims = accessClaimsSchema.safeParse(payload);
-      if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
-      c.set("principal", { userId: claims.data.sub, role: claims.data.role });
     }
     await next();
   };
 }
 
-/** Roles in increasing order of power; each includes what the ones before it may do. */
-export const ROLE_RANK: Record<Role, number> = { USER: 0, NODE_OPERATOR: 1, ADMIN: 2, SUPER_ADMIN: 3 };
+/** Refuses the request whose credentials `authenticate()` found invalid. */
+export function rejectInvalidCredentials(): MiddlewareHandler<AppEnv> {
+  return async function rejectInvalidCredentialsMiddleware(c, next) {
+    const failure = c.get("authFailure");
+    if (failure) throw failure;
+    await next();
+  };
+}
+
+/** Roles in increasing order of power (defined with the permission table in shared/rbac.ts). */
+export { ROLE_RANK };
 
 /** The authenticated caller, or 401. */
 export function principalOf(c: { get(key: "principal"): Principal | undefined }): Principal {

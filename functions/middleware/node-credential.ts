@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from "hono";
-import { verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
 import type { AppEnv } from "../types.ts";
+import { keyringFor } from "./jwt-keyring.ts";
 
 /**
  * Node credentials: HS256 JWTs signed with JWT_SECRET_KEY carrying `{ typ: "node", sub: <nodeId>, exp }`.
@@ -39,7 +39,8 @@ export function nodeCredential(): MiddlewareHandler<AppEnv> {
     if (match && isNodeCredential(match[1]!)) {
       let payload: unknown;
       try {
-        payload = await verify(match[1]!, c.get("config").JWT_SECRET_KEY, "HS256");
+        // The same keyring as access tokens: JWT_SECRET_KEY, and JWT_SECRET_KEY_PREVIOUS during a rotation.
+        payload = await (await keyringFor(c.get("config"))).verify(match[1]!);
       } catch {
         throw invalidNode("The node credential is invalid or expired.");
       }

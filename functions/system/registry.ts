@@ -1,7 +1,6 @@
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
-import { chunkStoreFor } from "../chunk-store/index.ts";
 import { callDurableObject } from "../do-call.ts";
 
 export interface FunctionCheck {
@@ -41,10 +40,29 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
-    name: "chunk-store",
-    description: "Encrypted chunk storage (R2 binding CHUNKS, or a workerd disk service bound as DISK)",
+    name: "auth",
+    description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
     async check(env) {
-      await chunkStoreFor(env).head("health/probe");
+      await Promise.all([
+        callDurableObject("UserIndexDO", "ping", () => env.USER_INDEX.get(env.USER_INDEX.idFromName("directory")).ping()),
+        callDurableObject("LoginGuardDO", "ping", () => env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName("health:probe")).ping()),
+        callDurableObject("AuditDO", "ping", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).ping()),
+      ]);
+    },
+  },
+  {
+    name: "chunk-store",
+    description: "Encrypted chunk storage (R2 binding CHUNKS; self-hosted: disk service CHUNK_DISK)",
+    async check(env) {
+      if (env.CHUNKS) {
+        await env.CHUNKS.head("health/probe");
+        return;
+      }
+      // Self-hosted workerd has no R2: the chunks live in a writable disk service (edge-adapter).
+      if (!env.CHUNK_DISK) throw new Error("no chunk store is configured (neither CHUNKS nor CHUNK_DISK)");
+      const res = await env.CHUNK_DISK.fetch("http://chunk-disk/", { method: "HEAD" });
+      if (!res.ok) throw new Error(`the chunk disk service answered ${res.status}`);
+      return { detail: "disk service CHUNK_DISK" };
     },
   },
   {

@@ -1,18 +1,25 @@
 // End to end against a real workerd process running the generated self-hosted config.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
+import { certificatePins, generateSelfSigned } from "../../edge-adapter/tls.ts";
+import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
 const secret = randomBytes(32).toString("hex");
 const kek = randomBytes(32).toString("hex");
 let base = "";
+let httpsBase = "";
+const legacy = { gateway: "", system: "" };
 let configPath = "";
+let trusted: Agent;
+let certPem = "";
 let workerd: WorkerdProcess | undefined;
 
 async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY: secret, SESSION_KEK: kek }, anyStatus = false) {
@@ -23,19 +30,38 @@ async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY:
 }
 
 beforeAll(async () => {
-  const port = await freePort();
+  const [port, httpsPort, gatewayPort, systemPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   base = `http://127.0.0.1:${port}`;
+  httpsBase = `https://localhost:${httpsPort}`;
+  legacy.gateway = `http://127.0.0.1:${gatewayPort}`;
+  legacy.system = `http://127.0.0.1:${systemPort}`;
+  const tlsDir = join(work, "tls");
+  const tls = generateSelfSigned(tlsDir, { hostnames: ["lucid.test"] });
+  certPem = readFileSync(tls.certPath, "utf8");
+  // Trust exactly this self-signed certificate, as a pinned GUI would; nothing is disabled.
+  trusted = new Agent({ connect: { ca: certPem } });
   ({ configPath } = buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
+    https: { address: `127.0.0.1:${httpsPort}`, tlsDir },
+    legacy: {
+      host: "127.0.0.1",
+      // Two ports of the map on free ports: the gateway (unchanged paths) and one routed onto a surface
+      // that exists on every branch (system), so the rewrite itself is observable.
+      ports: [
+        { name: "gateway", port: gatewayPort, target: "/api/v1" },
+        { name: "system", port: systemPort, target: "/api/v1/system" },
+      ],
+    },
   }));
   await start();
 });
 
 afterAll(async () => {
   await workerd?.stop();
+  await trusted?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -89,5 +115,71 @@ describe("self-hosted workerd", () => {
     const run = spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), configPath], { env, encoding: "utf8" });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("JWT_SECRET_KEY");
+    // The systemd unit's ExecStartPre: checks only, then exits.
+    const check = (environment: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], { env: environment, encoding: "utf8" });
+    expect(check(env).status).toBe(2);
+    expect(check({ ...env, JWT_SECRET_KEY: secret }).status).toBe(2);
+    expect(check({ ...env, JWT_SECRET_KEY: secret, SESSION_KEK: kek }).status).toBe(0);
+  });
+
+  it("serves HTTPS with the generated certificate, which a client trusting only it accepts", async () => {
+    const res = await undiciFetch(`${httpsBase}/health`, { dispatcher: trusted });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok" });
+    const ip = await undiciFetch(`${httpsBase.replace("localhost", "127.0.0.1")}/api/v1/openapi.json`, { dispatcher: trusted });
+    expect(ip.status).toBe(200);
+    const pins = certificatePins(certPem);
+    expect(pins.subjectAltName).toContain("DNS:lucid.test");
+    expect(pins.fingerprint).toMatch(/^sha256\/[A-Za-z0-9+/]{43}=$/);
+  });
+
+  it("refuses an HTTPS client that does not trust the certificate", async () => {
+    await expect(fetch(`${httpsBase}/health`)).rejects.toThrow();
+  });
+
+  it("reports the chunk store as the self-hosted disk service CHUNK_DISK", async () => {
+    const res = await undiciFetch(`${httpsBase}/api/v1/system/services/check`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ services: ["chunk-store"] }),
+      dispatcher: trusted,
+    });
+    const body = (await res.json()) as { functions: { name: string; status: string; detail: string | null }[] };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.functions.find((f) => f.name === "chunk-store")).toMatchObject({ status: "up", detail: "disk service CHUNK_DISK" });
+  });
+
+  it("reports the chunk store down when its directory is gone", async () => {
+    const chunks = dataLayout(join(work, "data")).chunks;
+    rmSync(chunks, { recursive: true });
+    try {
+      const res = await fetch(`${base}/api/v1/system/services/check`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ services: ["chunk-store"] }),
+      });
+      const body = (await res.json()) as { functions: { name: string; status: string }[] };
+      expect(body.functions.find((f) => f.name === "chunk-store")?.status).toBe("down");
+    } finally {
+      mkdirSync(chunks);
+    }
+  });
+
+  it("routes the legacy ports: the gateway port unchanged, a service port onto its surface", async () => {
+    const gateway = await fetch(`${legacy.gateway}/api/v1/system/services/gateway`);
+    expect(gateway.status).toBe(200);
+    expect(await gateway.json()).toMatchObject({ name: "gateway" });
+    // The seed GUI called <port>/api/v1/<path>; on the system port that is /api/v1/system/<path>.
+    const mapped = await fetch(`${legacy.system}/api/v1/services/gateway`);
+    expect(mapped.status).toBe(200);
+    expect(await mapped.json()).toMatchObject({ name: "gateway" });
+    const already = await fetch(`${legacy.system}/api/v1/system/services/gateway`);
+    expect(already.status).toBe(200);
+    const health = await fetch(`${legacy.system}/health`);
+    expect(await health.json()).toMatchObject({ status: "ok" });
+    const missing = await fetch(`${legacy.system}/api/v1/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { instance: string }).instance).toBe("/api/v1/system/nothing-here");
   });
 });

@@ -89,6 +89,14 @@ describe("bearer tokens at the gateway", () => {
     expect((await problemOf(res)).type).toBe("/problems/unauthorized");
   });
 
+  it("invalid tokens are refused only after they were counted against the caller's quota", async () => {
+    const ip = "192.0.2.201";
+    const first = await api("/api/v1/system/services", { ip, headers: { Authorization: "Bearer abc.def.ghi" } });
+    const second = await api("/api/v1/system/services", { ip, headers: { Authorization: "Bearer abc.def.ghi" } });
+    expect([first.status, second.status]).toEqual([401, 401]);
+    expect(Number(second.headers.get("RateLimit-Remaining"))).toBe(Number(first.headers.get("RateLimit-Remaining")) - 1);
+  });
+
   it("401 for an expired token, a wrong key and alg none", async () => {
     const now = Math.floor(Date.now() / 1000);
     const expired = await sign({ sub: "u", role: "USER", exp: now - 10 }, TEST_JWT_SECRET, "HS256");

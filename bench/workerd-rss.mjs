@@ -1,0 +1,131 @@
+// BENCH workerd-rss: resident memory of the self-hosted workerd (the generated config with its HTTP
+// and HTTPS sockets and chunk disk) after every Durable Object class has been touched, and its
+// start-up time to the first /health, vs. workerd running an empty worker, in the same run.
+// RSS is VmRSS from /proc/<pid>/status summed over the process tree, read after the requests settle.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, fetch as undiciFetch } from "undici";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildSelfHosted } from "../edge-adapter/build.ts";
+import { generateSelfSigned } from "../edge-adapter/tls.ts";
+import { dataLayout } from "../edge-adapter/workerd-config.ts";
+import { freePort, ROOT } from "../edge-adapter/workerd-process.ts";
+import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WORKERD = join(ROOT, "node_modules", ".bin", "workerd");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** VmRSS in kB of a process and all its descendants (the npm bin may be a launcher on some platforms). */
+function treeRssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  let kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const child of children ? children.split(/\s+/) : []) kb += treeRssKb(Number(child));
+  }
+  return kb;
+}
+
+/** Starts workerd, returns ms from spawn to the first 200 on /health, then runs `touch` and reads RSS. */
+async function measure(configPath, port, env, touch) {
+  const started = performance.now();
+  const child = spawn(WORKERD, ["serve", configPath], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4096)));
+  try {
+    let startupMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`workerd exited: ${stderr}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/health`);
+        await res.arrayBuffer();
+        if (res.status === 200) {
+          startupMs = performance.now() - started;
+          break;
+        }
+      } catch {}
+      if (performance.now() - started > 30_000) throw new Error(`no /health within 30 s: ${stderr}`);
+      await sleep(10);
+    }
+    await touch();
+    await sleep(1000); // let lazily-freed memory settle before reading
+    return { startupMs, rssMb: treeRssKb(child.pid) / 1024 };
+  } finally {
+    await new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+  }
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const work = mkdtempSync(join(tmpdir(), "lucid-bench-rss-"));
+try {
+  const tlsDir = join(work, "tls");
+  const tls = generateSelfSigned(tlsDir, { hostnames: [] });
+  const agent = new Agent({ connect: { ca: readFileSync(tls.certPath, "utf8") } });
+  const doClasses = readWranglerConfig(join(ROOT, "wrangler.toml")).durableObjects.map((d) => d.className);
+
+  const baselineDir = join(work, "baseline");
+  mkdirSync(baselineDir);
+  writeFileSync(join(baselineDir, "empty.js"), `export default { fetch() { return new Response("ok"); } };\n`);
+  const ours = [];
+  const baseline = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Ours: the production-shaped config on a fresh data directory (first boot creates the SQLite files).
+    const [http, https] = [await freePort(), await freePort()];
+    const dataDir = join(work, `data-${round}`);
+    const { configPath } = buildSelfHosted({
+      root: ROOT,
+      outDir: join(work, "ours"),
+      dataDir,
+      httpAddress: `127.0.0.1:${http}`,
+      https: { address: `127.0.0.1:${https}`, tlsDir },
+    });
+    ours.push(
+      await measure(configPath, http, { JWT_SECRET_KEY: randomBytes(32).toString("hex"), SESSION_KEK: randomBytes(32).toString("hex") }, async () => {
+        // The services report runs every function's check: each pings its Durable Object.
+        for (let i = 0; i < 3; i++) {
+          const res = await undiciFetch(`https://localhost:${https}/api/v1/system/services`, { dispatcher: agent });
+          if (res.status !== 200) throw new Error(`/api/v1/system/services answered ${res.status}`);
+          await res.arrayBuffer();
+        }
+        const touched = doClasses.filter((c) => existsSync(join(dataLayout(dataDir).durableObjects, `lucid-${c}`)));
+        const untouched = doClasses.filter((c) => !touched.includes(c));
+        if (untouched.length) console.warn(`warning: no health check reached ${untouched.join(", ")}; the RSS misses them`);
+        if (round === 0) console.log(`Durable Object classes touched: ${touched.length}/${doClasses.length} (${touched.join(", ")})`);
+      }),
+    );
+
+    const port = await freePort();
+    writeFileSync(
+      join(baselineDir, "empty.capnp"),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "empty", worker = (modules = [(name = "empty.js", esModule = embed "empty.js")], compatibilityDate = "2026-11-01"))],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "empty")],
+);
+`,
+    );
+    baseline.push(
+      await measure(join(baselineDir, "empty.capnp"), port, {}, async () => {
+        for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${port}/health`)).arrayBuffer();
+      }),
+    );
+  }
+  await agent.close();
+
+  const row = (name, pick, unit, digits) => {
+    const o = median(ours.map(pick));
+    const b = median(baseline.map(pick));
+    console.log(`rounds: ours ${ours.map((r) => pick(r).toFixed(digits)).join(" ")}; baseline ${baseline.map((r) => pick(r).toFixed(digits)).join(" ")}`);
+    console.log(`BENCH ${name} ours=${o.toFixed(digits)} baseline=${b.toFixed(digits)} ratio=${(o / b).toFixed(2)} unit=${unit}`);
+  };
+  row("workerd-rss", (r) => r.rssMb, "MB", 1);
+  row("workerd-startup", (r) => r.startupMs, "ms", 0);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

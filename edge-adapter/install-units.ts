@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// npm run pi:install-units -- [--dry-run] — renders the systemd units for workerd and the agent
+// (edge-adapter/systemd/) with this install's paths, prints them with --dry-run, otherwise writes
+// them to --unit-dir and prints the root steps that remain (users, secrets file, enabling).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { SECRET_NAMES } from "./secrets.ts";
+import { defaultUnitOptions, renderUnits, UNIT_NAMES } from "./units.ts";
+
+const USAGE = `usage: npm run pi:install-units -- [--dry-run] [--unit-dir /etc/systemd/system] [--prefix <checkout>]
+       [--config <prefix>/out/pi/lucid.capnp] [--data-dir /var/lib/lucid] [--user lucid] [--env-file /etc/lucid/lucid.env]
+       [--agent-user lucid-agent] [--agent-data-dir /var/lib/lucid-agent] [--agent-env-file /etc/lucid/agent.env]
+       [--agent-exec "<absolute command line>"]`;
+
+try {
+  const { values } = parseArgs({
+    options: {
+      "dry-run": { type: "boolean", default: false },
+      "unit-dir": { type: "string", default: "/etc/systemd/system" },
+      prefix: { type: "string", default: resolve(import.meta.dirname, "..") },
+      config: { type: "string" },
+      "data-dir": { type: "string" },
+      user: { type: "string" },
+      "env-file": { type: "string" },
+      "agent-user": { type: "string" },
+      "agent-data-dir": { type: "string" },
+      "agent-env-file": { type: "string" },
+      "agent-exec": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const defaults = defaultUnitOptions(resolve(values.prefix!));
+  const options = {
+    prefix: defaults.prefix,
+    config: values.config ? resolve(values.config) : defaults.config,
+    dataDir: values["data-dir"] ? resolve(values["data-dir"]) : defaults.dataDir,
+    user: values.user ?? defaults.user,
+    envFile: values["env-file"] ? resolve(values["env-file"]) : defaults.envFile,
+    agentUser: values["agent-user"] ?? defaults.agentUser,
+    agentDataDir: values["agent-data-dir"] ? resolve(values["agent-data-dir"]) : defaults.agentDataDir,
+    agentEnvFile: values["agent-env-file"] ? resolve(values["agent-env-file"]) : defaults.agentEnvFile,
+    agentExec: values["agent-exec"] ?? defaults.agentExec,
+  };
+  const units = renderUnits(options);
+  if (values["dry-run"]) {
+    for (const name of UNIT_NAMES) console.log(`# ---- ${join(values["unit-dir"]!, name)}\n${units[name]}`);
+  } else {
+    mkdirSync(values["unit-dir"]!, { recursive: true });
+    for (const name of UNIT_NAMES) {
+      writeFileSync(join(values["unit-dir"]!, name), units[name], { mode: 0o644 });
+      console.log(`wrote ${join(values["unit-dir"]!, name)}`);
+    }
+  }
+  const nologin = "--system --no-create-home --shell /usr/sbin/nologin";
+  console.log(`
+# Remaining steps, as root:
+id ${options.user} >/dev/null 2>&1 || useradd ${nologin} ${options.user}
+id ${options.agentUser} >/dev/null 2>&1 || useradd ${nologin} ${options.agentUser}
+# Secrets files are read by systemd as root: root:root, mode 0600.
+install -d -m 0700 ${resolve(options.envFile, "..")} ${resolve(options.agentEnvFile, "..")}
+# ${options.envFile}: ${SECRET_NAMES.map((n) => `${n}=…`).join(" ")}
+# ${options.agentEnvFile}: the agent's secrets
+systemctl daemon-reload
+systemctl enable --now ${UNIT_NAMES.join(" ")}`);
+} catch (error) {
+  console.error(`pi:install-units failed: ${error instanceof Error ? error.message : error}\n${USAGE}`);
+  process.exit(2);
+}

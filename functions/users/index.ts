@@ -1,0 +1,166 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { UserRecord } from "../../durable-objects/user-index/index.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { audit } from "../audit.ts";
+import { directory, userStub } from "../auth/login.ts";
+import { RoleSchema } from "../auth/schemas.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { assertOwnerOr, guarded } from "../middleware/authorize.ts";
+import { clientAddress } from "../middleware/rate-limit.ts";
+import { createApp, problemResponses } from "../openapi.ts";
+import type { AppEnv } from "../types.ts";
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+
+const UserSchema = z
+  .object({
+    id: z.string(),
+    tronAddress: z.string().nullable(),
+    email: z.string().nullable(),
+    displayName: z.string().nullable(),
+    role: RoleSchema,
+    createdAt: z.string().openapi({ format: "date-time" }),
+    updatedAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("User");
+
+/** The only fields a user writes about themselves; `.strict()` refuses anything else (role, id, …). */
+const ProfilePatch = z
+  .object({
+    email: z.string().email().max(254).nullable().optional(),
+    displayName: z.string().trim().min(1).max(80).nullable().optional(),
+  })
+  .strict()
+  .openapi("ProfilePatch");
+
+const RoleChange = z.object({ role: RoleSchema }).strict().openapi("RoleChange");
+const UserIdParam = z.object({ id: z.string().uuid("must be a user id (UUID)") });
+
+function toJson(user: UserRecord) {
+  return { ...user, createdAt: new Date(user.createdAt).toISOString(), updatedAt: new Date(user.updatedAt).toISOString() };
+}
+
+async function loadUser(c: Context<AppEnv>, id: string): Promise<UserRecord> {
+  const user = await callDurableObject("UserIndexDO", "get", () => directory(c).get(id));
+  if (!user) throw new ApiError("not-found", `No user ${id}.`);
+  return user;
+}
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["users"],
+  summary: "List users (ADMIN+), by id, paged with `after`",
+  ...guarded("users:read:any"),
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), after: z.string().uuid().optional() }) },
+  responses: { 200: { description: "Users", content: json(z.object({ users: z.array(UserSchema) })) }, ...problemResponses(400, 401, 403, 429, 500) },
+});
+
+const me = createRoute({
+  method: "get",
+  path: "/me",
+  tags: ["users"],
+  summary: "The caller's own profile",
+  ...guarded("profile:read:own"),
+  responses: { 200: { description: "User", content: json(UserSchema) }, ...problemResponses(401, 403, 404, 429, 500) },
+});
+
+const patchMe = createRoute({
+  method: "patch",
+  path: "/me",
+  tags: ["users"],
+  summary: "Update the caller's email (for magic links) or display name",
+  ...guarded("profile:write:own"),
+  request: { body: { required: true, content: json(ProfilePatch) } },
+  responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+});
+
+const getOne = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["users"],
+  summary: "One user: the caller themselves, or anyone for ADMIN+",
+  ...guarded("profile:read:own"),
+  request: { params: UserIdParam },
+  responses: { 200: { description: "User", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 429, 500) },
+});
+
+const setRole = createRoute({
+  method: "put",
+  path: "/{id}/role",
+  tags: ["users"],
+  summary: "Change a user's role (ADMIN+; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN; the last SUPER_ADMIN stays)",
+  ...guarded("users:role:write"),
+  request: { params: UserIdParam, body: { required: true, content: json(RoleChange) } },
+  responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+});
+
+const revokeSessions = createRoute({
+  method: "delete",
+  path: "/{id}/sessions",
+  tags: ["users"],
+  summary: "Revoke every login session of a user (ADMIN+; e.g. a lost wallet): their refresh tokens stop working",
+  ...guarded("sessions:revoke:any"),
+  request: { params: UserIdParam },
+  responses: {
+    200: { description: "Revoked", content: json(z.object({ revoked: z.number().int() })) },
+    ...problemResponses(400, 401, 403, 404, 429, 500),
+  },
+});
+
+export const usersApp = createApp()
+  .openapi(list, async (c) => {
+    const { limit, after } = c.req.valid("query");
+    const users = await callDurableObject("UserIndexDO", "list", () => directory(c).list(limit, after));
+    return c.json({ users: users.map(toJson) }, 200);
+  })
+  .openapi(me, async (c) => c.json(toJson(await loadUser(c, principalOf(c).userId)), 200))
+  .openapi(patchMe, async (c) => {
+    const principal = principalOf(c);
+    const patch = c.req.valid("json");
+    const result = await callDurableObject("UserIndexDO", "updateProfile", async () => await directory(c).updateProfile(principal.userId, patch));
+    if (!result.ok) {
+      if (result.reason === "email-taken") throw new ApiError("conflict", "That email belongs to another account.");
+      throw new ApiError("not-found", "Your account does not exist (yet).");
+    }
+    await audit(c.env, {
+      action: "users.profile_update",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: principal.userId,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
+      details: { fields: Object.keys(patch) },
+    });
+    return c.json(toJson(result.user), 200);
+  })
+  .openapi(getOne, async (c) => {
+    const { id } = c.req.valid("param");
+    assertOwnerOr(principalOf(c), id, "users:read:any");
+    return c.json(toJson(await loadUser(c, id)), 200);
+  })
+  .openapi(setRole, async (c) => {
+    const principal = principalOf(c);
+    const { id } = c.req.valid("param");
+    const { role } = c.req.valid("json");
+    const result = await callDurableObject("UserIndexDO", "changeRole", async () => await directory(c).changeRole(principal.userId, id, role));
+    const facts = { actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId") };
+    if (!result.ok) {
+      await audit(c.env, { action: "users.role_change", outcome: "failure", ...facts, details: { to: role, reason: result.reason } });
+      if (result.reason === "not-found") throw new ApiError("not-found", `No user ${id}.`);
+      if (result.reason === "last-super-admin") throw new ApiError("conflict", "The last SUPER_ADMIN cannot be demoted; promote another first.");
+      throw new ApiError("forbidden", "Granting or removing ADMIN and SUPER_ADMIN needs SUPER_ADMIN; other changes need ADMIN.");
+    }
+    await audit(c.env, { action: "users.role_change", outcome: "success", ...facts, details: { from: result.before, to: result.after } });
+    return c.json(toJson(result.user), 200);
+  })
+  .openapi(revokeSessions, async (c) => {
+    const principal = principalOf(c);
+    const { id } = c.req.valid("param");
+    await loadUser(c, id);
+    const revoked = await callDurableObject("UserDO", "revokeAllSessions", () => userStub(c, id).revokeAllSessions("revoked-by-admin"));
+    await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "success", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { revoked } });
+    return c.json({ revoked }, 200);
+  });

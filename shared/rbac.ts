@@ -1,0 +1,66 @@
+/**
+ * Lucid's role-based access control as one table: role → the permissions it holds.
+ * Routes name the permission they need (functions/middleware/authorize.ts enforces it and
+ * writes it into the OpenAPI document as `x-permission`); nothing else decides access.
+ * Ownership ("a USER reaches only their own resources") is checked on top of this by the
+ * route: `*:own` permissions cover the caller's own records, `*:any` everyone's.
+ */
+export const ROLES = ["USER", "NODE_OPERATOR", "ADMIN", "SUPER_ADMIN"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Roles in increasing order of power. */
+export const ROLE_RANK: Record<Role, number> = { USER: 0, NODE_OPERATOR: 1, ADMIN: 2, SUPER_ADMIN: 3 };
+
+export const PERMISSIONS = [
+  "profile:read:own",
+  "profile:write:own",
+  "sessions:manage:own",
+  "totp:manage:own",
+  "nodes:operate:own",
+  "users:read:any",
+  "users:role:write",
+  "users:role:grant-admin",
+  "sessions:revoke:any",
+  "mail:outbox:read",
+  "audit:read",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Routes open to anonymous callers declare this instead of a permission. */
+export const PUBLIC = "public" as const;
+
+const SELF_SERVICE: readonly Permission[] = ["profile:read:own", "profile:write:own", "sessions:manage:own", "totp:manage:own"];
+const ADMINISTRATION: readonly Permission[] = [
+  "users:read:any",
+  "users:role:write",
+  "sessions:revoke:any",
+  "mail:outbox:read",
+  "audit:read",
+];
+
+export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
+  USER: new Set(SELF_SERVICE),
+  NODE_OPERATOR: new Set([...SELF_SERVICE, "nodes:operate:own"]),
+  ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION]),
+  // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN.
+  SUPER_ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION, "users:role:grant-admin"]),
+};
+
+export function can(role: Role, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission);
+}
+
+/** Roles whose holders must pass TOTP at login before their tokens carry the role. */
+export function needsSecondFactor(role: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK.ADMIN;
+}
+
+/**
+ * Whether `actor` may move a user from role `from` to role `to` (the last-SUPER_ADMIN rule
+ * needs the directory's count and is checked by UserIndexDO).
+ */
+export function mayChangeRole(actor: Role, from: Role, to: Role): boolean {
+  if (!can(actor, "users:role:write")) return false;
+  const touchesAdmin = ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
+  return !touchesAdmin || can(actor, "users:role:grant-admin");
+}

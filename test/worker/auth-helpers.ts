@@ -1,0 +1,115 @@
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { env } from "cloudflare:workers";
+import type { Env } from "../../shared/env.ts";
+import { expect } from "vitest";
+import { addressFromPrivateKey, signMessageV2 } from "../../shared/tron/message-signature.ts";
+import { totpCode } from "../../shared/totp.ts";
+import { api } from "./helpers.ts";
+
+/** The Worker's bindings, typed (cloudflare:workers' `env` does not pick up shared/env.ts here). */
+export const testEnv = env as unknown as Env;
+
+/** The key whose address vitest.config.ts names BOOTSTRAP_SUPER_ADMIN_ADDRESS. */
+export const BOOTSTRAP_KEY = (() => {
+  const key = new Uint8Array(32);
+  key[31] = 2;
+  return key;
+})();
+
+export interface Wallet {
+  key: Uint8Array;
+  address: string;
+}
+
+export function newWallet(): Wallet {
+  const key = secp256k1.utils.randomSecretKey();
+  return { key, address: addressFromPrivateKey(key) };
+}
+
+export function walletOf(key: Uint8Array): Wallet {
+  return { key, address: addressFromPrivateKey(key) };
+}
+
+export function postJson(path: string, body: unknown, init: { token?: string; ip?: string; method?: string } = {}) {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (init.token) headers.Authorization = `Bearer ${init.token}`;
+  return api(path, { method: init.method ?? "POST", headers, body: JSON.stringify(body), ip: init.ip });
+}
+
+export function getAuthed(path: string, token: string, method = "GET") {
+  return api(path, { method, headers: { Authorization: `Bearer ${token}` } });
+}
+
+export async function challengeFor(address: string, ip?: string): Promise<{ message: string; nonce: string; expiresAt: string }> {
+  const res = await postJson("/api/v1/auth/challenge", { address }, { ip });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+  user: { id: string; role: string; tronAddress: string | null };
+  effectiveRole: string;
+  secondFactor: string;
+}
+
+/** Challenge → sign → verify, returning the raw response. */
+export async function attemptLogin(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Response> {
+  const { message } = await challengeFor(wallet.address, ip);
+  return postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
+}
+
+export async function login(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Tokens> {
+  const res = await attemptLogin(wallet, extra, ip);
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Enrols TOTP for the holder of `token`; returns the secret and the recovery codes. */
+export async function enrolTotp(token: string): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const enrol = await postJson("/api/v1/auth/totp/enrol", {}, { token });
+  expect(enrol.status).toBe(200);
+  const { secret } = (await enrol.json()) as { secret: string };
+  const confirm = await postJson("/api/v1/auth/totp/confirm", { code: totpCode(secret, Date.now() / 1000) }, { token });
+  expect(confirm.status).toBe(200);
+  const { recoveryCodes } = (await confirm.json()) as { recoveryCodes: string[] };
+  return { secret, recoveryCodes };
+}
+
+/** A code for a step no earlier one used: the next step's (accepted as +1 drift). */
+export function nextCode(secret: string, stepOffset = 1): string {
+  return totpCode(secret, Date.now() / 1000 + 30 * stepOffset);
+}
+
+/**
+ * A real SUPER_ADMIN session (bootstrap address, TOTP enrolled, then a login that passed
+ * TOTP). Created once per test file and reused: each TOTP step can be spent only once.
+ */
+let superAdmin: Promise<Tokens & { totpSecret: string }> | undefined;
+export function superAdminLogin(): Promise<Tokens & { totpSecret: string }> {
+  superAdmin ??= (async () => {
+    const wallet = walletOf(BOOTSTRAP_KEY);
+    const first = await login(wallet);
+    expect(first.user.role).toBe("SUPER_ADMIN");
+    expect(first.effectiveRole).toBe("USER");
+    const { secret } = await enrolTotp(first.accessToken);
+    const tokens = await login(wallet, { totpCode: nextCode(secret) });
+    expect(tokens.effectiveRole).toBe("SUPER_ADMIN");
+    return { ...tokens, totpSecret: secret };
+  })();
+  return superAdmin;
+}
+
+/** A user (fresh wallet) with `role`, granted by the SUPER_ADMIN; returns their wallet and id. */
+export async function userWithRole(role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN"): Promise<{ wallet: Wallet; id: string; tokens: Tokens }> {
+  const wallet = newWallet();
+  const tokens = await login(wallet);
+  if (role !== "USER") {
+    const sa = await superAdminLogin();
+    const res = await postJson(`/api/v1/users/${tokens.user.id}/role`, { role }, { token: sa.accessToken, method: "PUT" });
+    expect(res.status).toBe(200);
+  }
+  return { wallet, id: tokens.user.id, tokens };
+}
