@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const dir = new URL(".", import.meta.url).pathname;
-const HELPERS = new Set(["run.mjs"]);
+const HELPERS = new Set(["run.mjs", "agent-workload.mjs"]);
 const all = readdirSync(dir)
   .filter((f) => /\.(mjs|ts)$/.test(f) && !HELPERS.has(f) && !f.endsWith(".d.ts"))
   .map((f) => f.replace(/\.(mjs|ts)$/, ""))

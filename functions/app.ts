@@ -16,6 +16,7 @@ import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
 import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
+import { nodesApp } from "./nodes/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -92,6 +93,7 @@ app.get("/problems/:slug", (c) => {
 const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
+app.route("/api/v1/nodes", nodesApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

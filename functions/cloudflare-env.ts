@@ -8,7 +8,18 @@ declare global {
     interface Env extends LucidEnv {}
     interface GlobalProps {
       mainModule: typeof Main;
-      durableNamespaces: "SystemDO" | "RateLimiterDO" | "UserDO" | "UserIndexDO" | "LoginGuardDO" | "AuditDO" | "MailOutboxDO" | "SessionDO" | "SessionIndexDO";
+      durableNamespaces:
+        | "SystemDO"
+        | "RateLimiterDO"
+        | "UserDO"
+        | "UserIndexDO"
+        | "LoginGuardDO"
+        | "AuditDO"
+        | "MailOutboxDO"
+        | "NodePoolDO"
+        | "NodeDirectoryDO"
+        | "SessionDO"
+        | "SessionIndexDO";
     }
   }
 }

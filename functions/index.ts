@@ -6,6 +6,8 @@ export { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 export { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
 export { UserDO } from "../durable-objects/user/index.ts";
 export { UserIndexDO } from "../durable-objects/user-index/index.ts";
+export { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
+export { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 export { SessionDO } from "../durable-objects/session/index.ts";
 export { SessionIndexDO } from "../durable-objects/session-index/index.ts";

@@ -81,6 +81,14 @@ export const configSchema = z
     XRDP_PORT: integer(1, 65535),
     NODE_POOL_MAX_NODES: integer(1),
     HEARTBEAT_INTERVAL_SECONDS: integer(1),
+    HEARTBEAT_MAX_SKEW_SECONDS: integer(1, 3600),
+    EPOCH_SECONDS: integer(60),
+    NODE_MIN_CPU_CORES: integer(0),
+    NODE_MIN_MEMORY_MB: integer(0),
+    NODE_MIN_DISK_GB: integer(0),
+    NODE_MIN_BANDWIDTH_MBPS: integer(0),
+    NODE_CREDENTIAL_TTL_SECONDS: integer(60),
+    CREDIT_USDT_UNITS: integer(0),
     AUTO_PAYOUT_THRESHOLD: amount,
     TRON_NETWORK: z.enum(["mainnet", "shasta", "nile"]),
     TRON_SIGNATURE_VERIFICATION_ENABLED: boolean,
@@ -116,6 +124,7 @@ export const configSchema = z
     if (c.CHUNK_SIZE_BYTES > c.CHUNK_MAX_BYTES) problem("CHUNK_SIZE_BYTES", "must not exceed CHUNK_MAX_BYTES");
     if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
     if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
+    if (c.EPOCH_SECONDS < 2 * c.HEARTBEAT_INTERVAL_SECONDS) problem("EPOCH_SECONDS", "must be at least two heartbeat intervals");
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
   });
 

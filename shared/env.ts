@@ -3,6 +3,8 @@ import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
 import type { UserIndexDO } from "../durable-objects/user-index/index.ts";
 import type { UserDO } from "../durable-objects/user/index.ts";
+import type { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
+import type { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SessionDO } from "../durable-objects/session/index.ts";
 import type { SessionIndexDO } from "../durable-objects/session-index/index.ts";
@@ -29,4 +31,6 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SEND_EMAIL?: SendEmail;
   /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
   CHUNK_DISK?: Fetcher;
+  NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
+  NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
 };

@@ -89,6 +89,51 @@ export const PROBLEM_TYPES = {
     title: "Too many failed logins",
     description: "Failed logins for this address or client earned a back-off; retry after Retry-After seconds.",
   },
+  "pool-full": {
+    status: 409,
+    title: "Node pool full",
+    description: "The node pool already holds its maximum number of nodes; omit `pool` to be placed in one with room.",
+  },
+  "insufficient-resources": {
+    status: 400,
+    title: "Insufficient resources",
+    description: "The node's declared resources are below the configured minimums; `shortfalls` names each one.",
+  },
+  "invalid-signature": {
+    status: 401,
+    title: "Invalid signature",
+    description: "The Ed25519 signature does not verify against the node's key over the canonical message.",
+  },
+  "clock-skew": {
+    status: 400,
+    title: "Clock skew",
+    description: "The signed timestamp is further from the server's clock than the configured bound (`maxSkewSeconds`).",
+  },
+  "heartbeat-replayed": {
+    status: 409,
+    title: "Heartbeat replayed",
+    description: "A heartbeat with this sequence number was already accepted; nothing was stored.",
+  },
+  "heartbeat-out-of-order": {
+    status: 409,
+    title: "Heartbeat out of order",
+    description: "The sequence number is below the last accepted one (`lastSeq`); nothing was stored.",
+  },
+  "credential-revoked": {
+    status: 401,
+    title: "Node credential revoked",
+    description: "The node credential was revoked, or its node is suspended or terminated.",
+  },
+  "node-state-conflict": {
+    status: 409,
+    title: "Node state conflict",
+    description: "The node's current state does not allow this action (`state` gives it).",
+  },
+  "payout-below-threshold": {
+    status: 409,
+    title: "Payout below threshold",
+    description: "The node's accrued earnings are below the automatic payout threshold.",
+  },
   "internal-error": {
     status: 500,
     title: "Internal error",

@@ -5,15 +5,22 @@ import type { AppEnv } from "../types.ts";
 import { keyringFor } from "./jwt-keyring.ts";
 
 /**
- * Node credentials: HS256 JWTs signed with JWT_SECRET_KEY carrying `{ typ: "node", sub: <nodeId>, exp }`.
- * functions/nodes issues them at registration; the sessions function accepts them for chunk
- * uploads and the data key. `typ` keeps them from ever passing as a user's access token.
+ * Node credentials, as functions/nodes issues them: HS256 JWTs signed with JWT_SECRET_KEY with
+ * claims `{ typ: "node", sub: <nodeId>, pool, jti, iat, exp }`. Accepted in the nodes issue's
+ * `X-Node-Credential` header or as `Authorization: Bearer` (what the Pi agent's uploader sends);
+ * `typ` keeps them from ever passing as a user's access token. When `pool` and `jti` are present
+ * the node's pool is asked whether the credential is revoked or the node suspended. The minimal
+ * form `{ typ, sub, exp }` (no pool/jti: signature and expiry only) is still accepted.
  */
+export const NODE_CREDENTIAL_HEADER = "X-Node-Credential";
+
 export const nodeClaimsSchema = z.object({
   typ: z.literal("node"),
   sub: z.string().min(1).max(128),
   exp: z.number().int(),
   iat: z.number().int().optional(),
+  pool: z.string().regex(/^pool-[0-9]{1,6}$/).optional(),
+  jti: z.string().min(1).max(64).optional(),
 });
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
@@ -29,24 +36,30 @@ export function isNodeCredential(token: string): boolean {
 }
 
 /**
- * Verifies a node credential when the bearer token is one and sets `node`; leaves `node`
- * undefined for any other request. A node credential that fails verification is a 401.
+ * Verifies a node credential when the request carries one and sets `node`; leaves `node`
+ * undefined otherwise. A node credential that fails verification is a 401 (403 when revoked).
  */
 export function nodeCredential(): MiddlewareHandler<AppEnv> {
   return async function nodeCredentialMiddleware(c, next) {
     c.set("node", undefined);
-    const match = BEARER.exec(c.req.header("Authorization") ?? "");
-    if (match && isNodeCredential(match[1]!)) {
+    const bearer = BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
+    const token = c.req.header(NODE_CREDENTIAL_HEADER) ?? (bearer && isNodeCredential(bearer) ? bearer : undefined);
+    if (token !== undefined) {
       let payload: unknown;
       try {
         // The same keyring as access tokens: JWT_SECRET_KEY, and JWT_SECRET_KEY_PREVIOUS during a rotation.
-        payload = await (await keyringFor(c.get("config"))).verify(match[1]!);
+        payload = await (await keyringFor(c.get("config"))).verify(token);
       } catch {
         throw invalidNode("The node credential is invalid or expired.");
       }
       const claims = nodeClaimsSchema.safeParse(payload);
-      if (!claims.success) throw invalidNode("The node credential lacks the claims Lucid requires.");
-      c.set("node", { nodeId: claims.data.sub });
+      if (!claims.success) throw invalidNode("The token is not a node credential.");
+      const { sub, pool, jti } = claims.data;
+      if (pool !== undefined && jti !== undefined) {
+        const status = await c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(pool)).credentialStatus(sub, jti);
+        if (!status.valid) throw new ApiError("credential-revoked", status.reason ?? "The node credential is not valid.");
+      }
+      c.set("node", { nodeId: sub });
     }
     await next();
   };

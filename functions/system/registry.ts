@@ -66,6 +66,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "nodes",
+    description: "NodeDirectoryDO + NodePoolDO: node registration, signed heartbeats, PoOT, work credits, payout accrual",
+    async check(env) {
+      const directory = env.NODE_DIRECTORY.get(env.NODE_DIRECTORY.idFromName("directory"));
+      const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory.listPools());
+      const first = pools[0];
+      if (first) await callDurableObject("NodePoolDO", "ping", () => env.NODE_POOLS.get(env.NODE_POOLS.idFromName(first.name)).ping());
+      return { detail: `${pools.length} pool(s), ${pools.reduce((n, p) => n + p.nodeCount, 0)} node(s)` };
+    },
+  },
+  {
     name: "sessions",
     description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
     async check(env) {

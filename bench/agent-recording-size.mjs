@@ -1,0 +1,63 @@
+// BENCH recording-size: MB per hour of sealed chunks for the scripted office workload, recorded at
+// 10 frames/s through the real path (Xvfb → MIT-SHM capture → tile differ → stream → 10 MB / 60 s
+// chunks → zstd L3 → XChaCha20-Poly1305). Time is simulated (frame n is at n × 100 ms), so a few
+// minutes of workload run in seconds. baseline = every frame stored whole with zstd L1 (the naive
+// lossless recording), sampled every 20th frame and scaled.
+import { constants, zstdCompressSync } from "node:zlib";
+import { RecordType, encodeRecord, encodeStreamHeader, decodeRecording } from "../shared/recording/index.ts";
+import { ScreenCapture } from "../pi-agent/lib/native.ts";
+import { sealChunk, openChunk } from "../pi-agent/lib/seal.ts";
+import { startXvfb } from "../test/node/helpers/xvfb.ts";
+import { H, OfficeWorkload, W, report } from "./agent-workload.mjs";
+
+const MINUTES = Number(process.env.BENCH_MINUTES ?? 5);
+const FPS = 10;
+const CHUNK_BYTES = 10 * 1024 * 1024;
+const CHUNK_MS = 60_000;
+const key = new Uint8Array(32).fill(5);
+
+const xvfb = await startXvfb(W, H);
+try {
+  const workload = new OfficeWorkload(xvfb.display);
+  workload.start();
+  const capture = ScreenCapture.openX11(xvfb.display);
+  const sampler = ScreenCapture.openX11(xvfb.display);
+  let sealedBytes = 0, chunks = 0, parts = null, partBytes = 0, chunkStart = 0, baselineBytes = 0, samples = 0;
+  const cut = () => {
+    const plain = new Uint8Array(partBytes);
+    let o = 0;
+    for (const p of parts) plain.set(p, o), (o += p.length);
+    const sealed = sealChunk({ plain, sessionId: "bench", index: chunks, key, zstdLevel: 3 });
+    if (chunks === 0) [...decodeRecording(openChunk(sealed.ciphertext, sealed.nonce, "bench", 0, key))]; // it decodes
+    sealedBytes += sealed.ciphertext.length;
+    chunks++;
+    parts = null;
+  };
+  const frames = MINUTES * 60 * FPS;
+  for (let n = 0; n < frames; n++) {
+    workload.step(n);
+    const t = n * (1000 / FPS);
+    const result = await capture.next({ keyframe: parts === null, tileSize: 64 });
+    if (result.type !== "none") {
+      if (!parts) (parts = [encodeStreamHeader(64, 0)]), (partBytes = 16), (chunkStart = t);
+      const record = encodeRecord(RecordType[result.type], t, result.body);
+      parts.push(record);
+      partBytes += record.length;
+    }
+    if (parts && (partBytes >= CHUNK_BYTES || t - chunkStart >= CHUNK_MS)) cut();
+    if (n % 20 === 0) {
+      const whole = await sampler.next({ keyframe: true, tileSize: 64 });
+      baselineBytes += zstdCompressSync(whole.body, { params: { [constants.ZSTD_c_compressionLevel]: 1 } }).length;
+      samples++;
+    }
+  }
+  if (parts) cut();
+  capture.close();
+  sampler.close();
+  const hours = frames / FPS / 3600;
+  const ours = sealedBytes / 1e6 / hours;
+  const baseline = ((baselineBytes / samples) * frames) / 1e6 / hours;
+  report("recording-size", ours, baseline, "MB/h", `simulated_minutes=${MINUTES} fps=${FPS} chunks=${chunks} size=${W}x${H} target<=50`);
+} finally {
+  await xvfb.stop();
+}

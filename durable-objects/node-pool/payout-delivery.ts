@@ -1,0 +1,40 @@
+import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
+
+/**
+ * Where the pool's payout outbox delivers. Payments (issue 7) is not merged yet: until a binding
+ * that offers this contract exists, `payoutGatewayFrom` returns null and requests stay queued,
+ * retried by the pool's alarm with back-off.
+ *
+ * Contract payments must offer: a Durable Object binding `LEDGER` (class LedgerDO, instance
+ * named "ledger") with the RPC method `requestPayout(request: PayoutRequest): Promise<PayoutReceipt>`,
+ * idempotent on `request.idempotencyKey` (a repeat returns `duplicate` with the first payoutId);
+ * it throws only for transient failures (the pool retries), and answers `rejected` for final refusals.
+ */
+export interface PayoutGateway {
+  deliver(request: PayoutRequest): Promise<PayoutReceipt>;
+}
+
+interface LedgerStub {
+  requestPayout(request: PayoutRequest): Promise<PayoutReceipt>;
+}
+
+interface LedgerNamespace {
+  idFromName(name: string): DurableObjectId;
+  get(id: DurableObjectId): LedgerStub;
+}
+
+export function payoutGatewayFrom(env: object): PayoutGateway | null {
+  const ledger = (env as { LEDGER?: LedgerNamespace }).LEDGER;
+  if (!ledger || typeof ledger.idFromName !== "function") return null;
+  return {
+    deliver: (request) => ledger.get(ledger.idFromName("ledger")).requestPayout(request),
+  };
+}
+
+export const RETRY_BASE_MS = 30_000;
+export const RETRY_MAX_MS = 3_600_000;
+
+/** Exponential back-off: 30 s, 1 min, 2 min, … capped at 1 h. `attempts` counts failures so far. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
+}

@@ -1,0 +1,38 @@
+import type { Context } from "hono";
+import { ApiError } from "../../shared/errors.ts";
+import type { Outcome } from "../../shared/outcome.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import type { AppEnv, Principal } from "../types.ts";
+
+export function directory(c: Context<AppEnv>) {
+  return c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
+}
+
+export function pool(c: Context<AppEnv>, name: string) {
+  return c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(name));
+}
+
+/** A DO's refusal becomes the problem it names. */
+export function unwrap<T>(outcome: Outcome<T>): T {
+  const { problem } = outcome;
+  if (problem) throw new ApiError(problem.slug, problem.detail, problem.extensions ?? {});
+  return outcome.value as T;
+}
+
+export function isAdmin(principal: Principal): boolean {
+  return ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN;
+}
+
+/**
+ * The pool holding a node the caller may see: its operator or an admin. Anyone else gets the
+ * same 404 as for a node that does not exist, so node ids are not probed.
+ */
+export async function visibleNode(c: Context<AppEnv>, nodeId: string) {
+  const principal = principalOf(c);
+  const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory(c).locate(nodeId));
+  if (!placement || (!isAdmin(principal) && placement.operatorId !== principal.userId)) {
+    throw new ApiError("not-found", `No node ${nodeId}.`);
+  }
+  return { placement, stub: pool(c, placement.pool), principal };
+}

@@ -1,0 +1,60 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { callDurableObject } from "../do-call.ts";
+import { requireRole } from "../middleware/authenticate.ts";
+import { createApp, problemResponses } from "../openapi.ts";
+import { pool, unwrap, visibleNode } from "./access.ts";
+import { NodeIdParam, NodeSchema } from "./schemas.ts";
+
+const SuspensionSchema = z
+  .object({
+    /** true suspends (heartbeats and credentials refused); false reinstates (offline until the next beat). */
+    suspended: z.boolean(),
+    reason: z.string().trim().min(1).max(500),
+  })
+  .strict()
+  .openapi("NodeSuspension");
+
+const setSuspension = createRoute({
+  method: "put",
+  path: "/{id}/suspension",
+  tags: ["nodes"],
+  summary: "Suspend or reinstate a node (ADMIN)",
+  middleware: [requireRole("ADMIN")],
+  request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: SuspensionSchema } } } },
+  responses: {
+    200: { description: "The node after the change", content: { "application/json": { schema: NodeSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 429),
+  },
+});
+
+const terminateNode = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["nodes"],
+  summary: "Terminate a node for good (its operator or an admin): every credential is revoked, history stays",
+  middleware: [requireRole("NODE_OPERATOR")],
+  request: { params: NodeIdParam },
+  responses: {
+    200: { description: "The terminated node", content: { "application/json": { schema: NodeSchema } } },
+    ...problemResponses(400, 401, 403, 404, 429),
+  },
+});
+
+export const lifecycleApp = createApp()
+  .openapi(setSuspension, async (c) => {
+    const { id } = c.req.valid("param");
+    const { suspended, reason } = c.req.valid("json");
+    const { placement, principal } = await visibleNode(c, id);
+    const outcome = await callDurableObject("NodePoolDO", "setSuspended", () =>
+      pool(c, placement.pool).setSuspended({ nodeId: id, suspended, actor: principal.userId, reason }),
+    );
+    return c.json(unwrap(outcome), 200);
+  })
+  .openapi(terminateNode, async (c) => {
+    const { id } = c.req.valid("param");
+    const { placement, principal } = await visibleNode(c, id);
+    const outcome = await callDurableObject("NodePoolDO", "terminate", () =>
+      pool(c, placement.pool).terminate({ nodeId: id, actor: principal.userId, reason: "terminated" }),
+    );
+    return c.json(unwrap(outcome), 200);
+  });

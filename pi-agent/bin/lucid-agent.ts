@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/** lucid-agent: the Pi agent's command line. Exit codes: see lib/cli/exit-codes.ts. */
+import { DECODE_HELP, decode } from "../lib/cli/decode.ts";
+import { EXIT, UsageError } from "../lib/cli/exit-codes.ts";
+import { RECORD_HELP, record } from "../lib/cli/record.ts";
+import { STATUS_HELP, status } from "../lib/cli/status.ts";
+import { UPLOAD_HELP, upload } from "../lib/cli/upload.ts";
+
+const HELP = `lucid-agent <command> [options]   (lucid-agent <command> --help for details)
+
+  record --display :N --out DIR   record a display into encrypted chunks (and upload them)
+  upload --out DIR --server URL   upload what is left in a spool
+  decode FILE --png DIR           decode a recording or a spooled chunk into PNG frames
+  status --out DIR                show a spool's session and pending chunks
+  run                             node daemon (not available yet: needs the node API and RDP control plane)
+  enroll                          node enrolment (not available yet: needs the node API)
+
+Exit codes: 0 ok, 1 failure, 64 usage, 65 corrupt data or wrong key, 69 capture/service unavailable,
+73 spool full, 76 chunk refused by the server.
+`;
+
+const log = (line: string) => process.stderr.write(line + "\n");
+const commands: Record<string, { run: (argv: string[], log: (l: string) => void) => Promise<number>; help: string }> = {
+  record: { run: record, help: RECORD_HELP },
+  upload: { run: upload, help: UPLOAD_HELP },
+  decode: { run: decode, help: DECODE_HELP },
+  status: { run: status, help: STATUS_HELP },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(HELP);
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === "run" || name === "enroll") {
+    log(`error: \`lucid-agent ${name}\` needs the node registration API and the RDP control plane, which this build does not have yet.`);
+    return EXIT.captureFailed;
+  }
+  const command = commands[name];
+  if (!command) {
+    log(`error: unknown command "${name}"\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(command.help);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, name === "status" ? (l) => process.stdout.write(l + "\n") : log);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      log(`error: ${(err as Error).message}\n\n${command.help}`);
+      return EXIT.usage;
+    }
+    log(`error: ${(err as Error).message}`);
+    return EXIT.failure;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

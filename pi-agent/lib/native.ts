@@ -1,0 +1,116 @@
+/**
+ * Typed wrapper over the native capture addon (pi-agent/src). Arguments are validated here, the
+ * addon returns errors as values, and they are thrown with the caller's stack attached.
+ */
+import { createRequire } from "node:module";
+
+export interface CaptureInfo {
+  width: number;
+  height: number;
+  /** true when frames travel through MIT-SHM, false for the slow XGetImage path */
+  shm: boolean;
+  /** why capture is on a slower path, or "" */
+  note: string;
+  /** what the source delivers before conversion to BGRX: "BGRX" for X11, "YUYV"/"MJPG" for V4L2 */
+  pixelFormat: string;
+}
+
+export type CaptureResult =
+  | { type: "keyframe" | "delta"; epochMs: number; width: number; height: number; changedTiles: number; body: Buffer }
+  | { type: "none"; epochMs: number; width: number; height: number; changedTiles: 0 };
+
+type NativeValue<T> = ({ ok: true } & T) | { ok: false; error: string };
+interface NativeCapture {
+  info(): CaptureInfo;
+  next(keyframe: boolean, tileSize: number): Promise<NativeValue<CaptureResult>>;
+  close(): NativeValue<object>;
+}
+interface NativeAddon {
+  openX11(display: string, allowShm: boolean): NativeValue<{ capture: NativeCapture }>;
+  openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
+}
+
+export class CaptureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CaptureError";
+  }
+}
+
+const require = createRequire(import.meta.url);
+const BINARY_CANDIDATES = ["../build/Release/lucid_capture.node", "../build/Debug/lucid_capture.node"];
+
+function loadAddon(): NativeAddon {
+  const failures: string[] = [];
+  for (const candidate of BINARY_CANDIDATES) {
+    try {
+      return require(candidate) as NativeAddon;
+    } catch (err) {
+      failures.push(`${candidate}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new CaptureError(
+    [
+      "The lucid-agent native capture addon is not built or cannot load.",
+      ...failures.map((f) => `  tried ${f}`),
+      "Fixes: install the build deps (build-essential python3 libx11-dev libxext-dev),",
+      "then run `npm ci` (or `npx node-gyp rebuild --nodedir=/usr` inside pi-agent/).",
+    ].join("\n"),
+  );
+}
+
+let addon: NativeAddon | null = null;
+function native(): NativeAddon {
+  addon ??= loadAddon();
+  return addon;
+}
+
+function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
+  if (value.ok) return value;
+  const err = new CaptureError(value.error);
+  err.stack = `CaptureError: ${value.error}\n${stackFrom.stack?.split("\n").slice(1).join("\n") ?? ""}`;
+  throw err;
+}
+
+const DISPLAY_NAME = /^[A-Za-z0-9._-]*:\d{1,5}(\.\d{1,3})?$/;
+
+/** A capture of one X display's root window or one V4L2 device. One next() at a time. */
+export class ScreenCapture {
+  private readonly handle: NativeCapture;
+
+  private constructor(handle: NativeCapture) {
+    this.handle = handle;
+  }
+
+  /** Opens `display`; `shm: false` forces the slow XGetImage path (MIT-SHM is used when possible otherwise). */
+  static openX11(display: string, options: { shm?: boolean } = {}): ScreenCapture {
+    if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
+    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true), new Error()).capture);
+  }
+
+  /**
+   * Opens a V4L2 device (MMAP streaming, YUYV preferred, else MJPEG) asking for width x height; the
+   * driver may choose the nearest size, which info() reports.
+   */
+  static openV4l2(path: string, size: { width: number; height: number }): ScreenCapture {
+    if (!/^\/dev\/[A-Za-z0-9/_-]+$/.test(path)) throw new CaptureError(`"${path}" is not a device path like /dev/video0`);
+    for (const n of [size.width, size.height]) {
+      if (!Number.isInteger(n) || n < 1 || n > 0xffff) throw new CaptureError("V4L2 width and height must be 1..65535");
+    }
+    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height), new Error()).capture);
+  }
+
+  info(): CaptureInfo {
+    return this.handle.info();
+  }
+
+  /** Grabs a frame and returns its record body: a keyframe if asked (or after a resize), else the changed tiles. */
+  async next(options: { keyframe: boolean; tileSize: number }): Promise<CaptureResult> {
+    const stackFrom = new Error();
+    return unwrap(await this.handle.next(options.keyframe, options.tileSize), stackFrom);
+  }
+
+  close(): void {
+    unwrap(this.handle.close(), new Error());
+  }
+}

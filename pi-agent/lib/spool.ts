@@ -1,0 +1,251 @@
+/**
+ * A crash-safe spool of sealed chunks on local disk. A chunk is durable (written, fsynced, renamed,
+ * directory fsynced) before upload, and deleted only after the server acknowledged its digest.
+ *
+ *   DIR/session.json          { version, sessionId, nextIndex }   (nextIndex advances after each chunk)
+ *   DIR/chunks/<index>.bin    ciphertext
+ *   DIR/chunks/<index>.json   ChunkMeta; written after .bin, so it marks the chunk complete
+ *
+ * After a kill -9: leftover temp files and .bin files without .json are removed (their index was
+ * never committed), and recording continues at max(nextIndex, last spooled + 1).
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const chunkMetaSchema = z.object({
+  sessionId: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  nonce: z.string().regex(/^[0-9a-f]{48}$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().positive(),
+  plainSize: z.number().int().nonnegative(),
+  compressedSize: z.number().int().nonnegative(),
+  captureStart: z.number().int().nonnegative(),
+  captureEnd: z.number().int().nonnegative(),
+});
+export type ChunkMeta = z.infer<typeof chunkMetaSchema>;
+
+const sessionStateSchema = z.object({
+  version: z.literal(1),
+  sessionId: z.string().min(1),
+  nextIndex: z.number().int().nonnegative(),
+});
+export type SessionState = z.infer<typeof sessionStateSchema>;
+
+/** Another live process (recording or uploading) owns this spool. */
+export class SpoolBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpoolBusyError";
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One writer a spool: a pid lock file, taken over when its owner died (e.g. kill -9). */
+function takeLock(dir: string): void {
+  const path = join(dir, "lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: "wx", mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(readFileSync(path, "utf8"));
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+        throw new SpoolBusyError(`spool ${dir} is in use by process ${owner}; stop it first`);
+      }
+      rmSync(path, { force: true }); // stale: its owner is gone
+    }
+  }
+  throw new SpoolBusyError(`could not lock spool ${dir}`);
+}
+
+export class SpoolFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpoolFullError";
+  }
+}
+
+const name = (index: number) => String(index).padStart(10, "0");
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const handle = await open(tmp, "w", 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class Spool {
+  readonly dir: string;
+  readonly chunksDir: string;
+  readonly quotaBytes: number;
+  private state: SessionState;
+  private listeners = new Set<() => void>();
+
+  private constructor(dir: string, state: SessionState, quotaBytes: number) {
+    this.dir = dir;
+    this.chunksDir = join(dir, "chunks");
+    this.state = state;
+    this.quotaBytes = quotaBytes;
+  }
+
+  /**
+   * Opens (and repairs after a crash) or creates the spool for `sessionId`, locking it for this
+   * process until close(). Throws SpoolBusyError if a live process holds it.
+   */
+  static async open(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
+    if (!(options.quotaBytes > 0)) throw new RangeError("the spool quota must be a positive number of bytes");
+    mkdirSync(join(dir, "chunks"), { recursive: true, mode: 0o700 });
+    takeLock(dir);
+    try {
+      return await Spool.openLocked(dir, options);
+    } catch (err) {
+      rmSync(join(dir, "lock"), { force: true });
+      throw err;
+    }
+  }
+
+  /** Reads a spool without locking or repairing it (safe while another process records into it). */
+  static async inspect(dir: string): Promise<{ state: SessionState; pending: ChunkMeta[]; usedBytes: number }> {
+    const state = sessionStateSchema.parse(JSON.parse(await readFile(join(dir, "session.json"), "utf8")));
+    const view = new Spool(dir, state, Number.MAX_SAFE_INTEGER);
+    return { state, pending: await view.pending(), usedBytes: await view.usedBytes() };
+  }
+
+  private static async openLocked(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
+    const statePath = join(dir, "session.json");
+    let state: SessionState;
+    try {
+      state = sessionStateSchema.parse(JSON.parse(await readFile(statePath, "utf8")));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`${statePath} is unreadable: ${(err as Error).message}`);
+      const sessionId = options.sessionId ?? crypto.randomUUID();
+      if (!SESSION_ID.test(sessionId)) throw new RangeError(`session id "${sessionId}" must be 1-128 of A-Z a-z 0-9 . _ : -`);
+      state = { version: 1, sessionId, nextIndex: 0 };
+    }
+    if (options.sessionId && options.sessionId !== state.sessionId) {
+      throw new Error(`${dir} holds session ${state.sessionId}, not ${options.sessionId}: use another directory`);
+    }
+    const spool = new Spool(dir, state, options.quotaBytes);
+    await spool.repair();
+    await writeDurably(statePath, JSON.stringify(spool.state));
+    syncDir(dir);
+    return spool;
+  }
+
+  get sessionId(): string {
+    return this.state.sessionId;
+  }
+  get nextIndex(): number {
+    return this.state.nextIndex;
+  }
+
+  private async repair(): Promise<void> {
+    const files = await readdir(this.chunksDir);
+    const metas = new Set(files.filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)));
+    for (const file of files) {
+      const stem = file.replace(/\.(bin|json)(\.tmp)?$/, "");
+      if (file.endsWith(".tmp") || (file.endsWith(".bin") && !metas.has(stem))) await rm(join(this.chunksDir, file));
+    }
+    for (const meta of await this.pending()) this.state.nextIndex = Math.max(this.state.nextIndex, meta.index + 1);
+  }
+
+  /** Spooled chunks not yet acknowledged, by index. */
+  async pending(): Promise<ChunkMeta[]> {
+    const files = (await readdir(this.chunksDir)).filter((f) => f.endsWith(".json")).sort();
+    const metas: ChunkMeta[] = [];
+    for (const file of files) {
+      try {
+        metas.push(chunkMetaSchema.parse(JSON.parse(await readFile(join(this.chunksDir, file), "utf8"))));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // acknowledged meanwhile
+        throw new Error(`spooled chunk ${file} is corrupt: ${(err as Error).message}`);
+      }
+    }
+    return metas;
+  }
+
+  /** Bytes of chunk files on disk. */
+  async usedBytes(): Promise<number> {
+    let total = 0;
+    for (const file of await readdir(this.chunksDir)) {
+      try {
+        total += (await stat(join(this.chunksDir, file))).size;
+      } catch {
+        // deleted by an acknowledgement while we counted
+      }
+    }
+    return total;
+  }
+
+  /** Reserves the next chunk index (committed to disk only when the chunk is). */
+  takeIndex(): number {
+    return this.state.nextIndex++;
+  }
+
+  /** Writes a sealed chunk durably. Throws SpoolFullError when it would exceed the quota. */
+  async write(meta: ChunkMeta, ciphertext: Uint8Array): Promise<void> {
+    chunkMetaSchema.parse(meta);
+    const used = await this.usedBytes();
+    if (used + ciphertext.length > this.quotaBytes) {
+      throw new SpoolFullError(
+        `spool ${this.dir} is full: ${used} bytes waiting for upload + ${ciphertext.length} for chunk ${meta.index} ` +
+          `exceed the quota of ${this.quotaBytes} bytes (is the server reachable? raise --spool-quota or free disk)`,
+      );
+    }
+    const base = join(this.chunksDir, name(meta.index));
+    await writeDurably(`${base}.bin`, ciphertext);
+    await writeDurably(`${base}.json`, JSON.stringify(meta));
+    syncDir(this.chunksDir);
+    await writeDurably(join(this.dir, "session.json"), JSON.stringify({ ...this.state, nextIndex: Math.max(this.state.nextIndex, meta.index + 1) }));
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Releases the lock. */
+  close(): void {
+    rmSync(join(this.dir, "lock"), { force: true });
+  }
+
+  binPath(index: number): string {
+    return join(this.chunksDir, `${name(index)}.bin`);
+  }
+
+  /** Forgets an acknowledged chunk: the .json (the commit mark) goes first, so a crash leaves no half chunk. */
+  async acknowledge(index: number): Promise<void> {
+    const base = join(this.chunksDir, name(index));
+    await rm(`${base}.json`, { force: true });
+    await rm(`${base}.bin`, { force: true });
+  }
+
+  /** Calls `listener` after every chunk written; returns an unsubscribe function. */
+  onChunk(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

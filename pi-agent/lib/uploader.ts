@@ -1,0 +1,198 @@
+/**
+ * Uploads spooled chunks per shared/chunk.ts: a streaming PUT per chunk, a bounded number at a time,
+ * retrying network errors, 5xx and 429 with capped exponential back-off and jitter. A chunk leaves
+ * the spool only when the server's receipt names the same index and SHA-256.
+ */
+import { createReadStream } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { z } from "zod";
+import { CHUNK_HEADERS, formatContentDigest } from "../../shared/chunk.ts";
+import type { ChunkMeta, Spool } from "./spool.ts";
+
+const receiptSchema = z.object({
+  sessionId: z.string(),
+  index: z.number().int(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int(),
+  receivedAt: z.string(),
+});
+
+export interface UploaderOptions {
+  /** Server origin, e.g. http://127.0.0.1:8787 */
+  baseUrl: string;
+  token: string;
+  concurrency: number;
+  minBackoffMs: number;
+  maxBackoffMs: number;
+  onEvent?: (event: UploadEvent) => void;
+}
+
+export type UploadEvent =
+  | { kind: "uploaded"; index: number; status: number }
+  | { kind: "retry"; index: number; attempt: number; delayMs: number; reason: string }
+  | { kind: "rejected"; index: number; status: number; reason: string };
+
+/** A server answer that retrying cannot fix (4xx other than 408/429, or a receipt that does not match). */
+export class PermanentUploadError extends Error {
+  readonly index: number;
+  constructor(index: number, message: string) {
+    super(message);
+    this.name = "PermanentUploadError";
+    this.index = index;
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  let text = "";
+  res.setEncoding("utf8");
+  for await (const piece of res) if (text.length < 65536) text += piece;
+  return text;
+}
+
+export class Uploader {
+  private readonly options: UploaderOptions;
+  private readonly spool: Spool;
+  private readonly inFlight = new Set<number>();
+  readonly rejected = new Map<number, string>();
+
+  constructor(spool: Spool, options: UploaderOptions) {
+    const url = new URL(options.baseUrl);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new RangeError("the server URL must be http(s)");
+    if (!(options.concurrency >= 1)) throw new RangeError("upload concurrency must be at least 1");
+    this.spool = spool;
+    this.options = options;
+  }
+
+  /** One PUT; resolves with the HTTP status once the receipt is checked, or throws. */
+  private put(meta: ChunkMeta): Promise<{ status: number; retryable: boolean; reason?: string }> {
+    const url = new URL(
+      `/api/v1/sessions/${encodeURIComponent(meta.sessionId)}/chunks/${meta.index}`,
+      this.options.baseUrl,
+    );
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          "content-type": "application/octet-stream",
+          "content-length": String(meta.size),
+          [CHUNK_HEADERS.digest]: formatContentDigest(hexToBytes(meta.sha256)),
+          [CHUNK_HEADERS.nonce]: meta.nonce,
+          [CHUNK_HEADERS.plainSize]: String(meta.plainSize),
+          [CHUNK_HEADERS.compressedSize]: String(meta.compressedSize),
+          [CHUNK_HEADERS.captureStart]: String(meta.captureStart),
+          [CHUNK_HEADERS.captureEnd]: String(meta.captureEnd),
+        },
+      });
+      req.on("error", reject);
+      req.on("response", (res) => {
+        readBody(res).then((text) => {
+          const status = res.statusCode ?? 0;
+          if (status === 200 || status === 201) {
+            const receipt = receiptSchema.safeParse(safeJson(text));
+            if (!receipt.success) return resolve({ status, retryable: true, reason: "the server's receipt is malformed" });
+            if (receipt.data.index !== meta.index || receipt.data.sha256 !== meta.sha256) {
+              return resolve({ status, retryable: false, reason: `receipt names chunk ${receipt.data.index} sha256 ${receipt.data.sha256}` });
+            }
+            return resolve({ status, retryable: false });
+          }
+          const retryable = status >= 500 || status === 408 || status === 429;
+          resolve({ status, retryable, reason: `HTTP ${status}: ${text.slice(0, 300)}` });
+        }, reject);
+      });
+      const file = createReadStream(this.spool.binPath(meta.index));
+      file.on("error", (err) => req.destroy(err));
+      file.pipe(req);
+    });
+  }
+
+  /** Uploads one chunk until the server acknowledges it, or a permanent error. */
+  private async uploadOne(meta: ChunkMeta, signal: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let reason: string;
+      try {
+        const result = await this.put(meta);
+        if (!result.reason) {
+          await this.spool.acknowledge(meta.index);
+          this.options.onEvent?.({ kind: "uploaded", index: meta.index, status: result.status });
+          return;
+        }
+        if (!result.retryable) {
+          this.rejected.set(meta.index, result.reason);
+          this.options.onEvent?.({ kind: "rejected", index: meta.index, status: result.status, reason: result.reason });
+          throw new PermanentUploadError(meta.index, `chunk ${meta.index} rejected: ${result.reason}`);
+        }
+        reason = result.reason;
+      } catch (err) {
+        if (err instanceof PermanentUploadError) throw err;
+        reason = (err as Error).message;
+      }
+      if (signal.aborted) return;
+      const ceiling = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** (attempt - 1));
+      const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      this.options.onEvent?.({ kind: "retry", index: meta.index, attempt, delayMs, reason });
+      await sleep(delayMs, signal);
+      if (signal.aborted) return;
+    }
+  }
+
+  /**
+   * Uploads everything spooled, picking up new chunks as they are written, until `stop` is true
+   * and the spool is empty (or `signal` aborts). Rejected chunks stay in the spool and are reported.
+   */
+  async run(options: { signal: AbortSignal; done: () => boolean }): Promise<void> {
+    const { signal } = options;
+    let wake: () => void = () => {};
+    const unsubscribe = this.spool.onChunk(() => wake());
+    const workers = new Set<Promise<void>>();
+    try {
+      while (!signal.aborted) {
+        const todo = (await this.spool.pending()).filter((m) => !this.inFlight.has(m.index) && !this.rejected.has(m.index));
+        for (const meta of todo) {
+          if (this.inFlight.size >= this.options.concurrency) break;
+          this.inFlight.add(meta.index);
+          const job: Promise<void> = this.uploadOne(meta, signal)
+            .catch(() => {}) // recorded in this.rejected and reported through onEvent
+            .finally(() => {
+              this.inFlight.delete(meta.index);
+              workers.delete(job);
+              wake();
+            });
+          workers.add(job);
+        }
+        if (workers.size === 0 && todo.length === 0 && options.done()) break;
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        await Promise.race([woken, sleep(1000, signal)]);
+      }
+      await Promise.all(workers);
+    } finally {
+      unsubscribe();
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

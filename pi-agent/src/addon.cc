@@ -1,0 +1,206 @@
+// Node-API surface: one Capture object per X display; each next() runs on the libuv pool and
+// resolves with a value that is either a record body or an error message (never a throw).
+#include <napi.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include "tile_differ.h"
+#include "v4l2_source.h"
+#include "x11_capture.h"
+
+namespace {
+
+Napi::Object ErrorValue(Napi::Env env, const std::string& message) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", false);
+  out.Set("error", message);
+  return out;
+}
+
+class Capture : public Napi::ObjectWrap<Capture> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Capture",
+                       {InstanceMethod("info", &Capture::Info), InstanceMethod("next", &Capture::Next),
+                        InstanceMethod("close", &Capture::Close)});
+  }
+
+  explicit Capture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Capture>(info) {}
+
+  void Attach(std::unique_ptr<lucid::FrameSource> source) { source_ = std::move(source); }
+  lucid::FrameSource& source() { return *source_; }
+  bool busy = false;
+  bool closed = false;
+
+  // The base of the next delta: the last frame that was recorded, BGRX with stride width*4.
+  std::vector<uint8_t> previous;
+  void KeepAsPrevious() {
+    lucid::FrameView cur = source_->Current();
+    const size_t row = size_t(cur.width) * 4;
+    previous.resize(row * cur.height);
+    for (int y = 0; y < cur.height; y++) std::memcpy(previous.data() + y * row, cur.data + y * cur.stride, row);
+  }
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("width", source_->width());
+    out.Set("height", source_->height());
+    out.Set("shm", source_->usesShm());
+    out.Set("note", source_->note());
+    out.Set("pixelFormat", source_->pixelFormat());
+    return out;
+  }
+
+  Napi::Value Next(const Napi::CallbackInfo& info);
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (busy) return ErrorValue(info.Env(), "cannot close while a capture is running; await next() first");
+    source_->Close();
+    closed = true;
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("ok", true);
+    return out;
+  }
+
+  std::unique_ptr<lucid::FrameSource> source_;
+};
+
+// Grabs a frame and builds its record body off the JS thread.
+class NextWorker : public Napi::AsyncWorker {
+ public:
+  NextWorker(Napi::Env env, Capture* owner, Napi::Object self, bool keyframe, int tileSize)
+      : Napi::AsyncWorker(env), owner_(owner), deferred_(Napi::Promise::Deferred::New(env)), keyframe_(keyframe),
+        tileSize_(tileSize) {
+    self_ = Napi::Persistent(self);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    lucid::FrameSource& cap = owner_->source();
+    bool resized = false;
+    error_ = cap.Grab(resized);
+    if (!error_.empty()) return;
+    epochMs_ = double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+    lucid::FrameView frame = cap.Current();
+    body_ = std::make_unique<std::vector<uint8_t>>();
+    const bool havePrevious = owner_->previous.size() == size_t(frame.width) * frame.height * 4;
+    if (keyframe_ || resized || !havePrevious) {
+      type_ = "keyframe";
+      lucid::KeyframeBody(frame, *body_);
+      changed_ = 0;
+    } else {
+      changed_ = lucid::DeltaBody(frame, owner_->previous.data(), tileSize_, *body_);
+      type_ = changed_ ? "delta" : "none";
+    }
+    if (type_ != "none") owner_->KeepAsPrevious();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    owner_->busy = false;
+    if (!error_.empty()) {
+      deferred_.Resolve(ErrorValue(env, error_));
+      return;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ok", true);
+    out.Set("type", type_);
+    out.Set("epochMs", epochMs_);
+    out.Set("width", owner_->source().width());
+    out.Set("height", owner_->source().height());
+    out.Set("changedTiles", changed_);
+    if (type_ != "none") {
+      auto* body = body_.release();
+      out.Set("body", Napi::Buffer<uint8_t>::New(env, body->data(), body->size(),
+                                                  [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, body));
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    owner_->busy = false;
+    deferred_.Resolve(ErrorValue(Env(), e.Message()));
+  }
+
+ private:
+  Capture* owner_;
+  Napi::ObjectReference self_;  // keeps the Capture alive while the work runs
+  Napi::Promise::Deferred deferred_;
+  bool keyframe_;
+  int tileSize_;
+  std::string error_;
+  std::string type_;
+  double epochMs_ = 0;
+  uint32_t changed_ = 0;
+  std::unique_ptr<std::vector<uint8_t>> body_;
+};
+
+Napi::Value Capture::Next(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto reject = [&](const std::string& message) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(ErrorValue(env, message));
+    return d.Promise();
+  };
+  if (closed) return reject("the capture is closed");
+  if (busy) return reject("a capture is already running on this display; await it first");
+  if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsNumber()) return reject("next(keyframe: boolean, tileSize: number)");
+  int tileSize = info[1].As<Napi::Number>().Int32Value();
+  if (tileSize < 8 || tileSize > 255) return reject("tileSize must be 8..255");
+  busy = true;
+  auto* worker = new NextWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Boolean>().Value(), tileSize);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::FunctionReference* captureConstructor = nullptr;
+
+Napi::Value Wrap(Napi::Env env, std::unique_ptr<lucid::FrameSource> source) {
+  Napi::Object object = captureConstructor->New({});
+  Capture::Unwrap(object)->Attach(std::move(source));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", true);
+  out.Set("capture", object);
+  return out;
+}
+
+// openX11(display, allowShm) -> { ok: true, capture } | { ok: false, error }
+Napi::Value OpenX11(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openX11(display: string, allowShm: boolean)");
+  auto source = std::make_unique<lucid::X11Capture>();
+  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
+  if (!err.empty()) return ErrorValue(env, err);
+  return Wrap(env, std::move(source));
+}
+
+// openV4l2(path, width, height) -> { ok: true, capture } | { ok: false, error }
+Napi::Value OpenV4l2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return ErrorValue(env, "openV4l2(path: string, width: number, height: number)");
+  }
+  auto source = std::make_unique<lucid::V4l2Source>();
+  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(),
+                                 info[2].As<Napi::Number>().Int32Value());
+  if (!err.empty()) return ErrorValue(env, err);
+  return Wrap(env, std::move(source));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  XInitThreads();
+  captureConstructor = new Napi::FunctionReference(Napi::Persistent(Capture::Define(env)));
+  exports.Set("openX11", Napi::Function::New(env, OpenX11));
+  exports.Set("openV4l2", Napi::Function::New(env, OpenV4l2));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lucid_capture, Init)

@@ -1,0 +1,62 @@
+// Test support only (never loaded by the agent): draws known pixels on an X display's root window so
+// tests can compare what the capture recorded with what was drawn, and runs the V4L2 capture
+// against a simulated device.
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <napi.h>
+
+#include <cstring>
+
+namespace lucid {
+Napi::Value V4l2Scenario(const Napi::CallbackInfo& info);
+Napi::Value EncodeJpeg(const Napi::CallbackInfo& info);
+}
+
+namespace {
+
+// putImage(display, x, y, width, height, bgrx: Buffer) -> "" or an error message
+Napi::Value PutImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsString() || !info[5].IsBuffer()) {
+    return Napi::String::New(env, "putImage(display, x, y, width, height, bgrx)");
+  }
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int x = info[1].As<Napi::Number>().Int32Value(), y = info[2].As<Napi::Number>().Int32Value();
+  int w = info[3].As<Napi::Number>().Int32Value(), h = info[4].As<Napi::Number>().Int32Value();
+  auto buffer = info[5].As<Napi::Buffer<uint8_t>>();
+  if (w <= 0 || h <= 0 || buffer.Length() != size_t(w) * h * 4) return Napi::String::New(env, "buffer must be width*height*4 bytes");
+  Display* display = XOpenDisplay(name.c_str());
+  if (!display) return Napi::String::New(env, "cannot open display " + name);
+  int screen = DefaultScreen(display);
+  char* data = static_cast<char*>(malloc(buffer.Length()));
+  std::memcpy(data, buffer.Data(), buffer.Length());
+  XImage* image = XCreateImage(display, DefaultVisual(display, screen), DefaultDepth(display, screen), ZPixmap, 0, data, w,
+                               h, 32, w * 4);
+  GC gc = XCreateGC(display, RootWindow(display, screen), 0, nullptr);
+  XPutImage(display, RootWindow(display, screen), gc, image, 0, 0, x, y, w, h);
+  XSync(display, False);
+  XFreeGC(display, gc);
+  XDestroyImage(image);
+  XCloseDisplay(display);
+  return Napi::String::New(env, "");
+}
+
+// canConnect(display) -> true once the server accepts clients (its socket appears slightly earlier)
+Napi::Value CanConnect(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(info.Env(), false);
+  Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (display) XCloseDisplay(display);
+  return Napi::Boolean::New(info.Env(), display != nullptr);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("canConnect", Napi::Function::New(env, CanConnect));
+  exports.Set("v4l2Scenario", Napi::Function::New(env, lucid::V4l2Scenario));
+  exports.Set("encodeJpeg", Napi::Function::New(env, lucid::EncodeJpeg));
+  exports.Set("putImage", Napi::Function::New(env, PutImage));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lucid_test_support, Init)

@@ -1,0 +1,3 @@
+export * from "./format.ts";
+export * from "./encoder.ts";
+export * from "./decoder.ts";

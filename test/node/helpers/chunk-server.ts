@@ -1,0 +1,105 @@
+/**
+ * A small real HTTP server on 127.0.0.1 that implements the chunk upload contract of
+ * shared/chunk.ts (the agent's outside world; the real sessions function is a separate surface).
+ * It can be taken down and brought back on the same port, and can answer slowly.
+ */
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CHUNK_HEADERS, parseContentDigest, type ChunkReceipt } from "../../../shared/chunk.ts";
+
+export interface StoredChunk {
+  body: Buffer;
+  sha256: string;
+  headers: IncomingMessage["headers"];
+  stores: number;
+}
+
+export class ChunkServer {
+  readonly token: string;
+  readonly chunks = new Map<string, Map<number, StoredChunk>>();
+  /** PUT attempts seen per index (including ones cut off mid-body) */
+  attempts = 0;
+  responseDelayMs = 0;
+  private server: Server | null = null;
+  private port = 0;
+  private readonly sockets = new Set<import("node:net").Socket>();
+
+  constructor(token: string) {
+    this.token = token;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Goes down hard: refuses connections and drops open ones, as a crashed server would. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+
+  session(id: string): Map<number, StoredChunk> {
+    let chunks = this.chunks.get(id);
+    if (!chunks) this.chunks.set(id, (chunks = new Map()));
+    return chunks;
+  }
+
+  private problem(res: ServerResponse, status: number, detail: string): void {
+    res.writeHead(status, { "content-type": "application/problem+json" });
+    res.end(JSON.stringify({ type: "about:blank", title: "error", status, detail }));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const match = /^\/api\/v1\/sessions\/([^/]+)\/chunks\/(\d+)$/.exec(req.url ?? "");
+    if (!match || req.method !== "PUT") return this.problem(res, 404, "no such route");
+    this.attempts++;
+    if (req.headers.authorization !== `Bearer ${this.token}`) return this.problem(res, 401, "bad credential");
+    if (req.headers["content-type"] !== "application/octet-stream") return this.problem(res, 415, "octet-stream only");
+    const digest = parseContentDigest(req.headers[CHUNK_HEADERS.digest.toLowerCase()] as string | undefined);
+    const nonce = req.headers[CHUNK_HEADERS.nonce.toLowerCase()];
+    const length = Number(req.headers["content-length"]);
+    if (!digest || typeof nonce !== "string" || !/^[0-9a-f]{48}$/.test(nonce) || !(length > 0)) {
+      return this.problem(res, 400, "missing or malformed chunk headers");
+    }
+    for (const h of [CHUNK_HEADERS.plainSize, CHUNK_HEADERS.compressedSize, CHUNK_HEADERS.captureStart, CHUNK_HEADERS.captureEnd]) {
+      if (!/^\d+$/.test(String(req.headers[h.toLowerCase()]))) return this.problem(res, 400, `${h} is not an integer`);
+    }
+    const pieces: Buffer[] = [];
+    try {
+      for await (const piece of req) pieces.push(piece as Buffer);
+    } catch {
+      return; // the client went away mid-body: nothing is stored
+    }
+    const body = Buffer.concat(pieces);
+    if (body.length !== length) return this.problem(res, 400, "body shorter than Content-Length");
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    if (sha256 !== digest) return this.problem(res, 400, "Content-Digest does not match the body");
+    if (this.responseDelayMs) await new Promise((r) => setTimeout(r, this.responseDelayMs));
+    const sessionId = decodeURIComponent(match[1]!);
+    const index = Number(match[2]);
+    const chunks = this.session(sessionId);
+    const existing = chunks.get(index);
+    if (existing && existing.sha256 !== sha256) return this.problem(res, 409, "a different chunk is stored at this index");
+    if (!existing) chunks.set(index, { body, sha256, headers: req.headers, stores: 1 });
+    const receipt: ChunkReceipt = { sessionId, index, sha256, size: body.length, receivedAt: new Date().toISOString() };
+    res.writeHead(existing ? 200 : 201, { "content-type": "application/json" });
+    res.end(JSON.stringify(receipt));
+  }
+}

@@ -1,0 +1,68 @@
+/** Starts a real Xvfb on a free display number for a test, and paints known pixels on it. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+
+export interface Xvfb {
+  display: string;
+  stop(): Promise<void>;
+}
+
+const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_test_support.node") as {
+  putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): string;
+  canConnect(display: string): boolean;
+};
+
+function displayInUse(n: number): boolean {
+  return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
+}
+
+export async function startXvfb(width: number, height: number): Promise<Xvfb> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const n = 100 + Math.floor(Math.random() * 800);
+    if (displayInUse(n)) continue;
+    const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
+      stdio: "ignore",
+    });
+    let exited = false;
+    proc.on("exit", () => (exited = true));
+    for (let i = 0; i < 100 && !exited && !paint.canConnect(`:${n}`); i++) await new Promise((r) => setTimeout(r, 50));
+    if (exited || !paint.canConnect(`:${n}`)) {
+      proc.kill("SIGKILL");
+      continue; // lost a race for that number: try another
+    }
+    return {
+      display: `:${n}`,
+      stop: () =>
+        new Promise<void>((resolve) => {
+          if (exited) return resolve();
+          proc.once("exit", () => resolve());
+          proc.kill("SIGTERM");
+        }),
+    };
+  }
+  throw new Error("could not start Xvfb (is the xvfb package installed?)");
+}
+
+
+/** Draws a BGRX image at (x, y) on the root window and waits until the server has it. */
+export function putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): void {
+  const err = paint.putImage(display, x, y, w, h, Buffer.from(bgrx.buffer, bgrx.byteOffset, bgrx.byteLength));
+  if (err) throw new Error(err);
+}
+
+/** Deterministic noise in BGRX (padding byte 0) and the same pixels packed as BGR. */
+export function noise(w: number, h: number, seed: number): { bgrx: Uint8Array; bgr: Uint8Array } {
+  const bgrx = new Uint8Array(w * h * 4);
+  const bgr = new Uint8Array(w * h * 3);
+  let s = seed >>> 0 || 1;
+  for (let p = 0; p < w * h; p++) {
+    for (let c = 0; c < 3; c++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      bgrx[p * 4 + c] = bgr[p * 3 + c] = s & 0xff;
+    }
+  }
+  return { bgrx, bgr };
+}

@@ -1,0 +1,81 @@
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { credentialRequestMessage, heartbeatMessage, registrationMessage, type Report, type Resources } from "../../shared/nodes/protocol.ts";
+import { api, tokenFor } from "./helpers.ts";
+
+/** A node as the Pi agent acts: its own Ed25519 key, a sequence counter, signed requests. */
+export const PAYOUT_ADDRESS = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
+export const PI5: Resources = { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 };
+export const QUIET: Report = { cpuPercent: 12, memoryPercent: 40, diskPercent: 20, networkMbps: 5, sessionsHosted: 0, bytesRecorded: 0, accepting: true };
+
+type SecretKey = ReturnType<typeof ed25519.utils.randomSecretKey>;
+
+export class TestNode {
+  readonly secretKey = ed25519.utils.randomSecretKey();
+  readonly publicKey = bytesToHex(ed25519.getPublicKey(this.secretKey));
+  id = "";
+  pool = "";
+  credential = "";
+  jti = "";
+  seq = 0;
+
+  constructor(readonly operatorId: string) {}
+
+  sign(message: Uint8Array, key: SecretKey = this.secretKey): string {
+    return bytesToHex(ed25519.sign(message, key));
+  }
+
+  registrationBody(overrides: { resources?: Resources; payoutAddress?: string; timestamp?: number; pool?: string; signWith?: SecretKey } = {}) {
+    const unsigned = {
+      publicKey: this.publicKey,
+      payoutAddress: overrides.payoutAddress ?? PAYOUT_ADDRESS,
+      resources: overrides.resources ?? PI5,
+      timestamp: overrides.timestamp ?? Date.now(),
+    };
+    const signature = this.sign(registrationMessage(this.operatorId, unsigned), overrides.signWith);
+    return { ...unsigned, ...(overrides.pool ? { pool: overrides.pool } : {}), signature };
+  }
+
+  async register(overrides: Parameters<TestNode["registrationBody"]>[0] = {}): Promise<Response> {
+    const res = await api("/api/v1/nodes", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${await tokenFor(this.operatorId, "NODE_OPERATOR")}`, "Content-Type": "application/json" },
+      body: JSON.stringify(this.registrationBody(overrides)),
+    });
+    if (res.status === 201) {
+      const body = await res.clone().json<{ node: { id: string; pool: string }; credential: { token: string; jti: string } }>();
+      this.id = body.node.id;
+      this.pool = body.node.pool;
+      this.credential = body.credential.token;
+      this.jti = body.credential.jti;
+    }
+    return res;
+  }
+
+  heartbeatBody(options: { seq?: number; sentAt?: number; report?: Report; signWith?: SecretKey } = {}) {
+    const unsigned = { seq: options.seq ?? this.seq + 1, sentAt: options.sentAt ?? Date.now(), report: options.report ?? QUIET };
+    return { ...unsigned, signature: this.sign(heartbeatMessage(this.id, unsigned), options.signWith) };
+  }
+
+  /** Sends a beat; a 200 advances the local sequence. */
+  async beat(options: Parameters<TestNode["heartbeatBody"]>[0] & { credential?: string | null; nodeId?: string } = {}): Promise<Response> {
+    const body = this.heartbeatBody(options);
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    const credential = options.credential === undefined ? this.credential : options.credential;
+    if (credential !== null) headers["X-Node-Credential"] = credential;
+    const res = await api(`/api/v1/nodes/${options.nodeId ?? this.id}/heartbeats`, { method: "POST", headers, body: JSON.stringify(body) });
+    if (res.status === 200) this.seq = body.seq;
+    return res;
+  }
+
+  credentialRequest(timestamp = Date.now()) {
+    return { timestamp, signature: this.sign(credentialRequestMessage(this.id, timestamp)) };
+  }
+}
+
+export async function asOperator(operatorId: string, path: string, init: RequestInit = {}, role: "NODE_OPERATOR" | "ADMIN" | "USER" = "NODE_OPERATOR") {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${await tokenFor(operatorId, role)}`);
+  if (init.body) headers.set("Content-Type", "application/json");
+  return api(path, { ...init, headers });
+}

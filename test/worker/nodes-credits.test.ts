@@ -1,0 +1,129 @@
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { problemOf } from "./helpers.ts";
+import { asOperator, TestNode } from "./node-agent.ts";
+
+const MiB = 1024 * 1024;
+const EPOCH_MS = 3600 * 1000; // EPOCH_SECONDS in wrangler.toml
+
+function poolStub(name: string) {
+  return env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
+}
+
+/** Writes accepted beats for a past epoch as the pool would have stored them (offsets in seconds from its start). */
+async function storeBeats(node: TestNode, epoch: number, beats: [offset: number, sessions: number, bytes: number][]) {
+  await runInDurableObject(poolStub(node.pool), (_instance, state) => {
+    const start = epoch * EPOCH_MS;
+    for (const [offset, sessions, bytes] of beats) {
+      node.seq += 1;
+      const at = start + offset * 1000;
+      state.storage.sql.exec(
+        "INSERT INTO heartbeats (node_id, seq, at, sent_at, cpu_percent, memory_percent, disk_percent, network_mbps, sessions_hosted, bytes_recorded) VALUES (?, ?, ?, ?, 10, 10, 10, 10, ?, ?)",
+        node.id, node.seq, at, at, sessions, bytes,
+      );
+    }
+  });
+}
+
+// The same epoch-with-gaps as test/node/poot.test.ts, relative to the epoch start: 16 credits.
+const GAPPY: [number, number, number][] = [
+  [-30, 0, 999 * MiB], [20, 0, 0], [80, 1, 50 * MiB], [140, 2, 100 * MiB], [400, 0, 0],
+  [460, 0, 0], [580, 3, 0], [3550, 1, 0], [3610, 1, 200 * MiB],
+];
+
+async function setAccrued(node: TestNode, units: number) {
+  await runInDurableObject(poolStub(node.pool), (_i, state) => {
+    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", units, Math.floor(units / 1000), node.id);
+  });
+}
+
+let node: TestNode;
+let epoch: number;
+beforeEach(async () => {
+  node = new TestNode(`op-credits-${crypto.randomUUID()}`);
+  expect((await node.register()).status).toBe(201);
+  epoch = Math.floor(Date.now() / EPOCH_MS) - 5;
+});
+
+describe("closing an epoch", () => {
+  it("computes PoOT from stored beats, writes a work-credit transaction and accrues USDT", async () => {
+    await storeBeats(node, epoch, GAPPY);
+    const pool = poolStub(node.pool);
+    expect(await pool.closeEpoch(epoch)).toEqual([{ nodeId: node.id, credits: 16, operationalSeconds: 370 }]);
+    // Closing again changes nothing.
+    expect(await pool.closeEpoch(epoch)).toEqual([]);
+
+    const txs = await pool.pendingChainTransactions(100);
+    const credit = txs.find((t) => t.type === "work-credit" && t.nodeId === node.id);
+    expect(credit).toMatchObject({ id: `work-credit:${node.id}:${epoch}`, epoch, credits: 16, weight: 16, operationalSeconds: 370, sessionSeconds: 590, bytesRecorded: String(150 * MiB) });
+    expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 16 });
+    expect(await pool.ackChainTransactions([credit!.id])).toBe(1);
+    expect((await pool.pendingChainTransactions(100)).some((t) => t.id === credit!.id)).toBe(false);
+
+    const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
+    const detail = await res.json<{ node: { credits: number; accrued: string; operationalSeconds: number }; epochs: { epoch: number; earned: string; credits: number }[]; payouts: unknown[] }>();
+    expect(detail.node).toMatchObject({ credits: 16, accrued: "0.016000", operationalSeconds: 370 });
+    expect(detail.epochs).toEqual([expect.objectContaining({ epoch, credits: 16, earned: "0.016000" })]);
+    expect(detail.payouts).toEqual([]);
+
+    const board = await asOperator(node.operatorId, "/api/v1/nodes/leaderboard?limit=100");
+    const { entries } = await board.json<{ entries: { nodeId: string; operationalSeconds: number; rank: number }[] }>();
+    expect(entries.find((e) => e.nodeId === node.id)).toMatchObject({ operationalSeconds: 370 });
+  });
+
+  it("queues a payout automatically when the accrual reaches the threshold", async () => {
+    await setAccrued(node, 9_990_000); // 9.99 USDT; the epoch adds 16 credits × 1000 units
+    await storeBeats(node, epoch, GAPPY);
+    await poolStub(node.pool).closeEpoch(epoch);
+    const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
+    const { node: view, payouts } = await res.json<{ node: { accrued: string; requested: string }; payouts: { amount: string; status: string; idempotencyKey: string }[] }>();
+    expect(payouts).toEqual([expect.objectContaining({ amount: "10.006000", status: "queued", idempotencyKey: `node-payout:${node.id}:1` })]);
+    expect(view).toMatchObject({ accrued: "0.000000", requested: "10.006000" });
+  });
+});
+
+describe("payout requests", () => {
+  it("two concurrent triggers make one request", async () => {
+    await setAccrued(node, 10_000_000);
+    const trigger = () => asOperator(node.operatorId, `/api/v1/nodes/${node.id}/payouts`, { method: "POST" });
+    const [a, b] = await Promise.all([trigger(), trigger()]);
+    expect([a.status, b.status].sort()).toEqual([201, 409]);
+    const refused = a.status === 409 ? a : b;
+    expect((await problemOf(refused)).type).toBe("/problems/payout-below-threshold");
+
+    const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
+    const { payouts } = await res.json<{ payouts: { amount: string; status: string }[] }>();
+    expect(payouts).toEqual([expect.objectContaining({ amount: "10.000000", status: "queued" })]);
+  });
+
+  it("refuses a payout below the threshold, and only the operator may ask", async () => {
+    await setAccrued(node, 9_999_999);
+    const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/payouts`, { method: "POST" });
+    expect(res.status).toBe(409);
+    expect(await problemOf(res)).toMatchObject({ accrued: "9.999999", threshold: "10.000000" });
+    const admin = await asOperator("admin-9", `/api/v1/nodes/${node.id}/payouts`, { method: "POST" }, "ADMIN");
+    expect(admin.status).toBe(403);
+  });
+
+  it("keeps a request queued with back-off while payments is not there", async () => {
+    await setAccrued(node, 12_000_000);
+    expect((await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/payouts`, { method: "POST" })).status).toBe(201);
+    const before = Date.now();
+    // The request set an alarm due now; workerd may already have run it, so run it until one attempt is recorded.
+    type Payout = { status: string; attempts: number; lastError: string; nextAttemptAt: string };
+    let payout: Payout | undefined;
+    for (let i = 0; i < 10 && !(payout && payout.attempts > 0); i++) {
+      await runDurableObjectAlarm(poolStub(node.pool));
+      const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
+      payout = (await res.json<{ payouts: Payout[] }>()).payouts[0];
+    }
+    expect(payout).toMatchObject({ status: "queued" });
+    expect(payout!.attempts).toBeGreaterThanOrEqual(1);
+    expect(payout!.lastError).toContain("payments");
+    expect(Date.parse(payout!.nextAttemptAt)).toBeGreaterThanOrEqual(before + 30_000);
+    // The alarm stays set for the retry.
+    const alarm = await runInDurableObject(poolStub(node.pool), (_i, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+});
