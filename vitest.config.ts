@@ -1,5 +1,24 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { existsSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+// The agent's native-capture tests need the addon (built by `npm ci` when its Debian build
+// dependencies are present) and Xvfb. CI installs both and always runs them; a developer machine
+// without them skips those files with a warning instead of failing (README "Requirements").
+const AGENT_NATIVE_TESTS = [
+  "test/node/agent-capture.test.ts",
+  "test/node/agent-record.test.ts",
+  "test/node/agent-v4l2.test.ts",
+  "test/node/agent-xrdp.test.ts",
+];
+const agentNativeReady =
+  existsSync("pi-agent/build/Release/lucid_capture.node") && existsSync("/usr/bin/Xvfb");
+if (!agentNativeReady && process.env.CI !== "true") {
+  console.warn(
+    "warning: skipping the agent's native capture tests (addon not built or Xvfb missing; see README Requirements)",
+  );
+}
+const skippedAgentTests = agentNativeReady || process.env.CI === "true" ? [] : AGENT_NATIVE_TESTS;
 
 // Three suites: worker code inside workerd (Miniflare) against real Durable Objects and R2;
 // the agent and the edge adapter under plain Node; end-to-end against a real workerd process.
@@ -8,7 +27,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // A send_email binding under a test-only name (so mailerFor keeps using the dev outbox),
@@ -21,18 +40,36 @@ export default defineConfig({
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
                 // Test-only key-encryption key for session data keys (256 bits, hex).
                 SESSION_KEK: "5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55",
+                CHAIN_PRODUCER_KEY: "1111111111111111111111111111111111111111111111111111111111111111",
                 JWT_SECRET_KEY_PREVIOUS: "test-only-previous-jwt-secret-0123456789abcdef01234567",
                 // Test key 0x…02's address: its first login becomes the SUPER_ADMIN (test/worker/auth-helpers.ts).
                 BOOTSTRAP_SUPER_ADMIN_ADDRESS: "TDvSsdrNM5eeXNL3czpa6AxLDHZA9nwe9K",
+                // Test-only wallet key; TRON calls go to the test double started by globalSetup.
+                WALLET_ENCRYPTION_KEY: "7e57000000000000000000000000000000000000000000000000000000000001",
+                TRON_RPC_URL: inject("tronDoubleUrl"),
+                TRON_TIMEOUT_MS: "1000",
+                TRON_MAX_RETRIES: "1",
               },
             },
-          }),
+          })),
         ],
         // Generous timeouts: the first test of a file pays for workerd start-up, and CI shares 2 cores.
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          globalSetup: ["test/tron-double/global-setup.ts"],
+        },
       },
       {
-        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 30_000 },
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          exclude: skippedAgentTests,
+          environment: "node",
+          testTimeout: 30_000,
+        },
       },
       {
         test: {

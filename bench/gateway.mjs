@@ -2,10 +2,10 @@
 // (GET /api/v1/system/services/system) vs. a raw fetch handler, both on workerd on loopback,
 // 50 connections, measured one after the other in the same run.
 import autocannon from "autocannon";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 
@@ -37,9 +37,7 @@ try {
     httpAddress: `127.0.0.1:${oursPort}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000" },
   });
-  const ours = await startWorkerd(configPath, {
-    env: { JWT_SECRET_KEY: randomBytes(32).toString("hex"), SESSION_KEK: randomBytes(32).toString("hex") },
-  });
+  const ours = await startWorkerd(configPath, { env: randomSecrets() });
   stops.push(ours.stop);
   await waitForHttp(`http://127.0.0.1:${oursPort}/health`);
   await fetch(`http://127.0.0.1:${oursPort}/api/v1/system/services`).then((r) => r.arrayBuffer());

@@ -5,13 +5,12 @@
 // drives them over RPC with a fixed number in flight.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { SECRET_NAMES } from "../edge-adapter/secrets.ts";
+import { randomSecrets, SECRET_NAMES } from "../edge-adapter/secrets.ts";
 import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
 import { generateWorkerdConfig } from "../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
@@ -82,7 +81,7 @@ try {
       secrets: SECRET_NAMES,
     }),
   );
-  workerd = startWorkerd(configPath, { env: { JWT_SECRET_KEY: randomBytes(32).toString("hex") } });
+  workerd = startWorkerd(configPath, { env: randomSecrets() });
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/`);
 

@@ -9,14 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
+import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-const jwtSecret = randomBytes(32).toString("hex");
-const kek = randomBytes(32).toString("hex");
+const secrets = randomSecrets();
+const jwtSecret = secrets.JWT_SECRET_KEY;
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-ingest-"));
 const stops = [];
 
@@ -61,7 +62,7 @@ try {
   );
   if (withSocket === config || !config.includes('service = "chunk-disk"')) throw new Error("unexpected workerd config layout");
   writeFileSync(configPath, withSocket);
-  const workerd = startWorkerd(configPath, { env: { JWT_SECRET_KEY: jwtSecret, SESSION_KEK: kek } });
+  const workerd = startWorkerd(configPath, { env: secrets });
   stops.push(workerd.stop);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health`).catch((error) => {

@@ -3,11 +3,11 @@
 // start-up time to the first /health, vs. workerd running an empty worker, in the same run.
 // RSS is VmRSS from /proc/<pid>/status summed over the process tree, read after the requests settle.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, fetch as undiciFetch } from "undici";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { generateSelfSigned } from "../edge-adapter/tls.ts";
 import { dataLayout } from "../edge-adapter/workerd-config.ts";
@@ -86,7 +86,7 @@ try {
       https: { address: `127.0.0.1:${https}`, tlsDir },
     });
     ours.push(
-      await measure(configPath, http, { JWT_SECRET_KEY: randomBytes(32).toString("hex"), SESSION_KEK: randomBytes(32).toString("hex") }, async () => {
+      await measure(configPath, http, randomSecrets(), async () => {
         // The services report runs every function's check: each pings its Durable Object.
         for (let i = 0; i < 3; i++) {
           const res = await undiciFetch(`https://localhost:${https}/api/v1/system/services`, { dispatcher: agent });

@@ -21,6 +21,8 @@ export interface BuildOptions {
   https?: { address: string; tlsDir: string };
   /** Legacy per-service ports (default map: LEGACY_PORTS) on `host`. */
   legacy?: { host: string; ports?: readonly LegacyPort[] };
+  /** See WorkerdConfigOptions.outboundAllow. */
+  outboundAllow?: readonly string[];
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
@@ -68,6 +70,7 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
       secrets: [...SECRET_NAMES, ...OPTIONAL_SECRET_NAMES],
       https,
       legacy,
+      ...(options.outboundAllow ? { outboundAllow: options.outboundAllow } : {}),
     }),
   );
   return { configPath, bundleDir };

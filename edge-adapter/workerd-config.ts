@@ -41,6 +41,11 @@ export interface WorkerdConfigOptions {
   vars?: Record<string, string>;
   /** Secret names bound with fromEnvironment: read from workerd's environment at start. */
   secrets: readonly string[];
+  /**
+   * Address classes outbound fetch may reach (workerd's network `allow`, e.g. ["public", "local"]
+   * for a TRON node on the same machine). Unset: workerd's default, public addresses only.
+   */
+  outboundAllow?: readonly string[];
   /** The HTTPS socket for the Electron GUI and browsers; omitted, only plain HTTP is served. */
   https?: HttpsSocket;
   /** The seed's per-service ports, each routed onto its surface (README "Legacy port map"). */
@@ -130,7 +135,11 @@ const config :Workerd.Config = (
     (name = "do-storage", disk = (path = ${capnpString(layout.durableObjects)}, writable = true)),
     (name = "chunk-disk", disk = (path = ${capnpString(layout.chunks)}, writable = true)),${legacyPorts
       .map((p) => `\n    (name = "legacy-${p.name}", worker = .legacy${pascal(p.name)}),`)
-      .join("")}
+      .join("")}${
+      options.outboundAllow
+        ? `\n    (name = "outbound", network = (allow = [${options.outboundAllow.map(capnpString).join(", ")}])),`
+        : ""
+    }
   ],
   sockets = [
     ${sockets.join(",\n    ")}
@@ -149,7 +158,7 @@ const lucidWorker :Workerd.Worker = (
   durableObjectNamespaces = [
     ${namespaces.join(",\n    ")}
   ],
-  durableObjectStorage = (localDisk = "do-storage"),
+  durableObjectStorage = (localDisk = "do-storage"),${options.outboundAllow ? `\n  globalOutbound = "outbound",` : ""}
 );
 ${routers.join("")}`;
 }

@@ -11,8 +11,10 @@ import { notFoundHandler, onError, PROBLEM_CONTENT_TYPE } from "./middleware/pro
 import { rateLimit } from "./middleware/rate-limit.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
+import { paymentsApp } from "./payments/index.ts";
 import type { AppEnv } from "./types.ts";
 import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
+import { chainApp } from "./chain/index.ts";
 import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
@@ -94,6 +96,8 @@ const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", 
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
+app.route("/api/v1/chain", chainApp);
+app.route("/api/v1/payments", paymentsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

@@ -19,7 +19,9 @@ declare global {
         | "NodePoolDO"
         | "NodeDirectoryDO"
         | "SessionDO"
-        | "SessionIndexDO";
+        | "SessionIndexDO"
+        | "ChainDO"
+        | "LedgerDO";
     }
   }
 }

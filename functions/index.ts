@@ -1,7 +1,9 @@
 // The Worker entry: the Hono gateway plus every Durable Object class the bindings name.
 import app from "./app.ts";
 
+export { ChainDO } from "../durable-objects/chain/index.ts";
 export { AuditDO } from "../durable-objects/audit/index.ts";
+export { LedgerDO } from "../durable-objects/ledger/index.ts";
 export { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 export { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
 export { UserDO } from "../durable-objects/user/index.ts";

@@ -53,6 +53,10 @@ const origins = z
 /** Empty or absent → undefined, so optional vars can sit in wrangler.toml as "". */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+/** Exactly 32 bytes (AES-256), as 64 hex characters or base64. Decoded only inside LedgerDO. */
+const walletKey = z
+  .string()
+  .regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, "must be 32 bytes as 64 hex characters or base64");
 
 /** At least 32 bytes of entropy, as hex or base64 (what `npm start` generates). */
 const secret = z.string().min(32, "must be at least 32 characters (256 bits as hex or base64)");
@@ -70,6 +74,18 @@ export const configSchema = z
     BLOCKCHAIN_NETWORK: z.string().min(1),
     BLOCKCHAIN_CONSENSUS: z.literal("PoOT"),
     BLOCK_INTERVAL_SECONDS: integer(1, 3600),
+    CHAIN_GENESIS_TIME: z
+      .string()
+      .datetime({ offset: true, message: "must be an ISO 8601 date-time" })
+      .transform((text) => Date.parse(text)),
+    CHAIN_EPOCH_SLOTS: integer(1, 1_000_000),
+    CHAIN_EMPTY_BLOCKS: boolean,
+    CHAIN_MAX_TXS_PER_BLOCK: integer(1, 100_000),
+    // Validated here so a missing key is a start-up error; only ChainDO reads the value itself.
+    CHAIN_PRODUCER_KEY: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 seed)")
+      .transform(() => "[set]" as const),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
@@ -118,6 +134,19 @@ export const configSchema = z
     MAIL_WEBHOOK_SECRET: optional(secret),
     /** "auto": the dev outbox is on unless LUCID_ENV is production. */
     MAIL_DEV_OUTBOX: z.enum(["auto", "true", "false"]),
+    // Payments (functions/payments, LedgerDO, shared/tron)
+    WALLET_ENCRYPTION_KEY: walletKey,
+    TRON_RPC_URL: optional(z.url({ protocol: /^https?$/ })),
+    TRON_API_KEY: optional(z.string().min(1)),
+    TRON_TIMEOUT_MS: integer(100, 60_000),
+    TRON_MAX_RETRIES: integer(0, 10),
+    TRON_BREAKER_THRESHOLD: integer(1, 1000),
+    TRON_BREAKER_COOLDOWN_SECONDS: integer(1, 3600),
+    TRON_FEE_LIMIT: amount,
+    KYC_REQUIRED_ABOVE: amount,
+    PAYOUT_BATCH_MAX: integer(1, 1000),
+    PAYOUT_BATCH_INTERVAL_SECONDS: integer(1, 86_400),
+    BALANCE_CACHE_TTL_SECONDS: integer(0, 3600),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -132,7 +161,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

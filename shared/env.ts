@@ -1,4 +1,6 @@
+import type { ChainDO } from "../durable-objects/chain/index.ts";
 import type { AuditDO } from "../durable-objects/audit/index.ts";
+import type { LedgerDO } from "../durable-objects/ledger/index.ts";
 import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
 import type { UserIndexDO } from "../durable-objects/user-index/index.ts";
@@ -21,6 +23,7 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
   SESSIONS: DurableObjectNamespace<SessionDO>;
   SESSION_INDEX: DurableObjectNamespace<SessionIndexDO>;
+  CHAIN: DurableObjectNamespace<ChainDO>;
   CHUNKS: R2Bucket;
   USERS: DurableObjectNamespace<UserDO>;
   USER_INDEX: DurableObjectNamespace<UserIndexDO>;
@@ -33,4 +36,5 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   CHUNK_DISK?: Fetcher;
   NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
   NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
+  LEDGER: DurableObjectNamespace<LedgerDO>;
 };

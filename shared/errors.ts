@@ -84,6 +84,38 @@ export const PROBLEM_TYPES = {
     title: "Too many requests",
     description: "The client exceeded its request quota; wait for Retry-After seconds.",
   },
+  "invalid-amount": {
+    status: 400,
+    title: "Invalid amount",
+    description:
+      "An amount is not a decimal string with at most 6 places, or lies outside the allowed range; `min` and `max` give the range.",
+  },
+  "invalid-address": { status: 400, title: "Invalid address", description: "Not a base58check TRON address (T…)." },
+  "idempotency-key-required": {
+    status: 400,
+    title: "Idempotency-Key required",
+    description: "Every POST to the payments API needs an Idempotency-Key header (1–128 characters of A–Z a–z 0–9 _ - : .).",
+  },
+  "kyc-required": {
+    status: 403,
+    title: "KYC required",
+    description: "The amount exceeds the KYC threshold (`threshold`) and the recipient has no KYC flag set by an admin.",
+  },
+  "insufficient-funds": {
+    status: 409,
+    title: "Insufficient funds",
+    description: "The paying wallet's balance, less what is already committed, does not cover this; `available` and `needed` say by how much.",
+  },
+  "request-in-progress": {
+    status: 409,
+    title: "Request in progress",
+    description: "A request with this Idempotency-Key is still being processed; retry after it finishes.",
+  },
+  "idempotency-key-reused": {
+    status: 422,
+    title: "Idempotency-Key reused",
+    description: "This Idempotency-Key was already used for a different request.",
+  },
   "login-throttled": {
     status: 429,
     title: "Too many failed logins",

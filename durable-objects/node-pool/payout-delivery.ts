@@ -1,12 +1,12 @@
 import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
 
 /**
- * Where the pool's payout outbox delivers. Payments (issue 7) is not merged yet: until a binding
- * that offers this contract exists, `payoutGatewayFrom` returns null and requests stay queued,
+ * Where the pool's payout outbox delivers: payments' LedgerDO. Where no LEDGER binding exists
+ * (a deployment without payments), `payoutGatewayFrom` returns null and requests stay queued,
  * retried by the pool's alarm with back-off.
  *
- * Contract payments must offer: a Durable Object binding `LEDGER` (class LedgerDO, instance
- * named "ledger") with the RPC method `requestPayout(request: PayoutRequest): Promise<PayoutReceipt>`,
+ * The contract: a Durable Object binding `LEDGER` (class LedgerDO, instance named "ledger")
+ * with the RPC method `requestNodePayout(request: PayoutRequest): Promise<PayoutReceipt>`,
  * idempotent on `request.idempotencyKey` (a repeat returns `duplicate` with the first payoutId);
  * it throws only for transient failures (the pool retries), and answers `rejected` for final refusals.
  */
@@ -15,7 +15,7 @@ export interface PayoutGateway {
 }
 
 interface LedgerStub {
-  requestPayout(request: PayoutRequest): Promise<PayoutReceipt>;
+  requestNodePayout(request: PayoutRequest): Promise<PayoutReceipt>;
 }
 
 interface LedgerNamespace {
@@ -27,7 +27,7 @@ export function payoutGatewayFrom(env: object): PayoutGateway | null {
   const ledger = (env as { LEDGER?: LedgerNamespace }).LEDGER;
   if (!ledger || typeof ledger.idFromName !== "function") return null;
   return {
-    deliver: (request) => ledger.get(ledger.idFromName("ledger")).requestPayout(request),
+    deliver: (request) => ledger.get(ledger.idFromName("ledger")).requestNodePayout(request),
   };
 }
 

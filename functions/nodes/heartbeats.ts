@@ -15,6 +15,13 @@ const sendHeartbeat = createRoute({
   description:
     "`signature` is Ed25519 over the canonical JSON of {kind:'lucid.node.heartbeat.v1', nodeId, seq, sentAt, report}. " +
     "`seq` must exceed the last accepted one; `sentAt` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS. A refused beat stores nothing.",
+  // The credential is checked before the body, so an anonymous caller learns nothing but 401.
+  middleware: [
+    async function requireNodeCredential(c, next) {
+      await decodeNodeCredential(c.get("config").JWT_SECRET_KEY, c.req.header(NODE_CREDENTIAL_HEADER));
+      await next();
+    },
+  ] as const,
   request: {
     params: NodeIdParam,
     headers: z.object({ [NODE_CREDENTIAL_HEADER.toLowerCase()]: z.string().max(4096).optional() }),

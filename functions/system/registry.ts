@@ -40,6 +40,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     },
   },
   {
+    name: "chain",
+    description: "ChainDO: PoOT blocks, mempool, session anchors and proofs",
+    async check(env) {
+      await callDurableObject("ChainDO", "ping", () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain")).ping());
+    },
+  },
+  {
     name: "auth",
     description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
     async check(env) {
@@ -48,6 +55,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
         callDurableObject("LoginGuardDO", "ping", () => env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName("health:probe")).ping()),
         callDurableObject("AuditDO", "ping", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).ping()),
       ]);
+    },
+  },
+  {
+    name: "payments",
+    description: "LedgerDO: wallets, payouts, USDT and staking on TRON",
+    async check(env) {
+      await callDurableObject("LedgerDO", "ping", () => env.LEDGER.get(env.LEDGER.idFromName("ledger")).ping());
     },
   },
   {

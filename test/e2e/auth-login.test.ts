@@ -1,11 +1,11 @@
 // TRON-wallet login end to end: a real workerd running the generated self-hosted config (the new
 // auth Durable Objects included), signed by tronweb as a wallet would.
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
@@ -17,9 +17,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const { configPath } = buildSelfHosted({ root: ROOT, outDir: join(work, "out"), dataDir: join(work, "data"), httpAddress: `127.0.0.1:${port}` });
-  workerd = startWorkerd(configPath, {
-    env: { JWT_SECRET_KEY: randomBytes(32).toString("hex"), SESSION_KEK: randomBytes(32).toString("hex") },
-  });
+  workerd = startWorkerd(configPath, { env: randomSecrets() });
   await waitForHttp(`${base}/health`, 20_000).catch((error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
   });

@@ -1,19 +1,18 @@
 // End to end against a real workerd process running the generated self-hosted config.
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { certificatePins, generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
-const secret = randomBytes(32).toString("hex");
-const kek = randomBytes(32).toString("hex");
+const secrets = randomSecrets();
 let base = "";
 let httpsBase = "";
 const legacy = { gateway: "", system: "" };
@@ -22,7 +21,7 @@ let trusted: Agent;
 let certPem = "";
 let workerd: WorkerdProcess | undefined;
 
-async function start(env: Record<string, string | undefined> = { JWT_SECRET_KEY: secret, SESSION_KEK: kek }, anyStatus = false) {
+async function start(env: Record<string, string | undefined> = secrets, anyStatus = false) {
   workerd = startWorkerd(configPath, { env });
   await waitForHttp(`${base}/health`, 20_000, anyStatus).catch((error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
@@ -99,7 +98,7 @@ describe("self-hosted workerd", () => {
 
   it("without its secret, every request gets a config-invalid problem naming it", async () => {
     await workerd!.stop();
-    await start({ JWT_SECRET_KEY: undefined, SESSION_KEK: kek }, true);
+    await start({ ...secrets, JWT_SECRET_KEY: undefined }, true);
     const res = await fetch(`${base}/api/v1/system/services`);
     expect(res.status).toBe(500);
     const problem = (await res.json()) as { type: string; errors: unknown };
@@ -119,8 +118,7 @@ describe("self-hosted workerd", () => {
     const check = (environment: NodeJS.ProcessEnv) =>
       spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], { env: environment, encoding: "utf8" });
     expect(check(env).status).toBe(2);
-    expect(check({ ...env, JWT_SECRET_KEY: secret }).status).toBe(2);
-    expect(check({ ...env, JWT_SECRET_KEY: secret, SESSION_KEK: kek }).status).toBe(0);
+    expect(check({ ...env, ...secrets }).status).toBe(0);
   });
 
   it("serves HTTPS with the generated certificate, which a client trusting only it accepts", async () => {

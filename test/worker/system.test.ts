@@ -12,7 +12,7 @@ describe("GET /api/v1/system/services", () => {
       functions: { name: string; status: string; latencyMs: number }[];
       seedServices: { id: number; status: string; function: string }[];
     }>();
-    expect(report.functions.map((f) => f.name)).toEqual(["gateway", "system", "rate-limiter", "auth", "chunk-store", "nodes", "sessions"]);
+    expect(report.functions.map((f) => f.name)).toEqual(["gateway", "system", "rate-limiter", "chain", "auth", "payments", "chunk-store", "nodes", "sessions"]);
     for (const f of report.functions) {
       expect(f.status, f.name).toBe("up");
       expect(f.latencyMs).toBeGreaterThanOrEqual(0);
@@ -20,6 +20,7 @@ describe("GET /api/v1/system/services", () => {
     expect(report.status).toBe("up");
     expect(report.seedServices).toHaveLength(27);
     expect(report.seedServices.find((s) => s.id === 5)).toMatchObject({ function: "gateway", status: "up" });
+    expect(report.seedServices.find((s) => s.id === 23)).toMatchObject({ name: "Payout Router", function: "payments", status: "up" });
     // Functions that are not built are reported as such, never as healthy.
     const unbuilt = report.seedServices.filter((s) => s.status === "not_built").map((s) => s.function);
     expect(unbuilt).not.toContain("gateway");

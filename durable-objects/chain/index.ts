@@ -1,0 +1,432 @@
+import { and, asc, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import { z } from "zod";
+import { canonicalJson } from "../../shared/chain/canonical.ts";
+import {
+  BLOCK_VERSION,
+  blockHeader,
+  genesisHeader,
+  hexToBytes,
+  producerPublicKey,
+  signHeader,
+  txRoot,
+  type BlockHeader,
+  type SignedHeader,
+} from "../../shared/chain/block.ts";
+import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proof.ts";
+import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
+import { chainTx, txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
+import { validateBlock } from "../../shared/chain/validate.ts";
+import { loadConfig, type Config } from "../../shared/config.ts";
+import { logEvent } from "../../shared/log.ts";
+import { SqlDurableObject } from "../base.ts";
+import migrations from "./drizzle/migrations.js";
+import * as schema from "./schema.ts";
+
+export interface StoredBlock extends SignedHeader {
+  txIds: string[];
+}
+
+export type SubmitResult =
+  | { ok: true; accepted: string[]; alreadyKnown: string[] }
+  | { ok: false; reason: "invalid" | "duplicate-anchor"; index: number; message: string };
+
+export type TransactionLookup = { tx: ChainTx; height: number; txIndex: number } | { tx: ChainTx; pending: true } | null;
+export type AnchorLookup = AnchorEvidence | { pending: true } | null;
+
+export interface AnchorEvidence {
+  tx: AnchorTx;
+  txId: string;
+  proof: TxInclusionProof;
+  block: SignedHeader;
+}
+
+const producerKey = z.string().regex(/^[0-9a-f]{64}$/, "CHAIN_PRODUCER_KEY must be 64 lowercase hex characters (an Ed25519 seed)");
+
+/**
+ * The Lucid chain on one instance: the single writer of blocks, included transactions, the
+ * mempool and the epoch weights. Blocks come from alarms, one per slot at most, only in slots
+ * this instance leads (a single-producer deployment leads every slot). A block, its
+ * transactions and the removal of those transactions from the mempool commit in one SQLite
+ * transaction, so a crash at any point leaves either the old head or the new one: no fork, no
+ * transaction lost or included twice.
+ */
+export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unknown>> {
+  #config!: Config;
+  #timing!: ChainTiming;
+  #secretKey!: Uint8Array;
+  #publicKey!: string;
+  #genesis!: SignedHeader;
+
+  constructor(ctx: DurableObjectState, env: Record<string, unknown>) {
+    super(ctx, env, schema, migrations);
+  }
+
+  protected override onStart(): void {
+    this.#config = loadConfig(this.env);
+    const key = producerKey.parse(this.env.CHAIN_PRODUCER_KEY);
+    this.#secretKey = hexToBytes(key);
+    this.#publicKey = producerPublicKey(this.#secretKey);
+    this.#timing = {
+      genesisTime: this.#config.CHAIN_GENESIS_TIME,
+      slotMs: this.#config.BLOCK_INTERVAL_SECONDS * 1000,
+      epochSlots: this.#config.CHAIN_EPOCH_SLOTS,
+    };
+    this.#genesis = genesisHeader(this.#config.BLOCKCHAIN_NETWORK, this.#timing.genesisTime);
+  }
+
+  /** Public facts a verifier or peer needs: chain name, timing, genesis hash and this producer's key. */
+  async info() {
+    await this.ready();
+    return { chain: this.#config.BLOCKCHAIN_NETWORK, timing: this.#timing, genesisHash: this.#genesis.hash, producer: this.#publicKey };
+  }
+
+  /** Validates and queues transactions; identical ones already queued or included are reported, not repeated. */
+  async submit(input: unknown[]): Promise<SubmitResult> {
+    await this.ready();
+    const txs: ChainTx[] = [];
+    for (const [index, raw] of input.entries()) {
+      const parsed = chainTx.safeParse(raw);
+      if (!parsed.success) return { ok: false, reason: "invalid", index, message: z.prettifyError(parsed.error) };
+      txs.push(parsed.data);
+    }
+    const accepted: string[] = [];
+    const alreadyKnown: string[] = [];
+    const now = Date.now();
+    const finalsInBatch = new Set<string>();
+    for (const [index, tx] of txs.entries()) {
+      const final = tx.type === "anchor" && !tx.interim;
+      if (final && (finalsInBatch.has(tx.sessionId) || this.#hasFinalAnchor(tx.sessionId, true))) {
+        const id = txId(tx);
+        if (this.#known(id)) {
+          alreadyKnown.push(id);
+          continue;
+        }
+        return { ok: false, reason: "duplicate-anchor", index, message: `session ${tx.sessionId} already has a final anchor` };
+      }
+      if (final) finalsInBatch.add(tx.sessionId);
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const tx of txs) {
+        const id = txId(tx);
+        if (alreadyKnown.includes(id) || this.#known(id)) {
+          if (!alreadyKnown.includes(id)) alreadyKnown.push(id);
+          continue;
+        }
+        this.db
+          .insert(schema.mempool)
+          .values({
+            id,
+            type: tx.type,
+            sessionId: tx.type === "anchor" ? tx.sessionId : null,
+            finalAnchor: tx.type === "anchor" && !tx.interim,
+            body: canonicalJson(tx),
+            receivedAt: now,
+          })
+          .run();
+        accepted.push(id);
+      }
+    });
+    if (accepted.length > 0) await this.#scheduleNextBlock(now);
+    return { ok: true, accepted, alreadyKnown };
+  }
+
+  /** Sets the operational-time weights of an epoch's producers (written by the nodes function). */
+  async setEpochWeights(epoch: number, weights: ProducerWeight[]): Promise<void> {
+    await this.ready();
+    this.ctx.storage.transactionSync(() => {
+      this.db.delete(schema.epochWeights).where(eq(schema.epochWeights.epoch, epoch)).run();
+      for (const w of weights) this.db.insert(schema.epochWeights).values({ epoch, ...w }).run();
+    });
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ready();
+    const now = Date.now();
+    try {
+      this.produceAt(now);
+    } catch (error) {
+      // The runtime retries the alarm; say why, since nothing else will.
+      logEvent("error", "chain.produce_failed", { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      throw error;
+    } finally {
+      await this.#scheduleNextBlock(now, true);
+    }
+  }
+
+  /**
+   * Produces the block of the slot containing `now` if this instance leads it, none exists yet
+   * and there is something to include (or empty blocks are enabled). Returns the new header.
+   */
+  produceAt(now: number): SignedHeader | null {
+    const parent = this.#head();
+    const slot = slotAt(this.#timing, now);
+    if (slot <= parent.header.slot && parent.header.height > 0) return null;
+    if (slot === 0) return null; // slot 0 belongs to genesis
+    const epoch = epochOfSlot(this.#timing, slot);
+    const weights = this.#weightsFor(epoch);
+    const seedHash = this.#seedFor(epoch);
+    if (leaderOf(slot, seedHash, weights) !== this.#publicKey) return null;
+
+    const pending = this.db
+      .select()
+      .from(schema.mempool)
+      .orderBy(asc(schema.mempool.seq))
+      .limit(this.#config.CHAIN_MAX_TXS_PER_BLOCK)
+      .all();
+    // A final anchor that reached the chain meanwhile (e.g. from a peer) is dropped, never repeated.
+    const stale = pending.filter((row) => row.finalAnchor && this.#hasFinalAnchor(row.sessionId!, false));
+    const included = pending.filter((row) => !stale.includes(row));
+    if (included.length === 0 && !this.#config.CHAIN_EMPTY_BLOCKS) {
+      if (stale.length) this.#dropFromMempoolThrough(pending.at(-1)!.seq);
+      return null;
+    }
+    const txs = included.map((row) => chainTx.parse(JSON.parse(row.body)));
+    const header: BlockHeader = {
+      version: BLOCK_VERSION,
+      chain: this.#config.BLOCKCHAIN_NETWORK,
+      height: parent.header.height + 1,
+      previousHash: parent.hash,
+      timestamp: Math.max(now, slotStart(this.#timing, slot)),
+      epoch,
+      slot,
+      producer: this.#publicKey,
+      txRoot: txRoot(txs),
+      txCount: txs.length,
+    };
+    const signed = signHeader(header, this.#secretKey);
+    // The producer checks its own block by the rules every peer applies.
+    validateBlock(
+      { ...signed, txs },
+      {
+        chain: this.#config.BLOCKCHAIN_NETWORK,
+        timing: this.#timing,
+        parent,
+        weights,
+        seedHash,
+        now,
+        maxFutureMs: this.#timing.slotMs,
+        hasFinalAnchor: (sessionId) => this.#hasFinalAnchor(sessionId, false),
+      },
+    );
+    this.ctx.storage.transactionSync(() => {
+      this.db
+        .insert(schema.blocks)
+        .values({
+          height: header.height,
+          hash: signed.hash,
+          header: canonicalJson(header),
+          signature: signed.signature,
+          timestamp: header.timestamp,
+          slot,
+          epoch,
+          producer: header.producer,
+          txCount: txs.length,
+        })
+        .run();
+      txs.forEach((tx, txIndex) => {
+        this.db
+          .insert(schema.chainTxs)
+          .values({
+            id: included[txIndex]!.id,
+            height: header.height,
+            txIndex,
+            type: tx.type,
+            sessionId: tx.type === "anchor" ? tx.sessionId : null,
+            nodeId: tx.type === "work-credit" || tx.type === "node-event" ? tx.nodeId : tx.type === "anchor" ? tx.node : null,
+            finalAnchor: tx.type === "anchor" && !tx.interim,
+            body: included[txIndex]!.body,
+          })
+          .run();
+      });
+      this.#dropFromMempoolThrough(pending.at(-1)!.seq);
+    });
+    logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
+    return signed;
+  }
+
+  async head(): Promise<SignedHeader> {
+    await this.ready();
+    return this.#head();
+  }
+
+  async blockByHeight(height: number): Promise<StoredBlock | null> {
+    await this.ready();
+    if (height === 0) return { ...this.#genesis, txIds: [] };
+    const row = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, height)).get();
+    return row ? this.#stored(row) : null;
+  }
+
+  async blockByHash(hash: string): Promise<StoredBlock | null> {
+    await this.ready();
+    if (hash === this.#genesis.hash) return { ...this.#genesis, txIds: [] };
+    const row = this.db.select().from(schema.blocks).where(eq(schema.blocks.hash, hash)).get();
+    return row ? this.#stored(row) : null;
+  }
+
+  /** Headers from `from` upwards (at most `limit`), for explorers and peers. */
+  async range(from: number, limit: number): Promise<SignedHeader[]> {
+    await this.ready();
+    const rows = this.db
+      .select()
+      .from(schema.blocks)
+      .where(and(gte(schema.blocks.height, Math.max(1, from)), lt(schema.blocks.height, from + limit)))
+      .orderBy(asc(schema.blocks.height))
+      .all();
+    const headers = rows.map((row) => this.#signed(row));
+    return from <= 0 ? [this.#genesis, ...headers].slice(0, limit) : headers;
+  }
+
+  async transaction(id: string): Promise<TransactionLookup> {
+    await this.ready();
+    const row = this.db.select().from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get();
+    if (row) return { tx: chainTx.parse(JSON.parse(row.body)), height: row.height, txIndex: row.txIndex };
+    const queued = this.db.select().from(schema.mempool).where(eq(schema.mempool.id, id)).get();
+    return queued ? { tx: chainTx.parse(JSON.parse(queued.body)), pending: true } : null;
+  }
+
+  /** The session's final anchor (or, while it records, its latest interim one) with everything needed to verify it. */
+  async anchorEvidence(sessionId: string): Promise<AnchorLookup> {
+    await this.ready();
+    const rows = this.db
+      .select()
+      .from(schema.chainTxs)
+      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor")))
+      .orderBy(desc(schema.chainTxs.finalAnchor), desc(schema.chainTxs.height), desc(schema.chainTxs.txIndex))
+      .limit(1)
+      .all();
+    const row = rows[0];
+    if (!row) {
+      const queued = this.db.select({ id: schema.mempool.id }).from(schema.mempool).where(eq(schema.mempool.sessionId, sessionId)).get();
+      return queued ? { pending: true } : null;
+    }
+    const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
+    const txs = this.db
+      .select({ body: schema.chainTxs.body })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.height, row.height))
+      .orderBy(asc(schema.chainTxs.txIndex))
+      .all()
+      .map((t) => chainTx.parse(JSON.parse(t.body)));
+    const tx = txs[row.txIndex]!;
+    if (tx.type !== "anchor") throw new Error("index points at a non-anchor transaction");
+    return { tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) };
+  }
+
+  async stats() {
+    await this.ready();
+    const head = this.#head();
+    const txCount = this.db.select({ n: sql<number>`count(*)` }).from(schema.chainTxs).get()?.n ?? 0;
+    const pending = this.db.select({ n: sql<number>`count(*)` }).from(schema.mempool).get()?.n ?? 0;
+    const anchors = this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.type, "anchor"))
+      .get()?.n ?? 0;
+    return {
+      chain: this.#config.BLOCKCHAIN_NETWORK,
+      height: head.header.height,
+      headHash: head.hash,
+      headTime: head.header.timestamp,
+      transactions: txCount,
+      anchors,
+      mempool: pending,
+      producer: this.#publicKey,
+      slotSeconds: this.#timing.slotMs / 1000,
+      epochSlots: this.#timing.epochSlots,
+    };
+  }
+
+  #head(): SignedHeader {
+    const row = this.db.select().from(schema.blocks).orderBy(desc(schema.blocks.height)).limit(1).get();
+    return row ? this.#signed(row) : this.#genesis;
+  }
+
+  #signed(row: typeof schema.blocks.$inferSelect): SignedHeader {
+    return { header: blockHeader.parse(JSON.parse(row.header)), hash: row.hash, signature: row.signature };
+  }
+
+  #stored(row: typeof schema.blocks.$inferSelect): StoredBlock {
+    const txIds = this.db
+      .select({ id: schema.chainTxs.id })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.height, row.height))
+      .orderBy(asc(schema.chainTxs.txIndex))
+      .all()
+      .map((t) => t.id);
+    return { ...this.#signed(row), txIds };
+  }
+
+  #known(id: string): boolean {
+    return (
+      this.db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get() !== undefined ||
+      this.db.select({ id: schema.mempool.id }).from(schema.mempool).where(eq(schema.mempool.id, id)).get() !== undefined
+    );
+  }
+
+  #hasFinalAnchor(sessionId: string, includeMempool: boolean): boolean {
+    const onChain = this.db
+      .select({ id: schema.chainTxs.id })
+      .from(schema.chainTxs)
+      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.finalAnchor, true)))
+      .get();
+    if (onChain) return true;
+    if (!includeMempool) return false;
+    return (
+      this.db
+        .select({ id: schema.mempool.id })
+        .from(schema.mempool)
+        .where(and(eq(schema.mempool.sessionId, sessionId), eq(schema.mempool.finalAnchor, true)))
+        .get() !== undefined
+    );
+  }
+
+  /**
+   * Removes every queued transaction up to `seq`: those are exactly the ones just included or
+   * found stale (`pending` is the head of the queue). A range keeps the statement within DO
+   * SQLite's limit of 100 bound parameters however large the block.
+   */
+  #dropFromMempoolThrough(seq: number): void {
+    this.db.delete(schema.mempool).where(lte(schema.mempool.seq, seq)).run();
+  }
+
+
+  #weightsFor(epoch: number): ProducerWeight[] {
+    const rows = this.db
+      .select({ producer: schema.epochWeights.producer, weight: schema.epochWeights.weight })
+      .from(schema.epochWeights)
+      .where(eq(schema.epochWeights.epoch, epoch))
+      .all();
+    // No weights recorded for the epoch: a single-producer deployment, this instance leads every slot.
+    return rows.length > 0 ? rows : [{ producer: this.#publicKey, weight: 1 }];
+  }
+
+  /** The schedule's seed: the last block hash before `epoch` began (genesis for epoch 0). */
+  #seedFor(epoch: number): string {
+    const row = this.db
+      .select({ hash: schema.blocks.hash })
+      .from(schema.blocks)
+      .where(lt(schema.blocks.epoch, epoch))
+      .orderBy(desc(schema.blocks.height))
+      .limit(1)
+      .get();
+    return row?.hash ?? this.#genesis.hash;
+  }
+
+  /**
+   * Arms the alarm for the next slot when there is work. From submit() only when no alarm is
+   * pending (never pushing a due alarm into the future, which would starve production); from
+   * the alarm handler itself unconditionally, since the running alarm is cleared when it returns.
+   */
+  async #scheduleNextBlock(now: number, fromAlarm = false): Promise<void> {
+    const pending = this.db.select({ seq: schema.mempool.seq }).from(schema.mempool).limit(1).get();
+    if (!pending && !this.#config.CHAIN_EMPTY_BLOCKS) return;
+    const next = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
+    const current = fromAlarm ? null : await this.ctx.storage.getAlarm();
+    // A pending alarm is kept unless it is later than needed or overdue by more than a slot
+    // (then it is not going to fire on its own: the storage can report a spent alarm time).
+    const keep = current !== null && current <= next && current >= now - this.#timing.slotMs;
+    if (!keep) await this.ctx.storage.setAlarm(next);
+  }
+
+}
+

@@ -1,0 +1,60 @@
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Blocks by height; `header` is the canonical JSON the hash was computed over. */
+export const blocks = sqliteTable("blocks", {
+  height: integer("height").primaryKey(),
+  hash: text("hash").notNull().unique(),
+  header: text("header").notNull(),
+  signature: text("signature").notNull(),
+  timestamp: integer("timestamp").notNull(),
+  slot: integer("slot").notNull(),
+  epoch: integer("epoch").notNull(),
+  producer: text("producer").notNull(),
+  txCount: integer("tx_count").notNull(),
+});
+
+/** Included transactions, in block order, indexed by session and node. */
+export const chainTxs = sqliteTable(
+  "chain_txs",
+  {
+    id: text("id").primaryKey(),
+    height: integer("height").notNull(),
+    txIndex: integer("tx_index").notNull(),
+    type: text("type").notNull(),
+    sessionId: text("session_id"),
+    nodeId: text("node_id"),
+    finalAnchor: integer("final_anchor", { mode: "boolean" }).notNull().default(false),
+    body: text("body").notNull(),
+  },
+  (t) => [
+    index("chain_txs_block").on(t.height, t.txIndex),
+    index("chain_txs_session").on(t.sessionId),
+    index("chain_txs_node").on(t.nodeId),
+  ],
+);
+
+/** Transactions waiting for a block, in arrival order. */
+export const mempool = sqliteTable(
+  "mempool",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    type: text("type").notNull(),
+    sessionId: text("session_id"),
+    finalAnchor: integer("final_anchor", { mode: "boolean" }).notNull().default(false),
+    body: text("body").notNull(),
+    receivedAt: integer("received_at").notNull(),
+  },
+  (t) => [index("mempool_session").on(t.sessionId)],
+);
+
+/** Operational-time weight of each producer per epoch (from the nodes' PoOT). */
+export const epochWeights = sqliteTable(
+  "epoch_weights",
+  {
+    epoch: integer("epoch").notNull(),
+    producer: text("producer").notNull(),
+    weight: integer("weight").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.epoch, t.producer] })],
+);

@@ -1,0 +1,24 @@
+import type { Context } from "hono";
+import type { Outcome } from "../../durable-objects/ledger/outcome.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { callDurableObject } from "../do-call.ts";
+import type { AppEnv } from "../types.ts";
+
+/** The one LedgerDO: single writer of wallets, payouts and stakes. */
+export function ledgerStub(c: Context<AppEnv>) {
+  return c.env.LEDGER.get(c.env.LEDGER.idFromName("ledger"));
+}
+
+type Stub = ReturnType<typeof ledgerStub>;
+
+/** Calls a LedgerDO method, turning its problem values into ApiErrors (problem+json). */
+export async function ledger<T>(c: Context<AppEnv>, method: string, call: (stub: Stub) => Promise<Outcome<T>>): Promise<T> {
+  const result = (await callDurableObject("LedgerDO", method, () => call(ledgerStub(c)))) as Outcome<T>;
+  if (result.ok) return result.value;
+  throw new ApiError(result.problem.slug, result.problem.detail, result.problem.extensions ?? {});
+}
+
+/** For LedgerDO methods that cannot fail with a problem. */
+export function ledgerPlain<T>(c: Context<AppEnv>, method: string, call: (stub: Stub) => Promise<T>): Promise<T> {
+  return callDurableObject("LedgerDO", method, () => call(ledgerStub(c)));
+}

@@ -1,0 +1,113 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { z } from "zod";
+import { blockHeader, headerHash, verifyHeaderSignature } from "./chain/block.ts";
+import { verifyTxInclusion } from "./chain/proof.ts";
+import { anchorTx } from "./chain/transactions.ts";
+import { fromHex, MerkleTree, toHex } from "./merkle/index.ts";
+
+/**
+ * Offline verification of a session's evidence bundle, with no server and no key:
+ *   chunk bytes → chunk hash → session Merkle root → anchor transaction → block txRoot →
+ *   block hash → producer signature (→ a trusted producer, when a trust list is given).
+ * Returns every check made and, on failure, the first one that failed.
+ */
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const evidenceBundle = z.object({
+  format: z.literal("lucid-evidence"),
+  version: z.literal(1),
+  session: z.object({ id: z.string().min(1), owner: z.string().min(1), node: z.string().min(1) }),
+  chunks: z.array(z.object({ index: z.number().int().min(0), sha256: hex32, size: z.number().int().min(0).optional() })),
+  manifest: z.object({ root: hex32, chunkCount: z.number().int().min(1) }),
+  anchor: z.object({
+    tx: anchorTx,
+    proof: z.object({ txIndex: z.number().int().min(0), txCount: z.number().int().min(1), path: z.array(hex32) }),
+    block: z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) }),
+  }),
+});
+
+export type EvidenceBundle = z.infer<typeof evidenceBundle>;
+
+export interface VerifyOptions {
+  /** The encrypted chunk blob for an index, when the verifier has it; hashes alone are checked otherwise. */
+  chunkBytes?: (index: number) => Uint8Array | undefined;
+  /** Ed25519 public keys (hex) of producers the verifier trusts. */
+  trustedProducers?: readonly string[];
+}
+
+export interface Check {
+  step: string;
+  ok: boolean;
+  message: string;
+}
+
+export type VerifyResult = { ok: true; checks: Check[] } | { ok: false; checks: Check[]; failure: Check };
+
+export function verifyEvidence(input: unknown, options: VerifyOptions = {}): VerifyResult {
+  const checks: Check[] = [];
+  const record = (step: string, ok: boolean, message: string) => {
+    const check = { step, ok, message };
+    checks.push(check);
+    return check;
+  };
+  const failed = (step: string, message: string): VerifyResult => {
+    const failure = record(step, false, message);
+    return { ok: false, checks, failure };
+  };
+
+  const parsed = evidenceBundle.safeParse(input);
+  if (!parsed.success) return failed("bundle", `not a Lucid evidence bundle: ${z.prettifyError(parsed.error)}`);
+  const bundle = parsed.data;
+  record("bundle", true, "evidence bundle, format version 1");
+
+  const chunks = [...bundle.chunks].sort((a, b) => a.index - b.index);
+  const indices = chunks.map((c) => c.index);
+  if (chunks.length !== bundle.manifest.chunkCount || indices.some((index, i) => index !== i)) {
+    return failed("chunks", `expected chunks 0…${bundle.manifest.chunkCount - 1}, found [${indices.join(", ")}]`);
+  }
+  let blobs = 0;
+  for (const chunk of chunks) {
+    const bytes = options.chunkBytes?.(chunk.index);
+    if (!bytes) continue;
+    blobs++;
+    const actual = toHex(sha256(bytes));
+    if (actual !== chunk.sha256) {
+      return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`);
+    }
+  }
+  record("chunks", true, `${chunks.length} chunk hashes${blobs ? `, ${blobs} chunk files match them` : ""}`);
+
+  const root = toHex(MerkleTree.fromData(chunks.map((c) => fromHex(c.sha256))).root());
+  if (root !== bundle.manifest.root) return failed("session root", `the chunks' Merkle root is ${root}, the manifest says ${bundle.manifest.root}`);
+  record("session root", true, `Merkle root ${root}`);
+
+  const tx = bundle.anchor.tx;
+  if (tx.interim) return failed("anchor", "the anchor is an interim root, not the session's final root");
+  if (tx.sessionId !== bundle.session.id || tx.root !== root || tx.chunkCount !== chunks.length) {
+    return failed("anchor", "the anchor transaction does not name this session, root and chunk count");
+  }
+  if (tx.owner !== bundle.session.owner || tx.node !== bundle.session.node) {
+    return failed("anchor", "the anchor transaction names another owner or node");
+  }
+  record("anchor", true, `anchor of session ${tx.sessionId}`);
+
+  const block = bundle.anchor.block;
+  if (!verifyTxInclusion(tx, bundle.anchor.proof, block.header.txRoot)) {
+    return failed("inclusion", `the anchor is not transaction ${bundle.anchor.proof.txIndex} of block ${block.header.height}`);
+  }
+  record("inclusion", true, `transaction ${bundle.anchor.proof.txIndex} of ${bundle.anchor.proof.txCount} in block ${block.header.height}`);
+
+  if (headerHash(block.header) !== block.hash) return failed("block hash", "the block header does not hash to the block's hash");
+  record("block hash", true, `block ${block.hash}`);
+
+  if (!verifyHeaderSignature(block)) return failed("signature", "the producer's signature over the block does not verify");
+  record("signature", true, `signed by ${block.header.producer}`);
+
+  if (options.trustedProducers) {
+    if (!options.trustedProducers.includes(block.header.producer)) {
+      return failed("producer", `producer ${block.header.producer} is not in the trusted list`);
+    }
+    record("producer", true, "producer is trusted");
+  }
+  return { ok: true, checks };
+}

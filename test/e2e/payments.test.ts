@@ -1,0 +1,114 @@
+// Payments end to end: a real workerd process (the self-hosted config) against the TRON double,
+// killed with SIGKILL while a payout's broadcast outcome is unknown. Logs are on (debug) so the
+// check that no key material is ever logged means something.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sign } from "hono/jwt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSelfHosted } from "../../edge-adapter/build.ts";
+import { randomSecrets } from "../../edge-adapter/secrets.ts";
+import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
+import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
+
+const work = mkdtempSync(join(tmpdir(), "lucid-e2e-payments-"));
+const env = randomSecrets();
+let base = "";
+let configPath = "";
+let double: TronDouble;
+let workerd: WorkerdProcess | undefined;
+const outputs: string[] = [];
+
+async function start() {
+  workerd = startWorkerd(configPath, { env });
+  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
+    throw new Error(`${error.message}\n${workerd?.output()}`);
+  });
+}
+
+async function stop(signal: NodeJS.Signals = "SIGTERM") {
+  outputs.push(workerd?.output() ?? "");
+  await workerd?.stop(signal);
+}
+
+beforeAll(async () => {
+  double = await startTronDouble();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  ({ configPath } = buildSelfHosted({
+    root: ROOT,
+    outDir: join(work, "out"),
+    dataDir: join(work, "data"),
+    httpAddress: `127.0.0.1:${port}`,
+    vars: { LOG_LEVEL: "debug", TRON_RPC_URL: double.url, TRON_TIMEOUT_MS: "1000", TRON_MAX_RETRIES: "1" },
+    outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
+  }));
+  await start();
+});
+
+afterAll(async () => {
+  await stop();
+  await double?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function admin() {
+  const now = Math.floor(Date.now() / 1000);
+  const token = await sign({ sub: "admin-e2e", role: "ADMIN", iat: now, exp: now + 900 }, env.JWT_SECRET_KEY, "HS256");
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}/api/v1/payments${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": randomBytes(8).toString("hex") },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: () => JSON.parse(text) as Record<string, any> };
+  };
+}
+
+describe("payments on a self-hosted workerd", () => {
+  it("pays exactly once across a SIGKILL while the broadcast outcome is unknown, and never shows or logs the key", async () => {
+    const call = await admin();
+    const hot = createAccount();
+    const keyHex = Buffer.from(hot.privateKey).toString("hex");
+    const seen: string[] = [];
+    const created = await call("POST", "/wallets", { kind: "hot", label: "e2e", privateKey: keyHex });
+    seen.push(created.text);
+    expect(created.status).toBe(201);
+    const wallet = created.json();
+    double.chain.fund(hot.address, 100_000_000_000n, { contract: double.usdt, units: 500_000_000n });
+
+    const recipient = createAccount().address;
+    const payout = await call("POST", "/payouts", { recipient, amount: "120.5" });
+    seen.push(payout.text);
+    const id = payout.json().id as string;
+    const approved = await call("POST", `/payouts/${id}/approve`, { walletId: wallet.id });
+    seen.push(approved.text);
+    expect(approved.status, approved.text).toBe(200);
+    // the node applies the broadcast but the answer never arrives (first try and the retry)
+    double.faults.push({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: 2, match: toHexAddress(hot.address) });
+    seen.push((await call("POST", "/payouts/process", {})).text);
+    const signed = await call("GET", `/payouts/${id}`);
+    expect(signed.json().state).toBe("signed");
+
+    await stop("SIGKILL");
+    await start();
+    double.chain.produceBlocks(20);
+    const after = await (await admin())("POST", "/payouts/process", {});
+    expect(after.status).toBe(200);
+    const done = await (await admin())("GET", `/payouts/${id}`);
+    seen.push(done.text);
+    expect(done.json().state).toBe("confirmed");
+    const paid = double.chain.transfers.filter((t) => t.to === toHexAddress(recipient));
+    expect(paid.map((t) => t.amount)).toEqual([120_400_000n]);
+
+    seen.push((await (await admin())("GET", "/wallets")).text, (await (await admin())("GET", "/audit")).text);
+    await stop();
+    const logs = outputs.join("\n");
+    expect(logs).toContain('"event":"http.request"'); // logging was on
+    for (const text of [...seen, logs]) expect(text.toLowerCase()).not.toContain(keyHex);
+    await start();
+  });
+});

@@ -1,0 +1,190 @@
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { describe, expect, it } from "vitest";
+import {
+  genesisHeader,
+  headerHash,
+  producerPublicKey,
+  signHeader,
+  txRoot,
+  verifyHeaderSignature,
+  type BlockHeader,
+} from "../../shared/chain/block.ts";
+import { canonicalJson, CanonicalError } from "../../shared/chain/canonical.ts";
+import { txInclusionProof } from "../../shared/chain/proof.ts";
+import { leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
+import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
+import { BlockRejected, validateBlock, type ValidationContext } from "../../shared/chain/validate.ts";
+import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
+import { verifyEvidence, type EvidenceBundle } from "../../shared/verify.ts";
+
+const timing: ChainTiming = { genesisTime: Date.parse("2025-01-25T00:00:00Z"), slotMs: 10_000, epochSlots: 360 };
+const secret = new Uint8Array(32).fill(7);
+const producer = producerPublicKey(secret);
+const genesis = genesisHeader("lucid-test", timing.genesisTime);
+
+function chunkBlobs(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => sha256(new TextEncoder().encode(`chunk ${i}`)).slice(0, 16 + i));
+}
+
+function anchorFor(blobs: Uint8Array[], sessionId = "s-1"): AnchorTx {
+  const root = toHex(MerkleTree.fromData(blobs.map((b) => sha256(b))).root());
+  return { type: "anchor", sessionId, root, chunkCount: blobs.length, owner: "u-1", node: "n-1", interim: false };
+}
+
+function makeBlock(txs: ChainTx[], slot = 5, parent = genesis) {
+  const header: BlockHeader = {
+    version: 1,
+    chain: "lucid-test",
+    height: parent.header.height + 1,
+    previousHash: parent.hash,
+    timestamp: slotStart(timing, slot) + 123,
+    epoch: 0,
+    slot,
+    producer,
+    txRoot: txRoot(txs),
+    txCount: txs.length,
+  };
+  return { ...signHeader(header, secret), txs };
+}
+
+function context(overrides: Partial<ValidationContext> = {}): ValidationContext {
+  return {
+    chain: "lucid-test",
+    timing,
+    parent: genesis,
+    weights: [{ producer, weight: 1 }],
+    seedHash: genesis.hash,
+    now: slotStart(timing, 6),
+    maxFutureMs: 10_000,
+    hasFinalAnchor: () => false,
+    ...overrides,
+  };
+}
+
+describe("canonical JSON (RFC 8785 subset)", () => {
+  it("sorts keys, drops whitespace and refuses what is not canonical", () => {
+    expect(canonicalJson({ b: 1, a: [true, null, "x"], c: { z: 1, y: 2 } })).toBe('{"a":[true,null,"x"],"b":1,"c":{"y":2,"z":1}}');
+    expect(() => canonicalJson({ a: 1.5 })).toThrow(CanonicalError);
+    expect(() => canonicalJson({ a: 10n })).toThrow(CanonicalError);
+    expect(() => canonicalJson(new Date())).toThrow(CanonicalError);
+  });
+});
+
+describe("blocks", () => {
+  it("any altered header field is detected by the hash or the signature", () => {
+    const block = makeBlock([anchorFor(chunkBlobs(3))]);
+    expect(verifyHeaderSignature(block)).toBe(true);
+    const alterations: Partial<BlockHeader>[] = [
+      { height: 2 },
+      { previousHash: "1".repeat(64) },
+      { timestamp: block.header.timestamp + 1 },
+      { epoch: 1 },
+      { slot: 6 },
+      { txRoot: "2".repeat(64) },
+      { txCount: 2 },
+      { chain: "other" },
+      { producer: producerPublicKey(new Uint8Array(32).fill(9)) },
+    ];
+    for (const change of alterations) {
+      const tampered = { ...block, header: { ...block.header, ...change } };
+      const hashMatches = headerHash(tampered.header) === tampered.hash;
+      expect(hashMatches && verifyHeaderSignature(tampered), JSON.stringify(change)).toBe(false);
+      expect(() => validateBlock(tampered, context()), JSON.stringify(change)).toThrow(BlockRejected);
+    }
+    const badSignature = { ...block, signature: toHex(ed25519.sign(new Uint8Array(32), secret)) };
+    expect(verifyHeaderSignature(badSignature)).toBe(false);
+  });
+
+  it("validation names the fault: wrong parent, wrong producer, future timestamp, bad signature, duplicate anchor", () => {
+    const tx = anchorFor(chunkBlobs(2));
+    const fault = (block: ReturnType<typeof makeBlock>, ctx = context()) => {
+      try {
+        validateBlock(block, ctx);
+        return "accepted";
+      } catch (error) {
+        return (error as BlockRejected).fault;
+      }
+    };
+    expect(fault(makeBlock([tx]))).toBe("accepted");
+    const other = makeBlock([tx]);
+    expect(fault(makeBlock([tx], 7, other))).toBe("wrong-height");
+    expect(fault({ ...makeBlock([tx]), header: { ...makeBlock([tx]).header, previousHash: "3".repeat(64) } })).toBe("wrong-parent");
+    expect(fault(makeBlock([tx]), context({ weights: [{ producer: "ab".repeat(32), weight: 5 }] }))).toBe("wrong-producer");
+    expect(fault(makeBlock([tx], 50))).toBe("timestamp");
+    const forged = makeBlock([tx]);
+    expect(fault({ ...forged, signature: "00".repeat(64) })).toBe("bad-signature");
+    expect(fault(makeBlock([tx]), context({ hasFinalAnchor: () => true }))).toBe("duplicate-anchor");
+    expect(fault(makeBlock([tx, tx]))).toBe("bad-transaction");
+    const swapped = makeBlock([tx]);
+    expect(fault({ ...swapped, txs: [{ ...tx, chunkCount: 3 }] })).toBe("bad-tx-root");
+  });
+});
+
+describe("PoOT leader schedule", () => {
+  it("is deterministic, follows the weights, and a single producer leads every slot", () => {
+    const weights = [
+      { producer: "aa".repeat(32), weight: 3 },
+      { producer: "bb".repeat(32), weight: 1 },
+    ];
+    const seed = genesis.hash;
+    const leaders = Array.from({ length: 4000 }, (_, slot) => leaderOf(slot, seed, weights));
+    expect(leaders).toEqual(Array.from({ length: 4000 }, (_, slot) => leaderOf(slot, seed, [...weights].reverse())));
+    const share = leaders.filter((l) => l === "aa".repeat(32)).length / leaders.length;
+    expect(share).toBeGreaterThan(0.7);
+    expect(share).toBeLessThan(0.8);
+    expect(leaderOf(9, seed, [{ producer, weight: 1 }])).toBe(producer);
+    expect(leaderOf(9, seed, [])).toBeNull();
+    expect(slotAt(timing, timing.genesisTime + 25_000)).toBe(2);
+  });
+});
+
+describe("evidence bundles (lucid verify)", () => {
+  function bundleFor(blobs: Uint8Array[]): EvidenceBundle {
+    const tx = anchorFor(blobs);
+    const others: ChainTx[] = [
+      { type: "node-event", nodeId: "n-1", event: "registered", at: 1 },
+      { type: "work-credit", epoch: 0, nodeId: "n-1", credits: "100", operationalSeconds: 60 },
+    ];
+    const txs = [...others, tx];
+    const block = makeBlock(txs);
+    return {
+      format: "lucid-evidence",
+      version: 1,
+      session: { id: "s-1", owner: "u-1", node: "n-1" },
+      chunks: blobs.map((b, index) => ({ index, sha256: toHex(sha256(b)), size: b.length })),
+      manifest: { root: tx.root, chunkCount: blobs.length },
+      anchor: { tx, proof: txInclusionProof(txs, 2), block: { header: block.header, hash: block.hash, signature: block.signature } },
+    };
+  }
+
+  it("passes for an intact bundle with its chunk files", () => {
+    const blobs = chunkBlobs(5);
+    const result = verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
+    expect(result.ok).toBe(true);
+    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "producer"]);
+  });
+
+  it("names the first thing that fails", () => {
+    const blobs = chunkBlobs(5);
+    const bundle = bundleFor(blobs);
+    const flipped = blobs.map((b) => b.slice());
+    flipped[3]![0]! ^= 1;
+    const first = (b: unknown, opts = {}) => {
+      const r = verifyEvidence(b, opts);
+      return r.ok ? "ok" : r.failure.step;
+    };
+    expect(first(bundle, { chunkBytes: (i: number) => flipped[i] })).toBe("chunk 3");
+    expect(first({ ...bundle, chunks: bundle.chunks.slice(0, 4) })).toBe("chunks");
+    expect(first({ ...bundle, manifest: { ...bundle.manifest, root: "0".repeat(64) } })).toBe("session root");
+    expect(first({ ...bundle, session: { ...bundle.session, owner: "mallory" } })).toBe("anchor");
+    expect(first({ ...bundle, anchor: { ...bundle.anchor, proof: { ...bundle.anchor.proof, txIndex: 1 } } })).toBe("inclusion");
+    const block = bundle.anchor.block;
+    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, header: { ...block.header, timestamp: 1 } } } })).toBe("block hash");
+    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, hash: "1".repeat(64) } } })).toBe("block hash");
+    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, signature: "00".repeat(64) } } })).toBe("signature");
+    expect(first(bundle, { trustedProducers: ["ab".repeat(32)] })).toBe("producer");
+    expect(first({ nonsense: true })).toBe("bundle");
+    expect(txId(bundle.anchor.tx)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
