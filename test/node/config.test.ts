@@ -45,8 +45,8 @@ describe("invalid configuration", () => {
     expect(issues({ ...vars })).toEqual([
       { variable: "JWT_SECRET_KEY", message: "is missing" },
       { variable: "CHAIN_PRODUCER_KEY", message: "is missing" },
-      { variable: "WALLET_ENCRYPTION_KEY", message: "is missing" },
       { variable: "SESSION_KEK", message: "is missing" },
+      { variable: "WALLET_ENCRYPTION_KEY", message: "is missing" },
     ]);
     expect(issues({ ...vars, ...secrets, SESSION_KEK: "too-short" }).map((i) => i.variable)).toEqual(["SESSION_KEK"]);
   });
