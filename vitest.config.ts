@@ -38,6 +38,8 @@ export default defineConfig({
                 LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
                 // A fixed test-only secret: the suite signs its own tokens with it.
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
+                // Test-only key-encryption key for session data keys (256 bits, hex).
+                SESSION_KEK: "5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55",
                 CHAIN_PRODUCER_KEY: "1111111111111111111111111111111111111111111111111111111111111111",
                 JWT_SECRET_KEY_PREVIOUS: "test-only-previous-jwt-secret-0123456789abcdef01234567",
                 // Test key 0x…02's address: its first login becomes the SUPER_ADMIN (test/worker/auth-helpers.ts).

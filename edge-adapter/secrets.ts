@@ -1,5 +1,5 @@
 /** Secrets the Worker needs; self-hosted workerd takes them from its environment (fromEnvironment). */
-export const SECRET_NAMES = ["JWT_SECRET_KEY", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY"] as const;
+export const SECRET_NAMES = ["JWT_SECRET_KEY", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "SESSION_KEK"] as const;
 
 /** Secrets the Worker reads when set (key rotation, mail relay); bound the same way, never required. */
 export const OPTIONAL_SECRET_NAMES = ["JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "TRON_API_KEY"] as const;

@@ -13,6 +13,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { createApp } from "./openapi.ts";
 import { paymentsApp } from "./payments/index.ts";
 import type { AppEnv } from "./types.ts";
+import { isChunkUpload, sessionsApp } from "./sessions/index.ts";
 import { chainApp } from "./chain/index.ts";
 import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
@@ -35,6 +36,8 @@ app.use(
   async function corsAndBodyLimit(c, next) {
     const { cors, limitBody } = configuredMiddleware(c.get("config"));
     return cors(c, async () => {
+      // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
+      if (isChunkUpload(c.req.method, c.req.path)) return next();
       await limitBody(c, next);
     });
   },
@@ -89,7 +92,7 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);

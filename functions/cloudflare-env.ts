@@ -18,6 +18,8 @@ declare global {
         | "MailOutboxDO"
         | "NodePoolDO"
         | "NodeDirectoryDO"
+        | "SessionDO"
+        | "SessionIndexDO"
         | "ChainDO"
         | "LedgerDO";
     }

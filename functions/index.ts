@@ -11,6 +11,8 @@ export { UserIndexDO } from "../durable-objects/user-index/index.ts";
 export { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
 export { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
+export { SessionDO } from "../durable-objects/session/index.ts";
+export { SessionIndexDO } from "../durable-objects/session-index/index.ts";
 export { SystemDO } from "../durable-objects/system/index.ts";
 export type { AppType } from "./app.ts";
 

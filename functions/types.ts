@@ -12,6 +12,11 @@ export interface Principal {
   sessionId?: string;
 }
 
+/** A Pi node authenticated by its node credential (functions/middleware/node-credential.ts). */
+export interface NodeIdentity {
+  nodeId: string;
+}
+
 /** Hono's environment for every sub-app: bindings plus what the gateway's middleware sets. */
 export interface AppEnv {
   Bindings: Env;
@@ -19,6 +24,7 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     principal: Principal | undefined;
+    node: NodeIdentity | undefined;
     /** Set by authenticate() when a presented token is invalid; thrown after rate limiting. */
     authFailure: ApiError | undefined;
   };

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Secrets `npm start` generates; keep in sync with edge-adapter/secrets.ts and README "Configuration". */
-export const DEV_SECRETS = ["JWT_SECRET_KEY", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY"];
+export const DEV_SECRETS = ["JWT_SECRET_KEY", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "SESSION_KEK"];
 
 export function ensureDevVars(path) {
   const existing = existsSync(path) ? readFileSync(path, "utf8") : "";

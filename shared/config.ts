@@ -33,6 +33,13 @@ const ratio = z
   .transform(Number)
   .pipe(z.number().min(0).max(1));
 
+/** A 256-bit key as 64 hex characters or 44 base64 characters. */
+const key256 = z
+  .string()
+  .refine((text) => /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/]{43}=$/.test(text), {
+    message: "must be a 256-bit key: 64 hex characters or 44 base64 characters",
+  });
+
 const tronAddress = z.string().regex(/^T[1-9A-HJ-NP-Za-km-z]{33}$/, "must be a base58 TRON address");
 
 const origins = z
@@ -82,6 +89,8 @@ export const configSchema = z
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
+    RETENTION_DAYS: integer(1, 36500),
+    SESSION_KEK: key256,
     RDP_PORT_MIN: integer(1, 65535),
     RDP_PORT_MAX: integer(1, 65535),
     RDP_MAX_SERVERS: integer(1),
@@ -152,7 +161,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -8,6 +8,8 @@ import type { UserDO } from "../durable-objects/user/index.ts";
 import type { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
 import type { NodePoolDO } from "../durable-objects/node-pool/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
+import type { SessionDO } from "../durable-objects/session/index.ts";
+import type { SessionIndexDO } from "../durable-objects/session-index/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
 import type { ConfigInput } from "./config.ts";
 
@@ -19,6 +21,8 @@ import type { ConfigInput } from "./config.ts";
 export type Env = { [K in keyof ConfigInput]?: string } & {
   SYSTEM: DurableObjectNamespace<SystemDO>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
+  SESSIONS: DurableObjectNamespace<SessionDO>;
+  SESSION_INDEX: DurableObjectNamespace<SessionIndexDO>;
   CHAIN: DurableObjectNamespace<ChainDO>;
   CHUNKS: R2Bucket;
   USERS: DurableObjectNamespace<UserDO>;

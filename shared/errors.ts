@@ -29,6 +29,36 @@ export const PROBLEM_TYPES = {
     description: "The path exists but not with this method; the Allow header lists the methods it has.",
   },
   conflict: { status: 409, title: "Conflict", description: "The request conflicts with the resource's current state." },
+  "invalid-state": {
+    status: 409,
+    title: "Invalid state",
+    description: "The resource's state does not allow this action; `state` gives the current state.",
+  },
+  "chunk-conflict": {
+    status: 409,
+    title: "Chunk conflict",
+    description: "A different chunk (another SHA-256) is already stored at this index; chunks are immutable.",
+  },
+  "missing-chunks": {
+    status: 409,
+    title: "Missing chunks",
+    description: "The session cannot be finalized with gaps; `missing` lists the chunk indices not yet stored.",
+  },
+  "digest-mismatch": {
+    status: 400,
+    title: "Digest mismatch",
+    description: "The body's SHA-256 differs from its Content-Digest header (or its length from Content-Length); nothing was kept.",
+  },
+  gone: {
+    status: 410,
+    title: "Gone",
+    description: "The data existed but was deleted (retention or deletion destroyed the chunks and the data key).",
+  },
+  "length-required": {
+    status: 411,
+    title: "Length required",
+    description: "This upload needs a Content-Length header.",
+  },
   "payload-too-large": {
     status: 413,
     title: "Payload too large",
@@ -38,6 +68,16 @@ export const PROBLEM_TYPES = {
     status: 415,
     title: "Unsupported media type",
     description: "The Content-Type is not one this route accepts.",
+  },
+  "upgrade-required": {
+    status: 426,
+    title: "Upgrade required",
+    description: "This route is a WebSocket: send `Upgrade: websocket`.",
+  },
+  "range-not-satisfiable": {
+    status: 416,
+    title: "Range not satisfiable",
+    description: "The Range header does not select any byte of the resource; `size` gives its length.",
   },
   "rate-limited": {
     status: 429,

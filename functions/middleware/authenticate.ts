@@ -4,6 +4,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { ROLE_RANK, ROLES } from "../../shared/rbac.ts";
 import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
+import { isNodeCredential } from "./node-credential.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
@@ -49,7 +50,9 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     const header = c.req.header("Authorization");
     c.set("principal", undefined);
     c.set("authFailure", undefined);
-    if (header !== undefined) {
+    // Node credentials are verified by nodeCredential() on the routes that accept them.
+    const bearer = /^Bearer (\S+)$/.exec(header ?? "")?.[1];
+    if (header !== undefined && !(bearer && isNodeCredential(bearer))) {
       try {
         c.set("principal", await principalFromHeader(header, c.get("config")));
       } catch (error) {

@@ -90,6 +90,15 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
       return { detail: `${pools.length} pool(s), ${pools.reduce((n, p) => n + p.nodeCount, 0)} node(s)` };
     },
   },
+  {
+    name: "sessions",
+    description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
+    async check(env) {
+      await callDurableObject("SessionIndexDO", "ping", () =>
+        env.SESSION_INDEX.get(env.SESSION_INDEX.idFromName("global")).ping(),
+      );
+    },
+  },
 ];
 
 export const FUNCTION_NAMES = FUNCTION_CHECKS.map((f) => f.name) as [string, ...string[]];

@@ -6,7 +6,7 @@ import { formatUnits } from "../../shared/money.ts";
 
 const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")).vars;
 const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
-const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32), WALLET_ENCRYPTION_KEY: "cd".repeat(32) };
+const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32), WALLET_ENCRYPTION_KEY: "cd".repeat(32), SESSION_KEK: "ef".repeat(32) };
 
 describe("wrangler.toml defaults", () => {
   it("parse with the seed's values", () => {
@@ -25,6 +25,7 @@ describe("wrangler.toml defaults", () => {
   it("publicConfig drops secrets and renders amounts as decimal strings", () => {
     const shown = publicConfig(parseConfig({ ...vars, ...secrets }), formatUnits);
     expect(shown).not.toHaveProperty("JWT_SECRET_KEY");
+    expect(shown).not.toHaveProperty("SESSION_KEK");
     expect(shown.MIN_PAYOUT_AMOUNT).toBe("1.000000");
   });
 });
@@ -44,8 +45,10 @@ describe("invalid configuration", () => {
     expect(issues({ ...vars })).toEqual([
       { variable: "JWT_SECRET_KEY", message: "is missing" },
       { variable: "CHAIN_PRODUCER_KEY", message: "is missing" },
+      { variable: "SESSION_KEK", message: "is missing" },
       { variable: "WALLET_ENCRYPTION_KEY", message: "is missing" },
     ]);
+    expect(issues({ ...vars, ...secrets, SESSION_KEK: "too-short" }).map((i) => i.variable)).toEqual(["SESSION_KEK"]);
   });
 
   it("keeps no secret value in the parsed config", () => {

@@ -1,0 +1,158 @@
+// BENCH ingest: MB/s of 10 MB chunk uploads through the API (PUT /api/v1/sessions/:id/chunks/:i:
+// gateway, node credential, SessionDO begin/commit, SHA-256 while streaming) into the chunk store,
+// vs. raw PUTs of the same bytes straight into the same store, in the same workerd process and run.
+// The store is the self-hosted one (the edge adapter's chunk disk service), so both sides write the same files.
+// Also reports the workerd process's resident memory while each side uploads.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sign } from "hono/jwt";
+import { buildSelfHosted } from "../edge-adapter/build.ts";
+import { randomSecrets } from "../edge-adapter/secrets.ts";
+import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
+
+const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
+const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const secrets = randomSecrets();
+const jwtSecret = secrets.JWT_SECRET_KEY;
+const work = mkdtempSync(join(tmpdir(), "lucid-bench-ingest-"));
+const stops = [];
+
+function rssMb(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+/** Runs `fn` while sampling the process's RSS; returns fn's result and the peak RSS in MB. */
+async function withPeakRss(pid, fn) {
+  let peak = rssMb(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 10);
+  try {
+    const result = await fn();
+    return { result, peak: Math.max(peak, rssMb(pid)) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function expectStatus(res, ...statuses) {
+  if (!statuses.includes(res.status)) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+try {
+  const port = await freePort();
+  const storePort = await freePort();
+  const { configPath } = buildSelfHosted({
+    root: ROOT,
+    outDir: join(work, "out"),
+    dataDir: join(work, "data"),
+    httpAddress: `127.0.0.1:${port}`,
+    vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
+  });
+  // The self-hosted config binds the chunk directory's disk service as CHUNK_DISK (ours); the
+  // baseline reaches the same disk service directly through one more socket.
+  const config = readFileSync(configPath, "utf8");
+  const withSocket = config.replace(
+    /sockets = \[\n/,
+    `sockets = [\n    (name = "chunks-http", address = "127.0.0.1:${storePort}", http = (), service = "chunk-disk"),\n`,
+  );
+  if (withSocket === config || !config.includes('service = "chunk-disk"')) throw new Error("unexpected workerd config layout");
+  writeFileSync(configPath, withSocket);
+  const workerd = startWorkerd(configPath, { env: secrets });
+  stops.push(workerd.stop);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health`).catch((error) => {
+    throw new Error(`${error.message}\n${workerd.output()}`);
+  });
+
+  const now = Math.floor(Date.now() / 1000);
+  const user = await sign({ sub: "bench-user", role: "USER", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
+  const node = await sign({ typ: "node", sub: "bench-node", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
+  const userHeaders = { Authorization: `Bearer ${user}`, "Content-Type": "application/json" };
+
+  const body = randomBytes(CHUNK_BYTES);
+  const digest = `sha-256=:${createHash("sha256").update(body).digest("base64")}:`;
+  const uploadHeaders = {
+    Authorization: `Bearer ${node}`,
+    "Content-Type": "application/octet-stream",
+    "Content-Digest": digest,
+    "Lucid-Chunk-Nonce": "00".repeat(24),
+    "Lucid-Plain-Size": String(CHUNK_BYTES * 3),
+    "Lucid-Compressed-Size": String(CHUNK_BYTES - 16),
+    "Lucid-Capture-Start": String(Date.now()),
+    "Lucid-Capture-End": String(Date.now() + 60_000),
+  };
+
+  async function newRecordingSession() {
+    const created = await fetch(`${base}/api/v1/sessions`, {
+      method: "POST",
+      headers: userHeaders,
+      body: JSON.stringify({ nodeId: "bench-node", title: "ingest bench" }),
+    });
+    if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}\n${workerd.output()}`);
+    const { id } = await created.json();
+    await expectStatus(await fetch(`${base}/api/v1/sessions/${id}/start`, { method: "POST", headers: userHeaders }), 200);
+    return id;
+  }
+
+  async function ours() {
+    const id = await newRecordingSession();
+    const started = performance.now();
+    for (let i = 0; i < CHUNKS; i++) {
+      const res = await fetch(`${base}/api/v1/sessions/${id}/chunks/${i}`, { method: "PUT", headers: uploadHeaders, body });
+      await expectStatus(res, 201);
+    }
+    return (CHUNKS * CHUNK_BYTES) / 1e6 / ((performance.now() - started) / 1000);
+  }
+
+  let round = 0;
+  async function baseline() {
+    round++;
+    const started = performance.now();
+    for (let i = 0; i < CHUNKS; i++) {
+      const res = await fetch(`http://127.0.0.1:${storePort}/raw/${round}/${i}`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/octet-stream" },
+        body,
+      });
+      await expectStatus(res, 200, 201, 204);
+    }
+    return (CHUNKS * CHUNK_BYTES) / 1e6 / ((performance.now() - started) / 1000);
+  }
+
+  // Warm-up, then alternate so both sides see the same machine conditions; keep the median.
+  await ours();
+  await baseline();
+  const idle = rssMb(workerd.child.pid);
+  const oursRuns = [];
+  const baseRuns = [];
+  let oursPeak = 0;
+  let basePeak = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const b = await withPeakRss(workerd.child.pid, baseline);
+    baseRuns.push(b.result);
+    basePeak = Math.max(basePeak, b.peak);
+    const o = await withPeakRss(workerd.child.pid, ours);
+    oursRuns.push(o.result);
+    oursPeak = Math.max(oursPeak, o.peak);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const oursMBs = median(oursRuns);
+  const baseMBs = median(baseRuns);
+  console.log(
+    `ingest: ${CHUNKS} × ${(CHUNK_BYTES / 1048576).toFixed(0)} MiB sequential uploads, ${ROUNDS} rounds; ` +
+      `ours ${oursRuns.map((x) => x.toFixed(1)).join("/")} MB/s, raw store ${baseRuns.map((x) => x.toFixed(1)).join("/")} MB/s`,
+  );
+  console.log(
+    `memory: workerd RSS idle ${idle.toFixed(1)} MB; peak while uploading through the API ${oursPeak.toFixed(1)} MB ` +
+      `(+${(oursPeak - idle).toFixed(1)}), during raw store writes ${basePeak.toFixed(1)} MB (+${(basePeak - idle).toFixed(1)})`,
+  );
+  console.log(`BENCH ingest ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s`);
+} finally {
+  for (const stop of stops) await stop();
+  rmSync(work, { recursive: true, force: true });
+}

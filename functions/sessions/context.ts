@@ -1,0 +1,86 @@
+import type { Context } from "hono";
+import type { Actor, Result, SessionSummary, SessionView } from "../../durable-objects/session/index.ts";
+import { ApiError } from "../../shared/errors.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import type { AppEnv } from "../types.ts";
+
+/** The caller as a SessionDO sees it: a node with a node credential, or a signed-in user. */
+export function actorOf(c: Context<AppEnv>): Actor {
+  const node = c.get("node");
+  if (node) return { kind: "node", nodeId: node.nodeId };
+  const principal = principalOf(c);
+  return { kind: "user", userId: principal.userId, role: principal.role };
+}
+
+/** A signed-in user only (nodes may not list, search or create). */
+export function userActorOf(c: Context<AppEnv>): Extract<Actor, { kind: "user" }> {
+  const actor = actorOf(c);
+  if (actor.kind !== "user") throw new ApiError("forbidden", "Node credentials cannot do this; use a user's access token.");
+  return actor;
+}
+
+export const isAdmin = (actor: Actor) => actor.kind === "user" && (actor.role === "ADMIN" || actor.role === "SUPER_ADMIN");
+
+export function sessionStub(c: Context<AppEnv>, id: string) {
+  return c.env.SESSIONS.get(c.env.SESSIONS.idFromName(id));
+}
+
+export function indexStub(c: Context<AppEnv>) {
+  return c.env.SESSION_INDEX.get(c.env.SESSION_INDEX.idFromName("global"));
+}
+
+/** Calls a SessionDO method and turns a returned problem into the ApiError the route throws. */
+export async function callSession<T>(method: string, call: () => Promise<Result<T>>): Promise<T> {
+  const result = await callDurableObject("SessionDO", method, call);
+  if (!result.ok) throw new ApiError(result.problem.slug, result.problem.detail, result.problem.extensions ?? {});
+  return result.value;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function sessionJson(view: SessionView) {
+  return {
+    ...view,
+    createdAt: iso(view.createdAt),
+    updatedAt: iso(view.updatedAt),
+    startedAt: isoOrNull(view.startedAt),
+    stoppedAt: isoOrNull(view.stoppedAt),
+    completedAt: isoOrNull(view.completedAt),
+    expiresAt: iso(view.expiresAt),
+  };
+}
+
+export function summaryJson(summary: SessionSummary) {
+  return {
+    id: summary.id,
+    ownerId: summary.ownerId,
+    nodeId: summary.nodeId,
+    title: summary.title,
+    tags: JSON.parse(summary.tags) as string[],
+    notes: summary.notes,
+    state: summary.state,
+    createdAt: iso(summary.createdAt),
+    updatedAt: iso(summary.updatedAt),
+  };
+}
+
+/** Opaque page cursors: base64url of the last item's position. */
+export function encodeCursor(position: { createdAt: number; id: string }): string {
+  return btoa(JSON.stringify([position.createdAt, position.id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
+    if (typeof createdAt === "number" && Number.isSafeInteger(createdAt) && typeof id === "string" && id.length <= 64) {
+      return { createdAt, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw new ApiError("validation-failed", "The query is invalid.", {
+    errors: [{ location: "query", path: "cursor", message: "is not a cursor this API returned" }],
+  });
+}

@@ -1,0 +1,20 @@
+import { createApp } from "../openapi.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { nodeCredential } from "../middleware/node-credential.ts";
+import { chunkRoutes } from "./chunks.ts";
+import { sessionRoutes } from "./routes.ts";
+
+export { isChunkUpload } from "./ingest.ts";
+
+/**
+ * /api/v1/sessions: lifecycle, listing and search, chunk ingest, manifest, proofs and keys.
+ * Callers are users (access tokens) or the session's node (node credential).
+ */
+export const sessionsApp = createApp();
+sessionsApp.use("*", nodeCredential(), async function requireCaller(c, next) {
+  // Every sessions route needs a user or a node: answer 401 before validating anything.
+  if (!c.get("node")) principalOf(c);
+  await next();
+});
+sessionsApp.route("/", sessionRoutes);
+sessionsApp.route("/", chunkRoutes);

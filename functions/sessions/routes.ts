@@ -1,0 +1,250 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../../shared/errors.ts";
+import { validationHook } from "../openapi.ts";
+import { callDurableObject } from "../do-call.ts";
+import { createApp, problemResponses } from "../openapi.ts";
+import {
+  actorOf,
+  callSession,
+  decodeCursor,
+  encodeCursor,
+  indexStub,
+  isAdmin,
+  sessionJson,
+  sessionStub,
+  summaryJson,
+  userActorOf,
+} from "./context.ts";
+import {
+  CreateSessionBody,
+  DataKeySchema,
+  EventSchema,
+  ListQuery,
+  SearchQuery,
+  SearchResultSchema,
+  SessionIdParam,
+  SessionPageSchema,
+  SessionSchema,
+  StopBody,
+} from "./schemas.ts";
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const createSession = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["sessions"],
+  summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
+  request: { body: { required: true, content: { "application/json": { schema: CreateSessionBody } } } },
+  responses: { 201: json(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
+});
+
+const listSessions = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["sessions"],
+  summary: "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
+  request: { query: ListQuery },
+  responses: { 200: json(SessionPageSchema, "A page"), ...problemResponses(400, 401, 403, 429, 500) },
+});
+
+const searchSessions = createRoute({
+  method: "get",
+  path: "/search",
+  tags: ["sessions"],
+  summary: "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
+  request: { query: SearchQuery },
+  responses: { 200: json(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
+});
+
+const getSession = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["sessions"],
+  summary: "One session (owner, admin or its assigned node)",
+  request: { params: SessionIdParam },
+  responses: { 200: json(SessionSchema, "The session"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+});
+
+const sessionEvents = createRoute({
+  method: "get",
+  path: "/{id}/events",
+  tags: ["sessions"],
+  summary: "The session's event log: every transition, stored chunk and failed step, in order",
+  request: { params: SessionIdParam },
+  responses: { 200: json(z.object({ items: z.array(EventSchema) }), "Events"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+});
+
+const startSession = createRoute({
+  method: "post",
+  path: "/{id}/start",
+  tags: ["sessions"],
+  summary: "created → recording: chunk uploads are accepted from now on",
+  request: { params: SessionIdParam },
+  responses: { 200: json(SessionSchema, "Recording"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+});
+
+const stopSession = createRoute({
+  method: "post",
+  path: "/{id}/stop",
+  tags: ["sessions"],
+  summary:
+    "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
+  description: "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
+  request: { params: SessionIdParam },
+  responses: { 200: json(SessionSchema, "Processing"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+});
+
+const deleteSession = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["sessions"],
+  summary: "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
+  request: { params: SessionIdParam },
+  responses: { 200: json(SessionSchema, "Deleted"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+});
+
+const getKey = createRoute({
+  method: "get",
+  path: "/{id}/key",
+  tags: ["sessions"],
+  summary: "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
+  request: { params: SessionIdParam },
+  responses: { 200: json(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
+});
+
+const liveStatus = createRoute({
+  method: "get",
+  path: "/{id}/live",
+  tags: ["sessions"],
+  summary: "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
+  description: 'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
+    'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
+  request: { params: SessionIdParam },
+  responses: {
+    101: { description: "Switching to WebSocket" },
+    ...problemResponses(400, 401, 403, 404, 426, 429, 500),
+  },
+});
+
+export const sessionRoutes = createApp()
+  .openapi(createSession, async (c) => {
+    const actor = userActorOf(c);
+    const body = c.req.valid("json");
+    if (body.ownerId !== undefined && body.ownerId !== actor.userId && !isAdmin(actor)) {
+      throw new ApiError("forbidden", "Only admins may create sessions for another user.");
+    }
+    const id = crypto.randomUUID();
+    const view = await callSession("create", () =>
+      sessionStub(c, id).create({
+        id,
+        ownerId: body.ownerId ?? actor.userId,
+        nodeId: body.nodeId,
+        title: body.title,
+        tags: body.tags,
+        notes: body.notes,
+        rdp: body.rdp,
+      }),
+    );
+    return c.json(sessionJson(view), 201, { Location: `/api/v1/sessions/${id}` });
+  })
+  .openapi(listSessions, async (c) => {
+    const actor = userActorOf(c);
+    const query = c.req.valid("query");
+    if (query.ownerId !== undefined && query.ownerId !== actor.userId && !isAdmin(actor)) {
+      throw new ApiError("forbidden", "Only admins may list other users' sessions.");
+    }
+    const limit = query.limit ?? 20;
+    const page = await callDurableObject("SessionIndexDO", "list", () =>
+      indexStub(c).list({
+        ownerId: isAdmin(actor) ? query.ownerId : actor.userId,
+        nodeId: query.nodeId,
+        state: query.state,
+        createdFrom: query.createdFrom ? Date.parse(query.createdFrom) : undefined,
+        createdTo: query.createdTo ? Date.parse(query.createdTo) : undefined,
+        after: query.cursor ? decodeCursor(query.cursor) : undefined,
+        limit,
+      }),
+    );
+    const last = page.items[page.items.length - 1];
+    return c.json({ items: page.items.map(summaryJson), nextCursor: page.more && last ? encodeCursor(last) : null }, 200);
+  })
+  .openapi(searchSessions, async (c) => {
+    const actor = userActorOf(c);
+    const { q, limit } = c.req.valid("query");
+    const hits = await callDurableObject("SessionIndexDO", "search", () =>
+      indexStub(c).search(q, { ownerId: isAdmin(actor) ? undefined : actor.userId, limit: limit ?? 20 }),
+    );
+    return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet })) }, 200);
+  })
+  .openapi(getSession, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    return c.json(sessionJson(await callSession("get", () => sessionStub(c, id).get(actor))), 200);
+  })
+  .openapi(sessionEvents, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    const events = await callSession("events", () => sessionStub(c, id).events(actor));
+    return c.json(
+      {
+        items: events.map((e) => ({
+          ...e,
+          at: new Date(e.at).toISOString(),
+          detail: e.detail === null ? null : (JSON.parse(e.detail) as unknown),
+        })),
+      },
+      200,
+    );
+  })
+  .openapi(startSession, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    return c.json(sessionJson(await callSession("start", () => sessionStub(c, id).start(actor))), 200);
+  })
+  .openapi(stopSession, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    const body = await optionalJson(c.req.raw, StopBody);
+    return c.json(sessionJson(await callSession("stop", () => sessionStub(c, id).stop(actor, body.chunkCount))), 200);
+  })
+  .openapi(deleteSession, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = userActorOf(c);
+    return c.json(sessionJson(await callSession("remove", () => sessionStub(c, id).remove(actor))), 200);
+  })
+  .openapi(liveStatus, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("upgrade-required", "Connect with a WebSocket (Upgrade: websocket).");
+    }
+    await callSession("get", () => sessionStub(c, id).get(actor));
+    return sessionStub(c, id).fetch(c.req.raw);
+  })
+  .openapi(getKey, async (c) => {
+    const { id } = c.req.valid("param");
+    const actor = actorOf(c);
+    const key = await callSession("releaseKey", () => sessionStub(c, id).releaseKey(actor));
+    return c.json({ sessionId: id, ...key }, 200, { "Cache-Control": "no-store" });
+  });
+
+/** A body that may be absent or empty; when present it must be JSON matching `schema`. */
+async function optionalJson<T extends z.ZodType>(request: Request, schema: T): Promise<z.output<T>> {
+  const text = await request.text();
+  if (text.trim() === "") return schema.parse({});
+  const type = request.headers.get("Content-Type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new ApiError("unsupported-media-type", "The body must be application/json.");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError("malformed-json", "The request body is not valid JSON.");
+  }
+  const result = schema.safeParse(value);
+  validationHook({ ...result, target: "json" } as never, undefined as never);
+  return result.data as z.output<T>;
+}

@@ -1,0 +1,117 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env as workerEnv } from "cloudflare:workers";
+import { formatContentDigest } from "../../shared/chunk.ts";
+import type { Env } from "../../shared/env.ts";
+import { api, nodeTokenFor, tokenFor } from "./helpers.ts";
+
+export const env: Env = workerEnv;
+
+export interface SessionJson {
+  id: string;
+  ownerId: string;
+  nodeId: string;
+  state: string;
+  chunks: { count: number; contiguous: number; bytes: number };
+  treeSize: number | null;
+  merkleRoot: string | null;
+  keyShredded: boolean;
+  deleted: boolean;
+  [key: string]: unknown;
+}
+
+export async function userHeaders(userId: string, role: "USER" | "ADMIN" = "USER") {
+  return { Authorization: `Bearer ${await tokenFor(userId, role)}`, "Content-Type": "application/json" };
+}
+
+export async function nodeHeaders(nodeId: string) {
+  return { Authorization: `Bearer ${await nodeTokenFor(nodeId)}` };
+}
+
+export async function createSession(
+  ownerId: string,
+  nodeId: string,
+  extra: Record<string, unknown> = {},
+): Promise<SessionJson> {
+  const res = await api("/api/v1/sessions", {
+    method: "POST",
+    headers: await userHeaders(ownerId),
+    body: JSON.stringify({ nodeId, title: `Session of ${ownerId}`, ...extra }),
+  });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as SessionJson;
+}
+
+export async function recordingSession(ownerId: string, nodeId: string): Promise<SessionJson> {
+  const session = await createSession(ownerId, nodeId);
+  const res = await api(`/api/v1/sessions/${session.id}/start`, { method: "POST", headers: await userHeaders(ownerId) });
+  if (res.status !== 200) throw new Error(`start failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as SessionJson;
+}
+
+export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+export function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Deterministic "ciphertext" bytes for a chunk. */
+export function chunkBytes(index: number, size = 4096, salt = 0): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 7 + index * 13 + salt * 31) % 256);
+}
+
+export async function uploadHeaders(bytes: Uint8Array, overrides: Record<string, string | undefined> = {}) {
+  const headers: Record<string, string> = {
+    "Content-Type": "application/octet-stream",
+    "Content-Digest": formatContentDigest(await sha256(bytes)),
+    "Lucid-Chunk-Nonce": "ab".repeat(24),
+    "Lucid-Plain-Size": String(bytes.length * 2),
+    "Lucid-Compressed-Size": String(bytes.length - 16),
+    "Lucid-Capture-Start": "1764000000000",
+    "Lucid-Capture-End": "1764000010000",
+  };
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) delete headers[name];
+    else headers[name] = value;
+  }
+  return headers;
+}
+
+export async function putChunk(
+  sessionId: string,
+  index: number,
+  bytes: Uint8Array,
+  nodeId: string,
+  overrides: Record<string, string | undefined> = {},
+): Promise<Response> {
+  return api(`/api/v1/sessions/${sessionId}/chunks/${index}`, {
+    method: "PUT",
+    headers: { ...(await nodeHeaders(nodeId)), ...(await uploadHeaders(bytes, overrides)) },
+    body: bytes,
+  });
+}
+
+export function sessionDO(id: string) {
+  return env.SESSIONS.get(env.SESSIONS.idFromName(id));
+}
+
+/** Runs the session's alarm until its state leaves `from` (at most `rounds` times); returns the state. */
+export async function settle(id: string, until: (state: string) => boolean, rounds = 5): Promise<string> {
+  const stub = sessionDO(id);
+  for (let i = 0; i < rounds; i++) {
+    const view = await stub.get({ kind: "user", userId: "root", role: "ADMIN" });
+    if (view.ok && until(view.value.state)) return view.value.state;
+    await runDurableObjectAlarm(stub);
+  }
+  const view = await stub.get({ kind: "user", userId: "root", role: "ADMIN" });
+  return view.ok ? view.value.state : "missing";
+}
+
+/** Moves the session's clock forward: every pending task (and, if asked, retention) becomes due now. */
+export async function makeTasksDue(id: string, options: { expire?: boolean } = {}) {
+  await runInDurableObject(sessionDO(id), (_instance, state) => {
+    state.storage.sql.exec("UPDATE tasks SET due_at = 0");
+    if (options.expire) state.storage.sql.exec("UPDATE session SET expires_at = 0");
+  });
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { api, problemOf } from "./helpers.ts";
+import { asOperator, TestNode } from "./node-agent.ts";
+import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.ts";
+
+// The credential functions/nodes issues at registration ({ typ, sub, pool, jti, iat, exp }) is what
+// a Pi presents for uploads, in X-Node-Credential or as a Bearer token (the agent's uploader).
+describe("uploads with a credential issued by functions/nodes", { timeout: 60_000 }, () => {
+  it("is accepted in either header and refused once the node is suspended", async () => {
+    const node = new TestNode("operator-s1");
+    expect((await node.register()).status).toBe(201);
+    const session = await recordingSession("owner-s1", node.id);
+    const put = async (index: number, auth: Record<string, string>) =>
+      api(`/api/v1/sessions/${session.id}/chunks/${index}`, {
+        method: "PUT",
+        headers: { ...auth, ...(await uploadHeaders(chunkBytes(index))) },
+        body: chunkBytes(index),
+      });
+    expect((await put(0, { "X-Node-Credential": node.credential })).status).toBe(201);
+    expect((await put(1, { Authorization: `Bearer ${node.credential}` })).status).toBe(201);
+
+    const other = new TestNode("operator-s2");
+    expect((await other.register()).status).toBe(201);
+    expect((await put(2, { "X-Node-Credential": other.credential })).status).toBe(403);
+
+    const suspend = await asOperator("admin-s", `/api/v1/nodes/${node.id}/suspension`, {
+      method: "PUT",
+      body: JSON.stringify({ suspended: true, reason: "test" }),
+    }, "ADMIN");
+    expect(suspend.status).toBe(200);
+    const refused = await put(2, { "X-Node-Credential": node.credential });
+    expect(refused.status).toBeGreaterThanOrEqual(401);
+    expect((await problemOf(refused)).type).toBe("/problems/credential-revoked");
+  });
+});

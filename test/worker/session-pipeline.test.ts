@@ -1,0 +1,147 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { SessionDO } from "../../durable-objects/session/index.ts";
+import { MAX_PIPELINE_ATTEMPTS } from "../../durable-objects/session/tasks.ts";
+import { fromHex, verifyInclusion } from "../../shared/merkle/index.ts";
+import { api } from "./helpers.ts";
+import { chunkBytes, env, makeTasksDue, putChunk, recordingSession, sessionDO, settle, userHeaders, type SessionJson } from "./session-helpers.ts";
+
+const admin = { kind: "user" as const, userId: "root", role: "ADMIN" as const };
+const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
+
+async function stoppedSession(owner: string, node: string, chunks = 3) {
+  const s = await recordingSession(owner, node);
+  for (let i = 0; i < chunks; i++) expect((await putChunk(s.id, i, chunkBytes(i), node)).status).toBe(201);
+  return s;
+}
+
+async function state(id: string) {
+  const view = await sessionDO(id).get(admin);
+  if (!view.ok) throw new Error("session not readable");
+  return view.value;
+}
+
+async function events(id: string) {
+  const log = await sessionDO(id).events(admin);
+  if (!log.ok) throw new Error("events not readable");
+  return log.value;
+}
+
+/** Resets the object as a crash would: the next call gets a fresh instance that must rebuild from SQLite. */
+async function restart(id: string) {
+  await runInDurableObject(sessionDO(id), (instance) => {
+    (instance as unknown as { marker?: boolean }).marker = true;
+  });
+  await expect(
+    runInDurableObject(sessionDO(id), (_instance, ctx) => {
+      ctx.abort("simulated restart");
+    }),
+  ).rejects.toThrow();
+  await runInDurableObject(sessionDO(id), (instance) => {
+    expect((instance as unknown as { marker?: boolean }).marker).toBeUndefined();
+  });
+}
+
+describe("the processing pipeline", { timeout: 60_000 }, () => {
+  it("retries a failing step with back-off and resumes after a restart in the middle of processing", async () => {
+    const s = await stoppedSession("p1", "q1");
+    // A blob vanishes from the store (a disk hiccup): verification fails and is retried.
+    const [victim] = await blobs(s.id);
+    const saved = await (await env.CHUNKS.get(victim!.key))!.arrayBuffer();
+    await env.CHUNKS.delete(victim!.key);
+    const stop = await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p1") });
+    expect(stop.status).toBe(200);
+    await runDurableObjectAlarm(sessionDO(s.id));
+    expect((await state(s.id)).state).toBe("processing");
+    const [pipeline] = (await sessionDO(s.id).pendingTasks()).filter((t) => t.name === "pipeline");
+    expect(pipeline).toMatchObject({ attempts: 1 });
+    expect(pipeline!.lastError).toMatch(/missing from the chunk store/);
+    expect(pipeline!.dueAt).toBeGreaterThan(Date.now());
+    expect((await events(s.id)).some((e) => e.kind === "task-failed")).toBe(true);
+
+    // The object restarts (everything in memory is gone) while still processing.
+    await restart(s.id);
+    await env.CHUNKS.put(victim!.key, saved);
+    await makeTasksDue(s.id);
+    expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
+    const view = await state(s.id);
+    expect(view.merkleRoot).toMatch(/^[0-9a-f]{64}$/);
+    expect(view.treeSize).toBe(3);
+    const transitions = (await events(s.id)).filter((e) => e.kind === "transition").map((e) => `${e.fromState}→${e.toState}`);
+    expect(transitions).toEqual(["created→recording", "recording→processing", "processing→stored"]);
+  });
+
+  it("gives up after the last attempt: the session becomes failed with the reason", async () => {
+    const s = await stoppedSession("p2", "q2", 1);
+    await env.CHUNKS.delete((await blobs(s.id)).map((o) => o.key));
+    await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p2") });
+    for (let attempt = 0; attempt < MAX_PIPELINE_ATTEMPTS; attempt++) {
+      await makeTasksDue(s.id);
+      await runDurableObjectAlarm(sessionDO(s.id));
+    }
+    const view = await state(s.id);
+    expect(view.state).toBe("failed");
+    expect(view.failure).toMatch(/missing from the chunk store/);
+    expect((await sessionDO(s.id).pendingTasks()).some((t) => t.name === "pipeline")).toBe(false);
+    expect((await events(s.id)).filter((e) => e.kind === "task-failed")).toHaveLength(MAX_PIPELINE_ATTEMPTS);
+  });
+
+  it("stored → anchored → completed; the stored manifest carries the anchor", async () => {
+    const s = await stoppedSession("p3", "q3", 2);
+    await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p3") });
+    expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
+    const anchor = { chain: "lucid", blockHeight: 42, blockHash: "ab".repeat(32), txId: "tx-1", anchoredAt: new Date().toISOString() };
+    const early = await sessionDO(s.id).recordAnchor({ ...anchor, blockHash: "nothex" });
+    expect(early.ok).toBe(false);
+    const anchored = await sessionDO(s.id).recordAnchor(anchor);
+    expect(anchored.ok && anchored.value.state).toBe("anchored");
+    expect(await settle(s.id, (st) => st === "completed")).toBe("completed");
+    const manifest = (await (await env.CHUNKS.get(`sessions/${s.id}/manifest.json`))!.json()) as { anchor: unknown };
+    expect(manifest.anchor).toEqual(anchor);
+    const again = await sessionDO(s.id).recordAnchor(anchor);
+    expect(again.ok).toBe(false);
+  });
+
+  it("state survives a restart: a new instance reads the same session from SQLite", async () => {
+    const s = await stoppedSession("p4", "q4", 2);
+    const before = await state(s.id);
+    await restart(s.id);
+    const after = await state(s.id);
+    expect(after).toEqual(before);
+    expect((await putChunk(s.id, 2, chunkBytes(2), "q4")).status).toBe(201);
+  });
+});
+
+describe("retention", { timeout: 60_000 }, () => {
+  it("deletes the chunks and destroys the key when the session expires; manifest and proofs stay", async () => {
+    const s = await stoppedSession("r1", "t1", 3);
+    await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("r1") });
+    expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
+    expect(await blobs(s.id)).toHaveLength(3);
+    const retention = (await sessionDO(s.id).pendingTasks()).find((t) => t.name === "retention");
+    expect(retention!.dueAt).toBe((await state(s.id)).expiresAt);
+    expect(retention!.dueAt - (await state(s.id)).createdAt).toBe(90 * 86_400_000);
+
+    await makeTasksDue(s.id, { expire: true });
+    await runDurableObjectAlarm(sessionDO(s.id));
+    const view = (await (await api(`/api/v1/sessions/${s.id}`, { headers: await userHeaders("r1") })).json()) as SessionJson;
+    expect(view).toMatchObject({ keyShredded: true, state: "stored" });
+    expect(await blobs(s.id)).toHaveLength(0);
+    expect((await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("r1") })).status).toBe(410);
+    expect((await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: await userHeaders("r1") })).status).toBe(410);
+    // The wrapped key is really gone from storage, not just hidden.
+    await runInDurableObject(sessionDO(s.id), (_instance: SessionDO, ctx) => {
+      const row = ctx.storage.sql.exec("SELECT wrapped_key FROM session").one();
+      expect(row.wrapped_key).toBeNull();
+    });
+    const manifest = await api(`/api/v1/sessions/${s.id}/manifest`, { headers: await userHeaders("r1") });
+    expect(manifest.status).toBe(200);
+    const { root } = (await manifest.json()) as { root: string };
+    const proof = (await (await api(`/api/v1/sessions/${s.id}/chunks/1/proof`, { headers: await userHeaders("r1") })).json()) as {
+      leafHash: string;
+      path: string[];
+    };
+    expect(verifyInclusion(fromHex(proof.leafHash), 1, 3, proof.path.map(fromHex), fromHex(root))).toBe(true);
+    expect(await env.CHUNKS.head(`sessions/${s.id}/manifest.json`)).not.toBeNull();
+  });
+});
