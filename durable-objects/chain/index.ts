@@ -17,6 +17,7 @@ import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type Produc
 import { chainTx, txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { validateBlock } from "../../shared/chain/validate.ts";
 import { loadConfig, type Config } from "../../shared/config.ts";
+import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
@@ -30,6 +31,15 @@ export type SubmitResult =
   | { ok: true; accepted: string[]; alreadyKnown: string[] }
   | { ok: false; reason: "invalid" | "duplicate-anchor"; index: number; message: string };
 
+/** What a session records when its final anchor is in a block (shared/session.ts anchorSchema). */
+export interface AnchorNotice {
+  chain: string;
+  blockHeight: number;
+  blockHash: string;
+  txId: string;
+  anchoredAt: string;
+}
+
 export type TransactionLookup = { tx: ChainTx; height: number; txIndex: number } | { tx: ChainTx; pending: true } | null;
 export type AnchorLookup = AnchorEvidence | { pending: true } | null;
 
@@ -39,6 +49,8 @@ export interface AnchorEvidence {
   proof: TxInclusionProof;
   block: SignedHeader;
 }
+
+const sessionRefusal = z.object({ ok: z.literal(false), problem: z.object({ slug: z.string(), detail: z.string() }) });
 
 const producerKey = z.string().regex(/^[0-9a-f]{64}$/, "CHAIN_PRODUCER_KEY must be 64 lowercase hex characters (an Ed25519 seed)");
 
@@ -50,14 +62,14 @@ const producerKey = z.string().regex(/^[0-9a-f]{64}$/, "CHAIN_PRODUCER_KEY must 
  * transaction, so a crash at any point leaves either the old head or the new one: no fork, no
  * transaction lost or included twice.
  */
-export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unknown>> {
+export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   #config!: Config;
   #timing!: ChainTiming;
   #secretKey!: Uint8Array;
   #publicKey!: string;
   #genesis!: SignedHeader;
 
-  constructor(ctx: DurableObjectState, env: Record<string, unknown>) {
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
   }
 
@@ -144,6 +156,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
     const now = Date.now();
     try {
       this.produceAt(now);
+      await this.#deliverAnchorNotices(now);
     } catch (error) {
       // The runtime retries the alarm; say why, since nothing else will.
       logEvent("error", "chain.produce_failed", { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
@@ -239,6 +252,20 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
           .run();
       });
       this.#dropFromMempoolThrough(pending.at(-1)!.seq);
+      txs.forEach((tx, txIndex) => {
+        if (tx.type !== "anchor" || tx.interim) return;
+        const notice: AnchorNotice = {
+          chain: header.chain,
+          blockHeight: header.height,
+          blockHash: signed.hash,
+          txId: included[txIndex]!.id,
+          anchoredAt: new Date(header.timestamp).toISOString(),
+        };
+        this.db
+          .insert(schema.anchorNotices)
+          .values({ txId: notice.txId, sessionId: tx.sessionId, notice: JSON.stringify(notice), nextAt: now })
+          .run();
+      });
     });
     logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
     return signed;
@@ -413,14 +440,57 @@ export class ChainDO extends SqlDurableObject<typeof schema, Record<string, unkn
   }
 
   /**
+   * Tells each session whose final anchor was included (SessionDO.recordAnchor). A session that
+   * recorded it already, or no longer can (deleted, failed), settles the notice too; anything else
+   * is retried with back-off by the next alarm.
+   */
+  async #deliverAnchorNotices(now: number): Promise<void> {
+    const due = this.db.select().from(schema.anchorNotices).where(lte(schema.anchorNotices.nextAt, now)).limit(100).all();
+    for (const row of due) {
+      let settled = false;
+      let error: string | null = null;
+      try {
+        const notice = JSON.parse(row.notice) as AnchorNotice;
+        const result = await this.env.SESSIONS.get(this.env.SESSIONS.idFromName(row.sessionId)).recordAnchor(notice);
+        // RPC's type mapping blurs the Result union: validate the refusal instead of trusting a type.
+        const refused = sessionRefusal.safeParse(result);
+        const problem = refused.success ? refused.data.problem : undefined;
+        settled = !problem || problem.slug === "invalid-state" || problem.slug === "not-found";
+        if (problem && !settled) error = `${problem.slug}: ${problem.detail}`;
+      } catch (caught) {
+        error = caught instanceof Error ? caught.message : String(caught);
+      }
+      if (settled) {
+        this.db.delete(schema.anchorNotices).where(eq(schema.anchorNotices.txId, row.txId)).run();
+      } else {
+        const attempts = row.attempts + 1;
+        const delay = Math.min(this.#timing.slotMs * 2 ** attempts, 3_600_000);
+        this.db
+          .update(schema.anchorNotices)
+          .set({ attempts, nextAt: now + delay, lastError: error })
+          .where(eq(schema.anchorNotices.txId, row.txId))
+          .run();
+        logEvent("warn", "chain.anchor_notice_failed", { sessionId: row.sessionId, attempts, error });
+      }
+    }
+  }
+
+  /**
    * Arms the alarm for the next slot when there is work. From submit() only when no alarm is
    * pending (never pushing a due alarm into the future, which would starve production); from
    * the alarm handler itself unconditionally, since the running alarm is cleared when it returns.
    */
   async #scheduleNextBlock(now: number, fromAlarm = false): Promise<void> {
     const pending = this.db.select({ seq: schema.mempool.seq }).from(schema.mempool).limit(1).get();
-    if (!pending && !this.#config.CHAIN_EMPTY_BLOCKS) return;
-    const next = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
+    const notice = this.db
+      .select({ nextAt: schema.anchorNotices.nextAt })
+      .from(schema.anchorNotices)
+      .orderBy(asc(schema.anchorNotices.nextAt))
+      .limit(1)
+      .get();
+    if (!pending && !notice && !this.#config.CHAIN_EMPTY_BLOCKS) return;
+    const nextSlot = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
+    const next = pending || this.#config.CHAIN_EMPTY_BLOCKS ? Math.min(nextSlot, notice?.nextAt ?? Infinity) : Math.max(now, notice!.nextAt);
     const current = fromAlarm ? null : await this.ctx.storage.getAlarm();
     // A pending alarm is kept unless it is later than needed or overdue by more than a slot
     // (then it is not going to fire on its own: the storage can report a spent alarm time).

@@ -58,3 +58,16 @@ export const epochWeights = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.epoch, t.producer] })],
 );
+
+/**
+ * Sessions to tell that their final anchor is in a block (outbox: written with the block in one
+ * transaction, delivered after it, retried with back-off until the session has recorded it).
+ */
+export const anchorNotices = sqliteTable("anchor_notices", {
+  txId: text("tx_id").primaryKey(),
+  sessionId: text("session_id").notNull(),
+  notice: text("notice").notNull(),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: integer("next_at").notNull(),
+  lastError: text("last_error"),
+});

@@ -615,6 +615,9 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
         return this.#expire();
       case "sweep":
         return this.#sweepUploads(false);
+      case "anchor":
+        await this.#submitAnchor();
+        return undefined;
     }
   }
 
@@ -637,6 +640,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
           this.#transition(this.#row()!, "completed", "system", { anchoring: "disabled" }, {
             completedAt: Date.now(),
           });
+        } else {
+          this.#schedule("anchor", Date.now());
         }
       });
       await this.#syncIndex();
@@ -645,6 +650,21 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       this.ctx.storage.transactionSync(() => this.#transition(row, "completed", "system", undefined, { completedAt: Date.now() }));
       await this.#syncIndex();
     }
+  }
+
+  /**
+   * stored: hands the final root to the chain's mempool. Submitting twice is harmless (the chain
+   * reports a known transaction); the chain calls recordAnchor once the root is in a block.
+   */
+  async #submitAnchor(): Promise<void> {
+    const row = this.#row();
+    if (!row || row.state !== "stored" || row.merkleRoot === null || row.treeSize === null) return;
+    const chain = this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    const result = await chain.submit([
+      { type: "anchor", sessionId: row.id, root: row.merkleRoot, chunkCount: row.treeSize, owner: row.ownerId, node: row.nodeId, interim: false },
+    ]);
+    // Already anchored on chain (e.g. a repeat after a crash): the chain's notice completes the session.
+    if (!result.ok && result.reason !== "duplicate-anchor") throw new Error(`the chain refused the anchor: ${result.message}`);
   }
 
   async #writeManifest(sessionId: string, manifest: Manifest): Promise<void> {

@@ -2,6 +2,7 @@ import { createApp } from "../openapi.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { nodeCredential } from "../middleware/node-credential.ts";
 import { chunkRoutes } from "./chunks.ts";
+import { evidenceRoutes } from "./evidence.ts";
 import { sessionRoutes } from "./routes.ts";
 
 export { isChunkUpload } from "./ingest.ts";
@@ -18,3 +19,4 @@ sessionsApp.use("*", nodeCredential(), async function requireCaller(c, next) {
 });
 sessionsApp.route("/", sessionRoutes);
 sessionsApp.route("/", chunkRoutes);
+sessionsApp.route("/", evidenceRoutes);

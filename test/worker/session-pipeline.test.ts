@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { SessionDO } from "../../durable-objects/session/index.ts";
 import { MAX_PIPELINE_ATTEMPTS } from "../../durable-objects/session/tasks.ts";
 import { fromHex, verifyInclusion } from "../../shared/merkle/index.ts";
+import { verifyEvidence } from "../../shared/verify.ts";
 import { api } from "./helpers.ts";
 import { chunkBytes, env, makeTasksDue, putChunk, recordingSession, sessionDO, settle, userHeaders, type SessionJson } from "./session-helpers.ts";
 
@@ -86,21 +87,45 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
     expect((await events(s.id)).filter((e) => e.kind === "task-failed")).toHaveLength(MAX_PIPELINE_ATTEMPTS);
   });
 
-  it("stored → anchored → completed; the stored manifest carries the anchor", async () => {
+  it("stored → anchored by the chain → completed; the evidence bundle verifies offline", async () => {
     const s = await stoppedSession("p3", "q3", 2);
     await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p3") });
     expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
-    const anchor = { chain: "lucid", blockHeight: 42, blockHash: "ab".repeat(32), txId: "tx-1", anchoredAt: new Date().toISOString() };
-    const early = await sessionDO(s.id).recordAnchor({ ...anchor, blockHash: "nothex" });
+    // A malformed anchor is refused and changes nothing.
+    const early = await sessionDO(s.id).recordAnchor({ chain: "lucid", blockHeight: 1, blockHash: "nothex", txId: "t", anchoredAt: new Date().toISOString() });
     expect(early.ok).toBe(false);
-    const anchored = await sessionDO(s.id).recordAnchor(anchor);
-    expect(anchored.ok && anchored.value.state).toBe("anchored");
+    // The session's anchor task hands its root to the chain; the chain's alarm puts it in a block
+    // and tells the session (its alarm may already have fired on its own: either way it settles).
+    await settle(s.id, () => false, 2);
+    const chain = env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
+    for (let i = 0; i < 10 && (await state(s.id)).state === "stored"; i++) {
+      await runInDurableObject(chain, async (instance) => {
+        const head = await instance.head();
+        const { timing } = await instance.info();
+        instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
+      });
+      await runDurableObjectAlarm(chain);
+    }
     expect(await settle(s.id, (st) => st === "completed")).toBe("completed");
-    const manifest = (await (await env.CHUNKS.get(`sessions/${s.id}/manifest.json`))!.json()) as { anchor: unknown };
-    expect(manifest.anchor).toEqual(anchor);
-    const again = await sessionDO(s.id).recordAnchor(anchor);
-    expect(again.ok).toBe(false);
+    const manifest = (await (await env.CHUNKS.get(`sessions/${s.id}/manifest.json`))!.json()) as { anchor: { blockHash: string } };
+    const head = await chain.head();
+    expect(manifest.anchor.blockHash).toBe(head.hash);
+
+    const res = await api(`/api/v1/sessions/${s.id}/evidence`, { headers: await userHeaders("p3") });
+    expect(res.status).toBe(200);
+    const bundle = await res.json();
+    const chunks = [chunkBytes(0), chunkBytes(1)];
+    const producer = (await chain.info()).producer;
+    expect(verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [producer] })).toMatchObject({ ok: true });
+    // One flipped byte in a chunk is named by the verifier.
+    const flipped = chunks.map((c) => c.slice());
+    flipped[1]![7]! ^= 1;
+    const bad = verifyEvidence(bundle, { chunkBytes: (i) => flipped[i] });
+    expect(bad.ok ? "ok" : bad.failure.step).toBe("chunk 1");
+    // Another user gets nothing.
+    expect((await api(`/api/v1/sessions/${s.id}/evidence`, { headers: await userHeaders("someone-else") })).status).toBe(404);
   });
+
 
   it("state survives a restart: a new instance reads the same session from SQLite", async () => {
     const s = await stoppedSession("p4", "q4", 2);
