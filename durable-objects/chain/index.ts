@@ -50,6 +50,9 @@ export interface AnchorEvidence {
   block: SignedHeader;
 }
 
+/** How often the chain looks into the node pools' outboxes (work credits close once an epoch). */
+export const NODE_PULL_INTERVAL_MS = 60_000;
+
 const sessionRefusal = z.object({ ok: z.literal(false), problem: z.object({ slug: z.string(), detail: z.string() }) });
 
 const producerKey = z.string().regex(/^[0-9a-f]{64}$/, "CHAIN_PRODUCER_KEY must be 64 lowercase hex characters (an Ed25519 seed)");
@@ -68,6 +71,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   #secretKey!: Uint8Array;
   #publicKey!: string;
   #genesis!: SignedHeader;
+  #nextNodePullAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
@@ -155,6 +159,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const now = Date.now();
     try {
+      await this.pullNodeTransactions(now);
       this.produceAt(now);
       await this.#deliverAnchorNotices(now);
     } catch (error) {
@@ -440,6 +445,34 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /**
+   * Pulls work credits and node events from every node pool's outbox into the mempool, at most
+   * once per NODE_PULL_INTERVAL_MS (pull, so a pool never waits on the chain). A pool's entries are
+   * acknowledged once the mempool holds them (durably: this object's SQLite); ids are stable, so a
+   * repeat after a crash between submit and ack is recognised as known.
+   */
+  async pullNodeTransactions(now: number): Promise<number> {
+    await this.ready();
+    if (now < this.#nextNodePullAt) return 0;
+    this.#nextNodePullAt = now + NODE_PULL_INTERVAL_MS;
+    const directory = this.env.NODE_DIRECTORY.get(this.env.NODE_DIRECTORY.idFromName("directory"));
+    let pulled = 0;
+    for (const { name } of await directory.listPools()) {
+      const pool = this.env.NODE_POOLS.get(this.env.NODE_POOLS.idFromName(name));
+      const txs = await pool.pendingChainTransactions(500);
+      if (txs.length === 0) continue;
+      const result = await this.submit(txs);
+      if (!result.ok) {
+        // A record the chain refuses stays in the pool's outbox, visible, rather than vanishing.
+        logEvent("error", "chain.node_tx_refused", { pool: name, index: result.index, reason: result.reason, message: result.message });
+        continue;
+      }
+      await pool.ackChainTransactions(txs.map((tx) => tx.id));
+      pulled += txs.length;
+    }
+    return pulled;
+  }
+
+  /**
    * Tells each session whose final anchor was included (SessionDO.recordAnchor). A session that
    * recorded it already, or no longer can (deleted, failed), settles the notice too; anything else
    * is retried with back-off by the next alarm.
@@ -488,9 +521,12 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       .orderBy(asc(schema.anchorNotices.nextAt))
       .limit(1)
       .get();
-    if (!pending && !notice && !this.#config.CHAIN_EMPTY_BLOCKS) return;
     const nextSlot = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
-    const next = pending || this.#config.CHAIN_EMPTY_BLOCKS ? Math.min(nextSlot, notice?.nextAt ?? Infinity) : Math.max(now, notice!.nextAt);
+    // Always wake for the next pull of the node pools; sooner for a block or a due notice.
+    const candidates = [Math.max(now, this.#nextNodePullAt, now + 1000)];
+    if (pending || this.#config.CHAIN_EMPTY_BLOCKS) candidates.push(nextSlot);
+    if (notice) candidates.push(Math.max(now, notice.nextAt));
+    const next = Math.min(...candidates);
     const current = fromAlarm ? null : await this.ctx.storage.getAlarm();
     // A pending alarm is kept unless it is later than needed or overdue by more than a slot
     // (then it is not going to fire on its own: the storage can report a spent alarm time).

@@ -25,24 +25,43 @@ export const anchorTx = z
   })
   .strict();
 
-/** Work credits a node earned in an epoch (proof of operational time). */
+const isoTime = z.string().datetime({ offset: true });
+const tronAddress = z.string().regex(/^T[1-9A-HJ-NP-Za-km-z]{33}$/, "must be a TRON address");
+
+/** Work credits a node earned in an epoch: the node pools' record (shared/nodes/chain-tx.ts), as is. */
 export const workCreditTx = z
   .object({
     type: z.literal("work-credit"),
-    epoch: z.number().int().min(0),
+    version: z.literal(1),
+    id: z.string().regex(/^work-credit:[A-Za-z0-9._:-]+:\d+$/),
     nodeId: id,
-    credits: units,
+    pool: id,
+    operatorId: id,
+    payoutAddress: tronAddress,
+    epoch: z.number().int().min(0),
+    epochStart: isoTime,
+    epochEnd: isoTime,
+    pootVersion: z.number().int().min(1),
     operationalSeconds: z.number().int().min(0),
+    sessionSeconds: z.number().int().min(0),
+    bytesRecorded: units,
+    credits: z.number().int().min(0),
+    weight: z.number().int().min(0),
   })
   .strict();
 
-/** Lifecycle events of nodes worth proving (registration, suspension, termination). */
+/** A node's state change worth proving (registered, suspended, terminated, …), as the pools record it. */
 export const nodeEventTx = z
   .object({
     type: z.literal("node-event"),
+    version: z.literal(1),
+    id: z.string().regex(/^node-event:[A-Za-z0-9._:-]+$/),
     nodeId: id,
-    event: z.enum(["registered", "suspended", "resumed", "terminated"]),
-    at: z.number().int().min(0),
+    pool: id,
+    from: z.string().max(32).nullable(),
+    to: z.string().min(1).max(32),
+    reason: z.string().max(500),
+    at: isoTime,
   })
   .strict();
 
@@ -51,7 +70,7 @@ export const payoutTx = z
   .object({
     type: z.literal("payout"),
     payoutId: id,
-    recipient: z.string().regex(/^T[1-9A-HJ-NP-Za-km-z]{33}$/, "must be a TRON address"),
+    recipient: tronAddress,
     amount: units,
     tronTxId: hex32,
   })

@@ -143,8 +143,12 @@ describe("evidence bundles (lucid verify)", () => {
   function bundleFor(blobs: Uint8Array[]): EvidenceBundle {
     const tx = anchorFor(blobs);
     const others: ChainTx[] = [
-      { type: "node-event", nodeId: "n-1", event: "registered", at: 1 },
-      { type: "work-credit", epoch: 0, nodeId: "n-1", credits: "100", operationalSeconds: 60 },
+      { type: "node-event", version: 1, id: "node-event:n-1:1", nodeId: "n-1", pool: "pool-1", from: null, to: "registering", reason: "registered", at: "2026-01-01T00:00:00.000Z" },
+      {
+        type: "work-credit", version: 1, id: "work-credit:n-1:0", nodeId: "n-1", pool: "pool-1", operatorId: "op-1",
+        payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", epoch: 0, epochStart: "2026-01-01T00:00:00.000Z",
+        epochEnd: "2026-01-01T01:00:00.000Z", pootVersion: 1, operationalSeconds: 60, sessionSeconds: 0, bytesRecorded: "0", credits: 1, weight: 1,
+      },
     ];
     const txs = [...others, tx];
     const block = makeBlock(txs);

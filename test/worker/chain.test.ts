@@ -6,6 +6,7 @@ import type { AnchorTx } from "../../shared/chain/transactions.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
+import { TestNode } from "./node-agent.ts";
 
 const chain = () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
 const SLOT = 10_000;
@@ -96,6 +97,27 @@ describe("ChainDO", () => {
   it("refuses malformed transactions with the offending index", async () => {
     const result = await chain().submit([{ type: "anchor", sessionId: "x" }]);
     expect(result).toMatchObject({ ok: false, reason: "invalid", index: 0 });
+  });
+});
+
+describe("node pools feed the chain", () => {
+  it("pulls a pool's node events into a block and acknowledges them, once", async () => {
+    const node = new TestNode("operator-chain");
+    expect((await node.register()).status).toBe(201);
+    const pool = env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool));
+    const outbox = await pool.pendingChainTransactions(100);
+    expect(outbox.map((tx) => tx.type)).toContain("node-event");
+    const pulled = await runInDurableObject(chain(), (instance) => instance.pullNodeTransactions(Date.now() + 120_000));
+    expect(pulled).toBe(outbox.length);
+    expect(await pool.pendingChainTransactions(100)).toEqual([]);
+    const block = await produceNextSlot();
+    expect(block!.header.txCount).toBeGreaterThanOrEqual(outbox.length);
+    const rows = await runInDurableObject(chain(), (_i, state) =>
+      state.storage.sql.exec("SELECT type FROM chain_txs WHERE node_id = ?", node.id).toArray(),
+    );
+    expect(rows.map((r) => r.type)).toEqual(outbox.map(() => "node-event"));
+    // A second pull finds nothing new and repeats nothing.
+    expect(await runInDurableObject(chain(), (instance) => instance.pullNodeTransactions(Date.now() + 240_000))).toBe(0);
   });
 });
 
