@@ -81,14 +81,14 @@ describe("spool and upload", () => {
 
   it("loses nothing while the server is down for a while, retrying with back-off", async () => {
     const server = await newServer();
-    await server.stop();
+    server.goDown();
     const spool = await Spool.open(tempDir(), { sessionId: "sess-b", quotaBytes: 1e6 });
     for (let i = 0; i < 3; i++) await spoolChunk(spool, `down ${i}`);
     const events: UploadEvent[] = [];
     const running = uploader(spool, server, events).run({ signal: new AbortController().signal, done: () => true });
     while (events.filter((e) => e.kind === "retry").length < 6) await new Promise((r) => setTimeout(r, 10));
     expect(server.session("sess-b").size).toBe(0);
-    await server.start(); // back on the same port
+    server.comeBack();
     await running;
     expect([...server.session("sess-b").keys()].sort()).toEqual([0, 1, 2]);
     const delays = events.flatMap((e) => (e.kind === "retry" && e.index === 0 ? [e.delayMs] : []));

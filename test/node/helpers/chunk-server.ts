@@ -24,6 +24,8 @@ export class ChunkServer {
   private server: Server | null = null;
   private port = 0;
   private readonly sockets = new Set<import("node:net").Socket>();
+  /** While true every connection is reset on arrival: the server is "down" but keeps its port. */
+  private unreachable = false;
 
   constructor(token: string) {
     this.token = token;
@@ -36,6 +38,7 @@ export class ChunkServer {
   async start(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
     server.on("connection", (s) => {
+      if (this.unreachable) return void s.destroy();
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
     });
@@ -53,6 +56,19 @@ export class ChunkServer {
     this.server = null;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise((resolve) => server.close(resolve));
+  }
+
+  /**
+   * Goes down without giving up its port: connections are reset as they arrive and open ones are
+   * dropped. (Releasing the port, as stop() does, lets a parallel test's process take it meanwhile.)
+   */
+  goDown(): void {
+    this.unreachable = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  comeBack(): void {
+    this.unreachable = false;
   }
 
   session(id: string): Map<number, StoredChunk> {
