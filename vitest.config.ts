@@ -66,9 +66,21 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
-          exclude: skippedAgentTests,
+          exclude: ["test/node/agent-*.test.ts"],
           environment: "node",
           testTimeout: 30_000,
+        },
+      },
+      {
+        // The agent's tests start X servers, xrdp and real agent processes and time retries on
+        // loopback: they run as their own group, after the others, so the machine is theirs.
+        test: {
+          name: "agent",
+          include: ["test/node/agent-*.test.ts"],
+          exclude: skippedAgentTests,
+          environment: "node",
+          testTimeout: 60_000,
+          sequence: { groupOrder: 1 },
         },
       },
       {
