@@ -61,6 +61,11 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
   });
 };
 
+/** An OpenAPI response entry with a JSON body. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
 /** An OpenAPIHono sub-app with Lucid's validation hook. */
 export function createApp() {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

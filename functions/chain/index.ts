@@ -5,7 +5,7 @@ import { chainTx } from "../../shared/chain/transactions.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 
 /** The chain lives in one Durable Object per deployment; peers are other deployments. */
@@ -35,10 +35,6 @@ const Header = z
 const SignedHeader = z.object({ header: Header, hash: hex32, signature: z.string() }).openapi("SignedBlockHeader");
 const Block = SignedHeader.extend({ txIds: z.array(hex32) }).openapi("Block");
 const Tx = z.record(z.string(), z.unknown()).openapi("ChainTransaction", { description: "see shared/chain/transactions.ts" });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const stats = createRoute({
   method: "get",
@@ -46,7 +42,7 @@ const stats = createRoute({
   tags: ["chain"],
   summary: "Chain height, head, counts and the producer's key",
   responses: {
-    200: json(
+    200: jsonResponse(
       z.object({
         chain: z.string(),
         height: z.number().int(),
@@ -70,7 +66,7 @@ const latest = createRoute({
   path: "/blocks/latest",
   tags: ["chain"],
   summary: "The head block",
-  responses: { 200: json(Block, "Head block"), ...problemResponses(429, 500) },
+  responses: { 200: jsonResponse(Block, "Head block"), ...problemResponses(429, 500) },
 });
 
 const blockById = createRoute({
@@ -83,7 +79,7 @@ const blockById = createRoute({
       id: z.string().regex(/^(\d{1,15}|[0-9a-f]{64})$/, "must be a block height or a 64-hex block hash"),
     }),
   },
-  responses: { 200: json(Block, "Block"), ...problemResponses(400, 404, 429, 500) },
+  responses: { 200: jsonResponse(Block, "Block"), ...problemResponses(400, 404, 429, 500) },
 });
 
 const blockRange = createRoute({
@@ -97,7 +93,7 @@ const blockRange = createRoute({
       limit: z.coerce.number().int().min(1).max(100).default(20),
     }),
   },
-  responses: { 200: json(z.object({ blocks: z.array(SignedHeader) }), "Headers"), ...problemResponses(400, 429, 500) },
+  responses: { 200: jsonResponse(z.object({ blocks: z.array(SignedHeader) }), "Headers"), ...problemResponses(400, 429, 500) },
 });
 
 const transaction = createRoute({
@@ -107,7 +103,7 @@ const transaction = createRoute({
   summary: "A transaction by id, included or pending",
   request: { params: z.object({ id: hex32 }) },
   responses: {
-    200: json(
+    200: jsonResponse(
       z.object({ tx: Tx, status: z.enum(["included", "pending"]), height: z.number().int().optional(), txIndex: z.number().int().optional() }),
       "Transaction",
     ),
@@ -125,7 +121,7 @@ const submit = createRoute({
     body: { required: true, content: { "application/json": { schema: z.object({ transactions: z.array(chainTx).min(1).max(1000) }) } } },
   },
   responses: {
-    202: json(z.object({ accepted: z.array(hex32), alreadyKnown: z.array(hex32) }), "Queued"),
+    202: jsonResponse(z.object({ accepted: z.array(hex32), alreadyKnown: z.array(hex32) }), "Queued"),
     ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500),
   },
 });
@@ -137,7 +133,7 @@ const anchor = createRoute({
   summary: "A session's anchor with its block header and inclusion proof (verifiable offline)",
   request: { params: z.object({ sessionId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/) }) },
   responses: {
-    200: json(
+    200: jsonResponse(
       z.object({
         tx: Tx,
         txId: hex32,

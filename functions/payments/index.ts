@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { principalOf, requireRole, ROLE_RANK } from "../middleware/authenticate.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
 import {
@@ -34,7 +34,6 @@ for (const path of ["/wallets/*", "/kyc", "/audit", "/stakes/*", "/payouts/proce
   paymentsApp.use(path, requireRole("ADMIN"));
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
 const post = { headers: idempotencyHeader };
@@ -49,7 +48,7 @@ paymentsApp.openapi(
     tags,
     summary: "TRON network status: current and solidified block, latency, circuit breaker",
     responses: {
-      200: json(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
+      200: jsonResponse(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
       ...problemResponses(401, 429, 500, 503),
     },
   }),
@@ -64,7 +63,7 @@ paymentsApp.openapi(
     summary: "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
     request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) },
     responses: {
-      200: json(z.object({ txid: z.string(), status: z.enum(["unknown", "included", "solidified"]), success: z.boolean().nullable(), blockNumber: z.number().nullable(), confirmations: z.number() }), "Status"),
+      200: jsonResponse(z.object({ txid: z.string(), status: z.enum(["unknown", "included", "solidified"]), success: z.boolean().nullable(), blockNumber: z.number().nullable(), confirmations: z.number() }), "Status"),
       ...problemResponses(400, 401, 429, 503),
     },
   }),
@@ -80,7 +79,7 @@ paymentsApp.openapi(
     tags,
     summary: "USDT (TRC20 balanceOf) of an address",
     request: { params: z.object({ address: Address }) },
-    responses: { 200: json(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"), ...problemResponses(400, 401, 429, 503) },
+    responses: { 200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"), ...problemResponses(400, 401, 429, 503) },
   }),
   async (c) => c.json(await ledger(c, "usdtBalance", (s) => s.usdtBalance(c.req.valid("param").address)), 200),
 );
@@ -92,7 +91,7 @@ paymentsApp.openapi(
     tags,
     summary: "USDT (TRC20 allowance) an owner granted a spender",
     request: { query: z.object({ owner: Address, spender: Address }) },
-    responses: { 200: json(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"), ...problemResponses(400, 401, 429, 503) },
+    responses: { 200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"), ...problemResponses(400, 401, 429, 503) },
   }),
   async (c) => {
     const { owner, spender } = c.req.valid("query");
@@ -109,7 +108,7 @@ paymentsApp.openapi(
     tags,
     summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
     request: { ...post, ...body(CreateWalletSchema) },
-    responses: { 201: json(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
+    responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
   }),
   async (c) => {
     const input = c.req.valid("json");
@@ -119,7 +118,7 @@ paymentsApp.openapi(
 );
 
 paymentsApp.openapi(
-  createRoute({ method: "get", path: "/wallets", tags, summary: "List wallets", responses: { 200: json(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
+  createRoute({ method: "get", path: "/wallets", tags, summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
   async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
 );
 
@@ -130,7 +129,7 @@ paymentsApp.openapi(
     tags,
     summary: "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
     request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) },
-    responses: { 200: json(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
+    responses: { 200: jsonResponse(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
   }),
   async (c) => {
     const refresh = c.req.valid("query").refresh === "true";
@@ -145,7 +144,7 @@ paymentsApp.openapi(
     tags,
     summary: "Rename a wallet",
     request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
-    responses: { 200: json(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
+    responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
   }),
   async (c) => c.json(await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)), 200),
 );
@@ -157,7 +156,7 @@ paymentsApp.openapi(
     tags,
     summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
     request: { params: IdParam },
-    responses: { 200: json(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
+    responses: { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
   }),
   async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
 );
@@ -169,7 +168,7 @@ paymentsApp.openapi(
     tags,
     summary: "A wallet's history: payouts and stakes with their txids and states",
     request: { params: IdParam },
-    responses: { 200: json(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
+    responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
   }),
   async (c) => c.json(await ledger(c, "walletHistory", (s) => s.walletHistory(c.req.valid("param").id)), 200),
 );
@@ -183,7 +182,7 @@ paymentsApp.openapi(
     tags,
     summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
     request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
-    responses: { 200: json(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
+    responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
   }),
   async (c) => c.json(await ledger(c, "exportBackup", (s) => s.exportBackup(c.req.valid("json").passphrase, principalOf(c).userId)), 200),
 );
@@ -195,7 +194,7 @@ paymentsApp.openapi(
     tags,
     summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
     request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
-    responses: { 200: json(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
+    responses: { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
   }),
   async (c) => {
     const { passphrase, backup } = c.req.valid("json");
@@ -212,7 +211,7 @@ paymentsApp.openapi(
     tags,
     summary: "Set or clear a recipient's KYC flag (audited)",
     request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
-    responses: { 200: json(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
+    responses: { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
   }),
   async (c) => {
     const { address, verified } = c.req.valid("json");
@@ -227,7 +226,7 @@ paymentsApp.openapi(
     tags,
     summary: "The ledger's audit log, newest first",
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
-    responses: { 200: json(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
+    responses: { 200: jsonResponse(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
   }),
   async (c) => c.json({ entries: await ledgerPlain(c, "auditLog", (s) => s.auditLog(c.req.valid("query").limit)) }, 200),
 );
@@ -241,7 +240,7 @@ paymentsApp.openapi(
     tags,
     summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
     request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
-    responses: { 201: json(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
+    responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
   }),
   async (c) => {
     const principal = principalOf(c);
@@ -262,7 +261,7 @@ paymentsApp.openapi(
     tags,
     summary: "List payouts (ADMIN: all; others: their own requests)",
     request: { query: z.object({ state: PayoutSchema.shape.state.optional(), recipient: Address.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
-    responses: { 200: json(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
+    responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
   }),
   async (c) => {
     const principal = principalOf(c);
@@ -280,7 +279,7 @@ paymentsApp.openapi(
     summary: "A payout's status and its state history (the payment status)",
     request: { params: IdParam },
     responses: {
-      200: json(PayoutSchema.extend({ events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })) }), "Payout"),
+      200: jsonResponse(PayoutSchema.extend({ events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })) }), "Payout"),
       ...problemResponses(400, 401, 404, 429),
     },
   }),
@@ -301,7 +300,7 @@ paymentsApp.openapi(
     tags,
     summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
     request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
-    responses: { 200: json(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+    responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
   }),
   async (c) => c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId)), 200),
 );
@@ -313,7 +312,7 @@ paymentsApp.openapi(
     tags,
     summary: "Reject a requested or approved payout (ADMIN)",
     request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
-    responses: { 200: json(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
+    responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
   }),
   async (c) => c.json(await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)), 200),
 );
@@ -326,7 +325,7 @@ paymentsApp.openapi(
     summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
     request: { ...post, ...body(z.object({}).strict()) },
     responses: {
-      200: json(z.object({ signed: z.number(), broadcast: z.number(), confirmed: z.number(), failed: z.number(), requeued: z.number(), inFlight: z.number(), waiting: z.number() }), "Summary"),
+      200: jsonResponse(z.object({ signed: z.number(), broadcast: z.number(), confirmed: z.number(), failed: z.number(), requeued: z.number(), inFlight: z.number(), waiting: z.number() }), "Summary"),
       ...problemResponses(400, 401, 403, 409, 422, 429),
     },
   }),
@@ -342,7 +341,7 @@ paymentsApp.openapi(
     tags,
     summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
     request: { ...post, ...body(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()) },
-    responses: { 201: json(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+    responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
   }),
   async (c) => {
     const input = c.req.valid("json");
@@ -352,7 +351,7 @@ paymentsApp.openapi(
 );
 
 paymentsApp.openapi(
-  createRoute({ method: "get", path: "/stakes", tags, summary: "Stakes with status and accrued reward", responses: { 200: json(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
+  createRoute({ method: "get", path: "/stakes", tags, summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
   async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
 );
 
@@ -367,7 +366,7 @@ for (const [path, method, summary] of [
       tags,
       summary,
       request: { ...post, params: IdParam, ...body(z.object({}).strict()) },
-      responses: { 200: json(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+      responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
     async (c) => c.json(await ledger(c, method, (s) => s[method](c.req.valid("param").id, principalOf(c).userId)), 200),
   );

@@ -3,7 +3,7 @@ import { CHUNK_HEADERS } from "../../shared/chunk.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { chunkStoreFor } from "../chunk-store/index.ts";
 import { principalOf } from "../middleware/authenticate.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
 import { BodyLengthMismatch, checkUploadHeaders, storeHashing } from "./ingest.ts";
 import { parseRange } from "./range.ts";
@@ -19,10 +19,6 @@ import {
   SessionIdParam,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const uploadChunk = createRoute({
   method: "put",
@@ -35,8 +31,8 @@ const uploadChunk = createRoute({
     "409 a different digest at this index or the session is not recording.",
   request: { params: ChunkParams, headers: ChunkUploadHeaders },
   responses: {
-    201: json(ChunkReceiptSchema, "Stored"),
-    200: json(ChunkReceiptSchema, "Already stored (same index and digest)"),
+    201: jsonResponse(ChunkReceiptSchema, "Stored"),
+    200: jsonResponse(ChunkReceiptSchema, "Already stored (same index and digest)"),
     ...problemResponses(400, 401, 403, 404, 409, 411, 413, 415, 429, 500),
   },
 });
@@ -60,7 +56,7 @@ const chunkProof = createRoute({
   tags: ["sessions"],
   summary: "RFC 9162 inclusion proof of a chunk in the session tree (or in the interim tree of the first treeSize chunks)",
   request: { params: ChunkParams, query: ProofQuery },
-  responses: { 200: json(InclusionProofSchema, "Proof"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+  responses: { 200: jsonResponse(InclusionProofSchema, "Proof"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 
 const consistencyProof = createRoute({
@@ -69,7 +65,7 @@ const consistencyProof = createRoute({
   tags: ["sessions"],
   summary: "RFC 9162 consistency proof between the interim roots of the first `from` and `to` chunks",
   request: { params: SessionIdParam, query: ConsistencyQuery },
-  responses: { 200: json(ConsistencyProofSchema, "Proof"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+  responses: { 200: jsonResponse(ConsistencyProofSchema, "Proof"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 
 const getManifest = createRoute({
@@ -78,7 +74,7 @@ const getManifest = createRoute({
   tags: ["sessions"],
   summary: "The session's Merkle manifest (every chunk's hash and metadata, the root, the anchor)",
   request: { params: SessionIdParam },
-  responses: { 200: json(ManifestSchema, "Manifest"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+  responses: { 200: jsonResponse(ManifestSchema, "Manifest"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 
 export const chunkRoutes = createApp()

@@ -1,8 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
-import { validationHook } from "../openapi.ts";
 import { callDurableObject } from "../do-call.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
 import {
   actorOf,
   callSession,
@@ -28,10 +27,6 @@ import {
   StopBody,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const createSession = createRoute({
   method: "post",
@@ -39,7 +34,7 @@ const createSession = createRoute({
   tags: ["sessions"],
   summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
   request: { body: { required: true, content: { "application/json": { schema: CreateSessionBody } } } },
-  responses: { 201: json(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
+  responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
 });
 
 const listSessions = createRoute({
@@ -48,7 +43,7 @@ const listSessions = createRoute({
   tags: ["sessions"],
   summary: "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
   request: { query: ListQuery },
-  responses: { 200: json(SessionPageSchema, "A page"), ...problemResponses(400, 401, 403, 429, 500) },
+  responses: { 200: jsonResponse(SessionPageSchema, "A page"), ...problemResponses(400, 401, 403, 429, 500) },
 });
 
 const searchSessions = createRoute({
@@ -57,7 +52,7 @@ const searchSessions = createRoute({
   tags: ["sessions"],
   summary: "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
   request: { query: SearchQuery },
-  responses: { 200: json(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
+  responses: { 200: jsonResponse(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
 });
 
 const getSession = createRoute({
@@ -66,7 +61,7 @@ const getSession = createRoute({
   tags: ["sessions"],
   summary: "One session (owner, admin or its assigned node)",
   request: { params: SessionIdParam },
-  responses: { 200: json(SessionSchema, "The session"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+  responses: { 200: jsonResponse(SessionSchema, "The session"), ...problemResponses(400, 401, 403, 404, 429, 500) },
 });
 
 const sessionEvents = createRoute({
@@ -75,7 +70,7 @@ const sessionEvents = createRoute({
   tags: ["sessions"],
   summary: "The session's event log: every transition, stored chunk and failed step, in order",
   request: { params: SessionIdParam },
-  responses: { 200: json(z.object({ items: z.array(EventSchema) }), "Events"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+  responses: { 200: jsonResponse(z.object({ items: z.array(EventSchema) }), "Events"), ...problemResponses(400, 401, 403, 404, 429, 500) },
 });
 
 const startSession = createRoute({
@@ -84,7 +79,7 @@ const startSession = createRoute({
   tags: ["sessions"],
   summary: "created → recording: chunk uploads are accepted from now on",
   request: { params: SessionIdParam },
-  responses: { 200: json(SessionSchema, "Recording"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+  responses: { 200: jsonResponse(SessionSchema, "Recording"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 
 const stopSession = createRoute({
@@ -95,7 +90,7 @@ const stopSession = createRoute({
     "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
   description: "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
   request: { params: SessionIdParam },
-  responses: { 200: json(SessionSchema, "Processing"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
+  responses: { 200: jsonResponse(SessionSchema, "Processing"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 
 const deleteSession = createRoute({
@@ -104,7 +99,7 @@ const deleteSession = createRoute({
   tags: ["sessions"],
   summary: "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
   request: { params: SessionIdParam },
-  responses: { 200: json(SessionSchema, "Deleted"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+  responses: { 200: jsonResponse(SessionSchema, "Deleted"), ...problemResponses(400, 401, 403, 404, 429, 500) },
 });
 
 const getKey = createRoute({
@@ -113,7 +108,7 @@ const getKey = createRoute({
   tags: ["sessions"],
   summary: "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
   request: { params: SessionIdParam },
-  responses: { 200: json(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
+  responses: { 200: jsonResponse(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
 });
 
 const liveStatus = createRoute({
