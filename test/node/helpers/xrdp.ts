@@ -49,7 +49,14 @@ export async function startXrdpSession(dir: string, size: { width: number; heigh
   let client: Xvfb | null = null;
   const stop = async () => {
     for (const child of children.reverse()) child.kill("SIGTERM");
-    for (const pid of userPids()) process.kill(pid, "SIGTERM"); // the session: startwm, xterm, Xorg
+    // The session: startwm, xterm, Xorg. One may exit between listing and signalling (ESRCH): fine.
+    for (const pid of userPids()) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
+    }
     await client?.stop();
   };
   try {
