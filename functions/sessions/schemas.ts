@@ -109,6 +109,15 @@ export const SessionPageSchema = z
   .object({ items: z.array(SessionSummarySchema), nextCursor: z.string().nullable() })
   .openapi("SessionPage");
 
+/** `?limit=` of lists and searches: 1–100, sent as text. */
+const PageLimit = z
+  .string()
+  .regex(/^\d+$/)
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(100))
+  .optional()
+  .openapi({ type: "integer", example: 20 });
+
 export const ListQuery = z
   .object({
     state: z.enum(SESSION_STATES).optional(),
@@ -117,26 +126,14 @@ export const ListQuery = z
     createdFrom: z.iso.datetime({ offset: true }).optional(),
     createdTo: z.iso.datetime({ offset: true }).optional(),
     cursor: z.string().max(512).optional(),
-    limit: z
-      .string()
-      .regex(/^\d+$/)
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(100))
-      .optional()
-      .openapi({ type: "integer", example: 20 }),
+    limit: PageLimit,
   })
   .strict();
 
 export const SearchQuery = z
   .object({
     q: z.string().trim().min(1).max(200),
-    limit: z
-      .string()
-      .regex(/^\d+$/)
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(100))
-      .optional()
-      .openapi({ type: "integer", example: 20 }),
+    limit: PageLimit,
   })
   .strict();
 
