@@ -14,7 +14,7 @@ import {
 } from "../../shared/chain/block.ts";
 import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proof.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
-import { chainTx, txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
+import { chainTx, encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { validateBlock } from "../../shared/chain/validate.ts";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
@@ -105,16 +105,17 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       if (!parsed.success) return { ok: false, reason: "invalid", index, message: z.prettifyError(parsed.error) };
       txs.push(parsed.data);
     }
+    // Canonical bytes and ids once per transaction: both the id and the stored body come from them.
+    const entries = txs.map((tx) => ({ tx, ...encodeTx(tx) }));
     const accepted: string[] = [];
-    const alreadyKnown: string[] = [];
+    const known = new Set<string>();
     const now = Date.now();
     const finalsInBatch = new Set<string>();
-    for (const [index, tx] of txs.entries()) {
+    for (const [index, { tx, id }] of entries.entries()) {
       const final = tx.type === "anchor" && !tx.interim;
       if (final && (finalsInBatch.has(tx.sessionId) || this.#hasFinalAnchor(tx.sessionId, true))) {
-        const id = txId(tx);
         if (this.#known(id)) {
-          alreadyKnown.push(id);
+          known.add(id);
           continue;
         }
         return { ok: false, reason: "duplicate-anchor", index, message: `session ${tx.sessionId} already has a final anchor` };
@@ -122,10 +123,9 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       if (final) finalsInBatch.add(tx.sessionId);
     }
     this.ctx.storage.transactionSync(() => {
-      for (const tx of txs) {
-        const id = txId(tx);
-        if (alreadyKnown.includes(id) || this.#known(id)) {
-          if (!alreadyKnown.includes(id)) alreadyKnown.push(id);
+      for (const { tx, id, body } of entries) {
+        if (known.has(id) || this.#known(id)) {
+          known.add(id);
           continue;
         }
         this.db
@@ -135,7 +135,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
             type: tx.type,
             sessionId: tx.type === "anchor" ? tx.sessionId : null,
             finalAnchor: tx.type === "anchor" && !tx.interim,
-            body: canonicalJson(tx),
+            body,
             receivedAt: now,
           })
           .run();
@@ -143,7 +143,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       }
     });
     if (accepted.length > 0) await this.#scheduleNextBlock(now);
-    return { ok: true, accepted, alreadyKnown };
+    return { ok: true, accepted, alreadyKnown: [...known] };
   }
 
   /** Sets the operational-time weights of an epoch's producers (written by the nodes function). */

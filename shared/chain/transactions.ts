@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { z } from "zod";
 import { toHex } from "../merkle/index.ts";
-import { canonicalBytes } from "./canonical.ts";
+import { canonicalJson } from "./canonical.ts";
 
 /**
  * Transactions of the Lucid chain, version 1. Each is a plain object whose canonical JSON
@@ -81,7 +81,13 @@ export const chainTx = z.discriminatedUnion("type", [anchorTx, workCreditTx, nod
 export type AnchorTx = z.infer<typeof anchorTx>;
 export type ChainTx = z.infer<typeof chainTx>;
 
+/** The transaction's canonical JSON and its id (lowercase hex SHA-256 of those bytes), computed once. */
+export function encodeTx(tx: ChainTx): { body: string; id: string } {
+  const body = canonicalJson(tx);
+  return { body, id: toHex(sha256(new TextEncoder().encode(body))) };
+}
+
 /** The transaction's id: lowercase hex SHA-256 of its canonical bytes. */
 export function txId(tx: ChainTx): string {
-  return toHex(sha256(canonicalBytes(tx)));
+  return encodeTx(tx).id;
 }
