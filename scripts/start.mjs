@@ -2,17 +2,29 @@
 // npm start: serves Lucid locally with `wrangler dev` (state persisted under .wrangler/state),
 // creating .dev.vars with random secrets on first run and seeding demo data idempotently.
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { ensureDevVars } from "./dev-vars.mjs";
-import { seedDemo } from "./seed-demo.mjs";
+import { demoDevVars, demoIdentityStore, seedDemo } from "./seed-demo.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const port = Number(process.env.PORT ?? 8787);
 const host = process.env.HOST ?? "127.0.0.1";
 const base = `http://${host}:${port}`;
 
-const added = ensureDevVars(join(root, ".dev.vars"));
-if (added.length) console.log(`created .dev.vars with random ${added.join(", ")}`);
+// Refuse a busy port up front: otherwise the health wait would find the other server and seed it.
+await new Promise((resolve) => {
+  const probe = createServer();
+  probe.once("error", (error) => {
+    console.error(`npm start: ${host}:${port} is in use (${error.code}); stop that server or choose another with PORT=…`);
+    process.exit(1);
+  });
+  probe.listen(port, host, () => probe.close(resolve));
+});
+
+const demoStore = demoIdentityStore(root);
+const added = ensureDevVars(join(root, ".dev.vars"), demoDevVars(demoStore.loadOrCreate()));
+if (added.length) console.log(`.dev.vars: added ${added.join(", ")}`);
 
 const wrangler = spawn(
   join(root, "node_modules", ".bin", "wrangler"),
@@ -35,7 +47,7 @@ async function waitUntilUp(deadline = Date.now() + 120_000) {
 
 try {
   await waitUntilUp();
-  await seedDemo(base);
+  await seedDemo(base, demoStore);
   console.log(`\nLucid is running at ${base}\n  health:  ${base}/health\n  OpenAPI: ${base}/api/v1/openapi.json\n`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
