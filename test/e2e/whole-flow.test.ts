@@ -19,10 +19,8 @@ import { generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
-import { registrationMessage } from "../../shared/nodes/protocol.ts";
-import { totpCode } from "../../shared/totp.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
-import { HttpsClient, TronWallet, type Login } from "./helpers/https-client.ts";
+import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet, type Login } from "./helpers/lucid-client.ts";
 
 const AGENT = join(ROOT, "pi-agent", "bin", "lucid-agent.ts");
 const LUCID = join(ROOT, "scripts", "lucid.ts");
@@ -143,40 +141,18 @@ describe("the whole flow on self-hosted workerd", () => {
   };
 
   it("logs in with TRON signatures; the SUPER_ADMIN (after TOTP) makes an operator, who enrols a node", async () => {
-    // The bootstrap address logs in with USER powers until it enrols TOTP.
-    const first = await admin.wallet.login(client);
+    // The bootstrap address logs in with USER powers until it enrols TOTP; then with a recovery code.
+    const { first, full } = await superAdminLogin(client, admin.wallet);
     expect(first).toMatchObject({ user: { role: "SUPER_ADMIN" }, effectiveRole: "USER", secondFactor: "enrolment-required" });
-    const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", { token: first.accessToken, json: {} });
-    const { recoveryCodes } = await client.expect<{ recoveryCodes: string[] }>(200, "POST", "/api/v1/auth/totp/confirm", {
-      token: first.accessToken,
-      json: { code: totpCode(secret, Date.now() / 1000) },
-    });
-    // The confirming code's time step is spent; a recovery code is the second factor that works right now.
-    const full = await admin.wallet.login(client, { recoveryCode: recoveryCodes[0] });
     expect(full).toMatchObject({ effectiveRole: "SUPER_ADMIN", secondFactor: "passed" });
     admin.token = full.accessToken;
-
-    const operatorWallet = await TronWallet.create();
-    const asUser = await operatorWallet.login(client);
-    await client.expect(200, "PUT", `/api/v1/users/${asUser.user.id}/role`, { token: admin.token, json: { role: "NODE_OPERATOR" } });
-    state.operator = await operatorWallet.login(client);
+    const operator = await nodeOperator(client, admin.token);
+    state.operator = operator.login;
     expect(state.operator.effectiveRole).toBe("NODE_OPERATOR");
-
-    // Node enrolment through the nodes API, as the agent will do it: proof of possession of its Ed25519 key.
-    const nodeKey = ed25519.utils.randomSecretKey();
-    const unsigned = {
-      publicKey: bytesToHex(ed25519.getPublicKey(nodeKey)),
-      payoutAddress: operatorWallet.address,
-      resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
-      timestamp: Date.now(),
-    };
-    const signature = bytesToHex(ed25519.sign(registrationMessage(state.operator.user.id, unsigned), nodeKey));
-    const registered = await client.expect<{ node: { id: string }; credential: { token: string } }>(201, "POST", "/api/v1/nodes", {
-      token: state.operator.accessToken,
-      json: { ...unsigned, signature },
-    });
-    state.nodeId = registered.node.id;
-    writeFileSync(join(work, "node.credential"), registered.credential.token, { mode: 0o600 });
+    // Node enrolment through the nodes API, as the agent will do it (its `enroll` command is not built yet).
+    const node = await registerNode(client, operator);
+    state.nodeId = node.nodeId;
+    writeFileSync(join(work, "node.credential"), node.credential, { mode: 0o600 });
 
     const ownerWallet = await TronWallet.create();
     state.owner = await ownerWallet.login(client);
