@@ -73,6 +73,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  workerd?.child.kill("SIGCONT"); // a failure while frozen must not leave it unable to take SIGTERM
   await workerd?.stop();
   await xvfb?.stop();
   await client?.close();
