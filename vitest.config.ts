@@ -10,6 +10,7 @@ const AGENT_NATIVE_TESTS = [
   "test/node/agent-record.test.ts",
   "test/node/agent-v4l2.test.ts",
   "test/node/agent-xrdp.test.ts",
+  "test/e2e/whole-flow.test.ts",
 ];
 const agentNativeReady =
   existsSync("pi-agent/build/Release/lucid_capture.node") && existsSync("/usr/bin/Xvfb");
@@ -76,7 +77,8 @@ export default defineConfig({
         // loopback: they run as their own group, after the others, so the machine is theirs.
         test: {
           name: "agent",
-          include: ["test/node/agent-*.test.ts"],
+          // The whole-flow end-to-end test runs the real agent on a real X server: it belongs here.
+          include: ["test/node/agent-*.test.ts", "test/e2e/whole-flow.test.ts"],
           exclude: skippedAgentTests,
           environment: "node",
           testTimeout: 60_000,
@@ -87,6 +89,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          exclude: ["test/e2e/whole-flow.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -2,6 +2,9 @@
 // and HTTPS sockets and chunk disk) after every Durable Object class has been touched, and its
 // start-up time to the first /health, vs. workerd running an empty worker, in the same run.
 // RSS is VmRSS from /proc/<pid>/status summed over the process tree, read after the requests settle.
+// A second figure, workerd-rss-loaded, is read after real work through the API over HTTPS: TRON
+// logins, a node enrolled, LOADED_SESSIONS sessions recorded (chunks uploaded with the node's
+// credential), stopped, anchored in blocks and completed: many instances of every class live at once.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, fetch as undiciFetch } from "undici";
@@ -13,8 +16,12 @@ import { generateSelfSigned } from "../edge-adapter/tls.ts";
 import { dataLayout } from "../edge-adapter/workerd-config.ts";
 import { freePort, ROOT } from "../edge-adapter/workerd-process.ts";
 import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
+import { CHUNK_HEADERS, formatContentDigest } from "../shared/chunk.ts";
+import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet } from "../test/e2e/helpers/lucid-client.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LOADED_SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
+const CHUNKS_PER_SESSION = 3;
 const WORKERD = join(ROOT, "node_modules", ".bin", "workerd");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,6 +68,55 @@ async function measure(configPath, port, env, touch) {
   }
 }
 
+/** One session's life through the API: created, started, chunks uploaded by the node, stopped. */
+async function recordSession(client, owner, node) {
+  const session = await client.expect(201, "POST", "/api/v1/sessions", { token: owner.accessToken, json: { nodeId: node.nodeId, title: "bench" } });
+  await client.expect(200, "POST", `/api/v1/sessions/${session.id}/start`, { token: owner.accessToken });
+  for (let index = 0; index < CHUNKS_PER_SESSION; index++) {
+    const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+    const res = await undiciFetch(`${client.base}/api/v1/sessions/${session.id}/chunks/${index}`, {
+      method: "PUT",
+      body,
+      dispatcher: client.dispatcher,
+      headers: {
+        Authorization: `Bearer ${node.credential}`,
+        "Content-Type": "application/octet-stream",
+        [CHUNK_HEADERS.digest]: formatContentDigest(digest),
+        [CHUNK_HEADERS.nonce]: "ab".repeat(24),
+        [CHUNK_HEADERS.plainSize]: String(body.length * 3),
+        [CHUNK_HEADERS.compressedSize]: String(body.length - 16),
+        [CHUNK_HEADERS.captureStart]: String(Date.now() - 1000),
+        [CHUNK_HEADERS.captureEnd]: String(Date.now()),
+      },
+    });
+    if (res.status !== 201) throw new Error(`chunk upload answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+  }
+  await client.expect(200, "POST", `/api/v1/sessions/${session.id}/stop`, { token: owner.accessToken, json: {} });
+  return session.id;
+}
+
+/** Logins, a node, LOADED_SESSIONS recorded sessions; returns once every session is anchored and completed. */
+async function workload(client, adminWallet) {
+  const { full } = await superAdminLogin(client, adminWallet);
+  const node = await registerNode(client, await nodeOperator(client, full.accessToken));
+  const ids = [];
+  for (let i = 0; i < LOADED_SESSIONS; i++) {
+    const owner = await (await TronWallet.create()).login(client);
+    ids.push(await recordSession(client, owner, node));
+  }
+  const deadline = Date.now() + 120_000;
+  for (const id of ids) {
+    for (;;) {
+      const view = await client.expect(200, "GET", `/api/v1/sessions/${id}`, { token: full.accessToken });
+      if (view.state === "completed") break;
+      if (view.state === "failed" || Date.now() > deadline) throw new Error(`session ${id} is ${view.state}: ${view.failure}`);
+      await sleep(200);
+    }
+  }
+}
+
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-rss-"));
 try {
@@ -73,6 +129,7 @@ try {
   mkdirSync(baselineDir);
   writeFileSync(join(baselineDir, "empty.js"), `export default { fetch() { return new Response("ok"); } };\n`);
   const ours = [];
+  const loaded = [];
   const baseline = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Ours: the production-shaped config on a fresh data directory (first boot creates the SQLite files).
@@ -100,6 +157,21 @@ try {
       }),
     );
 
+    // Ours under load: the same config, after the workload (one-second slots so anchoring is quick).
+    const [loadedHttp, loadedHttps] = [await freePort(), await freePort()];
+    const adminWallet = await TronWallet.create();
+    const { configPath: loadedConfig } = buildSelfHosted({
+      root: ROOT,
+      outDir: join(work, "loaded"),
+      dataDir: join(work, `loaded-data-${round}`),
+      httpAddress: `127.0.0.1:${loadedHttp}`,
+      https: { address: `127.0.0.1:${loadedHttps}`, tlsDir },
+      vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: adminWallet.address, BLOCK_INTERVAL_SECONDS: "1", LOG_LEVEL: "warn" },
+    });
+    const client = new HttpsClient(`https://localhost:${loadedHttps}`, readFileSync(tls.certPath, "utf8"));
+    loaded.push(await measure(loadedConfig, loadedHttp, randomSecrets(), () => workload(client, adminWallet)));
+    await client.close();
+
     const port = await freePort();
     writeFileSync(
       join(baselineDir, "empty.capnp"),
@@ -118,14 +190,16 @@ const config :Workerd.Config = (
   }
   await agent.close();
 
-  const row = (name, pick, unit, digits) => {
-    const o = median(ours.map(pick));
+  const row = (name, pick, unit, digits, runs = ours) => {
+    const o = median(runs.map(pick));
     const b = median(baseline.map(pick));
-    console.log(`rounds: ours ${ours.map((r) => pick(r).toFixed(digits)).join(" ")}; baseline ${baseline.map((r) => pick(r).toFixed(digits)).join(" ")}`);
+    console.log(`rounds: ours ${runs.map((r) => pick(r).toFixed(digits)).join(" ")}; baseline ${baseline.map((r) => pick(r).toFixed(digits)).join(" ")}`);
     console.log(`BENCH ${name} ours=${o.toFixed(digits)} baseline=${b.toFixed(digits)} ratio=${(o / b).toFixed(2)} unit=${unit}`);
   };
   row("workerd-rss", (r) => r.rssMb, "MB", 1);
   row("workerd-startup", (r) => r.startupMs, "ms", 0);
+  console.log(`loaded: ${LOADED_SESSIONS} sessions of ${CHUNKS_PER_SESSION} × 64 KiB chunks, each anchored and completed`);
+  row("workerd-rss-loaded", (r) => r.rssMb, "MB", 1, loaded);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

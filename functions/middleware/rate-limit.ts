@@ -46,21 +46,44 @@ const MAX_LEASED_KEYS = 10_000;
  */
 export class DurableObjectRateLimiter implements RateLimiter {
   readonly #leases = new Map<string, Lease>();
+  /**
+   * One refill per key at a time: concurrent requests that find the lease empty wait for it
+   * instead of each fetching a lease that would replace the others' (dropping their unspent
+   * tokens, so a client sending requests in parallel was refused long before its limit).
+   */
+  readonly #refills = new Map<string, Promise<unknown>>();
 
   constructor(private readonly env: Env) {}
 
   async consume(key: string, policy: RateLimitPolicy): Promise<RateLimitDecision> {
-    const now = Date.now();
-    const lease = this.#leases.get(key);
-    if (lease && now < lease.resetAt) {
-      if (lease.tokens > 0) {
-        lease.tokens -= 1;
-        return { allowed: true, limit: policy.limit, remaining: lease.remainingAtGrant + lease.tokens, resetAt: lease.resetAt };
+    for (;;) {
+      const now = Date.now();
+      const lease = this.#leases.get(key);
+      if (lease && now < lease.resetAt) {
+        if (lease.tokens > 0) {
+          lease.tokens -= 1;
+          return { allowed: true, limit: policy.limit, remaining: lease.remainingAtGrant + lease.tokens, resetAt: lease.resetAt };
+        }
+        if (lease.remainingAtGrant === 0) {
+          return { allowed: false, limit: policy.limit, remaining: 0, resetAt: lease.resetAt };
+        }
       }
-      if (lease.remainingAtGrant === 0) {
-        return { allowed: false, limit: policy.limit, remaining: 0, resetAt: lease.resetAt };
+      const pending = this.#refills.get(key);
+      if (pending) {
+        await pending.catch(() => {}); // its own caller reports a failure; this one tries again
+        continue;
+      }
+      const refill = this.#refill(key, policy, now);
+      this.#refills.set(key, refill);
+      try {
+        return await refill;
+      } finally {
+        this.#refills.delete(key);
       }
     }
+  }
+
+  async #refill(key: string, policy: RateLimitPolicy, now: number): Promise<RateLimitDecision> {
     const want = Math.max(1, Math.min(1000, Math.floor(policy.limit / 20)));
     const grant: LeaseGrant = await callDurableObject("RateLimiterDO", "acquire", () =>
       this.env.RATE_LIMITER.get(this.env.RATE_LIMITER.idFromName(key)).acquire({ key, want, ...policy }),

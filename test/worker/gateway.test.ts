@@ -75,12 +75,20 @@ describe("gateway errors are problem+json", () => {
 describe("rate limiting", () => {
   it("refuses the 1001st request in a minute with 429 and Retry-After", { timeout: 180_000 }, async () => {
     const ip = "203.0.113.77";
-    let last: Response | undefined;
-    for (let i = 1; i <= 1000; i++) {
-      last = await api("/api/v1/openapi.json", { ip });
-      expect(last.status, `request ${i}`).toBe(200);
+    // The window is one minute from the first request. 1000 requests for the OpenAPI document (tens of
+    // ms each) outlast it on a busy 2-core machine, and the quota refills mid-test: the requests go to
+    // an unknown path instead (rate limiting runs before routing), twenty at a time, as a client
+    // sending in parallel would (which also covers leases refilled concurrently in one isolate).
+    const remaining: number[] = [];
+    for (let sent = 0; sent < 1000; sent += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, () => api("/api/v1/rate-limit-probe", { ip })));
+      for (const [i, res] of batch.entries()) {
+        expect(res.status, `request ${sent + i + 1}`).toBe(404);
+        remaining.push(Number(res.headers.get("RateLimit-Remaining")));
+        await res.body?.cancel();
+      }
     }
-    expect(last!.headers.get("RateLimit-Remaining")).toBe("0");
+    expect(Math.min(...remaining)).toBe(0);
     const refused = await api("/api/v1/openapi.json", { ip });
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(0);

@@ -17,9 +17,10 @@ function displayInUse(n: number): boolean {
   return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
 }
 
-export async function startXvfb(width: number, height: number): Promise<Xvfb> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const n = 100 + Math.floor(Math.random() * 800);
+/** `displays`: the display numbers a test may use (tried in order); by default random ones from :100–:899. */
+export async function startXvfb(width: number, height: number, displays?: readonly number[]): Promise<Xvfb> {
+  const candidates = displays ?? Array.from({ length: 20 }, () => 100 + Math.floor(Math.random() * 800));
+  for (const n of candidates) {
     if (displayInUse(n)) continue;
     const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
       stdio: "ignore",
@@ -41,7 +42,7 @@ export async function startXvfb(width: number, height: number): Promise<Xvfb> {
         }),
     };
   }
-  throw new Error("could not start Xvfb (is the xvfb package installed?)");
+  throw new Error(`could not start Xvfb on any of :${candidates.join(", :")} (is the xvfb package installed?)`);
 }
 
 
