@@ -19,6 +19,7 @@ import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
 import { nodesApp } from "./nodes/index.ts";
+import { adminApp } from "./admin/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -92,7 +93,7 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp).route("/api/v1/admin", adminApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
