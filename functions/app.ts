@@ -19,7 +19,8 @@ import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
 import { nodesApp } from "./nodes/index.ts";
-import { adminApp } from "./admin/index.ts";
+import { adminApp, notificationsApp } from "./admin/index.ts";
+import { emergencyGate } from "./middleware/emergency-gate.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -75,6 +76,7 @@ app.use(
   authenticate(),
   rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }),
   rejectInvalidCredentials(),
+  emergencyGate(),
 );
 
 app.onError(onError);
@@ -99,6 +101,7 @@ app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
+app.route("/api/v1/notifications", notificationsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

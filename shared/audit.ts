@@ -1,6 +1,9 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { toHex } from "./merkle/index.ts";
 import { canonicalJson, type Canonical } from "./chain/canonical.ts";
+import { headerHash, verifyHeaderSignature, type SignedHeader } from "./chain/block.ts";
+import { verifyTxInclusion, type TxInclusionProof } from "./chain/proof.ts";
+import type { ChainTx } from "./chain/transactions.ts";
 
 /**
  * The audit log's hash chain, version 1 — pure code, so an exported log can be checked offline.
@@ -110,4 +113,60 @@ export function toCanonicalValue(value: unknown, depth = 0): Canonical {
     default:
       return String(value);
   }
+}
+
+// ---- export bundles ----------------------------------------------------------------------------
+
+
+export const AUDIT_EXPORT_FORMAT = "lucid-audit-export" as const;
+
+/** An event as exported: `before`/`after` are JSON text (null when absent), `at` in Unix ms. */
+export interface ExportedAuditEvent extends Omit<HashedAuditFields, "before" | "after"> {
+  before: string | null;
+  after: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface ExportedAuditAnchor {
+  eventId: number;
+  head: string;
+  txId: string;
+  evidence: { tx: ChainTx; txId: string; proof: TxInclusionProof; block: SignedHeader } | null;
+}
+
+export interface AuditExportBundle {
+  format: typeof AUDIT_EXPORT_FORMAT;
+  hashVersion: number;
+  prevHash: string;
+  events: ExportedAuditEvent[];
+  anchors: ExportedAuditAnchor[];
+}
+
+/**
+ * Checks an export offline: the hash chain across its events, and each anchor whose event is in
+ * the bundle — the anchored head equals that event's hash, the chain transaction carries it,
+ * the transaction is in its block's txRoot, and the block header is signed (by a trusted
+ * producer when `trustedProducers` is given). Returns the first failure, or null.
+ */
+export function verifyAuditExport(bundle: AuditExportBundle, trustedProducers?: readonly string[]): string | null {
+  const hashed = bundle.events.map((e) => ({
+    ...e,
+    before: e.before === null ? null : (JSON.parse(e.before) as Canonical),
+    after: e.after === null ? null : (JSON.parse(e.after) as Canonical),
+  }));
+  const broken = findAuditChainBreak(hashed, bundle.prevHash, bundle.events[0]?.id);
+  if (broken) return `event ${broken.id}: ${broken.reason}`;
+  const byId = new Map(bundle.events.map((e) => [e.id, e]));
+  for (const anchor of bundle.anchors) {
+    const event = byId.get(anchor.eventId);
+    if (event && event.hash !== anchor.head) return `anchor ${anchor.eventId}: head differs from the event's hash`;
+    if (!anchor.evidence) continue;
+    const { tx, proof, block } = anchor.evidence;
+    if (tx.type !== "anchor" || tx.root !== anchor.head || tx.chunkCount !== anchor.eventId) return `anchor ${anchor.eventId}: the chain transaction does not carry this head`;
+    if (!verifyTxInclusion(tx, proof, block.header.txRoot)) return `anchor ${anchor.eventId}: the inclusion proof does not match the block's txRoot`;
+    if (headerHash(block.header) !== block.hash || !verifyHeaderSignature(block)) return `anchor ${anchor.eventId}: the block header's hash or signature is wrong`;
+    if (trustedProducers && !trustedProducers.includes(block.header.producer)) return `anchor ${anchor.eventId}: the block's producer is not trusted`;
+  }
+  return null;
 }

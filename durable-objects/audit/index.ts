@@ -1,7 +1,9 @@
 import { and, asc, desc, eq, gt, gte, isNull, like, lt, lte, sql, type SQL } from "drizzle-orm";
 import { AUDIT_GENESIS_HASH, auditEventHash, findAuditChainBreak, toCanonicalValue, type AuditChainBreak } from "../../shared/audit.ts";
 import type { Canonical } from "../../shared/chain/canonical.ts";
-import { encodeTx, type AnchorTx } from "../../shared/chain/transactions.ts";
+import type { SignedHeader } from "../../shared/chain/block.ts";
+import type { TxInclusionProof } from "../../shared/chain/proof.ts";
+import { encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { loadConfig } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
@@ -80,6 +82,21 @@ export interface AuditVerifyReport {
   anchorMismatches: number[];
 }
 
+export interface AuditExportRange {
+  prevHash: string;
+  events: AuditEvent[];
+  anchors: (AuditAnchorView & { evidence: AnchorEvidenceView | null })[];
+  head: { id: number; hash: string } | null;
+}
+
+/** Where an anchored head sits on the chain: its transaction, inclusion proof and signed block header. */
+export interface AnchorEvidenceView {
+  tx: AnchorTx;
+  txId: string;
+  proof: TxInclusionProof;
+  block: SignedHeader;
+}
+
 /** The pseudo-session id under which the log's head is anchored on the Lucid chain. */
 export const AUDIT_CHAIN_ID = "lucid-audit-log";
 const VERIFY_BATCH = 500;
@@ -93,6 +110,11 @@ function parseJson(text: string | null): Canonical {
   } catch {
     return text; // a tampered row: verify reports it, listing still works
   }
+}
+
+function toAnchorEvidence(found: { tx: ChainTx; txId: string; proof: TxInclusionProof; block: SignedHeader } | null): AnchorEvidenceView | null {
+  if (!found || found.tx.type !== "anchor") return null;
+  return { ...found, tx: found.tx };
 }
 
 function toHashed(row: Row) {
@@ -274,7 +296,7 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
    * Events `fromId..toId` (at most `limit`), the hash before the first, and every anchor that
    * covers an event in the range, with its chain evidence once it is in a block.
    */
-  async exportRange(fromId: number, toId: number | undefined, limit: number) {
+  async exportRange(fromId: number, toId: number | undefined, limit: number): Promise<AuditExportRange> {
     await this.ready();
     const e = schema.auditEvents;
     const rows = this.db
@@ -293,7 +315,7 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
     const anchors = await Promise.all(
       [...inside, ...covering].map(async (anchor) => ({
         ...anchor,
-        evidence: anchor.blockHeight === null ? null : await chain.transactionEvidence(anchor.txId),
+        evidence: anchor.blockHeight === null ? null : toAnchorEvidence(await chain.transactionEvidence(anchor.txId)),
       })),
     );
     return { prevHash: events.length ? events[0]!.prevHash : this.#hashBefore(fromId), events, anchors, head: this.#last() ?? null };
