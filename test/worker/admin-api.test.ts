@@ -146,6 +146,12 @@ describe("admin API", () => {
     expect(await lastAudit("admin.node_reinstate")).toMatchObject({ before: { state: "suspended" } });
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/nodes/node_${crypto.randomUUID()}/suspend`, { reason: "ghost" }, token))).status).toBe(404);
     expect((await problemOf(await adminGet("/api/v1/admin/nodes?state=sleepy", token))).status).toBe(400);
+    // The same change through the nodes API is caught by the gateway's safety net (admin.request).
+    const direct = await adminSend("PUT", `/api/v1/nodes/${node.id}/suspension`, { suspended: true, reason: "via nodes API" }, token);
+    expect(direct.status).toBe(200);
+    const requestId = direct.headers.get("X-Request-Id");
+    const [netted] = await auditDO().list({ limit: 1, action: "admin.request", requestId: requestId! });
+    expect(netted).toMatchObject({ outcome: "success", targetId: node.id, details: { method: "PUT", path: `/api/v1/nodes/${node.id}/suspension`, status: 200 } });
   });
 
   it("payouts: approve and reject (LedgerDO rules), KYC flags, all audited; overview and chain status answer", async () => {

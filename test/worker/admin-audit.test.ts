@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AUDIT_GENESIS_HASH, auditEventHash, verifyAuditExport, type AuditExportBundle } from "../../shared/audit.ts";
 import { audit } from "../../functions/audit.ts";
-import { attemptLogin, newWallet, testEnv } from "./auth-helpers.ts";
+import { attemptLogin, newWallet, postJson, testEnv } from "./auth-helpers.ts";
 import { adminGet, adminSend } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
@@ -66,6 +66,13 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     // Full text over details: the wallet's address appears in users.create.
     const found = await listAudit(`?q=${wallet.address}`);
     expect(found.items.some((e) => e.action === "users.create")).toBe(true);
+    // Token refreshes are auth events too.
+    const tokens = await res.json<{ refreshToken: string }>();
+    const refreshed = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
+    expect(refreshed.status).toBe(200);
+    expect((await listAudit(`?requestId=${refreshed.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh", outcome: "success" });
+    const reused = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
+    expect((await listAudit(`?requestId=${reused.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh_reuse", outcome: "failure" });
     const none = await listAudit("?q=zzzznotaword");
     expect(none.items).toEqual([]);
     for (let i = 0; i < 5; i++) await audit(testEnv, { action: "test.page", outcome: "success", details: { i } });
