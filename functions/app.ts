@@ -104,17 +104,28 @@ app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
 
-app.doc31("/api/v1/openapi.json", (c) => ({
-  openapi: "3.1.0",
-  info: {
-    title: "Lucid API",
-    version: API_VERSION,
-    description:
-      "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
-      "`type` links to /problems/<slug>.",
-  },
-  servers: [{ url: new URL(c.req.url).origin }],
-}));
+// The document is built once per origin and isolate (building it walks every route's zod schemas:
+// tens of milliseconds, far too much to repeat per request).
+const openApiDocuments = new Map<string, ReturnType<typeof app.getOpenAPI31Document>>();
+app.get("/api/v1/openapi.json", (c) => {
+  const origin = new URL(c.req.url).origin;
+  let document = openApiDocuments.get(origin);
+  if (!document) {
+    document = app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "Lucid API",
+        version: API_VERSION,
+        description:
+          "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
+          "`type` links to /problems/<slug>.",
+      },
+      servers: [{ url: origin }],
+    });
+    if (openApiDocuments.size < 8) openApiDocuments.set(origin, document);
+  }
+  return c.json(document);
+});
 
 export type AppType = typeof routes;
 export default app;
