@@ -160,9 +160,20 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
       return row;
     });
     expect((await verify()).firstBroken).toMatchObject({ id: victim.id + 1, reason: "id-gap" });
+    // An anchored head that no longer matches its event is reported too.
+    const mismatch = await runInDurableObject(auditDO(), (_i, state) => {
+      const anchor = state.storage.sql.exec<{ event_id: number; head: string }>("SELECT event_id, head FROM audit_anchors ORDER BY event_id LIMIT 1").one();
+      state.storage.sql.exec("UPDATE audit_anchors SET head = ? WHERE event_id = ?", "f".repeat(64), anchor.event_id);
+      return anchor;
+    });
     await runInDurableObject(auditDO(), (_i, state) => {
       const columns = Object.keys(saved);
       state.storage.sql.exec(`INSERT INTO audit_events (${columns.join(",")}) VALUES (${columns.map(() => "?").join(",")})`, ...columns.map((k) => saved[k]));
+    });
+    const anchorReport = await adminGet("/api/v1/admin/audit/verify", await tokenFor(crypto.randomUUID(), "ADMIN"));
+    expect(await anchorReport.json()).toMatchObject({ ok: false, firstBroken: null, anchorMismatches: [mismatch.event_id] });
+    await runInDurableObject(auditDO(), (_i, state) => {
+      state.storage.sql.exec("UPDATE audit_anchors SET head = ? WHERE event_id = ?", mismatch.head, mismatch.event_id);
     });
     expect((await verify()).ok).toBe(true);
   });
