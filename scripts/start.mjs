@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ensureDevVars } from "./dev-vars.mjs";
 import { seedDemo } from "./seed-demo.mjs";
+import { buildDashboard } from "../edge-adapter/dashboard.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const port = Number(process.env.PORT ?? 8787);
@@ -13,6 +14,9 @@ const base = `http://${host}:${port}`;
 
 const added = ensureDevVars(join(root, ".dev.vars"));
 if (added.length) console.log(`created .dev.vars with random ${added.join(", ")}`);
+
+console.log("building the dashboard (out/dashboard)…");
+buildDashboard(root);
 
 const wrangler = spawn(
   join(root, "node_modules", ".bin", "wrangler"),
@@ -36,7 +40,7 @@ async function waitUntilUp(deadline = Date.now() + 120_000) {
 try {
   await waitUntilUp();
   await seedDemo(base);
-  console.log(`\nLucid is running at ${base}\n  health:  ${base}/health\n  OpenAPI: ${base}/api/v1/openapi.json\n`);
+  console.log(`\nLucid is running at ${base}\n  dashboard: ${base}/\n  health:  ${base}/health\n  OpenAPI: ${base}/api/v1/openapi.json\n`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   wrangler.kill("SIGTERM");

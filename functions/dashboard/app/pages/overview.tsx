@@ -1,0 +1,104 @@
+/** Overview: small plots of node uptime, ingest, chain growth and payouts, from the live API. */
+import { getJson } from "../lib/api.ts";
+import { formatBytes, formatUsdt, shortDate, shortTime, usdtUnits } from "../lib/format.ts";
+import { auth } from "../lib/session.ts";
+import type { ChainStats, NodeEpoch, NodeInfo, Payout, SessionSummary, SignedBlock } from "../lib/types.ts";
+import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+import { Plot, type Point } from "../components/plot.tsx";
+import type { Manifest } from "../lib/playback.ts";
+
+/** Average uptime ratio per epoch over the operator's (or every) node; the 10 most recent nodes. */
+async function nodeUptime(): Promise<Point[]> {
+  const { nodes } = await getJson<{ nodes: NodeInfo[] }>("/nodes");
+  const details = await Promise.all(
+    nodes.slice(0, 10).map((n) => getJson<{ epochs: NodeEpoch[] }>(`/nodes/${n.id}`).catch(() => ({ epochs: [] }))),
+  );
+  const byEpoch = new Map<number, { sum: number; n: number; start: number }>();
+  for (const { epochs } of details) {
+    for (const e of epochs) {
+      const entry = byEpoch.get(e.epoch) ?? { sum: 0, n: 0, start: Date.parse(e.start) };
+      entry.sum += e.uptimeRatio;
+      entry.n++;
+      byEpoch.set(e.epoch, entry);
+    }
+  }
+  return [...byEpoch.values()].sort((a, b) => a.start - b.start).map((e) => ({ x: e.start, y: (e.sum / e.n) * 100 }));
+}
+
+/** Bytes recorded per hour, from the chunk capture times in the newest sessions' manifests. */
+async function ingestRate(): Promise<Point[]> {
+  const { items } = await getJson<{ items: SessionSummary[] }>("/sessions?limit=20");
+  const finished = items.filter((s) => !["created", "recording", "failed", "cancelled"].includes(s.state));
+  const manifests = await Promise.all(finished.map((s) => getJson<Manifest>(`/sessions/${s.id}/manifest`).catch(() => null)));
+  const perHour = new Map<number, number>();
+  for (const manifest of manifests) {
+    for (const chunk of manifest?.chunks ?? []) {
+      const hour = Math.floor(chunk.captureEnd / 3_600_000) * 3_600_000;
+      perHour.set(hour, (perHour.get(hour) ?? 0) + chunk.size);
+    }
+  }
+  return [...perHour.entries()].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y }));
+}
+
+/** Chain height over time for the latest 100 blocks. */
+async function chainGrowth(): Promise<Point[]> {
+  const stats = await getJson<ChainStats>("/chain/stats");
+  const from = Math.max(0, stats.height - 99);
+  const { blocks } = await getJson<{ blocks: SignedBlock[] }>(`/chain/blocks?from=${from}&limit=100`);
+  return blocks.map((b) => ({ x: b.header.timestamp, y: b.header.height }));
+}
+
+/** Confirmed USDT paid out, cumulative, in base units (plotted in USDT). */
+async function payoutsOverTime(): Promise<{ points: Point[]; total: bigint; pending: number }> {
+  const { payouts } = await getJson<{ payouts: Payout[] }>("/payments/payouts?limit=500");
+  const confirmed = payouts.filter((p) => p.state === "confirmed").sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt));
+  let total = 0n;
+  const points = confirmed.map((p) => {
+    total += usdtUnits(p.net);
+    return { x: Date.parse(p.updatedAt), y: Number(total) / 1e6 };
+  });
+  return { points, total, pending: payouts.filter((p) => !["confirmed", "failed"].includes(p.state)).length };
+}
+
+function Panel<T>({ title, load, deps, children }: { title: string; load: () => Promise<T>; deps: unknown[]; children: (data: T) => preact.JSX.Element }) {
+  const state = useLoad(load, deps, 30_000);
+  return (
+    <section class="panel" aria-busy={state.loading}>
+      <h2>{title}</h2>
+      {state.data !== undefined ? children(state.data) : state.loading ? <Progress label={`Loading ${title.toLowerCase()}…`} /> : null}
+      <ErrorBox error={state.error} onRetry={state.reload} />
+    </section>
+  );
+}
+
+export function OverviewPage() {
+  const operator = auth.can("NODE_OPERATOR");
+  return (
+    <section>
+      <h1>Overview</h1>
+      <div class="grid">
+        {operator && (
+          <Panel title="Node uptime" load={nodeUptime} deps={[]}>
+            {(points) => <Plot title="Average uptime per epoch (%)" points={points} formatX={shortTime} formatY={(y) => `${y.toFixed(0)} %`} empty="No closed epochs yet." />}
+          </Panel>
+        )}
+        <Panel title="Ingest" load={ingestRate} deps={[]}>
+          {(points) => <Plot kind="bar" title="Recorded per hour (newest sessions)" points={points} formatX={shortDate} formatY={formatBytes} empty="No stored recordings yet." />}
+        </Panel>
+        <Panel title="Chain growth" load={chainGrowth} deps={[]}>
+          {(points) => <Plot title="Block height" points={points} formatX={shortTime} formatY={(y) => String(Math.round(y))} empty="Only the genesis block so far." />}
+        </Panel>
+        <Panel title="Payouts" load={payoutsOverTime} deps={[]}>
+          {({ points, total, pending }) => (
+            <div>
+              <Plot title="Confirmed USDT paid, cumulative" points={points} formatX={shortDate} formatY={(y) => y.toFixed(2)} empty="No confirmed payouts yet." />
+              <p>
+                Total confirmed: <strong>{formatUsdt(total)} USDT</strong> · in progress: {pending}
+              </p>
+            </div>
+          )}
+        </Panel>
+      </div>
+    </section>
+  );
+}
