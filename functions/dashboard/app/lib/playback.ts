@@ -177,10 +177,14 @@ export class Recording {
   async frameAt(epochMs: number, onProgress?: (p: LoadProgress) => void): Promise<Frame> {
     const chunk = this.chunkAt(epochMs);
     const plain = await this.plain(chunk.index, onProgress);
+    // The decoder reuses one pixel buffer, so it must stop exactly at the frame to show:
+    // the record index says which one that is without decoding past it.
+    const last = indexRecords(plain).findLastIndex((r, i) => i === 0 || r.epochMs <= epochMs);
     let shown: DecodedFrame | null = null;
+    let n = 0;
     for (const frame of decodeRecording(plain)) {
-      if (shown && frame.epochMs > epochMs) break;
       shown = frame;
+      if (n++ === last) break;
     }
     if (!shown) throw new PlaybackError(`chunk ${chunk.index} holds no frame`);
     return { epochMs: shown.epochMs, width: shown.width, height: shown.height, rgba: bgrToRgba(shown.pixels), chunk: chunk.index };

@@ -38,8 +38,9 @@ export function interceptLinks(root: HTMLElement) {
 
 /** Matches "/sessions/:id" style patterns; returns the parameters or null. */
 export function match(pattern: string, path: string): Record<string, string> | null {
-  const p = pattern.split("/");
-  const s = path.replace(/\/+$/, "").split("/");
+  const trim = (value: string) => (value.length > 1 ? value.replace(/\/+$/, "") : value);
+  const p = trim(pattern).split("/");
+  const s = trim(path).split("/");
   if (p.length !== s.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < p.length; i++) {

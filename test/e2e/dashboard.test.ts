@@ -1,0 +1,193 @@
+// The dashboard in a real browser against a real workerd (the self-hosted config, which serves
+// the built dashboard from its disk service): log in with a pasted TRON signature and TOTP, open
+// a session, play its recording and compare canvas pixels with the recorded frames exactly.
+// Screenshots land in test-artifacts/dashboard/ (git-ignored).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { TronWeb, Trx } from "tronweb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildSelfHosted } from "../../edge-adapter/build.ts";
+import { randomSecrets } from "../../edge-adapter/secrets.ts";
+import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { bgrToRgba } from "../../shared/recording/index.ts";
+import { totpCode } from "../../shared/totp.ts";
+import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
+import { makeRecording, nodeCredential, uploadChunk } from "./helpers/recording.ts";
+
+const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
+let base = "";
+let workerd: WorkerdProcess | undefined;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+let page: Page;
+let admin: { address: string; privateKey: string; totpSecret: string };
+let sessionId = "";
+const WIDTH = 160;
+const HEIGHT = 100;
+const recording = makeRecording({ width: WIDTH, height: HEIGHT, chunks: 2, framesPerChunk: 4, startMs: Date.now() - 120_000, stepMs: 400 });
+const frames = recording.flatMap((c) => c.frames);
+
+async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: { ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}), ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}) },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function walletLogin(totp?: string): Promise<{ accessToken: string }> {
+  const { message } = await api<{ message: string }>("/auth/challenge", { body: { address: admin.address } });
+  const signature = Trx.signMessageV2(message, admin.privateKey);
+  return api("/auth/verify", { body: { address: admin.address, signature, ...(totp ? { totpCode: totp } : {}) } });
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
+  admin = { address: account.address.base58, privateKey: account.privateKey, totpSecret: "" };
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const secrets = randomSecrets();
+  const { configPath } = buildSelfHosted({
+    root: ROOT,
+    outDir: join(work, "out"),
+    dataDir: join(work, "data"),
+    httpAddress: `127.0.0.1:${port}`,
+    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address },
+  });
+  workerd = startWorkerd(configPath, { env: secrets });
+  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
+    throw new Error(`${error.message}\n${workerd?.output()}`);
+  });
+
+  // The bootstrap SUPER_ADMIN enrols TOTP (confirming with the previous step's code, so the
+  // current and next steps stay free for the browser login and later actions).
+  const first = await walletLogin();
+  const enrolment = await api<{ secret: string }>("/auth/totp/enrol", { body: {}, token: first.accessToken });
+  admin.totpSecret = enrolment.secret;
+  await api("/auth/totp/confirm", { body: { code: totpCode(enrolment.secret, now() - 30) }, token: first.accessToken });
+
+  // A session recorded "on a node": its data key seals the chunks as the agent does.
+  const nodeId = "node-e2e-dashboard";
+  const session = await api<{ id: string }>("/sessions", { body: { nodeId, title: "Dashboard playback", tags: ["e2e"] }, token: first.accessToken });
+  sessionId = session.id;
+  await api(`/sessions/${sessionId}/start`, { method: "POST", token: first.accessToken });
+  const credential = await nodeCredential(secrets.JWT_SECRET_KEY, nodeId);
+  const res = await fetch(`${base}/api/v1/sessions/${sessionId}/key`, { headers: { Authorization: `Bearer ${credential}` } });
+  const key = new Uint8Array(Buffer.from(((await res.json()) as { key: string }).key, "base64"));
+  for (const [index, chunk] of recording.entries()) await uploadChunk(base, credential, sessionId, index, key, chunk);
+  await api(`/sessions/${sessionId}/stop`, { body: { chunkCount: recording.length }, token: first.accessToken });
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const { state } = await api<{ state: string }>(`/sessions/${sessionId}`, { token: first.accessToken });
+    if (["stored", "anchored", "completed"].includes(state)) break;
+    if (Date.now() > deadline) throw new Error(`the session stayed ${state}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await workerd?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function shot(name: string) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** The canvas's pixels (RGBA) and the capture time of the frame it shows. */
+async function canvasFrame(): Promise<{ epochMs: number; width: number; height: number; rgba: Buffer }> {
+  const out = await page.locator("canvas").evaluate((canvas: HTMLCanvasElement) => {
+    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let text = "";
+    for (let i = 0; i < data.length; i += 0x8000) text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    return { epochMs: Number(canvas.dataset.frameMs), width: canvas.width, height: canvas.height, rgba: btoa(text) };
+  });
+  return { ...out, rgba: Buffer.from(out.rgba, "base64") };
+}
+
+async function expectFrame(epochMs: number) {
+  await page.locator(`canvas[data-frame-ms="${epochMs}"]`).waitFor({ timeout: 20_000 });
+  const shown = await canvasFrame();
+  const recorded = frames.find((f) => f.epochMs === epochMs)!;
+  expect([shown.width, shown.height]).toEqual([WIDTH, HEIGHT]);
+  // Exact, byte for byte: the recording is lossless and the canvas is written with putImageData.
+  expect(Buffer.compare(shown.rgba, Buffer.from(bgrToRgba(recorded.frame.pixels)))).toBe(0);
+}
+
+describe("dashboard in Chromium", () => {
+  it("signs in with a pasted TRON signature, then TOTP", async () => {
+    await page.goto(`${base}/`);
+    await page.waitForURL(/\/login/);
+    await page.getByLabel("TRON address").fill(admin.address);
+    await page.getByRole("button", { name: "Get the message to sign" }).click();
+    const sign = async () => {
+      const message = await page.locator('textarea[name="message"]').inputValue();
+      expect(message).toContain(admin.address);
+      await page.getByLabel("Signature (hex)").fill(Trx.signMessageV2(message, admin.privateKey));
+      await page.getByRole("button", { name: "Sign in" }).click();
+    };
+    await page.locator('textarea[name="message"]').waitFor();
+    await shot("01-login-message");
+    await sign();
+    // The account is a SUPER_ADMIN with TOTP: the server asks for the code, then a fresh signature.
+    await page.getByRole("heading", { name: "Two-factor code" }).waitFor();
+    await page.getByLabel("TOTP code").fill(totpCode(admin.totpSecret, now()));
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.locator('textarea[name="message"]').waitFor();
+    await sign();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await expect(page.locator("[data-role]").textContent()).resolves.toBe("SUPER_ADMIN");
+    await page.getByRole("heading", { name: "Chain growth" }).waitFor();
+    await shot("02-overview");
+  });
+
+  it("opens the session, plays its recording and shows the recorded pixels exactly", async () => {
+    await page.getByRole("link", { name: "Sessions" }).click();
+    await page.getByRole("link", { name: "Dashboard playback" }).click();
+    await page.getByRole("button", { name: "Load recording" }).click();
+    await page.locator('canvas[data-state="paused"]').waitFor({ timeout: 20_000 });
+    await expectFrame(frames[0]!.epochMs);
+    await shot("03-session-first-frame");
+
+    // Play to the end: through the chunk boundary, deltas applied frame by frame.
+    await page.getByRole("button", { name: "Play" }).click();
+    await page.locator('canvas[data-state="ended"]').waitFor({ timeout: 30_000 });
+    await expectFrame(frames[frames.length - 1]!.epochMs);
+    await shot("04-session-last-frame");
+
+    // Seek to a delta frame inside the second chunk with the slider, then back one keyframe.
+    const target = recording[1]!.frames[2]!.epochMs;
+    await page.locator('input[name="position"]').fill(String(target - frames[0]!.epochMs));
+    await expectFrame(target);
+    await page.getByRole("button", { name: "◀ Keyframe" }).click();
+    await expectFrame(recording[1]!.frames[0]!.epochMs);
+    // And from the keyboard: Home goes to the first frame.
+    await page.locator(".screen").focus();
+    await page.keyboard.press("Home");
+    await expectFrame(frames[0]!.epochMs);
+    await shot("05-session-seek");
+  });
+
+  it("verifies the session's evidence and its anchor block in the browser", async () => {
+    // The session is anchored within a block interval; its page polls the state.
+    await page.locator('[data-testid="session-state"]', { hasText: "completed" }).waitFor({ timeout: 30_000 });
+    await page.getByRole("button", { name: "Verify with the chunk files" }).click();
+    await page.getByText("Verified: the recording is intact and anchored.").waitFor();
+    await expect(page.getByText("2 chunk hashes, 2 chunk files match them").count()).resolves.toBe(1);
+    await shot("06-evidence");
+
+    await page.getByRole("link", { name: /^block \d+$/ }).click();
+    await page.getByRole("button", { name: "Verify this block in the browser" }).click();
+    await page.getByText("All checks passed.").waitFor();
+    await expect(page.getByText(/transactions give the txRoot/).count()).resolves.toBe(1);
+    await shot("07-chain-block");
+  });
+});
