@@ -1,87 +1,20 @@
 /**
- * Recording playback in the browser, the agent's pipeline reversed (shared/chunk.ts):
- * fetch a chunk → check its SHA-256 against the manifest → XChaCha20-Poly1305 open with the
- * session's data key (AAD = session id ‖ index) → zstd decompress → one self-contained
- * recording stream, decoded by the shared decoder (shared/recording). Every chunk starts with
- * a keyframe, so a seek decodes only the chunk that holds the target time.
+ * Recording playback in the browser: the manifest and the session's data key from the API,
+ * chunks fetched and opened on demand (lib/open-chunk.ts), frames found by wall-clock time and
+ * decoded by the shared decoder (shared/recording). Every chunk starts with a keyframe, so a
+ * seek decodes only the chunk that holds the target time.
  */
-import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { decompress } from "fzstd";
-import { chunkAad, CHUNK_NONCE_BYTES } from "../../../../shared/chunk.ts";
-import {
-  bgrToRgba,
-  decodeRecording,
-  decodeStreamHeader,
-  RECORD_HEADER_BYTES,
-  RecordType,
-  STREAM_HEADER_BYTES,
-  type DecodedFrame,
-} from "../../../../shared/recording/index.ts";
+import { bgrToRgba, decodeRecording, type DecodedFrame } from "../../../../shared/recording/index.ts";
 import { call, getJson } from "./api.ts";
+import { fromBase64, indexRecords, openChunk, PlaybackError, type ManifestChunk } from "./open-chunk.ts";
 
-export interface ManifestChunk {
-  index: number;
-  sha256: string;
-  size: number;
-  nonce: string;
-  plainSize: number;
-  compressedSize: number;
-  captureStart: number;
-  captureEnd: number;
-}
+export { PlaybackError, type ManifestChunk };
 
 export interface Manifest {
   sessionId: string;
   treeSize: number;
   root: string;
   chunks: ManifestChunk[];
-}
-
-export class PlaybackError extends Error {
-  override name = "PlaybackError";
-}
-
-const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
-
-/** Opens one sealed chunk: integrity first (no key needed), then authenticity and decompression. */
-export async function openChunk(sessionId: string, chunk: ManifestChunk, key: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
-  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", sealed)));
-  if (digest !== chunk.sha256) {
-    throw new PlaybackError(`chunk ${chunk.index} does not match the manifest (SHA-256 ${digest}, expected ${chunk.sha256})`);
-  }
-  const nonce = fromHex(chunk.nonce);
-  if (nonce.length !== CHUNK_NONCE_BYTES) throw new PlaybackError(`chunk ${chunk.index} has a malformed nonce`);
-  let compressed: Uint8Array;
-  try {
-    compressed = xchacha20poly1305(key, nonce, chunkAad(sessionId, chunk.index)).decrypt(sealed);
-  } catch {
-    throw new PlaybackError(`chunk ${chunk.index} does not decrypt with the session's key (wrong key or altered data)`);
-  }
-  try {
-    return decompress(compressed);
-  } catch (error) {
-    throw new PlaybackError(`chunk ${chunk.index} is not valid zstd: ${error instanceof Error ? error.message : error}`);
-  }
-}
-
-export interface RecordIndexEntry {
-  type: "keyframe" | "delta";
-  epochMs: number;
-}
-
-/** Reads only the record headers of a stream: where its keyframes are, without decoding pixels. */
-export function indexRecords(plain: Uint8Array): RecordIndexEntry[] {
-  const { startEpochMs } = decodeStreamHeader(plain);
-  const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
-  const out: RecordIndexEntry[] = [];
-  for (let o = STREAM_HEADER_BYTES; o + RECORD_HEADER_BYTES <= plain.length; ) {
-    const type = plain[o] === RecordType.keyframe ? "keyframe" : "delta";
-    out.push({ type, epochMs: startEpochMs + view.getUint32(o + 1, true) });
-    o += RECORD_HEADER_BYTES + view.getUint32(o + 5, true);
-  }
-  return out;
 }
 
 export interface LoadProgress {
