@@ -104,8 +104,16 @@ async function shot(name: string) {
 
 /** The canvas's pixels (RGBA) and the capture time of the frame it shows. */
 async function canvasFrame(): Promise<{ epochMs: number; width: number; height: number; rgba: Buffer }> {
-  const out = await page.locator("canvas").evaluate((canvas: HTMLCanvasElement) => {
-    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+  // Runs in the page (this file is typed without the DOM library, hence the narrow shape).
+  interface Canvas2d {
+    width: number;
+    height: number;
+    dataset: Record<string, string>;
+    getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+  }
+  const out = await page.locator("canvas").evaluate((node) => {
+    const canvas = node as unknown as Canvas2d;
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     let text = "";
     for (let i = 0; i < data.length; i += 0x8000) text += String.fromCharCode(...data.subarray(i, i + 0x8000));
     return { epochMs: Number(canvas.dataset.frameMs), width: canvas.width, height: canvas.height, rgba: btoa(text) };
