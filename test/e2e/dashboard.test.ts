@@ -198,4 +198,40 @@ describe("dashboard in Chromium", () => {
     await expect(page.getByText(/transactions give the txRoot/).count()).resolves.toBe(1);
     await shot("07-chain-block");
   });
+
+  it("a USER sees only their pages, and refusals read as sentences from problem+json", async () => {
+    const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
+    // A new tab is a new login session (tokens live in sessionStorage).
+    const tab = await browser!.context.newPage();
+    try {
+      await tab.goto(`${base}/sessions`);
+      await tab.getByLabel("TRON address").fill(account.address.base58);
+      await tab.getByRole("button", { name: "Get the message to sign" }).click();
+      await tab.getByLabel("Signature (hex)").fill("0x" + "ab".repeat(65));
+      await tab.getByRole("button", { name: "Sign in" }).click();
+      const refusal = tab.getByRole("alert");
+      await refusal.getByText("Unauthorized").waitFor();
+      await refusal.getByText(/the signature does not match/).waitFor();
+      await tab.screenshot({ path: join(ARTIFACTS, "08-login-refused.png") });
+
+      await tab.getByRole("button", { name: "Get the message to sign" }).click();
+      const message = await tab.locator('textarea[name="message"]').inputValue();
+      await tab.getByLabel("Signature (hex)").fill(Trx.signMessageV2(message, account.privateKey));
+      await tab.getByRole("button", { name: "Sign in" }).click();
+      // Back where the login started (?next=), as a USER.
+      await tab.getByRole("heading", { name: "Sessions" }).waitFor();
+      expect(new URL(tab.url()).pathname).toBe("/sessions");
+      const nav = tab.getByRole("navigation", { name: "Dashboard" });
+      expect(await nav.getByRole("link").allTextContents()).toEqual(["Overview", "Sessions", "Chain", "Account"]);
+      await tab.getByText("No sessions match.").waitFor();
+
+      await tab.goto(`${base}/nodes`);
+      await tab.getByText("Nodes is for NODE_OPERATOR and above; you are signed in as USER.").waitFor();
+      await tab.goto(`${base}/sessions/${sessionId}`);
+      await tab.getByRole("alert").getByText("Not found").waitFor();
+      await tab.screenshot({ path: join(ARTIFACTS, "09-user-refused.png") });
+    } finally {
+      await tab.close();
+    }
+  });
 });

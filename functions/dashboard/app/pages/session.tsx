@@ -89,9 +89,9 @@ export function SessionPage({ id }: { id: string }) {
           )}
         </>
       )}
-      <h2>Events</h2>
-      <ErrorBox error={events.error} onRetry={events.reload} />
-      {events.data && (
+      {s && <h2>Events</h2>}
+      {s && <ErrorBox error={events.error} onRetry={events.reload} />}
+      {s && events.data && (
         <ol class="events">
           {events.data.items.map((e) => (
             <li>
