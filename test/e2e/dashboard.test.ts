@@ -38,10 +38,16 @@ async function api<T>(path: string, init: { method?: string; body?: unknown; tok
   return (await res.json()) as T;
 }
 
-async function walletLogin(totp?: string): Promise<{ accessToken: string }> {
-  const { message } = await api<{ message: string }>("/auth/challenge", { body: { address: admin.address } });
-  const signature = Trx.signMessageV2(message, admin.privateKey);
-  return api("/auth/verify", { body: { address: admin.address, signature, ...(totp ? { totpCode: totp } : {}) } });
+async function walletLogin(totp?: string, who: { address: string; privateKey: string } = admin): Promise<{ accessToken: string }> {
+  const { message } = await api<{ message: string }>("/auth/challenge", { body: { address: who.address } });
+  const signature = Trx.signMessageV2(message, who.privateKey);
+  return api("/auth/verify", { body: { address: who.address, signature, ...(totp ? { totpCode: totp } : {}) } });
+}
+
+/** The admin's access token from the dashboard tab it signed in with (TOTP codes are single-use). */
+async function adminToken(): Promise<string> {
+  const stored = await page.evaluate(() => sessionStorage.getItem("lucid.dashboard.tokens"));
+  return (JSON.parse(stored!) as { accessToken: string }).accessToken;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -57,7 +63,8 @@ beforeAll(async () => {
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
-    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address },
+    // The development outbox keeps magic-link mail where the test can read it (no relay here).
+    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, MAIL_DEV_OUTBOX: "true" },
   });
   workerd = startWorkerd(configPath, { env: secrets });
   await waitForHttp(`${base}/health`, 20_000).catch((error) => {
@@ -230,6 +237,37 @@ describe("dashboard in Chromium", () => {
       await tab.goto(`${base}/sessions/${sessionId}`);
       await tab.getByRole("alert").getByText("Not found").waitFor();
       await tab.screenshot({ path: join(ARTIFACTS, "09-user-refused.png") });
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it("signs in with a magic link from the mail", async () => {
+    const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
+    const user = await walletLogin(undefined, { address: account.address.base58, privateKey: account.privateKey });
+    const email = `dash-${Date.now()}@example.org`;
+    await api("/users/me", { method: "PATCH", body: { email }, token: user.accessToken });
+
+    const tab = await browser!.context.newPage();
+    try {
+      await tab.goto(`${base}/login`);
+      await tab.getByRole("tab", { name: "Email link" }).click();
+      await tab.getByRole("textbox", { name: "Email" }).fill(email);
+      await tab.getByRole("button", { name: "Send the link" }).click();
+      await tab.getByText(/a link is on its way/).waitFor();
+      let link: string | undefined;
+      for (const deadline = Date.now() + 10_000; !link && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        const { messages } = await api<{ messages: { to: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+        link = /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email)?.text ?? "")?.[0];
+      }
+      expect(link).toBeTruthy();
+      await tab.goto(link!);
+      await tab.getByRole("heading", { name: "Finish signing in" }).waitFor();
+      // The token left the address bar before anything else happened.
+      expect(tab.url()).toBe(`${base}/login/magic`);
+      await tab.getByRole("button", { name: "Sign in" }).click();
+      await tab.getByRole("heading", { name: "Overview" }).waitFor();
+      expect(await tab.locator("[data-role]").textContent()).toBe("USER");
     } finally {
       await tab.close();
     }
