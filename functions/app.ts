@@ -20,6 +20,8 @@ import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
 import { nodesApp } from "./nodes/index.ts";
 import { isDashboardRequest, serveDashboard } from "./dashboard/index.ts";
+import { adminApp, notificationsApp } from "./admin/index.ts";
+import { emergencyGate } from "./middleware/emergency-gate.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -75,6 +77,7 @@ app.use(
   authenticate(),
   rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }),
   rejectInvalidCredentials(),
+  emergencyGate(),
 );
 
 app.onError(onError);
@@ -95,12 +98,13 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp).route("/api/v1/admin", adminApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
+app.route("/api/v1/notifications", notificationsApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

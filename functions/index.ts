@@ -3,6 +3,7 @@ import app from "./app.ts";
 
 export { ChainDO } from "../durable-objects/chain/index.ts";
 export { AuditDO } from "../durable-objects/audit/index.ts";
+export { AdminDO } from "../durable-objects/admin/index.ts";
 export { LedgerDO } from "../durable-objects/ledger/index.ts";
 export { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 export { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";

@@ -147,6 +147,9 @@ export const configSchema = z
     PAYOUT_BATCH_MAX: integer(1, 1000),
     PAYOUT_BATCH_INTERVAL_SECONDS: integer(1, 86_400),
     BALANCE_CACHE_TTL_SECONDS: integer(0, 3600),
+    // Admin (functions/admin, AuditDO, AdminDO)
+    AUDIT_ANCHOR_INTERVAL_SECONDS: integer(1, 86_400),
+    EMERGENCY_CACHE_MS: integer(0, 60_000),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });

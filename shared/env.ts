@@ -1,5 +1,6 @@
 import type { ChainDO } from "../durable-objects/chain/index.ts";
 import type { AuditDO } from "../durable-objects/audit/index.ts";
+import type { AdminDO } from "../durable-objects/admin/index.ts";
 import type { LedgerDO } from "../durable-objects/ledger/index.ts";
 import type { LoginGuardDO } from "../durable-objects/login-guard/index.ts";
 import type { MailOutboxDO } from "../durable-objects/mail-outbox/index.ts";
@@ -39,4 +40,5 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
   NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
   LEDGER: DurableObjectNamespace<LedgerDO>;
+  ADMIN: DurableObjectNamespace<AdminDO>;
 };

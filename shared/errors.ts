@@ -176,6 +176,27 @@ export const PROBLEM_TYPES = {
     title: "Server misconfigured",
     description: "A configuration variable or secret is missing or malformed; `errors` names each one.",
   },
+  lockdown: {
+    status: 503,
+    title: "Emergency lockdown",
+    description:
+      "An administrator put Lucid into emergency lockdown: every write except an admin's (and logging in) is refused until it is lifted; reads continue. `reason` and `since` say why and since when.",
+  },
+  "sessions-shutdown": {
+    status: 503,
+    title: "New sessions shut down",
+    description: "An administrator shut down the creation of new sessions; existing sessions continue. Retry once it is lifted.",
+  },
+  "recordings-halted": {
+    status: 503,
+    title: "Recordings halted",
+    description: "An administrator halted all recordings: sessions cannot start and chunks are not accepted. Agents keep their spool and retry later.",
+  },
+  "second-factor-required": {
+    status: 403,
+    title: "Second factor required",
+    description: "This action needs a current TOTP code (`totpCode`) or a recovery code (`recoveryCode`) of the caller's enrolled authenticator.",
+  },
   "service-unavailable": {
     status: 503,
     title: "Service unavailable",

@@ -23,6 +23,9 @@ export const PERMISSIONS = [
   "sessions:revoke:any",
   "mail:outbox:read",
   "audit:read",
+  "admin:read",
+  "admin:manage",
+  "emergency:control",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -36,6 +39,10 @@ const ADMINISTRATION: readonly Permission[] = [
   "sessions:revoke:any",
   "mail:outbox:read",
   "audit:read",
+  "admin:read",
+  "admin:manage",
+  // Also needs a fresh TOTP code with every request (functions/admin/step-up.ts).
+  "emergency:control",
 ];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {

@@ -316,6 +316,22 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return queued ? { tx: chainTx.parse(JSON.parse(queued.body)), pending: true } : null;
   }
 
+  /** Any included transaction with its inclusion proof and signed block header (null while pending or unknown). */
+  async transactionEvidence(id: string): Promise<{ tx: ChainTx; txId: string; proof: TxInclusionProof; block: SignedHeader } | null> {
+    await this.ready();
+    const row = this.db.select().from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get();
+    if (!row) return null;
+    const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
+    const txs = this.db
+      .select({ body: schema.chainTxs.body })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.height, row.height))
+      .orderBy(asc(schema.chainTxs.txIndex))
+      .all()
+      .map((t) => chainTx.parse(JSON.parse(t.body)));
+    return { tx: txs[row.txIndex]!, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) };
+  }
+
   /** The session's final anchor (or, while it records, its latest interim one) with everything needed to verify it. */
   async anchorEvidence(sessionId: string): Promise<AnchorLookup> {
     await this.ready();

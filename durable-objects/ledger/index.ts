@@ -332,6 +332,13 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
+  /** A recipient's KYC flag as set by an admin, or null when never set. */
+  async kycFlag(address: string): Promise<{ address: string; verified: boolean; setBy: string; setAt: string } | null> {
+    await this.ready();
+    const row = this.db.select().from(schema.kyc).where(eq(schema.kyc.address, address)).get();
+    return row ? { ...row, setAt: iso(row.setAt)! } : null;
+  }
+
   /** `detail` is the entry's JSON text (ids and flags only, never secrets). */
   async auditLog(limit = 100): Promise<{ at: string; actor: string; action: string; subject: string; detail: string }[]> {
     await this.ready();

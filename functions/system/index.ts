@@ -8,6 +8,7 @@ import type { AppEnv } from "../types.ts";
 import type { Context } from "hono";
 import { FUNCTION_CHECKS, FUNCTION_NAMES, runChecks } from "./registry.ts";
 import { SEED_SERVICES } from "./seed-services.ts";
+import { observeHealth } from "../admin/health-alerts.ts";
 
 const StatusSchema = z.enum(["up", "degraded", "down"]);
 
@@ -71,6 +72,7 @@ async function checkAndReport(c: Context<AppEnv>, names?: readonly string[]) {
     // The registry itself is down: still report what was measured (its own check says so).
     records = results.map((r) => ({ ...r, lastUpAt: r.status === "up" ? r.checkedAt : null, consecutiveFailures: 0 }));
   }
+  await observeHealth(c.env, results);
   const byName = new Map(records.map((r) => [r.name, r]));
   const functions = checks.map((f) => ({ ...toJson(byName.get(f.name)!), description: f.description }));
   const overall = functions.some((f) => f.status === "down")

@@ -99,6 +99,17 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
       );
     },
   },
+  {
+    name: "admin",
+    description: "Admin: AdminDO (emergency controls, runtime configuration, alerts, notifications) and the hash-chained AuditDO",
+    async check(env) {
+      const [, audit] = await Promise.all([
+        callDurableObject("AdminDO", "ping", () => env.ADMIN.get(env.ADMIN.idFromName("admin")).ping()),
+        callDurableObject("AuditDO", "anchorStatus", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).anchorStatus()),
+      ]);
+      return { detail: `${audit.events} audit event(s)` };
+    },
+  },
 ];
 
 export const FUNCTION_NAMES = FUNCTION_CHECKS.map((f) => f.name) as [string, ...string[]];

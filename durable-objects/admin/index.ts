@@ -1,0 +1,306 @@
+import { and, desc, eq, gt, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import {
+  alertInputSchema,
+  DEFAULT_SYSTEM_CONFIG,
+  EMERGENCY_CONTROLS,
+  systemConfigSchema,
+  type AlertInput,
+  type AlertView,
+  type EmergencyControl,
+  type EmergencyFlag,
+  type EmergencySnapshot,
+  type NotificationAudience,
+  type NotificationMessage,
+  type SystemConfig,
+} from "../../shared/admin.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { SqlDurableObject } from "../base.ts";
+import migrations from "./drizzle/migrations.js";
+import * as schema from "./schema.ts";
+
+export interface ConfigVersionView {
+  version: number;
+  config: SystemConfig;
+  createdBy: string;
+  createdAt: number;
+  reason: string;
+  rollbackOf: number | null;
+}
+
+/** Who is listening on the notification stream; kept in the socket's tags (hibernation-safe). */
+export type Listener = "client" | "agent";
+
+
+const OFF: EmergencyFlag = { active: false, reason: null, changedBy: null, changedAt: null };
+
+/**
+ * The administration state (one instance, named "admin"): emergency controls, the versioned
+ * runtime configuration, alerts (raised by functions and health checks) and broadcast
+ * notifications with their WebSocket listeners. The single writer of all of it.
+ */
+export class AdminDO extends SqlDurableObject<typeof schema> {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env, schema, migrations);
+  }
+
+  // ---- emergency controls ------------------------------------------------------------------
+
+  async emergency(): Promise<EmergencySnapshot> {
+    await this.ready();
+    const rows = this.db.select().from(schema.emergencyControls).all();
+    const flag = (control: EmergencyControl): EmergencyFlag => {
+      const row = rows.find((r) => r.control === control);
+      return row ? { active: row.active, reason: row.reason, changedBy: row.changedBy, changedAt: row.changedAt } : OFF;
+    };
+    return {
+      lockdown: flag("lockdown"),
+      recordings_halted: flag("recordings_halted"),
+      sessions_shutdown: flag("sessions_shutdown"),
+      lockdownMessage: this.#config().config.lockdownMessage,
+    };
+  }
+
+  /** Turns a control on or off; returns the flag before and after (for the audit record). */
+  async setEmergency(control: EmergencyControl, active: boolean, actor: string, reason: string): Promise<{ before: EmergencyFlag; after: EmergencyFlag }> {
+    await this.ready();
+    if (!EMERGENCY_CONTROLS.includes(control)) throw new Error(`unknown control ${control}`);
+    const before = (await this.emergency())[control];
+    const after = { active, reason, changedBy: actor, changedAt: Date.now() };
+    this.db
+      .insert(schema.emergencyControls)
+      .values({ control, ...after })
+      .onConflictDoUpdate({ target: schema.emergencyControls.control, set: after })
+      .run();
+    this.#send("all", {
+      type: "emergency",
+      id: 0,
+      at: new Date(after.changedAt).toISOString(),
+      audience: "all",
+      severity: active ? "critical" : "info",
+      title: `${control.replace("_", " ")} ${active ? "on" : "off"}`,
+      body: reason,
+    });
+    return { before, after };
+  }
+
+  // ---- configuration -----------------------------------------------------------------------
+
+  #config(): ConfigVersionView {
+    const row = this.db.select().from(schema.configVersions).orderBy(desc(schema.configVersions.version)).limit(1).get();
+    if (!row) return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
+    return { ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) };
+  }
+
+  async config(): Promise<ConfigVersionView> {
+    await this.ready();
+    return this.#config();
+  }
+
+  async configVersions(limit: number): Promise<ConfigVersionView[]> {
+    await this.ready();
+    const rows = this.db.select().from(schema.configVersions).orderBy(desc(schema.configVersions.version)).limit(limit).all();
+    return rows.map((row) => ({ ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) }));
+  }
+
+  /**
+   * A new version; `expectedVersion` must be the current one (optimistic concurrency: two
+   * admins editing at once cannot overwrite each other silently).
+   */
+  async updateConfig(input: unknown, expectedVersion: number, actor: string, reason: string): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
+    await this.ready();
+    const parsed = systemConfigSchema.safeParse(input);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0]!;
+      return refuse("validation-failed", `The configuration is invalid: ${["config", ...first.path].join(".")} ${first.message}.`);
+    }
+    return this.#write(parsed.data, expectedVersion, actor, reason, null);
+  }
+
+  /** A new version whose content is version `target`'s. */
+  async rollbackConfig(target: number, expectedVersion: number, actor: string, reason: string): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
+    await this.ready();
+    const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, target)).get();
+    const config = target === 0 ? DEFAULT_SYSTEM_CONFIG : row ? systemConfigSchema.parse(JSON.parse(row.config)) : null;
+    if (!config) return refuse("not-found", `No configuration version ${target}.`);
+    return this.#write(config, expectedVersion, actor, reason, target);
+  }
+
+  #write(config: SystemConfig, expectedVersion: number, actor: string, reason: string, rollbackOf: number | null): Outcome<{ before: ConfigVersionView; after: ConfigVersionView }> {
+    return this.ctx.storage.transactionSync(() => {
+      const before = this.#config();
+      if (before.version !== expectedVersion) {
+        return refuse("conflict", `The configuration is at version ${before.version}, not ${expectedVersion}; reload and retry.`, { currentVersion: before.version });
+      }
+      const after = { version: before.version + 1, config, createdBy: actor, createdAt: Date.now(), reason, rollbackOf };
+      this.db.insert(schema.configVersions).values({ ...after, config: JSON.stringify(config) }).run();
+      return ok({ before, after });
+    });
+  }
+
+  // ---- alerts ------------------------------------------------------------------------------
+
+  /** Opens an alert, or counts a repeat of one still open/acknowledged with the same key. */
+  async raiseAlert(input: AlertInput): Promise<{ alert: AlertView; created: boolean }> {
+    await this.ready();
+    const alert = alertInputSchema.parse(input);
+    const now = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      const open = this.db.select().from(schema.alerts).where(and(eq(schema.alerts.key, alert.key), ne(schema.alerts.state, "resolved"))).get();
+      if (open) {
+        const updated = { count: open.count + 1, lastAt: now, severity: alert.severity, title: alert.title, detail: alert.detail ?? open.detail };
+        this.db.update(schema.alerts).set(updated).where(eq(schema.alerts.id, open.id)).run();
+        return { alert: { ...open, ...updated }, created: false };
+      }
+      const row: AlertView = {
+        id: crypto.randomUUID(),
+        ...alert,
+        detail: alert.detail ?? null,
+        state: "open",
+        count: 1,
+        firstAt: now,
+        lastAt: now,
+        acknowledgedBy: null,
+        acknowledgedAt: null,
+        resolvedBy: null,
+        resolvedAt: null,
+      };
+      this.db.insert(schema.alerts).values(row).run();
+      return { alert: row, created: true };
+    });
+  }
+
+  async listAlerts(filter: { state?: AlertView["state"]; beforeLastAt?: number; limit: number }): Promise<AlertView[]> {
+    await this.ready();
+    return this.db
+      .select()
+      .from(schema.alerts)
+      .where(and(filter.state ? eq(schema.alerts.state, filter.state) : undefined, filter.beforeLastAt !== undefined ? lt(schema.alerts.lastAt, filter.beforeLastAt) : undefined))
+      .orderBy(desc(schema.alerts.lastAt), desc(schema.alerts.id))
+      .limit(filter.limit)
+      .all();
+  }
+
+  /** open → acknowledged, or open|acknowledged → resolved. */
+  async transitionAlert(id: string, to: "acknowledged" | "resolved", actor: string): Promise<Outcome<{ before: AlertView; after: AlertView }>> {
+    await this.ready();
+    const before = this.db.select().from(schema.alerts).where(eq(schema.alerts.id, id)).get();
+    if (!before) return refuse("not-found", `No alert ${id}.`);
+    const allowed = to === "acknowledged" ? before.state === "open" : before.state !== "resolved";
+    if (!allowed) return refuse("invalid-state", `The alert is ${before.state}; it cannot become ${to}.`, { state: before.state });
+    const now = Date.now();
+    const patch = to === "acknowledged" ? { state: to, acknowledgedBy: actor, acknowledgedAt: now } : { state: to, resolvedBy: actor, resolvedAt: now };
+    this.db.update(schema.alerts).set(patch).where(eq(schema.alerts.id, id)).run();
+    return ok({ before, after: { ...before, ...patch } });
+  }
+
+  /**
+   * Health-check results: a function failing `healthAlertAfterFailures` times in a row raises
+   * `health:<name>`; a healthy check resets the streak and resolves that alert.
+   */
+  async observeHealth(results: { name: string; status: string; detail: string | null }[]): Promise<{ raised: string[]; resolved: string[] }> {
+    await this.ready();
+    const threshold = this.#config().config.healthAlertAfterFailures;
+    const raised: string[] = [];
+    const resolved: string[] = [];
+    for (const result of results) {
+      const key = `health:${result.name}`;
+      if (result.status === "up") {
+        this.db.delete(schema.healthStreaks).where(eq(schema.healthStreaks.name, result.name)).run();
+        const open = this.db.update(schema.alerts).set({ state: "resolved", resolvedBy: "system", resolvedAt: Date.now() }).where(and(eq(schema.alerts.key, key), ne(schema.alerts.state, "resolved"))).returning().all();
+        if (open.length) resolved.push(key);
+        continue;
+      }
+      const streak = this.db
+        .insert(schema.healthStreaks)
+        .values({ name: result.name, failures: 1 })
+        .onConflictDoUpdate({ target: schema.healthStreaks.name, set: { failures: sql`${schema.healthStreaks.failures} + 1` } })
+        .returning()
+        .get();
+      if (streak.failures >= threshold) {
+        await this.raiseAlert({
+          key,
+          severity: result.status === "down" ? "critical" : "warning",
+          source: "health",
+          title: `${result.name} is ${result.status}`,
+          detail: `${streak.failures} failed check(s) in a row${result.detail ? `: ${result.detail}` : ""}`.slice(0, 2000),
+        });
+        raised.push(key);
+      }
+    }
+    return { raised, resolved };
+  }
+
+  // ---- notifications -----------------------------------------------------------------------
+
+  async broadcast(input: { audience: NotificationAudience; severity: AlertView["severity"]; title: string; body: string }, actor: string): Promise<NotificationMessage> {
+    await this.ready();
+    const at = Date.now();
+    const row = this.db.insert(schema.notifications).values({ ...input, at, sentBy: actor }).returning().get();
+    const keep = this.#config().config.notificationHistory;
+    this.db.delete(schema.notifications).where(lt(schema.notifications.id, row.id - keep + 1)).run();
+    const message: NotificationMessage = { type: "notification", id: row.id, at: new Date(at).toISOString(), ...input };
+    this.#send(input.audience, message);
+    return message;
+  }
+
+  /** Reverses a broadcast: listeners get a `retraction`, and it leaves the recent list. */
+  async retract(id: number, actor: string): Promise<Outcome<{ before: NotificationMessage; after: NotificationMessage }>> {
+    await this.ready();
+    const row = this.db.select().from(schema.notifications).where(eq(schema.notifications.id, id)).get();
+    if (!row) return refuse("not-found", `No notification ${id}.`);
+    if (row.retractedAt !== null) return refuse("invalid-state", `Notification ${id} is already retracted.`, { state: "retracted" });
+    this.db.update(schema.notifications).set({ retractedAt: Date.now(), retractedBy: actor }).where(eq(schema.notifications.id, id)).run();
+    const before = this.#message(row);
+    const after: NotificationMessage = { ...before, type: "retraction", at: new Date().toISOString() };
+    this.#send(row.audience, after);
+    return ok({ before, after });
+  }
+
+  /** Live (not retracted) notifications after `afterId` that `listener` may see, oldest first. */
+  async recentNotifications(listener: Listener, afterId: number, limit: number): Promise<NotificationMessage[]> {
+    await this.ready();
+    const audiences: NotificationAudience[] = ["all", listener === "agent" ? "agents" : "clients"];
+    return this.db
+      .select()
+      .from(schema.notifications)
+      .where(and(gt(schema.notifications.id, afterId), isNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
+      .orderBy(schema.notifications.id)
+      .limit(limit)
+      .all()
+      .map((row) => this.#message(row));
+  }
+
+  #message(row: typeof schema.notifications.$inferSelect): NotificationMessage {
+    return { type: "notification", id: row.id, at: new Date(row.at).toISOString(), audience: row.audience, severity: row.severity, title: row.title, body: row.body };
+  }
+
+  /** Upgrades an already-authorized request (the route checked the caller) to a listener socket. */
+  override async fetch(request: Request): Promise<Response> {
+    await this.ready();
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response(null, { status: 426 });
+    const listener: Listener = request.headers.get("X-Lucid-Listener") === "agent" ? "agent" : "client";
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [listener]);
+    const snapshot = await this.emergency();
+    server.send(JSON.stringify({ type: "hello", listener, emergency: snapshot, recent: await this.recentNotifications(listener, 0, 20) }));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // The stream is one-way; a listener may only ping.
+    if (typeof message === "string" && message === '{"type":"ping"}') ws.send('{"type":"pong"}');
+    else ws.close(1003, 'only {"type":"ping"} is accepted');
+  }
+
+  #send(audience: NotificationAudience, message: NotificationMessage): void {
+    const sockets = audience === "all" ? this.ctx.getWebSockets() : this.ctx.getWebSockets(audience === "agents" ? "agent" : "client");
+    const text = JSON.stringify(message);
+    for (const ws of sockets) {
+      try {
+        ws.send(text);
+      } catch {
+        // A closing socket: the runtime drops it.
+      }
+    }
+  }
+}

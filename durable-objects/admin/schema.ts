@@ -1,0 +1,59 @@
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** One row per emergency control (lockdown, recordings_halted, sessions_shutdown); absent = off. */
+export const emergencyControls = sqliteTable("emergency_controls", {
+  control: text("control").primaryKey(),
+  active: integer("active", { mode: "boolean" }).notNull(),
+  reason: text("reason"),
+  changedBy: text("changed_by"),
+  changedAt: integer("changed_at"),
+});
+
+/** Every version of the runtime system configuration (shared/admin.ts); the highest is current. */
+export const configVersions = sqliteTable("config_versions", {
+  version: integer("version").primaryKey(),
+  config: text("config").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAt: integer("created_at").notNull(),
+  reason: text("reason").notNull(),
+  rollbackOf: integer("rollback_of"),
+});
+
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    key: text("key").notNull(),
+    severity: text("severity", { enum: ["info", "warning", "critical"] }).notNull(),
+    source: text("source").notNull(),
+    title: text("title").notNull(),
+    detail: text("detail"),
+    state: text("state", { enum: ["open", "acknowledged", "resolved"] }).notNull(),
+    count: integer("count").notNull(),
+    firstAt: integer("first_at").notNull(),
+    lastAt: integer("last_at").notNull(),
+    acknowledgedBy: text("acknowledged_by"),
+    acknowledgedAt: integer("acknowledged_at"),
+    resolvedBy: text("resolved_by"),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [index("alerts_key_state").on(t.key, t.state), index("alerts_last").on(t.lastAt)],
+);
+
+/** Consecutive failed health checks per function (reset by a healthy one). */
+export const healthStreaks = sqliteTable("health_streaks", {
+  name: text("name").primaryKey(),
+  failures: integer("failures").notNull(),
+});
+
+export const notifications = sqliteTable("notifications", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  audience: text("audience", { enum: ["all", "clients", "agents"] }).notNull(),
+  severity: text("severity", { enum: ["info", "warning", "critical"] }).notNull(),
+  title: text("title").notNull(),
+  body: text("body").notNull(),
+  sentBy: text("sent_by").notNull(),
+  retractedAt: integer("retracted_at"),
+  retractedBy: text("retracted_by"),
+});

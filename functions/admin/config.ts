@@ -1,0 +1,87 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ConfigVersionView } from "../../durable-objects/admin/index.ts";
+import { systemConfigSchema } from "../../shared/admin.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
+import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
+import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { auditAdmin, callAdmin, iso, unwrapOutcome } from "./context.ts";
+
+const tags = ["admin"];
+const reason = z.string().trim().min(3).max(500);
+
+const ConfigVersionSchema = z
+  .object({
+    version: z.number().int(),
+    config: systemConfigSchema,
+    createdBy: z.string(),
+    createdAt: z.string().nullable(),
+    reason: z.string(),
+    rollbackOf: z.number().int().nullable(),
+  })
+  .openapi("SystemConfigVersion");
+
+const versionJson = (v: ConfigVersionView) => ({ ...v, createdAt: v.version === 0 ? null : iso(v.createdAt) });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
+
+const getConfig = createRoute({
+  method: "get",
+  path: "/config",
+  tags,
+  summary: "The current runtime configuration and its version (0 = the built-in defaults)",
+  ...guarded("admin:read"),
+  responses: { 200: jsonResponse(ConfigVersionSchema, "Current configuration"), ...problemResponses(401, 403, 429, 500) },
+});
+
+const listVersions = createRoute({
+  method: "get",
+  path: "/config/versions",
+  tags,
+  summary: "Configuration history, newest first",
+  ...guarded("admin:read"),
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }).strict() },
+  responses: { 200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions"), ...problemResponses(400, 401, 403, 429, 500) },
+});
+
+const putConfig = createRoute({
+  method: "put",
+  path: "/config",
+  tags,
+  summary: "Replace the configuration (zod-validated; `expectedVersion` must be current, else 409); audited with before/after",
+  ...guarded("admin:manage"),
+  request: body(z.object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason }).strict().openapi("SystemConfigUpdate")),
+  responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500) },
+});
+
+const rollback = createRoute({
+  method: "post",
+  path: "/config/rollback",
+  tags,
+  summary: "Roll back: a new version with an earlier version's content (0 = defaults); audited",
+  ...guarded("admin:manage"),
+  request: body(z.object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason }).strict().openapi("SystemConfigRollback")),
+  responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+});
+
+export const configApp = createApp()
+  .openapi(getConfig, async (c) => c.json(versionJson(await callAdmin(c.env, "config", (stub) => stub.config())), 200))
+  .openapi(listVersions, async (c) => {
+    const { limit } = c.req.valid("query");
+    return c.json({ items: (await callAdmin(c.env, "configVersions", (stub) => stub.configVersions(limit))).map(versionJson) }, 200);
+  })
+  .openapi(putConfig, async (c) => {
+    const input = c.req.valid("json");
+    const actor = principalOf(c).userId;
+    const { before, after } = unwrapOutcome(await callAdmin(c.env, "updateConfig", (stub) => stub.updateConfig(input.config, input.expectedVersion, actor, input.reason)));
+    invalidateEmergencyCache(); // the lockdown message lives in the configuration
+    await auditAdmin(c, { action: "admin.config_update", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason }, before: before.config, after: after.config });
+    return c.json(versionJson(after), 200);
+  })
+  .openapi(rollback, async (c) => {
+    const input = c.req.valid("json");
+    const actor = principalOf(c).userId;
+    const { before, after } = unwrapOutcome(await callAdmin(c.env, "rollbackConfig", (stub) => stub.rollbackConfig(input.version, input.expectedVersion, actor, input.reason)));
+    invalidateEmergencyCache();
+    await auditAdmin(c, { action: "admin.config_rollback", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason, to: input.version }, before: before.config, after: after.config });
+    return c.json(versionJson(after), 200);
+  });

@@ -1,0 +1,39 @@
+import type { Context } from "hono";
+import { ApiError } from "../../shared/errors.ts";
+import type { Env } from "../../shared/env.ts";
+import type { Outcome } from "../../shared/outcome.ts";
+import { audit, type AuditEventInput } from "../audit.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { clientAddress } from "../middleware/rate-limit.ts";
+import type { AppEnv } from "../types.ts";
+
+export function adminStub(env: Env) {
+  return env.ADMIN.get(env.ADMIN.idFromName("admin"));
+}
+
+export function auditStub(env: Env) {
+  return env.AUDIT.get(env.AUDIT.idFromName("audit"));
+}
+
+type AdminStub = ReturnType<typeof adminStub>;
+
+export function callAdmin<T>(env: Env, method: string, call: (stub: AdminStub) => Promise<T>): Promise<T> {
+  return callDurableObject("AdminDO", method, () => call(adminStub(env)));
+}
+
+/** A DO's refusal becomes the problem it names. */
+export function unwrapOutcome<T>(outcome: Outcome<T>): T {
+  if (outcome.problem) throw new ApiError(outcome.problem.slug, outcome.problem.detail, outcome.problem.extensions ?? {});
+  return outcome.value as T;
+}
+
+/**
+ * Records an admin action with who (the caller), where from (ip) and which request, plus the
+ * target's state before and after. Awaited: an action whose record failed is not reported done.
+ */
+export function auditAdmin(c: Context<AppEnv>, event: Omit<AuditEventInput, "actorId" | "ip" | "requestId">): Promise<number> {
+  return audit(c.env, { ...event, actorId: principalOf(c).userId, ip: clientAddress(c), requestId: c.get("requestId") });
+}
+
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
