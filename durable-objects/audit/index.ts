@@ -275,10 +275,10 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
         .limit(VERIFY_BATCH)
         .all();
       if (!rows.length) break;
-      const broken = findAuditChainBreak(rows.map(toEvent), prev, expectedId);
+      const broken = findAuditChainBreak(rows.map(toHashed), prev, expectedId);
       if (broken) {
         const row = rows.find((r) => r.id === broken.id);
-        return { ok: false, events: count, head: prev, firstBroken: { ...broken, action: row?.action ?? null, at: row?.at ?? null }, anchorMismatches: [] };
+        return { ok: false, events: count + rows.findIndex((r) => r.id === broken.id), head: prev, firstBroken: { ...broken, action: row?.action ?? null, at: row?.at ?? null }, anchorMismatches: [] };
       }
       count += rows.length;
       prev = rows[rows.length - 1]!.hash ?? "";

@@ -51,9 +51,12 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError("internal-error", "An unexpected error occurred.");
 }
 
+const DELIBERATE_REFUSALS: ReadonlySet<string> = new Set(["lockdown", "sessions-shutdown", "recordings-halted"]);
+
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   const apiError = toApiError(error);
-  if (apiError.status >= 500) {
+  // Emergency refusals (503 by design, functions/middleware/emergency-gate.ts) are not server errors.
+  if (apiError.status >= 500 && !DELIBERATE_REFUSALS.has(apiError.slug)) {
     logEvent("error", "request.error", {
       requestId: c.get("requestId"),
       path: new URL(c.req.url).pathname,
