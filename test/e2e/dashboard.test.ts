@@ -21,7 +21,7 @@ let base = "";
 let workerd: WorkerdProcess | undefined;
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
-let admin: { address: string; privateKey: string; totpSecret: string };
+let admin: { address: string; privateKey: string; totpSecret: string; recoveryCodes: string[] };
 let sessionId = "";
 const WIDTH = 160;
 const HEIGHT = 100;
@@ -44,6 +44,11 @@ async function walletLogin(totp?: string, who: { address: string; privateKey: st
   return api("/auth/verify", { body: { address: who.address, signature, ...(totp ? { totpCode: totp } : {}) } });
 }
 
+async function newAccount(): Promise<{ address: string; privateKey: string }> {
+  const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
+  return { address: account.address.base58, privateKey: account.privateKey };
+}
+
 /** The admin's access token from the dashboard tab it signed in with (TOTP codes are single-use). */
 async function adminToken(): Promise<string> {
   const stored = await page.evaluate(() => sessionStorage.getItem("lucid.dashboard.tokens"));
@@ -54,7 +59,7 @@ const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
   const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
-  admin = { address: account.address.base58, privateKey: account.privateKey, totpSecret: "" };
+  admin = { address: account.address.base58, privateKey: account.privateKey, totpSecret: "", recoveryCodes: [] };
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const secrets = randomSecrets();
@@ -76,7 +81,8 @@ beforeAll(async () => {
   const first = await walletLogin();
   const enrolment = await api<{ secret: string }>("/auth/totp/enrol", { body: {}, token: first.accessToken });
   admin.totpSecret = enrolment.secret;
-  await api("/auth/totp/confirm", { body: { code: totpCode(enrolment.secret, now() - 30) }, token: first.accessToken });
+  const confirmed = await api<{ recoveryCodes: string[] }>("/auth/totp/confirm", { body: { code: totpCode(enrolment.secret, now() - 30) }, token: first.accessToken });
+  admin.recoveryCodes = confirmed.recoveryCodes;
 
   // A session recorded "on a node": its data key seals the chunks as the agent does.
   const nodeId = "node-e2e-dashboard";
@@ -271,5 +277,54 @@ describe("dashboard in Chromium", () => {
     } finally {
       await tab.close();
     }
+  });
+
+  it("triggers and lifts a lockdown from the emergency page, and the audit log shows and verifies it", async () => {
+    const user = await walletLogin(undefined, await newAccount());
+    const createSession = () =>
+      fetch(`${base}/api/v1/sessions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${user.accessToken}` },
+        body: JSON.stringify({ nodeId: "node-e2e-dashboard", title: "during the drill" }),
+      });
+
+    await page.getByRole("link", { name: "Emergency" }).click();
+    const lockdown = page.getByRole("form", { name: /^Lockdown/ });
+    await expect(page.getByTestId("lockdown-state").textContent()).resolves.toBe("off");
+    await lockdown.getByLabel("Reason (recorded in the audit log)").fill("e2e lockdown drill");
+    // The next TOTP step: the login used the current one, and each step is accepted once.
+    await lockdown.getByLabel("TOTP or recovery code").fill(totpCode(admin.totpSecret, now() + 30));
+    await lockdown.getByRole("button", { name: "Start lockdown" }).click();
+    await page.getByTestId("lockdown-state").getByText("ACTIVE").waitFor();
+    await page.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor({ timeout: 20_000 });
+    await shot("10-lockdown-active");
+
+    // A USER's write is refused with the lockdown problem; reads continue.
+    const refused = await createSession();
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { type: string }).type).toBe("/problems/lockdown");
+    expect((await fetch(`${base}/api/v1/sessions`, { headers: { Authorization: `Bearer ${user.accessToken}` } })).status).toBe(200);
+
+    // Lifted with a recovery code (the TOTP step above is spent).
+    await lockdown.getByLabel("Reason (recorded in the audit log)").fill("drill over");
+    await lockdown.getByLabel("TOTP or recovery code").fill(admin.recoveryCodes[0]!);
+    await lockdown.getByRole("button", { name: "Lift lockdown" }).click();
+    await page.getByTestId("lockdown-state").getByText("off").waitFor();
+    await page.getByTestId("emergency-banner").waitFor({ state: "detached", timeout: 20_000 });
+    expect((await createSession()).status).toBe(201);
+    await shot("11-lockdown-lifted");
+
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByLabel("Action").fill("emergency.lockdown");
+    await page.getByRole("button", { name: "Search" }).click();
+    const rows = page.locator("tbody tr[data-action]");
+    await rows.nth(1).waitFor();
+    await page.locator('tbody tr[data-action]:not([data-action="emergency.lockdown"])').first().waitFor({ state: "detached" });
+    expect(await rows.count()).toBe(2);
+    await page.getByRole("button", { name: "Verify the hash chain (server)" }).click();
+    await page.getByText(/^Server: the chain of \d+ events verifies/).waitFor();
+    await page.getByRole("button", { name: "Export and verify in this browser" }).click();
+    await page.getByText(/^Browser: \d+ exported events and \d+ anchor proofs verify\./).waitFor();
+    await shot("12-audit");
   });
 });

@@ -13,6 +13,9 @@ import { NodesPage } from "./pages/nodes.tsx";
 import { ChainPage } from "./pages/chain.tsx";
 import { PayoutsPage } from "./pages/payouts.tsx";
 import { AccountPage } from "./pages/account.tsx";
+import { AuditPage } from "./pages/audit.tsx";
+import { EmergencyPage } from "./pages/emergency.tsx";
+import { NotificationBanner } from "./components/notifications.tsx";
 
 interface PageDef {
   path: string;
@@ -31,6 +34,8 @@ const PAGES: PageDef[] = [
   { path: "/nodes", title: "Nodes", least: "NODE_OPERATOR", nav: true, key: "n", render: () => <NodesPage /> },
   { path: "/chain", title: "Chain", least: "USER", nav: true, key: "c", render: () => <ChainPage /> },
   { path: "/payouts", title: "Payouts", least: "NODE_OPERATOR", nav: true, key: "p", render: () => <PayoutsPage /> },
+  { path: "/audit", title: "Audit log", least: "ADMIN", nav: true, key: "a", render: () => <AuditPage /> },
+  { path: "/emergency", title: "Emergency", least: "ADMIN", nav: true, key: "e", render: () => <EmergencyPage /> },
   { path: "/account", title: "Account", least: "USER", nav: true, key: "u", render: () => <AccountPage /> },
 ];
 
@@ -120,6 +125,7 @@ function App() {
           <a href="/account">Enrol now</a>.
         </p>
       )}
+      <NotificationBanner />
       <main id="main" tabIndex={-1}>
         {!found ? (
           <NotFound text={`There is no page at ${path}.`} />
