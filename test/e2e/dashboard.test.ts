@@ -167,6 +167,11 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     await expect(page.locator("[data-role]").textContent()).resolves.toBe("SUPER_ADMIN");
     await page.getByRole("heading", { name: "Chain growth" }).waitFor();
+    // ADMIN+ also see the operations panel (admin API): emergency state, nodes, payouts, audit, alerts.
+    await page.getByRole("region", { name: "Operations" }).getByText("no control active").waitFor();
+    // The plots come from the live API: the recorded session's bytes per hour and the chain's blocks.
+    await page.getByRole("img", { name: /^Recorded per hour \(newest sessions\): 1 points/ }).waitFor();
+    await page.getByRole("img", { name: /^Block height: \d+ points/ }).waitFor();
     await shot("02-overview");
   });
 

@@ -63,8 +63,9 @@ function NodeDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
     [id],
   );
   const [reason, setReason] = useState("");
+  // The admin routes audit the change with the node's state before and after.
   const suspend = useAction(async (suspended: boolean) => {
-    await call(`/nodes/${id}/suspension`, { method: "PUT", body: { suspended, reason: reason.trim() || (suspended ? "suspended from the dashboard" : "reinstated from the dashboard") } });
+    await call(`/admin/nodes/${id}/${suspended ? "suspend" : "reinstate"}`, { method: "POST", body: { reason: reason.trim() } });
     detail.reload();
     onChanged();
   });
@@ -96,8 +97,8 @@ function NodeDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
           {auth.can("ADMIN") && (
             <form onSubmit={(e) => e.preventDefault()}>
               <label>
-                Reason
-                <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} maxLength={200} />
+                Reason (audited)
+                <input name="reason" required minLength={3} maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
               </label>
               {d.node.state === "suspended" ? (
                 <button type="button" disabled={suspend.busy} onClick={() => void suspend.run(false)}>

@@ -1,9 +1,9 @@
 /** Overview: small plots of node uptime, ingest, chain growth and payouts, from the live API. */
-import { getJson } from "../lib/api.ts";
-import { formatBytes, formatUsdt, shortDate, shortTime, usdtUnits } from "../lib/format.ts";
+import { call, getJson } from "../lib/api.ts";
+import { formatBytes, formatTime, formatUsdt, shortDate, shortTime, usdtUnits } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
 import type { ChainStats, NodeEpoch, NodeInfo, Payout, SessionSummary, SignedBlock } from "../lib/types.ts";
-import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Plot, type Point } from "../components/plot.tsx";
 import type { Manifest } from "../lib/playback.ts";
 
@@ -71,11 +71,99 @@ function Panel<T>({ title, load, deps, children }: { title: string; load: () => 
   );
 }
 
+interface Alert {
+  id: string;
+  severity: string;
+  source: string;
+  title: string;
+  detail: string | null;
+  state: string;
+  count: number;
+  lastAt: string;
+}
+
+interface AdminOverview {
+  emergency: { lockdown: boolean; recordingsHalted: boolean; sessionsShutdown: boolean };
+  alerts: { open: number; latest: Alert[] };
+  nodes: { total: number; byState: Record<string, number> };
+  payouts: { byState: Record<string, number> };
+  chain: { height: number; audit: { events: number; lastAnchoredEventId: number | null; lastAnchorHeight: number | null } };
+}
+
+const counts = (byState: Record<string, number>) =>
+  Object.entries(byState)
+    .map(([state, n]) => `${n} ${state}`)
+    .join(", ") || "none";
+
+/** ADMIN+: alerts from health checks and monitors, and the state of every function at a glance. */
+function Operations() {
+  const overview = useLoad(() => getJson<AdminOverview>("/admin/overview"), [], 15_000);
+  const act = useAction(async (id: string, action: "acknowledge" | "resolve") => {
+    await call(`/admin/alerts/${id}/${action}`, { method: "POST" });
+    overview.reload();
+  });
+  const o = overview.data;
+  return (
+    <section class="panel" aria-labelledby="ops-heading">
+      <h2 id="ops-heading">Operations</h2>
+      <ErrorBox error={overview.error ?? act.error} onRetry={overview.reload} />
+      {o && (
+        <>
+          <dl class="facts">
+            <dt>Emergency</dt>
+            <dd>
+              {[o.emergency.lockdown && "lockdown", o.emergency.recordingsHalted && "recordings halted", o.emergency.sessionsShutdown && "new sessions shut down"].filter(Boolean).join(", ") ||
+                "no control active"}
+            </dd>
+            <dt>Nodes</dt>
+            <dd>
+              {o.nodes.total} ({counts(o.nodes.byState)})
+            </dd>
+            <dt>Payouts</dt>
+            <dd>{counts(o.payouts.byState)}</dd>
+            <dt>Audit log</dt>
+            <dd>
+              {o.chain.audit.events} events; last anchored event {o.chain.audit.lastAnchoredEventId ?? "—"}
+              {o.chain.audit.lastAnchorHeight !== null && ` in block ${o.chain.audit.lastAnchorHeight}`}
+            </dd>
+          </dl>
+          <h3>Alerts ({o.alerts.open} open)</h3>
+          {o.alerts.latest.length === 0 ? (
+            <p class="muted">No alerts.</p>
+          ) : (
+            <ul class="events">
+              {o.alerts.latest.map((a) => (
+                <li>
+                  <span class={`state ${a.severity === "critical" ? "state-failed" : ""}`}>{a.severity}</span> <strong>{a.title}</strong>{" "}
+                  <span class="muted">
+                    {a.source}, {a.state}, ×{a.count}, last {formatTime(a.lastAt)}
+                  </span>{" "}
+                  {a.state === "open" && (
+                    <button type="button" disabled={act.busy} onClick={() => void act.run(a.id, "acknowledge")}>
+                      Acknowledge
+                    </button>
+                  )}{" "}
+                  {a.state !== "resolved" && (
+                    <button type="button" disabled={act.busy} onClick={() => void act.run(a.id, "resolve")}>
+                      Resolve
+                    </button>
+                  )}
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
 export function OverviewPage() {
   const operator = auth.can("NODE_OPERATOR");
   return (
     <section>
       <h1>Overview</h1>
+      {auth.can("ADMIN") && <Operations />}
       <div class="grid">
         {operator && (
           <Panel title="Node uptime" load={nodeUptime} deps={[]}>

@@ -8,17 +8,28 @@ import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.t
 
 const STATES = ["requested", "approved", "signed", "broadcast", "confirmed", "failed"];
 
-/** Payments POSTs need an Idempotency-Key; one per button press, so a retry of the same press is safe. */
-const idempotencyKey = () => crypto.randomUUID();
-
 export function PayoutsPage() {
   const [state, setState] = useState("");
   const list = useLoad(() => getJson<{ payouts: Payout[] }>(`/payments/payouts?limit=200${state ? `&state=${state}` : ""}`), [state], 15_000);
   const admin = auth.can("ADMIN");
+  const [kycAddress, setKycAddress] = useState("");
+  const [kycReason, setKycReason] = useState("");
+  const [kycDone, setKycDone] = useState<string | null>(null);
+  // Decisions go through the admin routes, which audit the payout before and after.
   const decide = useAction(async (id: string, verdict: "approve" | "reject") => {
-    const body = verdict === "reject" ? { reason: "rejected from the dashboard" } : {};
-    await call(`/payments/payouts/${id}/${verdict}`, { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey() } });
+    let body: Record<string, string> = {};
+    if (verdict === "reject") {
+      const reason = prompt("Why is this payout rejected? (recorded in the audit log)")?.trim();
+      if (!reason) return;
+      body = { reason };
+    }
+    await call(`/admin/payouts/${id}/${verdict}`, { method: "POST", body });
     list.reload();
+  });
+  const kyc = useAction(async (verified: boolean) => {
+    const flag = await call(`/admin/kyc/${encodeURIComponent(kycAddress.trim())}`, { method: "PUT", body: { verified, reason: kycReason.trim() } });
+    const result = (await flag.json()) as { address: string; verified: boolean };
+    setKycDone(`${result.address}: KYC ${result.verified ? "verified" : "cleared"}.`);
   });
   const payouts = list.data?.payouts ?? [];
   const total = payouts.reduce((sum, p) => sum + usdtUnits(p.amount), 0n);
@@ -87,6 +98,39 @@ export function PayoutsPage() {
             </tbody>
           </table>
         </>
+      )}
+      {admin && (
+        <form
+          class="panel"
+          aria-labelledby="kyc-heading"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void kyc.run(true);
+          }}
+        >
+          <h2 id="kyc-heading">KYC flag</h2>
+          <p class="muted">Payouts above the KYC limit need the recipient's flag.</p>
+          <label>
+            Recipient address
+            <input name="kycAddress" required spellcheck={false} value={kycAddress} onInput={(e) => setKycAddress(e.currentTarget.value)} placeholder="T…" />
+          </label>
+          <label>
+            Reason (audited)
+            <input name="kycReason" required minLength={3} value={kycReason} onInput={(e) => setKycReason(e.currentTarget.value)} />
+          </label>
+          <button type="submit" disabled={kyc.busy}>
+            Mark verified
+          </button>{" "}
+          <button type="button" class="danger" disabled={kyc.busy} onClick={() => void kyc.run(false)}>
+            Clear
+          </button>
+          <ErrorBox error={kyc.error} />
+          {kycDone && !kyc.error && (
+            <p role="status" class="ok">
+              {kycDone}
+            </p>
+          )}
+        </form>
       )}
     </section>
   );

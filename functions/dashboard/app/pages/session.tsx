@@ -25,6 +25,12 @@ export function SessionPage({ id }: { id: string }) {
   const events = useLoad(() => getJson<{ items: SessionEvent[] }>(`/sessions/${id}/events`), [id, session.data?.version]);
   const s = session.data;
   const mayDelete = s && (s.ownerId === auth.current()?.user.id || auth.can("ADMIN")) && !s.deleted;
+  const terminate = useAction(async () => {
+    const reason = prompt("Why is this session terminated? (recorded in the audit log)")?.trim();
+    if (!reason) return;
+    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } });
+    session.reload();
+  });
   const remove = useAction(async () => {
     if (!confirm("Delete this session's chunks and destroy its key? The record, manifest and proofs stay; the recording can never be played again.")) return;
     await call(`/sessions/${id}`, { method: "DELETE" });
@@ -79,6 +85,14 @@ export function SessionPage({ id }: { id: string }) {
             <p class="muted">{s.keyShredded ? "The recording's key was destroyed: it cannot be played." : "Playback opens once the recording has stopped."}</p>
           )}
           {s.anchor && <EvidenceCheck id={id} chunkCount={s.chunks.count} playable={!s.deleted} />}
+          {auth.can("ADMIN") && ["created", "recording"].includes(s.state) && (
+            <p>
+              <button type="button" class="danger" disabled={terminate.busy} onClick={() => void terminate.run()}>
+                Terminate session
+              </button>
+              <ErrorBox error={terminate.error} />
+            </p>
+          )}
           {mayDelete && (
             <p>
               <button type="button" class="danger" disabled={remove.busy} onClick={() => void remove.run()}>
