@@ -144,6 +144,20 @@ async function expectFrame(epochMs: number) {
 }
 
 describe("dashboard in Chromium", () => {
+  it("is served by the self-hosted workerd from its disk service, and reports healthy", async () => {
+    const page = await fetch(`${base}/sessions/deep-link`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
+    expect(await page.text()).toContain('<div id="root">');
+    const res = await fetch(`${base}/api/v1/system/services/check`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ services: ["dashboard"] }),
+    });
+    const body = (await res.json()) as { functions: { name: string; status: string }[] };
+    expect(body.functions.find((f) => f.name === "dashboard")).toMatchObject({ status: "up" });
+  });
+
   it("signs in with a pasted TRON signature, then TOTP", async () => {
     await page.goto(`${base}/`);
     await page.waitForURL(/\/login/);

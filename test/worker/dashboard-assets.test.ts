@@ -55,6 +55,16 @@ describe("dashboard assets", () => {
     await problemOf(post);
   });
 
+  it("reports itself in the health registry", async () => {
+    const res = await api("/api/v1/system/services/check", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ services: ["dashboard"] }),
+    });
+    const body = (await res.json()) as { functions: { name: string; status: string; detail: string | null }[] };
+    expect(body.functions.find((f) => f.name === "dashboard")).toMatchObject({ status: "up", detail: "index.html served" });
+  });
+
   it("refuses path traversal", async () => {
     const res = await api("/assets/..%2f..%2fwrangler.toml");
     expect(res.status).toBe(404);
