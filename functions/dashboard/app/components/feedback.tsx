@@ -57,7 +57,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: 
       (data) => mine === generation.current && setState({ data, loading: false }),
       (error: unknown) => mine === generation.current && setState((s) => ({ data: s.data, error, loading: false })),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     run();
