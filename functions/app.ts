@@ -22,6 +22,7 @@ import { nodesApp } from "./nodes/index.ts";
 import { isDashboardRequest, serveDashboard } from "./dashboard/index.ts";
 import { adminApp, notificationsApp } from "./admin/index.ts";
 import { emergencyGate } from "./middleware/emergency-gate.ts";
+import { auditAdminWrites } from "./middleware/audit-admin-writes.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -78,6 +79,7 @@ app.use(
   rateLimit({ group: "default", limit: (config) => config.RATE_LIMIT_PER_MINUTE }),
   rejectInvalidCredentials(),
   emergencyGate(),
+  auditAdminWrites(),
 );
 
 app.onError(onError);
@@ -98,25 +100,35 @@ app.get("/problems/:slug", (c) => {
   return c.json({ type: problemTypeUri(slug.data), status, title, description, contentType: PROBLEM_CONTENT_TYPE });
 });
 
-const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp).route("/api/v1/admin", adminApp);
+const routes = app.route("/api/v1/system", systemApp).route("/api/v1/sessions", sessionsApp).route("/api/v1/admin", adminApp).route("/api/v1/notifications", notificationsApp);
 app.route("/api/v1/auth", authApp);
 app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
-app.route("/api/v1/notifications", notificationsApp);
 
-app.doc31("/api/v1/openapi.json", (c) => ({
-  openapi: "3.1.0",
-  info: {
-    title: "Lucid API",
-    version: API_VERSION,
-    description:
-      "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
-      "`type` links to /problems/<slug>.",
-  },
-  servers: [{ url: new URL(c.req.url).origin }],
-}));
+// The document is built once per origin and isolate (building it walks every route's zod schemas:
+// tens of milliseconds, far too much to repeat per request).
+const openApiDocuments = new Map<string, ReturnType<typeof app.getOpenAPI31Document>>();
+app.get("/api/v1/openapi.json", (c) => {
+  const origin = new URL(c.req.url).origin;
+  let document = openApiDocuments.get(origin);
+  if (!document) {
+    document = app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "Lucid API",
+        version: API_VERSION,
+        description:
+          "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
+          "`type` links to /problems/<slug>.",
+      },
+      servers: [{ url: origin }],
+    });
+    if (openApiDocuments.size < 8) openApiDocuments.set(origin, document);
+  }
+  return c.json(document);
+});
 
 export type AppType = typeof routes;
 export default app;

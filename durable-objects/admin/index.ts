@@ -283,7 +283,8 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
     this.ctx.acceptWebSocket(server, [listener]);
     const snapshot = await this.emergency();
     server.send(JSON.stringify({ type: "hello", listener, emergency: snapshot, recent: await this.recentNotifications(listener, 0, 20) }));
-    return new Response(null, { status: 101, webSocket: client });
+    const subprotocol = request.headers.get("X-Lucid-Subprotocol");
+    return new Response(null, { status: 101, webSocket: client, headers: subprotocol ? { "Sec-WebSocket-Protocol": subprotocol } : {} });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

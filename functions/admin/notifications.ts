@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError } from "../../shared/errors.ts";
 import type { Listener } from "../../durable-objects/admin/index.ts";
-import { principalOf } from "../middleware/authenticate.ts";
+import { principalFromHeader, principalOf } from "../middleware/authenticate.ts";
 import { nodeCredential } from "../middleware/node-credential.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
@@ -15,6 +15,20 @@ function listenerOf(c: Context<AppEnv>): Listener {
   if (c.get("node")) return "agent";
   principalOf(c);
   return "client";
+}
+
+/**
+ * Browsers cannot set Authorization on a WebSocket: they offer the subprotocols
+ * `lucid` and `lucid.bearer.<access token>`; the server verifies the token and selects `lucid`.
+ */
+const BEARER_PROTOCOL = "lucid.bearer.";
+
+async function browserListener(c: Context<AppEnv>): Promise<boolean> {
+  const offered = (c.req.header("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
+  const token = offered.find((p) => p.startsWith(BEARER_PROTOCOL))?.slice(BEARER_PROTOCOL.length);
+  if (!token || !offered.includes("lucid") || c.get("principal") || c.get("node")) return false;
+  c.set("principal", await principalFromHeader(`Bearer ${token}`, c.get("config")));
+  return true;
 }
 
 const recent = createRoute({
@@ -34,6 +48,7 @@ const live = createRoute({
   path: "/live",
   tags,
   summary: "WebSocket: a `hello` (emergency state and recent notifications), then every notification, retraction and emergency change",
+  // Browsers authenticate with the subprotocols `lucid` + `lucid.bearer.<access token>`; others with Authorization or a node credential.
   description:
     'Messages: `{ "type": "hello", listener, emergency, recent }`, then `{ "type": "notification" | "retraction" | "emergency", id, at, audience, severity, title, body }`. ' +
     'The client may send `{"type":"ping"}` (answered with `{"type":"pong"}`); anything else closes the socket.',
@@ -49,9 +64,11 @@ notificationsApp
     return c.json({ items: await callAdmin(c.env, "recentNotifications", (stub) => stub.recentNotifications(listener, after, limit)) }, 200);
   })
   .openapi(live, async (c) => {
+    const viaProtocol = await browserListener(c);
     const listener = listenerOf(c);
     if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError("upgrade-required", "Connect with a WebSocket (Upgrade: websocket).");
     const request = new Request(c.req.raw);
     request.headers.set("X-Lucid-Listener", listener);
+    if (viaProtocol) request.headers.set("X-Lucid-Subprotocol", "lucid");
     return adminStub(c.env).fetch(request);
   });

@@ -154,12 +154,15 @@ export const authApp = createApp()
     if (!result.ok) {
       if (result.reason === "reused") {
         await audit(c.env, { action: "auth.refresh_reuse", outcome: "failure", targetId: userId, ...requestFacts(c), details: { revoked: "session" } });
+      } else {
+        await audit(c.env, { action: "auth.refresh", outcome: "failure", targetId: userId, ...requestFacts(c), details: { reason: result.reason } });
       }
       throw new ApiError("unauthorized", "The refresh token is invalid, expired, revoked or already used.", {}, { "WWW-Authenticate": 'Bearer realm="lucid", error="invalid_token"' });
     }
     const user = await callDurableObject("UserIndexDO", "get", () => directory(c).get(userId));
     if (!user) throw new ApiError("unauthorized", "The account no longer exists.");
     const role = effectiveRole(user.role, result.secondFactor);
+    await audit(c.env, { action: "auth.refresh", outcome: "success", actorId: user.id, targetId: user.id, ...requestFacts(c), details: { sessionId: result.sessionId } });
     return c.json(
       {
         tokenType: "Bearer" as const,

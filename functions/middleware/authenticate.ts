@@ -23,7 +23,7 @@ function unauthorized(detail: string, error = "invalid_token"): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
 }
 
-async function principalFromHeader(header: string, config: AppEnv["Variables"]["config"]): Promise<Principal> {
+export async function principalFromHeader(header: string, config: AppEnv["Variables"]["config"]): Promise<Principal> {
   const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
   if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
   let payload: unknown;

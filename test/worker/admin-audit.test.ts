@@ -3,7 +3,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { AUDIT_GENESIS_HASH, auditEventHash, verifyAuditExport, type AuditExportBundle } from "../../shared/audit.ts";
 import { audit } from "../../functions/audit.ts";
-import { attemptLogin, newWallet, testEnv } from "./auth-helpers.ts";
+import { attemptLogin, newWallet, postJson, testEnv } from "./auth-helpers.ts";
 import { adminGet, adminSend } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
@@ -66,6 +66,13 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     // Full text over details: the wallet's address appears in users.create.
     const found = await listAudit(`?q=${wallet.address}`);
     expect(found.items.some((e) => e.action === "users.create")).toBe(true);
+    // Token refreshes are auth events too.
+    const tokens = await res.json<{ refreshToken: string }>();
+    const refreshed = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
+    expect(refreshed.status).toBe(200);
+    expect((await listAudit(`?requestId=${refreshed.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh", outcome: "success" });
+    const reused = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
+    expect((await listAudit(`?requestId=${reused.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh_reuse", outcome: "failure" });
     const none = await listAudit("?q=zzzznotaword");
     expect(none.items).toEqual([]);
     for (let i = 0; i < 5; i++) await audit(testEnv, { action: "test.page", outcome: "success", details: { i } });
@@ -153,9 +160,20 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
       return row;
     });
     expect((await verify()).firstBroken).toMatchObject({ id: victim.id + 1, reason: "id-gap" });
+    // An anchored head that no longer matches its event is reported too.
+    const mismatch = await runInDurableObject(auditDO(), (_i, state) => {
+      const anchor = state.storage.sql.exec<{ event_id: number; head: string }>("SELECT event_id, head FROM audit_anchors ORDER BY event_id LIMIT 1").one();
+      state.storage.sql.exec("UPDATE audit_anchors SET head = ? WHERE event_id = ?", "f".repeat(64), anchor.event_id);
+      return anchor;
+    });
     await runInDurableObject(auditDO(), (_i, state) => {
       const columns = Object.keys(saved);
       state.storage.sql.exec(`INSERT INTO audit_events (${columns.join(",")}) VALUES (${columns.map(() => "?").join(",")})`, ...columns.map((k) => saved[k]));
+    });
+    const anchorReport = await adminGet("/api/v1/admin/audit/verify", await tokenFor(crypto.randomUUID(), "ADMIN"));
+    expect(await anchorReport.json()).toMatchObject({ ok: false, firstBroken: null, anchorMismatches: [mismatch.event_id] });
+    await runInDurableObject(auditDO(), (_i, state) => {
+      state.storage.sql.exec("UPDATE audit_anchors SET head = ? WHERE event_id = ?", mismatch.head, mismatch.event_id);
     });
     expect((await verify()).ok).toBe(true);
   });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { getAuthed, postJson } from "./auth-helpers.ts";
-import { api, problemOf, tokenFor } from "./helpers.ts";
+import { api, nodeTokenFor, problemOf, tokenFor } from "./helpers.ts";
 import { chunkBytes, createSession, putChunk, recordingSession } from "./session-helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
@@ -154,6 +154,11 @@ describe("emergency controls", () => {
     expect(titles).toContain("Maintenance at 23:00");
     expect(titles).not.toContain("Agents only");
 
+    const agentView = await api("/api/v1/notifications", { headers: { Authorization: `Bearer ${await nodeTokenFor("node-listening")}` } });
+    const agentTitles = (await agentView.json<{ items: { title: string }[] }>()).items.map((i) => i.title);
+    expect(agentTitles).toContain("Agents only");
+    expect(agentTitles).not.toContain("Maintenance at 23:00");
+
     const retracted = arrived(3);
     const res = await adminSend("POST", `/api/v1/admin/emergency/notifications/${notification.id}/retract`, a.recovery(), a.token);
     expect(res.status).toBe(200);
@@ -164,6 +169,14 @@ describe("emergency controls", () => {
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/emergency/notifications/${notification.id}/retract`, a.recovery(), a.token))).status).toBe(409);
     ws.close();
 
+    // Browsers offer the token as a subprotocol; the server picks `lucid`.
+    const browser = await api("/api/v1/notifications/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `lucid, lucid.bearer.${userToken}` } });
+    expect(browser.status).toBe(101);
+    expect(browser.headers.get("Sec-WebSocket-Protocol")).toBe("lucid");
+    browser.webSocket!.accept();
+    browser.webSocket!.close();
+    const forged = await api("/api/v1/notifications/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "lucid, lucid.bearer.a.b.c" } });
+    expect(forged.status).toBe(401);
     expect((await api("/api/v1/notifications")).status).toBe(401);
     expect((await problemOf(await getAuthed("/api/v1/notifications/live", userToken))).type).toBe("/problems/upgrade-required");
   });
