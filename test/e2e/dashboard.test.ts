@@ -299,7 +299,17 @@ describe("dashboard in Chromium", () => {
   });
 
   it("triggers and lifts a lockdown from the emergency page, and the audit log shows and verifies it", async () => {
-    const user = await walletLogin(undefined, await newAccount());
+    const who = await newAccount();
+    const user = await walletLogin(undefined, who);
+    // A USER signed in on another tab sees the emergency state and broadcasts live (WebSocket).
+    const userTab = await browser!.context.newPage();
+    await userTab.goto(`${base}/login`);
+    await userTab.getByLabel("TRON address").fill(who.address);
+    await userTab.getByRole("button", { name: "Get the message to sign" }).click();
+    const message = await userTab.locator('textarea[name="message"]').inputValue();
+    await userTab.getByLabel("Signature (hex)").fill(Trx.signMessageV2(message, who.privateKey));
+    await userTab.getByRole("button", { name: "Sign in" }).click();
+    await userTab.getByRole("heading", { name: "Overview" }).waitFor();
     const createSession = () =>
       fetch(`${base}/api/v1/sessions`, {
         method: "POST",
@@ -315,8 +325,10 @@ describe("dashboard in Chromium", () => {
     await lockdown.getByLabel("TOTP or recovery code").fill(totpCode(admin.totpSecret, now() + 30));
     await lockdown.getByRole("button", { name: "Start lockdown" }).click();
     await page.getByTestId("lockdown-state").getByText("ACTIVE").waitFor();
-    await page.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor({ timeout: 20_000 });
+    await page.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor();
+    await userTab.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor();
     await shot("10-lockdown-active");
+    await userTab.screenshot({ path: join(ARTIFACTS, "10b-lockdown-seen-by-user.png") });
 
     // A USER's write is refused with the lockdown problem; reads continue.
     const refused = await createSession();
@@ -329,9 +341,21 @@ describe("dashboard in Chromium", () => {
     await lockdown.getByLabel("TOTP or recovery code").fill(admin.recoveryCodes[0]!);
     await lockdown.getByRole("button", { name: "Lift lockdown" }).click();
     await page.getByTestId("lockdown-state").getByText("off").waitFor();
-    await page.getByTestId("emergency-banner").waitFor({ state: "detached", timeout: 20_000 });
+    await page.getByTestId("emergency-banner").waitFor({ state: "detached" });
+    await userTab.getByTestId("emergency-banner").waitFor({ state: "detached" });
     expect((await createSession()).status).toBe(201);
     await shot("11-lockdown-lifted");
+
+    const broadcast = page.getByRole("form", { name: "Broadcast a notification" });
+    await broadcast.getByLabel("Title").fill("Maintenance tonight");
+    await broadcast.getByLabel("Message").fill("Recording pauses at 02:00 UTC for ten minutes.");
+    await broadcast.getByLabel("TOTP or recovery code").fill(admin.recoveryCodes[1]!);
+    await broadcast.getByRole("button", { name: "Send" }).click();
+    await broadcast.getByText(/^Notification \d+ sent\.$/).waitFor();
+    await userTab.getByText("Maintenance tonight").waitFor();
+    await userTab.getByRole("button", { name: "Dismiss “Maintenance tonight”" }).click();
+    await userTab.getByText("Maintenance tonight").waitFor({ state: "detached" });
+    await userTab.close();
 
     await page.getByRole("link", { name: "Audit log" }).click();
     await page.getByLabel("Action").fill("emergency.lockdown");
