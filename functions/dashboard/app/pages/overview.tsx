@@ -45,7 +45,9 @@ async function chainGrowth(): Promise<Point[]> {
   const stats = await getJson<ChainStats>("/chain/stats");
   const from = Math.max(0, stats.height - 99);
   const { blocks } = await getJson<{ blocks: SignedBlock[] }>(`/chain/blocks?from=${from}&limit=100`);
-  return blocks.map((b) => ({ x: b.header.timestamp, y: b.header.height }));
+  // Genesis carries the configured genesis time (often long ago): it would flatten the plot.
+  const produced = blocks.filter((b) => b.header.height > 0);
+  return (produced.length ? produced : blocks).map((b) => ({ x: b.header.timestamp, y: b.header.height }));
 }
 
 /** Confirmed USDT paid out, cumulative, in base units (plotted in USDT). */
