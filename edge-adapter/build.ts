@@ -2,13 +2,14 @@
 // npm run pi:build — bundles the Worker exactly as `wrangler deploy` would and writes a workerd
 // config that serves it self-hosted (see README "Self-hosted on a Pi").
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { OPTIONAL_SECRET_NAMES, SECRET_NAMES } from "./secrets.ts";
 import { readWranglerConfig } from "./wrangler-config.ts";
 import { LEGACY_PORTS, type LegacyPort } from "./legacy-ports.ts";
 import { CERT_FILE, KEY_FILE } from "./tls.ts";
+import { buildDashboard } from "./dashboard.ts";
 import { dataLayout, generateWorkerdConfig } from "./workerd-config.ts";
 
 export interface BuildOptions {
@@ -23,11 +24,18 @@ export interface BuildOptions {
   legacy?: { host: string; ports?: readonly LegacyPort[] };
   /** See WorkerdConfigOptions.outboundAllow. */
   outboundAllow?: readonly string[];
+  /** Rebuild the dashboard even when out/dashboard exists (the CLI does; tests reuse the build npm test made). */
+  rebuildDashboard?: boolean;
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
   const bundleDir = join(options.outDir, "bundle");
   rmSync(bundleDir, { recursive: true, force: true });
+  // The dashboard first: wrangler's bundle step needs the [assets] directory to exist.
+  const dashboard = buildDashboard(options.root, { ifMissing: !options.rebuildDashboard });
+  const assetsDir = join(options.outDir, "dashboard");
+  rmSync(assetsDir, { recursive: true, force: true });
+  cpSync(dashboard, assetsDir, { recursive: true });
   const binDir = join(options.root, "node_modules", ".bin");
   const wranglerBin = join(binDir, "wrangler");
   const bundle = spawnSync(wranglerBin, ["deploy", "--dry-run", "--outdir", bundleDir], {
@@ -68,6 +76,7 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
       httpAddress: options.httpAddress,
       vars: { LUCID_ENV: "production", ...options.vars },
       secrets: [...SECRET_NAMES, ...OPTIONAL_SECRET_NAMES],
+      assetsDir: resolve(assetsDir),
       https,
       legacy,
       ...(options.outboundAllow ? { outboundAllow: options.outboundAllow } : {}),
@@ -103,6 +112,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       httpAddress: values.http!,
       https: values.https === "off" ? undefined : { address: values.https!, tlsDir: resolve(values["tls-dir"]!) },
       legacy: values["legacy-ports"] ? { host: values["legacy-host"]! } : undefined,
+      rebuildDashboard: true,
     });
     console.log(`workerd config written to ${configPath}\nstart it with: npm run pi:start -- ${configPath}`);
   } catch (error) {

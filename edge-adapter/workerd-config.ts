@@ -3,6 +3,9 @@ import { isAbsolute, join, relative } from "node:path";
 import { validateLegacyPorts, type LegacyPort } from "./legacy-ports.ts";
 import type { WranglerConfig } from "./wrangler-config.ts";
 
+/** Service binding through which the dashboard's files are read (a read-only disk service self-hosted). */
+export const ASSETS_BINDING = "ASSETS";
+
 /** Service binding through which the sessions code reaches the self-hosted chunk store (a disk service). */
 export const CHUNK_DISK_BINDING = "CHUNK_DISK";
 
@@ -46,6 +49,8 @@ export interface WorkerdConfigOptions {
    * for a TRON node on the same machine). Unset: workerd's default, public addresses only.
    */
   outboundAllow?: readonly string[];
+  /** Absolute directory of the built dashboard (functions/dashboard), served through ASSETS; omitted, no dashboard. */
+  assetsDir?: string;
   /** The HTTPS socket for the Electron GUI and browsers; omitted, only plain HTTP is served. */
   https?: HttpsSocket;
   /** The seed's per-service ports, each routed onto its surface (README "Legacy port map"). */
@@ -75,6 +80,9 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
   const httpPort = portOf(options.httpAddress, "httpAddress");
   const httpsPort = options.https ? portOf(options.https.address, "https.address") : undefined;
   if (httpsPort === httpPort) throw new Error(`the HTTP and HTTPS sockets both use port ${httpPort}`);
+  if (options.assetsDir !== undefined && !isAbsolute(options.assetsDir)) {
+    throw new Error(`assetsDir must be an absolute path (got "${options.assetsDir}")`);
+  }
   for (const path of options.https ? [options.https.certPath, options.https.keyPath] : []) {
     if (!isAbsolute(path)) throw new Error(`TLS file paths must be absolute (got "${path}")`);
   }
@@ -100,6 +108,7 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
       (d) => `(name = ${capnpString(d.binding)}, durableObjectNamespace = ${capnpString(d.className)})`,
     ),
     `(name = ${capnpString(CHUNK_DISK_BINDING)}, service = "chunk-disk")`,
+    ...(options.assetsDir ? [`(name = ${capnpString(ASSETS_BINDING)}, service = "dashboard-assets")`] : []),
   ];
   const namespaces = wrangler.durableObjects.map(
     (d) =>
@@ -133,7 +142,9 @@ const config :Workerd.Config = (
   services = [
     (name = "lucid", worker = .lucidWorker),
     (name = "do-storage", disk = (path = ${capnpString(layout.durableObjects)}, writable = true)),
-    (name = "chunk-disk", disk = (path = ${capnpString(layout.chunks)}, writable = true)),${legacyPorts
+    (name = "chunk-disk", disk = (path = ${capnpString(layout.chunks)}, writable = true)),${
+      options.assetsDir ? `\n    (name = "dashboard-assets", disk = (path = ${capnpString(options.assetsDir)}, writable = false)),` : ""
+    }${legacyPorts
       .map((p) => `\n    (name = "legacy-${p.name}", worker = .legacy${pascal(p.name)}),`)
       .join("")}${
       options.outboundAllow

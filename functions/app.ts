@@ -19,6 +19,7 @@ import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
 import { nodesApp } from "./nodes/index.ts";
+import { isDashboardRequest, serveDashboard } from "./dashboard/index.ts";
 import { adminApp, notificationsApp } from "./admin/index.ts";
 import { emergencyGate } from "./middleware/emergency-gate.ts";
 import { auditAdminWrites } from "./middleware/audit-admin-writes.ts";
@@ -82,7 +83,9 @@ app.use(
 );
 
 app.onError(onError);
-app.notFound(notFoundHandler(app));
+// Anything the API does not own is the web dashboard's (functions/dashboard), else a 404 problem.
+const apiNotFound = notFoundHandler(app);
+app.notFound(async (c) => (isDashboardRequest(c.req.method, c.req.path) && (await serveDashboard(c))) || apiNotFound(c));
 
 app.get("/health", (c) =>
   c.json({ status: "ok", version: API_VERSION, environment: c.get("config").LUCID_ENV, time: new Date().toISOString() }),

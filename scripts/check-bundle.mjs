@@ -6,10 +6,13 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { buildDashboard } from "../edge-adapter/dashboard.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const outDir = join(root, ".wrangler", "dry-run");
 rmSync(outDir, { recursive: true, force: true });
+// wrangler's [assets] directory must exist to bundle.
+buildDashboard(root, { ifMissing: true });
 const run = spawnSync(join(root, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outDir], {
   cwd: root,
   encoding: "utf8",

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { ensureDevVars } from "./dev-vars.mjs";
 import { demoDevVars, demoIdentityStore, seedDemo } from "./seed-demo.ts";
+import { buildDashboard } from "../edge-adapter/dashboard.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const port = Number(process.env.PORT ?? 8787);
@@ -25,6 +26,9 @@ await new Promise((resolve) => {
 const demoStore = demoIdentityStore(root);
 const added = ensureDevVars(join(root, ".dev.vars"), demoDevVars(demoStore.loadOrCreate()));
 if (added.length) console.log(`.dev.vars: added ${added.join(", ")}`);
+
+console.log("building the dashboard (out/dashboard)…");
+buildDashboard(root);
 
 const wrangler = spawn(
   join(root, "node_modules", ".bin", "wrangler"),
@@ -48,7 +52,7 @@ async function waitUntilUp(deadline = Date.now() + 120_000) {
 try {
   await waitUntilUp();
   await seedDemo(base, demoStore);
-  console.log(`\nLucid is running at ${base}\n  health:  ${base}/health\n  OpenAPI: ${base}/api/v1/openapi.json\n`);
+  console.log(`\nLucid is running at ${base}\n  dashboard: ${base}/\n  health:  ${base}/health\n  OpenAPI: ${base}/api/v1/openapi.json\n`);
 } catch (error) {
   console.error(`npm start: ${error instanceof Error ? error.message : error}`);
   wrangler.kill("SIGTERM");

@@ -35,6 +35,8 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   SEND_EMAIL?: SendEmail;
   /** Self-hosted only (edge-adapter): the chunk directory as a writable workerd disk service. */
   CHUNK_DISK?: Fetcher;
+  /** The web dashboard's built files: wrangler `[assets]`, or a read-only disk service self-hosted. */
+  ASSETS?: Fetcher;
   NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
   NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
   LEDGER: DurableObjectNamespace<LedgerDO>;

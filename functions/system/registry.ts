@@ -2,6 +2,7 @@ import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
 import { callDurableObject } from "../do-call.ts";
+import { dashboardHealth } from "../dashboard/index.ts";
 
 export interface FunctionCheck {
   /** Stable function name, as used in /api/v1/system/services/:name. */
@@ -108,6 +109,15 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
         callDurableObject("AuditDO", "anchorStatus", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).anchorStatus()),
       ]);
       return { detail: `${audit.events} audit event(s)` };
+    },
+  },
+  {
+    name: "dashboard",
+    description: "Web dashboard: the built single-page app, served from ASSETS (wrangler [assets]; self-hosted a disk service)",
+    async check(env) {
+      const result = await dashboardHealth(env);
+      if (!result.ok) throw new Error(result.detail);
+      return { detail: result.detail };
     },
   },
 ];

@@ -12,7 +12,7 @@ describe("GET /api/v1/system/services", () => {
       functions: { name: string; status: string; latencyMs: number }[];
       seedServices: { id: number; status: string; function: string }[];
     }>();
-    expect(report.functions.map((f) => f.name)).toEqual(["gateway", "system", "rate-limiter", "chain", "auth", "payments", "chunk-store", "nodes", "sessions", "admin"]);
+    expect(report.functions.map((f) => f.name)).toEqual(["gateway", "system", "rate-limiter", "chain", "auth", "payments", "chunk-store", "nodes", "sessions", "admin", "dashboard"]);
     for (const f of report.functions) {
       expect(f.status, f.name).toBe("up");
       expect(f.latencyMs).toBeGreaterThanOrEqual(0);

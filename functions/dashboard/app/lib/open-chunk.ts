@@ -1,0 +1,69 @@
+/**
+ * Opening one sealed chunk, the agent's pipeline reversed (shared/chunk.ts): check its SHA-256
+ * against the manifest (no key needed) → XChaCha20-Poly1305 with the session's data key
+ * (AAD = session id ‖ index) → zstd decompress → one self-contained recording stream.
+ * Pure and DOM-free: the same code runs in the browser, the Node tests and the bench.
+ */
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { decompress } from "fzstd";
+import { chunkAad, CHUNK_NONCE_BYTES } from "../../../../shared/chunk.ts";
+import { decodeStreamHeader, RECORD_HEADER_BYTES, RecordType, STREAM_HEADER_BYTES } from "../../../../shared/recording/index.ts";
+
+export interface ManifestChunk {
+  index: number;
+  sha256: string;
+  size: number;
+  nonce: string;
+  plainSize: number;
+  compressedSize: number;
+  captureStart: number;
+  captureEnd: number;
+}
+
+export class PlaybackError extends Error {
+  override name = "PlaybackError";
+}
+
+const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+const toHex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+export const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+
+/** Opens one sealed chunk: integrity first (no key needed), then authenticity and decompression. */
+export async function openChunk(sessionId: string, chunk: ManifestChunk, key: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
+  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", sealed)));
+  if (digest !== chunk.sha256) {
+    throw new PlaybackError(`chunk ${chunk.index} does not match the manifest (SHA-256 ${digest}, expected ${chunk.sha256})`);
+  }
+  const nonce = fromHex(chunk.nonce);
+  if (nonce.length !== CHUNK_NONCE_BYTES) throw new PlaybackError(`chunk ${chunk.index} has a malformed nonce`);
+  let compressed: Uint8Array;
+  try {
+    compressed = xchacha20poly1305(key, nonce, chunkAad(sessionId, chunk.index)).decrypt(sealed);
+  } catch {
+    throw new PlaybackError(`chunk ${chunk.index} does not decrypt with the session's key (wrong key or altered data)`);
+  }
+  try {
+    return decompress(compressed);
+  } catch (error) {
+    throw new PlaybackError(`chunk ${chunk.index} is not valid zstd: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+export interface RecordIndexEntry {
+  type: "keyframe" | "delta";
+  epochMs: number;
+}
+
+/** Reads only the record headers of a stream: where its keyframes are, without decoding pixels. */
+export function indexRecords(plain: Uint8Array): RecordIndexEntry[] {
+  const { startEpochMs } = decodeStreamHeader(plain);
+  const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+  const out: RecordIndexEntry[] = [];
+  for (let o = STREAM_HEADER_BYTES; o + RECORD_HEADER_BYTES <= plain.length; ) {
+    const type = plain[o] === RecordType.keyframe ? "keyframe" : "delta";
+    out.push({ type, epochMs: startEpochMs + view.getUint32(o + 1, true) });
+    o += RECORD_HEADER_BYTES + view.getUint32(o + 5, true);
+  }
+  return out;
+}
+

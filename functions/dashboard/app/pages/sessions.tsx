@@ -1,0 +1,108 @@
+/** Sessions: newest first with their live state (refreshed every 5 s), filter by state, search. */
+import { useState } from "preact/hooks";
+import { getJson } from "../lib/api.ts";
+import { formatTime, short } from "../lib/format.ts";
+import type { SessionSummary } from "../lib/types.ts";
+import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+
+const STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"];
+
+export function SessionsPage() {
+  const [state, setState] = useState("");
+  const [query, setQuery] = useState("");
+  const [submitted, setSubmitted] = useState("");
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const list = useLoad(
+    async () => {
+      if (submitted) {
+        const found = await getJson<{ items: (SessionSummary & { snippet: string })[] }>(`/sessions/search?q=${encodeURIComponent(submitted)}&limit=50`);
+        return { items: found.items, nextCursor: null };
+      }
+      const params = new URLSearchParams({ limit: "25" });
+      if (state) params.set("state", state);
+      if (cursor) params.set("cursor", cursor);
+      return getJson<{ items: SessionSummary[]; nextCursor: string | null }>(`/sessions?${params}`);
+    },
+    [state, submitted, cursor],
+    5_000,
+  );
+  return (
+    <section>
+      <h1>Sessions</h1>
+      <form
+        class="toolbar"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setCursors([]);
+          setSubmitted(query.trim());
+        }}
+      >
+        <label>
+          Search
+          <input type="search" name="q" value={query} onInput={(e) => setQuery(e.currentTarget.value)} placeholder="title, tag, node…" />
+        </label>
+        <button type="submit">Search</button>
+        <label>
+          State
+          <select
+            value={state}
+            onChange={(e) => {
+              setCursors([]);
+              setSubmitted("");
+              setState(e.currentTarget.value);
+            }}
+          >
+            <option value="">any</option>
+            {STATES.map((s) => (
+              <option value={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {list.loading && !list.data && <Progress label="Loading sessions…" />}
+      <ErrorBox error={list.error} onRetry={list.reload} />
+      {list.data && (
+        <>
+          <table>
+            <caption class="visually-hidden">Sessions, newest first; the state refreshes every 5 seconds</caption>
+            <thead>
+              <tr>
+                <th scope="col">Title</th>
+                <th scope="col">State</th>
+                <th scope="col">Node</th>
+                <th scope="col">Owner</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody aria-live="polite">
+              {list.data.items.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    <a href={`/sessions/${s.id}`}>{s.title}</a>
+                  </td>
+                  <td>
+                    <span class={`state state-${s.state}`}>{s.state}</span>
+                  </td>
+                  <td title={s.nodeId}>{short(s.nodeId, 14)}</td>
+                  <td title={s.ownerId}>{short(s.ownerId)}</td>
+                  <td>{formatTime(s.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {list.data.items.length === 0 && <p class="muted">No sessions match.</p>}
+          <div class="pager">
+            <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+              Newer
+            </button>
+            <button type="button" disabled={!list.data.nextCursor} onClick={() => setCursors([...cursors, list.data!.nextCursor!])}>
+              Older
+            </button>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
