@@ -187,6 +187,9 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       case "ack":
         await this.#onAck(ws, message);
         return;
+      case "acks":
+        for (const ack of message.acks) await this.#onAck(ws, { ...ack, seq: message.seq });
+        return;
       case "event":
         await this.#onEvent(message.event, now);
         return;
@@ -256,7 +259,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       .run();
   }
 
-  async #onAck(ws: WebSocket, ack: Extract<AgentMessage, { type: "ack" }>): Promise<void> {
+  async #onAck(ws: WebSocket, ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number }): Promise<void> {
     const row = this.db.select().from(commands).where(eq(commands.id, ack.commandId)).get();
     if (!row) {
       ws.send(errorFrame("unknown-command", `No command ${ack.commandId}.`, ack.seq));
@@ -574,8 +577,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async hostStatus(): Promise<{ hostId: string; connected: boolean; address: string | null; agentVersion: string | null; lastSeenAt: string | null; serversLive: number; pendingCommands: number }> {
     await this.ready();
     const row = this.db.select().from(host).get();
-    const live = this.db.select({ id: servers.id }).from(servers).where(inArray(servers.state, LIVE)).all().length;
-    const pending = this.db.select({ seq: commands.seq }).from(commands).where(eq(commands.status, "pending")).all().length;
+    const live = await this.db.$count(servers, inArray(servers.state, LIVE));
+    const pending = await this.db.$count(commands, eq(commands.status, "pending"));
     return {
       hostId: row?.id ?? "",
       connected: this.#agent()?.att.helloed ?? false,
