@@ -196,18 +196,27 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     }
   }
 
-  /** Servers the agent still runs that should not run any more get a stop again. */
-  async #reconcile(running: { serverId: string; state: string }[]): Promise<void> {
-    for (const reported of running) {
-      if (reported.state !== "listening" && reported.state !== "starting") continue;
-      const row = this.#server(reported.serverId);
+  /**
+   * After hello: servers the agent runs but should not get a stop again; a starting server it
+   * reports listening is running; a running server it no longer has (the agent restarted) failed.
+   */
+  async #reconcile(reported: { serverId: string; state: string }[]): Promise<void> {
+    const onHost = new Map(reported.map((r) => [r.serverId, r.state]));
+    for (const [serverId, state] of onHost) {
+      if (state !== "listening" && state !== "starting") continue;
+      const row = this.#server(serverId);
+      if (row?.state === "starting" && state === "listening") await this.#running(row);
       if (row && LIVE.includes(row.state as ServerState)) continue;
       const pendingStop = this.db
         .select({ seq: commands.seq })
         .from(commands)
-        .where(and(eq(commands.serverId, reported.serverId), eq(commands.kind, "server.stop"), eq(commands.status, "pending")))
+        .where(and(eq(commands.serverId, serverId), eq(commands.kind, "server.stop"), eq(commands.status, "pending")))
         .get();
-      if (!pendingStop) this.#enqueue({ kind: "server.stop", serverId: reported.serverId, reason: "unknown-to-host", destroy: true }, false);
+      if (!pendingStop) this.#enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
+    }
+    for (const row of this.db.select().from(servers).where(eq(servers.state, "running")).all()) {
+      const state = onHost.get(row.id);
+      if (state !== "listening" && state !== "starting") await this.#fail(row, "lost-on-host");
     }
   }
 
@@ -405,6 +414,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
         () => {},
         (error: unknown) => logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.#config.LOG_LEVEL),
       );
+    this.ctx.waitUntil(this.#notifications);
   }
 
   // ---- monitor ------------------------------------------------------------------------------
