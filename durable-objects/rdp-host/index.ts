@@ -152,10 +152,17 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       return;
     }
     const message = verdict.message;
+    // Re-read after the (async) signature check: a frame processed meanwhile may have moved the sequence on.
+    const current = AttachmentSchema.parse(ws.deserializeAttachment());
+    if (message.seq <= current.lastSeq) {
+      ws.send(errorFrame("replayed-message", `seq ${message.seq} is not above the last accepted ${current.lastSeq}.`, message.seq));
+      ws.close(CLOSE_POLICY, "replayed-message");
+      return;
+    }
     const now = Date.now();
-    const next: Attachment = { ...att.data, lastSeq: message.seq, lastMessageAt: now, helloed: att.data.helloed || message.type === "hello" };
+    const next: Attachment = { ...current, lastSeq: message.seq, lastMessageAt: now, helloed: current.helloed || message.type === "hello" };
     ws.serializeAttachment(next);
-    if (message.type !== "hello" && !att.data.helloed) {
+    if (message.type !== "hello" && !current.helloed) {
       ws.send(errorFrame("hello-required", "Send hello before anything else.", message.seq));
       return;
     }
@@ -286,7 +293,9 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       else await this.#fail(server, `start-failed`);
     } else if (row.kind === "server.stop") {
       const body = JSON.parse(row.body) as { destroy: boolean };
-      await this.#stopped(server, body.destroy);
+      // The agent could not stop it: failed (the next hello's reconcile sends another stop if it still runs).
+      if (ack.outcome === "failed") await this.#fail(server, "stop-failed");
+      else await this.#stopped(server, body.destroy);
     }
   }
 
