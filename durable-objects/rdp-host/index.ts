@@ -263,16 +263,12 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Acked or given up: the body keeps no password. */
-  #settle(seq: number, status: "done" | "failed" | "expired", error: string | null): void {
-    const row = this.db.select().from(commands).where(eq(commands.seq, seq)).get();
+  #settle(seq: number, status: "done" | "failed" | "expired", error: string | null, known?: typeof commands.$inferSelect): void {
+    const row = known ?? this.db.select().from(commands).where(eq(commands.seq, seq)).get();
     if (!row) return;
-    const body = JSON.parse(row.body) as Record<string, unknown>;
-    if ("password" in body) body.password = "[redacted]";
-    this.db
-      .update(commands)
-      .set({ status, error, ackedAt: Date.now(), nextAttemptAt: null, body: JSON.stringify(body) })
-      .where(eq(commands.seq, seq))
-      .run();
+    const secret = row.kind === "server.start" || row.kind === "server.credentials";
+    const body = secret ? JSON.stringify({ ...(JSON.parse(row.body) as object), password: "[redacted]" }) : row.body;
+    this.db.update(commands).set({ status, error, ackedAt: Date.now(), nextAttemptAt: null, body }).where(eq(commands.seq, seq)).run();
   }
 
   async #onAck(ws: WebSocket, ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number }): Promise<void> {
@@ -284,8 +280,9 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     // A duplicate ack (the agent re-acks a replayed command) changes nothing.
     if (row.status !== "pending") return;
     const error = ack.outcome === "failed" ? `${ack.error?.code ?? "failed"}: ${ack.error?.detail ?? ""}` : null;
-    this.#settle(row.seq, ack.outcome, error);
+    this.#settle(row.seq, ack.outcome, error, row);
     this.#count("lucid_rdp_commands_acked_total", { kind: row.kind, outcome: ack.outcome });
+    if (row.kind !== "server.start" && row.kind !== "server.stop") return;
     const server = this.#server(row.serverId);
     if (!server) return;
     if (row.kind === "server.start") {
