@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
@@ -9,10 +9,7 @@ import {
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
-  retryDelaySeconds,
   type AgentMessage,
-  type CommandBody,
-  type CommandFrame,
   type EventBody,
   type ServerConfig,
   type ServerLimits,
@@ -22,6 +19,7 @@ import { SqlDurableObject } from "../base.ts";
 import { rdpRefusal, type RdpAccess, type RdpActor } from "./access.ts";
 import { AGENT_TAG, AttachmentSchema, checkAgentFrame, errorFrame, HOST_HEADER, oneTimePassword, PUBLIC_KEY_HEADER, randomHex, type Attachment } from "./channel.ts";
 import migrations from "./drizzle/migrations.js";
+import { CommandQueue, type CommandRow } from "./command-queue.ts";
 import { describeBreach, evaluateReport } from "./monitor.ts";
 import * as schema from "./schema.ts";
 import { alertView, serverView, type AlertView, type ServerRow, type ServerView } from "./views.ts";
@@ -46,7 +44,7 @@ export interface Desktop {
   password: string;
 }
 
-const { servers, commands, alerts, host } = schema;
+const { servers, alerts, host } = schema;
 const LIVE: ServerState[] = ["created", "starting", "running", "stopping"];
 const RARE_METRICS = new Set([
   "lucid_rdp_terminations_total",
@@ -70,9 +68,18 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   readonly #metrics = new MetricsBuffer();
   #flushSoon = false;
   #notifications: Promise<void> = Promise.resolve();
+  readonly #commands: CommandQueue;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
+    this.#commands = new CommandQueue(
+      this.db,
+      () => {
+        const agent = this.#agent();
+        return agent?.att.helloed ? agent.ws : null;
+      },
+      (name, labels) => this.#count(name, labels),
+    );
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
@@ -188,7 +195,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
           .set({ address: message.address ?? null, agentVersion: message.agentVersion, lastSeenAt: now })
           .run();
         await this.#reconcile(message.servers);
-        this.#replay(ws);
+        this.#commands.replay(ws);
         await this.#schedule();
         return;
       case "ack":
@@ -214,12 +221,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       const row = this.#server(serverId);
       if (row?.state === "starting" && state === "listening") await this.#running(row);
       if (row && LIVE.includes(row.state as ServerState)) continue;
-      const pendingStop = this.db
-        .select({ seq: commands.seq })
-        .from(commands)
-        .where(and(eq(commands.serverId, serverId), eq(commands.kind, "server.stop"), eq(commands.status, "pending")))
-        .get();
-      if (!pendingStop) this.#enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
+      if (!this.#commands.forServer(serverId, "server.stop", true)) this.#commands.enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
     }
     for (const row of this.db.select().from(servers).where(eq(servers.state, "running")).all()) {
       const state = onHost.get(row.id);
@@ -227,52 +229,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     }
   }
 
-  /** Sends every pending command again, in order (after hello). */
-  #replay(ws: WebSocket): void {
-    const pending = this.db.select().from(commands).where(eq(commands.status, "pending")).orderBy(asc(commands.seq)).all();
-    for (const row of pending) this.#deliver(ws, row);
-  }
-
-  #deliver(ws: WebSocket, row: typeof commands.$inferSelect): void {
-    const attempt = row.attempts + 1;
-    const frame: CommandFrame = { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: JSON.parse(row.body) as CommandBody };
-    this.db
-      .update(commands)
-      .set({ attempts: attempt, nextAttemptAt: Date.now() + retryDelaySeconds(attempt) * 1000 })
-      .where(eq(commands.seq, row.seq))
-      .run();
-    try {
-      ws.send(JSON.stringify(frame));
-      this.#count("lucid_rdp_commands_sent_total", { kind: row.kind, delivery: attempt === 1 ? "first" : "retry" });
-    } catch {
-      // The socket closed under us: the command stays pending and is replayed after the next hello.
-    }
-  }
-
-  /** Queues a command and sends it at once when the agent is there. */
-  #enqueue(command: CommandBody, send = true): string {
-    const id = `cmd_${randomHex(12)}`;
-    const row = this.db
-      .insert(commands)
-      .values({ id, serverId: command.serverId, kind: command.kind, body: JSON.stringify(command), status: "pending", issuedAt: Date.now(), nextAttemptAt: Date.now() })
-      .returning()
-      .get();
-    const agent = this.#agent();
-    if (send && agent?.att.helloed) this.#deliver(agent.ws, row);
-    return id;
-  }
-
-  /** Acked or given up: the body keeps no password. */
-  #settle(seq: number, status: "done" | "failed" | "expired", error: string | null, known?: typeof commands.$inferSelect): void {
-    const row = known ?? this.db.select().from(commands).where(eq(commands.seq, seq)).get();
-    if (!row) return;
-    const secret = row.kind === "server.start" || row.kind === "server.credentials";
-    const body = secret ? JSON.stringify({ ...(JSON.parse(row.body) as object), password: "[redacted]" }) : row.body;
-    this.db.update(commands).set({ status, error, ackedAt: Date.now(), nextAttemptAt: null, body }).where(eq(commands.seq, seq)).run();
-  }
-
   async #onAck(ws: WebSocket, ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number }): Promise<void> {
-    const row = this.db.select().from(commands).where(eq(commands.id, ack.commandId)).get();
+    const row = this.#commands.byId(ack.commandId);
     if (!row) {
       ws.send(errorFrame("unknown-command", `No command ${ack.commandId}.`, ack.seq));
       return;
@@ -280,7 +238,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     // A duplicate ack (the agent re-acks a replayed command) changes nothing.
     if (row.status !== "pending") return;
     const error = ack.outcome === "failed" ? `${ack.error?.code ?? "failed"}: ${ack.error?.detail ?? ""}` : null;
-    this.#settle(row.seq, ack.outcome, error, row);
+    this.#commands.settle(row, ack.outcome, error);
     this.#count("lucid_rdp_commands_acked_total", { kind: row.kind, outcome: ack.outcome });
     if (row.kind !== "server.start" && row.kind !== "server.stop") return;
     const server = this.#server(row.serverId);
@@ -382,18 +340,14 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       this.db.update(servers).set({ connection: "terminated" }).where(eq(servers.id, row.id)).run();
       current = this.#server(row.id)!;
     }
-    const delivered = this.db
-      .select({ seq: commands.seq, attempts: commands.attempts })
-      .from(commands)
-      .where(and(eq(commands.serverId, row.id), eq(commands.kind, "server.start")))
-      .get();
-    if (current.state === "created" || (current.state === "starting" && delivered?.attempts === 0)) {
+    const start = this.#commands.forServer(row.id, "server.start", false);
+    if (current.state === "created" || (current.state === "starting" && start?.attempts === 0)) {
       // The agent never saw the start: cancel it, nothing to stop there.
-      if (delivered) this.#settle(delivered.seq, "expired", `cancelled: ${reason}`);
+      if (start?.status === "pending") this.#commands.settle(start, "expired", `cancelled: ${reason}`);
       const stopped = await this.#moveServer(current, "stopped", reason);
       return destroy ? this.#moveServer(stopped, "destroyed", null) : stopped;
     }
-    this.#enqueue({ kind: "server.stop", serverId: row.id, reason, destroy });
+    this.#commands.enqueue({ kind: "server.stop", serverId: row.id, reason, destroy });
     const next = await this.#moveServer(current, "stopping", reason, { leaseExpiresAt: null });
     await this.#schedule();
     return next;
@@ -443,7 +397,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     } else if (over.length && strikes === 1) {
       const message = `Over its limit: ${over.map(describeBreach).join(", ")}. The desktop ends after ${maxStrikes} such reports in a row.`;
       for (const b of over) await this.#alert(row, "warning", b.metric, b.value, b.limit, message);
-      this.#enqueue({ kind: "server.notify", serverId: row.id, level: "warning", message });
+      this.#commands.enqueue({ kind: "server.notify", serverId: row.id, level: "warning", message });
     } else if (near.length && row.strikes === 0 && row.lastReport !== null) {
       const previous = evaluateReport({ ...report, ...(JSON.parse(row.lastReport) as object) }, limits).near;
       const fresh = near.filter((b) => !previous.some((p) => p.metric === b.metric));
@@ -547,7 +501,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     });
     this.#count("lucid_rdp_servers_created_total", { backend: serverConfig.backend });
     const created = await this.#moveServer(this.#server(id)!, "starting", null);
-    this.#enqueue({ kind: "server.start", serverId: id, sessionId: input.sessionId, port, config: serverConfig, limits: input.limits, password });
+    this.#commands.enqueue({ kind: "server.start", serverId: id, sessionId: input.sessionId, port, config: serverConfig, limits: input.limits, password });
     await this.#schedule();
     await this.#flushMetrics();
     const address = this.db.select({ address: host.address }).from(host).get()?.address ?? null;
@@ -594,7 +548,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.db.select().from(host).get();
     const live = await this.db.$count(servers, inArray(servers.state, LIVE));
-    const pending = await this.db.$count(commands, eq(commands.status, "pending"));
+    const pending = await this.#commands.pendingCount();
     return {
       hostId: row?.id ?? "",
       connected: this.#agent()?.att.helloed ?? false,
@@ -616,7 +570,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       return refuse("invalid-state", `The server is ${server.state}; only a starting or running desktop can be connected to.`, { state: server.state });
     }
     const password = oneTimePassword();
-    this.#enqueue({ kind: "server.credentials", serverId, password });
+    this.#commands.enqueue({ kind: "server.credentials", serverId, password });
     await this.#schedule();
     const config = JSON.parse(server.config) as ServerConfig;
     const address = this.db.select({ address: host.address }).from(host).get()?.address ?? null;
@@ -634,7 +588,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     }
     if (toUserId === server.ownerId) return refuse("conflict", "The desktop already belongs to this user.");
     this.db.update(servers).set({ ownerId: toUserId }).where(eq(servers.id, serverId)).run();
-    this.#enqueue({ kind: "server.credentials", serverId, password: oneTimePassword() });
+    this.#commands.enqueue({ kind: "server.credentials", serverId, password: oneTimePassword() });
     await this.#schedule();
     const next = this.#server(serverId)!;
     await this.#notifySession(next, `transferred`);
@@ -669,11 +623,11 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     let server = row.value!;
     if (server.state === "destroyed") return refuse("invalid-state", "The server is already destroyed.", { state: server.state });
     if (destroy && (server.state === "stopped" || server.state === "failed")) {
-      this.#enqueue({ kind: "server.stop", serverId, reason: "destroyed", destroy: true });
+      this.#commands.enqueue({ kind: "server.stop", serverId, reason: "destroyed", destroy: true });
       server = await this.#moveServer(server, "destroyed", null);
     } else if (server.state === "stopping") {
       if (!destroy) return refuse("invalid-state", "The server is already stopping.", { state: server.state });
-      this.#enqueue({ kind: "server.stop", serverId, reason: "destroyed", destroy: true });
+      this.#commands.enqueue({ kind: "server.stop", serverId, reason: "destroyed", destroy: true });
     } else if (server.state === "stopped" || server.state === "failed") {
       return refuse("invalid-state", `The server is already ${server.state}.`, { state: server.state });
     } else {
@@ -696,7 +650,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     this.#count("lucid_rdp_ports_reclaimed_total", { by: "operator" });
     await this.#fail(server, "released");
     // Should the agent still run it, the stop makes it go; its ack finds the server already failed.
-    this.#enqueue({ kind: "server.stop", serverId, reason: "released", destroy: false });
+    this.#commands.enqueue({ kind: "server.stop", serverId, reason: "released", destroy: false });
     await this.#schedule();
     await this.#flushMetrics(true);
     return ok(this.#view(this.#server(serverId)!));
@@ -710,7 +664,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     if (!LIVE.includes(server.state as ServerState)) return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     const expiresAt = server.startedAt === null ? null : server.startedAt + limits.sessionTtlSeconds * 1000;
     this.db.update(servers).set({ limits: JSON.stringify(limits), expiresAt, strikes: 0 }).where(eq(servers.id, serverId)).run();
-    this.#enqueue({ kind: "server.limits", serverId, limits });
+    this.#commands.enqueue({ kind: "server.limits", serverId, limits });
     await this.#schedule();
     return ok(this.#view(this.#server(serverId)!));
   }
@@ -721,7 +675,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     const row = this.#authorized(serverId, actor, "destroy");
     if (!row.ok) return row as Outcome<never>;
     if (row.value!.state !== "running") return refuse("invalid-state", `The server is ${row.value!.state}.`, { state: row.value!.state });
-    const commandId = this.#enqueue({ kind: "server.notify", serverId, level, message });
+    const commandId = this.#commands.enqueue({ kind: "server.notify", serverId, level, message });
     await this.#schedule();
     await this.#flushMetrics();
     return ok({ commandId });
@@ -729,7 +683,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
 
   async commandStatus(commandId: string): Promise<{ status: string; attempts: number; error: string | null } | null> {
     await this.ready();
-    const row = this.db.select().from(commands).where(eq(commands.id, commandId)).get();
+    const row = this.#commands.byId(commandId);
     return row ? { status: row.status, attempts: row.attempts, error: row.error } : null;
   }
 
@@ -744,15 +698,9 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     if (agent && now - Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) > DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000) {
       agent.ws.close(1001, "keep-alive timeout");
     } else if (agent?.att.helloed) {
-      const due = this.db
-        .select()
-        .from(commands)
-        .where(and(eq(commands.status, "pending"), lte(commands.nextAttemptAt, now)))
-        .orderBy(asc(commands.seq))
-        .all();
-      for (const row of due) {
+      for (const row of this.#commands.due(now)) {
         if (row.attempts >= config.RDP_COMMAND_MAX_ATTEMPTS) await this.#expire(row);
-        else this.#deliver(agent.ws, row);
+        else this.#commands.deliver(agent.ws, row);
       }
     }
 
@@ -760,10 +708,10 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     const leaked = this.db.select().from(servers).where(and(inArray(servers.state, ["created", "starting"]), lte(servers.leaseExpiresAt, now))).all();
     for (const row of leaked) {
       this.#count("lucid_rdp_ports_reclaimed_total", { by: "lease" });
-      const start = this.db.select().from(commands).where(and(eq(commands.serverId, row.id), eq(commands.kind, "server.start"), eq(commands.status, "pending"))).get();
-      if (start) this.#settle(start.seq, "expired", "lease expired");
+      const start = this.#commands.forServer(row.id, "server.start", true);
+      if (start) this.#commands.settle(start, "expired", "lease expired");
       await this.#fail(row, "start-timeout");
-      if (start && start.attempts > 0) this.#enqueue({ kind: "server.stop", serverId: row.id, reason: "start-timeout", destroy: true });
+      if (start && start.attempts > 0) this.#commands.enqueue({ kind: "server.stop", serverId: row.id, reason: "start-timeout", destroy: true });
     }
 
     const running = this.db.select().from(servers).where(eq(servers.state, "running")).all();
@@ -778,8 +726,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** An agent that never acks: the command is given up and its server failed (port released). */
-  async #expire(row: typeof commands.$inferSelect): Promise<void> {
-    this.#settle(row.seq, "expired", `no ack after ${row.attempts} deliveries`);
+  async #expire(row: CommandRow): Promise<void> {
+    this.#commands.settle(row, "expired", `no ack after ${row.attempts} deliveries`);
     this.#count("lucid_rdp_commands_expired_total", { kind: row.kind });
     const server = this.#server(row.serverId);
     if (!server) return;
@@ -801,13 +749,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     if (agent) {
       deadlines.push(Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) + DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000 + 1);
       if (agent.att.helloed) {
-        const next = this.db
-          .select({ at: commands.nextAttemptAt })
-          .from(commands)
-          .where(and(eq(commands.status, "pending"), isNotNull(commands.nextAttemptAt)))
-          .orderBy(asc(commands.nextAttemptAt))
-          .get();
-        if (next?.at != null) deadlines.push(next.at);
+        const next = this.#commands.nextAttemptAt();
+        if (next !== null) deadlines.push(next);
       }
     }
     const idleConnection = or(isNull(servers.connection), inArray(servers.connection, ["connected", "idle", "disconnected"]));
