@@ -101,17 +101,21 @@ app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
 app.route("/api/v1/rdp", rdpApp);
 
-app.doc31("/api/v1/openapi.json", (c) => ({
-  openapi: "3.1.0",
-  info: {
-    title: "Lucid API",
-    version: API_VERSION,
-    description:
-      "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
-      "`type` links to /problems/<slug>.",
-  },
-  servers: [{ url: new URL(c.req.url).origin }],
-}));
+// Generated once per isolate (the routes do not change at run time); only `servers` depends on the request.
+let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+app.get("/api/v1/openapi.json", (c) => {
+  openApiDocument ??= app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Lucid API",
+      version: API_VERSION,
+      description:
+        "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
+        "`type` links to /problems/<slug>.",
+    },
+  });
+  return c.json({ ...openApiDocument, servers: [{ url: new URL(c.req.url).origin }] });
+});
 
 export type AppType = typeof routes;
 export default app;
