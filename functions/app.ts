@@ -23,6 +23,7 @@ import { isDashboardRequest, serveDashboard } from "./dashboard/index.ts";
 import { adminApp, notificationsApp } from "./admin/index.ts";
 import { emergencyGate } from "./middleware/emergency-gate.ts";
 import { auditAdminWrites } from "./middleware/audit-admin-writes.ts";
+import { rdpApp } from "./rdp/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -106,28 +107,22 @@ app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
+app.route("/api/v1/rdp", rdpApp);
 
-// The document is built once per origin and isolate (building it walks every route's zod schemas:
-// tens of milliseconds, far too much to repeat per request).
-const openApiDocuments = new Map<string, ReturnType<typeof app.getOpenAPI31Document>>();
+// Generated once per isolate (the routes do not change at run time); only `servers` depends on the request.
+let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
 app.get("/api/v1/openapi.json", (c) => {
-  const origin = new URL(c.req.url).origin;
-  let document = openApiDocuments.get(origin);
-  if (!document) {
-    document = app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "Lucid API",
-        version: API_VERSION,
-        description:
-          "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
-          "`type` links to /problems/<slug>.",
-      },
-      servers: [{ url: origin }],
-    });
-    if (openApiDocuments.size < 8) openApiDocuments.set(origin, document);
-  }
-  return c.json(document);
+  openApiDocument ??= app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Lucid API",
+      version: API_VERSION,
+      description:
+        "Tamper-evident remote-desktop session recording. Errors are RFC 9457 application/problem+json; " +
+        "`type` links to /problems/<slug>.",
+    },
+  });
+  return c.json({ ...openApiDocument, servers: [{ url: new URL(c.req.url).origin }] });
 });
 
 export type AppType = typeof routes;

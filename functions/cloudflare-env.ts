@@ -22,7 +22,8 @@ declare global {
         | "SessionIndexDO"
         | "ChainDO"
         | "LedgerDO"
-        | "AdminDO";
+        | "AdminDO"
+        | "RdpHostDO";
     }
   }
 }

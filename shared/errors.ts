@@ -197,6 +197,21 @@ export const PROBLEM_TYPES = {
     title: "Second factor required",
     description: "This action needs a current TOTP code (`totpCode`) or a recovery code (`recoveryCode`) of the caller's enrolled authenticator.",
   },
+  "rdp-pool-exhausted": {
+    status: 503,
+    title: "RDP port pool exhausted",
+    description: "The host runs its maximum number of RDP servers (or every port of its range is taken); `maxServers` gives the limit.",
+  },
+  "port-not-allocated": {
+    status: 409,
+    title: "Port not allocated",
+    description: "The server holds no port: it was already released (a second release changes nothing).",
+  },
+  "host-offline": {
+    status: 503,
+    title: "Host offline",
+    description: "The host's agent is not connected to its channel; the desktop cannot be started there now.",
+  },
   "service-unavailable": {
     status: 503,
     title: "Service unavailable",

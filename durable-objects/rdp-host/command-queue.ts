@@ -1,0 +1,95 @@
+import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
+import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import { retryDelaySeconds, type CommandBody, type CommandFrame } from "../../shared/rdp/protocol.ts";
+import { randomHex } from "./channel.ts";
+import * as schema from "./schema.ts";
+
+const { commands } = schema;
+export type CommandRow = typeof commands.$inferSelect;
+export type CommandStatus = "pending" | "done" | "failed" | "expired";
+
+/**
+ * The host's commands to its agent, in SQLite: queued with an id and a sequence number, sent
+ * when the agent is there, re-sent with back-off until acked, replayed in order after hello,
+ * settled once (acked or given up). One-time passwords are blanked when a command settles.
+ */
+export class CommandQueue {
+  constructor(
+    private readonly db: DrizzleSqliteDODatabase<typeof schema>,
+    /** The agent's socket when it is connected and said hello. */
+    private readonly agent: () => WebSocket | null,
+    private readonly count: (name: string, labels: Record<string, string>) => void,
+  ) {}
+
+  /** Queues a command and sends it at once when the agent is there (unless `send` is false). */
+  enqueue(command: CommandBody, send = true): string {
+    const id = `cmd_${randomHex(12)}`;
+    const now = Date.now();
+    const row = this.db
+      .insert(commands)
+      .values({ id, serverId: command.serverId, kind: command.kind, body: JSON.stringify(command), status: "pending", issuedAt: now, nextAttemptAt: now })
+      .returning()
+      .get();
+    const ws = send ? this.agent() : null;
+    if (ws) this.deliver(ws, row);
+    return id;
+  }
+
+  /** One delivery: the attempt is counted and the next retry scheduled before the frame goes out. */
+  deliver(ws: WebSocket, row: CommandRow): void {
+    const attempt = row.attempts + 1;
+    const frame: CommandFrame = { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: JSON.parse(row.body) as CommandBody };
+    this.db
+      .update(commands)
+      .set({ attempts: attempt, nextAttemptAt: Date.now() + retryDelaySeconds(attempt) * 1000 })
+      .where(eq(commands.seq, row.seq))
+      .run();
+    try {
+      ws.send(JSON.stringify(frame));
+      this.count("lucid_rdp_commands_sent_total", { kind: row.kind, delivery: attempt === 1 ? "first" : "retry" });
+    } catch {
+      // The socket closed under us: the command stays pending and is replayed after the next hello.
+    }
+  }
+
+  /** Every pending command again, in order (after hello). */
+  replay(ws: WebSocket): void {
+    for (const row of this.db.select().from(commands).where(eq(commands.status, "pending")).orderBy(asc(commands.seq)).all()) this.deliver(ws, row);
+  }
+
+  /** Acked or given up: the body keeps no password. */
+  settle(row: CommandRow, status: Exclude<CommandStatus, "pending">, error: string | null): void {
+    const secret = row.kind === "server.start" || row.kind === "server.credentials";
+    const body = secret ? JSON.stringify({ ...(JSON.parse(row.body) as object), password: "[redacted]" }) : row.body;
+    this.db.update(commands).set({ status, error, ackedAt: Date.now(), nextAttemptAt: null, body }).where(eq(commands.seq, row.seq)).run();
+  }
+
+  byId(id: string): CommandRow | undefined {
+    return this.db.select().from(commands).where(eq(commands.id, id)).get();
+  }
+
+  /** The server's command of this kind (the pending one when `pendingOnly`). */
+  forServer(serverId: string, kind: CommandBody["kind"], pendingOnly: boolean): CommandRow | undefined {
+    const conditions = [eq(commands.serverId, serverId), eq(commands.kind, kind), ...(pendingOnly ? [eq(commands.status, "pending")] : [])];
+    return this.db.select().from(commands).where(and(...conditions)).orderBy(asc(commands.seq)).get();
+  }
+
+  /** Pending commands whose retry is due. */
+  due(now: number): CommandRow[] {
+    return this.db.select().from(commands).where(and(eq(commands.status, "pending"), lte(commands.nextAttemptAt, now))).orderBy(asc(commands.seq)).all();
+  }
+
+  nextAttemptAt(): number | null {
+    const next = this.db
+      .select({ at: commands.nextAttemptAt })
+      .from(commands)
+      .where(and(eq(commands.status, "pending"), isNotNull(commands.nextAttemptAt)))
+      .orderBy(asc(commands.nextAttemptAt))
+      .get();
+    return next?.at ?? null;
+  }
+
+  pendingCount(): Promise<number> {
+    return Promise.resolve(this.db.$count(commands, eq(commands.status, "pending")));
+  }
+}
