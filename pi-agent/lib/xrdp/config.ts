@@ -52,10 +52,12 @@ export function xrdpIni(o: { address: string; port: number; config: ServerConfig
     .join("\n");
 }
 
-export function sesmanIni(o: { logFile: string; base?: string }): string {
+export function sesmanIni(o: { logFile: string; displayOffset: number; base?: string }): string {
   const all = sections(o.base ?? readFileSync(SYSTEM_SESMAN_INI, "utf8"));
   const logging = all.find((s) => s.name === "Logging");
-  if (!logging) throw new Error(`${SYSTEM_SESMAN_INI} lacks [Logging]`);
+  const sessions = all.find((s) => s.name === "Sessions");
+  if (!logging || !sessions) throw new Error(`${SYSTEM_SESMAN_INI} lacks [Logging] or [Sessions]`);
+  setKey(sessions, "X11DisplayOffset", String(o.displayOffset));
   setKey(logging, "LogFile", o.logFile);
   setKey(logging, "EnableSyslog", "false");
   return all.flatMap((s) => s.lines).join("\n");

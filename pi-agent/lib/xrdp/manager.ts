@@ -7,10 +7,10 @@
  *
  * Connection states, polled every second: a client TCP connection on the port without a session
  * display yet is `connecting`; with the user's X server up it is `connected`, then `active` while
- * the server's processes (xrdp's connection process, the session's X server and desktop) use CPU —
- * they do whenever the user types, moves the pointer or the screen changes — and `idle` after
- * `idleSeconds` without; the connection gone with the session still alive is `disconnected`
- * (xrdp keeps the session for a reconnect).
+ * xrdp moves data — its processes read and write (/proc/<pid>/io) whenever the user types, moves
+ * the pointer or the screen changes (updates go to the client) — and `idle` after `idleSeconds`
+ * without; the connection gone with the session still alive is `disconnected` (xrdp keeps the
+ * session for a reconnect). The X server's own CPU time is no measure: our capture keeps it busy.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from "node:fs";
@@ -50,7 +50,7 @@ interface Server {
   display: string | null;
   recorder: ChildProcess | null;
   lastActiveAt: number;
-  lastCpuSeconds: number;
+  lastIoBytes: number;
   sample: { at: number; cpuSeconds: number; rchar: number; wchar: number };
 }
 
@@ -66,6 +66,10 @@ export interface ServerManagerOptions {
   upload?: { server: string; token: string };
   recordFps?: number;
   idleSeconds?: number;
+  /** xrdp I/O bytes within one poll that count as activity (default 512). */
+  activityBytes?: number;
+  /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
+  displayOffset?: number;
   pollMs?: number;
   onEvent: (event: EventBody) => void;
   log: (line: string) => void;
@@ -197,7 +201,7 @@ export class ServerManager {
       display: null,
       recorder: null,
       lastActiveAt: 0,
-      lastCpuSeconds: 0,
+      lastIoBytes: 0,
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
     };
     this.servers.set(c.serverId, server);
@@ -268,8 +272,7 @@ export class ServerManager {
         const procs = this.processesOf(s, processes);
         const now = performance.now();
         const cpuSeconds = procs.reduce((a, p) => a + p.cpuSeconds, 0);
-        const xrdpTree = processTree([s.xrdp.pid ?? -1], processes);
-        const io = xrdpTree.map((p) => ioBytes(p.pid)).reduce((a, b) => ({ rchar: a.rchar + b.rchar, wchar: a.wchar + b.wchar }), { rchar: 0, wchar: 0 });
+        const io = this.xrdpIoSplit(s, processes);
         const seconds = Math.max(0.001, (now - s.sample.at) / 1000);
         const kbps = (delta: number) => Math.max(0, Math.round((delta * 8) / 1000 / seconds));
         const report: ResourceReport = {
@@ -284,6 +287,18 @@ export class ServerManager {
         s.sample = { at: now, cpuSeconds, ...io };
         return report;
       });
+  }
+
+  /** Bytes xrdp's processes (listener and the connection's child) have read and written. */
+  private xrdpIoSplit(s: Server, processes: ProcessInfo[]): { rchar: number; wchar: number } {
+    return processTree([s.xrdp.pid ?? -1], processes)
+      .map((p) => ioBytes(p.pid))
+      .reduce((a, b) => ({ rchar: a.rchar + b.rchar, wchar: a.wchar + b.wchar }), { rchar: 0, wchar: 0 });
+  }
+
+  private xrdpIo(s: Server, processes: ProcessInfo[]): number {
+    const io = this.xrdpIoSplit(s, processes);
+    return io.rchar + io.wchar;
   }
 
   /** The server's processes: xrdp (listener and connection children) and everything its user runs. */
@@ -304,9 +319,9 @@ export class ServerManager {
       if (!session) s.display = null;
       if (s.display && (!s.recorder || s.recorder.exitCode !== null)) this.record(s);
 
-      const cpuSeconds = this.processesOf(s, processes).reduce((a, p) => a + p.cpuSeconds, 0);
-      if (cpuSeconds - s.lastCpuSeconds >= 0.02) s.lastActiveAt = Date.now();
-      s.lastCpuSeconds = cpuSeconds;
+      const io = this.xrdpIo(s, processes);
+      if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
+      s.lastIoBytes = io;
 
       const clients = establishedClients(s.port);
       let next: ConnectionState | null = s.connection;
@@ -354,7 +369,7 @@ export class ServerManager {
     chmodSync("/run/xrdp/sockdir", 0o3777);
     const ini = join(this.o.stateDir, "sesman.ini");
     mkdirSync(this.o.stateDir, { recursive: true });
-    writeFileSync(ini, sesmanIni({ logFile: join(this.o.stateDir, "sesman.log") }));
+    writeFileSync(ini, sesmanIni({ logFile: join(this.o.stateDir, "sesman.log"), displayOffset: this.o.displayOffset ?? 10 }));
     this.sesman = spawn("xrdp-sesman", ["-n", "-c", ini], { stdio: "ignore" });
   }
 

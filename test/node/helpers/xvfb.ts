@@ -17,9 +17,10 @@ function displayInUse(n: number): boolean {
   return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
 }
 
-export async function startXvfb(width: number, height: number): Promise<Xvfb> {
+/** `displays`: the numbers a test may use (default: any of 100–899). */
+export async function startXvfb(width: number, height: number, displays?: readonly number[]): Promise<Xvfb> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const n = 100 + Math.floor(Math.random() * 800);
+    const n = displays ? displays[attempt % displays.length]! : 100 + Math.floor(Math.random() * 800);
     if (displayInUse(n)) continue;
     const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
       stdio: "ignore",
