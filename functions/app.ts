@@ -19,6 +19,7 @@ import { systemApp } from "./system/index.ts";
 import { authApp } from "./auth/index.ts";
 import { usersApp } from "./users/index.ts";
 import { nodesApp } from "./nodes/index.ts";
+import { rdpApp } from "./rdp/index.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -98,6 +99,7 @@ app.route("/api/v1/users", usersApp);
 app.route("/api/v1/nodes", nodesApp);
 app.route("/api/v1/chain", chainApp);
 app.route("/api/v1/payments", paymentsApp);
+app.route("/api/v1/rdp", rdpApp);
 
 app.doc31("/api/v1/openapi.json", (c) => ({
   openapi: "3.1.0",

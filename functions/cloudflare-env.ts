@@ -21,7 +21,8 @@ declare global {
         | "SessionDO"
         | "SessionIndexDO"
         | "ChainDO"
-        | "LedgerDO";
+        | "LedgerDO"
+        | "RdpHostDO";
     }
   }
 }

@@ -10,6 +10,7 @@ export { UserDO } from "../durable-objects/user/index.ts";
 export { UserIndexDO } from "../durable-objects/user-index/index.ts";
 export { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
 export { NodePoolDO } from "../durable-objects/node-pool/index.ts";
+export { RdpHostDO } from "../durable-objects/rdp-host/index.ts";
 export { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 export { SessionDO } from "../durable-objects/session/index.ts";
 export { SessionIndexDO } from "../durable-objects/session-index/index.ts";

@@ -7,6 +7,7 @@ import type { UserIndexDO } from "../durable-objects/user-index/index.ts";
 import type { UserDO } from "../durable-objects/user/index.ts";
 import type { NodeDirectoryDO } from "../durable-objects/node-directory/index.ts";
 import type { NodePoolDO } from "../durable-objects/node-pool/index.ts";
+import type { RdpHostDO } from "../durable-objects/rdp-host/index.ts";
 import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SessionDO } from "../durable-objects/session/index.ts";
 import type { SessionIndexDO } from "../durable-objects/session-index/index.ts";
@@ -37,4 +38,5 @@ export type Env = { [K in keyof ConfigInput]?: string } & {
   NODE_POOLS: DurableObjectNamespace<NodePoolDO>;
   NODE_DIRECTORY: DurableObjectNamespace<NodeDirectoryDO>;
   LEDGER: DurableObjectNamespace<LedgerDO>;
+  RDP_HOSTS: DurableObjectNamespace<RdpHostDO>;
 };

@@ -176,6 +176,21 @@ export const PROBLEM_TYPES = {
     title: "Server misconfigured",
     description: "A configuration variable or secret is missing or malformed; `errors` names each one.",
   },
+  "rdp-pool-exhausted": {
+    status: 503,
+    title: "RDP port pool exhausted",
+    description: "The host runs its maximum number of RDP servers (or every port of its range is taken); `maxServers` gives the limit.",
+  },
+  "port-not-allocated": {
+    status: 409,
+    title: "Port not allocated",
+    description: "The server holds no port: it was already released (a second release changes nothing).",
+  },
+  "host-offline": {
+    status: 503,
+    title: "Host offline",
+    description: "The host's agent is not connected to its channel; the desktop cannot be started there now.",
+  },
   "service-unavailable": {
     status: 503,
     title: "Service unavailable",

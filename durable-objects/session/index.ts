@@ -43,6 +43,16 @@ export interface CreateSessionInput {
   rdp: Record<string, number | boolean>;
 }
 
+/** One RDP state change as the session's status stream carries it (RdpHostDO → SessionDO). */
+export interface RdpStatusUpdate {
+  serverId: string;
+  hostId: string;
+  server: string;
+  connection: string | null;
+  reason: string | null;
+  at: string;
+}
+
 export interface ChunkMeta {
   nonce: string;
   plainSize: number;
@@ -219,6 +229,27 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
         // A closing socket: the runtime drops it.
       }
     }
+  }
+
+  /**
+   * An RDP desktop of this session changed state (RdpHostDO calls this): recorded as an `rdp`
+   * event and pushed to every live status stream as `{ type: "rdp", … }`. The session's own
+   * state is not touched.
+   */
+  async rdpStatus(update: RdpStatusUpdate): Promise<Result<void>> {
+    await this.ready();
+    const row = this.#row();
+    if (!row) return fail("not-found", "No such session.");
+    this.#event("rdp", "system", update);
+    const text = JSON.stringify({ type: "rdp" as const, sessionId: row.id, ...update });
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(text);
+      } catch {
+        // A closing socket: the runtime drops it.
+      }
+    }
+    return ok(undefined);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------

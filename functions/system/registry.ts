@@ -99,6 +99,13 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
       );
     },
   },
+  {
+    name: "rdp",
+    description: "RDP control plane: RdpHostDO per Pi (port pool 13389–14389, server lifecycle, agent channel, connection states, resource monitor)",
+    async check(env) {
+      await callDurableObject("RdpHostDO", "ping", () => env.RDP_HOSTS.get(env.RDP_HOSTS.idFromName("health:probe")).ping());
+    },
+  },
 ];
 
 export const FUNCTION_NAMES = FUNCTION_CHECKS.map((f) => f.name) as [string, ...string[]];

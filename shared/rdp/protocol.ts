@@ -130,7 +130,18 @@ export const NotifyCommand = z
   .object({ kind: z.literal("server.notify"), serverId: id, level: z.enum(["info", "warning"]), message: z.string().min(1).max(500) })
   .strict();
 
-export const CommandBody = z.discriminatedUnion("kind", [StartServerCommand, StopServerCommand, UpdateLimitsCommand, NotifyCommand]);
+/** Replace the one-time password (a new owner after a transfer, or new connection credentials). */
+export const CredentialsCommand = z
+  .object({ kind: z.literal("server.credentials"), serverId: id, password: z.string().min(16).max(128) })
+  .strict();
+
+export const CommandBody = z.discriminatedUnion("kind", [
+  StartServerCommand,
+  StopServerCommand,
+  UpdateLimitsCommand,
+  NotifyCommand,
+  CredentialsCommand,
+]);
 export type CommandBody = z.infer<typeof CommandBody>;
 export type CommandKind = CommandBody["kind"];
 
@@ -234,6 +245,8 @@ export const HelloMessage = z
     ...signed,
     protocol: z.literal(PROTOCOL_VERSION),
     agentVersion: z.string().min(1).max(64),
+    /** Host name or IP address RDP clients use to reach this Pi (given to users with their port). */
+    address: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/).optional(),
     /** Servers the agent still runs (after a reconnect or an agent restart). */
     servers: z.array(z.object({ serverId: id, state: z.enum(SERVER_STATES) }).strict()).max(1000),
   })

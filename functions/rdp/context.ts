@@ -1,0 +1,53 @@
+import type { Context } from "hono";
+import type { RdpActor } from "../../durable-objects/rdp-host/index.ts";
+import { ApiError } from "../../shared/errors.ts";
+import type { Outcome } from "../../shared/outcome.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import type { AppEnv } from "../types.ts";
+
+export function hostStub(c: Context<AppEnv>, hostId: string) {
+  return c.env.RDP_HOSTS.get(c.env.RDP_HOSTS.idFromName(hostId));
+}
+
+export function directory(c: Context<AppEnv>) {
+  return c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
+}
+
+export const isAdmin = (actor: { role: RdpActor["role"] }) => ROLE_RANK[actor.role] >= ROLE_RANK.ADMIN;
+
+/** Calls an RdpHostDO method; a returned refusal becomes the problem it names. */
+export async function callHost<T>(method: string, call: () => Promise<Outcome<T>>): Promise<T> {
+  const outcome = await callDurableObject("RdpHostDO", method, call);
+  if (outcome.problem) throw new ApiError(outcome.problem.slug, outcome.problem.detail, outcome.problem.extensions ?? {});
+  return outcome.value as T;
+}
+
+/** The signed-in caller and whether they operate the host (its node is theirs). Unknown hosts are 404. */
+export async function actorFor(c: Context<AppEnv>, hostId: string): Promise<RdpActor> {
+  const principal = principalOf(c);
+  const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory(c).locate(hostId));
+  if (!placement) throw new ApiError("not-found", `No host ${hostId}.`);
+  return { userId: principal.userId, role: principal.role, operatesHost: placement.operatorId === principal.userId };
+}
+
+/** Host-wide views (status, listing, alerts): the host's operator or an admin; others see 404. */
+export async function operatorFor(c: Context<AppEnv>, hostId: string): Promise<RdpActor> {
+  const actor = await actorFor(c, hostId);
+  if (!actor.operatesHost && !isAdmin(actor)) throw new ApiError("not-found", `No host ${hostId}.`);
+  return actor;
+}
+
+/** Every host id the caller may list: all registered nodes for admins, their own for operators. */
+export async function visibleHosts(c: Context<AppEnv>): Promise<string[]> {
+  const principal = principalOf(c);
+  if (isAdmin(principal)) {
+    const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory(c).listPools());
+    const nodes = await Promise.all(
+      pools.map((p) => callDurableObject("NodePoolDO", "listNodes", () => c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(p.name)).listNodes())),
+    );
+    return nodes.flat().map((n) => n.id);
+  }
+  const own = await callDurableObject("NodeDirectoryDO", "nodesOf", () => directory(c).nodesOf(principal.userId));
+  return own.map((p) => p.nodeId);
+}

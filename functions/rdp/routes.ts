@@ -1,0 +1,281 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../../shared/errors.ts";
+import { callDurableObject } from "../do-call.ts";
+import { principalOf, requireRole } from "../middleware/authenticate.ts";
+import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { callSession, sessionStub } from "../sessions/context.ts";
+import { actorFor, callHost, hostStub, isAdmin, operatorFor, visibleHosts } from "./context.ts";
+import {
+  AlertListSchema,
+  AlertQuery,
+  DesktopRequestSchema,
+  DesktopSchema,
+  HostParam,
+  HostStatusSchema,
+  LimitsSchema,
+  ListQuery,
+  MigrateSchema,
+  NotifySchema,
+  ServerListSchema,
+  ServerParam,
+  ServerSchema,
+  TransferSchema,
+} from "./schemas.ts";
+
+const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+const tags = ["rdp"];
+
+const createDesktop = createRoute({
+  method: "post",
+  path: "/desktops",
+  tags,
+  summary: "A desktop for one of your sessions: an RDP server on the session's host, with one-time credentials",
+  request: { body: json(DesktopRequestSchema) },
+  responses: { 201: jsonResponse(DesktopSchema, "The desktop is starting; connect with these credentials"), ...problemResponses(400, 401, 404, 409, 429, 503) },
+});
+
+const listAll = createRoute({
+  method: "get",
+  path: "/servers",
+  tags,
+  summary: "RDP servers on every host the caller operates (admins: all hosts)",
+  middleware: [requireRole("NODE_OPERATOR")],
+  request: { query: ListQuery },
+  responses: { 200: jsonResponse(ServerListSchema, "Servers, newest first per host"), ...problemResponses(400, 401, 403, 429) },
+});
+
+const listAlerts = createRoute({
+  method: "get",
+  path: "/alerts",
+  tags,
+  summary: "Monitor alerts (limit warnings and terminations) on every host (ADMIN)",
+  middleware: [requireRole("ADMIN")],
+  request: { query: AlertQuery },
+  responses: { 200: jsonResponse(AlertListSchema, "Alerts, newest first"), ...problemResponses(400, 401, 403, 429) },
+});
+
+const hostStatus = createRoute({
+  method: "get",
+  path: "/hosts/{hostId}",
+  tags,
+  summary: "A host's agent channel and load (its operator or an admin)",
+  request: { params: HostParam },
+  responses: { 200: jsonResponse(HostStatusSchema, "Host status"), ...problemResponses(400, 401, 404, 429) },
+});
+
+const hostServers = createRoute({
+  method: "get",
+  path: "/hosts/{hostId}/servers",
+  tags,
+  summary: "A host's RDP servers (its operator or an admin)",
+  request: { params: HostParam, query: ListQuery },
+  responses: { 200: jsonResponse(ServerListSchema, "Servers, newest first"), ...problemResponses(400, 401, 404, 429) },
+});
+
+const hostAlerts = createRoute({
+  method: "get",
+  path: "/hosts/{hostId}/alerts",
+  tags,
+  summary: "A host's monitor alerts (its operator or an admin)",
+  request: { params: HostParam, query: AlertQuery },
+  responses: { 200: jsonResponse(AlertListSchema, "Alerts, newest first"), ...problemResponses(400, 401, 404, 429) },
+});
+
+const CommandAcceptedSchema = z.object({ commandId: z.string() }).openapi("RdpCommandAccepted");
+
+const getServer = createRoute({
+  method: "get",
+  path: "/hosts/{hostId}/servers/{serverId}",
+  tags,
+  summary: "One RDP server (owner, host operator or admin)",
+  request: { params: ServerParam },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const connect = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/connect",
+  tags,
+  summary: "New one-time credentials (the owner or an admin)",
+  request: { params: ServerParam },
+  responses: { 200: jsonResponse(DesktopSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const transfer = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/transfer",
+  tags,
+  summary: "Hand the desktop to another user (the owner or an admin)",
+  request: { params: ServerParam, body: json(TransferSchema) },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const migrate = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/migrate",
+  tags,
+  summary: "Move the desktop to another host (the owner or an admin)",
+  request: { params: ServerParam, body: json(MigrateSchema) },
+  responses: { 201: jsonResponse(DesktopSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const stop = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/stop",
+  tags,
+  summary: "Stop the desktop (owner, host operator or admin)",
+  request: { params: ServerParam },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const destroy = createRoute({
+  method: "delete",
+  path: "/hosts/{hostId}/servers/{serverId}",
+  tags,
+  summary: "Stop and destroy the server (host operator or admin)",
+  request: { params: ServerParam },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const release = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/release",
+  tags,
+  summary: "Reclaim the port of a server the agent cannot stop (host operator or admin)",
+  request: { params: ServerParam },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const limits = createRoute({
+  method: "put",
+  path: "/hosts/{hostId}/servers/{serverId}/limits",
+  tags,
+  summary: "Change the server's resource limits (host operator or admin)",
+  request: { params: ServerParam, body: json(LimitsSchema) },
+  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+const notify = createRoute({
+  method: "post",
+  path: "/hosts/{hostId}/servers/{serverId}/notify",
+  tags,
+  summary: "Show a message on the desktop (host operator or admin)",
+  request: { params: ServerParam, body: json(NotifySchema) },
+  responses: { 200: jsonResponse(CommandAcceptedSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+export const rdpRoutes = createApp()
+  .openapi(createDesktop, async (c) => {
+    const principal = principalOf(c);
+    const body = c.req.valid("json");
+    const config = c.get("config");
+    const { ownerId, nodeId } = await callSession("get", () =>
+      sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
+    );
+    if (ownerId !== principal.userId && !isAdmin(principal)) throw new ApiError("not-found", "No such session.");
+    await actorFor(c, nodeId);
+    const desktop = await callHost("createDesktop", () =>
+      hostStub(c, nodeId).createDesktop({
+        hostId: nodeId,
+        sessionId: body.sessionId,
+        ownerId,
+        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend },
+        limits: {
+          cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,
+          memoryMb: config.RDP_MEMORY_MB,
+          diskMb: config.RDP_DISK_MB,
+          bandwidthKbps: config.RDP_BANDWIDTH_KBPS,
+          sessionTtlSeconds: Math.min(body.sessionTtlSeconds ?? config.RDP_SESSION_TTL_SECONDS, config.RDP_SESSION_TTL_SECONDS),
+        },
+      }),
+    );
+    return c.json(desktop, 201);
+  })
+  .openapi(listAll, async (c) => {
+    const liveOnly = c.req.valid("query").live === "true";
+    const hosts = await visibleHosts(c);
+    const lists = await Promise.all(hosts.map((h) => callDurableObject("RdpHostDO", "listServers", () => hostStub(c, h).listServers({ liveOnly }))));
+    return c.json({ servers: lists.flat() }, 200);
+  })
+  .openapi(listAlerts, async (c) => {
+    const { limit } = c.req.valid("query");
+    const hosts = await visibleHosts(c);
+    const lists = await Promise.all(hosts.map((h) => callDurableObject("RdpHostDO", "listAlerts", () => hostStub(c, h).listAlerts(limit))));
+    const alerts = lists.flat().sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+    return c.json({ alerts }, 200);
+  })
+  .openapi(hostStatus, async (c) => {
+    const { hostId } = c.req.valid("param");
+    await operatorFor(c, hostId);
+    const status = await callDurableObject("RdpHostDO", "hostStatus", () => hostStub(c, hostId).hostStatus());
+    return c.json({ ...status, hostId }, 200);
+  })
+  .openapi(hostServers, async (c) => {
+    const { hostId } = c.req.valid("param");
+    await operatorFor(c, hostId);
+    const liveOnly = c.req.valid("query").live === "true";
+    return c.json({ servers: await callDurableObject("RdpHostDO", "listServers", () => hostStub(c, hostId).listServers({ liveOnly })) }, 200);
+  })
+  .openapi(hostAlerts, async (c) => {
+    const { hostId } = c.req.valid("param");
+    await operatorFor(c, hostId);
+    const { limit } = c.req.valid("query");
+    return c.json({ alerts: await callDurableObject("RdpHostDO", "listAlerts", () => hostStub(c, hostId).listAlerts(limit)) }, 200);
+  })
+  .openapi(getServer, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    return c.json(await callHost("getServer", () => hostStub(c, hostId).getServer(serverId, actor)), 200);
+  })
+  .openapi(connect, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    return c.json(await callHost("issueCredentials", () => hostStub(c, hostId).issueCredentials(serverId, actor)), 200);
+  })
+  .openapi(transfer, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    const { toUserId } = c.req.valid("json");
+    return c.json(await callHost("transfer", () => hostStub(c, hostId).transfer(serverId, actor, toUserId)), 200);
+  })
+  .openapi(migrate, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const { toHostId } = c.req.valid("json");
+    const actor = await actorFor(c, hostId);
+    if (toHostId === hostId) throw new ApiError("conflict", "The desktop already runs on this host.");
+    const source = await callHost("migrationSource", () => hostStub(c, hostId).migrationSource(serverId, actor));
+    await actorFor(c, toHostId);
+    const { user: _user, ...config } = source.config;
+    const desktop = await callHost("createDesktop", () =>
+      hostStub(c, toHostId).createDesktop({ hostId: toHostId, sessionId: source.sessionId, ownerId: source.ownerId, config, limits: source.limits }),
+    );
+    await callDurableObject("RdpHostDO", "migrated", () => hostStub(c, hostId).migrated(serverId, toHostId));
+    return c.json(desktop, 201);
+  })
+  .openapi(stop, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    return c.json(await callHost("stop", () => hostStub(c, hostId).stop(serverId, actor, false)), 200);
+  })
+  .openapi(destroy, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    return c.json(await callHost("stop", () => hostStub(c, hostId).stop(serverId, actor, true)), 200);
+  })
+  .openapi(release, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    return c.json(await callHost("releasePort", () => hostStub(c, hostId).releasePort(serverId, actor)), 200);
+  })
+  .openapi(limits, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    const body = c.req.valid("json");
+    return c.json(await callHost("updateLimits", () => hostStub(c, hostId).updateLimits(serverId, actor, body)), 200);
+  })
+  .openapi(notify, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    const actor = await actorFor(c, hostId);
+    const { level, message } = c.req.valid("json");
+    return c.json(await callHost("notify", () => hostStub(c, hostId).notify(serverId, actor, level, message)), 200);
+  });

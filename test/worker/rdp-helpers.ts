@@ -1,0 +1,84 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env as workerEnv } from "cloudflare:workers";
+import type { Env } from "../../shared/env.ts";
+import { api, tokenFor } from "./helpers.ts";
+import { TestNode } from "./node-agent.ts";
+import { TestRdpAgent } from "./rdp-agent.ts";
+import { createSession } from "./session-helpers.ts";
+
+export const env: Env = workerEnv;
+
+export interface DesktopJson {
+  server: { id: string; hostId: string; port: number | null; state: string; connection: string | null; ownerId: string; endReason: string | null; [k: string]: unknown };
+  host: string | null;
+  port: number;
+  username: string;
+  password: string;
+}
+
+export async function as(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" = "USER") {
+  return { Authorization: `Bearer ${await tokenFor(userId, role)}`, "Content-Type": "application/json" };
+}
+
+/** A registered node (operator `operatorId`) with its agent connected and said hello. */
+export async function onlineHost(operatorId: string): Promise<{ node: TestNode; agent: TestRdpAgent }> {
+  const node = new TestNode(operatorId);
+  const res = await node.register();
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  const agent = await TestRdpAgent.connect(node, { address: "pi.example" });
+  // hello is processed before anything else the test sends through the Worker.
+  await hostStatus(node.id);
+  return { node, agent };
+}
+
+export async function hostStatus(hostId: string) {
+  return runInDurableObject(hostStub(hostId), (instance) => instance.hostStatus());
+}
+
+export function hostStub(hostId: string) {
+  return env.RDP_HOSTS.get(env.RDP_HOSTS.idFromName(hostId));
+}
+
+export async function requestDesktop(ownerId: string, hostId: string, extra: Record<string, unknown> = {}) {
+  const session = await createSession(ownerId, hostId);
+  const res = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as(ownerId), body: JSON.stringify({ sessionId: session.id, ...extra }) });
+  return { session, res };
+}
+
+/** A desktop whose start the agent acked: the server is running. */
+export async function runningDesktop(ownerId: string, host: { node: TestNode; agent: TestRdpAgent }) {
+  const { session, res } = await requestDesktop(ownerId, host.node.id);
+  if (res.status !== 201) throw new Error(`desktop failed: ${res.status} ${await res.text()}`);
+  const desktop = (await res.json()) as DesktopJson;
+  const start = await host.agent.command("server.start");
+  host.agent.ack(start.id);
+  await until(async () => (await serverRow(host.node.id, desktop.server.id))?.state === "running");
+  return { session, desktop };
+}
+
+export async function serverRow(hostId: string, serverId: string) {
+  return runInDurableObject(hostStub(hostId), (instance) =>
+    instance.getServer(serverId, { userId: "probe", role: "ADMIN", operatesHost: true }).then((o) => o.value ?? null),
+  );
+}
+
+/** Polls (the agent's frames reach the DO asynchronously); gives up after many tries, never by time. */
+export async function until(check: () => Promise<boolean>, tries = 200): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error("condition never held");
+}
+
+/** Moves a column of the host's rows into the past, as if time had passed, then runs the alarm. */
+export async function backdateAndAlarm(hostId: string, sql: string): Promise<void> {
+  await runInDurableObject(hostStub(hostId), (_instance, state) => {
+    state.storage.sql.exec(sql);
+  });
+  await runDurableObjectAlarm(hostStub(hostId));
+}
+
+export async function serverPath(hostId: string, serverId: string, suffix = "") {
+  return `/api/v1/rdp/hosts/${hostId}/servers/${serverId}${suffix}`;
+}
