@@ -20,6 +20,8 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --heartbeat-seconds N     beat this often instead of the pool's interval
   --idle-seconds N          a connection without activity this long is idle (default 60)
   --record-fps N            frames a second recorded from a session (default 10)
+  --display-offset N        first X display number of xrdp sessions (default 10)
+  --public-address HOST     host name or address RDP clients use to reach this machine
   --no-channel              heartbeats only, no RDP agent channel
   --no-upload               keep recordings in the spool instead of uploading them
 
@@ -37,6 +39,8 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       "heartbeat-seconds": { type: "string" },
       "idle-seconds": { type: "string" },
       "record-fps": { type: "string" },
+      "display-offset": { type: "string" },
+      "public-address": { type: "string" },
       "no-channel": { type: "boolean" },
       "no-upload": { type: "boolean" },
       help: { type: "boolean" },
@@ -47,6 +51,9 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   const heartbeatSeconds = values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
   const idleSeconds = positiveNumber(values["idle-seconds"], "idle-seconds", 60);
   const recordFps = positiveNumber(values["record-fps"], "record-fps", 10);
+  const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
+  const publicAddress = values["public-address"];
+  if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
   let state;
   try {
     state = loadNodeState(stateDir);
@@ -67,7 +74,8 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     listenAddress: values.listen ?? "0.0.0.0",
     desktop: values.desktop ?? "x-session-manager",
     agentBin: join(import.meta.dirname, "../../bin/lucid-agent.ts"),
-    upload: values["no-upload"] ? undefined : { server: state.server, token: state.credential.token },
+    upload: values["no-upload"] ? undefined : state,
+    displayOffset,
     recordFps,
     idleSeconds,
     onEvent: (event) => {
@@ -76,6 +84,8 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     },
     log,
   });
+  const reaped = manager.reapOrphans();
+  if (reaped > 0) log(`ended ${reaped} xrdp processes a previous run left behind`);
   const heartbeater = new Heartbeater({
     state,
     stateDir,
@@ -100,6 +110,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       state,
       handler: manager,
       agentVersion: "lucid-agent/0.1.0",
+      address: publicAddress,
       onEvent: (e) =>
         log(
           e.kind === "connected"

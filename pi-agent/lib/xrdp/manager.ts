@@ -19,6 +19,9 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
+import { sessionKeyHex, startSession } from "../node/sessions-api.ts";
+import type { NodeState } from "../node/state.ts";
+import { writeSecretFile } from "../node/state.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
 import { establishedClients } from "./tcp.ts";
 import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type SessionUser } from "./users.ts";
@@ -49,6 +52,9 @@ interface Server {
   connection: ConnectionState | null;
   display: string | null;
   recorder: ChildProcess | null;
+  /** Resolves once the recorder says it records (its signal handlers are set from then on). */
+  recorderReady: Promise<void>;
+  recordStarting: boolean;
   lastActiveAt: number;
   lastIoBytes: number;
   sample: { at: number; cpuSeconds: number; rchar: number; wchar: number };
@@ -62,8 +68,8 @@ export interface ServerManagerOptions {
   desktop: string;
   /** Path of the lucid-agent entry, for the recording children. */
   agentBin: string;
-  /** Upload recordings to this API origin with this node credential; omitted, they stay spooled. */
-  upload?: { server: string; token: string };
+  /** Upload recordings with this node's credential (sealed under the session's own data key); omitted, they stay spooled under a local key. */
+  upload?: NodeState;
   recordFps?: number;
   idleSeconds?: number;
   /** xrdp I/O bytes within one poll that count as activity (default 512). */
@@ -159,6 +165,16 @@ export class ServerManager {
       }
       case "server.notify":
         throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+      case "server.credentials": {
+        const server = this.servers.get(command.serverId);
+        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        try {
+          provisionUser(server.user.name, command.password, this.o.desktop);
+        } catch (error) {
+          throw new CommandError("user-provisioning-failed", (error as Error).message);
+        }
+        return;
+      }
     }
   }
 
@@ -200,6 +216,8 @@ export class ServerManager {
       connection: null,
       display: null,
       recorder: null,
+      recorderReady: Promise.resolve(),
+      recordStarting: false,
       lastActiveAt: 0,
       lastIoBytes: 0,
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
@@ -232,6 +250,8 @@ export class ServerManager {
     const wasRunning = server.state !== "stopped";
     server.state = "stopped";
     if (server.recorder && server.recorder.exitCode === null) {
+      // A recorder still starting would die of the signal without sealing anything: let it start first.
+      await Promise.race([server.recorderReady, wait(15_000)]);
       server.recorder.kill("SIGTERM"); // seals the open chunk and drains the spool
       await Promise.race([new Promise((r) => server.recorder!.once("exit", r)), wait(15_000)]);
     }
@@ -252,6 +272,26 @@ export class ServerManager {
     if (wasRunning) this.emit({ kind: "server", serverId, state: "stopped", detail: reason });
     this.o.log(`server ${serverId}: stopped (${reason})${destroy ? ", destroyed" : ""}`);
     if (this.running() === 0) this.stopSesman();
+  }
+
+  /**
+   * Ends xrdp and sesman processes a previous run of this agent left behind (it was killed with
+   * SIGKILL): their servers are unknown to this run, and they would hold their ports.
+   */
+  reapOrphans(): number {
+    const serversDir = join(this.o.stateDir, "servers") + "/";
+    const sesman = join(this.o.stateDir, "sesman.ini");
+    const orphans = allProcesses().filter(
+      (p) => (p.command === "xrdp" && p.args.some((a) => a.startsWith(serversDir))) || (p.command === "xrdp-sesman" && p.args.includes(sesman)),
+    );
+    for (const p of orphans) {
+      try {
+        process.kill(p.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    return orphans.length;
   }
 
   /** Stops every server (agent shutdown); their users are locked, nothing is destroyed. */
@@ -317,7 +357,7 @@ export class ServerManager {
         this.o.log(`server ${s.id}: session display ${s.display} (${s.user.name})`);
       }
       if (!session) s.display = null;
-      if (s.display && (!s.recorder || s.recorder.exitCode !== null)) this.record(s);
+      if (s.display && !s.recordStarting && (!s.recorder || s.recorder.exitCode !== null)) void this.record(s);
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
@@ -338,16 +378,34 @@ export class ServerManager {
   }
 
   /** Records the session display into STATE/spool/<sessionId> (resumes the same spool after a restart). */
-  private record(s: Server): void {
+  private async record(s: Server): Promise<void> {
     const out = join(this.o.stateDir, "spool", s.sessionId);
     const args = [this.o.agentBin, "record", "--display", s.display!, "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
-      args.push("--server", this.o.upload.server);
-      env.LUCID_NODE_TOKEN = this.o.upload.token;
+      s.recordStarting = true;
+      try {
+        const keyFile = join(out, "session.key");
+        if (!existsSync(keyFile)) {
+          await startSession(this.o.upload, s.sessionId);
+          mkdirSync(out, { recursive: true, mode: 0o700 });
+          writeSecretFile(keyFile, (await sessionKeyHex(this.o.upload, s.sessionId)) + "\n");
+        }
+      } catch (error) {
+        this.o.log(`server ${s.id}: ${(error as Error).message}; retrying`);
+        setTimeout(() => (s.recordStarting = false), 5000);
+        return;
+      }
+      s.recordStarting = false;
+      if (s.state !== "listening" || !s.display) return;
+      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"));
+      env.LUCID_NODE_TOKEN = this.o.upload.credential.token;
     }
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
     s.recorder = child;
+    let ready: () => void = () => {};
+    s.recorderReady = new Promise<void>((resolve) => (ready = resolve));
+    child.once("exit", () => ready());
     let pending = "";
     child.stderr!.on("data", (data: Buffer) => {
       pending += data.toString("utf8");
@@ -356,6 +414,7 @@ export class ServerManager {
       for (const line of lines) {
         const sealed = /sealed (\d+) B, spooled/.exec(line);
         if (sealed) this.bytesRecorded += Number(sealed[1]);
+        if (line.startsWith("recording ")) ready();
         this.o.log(`server ${s.id} recorder: ${line}`);
       }
     });
