@@ -13,8 +13,8 @@ import {
   PING_FRAME,
   PROTOCOL_VERSION,
   ServerFrame,
+  AgentMessage,
   agentSigningBytes,
-  type AgentMessage,
   type CommandBody,
   type CommandFrame,
   type EventBody,
@@ -210,7 +210,12 @@ export class ControlChannel {
 
   private sendSigned(body: { type: "hello" | "ack" | "event"; [k: string]: unknown }): void {
     const unsigned = { ...body, channel: this.channel!, seq: ++this.seq, sentAt: Date.now() } as UnsignedAgentMessage;
-    const message = { ...unsigned, sig: bytesToHex(ed25519.sign(agentSigningBytes(this.hostId, unsigned), this.secretKey)) } as AgentMessage;
-    this.socket!.send(JSON.stringify(message));
+    const message = AgentMessage.safeParse({ ...unsigned, sig: bytesToHex(ed25519.sign(agentSigningBytes(this.hostId, unsigned), this.secretKey)) });
+    // Never send what the DO would refuse as a forgery (and close the channel for): drop it and say why.
+    if (!message.success) {
+      this.seq--;
+      return this.o.onEvent?.({ kind: "refused", code: "invalid-outgoing", detail: `${body.type}: ${message.error.issues[0]?.message ?? ""}` });
+    }
+    this.socket!.send(JSON.stringify(message.data));
   }
 }
