@@ -48,6 +48,14 @@ export interface Desktop {
 
 const { servers, commands, alerts, host } = schema;
 const LIVE: ServerState[] = ["created", "starting", "running", "stopping"];
+const RARE_METRICS = new Set([
+  "lucid_rdp_terminations_total",
+  "lucid_rdp_server_failures_total",
+  "lucid_rdp_alerts_total",
+  "lucid_rdp_pool_exhausted_total",
+  "lucid_rdp_ports_reclaimed_total",
+  "lucid_rdp_commands_expired_total",
+]);
 /** Keep-alive: a socket silent for this many keep-alive periods is closed as dead. */
 const DEAD_AFTER_KEEPALIVES = 3;
 
@@ -60,6 +68,8 @@ const DEAD_AFTER_KEEPALIVES = 3;
  */
 export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   readonly #metrics = new MetricsBuffer();
+  #flushSoon = false;
+  #notifications: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
@@ -177,24 +187,36 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       case "ack":
         await this.#onAck(ws, message);
         return;
+      case "acks":
+        for (const ack of message.acks) await this.#onAck(ws, { ...ack, seq: message.seq });
+        return;
       case "event":
         await this.#onEvent(message.event, now);
         return;
     }
   }
 
-  /** Servers the agent still runs that should not run any more get a stop again. */
-  async #reconcile(running: { serverId: string; state: string }[]): Promise<void> {
-    for (const reported of running) {
-      if (reported.state !== "listening" && reported.state !== "starting") continue;
-      const row = this.#server(reported.serverId);
+  /**
+   * After hello: servers the agent runs but should not get a stop again; a starting server it
+   * reports listening is running; a running server it no longer has (the agent restarted) failed.
+   */
+  async #reconcile(reported: { serverId: string; state: string }[]): Promise<void> {
+    const onHost = new Map(reported.map((r) => [r.serverId, r.state]));
+    for (const [serverId, state] of onHost) {
+      if (state !== "listening" && state !== "starting") continue;
+      const row = this.#server(serverId);
+      if (row?.state === "starting" && state === "listening") await this.#running(row);
       if (row && LIVE.includes(row.state as ServerState)) continue;
       const pendingStop = this.db
         .select({ seq: commands.seq })
         .from(commands)
-        .where(and(eq(commands.serverId, reported.serverId), eq(commands.kind, "server.stop"), eq(commands.status, "pending")))
+        .where(and(eq(commands.serverId, serverId), eq(commands.kind, "server.stop"), eq(commands.status, "pending")))
         .get();
-      if (!pendingStop) this.#enqueue({ kind: "server.stop", serverId: reported.serverId, reason: "unknown-to-host", destroy: true }, false);
+      if (!pendingStop) this.#enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
+    }
+    for (const row of this.db.select().from(servers).where(eq(servers.state, "running")).all()) {
+      const state = onHost.get(row.id);
+      if (state !== "listening" && state !== "starting") await this.#fail(row, "lost-on-host");
     }
   }
 
@@ -246,7 +268,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
       .run();
   }
 
-  async #onAck(ws: WebSocket, ack: Extract<AgentMessage, { type: "ack" }>): Promise<void> {
+  async #onAck(ws: WebSocket, ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number }): Promise<void> {
     const row = this.db.select().from(commands).where(eq(commands.id, ack.commandId)).get();
     if (!row) {
       ws.send(errorFrame("unknown-command", `No command ${ack.commandId}.`, ack.seq));
@@ -371,20 +393,28 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     return next;
   }
 
+  /**
+   * Pushes a state change to the session's live status stream. Queued, not awaited: a call out
+   * of a DO waits for its pending writes to commit, which would serialise every allocation on
+   * the disk. One chain per object keeps the changes in order.
+   */
   async #notifySession(row: ServerRow, reason: string | null): Promise<void> {
-    try {
-      const session = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(row.sessionId));
-      await session.rdpStatus({
-        serverId: row.id,
-        hostId: this.#hostId(),
-        server: row.state,
-        connection: row.connection,
-        reason: reason ?? row.endReason,
-        at: new Date().toISOString(),
-      });
-    } catch (error) {
-      logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.#config.LOG_LEVEL);
-    }
+    const update = {
+      serverId: row.id,
+      hostId: this.#hostId(),
+      server: row.state,
+      connection: row.connection,
+      reason: reason ?? row.endReason,
+      at: new Date().toISOString(),
+    };
+    const session = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(row.sessionId));
+    this.#notifications = this.#notifications
+      .then(() => session.rdpStatus(update))
+      .then(
+        () => {},
+        (error: unknown) => logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.#config.LOG_LEVEL),
+      );
+    this.ctx.waitUntil(this.#notifications);
   }
 
   // ---- monitor ------------------------------------------------------------------------------
@@ -435,10 +465,13 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
 
   #count(name: string, labels: Record<string, string>, by = 1): void {
     this.#metrics.inc(name, labels, by);
+    if (RARE_METRICS.has(name)) this.#flushSoon = true;
   }
 
+  /** Buffered like the Worker's own counters; rare events (terminations, failures, alerts) go out at once. */
   async #flushMetrics(force = false): Promise<void> {
-    const deltas = this.#metrics.take(force);
+    const deltas = this.#metrics.take(force || this.#flushSoon);
+    this.#flushSoon = false;
     if (!deltas.length) return;
     try {
       await this.env.SYSTEM.get(this.env.SYSTEM.idFromName("system")).addMetrics(deltas);
@@ -449,21 +482,25 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
 
   // ---- RPC: servers -------------------------------------------------------------------------
 
-  /** Lowest free port of the range; null when the pool is exhausted. */
+  /** Lowest free port of the range (the first gap, found by SQLite); null when the pool is exhausted. */
   #freePort(config: Config): number | null {
-    const taken = this.db.select({ port: servers.port }).from(servers).where(isNotNull(servers.port)).orderBy(asc(servers.port)).all();
-    if (taken.length >= config.RDP_MAX_SERVERS) return null;
-    let candidate = config.RDP_PORT_MIN;
-    for (const { port } of taken) {
-      if (port! > candidate) break;
-      if (port === candidate) candidate++;
-    }
-    return candidate <= config.RDP_PORT_MAX ? candidate : null;
+    const [{ held }] = this.ctx.storage.sql.exec<{ held: number }>("SELECT count(*) AS held FROM servers WHERE port IS NOT NULL").toArray() as [{ held: number }];
+    if (held >= config.RDP_MAX_SERVERS) return null;
+    const [row] = this.ctx.storage.sql
+      .exec<{ port: number | null }>(
+        `SELECT min(p) AS port FROM (SELECT ? AS p UNION ALL SELECT port + 1 FROM servers WHERE port IS NOT NULL)
+         WHERE p <= ? AND p NOT IN (SELECT port FROM servers WHERE port IS NOT NULL)`,
+        config.RDP_PORT_MIN,
+        config.RDP_PORT_MAX,
+      )
+      .toArray();
+    return row?.port ?? null;
   }
 
   /**
    * Allocates a port and starts a desktop for a session: the server is `starting` until the
-   * agent acks the start (or reports it listening). One live desktop per session and host.
+   * agent acks the start (or reports it listening). A session may hold several desktops
+   * (a migration overlaps the old and the new one).
    */
   async createDesktop(input: DesktopInput): Promise<Outcome<Desktop>> {
     await this.ready();
@@ -471,12 +508,6 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     const agent = this.#agent();
     if (!agent?.att.helloed) return refuse("host-offline", `The agent of host ${input.hostId} is not connected.`, { hostId: input.hostId });
     const config = this.#config;
-    const existing = this.db
-      .select({ id: servers.id })
-      .from(servers)
-      .where(and(eq(servers.sessionId, input.sessionId), inArray(servers.state, LIVE)))
-      .get();
-    if (existing) return refuse("conflict", `Session ${input.sessionId} already has a desktop on this host.`, { serverId: existing.id });
     const port = this.#freePort(config);
     if (port === null) {
       this.#count("lucid_rdp_pool_exhausted_total", {});
@@ -512,7 +543,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     const created = await this.#moveServer(this.#server(id)!, "starting", null);
     this.#enqueue({ kind: "server.start", serverId: id, sessionId: input.sessionId, port, config: serverConfig, limits: input.limits, password });
     await this.#schedule();
-    await this.#flushMetrics(true);
+    await this.#flushMetrics();
     const address = this.db.select({ address: host.address }).from(host).get()?.address ?? null;
     return ok({ server: this.#view(this.#server(created.id)!), host: address, port, username: serverConfig.user, password });
   }
@@ -556,8 +587,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async hostStatus(): Promise<{ hostId: string; connected: boolean; address: string | null; agentVersion: string | null; lastSeenAt: string | null; serversLive: number; pendingCommands: number }> {
     await this.ready();
     const row = this.db.select().from(host).get();
-    const live = this.db.select({ id: servers.id }).from(servers).where(inArray(servers.state, LIVE)).all().length;
-    const pending = this.db.select({ seq: commands.seq }).from(commands).where(eq(commands.status, "pending")).all().length;
+    const live = await this.db.$count(servers, inArray(servers.state, LIVE));
+    const pending = await this.db.$count(commands, eq(commands.status, "pending"));
     return {
       hostId: row?.id ?? "",
       connected: this.#agent()?.att.helloed ?? false,

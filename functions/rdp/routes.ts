@@ -169,10 +169,13 @@ export const rdpRoutes = createApp()
     const principal = principalOf(c);
     const body = c.req.valid("json");
     const config = c.get("config");
-    const { ownerId, nodeId } = await callSession("get", () =>
+    const { ownerId, nodeId, state } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
     if (ownerId !== principal.userId && !isAdmin(principal)) throw new ApiError("not-found", "No such session.");
+    if (state !== "created" && state !== "recording") {
+      throw new ApiError("invalid-state", `The session is ${state}; desktops are for created or recording sessions.`, { state });
+    }
     await actorFor(c, nodeId);
     const desktop = await callHost("createDesktop", () =>
       hostStub(c, nodeId).createDesktop({

@@ -262,11 +262,34 @@ export const AckMessage = z
   })
   .strict();
 
+/**
+ * Several acks in one frame (additive, protocol 1): an agent draining a replay burst acks in
+ * batches, so the DO commits once per frame instead of once per command. Same rules as `ack`.
+ */
+export const AcksMessage = z
+  .object({
+    type: z.literal("acks"),
+    ...signed,
+    acks: z
+      .array(
+        z
+          .object({
+            commandId: id,
+            outcome: z.enum(["done", "failed"]),
+            error: z.object({ code: z.string().min(1).max(64), detail: z.string().max(500) }).strict().optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
 export const EventMessage = z
   .object({ type: z.literal("event"), ...signed, event: EventBody })
   .strict();
 
-export const AgentMessage = z.discriminatedUnion("type", [HelloMessage, AckMessage, EventMessage]);
+export const AgentMessage = z.discriminatedUnion("type", [HelloMessage, AckMessage, EventMessage, AcksMessage]);
 export type AgentMessage = z.infer<typeof AgentMessage>;
 export type UnsignedAgentMessage = AgentMessage extends infer M ? (M extends AgentMessage ? Omit<M, "sig"> : never) : never;
 

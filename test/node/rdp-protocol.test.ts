@@ -1,6 +1,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { describe, expect, it } from "vitest";
+import { canMoveConnection, canMoveServer } from "../../shared/rdp/states.ts";
 import { verifySignature } from "../../shared/nodes/verify.ts";
 import {
   AgentMessage,
@@ -56,5 +57,25 @@ describe("RDP agent channel protocol", () => {
 
   it("backs off retries exponentially up to the cap", () => {
     expect([1, 2, 3, 4, 5, 9].map(retryDelaySeconds)).toEqual([5, 10, 20, 40, 60, 60]);
+  });
+});
+
+describe("RDP states", () => {
+  it("allows the documented server lifecycle and nothing else", () => {
+    expect(canMoveServer("created", "starting")).toBe(true);
+    expect(canMoveServer("running", "stopping")).toBe(true);
+    expect(canMoveServer("stopped", "destroyed")).toBe(true);
+    expect(canMoveServer("stopped", "running")).toBe(false);
+    expect(canMoveServer("destroyed", "created")).toBe(false);
+  });
+
+  it("allows active ↔ idle, reconnects after a disconnect, and nothing after terminated", () => {
+    expect(canMoveConnection(null, "connecting")).toBe(true);
+    expect(canMoveConnection(null, "active")).toBe(false);
+    expect(canMoveConnection("active", "idle")).toBe(true);
+    expect(canMoveConnection("idle", "active")).toBe(true);
+    expect(canMoveConnection("disconnected", "connecting")).toBe(true);
+    expect(canMoveConnection("active", "connecting")).toBe(false);
+    expect(canMoveConnection("terminated", "connecting")).toBe(false);
   });
 });

@@ -151,6 +151,26 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     expect((await serverRow(node.id, desktop.server.id))!.state).toBe("failed");
   });
 
+  it("reconciles after hello: strays are stopped, a lost server fails, a listening one runs", async () => {
+    const { node, agent } = await onlineHost("op-reconcile");
+    const first = await requestDesktop("rec-user", node.id);
+    const running = (await first.res.json()) as DesktopJson;
+    agent.ack((await agent.command("server.start")).id);
+    await until(async () => (await serverRow(node.id, running.server.id))!.state === "running");
+    const second = await requestDesktop("rec-user", node.id);
+    const starting = (await second.res.json()) as DesktopJson;
+    await agent.command("server.start");
+    agent.close();
+    await until(async () => !(await hostStatus(node.id)).connected);
+    // The agent restarted: the running desktop is gone, the starting one came up, and it runs one nobody knows.
+    const back = track(await TestRdpAgent.connect(node, { hello: false }));
+    back.send({ type: "hello", protocol: 1, agentVersion: "test-agent/2", servers: [{ serverId: starting.server.id, state: "listening" }, { serverId: "rdp_stray", state: "listening" }] });
+    const stray = await back.command("server.stop");
+    expect(stray.command).toMatchObject({ serverId: "rdp_stray", reason: "unknown-to-host", destroy: true });
+    expect(await serverRow(node.id, running.server.id)).toMatchObject({ state: "failed", port: null, endReason: "lost-on-host" });
+    expect((await serverRow(node.id, starting.server.id))!.state).toBe("running");
+  });
+
   it("closes a channel that stopped answering keep-alives", async () => {
     const { node, agent } = await onlineHost("op-keepalive");
     await backdateAndAlarm(node.id, "SELECT 1");
