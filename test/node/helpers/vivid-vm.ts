@@ -13,16 +13,21 @@ const ROOT = resolve(import.meta.dirname, "../../..");
 export const CACHE = join(ROOT, ".cache/vivid");
 const AGENT = join(ROOT, "pi-agent");
 
-export const VIVID_TOOLS = ["qemu-system-x86_64", "busybox", "cpio", "modprobe", "depmod", "apt-get", "dpkg-deb", "g++"];
+export const VIVID_TOOLS = ["qemu-system-x86_64", "busybox", "cpio", "modprobe", "depmod", "apt-get", "apt-cache", "dpkg-deb", "g++"];
 
-/** Tools the VM needs that are not on PATH (apt: qemu-system-x86 busybox-static cpio kmod). */
+/** Where `tool` is: PATH plus the sbin directories (depmod and modprobe live there), or null. */
+function which(tool: string): string | null {
+  const dirs = (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin");
+  return dirs.map((dir) => join(dir, tool)).find((path) => existsSync(path)) ?? null;
+}
+
+/** Tools the VM needs that are not installed (apt: qemu-system-x86 busybox-static cpio kmod). */
 export function missingTools(): string[] {
-  const path = (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin");
-  return VIVID_TOOLS.filter((tool) => !path.some((dir) => existsSync(join(dir, tool))));
+  return VIVID_TOOLS.filter((tool) => !which(tool));
 }
 
 function run(file: string, args: string[], cwd?: string): string {
-  return execFileSync(file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync(which(file) ?? file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** The Debian kernel image package linux-image-amd64 points at (e.g. linux-image-6.1.0-56-amd64). */
@@ -72,7 +77,7 @@ export function buildVm(workDir: string): { kernel: string; initrd: string } {
   const root = join(workDir, "initramfs");
   mkdirSync(join(root, "bin"), { recursive: true });
   mkdirSync(join(root, "modules"), { recursive: true });
-  copyFileSync(execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim(), join(root, "bin/busybox"));
+  copyFileSync(which("busybox")!, join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);
   buildProbe(join(root, "v4l2_probe"));
   const names = modules.map((m, i) => {
@@ -111,7 +116,7 @@ export interface ProbeStep {
 export function bootVm(vm: { kernel: string; initrd: string }, timeoutMs = 240_000): Promise<{ steps: ProbeStep[]; console: string }> {
   return new Promise((resolvePromise, reject) => {
     const qemu = spawn(
-      "qemu-system-x86_64",
+      which("qemu-system-x86_64") ?? "qemu-system-x86_64",
       ["-accel", "tcg", "-m", "1024", "-kernel", vm.kernel, "-initrd", vm.initrd,
         "-append", "console=ttyS0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio"],
       { stdio: ["ignore", "pipe", "pipe"] },
