@@ -33,7 +33,7 @@ export interface ChannelHandler {
 export type ChannelEvent =
   | { kind: "connected"; channel: string }
   | { kind: "closed"; code: number; reason: string; retryInMs: number }
-  | { kind: "command"; id: string; command: string; attempt: number; outcome: "done" | "failed" | "duplicate"; error?: string }
+  | { kind: "command"; id: string; command: string; attempt: number; outcome: "received" | "done" | "failed" | "duplicate"; error?: string }
   | { kind: "refused"; code: string; detail: string };
 
 export interface ControlChannelOptions {
@@ -174,12 +174,17 @@ export class ControlChannel {
 
   private async onCommand(frame: CommandFrame): Promise<void> {
     const known = this.outcomes.get(frame.id);
+    if (!known && !this.running.has(frame.id)) {
+      this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "received" });
+    }
     if (known) {
       this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
       return this.ack(frame.id, known);
     }
     let pending = this.running.get(frame.id);
     const first = !pending;
+    // Delivered again while still being carried out (a retry, or a replay after reconnecting): ack when done, act once.
+    if (pending) this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
     if (!pending) {
       pending = this.o.handler.execute(frame.command).then(
         (): Outcome => ({ outcome: "done" }),
