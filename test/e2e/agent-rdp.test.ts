@@ -152,7 +152,9 @@ describe.skipIf(!isRoot)("a desktop served by the agent on the control plane's c
       return ["active", "idle"].includes(s?.connection) && s.lastReport ? s : null;
     });
     expect(live.lastReport.memoryMb).toBeGreaterThan(10);
-    await until("recording", async () => /recording :19\d into/.test(agentOutput));
+    // The recorder (a child process) runs once it says so; give it a few frames before the client leaves.
+    await until("recording", async () => /recorder: recording :19\d \(800x600\)/.test(agentOutput));
+    await new Promise((r) => setTimeout(r, 1500));
     client.kill("SIGTERM");
     xvfb.kill("SIGTERM");
     await until("disconnected", async () => (await call(OWNER, "USER", "GET", serverPath)).json?.connection === "disconnected");
