@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** lucid-agent: the Pi agent's command line. Exit codes: see lib/cli/exit-codes.ts. */
 import { DECODE_HELP, decode } from "../lib/cli/decode.ts";
+import { ENROLL_HELP, enroll } from "../lib/cli/enroll.ts";
 import { EXIT, UsageError } from "../lib/cli/exit-codes.ts";
 import { RECORD_HELP, record } from "../lib/cli/record.ts";
+import { RUN_HELP, run } from "../lib/cli/run.ts";
 import { STATUS_HELP, status } from "../lib/cli/status.ts";
 import { UPLOAD_HELP, upload } from "../lib/cli/upload.ts";
 
@@ -12,11 +14,11 @@ const HELP = `lucid-agent <command> [options]   (lucid-agent <command> --help fo
   upload --out DIR --server URL   upload what is left in a spool
   decode FILE --png DIR           decode a recording or a spooled chunk into PNG frames
   status --out DIR                show a spool's session and pending chunks
-  run                             node daemon (not available yet: needs the node API and RDP control plane)
-  enroll                          node enrolment (not available yet: needs the node API)
+  enroll --server URL …           register this machine as a node (Ed25519 key, node API)
+  run                             node daemon: heartbeats, RDP agent channel, xrdp servers, recording
 
 Exit codes: 0 ok, 1 failure, 64 usage, 65 corrupt data or wrong key, 69 capture/service unavailable,
-73 spool full, 76 chunk refused by the server.
+73 spool full, 76 chunk refused by the server, 77 node refused by the node API.
 `;
 
 const log = (line: string) => process.stderr.write(line + "\n");
@@ -25,6 +27,8 @@ const commands: Record<string, { run: (argv: string[], log: (l: string) => void)
   upload: { run: upload, help: UPLOAD_HELP },
   decode: { run: decode, help: DECODE_HELP },
   status: { run: status, help: STATUS_HELP },
+  enroll: { run: enroll, help: ENROLL_HELP },
+  run: { run, help: RUN_HELP },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -32,10 +36,6 @@ async function main(argv: string[]): Promise<number> {
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(HELP);
     return name ? EXIT.ok : EXIT.usage;
-  }
-  if (name === "run" || name === "enroll") {
-    log(`error: \`lucid-agent ${name}\` needs the node registration API and the RDP control plane, which this build does not have yet.`);
-    return EXIT.captureFailed;
   }
   const command = commands[name];
   if (!command) {

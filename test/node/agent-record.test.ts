@@ -146,9 +146,9 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     const notRecording = tempDir() + "/x.bin";
     const corrupt = agent(["decode", join(import.meta.dirname, "agent-record.test.ts"), "--png", notRecording]);
     expect(await corrupt.exited).toBe(64);
-    const run = agent(["run"]);
-    expect(await run.exited).toBe(69);
-    expect(run.output()).toMatch(/needs the node registration API/);
+    const run = agent(["run", "--state", join(tempDir(), "never-enrolled")]);
+    expect(await run.exited).toBe(64);
+    expect(run.output()).toMatch(/holds no enrolled node/);
     expect(existsSync(notRecording)).toBe(false);
   }, 30_000);
 });

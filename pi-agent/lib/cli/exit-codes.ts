@@ -7,6 +7,7 @@ export const EXIT = {
   captureFailed: 69, // EX_UNAVAILABLE: the display cannot be captured, or a command needs a missing service
   spoolFull: 73, // EX_CANTCREAT: the spool quota is reached; recording stopped cleanly
   uploadRejected: 76, // EX_PROTOCOL: the server permanently refused a chunk; it stays in the spool
+  refused: 77, // EX_NOPERM: the node API refused this node (operator token, resources, revoked credential)
 } as const;
 
 export class UsageError extends Error {

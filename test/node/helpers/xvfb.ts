@@ -17,10 +17,10 @@ function displayInUse(n: number): boolean {
   return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
 }
 
-/** `displays`: the display numbers a test may use (tried in order); by default random ones from :100–:899. */
+/** `displays`: the numbers a test may use (default: any of 100–899). */
 export async function startXvfb(width: number, height: number, displays?: readonly number[]): Promise<Xvfb> {
-  const candidates = displays ?? Array.from({ length: 20 }, () => 100 + Math.floor(Math.random() * 800));
-  for (const n of candidates) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const n = displays ? displays[attempt % displays.length]! : 100 + Math.floor(Math.random() * 800);
     if (displayInUse(n)) continue;
     const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
       stdio: "ignore",

@@ -1,0 +1,143 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ControlChannel } from "../node/control-channel.ts";
+import { Heartbeater, HeartbeatRefusedError } from "../node/heartbeat.ts";
+import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
+import { ServerManager } from "../xrdp/manager.ts";
+import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
+
+export const RUN_HELP = `lucid-agent run [options]
+
+The node daemon (after \`lucid-agent enroll\`): sends a signed heartbeat at once and then every
+interval the node pool asks for (60 s by default), keeps the RDP agent channel to the control plane
+open (reconnecting with back-off), starts and stops xrdp servers on its commands, records each
+session's X display into STATE/spool/<session> and uploads the chunks. Runs as root (it creates
+session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit.
+
+  --state DIR               state directory written by enroll (default ${DEFAULT_STATE_DIR})
+  --listen ADDRESS          address the xrdp servers listen on (default 0.0.0.0)
+  --desktop CMD             what a session's startwm.sh runs (default x-session-manager)
+  --heartbeat-seconds N     beat this often instead of the pool's interval
+  --idle-seconds N          a connection without activity this long is idle (default 60)
+  --record-fps N            frames a second recorded from a session (default 10)
+  --display-offset N        first X display number of xrdp sessions (default 10)
+  --public-address HOST     host name or address RDP clients use to reach this machine
+  --no-channel              heartbeats only, no RDP agent channel
+  --no-upload               keep recordings in the spool instead of uploading them
+
+Exit codes: 0 stopped by a signal, 64 usage or not enrolled, 77 the node API refused this node
+(credential revoked or expired, node suspended or terminated: issue a new credential or re-enrol).
+`;
+
+export async function run(argv: string[], log: (line: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      state: { type: "string" },
+      listen: { type: "string" },
+      desktop: { type: "string" },
+      "heartbeat-seconds": { type: "string" },
+      "idle-seconds": { type: "string" },
+      "record-fps": { type: "string" },
+      "display-offset": { type: "string" },
+      "public-address": { type: "string" },
+      "no-channel": { type: "boolean" },
+      "no-upload": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) return log(RUN_HELP), EXIT.ok;
+  const stateDir = values.state ?? DEFAULT_STATE_DIR;
+  const heartbeatSeconds = values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
+  const idleSeconds = positiveNumber(values["idle-seconds"], "idle-seconds", 60);
+  const recordFps = positiveNumber(values["record-fps"], "record-fps", 10);
+  const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
+  const publicAddress = values["public-address"];
+  if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
+  let state;
+  try {
+    state = loadNodeState(stateDir);
+  } catch (error) {
+    if (error instanceof NotEnrolledError) throw new UsageError(error.message);
+    throw error;
+  }
+  log(`node ${state.nodeId} (${state.pool}) → ${state.server}`);
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let channel: ControlChannel | null = null;
+  const manager = new ServerManager({
+    stateDir,
+    listenAddress: values.listen ?? "0.0.0.0",
+    desktop: values.desktop ?? "x-session-manager",
+    agentBin: join(import.meta.dirname, "../../bin/lucid-agent.ts"),
+    upload: values["no-upload"] ? undefined : state,
+    displayOffset,
+    recordFps,
+    idleSeconds,
+    onEvent: (event) => {
+      log(`event ${JSON.stringify(event)}`);
+      channel?.send(event);
+    },
+    log,
+  });
+  const reaped = manager.reapOrphans();
+  if (reaped > 0) log(`ended ${reaped} xrdp processes a previous run left behind`);
+  const heartbeater = new Heartbeater({
+    state,
+    stateDir,
+    intervalSeconds: heartbeatSeconds,
+    work: {
+      sessionsHosted: () => manager.running(),
+      takeBytesRecorded: () => manager.takeBytesRecorded(),
+      giveBackBytesRecorded: (n) => manager.giveBackBytesRecorded(n),
+      accepting: () => !stop.signal.aborted,
+    },
+    onEvent: (e) =>
+      log(
+        e.kind === "accepted"
+          ? `heartbeat ${e.seq} accepted (node ${e.state}); next in ${e.nextSeconds} s`
+          : e.kind === "resync"
+            ? `heartbeat sequence behind the pool's: continuing at ${e.to}`
+            : `heartbeat ${e.seq} failed (${e.reason}); retrying in ${e.delayMs} ms`,
+      ),
+  });
+  if (!values["no-channel"]) {
+    channel = new ControlChannel({
+      state,
+      handler: manager,
+      agentVersion: "lucid-agent/0.1.0",
+      address: publicAddress,
+      onEvent: (e) =>
+        log(
+          e.kind === "connected"
+            ? `control channel connected (${e.channel})`
+            : e.kind === "closed"
+              ? `control channel closed (${e.code}${e.reason ? ` ${e.reason}` : ""}); reconnecting in ${e.retryInMs} ms`
+              : e.kind === "command"
+                ? `command ${e.id} (${e.command}, attempt ${e.attempt}): ${e.outcome}${e.error ? `: ${e.error}` : ""}`
+                : `control plane error ${e.code}: ${e.detail}`,
+        ),
+    });
+  }
+
+  let code: number = EXIT.ok;
+  const channelRun = channel?.run(stop.signal);
+  try {
+    await heartbeater.run(stop.signal);
+  } catch (error) {
+    if (!(error instanceof HeartbeatRefusedError)) throw error;
+    log(`error: ${error.message}; issue a new credential (POST /api/v1/nodes/${state.nodeId}/credentials) or enrol again`);
+    code = EXIT.refused;
+    stop.abort();
+  }
+  await channelRun;
+  await manager.close();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  log("stopped");
+  return code;
+}

@@ -1,0 +1,443 @@
+/**
+ * The agent side of the RDP control plane: starts and stops xrdp servers on the ports the host's
+ * RdpHostDO allocates (shared/rdp/protocol.ts commands), provisions each server's session user,
+ * finds the session's X display once the user logs in and records it (a `lucid-agent record`
+ * child per server, uploading to the sessions API), and reports connection states and /proc
+ * resource use per server.
+ *
+ * Connection states, polled every second: a client TCP connection on the port without a session
+ * display yet is `connecting`; with the user's X server up it is `connected`, then `active` while
+ * xrdp moves data — its processes read and write (/proc/<pid>/io) whenever the user types, moves
+ * the pointer or the screen changes (updates go to the client) — and `idle` after `idleSeconds`
+ * without; the connection gone with the session still alive is `disconnected` (xrdp keeps the
+ * session for a reconnect). The X server's own CPU time is no measure: our capture keeps it busy.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
+import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
+import { sessionKeyHex, startSession } from "../node/sessions-api.ts";
+import type { NodeState } from "../node/state.ts";
+import { writeSecretFile } from "../node/state.ts";
+import { sesmanIni, xrdpIni } from "./config.ts";
+import { establishedClients } from "./tcp.ts";
+import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type SessionUser } from "./users.ts";
+
+/** A command the agent could not carry out; `code` goes into the ack. */
+export class CommandError extends Error {
+  readonly code: string;
+  constructor(code: string, detail: string) {
+    super(detail);
+    this.code = code;
+    this.name = "CommandError";
+  }
+}
+
+type ServerState = "starting" | "listening" | "stopped" | "failed";
+type ConnectionState = "connecting" | "connected" | "active" | "idle" | "disconnected";
+
+interface Server {
+  id: string;
+  sessionId: string;
+  port: number;
+  config: ServerConfig;
+  limits: ServerLimits;
+  user: SessionUser;
+  dir: string;
+  xrdp: ChildProcess;
+  state: ServerState;
+  connection: ConnectionState | null;
+  display: string | null;
+  recorder: ChildProcess | null;
+  /** Resolves once the recorder says it records (its signal handlers are set from then on). */
+  recorderReady: Promise<void>;
+  recordStarting: boolean;
+  lastActiveAt: number;
+  lastIoBytes: number;
+  sample: { at: number; cpuSeconds: number; rchar: number; wchar: number };
+}
+
+export interface ServerManagerOptions {
+  stateDir: string;
+  /** Address xrdp listens on (0.0.0.0 for the LAN, 127.0.0.1 for tests). */
+  listenAddress: string;
+  /** The command the session's startwm.sh runs. */
+  desktop: string;
+  /** Path of the lucid-agent entry, for the recording children. */
+  agentBin: string;
+  /** Upload recordings with this node's credential (sealed under the session's own data key); omitted, they stay spooled under a local key. */
+  upload?: NodeState;
+  recordFps?: number;
+  idleSeconds?: number;
+  /** xrdp I/O bytes within one poll that count as activity (default 512). */
+  activityBytes?: number;
+  /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
+  displayOffset?: number;
+  pollMs?: number;
+  onEvent: (event: EventBody) => void;
+  log: (line: string) => void;
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function portAccepts(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address === "0.0.0.0" ? "127.0.0.1" : address, port });
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function ioBytes(pid: number): { rchar: number; wchar: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return { rchar: Number(/^rchar: (\d+)/m.exec(io)?.[1] ?? 0), wchar: Number(/^wchar: (\d+)/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { rchar: 0, wchar: 0 };
+  }
+}
+
+/** Bytes under `dir` (not following links), bounded so a huge home cannot stall the agent. */
+function directoryBytes(dir: string, budget = { entries: 20_000 }): number {
+  let total = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (--budget.entries < 0) break;
+    try {
+      const s = lstatSync(join(dir, name));
+      total += s.isDirectory() ? directoryBytes(join(dir, name), budget) : s.size;
+    } catch {
+      // removed while walking
+    }
+  }
+  return total;
+}
+
+export class ServerManager {
+  private readonly servers = new Map<string, Server>();
+  private sesman: ChildProcess | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private bytesRecorded = 0;
+
+  private readonly o: ServerManagerOptions;
+
+  constructor(options: ServerManagerOptions) {
+    this.o = options;
+  }
+
+  list(): { serverId: string; state: ServerState }[] {
+    return [...this.servers.values()].map((s) => ({ serverId: s.id, state: s.state }));
+  }
+
+  running(): number {
+    return [...this.servers.values()].filter((s) => s.state === "listening").length;
+  }
+
+  takeBytesRecorded(): number {
+    const n = this.bytesRecorded;
+    this.bytesRecorded = 0;
+    return n;
+  }
+
+  giveBackBytesRecorded(n: number): void {
+    this.bytesRecorded += n;
+  }
+
+  async execute(command: CommandBody): Promise<void> {
+    switch (command.kind) {
+      case "server.start":
+        return this.start(command);
+      case "server.stop":
+        return this.stop(command.serverId, command.reason, command.destroy);
+      case "server.limits": {
+        const server = this.servers.get(command.serverId);
+        if (!server) throw new CommandError("unknown-server", `no server ${command.serverId} on this host`);
+        server.limits = command.limits; // reported against by the control plane's monitor; cgroups are not applied yet
+        return;
+      }
+      case "server.notify":
+        throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+      case "server.credentials": {
+        const server = this.servers.get(command.serverId);
+        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        try {
+          provisionUser(server.user.name, command.password, this.o.desktop);
+        } catch (error) {
+          throw new CommandError("user-provisioning-failed", (error as Error).message);
+        }
+        return;
+      }
+    }
+  }
+
+  private async start(c: Extract<CommandBody, { kind: "server.start" }>): Promise<void> {
+    const existing = this.servers.get(c.serverId);
+    if (existing?.state === "listening" && existing.port === c.port) return; // a replayed start: already done
+    if (existing && existing.state !== "stopped" && existing.state !== "failed") {
+      throw new CommandError("server-exists", `server ${c.serverId} already runs on port ${existing.port}`);
+    }
+    const clash = [...this.servers.values()].find((s) => s.port === c.port && s.state === "listening");
+    if (clash) throw new CommandError("port-in-use", `port ${c.port} is used by server ${clash.id}`);
+    const userClash = [...this.servers.values()].find((s) => s.user.name === c.config.user && s.state === "listening");
+    if (userClash) throw new CommandError("user-in-use", `user ${c.config.user} belongs to server ${userClash.id}`);
+    if (await portAccepts(this.o.listenAddress, c.port)) throw new CommandError("port-in-use", `something else listens on port ${c.port}`);
+
+    let user: SessionUser;
+    try {
+      user = provisionUser(c.config.user, c.password, this.o.desktop);
+    } catch (error) {
+      throw new CommandError("user-provisioning-failed", (error as Error).message);
+    }
+    const dir = join(this.o.stateDir, "servers", c.serverId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.ensureSesman();
+    const ini = join(dir, "xrdp.ini");
+    writeFileSync(ini, xrdpIni({ address: this.o.listenAddress, port: c.port, config: c.config, logFile: join(dir, "xrdp.log") }));
+    this.emit({ kind: "server", serverId: c.serverId, state: "starting" });
+    const xrdp = spawn("xrdp", ["-n", "-c", ini], { stdio: "ignore" });
+    const server: Server = {
+      id: c.serverId,
+      sessionId: c.sessionId,
+      port: c.port,
+      config: c.config,
+      limits: c.limits,
+      user,
+      dir,
+      xrdp,
+      state: "starting",
+      connection: null,
+      display: null,
+      recorder: null,
+      recorderReady: Promise.resolve(),
+      recordStarting: false,
+      lastActiveAt: 0,
+      lastIoBytes: 0,
+      sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
+    };
+    this.servers.set(c.serverId, server);
+    xrdp.on("exit", (code, signal) => {
+      if (server.state === "stopped") return;
+      server.state = "failed";
+      this.emit({ kind: "server", serverId: server.id, state: "failed", detail: `xrdp exited (${signal ?? code})` });
+    });
+    for (let i = 0; i < 100 && xrdp.exitCode === null && !(await portAccepts(this.o.listenAddress, c.port)); i++) await wait(100);
+    if (xrdp.exitCode !== null || !(await portAccepts(this.o.listenAddress, c.port))) {
+      xrdp.kill("SIGKILL");
+      server.state = "failed";
+      const tail = existsSync(join(dir, "xrdp.log")) ? readFileSync(join(dir, "xrdp.log"), "utf8").trim().split("\n").slice(-3).join(" | ") : "";
+      throw new CommandError("xrdp-failed", `xrdp did not listen on port ${c.port}${tail ? `: ${tail}` : ""}`.slice(0, 500));
+    }
+    server.state = "listening";
+    this.emit({ kind: "server", serverId: c.serverId, state: "listening" });
+    this.o.log(`server ${c.serverId}: xrdp (${c.config.backend}) listens on ${this.o.listenAddress}:${c.port} for ${user.name}`);
+    this.poller ??= setInterval(() => this.poll(), this.o.pollMs ?? 1000);
+  }
+
+  private async stop(serverId: string, reason: string, destroy: boolean): Promise<void> {
+    const server = this.servers.get(serverId);
+    if (!server) {
+      // Nothing runs under that id (already stopped, or the agent restarted): removing the user is all that is left.
+      return;
+    }
+    const wasRunning = server.state !== "stopped";
+    server.state = "stopped";
+    if (server.recorder && server.recorder.exitCode === null) {
+      // A recorder still starting would die of the signal without sealing anything: let it start first.
+      await Promise.race([server.recorderReady, wait(15_000)]);
+      server.recorder.kill("SIGTERM"); // seals the open chunk and drains the spool
+      await Promise.race([new Promise((r) => server.recorder!.once("exit", r)), wait(15_000)]);
+    }
+    for (const p of processTree([server.xrdp.pid ?? -1]).reverse()) {
+      try {
+        process.kill(p.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    endUserSession(server.user);
+    if (server.connection && server.connection !== "disconnected") this.emit({ kind: "connection", serverId, state: "disconnected" });
+    if (destroy) {
+      removeUser(lookupUser(server.user.name) ?? server.user);
+      rmSync(server.dir, { recursive: true, force: true });
+      this.servers.delete(serverId);
+    }
+    if (wasRunning) this.emit({ kind: "server", serverId, state: "stopped", detail: reason });
+    this.o.log(`server ${serverId}: stopped (${reason})${destroy ? ", destroyed" : ""}`);
+    if (this.running() === 0) this.stopSesman();
+  }
+
+  /**
+   * Ends xrdp and sesman processes a previous run of this agent left behind (it was killed with
+   * SIGKILL): their servers are unknown to this run, and they would hold their ports.
+   */
+  reapOrphans(): number {
+    const serversDir = join(this.o.stateDir, "servers") + "/";
+    const sesman = join(this.o.stateDir, "sesman.ini");
+    const orphans = allProcesses().filter(
+      (p) => (p.command === "xrdp" && p.args.some((a) => a.startsWith(serversDir))) || (p.command === "xrdp-sesman" && p.args.includes(sesman)),
+    );
+    for (const p of orphans) {
+      try {
+        process.kill(p.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    return orphans.length;
+  }
+
+  /** Stops every server (agent shutdown); their users are locked, nothing is destroyed. */
+  async close(): Promise<void> {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    for (const s of [...this.servers.values()]) if (s.state !== "stopped") await this.stop(s.id, "agent-shutdown", false);
+    this.stopSesman();
+  }
+
+  /** One report per running server: CPU, memory, disk and xrdp's I/O since the previous report. */
+  reports(): ResourceReport[] {
+    const processes = allProcesses();
+    const cores = cpus().length;
+    return [...this.servers.values()]
+      .filter((s) => s.state === "listening")
+      .map((s) => {
+        const procs = this.processesOf(s, processes);
+        const now = performance.now();
+        const cpuSeconds = procs.reduce((a, p) => a + p.cpuSeconds, 0);
+        const io = this.xrdpIoSplit(s, processes);
+        const seconds = Math.max(0.001, (now - s.sample.at) / 1000);
+        const kbps = (delta: number) => Math.max(0, Math.round((delta * 8) / 1000 / seconds));
+        const report: ResourceReport = {
+          kind: "resources",
+          serverId: s.id,
+          cpuPercent: cpuPercentOfHost(Math.max(0, cpuSeconds - s.sample.cpuSeconds), seconds, cores),
+          memoryMb: procs.reduce((a, p) => a + p.rssMb, 0),
+          diskMb: Math.round(directoryBytes(s.user.home) / 2 ** 20),
+          rxKbps: kbps(io.rchar - s.sample.rchar),
+          txKbps: kbps(io.wchar - s.sample.wchar),
+        };
+        s.sample = { at: now, cpuSeconds, ...io };
+        return report;
+      });
+  }
+
+  /** Bytes xrdp's processes (listener and the connection's child) have read and written. */
+  private xrdpIoSplit(s: Server, processes: ProcessInfo[]): { rchar: number; wchar: number } {
+    return processTree([s.xrdp.pid ?? -1], processes)
+      .map((p) => ioBytes(p.pid))
+      .reduce((a, b) => ({ rchar: a.rchar + b.rchar, wchar: a.wchar + b.wchar }), { rchar: 0, wchar: 0 });
+  }
+
+  private xrdpIo(s: Server, processes: ProcessInfo[]): number {
+    const io = this.xrdpIoSplit(s, processes);
+    return io.rchar + io.wchar;
+  }
+
+  /** The server's processes: xrdp (listener and connection children) and everything its user runs. */
+  private processesOf(s: Server, processes: ProcessInfo[]): ProcessInfo[] {
+    const tree = new Set(processTree([s.xrdp.pid ?? -1], processes).map((p) => p.pid));
+    return processes.filter((p) => tree.has(p.pid) || p.uid === s.user.uid);
+  }
+
+  private poll(): void {
+    const processes = allProcesses();
+    for (const s of this.servers.values()) {
+      if (s.state !== "listening") continue;
+      const session = sessionDisplay(s.user.uid, processes);
+      if (session && session.display !== s.display) {
+        s.display = session.display;
+        this.o.log(`server ${s.id}: session display ${s.display} (${s.user.name})`);
+      }
+      if (!session) s.display = null;
+      if (s.display && !s.recordStarting && (!s.recorder || s.recorder.exitCode !== null)) void this.record(s);
+
+      const io = this.xrdpIo(s, processes);
+      if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
+      s.lastIoBytes = io;
+
+      const clients = establishedClients(s.port);
+      let next: ConnectionState | null = s.connection;
+      if (clients.length > 0 && !s.display) next = "connecting";
+      else if (clients.length > 0) {
+        const fresh = s.connection === null || s.connection === "connecting" || s.connection === "disconnected";
+        next = fresh ? "connected" : Date.now() - s.lastActiveAt < (this.o.idleSeconds ?? 60) * 1000 ? "active" : "idle";
+      } else if (s.connection !== null && s.connection !== "disconnected") next = "disconnected";
+      if (next !== s.connection && next !== null) {
+        s.connection = next;
+        this.emit({ kind: "connection", serverId: s.id, state: next, ...(clients[0] ? { client: clients[0] } : {}) });
+      }
+    }
+  }
+
+  /** Records the session display into STATE/spool/<sessionId> (resumes the same spool after a restart). */
+  private async record(s: Server): Promise<void> {
+    const out = join(this.o.stateDir, "spool", s.sessionId);
+    const args = [this.o.agentBin, "record", "--display", s.display!, "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
+    const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
+    if (this.o.upload) {
+      s.recordStarting = true;
+      try {
+        const keyFile = join(out, "session.key");
+        if (!existsSync(keyFile)) {
+          await startSession(this.o.upload, s.sessionId);
+          mkdirSync(out, { recursive: true, mode: 0o700 });
+          writeSecretFile(keyFile, (await sessionKeyHex(this.o.upload, s.sessionId)) + "\n");
+        }
+      } catch (error) {
+        this.o.log(`server ${s.id}: ${(error as Error).message}; retrying`);
+        setTimeout(() => (s.recordStarting = false), 5000);
+        return;
+      }
+      s.recordStarting = false;
+      if (s.state !== "listening" || !s.display) return;
+      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"));
+      env.LUCID_NODE_TOKEN = this.o.upload.credential.token;
+    }
+    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    s.recorder = child;
+    let ready: () => void = () => {};
+    s.recorderReady = new Promise<void>((resolve) => (ready = resolve));
+    child.once("exit", () => ready());
+    let pending = "";
+    child.stderr!.on("data", (data: Buffer) => {
+      pending += data.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const sealed = /sealed (\d+) B, spooled/.exec(line);
+        if (sealed) this.bytesRecorded += Number(sealed[1]);
+        if (line.startsWith("recording ")) ready();
+        this.o.log(`server ${s.id} recorder: ${line}`);
+      }
+    });
+    this.o.log(`server ${s.id}: recording ${s.display} into ${out}`);
+  }
+
+  private ensureSesman(): void {
+    if (this.sesman && this.sesman.exitCode === null) return;
+    mkdirSync("/run/xrdp/sockdir", { recursive: true });
+    // systemd's xrdp unit normally makes this directory: sticky and world-writable for session sockets.
+    chmodSync("/run/xrdp/sockdir", 0o3777);
+    const ini = join(this.o.stateDir, "sesman.ini");
+    mkdirSync(this.o.stateDir, { recursive: true });
+    writeFileSync(ini, sesmanIni({ logFile: join(this.o.stateDir, "sesman.log"), displayOffset: this.o.displayOffset ?? 10 }));
+    this.sesman = spawn("xrdp-sesman", ["-n", "-c", ini], { stdio: "ignore" });
+  }
+
+  private stopSesman(): void {
+    if (this.sesman && this.sesman.exitCode === null) this.sesman.kill("SIGTERM");
+    this.sesman = null;
+  }
+
+  private emit(event: EventBody): void {
+    this.o.onEvent(event);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Session users for xrdp servers: created (or reused) with the one-time password the control plane
+ * sends, a startwm.sh that runs the configured desktop, and locked again when the server stops.
+ * Only users this agent created (marked in their GECOS field) are ever deleted.
+ */
+import { execFileSync } from "node:child_process";
+import { chownSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { allProcesses } from "../node/proc-stats.ts";
+
+export const AGENT_GECOS = "lucid-agent session user";
+
+export interface SessionUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  createdByAgent: boolean;
+}
+
+function passwdEntry(name: string): string[] | null {
+  try {
+    return execFileSync("getent", ["passwd", name], { encoding: "utf8" }).trim().split(":");
+  } catch {
+    return null; // getent exits 2 for an unknown user
+  }
+}
+
+export function lookupUser(name: string): SessionUser | null {
+  const entry = passwdEntry(name);
+  if (!entry) return null;
+  return { name, uid: Number(entry[2]), gid: Number(entry[3]), home: entry[5]!, createdByAgent: (entry[4] ?? "").startsWith(AGENT_GECOS) };
+}
+
+/** Creates the user if needed, sets its password and desktop start script; refuses system accounts. */
+export function provisionUser(name: string, password: string, desktop: string): SessionUser {
+  if (!passwdEntry(name)) execFileSync("useradd", ["-m", "-s", "/bin/sh", "-c", AGENT_GECOS, name]);
+  const user = lookupUser(name)!;
+  if (user.uid < 1000) throw new Error(`refusing to use system account ${name} (uid ${user.uid}) as a session user`);
+  execFileSync("chpasswd", { input: `${name}:${password}\n` });
+  execFileSync("usermod", ["-U", name], { stdio: "ignore" });
+  const script = join(user.home, "startwm.sh");
+  writeFileSync(script, `#!/bin/sh\n# written by lucid-agent: the desktop of this xrdp session\nexec ${desktop}\n`, { mode: 0o755 });
+  chownSync(script, user.uid, user.gid);
+  return user;
+}
+
+/** Ends every process of the user (its xrdp session) and locks its password (the one-time credential is spent). */
+export function endUserSession(user: SessionUser): void {
+  for (const p of allProcesses()) {
+    if (p.uid !== user.uid) continue;
+    try {
+      process.kill(p.pid, "SIGTERM");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
+  execFileSync("usermod", ["-L", user.name], { stdio: "ignore" });
+}
+
+/** Removes the user and its home, if this agent created it. */
+export function removeUser(user: SessionUser): boolean {
+  if (!user.createdByAgent) return false;
+  execFileSync("userdel", ["-r", "-f", user.name], { stdio: "ignore" });
+  return true;
+}
+
+/** The X display (":N") the user's session server (Xorg or Xvnc) runs, once it does. */
+export function sessionDisplay(uid: number, processes = allProcesses()): { display: string; pid: number } | null {
+  for (const p of processes) {
+    if (p.uid !== uid || !/^(Xorg|Xvnc)$/.test(p.command)) continue;
+    const display = p.args.find((a) => /^:\d+$/.test(a));
+    if (display) return { display, pid: p.pid };
+  }
+  return null;
+}

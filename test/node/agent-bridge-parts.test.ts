@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import { createConnection, createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { processInfo, processTree } from "../../pi-agent/lib/node/proc-stats.ts";
+import { sesmanIni, xrdpIni } from "../../pi-agent/lib/xrdp/config.ts";
+import { establishedClients } from "../../pi-agent/lib/xrdp/tcp.ts";
+
+// The parts of the xrdp bridge that need no root: configuration, /proc/net/tcp, process trees.
+const BASE_XRDP = `[Globals]
+port=3389
+max_bpp=32
+autorun=
+
+[Logging]
+LogFile=xrdp.log
+EnableSyslog=true
+
+[Channels]
+rdpdr=true
+
+[Xorg]
+name=Xorg
+lib=libxup.so
+
+[Xvnc]
+name=Xvnc
+lib=libvnc.so
+
+[neutrinordp-any]
+name=neutrinordp-any
+lib=libxrdpneutrinordp.so
+`;
+
+const BASE_SESMAN = `[Globals]
+ListenPort=3350
+
+[Sessions]
+X11DisplayOffset=10
+
+[Logging]
+LogFile=xrdp-sesman.log
+EnableSyslog=1
+
+[ChansrvLogging]
+EnableSyslog=true
+`;
+
+const config = { resolution: { width: 1280, height: 720 }, colourDepth: 16 as const, backend: "xorg" as const, user: "lucid13390" };
+
+describe("xrdp bridge parts", () => {
+  it("writes a server's xrdp.ini: its port and depth, its own log, only its backend, auto-run", () => {
+    const ini = xrdpIni({ address: "127.0.0.1", port: 13390, config, logFile: "/s/xrdp.log", base: BASE_XRDP });
+    expect(ini).toMatch(/^port=tcp:\/\/127\.0\.0\.1:13390$/m);
+    expect(ini).toMatch(/^max_bpp=16$/m);
+    expect(ini).toMatch(/^autorun=Xorg$/m);
+    expect(ini).toMatch(/^LogFile=\/s\/xrdp\.log$/m);
+    expect(ini).toMatch(/^EnableSyslog=false$/m);
+    expect(ini).toContain("[Xorg]");
+    expect(ini).toContain("[Channels]");
+    expect(ini).not.toContain("[Xvnc]");
+    expect(ini).not.toContain("neutrinordp");
+    const vnc = xrdpIni({ address: "0.0.0.0", port: 13391, config: { ...config, backend: "xvnc" }, logFile: "/s/x.log", base: BASE_XRDP });
+    expect(vnc).toMatch(/^autorun=Xvnc$/m);
+    expect(vnc).toContain("[Xvnc]");
+    expect(vnc).not.toContain("[Xorg]");
+    expect(() => xrdpIni({ address: "0.0.0.0", port: 1, config, logFile: "/l", base: "[Globals]\nport=1\n" })).toThrow(/lacks/);
+  });
+
+  it("keeps sesman where xrdp looks for it, with its own log and display offset", () => {
+    const ini = sesmanIni({ logFile: "/s/sesman.log", displayOffset: 190, base: BASE_SESMAN });
+    expect(ini).toMatch(/^ListenPort=3350$/m);
+    expect(ini).toMatch(/^X11DisplayOffset=190$/m);
+    expect(ini).toMatch(/^LogFile=\/s\/sesman\.log$/m);
+    // Only [Logging] changes: chansrv's own logging section is left alone.
+    expect(ini).toMatch(/\[ChansrvLogging\]\nEnableSyslog=true/);
+  });
+
+  it("sees an established loopback connection on a port in /proc/net/tcp, and its end", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    expect(establishedClients(port)).toEqual([]);
+    const client = createConnection({ host: "127.0.0.1", port });
+    await new Promise((r) => client.once("connect", r));
+    expect(establishedClients(port)).toEqual([`127.0.0.1:${client.localPort}`]);
+    client.destroy();
+    await new Promise((r) => server.close(r));
+    for (let i = 0; i < 50 && establishedClients(port).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(establishedClients(port)).toEqual([]);
+  });
+
+  it("reads processes and their descendants from /proc", async () => {
+    const child = spawn("sh", ["-c", "sleep 30 & wait"], { stdio: "ignore" });
+    try {
+      let tree: ReturnType<typeof processTree> = [];
+      for (let i = 0; i < 50 && tree.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        tree = processTree([child.pid!]);
+      }
+      expect(tree.map((p) => p.command).sort()).toEqual(["sh", "sleep"]);
+      const self = processInfo(process.pid)!;
+      expect(self).toMatchObject({ pid: process.pid, ppid: process.ppid, uid: process.getuid!() });
+      expect(self.rssMb).toBeGreaterThan(0);
+      expect(processInfo(2 ** 22 + 1)).toBeNull();
+    } finally {
+      for (const p of processTree([child.pid!]).reverse()) process.kill(p.pid, "SIGKILL");
+    }
+  });
+});
