@@ -50,6 +50,18 @@ const origins = z
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
 
+/** Comma-separated http(s) base URLs (chain peers). */
+const urlList = z
+  .string()
+  .transform((text) => text.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1));
+
+/** Comma-separated Ed25519 public keys, 64 lowercase hex characters each (chain producers). */
+const keyList = z
+  .string()
+  .transform((text) => text.split(",").map((key) => key.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 public key)")).min(1));
+
 /** Empty or absent → undefined, so optional vars can sit in wrangler.toml as "". */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
@@ -86,6 +98,11 @@ export const configSchema = z
       .string()
       .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 seed)")
       .transform(() => "[set]" as const),
+    // Peers (other deployments of the same chain) to pull blocks from, and every producer's public key.
+    CHAIN_PEERS: optional(urlList),
+    CHAIN_PRODUCERS: optional(keyList),
+    CHAIN_MAX_CLOCK_SKEW_MS: integer(0, 600_000),
+    CHAIN_MAX_REORG_DEPTH: integer(1, 1_000_000),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import { canonicalJson } from "../../shared/chain/canonical.ts";
 import {
@@ -15,12 +15,14 @@ import {
 import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proof.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
 import { chainTx, encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
-import { validateBlock } from "../../shared/chain/validate.ts";
+import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
+import { BlockRejected, validateBlock, type BlockFault, type CandidateBlock } from "../../shared/chain/validate.ts";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
+import { fullBlock, PeerBackoff, PeerClient, PeerError, type PeerBlock } from "./peers.ts";
 import * as schema from "./schema.ts";
 
 export interface StoredBlock extends SignedHeader {
@@ -50,6 +52,30 @@ export interface AnchorEvidence {
   block: SignedHeader;
 }
 
+/** What became of a branch of blocks offered by a peer (importBlocks). */
+export interface ImportResult {
+  adopted: boolean;
+  /** Blocks of the branch that passed validation (a valid prefix is kept when a later block fails). */
+  valid: number;
+  height: number;
+  headHash: string;
+  /** Transactions returned to the mempool by a reorg. */
+  orphaned: number;
+  fault?: { index: number; fault: BlockFault | "unknown-parent" | "reorg-too-deep"; message: string };
+}
+
+export interface SyncReport {
+  peer: string;
+  ok: boolean;
+  result?: ImportResult;
+  error?: string;
+}
+
+/** Blocks fetched from a peer per request, and at most per sync round. */
+const SYNC_PAGE = 50;
+const SYNC_MAX_BLOCKS = 1000;
+const PEER_TIMEOUT_MS = 5_000;
+
 /** How often the chain looks into the node pools' outboxes (work credits close once an epoch). */
 export const NODE_PULL_INTERVAL_MS = 60_000;
 
@@ -72,12 +98,14 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   #publicKey!: string;
   #genesis!: SignedHeader;
   #nextNodePullAt = 0;
+  #producers: string[] = [];
+  readonly #peerBackoff = new PeerBackoff();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
   }
 
-  protected override onStart(): void {
+  protected override async onStart(): Promise<void> {
     this.#config = loadConfig(this.env);
     const key = producerKey.parse(this.env.CHAIN_PRODUCER_KEY);
     this.#secretKey = hexToBytes(key);
@@ -88,6 +116,13 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       epochSlots: this.#config.CHAIN_EPOCH_SLOTS,
     };
     this.#genesis = genesisHeader(this.#config.BLOCKCHAIN_NETWORK, this.#timing.genesisTime);
+    this.#producers = [...new Set([...(this.#config.CHAIN_PRODUCERS ?? []), this.#publicKey])].sort();
+    // Blocks stored before fork choice existed were all single-producer blocks of weight 1.
+    this.ctx.storage.sql.exec("UPDATE blocks SET weight = 1, cumulative_weight = height WHERE cumulative_weight = 0");
+    // A chain with peers or empty blocks runs by itself: its alarm loop starts with the object.
+    if ((this.#config.CHAIN_PEERS || this.#config.CHAIN_EMPTY_BLOCKS) && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + 100);
+    }
   }
 
   /** Public facts a verifier or peer needs: chain name, timing, genesis hash and this producer's key. */
@@ -160,7 +195,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const now = Date.now();
     try {
       await this.pullNodeTransactions(now);
-      this.produceAt(now);
+      await this.syncWithPeers(now);
+      this.produceAt(Date.now());
       await this.#deliverAnchorNotices(now);
     } catch (error) {
       // The runtime retries the alarm; say why, since nothing else will.
@@ -176,7 +212,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
    * and there is something to include (or empty blocks are enabled). Returns the new header.
    */
   produceAt(now: number): SignedHeader | null {
-    const parent = this.#head();
+    const tip = this.#tip();
+    const parent = tip.block;
     const slot = slotAt(this.#timing, now);
     if (slot <= parent.header.slot && parent.header.height > 0) return null;
     if (slot === 0) return null; // slot 0 belongs to genesis
@@ -226,54 +263,205 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
         hasFinalAnchor: (sessionId) => this.#hasFinalAnchor(sessionId, false),
       },
     );
+    const weight = blockWeight(this.#publicKey, weights);
     this.ctx.storage.transactionSync(() => {
-      this.db
-        .insert(schema.blocks)
-        .values({
-          height: header.height,
-          hash: signed.hash,
-          header: canonicalJson(header),
-          signature: signed.signature,
-          timestamp: header.timestamp,
-          slot,
-          epoch,
-          producer: header.producer,
-          txCount: txs.length,
-        })
-        .run();
-      txs.forEach((tx, txIndex) => {
-        this.db
-          .insert(schema.chainTxs)
-          .values({
-            id: included[txIndex]!.id,
-            height: header.height,
-            txIndex,
-            type: tx.type,
-            sessionId: tx.type === "anchor" ? tx.sessionId : null,
-            nodeId: tx.type === "work-credit" || tx.type === "node-event" ? tx.nodeId : tx.type === "anchor" ? tx.node : null,
-            finalAnchor: tx.type === "anchor" && !tx.interim,
-            body: included[txIndex]!.body,
-          })
-          .run();
-      });
-      this.#dropFromMempoolThrough(pending.at(-1)!.seq);
-      txs.forEach((tx, txIndex) => {
-        if (tx.type !== "anchor" || tx.interim) return;
-        const notice: AnchorNotice = {
-          chain: header.chain,
-          blockHeight: header.height,
-          blockHash: signed.hash,
-          txId: included[txIndex]!.id,
-          anchoredAt: new Date(header.timestamp).toISOString(),
-        };
-        this.db
-          .insert(schema.anchorNotices)
-          .values({ txId: notice.txId, sessionId: tx.sessionId, notice: JSON.stringify(notice), nextAt: now })
-          .run();
-      });
+      this.#storeBlock(signed, txs, included, weight, tip.cumulativeWeight + weight);
+      if (pending.length > 0) this.#dropFromMempoolThrough(pending.at(-1)!.seq);
+      txs.forEach((tx, txIndex) => this.#queueNotice(signed, tx, included[txIndex]!.id, now));
     });
     logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
     return signed;
+  }
+
+  /**
+   * Offers this instance a branch of blocks (a peer's, usually): consecutive blocks whose first
+   * one's parent is a block stored here. Every block is validated by the same rules as our own,
+   * against its branch (schedule seed, earlier anchors); the first invalid block and everything
+   * after it are refused, a valid prefix is kept. The branch becomes the chain when it is heavier
+   * than the current one (ties: lower head hash). Switching is one SQLite transaction: blocks
+   * above the fork point go, the branch comes in, and transactions of the dropped blocks that the
+   * branch does not carry return to the mempool.
+   */
+  async importBlocks(input: unknown[], now = Date.now()): Promise<ImportResult> {
+    await this.ready();
+    const outcome = (adopted: boolean, valid: number, orphaned: number, fault?: ImportResult["fault"]): ImportResult => {
+      const head = this.#head();
+      return { adopted, valid, orphaned, height: head.header.height, headHash: head.hash, ...(fault ? { fault } : {}) };
+    };
+    const blocks: PeerBlock[] = [];
+    let fault: ImportResult["fault"];
+    for (const [index, raw] of input.entries()) {
+      const parsed = fullBlock.safeParse(raw);
+      if (!parsed.success) {
+        fault = { index, fault: "malformed", message: parsed.error.issues[0]?.message ?? "not a block" };
+        break;
+      }
+      blocks.push(parsed.data);
+    }
+    // Skip what we already have (peers send from a common ancestor they guessed).
+    let skip = 0;
+    while (skip < blocks.length && this.#storedTip(blocks[skip]!.hash)) skip++;
+    if (skip === blocks.length) return outcome(false, 0, 0, fault);
+    const branch = blocks.slice(skip);
+    const fork = this.#storedTip(branch[0]!.header.previousHash);
+    if (!fork) return outcome(false, 0, 0, { index: skip, fault: "unknown-parent", message: `parent ${branch[0]!.header.previousHash} is not a block of this chain` });
+    const forkHeight = fork.block.header.height;
+    const tip = this.#tip();
+    if (tip.block.header.height - forkHeight > this.#config.CHAIN_MAX_REORG_DEPTH) {
+      return outcome(false, 0, 0, { index: skip, fault: "reorg-too-deep", message: `the branch forks ${tip.block.header.height - forkHeight} blocks below the head` });
+    }
+
+    const accepted: { block: CandidateBlock; encoded: { id: string; body: string }[]; weight: number; cumulativeWeight: number }[] = [];
+    const branchFinals = new Set<string>();
+    let parent = fork.block;
+    let cumulativeWeight = fork.cumulativeWeight;
+    for (const [offset, block] of branch.entries()) {
+      const candidate = block as CandidateBlock;
+      const epoch = block.header.epoch;
+      const weights = this.#weightsFor(epoch);
+      const inBranch = accepted.findLast((a) => a.block.header.epoch < epoch);
+      const seedHash = inBranch ? inBranch.block.hash : this.#seedFor(epoch, forkHeight);
+      try {
+        validateBlock(candidate, {
+          chain: this.#config.BLOCKCHAIN_NETWORK,
+          timing: this.#timing,
+          parent,
+          weights,
+          seedHash,
+          now,
+          maxFutureMs: this.#config.CHAIN_MAX_CLOCK_SKEW_MS,
+          hasFinalAnchor: (sessionId) => branchFinals.has(sessionId) || this.#hasFinalAnchor(sessionId, false, forkHeight),
+        });
+      } catch (error) {
+        if (!(error instanceof BlockRejected)) throw error;
+        fault = { index: skip + offset, fault: error.fault, message: error.message };
+        logEvent("warn", "chain.block_refused", { height: block.header.height, hash: block.hash, fault: error.fault, message: error.message });
+        break;
+      }
+      for (const tx of candidate.txs) if (tx.type === "anchor" && !tx.interim) branchFinals.add(tx.sessionId);
+      const weight = blockWeight(block.header.producer, weights);
+      cumulativeWeight += weight;
+      accepted.push({ block: candidate, encoded: candidate.txs.map(encodeTx), weight, cumulativeWeight });
+      parent = candidate;
+    }
+    if (accepted.length === 0) return outcome(false, 0, 0, fault);
+    const last = accepted.at(-1)!;
+    if (!prefers({ weight: last.cumulativeWeight, hash: last.block.hash }, { weight: tip.cumulativeWeight, hash: tip.block.hash })) {
+      return outcome(false, accepted.length, 0, fault);
+    }
+
+    let orphaned = 0;
+    this.ctx.storage.transactionSync(() => {
+      const dropped = this.db.select().from(schema.chainTxs).where(gt(schema.chainTxs.height, forkHeight)).orderBy(asc(schema.chainTxs.height), asc(schema.chainTxs.txIndex)).all();
+      const droppedIds = new Set(dropped.map((row) => row.id));
+      this.db.delete(schema.chainTxs).where(gt(schema.chainTxs.height, forkHeight)).run();
+      this.db.delete(schema.blocks).where(gt(schema.blocks.height, forkHeight)).run();
+      for (const row of dropped) if (row.finalAnchor) this.db.delete(schema.anchorNotices).where(eq(schema.anchorNotices.txId, row.id)).run();
+      const included = new Set<string>();
+      for (const { block, encoded, weight, cumulativeWeight } of accepted) {
+        this.#storeBlock(block, block.txs, encoded, weight, cumulativeWeight);
+        block.txs.forEach((tx, txIndex) => {
+          const id = encoded[txIndex]!.id;
+          included.add(id);
+          const queued = this.db.delete(schema.mempool).where(eq(schema.mempool.id, id)).returning({ id: schema.mempool.id }).all();
+          // Only sessions of this deployment hear about it: those whose anchor was queued or on chain here.
+          if (queued.length > 0 || droppedIds.has(id)) this.#queueNotice(block, tx, id, now);
+        });
+      }
+      for (const row of dropped) {
+        if (included.has(row.id)) continue;
+        if (row.finalAnchor && this.#hasFinalAnchor(row.sessionId!, false)) continue; // the branch anchored that session already
+        this.db
+          .insert(schema.mempool)
+          .values({ id: row.id, type: row.type, sessionId: row.sessionId, finalAnchor: row.finalAnchor, body: row.body, receivedAt: now })
+          .onConflictDoNothing()
+          .run();
+        orphaned++;
+      }
+    });
+    logEvent("info", "chain.branch_adopted", { fork: forkHeight, blocks: accepted.length, head: last.block.hash, orphaned });
+    await this.#scheduleNextBlock(now);
+    return outcome(true, accepted.length, orphaned, fault);
+  }
+
+  /**
+   * One round of peer sync: asks each configured peer for its head and, when the peer claims a
+   * heavier chain, finds the fork point from its headers, fetches the branch and imports it
+   * (importBlocks validates everything; a peer's claims are never trusted). A peer that fails is
+   * backed off; the next round is the retry.
+   */
+  async syncWithPeers(now = Date.now()): Promise<SyncReport[]> {
+    await this.ready();
+    const reports: SyncReport[] = [];
+    for (const peer of this.#config.CHAIN_PEERS ?? []) {
+      if (!this.#peerBackoff.ready(peer, now)) continue;
+      const client = new PeerClient(peer, PEER_TIMEOUT_MS);
+      try {
+        const stats = await client.stats();
+        if (stats.chain !== this.#config.BLOCKCHAIN_NETWORK) throw new PeerError(`${peer} serves chain "${stats.chain}"`);
+        const tip = this.#tip();
+        let result: ImportResult | undefined;
+        if (prefers({ weight: stats.weight, hash: stats.headHash }, { weight: tip.cumulativeWeight, hash: tip.block.hash })) {
+          const fork = await this.#forkPoint(client, Math.min(tip.block.header.height, stats.height));
+          const branch: PeerBlock[] = [];
+          for (let from = fork + 1; from <= stats.height && branch.length < SYNC_MAX_BLOCKS; ) {
+            const page = await client.blocks(from, Math.min(SYNC_PAGE, stats.height - from + 1));
+            if (page.length === 0) break;
+            branch.push(...page);
+            from = page.at(-1)!.header.height + 1;
+          }
+          result = await this.importBlocks(branch, Date.now());
+        }
+        this.#peerBackoff.succeeded(peer);
+        reports.push({ peer, ok: true, ...(result ? { result } : {}) });
+      } catch (error) {
+        if (!(error instanceof PeerError)) throw error;
+        this.#peerBackoff.failed(peer, now, this.#timing.slotMs);
+        logEvent("warn", "chain.peer_unreachable", { peer, error: error.message });
+        reports.push({ peer, ok: false, error: error.message });
+      }
+    }
+    return reports;
+  }
+
+  /** The highest height at or below `top` where the peer's block is ours too (0: genesis). */
+  async #forkPoint(client: PeerClient, top: number): Promise<number> {
+    const headHeight = this.#head().header.height;
+    for (let high = top; high > 0; ) {
+      if (headHeight - high > this.#config.CHAIN_MAX_REORG_DEPTH) throw new PeerError(`${client.baseUrl} forked more than ${this.#config.CHAIN_MAX_REORG_DEPTH} blocks ago`);
+      const from = Math.max(1, high - SYNC_PAGE + 1);
+      const headers = await client.headers(from, high - from + 1);
+      for (const peerHeader of headers.reverse()) {
+        const height = peerHeader.header.height;
+        if (height > high) continue;
+        const ours = this.db.select({ hash: schema.blocks.hash }).from(schema.blocks).where(eq(schema.blocks.height, height)).get();
+        if (ours?.hash === peerHeader.hash) return height;
+      }
+      high = from - 1;
+    }
+    return 0;
+  }
+
+  /** Full blocks (headers and transactions) from `from` upwards, for peers. */
+  async blocksWithTxs(from: number, limit: number): Promise<(SignedHeader & { txs: ChainTx[] })[]> {
+    await this.ready();
+    const rows = this.db
+      .select()
+      .from(schema.blocks)
+      .where(and(gte(schema.blocks.height, Math.max(1, from)), lt(schema.blocks.height, Math.max(1, from) + limit)))
+      .orderBy(asc(schema.blocks.height))
+      .all();
+    return rows.map((row) => ({ ...this.#signed(row), txs: this.#blockTxs(row.height) }));
+  }
+
+  #blockTxs(height: number): ChainTx[] {
+    return this.db
+      .select({ body: schema.chainTxs.body })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.height, height))
+      .orderBy(asc(schema.chainTxs.txIndex))
+      .all()
+      .map((t) => chainTx.parse(JSON.parse(t.body)));
   }
 
   async head(): Promise<SignedHeader> {
@@ -332,13 +520,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       return queued ? { pending: true } : null;
     }
     const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
-    const txs = this.db
-      .select({ body: schema.chainTxs.body })
-      .from(schema.chainTxs)
-      .where(eq(schema.chainTxs.height, row.height))
-      .orderBy(asc(schema.chainTxs.txIndex))
-      .all()
-      .map((t) => chainTx.parse(JSON.parse(t.body)));
+    const txs = this.#blockTxs(row.height);
     const tx = txs[row.txIndex]!;
     if (tx.type !== "anchor") throw new Error("index points at a non-anchor transaction");
     return { tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) };
@@ -362,15 +544,82 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       transactions: txCount,
       anchors,
       mempool: pending,
+      weight: this.#tip().cumulativeWeight,
       producer: this.#publicKey,
+      producers: this.#producers,
       slotSeconds: this.#timing.slotMs / 1000,
       epochSlots: this.#timing.epochSlots,
     };
   }
 
   #head(): SignedHeader {
+    return this.#tip().block;
+  }
+
+  /** The head with the chain's cumulative PoOT weight (fork choice compares these). */
+  #tip(): { block: SignedHeader; cumulativeWeight: number } {
     const row = this.db.select().from(schema.blocks).orderBy(desc(schema.blocks.height)).limit(1).get();
-    return row ? this.#signed(row) : this.#genesis;
+    return row ? { block: this.#signed(row), cumulativeWeight: row.cumulativeWeight } : { block: this.#genesis, cumulativeWeight: 0 };
+  }
+
+  /** A block of the stored chain by hash, with its cumulative weight (genesis included). */
+  #storedTip(hash: string): { block: SignedHeader; cumulativeWeight: number } | null {
+    if (hash === this.#genesis.hash) return { block: this.#genesis, cumulativeWeight: 0 };
+    const row = this.db.select().from(schema.blocks).where(eq(schema.blocks.hash, hash)).get();
+    return row ? { block: this.#signed(row), cumulativeWeight: row.cumulativeWeight } : null;
+  }
+
+  /** Writes a block and its transactions (inside the caller's SQLite transaction). */
+  #storeBlock(signed: SignedHeader, txs: readonly ChainTx[], encoded: readonly { id: string; body: string }[], weight: number, cumulativeWeight: number): void {
+    const header = signed.header;
+    this.db
+      .insert(schema.blocks)
+      .values({
+        height: header.height,
+        hash: signed.hash,
+        header: canonicalJson(header),
+        signature: signed.signature,
+        timestamp: header.timestamp,
+        slot: header.slot,
+        epoch: header.epoch,
+        producer: header.producer,
+        txCount: txs.length,
+        weight,
+        cumulativeWeight,
+      })
+      .run();
+    txs.forEach((tx, txIndex) => {
+      this.db
+        .insert(schema.chainTxs)
+        .values({
+          id: encoded[txIndex]!.id,
+          height: header.height,
+          txIndex,
+          type: tx.type,
+          sessionId: tx.type === "anchor" ? tx.sessionId : null,
+          nodeId: tx.type === "work-credit" || tx.type === "node-event" ? tx.nodeId : tx.type === "anchor" ? tx.node : null,
+          finalAnchor: tx.type === "anchor" && !tx.interim,
+          body: encoded[txIndex]!.body,
+        })
+        .run();
+    });
+  }
+
+  /** Outbox entry telling a session its final anchor is in `block` (inside the caller's transaction). */
+  #queueNotice(block: SignedHeader, tx: ChainTx, txId: string, now: number): void {
+    if (tx.type !== "anchor" || tx.interim) return;
+    const notice: AnchorNotice = {
+      chain: block.header.chain,
+      blockHeight: block.header.height,
+      blockHash: block.hash,
+      txId,
+      anchoredAt: new Date(block.header.timestamp).toISOString(),
+    };
+    this.db
+      .insert(schema.anchorNotices)
+      .values({ txId, sessionId: tx.sessionId, notice: JSON.stringify(notice), nextAt: now })
+      .onConflictDoUpdate({ target: schema.anchorNotices.txId, set: { notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null } })
+      .run();
   }
 
   #signed(row: typeof schema.blocks.$inferSelect): SignedHeader {
@@ -395,11 +644,11 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     );
   }
 
-  #hasFinalAnchor(sessionId: string, includeMempool: boolean): boolean {
+  #hasFinalAnchor(sessionId: string, includeMempool: boolean, maxHeight = Number.MAX_SAFE_INTEGER): boolean {
     const onChain = this.db
       .select({ id: schema.chainTxs.id })
       .from(schema.chainTxs)
-      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.finalAnchor, true)))
+      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.finalAnchor, true), lte(schema.chainTxs.height, maxHeight)))
       .get();
     if (onChain) return true;
     if (!includeMempool) return false;
@@ -428,16 +677,17 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       .from(schema.epochWeights)
       .where(eq(schema.epochWeights.epoch, epoch))
       .all();
-    // No weights recorded for the epoch: a single-producer deployment, this instance leads every slot.
-    return rows.length > 0 ? rows : [{ producer: this.#publicKey, weight: 1 }];
+    // No weights recorded for the epoch: the configured producers (this one included) share it
+    // equally; with none configured this instance leads every slot.
+    return rows.length > 0 ? rows : this.#producers.map((producer) => ({ producer, weight: 1 }));
   }
 
-  /** The schedule's seed: the last block hash before `epoch` began (genesis for epoch 0). */
-  #seedFor(epoch: number): string {
+  /** The schedule's seed: the last block hash before `epoch` began (genesis for epoch 0), at or below `maxHeight`. */
+  #seedFor(epoch: number, maxHeight = Number.MAX_SAFE_INTEGER): string {
     const row = this.db
       .select({ hash: schema.blocks.hash })
       .from(schema.blocks)
-      .where(lt(schema.blocks.epoch, epoch))
+      .where(and(lt(schema.blocks.epoch, epoch), lte(schema.blocks.height, maxHeight)))
       .orderBy(desc(schema.blocks.height))
       .limit(1)
       .get();
@@ -524,7 +774,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const nextSlot = slotStart(this.#timing, slotAt(this.#timing, now) + 1);
     // Always wake for the next pull of the node pools; sooner for a block or a due notice.
     const candidates = [Math.max(now, this.#nextNodePullAt, now + 1000)];
-    if (pending || this.#config.CHAIN_EMPTY_BLOCKS) candidates.push(nextSlot);
+    // Peers are asked every slot, and an instance with peers may lead the next one.
+    if (pending || this.#config.CHAIN_EMPTY_BLOCKS || this.#config.CHAIN_PEERS) candidates.push(nextSlot);
     if (notice) candidates.push(Math.max(now, notice.nextAt));
     const next = Math.min(...candidates);
     const current = fromAlarm ? null : await this.ctx.storage.getAlarm();

@@ -11,6 +11,10 @@ export const blocks = sqliteTable("blocks", {
   epoch: integer("epoch").notNull(),
   producer: text("producer").notNull(),
   txCount: integer("tx_count").notNull(),
+  /** The producer's PoOT weight in the block's epoch; fork choice sums it along a chain. */
+  weight: integer("weight").notNull().default(1),
+  /** Sum of `weight` from height 1 to this block: the chain's weight when this block is its head. */
+  cumulativeWeight: integer("cumulative_weight").notNull().default(0),
 });
 
 /** Included transactions, in block order, indexed by session and node. */
