@@ -464,6 +464,57 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       .map((t) => chainTx.parse(JSON.parse(t.body)));
   }
 
+  /**
+   * Re-checks the stored chain from genesis: every block against the rules a peer's block must
+   * pass (hash, signature, parent link, slot, producer, transaction root, no duplicate anchor),
+   * against its own stored transactions and their ids, and the indexed columns against the
+   * signed header. Names the first block and rule that fail, so any altered stored field shows.
+   */
+  async audit(): Promise<{ ok: true; height: number } | { ok: false; height: number; fault: string; message: string }> {
+    await this.ready();
+    let parent = this.#genesis;
+    const finals = new Set<string>();
+    const rows = this.db.select().from(schema.blocks).orderBy(asc(schema.blocks.height)).all();
+    for (const row of rows) {
+      const fail = (fault: string, message: string) => ({ ok: false as const, height: row.height, fault, message });
+      let header: BlockHeader;
+      let txs: ChainTx[];
+      try {
+        header = blockHeader.parse(JSON.parse(row.header));
+        txs = this.#blockTxs(row.height);
+      } catch (error) {
+        return fail("malformed", error instanceof Error ? error.message : String(error));
+      }
+      const candidate: CandidateBlock = { header, hash: row.hash, signature: row.signature, txs };
+      try {
+        validateBlock(candidate, {
+          chain: this.#config.BLOCKCHAIN_NETWORK,
+          timing: this.#timing,
+          parent,
+          weights: this.#weightsFor(header.epoch),
+          seedHash: this.#seedFor(header.epoch, row.height - 1),
+          now: Date.now(),
+          maxFutureMs: this.#config.CHAIN_MAX_CLOCK_SKEW_MS + this.#timing.slotMs,
+          hasFinalAnchor: (sessionId) => finals.has(sessionId),
+        });
+      } catch (error) {
+        if (error instanceof BlockRejected) return fail(error.fault, error.message);
+        throw error;
+      }
+      const columns = { height: row.height, timestamp: row.timestamp, slot: row.slot, epoch: row.epoch, producer: row.producer, txCount: row.txCount };
+      for (const [column, value] of Object.entries(columns)) {
+        if (header[column as keyof typeof columns] !== value) return fail("index-mismatch", `column ${column} says ${value}, the signed header says ${header[column as keyof typeof columns]}`);
+      }
+      const ids = this.db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(eq(schema.chainTxs.height, row.height)).orderBy(asc(schema.chainTxs.txIndex)).all();
+      for (const [index, tx] of txs.entries()) {
+        if (ids[index]!.id !== encodeTx(tx).id) return fail("index-mismatch", `transaction ${index} is stored under id ${ids[index]!.id}, its content hashes to ${encodeTx(tx).id}`);
+        if (tx.type === "anchor" && !tx.interim) finals.add(tx.sessionId);
+      }
+      parent = candidate;
+    }
+    return { ok: true, height: parent.header.height };
+  }
+
   async head(): Promise<SignedHeader> {
     await this.ready();
     return this.#head();

@@ -11,6 +11,7 @@ import {
   type BlockHeader,
 } from "../../shared/chain/block.ts";
 import { canonicalJson, CanonicalError } from "../../shared/chain/canonical.ts";
+import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
 import { txInclusionProof } from "../../shared/chain/proof.ts";
 import { leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
 import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
@@ -136,6 +137,21 @@ describe("PoOT leader schedule", () => {
     expect(leaderOf(9, seed, [{ producer, weight: 1 }])).toBe(producer);
     expect(leaderOf(9, seed, [])).toBeNull();
     expect(slotAt(timing, timing.genesisTime + 25_000)).toBe(2);
+  });
+});
+
+describe("fork choice", () => {
+  it("prefers the heavier chain, breaks ties by the lower head hash, the same way whatever the order", () => {
+    const low = { weight: 5, hash: "01".repeat(32) };
+    const high = { weight: 5, hash: "fe".repeat(32) };
+    expect(prefers({ weight: 6, hash: "ff".repeat(32) }, low)).toBe(true);
+    expect(prefers(low, { weight: 6, hash: "00".repeat(32) })).toBe(false);
+    expect(prefers(low, high)).toBe(true);
+    expect(prefers(high, low)).toBe(false);
+    expect(prefers(low, low)).toBe(false);
+    const weights = [{ producer: "aa".repeat(32), weight: 3 }];
+    expect(blockWeight("aa".repeat(32), weights)).toBe(3);
+    expect(blockWeight("bb".repeat(32), weights)).toBe(0);
   });
 });
 
