@@ -103,6 +103,8 @@ export const configSchema = z
     CHAIN_PRODUCERS: optional(keyList),
     CHAIN_MAX_CLOCK_SKEW_MS: integer(0, 600_000),
     CHAIN_MAX_REORG_DEPTH: integer(1, 1_000_000),
+    /** Anchor the head hash on TRON once an epoch (from the ledger's hot wallet). */
+    CHAIN_TRON_ANCHORING: boolean,
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),

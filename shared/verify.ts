@@ -3,6 +3,7 @@ import { z } from "zod";
 import { blockHeader, headerHash, verifyHeaderSignature } from "./chain/block.ts";
 import { verifyTxInclusion } from "./chain/proof.ts";
 import { anchorTx } from "./chain/transactions.ts";
+import { checkTronAnchor, tronAnchorProof } from "./chain/tron-anchor.ts";
 import { fromHex, MerkleTree, toHex } from "./merkle/index.ts";
 
 /**
@@ -23,6 +24,7 @@ export const evidenceBundle = z.object({
     tx: anchorTx,
     proof: z.object({ txIndex: z.number().int().min(0), txCount: z.number().int().min(1), path: z.array(hex32) }),
     block: z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) }),
+    tron: tronAnchorProof.optional(),
   }),
 });
 
@@ -31,6 +33,8 @@ export type EvidenceBundle = z.infer<typeof evidenceBundle>;
 export interface VerifyOptions {
   /** The encrypted chunk blob for an index, when the verifier has it; hashes alone are checked otherwise. */
   chunkBytes?: (index: number) => Uint8Array | undefined;
+  /** Fail when the bundle carries no TRON anchor (otherwise its absence is only reported). */
+  requireTronAnchor?: boolean;
   /** Ed25519 public keys (hex) of producers the verifier trusts. */
   trustedProducers?: readonly string[];
 }
@@ -102,6 +106,23 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
 
   if (!verifyHeaderSignature(block)) return failed("signature", "the producer's signature over the block does not verify");
   record("signature", true, `signed by ${block.header.producer}`);
+
+  const tron = bundle.anchor.tron;
+  if (tron) {
+    const problem = checkTronAnchor(block, tron);
+    if (problem) return failed("tron anchor", problem);
+    const anchored = tron.headers.at(-1)?.header.height ?? block.header.height;
+    record(
+      "tron anchor",
+      true,
+      `block ${anchored}${tron.headers.length ? ` (${tron.headers.length} headers above this one)` : ""} anchored on TRON ${tron.network} in tx ${tron.txid}, ` +
+        `TRON block ${tron.blockNumber}, ${tron.confirmations} confirmations, ${tron.solidified ? "solidified" : "not yet solidified"} when the bundle was made`,
+    );
+  } else if (options.requireTronAnchor) {
+    return failed("tron anchor", "the bundle carries no TRON anchor");
+  } else {
+    record("tron anchor", true, "no TRON anchor yet (the block's epoch is not anchored on TRON)");
+  }
 
   if (options.trustedProducers) {
     if (!options.trustedProducers.includes(block.header.producer)) {

@@ -16,6 +16,8 @@ import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proo
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
 import { chainTx, encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
+import { anchorMemo, type TronAnchorProof } from "../../shared/chain/tron-anchor.ts";
+import { toHex } from "../../shared/merkle/index.ts";
 import { BlockRejected, validateBlock, type BlockFault, type CandidateBlock } from "../../shared/chain/validate.ts";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
@@ -50,6 +52,8 @@ export interface AnchorEvidence {
   txId: string;
   proof: TxInclusionProof;
   block: SignedHeader;
+  /** The block's anchor on TRON, once an epoch anchor at or above it is in a TRON block. */
+  tron?: TronAnchorProof;
 }
 
 /** What became of a branch of blocks offered by a peer (importBlocks). */
@@ -198,6 +202,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       await this.syncWithPeers(now);
       this.produceAt(Date.now());
       await this.#deliverAnchorNotices(now);
+      await this.anchorOnTron(now);
     } catch (error) {
       // The runtime retries the alarm; say why, since nothing else will.
       logEvent("error", "chain.produce_failed", { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
@@ -267,7 +272,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     this.ctx.storage.transactionSync(() => {
       this.#storeBlock(signed, txs, included, weight, tip.cumulativeWeight + weight);
       if (pending.length > 0) this.#dropFromMempoolThrough(pending.at(-1)!.seq);
-      txs.forEach((tx, txIndex) => this.#queueNotice(signed, tx, included[txIndex]!.id, now));
+      txs.forEach((tx, txIndex) => this.#queueNotice(signed, tx, included[txIndex]!.id));
     });
     logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
     return signed;
@@ -365,7 +370,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
           included.add(id);
           const queued = this.db.delete(schema.mempool).where(eq(schema.mempool.id, id)).returning({ id: schema.mempool.id }).all();
           // Only sessions of this deployment hear about it: those whose anchor was queued or on chain here.
-          if (queued.length > 0 || droppedIds.has(id)) this.#queueNotice(block, tx, id, now);
+          if (queued.length > 0 || droppedIds.has(id)) this.#queueNotice(block, tx, id);
         });
       }
       for (const row of dropped) {
@@ -515,6 +520,109 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return { ok: true, height: parent.header.height };
   }
 
+  /**
+   * Once an epoch has ended, anchors the head it ended with on TRON through the payments function
+   * (LedgerDO.anchorOnTron), then follows that TRON transaction to solidification, a few epochs
+   * at a time, with back-off when the ledger or TRON cannot help yet (no hot wallet, node down).
+   * A reorg that replaces an anchored block before it is solidified re-anchors the new one.
+   */
+  async anchorOnTron(now = Date.now()): Promise<void> {
+    await this.ready();
+    if (!this.#config.CHAIN_TRON_ANCHORING) return;
+    const closed = epochOfSlot(this.#timing, slotAt(this.#timing, now)) - 1;
+    if (closed >= 0) {
+      const last = this.db.select().from(schema.blocks).where(lte(schema.blocks.epoch, closed)).orderBy(desc(schema.blocks.height)).limit(1).get();
+      if (last && last.epoch === closed) {
+        this.db
+          .insert(schema.tronAnchors)
+          .values({ epoch: closed, height: last.height, hash: last.hash, state: "pending", nextAt: now, updatedAt: now })
+          .onConflictDoNothing()
+          .run();
+      }
+    }
+    const due = this.db
+      .select()
+      .from(schema.tronAnchors)
+      .where(and(lte(schema.tronAnchors.nextAt, now), sql`${schema.tronAnchors.state} != 'solidified'`))
+      .orderBy(asc(schema.tronAnchors.epoch))
+      .limit(4)
+      .all();
+    const ledger = this.env.LEDGER.get(this.env.LEDGER.idFromName("ledger"));
+    for (let row of due) {
+      const current = this.db.select().from(schema.blocks).where(eq(schema.blocks.epoch, row.epoch)).orderBy(desc(schema.blocks.height)).limit(1).get();
+      if (!current) {
+        this.db.delete(schema.tronAnchors).where(eq(schema.tronAnchors.epoch, row.epoch)).run();
+        continue;
+      }
+      if (current.hash !== row.hash) {
+        const reset = { height: current.height, hash: current.hash, state: "pending" as const, txid: null, rawDataHex: null, blockNumber: null, confirmations: 0, attempts: 0 };
+        this.db.update(schema.tronAnchors).set(reset).where(eq(schema.tronAnchors.epoch, row.epoch)).run();
+        row = { ...row, ...reset };
+      }
+      const memo = anchorMemo(this.#config.BLOCKCHAIN_NETWORK, row.epoch, row.height, row.hash);
+      const memoHex = toHex(new TextEncoder().encode(memo));
+      let error: string | null = null;
+      try {
+        const result = await ledger.anchorOnTron(`chain:${this.#config.BLOCKCHAIN_NETWORK}:${row.epoch}:${row.hash.slice(0, 16)}`, memoHex);
+        if (result.ok) {
+          const v = result.value;
+          this.db
+            .update(schema.tronAnchors)
+            .set({ state: v.state, txid: v.txid, rawDataHex: v.rawDataHex, blockNumber: v.blockNumber, confirmations: v.confirmations, attempts: 0, nextAt: now + this.#timing.slotMs, lastError: null, updatedAt: now })
+            .where(and(eq(schema.tronAnchors.epoch, row.epoch), eq(schema.tronAnchors.hash, row.hash)))
+            .run();
+          if (v.state === "solidified") logEvent("info", "chain.tron_anchor_solidified", { epoch: row.epoch, height: row.height, txid: v.txid, blockNumber: v.blockNumber });
+          continue;
+        }
+        error = `${result.problem.slug}: ${result.problem.detail}`;
+      } catch (caught) {
+        error = caught instanceof Error ? caught.message : String(caught);
+      }
+      const attempts = row.attempts + 1;
+      this.db
+        .update(schema.tronAnchors)
+        .set({ attempts, nextAt: now + Math.min(this.#timing.slotMs * 2 ** attempts, 3_600_000), lastError: error, updatedAt: now })
+        .where(eq(schema.tronAnchors.epoch, row.epoch))
+        .run();
+      logEvent("warn", "chain.tron_anchor_failed", { epoch: row.epoch, attempts, error });
+    }
+  }
+
+  /** The first TRON anchor at or above `height` that TRON has included, with the headers linking to it. */
+  #tronProof(block: SignedHeader): TronAnchorProof | undefined {
+    const row = this.db
+      .select()
+      .from(schema.tronAnchors)
+      .where(and(gte(schema.tronAnchors.height, block.header.height), sql`${schema.tronAnchors.state} IN ('included', 'solidified')`))
+      .orderBy(asc(schema.tronAnchors.height))
+      .limit(1)
+      .get();
+    if (!row || !row.txid || !row.rawDataHex || row.blockNumber === null) return undefined;
+    const headers = this.db
+      .select()
+      .from(schema.blocks)
+      .where(and(gt(schema.blocks.height, block.header.height), lte(schema.blocks.height, row.height)))
+      .orderBy(asc(schema.blocks.height))
+      .all()
+      .map((r) => this.#signed(r));
+    if ((headers.at(-1)?.hash ?? block.hash) !== row.hash) return undefined; // anchored block no longer on this chain
+    return {
+      network: this.#config.TRON_NETWORK,
+      txid: row.txid,
+      rawDataHex: row.rawDataHex,
+      blockNumber: row.blockNumber,
+      confirmations: row.confirmations,
+      solidified: row.state === "solidified",
+      headers,
+    };
+  }
+
+  /** Where the TRON anchors stand (newest first). */
+  async tronAnchors(limit = 20) {
+    await this.ready();
+    return this.db.select().from(schema.tronAnchors).orderBy(desc(schema.tronAnchors.epoch)).limit(limit).all();
+  }
+
   async head(): Promise<SignedHeader> {
     await this.ready();
     return this.#head();
@@ -574,7 +682,9 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const txs = this.#blockTxs(row.height);
     const tx = txs[row.txIndex]!;
     if (tx.type !== "anchor") throw new Error("index points at a non-anchor transaction");
-    return { tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) };
+    const signed = this.#signed(block);
+    const tron = this.#tronProof(signed);
+    return { tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: signed, ...(tron ? { tron } : {}) };
   }
 
   async stats() {
@@ -656,8 +766,13 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
-  /** Outbox entry telling a session its final anchor is in `block` (inside the caller's transaction). */
-  #queueNotice(block: SignedHeader, tx: ChainTx, txId: string, now: number): void {
+  /**
+   * Outbox entry telling a session its final anchor is in `block` (inside the caller's
+   * transaction). Due at once, by the wall clock: a block produced for a slot that starts a
+   * little ahead must not hold its notices back until then.
+   */
+  #queueNotice(block: SignedHeader, tx: ChainTx, txId: string): void {
+    const now = Date.now();
     if (tx.type !== "anchor" || tx.interim) return;
     const notice: AnchorNotice = {
       chain: block.header.chain,

@@ -75,3 +75,23 @@ export const anchorNotices = sqliteTable("anchor_notices", {
   nextAt: integer("next_at").notNull(),
   lastError: text("last_error"),
 });
+
+/**
+ * The chain's head at the end of each epoch, anchored on TRON through the payments function
+ * (LedgerDO.anchorOnTron): the memo names chain, epoch, height and hash; the row follows the TRON
+ * transaction until it is solidified.
+ */
+export const tronAnchors = sqliteTable("tron_anchors", {
+  epoch: integer("epoch").primaryKey(),
+  height: integer("height").notNull(),
+  hash: text("hash").notNull(),
+  state: text("state", { enum: ["pending", "signed", "broadcast", "included", "solidified"] }).notNull(),
+  txid: text("txid"),
+  rawDataHex: text("raw_data_hex"),
+  blockNumber: integer("block_number"),
+  confirmations: integer("confirmations").notNull().default(0),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: integer("next_at").notNull(),
+  lastError: text("last_error"),
+  updatedAt: integer("updated_at").notNull(),
+});

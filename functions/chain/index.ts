@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AnchorLookup, StoredBlock, SubmitResult, TransactionLookup } from "../../durable-objects/chain/index.ts";
 import { chainTx } from "../../shared/chain/transactions.ts";
+import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
@@ -158,6 +159,7 @@ const anchor = createRoute({
         txId: hex32,
         proof: z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex32) }),
         block: SignedHeader,
+        tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
       }),
       "Anchor evidence",
     ),

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AnchorLookup } from "../../durable-objects/chain/index.ts";
+import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { chainStub } from "../chain/index.ts";
 import { callDurableObject } from "../do-call.ts";
@@ -20,6 +21,7 @@ const EvidenceSchema = z
       txId: hex64,
       proof: z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex64) }),
       block: z.object({ header: z.record(z.string(), z.unknown()), hash: hex64, signature: z.string() }),
+      tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
     }),
   })
   .openapi("EvidenceBundle", { description: "Checked offline by `lucid verify` (shared/verify.ts)" });

@@ -182,7 +182,7 @@ describe("evidence bundles (lucid verify)", () => {
     const blobs = chunkBlobs(5);
     const result = verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
     expect(result.ok).toBe(true);
-    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "producer"]);
+    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "tron anchor", "producer"]);
   });
 
   it("names the first thing that fails", () => {

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { beforeEach, describe, expect, it } from "vitest";
-import { BLOCK_VERSION, producerPublicKey, signHeader, txRoot, type SignedHeader } from "../../shared/chain/block.ts";
+import { BLOCK_VERSION, producerPublicKey, signHeader, txRoot, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
 import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import type { CandidateBlock } from "../../shared/chain/validate.ts";
@@ -25,7 +25,7 @@ function anchor(sessionId: string): AnchorTx {
 }
 
 function makeBlock(parent: SignedHeader, slot: number, timing: ChainTiming, txs: ChainTx[] = [], key = peerKey): CandidateBlock {
-  const header = {
+  const header: BlockHeader = {
     version: BLOCK_VERSION,
     chain: parent.header.chain,
     height: parent.header.height + 1,
