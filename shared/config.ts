@@ -105,6 +105,8 @@ export const configSchema = z
     CHAIN_MAX_REORG_DEPTH: integer(1, 1_000_000),
     /** Anchor the head hash on TRON once an epoch (from the ledger's hot wallet). */
     CHAIN_TRON_ANCHORING: boolean,
+    /** Rolling anchors: a recording session anchors its root every this many chunks (0: off). */
+    CHAIN_INTERIM_ANCHOR_CHUNKS: integer(0, 1_000_000),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),

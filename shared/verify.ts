@@ -14,6 +14,10 @@ import { fromHex, MerkleTree, toHex } from "./merkle/index.ts";
  */
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
 
+const signedBlock = z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) });
+const inclusion = z.object({ txIndex: z.number().int().min(0), txCount: z.number().int().min(1), path: z.array(hex32) });
+const interimAnchorEvidence = z.object({ tx: anchorTx, proof: inclusion, block: signedBlock });
+
 export const evidenceBundle = z.object({
   format: z.literal("lucid-evidence"),
   version: z.literal(1),
@@ -26,6 +30,8 @@ export const evidenceBundle = z.object({
     block: z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) }),
     tron: tronAnchorProof.optional(),
   }),
+  /** Rolling anchors of prefixes of the recording (absent in bundles made before they existed). */
+  interimAnchors: z.array(interimAnchorEvidence).default([]),
 });
 
 export type EvidenceBundle = z.infer<typeof evidenceBundle>;
@@ -122,6 +128,27 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
     return failed("tron anchor", "the bundle carries no TRON anchor");
   } else {
     record("tron anchor", true, "no TRON anchor yet (the block's epoch is not anchored on TRON)");
+  }
+
+  // Rolling anchors: each proves the recording had at least `chunkCount` chunks, with that prefix root.
+  for (const [i, interim] of bundle.interimAnchors.entries()) {
+    const step = `interim anchor ${i}`;
+    const itx = interim.tx;
+    if (!itx.interim || itx.sessionId !== bundle.session.id) return failed(step, "not an interim anchor of this session");
+    if (!verifyTxInclusion(itx, interim.proof, interim.block.header.txRoot)) return failed(step, `not transaction ${interim.proof.txIndex} of block ${interim.block.header.height}`);
+    if (headerHash(interim.block.header) !== interim.block.hash) return failed(step, "its block header does not hash to the block's hash");
+    if (!verifyHeaderSignature(interim.block)) return failed(step, "its block's producer signature does not verify");
+    if (options.trustedProducers && !options.trustedProducers.includes(interim.block.header.producer)) {
+      return failed(step, `its block's producer ${interim.block.header.producer} is not in the trusted list`);
+    }
+    if (itx.chunkCount > chunks.length) {
+      return failed("truncation", `block ${interim.block.header.height} anchors ${itx.chunkCount} chunks of this session while it recorded, the bundle has only ${chunks.length}: the recording was truncated`);
+    }
+    const prefixRoot = toHex(MerkleTree.fromData(chunks.slice(0, itx.chunkCount).map((c) => fromHex(c.sha256))).root());
+    if (prefixRoot !== itx.root) return failed("truncation", `the first ${itx.chunkCount} chunks do not match the root anchored in block ${interim.block.header.height} while the session recorded`);
+  }
+  if (bundle.interimAnchors.length) {
+    record("interim anchors", true, `${bundle.interimAnchors.length} rolling anchors, up to ${Math.max(...bundle.interimAnchors.map((a) => a.tx.chunkCount))} chunks, agree with the chunks`);
   }
 
   if (options.trustedProducers) {

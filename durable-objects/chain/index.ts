@@ -687,6 +687,27 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return { tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: signed, ...(tron ? { tron } : {}) };
   }
 
+  /** Every interim (rolling) anchor of a session on chain, smallest prefix first, each with its proof. */
+  async interimAnchors(sessionId: string): Promise<AnchorEvidence[]> {
+    await this.ready();
+    const rows = this.db
+      .select()
+      .from(schema.chainTxs)
+      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor"), eq(schema.chainTxs.finalAnchor, false)))
+      .orderBy(asc(schema.chainTxs.height), asc(schema.chainTxs.txIndex))
+      .limit(1000)
+      .all();
+    const out: AnchorEvidence[] = [];
+    for (const row of rows) {
+      const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
+      const txs = this.#blockTxs(row.height);
+      const tx = txs[row.txIndex]!;
+      if (tx.type !== "anchor") continue;
+      out.push({ tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) });
+    }
+    return out.sort((a, b) => a.tx.chunkCount - b.tx.chunkCount);
+  }
+
   async stats() {
     await this.ready();
     const head = this.#head();

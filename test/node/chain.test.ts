@@ -175,8 +175,31 @@ describe("evidence bundles (lucid verify)", () => {
       chunks: blobs.map((b, index) => ({ index, sha256: toHex(sha256(b)), size: b.length })),
       manifest: { root: tx.root, chunkCount: blobs.length },
       anchor: { tx, proof: txInclusionProof(txs, 2), block: { header: block.header, hash: block.hash, signature: block.signature } },
+      interimAnchors: [],
     };
   }
+
+  it("rolling anchors name a truncated recording and an altered prefix", () => {
+    const blobs = chunkBlobs(12);
+    const interim = { ...anchorFor(blobs.slice(0, 10)), interim: true };
+    const early = makeBlock([interim], 3);
+    const interimEvidence = { tx: interim, proof: txInclusionProof([interim], 0), block: { header: early.header, hash: early.hash, signature: early.signature } };
+    const step = (b: EvidenceBundle) => {
+      const r = verifyEvidence(b, { trustedProducers: [producer] });
+      return r.ok ? "ok" : r.failure.step;
+    };
+    const whole = { ...bundleFor(blobs), interimAnchors: [interimEvidence] };
+    expect(step(whole)).toBe("ok");
+    expect(verifyEvidence(whole).checks.find((c) => c.step === "interim anchors")?.message).toContain("up to 10 chunks");
+    // The recording was cut to 8 chunks before it was finalised: the final anchor is consistent, the interim one is not.
+    expect(step({ ...bundleFor(blobs.slice(0, 8)), interimAnchors: [interimEvidence] })).toBe("truncation");
+    // Chunk 4 replaced before finalising: the final root matches, the prefix anchored while recording does not.
+    const swapped = blobs.map((b, i) => (i === 4 ? new Uint8Array([9, 9, 9]) : b));
+    expect(step({ ...bundleFor(swapped), interimAnchors: [interimEvidence] })).toBe("truncation");
+    // A forged interim anchor is refused as such.
+    const forged = { ...interimEvidence, block: { ...interimEvidence.block, signature: "00".repeat(64) } };
+    expect(step({ ...whole, interimAnchors: [forged] })).toBe("interim anchor 0");
+  });
 
   it("passes for an intact bundle with its chunk files", () => {
     const blobs = chunkBlobs(5);
