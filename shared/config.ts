@@ -107,6 +107,8 @@ export const configSchema = z
     CHAIN_TRON_ANCHORING: boolean,
     /** Rolling anchors: a recording session anchors its root every this many chunks (0: off). */
     CHAIN_INTERIM_ANCHOR_CHUNKS: integer(0, 1_000_000),
+    /** Pruning: transaction bodies of blocks this far below the head move to the chunk store (0: keep all). */
+    CHAIN_RETENTION_BLOCKS: integer(0),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
@@ -175,6 +177,9 @@ export const configSchema = z
     if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
     if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
     if (c.EPOCH_SECONDS < 2 * c.HEARTBEAT_INTERVAL_SECONDS) problem("EPOCH_SECONDS", "must be at least two heartbeat intervals");
+    if (c.CHAIN_RETENTION_BLOCKS !== 0 && c.CHAIN_RETENTION_BLOCKS <= c.CHAIN_MAX_REORG_DEPTH) {
+      problem("CHAIN_RETENTION_BLOCKS", "must exceed CHAIN_MAX_REORG_DEPTH (a reorg needs the bodies it drops), or be 0");
+    }
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
   });
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, isNull, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import { canonicalJson } from "../../shared/chain/canonical.ts";
 import {
@@ -24,6 +24,8 @@ import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
+import { chunkStoreFor } from "../../functions/chunk-store/index.ts";
+import { archiveKey, readArchive, writeArchive } from "./archive.ts";
 import { fullBlock, PeerBackoff, PeerClient, PeerError, type PeerBlock } from "./peers.ts";
 import * as schema from "./schema.ts";
 
@@ -203,6 +205,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       this.produceAt(Date.now());
       await this.#deliverAnchorNotices(now);
       await this.anchorOnTron(now);
+      await this.archiveBlocks();
     } catch (error) {
       // The runtime retries the alarm; say why, since nothing else will.
       logEvent("error", "chain.produce_failed", { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
@@ -456,17 +459,62 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       .where(and(gte(schema.blocks.height, Math.max(1, from)), lt(schema.blocks.height, Math.max(1, from) + limit)))
       .orderBy(asc(schema.blocks.height))
       .all();
-    return rows.map((row) => ({ ...this.#signed(row), txs: this.#blockTxs(row.height) }));
+    const out: (SignedHeader & { txs: ChainTx[] })[] = [];
+    for (const row of rows) out.push({ ...this.#signed(row), txs: await this.#blockTxs(row.height) });
+    return out;
   }
 
-  #blockTxs(height: number): ChainTx[] {
-    return this.db
-      .select({ body: schema.chainTxs.body })
+  /** A block's transactions, from SQLite or, once pruned, from its archive object (checked against the header). */
+  async #blockTxs(height: number): Promise<ChainTx[]> {
+    const rows = this.db
+      .select({ id: schema.chainTxs.id, body: schema.chainTxs.body })
       .from(schema.chainTxs)
       .where(eq(schema.chainTxs.height, height))
       .orderBy(asc(schema.chainTxs.txIndex))
-      .all()
-      .map((t) => chainTx.parse(JSON.parse(t.body)));
+      .all();
+    const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, height)).get();
+    if (block?.archiveKey) {
+      return readArchive(chunkStoreFor(this.env), block.archiveKey, this.#signed(block), rows.map((r) => r.id));
+    }
+    return rows.map((t) => chainTx.parse(JSON.parse(t.body)));
+  }
+
+  /**
+   * Pruning: moves the transaction bodies of blocks more than `retention` below the head to the
+   * chunk store as archive objects (a few blocks per call); headers, ids and the session/node
+   * indexes stay in SQLite, and every read goes through #blockTxs, so queries and proofs do not
+   * change. The object is written before the bodies are dropped: a crash in between only means
+   * the object is written again.
+   */
+  async archiveBlocks(retention = this.#config.CHAIN_RETENTION_BLOCKS, max = 50): Promise<number> {
+    await this.ready();
+    if (retention === 0) return 0;
+    const cutoff = this.#head().header.height - retention;
+    const due = this.db
+      .select()
+      .from(schema.blocks)
+      .where(and(lte(schema.blocks.height, cutoff), isNull(schema.blocks.archiveKey)))
+      .orderBy(asc(schema.blocks.height))
+      .limit(max)
+      .all();
+    const store = chunkStoreFor(this.env);
+    for (const row of due) {
+      const bodies = this.db
+        .select({ body: schema.chainTxs.body })
+        .from(schema.chainTxs)
+        .where(eq(schema.chainTxs.height, row.height))
+        .orderBy(asc(schema.chainTxs.txIndex))
+        .all()
+        .map((t) => t.body);
+      const key = archiveKey(this.#config.BLOCKCHAIN_NETWORK, row.height, row.hash);
+      await writeArchive(store, key, this.#signed(row), bodies);
+      this.ctx.storage.transactionSync(() => {
+        this.db.update(schema.chainTxs).set({ body: "" }).where(eq(schema.chainTxs.height, row.height)).run();
+        this.db.update(schema.blocks).set({ archiveKey: key }).where(and(eq(schema.blocks.height, row.height), eq(schema.blocks.hash, row.hash))).run();
+      });
+    }
+    if (due.length) logEvent("info", "chain.blocks_archived", { from: due[0]!.height, to: due.at(-1)!.height });
+    return due.length;
   }
 
   /**
@@ -486,7 +534,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       let txs: ChainTx[];
       try {
         header = blockHeader.parse(JSON.parse(row.header));
-        txs = this.#blockTxs(row.height);
+        txs = await this.#blockTxs(row.height);
       } catch (error) {
         return fail("malformed", error instanceof Error ? error.message : String(error));
       }
@@ -498,8 +546,9 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
           parent,
           weights: this.#weightsFor(header.epoch),
           seedHash: this.#seedFor(header.epoch, row.height - 1),
-          now: Date.now(),
-          maxFutureMs: this.#config.CHAIN_MAX_CLOCK_SKEW_MS + this.#timing.slotMs,
+          // Clock bounds were checked when the block arrived; an altered timestamp breaks the hash.
+          now: Number.MAX_SAFE_INTEGER,
+          maxFutureMs: 0,
           hasFinalAnchor: (sessionId) => finals.has(sessionId),
         });
       } catch (error) {
@@ -658,7 +707,10 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   async transaction(id: string): Promise<TransactionLookup> {
     await this.ready();
     const row = this.db.select().from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get();
-    if (row) return { tx: chainTx.parse(JSON.parse(row.body)), height: row.height, txIndex: row.txIndex };
+    if (row) {
+      const tx = row.body ? chainTx.parse(JSON.parse(row.body)) : (await this.#blockTxs(row.height))[row.txIndex]!;
+      return { tx, height: row.height, txIndex: row.txIndex };
+    }
     const queued = this.db.select().from(schema.mempool).where(eq(schema.mempool.id, id)).get();
     return queued ? { tx: chainTx.parse(JSON.parse(queued.body)), pending: true } : null;
   }
@@ -679,7 +731,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       return queued ? { pending: true } : null;
     }
     const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
-    const txs = this.#blockTxs(row.height);
+    const txs = await this.#blockTxs(row.height);
     const tx = txs[row.txIndex]!;
     if (tx.type !== "anchor") throw new Error("index points at a non-anchor transaction");
     const signed = this.#signed(block);
@@ -700,7 +752,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const out: AnchorEvidence[] = [];
     for (const row of rows) {
       const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
-      const txs = this.#blockTxs(row.height);
+      const txs = await this.#blockTxs(row.height);
       const tx = txs[row.txIndex]!;
       if (tx.type !== "anchor") continue;
       out.push({ tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) });

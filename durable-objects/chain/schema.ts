@@ -15,6 +15,8 @@ export const blocks = sqliteTable("blocks", {
   weight: integer("weight").notNull().default(1),
   /** Sum of `weight` from height 1 to this block: the chain's weight when this block is its head. */
   cumulativeWeight: integer("cumulative_weight").notNull().default(0),
+  /** Set once the block's transaction bodies moved to the chunk store (pruning); the header stays here. */
+  archiveKey: text("archive_key"),
 });
 
 /** Included transactions, in block order, indexed by session and node. */
@@ -28,6 +30,7 @@ export const chainTxs = sqliteTable(
     sessionId: text("session_id"),
     nodeId: text("node_id"),
     finalAnchor: integer("final_anchor", { mode: "boolean" }).notNull().default(false),
+    /** Canonical JSON; empty once the block is archived (the body is then read from the archive object). */
     body: text("body").notNull(),
   },
   (t) => [
