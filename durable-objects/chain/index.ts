@@ -13,7 +13,7 @@ import {
   type SignedHeader,
 } from "../../shared/chain/block.ts";
 import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proof.ts";
-import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
+import { CREDIT_LAG_EPOCHS, creditWeightOf, epochOfSlot, leaderOf, pootWeights, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
 import { chainTx, encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
 import { anchorMemo, type TronAnchorProof } from "../../shared/chain/tron-anchor.ts";
@@ -326,7 +326,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     for (const [offset, block] of branch.entries()) {
       const candidate = block as CandidateBlock;
       const epoch = block.header.epoch;
-      const weights = this.#weightsFor(epoch);
+      const weights = this.#weightsFor(epoch, { maxHeight: forkHeight, branch: accepted.map((a) => a.block) });
       const inBranch = accepted.findLast((a) => a.block.header.epoch < epoch);
       const seedHash = inBranch ? inBranch.block.hash : this.#seedFor(epoch, forkHeight);
       try {
@@ -544,7 +544,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
           chain: this.#config.BLOCKCHAIN_NETWORK,
           timing: this.#timing,
           parent,
-          weights: this.#weightsFor(header.epoch),
+          weights: this.#weightsFor(header.epoch, { maxHeight: row.height - 1, branch: [] }),
           seedHash: this.#seedFor(header.epoch, row.height - 1),
           // Clock bounds were checked when the block arrived; an altered timestamp breaks the hash.
           now: Number.MAX_SAFE_INTEGER,
@@ -820,6 +820,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
         txCount: txs.length,
         weight,
         cumulativeWeight,
+        creditWeight: creditWeightOf(txs),
       })
       .run();
     txs.forEach((tx, txIndex) => {
@@ -910,16 +911,42 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   }
 
 
-  #weightsFor(epoch: number): ProducerWeight[] {
+  /**
+   * The schedule's weights for `epoch`: explicit ones when set (setEpochWeights), otherwise the
+   * configured producers weighted by the work credits recorded on chain CREDIT_LAG_EPOCHS earlier
+   * (shared/chain/schedule.ts pootWeights). `view` limits the stored chain to a fork point and adds
+   * the blocks of a branch being validated, so a branch is weighed by its own history.
+   */
+  #weightsFor(epoch: number, view: { maxHeight: number; branch: readonly CandidateBlock[] } = { maxHeight: Number.MAX_SAFE_INTEGER, branch: [] }): ProducerWeight[] {
     const rows = this.db
       .select({ producer: schema.epochWeights.producer, weight: schema.epochWeights.weight })
       .from(schema.epochWeights)
       .where(eq(schema.epochWeights.epoch, epoch))
       .all();
-    // No weights recorded for the epoch: the configured producers (this one included) share it
-    // equally; with none configured this instance leads every slot.
-    return rows.length > 0 ? rows : this.#producers.map((producer) => ({ producer, weight: 1 }));
+    if (rows.length > 0) return rows;
+    const creditEpoch = epoch - CREDIT_LAG_EPOCHS;
+    const credits = new Map<string, number>();
+    if (creditEpoch >= 0) {
+      const sums = this.db
+        .select({ producer: schema.blocks.producer, credit: sql<number>`sum(${schema.blocks.creditWeight})` })
+        .from(schema.blocks)
+        .where(and(eq(schema.blocks.epoch, creditEpoch), lte(schema.blocks.height, view.maxHeight)))
+        .groupBy(schema.blocks.producer)
+        .all();
+      for (const { producer, credit } of sums) credits.set(producer, Number(credit));
+      for (const block of view.branch) {
+        if (block.header.epoch === creditEpoch) credits.set(block.header.producer, (credits.get(block.header.producer) ?? 0) + creditWeightOf(block.txs));
+      }
+    }
+    return pootWeights(this.#producers, credits);
   }
+
+  /** An epoch's leader-schedule inputs on the stored chain (for explorers and operators). */
+  async epochSchedule(epoch: number): Promise<{ epoch: number; seedHash: string; weights: ProducerWeight[] }> {
+    await this.ready();
+    return { epoch, seedHash: this.#seedFor(epoch), weights: this.#weightsFor(epoch) };
+  }
+
 
   /** The schedule's seed: the last block hash before `epoch` began (genesis for epoch 0), at or below `maxHeight`. */
   #seedFor(epoch: number, maxHeight = Number.MAX_SAFE_INTEGER): string {

@@ -15,6 +15,8 @@ export const blocks = sqliteTable("blocks", {
   weight: integer("weight").notNull().default(1),
   /** Sum of `weight` from height 1 to this block: the chain's weight when this block is its head. */
   cumulativeWeight: integer("cumulative_weight").notNull().default(0),
+  /** Sum of the PoOT weights of the work credits this block records (its producer's nodes' operational time). */
+  creditWeight: integer("credit_weight").notNull().default(0),
   /** Set once the block's transaction bodies moved to the chunk store (pruning); the header stays here. */
   archiveKey: text("archive_key"),
 });

@@ -120,6 +120,29 @@ describe("blocks from a peer", () => {
   });
 });
 
+describe("PoOT weights", () => {
+  it("weigh each producer by the work credits its blocks recorded two epochs earlier, in the schedule and in fork choice", async () => {
+    const info = await chain().info();
+    const timing = info.timing;
+    const epoch = epochOfSlot(timing, slotAt(timing, Date.now()));
+    const creditEpoch = epoch - 2;
+    const credit = {
+      type: "work-credit", version: 1, id: "work-credit:n-w:1", nodeId: "n-w", pool: "pool-1", operatorId: "op-1",
+      payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", epoch: 1, epochStart: "2026-01-01T00:00:00.000Z",
+      epochEnd: "2026-01-01T01:00:00.000Z", pootVersion: 1, operationalSeconds: 3000, sessionSeconds: 600, bytesRecorded: "1000", credits: 50, weight: 5,
+    } as const;
+    expect(await chain().submit([credit])).toMatchObject({ ok: true });
+    await runInDurableObject(chain(), (instance) => instance.produceAt(slotStart(timing, creditEpoch * timing.epochSlots + 1) + 1));
+    expect((await chain().epochSchedule(epoch)).weights).toEqual([{ producer: info.producer, weight: 6 }]);
+    expect((await chain().epochSchedule(epoch - 1)).weights).toEqual([{ producer: info.producer, weight: 1 }]);
+    await chain().submit([anchor("session-weighed")]);
+    await runInDurableObject(chain(), (instance) => instance.produceAt(Date.now()));
+    // The chain's weight: 1 for the block in the credit epoch, 6 for the block in this one.
+    expect(await chain().stats()).toMatchObject({ height: 2, weight: 7 });
+    expect(await chain().audit()).toEqual({ ok: true, height: 2 });
+  });
+});
+
 describe("the stored chain", () => {
   it("an altered stored field of any block is named by the audit", async () => {
     const { ours, produce } = await sharedEpoch();
