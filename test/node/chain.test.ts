@@ -140,6 +140,20 @@ describe("PoOT leader schedule", () => {
   });
 });
 
+describe("signature checks once per block", () => {
+  it("remembers only successes: a forged signature or another header still fails after the real one passed", () => {
+    const block = makeBlock([], 11);
+    expect(verifyHeaderSignature(block)).toBe(true);
+    expect(verifyHeaderSignature(block)).toBe(true); // remembered
+    expect(verifyHeaderSignature({ ...block, signature: "00".repeat(64) })).toBe(false);
+    expect(verifyHeaderSignature({ ...block, hash: "ab".repeat(32) })).toBe(false);
+    expect(verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } })).toBe(false);
+    const forged = { ...block, signature: block.signature.replace(/^./, (c) => (c === "0" ? "1" : "0")) };
+    expect(verifyHeaderSignature(forged)).toBe(false);
+    expect(verifyHeaderSignature(forged)).toBe(false);
+  });
+});
+
 describe("fork choice", () => {
   it("prefers the heavier chain, breaks ties by the lower head hash, the same way whatever the order", () => {
     const low = { weight: 5, hash: "01".repeat(32) };
