@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, isNull, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import { canonicalJson } from "../../shared/chain/canonical.ts";
 import {
@@ -147,41 +147,40 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       txs.push(parsed.data);
     }
     // Canonical bytes and ids once per transaction: both the id and the stored body come from them.
-    const entries = txs.map((tx) => ({ tx, ...encodeTx(tx) }));
+    const entries = txs.map((tx) => ({ tx, ...encodeTx(tx), final: tx.type === "anchor" && !tx.interim }));
+    // What is already here, in a few IN queries per batch rather than several queries per transaction.
+    const stored = this.#knownIds(entries.map((e) => e.id));
+    const anchored = this.#sessionsWithFinalAnchor([...new Set(entries.flatMap((e) => (e.final && e.tx.type === "anchor" ? [e.tx.sessionId] : [])))]);
     const accepted: string[] = [];
     const known = new Set<string>();
     const now = Date.now();
     const finalsInBatch = new Set<string>();
-    for (const [index, { tx, id }] of entries.entries()) {
-      const final = tx.type === "anchor" && !tx.interim;
-      if (final && (finalsInBatch.has(tx.sessionId) || this.#hasFinalAnchor(tx.sessionId, true))) {
-        if (this.#known(id)) {
+    for (const [index, { tx, id, final }] of entries.entries()) {
+      if (!final || tx.type !== "anchor") continue;
+      if (finalsInBatch.has(tx.sessionId) || anchored.has(tx.sessionId)) {
+        if (stored.has(id) || finalsInBatch.has(`${tx.sessionId}\n${id}`)) {
           known.add(id);
           continue;
         }
         return { ok: false, reason: "duplicate-anchor", index, message: `session ${tx.sessionId} already has a final anchor` };
       }
-      if (final) finalsInBatch.add(tx.sessionId);
+      finalsInBatch.add(tx.sessionId).add(`${tx.sessionId}\n${id}`);
+    }
+    const rows: (typeof schema.mempool.$inferInsert)[] = [];
+    const queued = new Set<string>();
+    for (const { tx, id, body, final } of entries) {
+      // Already here, or a repeat later in this batch: reported as known, never queued twice.
+      if (stored.has(id) || queued.has(id)) {
+        known.add(id);
+        continue;
+      }
+      queued.add(id);
+      rows.push({ id, type: tx.type, sessionId: tx.type === "anchor" ? tx.sessionId : null, finalAnchor: final, body, receivedAt: now });
+      accepted.push(id);
     }
     this.ctx.storage.transactionSync(() => {
-      for (const { tx, id, body } of entries) {
-        if (known.has(id) || this.#known(id)) {
-          known.add(id);
-          continue;
-        }
-        this.db
-          .insert(schema.mempool)
-          .values({
-            id,
-            type: tx.type,
-            sessionId: tx.type === "anchor" ? tx.sessionId : null,
-            finalAnchor: tx.type === "anchor" && !tx.interim,
-            body,
-            receivedAt: now,
-          })
-          .run();
-        accepted.push(id);
-      }
+      // 6 bound parameters a row: 16 rows a statement stay within DO SQLite's limit of 100.
+      for (let i = 0; i < rows.length; i += 16) this.db.insert(schema.mempool).values(rows.slice(i, i + 16)).run();
     });
     if (accepted.length > 0) await this.#scheduleNextBlock(now);
     return { ok: true, accepted, alreadyKnown: [...known] };
@@ -877,11 +876,35 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return { ...this.#signed(row), txIds };
   }
 
-  #known(id: string): boolean {
-    return (
-      this.db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get() !== undefined ||
-      this.db.select({ id: schema.mempool.id }).from(schema.mempool).where(eq(schema.mempool.id, id)).get() !== undefined
-    );
+  /** Which of `ids` are included or queued already (IN lists within the bound-parameter limit). */
+  #knownIds(ids: readonly string[]): Set<string> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 90) {
+      const slice = ids.slice(i, i + 90);
+      for (const r of this.db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(inArray(schema.chainTxs.id, slice)).all()) found.add(r.id);
+      for (const r of this.db.select({ id: schema.mempool.id }).from(schema.mempool).where(inArray(schema.mempool.id, slice)).all()) found.add(r.id);
+    }
+    return found;
+  }
+
+  /** Which of `sessionIds` have a final anchor included or queued. */
+  #sessionsWithFinalAnchor(sessionIds: readonly string[]): Set<string> {
+    const found = new Set<string>();
+    for (let i = 0; i < sessionIds.length; i += 90) {
+      const slice = sessionIds.slice(i, i + 90);
+      const onChain = this.db
+        .select({ s: schema.chainTxs.sessionId })
+        .from(schema.chainTxs)
+        .where(and(inArray(schema.chainTxs.sessionId, slice), eq(schema.chainTxs.finalAnchor, true)))
+        .all();
+      const queued = this.db
+        .select({ s: schema.mempool.sessionId })
+        .from(schema.mempool)
+        .where(and(inArray(schema.mempool.sessionId, slice), eq(schema.mempool.finalAnchor, true)))
+        .all();
+      for (const r of [...onChain, ...queued]) if (r.s) found.add(r.s);
+    }
+    return found;
   }
 
   #hasFinalAnchor(sessionId: string, includeMempool: boolean, maxHeight = Number.MAX_SAFE_INTEGER): boolean {
