@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 // lucid verify BUNDLE.json [--chunks DIR] [--trust KEY]... — checks a session's evidence bundle offline:
-// chunk files → chunk hashes → session root → anchor → block → producer signature. Exit 0 when it
+// chunk files → chunk hashes → session root → anchor → block → producer signature → TRON anchor. Exit 0 when it
 // holds, 1 when a check fails (naming the first), 2 for usage or unreadable input.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { verifyEvidence } from "../shared/verify.ts";
 
-const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR] [--trust PRODUCER_KEY]... [--json]
+const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR] [--trust PRODUCER_KEY]... [--require-tron] [--json]
 
   BUNDLE.json   the evidence bundle (GET /api/v1/sessions/:id/evidence)
   --chunks DIR  directory of the encrypted chunks, named <index>.chunk; each is hashed and compared
   --trust KEY   an Ed25519 producer key (hex) to trust; repeatable; without it any valid signature passes
+  --require-tron  fail when the bundle carries no TRON anchor of its block (otherwise only reported)
   --json        print the result as JSON`;
 
 function main(argv: string[]): number {
@@ -29,7 +30,7 @@ function main(argv: string[]): number {
     args = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { chunks: { type: "string" }, trust: { type: "string", multiple: true }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: { chunks: { type: "string" }, trust: { type: "string", multiple: true }, json: { type: "boolean" }, "require-tron": { type: "boolean" }, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
     console.error(`lucid verify: ${(error as Error).message}\n${USAGE}`);
@@ -64,6 +65,7 @@ function main(argv: string[]): number {
         }
       : undefined,
     trustedProducers: args.values.trust,
+    requireTronAnchor: args.values["require-tron"] ?? false,
   });
   if (args.values.json) console.log(JSON.stringify(result, null, 2));
   else for (const check of result.checks) console.log(`${check.ok ? "ok  " : "FAIL"} ${check.step}: ${check.message}`);

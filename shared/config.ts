@@ -50,6 +50,18 @@ const origins = z
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
 
+/** Comma-separated http(s) base URLs (chain peers). */
+const urlList = z
+  .string()
+  .transform((text) => text.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean))
+  .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1));
+
+/** Comma-separated Ed25519 public keys, 64 lowercase hex characters each (chain producers). */
+const keyList = z
+  .string()
+  .transform((text) => text.split(",").map((key) => key.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 public key)")).min(1));
+
 /** Empty or absent → undefined, so optional vars can sit in wrangler.toml as "". */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
@@ -86,6 +98,17 @@ export const configSchema = z
       .string()
       .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 seed)")
       .transform(() => "[set]" as const),
+    // Peers (other deployments of the same chain) to pull blocks from, and every producer's public key.
+    CHAIN_PEERS: optional(urlList),
+    CHAIN_PRODUCERS: optional(keyList),
+    CHAIN_MAX_CLOCK_SKEW_MS: integer(0, 600_000),
+    CHAIN_MAX_REORG_DEPTH: integer(1, 1_000_000),
+    /** Anchor the head hash on TRON once an epoch (from the ledger's hot wallet). */
+    CHAIN_TRON_ANCHORING: boolean,
+    /** Rolling anchors: a recording session anchors its root every this many chunks (0: off). */
+    CHAIN_INTERIM_ANCHOR_CHUNKS: integer(0, 1_000_000),
+    /** Pruning: transaction bodies of blocks this far below the head move to the chunk store (0: keep all). */
+    CHAIN_RETENTION_BLOCKS: integer(0),
     ANCHORING_ENABLED: boolean,
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
@@ -169,6 +192,9 @@ export const configSchema = z
     if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
     if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
     if (c.EPOCH_SECONDS < 2 * c.HEARTBEAT_INTERVAL_SECONDS) problem("EPOCH_SECONDS", "must be at least two heartbeat intervals");
+    if (c.CHAIN_RETENTION_BLOCKS !== 0 && c.CHAIN_RETENTION_BLOCKS <= c.CHAIN_MAX_REORG_DEPTH) {
+      problem("CHAIN_RETENTION_BLOCKS", "must exceed CHAIN_MAX_REORG_DEPTH (a reorg needs the bodies it drops), or be 0");
+    }
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
   });
 

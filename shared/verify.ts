@@ -3,6 +3,7 @@ import { z } from "zod";
 import { blockHeader, headerHash, verifyHeaderSignature } from "./chain/block.ts";
 import { verifyTxInclusion } from "./chain/proof.ts";
 import { anchorTx } from "./chain/transactions.ts";
+import { checkTronAnchor, tronAnchorProof } from "./chain/tron-anchor.ts";
 import { fromHex, MerkleTree, toHex } from "./merkle/index.ts";
 
 /**
@@ -12,6 +13,10 @@ import { fromHex, MerkleTree, toHex } from "./merkle/index.ts";
  * Returns every check made and, on failure, the first one that failed.
  */
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+
+const signedBlock = z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) });
+const inclusion = z.object({ txIndex: z.number().int().min(0), txCount: z.number().int().min(1), path: z.array(hex32) });
+const interimAnchorEvidence = z.object({ tx: anchorTx, proof: inclusion, block: signedBlock });
 
 export const evidenceBundle = z.object({
   format: z.literal("lucid-evidence"),
@@ -23,7 +28,10 @@ export const evidenceBundle = z.object({
     tx: anchorTx,
     proof: z.object({ txIndex: z.number().int().min(0), txCount: z.number().int().min(1), path: z.array(hex32) }),
     block: z.object({ header: blockHeader, hash: hex32, signature: z.string().regex(/^[0-9a-f]{128}$/) }),
+    tron: tronAnchorProof.optional(),
   }),
+  /** Rolling anchors of prefixes of the recording (absent in bundles made before they existed). */
+  interimAnchors: z.array(interimAnchorEvidence).default([]),
 });
 
 export type EvidenceBundle = z.infer<typeof evidenceBundle>;
@@ -31,6 +39,8 @@ export type EvidenceBundle = z.infer<typeof evidenceBundle>;
 export interface VerifyOptions {
   /** The encrypted chunk blob for an index, when the verifier has it; hashes alone are checked otherwise. */
   chunkBytes?: (index: number) => Uint8Array | undefined;
+  /** Fail when the bundle carries no TRON anchor (otherwise its absence is only reported). */
+  requireTronAnchor?: boolean;
   /** Ed25519 public keys (hex) of producers the verifier trusts. */
   trustedProducers?: readonly string[];
 }
@@ -102,6 +112,44 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
 
   if (!verifyHeaderSignature(block)) return failed("signature", "the producer's signature over the block does not verify");
   record("signature", true, `signed by ${block.header.producer}`);
+
+  const tron = bundle.anchor.tron;
+  if (tron) {
+    const problem = checkTronAnchor(block, tron);
+    if (problem) return failed("tron anchor", problem);
+    const anchored = tron.headers.at(-1)?.header.height ?? block.header.height;
+    record(
+      "tron anchor",
+      true,
+      `block ${anchored}${tron.headers.length ? ` (${tron.headers.length} headers above this one)` : ""} anchored on TRON ${tron.network} in tx ${tron.txid}, ` +
+        `TRON block ${tron.blockNumber}, ${tron.confirmations} confirmations, ${tron.solidified ? "solidified" : "not yet solidified"} when the bundle was made`,
+    );
+  } else if (options.requireTronAnchor) {
+    return failed("tron anchor", "the bundle carries no TRON anchor");
+  } else {
+    record("tron anchor", true, "no TRON anchor yet (the block's epoch is not anchored on TRON)");
+  }
+
+  // Rolling anchors: each proves the recording had at least `chunkCount` chunks, with that prefix root.
+  for (const [i, interim] of bundle.interimAnchors.entries()) {
+    const step = `interim anchor ${i}`;
+    const itx = interim.tx;
+    if (!itx.interim || itx.sessionId !== bundle.session.id) return failed(step, "not an interim anchor of this session");
+    if (!verifyTxInclusion(itx, interim.proof, interim.block.header.txRoot)) return failed(step, `not transaction ${interim.proof.txIndex} of block ${interim.block.header.height}`);
+    if (headerHash(interim.block.header) !== interim.block.hash) return failed(step, "its block header does not hash to the block's hash");
+    if (!verifyHeaderSignature(interim.block)) return failed(step, "its block's producer signature does not verify");
+    if (options.trustedProducers && !options.trustedProducers.includes(interim.block.header.producer)) {
+      return failed(step, `its block's producer ${interim.block.header.producer} is not in the trusted list`);
+    }
+    if (itx.chunkCount > chunks.length) {
+      return failed("truncation", `block ${interim.block.header.height} anchors ${itx.chunkCount} chunks of this session while it recorded, the bundle has only ${chunks.length}: the recording was truncated`);
+    }
+    const prefixRoot = toHex(MerkleTree.fromData(chunks.slice(0, itx.chunkCount).map((c) => fromHex(c.sha256))).root());
+    if (prefixRoot !== itx.root) return failed("truncation", `the first ${itx.chunkCount} chunks do not match the root anchored in block ${interim.block.header.height} while the session recorded`);
+  }
+  if (bundle.interimAnchors.length) {
+    record("interim anchors", true, `${bundle.interimAnchors.length} rolling anchors, up to ${Math.max(...bundle.interimAnchors.map((a) => a.tx.chunkCount))} chunks, agree with the chunks`);
+  }
 
   if (options.trustedProducers) {
     if (!options.trustedProducers.includes(block.header.producer)) {

@@ -11,6 +11,14 @@ export const blocks = sqliteTable("blocks", {
   epoch: integer("epoch").notNull(),
   producer: text("producer").notNull(),
   txCount: integer("tx_count").notNull(),
+  /** The producer's PoOT weight in the block's epoch; fork choice sums it along a chain. */
+  weight: integer("weight").notNull().default(1),
+  /** Sum of `weight` from height 1 to this block: the chain's weight when this block is its head. */
+  cumulativeWeight: integer("cumulative_weight").notNull().default(0),
+  /** Sum of the PoOT weights of the work credits this block records (its producer's nodes' operational time). */
+  creditWeight: integer("credit_weight").notNull().default(0),
+  /** Set once the block's transaction bodies moved to the chunk store (pruning); the header stays here. */
+  archiveKey: text("archive_key"),
 });
 
 /** Included transactions, in block order, indexed by session and node. */
@@ -24,6 +32,7 @@ export const chainTxs = sqliteTable(
     sessionId: text("session_id"),
     nodeId: text("node_id"),
     finalAnchor: integer("final_anchor", { mode: "boolean" }).notNull().default(false),
+    /** Canonical JSON; empty once the block is archived (the body is then read from the archive object). */
     body: text("body").notNull(),
   },
   (t) => [
@@ -70,4 +79,24 @@ export const anchorNotices = sqliteTable("anchor_notices", {
   attempts: integer("attempts").notNull().default(0),
   nextAt: integer("next_at").notNull(),
   lastError: text("last_error"),
+});
+
+/**
+ * The chain's head at the end of each epoch, anchored on TRON through the payments function
+ * (LedgerDO.anchorOnTron): the memo names chain, epoch, height and hash; the row follows the TRON
+ * transaction until it is solidified.
+ */
+export const tronAnchors = sqliteTable("tron_anchors", {
+  epoch: integer("epoch").primaryKey(),
+  height: integer("height").notNull(),
+  hash: text("hash").notNull(),
+  state: text("state", { enum: ["pending", "signed", "broadcast", "included", "solidified"] }).notNull(),
+  txid: text("txid"),
+  rawDataHex: text("raw_data_hex"),
+  blockNumber: integer("block_number"),
+  confirmations: integer("confirmations").notNull().default(0),
+  attempts: integer("attempts").notNull().default(0),
+  nextAt: integer("next_at").notNull(),
+  lastError: text("last_error"),
+  updatedAt: integer("updated_at").notNull(),
 });

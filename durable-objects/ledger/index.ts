@@ -16,6 +16,7 @@ import { requireAddress } from "./rules.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { PayoutRouter } from "./payout-router.ts";
 import * as schema from "./schema.ts";
+import { TronAnchors, type TronAnchorView } from "./tron-anchors.ts";
 import { Staking } from "./staking.ts";
 import {
   CONFIRM_POLL_MS,
@@ -48,6 +49,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   readonly #router: PayoutRouter;
   readonly #staking: Staking;
+  readonly #tronAnchors: TronAnchors;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
@@ -67,6 +69,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     };
     this.#router = new PayoutRouter(deps);
     this.#staking = new Staking(deps);
+    this.#tronAnchors = new TronAnchors(deps);
   }
 
   get #config(): Config {
@@ -472,6 +475,15 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         return { txid, status: solid ? ("solidified" as const) : ("included" as const), success: info.success, blockNumber: info.blockNumber, confirmations: head.number - info.blockNumber + 1 };
       });
     });
+  }
+
+  /**
+   * Writes `memo` (hex) on TRON under `key`, or moves the existing anchor forward (broadcast,
+   * included, solidified). For other functions: the chain anchors its head hash each epoch.
+   */
+  async anchorOnTron(key: string, memo: string): Promise<Outcome<TronAnchorView>> {
+    await this.ready();
+    return outcome(() => this.#tronAnchors.anchor(key, memo));
   }
 
   async networkStatus(): Promise<Outcome<{ network: string; rpcUrl: string; block: number; solidBlock: number; latencyMs: number; breaker: string; usdtContract: string; usdtDecimals: number }>> {

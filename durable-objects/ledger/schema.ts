@@ -127,3 +127,20 @@ export const idempotency = sqliteTable("idempotency", {
   body: text("body"),
   createdAt: integer("created_at").notNull(),
 });
+
+/**
+ * Memos written on TRON for other functions (the chain's epoch anchors): one transaction per key,
+ * stored signed before it is broadcast, re-signed only once the previous one has expired unseen.
+ */
+export const tronAnchors = sqliteTable("tron_anchors", {
+  key: text("key").primaryKey(),
+  memo: text("memo").notNull(),
+  walletId: text("wallet_id").notNull(),
+  txid: text("txid").notNull(),
+  txJson: text("tx_json").notNull(),
+  expiration: integer("expiration").notNull(),
+  state: text("state", { enum: ["signed", "broadcast", "included", "solidified"] }).notNull(),
+  blockNumber: integer("block_number"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -430,6 +430,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     const upload = this.db.select().from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get();
     if (!upload) return fail("conflict", "The upload expired before it completed; send the chunk again.");
     let outcome: Result<{ created: boolean; receipt: ChunkReceiptValue }>;
+    let interimDue = false;
     this.ctx.storage.transactionSync(() => {
       this.db.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
       const existing = this.db.select().from(schema.chunks).where(eq(schema.chunks.index, upload.index)).get();
@@ -442,7 +443,15 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
             : chunkConflict(upload.index, existing.sha256);
       } else {
         const stored = { ...chunk, index: upload.index, storeKey: upload.storeKey, receivedAt: Date.now() };
+        const before = this.#contiguousSha256s().length;
         this.db.insert(schema.chunks).values(stored).run();
+        // Rolling anchors: each time the contiguous prefix crosses a multiple of the interval,
+        // its root goes to the chain, so a recording cut short later is provably longer.
+        const every = this.#config.CHAIN_INTERIM_ANCHOR_CHUNKS;
+        if (every > 0 && Math.floor(this.#contiguousSha256s().length / every) > Math.floor(before / every)) {
+          this.#schedule("interim", Date.now());
+          interimDue = true;
+        }
         this.#event("chunk-stored", actor, { index: upload.index, sha256: chunk.sha256, size: chunk.size });
         outcome = ok({ created: true, receipt: receipt(row.value.id, stored) });
         this.#broadcast();
@@ -450,6 +459,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       }
       this.db.insert(schema.discards).values({ storeKey: upload.storeKey, addedAt: Date.now() }).onConflictDoNothing().run();
     });
+    if (interimDue) await this.#armAlarm();
     await this.#purge();
     return outcome!;
   }
@@ -649,7 +659,27 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       case "anchor":
         await this.#submitAnchor();
         return undefined;
+      case "interim":
+        await this.#submitInterimAnchor();
+        return undefined;
     }
+  }
+
+  /**
+   * recording: hands the root of the longest contiguous prefix that is a multiple of
+   * CHAIN_INTERIM_ANCHOR_CHUNKS to the chain as an interim anchor (a repeat is reported as known).
+   */
+  async #submitInterimAnchor(): Promise<void> {
+    const row = this.#row();
+    const every = this.#config.CHAIN_INTERIM_ANCHOR_CHUNKS;
+    if (!row || every === 0 || !["recording", "processing", "stored"].includes(row.state)) return;
+    const leaves = this.#contiguousSha256s();
+    const size = Math.floor(leaves.length / every) * every;
+    if (size === 0) return;
+    const root = toHex(MerkleTree.fromLeafHashes(chunkLeafHashes(leaves.slice(0, size))).root());
+    const chain = this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    const result = await chain.submit([{ type: "anchor", sessionId: row.id, root, chunkCount: size, owner: row.ownerId, node: row.nodeId, interim: true }]);
+    if (!result.ok) throw new Error(`the chain refused the interim anchor: ${result.message}`);
   }
 
   /** processing: every chunk present with its size → manifest written → stored (→ completed without anchoring); anchored → completed. */

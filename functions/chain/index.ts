@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AnchorLookup, StoredBlock, SubmitResult, TransactionLookup } from "../../durable-objects/chain/index.ts";
 import { chainTx } from "../../shared/chain/transactions.ts";
+import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
@@ -51,7 +52,9 @@ const stats = createRoute({
         transactions: z.number().int(),
         anchors: z.number().int(),
         mempool: z.number().int(),
+        weight: z.number().int().openapi({ description: "the chain's cumulative PoOT weight (fork choice)" }),
         producer: z.string(),
+        producers: z.array(z.string()),
         slotSeconds: z.number(),
         epochSlots: z.number().int(),
       }),
@@ -94,6 +97,23 @@ const blockRange = createRoute({
     }),
   },
   responses: { 200: jsonResponse(z.object({ blocks: z.array(SignedHeader) }), "Headers"), ...problemResponses(400, 429, 500) },
+});
+
+const syncBlocks = createRoute({
+  method: "get",
+  path: "/sync/blocks",
+  tags: ["chain"],
+  summary: "Full blocks (headers and transactions) from a height upwards, for peers",
+  request: {
+    query: z.object({
+      from: z.coerce.number().int().min(1).default(1),
+      limit: z.coerce.number().int().min(1).max(100).default(50),
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ blocks: z.array(SignedHeader.extend({ txs: z.array(Tx) })) }), "Blocks"),
+    ...problemResponses(400, 429, 500),
+  },
 });
 
 const transaction = createRoute({
@@ -139,6 +159,7 @@ const anchor = createRoute({
         txId: hex32,
         proof: z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex32) }),
         block: SignedHeader,
+        tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
       }),
       "Anchor evidence",
     ),
@@ -162,6 +183,10 @@ export const chainApp = createApp()
   .openapi(blockRange, async (c) => {
     const { from, limit } = c.req.valid("query");
     return c.json({ blocks: await call(c, "range", (s) => s.range(from, limit)) }, 200);
+  })
+  .openapi(syncBlocks, async (c) => {
+    const { from, limit } = c.req.valid("query");
+    return c.json({ blocks: await call(c, "blocksWithTxs", (s) => s.blocksWithTxs(from, limit)) }, 200);
   })
   .openapi(transaction, async (c) => {
     const { id } = c.req.valid("param");

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AnchorLookup } from "../../durable-objects/chain/index.ts";
+import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { chainStub } from "../chain/index.ts";
 import { callDurableObject } from "../do-call.ts";
@@ -20,7 +21,11 @@ const EvidenceSchema = z
       txId: hex64,
       proof: z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex64) }),
       block: z.object({ header: z.record(z.string(), z.unknown()), hash: hex64, signature: z.string() }),
+      tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
     }),
+    interimAnchors: z
+      .array(z.object({ tx: z.record(z.string(), z.unknown()), txId: hex64, proof: z.record(z.string(), z.unknown()), block: z.record(z.string(), z.unknown()) }))
+      .openapi({ description: "rolling anchors recorded while the session recorded: a shorter bundle than they cover is truncated" }),
   })
   .openapi("EvidenceBundle", { description: "Checked offline by `lucid verify` (shared/verify.ts)" });
 
@@ -56,6 +61,7 @@ export const evidenceRoutes = createApp().openapi(getEvidence, async (c) => {
       chunks: manifest.chunks.map(({ index, sha256, size }) => ({ index, sha256, size })),
       manifest: { root: manifest.root, chunkCount: manifest.treeSize },
       anchor,
+      interimAnchors: await callDurableObject("ChainDO", "interimAnchors", () => chainStub(c.env).interimAnchors(id)),
     },
     200,
     { "Content-Disposition": `attachment; filename="session-${id}-evidence.json"` },

@@ -64,13 +64,30 @@ export function signHeader(header: BlockHeader, secretKey: Uint8Array): SignedHe
   return { header, hash, signature: toHex(ed25519.sign(hexToBytes(hash), secretKey)) };
 }
 
+/**
+ * Signatures already found valid, keyed by producer, hash and signature. Ed25519 verification is a
+ * pure function of those three, so a remembered success is exact; it lets a verifier with many
+ * proofs from one block (a bundle's interim anchors, an explorer, an audit) pay for the curve
+ * arithmetic once per block header instead of once per proof. Failures are never remembered.
+ */
+const VERIFIED_LIMIT = 4096;
+const verified = new Set<string>();
+
 export function verifyHeaderSignature(signed: SignedHeader): boolean {
   if (signed.header.producer === "genesis") return false;
+  const key = `${signed.header.producer}:${signed.hash}:${signed.signature}`;
+  if (verified.has(key)) return true;
+  let ok: boolean;
   try {
-    return ed25519.verify(hexToBytes(signed.signature), hexToBytes(signed.hash), hexToBytes(signed.header.producer));
+    ok = ed25519.verify(hexToBytes(signed.signature), hexToBytes(signed.hash), hexToBytes(signed.header.producer));
   } catch {
     return false;
   }
+  if (ok) {
+    if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.values().next().value!);
+    verified.add(key);
+  }
+  return ok;
 }
 
 export function producerPublicKey(secretKey: Uint8Array): string {

@@ -53,3 +53,21 @@ export function leaderOf(slot: number, seedHash: string, weights: readonly Produ
   }
   return eligible.at(-1)!.producer;
 }
+
+/** How many epochs back the work credits that weigh an epoch's schedule were recorded (settled before its seed is). */
+export const CREDIT_LAG_EPOCHS = 2;
+
+/** The PoOT weight a block records: the sum of its work credits' weights. */
+export function creditWeightOf(txs: readonly { type: string; weight?: number }[]): number {
+  return txs.reduce((sum, tx) => sum + (tx.type === "work-credit" ? (tx.weight ?? 0) : 0), 0);
+}
+
+/**
+ * Producer weights of an epoch from proven operational time: each producer weighs 1 plus the PoOT
+ * weight of the work credits recorded in its own blocks CREDIT_LAG_EPOCHS epochs earlier (the
+ * nodes a deployment hosts report through it), so every instance derives the same schedule from
+ * the same chain, and one that hosts more proven node time leads more slots.
+ */
+export function pootWeights(producers: readonly string[], credits: ReadonlyMap<string, number>): ProducerWeight[] {
+  return producers.map((producer) => ({ producer, weight: 1 + (credits.get(producer) ?? 0) }));
+}

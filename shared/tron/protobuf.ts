@@ -52,3 +52,36 @@ export class ProtoWriter {
     this.#parts.push(Number(v));
   }
 }
+
+/**
+ * Reads the top-level length-delimited field `field` of a protobuf message (first occurrence),
+ * skipping varint, 64-bit, length-delimited and 32-bit fields: enough to read a transaction's
+ * memo (raw_data field 10) back out of the bytes its txid commits to.
+ */
+export function readBytesField(message: Uint8Array, field: number): Uint8Array | null {
+  let offset = 0;
+  const varint = (): bigint => {
+    let result = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (offset >= message.length || shift > 63n) throw new RangeError("truncated varint");
+      const byte = message[offset++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result;
+    }
+  };
+  while (offset < message.length) {
+    const key = varint();
+    const wire = Number(key & 7n);
+    const number = Number(key >> 3n);
+    if (wire === WIRE_VARINT) varint();
+    else if (wire === 1) offset += 8;
+    else if (wire === 5) offset += 4;
+    else if (wire === WIRE_LENGTH) {
+      const length = Number(varint());
+      if (offset + length > message.length) throw new RangeError("truncated field");
+      if (number === field) return message.slice(offset, offset + length);
+      offset += length;
+    } else throw new RangeError(`unsupported wire type ${wire}`);
+  }
+  return null;
+}

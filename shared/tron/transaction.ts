@@ -19,6 +19,8 @@ export interface TronTransaction {
     expiration: number;
     timestamp: number;
     fee_limit?: number;
+    /** The memo (raw_data.data), hex. */
+    data?: string;
   };
   raw_data_hex: string;
   signature?: string[];
@@ -86,7 +88,7 @@ function contractValue(spec: ContractSpec): { json: Record<string, string | numb
 export function buildTransaction(
   spec: ContractSpec,
   ref: BlockRef,
-  options: { feeLimit?: bigint; now?: number } = {},
+  options: { feeLimit?: bigint; now?: number; memo?: Uint8Array } = {},
 ): TronTransaction {
   const { json, proto } = contractValue(spec);
   const typeUrl = `type.googleapis.com/protocol.${spec.type}`;
@@ -101,6 +103,7 @@ export function buildTransaction(
     .bytes(1, hexToBytes(refBlockBytes))
     .bytes(4, hexToBytes(refBlockHash))
     .varint(8, expiration)
+    .bytes(10, options.memo ?? new Uint8Array())
     .message(11, contract)
     .varint(14, timestamp);
   if (options.feeLimit !== undefined) raw.varint(18, options.feeLimit);
@@ -116,6 +119,7 @@ export function buildTransaction(
       expiration,
       timestamp,
       ...(options.feeLimit !== undefined ? { fee_limit: Number(options.feeLimit) } : {}),
+      ...(options.memo?.length ? { data: bytesToHex(options.memo) } : {}),
     },
     raw_data_hex: bytesToHex(rawBytes),
   };

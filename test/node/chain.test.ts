@@ -11,6 +11,7 @@ import {
   type BlockHeader,
 } from "../../shared/chain/block.ts";
 import { canonicalJson, CanonicalError } from "../../shared/chain/canonical.ts";
+import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
 import { txInclusionProof } from "../../shared/chain/proof.ts";
 import { leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
 import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
@@ -139,6 +140,35 @@ describe("PoOT leader schedule", () => {
   });
 });
 
+describe("signature checks once per block", () => {
+  it("remembers only successes: a forged signature or another header still fails after the real one passed", () => {
+    const block = makeBlock([], 11);
+    expect(verifyHeaderSignature(block)).toBe(true);
+    expect(verifyHeaderSignature(block)).toBe(true); // remembered
+    expect(verifyHeaderSignature({ ...block, signature: "00".repeat(64) })).toBe(false);
+    expect(verifyHeaderSignature({ ...block, hash: "ab".repeat(32) })).toBe(false);
+    expect(verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } })).toBe(false);
+    const forged = { ...block, signature: block.signature.replace(/^./, (c) => (c === "0" ? "1" : "0")) };
+    expect(verifyHeaderSignature(forged)).toBe(false);
+    expect(verifyHeaderSignature(forged)).toBe(false);
+  });
+});
+
+describe("fork choice", () => {
+  it("prefers the heavier chain, breaks ties by the lower head hash, the same way whatever the order", () => {
+    const low = { weight: 5, hash: "01".repeat(32) };
+    const high = { weight: 5, hash: "fe".repeat(32) };
+    expect(prefers({ weight: 6, hash: "ff".repeat(32) }, low)).toBe(true);
+    expect(prefers(low, { weight: 6, hash: "00".repeat(32) })).toBe(false);
+    expect(prefers(low, high)).toBe(true);
+    expect(prefers(high, low)).toBe(false);
+    expect(prefers(low, low)).toBe(false);
+    const weights = [{ producer: "aa".repeat(32), weight: 3 }];
+    expect(blockWeight("aa".repeat(32), weights)).toBe(3);
+    expect(blockWeight("bb".repeat(32), weights)).toBe(0);
+  });
+});
+
 describe("evidence bundles (lucid verify)", () => {
   function bundleFor(blobs: Uint8Array[]): EvidenceBundle {
     const tx = anchorFor(blobs);
@@ -159,14 +189,37 @@ describe("evidence bundles (lucid verify)", () => {
       chunks: blobs.map((b, index) => ({ index, sha256: toHex(sha256(b)), size: b.length })),
       manifest: { root: tx.root, chunkCount: blobs.length },
       anchor: { tx, proof: txInclusionProof(txs, 2), block: { header: block.header, hash: block.hash, signature: block.signature } },
+      interimAnchors: [],
     };
   }
+
+  it("rolling anchors name a truncated recording and an altered prefix", () => {
+    const blobs = chunkBlobs(12);
+    const interim = { ...anchorFor(blobs.slice(0, 10)), interim: true };
+    const early = makeBlock([interim], 3);
+    const interimEvidence = { tx: interim, proof: txInclusionProof([interim], 0), block: { header: early.header, hash: early.hash, signature: early.signature } };
+    const step = (b: EvidenceBundle) => {
+      const r = verifyEvidence(b, { trustedProducers: [producer] });
+      return r.ok ? "ok" : r.failure.step;
+    };
+    const whole = { ...bundleFor(blobs), interimAnchors: [interimEvidence] };
+    expect(step(whole)).toBe("ok");
+    expect(verifyEvidence(whole).checks.find((c) => c.step === "interim anchors")?.message).toContain("up to 10 chunks");
+    // The recording was cut to 8 chunks before it was finalised: the final anchor is consistent, the interim one is not.
+    expect(step({ ...bundleFor(blobs.slice(0, 8)), interimAnchors: [interimEvidence] })).toBe("truncation");
+    // Chunk 4 replaced before finalising: the final root matches, the prefix anchored while recording does not.
+    const swapped = blobs.map((b, i) => (i === 4 ? new Uint8Array([9, 9, 9]) : b));
+    expect(step({ ...bundleFor(swapped), interimAnchors: [interimEvidence] })).toBe("truncation");
+    // A forged interim anchor is refused as such.
+    const forged = { ...interimEvidence, block: { ...interimEvidence.block, signature: "00".repeat(64) } };
+    expect(step({ ...whole, interimAnchors: [forged] })).toBe("interim anchor 0");
+  });
 
   it("passes for an intact bundle with its chunk files", () => {
     const blobs = chunkBlobs(5);
     const result = verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
     expect(result.ok).toBe(true);
-    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "producer"]);
+    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "tron anchor", "producer"]);
   });
 
   it("names the first thing that fails", () => {

@@ -1,0 +1,1 @@
+ALTER TABLE `blocks` ADD `archive_key` text;

@@ -1,0 +1,1 @@
+ALTER TABLE `blocks` ADD `credit_weight` integer DEFAULT 0 NOT NULL;
