@@ -42,9 +42,8 @@ export async function startXvfb(width: number, height: number, displays?: readon
         }),
     };
   }
-  throw new Error(`could not start Xvfb on any of :${candidates.join(", :")} (is the xvfb package installed?)`);
+  throw new Error(`could not start Xvfb ${displays ? `on any of :${displays.join(", :")}` : "on 20 random displays"} (is the xvfb package installed?)`);
 }
-
 
 /** Draws a BGRX image at (x, y) on the root window and waits until the server has it. */
 export function putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): void {
