@@ -720,13 +720,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const row = this.db.select().from(schema.chainTxs).where(eq(schema.chainTxs.id, id)).get();
     if (!row) return null;
     const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
-    const txs = this.db
-      .select({ body: schema.chainTxs.body })
-      .from(schema.chainTxs)
-      .where(eq(schema.chainTxs.height, row.height))
-      .orderBy(asc(schema.chainTxs.txIndex))
-      .all()
-      .map((t) => chainTx.parse(JSON.parse(t.body)));
+    // Through #blockTxs: a pruned block's bodies are in its archive object, not in chain_txs.
+    const txs = await this.#blockTxs(row.height);
     return { tx: txs[row.txIndex]!, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: this.#signed(block) };
   }
 

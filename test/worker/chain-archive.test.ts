@@ -48,6 +48,7 @@ describe("pruning and archival", () => {
     const after = await chain.anchorEvidence("arch-1");
     expect(after).toEqual(before);
     expect(await chain.transaction(txId(anchors[1]!.tx))).toMatchObject({ tx: anchors[1]!.tx, height: 2 });
+    expect(await chain.transactionEvidence(txId(anchors[0]!.tx))).toMatchObject({ tx: anchors[0]!.tx, block: { header: { height: 1 } } });
     expect((await chain.blocksWithTxs(1, 3)).map((b) => b.txs)).toEqual(anchors.map((a) => [a.tx]));
     expect(await chain.audit()).toEqual({ ok: true, height: 3 });
     if (!after || "pending" in after) throw new Error("no evidence");
