@@ -8,6 +8,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { z } from "zod";
 import { CHUNK_HEADERS, formatContentDigest } from "../../shared/chunk.ts";
+import { sleep } from "./sleep.ts";
 import type { ChunkMeta, Spool } from "./spool.ts";
 
 const receiptSchema = z.object({
@@ -183,16 +184,4 @@ function safeJson(text: string): unknown {
   } catch {
     return null;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

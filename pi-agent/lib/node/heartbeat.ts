@@ -10,6 +10,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { cpus } from "node:os";
 import { heartbeatMessage, type Report } from "../../../shared/nodes/protocol.ts";
+import { sleep } from "../sleep.ts";
 import { cpuJiffies, diskUse, memoryUse, networkBytes } from "./proc-stats.ts";
 import { loadSeq, saveSeq, type NodeState } from "./state.ts";
 
@@ -89,18 +90,6 @@ export interface HeartbeaterOptions {
   minBackoffMs?: number;
   onEvent?: (event: HeartbeatEvent) => void;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 export class Heartbeater {
   private readonly sampler: HostSampler;
