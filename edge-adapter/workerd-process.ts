@@ -58,3 +58,10 @@ export async function waitForHttp(url: string, timeoutMs = 20_000, anyStatus = f
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** waitForHttp for a workerd the caller started: a failure carries the process's output, which says why. */
+export async function waitForWorkerd(workerd: WorkerdProcess | undefined, url: string, timeoutMs = 20_000, anyStatus = false): Promise<void> {
+  await waitForHttp(url, timeoutMs, anyStatus).catch((error: Error) => {
+    throw new Error(`${error.message}\n${workerd?.output()}`);
+  });
+}

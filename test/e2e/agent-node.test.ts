@@ -8,7 +8,7 @@ import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const PAYOUT = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
@@ -66,9 +66,7 @@ beforeAll(async () => {
     vars: { NODE_MIN_CPU_CORES: "1", NODE_MIN_MEMORY_MB: "256", NODE_MIN_DISK_GB: "1" },
   });
   workerd = startWorkerd(configPath, { env: secrets });
-  await waitForHttp(`${base}/health`, 30_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 30_000);
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForHttp, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
 
@@ -84,9 +84,7 @@ beforeAll(async () => {
     },
   }));
   workerd = startWorkerd(configPath, { env: secrets });
-  await waitForHttp(`${base}/health`, 30_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 30_000);
 }, 120_000);
 
 afterAll(async () => {

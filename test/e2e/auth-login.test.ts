@@ -7,7 +7,7 @@ import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-auth-"));
 let base = "";
@@ -18,9 +18,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   const { configPath } = buildSelfHosted({ root: ROOT, outDir: join(work, "out"), dataDir: join(work, "data"), httpAddress: `127.0.0.1:${port}` });
   workerd = startWorkerd(configPath, { env: randomSecrets() });
-  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 20_000);
 });
 
 afterAll(async () => {

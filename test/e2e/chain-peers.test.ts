@@ -9,7 +9,7 @@ import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { hexToBytes, producerPublicKey } from "../../shared/chain/block.ts";
 import { toHex } from "../../shared/merkle/index.ts";
 
@@ -122,9 +122,7 @@ beforeAll(async () => {
     instances.push(instance);
   }
   for (const instance of instances) {
-    await waitForHttp(`${instance.base}/health`, 30_000).catch((error) => {
-      throw new Error(`${error.message}\n${instance.workerd?.output()}`);
-    });
+    await waitForWorkerd(instance.workerd, `${instance.base}/health`, 30_000);
   }
 });
 

@@ -10,7 +10,7 @@ import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { bgrToRgba } from "../../shared/recording/index.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
@@ -72,9 +72,7 @@ beforeAll(async () => {
     vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, MAIL_DEV_OUTBOX: "true" },
   });
   workerd = startWorkerd(configPath, { env: secrets });
-  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 20_000);
 
   // The bootstrap SUPER_ADMIN enrols TOTP (confirming with the previous step's code, so the
   // current and next steps stay free for the browser login and later actions).

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
@@ -33,9 +33,7 @@ beforeAll(async () => {
     vars: { ...demoDevVars(store.loadOrCreate()), BLOCK_INTERVAL_SECONDS: "1" },
   });
   workerd = startWorkerd(configPath, { env: randomSecrets() });
-  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 20_000);
 }, 120_000);
 
 afterAll(async () => {

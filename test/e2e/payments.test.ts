@@ -9,7 +9,7 @@ import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
 
@@ -23,9 +23,7 @@ const outputs: string[] = [];
 
 async function start() {
   workerd = startWorkerd(configPath, { env });
-  await waitForHttp(`${base}/health`, 20_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 20_000);
 }
 
 async function stop(signal: NodeJS.Signals = "SIGTERM") {

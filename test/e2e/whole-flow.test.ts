@@ -17,7 +17,7 @@ import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet, type Login } from "./helpers/lucid-client.ts";
@@ -42,9 +42,7 @@ const admin = { wallet: undefined as unknown as TronWallet, token: "" };
 
 async function startServer() {
   workerd = startWorkerd(configPath, { env: secrets });
-  await waitForHttp(`${httpBase}/health`, 30_000).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${httpBase}/health`, 30_000);
 }
 
 async function killServer() {

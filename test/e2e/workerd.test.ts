@@ -9,7 +9,7 @@ import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { certificatePins, generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
 const secrets = randomSecrets();
@@ -23,9 +23,7 @@ let workerd: WorkerdProcess | undefined;
 
 async function start(env: Record<string, string | undefined> = secrets, anyStatus = false) {
   workerd = startWorkerd(configPath, { env });
-  await waitForHttp(`${base}/health`, 20_000, anyStatus).catch((error) => {
-    throw new Error(`${error.message}\n${workerd?.output()}`);
-  });
+  await waitForWorkerd(workerd, `${base}/health`, 20_000, anyStatus);
 }
 
 beforeAll(async () => {
