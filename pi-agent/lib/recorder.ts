@@ -116,21 +116,7 @@ export class Recorder {
       try {
         if (this.failure) return;
         const sealed = await sealing;
-        const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-        await this.o.spool.write(
-          {
-            sessionId,
-            index,
-            nonce: hex(sealed.nonce),
-            sha256: hex(sealed.sha256),
-            size: sealed.ciphertext.length,
-            plainSize: sealed.plainSize,
-            compressedSize: sealed.compressedSize,
-            captureStart: chunk.startEpochMs,
-            captureEnd: chunk.lastEpochMs,
-          },
-          sealed.ciphertext,
-        );
+        await this.o.spool.writeSealed(index, sealed, { start: chunk.startEpochMs, end: chunk.lastEpochMs });
         this.o.onEvent?.({
           kind: "chunk",
           index,

@@ -13,6 +13,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeF
 import { open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import type { SealedChunk } from "./seal.ts";
 
 export const chunkMetaSchema = z.object({
   sessionId: z.string().min(1),
@@ -207,6 +208,23 @@ export class Spool {
   /** Reserves the next chunk index (committed to disk only when the chunk is). */
   takeIndex(): number {
     return this.state.nextIndex++;
+  }
+
+  /** Writes a chunk as sealChunk made it, for this spool's session, captured between `capture.start` and `capture.end` (epoch ms). */
+  writeSealed(index: number, sealed: SealedChunk, capture: { start: number; end: number }): Promise<void> {
+    const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+    const meta: ChunkMeta = {
+      sessionId: this.sessionId,
+      index,
+      nonce: hex(sealed.nonce),
+      sha256: hex(sealed.sha256),
+      size: sealed.ciphertext.length,
+      plainSize: sealed.plainSize,
+      compressedSize: sealed.compressedSize,
+      captureStart: capture.start,
+      captureEnd: capture.end,
+    };
+    return this.write(meta, sealed.ciphertext);
   }
 
   /** Writes a sealed chunk durably. Throws SpoolFullError when it would exceed the quota. */

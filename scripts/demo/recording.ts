@@ -1,7 +1,6 @@
 // A short demo recording made by the agent's own pipeline: a scripted office-like desktop is encoded
 // losslessly (shared/recording), sealed with the session's data key (zstd + XChaCha20-Poly1305, the
 // agent's sealChunk), spooled durably and uploaded by the agent's Uploader with the node credential.
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { rmSync } from "node:fs";
 import { sealChunk } from "../../pi-agent/lib/seal.ts";
 import { Spool } from "../../pi-agent/lib/spool.ts";
@@ -74,20 +73,7 @@ export async function recordDemoSession(options: {
       }
       const index = spool.takeIndex();
       const sealed = sealChunk({ plain: encoder.bytes(), sessionId: options.sessionId, index, key: options.key, zstdLevel: 3 });
-      await spool.write(
-        {
-          sessionId: options.sessionId,
-          index,
-          nonce: bytesToHex(sealed.nonce),
-          sha256: bytesToHex(sealed.sha256),
-          size: sealed.ciphertext.length,
-          plainSize: sealed.plainSize,
-          compressedSize: sealed.compressedSize,
-          captureStart: chunkStart,
-          captureEnd: chunkStart + (options.framesPerChunk - 1) * FRAME_MS,
-        },
-        sealed.ciphertext,
-      );
+      await spool.writeSealed(index, sealed, { start: chunkStart, end: chunkStart + (options.framesPerChunk - 1) * FRAME_MS });
       bytes += sealed.ciphertext.length;
     }
     const uploader = new Uploader(spool, { baseUrl: options.base, token: options.nodeCredential, concurrency: 2, minBackoffMs: 250, maxBackoffMs: 5_000 });
