@@ -59,6 +59,11 @@ export class Uploader {
   private readonly options: UploaderOptions;
   private readonly spool: Spool;
   private readonly inFlight = new Set<number>();
+  /**
+   * Chunks acknowledged in this run. pending() may list a chunk just before its upload finishes and
+   * deletes it; without this the chunk would be picked up again and retried against a missing file.
+   */
+  private readonly acknowledged = new Set<number>();
   readonly rejected = new Map<number, string>();
 
   constructor(spool: Spool, options: UploaderOptions) {
@@ -120,6 +125,7 @@ export class Uploader {
       try {
         const result = await this.put(meta);
         if (!result.reason) {
+          this.acknowledged.add(meta.index);
           await this.spool.acknowledge(meta.index);
           this.options.onEvent?.({ kind: "uploaded", index: meta.index, status: result.status });
           return;
@@ -132,6 +138,13 @@ export class Uploader {
         reason = result.reason;
       } catch (err) {
         if (err instanceof PermanentUploadError) throw err;
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          // The spooled file itself is gone: no retry can bring it back.
+          const why = `the spooled chunk file is missing: ${(err as Error).message}`;
+          this.rejected.set(meta.index, why);
+          this.options.onEvent?.({ kind: "rejected", index: meta.index, status: 0, reason: why });
+          throw new PermanentUploadError(meta.index, `chunk ${meta.index} rejected: ${why}`);
+        }
         reason = (err as Error).message;
       }
       if (signal.aborted) return;
@@ -154,7 +167,9 @@ export class Uploader {
     const workers = new Set<Promise<void>>();
     try {
       while (!signal.aborted) {
-        const todo = (await this.spool.pending()).filter((m) => !this.inFlight.has(m.index) && !this.rejected.has(m.index));
+        const todo = (await this.spool.pending()).filter(
+          (m) => !this.inFlight.has(m.index) && !this.acknowledged.has(m.index) && !this.rejected.has(m.index),
+        );
         for (const meta of todo) {
           if (this.inFlight.size >= this.options.concurrency) break;
           this.inFlight.add(meta.index);

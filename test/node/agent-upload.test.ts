@@ -96,6 +96,40 @@ describe("spool and upload", () => {
     expect(await spool.pending()).toEqual([]);
   });
 
+  it("does not pick up again a chunk listed just before its upload finished (no retry against a deleted file)", async () => {
+    const server = await newServer();
+    server.responseDelayMs = 200; // keeps chunk 0 in flight while the next listing is taken
+    const spool = await Spool.open(tempDir(), { sessionId: "sess-g", quotaBytes: 1e6 });
+    await spoolChunk(spool, "listed 0");
+    const events: UploadEvent[] = [];
+    const until = async (ok: () => boolean) => {
+      while (!ok()) await new Promise((r) => setTimeout(r, 5));
+    };
+    // Fault injection on the real spool: one listing is returned only after chunk 0's upload has
+    // finished and deleted its files — the interleaving a loaded machine produces now and then.
+    const list = spool.pending.bind(spool);
+    let armed = false;
+    spool.pending = async () => {
+      const metas = await list();
+      if (armed) {
+        armed = false;
+        await until(() => events.some((e) => e.kind === "uploaded" && e.index === 0));
+      }
+      return metas;
+    };
+    const running = uploader(spool, server, events).run({ signal: AbortSignal.timeout(20_000), done: () => true });
+    await until(() => server.attempts === 1);
+    armed = true;
+    await spoolChunk(spool, "listed 1"); // wakes the uploader, which lists chunks 0 (in flight) and 1
+    await running;
+    expect(events).toEqual([
+      { kind: "uploaded", index: 0, status: 201 },
+      { kind: "uploaded", index: 1, status: 201 },
+    ]);
+    expect(server.attempts).toBe(2);
+    expect(await list()).toEqual([]);
+  }, 30_000);
+
   it("re-uploading an acknowledged-but-unrecorded chunk is answered 200 and stored once", async () => {
     const server = await newServer();
     const dir = tempDir();
