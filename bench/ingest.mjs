@@ -7,10 +7,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { sign } from "hono/jwt";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
+import { registrationMessage } from "../shared/nodes/protocol.ts";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
@@ -71,7 +74,22 @@ try {
 
   const now = Math.floor(Date.now() / 1000);
   const user = await sign({ sub: "bench-user", role: "USER", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  const node = await sign({ typ: "node", sub: "bench-node", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
+  // A node registered as the agent enrols: its own Ed25519 key, a credential issued by functions/nodes.
+  const operator = await sign({ sub: "bench-operator", role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
+  const nodeKey = ed25519.utils.randomSecretKey();
+  const unsigned = {
+    publicKey: bytesToHex(ed25519.getPublicKey(nodeKey)),
+    payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+    resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
+    timestamp: Date.now(),
+  };
+  const registered = await fetch(`${base}/api/v1/nodes`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${operator}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ ...unsigned, signature: bytesToHex(ed25519.sign(registrationMessage("bench-operator", unsigned), nodeKey)) }),
+  });
+  if (registered.status !== 201) throw new Error(`register node: ${registered.status} ${await registered.text()}`);
+  const { node: { id: nodeId }, credential: { token: node } } = await registered.json();
   const userHeaders = { Authorization: `Bearer ${user}`, "Content-Type": "application/json" };
 
   const body = randomBytes(CHUNK_BYTES);
@@ -91,7 +109,7 @@ try {
     const created = await fetch(`${base}/api/v1/sessions`, {
       method: "POST",
       headers: userHeaders,
-      body: JSON.stringify({ nodeId: "bench-node", title: "ingest bench" }),
+      body: JSON.stringify({ nodeId, title: "ingest bench" }),
     });
     if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}\n${workerd.output()}`);
     const { id } = await created.json();

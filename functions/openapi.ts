@@ -27,7 +27,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: "Conflict with current state",
   413: "Body too large",
   415: "Unsupported content type",
-  422: "Request conflicts with an earlier one (e.g. a reused Idempotency-Key)",
+  422: "Well-formed, but names something that cannot be used (an unknown node, a reused Idempotency-Key)",
   429: "Rate limited; see Retry-After",
   500: "Server error",
   503: "Dependency unavailable",

@@ -156,6 +156,11 @@ export const PROBLEM_TYPES = {
     title: "Node credential revoked",
     description: "The node credential was revoked, or its node is suspended or terminated.",
   },
+  "unknown-node": {
+    status: 422,
+    title: "Unknown node",
+    description: "The request names a node that is not registered; `nodeId` gives it.",
+  },
   "node-state-conflict": {
     status: 409,
     title: "Node state conflict",

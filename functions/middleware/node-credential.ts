@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
+import { NODE_CREDENTIAL_HEADER, nodeClaimsSchema } from "../nodes/credential.ts";
 import type { AppEnv } from "../types.ts";
 import { keyringFor } from "./jwt-keyring.ts";
 
@@ -8,21 +8,10 @@ import { keyringFor } from "./jwt-keyring.ts";
  * Node credentials, as functions/nodes issues them: HS256 JWTs signed with JWT_SECRET_KEY with
  * claims `{ typ: "node", sub: <nodeId>, pool, jti, iat, exp }`. Accepted in the nodes issue's
  * `X-Node-Credential` header or as `Authorization: Bearer` (what the Pi agent's uploader sends);
- * `typ` keeps them from ever passing as a user's access token. When `pool` and `jti` are present
- * the node's pool is asked whether the credential is revoked or the node suspended. The minimal
- * form `{ typ, sub, exp }` (no pool/jti: signature and expiry only) is still accepted.
+ * `typ` keeps them from ever passing as a user's access token. Every request asks the node's pool
+ * whether the credential (its `jti`) is revoked or the node suspended, so a credential without
+ * `pool` and `jti` — one that could not be revoked — is refused.
  */
-export const NODE_CREDENTIAL_HEADER = "X-Node-Credential";
-
-export const nodeClaimsSchema = z.object({
-  typ: z.literal("node"),
-  sub: z.string().min(1).max(128),
-  exp: z.number().int(),
-  iat: z.number().int().optional(),
-  pool: z.string().regex(/^pool-[0-9]{1,6}$/).optional(),
-  jti: z.string().min(1).max(64).optional(),
-});
-
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /** Reads the claims without verifying, only to tell node credentials from access tokens. */
@@ -53,12 +42,10 @@ export function nodeCredential(): MiddlewareHandler<AppEnv> {
         throw invalidNode("The node credential is invalid or expired.");
       }
       const claims = nodeClaimsSchema.safeParse(payload);
-      if (!claims.success) throw invalidNode("The token is not a node credential.");
+      if (!claims.success) throw invalidNode("The token is not a node credential issued by functions/nodes.");
       const { sub, pool, jti } = claims.data;
-      if (pool !== undefined && jti !== undefined) {
-        const status = await c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(pool)).credentialStatus(sub, jti);
-        if (!status.valid) throw new ApiError("credential-revoked", status.reason ?? "The node credential is not valid.");
-      }
+      const status = await c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(pool)).credentialStatus(sub, jti);
+      if (!status.valid) throw new ApiError("credential-revoked", status.reason ?? "The node credential is not valid.");
       c.set("node", { nodeId: sub });
     }
     await next();

@@ -36,3 +36,17 @@ export async function visibleNode(c: Context<AppEnv>, nodeId: string) {
   }
   return { placement, stub: pool(c, placement.pool), principal };
 }
+
+/**
+ * A node a session may be placed on: registered, and neither suspended nor terminated (an offline
+ * node may come back, so it is accepted). Otherwise a 422 unknown-node or a 409 naming the state.
+ */
+export async function placeableNode(c: Context<AppEnv>, nodeId: string): Promise<void> {
+  const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory(c).locate(nodeId));
+  if (!placement) throw new ApiError("unknown-node", `No node ${nodeId} is registered.`, { nodeId });
+  const node = await callDurableObject("NodePoolDO", "getNode", () => pool(c, placement.pool).getNode(nodeId));
+  if (!node) throw new ApiError("unknown-node", `No node ${nodeId} is registered.`, { nodeId });
+  if (node.state === "suspended" || node.state === "terminated") {
+    throw new ApiError("node-state-conflict", `Node ${nodeId} is ${node.state}: no new sessions can be placed on it.`, { state: node.state });
+  }
+}

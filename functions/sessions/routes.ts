@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
+import { placeableNode } from "../nodes/access.ts";
 import { createApp, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
 import {
   actorOf,
@@ -34,7 +35,7 @@ const createSession = createRoute({
   tags: ["sessions"],
   summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
   request: { body: { required: true, content: { "application/json": { schema: CreateSessionBody } } } },
-  responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
+  responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500) },
 });
 
 const listSessions = createRoute({
@@ -132,6 +133,7 @@ export const sessionRoutes = createApp()
     if (body.ownerId !== undefined && body.ownerId !== actor.userId && !isAdmin(actor)) {
       throw new ApiError("forbidden", "Only admins may create sessions for another user.");
     }
+    await placeableNode(c, body.nodeId);
     const id = crypto.randomUUID();
     const view = await callSession("create", () =>
       sessionStub(c, id).create({

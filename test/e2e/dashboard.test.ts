@@ -14,7 +14,7 @@ import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } fro
 import { bgrToRgba } from "../../shared/recording/index.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
-import { makeRecording, nodeCredential, uploadChunk } from "./helpers/recording.ts";
+import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
 let base = "";
@@ -23,6 +23,7 @@ let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 let admin: { address: string; privateKey: string; totpSecret: string; recoveryCodes: string[] };
 let sessionId = "";
+let nodeId = "";
 const WIDTH = 160;
 const HEIGHT = 100;
 const recording = makeRecording({ width: WIDTH, height: HEIGHT, chunks: 2, framesPerChunk: 4, startMs: Date.now() - 120_000, stepMs: 400 });
@@ -83,11 +84,12 @@ beforeAll(async () => {
   admin.recoveryCodes = confirmed.recoveryCodes;
 
   // A session recorded "on a node": its data key seals the chunks as the agent does.
-  const nodeId = "node-e2e-dashboard";
+  const node = await registerNode(base, secrets.JWT_SECRET_KEY);
+  nodeId = node.nodeId;
+  const credential = node.credential;
   const session = await api<{ id: string }>("/sessions", { body: { nodeId, title: "Dashboard playback", tags: ["e2e"] }, token: first.accessToken });
   sessionId = session.id;
   await api(`/sessions/${sessionId}/start`, { method: "POST", token: first.accessToken });
-  const credential = await nodeCredential(secrets.JWT_SECRET_KEY, nodeId);
   const res = await fetch(`${base}/api/v1/sessions/${sessionId}/key`, { headers: { Authorization: `Bearer ${credential}` } });
   const key = new Uint8Array(Buffer.from(((await res.json()) as { key: string }).key, "base64"));
   for (const [index, chunk] of recording.entries()) await uploadChunk(base, credential, sessionId, index, key, chunk);
@@ -312,7 +314,7 @@ describe("dashboard in Chromium", () => {
       fetch(`${base}/api/v1/sessions`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${user.accessToken}` },
-        body: JSON.stringify({ nodeId: "node-e2e-dashboard", title: "during the drill" }),
+        body: JSON.stringify({ nodeId, title: "during the drill" }),
       });
 
     await page.getByRole("link", { name: "Emergency" }).click();

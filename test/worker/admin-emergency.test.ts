@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { getAuthed, postJson } from "./auth-helpers.ts";
-import { api, nodeTokenFor, problemOf, tokenFor } from "./helpers.ts";
-import { chunkBytes, createSession, putChunk, recordingSession } from "./session-helpers.ts";
+import { api, problemOf, tokenFor } from "./helpers.ts";
+import { chunkBytes, createSession, nodeIdOf, putChunk, recordingSession, testNode } from "./session-helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
 
@@ -48,13 +48,14 @@ describe("emergency controls", () => {
 
   it("lockdown: non-admin writes get 503, reads continue, admins keep writing, lifting restores; both audited with before/after", async () => {
     const a = await theAdmin();
+    const nodeX = await nodeIdOf("node-x"); // registered before the lockdown, which refuses registrations
     const userToken = await tokenFor(crypto.randomUUID(), "USER");
     const on = await lockdown(true, a.totp(), a.token);
     expect(on.status).toBe(200);
     expect((await on.json<{ lockdown: { active: boolean; changedBy: string } }>()).lockdown).toMatchObject({ active: true, changedBy: a.id });
 
     // A user's write (create a session) and a node's write (heartbeat) are refused with an explanation.
-    const refused = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: "node-x", title: "t" }) });
+    const refused = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: nodeX, title: "t" }) });
     expect(refused.status).toBe(503);
     expect(refused.headers.get("Retry-After")).toBe("60");
     const problem = await problemOf(refused);
@@ -75,7 +76,7 @@ describe("emergency controls", () => {
 
     const off = await lockdown(false, a.recovery(), a.token);
     expect(off.status).toBe(200);
-    const after = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: "node-x", title: "t" }) });
+    const after = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: nodeX, title: "t" }) });
     expect(after.status).toBe(201);
 
     const events = await auditDO().list({ limit: 10, action: "emergency.lockdown", outcome: "success" });
@@ -92,13 +93,14 @@ describe("emergency controls", () => {
     const a = await theAdmin();
     const owner = crypto.randomUUID();
     const existing = await recordingSession(owner, "node-shut");
+    const shutNode = await nodeIdOf("node-shut");
     expect((await adminSend("POST", "/api/v1/admin/emergency/sessions-shutdown", { active: true, reason: "storage migration", ...a.recovery() }, a.token)).status).toBe(200);
-    const refused = await problemOf(await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: "n", title: "t" }) }));
+    const refused = await problemOf(await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: shutNode, title: "t" }) }));
     expect(refused).toMatchObject({ status: 503, type: "/problems/sessions-shutdown", reason: "storage migration" });
-    expect((await problemOf(await adminSend("POST", "/api/v1/sessions", { nodeId: "n", title: "t" }, a.token))).type).toBe("/problems/sessions-shutdown");
+    expect((await problemOf(await adminSend("POST", "/api/v1/sessions", { nodeId: shutNode, title: "t" }, a.token))).type).toBe("/problems/sessions-shutdown");
     expect((await putChunk(existing.id, 0, chunkBytes(0), "node-shut")).status).toBe(201);
     expect((await adminSend("POST", "/api/v1/admin/emergency/sessions-shutdown", { active: false, reason: "done", ...a.recovery() }, a.token)).status).toBe(200);
-    await createSession(owner, "n");
+    await createSession(owner, "node-shut");
   });
 
   it("halting recordings refuses starts and chunk uploads, can stop every recording session, and resumes", async () => {
@@ -154,7 +156,7 @@ describe("emergency controls", () => {
     expect(titles).toContain("Maintenance at 23:00");
     expect(titles).not.toContain("Agents only");
 
-    const agentView = await api("/api/v1/notifications", { headers: { Authorization: `Bearer ${await nodeTokenFor("node-listening")}` } });
+    const agentView = await api("/api/v1/notifications", { headers: { Authorization: `Bearer ${(await testNode("node-listening")).credential}` } });
     const agentTitles = (await agentView.json<{ items: { title: string }[] }>()).items.map((i) => i.title);
     expect(agentTitles).toContain("Agents only");
     expect(agentTitles).not.toContain("Maintenance at 23:00");

@@ -26,8 +26,3 @@ export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | 
   return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds }, TEST_JWT_SECRET, "HS256");
 }
 
-/** A node credential as functions/nodes issues them: `{ typ: "node", sub: nodeId, exp }`, HS256 with JWT_SECRET_KEY. */
-export async function nodeTokenFor(nodeId: string, ttlSeconds = 900) {
-  const now = Math.floor(Date.now() / 1000);
-  return sign({ typ: "node", sub: nodeId, iat: now, exp: now + ttlSeconds }, TEST_JWT_SECRET, "HS256");
-}

@@ -2,7 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
 import { formatContentDigest } from "../../shared/chunk.ts";
 import type { Env } from "../../shared/env.ts";
-import { api, nodeTokenFor, tokenFor } from "./helpers.ts";
+import { expect } from "vitest";
+import { api, tokenFor } from "./helpers.ts";
+import { TestNode } from "./node-agent.ts";
 
 export const env: Env = workerEnv;
 
@@ -23,8 +25,31 @@ export async function userHeaders(userId: string, role: "USER" | "ADMIN" = "USER
   return { Authorization: `Bearer ${await tokenFor(userId, role)}`, "Content-Type": "application/json" };
 }
 
-export async function nodeHeaders(nodeId: string) {
-  return { Authorization: `Bearer ${await nodeTokenFor(nodeId)}` };
+const namedNodes = new Map<string, TestNode>();
+
+/**
+ * A node registered for real (its own operator and Ed25519 key, a credential from functions/nodes)
+ * under a name local to the current test, so tests can say "n4" and get the same node each time.
+ */
+export async function testNode(name: string): Promise<TestNode> {
+  const key = `${expect.getState().currentTestName ?? ""}\u0000${name}`;
+  let node = namedNodes.get(key);
+  if (!node) {
+    node = new TestNode(`operator-of-${name}-${crypto.randomUUID()}`);
+    const res = await node.register();
+    if (res.status !== 201) throw new Error(`registering node ${name} failed: ${res.status} ${await res.text()}`);
+    namedNodes.set(key, node);
+  }
+  return node;
+}
+
+/** A test node's name, or the id of a node a test registered itself (`node_…`), as the node's id. */
+export async function nodeIdOf(nameOrId: string): Promise<string> {
+  return nameOrId.startsWith("node_") ? nameOrId : (await testNode(nameOrId)).id;
+}
+
+export async function nodeHeaders(name: string) {
+  return { Authorization: `Bearer ${(await testNode(name)).credential}` };
 }
 
 export async function createSession(
@@ -35,7 +60,7 @@ export async function createSession(
   const res = await api("/api/v1/sessions", {
     method: "POST",
     headers: await userHeaders(ownerId),
-    body: JSON.stringify({ nodeId, title: `Session of ${ownerId}`, ...extra }),
+    body: JSON.stringify({ nodeId: await nodeIdOf(nodeId), title: `Session of ${ownerId}`, ...extra }),
   });
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as SessionJson;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, problemOf } from "./helpers.ts";
+import { sign } from "hono/jwt";
+import { api, problemOf, TEST_JWT_SECRET } from "./helpers.ts";
 import { asOperator, TestNode } from "./node-agent.ts";
 import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.ts";
 
@@ -31,5 +32,22 @@ describe("uploads with a credential issued by functions/nodes", { timeout: 60_00
     const refused = await put(2, { "X-Node-Credential": node.credential });
     expect(refused.status).toBeGreaterThanOrEqual(401);
     expect((await problemOf(refused)).type).toBe("/problems/credential-revoked");
+  });
+
+  it("refuses a correctly signed credential that lacks pool and jti: it could never be revoked", async () => {
+    const node = new TestNode("operator-s3");
+    expect((await node.register()).status).toBe(201);
+    const session = await recordingSession("owner-s3", node.id);
+    const now = Math.floor(Date.now() / 1000);
+    const unrevocable = await sign({ typ: "node", sub: node.id, iat: now, exp: now + 600 }, TEST_JWT_SECRET, "HS256");
+    const res = await api(`/api/v1/sessions/${session.id}/chunks/0`, {
+      method: "PUT",
+      headers: { "X-Node-Credential": unrevocable, ...(await uploadHeaders(chunkBytes(0))) },
+      body: chunkBytes(0),
+    });
+    expect(res.status).toBe(401);
+    expect((await problemOf(res)).detail).toMatch(/not a node credential issued by functions\/nodes/);
+    const stored = await api(`/api/v1/sessions/${session.id}`, { headers: { "X-Node-Credential": node.credential } });
+    expect(((await stored.json()) as { chunks: { count: number } }).chunks.count).toBe(0);
   });
 });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { createSession, env, nodeHeaders, putChunk, chunkBytes, recordingSession, userHeaders, type SessionJson } from "./session-helpers.ts";
+import { asOperator } from "./node-agent.ts";
+import { createSession, env, nodeHeaders, nodeIdOf, putChunk, chunkBytes, recordingSession, userHeaders, type SessionJson } from "./session-helpers.ts";
 
 describe("session lifecycle", { timeout: 30_000 }, () => {
   it("creates a session owned by the caller, with defaults and a wrapped key", async () => {
     const session = await createSession("alice", "node-1", { tags: ["demo", "finance"], notes: "quarterly audit" });
-    expect(session).toMatchObject({ ownerId: "alice", nodeId: "node-1", state: "created", tags: ["demo", "finance"], keyShredded: false });
+    expect(session).toMatchObject({ ownerId: "alice", nodeId: await nodeIdOf("node-1"), state: "created", tags: ["demo", "finance"], keyShredded: false });
     expect(session.rdp).toMatchObject({ width: 1920, height: 1080, colorDepth: 32 });
     const res = await api(`/api/v1/sessions/${session.id}`, { headers: await userHeaders("alice") });
     expect(res.status).toBe(200);
@@ -26,9 +27,37 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     const node = await api("/api/v1/sessions", {
       method: "POST",
       headers: { ...(await nodeHeaders("node-1")), "Content-Type": "application/json" },
-      body: JSON.stringify({ nodeId: "node-1", title: "x" }),
+      body: JSON.stringify({ nodeId: await nodeIdOf("node-1"), title: "x" }),
     });
     expect(node.status).toBe(403);
+  });
+
+  it("places sessions only on registered nodes that are not suspended or terminated", async () => {
+    const before = (await (await api("/api/v1/sessions", { headers: await userHeaders("placer") })).json()) as { items: unknown[] };
+    const post = async (nodeId: string) =>
+      api("/api/v1/sessions", { method: "POST", headers: await userHeaders("placer"), body: JSON.stringify({ nodeId, title: "placed" }) });
+    const unknown = await post("node_not-registered");
+    expect(unknown.status).toBe(422);
+    expect(await problemOf(unknown)).toMatchObject({ type: "/problems/unknown-node", nodeId: "node_not-registered" });
+
+    const nodeId = await nodeIdOf("node-placed");
+    const suspend = await asOperator("admin-placer", `/api/v1/nodes/${nodeId}/suspension`, {
+      method: "PUT",
+      body: JSON.stringify({ suspended: true, reason: "maintenance" }),
+    }, "ADMIN");
+    expect(suspend.status).toBe(200);
+    const suspended = await post(nodeId);
+    expect(suspended.status).toBe(409);
+    expect(await problemOf(suspended)).toMatchObject({ type: "/problems/node-state-conflict", state: "suspended" });
+    const after = (await (await api("/api/v1/sessions", { headers: await userHeaders("placer") })).json()) as { items: unknown[] };
+    expect(after.items).toHaveLength(before.items.length); // nothing was created
+
+    const lifted = await asOperator("admin-placer", `/api/v1/nodes/${nodeId}/suspension`, {
+      method: "PUT",
+      body: JSON.stringify({ suspended: false, reason: "back" }),
+    }, "ADMIN");
+    expect(lifted.status).toBe(200);
+    expect((await post(nodeId)).status).toBe(201);
   });
 
   it("walks created → recording → processing and logs each transition", async () => {
@@ -46,7 +75,7 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
       "recording",
       "processing",
     ]);
-    expect(log.items.find((e) => e.kind === "chunk-stored")?.actor).toBe("node:node-2");
+    expect(log.items.find((e) => e.kind === "chunk-stored")?.actor).toBe(`node:${await nodeIdOf("node-2")}`);
   });
 
   it("refuses invalid transitions with the current state", async () => {
@@ -139,7 +168,7 @@ describe("listing and search", { timeout: 30_000 }, () => {
     expect(new Set(seen)).toEqual(new Set(ids));
     expect(seen).toHaveLength(5);
 
-    const byNode = await api(`/api/v1/sessions?nodeId=node-odd`, { headers: await userHeaders("lister") });
+    const byNode = await api(`/api/v1/sessions?nodeId=${await nodeIdOf("node-odd")}`, { headers: await userHeaders("lister") });
     expect(((await byNode.json()) as { items: unknown[] }).items).toHaveLength(2);
     const byState = await api(`/api/v1/sessions?state=recording`, { headers: await userHeaders("lister") });
     expect(((await byState.json()) as { items: { id: string }[] }).items.map((s) => s.id)).toEqual([ids[0]]);
