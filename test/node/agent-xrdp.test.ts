@@ -207,4 +207,50 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
       code: "not-supported",
     });
   }, 60_000);
+
+  it("the Xvnc backend (TigerVNC): the session's Xvnc display is recorded from before the desktop's first drawing", async () => {
+    const VNC_USER = "lucidvnc1";
+    const vnc: Extract<CommandBody, { kind: "server.start" }> = {
+      ...start(),
+      serverId: "srv_vnc1",
+      sessionId: "ses_vnc1",
+      config: { ...start().config, backend: "xvnc", user: VNC_USER },
+    };
+    const vncStates = () => events.filter((e) => e.kind === "connection" && e.serverId === "srv_vnc1").map((e) => (e as { state: string }).state);
+    try {
+      await manager.execute(vnc);
+      expect(readFileSync(join(work, "state", "servers", "srv_vnc1", "xrdp.ini"), "utf8")).toMatch(/^autorun=Xvnc$/m);
+      const args = [`/v:127.0.0.1:${port}`, `/u:${VNC_USER}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
+      const rdp = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: client!.display }, stdio: "ignore" });
+      try {
+        await until("connected over Xvnc", () => vncStates().includes("connected"));
+        const session = sessionDisplay(lookupUser(VNC_USER)!.uid);
+        expect(session?.display).toMatch(/^:1[78]\d$/);
+        expect(readFileSync(`/proc/${session!.pid}/comm`, "utf8").trim()).toMatch(/^(Xvnc|Xtigervnc)$/); // not Xorg
+        await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"));
+      } finally {
+        rdp.kill("SIGTERM");
+      }
+      await manager.execute({ kind: "server.stop", serverId: "srv_vnc1", reason: "requested", destroy: false });
+      const out = join(work, "state", "spool", "ses_vnc1");
+      const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
+      const corner = (590 * 800 + 790) * 3;
+      const cornerColours: string[] = [];
+      for (const name of readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort()) {
+        const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
+        const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
+        for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
+          expect([frame.width, frame.height]).toEqual([800, 600]);
+          const colour = [...frame.pixels.subarray(corner, corner + 3)].join(",");
+          if (cornerColours.at(-1) !== colour) cornerColours.push(colour);
+        }
+      }
+      const [red, blue] = ["0,0,255", "255,0,0"];
+      expect([red, blue]).not.toContain(cornerColours[0]);
+      expect(cornerColours.slice(1)).toEqual([red, blue]);
+    } finally {
+      await manager.execute({ kind: "server.stop", serverId: "srv_vnc1", reason: "cleanup", destroy: true }).catch(() => {});
+    }
+    expect(lookupUser(VNC_USER)).toBeNull();
+  }, 90_000);
 });

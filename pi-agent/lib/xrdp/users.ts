@@ -75,10 +75,10 @@ export function removeUser(user: SessionUser): boolean {
   return true;
 }
 
-/** The X display (":N") the user's session server (Xorg or Xvnc) runs, once it does. */
+/** The X display (":N") the user's session server (Xorg, or Xvnc — TigerVNC's is named Xtigervnc) runs, once it does. */
 export function sessionDisplay(uid: number, processes = allProcesses()): { display: string; pid: number } | null {
   for (const p of processes) {
-    if (p.uid !== uid || !/^(Xorg|Xvnc)$/.test(p.command)) continue;
+    if (p.uid !== uid || !/^(Xorg|Xvnc|Xtigervnc)$/.test(p.command)) continue;
     const display = p.args.find((a) => /^:\d+$/.test(a));
     if (display) return { display, pid: p.pid };
   }
