@@ -68,6 +68,8 @@ interface Server {
   recorderReady: Promise<void>;
   recordStarting: boolean;
   lastArmAt: number;
+  /** Wait before starting another recorder: doubles while recorders fail without recording (max 60 s). */
+  armBackoffMs: number;
   lastActiveAt: number;
   lastIoBytes: number;
   sample: { at: number; cpuSeconds: number; rchar: number; wchar: number };
@@ -240,6 +242,7 @@ export class ServerManager {
       recorderReady: Promise.resolve(),
       recordStarting: false,
       lastArmAt: 0,
+      armBackoffMs: 2000,
       lastActiveAt: 0,
       lastIoBytes: 0,
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
@@ -411,7 +414,7 @@ export class ServerManager {
   private feedRecorder(s: Server): void {
     const recorder = s.recorder;
     if (!recorder || recorder.exitCode !== null || recorder.signalCode !== null) {
-      if (!s.recordStarting && Date.now() - s.lastArmAt >= 2000) void this.arm(s);
+      if (!s.recordStarting && Date.now() - s.lastArmAt >= s.armBackoffMs) void this.arm(s);
       return;
     }
     if (s.display && s.recorderDisplay === null) {
@@ -458,8 +461,12 @@ export class ServerManager {
     s.recorderDisplay = null;
     let ready: () => void = () => {};
     s.recorderReady = new Promise<void>((resolve) => (ready = resolve));
+    let recorded = false;
     child.once("exit", (code, signal) => {
       ready();
+      // A recorder that ends after recording (the user logged out) is replaced at once; one that fails
+      // without recording (spool full, bad state) is retried ever more slowly.
+      s.armBackoffMs = recorded || code === 0 ? 2000 : Math.min(60_000, s.armBackoffMs * 2);
       if (s.recorder === child) this.closeGate(s.user.name);
       if (s.state === "listening") this.o.log(`server ${s.id}: recorder exited (${signal ?? code})`);
     });
@@ -472,7 +479,10 @@ export class ServerManager {
         const sealed = /sealed (\d+) B, spooled/.exec(line);
         if (sealed) this.bytesRecorded += Number(sealed[1]);
         if (line.startsWith("waiting for the display") || line.startsWith("recording ")) ready();
-        if (line.startsWith("first frame captured") && s.recorder === child && s.recorderDisplay) this.openGate(s.user.name, s.recorderDisplay);
+        if (line.startsWith("first frame captured") && s.recorder === child && s.recorderDisplay) {
+          recorded = true;
+          this.openGate(s.user.name, s.recorderDisplay);
+        }
         this.o.log(`server ${s.id} recorder: ${line}`);
       }
     });
