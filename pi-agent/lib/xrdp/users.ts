@@ -85,7 +85,8 @@ export function sessionDisplay(uid: number, processes = allProcesses()): { displ
   return null;
 }
 
-function startwm(desktop: string, gate: RecordingGate | undefined): string {
+/** The session's startwm.sh: waits for the recording gate (if any), then execs the desktop. */
+export function startwm(desktop: string, gate: RecordingGate | undefined): string {
   const lines = ["#!/bin/sh", "# written by lucid-agent: the desktop of this xrdp session"];
   if (gate) {
     lines.push(
