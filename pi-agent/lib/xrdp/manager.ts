@@ -495,16 +495,24 @@ export class ServerManager {
 
   /** Lets the user's startwm.sh start the desktop on `display`: its first frame is recorded. */
   private openGate(user: string, display: string): void {
-    const { file } = this.gate(user);
-    const dir = join(file, "..");
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    chmodSync(dir, 0o755); // root's alone to write; the session users read their own gate
-    writeFileSync(file + ".tmp", display + "\n", { mode: 0o644 });
-    renameSync(file + ".tmp", file); // startwm.sh never reads half a name
+    const { file, seconds } = this.gate(user);
+    try {
+      const dir = join(file, "..");
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(dir, 0o755); // root's alone to write; the session users read their own gate
+      writeFileSync(file + ".tmp", display + "\n", { mode: 0o644 });
+      renameSync(file + ".tmp", file); // startwm.sh never reads half a name
+    } catch (error) {
+      this.o.log(`cannot open the recording gate ${file} (${(error as Error).message}); ${user}'s desktop starts after its ${seconds} s wait`);
+    }
   }
 
   private closeGate(user: string): void {
-    rmSync(this.gate(user).file, { force: true });
+    try {
+      rmSync(this.gate(user).file, { force: true });
+    } catch (error) {
+      this.o.log(`cannot close the recording gate of ${user}: ${(error as Error).message}`);
+    }
   }
 
   /** Polls at once when an X server creates (or removes) its socket, rather than on the next tick. */
