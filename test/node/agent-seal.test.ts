@@ -59,7 +59,7 @@ describe("chunk sealing", () => {
 
   it("seals on worker threads with the same bytes as inline, each answer to its own chunk however many are queued", async () => {
     const nonce = new Uint8Array(24).fill(4);
-    // 7 chunks: more than 2 workers × 2 posted ahead, so some wait in the pool's queue.
+    // 7 chunks: more than the workers take at once, so some wait in the pool's queue.
     const inputs = [0, 1, 2, 3, 4, 5, 6].map((index) => ({
       plain: Uint8Array.from({ length: 100_000 + index }, (_, i) => (i * index) & 0xff),
       sessionId: "pool",
@@ -83,5 +83,13 @@ describe("chunk sealing", () => {
     mixed.forEach((r, i) => {
       if (r.status === "fulfilled") expect(r.value.ciphertext).toEqual(inline[i]!.ciphertext);
     });
+    // One worker with 3 chunks posted ahead answers them in order, each to its own caller.
+    const queued = new SealPool(1, 3);
+    try {
+      const sealed = await Promise.all(inline.map((_, i) => queued.seal({ ...inputs[i]!, plain: Uint8Array.from({ length: 100_000 + i }, (_, j) => (j * i) & 0xff) })));
+      expect(sealed.map((x) => x.ciphertext)).toEqual(inline.map((x) => x.ciphertext));
+    } finally {
+      await queued.close();
+    }
   });
 });
