@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// lucid verify BUNDLE.json [--chunks DIR] [--trust KEY]... — checks a session's evidence bundle offline:
+// lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust KEY]... — checks a session's evidence bundle offline:
 // chunk files → chunk hashes → session root → anchor → block → producer signature → TRON anchor. Exit 0 when it
-// holds, 1 when a check fails (naming the first), 2 for usage or unreadable input.
-import { existsSync, readFileSync } from "node:fs";
+// holds, 1 when a check fails (naming the first; a chunk file missing from DIR is a failure), 2 for usage or
+// unreadable input.
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { verifyEvidence } from "../shared/verify.ts";
 
-const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR] [--trust PRODUCER_KEY]... [--require-tron] [--json]
+const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust PRODUCER_KEY]... [--require-tron] [--json]
 
   BUNDLE.json   the evidence bundle (GET /api/v1/sessions/:id/evidence)
-  --chunks DIR  directory of the encrypted chunks, named <index>.chunk; each is hashed and compared
+  --chunks DIR  directory of the encrypted chunks, named <index>.chunk; each is hashed and compared, and a
+                missing one fails the verification
+  --allow-missing-chunks  with --chunks: check chunks whose file is missing by the bundle's hash alone
+                (they are listed as "checked only by hash")
   --trust KEY   an Ed25519 producer key (hex) to trust; repeatable; without it any valid signature passes
   --require-tron  fail when the bundle carries no TRON anchor of its block (otherwise only reported)
   --json        print the result as JSON`;
@@ -30,7 +34,7 @@ function main(argv: string[]): number {
     args = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { chunks: { type: "string" }, trust: { type: "string", multiple: true }, json: { type: "boolean" }, "require-tron": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: { chunks: { type: "string" }, "allow-missing-chunks": { type: "boolean" }, trust: { type: "string", multiple: true }, json: { type: "boolean" }, "require-tron": { type: "boolean" }, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
     console.error(`lucid verify: ${(error as Error).message}\n${USAGE}`);
@@ -53,24 +57,41 @@ function main(argv: string[]): number {
     return 2;
   }
   const dir = args.values.chunks;
-  if (dir && !existsSync(dir)) {
+  const allowMissingChunks = args.values["allow-missing-chunks"] ?? false;
+  if (allowMissingChunks && !dir) {
+    console.error(`lucid verify: --allow-missing-chunks needs --chunks DIR\n${USAGE}`);
+    return 2;
+  }
+  if (dir && !(existsSync(dir) && statSync(dir).isDirectory())) {
     console.error(`lucid verify: chunk directory ${dir} does not exist`);
     return 2;
   }
-  const result = verifyEvidence(bundle, {
-    chunkBytes: dir
-      ? (index) => {
-          const path = join(dir, `${index}.chunk`);
-          return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
-        }
-      : undefined,
-    trustedProducers: args.values.trust,
-    requireTronAnchor: args.values["require-tron"] ?? false,
-  });
+  let result;
+  try {
+    result = verifyEvidence(bundle, {
+      chunkBytes: dir ? (index) => readChunk(join(dir, `${index}.chunk`)) : undefined,
+      allowMissingChunks,
+      trustedProducers: args.values.trust,
+      requireTronAnchor: args.values["require-tron"] ?? false,
+    });
+  } catch (error) {
+    console.error(`lucid verify: ${(error as Error).message}`);
+    return 2;
+  }
   if (args.values.json) console.log(JSON.stringify(result, null, 2));
   else for (const check of result.checks) console.log(`${check.ok ? "ok  " : "FAIL"} ${check.step}: ${check.message}`);
-  if (!result.ok && !args.values.json) console.error(`lucid verify: FAILED at ${result.failure.step}`);
+  if (!result.ok && !args.values.json) console.error(`lucid verify: FAILED at ${result.failure.step}: ${result.failure.message}`);
   return result.ok ? 0 : 1;
+}
+
+/** A chunk file's bytes, or undefined when there is none; a file that exists but cannot be read is an error. */
+function readChunk(path: string): Uint8Array | undefined {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(`cannot read chunk file ${path}: ${(error as Error).message}`);
+  }
 }
 
 process.exitCode = main(process.argv.slice(2));

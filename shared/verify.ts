@@ -37,8 +37,14 @@ export const evidenceBundle = z.object({
 export type EvidenceBundle = z.infer<typeof evidenceBundle>;
 
 export interface VerifyOptions {
-  /** The encrypted chunk blob for an index, when the verifier has it; hashes alone are checked otherwise. */
+  /**
+   * The encrypted chunk blob for an index. When given, every chunk's blob must be there: a missing one fails
+   * (`chunk N`), unless `allowMissingChunks` — a verifier must not pass evidence it did not check.
+   * Without it, only the hashes' agreement with the anchored root is checked, and the result says so.
+   */
   chunkBytes?: (index: number) => Uint8Array | undefined;
+  /** With `chunkBytes`: check chunks whose blob is missing by their manifest hash alone, and name them. */
+  allowMissingChunks?: boolean;
   /** Fail when the bundle carries no TRON anchor (otherwise its absence is only reported). */
   requireTronAnchor?: boolean;
   /** Ed25519 public keys (hex) of producers the verifier trusts. */
@@ -75,17 +81,27 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
   if (chunks.length !== bundle.manifest.chunkCount || indices.some((index, i) => index !== i)) {
     return failed("chunks", `expected chunks 0…${bundle.manifest.chunkCount - 1}, found [${indices.join(", ")}]`);
   }
-  let blobs = 0;
-  for (const chunk of chunks) {
-    const bytes = options.chunkBytes?.(chunk.index);
-    if (!bytes) continue;
-    blobs++;
-    const actual = toHex(sha256(bytes));
-    if (actual !== chunk.sha256) {
-      return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`);
+  if (options.chunkBytes) {
+    let blobs = 0;
+    const hashOnly: number[] = [];
+    for (const chunk of chunks) {
+      const bytes = options.chunkBytes(chunk.index);
+      if (!bytes) {
+        if (!options.allowMissingChunks) return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} is missing: its file was not there to hash`);
+        hashOnly.push(chunk.index);
+        continue;
+      }
+      blobs++;
+      const actual = toHex(sha256(bytes));
+      if (actual !== chunk.sha256) {
+        return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`);
+      }
     }
+    const missing = hashOnly.length ? `; ${hashOnly.length} missing, checked only by hash: ${ranges(hashOnly)}` : "";
+    record("chunks", true, `${chunks.length} chunk hashes, ${blobs} chunk files match them${missing}`);
+  } else {
+    record("chunks", true, `${chunks.length} chunk hashes (chunk files not checked)`);
   }
-  record("chunks", true, `${chunks.length} chunk hashes${blobs ? `, ${blobs} chunk files match them` : ""}`);
 
   const root = toHex(MerkleTree.fromData(chunks.map((c) => fromHex(c.sha256))).root());
   if (root !== bundle.manifest.root) return failed("session root", `the chunks' Merkle root is ${root}, the manifest says ${bundle.manifest.root}`);
@@ -158,4 +174,16 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
     record("producer", true, "producer is trusted");
   }
   return { ok: true, checks };
+}
+
+/** "0-2, 5, 7-9" for sorted indices: a long list of missing chunks stays readable. */
+function ranges(sorted: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(", ");
 }

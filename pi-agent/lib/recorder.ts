@@ -26,7 +26,9 @@ export interface RecorderOptions {
 
 export type RecorderEvent =
   | { kind: "chunk"; index: number; plainSize: number; compressedSize: number; size: number; frames: number }
-  | { kind: "backlog"; pending: number };
+  | { kind: "backlog"; pending: number }
+  /** the first frame is in: what the display showed from this moment on is recorded */
+  | { kind: "first-frame"; epochMs: number };
 
 interface OpenChunk {
   parts: Uint8Array[];
@@ -62,7 +64,7 @@ export class Recorder {
         await this.writes;
         throw this.failure ?? err;
       }
-      this.framesCaptured++;
+      if (this.framesCaptured++ === 0) this.o.onEvent?.({ kind: "first-frame", epochMs: result.epochMs });
       if (result.type !== "none") {
         if (result.type === "keyframe" && chunk) {
           this.cut(chunk); // a resize mid-chunk: start the new size in a fresh chunk

@@ -119,7 +119,7 @@ describe.skipIf(!isRoot)("a desktop served by the agent on the control plane's c
 
     agent = run([
       "run", "--state", stateDir, "--listen", "127.0.0.1", "--public-address", "127.0.0.1",
-      "--desktop", "xterm -geometry 40x10+0+0", "--display-offset", "193", "--idle-seconds", "3", "--heartbeat-seconds", "5",
+      "--desktop", "xterm -geometry 40x10+0+0", "--display-offset", "180", "--idle-seconds", "3", "--heartbeat-seconds", "5",
     ]);
     agent.stderr!.on("data", (d) => (agentOutput += d));
     await until("channel", async () => /control channel connected/.test(agentOutput));
@@ -139,11 +139,11 @@ describe.skipIf(!isRoot)("a desktop served by the agent on the control plane's c
     const serverPath = `/api/v1/rdp/hosts/${nodeId}/servers/${serverId}`;
     await until("running server", async () => (await call(OWNER, "USER", "GET", serverPath)).json?.state === "running");
 
-    const xvfb = spawn("Xvfb", [":197", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
+    const xvfb = spawn("Xvfb", [":187", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
     children.push(xvfb);
     await new Promise((r) => setTimeout(r, 1000));
     const args = [`/v:127.0.0.1:${desktop.json.port}`, `/u:${desktop.json.username}`, `/p:${desktop.json.password}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
-    const client = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: ":197" }, stdio: "ignore" });
+    const client = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: ":187" }, stdio: "ignore" });
     children.push(client);
     const live = await until("a live connection with a resource report", async () => {
       const s = (await call(OWNER, "USER", "GET", serverPath)).json;
@@ -151,7 +151,7 @@ describe.skipIf(!isRoot)("a desktop served by the agent on the control plane's c
     });
     expect(live.lastReport.memoryMb).toBeGreaterThan(10);
     // The recorder (a child process) runs once it says so; give it a few frames before the client leaves.
-    await until("recording", async () => /recorder: recording :19\d \(800x600\)/.test(agentOutput));
+    await until("recording", async () => /recorder: recording :18\d \(800x600\)/.test(agentOutput));
     await new Promise((r) => setTimeout(r, 1500));
     client.kill("SIGTERM");
     xvfb.kill("SIGTERM");

@@ -1,9 +1,13 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createConnection, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { processInfo, processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { sesmanIni, xrdpIni } from "../../pi-agent/lib/xrdp/config.ts";
 import { establishedClients } from "../../pi-agent/lib/xrdp/tcp.ts";
+import { startwm } from "../../pi-agent/lib/xrdp/users.ts";
 
 // The parts of the xrdp bridge that need no root: configuration, /proc/net/tcp, process trees.
 const BASE_XRDP = `[Globals]
@@ -106,4 +110,35 @@ describe("xrdp bridge parts", () => {
       for (const p of processTree([child.pid!]).reverse()) process.kill(p.pid, "SIGKILL");
     }
   });
+});
+
+describe("startwm.sh and the recording gate", () => {
+  const run = (script: string, display: string) => {
+    const child = spawn("sh", ["-c", script], { env: { ...process.env, DISPLAY: display }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    return { exited: new Promise<string>((resolve) => child.on("exit", () => resolve(out))), child };
+  };
+
+  it("starts the desktop once the gate names this display; a gate for another display does not count until the wait ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lucid-gate-"));
+    try {
+      const gate = { file: join(dir, "user"), seconds: 30 };
+      const waiting = run(startwm("echo desktop started", gate), ":171.0");
+      let done = false;
+      void waiting.exited.then(() => (done = true));
+      writeFileSync(gate.file, ":172\n"); // another session's display
+      await new Promise((r) => setTimeout(r, 300));
+      expect(done).toBe(false);
+      writeFileSync(gate.file, ":171\n");
+      expect(await waiting.exited).toBe("desktop started\n");
+
+      // Without a gate for it, the desktop still starts once the wait is over.
+      rmSync(gate.file);
+      expect(await run(startwm("echo late", { ...gate, seconds: 1 }), ":171").exited).toBe("late\n");
+      expect(startwm("xterm", undefined)).toBe("#!/bin/sh\n# written by lucid-agent: the desktop of this xrdp session\nexec xterm\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -133,6 +133,30 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     }
   }, 60_000);
 
+  it("`--display -` is ready before its display exists: it takes the display from stdin, or stops cleanly without one", async () => {
+    const armed = (out: string) => {
+      const child = spawn(process.execPath, [BIN, "record", "--display", "-", "--out", out, "--fps", "20"], { stdio: ["pipe", "pipe", "pipe"] });
+      let output = "";
+      child.stderr!.on("data", (d) => (output += d));
+      return { child, output: () => output, exited: new Promise<number | null>((resolve) => child.on("exit", resolve)) };
+    };
+    const idle = armed(tempDir());
+    await until(() => idle.output().includes("waiting for the display name on stdin"), "the waiting line");
+    idle.child.kill("SIGTERM");
+    expect(await idle.exited).toBe(0);
+    expect(idle.output()).toContain("stopped before a display was given");
+
+    const out = tempDir();
+    const given = armed(out);
+    await until(() => given.output().includes("waiting for the display name on stdin"), "the waiting line");
+    given.child.stdin!.write(`${xvfb.display}\n`);
+    await until(() => given.output().includes("first frame captured"), "the first frame");
+    expect(given.output()).toContain(`recording ${xvfb.display} (${W}x${H})`);
+    given.child.kill("SIGTERM");
+    expect(await given.exited, given.output()).toBe(0);
+    expect(readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".bin")).length).toBeGreaterThan(0);
+  }, 60_000);
+
   it("answers bad command lines and missing displays with meaningful exit codes", async () => {
     const usage = agent(["record", "--display", xvfb.display]);
     expect(await usage.exited).toBe(64);

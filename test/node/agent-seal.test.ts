@@ -57,9 +57,10 @@ describe("chunk sealing", () => {
     expect(() => sealChunk({ plain: Uint8Array.of(1), sessionId: "s", index: 0, key: key.subarray(1), zstdLevel: 1 })).toThrow(/32 bytes/);
   });
 
-  it("seals on worker threads with the same bytes as inline", async () => {
+  it("seals on worker threads with the same bytes as inline, each answer to its own chunk however many are queued", async () => {
     const nonce = new Uint8Array(24).fill(4);
-    const inputs = [0, 1, 2, 3].map((index) => ({
+    // 7 chunks: more than the workers take at once, so some wait in the pool's queue.
+    const inputs = [0, 1, 2, 3, 4, 5, 6].map((index) => ({
       plain: Uint8Array.from({ length: 100_000 + index }, (_, i) => (i * index) & 0xff),
       sessionId: "pool",
       index,
@@ -71,5 +72,24 @@ describe("chunk sealing", () => {
     const pooled = await Promise.all(inputs.map((input) => pool.seal(input)));
     expect(pooled.map((s) => s.ciphertext)).toEqual(inline.map((s) => s.ciphertext));
     await expect(pool.seal({ ...inputs[0]!, plain: Uint8Array.of(1), key: new Uint8Array(3) })).rejects.toThrow(/key must be 32 bytes/);
+    // A failing chunk among queued ones fails alone; the others still get their own results.
+    const fresh = inline.map((_, i) => ({ ...inputs[i]!, plain: Uint8Array.from({ length: 100_000 + i }, (_, j) => (j * i) & 0xff) }));
+    const mixed = await Promise.allSettled([
+      ...fresh.slice(0, 3).map((input) => pool.seal(input)),
+      pool.seal({ ...fresh[3]!, key: new Uint8Array(3) }),
+      ...fresh.slice(4).map((input) => pool.seal(input)),
+    ]);
+    expect(mixed.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    mixed.forEach((r, i) => {
+      if (r.status === "fulfilled") expect(r.value.ciphertext).toEqual(inline[i]!.ciphertext);
+    });
+    // One worker with 3 chunks posted ahead answers them in order, each to its own caller.
+    const queued = new SealPool(1, 3);
+    try {
+      const sealed = await Promise.all(inline.map((_, i) => queued.seal({ ...inputs[i]!, plain: Uint8Array.from({ length: 100_000 + i }, (_, j) => (j * i) & 0xff) })));
+      expect(sealed.map((x) => x.ciphertext)).toEqual(inline.map((x) => x.ciphertext));
+    } finally {
+      await queued.close();
+    }
   });
 });

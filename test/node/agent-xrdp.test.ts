@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { ResourceReport, type CommandBody, type EventBody } from "../../shared/r
 import { ServerManager } from "../../pi-agent/lib/xrdp/manager.ts";
 import { lookupUser, removeUser, sessionDisplay } from "../../pi-agent/lib/xrdp/users.ts";
 import { freePort } from "../../edge-adapter/workerd-process.ts";
+import { allProcesses } from "../../pi-agent/lib/node/proc-stats.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
 const dir = mkdtempSync(join(tmpdir(), "lucid-xrdp-"));
@@ -19,7 +20,7 @@ let session: XrdpSession;
 // Creating the session user needs root, which CI has; elsewhere this file is skipped.
 describe.skipIf(process.getuid?.() !== 0)("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)", () => {
   beforeAll(async () => {
-    session = await startXrdpSession(dir, { width: 800, height: 600 });
+    session = await startXrdpSession(dir, { width: 800, height: 600 }, { sessionOffset: 170, client: [189, 188] }); // displays :170–:189
   }, 60_000);
   afterAll(async () => {
     await session?.stop();
@@ -73,6 +74,13 @@ describe.skipIf(process.getuid?.() !== 0)("recording a real xrdp session (xrdp +
 // through /etc/xrdp/sesman.ini's port, so two xrdp tests cannot run at once.
 describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane commands (ServerManager)", () => {
   const work = mkdtempSync(join(tmpdir(), "lucid-bridge-"));
+  // Readable by the session user: its desktop script and its recording gate.
+  const shared = mkdtempSync(join(tmpdir(), "lucid-bridge-shared-"));
+  chmodSync(shared, 0o755);
+  // The desktop paints the whole screen red the moment it starts, blue 3 s later, then opens an xterm:
+  // red is "content drawn right after login".
+  const desktop = join(shared, "desktop.sh");
+  writeFileSync(desktop, "#!/bin/sh\nxsetroot -solid '#ff0000'\nsleep 3\nxsetroot -solid '#0000ff'\nexec xterm -geometry 40x10+0+0\n", { mode: 0o755 });
   const events: EventBody[] = [];
   const USER = "lucidbr1";
   const PASSWORD = "One-time-pass-0123456789";
@@ -102,15 +110,16 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     manager = new ServerManager({
       stateDir: join(work, "state"),
       listenAddress: "127.0.0.1",
-      desktop: "xterm -geometry 40x10+0+0",
+      desktop,
+      gateDir: join(shared, "gates"),
       agentBin: BIN,
       idleSeconds: 3,
-      displayOffset: 190, // this suite's X displays: :190–:199
+      displayOffset: 175, // this suite's X displays: :175–:189
       pollMs: 250,
       onEvent: (e) => events.push(e),
       log: () => {},
     });
-    client = await startXvfb(1000, 800, [199, 198]);
+    client = await startXvfb(1000, 800, [189, 188]);
   }, 60_000);
   afterAll(async () => {
     await manager?.close();
@@ -118,6 +127,7 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     const user = lookupUser(USER);
     if (user) removeUser(user);
     rmSync(work, { recursive: true, force: true });
+    rmSync(shared, { recursive: true, force: true });
   });
 
   it("starts xrdp on the allocated port for a provisioned user and says so", async () => {
@@ -140,7 +150,8 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     try {
       await until("connected", () => connectionStates().includes("connected"));
       const session = sessionDisplay(lookupUser(USER)!.uid);
-      expect(session?.display).toMatch(/^:19\d$/);
+      expect(session?.display).toMatch(/^:1[78]\d$/);
+      await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(USER)!.uid && p.command === "xterm"));
       await until("idle", () => connectionStates().includes("idle"));
       // Draw on the session's display: xrdp sends the update to the client, so the connection is active again.
       process.env.XAUTHORITY = join(lookupUser(USER)!.home, ".Xauthority");
@@ -168,6 +179,8 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     const out = join(work, "state", "spool", "ses_bridge1");
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
     let last: Uint8Array | null = null;
+    const corner = (590 * 800 + 790) * 3; // bottom right: only the desktop's colours reach it
+    const cornerColours: string[] = [];
     for (const name of readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort()) {
       const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
       expect(meta.sessionId).toBe("ses_bridge1");
@@ -175,10 +188,17 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
       for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
         expect([frame.width, frame.height]).toEqual([800, 600]);
         last = frame.pixels.slice();
+        const colour = [...last.subarray(corner, corner + 3)].join(",");
+        if (cornerColours.at(-1) !== colour) cornerColours.push(colour);
       }
     }
     const at = (416 * 800 + 616) * 3;
     expect([...last!.subarray(at, at + 3)]).toEqual([0, 255, 0]);
+    // The first frame is the screen before the desktop drew anything (startwm.sh waited for the recording);
+    // the red painted right after login is recorded, then the blue that replaced it.
+    const [red, blue] = ["0,0,255", "255,0,0"]; // decoded pixels are B, G, R
+    expect([red, blue]).not.toContain(cornerColours[0]);
+    expect(cornerColours.slice(1)).toEqual([red, blue]);
     await until("session end", () => sessionDisplay(lookupUser(USER)!.uid) === null);
     await expect(manager.execute({ ...start(), serverId: "srv_bridge2" })).resolves.toBeUndefined(); // port reusable
     await manager.execute({ kind: "server.stop", serverId: "srv_bridge2", reason: "requested", destroy: true });
@@ -187,4 +207,50 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
       code: "not-supported",
     });
   }, 60_000);
+
+  it("the Xvnc backend (TigerVNC): the session's Xvnc display is recorded from before the desktop's first drawing", async () => {
+    const VNC_USER = "lucidvnc1";
+    const vnc: Extract<CommandBody, { kind: "server.start" }> = {
+      ...start(),
+      serverId: "srv_vnc1",
+      sessionId: "ses_vnc1",
+      config: { ...start().config, backend: "xvnc", user: VNC_USER },
+    };
+    const vncStates = () => events.filter((e) => e.kind === "connection" && e.serverId === "srv_vnc1").map((e) => (e as { state: string }).state);
+    try {
+      await manager.execute(vnc);
+      expect(readFileSync(join(work, "state", "servers", "srv_vnc1", "xrdp.ini"), "utf8")).toMatch(/^autorun=Xvnc$/m);
+      const args = [`/v:127.0.0.1:${port}`, `/u:${VNC_USER}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
+      const rdp = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: client!.display }, stdio: "ignore" });
+      try {
+        await until("connected over Xvnc", () => vncStates().includes("connected"));
+        const session = sessionDisplay(lookupUser(VNC_USER)!.uid);
+        expect(session?.display).toMatch(/^:1[78]\d$/);
+        expect(readFileSync(`/proc/${session!.pid}/comm`, "utf8").trim()).toMatch(/^(Xvnc|Xtigervnc)$/); // not Xorg
+        await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"));
+      } finally {
+        rdp.kill("SIGTERM");
+      }
+      await manager.execute({ kind: "server.stop", serverId: "srv_vnc1", reason: "requested", destroy: false });
+      const out = join(work, "state", "spool", "ses_vnc1");
+      const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
+      const corner = (590 * 800 + 790) * 3;
+      const cornerColours: string[] = [];
+      for (const name of readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort()) {
+        const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
+        const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
+        for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
+          expect([frame.width, frame.height]).toEqual([800, 600]);
+          const colour = [...frame.pixels.subarray(corner, corner + 3)].join(",");
+          if (cornerColours.at(-1) !== colour) cornerColours.push(colour);
+        }
+      }
+      const [red, blue] = ["0,0,255", "255,0,0"];
+      expect([red, blue]).not.toContain(cornerColours[0]);
+      expect(cornerColours.slice(1)).toEqual([red, blue]);
+    } finally {
+      await manager.execute({ kind: "server.stop", serverId: "srv_vnc1", reason: "cleanup", destroy: true }).catch(() => {});
+    }
+    expect(lookupUser(VNC_USER)).toBeNull();
+  }, 90_000);
 });

@@ -222,6 +222,18 @@ describe("evidence bundles (lucid verify)", () => {
     expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "tron anchor", "producer"]);
   });
 
+  it("a missing chunk blob fails naming it, unless hash-only is allowed, which names the chunks not hashed", () => {
+    const blobs = chunkBlobs(5);
+    const bundle = bundleFor(blobs);
+    const some = (i: number) => (i === 1 || i === 2 || i === 4 ? undefined : blobs[i]);
+    const strict = verifyEvidence(bundle, { chunkBytes: some });
+    expect(strict).toMatchObject({ ok: false, failure: { step: "chunk 1", message: "chunk 1 is missing: its file was not there to hash" } });
+    const lenient = verifyEvidence(bundle, { chunkBytes: some, allowMissingChunks: true });
+    expect(lenient.ok).toBe(true);
+    expect(lenient.checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes, 2 chunk files match them; 3 missing, checked only by hash: 1-2, 4");
+    expect(verifyEvidence(bundle).checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes (chunk files not checked)");
+  });
+
   it("names the first thing that fails", () => {
     const blobs = chunkBlobs(5);
     const bundle = bundleFor(blobs);

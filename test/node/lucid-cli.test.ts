@@ -1,6 +1,6 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,11 +49,47 @@ describe("lucid verify", () => {
     expect(bad.stderr).toContain("FAILED at chunk 1");
   });
 
+  it("a chunk file missing from --chunks DIR fails naming it; --allow-missing-chunks checks it by hash and says so", () => {
+    const { dir, producer } = writeEvidence();
+    rmSync(join(dir, "1.chunk"));
+    const missing = run("verify", join(dir, "bundle.json"), "--chunks", dir, "--trust", producer);
+    expect(missing.status, missing.stdout + missing.stderr).toBe(1);
+    expect(missing.stdout).toContain("FAIL chunk 1: chunk 1 is missing");
+    expect(missing.stderr).toContain("FAILED at chunk 1");
+    expect(missing.stdout).not.toContain("ok   signature");
+
+    rmSync(join(dir, "2.chunk"));
+    const hashOnly = run("verify", join(dir, "bundle.json"), "--chunks", dir, "--allow-missing-chunks", "--trust", producer);
+    expect(hashOnly.status, hashOnly.stdout + hashOnly.stderr).toBe(0);
+    expect(hashOnly.stdout).toContain("ok   chunks: 3 chunk hashes, 1 chunk files match them; 2 missing, checked only by hash: 1-2");
+    expect(hashOnly.stdout).toContain("ok   producer: producer is trusted");
+
+    // Hash-only never excuses a file that is present and altered.
+    writeFileSync(join(dir, "0.chunk"), "not the chunk");
+    const altered = run("verify", join(dir, "bundle.json"), "--chunks", dir, "--allow-missing-chunks");
+    expect(altered.status).toBe(1);
+    expect(altered.stdout).toContain("FAIL chunk 0: chunk 0 was altered");
+  });
+
+  it("without --chunks only the hashes are checked, and the output says the files were not", () => {
+    const { dir } = writeEvidence();
+    const result = run("verify", join(dir, "bundle.json"));
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("ok   chunks: 3 chunk hashes (chunk files not checked)");
+  });
+
   it("exit 2 for usage errors and unreadable bundles", () => {
     expect(run().status).toBe(2);
     expect(run("verify").status).toBe(2);
     expect(run("verify", "/nonexistent.json").status).toBe(2);
     expect(run("frobnicate").status).toBe(2);
     expect(run("--help").status).toBe(0);
+    const { dir } = writeEvidence();
+    expect(run("verify", join(dir, "bundle.json"), "--allow-missing-chunks").status).toBe(2);
+    expect(run("verify", join(dir, "bundle.json"), "--chunks", join(dir, "1.chunk")).status).toBe(2);
+    mkdirSync(join(dir, "sub", "0.chunk"), { recursive: true });
+    const unreadable = run("verify", join(dir, "bundle.json"), "--chunks", join(dir, "sub"));
+    expect(unreadable.status).toBe(2);
+    expect(unreadable.stderr).toContain("cannot read chunk file");
   });
 });

@@ -1,12 +1,15 @@
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { startSessionWithToken } from "../node/sessions-api.ts";
+import { sleep } from "../sleep.ts";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
-import { uploaderFromArgs, uploadOptions } from "./upload.ts";
+import { nodeToken, uploaderFromArgs, uploadOptions } from "./upload.ts";
 
 export const RECORD_HELP = `lucid-agent record (--display :N | --device /dev/videoN) --out DIR [options]
 
@@ -15,7 +18,8 @@ Records an X display losslessly into encrypted ~10 MB chunks spooled in DIR, upl
 next chunk index) and uploads whatever is still spooled. Ctrl-C stops cleanly: the open chunk is
 sealed and, with --server, the spool is drained before exit (a second Ctrl-C exits at once).
 
-  --display :N          X display to capture
+  --display :N          X display to capture; \`-\` reads it from stdin's first line, so everything else is
+                        ready before the display exists (the xrdp bridge starts recorders ahead of logins)
   --device PATH         or a V4L2 device (MMAP streaming; YUYV preferred, else MJPEG)
   --size WxH            size to ask the V4L2 device for (default 1920x1080; the driver may pick another)
   --out DIR             spool directory (required); holds session.json, session.key, chunks/
@@ -28,7 +32,9 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --chunk-seconds N     longest span of one chunk (default 60)
   --duration N          stop after N seconds (default: until Ctrl-C)
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
-${uploadOptions}`;
+${uploadOptions}
+  --start-session       POST URL/api/v1/sessions/ID/start (created → recording) once capture has begun,
+                        retrying, before the first upload`;
 
 export async function record(argv: string[], log: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
@@ -50,6 +56,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       server: { type: "string" },
       "token-file": { type: "string" },
       concurrency: { type: "string" },
+      "start-session": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -74,20 +81,9 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const key = values["key-file"] ? readKey(keyPath) : readOrCreateKey(keyPath).key;
   const uploader = uploaderFromArgs(values, spool, log);
 
-  const source = values.display ?? values.device!;
-  let capture: ScreenCapture;
-  try {
-    capture = values.display
-      ? ScreenCapture.openX11(values.display)
-      : ScreenCapture.openV4l2(values.device!, { width: Number(size[1]), height: Number(size[2]) });
-  } catch (err) {
-    if (err instanceof CaptureError) return log(`error: ${err.message}`), EXIT.captureFailed;
-    throw err;
-  }
-  const info = capture.info();
-  if (info.note) log(`note: ${info.note}`);
-  log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
+  if (values["start-session"] && !(uploader && values.session)) throw new UsageError("--start-session needs --server and --session");
 
+  // Signals are handled from here on: a recorder still waiting for its display stops cleanly too.
   const stopCapture = new AbortController();
   const stopUpload = new AbortController();
   let signals = 0;
@@ -97,9 +93,36 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const detach = () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+
+  const pool = new SealPool(); // its worker threads start while the display is awaited
+  let source = values.display ?? values.device!;
+  const fromStdin = source === "-";
+  if (fromStdin) {
+    log("waiting for the display name on stdin");
+    const line = await firstLine(stopCapture.signal);
+    if (line === null) return detach(), await pool.close(), log("stopped before a display was given"), EXIT.ok;
+    source = line.trim();
+  }
+  let capture: ScreenCapture;
+  try {
+    capture = values.display
+      ? await openX11(source, fromStdin ? 10_000 : 0, stopCapture.signal)
+      : ScreenCapture.openV4l2(values.device!, { width: Number(size[1]), height: Number(size[2]) });
+  } catch (err) {
+    detach();
+    await pool.close();
+    if (err instanceof CaptureError) return log(`error: ${err.message}`), EXIT.captureFailed;
+    throw err;
+  }
+  const info = capture.info();
+  if (info.note) log(`note: ${info.note}`);
+  log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
   const timer = Number.isFinite(durationMs) ? setTimeout(() => stopCapture.abort(), durationMs) : null;
 
-  const pool = new SealPool();
   const recorder = new Recorder({
     capture,
     spool,
@@ -114,11 +137,18 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       log(
         e.kind === "chunk"
           ? `chunk ${e.index}: ${e.frames} frames, ${e.plainSize} B → zstd ${e.compressedSize} B → sealed ${e.size} B, spooled`
-          : `warning: ${e.pending} chunks waiting to be sealed or written; capture waits`,
+          : e.kind === "first-frame"
+            ? `first frame captured at ${e.epochMs}`
+            : `warning: ${e.pending} chunks waiting to be sealed or written; capture waits`,
       ),
   });
   let recording = true;
-  const uploading = uploader?.run({ signal: stopUpload.signal, done: () => !recording });
+  const uploading = uploader
+    ? (async () => {
+        if (values["start-session"]) await startWithRetry(values.server!, values.session!, nodeToken(values)!, stopUpload.signal, log);
+        await uploader.run({ signal: stopUpload.signal, done: () => !recording });
+      })()
+    : undefined;
   let code: number = EXIT.ok;
   try {
     await recorder.run(stopCapture.signal);
@@ -147,7 +177,47 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       if (code === EXIT.ok) code = EXIT.failure;
     }
   }
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
+  detach();
   return code;
+}
+
+/** The first line on stdin, or null when stdin ends or `signal` aborts first. */
+async function firstLine(signal: AbortSignal): Promise<string | null> {
+  const lines = createInterface({ input: process.stdin });
+  try {
+    return await new Promise<string | null>((resolve) => {
+      lines.once("line", resolve);
+      lines.once("close", () => resolve(null));
+      signal.addEventListener("abort", () => resolve(null), { once: true });
+    });
+  } finally {
+    lines.close();
+  }
+}
+
+/** Opens an X display, retrying for up to `patienceMs` while its server is still starting. */
+async function openX11(display: string, patienceMs: number, signal: AbortSignal): Promise<ScreenCapture> {
+  const deadline = performance.now() + patienceMs;
+  for (;;) {
+    try {
+      return ScreenCapture.openX11(display);
+    } catch (err) {
+      if (!(err instanceof CaptureError) || performance.now() >= deadline || signal.aborted) throw err;
+      await sleep(50, signal);
+    }
+  }
+}
+
+/** POST …/start until it lands (or the upload is stopped): uploads before it would be refused for good. */
+async function startWithRetry(server: string, sessionId: string, token: string, signal: AbortSignal, log: (line: string) => void): Promise<void> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      await startSessionWithToken(server, sessionId, token);
+      return log(`session ${sessionId} is recording on the server`);
+    } catch (err) {
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+      log(`${(err as Error).message}; retrying in ${delay} ms`);
+      await sleep(delay, signal);
+    }
+  }
 }

@@ -17,6 +17,11 @@ Uploads every chunk still spooled in DIR and exits when the spool is empty. Unre
   --out DIR             spool directory written by \`record\`
 ${uploadOptions}`;
 
+/** The node credential from --token-file or env LUCID_NODE_TOKEN. */
+export function nodeToken(values: { "token-file"?: string }): string | undefined {
+  return values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : process.env.LUCID_NODE_TOKEN;
+}
+
 export function uploaderFromArgs(
   values: { server?: string; "token-file"?: string; concurrency?: string },
   spool: Spool,
@@ -29,7 +34,7 @@ export function uploaderFromArgs(
   } catch {
     throw new UsageError(`--server "${values.server}" is not a URL`);
   }
-  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : process.env.LUCID_NODE_TOKEN;
+  const token = nodeToken(values);
   if (!token) throw new UsageError("--server needs a node credential: --token-file FILE or env LUCID_NODE_TOKEN");
   return new Uploader(spool, {
     baseUrl: url.origin,

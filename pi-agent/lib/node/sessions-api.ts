@@ -19,9 +19,14 @@ async function problem(res: Response): Promise<string> {
 
 /** created → recording; a session already recording is fine (a restarted server resumes it). */
 export async function startSession(state: NodeState, sessionId: string): Promise<void> {
-  const res = await fetch(new URL(`/api/v1/sessions/${encodeURIComponent(sessionId)}/start`, state.server), {
+  return startSessionWithToken(state.server, sessionId, state.credential.token);
+}
+
+/** startSession for a recorder that has the server's origin and the node credential only. */
+export async function startSessionWithToken(server: string, sessionId: string, token: string): Promise<void> {
+  const res = await fetch(new URL(`/api/v1/sessions/${encodeURIComponent(sessionId)}/start`, server), {
     method: "POST",
-    headers: headers(state),
+    headers: { "X-Node-Credential": token },
     signal: AbortSignal.timeout(15_000),
   });
   if (res.ok) return void (await res.arrayBuffer());

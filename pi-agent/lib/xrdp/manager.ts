@@ -5,6 +5,12 @@
  * child per server, uploading to the sessions API), and reports connection states and /proc
  * resource use per server.
  *
+ * No second of a session goes unrecorded: each server's recorder is started ahead of the login
+ * (`record --display -`, loaded and waiting on stdin), the X socket directory is watched (inotify)
+ * so the session's display is handed to it the moment its X server listens, and the user's
+ * startwm.sh waits for the recording gate (users.ts) — opened once the first frame is captured —
+ * before it starts the desktop.
+ *
  * Connection states, polled every second: a client TCP connection on the port without a session
  * display yet is `connecting`; with the user's X server up it is `connected`, then `active` while
  * xrdp moves data — its processes read and write (/proc/<pid>/io) whenever the user types, moves
@@ -13,18 +19,21 @@
  * session for a reconnect). The X server's own CPU time is no measure: our capture keeps it busy.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { connect } from "node:net";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
-import { sessionKeyHex, startSession } from "../node/sessions-api.ts";
+import { sessionKeyHex } from "../node/sessions-api.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
 import { establishedClients } from "./tcp.ts";
-import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type SessionUser } from "./users.ts";
+import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type RecordingGate, type SessionUser } from "./users.ts";
+
+/** Where X servers make their sockets: a new one here is a new display. */
+const X11_SOCKETS = "/tmp/.X11-unix";
 
 /** A command the agent could not carry out; `code` goes into the ack. */
 export class CommandError extends Error {
@@ -51,10 +60,16 @@ interface Server {
   state: ServerState;
   connection: ConnectionState | null;
   display: string | null;
+  /** The server's recorder: started ahead of the login, waiting on stdin for the display. */
   recorder: ChildProcess | null;
-  /** Resolves once the recorder says it records (its signal handlers are set from then on). */
+  /** The display handed to the current recorder (null while it waits for one). */
+  recorderDisplay: string | null;
+  /** Resolves once the recorder's signal handlers are set (it waits for a display or records). */
   recorderReady: Promise<void>;
   recordStarting: boolean;
+  lastArmAt: number;
+  /** Wait before starting another recorder: doubles while recorders fail without recording (max 60 s). */
+  armBackoffMs: number;
   lastActiveAt: number;
   lastIoBytes: number;
   sample: { at: number; cpuSeconds: number; rchar: number; wchar: number };
@@ -76,6 +91,10 @@ export interface ServerManagerOptions {
   activityBytes?: number;
   /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
   displayOffset?: number;
+  /** Root-owned directory of recording gates, one file per session user (default /run/lucid-agent/gates). */
+  gateDir?: string;
+  /** How long a session's startwm.sh waits for its recording gate before starting the desktop anyway (default 30). */
+  gateSeconds?: number;
   pollMs?: number;
   onEvent: (event: EventBody) => void;
   log: (line: string) => void;
@@ -125,6 +144,8 @@ export class ServerManager {
   private readonly servers = new Map<string, Server>();
   private sesman: ChildProcess | null = null;
   private poller: NodeJS.Timeout | null = null;
+  private socketWatch: FSWatcher | null = null;
+  private pollSoon = false;
   private bytesRecorded = 0;
 
   private readonly o: ServerManagerOptions;
@@ -169,7 +190,7 @@ export class ServerManager {
         const server = this.servers.get(command.serverId);
         if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
         try {
-          provisionUser(server.user.name, command.password, this.o.desktop);
+          provisionUser(server.user.name, command.password, this.o.desktop, this.gate(server.user.name));
         } catch (error) {
           throw new CommandError("user-provisioning-failed", (error as Error).message);
         }
@@ -192,7 +213,8 @@ export class ServerManager {
 
     let user: SessionUser;
     try {
-      user = provisionUser(c.config.user, c.password, this.o.desktop);
+      user = provisionUser(c.config.user, c.password, this.o.desktop, this.gate(c.config.user));
+      this.closeGate(c.config.user); // a gate left by an earlier session must not open this one
     } catch (error) {
       throw new CommandError("user-provisioning-failed", (error as Error).message);
     }
@@ -216,8 +238,11 @@ export class ServerManager {
       connection: null,
       display: null,
       recorder: null,
+      recorderDisplay: null,
       recorderReady: Promise.resolve(),
       recordStarting: false,
+      lastArmAt: 0,
+      armBackoffMs: 2000,
       lastActiveAt: 0,
       lastIoBytes: 0,
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
@@ -238,7 +263,9 @@ export class ServerManager {
     server.state = "listening";
     this.emit({ kind: "server", serverId: c.serverId, state: "listening" });
     this.o.log(`server ${c.serverId}: xrdp (${c.config.backend}) listens on ${this.o.listenAddress}:${c.port} for ${user.name}`);
+    this.watchSockets();
     this.poller ??= setInterval(() => this.poll(), this.o.pollMs ?? 1000);
+    void this.arm(server);
   }
 
   private async stop(serverId: string, reason: string, destroy: boolean): Promise<void> {
@@ -263,6 +290,7 @@ export class ServerManager {
       }
     }
     endUserSession(server.user);
+    this.closeGate(server.user.name);
     if (server.connection && server.connection !== "disconnected") this.emit({ kind: "connection", serverId, state: "disconnected" });
     if (destroy) {
       removeUser(lookupUser(server.user.name) ?? server.user);
@@ -298,6 +326,8 @@ export class ServerManager {
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
+    this.socketWatch?.close();
+    this.socketWatch = null;
     for (const s of [...this.servers.values()]) if (s.state !== "stopped") await this.stop(s.id, "agent-shutdown", false);
     this.stopSesman();
   }
@@ -356,8 +386,11 @@ export class ServerManager {
         s.display = session.display;
         this.o.log(`server ${s.id}: session display ${s.display} (${s.user.name})`);
       }
-      if (!session) s.display = null;
-      if (s.display && !s.recordStarting && (!s.recorder || s.recorder.exitCode !== null)) void this.record(s);
+      if (!session && s.display) {
+        s.display = null;
+        this.closeGate(s.user.name);
+      }
+      this.feedRecorder(s);
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
@@ -377,35 +410,66 @@ export class ServerManager {
     }
   }
 
-  /** Records the session display into STATE/spool/<sessionId> (resumes the same spool after a restart). */
-  private async record(s: Server): Promise<void> {
+  /** Hands the session's display to the waiting recorder, or starts a new recorder if the last one ended. */
+  private feedRecorder(s: Server): void {
+    const recorder = s.recorder;
+    if (!recorder || recorder.exitCode !== null || recorder.signalCode !== null) {
+      if (!s.recordStarting && Date.now() - s.lastArmAt >= s.armBackoffMs) void this.arm(s);
+      return;
+    }
+    if (s.display && s.recorderDisplay === null) {
+      s.recorderDisplay = s.display;
+      recorder.stdin!.write(`${s.display}\n`);
+      this.o.log(`server ${s.id}: recording ${s.display}`);
+    }
+  }
+
+  /**
+   * Starts the server's recorder ahead of the login, into STATE/spool/<sessionId> (the same spool
+   * after a restart): node, the addon, the seal workers and the session key are ready before the
+   * display exists, which then only has to be written to its stdin.
+   */
+  private async arm(s: Server): Promise<void> {
+    if (s.state !== "listening" || s.recordStarting) return;
+    s.recordStarting = true;
+    s.lastArmAt = Date.now();
     const out = join(this.o.stateDir, "spool", s.sessionId);
-    const args = [this.o.agentBin, "record", "--display", s.display!, "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
+    const args = [this.o.agentBin, "record", "--display", "-", "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
-      s.recordStarting = true;
       try {
         const keyFile = join(out, "session.key");
         if (!existsSync(keyFile)) {
-          await startSession(this.o.upload, s.sessionId);
+          const key = await sessionKeyHex(this.o.upload, s.sessionId); // the key exists from creation: no state change
           mkdirSync(out, { recursive: true, mode: 0o700 });
-          writeSecretFile(keyFile, (await sessionKeyHex(this.o.upload, s.sessionId)) + "\n");
+          writeSecretFile(keyFile, key + "\n");
         }
       } catch (error) {
         this.o.log(`server ${s.id}: ${(error as Error).message}; retrying`);
         setTimeout(() => (s.recordStarting = false), 5000);
         return;
       }
-      s.recordStarting = false;
-      if (s.state !== "listening" || !s.display) return;
-      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"));
+      // The recorder moves the session to `recording` once capture has begun, i.e. at the login.
+      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--start-session");
       env.LUCID_NODE_TOKEN = this.o.upload.credential.token;
     }
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    s.recordStarting = false;
+    if (s.state !== "listening") return;
+    const child = spawn(process.execPath, args, { env, stdio: ["pipe", "ignore", "pipe"] });
+    child.stdin!.on("error", () => {}); // it exited: its exit is handled below
     s.recorder = child;
+    s.recorderDisplay = null;
     let ready: () => void = () => {};
     s.recorderReady = new Promise<void>((resolve) => (ready = resolve));
-    child.once("exit", () => ready());
+    let recorded = false;
+    child.once("exit", (code, signal) => {
+      ready();
+      // A recorder that ends after recording (the user logged out) is replaced at once; one that fails
+      // without recording (spool full, bad state) is retried ever more slowly.
+      s.armBackoffMs = recorded || code === 0 ? 2000 : Math.min(60_000, s.armBackoffMs * 2);
+      if (s.recorder === child) this.closeGate(s.user.name);
+      if (s.state === "listening") this.o.log(`server ${s.id}: recorder exited (${signal ?? code})`);
+    });
     let pending = "";
     child.stderr!.on("data", (data: Buffer) => {
       pending += data.toString("utf8");
@@ -414,11 +478,66 @@ export class ServerManager {
       for (const line of lines) {
         const sealed = /sealed (\d+) B, spooled/.exec(line);
         if (sealed) this.bytesRecorded += Number(sealed[1]);
-        if (line.startsWith("recording ")) ready();
+        if (line.startsWith("waiting for the display") || line.startsWith("recording ")) ready();
+        if (line.startsWith("first frame captured") && s.recorder === child && s.recorderDisplay) {
+          recorded = true;
+          this.openGate(s.user.name, s.recorderDisplay);
+        }
         this.o.log(`server ${s.id} recorder: ${line}`);
       }
     });
-    this.o.log(`server ${s.id}: recording ${s.display} into ${out}`);
+    this.feedRecorder(s); // the display may exist already (a restarted recorder)
+  }
+
+  private gate(user: string): RecordingGate {
+    return { file: join(this.o.gateDir ?? "/run/lucid-agent/gates", user), seconds: this.o.gateSeconds ?? 30 };
+  }
+
+  /** Lets the user's startwm.sh start the desktop on `display`: its first frame is recorded. */
+  private openGate(user: string, display: string): void {
+    const { file, seconds } = this.gate(user);
+    try {
+      const dir = join(file, "..");
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(dir, 0o755); // root's alone to write; the session users read their own gate
+      writeFileSync(file + ".tmp", display + "\n", { mode: 0o644 });
+      renameSync(file + ".tmp", file); // startwm.sh never reads half a name
+    } catch (error) {
+      this.o.log(`cannot open the recording gate ${file} (${(error as Error).message}); ${user}'s desktop starts after its ${seconds} s wait`);
+    }
+  }
+
+  private closeGate(user: string): void {
+    try {
+      rmSync(this.gate(user).file, { force: true });
+    } catch (error) {
+      this.o.log(`cannot close the recording gate of ${user}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Polls at once when an X server creates (or removes) its socket, rather than on the next tick. */
+  private watchSockets(): void {
+    if (this.socketWatch) return;
+    try {
+      if (!existsSync(X11_SOCKETS)) {
+        mkdirSync(X11_SOCKETS);
+        chmodSync(X11_SOCKETS, 0o1777); // as an X server would make it
+      }
+      this.socketWatch = watch(X11_SOCKETS, () => {
+        if (this.pollSoon) return;
+        this.pollSoon = true;
+        setImmediate(() => {
+          this.pollSoon = false;
+          this.poll();
+        });
+      });
+      this.socketWatch.on("error", () => {
+        this.socketWatch?.close();
+        this.socketWatch = null; // the interval poll still finds displays, a little later
+      });
+    } catch (error) {
+      this.o.log(`cannot watch ${X11_SOCKETS} (${(error as Error).message}); finding session displays by polling only`);
+    }
   }
 
   private ensureSesman(): void {

@@ -32,15 +32,25 @@ export function lookupUser(name: string): SessionUser | null {
   return { name, uid: Number(entry[2]), gid: Number(entry[3]), home: entry[5]!, createdByAgent: (entry[4] ?? "").startsWith(AGENT_GECOS) };
 }
 
+/**
+ * The recording gate: a root-owned file holding the display (":N") the agent records for a user. The
+ * user's startwm.sh waits for it before starting the desktop, so the recording holds the session from
+ * before its first drawing; after `seconds` without it the desktop starts anyway (and is recorded late).
+ */
+export interface RecordingGate {
+  file: string;
+  seconds: number;
+}
+
 /** Creates the user if needed, sets its password and desktop start script; refuses system accounts. */
-export function provisionUser(name: string, password: string, desktop: string): SessionUser {
+export function provisionUser(name: string, password: string, desktop: string, gate?: RecordingGate): SessionUser {
   if (!passwdEntry(name)) execFileSync("useradd", ["-m", "-s", "/bin/sh", "-c", AGENT_GECOS, name]);
   const user = lookupUser(name)!;
   if (user.uid < 1000) throw new Error(`refusing to use system account ${name} (uid ${user.uid}) as a session user`);
   execFileSync("chpasswd", { input: `${name}:${password}\n` });
   execFileSync("usermod", ["-U", name], { stdio: "ignore" });
   const script = join(user.home, "startwm.sh");
-  writeFileSync(script, `#!/bin/sh\n# written by lucid-agent: the desktop of this xrdp session\nexec ${desktop}\n`, { mode: 0o755 });
+  writeFileSync(script, startwm(desktop, gate), { mode: 0o755 });
   chownSync(script, user.uid, user.gid);
   return user;
 }
@@ -65,12 +75,26 @@ export function removeUser(user: SessionUser): boolean {
   return true;
 }
 
-/** The X display (":N") the user's session server (Xorg or Xvnc) runs, once it does. */
+/** The X display (":N") the user's session server (Xorg, or Xvnc — TigerVNC's is named Xtigervnc) runs, once it does. */
 export function sessionDisplay(uid: number, processes = allProcesses()): { display: string; pid: number } | null {
   for (const p of processes) {
-    if (p.uid !== uid || !/^(Xorg|Xvnc)$/.test(p.command)) continue;
+    if (p.uid !== uid || !/^(Xorg|Xvnc|Xtigervnc)$/.test(p.command)) continue;
     const display = p.args.find((a) => /^:\d+$/.test(a));
     if (display) return { display, pid: p.pid };
   }
   return null;
+}
+
+/** The session's startwm.sh: waits for the recording gate (if any), then execs the desktop. */
+export function startwm(desktop: string, gate: RecordingGate | undefined): string {
+  const lines = ["#!/bin/sh", "# written by lucid-agent: the desktop of this xrdp session"];
+  if (gate) {
+    lines.push(
+      `# Start the desktop once lucid-agent records this display (at most ${gate.seconds} s from now).`,
+      "i=0",
+      `while [ "$(cat '${gate.file}' 2>/dev/null)" != "\${DISPLAY%.*}" ] && [ $i -lt ${gate.seconds * 20} ]; do sleep 0.05; i=$((i+1)); done`,
+    );
+  }
+  lines.push(`exec ${desktop}`, "");
+  return lines.join("\n");
 }

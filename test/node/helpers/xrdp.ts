@@ -44,7 +44,12 @@ export interface XrdpSession {
   stop(): Promise<void>;
 }
 
-export async function startXrdpSession(dir: string, size: { width: number; height: number }): Promise<XrdpSession> {
+/** `displays`: sesman's first session display, and the numbers the client's Xvfb may take. */
+export async function startXrdpSession(
+  dir: string,
+  size: { width: number; height: number },
+  displays: { sessionOffset: number; client: readonly number[] },
+): Promise<XrdpSession> {
   const children: ChildProcess[] = [];
   let client: Xvfb | null = null;
   const stop = async () => {
@@ -80,13 +85,14 @@ export async function startXrdpSession(dir: string, size: { width: number; heigh
       .replace(/^EnableSyslog=.*$/gm, "EnableSyslog=false");
     const sesmanIni = readFileSync("/etc/xrdp/sesman.ini", "utf8")
       .replace(/^LogFile=.*$/m, `LogFile=${join(dir, "sesman.log")}`)
+      .replace(/^X11DisplayOffset=.*$/m, `X11DisplayOffset=${displays.sessionOffset}`)
       .replace(/^EnableSyslog=.*$/gm, "EnableSyslog=false");
     writeFileSync(join(dir, "xrdp.ini"), xrdpIni);
     writeFileSync(join(dir, "sesman.ini"), sesmanIni);
     children.push(spawn("xrdp-sesman", ["-n", "-c", join(dir, "sesman.ini")], { stdio: "ignore" }));
     children.push(spawn("xrdp", ["-n", "-c", join(dir, "xrdp.ini")], { stdio: "ignore" }));
 
-    client = await startXvfb(size.width + 200, size.height + 200);
+    client = await startXvfb(size.width + 200, size.height + 200, displays.client);
     const clientArgs = [`/v:127.0.0.1:${port}`, `/u:${SESSION_USER}`, `/p:${PASSWORD}`, "/cert:ignore", `/size:${size.width}x${size.height}`, "/bpp:32"];
     let display: string | null = null;
     for (let attempt = 0; attempt < 3 && !display; attempt++) {
