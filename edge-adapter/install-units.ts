@@ -6,11 +6,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SECRET_NAMES } from "./secrets.ts";
-import { defaultUnitOptions, renderUnits, UNIT_NAMES } from "./units.ts";
+import { agentExecFor, defaultUnitOptions, renderUnits, UNIT_NAMES } from "./units.ts";
 
 const USAGE = `usage: npm run pi:install-units -- [--dry-run] [--unit-dir /etc/systemd/system] [--prefix <checkout>]
        [--config <prefix>/out/pi/lucid.capnp] [--data-dir /var/lib/lucid] [--user lucid] [--env-file /etc/lucid/lucid.env]
-       [--agent-user lucid-agent] [--agent-data-dir /var/lib/lucid-agent] [--agent-env-file /etc/lucid/agent.env]
+       [--agent-data-dir /var/lib/lucid-agent] [--agent-env-file /etc/lucid/agent.env]
        [--agent-exec "<absolute command line>"]`;
 
 try {
@@ -23,7 +23,6 @@ try {
       "data-dir": { type: "string" },
       user: { type: "string" },
       "env-file": { type: "string" },
-      "agent-user": { type: "string" },
       "agent-data-dir": { type: "string" },
       "agent-env-file": { type: "string" },
       "agent-exec": { type: "string" },
@@ -41,11 +40,11 @@ try {
     dataDir: values["data-dir"] ? resolve(values["data-dir"]) : defaults.dataDir,
     user: values.user ?? defaults.user,
     envFile: values["env-file"] ? resolve(values["env-file"]) : defaults.envFile,
-    agentUser: values["agent-user"] ?? defaults.agentUser,
     agentDataDir: values["agent-data-dir"] ? resolve(values["agent-data-dir"]) : defaults.agentDataDir,
     agentEnvFile: values["agent-env-file"] ? resolve(values["agent-env-file"]) : defaults.agentEnvFile,
-    agentExec: values["agent-exec"] ?? defaults.agentExec,
+    agentExec: "",
   };
+  options.agentExec = values["agent-exec"] ?? agentExecFor(defaults.prefix, options.agentDataDir);
   const units = renderUnits(options);
   if (values["dry-run"]) {
     for (const name of UNIT_NAMES) console.log(`# ---- ${join(values["unit-dir"]!, name)}\n${units[name]}`);
@@ -60,7 +59,7 @@ try {
   console.log(`
 # Remaining steps, as root:
 id ${options.user} >/dev/null 2>&1 || useradd ${nologin} ${options.user}
-id ${options.agentUser} >/dev/null 2>&1 || useradd ${nologin} ${options.agentUser}
+# (the agent runs as root: it provisions the desktop users and runs xrdp for them)
 # Secrets files are read by systemd as root: root:root, mode 0600.
 install -d -m 0700 ${resolve(options.envFile, "..")} ${resolve(options.agentEnvFile, "..")}
 # ${options.envFile}: ${SECRET_NAMES.map((n) => `${n}=…`).join(" ")}

@@ -10,7 +10,6 @@ export interface UnitOptions {
   dataDir: string;
   user: string;
   envFile: string;
-  agentUser: string;
   agentDataDir: string;
   agentEnvFile: string;
   /** Command line that starts the agent (absolute executable first). */
@@ -19,6 +18,11 @@ export interface UnitOptions {
 
 export const UNIT_NAMES = ["lucid-workerd.service", "lucid-agent.service"] as const;
 
+/** `lucid-agent run` from the checkout, with its state in the agent's data directory. */
+export function agentExecFor(prefix: string, stateDir: string): string {
+  return `${join(prefix, "node_modules", ".bin", "node")} ${join(prefix, "pi-agent", "bin", "lucid-agent.ts")} run --state ${stateDir}`;
+}
+
 export function defaultUnitOptions(prefix = "/opt/lucid"): UnitOptions {
   return {
     prefix,
@@ -26,10 +30,9 @@ export function defaultUnitOptions(prefix = "/opt/lucid"): UnitOptions {
     dataDir: "/var/lib/lucid",
     user: "lucid",
     envFile: "/etc/lucid/lucid.env",
-    agentUser: "lucid-agent",
     agentDataDir: "/var/lib/lucid-agent",
     agentEnvFile: "/etc/lucid/agent.env",
-    agentExec: `${join(prefix, "node_modules", ".bin", "node")} ${join(prefix, "pi-agent", "main.ts")}`,
+    agentExec: agentExecFor(prefix, "/var/lib/lucid-agent"),
   };
 }
 
@@ -38,9 +41,7 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PATH = /^\/[A-Za-z0-9._\/-]*$/;
 
 function check(options: UnitOptions): void {
-  for (const key of ["user", "agentUser"] as const) {
-    if (!USER.test(options[key])) throw new Error(`${key} "${options[key]}" is not a valid system user name`);
-  }
+  if (!USER.test(options.user)) throw new Error(`user "${options.user}" is not a valid system user name`);
   for (const key of ["prefix", "config", "dataDir", "envFile", "agentDataDir", "agentEnvFile"] as const) {
     const value = options[key];
     if (!isAbsolute(value) || !PATH.test(value) || value.split("/").includes("..")) {
@@ -62,7 +63,6 @@ export function renderUnits(options: UnitOptions): Record<(typeof UNIT_NAMES)[nu
     DATA_DIR: options.dataDir,
     USER: options.user,
     ENV_FILE: options.envFile,
-    AGENT_USER: options.agentUser,
     AGENT_DATA_DIR: options.agentDataDir,
     AGENT_ENV_FILE: options.agentEnvFile,
     AGENT_EXEC: options.agentExec.trim(),

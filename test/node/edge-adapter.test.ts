@@ -96,7 +96,7 @@ describe("systemd units", () => {
     const units = renderUnits(defaultUnitOptions("/opt/lucid"));
     for (const text of Object.values(units)) {
       expect(text).not.toMatch(/@[A-Z_]+@/);
-      for (const line of ["NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "[Install]"]) {
+      for (const line of ["NoNewPrivileges=yes", "ProtectSystem=", "CapabilityBoundingSet=", "[Install]"]) {
         expect(text).toContain(line);
       }
       expect(text).toMatch(/^Restart=(on-failure|always)$/m);
@@ -107,7 +107,13 @@ describe("systemd units", () => {
     expect(workerd).toContain("ExecStart=/opt/lucid/node_modules/.bin/workerd serve /opt/lucid/out/pi/lucid.capnp\n");
     expect(workerd).toContain("ReadWritePaths=/var/lib/lucid\n");
     expect(workerd).toContain("--check-only /opt/lucid/out/pi/lucid.capnp");
-    expect(units["lucid-agent.service"]).toContain("User=lucid-agent\n");
+    expect(workerd).toContain("ProtectSystem=strict\n");
+    expect(workerd).toMatch(/^CapabilityBoundingSet=$/m);
+    // The agent bridges xrdp (provisions users, runs xrdp): root, with a bounded set of capabilities.
+    const agent = units["lucid-agent.service"];
+    expect(agent).toContain("User=root\n");
+    expect(agent).toMatch(/^CapabilityBoundingSet=CAP_SETUID .*CAP_KILL/m);
+    expect(agent).not.toMatch(/CAP_SYS_ADMIN|CAP_NET_RAW|CAP_SYS_MODULE|CAP_SYS_PTRACE/);
   });
 
   it("refuses values systemd would misread", () => {
