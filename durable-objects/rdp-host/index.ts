@@ -369,7 +369,9 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     };
     const session = this.env.SESSIONS.get(this.env.SESSIONS.idFromName(row.sessionId));
     this.#notifications = this.#notifications
-      .then(() => session.rdpStatus(update))
+      .then(async () => {
+        await session.rdpStatus(update);
+      })
       .then(
         () => {},
         (error: unknown) => logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.#config.LOG_LEVEL),
@@ -518,7 +520,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async getServer(serverId: string, actor: RdpActor): Promise<Outcome<ServerView>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "view");
-    return row.ok ? ok(this.#view(row.value!)) : (row as Outcome<never>);
+    return row.ok ? ok(this.#view(row.value)) : row;
   }
 
   /** All servers (operator/admin listing), newest first, optionally only live ones. */
@@ -564,8 +566,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async issueCredentials(serverId: string, actor: RdpActor): Promise<Outcome<Desktop>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "control");
-    if (!row.ok) return row as Outcome<never>;
-    const server = row.value!;
+    if (!row.ok) return row;
+    const server = row.value;
     if (server.state !== "running" && server.state !== "starting") {
       return refuse("invalid-state", `The server is ${server.state}; only a starting or running desktop can be connected to.`, { state: server.state });
     }
@@ -581,8 +583,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async transfer(serverId: string, actor: RdpActor, toUserId: string): Promise<Outcome<ServerView>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "control");
-    if (!row.ok) return row as Outcome<never>;
-    const server = row.value!;
+    if (!row.ok) return row;
+    const server = row.value;
     if (!LIVE.includes(server.state as ServerState) || server.state === "stopping") {
       return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     }
@@ -599,8 +601,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async migrationSource(serverId: string, actor: RdpActor): Promise<Outcome<{ sessionId: string; ownerId: string; config: ServerConfig; limits: ServerLimits }>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "control");
-    if (!row.ok) return row as Outcome<never>;
-    const server = row.value!;
+    if (!row.ok) return row;
+    const server = row.value;
     if (server.state !== "running" && server.state !== "starting") return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     return ok({ sessionId: server.sessionId, ownerId: server.ownerId, config: JSON.parse(server.config), limits: JSON.parse(server.limits) });
   }
@@ -619,8 +621,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async stop(serverId: string, actor: RdpActor, destroy: boolean): Promise<Outcome<ServerView>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, destroy ? "destroy" : "stop");
-    if (!row.ok) return row as Outcome<never>;
-    let server = row.value!;
+    if (!row.ok) return row;
+    let server = row.value;
     if (server.state === "destroyed") return refuse("invalid-state", "The server is already destroyed.", { state: server.state });
     if (destroy && (server.state === "stopped" || server.state === "failed")) {
       this.#commands.enqueue({ kind: "server.stop", serverId, reason: "destroyed", destroy: true });
@@ -644,8 +646,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async releasePort(serverId: string, actor: RdpActor): Promise<Outcome<ServerView>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "destroy");
-    if (!row.ok) return row as Outcome<never>;
-    const server = row.value!;
+    if (!row.ok) return row;
+    const server = row.value;
     if (server.port === null) return refuse("port-not-allocated", `Server ${serverId} holds no port (it is ${server.state}).`, { state: server.state });
     this.#count("lucid_rdp_ports_reclaimed_total", { by: "operator" });
     await this.#fail(server, "released");
@@ -659,8 +661,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async updateLimits(serverId: string, actor: RdpActor, limits: ServerLimits): Promise<Outcome<ServerView>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "destroy");
-    if (!row.ok) return row as Outcome<never>;
-    const server = row.value!;
+    if (!row.ok) return row;
+    const server = row.value;
     if (!LIVE.includes(server.state as ServerState)) return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     const expiresAt = server.startedAt === null ? null : server.startedAt + limits.sessionTtlSeconds * 1000;
     this.db.update(servers).set({ limits: JSON.stringify(limits), expiresAt, strikes: 0 }).where(eq(servers.id, serverId)).run();
@@ -673,8 +675,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async notify(serverId: string, actor: RdpActor, level: "info" | "warning", message: string): Promise<Outcome<{ commandId: string }>> {
     await this.ready();
     const row = this.#authorized(serverId, actor, "destroy");
-    if (!row.ok) return row as Outcome<never>;
-    if (row.value!.state !== "running") return refuse("invalid-state", `The server is ${row.value!.state}.`, { state: row.value!.state });
+    if (!row.ok) return row;
+    if (row.value.state !== "running") return refuse("invalid-state", `The server is ${row.value.state}.`, { state: row.value.state });
     const commandId = this.#commands.enqueue({ kind: "server.notify", serverId, level, message });
     await this.#schedule();
     await this.#flushMetrics();
