@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { ApiError } from "../../shared/errors.ts";
 import type { Env } from "../../shared/env.ts";
 import { audit, type AuditEventInput } from "../audit.ts";
 import { callDurableObject } from "../do-call.ts";
