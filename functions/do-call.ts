@@ -1,7 +1,11 @@
 import { metrics } from "./metrics.ts";
 
-/** Calls a Durable Object method, counting and timing it for /api/v1/system/metrics. */
-export async function callDurableObject<T>(className: string, method: string, call: () => Promise<T>): Promise<T> {
+/**
+ * Calls a Durable Object method, counting and timing it for /api/v1/system/metrics.
+ * Generic over the promise, not its value: RPC turns a method returning a union (an Outcome)
+ * into a union of promises, which `() => Promise<T>` cannot infer.
+ */
+export async function callDurableObject<P extends Promise<unknown>>(className: string, method: string, call: () => P): Promise<Awaited<P>> {
   const started = performance.now();
   let outcome = "error";
   try {

@@ -11,7 +11,7 @@ import { signTransaction, type TronTransaction } from "../../shared/tron/transac
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { openBackup, openKey, parseWalletKey, sealBackup, sealKey, type BackupEnvelope } from "./keys.ts";
-import { LedgerError, outcome, type Outcome } from "./outcome.ts";
+import { RefusalError, outcome, type Outcome } from "../../shared/outcome.ts";
 import { requireAddress } from "./rules.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { PayoutRouter } from "./payout-router.ts";
@@ -100,9 +100,9 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       return await call();
     } catch (error) {
       if (error instanceof TronUnavailableError || error instanceof CircuitOpenError) {
-        throw new LedgerError("service-unavailable", `The TRON node is unavailable: ${error.message}`);
+        throw new RefusalError("service-unavailable", `The TRON node is unavailable: ${error.message}`);
       }
-      if (error instanceof TronRejectedError) throw new LedgerError("conflict", `The TRON node refused: ${error.message}`);
+      if (error instanceof TronRejectedError) throw new RefusalError("conflict", `The TRON node refused: ${error.message}`);
       throw error;
     }
   }
@@ -130,15 +130,15 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       let address: string;
       let encryptedKey: string | null = null;
       if (input.kind === "hot") {
-        if (input.address !== undefined) throw new LedgerError("validation-failed", "A hot wallet's address comes from its key; do not send one.");
+        if (input.address !== undefined) throw new RefusalError("validation-failed", "A hot wallet's address comes from its key; do not send one.");
         let key: Uint8Array;
         if (input.privateKey !== undefined) {
-          if (!/^[0-9a-fA-F]{64}$/.test(input.privateKey)) throw new LedgerError("validation-failed", "privateKey must be 64 hex characters.");
+          if (!/^[0-9a-fA-F]{64}$/.test(input.privateKey)) throw new RefusalError("validation-failed", "privateKey must be 64 hex characters.");
           key = Uint8Array.from(input.privateKey.match(/../g)!.map((h) => parseInt(h, 16)));
           try {
             address = addressFromPrivateKey(key);
           } catch {
-            throw new LedgerError("validation-failed", "privateKey is not a valid secp256k1 key.");
+            throw new RefusalError("validation-failed", "privateKey is not a valid secp256k1 key.");
           }
         } else {
           ({ privateKey: key, address } = createAccount());
@@ -146,22 +146,22 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         encryptedKey = sealKey(parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY), id, key);
         key.fill(0);
       } else {
-        if (input.privateKey !== undefined) throw new LedgerError("validation-failed", `A ${input.kind} wallet is watch-only: it never holds a key.`);
+        if (input.privateKey !== undefined) throw new RefusalError("validation-failed", `A ${input.kind} wallet is watch-only: it never holds a key.`);
         address = requireAddress(input.address);
       }
       if (input.kind === "multisig") {
         const owners = (input.owners ?? []).map((o) => requireAddress(o, "owner"));
-        if (owners.length < 2 || new Set(owners).size !== owners.length) throw new LedgerError("validation-failed", "A multisig wallet needs at least two distinct owners.");
+        if (owners.length < 2 || new Set(owners).size !== owners.length) throw new RefusalError("validation-failed", "A multisig wallet needs at least two distinct owners.");
         const threshold = input.threshold ?? 0;
         if (!Number.isInteger(threshold) || threshold < 1 || threshold > owners.length) {
-          throw new LedgerError("validation-failed", "threshold must be between 1 and the number of owners.");
+          throw new RefusalError("validation-failed", "threshold must be between 1 and the number of owners.");
         }
         input = { ...input, owners, threshold };
       } else if (input.owners !== undefined || input.threshold !== undefined) {
-        throw new LedgerError("validation-failed", "owners and threshold apply to multisig wallets only.");
+        throw new RefusalError("validation-failed", "owners and threshold apply to multisig wallets only.");
       }
       const active = this.db.select().from(schema.wallets).where(and(eq(schema.wallets.address, address), isNull(schema.wallets.deletedAt))).get();
-      if (active) throw new LedgerError("conflict", `A wallet for ${address} already exists (${active.id}).`);
+      if (active) throw new RefusalError("conflict", `A wallet for ${address} already exists (${active.id}).`);
       const row = {
         id,
         kind: input.kind,
@@ -186,7 +186,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   #wallet(id: string): WalletRow {
     const row = this.db.select().from(schema.wallets).where(and(eq(schema.wallets.id, id), isNull(schema.wallets.deletedAt))).get();
-    if (!row) throw new LedgerError("not-found", `No wallet ${id}.`);
+    if (!row) throw new RefusalError("not-found", `No wallet ${id}.`);
     return row;
   }
 
@@ -229,7 +229,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         .from(schema.payouts)
         .where(and(eq(schema.payouts.walletId, id), inArray(schema.payouts.state, ["approved", "signed", "broadcast"])))
         .get();
-      if (busy && busy.n > 0) throw new LedgerError("conflict", `Wallet ${id} has ${busy.n} payouts in flight.`);
+      if (busy && busy.n > 0) throw new RefusalError("conflict", `Wallet ${id} has ${busy.n} payouts in flight.`);
       // Soft delete: the sealed key is wiped, the row stays for history.
       this.db.update(schema.wallets).set({ deletedAt: Date.now(), encryptedKey: null, updatedAt: Date.now() }).where(eq(schema.wallets.id, id)).run();
       this.#audit(actor, "wallet.delete", id);
@@ -274,7 +274,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       try {
         plaintext = await openBackup(passphrase, envelope);
       } catch {
-        throw new LedgerError("bad-request", "The backup cannot be opened: wrong passphrase or altered backup.");
+        throw new RefusalError("bad-request", "The backup cannot be opened: wrong passphrase or altered backup.");
       }
       const { wallets } = JSON.parse(plaintext) as { wallets: (Omit<WalletRow, "encryptedKey" | "createdAt" | "updatedAt" | "deletedAt"> & { privateKey: string | null })[] };
       const master = parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY);
@@ -291,7 +291,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
           let encryptedKey: string | null = null;
           if (w.privateKey) {
             const key = fromHex(w.privateKey);
-            if (addressFromPrivateKey(key) !== w.address) throw new LedgerError("bad-request", "The backup's key does not match its address.");
+            if (addressFromPrivateKey(key) !== w.address) throw new RefusalError("bad-request", "The backup's key does not match its address.");
             encryptedKey = sealKey(master, id, key);
           }
           const now = Date.now();
@@ -306,7 +306,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   #signer(walletId: string): { address: string; sign(tx: TronTransaction): TronTransaction } {
     const row = this.#wallet(walletId);
-    if (row.kind !== "hot" || !row.encryptedKey) throw new LedgerError("conflict", `Wallet ${walletId} is watch-only (${row.kind}); it cannot sign.`);
+    if (row.kind !== "hot" || !row.encryptedKey) throw new RefusalError("conflict", `Wallet ${walletId} is watch-only (${row.kind}); it cannot sign.`);
     const sealed = row.encryptedKey;
     const master = parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY);
     return {
@@ -468,7 +468,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   async transactionStatus(txid: string): Promise<Outcome<{ txid: string; status: "unknown" | "included" | "solidified"; success: boolean | null; blockNumber: number | null; confirmations: number }>> {
     await this.ready();
     return outcome(async () => {
-      if (!/^[0-9a-f]{64}$/.test(txid)) throw new LedgerError("validation-failed", "txid must be 64 lower-case hex characters.");
+      if (!/^[0-9a-f]{64}$/.test(txid)) throw new RefusalError("validation-failed", "txid must be 64 lower-case hex characters.");
       return this.#chain(async () => {
         const [info, solid, head] = await Promise.all([this.#tron.transactionInfo(txid), this.#tron.transactionInfo(txid, true), this.#tron.nowBlock()]);
         if (!info) return { txid, status: "unknown" as const, success: null, blockNumber: null, confirmations: 0 };
@@ -494,7 +494,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         Promise.all([this.#tron.nowBlock(), this.#tron.nowBlock(true), this.#tron.trc20Decimals(this.#usdt)]),
       );
       // Amounts assume 6 decimals; a contract that says otherwise (e.g. a wrong nile address) is refused.
-      if (decimals !== 6n) throw new LedgerError("config-invalid", `USDT_CONTRACT_ADDRESS reports ${decimals} decimals, not 6.`);
+      if (decimals !== 6n) throw new RefusalError("config-invalid", `USDT_CONTRACT_ADDRESS reports ${decimals} decimals, not 6.`);
       return {
         network: c.TRON_NETWORK,
         rpcUrl: c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl,
@@ -565,6 +565,6 @@ function toHex(bytes: Uint8Array): string {
 }
 
 function fromHex(hex: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new LedgerError("bad-request", "malformed hex in backup");
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new RefusalError("bad-request", "malformed hex in backup");
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 }

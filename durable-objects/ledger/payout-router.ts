@@ -6,7 +6,7 @@ import { logEvent } from "../../shared/log.ts";
 import { buildTransaction, type ContractSpec, type TronTransaction } from "../../shared/tron/transaction.ts";
 import { transferData } from "../../shared/tron/trc20.ts";
 import type { LedgerDeps } from "./deps.ts";
-import { LedgerError, outcome, type Outcome } from "./outcome.ts";
+import { RefusalError, outcome, type Outcome } from "../../shared/outcome.ts";
 import { parseAmount, payoutRange, requireAddress } from "./rules.ts";
 import * as schema from "./schema.ts";
 import { iso, payoutView, type PayoutRow, type PayoutView, type ProcessSummary, type WalletRow } from "./views.ts";
@@ -29,7 +29,7 @@ export class PayoutRouter {
     if (amount <= threshold) return;
     const flag = this.#d.db.select().from(schema.kyc).where(eq(schema.kyc.address, recipient)).get();
     if (!flag?.verified) {
-      throw new LedgerError("kyc-required", `Payouts above ${formatUnits(threshold)} USDT need the recipient's KYC flag.`, { threshold: formatUnits(threshold) });
+      throw new RefusalError("kyc-required", `Payouts above ${formatUnits(threshold)} USDT need the recipient's KYC flag.`, { threshold: formatUnits(threshold) });
     }
   }
 
@@ -41,7 +41,7 @@ export class PayoutRouter {
       const existing = this.#d.db.select().from(schema.payouts).where(eq(schema.payouts.idempotencyKey, input.idempotencyKey)).get();
       if (existing) {
         if (existing.recipient !== recipient || existing.amount !== amount) {
-          throw new LedgerError("idempotency-key-reused", "This idempotency key belongs to a different payout.");
+          throw new RefusalError("idempotency-key-reused", "This idempotency key belongs to a different payout.");
         }
         return payoutView(existing);
       }
@@ -71,7 +71,7 @@ export class PayoutRouter {
 
   #payout(id: string): PayoutRow {
     const row = this.#d.db.select().from(schema.payouts).where(eq(schema.payouts.id, id)).get();
-    if (!row) throw new LedgerError("not-found", `No payout ${id}.`);
+    if (!row) throw new RefusalError("not-found", `No payout ${id}.`);
     return row;
   }
 
@@ -112,13 +112,13 @@ export class PayoutRouter {
   async approvePayout(id: string, actor: string, walletId?: string): Promise<Outcome<PayoutView>> {
     return outcome(async () => {
       const row = this.#payout(id);
-      if (row.state !== "requested") throw new LedgerError("conflict", `Payout ${id} is ${row.state}, not requested.`);
+      if (row.state !== "requested") throw new RefusalError("conflict", `Payout ${id} is ${row.state}, not requested.`);
       this.#requireKyc(row.recipient, row.amount);
       const wallet = walletId ? this.#d.wallet(walletId) : this.#defaultHotWallet();
       this.#d.signer(wallet.id); // refuses watch-only wallets
       const { usdt, trx } = await this.#d.balances(wallet.address, true);
       const current = this.#payout(id); // re-read: the balance call yielded
-      if (current.state !== "requested") throw new LedgerError("conflict", `Payout ${id} is ${current.state}, not requested.`);
+      if (current.state !== "requested") throw new RefusalError("conflict", `Payout ${id} is ${current.state}, not requested.`);
       const committed = this.#d.db
         .select({ total: sql<number>`coalesce(sum(${schema.payouts.net}), 0)` })
         .from(schema.payouts)
@@ -126,7 +126,7 @@ export class PayoutRouter {
         .get();
       const available = usdt - BigInt(committed?.total ?? 0);
       if (available < current.net) {
-        throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} cannot cover ${formatUnits(current.net)} USDT.`, {
+        throw new RefusalError("insufficient-funds", `Wallet ${wallet.id} cannot cover ${formatUnits(current.net)} USDT.`, {
           available: formatUnits(available < 0n ? 0n : available),
           needed: formatUnits(current.net),
         });
@@ -136,7 +136,7 @@ export class PayoutRouter {
       const staked = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.stakes)
         .where(and(eq(schema.stakes.walletId, wallet.id), eq(schema.stakes.resource, "ENERGY"), inArray(schema.stakes.state, ["frozen", "unfreezing"]))).get();
       if (!staked?.n && trx < feeLimit) {
-        throw new LedgerError("insufficient-funds", `Wallet ${wallet.id} needs at least ${formatUnits(feeLimit)} TRX for energy.`, {
+        throw new RefusalError("insufficient-funds", `Wallet ${wallet.id} needs at least ${formatUnits(feeLimit)} TRX for energy.`, {
           available: formatUnits(trx),
           needed: formatUnits(feeLimit),
           asset: "TRX",
@@ -152,7 +152,7 @@ export class PayoutRouter {
   async rejectPayout(id: string, actor: string, reason: string): Promise<Outcome<PayoutView>> {
     return outcome(() => {
       const row = this.#payout(id);
-      if (row.state !== "requested" && row.state !== "approved") throw new LedgerError("conflict", `Payout ${id} is ${row.state}; only requested or approved payouts can be rejected.`);
+      if (row.state !== "requested" && row.state !== "approved") throw new RefusalError("conflict", `Payout ${id} is ${row.state}; only requested or approved payouts can be rejected.`);
       this.#transition(row, "failed", { failureReason: `rejected: ${reason}` }, `rejected by ${actor}`);
       this.#d.audit(actor, "payout.reject", id, { reason });
       return payoutView(this.#payout(id));
@@ -166,7 +166,7 @@ export class PayoutRouter {
       .where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt)))
       .orderBy(asc(schema.wallets.createdAt))
       .get();
-    if (!row) throw new LedgerError("conflict", "No hot wallet exists to pay from.");
+    if (!row) throw new RefusalError("conflict", "No hot wallet exists to pay from.");
     return row;
   }
 

@@ -1,29 +1,29 @@
 import type { Config } from "../../shared/config.ts";
 import { formatUnits, MoneyFormatError, parseUnits } from "../../shared/money.ts";
 import { isBase58Address } from "../../shared/tron/address.ts";
-import { LedgerError } from "./outcome.ts";
+import { RefusalError } from "../../shared/outcome.ts";
 
 /** Parses a decimal amount string into base units, or a 400 invalid-amount naming why. */
 export function parseAmount(text: unknown, range?: { min: bigint; max: bigint }, what = "amount"): bigint {
-  if (typeof text !== "string") throw new LedgerError("invalid-amount", `${what} must be a decimal string such as "12.5".`);
+  if (typeof text !== "string") throw new RefusalError("invalid-amount", `${what} must be a decimal string such as "12.5".`);
   let units: bigint;
   try {
     units = parseUnits(text);
   } catch (error) {
     const detail = error instanceof MoneyFormatError ? error.message : `"${text}" is not a decimal amount`;
-    throw new LedgerError("invalid-amount", `${what}: ${detail}.`);
+    throw new RefusalError("invalid-amount", `${what}: ${detail}.`);
   }
-  if (units <= 0n) throw new LedgerError("invalid-amount", `${what} must be greater than zero.`);
+  if (units <= 0n) throw new RefusalError("invalid-amount", `${what} must be greater than zero.`);
   if (range && (units < range.min || units > range.max)) {
     const [min, max] = [formatUnits(range.min), formatUnits(range.max)];
-    throw new LedgerError("invalid-amount", `${what} must be between ${min} and ${max}.`, { min, max });
+    throw new RefusalError("invalid-amount", `${what} must be between ${min} and ${max}.`, { min, max });
   }
   return units;
 }
 
 export function requireAddress(address: unknown, what = "address"): string {
   if (typeof address !== "string" || !isBase58Address(address)) {
-    throw new LedgerError("invalid-address", `${what} is not a valid TRON address.`);
+    throw new RefusalError("invalid-address", `${what} is not a valid TRON address.`);
   }
   return address;
 }

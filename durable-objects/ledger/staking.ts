@@ -4,7 +4,7 @@ import { CircuitOpenError } from "../../shared/tron/breaker.ts";
 import { TronUnavailableError } from "../../shared/tron/client.ts";
 import { buildTransaction, type ContractSpec, type TronTransaction } from "../../shared/tron/transaction.ts";
 import type { LedgerDeps } from "./deps.ts";
-import { LedgerError, outcome, type Outcome } from "./outcome.ts";
+import { RefusalError, outcome, type Outcome } from "../../shared/outcome.ts";
 import { parseAmount, ratePpm } from "./rules.ts";
 import * as schema from "./schema.ts";
 import { iso, stakeView, TRON_UNFREEZE_WAIT_MS, type StakeRow, type StakeView } from "./views.ts";
@@ -23,7 +23,7 @@ export class Staking {
 
   #stake(id: string): StakeRow {
     const row = this.#d.db.select().from(schema.stakes).where(eq(schema.stakes.id, id)).get();
-    if (!row) throw new LedgerError("not-found", `No stake ${id}.`);
+    if (!row) throw new RefusalError("not-found", `No stake ${id}.`);
     return row;
   }
 
@@ -39,7 +39,7 @@ export class Staking {
       const amount = parseAmount(input.amount, { min: config.MIN_STAKING_AMOUNT, max: BigInt(Number.MAX_SAFE_INTEGER) });
       const signer = this.#d.signer(input.walletId);
       const { trx } = await this.#d.balances(signer.address, true);
-      if (trx < amount) throw new LedgerError("insufficient-funds", "The wallet's TRX balance does not cover the stake.", { available: formatUnits(trx), needed: formatUnits(amount) });
+      if (trx < amount) throw new RefusalError("insufficient-funds", "The wallet's TRX balance does not cover the stake.", { available: formatUnits(trx), needed: formatUnits(amount) });
       const now = Date.now();
       const row: StakeRow = {
         id: crypto.randomUUID(),
@@ -77,13 +77,13 @@ export class Staking {
 
   async #stakeStep(id: string, actor: string, from: "frozen" | "unfrozen", to: "unfreezing" | "withdrawing"): Promise<StakeView> {
     const row = this.#stake(id);
-    if (row.state !== from) throw new LedgerError("conflict", `Stake ${id} is ${row.state}, not ${from}.`);
+    if (row.state !== from) throw new RefusalError("conflict", `Stake ${id} is ${row.state}, not ${from}.`);
     const signer = this.#d.signer(row.walletId);
     // Lock periods run on chain time, the clock TRON itself enforces its 14 days with.
     const head = await this.#d.chain(() => this.#d.tron().nowBlock());
     const notBefore = from === "frozen" ? row.unfreezeAfter! : row.withdrawableAt!;
     if (head.timestamp < notBefore) {
-      throw new LedgerError("conflict", `Stake ${id} is locked until ${iso(notBefore)}.`, { lockedUntil: iso(notBefore)! });
+      throw new RefusalError("conflict", `Stake ${id} is locked until ${iso(notBefore)}.`, { lockedUntil: iso(notBefore)! });
     }
     const spec: ContractSpec =
       to === "unfreezing"
@@ -91,7 +91,7 @@ export class Staking {
         : { type: "WithdrawExpireUnfreezeContract", owner: signer.address };
     const tx = await this.#signStakeTx(signer, spec);
     const current = this.#stake(id);
-    if (current.state !== from) throw new LedgerError("conflict", `Stake ${id} changed while signing.`);
+    if (current.state !== from) throw new RefusalError("conflict", `Stake ${id} changed while signing.`);
     this.#d.db.update(schema.stakes).set({ state: to, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() }).where(eq(schema.stakes.id, id)).run();
     this.#d.audit(actor, to === "unfreezing" ? "stake.unfreeze" : "stake.withdraw", id);
     await this.#sendStake(id, tx);

@@ -2,7 +2,7 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { toBase58Address } from "../../shared/tron/address.ts";
 import { buildTransaction, type TronTransaction } from "../../shared/tron/transaction.ts";
 import type { LedgerDeps } from "./deps.ts";
-import { LedgerError } from "./outcome.ts";
+import { RefusalError } from "../../shared/outcome.ts";
 import * as schema from "./schema.ts";
 
 /** TRON's black-hole address (0x41 followed by zeros): the memo rides on a 1-sun transfer to it. */
@@ -34,11 +34,11 @@ export class TronAnchors {
   }
 
   async anchor(key: string, memoHex: string): Promise<TronAnchorView> {
-    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(key)) throw new LedgerError("validation-failed", "key must be a plain identifier.");
-    if (!/^([0-9a-f]{2}){1,256}$/.test(memoHex)) throw new LedgerError("validation-failed", "memo must be 1–256 bytes of lower-case hex.");
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(key)) throw new RefusalError("validation-failed", "key must be a plain identifier.");
+    if (!/^([0-9a-f]{2}){1,256}$/.test(memoHex)) throw new RefusalError("validation-failed", "memo must be 1–256 bytes of lower-case hex.");
     const tron = this.#d.tron();
     let row = this.#d.db.select().from(schema.tronAnchors).where(eq(schema.tronAnchors.key, key)).get();
-    if (row && row.memo !== memoHex) throw new LedgerError("conflict", `Anchor ${key} already carries another memo.`);
+    if (row && row.memo !== memoHex) throw new RefusalError("conflict", `Anchor ${key} already carries another memo.`);
     if (row && row.state !== "signed") {
       const info = await this.#d.chain(() => tron.transactionInfo(row!.txid));
       if (info) {
@@ -62,7 +62,7 @@ export class TronAnchors {
         .where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt)))
         .orderBy(asc(schema.wallets.createdAt))
         .get();
-      if (!wallet) throw new LedgerError("conflict", "No hot wallet exists to anchor from.");
+      if (!wallet) throw new RefusalError("conflict", "No hot wallet exists to anchor from.");
       const signer = this.#d.signer(wallet.id);
       const ref = await this.#d.chain(() => tron.nowBlock());
       const memo = Uint8Array.from(memoHex.match(/../g)!.map((h) => parseInt(h, 16)));
@@ -85,7 +85,7 @@ export class TronAnchors {
     const result = await this.#d.chain(() => this.#d.tron().broadcast(tx));
     if (!result.accepted) {
       if (result.code === "DUP_TRANSACTION_ERROR") return;
-      throw new LedgerError("conflict", `The TRON node refused the anchor: ${result.code} ${result.message}`);
+      throw new RefusalError("conflict", `The TRON node refused the anchor: ${result.code} ${result.message}`);
     }
     this.#d.db.update(schema.tronAnchors).set({ state: "broadcast", updatedAt: Date.now() }).where(and(eq(schema.tronAnchors.key, key), eq(schema.tronAnchors.state, "signed"))).run();
   }

@@ -1,4 +1,4 @@
-import type { ProblemSlug } from "../../shared/errors.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 
 /** Who is calling a SessionDO: a signed-in user (with role) or a node holding a node credential. */
 export type Actor =
@@ -7,23 +7,6 @@ export type Actor =
 
 /** What the caller wants to do; see `allowed`. */
 export type Access = "view" | "control" | "delete" | "key" | "upload" | "download";
-
-/**
- * RPC methods return problems as values (errors lose their class across RPC); the route
- * turns a problem into an ApiError.
- */
-export interface ProblemValue {
-  slug: ProblemSlug;
-  detail: string;
-  extensions?: Record<string, unknown>;
-}
-export type Result<T> = { ok: true; value: T } | { ok: false; problem: ProblemValue };
-
-export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-export const fail = (slug: ProblemSlug, detail: string, extensions?: Record<string, unknown>): Result<never> => ({
-  ok: false,
-  problem: { slug, detail, ...(extensions ? { extensions } : {}) },
-});
 
 export function actorLabel(actor: Actor | "system"): string {
   if (actor === "system") return "system";
@@ -37,15 +20,15 @@ const isAdmin = (actor: Actor) => actor.kind === "user" && (actor.role === "ADMI
  * "not found" so ids cannot be probed. The assigned node may view, start/stop, fetch the data
  * key (to encrypt) and upload; any other node is refused.
  */
-export function allowed(actor: Actor, access: Access, owner: { ownerId: string; nodeId: string }): Result<void> {
+export function allowed(actor: Actor, access: Access, owner: { ownerId: string; nodeId: string }): Outcome<void> {
   if (actor.kind === "node") {
-    if (actor.nodeId !== owner.nodeId) return fail("forbidden", "This node is not assigned to the session.");
+    if (actor.nodeId !== owner.nodeId) return refuse("forbidden", "This node is not assigned to the session.");
     if (access === "delete" || access === "download") {
-      return fail("forbidden", "Nodes may not delete sessions or download their chunks.");
+      return refuse("forbidden", "Nodes may not delete sessions or download their chunks.");
     }
     return ok(undefined);
   }
-  if (access === "upload") return fail("forbidden", "Only the session's assigned node uploads chunks.");
-  if (actor.userId !== owner.ownerId && !isAdmin(actor)) return fail("not-found", "No such session.");
+  if (access === "upload") return refuse("forbidden", "Only the session's assigned node uploads chunks.");
+  if (actor.userId !== owner.ownerId && !isAdmin(actor)) return refuse("not-found", "No such session.");
   return ok(undefined);
 }

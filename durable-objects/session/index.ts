@@ -4,6 +4,7 @@ import { loadConfig } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import {
   anchorSchema,
   canTransition,
@@ -15,7 +16,7 @@ import {
 } from "../../shared/session.ts";
 import { chunkStoreFor, type ChunkStore } from "../../functions/chunk-store/index.ts";
 import { SqlDurableObject } from "../base.ts";
-import { actorLabel, allowed, fail, ok, type Access, type Actor, type Result } from "./access.ts";
+import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
@@ -30,7 +31,7 @@ import {
   type SessionView,
 } from "./view.ts";
 
-export type { Actor, Result } from "./access.ts";
+export type { Actor } from "./access.ts";
 export type { SessionSummary, SessionView } from "./view.ts";
 
 export interface CreateSessionInput {
@@ -141,9 +142,9 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** The session if the actor may do `access` to it. */
-  #authorize(actor: Actor, access: Access): Result<SessionRow> {
+  #authorize(actor: Actor, access: Access): Outcome<SessionRow> {
     const row = this.#row();
-    if (!row) return fail("not-found", "No such session.");
+    if (!row) return refuse("not-found", "No such session.");
     const verdict = allowed(actor, access, row);
     return verdict.ok ? ok(row) : verdict;
   }
@@ -236,10 +237,10 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
    * event and pushed to every live status stream as `{ type: "rdp", … }`. The session's own
    * state is not touched.
    */
-  async rdpStatus(update: RdpStatusUpdate): Promise<Result<void>> {
+  async rdpStatus(update: RdpStatusUpdate): Promise<Outcome<void>> {
     await this.ready();
     const row = this.#row();
-    if (!row) return fail("not-found", "No such session.");
+    if (!row) return refuse("not-found", "No such session.");
     this.#event("rdp", "system", update);
     const text = JSON.stringify({ type: "rdp" as const, sessionId: row.id, ...update });
     for (const ws of this.ctx.getWebSockets()) {
@@ -254,9 +255,9 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
-  async create(input: CreateSessionInput): Promise<Result<SessionView>> {
+  async create(input: CreateSessionInput): Promise<Outcome<SessionView>> {
     await this.ready();
-    if (this.#row()) return fail("conflict", "A session with this id already exists.");
+    if (this.#row()) return refuse("conflict", "A session with this id already exists.");
     const config = this.#config;
     const now = Date.now();
     const wrappedKey = await wrapDataKey(config.SESSION_KEK, input.id, newDataKey());
@@ -288,20 +289,20 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     return ok(this.#view(this.#row()!));
   }
 
-  async get(actor: Actor): Promise<Result<SessionView>> {
+  async get(actor: Actor): Promise<Outcome<SessionView>> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     return row.ok ? ok(this.#view(row.value)) : row;
   }
 
-  async events(actor: Actor): Promise<Result<EventRow[]>> {
+  async events(actor: Actor): Promise<Outcome<EventRow[]>> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
     return ok(this.db.select().from(schema.events).orderBy(asc(schema.events.seq)).all());
   }
 
-  async start(actor: Actor): Promise<Result<SessionView>> {
+  async start(actor: Actor): Promise<Outcome<SessionView>> {
     await this.ready();
     const row = this.#authorize(actor, "control");
     if (!row.ok) return row;
@@ -316,7 +317,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
    * any index below the final count is missing. `chunkCount` is what the agent produced; by
    * default the highest stored index + 1.
    */
-  async stop(actor: Actor, chunkCount?: number): Promise<Result<SessionView>> {
+  async stop(actor: Actor, chunkCount?: number): Promise<Outcome<SessionView>> {
     await this.ready();
     const row = this.#authorize(actor, "control");
     if (!row.ok) return row;
@@ -325,13 +326,13 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     const highest = indices.length ? indices[indices.length - 1]!.index : -1;
     const treeSize = chunkCount ?? highest + 1;
     if (highest >= treeSize) {
-      return fail("conflict", `Chunks up to index ${highest} are stored but chunkCount is ${treeSize}.`, { highestIndex: highest });
+      return refuse("conflict", `Chunks up to index ${highest} are stored but chunkCount is ${treeSize}.`, { highestIndex: highest });
     }
     const present = new Set(indices.map((r) => r.index));
     const missing: number[] = [];
     for (let i = 0; i < treeSize && missing.length < 1000; i++) if (!present.has(i)) missing.push(i);
     if (missing.length) {
-      return fail("missing-chunks", `${missing.length} chunk(s) below ${treeSize} are missing.`, { missing, treeSize });
+      return refuse("missing-chunks", `${missing.length} chunk(s) below ${treeSize} are missing.`, { missing, treeSize });
     }
     this.ctx.storage.transactionSync(() => {
       this.#transition(row.value, "processing", actor, { treeSize }, { stoppedAt: Date.now(), treeSize });
@@ -344,7 +345,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Deleting keeps the record, manifest and proofs but deletes the chunks and destroys the key. */
-  async remove(actor: Actor): Promise<Result<SessionView>> {
+  async remove(actor: Actor): Promise<Outcome<SessionView>> {
     await this.ready();
     const row = this.#authorize(actor, "delete");
     if (!row.ok) return row;
@@ -365,12 +366,12 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Called by the chain once the session's root is in a block: stored → anchored. */
-  async recordAnchor(anchorInput: Anchor): Promise<Result<SessionView>> {
+  async recordAnchor(anchorInput: Anchor): Promise<Outcome<SessionView>> {
     await this.ready();
     const anchor = anchorSchema.safeParse(anchorInput);
-    if (!anchor.success) return fail("validation-failed", "The anchor is malformed.");
+    if (!anchor.success) return refuse("validation-failed", "The anchor is malformed.");
     const row = this.#row();
-    if (!row) return fail("not-found", "No such session.");
+    if (!row) return refuse("not-found", "No such session.");
     if (row.state !== "stored") return stateProblem(row, "anchor", ["stored"]);
     this.ctx.storage.transactionSync(() => {
       this.#transition(row, "anchored", "system", anchor.data, { anchor: JSON.stringify(anchor.data) });
@@ -384,11 +385,11 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   // ---- data key ---------------------------------------------------------------------------
 
   /** The plain data key (base64) for the assigned node, the owner or an admin. */
-  async releaseKey(actor: Actor): Promise<Result<{ key: string; algorithm: string }>> {
+  async releaseKey(actor: Actor): Promise<Outcome<{ key: string; algorithm: string }>> {
     await this.ready();
     const row = this.#authorize(actor, "key");
     if (!row.ok) return row;
-    if (!row.value.wrappedKey) return fail("gone", "The session's data key was destroyed.");
+    if (!row.value.wrappedKey) return refuse("gone", "The session's data key was destroyed.");
     const key = await unwrapDataKey(this.#config.SESSION_KEK, row.value.id, row.value.wrappedKey);
     this.ctx.storage.transactionSync(() => this.#event("key-released", actor));
     return ok({ key: toBase64(key), algorithm: "XChaCha20-Poly1305" });
@@ -397,7 +398,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   // ---- chunk ingest -----------------------------------------------------------------------
 
   /** First half of an upload: checks the node, state and index, and reserves a blob key. */
-  async beginUpload(actor: Actor, index: number, sha256: string): Promise<Result<BeginUpload>> {
+  async beginUpload(actor: Actor, index: number, sha256: string): Promise<Outcome<BeginUpload>> {
     await this.ready();
     const row = this.#authorize(actor, "upload");
     if (!row.ok) return row;
@@ -423,13 +424,13 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     actor: Actor,
     uploadId: string,
     chunk: { sha256: string; size: number } & ChunkMeta,
-  ): Promise<Result<{ created: boolean; receipt: ChunkReceiptValue }>> {
+  ): Promise<Outcome<{ created: boolean; receipt: ChunkReceiptValue }>> {
     await this.ready();
     const row = this.#authorize(actor, "upload");
     if (!row.ok) return row;
     const upload = this.db.select().from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get();
-    if (!upload) return fail("conflict", "The upload expired before it completed; send the chunk again.");
-    let outcome: Result<{ created: boolean; receipt: ChunkReceiptValue }>;
+    if (!upload) return refuse("conflict", "The upload expired before it completed; send the chunk again.");
+    let outcome: Outcome<{ created: boolean; receipt: ChunkReceiptValue }>;
     let interimDue = false;
     this.ctx.storage.transactionSync(() => {
       this.db.delete(schema.uploads).where(eq(schema.uploads.id, uploadId)).run();
@@ -482,39 +483,39 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   // ---- reading chunks, manifest and proofs --------------------------------------------------
 
   /** Where a chunk's blob is, for download. */
-  async chunkLocation(actor: Actor, index: number): Promise<Result<{ storeKey: string; size: number; sha256: string }>> {
+  async chunkLocation(actor: Actor, index: number): Promise<Outcome<{ storeKey: string; size: number; sha256: string }>> {
     await this.ready();
     const row = this.#authorize(actor, "download");
     if (!row.ok) return row;
     const chunk = this.db.select().from(schema.chunks).where(eq(schema.chunks.index, index)).get();
-    if (!chunk) return fail("not-found", `Chunk ${index} is not stored.`);
-    if (row.value.shreddedAt !== null) return fail("gone", "The session's chunks were deleted.");
+    if (!chunk) return refuse("not-found", `Chunk ${index} is not stored.`);
+    if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks were deleted.");
     return ok({ storeKey: chunk.storeKey, size: chunk.size, sha256: chunk.sha256 });
   }
 
-  async manifest(actor: Actor): Promise<Result<Manifest>> {
+  async manifest(actor: Actor): Promise<Outcome<Manifest>> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
     if (row.value.merkleRoot === null) {
-      return fail("invalid-state", "The manifest exists once the session is stored.", { state: row.value.state });
+      return refuse("invalid-state", "The manifest exists once the session is stored.", { state: row.value.state });
     }
     return ok(this.#manifest(row.value));
   }
 
   /** Inclusion proof of chunk `index` in the tree of the first `treeSize` chunks (default: the final tree, or all contiguous chunks while recording). */
-  async inclusionProof(actor: Actor, index: number, treeSize?: number): Promise<Result<InclusionProofValue>> {
+  async inclusionProof(actor: Actor, index: number, treeSize?: number): Promise<Outcome<InclusionProofValue>> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
     const leaves = this.#contiguousSha256s();
     const size = treeSize ?? row.value.treeSize ?? leaves.length;
     if (size > leaves.length || size < 1) {
-      return fail("conflict", `A tree of ${size} chunks does not exist yet; ${leaves.length} contiguous chunks are stored.`, {
+      return refuse("conflict", `A tree of ${size} chunks does not exist yet; ${leaves.length} contiguous chunks are stored.`, {
         contiguous: leaves.length,
       });
     }
-    if (index >= size) return fail("not-found", `Chunk ${index} is not in the tree of ${size} chunks.`);
+    if (index >= size) return refuse("not-found", `Chunk ${index} is not in the tree of ${size} chunks.`);
     const tree = MerkleTree.fromLeafHashes(chunkLeafHashes(leaves.slice(0, size)));
     return ok({
       index,
@@ -527,18 +528,18 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Consistency proof between the interim roots of the first `from` and `to` chunks. */
-  async consistencyProof(actor: Actor, from: number, to?: number): Promise<Result<ConsistencyProofValue>> {
+  async consistencyProof(actor: Actor, from: number, to?: number): Promise<Outcome<ConsistencyProofValue>> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
     const leaves = this.#contiguousSha256s();
     const size = to ?? row.value.treeSize ?? leaves.length;
     if (size > leaves.length) {
-      return fail("conflict", `A tree of ${size} chunks does not exist yet; ${leaves.length} contiguous chunks are stored.`, {
+      return refuse("conflict", `A tree of ${size} chunks does not exist yet; ${leaves.length} contiguous chunks are stored.`, {
         contiguous: leaves.length,
       });
     }
-    if (from < 1 || from > size) return fail("bad-request", `from must be between 1 and ${size}.`);
+    if (from < 1 || from > size) return refuse("bad-request", `from must be between 1 and ${size}.`);
     const hashes = chunkLeafHashes(leaves.slice(0, size));
     const tree = MerkleTree.fromLeafHashes(hashes);
     return ok({
@@ -823,12 +824,12 @@ function receipt(sessionId: string, chunk: { index: number; sha256: string; size
   return { sessionId, index: chunk.index, sha256: chunk.sha256, size: chunk.size, receivedAt: chunk.receivedAt };
 }
 
-function stateProblem(row: SessionRow, action: string, expected: SessionState[]): Result<never> {
-  return fail("invalid-state", `Cannot ${action} a session that is ${row.state} (needs ${expected.join(" or ")}).`, {
+function stateProblem(row: SessionRow, action: string, expected: SessionState[]): Outcome<never> {
+  return refuse("invalid-state", `Cannot ${action} a session that is ${row.state} (needs ${expected.join(" or ")}).`, {
     state: row.state,
   });
 }
 
-function chunkConflict(index: number, storedSha256: string): Result<never> {
-  return fail("chunk-conflict", `Chunk ${index} is already stored with a different SHA-256.`, { index, sha256: storedSha256 });
+function chunkConflict(index: number, storedSha256: string): Outcome<never> {
+  return refuse("chunk-conflict", `Chunk ${index} is already stored with a different SHA-256.`, { index, sha256: storedSha256 });
 }

@@ -5,7 +5,8 @@ import { logEvent } from "../../shared/log.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
-import { auditAdmin, callAdmin, iso, unwrapOutcome } from "./context.ts";
+import { unwrap } from "../../shared/outcome.ts";
+import { auditAdmin, callAdmin, iso } from "./context.ts";
 
 /**
  * Raises an alert for the admin dashboard (the API other functions call):
@@ -95,7 +96,7 @@ export const alertsApp = createApp()
 
 async function transition(c: Parameters<typeof auditAdmin>[0], id: string, to: "acknowledged" | "resolved") {
   const actor = principalOf(c).userId;
-  const { before, after } = unwrapOutcome(await callAdmin(c.env, "transitionAlert", (stub) => stub.transitionAlert(id, to, actor)));
+  const { before, after } = unwrap(await callAdmin(c.env, "transitionAlert", (stub) => stub.transitionAlert(id, to, actor)));
   await auditAdmin(c, { action: `admin.alert_${to === "acknowledged" ? "acknowledge" : "resolve"}`, outcome: "success", targetId: id, before: { state: before.state }, after: { state: after.state } });
   return c.json(alertJson(after), 200);
 }

@@ -5,7 +5,8 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
-import { auditAdmin, callAdmin, iso, unwrapOutcome } from "./context.ts";
+import { unwrap } from "../../shared/outcome.ts";
+import { auditAdmin, callAdmin, iso } from "./context.ts";
 
 const tags = ["admin"];
 const reason = z.string().trim().min(3).max(500);
@@ -72,7 +73,7 @@ export const configApp = createApp()
   .openapi(putConfig, async (c) => {
     const input = c.req.valid("json");
     const actor = principalOf(c).userId;
-    const { before, after } = unwrapOutcome(await callAdmin(c.env, "updateConfig", (stub) => stub.updateConfig(input.config, input.expectedVersion, actor, input.reason)));
+    const { before, after } = unwrap(await callAdmin(c.env, "updateConfig", (stub) => stub.updateConfig(input.config, input.expectedVersion, actor, input.reason)));
     invalidateEmergencyCache(); // the lockdown message lives in the configuration
     await auditAdmin(c, { action: "admin.config_update", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason }, before: before.config, after: after.config });
     return c.json(versionJson(after), 200);
@@ -80,7 +81,7 @@ export const configApp = createApp()
   .openapi(rollback, async (c) => {
     const input = c.req.valid("json");
     const actor = principalOf(c).userId;
-    const { before, after } = unwrapOutcome(await callAdmin(c.env, "rollbackConfig", (stub) => stub.rollbackConfig(input.version, input.expectedVersion, actor, input.reason)));
+    const { before, after } = unwrap(await callAdmin(c.env, "rollbackConfig", (stub) => stub.rollbackConfig(input.version, input.expectedVersion, actor, input.reason)));
     invalidateEmergencyCache();
     await auditAdmin(c, { action: "admin.config_rollback", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason, to: input.version }, before: before.config, after: after.config });
     return c.json(versionJson(after), 200);

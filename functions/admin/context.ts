@@ -1,7 +1,5 @@
 import type { Context } from "hono";
-import { ApiError } from "../../shared/errors.ts";
 import type { Env } from "../../shared/env.ts";
-import type { Outcome } from "../../shared/outcome.ts";
 import { audit, type AuditEventInput } from "../audit.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
@@ -18,14 +16,8 @@ export function auditStub(env: Env) {
 
 type AdminStub = ReturnType<typeof adminStub>;
 
-export function callAdmin<T>(env: Env, method: string, call: (stub: AdminStub) => Promise<T>): Promise<T> {
+export function callAdmin<P extends Promise<unknown>>(env: Env, method: string, call: (stub: AdminStub) => P): Promise<Awaited<P>> {
   return callDurableObject("AdminDO", method, () => call(adminStub(env)));
-}
-
-/** A DO's refusal becomes the problem it names. */
-export function unwrapOutcome<T>(outcome: Outcome<T>): T {
-  if (outcome.problem) throw new ApiError(outcome.problem.slug, outcome.problem.detail, outcome.problem.extensions ?? {});
-  return outcome.value as T;
 }
 
 /**

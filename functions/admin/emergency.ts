@@ -6,7 +6,8 @@ import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
-import { auditAdmin, callAdmin, iso, unwrapOutcome } from "./context.ts";
+import { unwrap } from "../../shared/outcome.ts";
+import { auditAdmin, callAdmin, iso } from "./context.ts";
 import { stopActiveRecordings } from "./recordings.ts";
 import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "./step-up.ts";
 
@@ -172,7 +173,7 @@ export const emergencyApp = createApp()
   .openapi(retract, async (c) => {
     const { id } = c.req.valid("param");
     await requireSecondFactor(c, "emergency.notification_retract", c.req.valid("json"));
-    const { before, after } = unwrapOutcome(await callAdmin(c.env, "retract", (stub) => stub.retract(id, principalOf(c).userId)));
+    const { before, after } = unwrap(await callAdmin(c.env, "retract", (stub) => stub.retract(id, principalOf(c).userId)));
     await auditAdmin(c, { action: "emergency.notification_retract", outcome: "success", targetId: `notification:${id}`, before, after });
     return c.json(after, 200);
   });

@@ -55,9 +55,11 @@ const live = createRoute({
   responses: { 101: { description: "Switching to WebSocket" }, ...problemResponses(401, 426, 429, 500) },
 });
 
-export const notificationsApp = createApp();
-notificationsApp.use("*", nodeCredential());
-notificationsApp
+const notifications = createApp();
+notifications.use("*", nodeCredential());
+
+/** Chained after the middleware so the routes' types reach AppType (functions/client.ts). */
+export const notificationsApp = notifications
   .openapi(recent, async (c) => {
     const listener = listenerOf(c);
     const { after, limit } = c.req.valid("query");

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import type { Result, SessionView } from "../../durable-objects/session/index.ts";
+import type { SessionView } from "../../durable-objects/session/index.ts";
+import type { Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
@@ -22,7 +23,7 @@ export async function stopActiveRecordings(c: Context<AppEnv>): Promise<{ sessio
     const page = await callDurableObject("SessionIndexDO", "list", () => index.list({ state: "recording", after, limit: PAGE }));
     for (const session of page.items) {
       const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(session.id));
-      const result = (await callDurableObject("SessionDO", "stop", () => stub.stop(actor))) as Result<SessionView>;
+      const result: Outcome<SessionView> = await callDurableObject("SessionDO", "stop", () => stub.stop(actor));
       results.push({ sessionId: session.id, outcome: outcomeOf(result) });
     }
     const last = page.items.at(-1);
@@ -32,6 +33,6 @@ export async function stopActiveRecordings(c: Context<AppEnv>): Promise<{ sessio
   return results;
 }
 
-function outcomeOf(result: Result<SessionView>): string {
+function outcomeOf(result: Outcome<SessionView>): string {
   return result.ok ? result.value.state : result.problem.slug;
 }

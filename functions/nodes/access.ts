@@ -1,6 +1,5 @@
 import type { Context } from "hono";
 import { ApiError } from "../../shared/errors.ts";
-import type { Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
 import type { AppEnv, Principal } from "../types.ts";
@@ -11,13 +10,6 @@ export function directory(c: Context<AppEnv>) {
 
 export function pool(c: Context<AppEnv>, name: string) {
   return c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(name));
-}
-
-/** A DO's refusal becomes the problem it names. */
-export function unwrap<T>(outcome: Outcome<T>): T {
-  const { problem } = outcome;
-  if (problem) throw new ApiError(problem.slug, problem.detail, problem.extensions ?? {});
-  return outcome.value as T;
 }
 
 export function isAdmin(principal: Principal): boolean {

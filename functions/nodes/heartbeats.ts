@@ -3,7 +3,8 @@ import { ApiError } from "../../shared/errors.ts";
 import { HeartbeatSchema } from "../../shared/nodes/protocol.ts";
 import { callDurableObject } from "../do-call.ts";
 import { createApp, problemResponses } from "../openapi.ts";
-import { pool, unwrap } from "./access.ts";
+import { pool } from "./access.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { decodeNodeCredential, NODE_CREDENTIAL_HEADER } from "./credential.ts";
 import { HeartbeatAcceptedSchema, NodeIdParam } from "./schemas.ts";
 

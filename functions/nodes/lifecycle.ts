@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
 import { createApp, problemResponses } from "../openapi.ts";
-import { pool, unwrap, visibleNode } from "./access.ts";
+import { pool, visibleNode } from "./access.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { NodeIdParam, NodeSchema } from "./schemas.ts";
 
 const SuspensionSchema = z

@@ -5,7 +5,8 @@ import { callDurableObject } from "../do-call.ts";
 import { principalOf, requireRole } from "../middleware/authenticate.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { NodeView } from "../../durable-objects/node-pool/views.ts";
-import { directory, isAdmin, pool, unwrap, visibleNode } from "./access.ts";
+import { directory, isAdmin, pool, visibleNode } from "./access.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
 import { CredentialSchema, LeaderboardSchema, NodeDetailSchema, NodeIdParam, NodeSchema, PayoutSchema } from "./schemas.ts";
 

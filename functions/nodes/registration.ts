@@ -6,7 +6,8 @@ import type { Config } from "../../shared/config.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf, requireRole } from "../middleware/authenticate.ts";
 import { createApp, problemResponses } from "../openapi.ts";
-import { directory, pool, unwrap } from "./access.ts";
+import { directory, pool } from "./access.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
 import { CredentialSchema, NodeSchema } from "./schemas.ts";
 

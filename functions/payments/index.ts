@@ -21,17 +21,17 @@ import {
  * The payment gateway: wallets, KYC flags, payouts, USDT, staking and network status, all
  * owned by LedgerDO. Every POST needs an Idempotency-Key; the group has its own rate limit.
  */
-export const paymentsApp = createApp();
+const payments = createApp();
 
-paymentsApp.use("*", rateLimit({ group: "payments", limit: (config) => config.RATE_LIMIT_PAYMENTS_PER_MINUTE }));
-paymentsApp.use("*", async (c, next) => {
+payments.use("*", rateLimit({ group: "payments", limit: (config) => config.RATE_LIMIT_PAYMENTS_PER_MINUTE }));
+payments.use("*", async (c, next) => {
   principalOf(c); // every payments route needs a caller
   await next();
 });
-paymentsApp.use("*", requireIdempotencyKey());
+payments.use("*", requireIdempotencyKey());
 // "/x/*" also matches "/x" itself.
 for (const path of ["/wallets/*", "/kyc", "/audit", "/stakes/*", "/payouts/process", "/payouts/*/approve", "/payouts/*/reject"]) {
-  paymentsApp.use(path, requireRole("ADMIN"));
+  payments.use(path, requireRole("ADMIN"));
 }
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
@@ -39,335 +39,316 @@ const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() })
 const post = { headers: idempotencyHeader };
 const tags = ["payments"];
 
-// ── network and transactions ────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/network",
-    tags,
-    summary: "TRON network status: current and solidified block, latency, circuit breaker",
-    responses: {
-      200: jsonResponse(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
-      ...problemResponses(401, 429, 500, 503),
-    },
-  }),
-  async (c) => c.json(await ledger(c, "networkStatus", (s) => s.networkStatus()), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/transactions/{txid}",
-    tags,
-    summary: "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
-    request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) },
-    responses: {
-      200: jsonResponse(z.object({ txid: z.string(), status: z.enum(["unknown", "included", "solidified"]), success: z.boolean().nullable(), blockNumber: z.number().nullable(), confirmations: z.number() }), "Status"),
-      ...problemResponses(400, 401, 429, 503),
-    },
-  }),
-  async (c) => c.json(await ledger(c, "transactionStatus", (s) => s.transactionStatus(c.req.valid("param").txid)), 200),
-);
-
-// ── USDT ────────────────────────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/usdt/balance/{address}",
-    tags,
-    summary: "USDT (TRC20 balanceOf) of an address",
-    request: { params: z.object({ address: Address }) },
-    responses: { 200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"), ...problemResponses(400, 401, 429, 503) },
-  }),
-  async (c) => c.json(await ledger(c, "usdtBalance", (s) => s.usdtBalance(c.req.valid("param").address)), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/usdt/allowance",
-    tags,
-    summary: "USDT (TRC20 allowance) an owner granted a spender",
-    request: { query: z.object({ owner: Address, spender: Address }) },
-    responses: { 200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"), ...problemResponses(400, 401, 429, 503) },
-  }),
-  async (c) => {
-    const { owner, spender } = c.req.valid("query");
-    return c.json(await ledger(c, "usdtAllowance", (s) => s.usdtAllowance(owner, spender)), 200);
-  },
-);
-
-// ── wallets (ADMIN) ─────────────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/wallets",
-    tags,
-    summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
-    request: { ...post, ...body(CreateWalletSchema) },
-    responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
-  }),
-  async (c) => {
-    const input = c.req.valid("json");
-    const actor = principalOf(c).userId;
-    return c.json(await ledger(c, "createWallet", (s) => s.createWallet({ ...input, actor })), 201);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({ method: "get", path: "/wallets", tags, summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
-  async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/wallets/{id}",
-    tags,
-    summary: "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
-    request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) },
-    responses: { 200: jsonResponse(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
-  }),
-  async (c) => {
-    const refresh = c.req.valid("query").refresh === "true";
-    return c.json(await ledger(c, "getWallet", (s) => s.getWallet(c.req.valid("param").id, refresh)), 200);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "patch",
-    path: "/wallets/{id}",
-    tags,
-    summary: "Rename a wallet",
-    request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
-    responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
-  }),
-  async (c) => c.json(await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "delete",
-    path: "/wallets/{id}",
-    tags,
-    summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
-    request: { params: IdParam },
-    responses: { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
-  }),
-  async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/wallets/{id}/transactions",
-    tags,
-    summary: "A wallet's history: payouts and stakes with their txids and states",
-    request: { params: IdParam },
-    responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
-  }),
-  async (c) => c.json(await ledger(c, "walletHistory", (s) => s.walletHistory(c.req.valid("param").id)), 200),
-);
-
 const Passphrase = z.string().min(12).max(1024);
 
-paymentsApp.openapi(
-  createRoute({
+/** POST /stakes/{id}/unfreeze and /stakes/{id}/withdraw share one shape: an empty body, the stake back. */
+function stakeActionRoute<P extends string>(path: P, summary: string) {
+  return createRoute({
     method: "post",
-    path: "/wallets/backup",
+    path,
     tags,
-    summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
-    request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
-    responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
-  }),
-  async (c) => c.json(await ledger(c, "exportBackup", (s) => s.exportBackup(c.req.valid("json").passphrase, principalOf(c).userId)), 200),
-);
+    summary,
+    request: { ...post, params: IdParam, ...body(z.object({}).strict()) },
+    responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+  });
+}
 
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/wallets/recover",
-    tags,
-    summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
-    request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
-    responses: { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
-  }),
-  async (c) => {
-    const { passphrase, backup } = c.req.valid("json");
-    return c.json(await ledger(c, "importBackup", (s) => s.importBackup(backup, passphrase, principalOf(c).userId)), 200);
-  },
-);
+/** Routes are one chained expression so their types reach AppType (functions/client.ts). */
+export const paymentsApp = payments
+  // ── network and transactions ────────────────────────────────────────────────────────────
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/network",
+      tags,
+      summary: "TRON network status: current and solidified block, latency, circuit breaker",
+      responses: {
+        200: jsonResponse(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
+        ...problemResponses(401, 429, 500, 503),
+      },
+    }),
+    async (c) => c.json(await ledger(c, "networkStatus", (s) => s.networkStatus()), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/transactions/{txid}",
+      tags,
+      summary: "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
+      request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) },
+      responses: {
+        200: jsonResponse(z.object({ txid: z.string(), status: z.enum(["unknown", "included", "solidified"]), success: z.boolean().nullable(), blockNumber: z.number().nullable(), confirmations: z.number() }), "Status"),
+        ...problemResponses(400, 401, 429, 503),
+      },
+    }),
+    async (c) => c.json(await ledger(c, "transactionStatus", (s) => s.transactionStatus(c.req.valid("param").txid)), 200),
+  )
 
-// ── KYC and audit (ADMIN) ───────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/kyc",
-    tags,
-    summary: "Set or clear a recipient's KYC flag (audited)",
-    request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
-    responses: { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
-  }),
-  async (c) => {
-    const { address, verified } = c.req.valid("json");
-    return c.json(await ledger(c, "setKyc", (s) => s.setKyc(address, verified, principalOf(c).userId)), 200);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/audit",
-    tags,
-    summary: "The ledger's audit log, newest first",
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
-    responses: { 200: jsonResponse(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
-  }),
-  async (c) => c.json({ entries: await ledgerPlain(c, "auditLog", (s) => s.auditLog(c.req.valid("query").limit)) }, 200),
-);
-
-// ── payouts ─────────────────────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/payouts",
-    tags,
-    summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
-    request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
-    responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
-  }),
-  async (c) => {
-    const principal = principalOf(c);
-    if (ROLE_RANK[principal.role] < ROLE_RANK.NODE_OPERATOR) {
-      throw new ApiError("forbidden", "Requesting payouts needs the NODE_OPERATOR role or higher.");
-    }
-    const { recipient, amount } = c.req.valid("json");
-    const source = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? ("admin" as const) : ("node" as const);
-    const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
-    return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source, requestedBy: principal.userId })), 201);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/payouts",
-    tags,
-    summary: "List payouts (ADMIN: all; others: their own requests)",
-    request: { query: z.object({ state: PayoutSchema.shape.state.optional(), recipient: Address.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
-    responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
-  }),
-  async (c) => {
-    const principal = principalOf(c);
-    const list = await ledgerPlain(c, "listPayouts", (s) => s.listPayouts(c.req.valid("query")));
-    const visible = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? list : list.filter((p) => p.requestedBy === principal.userId);
-    return c.json({ payouts: visible }, 200);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "get",
-    path: "/payouts/{id}",
-    tags,
-    summary: "A payout's status and its state history (the payment status)",
-    request: { params: IdParam },
-    responses: {
-      200: jsonResponse(PayoutSchema.extend({ events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })) }), "Payout"),
-      ...problemResponses(400, 401, 404, 429),
+  // ── USDT ────────────────────────────────────────────────────────────────────────────────
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/usdt/balance/{address}",
+      tags,
+      summary: "USDT (TRC20 balanceOf) of an address",
+      request: { params: z.object({ address: Address }) },
+      responses: { 200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"), ...problemResponses(400, 401, 429, 503) },
+    }),
+    async (c) => c.json(await ledger(c, "usdtBalance", (s) => s.usdtBalance(c.req.valid("param").address)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/usdt/allowance",
+      tags,
+      summary: "USDT (TRC20 allowance) an owner granted a spender",
+      request: { query: z.object({ owner: Address, spender: Address }) },
+      responses: { 200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"), ...problemResponses(400, 401, 429, 503) },
+    }),
+    async (c) => {
+      const { owner, spender } = c.req.valid("query");
+      return c.json(await ledger(c, "usdtAllowance", (s) => s.usdtAllowance(owner, spender)), 200);
     },
-  }),
-  async (c) => {
-    const principal = principalOf(c);
-    const payout = await ledger(c, "getPayout", (s) => s.getPayout(c.req.valid("param").id));
-    if (ROLE_RANK[principal.role] < ROLE_RANK.ADMIN && payout.requestedBy !== principal.userId) {
-      throw new ApiError("not-found", `No payout ${payout.id}.`);
-    }
-    return c.json(payout, 200);
-  },
-);
+  )
 
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/payouts/{id}/approve",
-    tags,
-    summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
-    request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
-    responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
-  }),
-  async (c) => c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId)), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/payouts/{id}/reject",
-    tags,
-    summary: "Reject a requested or approved payout (ADMIN)",
-    request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
-    responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
-  }),
-  async (c) => c.json(await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)), 200),
-);
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/payouts/process",
-    tags,
-    summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
-    request: { ...post, ...body(z.object({}).strict()) },
-    responses: {
-      200: jsonResponse(z.object({ signed: z.number(), broadcast: z.number(), confirmed: z.number(), failed: z.number(), requeued: z.number(), inFlight: z.number(), waiting: z.number() }), "Summary"),
-      ...problemResponses(400, 401, 403, 409, 422, 429),
-    },
-  }),
-  async (c) => c.json(await ledgerPlain(c, "processPayouts", (s) => s.processPayouts()), 200),
-);
-
-// ── staking (ADMIN) ─────────────────────────────────────────────────────────────────────
-
-paymentsApp.openapi(
-  createRoute({
-    method: "post",
-    path: "/stakes",
-    tags,
-    summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
-    request: { ...post, ...body(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()) },
-    responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
-  }),
-  async (c) => {
-    const input = c.req.valid("json");
-    const idempotencyKey = `${principalOf(c).userId}:${c.req.header("Idempotency-Key")}`;
-    return c.json(await ledger(c, "stake", (s) => s.stake({ ...input, idempotencyKey, actor: principalOf(c).userId })), 201);
-  },
-);
-
-paymentsApp.openapi(
-  createRoute({ method: "get", path: "/stakes", tags, summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
-  async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
-);
-
-for (const [path, method, summary] of [
-  ["/stakes/{id}/unfreeze", "unstake", "Unfreeze a stake (not before STAKING_DURATION_DAYS)"],
-  ["/stakes/{id}/withdraw", "withdrawStake", "Withdraw unfrozen TRX (after TRON's 14-day wait)"],
-] as const) {
-  paymentsApp.openapi(
+  // ── wallets (ADMIN) ─────────────────────────────────────────────────────────────────────
+  .openapi(
     createRoute({
       method: "post",
-      path,
+      path: "/wallets",
       tags,
-      summary,
-      request: { ...post, params: IdParam, ...body(z.object({}).strict()) },
-      responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+      summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
+      request: { ...post, ...body(CreateWalletSchema) },
+      responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
     }),
-    async (c) => c.json(await ledger(c, method, (s) => s[method](c.req.valid("param").id, principalOf(c).userId)), 200),
+    async (c) => {
+      const input = c.req.valid("json");
+      const actor = principalOf(c).userId;
+      return c.json(await ledger(c, "createWallet", (s) => s.createWallet({ ...input, actor })), 201);
+    },
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/wallets", tags, summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
+    async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/wallets/{id}",
+      tags,
+      summary: "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
+      request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) },
+      responses: { 200: jsonResponse(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
+    }),
+    async (c) => {
+      const refresh = c.req.valid("query").refresh === "true";
+      return c.json(await ledger(c, "getWallet", (s) => s.getWallet(c.req.valid("param").id, refresh)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/wallets/{id}",
+      tags,
+      summary: "Rename a wallet",
+      request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
+      responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
+    }),
+    async (c) => c.json(await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/wallets/{id}",
+      tags,
+      summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
+    }),
+    async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/wallets/{id}/transactions",
+      tags,
+      summary: "A wallet's history: payouts and stakes with their txids and states",
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
+    }),
+    async (c) => c.json(await ledger(c, "walletHistory", (s) => s.walletHistory(c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/wallets/backup",
+      tags,
+      summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
+      request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
+      responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
+    }),
+    async (c) => c.json(await ledger(c, "exportBackup", (s) => s.exportBackup(c.req.valid("json").passphrase, principalOf(c).userId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/wallets/recover",
+      tags,
+      summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
+      request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
+      responses: { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
+    }),
+    async (c) => {
+      const { passphrase, backup } = c.req.valid("json");
+      return c.json(await ledger(c, "importBackup", (s) => s.importBackup(backup, passphrase, principalOf(c).userId)), 200);
+    },
+  )
+
+  // ── KYC and audit (ADMIN) ───────────────────────────────────────────────────────────────
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/kyc",
+      tags,
+      summary: "Set or clear a recipient's KYC flag (audited)",
+      request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
+      responses: { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
+    }),
+    async (c) => {
+      const { address, verified } = c.req.valid("json");
+      return c.json(await ledger(c, "setKyc", (s) => s.setKyc(address, verified, principalOf(c).userId)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/audit",
+      tags,
+      summary: "The ledger's audit log, newest first",
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
+      responses: { 200: jsonResponse(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
+    }),
+    async (c) => c.json({ entries: await ledgerPlain(c, "auditLog", (s) => s.auditLog(c.req.valid("query").limit)) }, 200),
+  )
+
+  // ── payouts ─────────────────────────────────────────────────────────────────────────────
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/payouts",
+      tags,
+      summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
+      request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
+      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
+    }),
+    async (c) => {
+      const principal = principalOf(c);
+      if (ROLE_RANK[principal.role] < ROLE_RANK.NODE_OPERATOR) {
+        throw new ApiError("forbidden", "Requesting payouts needs the NODE_OPERATOR role or higher.");
+      }
+      const { recipient, amount } = c.req.valid("json");
+      const source = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? ("admin" as const) : ("node" as const);
+      const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
+      return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source, requestedBy: principal.userId })), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/payouts",
+      tags,
+      summary: "List payouts (ADMIN: all; others: their own requests)",
+      request: { query: z.object({ state: PayoutSchema.shape.state.optional(), recipient: Address.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+      responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
+    }),
+    async (c) => {
+      const principal = principalOf(c);
+      const list = await ledgerPlain(c, "listPayouts", (s) => s.listPayouts(c.req.valid("query")));
+      const visible = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? list : list.filter((p) => p.requestedBy === principal.userId);
+      return c.json({ payouts: visible }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/payouts/{id}",
+      tags,
+      summary: "A payout's status and its state history (the payment status)",
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(PayoutSchema.extend({ events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })) }), "Payout"),
+        ...problemResponses(400, 401, 404, 429),
+      },
+    }),
+    async (c) => {
+      const principal = principalOf(c);
+      const payout = await ledger(c, "getPayout", (s) => s.getPayout(c.req.valid("param").id));
+      if (ROLE_RANK[principal.role] < ROLE_RANK.ADMIN && payout.requestedBy !== principal.userId) {
+        throw new ApiError("not-found", `No payout ${payout.id}.`);
+      }
+      return c.json(payout, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/payouts/{id}/approve",
+      tags,
+      summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
+      request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
+      responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+    }),
+    async (c) => c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/payouts/{id}/reject",
+      tags,
+      summary: "Reject a requested or approved payout (ADMIN)",
+      request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
+      responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
+    }),
+    async (c) => c.json(await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/payouts/process",
+      tags,
+      summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
+      request: { ...post, ...body(z.object({}).strict()) },
+      responses: {
+        200: jsonResponse(z.object({ signed: z.number(), broadcast: z.number(), confirmed: z.number(), failed: z.number(), requeued: z.number(), inFlight: z.number(), waiting: z.number() }), "Summary"),
+        ...problemResponses(400, 401, 403, 409, 422, 429),
+      },
+    }),
+    async (c) => c.json(await ledgerPlain(c, "processPayouts", (s) => s.processPayouts()), 200),
+  )
+
+  // ── staking (ADMIN) ─────────────────────────────────────────────────────────────────────
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/stakes",
+      tags,
+      summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
+      request: { ...post, ...body(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()) },
+      responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const idempotencyKey = `${principalOf(c).userId}:${c.req.header("Idempotency-Key")}`;
+      return c.json(await ledger(c, "stake", (s) => s.stake({ ...input, idempotencyKey, actor: principalOf(c).userId })), 201);
+    },
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/stakes", tags, summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
+    async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
+  )
+  .openapi(stakeActionRoute("/stakes/{id}/unfreeze", "Unfreeze a stake (not before STAKING_DURATION_DAYS)"), async (c) =>
+    c.json(await ledger(c, "unstake", (s) => s.unstake(c.req.valid("param").id, principalOf(c).userId)), 200),
+  )
+  .openapi(stakeActionRoute("/stakes/{id}/withdraw", "Withdraw unfrozen TRX (after TRON's 14-day wait)"), async (c) =>
+    c.json(await ledger(c, "withdrawStake", (s) => s.withdrawStake(c.req.valid("param").id, principalOf(c).userId)), 200),
   );
-}

@@ -1,6 +1,5 @@
 import type { Context } from "hono";
-import type { Outcome } from "../../durable-objects/ledger/outcome.ts";
-import { ApiError } from "../../shared/errors.ts";
+import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -13,9 +12,7 @@ type Stub = ReturnType<typeof ledgerStub>;
 
 /** Calls a LedgerDO method, turning its problem values into ApiErrors (problem+json). */
 export async function ledger<T>(c: Context<AppEnv>, method: string, call: (stub: Stub) => Promise<Outcome<T>>): Promise<T> {
-  const result = (await callDurableObject("LedgerDO", method, () => call(ledgerStub(c)))) as Outcome<T>;
-  if (result.ok) return result.value;
-  throw new ApiError(result.problem.slug, result.problem.detail, result.problem.extensions ?? {});
+  return unwrap(await callDurableObject("LedgerDO", method, () => call(ledgerStub(c))));
 }
 
 /** For LedgerDO methods that cannot fail with a problem. */

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { RdpActor } from "../../durable-objects/rdp-host/index.ts";
 import { ApiError } from "../../shared/errors.ts";
-import type { Outcome } from "../../shared/outcome.ts";
+import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
@@ -18,9 +18,7 @@ export const isAdmin = (actor: { role: RdpActor["role"] }) => ROLE_RANK[actor.ro
 
 /** Calls an RdpHostDO method; a returned refusal becomes the problem it names. */
 export async function callHost<T>(method: string, call: () => Promise<Outcome<T>>): Promise<T> {
-  const outcome = await callDurableObject("RdpHostDO", method, call);
-  if (outcome.problem) throw new ApiError(outcome.problem.slug, outcome.problem.detail, outcome.problem.extensions ?? {});
-  return outcome.value as T;
+  return unwrap(await callDurableObject("RdpHostDO", method, call));
 }
 
 /** The signed-in caller and whether they operate the host (its node is theirs). Unknown hosts are 404. */

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
-import type { Actor, Result, SessionSummary, SessionView } from "../../durable-objects/session/index.ts";
+import type { Actor, SessionSummary, SessionView } from "../../durable-objects/session/index.ts";
 import { ApiError } from "../../shared/errors.ts";
+import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
@@ -31,10 +32,8 @@ export function indexStub(c: Context<AppEnv>) {
 }
 
 /** Calls a SessionDO method and turns a returned problem into the ApiError the route throws. */
-export async function callSession<T>(method: string, call: () => Promise<Result<T>>): Promise<T> {
-  const result = await callDurableObject("SessionDO", method, call);
-  if (!result.ok) throw new ApiError(result.problem.slug, result.problem.detail, result.problem.extensions ?? {});
-  return result.value;
+export async function callSession<T>(method: string, call: () => Promise<Outcome<T>>): Promise<T> {
+  return unwrap(await callDurableObject("SessionDO", method, call));
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

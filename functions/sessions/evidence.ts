@@ -47,7 +47,7 @@ export const evidenceRoutes = createApp().openapi(getEvidence, async (c) => {
   const actor = actorOf(c);
   const session = await callSession("get", () => sessionStub(c, id).get(actor));
   const manifest = await callSession("manifest", () => sessionStub(c, id).manifest(actor));
-  const anchor = await callDurableObject<AnchorLookup>("ChainDO", "anchorEvidence", () => chainStub(c.env).anchorEvidence(id));
+  const anchor: AnchorLookup = await callDurableObject("ChainDO", "anchorEvidence", () => chainStub(c.env).anchorEvidence(id));
   if (!anchor || "pending" in anchor) {
     throw new ApiError("conflict", anchor ? "The session's anchor waits for the next block." : "The session is not anchored yet.", {
       state: session.state,

@@ -11,12 +11,12 @@ export { isChunkUpload } from "./ingest.ts";
  * /api/v1/sessions: lifecycle, listing and search, chunk ingest, manifest, proofs and keys.
  * Callers are users (access tokens) or the session's node (node credential).
  */
-export const sessionsApp = createApp();
-sessionsApp.use("*", nodeCredential(), async function requireCaller(c, next) {
+const sessions = createApp();
+sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
   // Every sessions route needs a user or a node: answer 401 before validating anything.
   if (!c.get("node")) principalOf(c);
   await next();
 });
-sessionsApp.route("/", sessionRoutes);
-sessionsApp.route("/", chunkRoutes);
-sessionsApp.route("/", evidenceRoutes);
+
+/** One chained expression so the routes' types reach AppType (functions/client.ts). */
+export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes);

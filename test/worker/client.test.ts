@@ -1,8 +1,11 @@
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { createLucidClient } from "../../functions/client.ts";
+import type { SessionState } from "../../shared/session.ts";
+import { tokenFor } from "./helpers.ts";
 
 // The Electron GUI's client: request and response types come from the route definitions.
+// `npm run typecheck` checks this file, so a surface whose routes stop reaching AppType fails there.
 const client = createLucidClient("https://lucid.test", {
   fetch: (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
@@ -10,6 +13,8 @@ const client = createLucidClient("https://lucid.test", {
     return exports.default.fetch(request);
   },
 });
+
+const bearer = async (userId: string, role: "USER" | "ADMIN" = "USER") => ({ headers: { Authorization: `Bearer ${await tokenFor(userId, role)}` } });
 
 describe("typed client (hc<AppType>)", () => {
   it("calls routes with typed inputs and outputs", async () => {
@@ -23,5 +28,69 @@ describe("typed client (hc<AppType>)", () => {
     const one = await client.api.v1.system.services[":name"].$get({ param: { name: "gateway" } });
     expect(one.status).toBe(200);
     if (one.status === 200) expect((await one.json()).status).toBe("up");
+  });
+
+  it("reaches the sessions routes: create, read, stop with typed bodies", async () => {
+    const alice = await bearer("client-alice");
+    const created = await client.api.v1.sessions.$post({ json: { nodeId: "node-client", title: "typed" } }, alice);
+    expect(created.status).toBe(201);
+    if (created.status !== 201) return;
+    const session = await created.json();
+    expectTypeOf(session.state).toEqualTypeOf<SessionState>();
+    expect(session).toMatchObject({ ownerId: "client-alice", nodeId: "node-client", state: "created", tags: [] });
+
+    const read = await client.api.v1.sessions[":id"].$get({ param: { id: session.id } }, alice);
+    expect(read.status).toBe(200);
+    if (read.status === 200) expect((await read.json()).title).toBe("typed");
+
+    const invalid = await client.api.v1.sessions.$post(
+      // @ts-expect-error `title` is required by CreateSessionBody; the server says so too.
+      { json: { nodeId: "node-client" } },
+      alice,
+    );
+    expect(invalid.status).toBe(400);
+
+    // @ts-expect-error no such route: the client only knows routes the Worker registers.
+    expect(client.api.v1.sessions.nonexistent).toBeDefined(); // hc builds any path at run time
+  });
+
+  it("reaches the payments routes: typed JSON body and Idempotency-Key header", async () => {
+    const admin = await bearer("client-admin", "ADMIN");
+    const created = await client.api.v1.payments.wallets.$post(
+      { json: { kind: "hot", label: "typed treasury" }, header: { "idempotency-key": crypto.randomUUID() } },
+      admin,
+    );
+    expect(created.status).toBe(201);
+    if (created.status !== 201) return;
+    const wallet = await created.json();
+    expectTypeOf(wallet.watchOnly).toEqualTypeOf<boolean>();
+    expect(wallet).toMatchObject({ kind: "hot", label: "typed treasury", watchOnly: false });
+
+    const listed = await client.api.v1.payments.wallets.$get({}, admin);
+    expect(listed.status).toBe(200);
+    if (listed.status === 200) expect((await listed.json()).wallets.map((w) => w.address)).toContain(wallet.address);
+
+    // @ts-expect-error "lukewarm" is not a wallet kind.
+    const bad = await client.api.v1.payments.wallets.$post({ json: { kind: "lukewarm", label: "x" }, header: { "idempotency-key": crypto.randomUUID() } }, admin);
+    expect(bad.status).toBe(400);
+  });
+
+  it("reaches the chain routes: typed stats", async () => {
+    const stats = await client.api.v1.chain.stats.$get({}, await bearer("client-reader"));
+    expect(stats.status).toBe(200);
+    if (stats.status !== 200) return;
+    const body = await stats.json();
+    expectTypeOf(body.height).toEqualTypeOf<number>();
+    expect(body.height).toBeGreaterThanOrEqual(0);
+    expect(body.headHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("types every surface's routes (checked by tsc; a missing surface fails the typecheck)", () => {
+    expectTypeOf(client.api.v1.auth.challenge.$post).toBeFunction();
+    expectTypeOf(client.api.v1.users.me.$get).toBeFunction();
+    expectTypeOf(client.api.v1.nodes.leaderboard.$get).toBeFunction();
+    expectTypeOf(client.api.v1.rdp.desktops.$post).toBeFunction();
+    expectTypeOf(client.api.v1.admin.emergency.$get).toBeFunction();
+    expectTypeOf(client.api.v1.notifications.$get).toBeFunction();
   });
 });

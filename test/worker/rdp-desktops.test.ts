@@ -81,7 +81,7 @@ describe("desktops", { timeout: 60_000 }, () => {
           config: { resolution: { width: 1024, height: 768 }, colourDepth: 24, backend: "xorg" },
           limits: LIMITS,
         });
-        if (!outcome.ok) throw new Error(`allocation ${i} refused: ${outcome.problem?.detail}`);
+        if (!outcome.ok) throw new Error(`allocation ${i} refused: ${outcome.problem.detail}`);
         if (outcome.value!.port !== 13389 + i) throw new Error(`allocation ${i} got port ${outcome.value!.port}`);
       }
     });

@@ -58,7 +58,7 @@ export async function runningDesktop(ownerId: string, host: { node: TestNode; ag
 
 export async function serverRow(hostId: string, serverId: string) {
   return runInDurableObject(hostStub(hostId), (instance) =>
-    instance.getServer(serverId, { userId: "probe", role: "ADMIN", operatesHost: true }).then((o) => o.value ?? null),
+    instance.getServer(serverId, { userId: "probe", role: "ADMIN", operatesHost: true }).then((o) => (o.ok ? o.value : null)),
   );
 }
 
