@@ -1,10 +1,12 @@
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
+import type { Uploader } from "../uploader.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 import { uploaderFromArgs, uploadOptions } from "./upload.ts";
 
@@ -28,7 +30,11 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --chunk-seconds N     longest span of one chunk (default 60)
   --duration N          stop after N seconds (default: until Ctrl-C)
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
-${uploadOptions}`;
+${uploadOptions}
+  --uploads-paused      start with uploads held (chunks are recorded and spooled, not sent)
+  --control-stdin       take control lines on stdin: "uploads pause", "uploads resume" (lucid-agent run
+                        uses this to hold uploads during an emergency lockdown without stopping capture)
+`;
 
 export async function record(argv: string[], log: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
@@ -50,6 +56,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       server: { type: "string" },
       "token-file": { type: "string" },
       concurrency: { type: "string" },
+      "uploads-paused": { type: "boolean" },
+      "control-stdin": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -73,6 +81,12 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const keyPath = values["key-file"] ?? join(values.out, "session.key");
   const key = values["key-file"] ? readKey(keyPath) : readOrCreateKey(keyPath).key;
   const uploader = uploaderFromArgs(values, spool, log);
+  if (values["uploads-paused"]) {
+    if (!uploader) throw new UsageError("--uploads-paused needs --server");
+    uploader.pause();
+    log("uploads paused");
+  }
+  const control = values["control-stdin"] ? controlLines(uploader, log) : null;
 
   const source = values.display ?? values.device!;
   let capture: ScreenCapture;
@@ -149,5 +163,29 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   }
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  control?.close();
   return code;
+}
+
+/** Control lines from the parent agent on stdin; an open stdin must not keep the process alive at the end. */
+function controlLines(uploader: Uploader | null, log: (line: string) => void): { close(): void } {
+  const lines = createInterface({ input: process.stdin });
+  // Never what keeps the recorder running (an error path may return without close()).
+  (process.stdin as { unref?: () => void }).unref?.();
+  lines.on("line", (line) => {
+    const command = line.trim();
+    if (command === "uploads pause" && uploader) {
+      uploader.pause();
+      log("uploads paused");
+    } else if (command === "uploads resume" && uploader) {
+      uploader.resume();
+      log("uploads resumed");
+    } else if (command) log(`warning: ignored control line "${command.slice(0, 60)}"`);
+  });
+  return {
+    close() {
+      lines.close();
+      process.stdin.destroy();
+    },
+  };
 }

@@ -25,7 +25,8 @@ import { CommandError } from "../xrdp/manager.ts";
 import type { NodeState } from "./state.ts";
 
 export interface ChannelHandler {
-  execute(command: CommandBody): Promise<void>;
+  /** `commandId`: the frame's id (for logs and records; duplicates never reach here). */
+  execute(command: CommandBody, commandId: string): Promise<void>;
   list(): { serverId: string; state: "starting" | "listening" | "stopped" | "failed" }[];
   reports(): ResourceReport[];
 }
@@ -186,7 +187,7 @@ export class ControlChannel {
     // Delivered again while still being carried out (a retry, or a replay after reconnecting): ack when done, act once.
     if (pending) this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
     if (!pending) {
-      pending = this.o.handler.execute(frame.command).then(
+      pending = this.o.handler.execute(frame.command, frame.id).then(
         (): Outcome => ({ outcome: "done" }),
         (error: unknown): Outcome => ({
           outcome: "failed",

@@ -20,9 +20,11 @@ import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
 import { sessionKeyHex, startSession } from "../node/sessions-api.ts";
+import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
+import type { DesktopTarget } from "./desktop-notice.ts";
 import { establishedClients } from "./tcp.ts";
 import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type SessionUser } from "./users.ts";
 
@@ -77,6 +79,8 @@ export interface ServerManagerOptions {
   /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
   displayOffset?: number;
   pollMs?: number;
+  /** Carries out `server.notify` (the user's desktop when a session display is up, else null); without it the command fails as not supported. */
+  onNotify?: (command: { commandId: string; serverId: string; level: "info" | "warning"; message: string }, target: DesktopTarget | null) => Promise<void>;
   onEvent: (event: EventBody) => void;
   log: (line: string) => void;
 }
@@ -126,6 +130,9 @@ export class ServerManager {
   private sesman: ChildProcess | null = null;
   private poller: NodeJS.Timeout | null = null;
   private bytesRecorded = 0;
+  /** The emergency controls as they apply here (NotificationActions sets them). */
+  private policy: EmergencyPolicy = { writesHeld: false, recordingsHalted: false };
+  private waitingLogged = new Set<string>();
 
   private readonly o: ServerManagerOptions;
 
@@ -151,7 +158,7 @@ export class ServerManager {
     this.bytesRecorded += n;
   }
 
-  async execute(command: CommandBody): Promise<void> {
+  async execute(command: CommandBody, commandId = ""): Promise<void> {
     switch (command.kind) {
       case "server.start":
         return this.start(command);
@@ -163,8 +170,17 @@ export class ServerManager {
         server.limits = command.limits; // reported against by the control plane's monitor; cgroups are not applied yet
         return;
       }
-      case "server.notify":
-        throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+      case "server.notify": {
+        const server = this.servers.get(command.serverId);
+        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        if (!this.o.onNotify) throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+        try {
+          await this.o.onNotify({ ...command, commandId }, server.display ? this.desktopOf(server) : null);
+        } catch (error) {
+          throw new CommandError("notice-not-shown", (error as Error).message);
+        }
+        return;
+      }
       case "server.credentials": {
         const server = this.servers.get(command.serverId);
         if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
@@ -294,6 +310,50 @@ export class ServerManager {
     return orphans.length;
   }
 
+  /** The desktops of running servers whose user is logged in. */
+  desktops(): (DesktopTarget & { serverId: string })[] {
+    return [...this.servers.values()].filter((s) => s.state === "listening" && s.display).map((s) => ({ serverId: s.id, ...this.desktopOf(s) }));
+  }
+
+  private desktopOf(s: Server): DesktopTarget {
+    return { display: s.display!, xauthority: join(s.user.home, ".Xauthority") };
+  }
+
+  /**
+   * Follows the emergency controls: with writes held (lockdown) the recorders keep recording into
+   * the spool but hold their uploads, and sessions not yet started on the server wait; with
+   * recordings halted every recorder stops cleanly (open chunk sealed, spool kept) and none starts.
+   * Lifting either lets the poll loop restart recorders, which upload what was spooled.
+   */
+  async applyEmergency(policy: EmergencyPolicy): Promise<void> {
+    const before = this.policy;
+    this.policy = { ...policy };
+    this.waitingLogged.clear();
+    if (policy.writesHeld !== before.writesHeld) {
+      for (const s of this.servers.values()) this.control(s, policy.writesHeld ? "uploads pause" : "uploads resume");
+    }
+    if (policy.recordingsHalted) {
+      for (const s of [...this.servers.values()]) {
+        if (s.recorder && s.recorder.exitCode === null) await this.stopRecorder(s, "recordings halted");
+      }
+    }
+  }
+
+  /** A line to a running recorder's control stdin. */
+  private control(s: Server, line: string): void {
+    if (s.recorder && s.recorder.exitCode === null && s.recorder.stdin?.writable) s.recorder.stdin.write(line + "\n");
+  }
+
+  /** Seals the open chunk and ends the recorder without draining uploads: the spool keeps every chunk. */
+  private async stopRecorder(s: Server, why: string): Promise<void> {
+    const recorder = s.recorder!;
+    await Promise.race([s.recorderReady, wait(15_000)]);
+    this.control(s, "uploads pause");
+    recorder.kill("SIGTERM");
+    await Promise.race([new Promise((r) => (recorder.exitCode !== null ? r(null) : recorder.once("exit", r))), wait(30_000)]);
+    this.o.log(`server ${s.id}: recording stopped (${why}); the open chunk is sealed and the spool kept`);
+  }
+
   /** Stops every server (agent shutdown); their users are locked, nothing is destroyed. */
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
@@ -357,7 +417,7 @@ export class ServerManager {
         this.o.log(`server ${s.id}: session display ${s.display} (${s.user.name})`);
       }
       if (!session) s.display = null;
-      if (s.display && !s.recordStarting && (!s.recorder || s.recorder.exitCode !== null)) void this.record(s);
+      if (s.display && !this.policy.recordingsHalted && !s.recordStarting && (!s.recorder || s.recorder.exitCode !== null)) void this.record(s);
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
@@ -386,6 +446,13 @@ export class ServerManager {
       s.recordStarting = true;
       try {
         const keyFile = join(out, "session.key");
+        if (!existsSync(keyFile) && this.policy.writesHeld) {
+          // Starting the session on the server is a write the lockdown refuses: wait for the lift.
+          if (!this.waitingLogged.has(s.id)) this.o.log(`server ${s.id}: lockdown: the recording of session ${s.sessionId} starts when it is lifted`);
+          this.waitingLogged.add(s.id);
+          s.recordStarting = false;
+          return;
+        }
         if (!existsSync(keyFile)) {
           await startSession(this.o.upload, s.sessionId);
           mkdirSync(out, { recursive: true, mode: 0o700 });
@@ -397,11 +464,13 @@ export class ServerManager {
         return;
       }
       s.recordStarting = false;
-      if (s.state !== "listening" || !s.display) return;
-      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"));
+      if (s.state !== "listening" || !s.display || this.policy.recordingsHalted) return;
+      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--control-stdin");
+      if (this.policy.writesHeld) args.push("--uploads-paused");
       env.LUCID_NODE_TOKEN = this.o.upload.credential.token;
     }
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, args, { env, stdio: [this.o.upload ? "pipe" : "ignore", "ignore", "pipe"] });
+    child.stdin?.on("error", () => {}); // the recorder exited: nothing left to control
     s.recorder = child;
     let ready: () => void = () => {};
     s.recorderReady = new Promise<void>((resolve) => (ready = resolve));
