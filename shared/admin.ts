@@ -117,6 +117,8 @@ export const helloMessageSchema = z.object({
   recent: z.array(notificationMessageSchema),
   lastId: z.number().int().min(0),
   resumedAfter: z.number().int().min(0).nullable(),
+  /** With `after`: the kept notifications at or before it that have been retracted (a listener may have missed the retraction). */
+  retracted: z.array(z.number().int().min(1)).max(10_000),
 });
 
 /** Every message on GET /api/v1/notifications/live, validated by the agent (and any client). */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from "drizzle-orm";
 import {
   alertInputSchema,
   DEFAULT_SYSTEM_CONFIG,
@@ -283,6 +283,18 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
     return newest ? rows.reverse() : rows;
   }
 
+  #retractedUpTo(listener: Listener, afterId: number): number[] {
+    const audiences: NotificationAudience[] = ["all", listener === "agent" ? "agents" : "clients"];
+    return this.db
+      .select({ id: schema.notifications.id })
+      .from(schema.notifications)
+      .where(and(lte(schema.notifications.id, afterId), isNotNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
+      .orderBy(schema.notifications.id)
+      .limit(10_000)
+      .all()
+      .map((row) => row.id);
+  }
+
   #message(row: typeof schema.notifications.$inferSelect): BroadcastMessage {
     return { type: "notification", id: row.id, at: new Date(row.at).toISOString(), audience: row.audience, severity: row.severity, title: row.title, body: row.body };
   }
@@ -309,6 +321,7 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
       recent: after === null ? this.#notificationsAfter(listener, 0, 20, true) : [],
       lastId: newest?.id ?? 0,
       resumedAfter: after,
+      retracted: after === null ? [] : this.#retractedUpTo(listener, after),
     };
     server.send(JSON.stringify(hello));
     if (after !== null) {

@@ -208,10 +208,15 @@ describe("lucid-agent run on the notifications stream", () => {
   it("a restarted agent resumes after its saved cursor: nothing again, nothing lost; a retraction is marked", async () => {
     const cursor = (await status()).cursor;
     const missed = await broadcast("While the agent was down");
+    const { token: retractor, factor: retractFactor } = stepUp();
+    await client.expect(200, "POST", `/api/v1/admin/emergency/notifications/${during}/retract`, { token: retractor, json: retractFactor });
     const again = agent(["run", "--state", stateDir, "--no-channel", "--heartbeat-seconds", "5"]);
     await again.waitFor(new RegExp(`notifications connected \\(resuming after ${cursor}; newest ${missed}\\)`));
     await again.waitFor((out) => handled(out).includes(missed), `notification ${missed}`);
     expect(handled(again.output())).toEqual([missed]);
+    // The retraction it missed came with the hello.
+    expect(again.output()).toMatch(new RegExp(`^retraction \\{"id":${during},"at":null,"title":"Firmware update tonight","whileAway":true\\}$`, "m"));
+    expect((await status()).notices.find((n) => n.key === `broadcast:${during}`)).toMatchObject({ retracted: true });
     const { token, factor } = stepUp();
     await client.expect(200, "POST", `/api/v1/admin/emergency/notifications/${missed}/retract`, { token, json: factor });
     await again.waitFor(new RegExp(`^retraction \\{"id":${missed},`, "m"), "the retraction");

@@ -19,7 +19,7 @@ afterAll(() => {
 });
 
 const flag = { active: false, reason: null, changedBy: null, changedAt: null };
-const hello = { type: "hello", listener: "agent", emergency: { lockdown: flag, recordings_halted: flag, sessions_shutdown: flag, lockdownMessage: "m" }, recent: [], lastId: 4, resumedAfter: 2 };
+const hello = { type: "hello", listener: "agent", emergency: { lockdown: flag, recordings_halted: flag, sessions_shutdown: flag, lockdownMessage: "m" }, recent: [], lastId: 4, resumedAfter: 2, retracted: [1] };
 const note = { type: "notification", id: 3, at: "2026-11-26T00:00:00.000Z", audience: "agents", severity: "warning", title: "t", body: "b" };
 
 describe("parseStreamFrame", () => {
@@ -47,6 +47,8 @@ describe("parseStreamFrame", () => {
       { ...note, type: "emergency", id: 0, control: "self_destruct", active: true },
       { ...note, type: "emergency", id: 0, control: "lockdown" },
       { ...hello, lastId: -1 },
+      { ...hello, retracted: [0] },
+      { ...hello, retracted: undefined },
       { ...hello, emergency: { lockdown: flag } },
       null,
       [],

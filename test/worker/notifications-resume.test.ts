@@ -50,12 +50,27 @@ describe("notification stream resume", () => {
     expect(resumed.frames[3]).toMatchObject({ type: "notification", id: fourth, title: "four" });
     resumed.ws.close();
 
+    // A retraction sent while a listener was away is in its next hello (only ids at or before its cursor, its audience only).
+    const a = await theAdmin();
+    for (const id of [second, clientsOnly]) {
+      expect((await adminSend("POST", `/api/v1/admin/emergency/notifications/${id}/retract`, a.recovery(), a.token)).status).toBe(200);
+    }
+    const back = await listen(`?after=${fourth}`);
+    await back.arrived(1);
+    expect(back.frames[0]).toMatchObject({ type: "hello", resumedAfter: fourth, retracted: [second] });
+    back.ws.close();
+    const early = await listen(`?after=${first}`);
+    await early.arrived(3);
+    expect(early.frames[0]).toMatchObject({ type: "hello", retracted: [] });
+    expect(early.frames.slice(1).map((f) => f.type === "notification" && f.id)).toEqual([third, fourth]); // the retracted one is not replayed
+    early.ws.close();
+
     // Without `after`: the newest notifications in `recent`, nothing replayed.
     const fresh = await listen("");
     await fresh.arrived(1);
-    expect(fresh.frames[0]).toMatchObject({ type: "hello", resumedAfter: null, lastId: fourth });
+    expect(fresh.frames[0]).toMatchObject({ type: "hello", resumedAfter: null, lastId: fourth, retracted: [] });
     const recent = fresh.frames[0]!.type === "hello" ? fresh.frames[0]!.recent.map((n) => n.id) : [];
-    expect(recent.slice(-3)).toEqual([second, third, fourth]);
+    expect(recent.slice(-2)).toEqual([third, fourth]);
     fresh.ws.close();
   });
 

@@ -107,6 +107,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
           emergencyChange: (m) => actions!.emergencyChange(m),
           notification: (m) => actions!.notification(m),
           retraction: (m) => actions!.retraction(m),
+          retractedWhileAway: (ids) => actions!.retractedWhileAway(ids),
           history: (m, cursor) => actions!.history(m, cursor),
           event: (e) =>
             log(

@@ -94,6 +94,15 @@ export class NotificationActions implements StreamHandlers {
     this.o.board.update(`broadcast:${message.id}`, { retracted: true });
   }
 
+  async retractedWhileAway(ids: number[]): Promise<void> {
+    for (const id of ids) {
+      const notice = this.o.board.notices.find((n) => n.key === `broadcast:${id}`);
+      if (!notice || notice.retracted) continue;
+      this.o.log(`retraction ${JSON.stringify({ id, at: null, title: notice.title, whileAway: true })}`);
+      this.o.board.update(notice.key, { retracted: true });
+    }
+  }
+
   async history(messages: BroadcastMessage[], cursor: number): Promise<void> {
     for (const m of messages) {
       this.o.board.add({ key: `broadcast:${m.id}`, source: "broadcast", at: m.at, severity: m.severity, title: m.title, body: m.body, shownOn: [], retracted: false });

@@ -34,6 +34,8 @@ export interface StreamHandlers {
   /** A new broadcast, exactly once, in id order. Persist the cursor (`message.id`) with what it did. */
   notification(message: BroadcastMessage): void | Promise<void>;
   retraction(message: BroadcastMessage): void | Promise<void>;
+  /** After a resumed hello: ids retracted at or before the cursor (their retraction may have been missed). */
+  retractedWhileAway(ids: number[]): void | Promise<void>;
   /** Broadcasts sent before this agent first listened (first connection only). */
   history(messages: BroadcastMessage[], cursor: number): void | Promise<void>;
   event?(event: StreamEvent): void;
@@ -149,6 +151,7 @@ export class NotificationStream {
         }
         h.event?.({ kind: "connected", resumedAfter: m.resumedAfter, lastId: m.lastId });
         await h.emergencyState(m.emergency);
+        if (m.retracted.length) await h.retractedWhileAway(m.retracted);
         if (this.cursorValue === null) {
           this.cursorValue = m.lastId;
           await h.history(m.recent, m.lastId);
