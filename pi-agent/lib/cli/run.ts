@@ -29,7 +29,7 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --display-offset N        first X display number of xrdp sessions (default 10)
   --public-address HOST     host name or address RDP clients use to reach this machine
   --no-channel              no RDP agent channel
-  --no-notifications        do not listen to the notifications stream
+  --no-notifications        do not listen to the notifications stream (nor follow the emergency controls)
   --no-upload               keep recordings in the spool instead of uploading them
 
 Exit codes: 0 stopped by a signal, 64 usage or not enrolled, 77 the node API refused this node
@@ -96,8 +96,10 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   });
   const board = new NoticeBoard(stateDir, log);
   actions = new NotificationActions({ board, host: manager, show: showDesktopNotice, log });
-  await actions.resume();
-  const stream = values["no-notifications"]
+  const listening = !values["no-notifications"];
+  // Without the stream the agent would never hear a lockdown lifted: the remembered state applies only when listening.
+  if (listening) await actions.resume();
+  const stream = !listening
     ? null
     : new NotificationStream({
         state,
@@ -135,7 +137,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       giveBackBytesRecorded: (n) => manager.giveBackBytesRecorded(n),
       accepting: () => !stop.signal.aborted,
     },
-    held: () => actions!.policy.writesHeld,
+    held: () => listening && actions!.policy.writesHeld,
     onEvent: (e) =>
       log(
         e.kind === "accepted"

@@ -103,17 +103,28 @@ export class NotificationStream {
   /** One connection, until it closes; frames are handled one at a time, in order. */
   private listenOnce(signal: AbortSignal): Promise<{ code: number; reason: string; greeted: boolean }> {
     return new Promise((resolve) => {
+      if (signal.aborted) return resolve({ code: 1000, reason: "agent stopping", greeted: false });
       const { server, credential } = this.o.state;
       const socket = new WebSocket(streamUrl(server, this.cursorValue), { headers: { [credential.header]: credential.token } } as never);
       const keepAliveMs = this.o.keepAliveMs ?? 30_000;
       let greeted = false;
       let lastFrameAt = Date.now();
       let queue = Promise.resolve();
+      let finished = false;
+      const finish = (code: number, reason: string) => {
+        if (finished) return;
+        finished = true;
+        clearInterval(pinger);
+        signal.removeEventListener("abort", onAbort);
+        if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code === 4001 ? 4001 : 1000, reason.slice(0, 120));
+        // Let frames already received finish before reconnecting with the cursor they moved.
+        void queue.then(() => resolve({ code, reason, greeted }));
+      };
       const pinger = setInterval(() => {
-        if (Date.now() - lastFrameAt > 2 * keepAliveMs + 1000) return socket.close(4001, "missed pong");
+        if (Date.now() - lastFrameAt > 2 * keepAliveMs + 1000) return finish(4001, "missed pong");
         if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}');
       }, keepAliveMs);
-      const onAbort = () => socket.close(1000, "agent stopping");
+      const onAbort = () => finish(1000, "agent stopping");
       signal.addEventListener("abort", onAbort, { once: true });
       socket.addEventListener("message", (event) => {
         lastFrameAt = Date.now();
@@ -123,14 +134,10 @@ export class NotificationStream {
         });
       });
       socket.addEventListener("error", () => {
-        // A close event follows.
+        // A refused upgrade (401, 503 …) fires only `error` in Node's WebSocket, never `close`: end the attempt here.
+        if (socket.readyState !== WebSocket.OPEN) finish(1006, "the upgrade failed or the server is unreachable");
       });
-      socket.addEventListener("close", (event) => {
-        clearInterval(pinger);
-        signal.removeEventListener("abort", onAbort);
-        // Let frames already received finish before reconnecting with the cursor they moved.
-        void queue.then(() => resolve({ code: event.code, reason: event.reason, greeted }));
-      });
+      socket.addEventListener("close", (event) => finish(event.code, event.reason));
     });
   }
 
