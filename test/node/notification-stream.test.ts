@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { backoffDelay } from "../../pi-agent/lib/backoff.ts";
 import { MAX_NOTICES, NoticeBoard, noticeFile, readBoard, type Notice } from "../../pi-agent/lib/node/notice-board.ts";
-import { parseStreamFrame, streamUrl } from "../../pi-agent/lib/node/notification-stream.ts";
+import { NotificationStream, parseStreamFrame, streamUrl, type StreamEvent } from "../../pi-agent/lib/node/notification-stream.ts";
+import { ControlChannel, type ChannelEvent } from "../../pi-agent/lib/node/control-channel.ts";
+import { freePort } from "../../edge-adapter/workerd-process.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -129,5 +131,59 @@ describe("NoticeBoard", () => {
     const board = new NoticeBoard(dir, (l) => warnings.push(l));
     expect(warnings[0]).toMatch(/^warning: .*damaged.*starting with no notification history$/);
     expect(board.cursor).toBeNull();
+  });
+});
+
+// Node's WebSocket fires only `error` (never `close`) when the connection or the upgrade fails: both
+// clients must still back off, retry and stop on abort. A port nothing listens on is the real case.
+describe("reconnecting while the server is unreachable", () => {
+  async function untilEvents<E>(events: E[], n: number): Promise<void> {
+    const end = Date.now() + 20_000;
+    while (events.length < n) {
+      if (Date.now() > end) throw new Error(`only ${events.length} events: ${JSON.stringify(events)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it("the notifications stream retries with growing back-off and stops on abort", async () => {
+    const events: StreamEvent[] = [];
+    const noop = () => {};
+    const stream = new NotificationStream({
+      state: { server: `http://127.0.0.1:${await freePort()}`, credential: { header: "X-Node-Credential", token: "t", jti: "j", expiresAt: "" } },
+      cursor: 5,
+      minBackoffMs: 20,
+      maxBackoffMs: 80,
+      handlers: { emergencyState: noop, emergencyChange: noop, notification: noop, retraction: noop, retractedWhileAway: noop, history: noop, event: (e) => events.push(e) },
+    });
+    const stop = new AbortController();
+    const run = stream.run(stop.signal);
+    await untilEvents(events, 4);
+    stop.abort();
+    await run;
+    const delays = events.map((e) => (e.kind === "closed" ? e.retryInMs : -1));
+    expect(delays[0]).toBeGreaterThanOrEqual(16);
+    expect(delays[0]).toBeLessThanOrEqual(24);
+    expect(delays[3]).toBeGreaterThanOrEqual(64);
+    expect(delays[3]).toBeLessThanOrEqual(80);
+    expect(stream.cursor).toBe(5);
+  });
+
+  it("the RDP control channel retries too (it used to wait for a close event that never came)", async () => {
+    const events: ChannelEvent[] = [];
+    const state = { nodeId: "node-x", server: `http://127.0.0.1:${await freePort()}`, secretKey: "11".repeat(32), credential: { header: "X-Node-Credential", token: "t" } };
+    const channel = new ControlChannel({
+      state: state as never,
+      handler: { execute: async () => {}, list: () => [], reports: () => [] },
+      agentVersion: "test",
+      minBackoffMs: 20,
+      maxBackoffMs: 80,
+      onEvent: (e) => events.push(e),
+    });
+    const stop = new AbortController();
+    const run = channel.run(stop.signal);
+    await untilEvents(events, 3);
+    stop.abort();
+    await run;
+    expect(events.every((e) => e.kind === "closed" && e.code === 1006)).toBe(true);
   });
 });

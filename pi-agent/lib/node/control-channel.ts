@@ -106,16 +106,20 @@ export class ControlChannel {
     const socket = new WebSocket(this.url, { headers: { [this.o.state.credential.header]: this.o.state.credential.token } } as never);
     this.socket = socket;
     socket.addEventListener("message", (e) => this.onFrame(typeof e.data === "string" ? e.data : ""));
-    socket.addEventListener("close", (e) => this.onClose(e.code, e.reason));
+    socket.addEventListener("close", (e) => this.onClose(socket, e.code, e.reason));
     socket.addEventListener("error", () => {
-      // A close event follows; reconnecting happens there.
+      // On an open socket a close event follows. A refused connection or upgrade fires only `error` in
+      // Node's WebSocket, never `close`: without this the channel would never try again.
+      if (socket.readyState !== WebSocket.OPEN) this.onClose(socket, 1006, "the upgrade failed or the server is unreachable");
     });
   }
 
-  private onClose(code: number, reason: string): void {
+  private onClose(socket: WebSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return; // this attempt was already given up
     this.clearTimers();
     this.channel = null;
     this.socket = null;
+    if (socket.readyState === WebSocket.CONNECTING) socket.close(); // fires error again: ignored above
     if (this.stopped) return;
     const max = this.o.maxBackoffMs ?? 60_000;
     const base = Math.min(max, (this.o.minBackoffMs ?? 1000) * 2 ** Math.min(this.failures, 16));
