@@ -21,6 +21,7 @@ import {
   type ResourceReport,
   type UnsignedAgentMessage,
 } from "../../../shared/rdp/protocol.ts";
+import { backoffDelay } from "../backoff.ts";
 import { CommandError } from "../xrdp/manager.ts";
 import type { NodeState } from "./state.ts";
 
@@ -121,10 +122,7 @@ export class ControlChannel {
     this.socket = null;
     if (socket.readyState === WebSocket.CONNECTING) socket.close(); // fires error again: ignored above
     if (this.stopped) return;
-    const max = this.o.maxBackoffMs ?? 60_000;
-    const base = Math.min(max, (this.o.minBackoffMs ?? 1000) * 2 ** Math.min(this.failures, 16));
-    this.failures++;
-    const retryInMs = Math.round(base * (0.8 + Math.random() * 0.4));
+    const retryInMs = backoffDelay(this.failures++, { minMs: this.o.minBackoffMs ?? 1000, maxMs: this.o.maxBackoffMs ?? 60_000 });
     this.o.onEvent?.({ kind: "closed", code, reason, retryInMs });
     this.timers.push(setTimeout(() => this.connect(), retryInMs));
   }
