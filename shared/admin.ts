@@ -75,13 +75,65 @@ export interface AlertView {
 export const NOTIFICATION_AUDIENCES = ["all", "clients", "agents"] as const;
 export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
 
+const severity = z.enum(ALERT_SEVERITIES);
+const emergencyFlagSchema = z.object({ active: z.boolean(), reason: z.string().nullable(), changedBy: z.string().nullable(), changedAt: z.number().nullable() });
+
+/** A broadcast (or its retraction) on the notification stream; `id` increases and is never reused. */
+export const notificationMessageSchema = z.object({
+  type: z.enum(["notification", "retraction"]),
+  id: z.number().int().min(1),
+  at: z.string(),
+  audience: z.enum(NOTIFICATION_AUDIENCES),
+  severity,
+  title: z.string().max(200),
+  body: z.string().max(2000),
+});
+
+/** An emergency control changed (not stored: the next `hello` carries the whole state). */
+export const emergencyMessageSchema = notificationMessageSchema.extend({
+  type: z.literal("emergency"),
+  id: z.literal(0),
+  control: z.enum(EMERGENCY_CONTROLS),
+  active: z.boolean(),
+});
+
+export const emergencySnapshotSchema = z.object({
+  lockdown: emergencyFlagSchema,
+  recordings_halted: emergencyFlagSchema,
+  sessions_shutdown: emergencyFlagSchema,
+  lockdownMessage: z.string(),
+});
+
+/**
+ * The first message on every connection. `recent`: the newest notifications (oldest first) for a
+ * listener that connected without `after`; with `after`, every notification after it follows the
+ * hello as ordinary `notification` messages (`resumedAfter` says so). `lastId` is the newest id the
+ * server has issued, so a listener whose cursor is ahead of it knows the server's history was reset.
+ */
+export const helloMessageSchema = z.object({
+  type: z.literal("hello"),
+  listener: z.enum(["client", "agent"]),
+  emergency: emergencySnapshotSchema,
+  recent: z.array(notificationMessageSchema),
+  lastId: z.number().int().min(0),
+  resumedAfter: z.number().int().min(0).nullable(),
+  /** With `after`: the kept notifications at or before it that have been retracted (a listener may have missed the retraction). */
+  retracted: z.array(z.number().int().min(1)).max(10_000),
+});
+
+/** Every message on GET /api/v1/notifications/live, validated by the agent (and any client). */
+export const notificationStreamSchema = z.discriminatedUnion("type", [
+  helloMessageSchema,
+  notificationMessageSchema.extend({ type: z.literal("notification") }),
+  notificationMessageSchema.extend({ type: z.literal("retraction") }),
+  emergencyMessageSchema,
+  z.object({ type: z.literal("pong") }),
+]);
+export type NotificationStreamMessage = z.infer<typeof notificationStreamSchema>;
+export type HelloMessage = z.infer<typeof helloMessageSchema>;
+export type EmergencyMessage = z.infer<typeof emergencyMessageSchema>;
+
+export type BroadcastMessage = z.infer<typeof notificationMessageSchema>;
 /** A message on the notification stream (GET /api/v1/notifications/live). */
-export interface NotificationMessage {
-  type: "notification" | "retraction" | "emergency";
-  id: number;
-  at: string;
-  audience: NotificationAudience;
-  severity: (typeof ALERT_SEVERITIES)[number];
-  title: string;
-  body: string;
-}
+export type NotificationMessage = BroadcastMessage | EmergencyMessage;
+export const NOTIFICATIONS_LIVE_PATH = "/api/v1/notifications/live";

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, ne, sql } from "drizzle-orm";
 import {
   alertInputSchema,
   DEFAULT_SYSTEM_CONFIG,
@@ -10,6 +10,8 @@ import {
   type EmergencyFlag,
   type EmergencySnapshot,
   type NotificationAudience,
+  type BroadcastMessage,
+  type HelloMessage,
   type NotificationMessage,
   type SystemConfig,
 } from "../../shared/admin.ts";
@@ -47,6 +49,10 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
 
   async emergency(): Promise<EmergencySnapshot> {
     await this.ready();
+    return this.#emergency();
+  }
+
+  #emergency(): EmergencySnapshot {
     const rows = this.db.select().from(schema.emergencyControls).all();
     const flag = (control: EmergencyControl): EmergencyFlag => {
       const row = rows.find((r) => r.control === control);
@@ -64,7 +70,7 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
   async setEmergency(control: EmergencyControl, active: boolean, actor: string, reason: string): Promise<{ before: EmergencyFlag; after: EmergencyFlag }> {
     await this.ready();
     if (!EMERGENCY_CONTROLS.includes(control)) throw new Error(`unknown control ${control}`);
-    const before = (await this.emergency())[control];
+    const before = this.#emergency()[control];
     const after = { active, reason, changedBy: actor, changedAt: Date.now() };
     this.db
       .insert(schema.emergencyControls)
@@ -79,6 +85,8 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
       severity: active ? "critical" : "info",
       title: `${control.replace("_", " ")} ${active ? "on" : "off"}`,
       body: reason,
+      control,
+      active,
     });
     return { before, after };
   }
@@ -232,57 +240,93 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
 
   // ---- notifications -----------------------------------------------------------------------
 
-  async broadcast(input: { audience: NotificationAudience; severity: AlertView["severity"]; title: string; body: string }, actor: string): Promise<NotificationMessage> {
+  async broadcast(input: { audience: NotificationAudience; severity: AlertView["severity"]; title: string; body: string }, actor: string): Promise<BroadcastMessage> {
     await this.ready();
     const at = Date.now();
     const row = this.db.insert(schema.notifications).values({ ...input, at, sentBy: actor }).returning().get();
     const keep = this.#config().config.notificationHistory;
     this.db.delete(schema.notifications).where(lt(schema.notifications.id, row.id - keep + 1)).run();
-    const message: NotificationMessage = { type: "notification", id: row.id, at: new Date(at).toISOString(), ...input };
+    const message: BroadcastMessage = { type: "notification", id: row.id, at: new Date(at).toISOString(), ...input };
     this.#send(input.audience, message);
     return message;
   }
 
   /** Reverses a broadcast: listeners get a `retraction`, and it leaves the recent list. */
-  async retract(id: number, actor: string): Promise<Outcome<{ before: NotificationMessage; after: NotificationMessage }>> {
+  async retract(id: number, actor: string): Promise<Outcome<{ before: BroadcastMessage; after: BroadcastMessage }>> {
     await this.ready();
     const row = this.db.select().from(schema.notifications).where(eq(schema.notifications.id, id)).get();
     if (!row) return refuse("not-found", `No notification ${id}.`);
     if (row.retractedAt !== null) return refuse("invalid-state", `Notification ${id} is already retracted.`, { state: "retracted" });
     this.db.update(schema.notifications).set({ retractedAt: Date.now(), retractedBy: actor }).where(eq(schema.notifications.id, id)).run();
     const before = this.#message(row);
-    const after: NotificationMessage = { ...before, type: "retraction", at: new Date().toISOString() };
+    const after: BroadcastMessage = { ...before, type: "retraction", at: new Date().toISOString() };
     this.#send(row.audience, after);
     return ok({ before, after });
   }
 
   /** Live (not retracted) notifications after `afterId` that `listener` may see, oldest first. */
-  async recentNotifications(listener: Listener, afterId: number, limit: number): Promise<NotificationMessage[]> {
+  async recentNotifications(listener: Listener, afterId: number, limit: number): Promise<BroadcastMessage[]> {
     await this.ready();
+    return this.#notificationsAfter(listener, afterId, limit);
+  }
+
+  #notificationsAfter(listener: Listener, afterId: number, limit: number, newest = false): BroadcastMessage[] {
     const audiences: NotificationAudience[] = ["all", listener === "agent" ? "agents" : "clients"];
-    return this.db
+    const rows = this.db
       .select()
       .from(schema.notifications)
       .where(and(gt(schema.notifications.id, afterId), isNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
-      .orderBy(schema.notifications.id)
+      .orderBy(newest ? desc(schema.notifications.id) : schema.notifications.id)
       .limit(limit)
       .all()
       .map((row) => this.#message(row));
+    return newest ? rows.reverse() : rows;
   }
 
-  #message(row: typeof schema.notifications.$inferSelect): NotificationMessage {
+  #retractedUpTo(listener: Listener, afterId: number): number[] {
+    const audiences: NotificationAudience[] = ["all", listener === "agent" ? "agents" : "clients"];
+    return this.db
+      .select({ id: schema.notifications.id })
+      .from(schema.notifications)
+      .where(and(lte(schema.notifications.id, afterId), isNotNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
+      .orderBy(schema.notifications.id)
+      .limit(10_000)
+      .all()
+      .map((row) => row.id);
+  }
+
+  #message(row: typeof schema.notifications.$inferSelect): BroadcastMessage {
     return { type: "notification", id: row.id, at: new Date(row.at).toISOString(), audience: row.audience, severity: row.severity, title: row.title, body: row.body };
   }
 
-  /** Upgrades an already-authorized request (the route checked the caller) to a listener socket. */
+  /**
+   * Upgrades an already-authorized request (the route checked the caller) to a listener socket.
+   * `X-Lucid-After` (the route's `after`): every notification after that id is replayed right after
+   * the hello, so a listener that reconnects misses none and, keeping the ids it saw, sees none twice.
+   * All of it is sent without yielding, so no broadcast can slip in between the hello and the replay.
+   */
   override async fetch(request: Request): Promise<Response> {
     await this.ready();
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response(null, { status: 426 });
     const listener: Listener = request.headers.get("X-Lucid-Listener") === "agent" ? "agent" : "client";
+    const afterHeader = request.headers.get("X-Lucid-After");
+    const after = afterHeader !== null && /^\d{1,15}$/.test(afterHeader) ? Number(afterHeader) : null;
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [listener]);
-    const snapshot = await this.emergency();
-    server.send(JSON.stringify({ type: "hello", listener, emergency: snapshot, recent: await this.recentNotifications(listener, 0, 20) }));
+    const newest = this.db.select({ id: sql<number>`coalesce(max(${schema.notifications.id}), 0)` }).from(schema.notifications).get();
+    const hello: HelloMessage = {
+      type: "hello",
+      listener,
+      emergency: this.#emergency(),
+      recent: after === null ? this.#notificationsAfter(listener, 0, 20, true) : [],
+      lastId: newest?.id ?? 0,
+      resumedAfter: after,
+      retracted: after === null ? [] : this.#retractedUpTo(listener, after),
+    };
+    server.send(JSON.stringify(hello));
+    if (after !== null) {
+      for (const message of this.#notificationsAfter(listener, after, this.#config().config.notificationHistory)) server.send(JSON.stringify(message));
+    }
     const subprotocol = request.headers.get("X-Lucid-Subprotocol");
     return new Response(null, { status: 101, webSocket: client, headers: subprotocol ? { "Sec-WebSocket-Protocol": subprotocol } : {} });
   }

@@ -51,7 +51,9 @@ const live = createRoute({
   // Browsers authenticate with the subprotocols `lucid` + `lucid.bearer.<access token>`; others with Authorization or a node credential.
   description:
     'Messages: `{ "type": "hello", listener, emergency, recent }`, then `{ "type": "notification" | "retraction" | "emergency", id, at, audience, severity, title, body }`. ' +
-    'The client may send `{"type":"ping"}` (answered with `{"type":"pong"}`); anything else closes the socket.',
+    'The client may send `{"type":"ping"}` (answered with `{"type":"pong"}`); anything else closes the socket. ' +
+    "`after=<id>` resumes: every notification after that id follows the hello (then `recent` is empty), so a listener that keeps the last id it saw misses none and sees none twice.",
+  request: { query: z.object({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).strict() },
   responses: { 101: { description: "Switching to WebSocket" }, ...problemResponses(401, 426, 429, 500) },
 });
 
@@ -72,5 +74,7 @@ export const notificationsApp = notifications
     const request = new Request(c.req.raw);
     request.headers.set("X-Lucid-Listener", listener);
     if (viaProtocol) request.headers.set("X-Lucid-Subprotocol", "lucid");
+    const { after } = c.req.valid("query");
+    if (after !== undefined) request.headers.set("X-Lucid-After", String(after));
     return adminStub(c.env).fetch(request);
   });

@@ -13,7 +13,7 @@ const HELP = `lucid-agent <command> [options]   (lucid-agent <command> --help fo
   record --display :N --out DIR   record a display into encrypted chunks (and upload them)
   upload --out DIR --server URL   upload what is left in a spool
   decode FILE --png DIR           decode a recording or a spooled chunk into PNG frames
-  status --out DIR                show a spool's session and pending chunks
+  status --out DIR | --state DIR  a spool's pending chunks, or what the node daemon was told
   enroll --server URL …           register this machine as a node (Ed25519 key, node API)
   run                             node daemon: heartbeats, RDP agent channel, xrdp servers, recording
 

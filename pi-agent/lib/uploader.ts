@@ -1,7 +1,9 @@
 /**
  * Uploads spooled chunks per shared/chunk.ts: a streaming PUT per chunk, a bounded number at a time,
  * retrying network errors, 5xx and 429 with capped exponential back-off and jitter. A chunk leaves
- * the spool only when the server's receipt names the same index and SHA-256.
+ * the spool only when the server's receipt names the same index and SHA-256. `pause()` holds every
+ * upload (an emergency lockdown refuses node writes: retrying would only hammer the server) until
+ * `resume()`; chunks stay spooled meanwhile.
  */
 import { createReadStream } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
@@ -65,6 +67,7 @@ export class Uploader {
    */
   private readonly acknowledged = new Set<number>();
   readonly rejected = new Map<number, string>();
+  private held: { released: Promise<void>; release: () => void } | null = null;
 
   constructor(spool: Spool, options: UploaderOptions) {
     const url = new URL(options.baseUrl);
@@ -72,6 +75,32 @@ export class Uploader {
     if (!(options.concurrency >= 1)) throw new RangeError("upload concurrency must be at least 1");
     this.spool = spool;
     this.options = options;
+  }
+
+  /** Holds uploads (an in-flight PUT finishes; nothing new starts) until resume(). */
+  pause(): void {
+    if (this.held) return;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.held = { released, release };
+  }
+
+  resume(): void {
+    this.held?.release();
+    this.held = null;
+  }
+
+  get paused(): boolean {
+    return this.held !== null;
+  }
+
+  /** Waits while paused; false when the caller should give up (aborted, or paused with nothing more to come). */
+  private async mayGo(signal: AbortSignal, done: () => boolean): Promise<boolean> {
+    while (this.held && !signal.aborted) {
+      if (done()) return false;
+      await Promise.race([this.held.released, sleep(1000, signal)]);
+    }
+    return !signal.aborted;
   }
 
   /** One PUT; resolves with the HTTP status once the receipt is checked, or throws. */
@@ -119,8 +148,9 @@ export class Uploader {
   }
 
   /** Uploads one chunk until the server acknowledges it, or a permanent error. */
-  private async uploadOne(meta: ChunkMeta, signal: AbortSignal): Promise<void> {
+  private async uploadOne(meta: ChunkMeta, signal: AbortSignal, done: () => boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      if (!(await this.mayGo(signal, done))) return;
       let reason: string;
       try {
         const result = await this.put(meta);
@@ -167,13 +197,15 @@ export class Uploader {
     const workers = new Set<Promise<void>>();
     try {
       while (!signal.aborted) {
+        // Paused with the recording over: stop here, what is left stays spooled.
+        if (!(await this.mayGo(signal, options.done))) break;
         const todo = (await this.spool.pending()).filter(
           (m) => !this.inFlight.has(m.index) && !this.acknowledged.has(m.index) && !this.rejected.has(m.index),
         );
         for (const meta of todo) {
           if (this.inFlight.size >= this.options.concurrency) break;
           this.inFlight.add(meta.index);
-          const job: Promise<void> = this.uploadOne(meta, signal)
+          const job: Promise<void> = this.uploadOne(meta, signal, options.done)
             .catch(() => {}) // recorded in this.rejected and reported through onEvent
             .finally(() => {
               this.inFlight.delete(meta.index);

@@ -3,7 +3,7 @@
 // real xfreerdp client, and the session's recording uploaded under the session's own data key.
 // Root only (the agent creates the session user); xrdp's single sesman makes it exclusive with
 // test/node/agent-xrdp.test.ts, which runs in the later `agent` group.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,6 +150,14 @@ describe.skipIf(!isRoot)("a desktop served by the agent on the control plane's c
       return ["active", "idle"].includes(s?.connection) && s.lastReport ? s : null;
     });
     expect(live.lastReport.memoryMb).toBeGreaterThan(10);
+    // server.notify reaches the user's desktop (an xmessage window on the session's display) and is acked done.
+    const notify = await call(OPERATOR, "NODE_OPERATOR", "POST", `${serverPath}/notify`, { level: "warning", message: "Maintenance at 23:00" });
+    expect(notify.status, JSON.stringify(notify.json)).toBe(200);
+    await until("the notice acked", async () => new RegExp(`command ${notify.json.commandId} \\(server\\.notify, attempt 1\\): done`).test(agentOutput));
+    const display = /session display (:\d+)/.exec(agentOutput)![1]!;
+    const windows = execFileSync("xwininfo", ["-display", display, "-root", "-tree"], { encoding: "utf8", env: { ...process.env, XAUTHORITY: join(lookupUser(sessionUser)!.home, ".Xauthority") } });
+    expect(windows).toContain('"Lucid: Message from Lucid"');
+    expect(agentOutput).toMatch(/^desktop-notice \{"commandId":"[^"]+","serverId":"[^"]+","level":"warning","message":"Maintenance at 23:00","display":":\d+"\}$/m);
     // The recorder (a child process) runs once it says so; give it a few frames before the client leaves.
     await until("recording", async () => /recorder: recording :18\d \(800x600\)/.test(agentOutput));
     await new Promise((r) => setTimeout(r, 1500));

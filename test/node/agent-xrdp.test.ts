@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { ServerManager } from "../../pi-agent/lib/xrdp/manager.ts";
 import { lookupUser, removeUser, sessionDisplay } from "../../pi-agent/lib/xrdp/users.ts";
 import { freePort } from "../../edge-adapter/workerd-process.ts";
 import { allProcesses } from "../../pi-agent/lib/node/proc-stats.ts";
+import { showDesktopNotice, type DesktopTarget } from "../../pi-agent/lib/xrdp/desktop-notice.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
 const dir = mkdtempSync(join(tmpdir(), "lucid-xrdp-"));
@@ -82,6 +83,8 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
   const desktop = join(shared, "desktop.sh");
   writeFileSync(desktop, "#!/bin/sh\nxsetroot -solid '#ff0000'\nsleep 3\nxsetroot -solid '#0000ff'\nexec xterm -geometry 40x10+0+0\n", { mode: 0o755 });
   const events: EventBody[] = [];
+  const logs: string[] = [];
+  const notices: { commandId: string; target: DesktopTarget | null }[] = [];
   const USER = "lucidbr1";
   const PASSWORD = "One-time-pass-0123456789";
   let manager: ServerManager;
@@ -117,7 +120,11 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
       displayOffset: 175, // this suite's X displays: :175–:189
       pollMs: 250,
       onEvent: (e) => events.push(e),
-      log: () => {},
+      onNotify: async (command, target) => {
+        notices.push({ commandId: command.commandId, target });
+        if (target) await showDesktopNotice(target, { level: command.level, title: "Message from Lucid", body: command.message });
+      },
+      log: (line) => logs.push(line),
     });
     client = await startXvfb(1000, 800, [189, 188]);
   }, 60_000);
@@ -161,6 +168,12 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
       putImage(session!.display, 600, 400, 32, 32, green); // beside the xterm (top left), on the root window
       await until("active after idle", () => connectionStates().lastIndexOf("active") > connectionStates().indexOf("idle"));
 
+      // server.notify: shown on the session's own display (an xmessage window), then resolved (acked done).
+      await manager.execute({ kind: "server.notify", serverId: "srv_bridge1", level: "warning", message: "Maintenance at 23:00" }, "cmd_notify1");
+      expect(notices).toEqual([{ commandId: "cmd_notify1", target: { display: session!.display, xauthority: process.env.XAUTHORITY } }]);
+      const windows = execFileSync("xwininfo", ["-display", session!.display, "-root", "-tree"], { encoding: "utf8" });
+      expect(windows).toContain('"Lucid: Message from Lucid"');
+
       const [report] = manager.reports();
       expect(report).toMatchObject({ kind: "resources", serverId: "srv_bridge1" });
       expect(report!.memoryMb).toBeGreaterThan(10); // Xorg, xterm and xrdp's processes
@@ -172,6 +185,19 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     expect(connectionStates()[0]).toMatch(/^(connecting|connected)$/);
     expect(sessionDisplay(lookupUser(USER)!.uid)).not.toBeNull(); // the session waits for a reconnect
   }, 90_000);
+
+  it("recordings halted: the recorder stops with its chunk sealed and stays stopped; lifted, it resumes the same spool", async () => {
+    const recordingsStarted = () => logs.filter((l) => /^server srv_bridge1: recording :1[78]\d$/.test(l)).length;
+    const before = recordingsStarted();
+    expect(before).toBeGreaterThan(0);
+    await manager.applyEmergency({ writesHeld: false, recordingsHalted: true });
+    expect(logs).toContain("server srv_bridge1: recording stopped (recordings halted); the open chunk is sealed and the spool kept");
+    expect(logs.filter((l) => /recorder: stopped after \d+ frames/.test(l))).toHaveLength(1);
+    const chunks = readdirSync(join(work, "state", "spool", "ses_bridge1", "chunks")).filter((f) => f.endsWith(".json"));
+    expect(chunks.length).toBeGreaterThan(0);
+    await manager.applyEmergency({ writesHeld: false, recordingsHalted: false });
+    await until("the recorder back", () => recordingsStarted() > before && logs.some((l) => /recorder: recording :1[78]\d .* from chunk [1-9]/.test(l)));
+  }, 60_000);
 
   it("stops on command: the recording is sealed with the drawn pixels, the session ends, the port is free", async () => {
     await manager.execute({ kind: "server.stop", serverId: "srv_bridge1", reason: "requested", destroy: false });
@@ -204,7 +230,7 @@ describe.skipIf(process.getuid?.() !== 0)("xrdp servers on control-plane command
     await manager.execute({ kind: "server.stop", serverId: "srv_bridge2", reason: "requested", destroy: true });
     expect(lookupUser(USER)).toBeNull(); // destroy removes the user the agent created
     await expect(manager.execute({ kind: "server.notify", serverId: "srv_bridge2", level: "info", message: "hi" })).rejects.toMatchObject({
-      code: "not-supported",
+      code: "unknown-server",
     });
   }, 60_000);
 

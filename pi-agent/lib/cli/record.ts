@@ -8,6 +8,7 @@ import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
+import type { Uploader } from "../uploader.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 import { nodeToken, uploaderFromArgs, uploadOptions } from "./upload.ts";
 
@@ -34,7 +35,12 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
 ${uploadOptions}
   --start-session       POST URL/api/v1/sessions/ID/start (created → recording) once capture has begun,
-                        retrying, before the first upload`;
+                        retrying, before the first upload
+  --uploads-paused      start with uploads held (chunks are recorded and spooled, not sent)
+  --control-stdin       take control lines on stdin: "uploads pause", "uploads resume" (lucid-agent run
+                        uses this to hold uploads during an emergency lockdown without stopping capture);
+                        with --display -, any other line while the display is awaited is its name
+`;
 
 export async function record(argv: string[], log: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
@@ -57,6 +63,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       "token-file": { type: "string" },
       concurrency: { type: "string" },
       "start-session": { type: "boolean" },
+      "uploads-paused": { type: "boolean" },
+      "control-stdin": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -82,6 +90,11 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const uploader = uploaderFromArgs(values, spool, log);
 
   if (values["start-session"] && !(uploader && values.session)) throw new UsageError("--start-session needs --server and --session");
+  if (values["uploads-paused"]) {
+    if (!uploader) throw new UsageError("--uploads-paused needs --server");
+    uploader.pause();
+    log("uploads paused");
+  }
 
   // Signals are handled from here on: a recorder still waiting for its display stops cleanly too.
   const stopCapture = new AbortController();
@@ -93,19 +106,22 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  let source = values.display ?? values.device!;
+  const fromStdin = source === "-";
+  const stdin = fromStdin || values["control-stdin"] ? stdinLines(values["control-stdin"] ? uploader : null, log, fromStdin) : null;
   const detach = () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    stdin?.close();
   };
 
   const pool = new SealPool(); // its worker threads start while the display is awaited
-  let source = values.display ?? values.device!;
-  const fromStdin = source === "-";
   if (fromStdin) {
     log("waiting for the display name on stdin");
-    const line = await firstLine(stopCapture.signal);
+    const line = await stdin!.display(stopCapture.signal);
     if (line === null) return detach(), await pool.close(), log("stopped before a display was given"), EXIT.ok;
-    source = line.trim();
+    source = line;
+    if (!values["control-stdin"]) stdin!.close();
   }
   let capture: ScreenCapture;
   try {
@@ -145,7 +161,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   let recording = true;
   const uploading = uploader
     ? (async () => {
-        if (values["start-session"]) await startWithRetry(values.server!, values.session!, nodeToken(values)!, stopUpload.signal, log);
+        if (values["start-session"]) await startWithRetry(values.server!, values.session!, nodeToken(values)!, uploader, () => !recording, stopUpload.signal, log);
         await uploader.run({ signal: stopUpload.signal, done: () => !recording });
       })()
     : undefined;
@@ -181,18 +197,50 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   return code;
 }
 
-/** The first line on stdin, or null when stdin ends or `signal` aborts first. */
-async function firstLine(signal: AbortSignal): Promise<string | null> {
+/**
+ * Lines from the parent agent on stdin. With `uploader` (--control-stdin), "uploads pause" and
+ * "uploads resume" hold and release uploads at any time; any other line answers `display()`
+ * (--display -). Once no display is awaited, stdin no longer keeps the process alive, so an error path
+ * that skips close() still exits.
+ */
+function stdinLines(uploader: Uploader | null, log: (line: string) => void, awaitsDisplay: boolean) {
   const lines = createInterface({ input: process.stdin });
-  try {
-    return await new Promise<string | null>((resolve) => {
-      lines.once("line", resolve);
-      lines.once("close", () => resolve(null));
-      signal.addEventListener("abort", () => resolve(null), { once: true });
-    });
-  } finally {
-    lines.close();
-  }
+  const unref = () => (process.stdin as { unref?: () => void }).unref?.();
+  if (!awaitsDisplay) unref();
+  let waiting: ((line: string | null) => void) | null = null;
+  let closed = false;
+  lines.on("line", (raw) => {
+    const line = raw.trim();
+    if (uploader && line === "uploads pause") return uploader.pause(), log("uploads paused");
+    if (uploader && line === "uploads resume") return uploader.resume(), log("uploads resumed");
+    if (waiting && line) {
+      const answer = waiting;
+      waiting = null;
+      unref();
+      return answer(line);
+    }
+    if (line) log(`warning: ignored control line "${line.slice(0, 60)}"`);
+  });
+  lines.on("close", () => {
+    closed = true;
+    waiting?.(null);
+  });
+  return {
+    /** The next non-control line, or null when stdin ends or `signal` aborts first. */
+    display(signal: AbortSignal): Promise<string | null> {
+      if (closed || signal.aborted) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        waiting = resolve;
+        signal.addEventListener("abort", () => resolve(null), { once: true });
+      });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      lines.close();
+      process.stdin.destroy();
+    },
+  };
 }
 
 /** Opens an X display, retrying for up to `patienceMs` while its server is still starting. */
@@ -209,8 +257,23 @@ async function openX11(display: string, patienceMs: number, signal: AbortSignal)
 }
 
 /** POST …/start until it lands (or the upload is stopped): uploads before it would be refused for good. */
-async function startWithRetry(server: string, sessionId: string, token: string, signal: AbortSignal, log: (line: string) => void): Promise<void> {
+async function startWithRetry(
+  server: string,
+  sessionId: string,
+  token: string,
+  uploader: Uploader,
+  stopped: () => boolean,
+  signal: AbortSignal,
+  log: (line: string) => void,
+): Promise<void> {
   for (let attempt = 1; !signal.aborted; attempt++) {
+    // A held uploader (lockdown) holds this write too: the server would refuse it. Stopped while
+    // held, the recorder leaves it (and its chunks, spooled) to the next run.
+    while (uploader.paused && !signal.aborted) {
+      if (stopped()) return;
+      await sleep(500, signal);
+    }
+    if (signal.aborted) return;
     try {
       await startSessionWithToken(server, sessionId, token);
       return log(`session ${sessionId} is recording on the server`);

@@ -2,6 +2,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ControlChannel } from "../node/control-channel.ts";
 import { Heartbeater, HeartbeatRefusedError } from "../node/heartbeat.ts";
+import { NoticeBoard } from "../node/notice-board.ts";
+import { NotificationActions } from "../node/notification-actions.ts";
+import { NotificationStream } from "../node/notification-stream.ts";
+import { showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
@@ -11,7 +15,9 @@ export const RUN_HELP = `lucid-agent run [options]
 The node daemon (after \`lucid-agent enroll\`): sends a signed heartbeat at once and then every
 interval the node pool asks for (60 s by default), keeps the RDP agent channel to the control plane
 open (reconnecting with back-off), starts and stops xrdp servers on its commands, records each
-session's X display into STATE/spool/<session> and uploads the chunks. Runs as root (it creates
+session's X display into STATE/spool/<session> and uploads the chunks, and listens to the
+notifications stream (admin broadcasts and emergency controls: see README "What the agent does on a
+notification"; \`lucid-agent status --state DIR\` shows what it was told). Runs as root (it creates
 session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit.
 
   --state DIR               state directory written by enroll (default ${DEFAULT_STATE_DIR})
@@ -22,7 +28,8 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --record-fps N            frames a second recorded from a session (default 10)
   --display-offset N        first X display number of xrdp sessions (default 10)
   --public-address HOST     host name or address RDP clients use to reach this machine
-  --no-channel              heartbeats only, no RDP agent channel
+  --no-channel              no RDP agent channel
+  --no-notifications        do not listen to the notifications stream (nor follow the emergency controls)
   --no-upload               keep recordings in the spool instead of uploading them
 
 Exit codes: 0 stopped by a signal, 64 usage or not enrolled, 77 the node API refused this node
@@ -42,6 +49,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       "display-offset": { type: "string" },
       "public-address": { type: "string" },
       "no-channel": { type: "boolean" },
+      "no-notifications": { type: "boolean" },
       "no-upload": { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -69,6 +77,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   process.once("SIGTERM", onSignal);
 
   let channel: ControlChannel | null = null;
+  let actions: NotificationActions | null = null;
   const manager = new ServerManager({
     stateDir,
     listenAddress: values.listen ?? "0.0.0.0",
@@ -78,12 +87,44 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     displayOffset,
     recordFps,
     idleSeconds,
+    onNotify: async (command, target) => actions!.serverNotify(command.commandId, command.serverId, command.level, command.message, target),
     onEvent: (event) => {
       log(`event ${JSON.stringify(event)}`);
       channel?.send(event);
     },
     log,
   });
+  const board = new NoticeBoard(stateDir, log);
+  actions = new NotificationActions({ board, host: manager, show: showDesktopNotice, log });
+  const listening = !values["no-notifications"];
+  // Without the stream the agent would never hear a lockdown lifted: the remembered state applies only when listening.
+  if (listening) await actions.resume();
+  const stream = !listening
+    ? null
+    : new NotificationStream({
+        state,
+        cursor: board.cursor,
+        handlers: {
+          emergencyState: (s) => actions!.emergencyState(s),
+          emergencyChange: (m) => actions!.emergencyChange(m),
+          notification: (m) => actions!.notification(m),
+          retraction: (m) => actions!.retraction(m),
+          retractedWhileAway: (ids) => actions!.retractedWhileAway(ids),
+          history: (m, cursor) => actions!.history(m, cursor),
+          event: (e) =>
+            log(
+              e.kind === "connected"
+                ? `notifications connected (${e.resumedAfter === null ? "first time" : `resuming after ${e.resumedAfter}`}; newest ${e.lastId})`
+                : e.kind === "closed"
+                  ? `notifications closed (${e.code}${e.reason ? ` ${e.reason}` : ""}); reconnecting in ${e.retryInMs} ms`
+                  : e.kind === "duplicate"
+                    ? `notification ${e.id} already handled; ignored`
+                    : e.kind === "cursor-reset"
+                      ? `notifications: the server's newest id ${e.to} is behind ours (${e.from}): its history was reset; following it`
+                      : `notifications: ignored a frame: ${e.detail}`,
+            ),
+        },
+      });
   const reaped = manager.reapOrphans();
   if (reaped > 0) log(`ended ${reaped} xrdp processes a previous run left behind`);
   const heartbeater = new Heartbeater({
@@ -96,13 +137,18 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       giveBackBytesRecorded: (n) => manager.giveBackBytesRecorded(n),
       accepting: () => !stop.signal.aborted,
     },
+    held: () => listening && actions!.policy.writesHeld,
     onEvent: (e) =>
       log(
         e.kind === "accepted"
           ? `heartbeat ${e.seq} accepted (node ${e.state}); next in ${e.nextSeconds} s`
           : e.kind === "resync"
             ? `heartbeat sequence behind the pool's: continuing at ${e.to}`
-            : `heartbeat ${e.seq} failed (${e.reason}); retrying in ${e.delayMs} ms`,
+            : e.kind === "held"
+              ? e.held
+                ? "heartbeats held: lockdown (the server refuses node writes)"
+                : "heartbeats resumed: lockdown lifted"
+              : `heartbeat ${e.seq} failed (${e.reason}); retrying in ${e.delayMs} ms`,
       ),
   });
   if (!values["no-channel"]) {
@@ -126,6 +172,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
 
   let code: number = EXIT.ok;
   const channelRun = channel?.run(stop.signal);
+  const streamRun = stream?.run(stop.signal);
   try {
     await heartbeater.run(stop.signal);
   } catch (error) {
@@ -135,6 +182,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     stop.abort();
   }
   await channelRun;
+  await streamRun;
   await manager.close();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

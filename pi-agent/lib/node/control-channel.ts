@@ -21,11 +21,13 @@ import {
   type ResourceReport,
   type UnsignedAgentMessage,
 } from "../../../shared/rdp/protocol.ts";
+import { backoffDelay } from "../backoff.ts";
 import { CommandError } from "../xrdp/manager.ts";
 import type { NodeState } from "./state.ts";
 
 export interface ChannelHandler {
-  execute(command: CommandBody): Promise<void>;
+  /** `commandId`: the frame's id (for logs and records; duplicates never reach here). */
+  execute(command: CommandBody, commandId: string): Promise<void>;
   list(): { serverId: string; state: "starting" | "listening" | "stopped" | "failed" }[];
   reports(): ResourceReport[];
 }
@@ -105,21 +107,22 @@ export class ControlChannel {
     const socket = new WebSocket(this.url, { headers: { [this.o.state.credential.header]: this.o.state.credential.token } } as never);
     this.socket = socket;
     socket.addEventListener("message", (e) => this.onFrame(typeof e.data === "string" ? e.data : ""));
-    socket.addEventListener("close", (e) => this.onClose(e.code, e.reason));
+    socket.addEventListener("close", (e) => this.onClose(socket, e.code, e.reason));
     socket.addEventListener("error", () => {
-      // A close event follows; reconnecting happens there.
+      // On an open socket a close event follows. A refused connection or upgrade fires only `error` in
+      // Node's WebSocket, never `close`: without this the channel would never try again.
+      if (socket.readyState !== WebSocket.OPEN) this.onClose(socket, 1006, "the upgrade failed or the server is unreachable");
     });
   }
 
-  private onClose(code: number, reason: string): void {
+  private onClose(socket: WebSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return; // this attempt was already given up
     this.clearTimers();
     this.channel = null;
     this.socket = null;
+    if (socket.readyState === WebSocket.CONNECTING) socket.close(); // fires error again: ignored above
     if (this.stopped) return;
-    const max = this.o.maxBackoffMs ?? 60_000;
-    const base = Math.min(max, (this.o.minBackoffMs ?? 1000) * 2 ** Math.min(this.failures, 16));
-    this.failures++;
-    const retryInMs = Math.round(base * (0.8 + Math.random() * 0.4));
+    const retryInMs = backoffDelay(this.failures++, { minMs: this.o.minBackoffMs ?? 1000, maxMs: this.o.maxBackoffMs ?? 60_000 });
     this.o.onEvent?.({ kind: "closed", code, reason, retryInMs });
     this.timers.push(setTimeout(() => this.connect(), retryInMs));
   }
@@ -186,7 +189,7 @@ export class ControlChannel {
     // Delivered again while still being carried out (a retry, or a replay after reconnecting): ack when done, act once.
     if (pending) this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
     if (!pending) {
-      pending = this.o.handler.execute(frame.command).then(
+      pending = this.o.handler.execute(frame.command, frame.id).then(
         (): Outcome => ({ outcome: "done" }),
         (error: unknown): Outcome => ({
           outcome: "failed",

@@ -79,7 +79,8 @@ export function hostResources(path: string, bandwidthMbps: number) {
 export type HeartbeatEvent =
   | { kind: "accepted"; seq: number; state: string; nextSeconds: number }
   | { kind: "retry"; seq: number; reason: string; delayMs: number }
-  | { kind: "resync"; from: number; to: number };
+  | { kind: "resync"; from: number; to: number }
+  | { kind: "held"; held: boolean };
 
 export interface HeartbeaterOptions {
   state: NodeState;
@@ -88,6 +89,8 @@ export interface HeartbeaterOptions {
   /** Overrides the pool's nextHeartbeatSeconds (tests, operators). */
   intervalSeconds?: number;
   minBackoffMs?: number;
+  /** True while the server refuses node writes (an emergency lockdown): beats wait instead of being refused. */
+  held?: () => boolean;
   onEvent?: (event: HeartbeatEvent) => void;
 }
 
@@ -111,7 +114,14 @@ export class Heartbeater {
   async run(signal: AbortSignal): Promise<void> {
     const intervalMs = () => (this.o.intervalSeconds ?? this.serverInterval) * 1000;
     let failures = 0;
+    let holding = false;
     while (!signal.aborted) {
+      if (this.o.held?.()) {
+        if (!holding) this.o.onEvent?.({ kind: "held", held: (holding = true) });
+        await sleep(500, signal);
+        continue;
+      }
+      if (holding) this.o.onEvent?.({ kind: "held", held: (holding = false) });
       const outcome = await this.beat(signal);
       if (signal.aborted) return;
       if (outcome.ok) {

@@ -26,10 +26,12 @@ import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
 import { sessionKeyHex } from "../node/sessions-api.ts";
+import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
 import { establishedClients } from "./tcp.ts";
+import type { DesktopTarget } from "./desktop-notice.ts";
 import { endUserSession, lookupUser, provisionUser, removeUser, sessionDisplay, type RecordingGate, type SessionUser } from "./users.ts";
 
 /** Where X servers make their sockets: a new one here is a new display. */
@@ -91,6 +93,8 @@ export interface ServerManagerOptions {
   activityBytes?: number;
   /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
   displayOffset?: number;
+  /** Carries out `server.notify` (the user's desktop when a session display is up, else null); without it the command fails as not supported. */
+  onNotify?: (command: { commandId: string; serverId: string; level: "info" | "warning"; message: string }, target: DesktopTarget | null) => Promise<void>;
   /** Root-owned directory of recording gates, one file per session user (default /run/lucid-agent/gates). */
   gateDir?: string;
   /** How long a session's startwm.sh waits for its recording gate before starting the desktop anyway (default 30). */
@@ -144,7 +148,9 @@ export class ServerManager {
   private readonly servers = new Map<string, Server>();
   private sesman: ChildProcess | null = null;
   private poller: NodeJS.Timeout | null = null;
-  private socketWatch: FSWatcher | null = null;
+  /** The emergency controls as they apply here (NotificationActions sets them). */
+  private policy: EmergencyPolicy = { writesHeld: false, recordingsHalted: false };
+    private socketWatch: FSWatcher | null = null;
   private pollSoon = false;
   private bytesRecorded = 0;
 
@@ -172,7 +178,7 @@ export class ServerManager {
     this.bytesRecorded += n;
   }
 
-  async execute(command: CommandBody): Promise<void> {
+  async execute(command: CommandBody, commandId = ""): Promise<void> {
     switch (command.kind) {
       case "server.start":
         return this.start(command);
@@ -184,8 +190,17 @@ export class ServerManager {
         server.limits = command.limits; // reported against by the control plane's monitor; cgroups are not applied yet
         return;
       }
-      case "server.notify":
-        throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+      case "server.notify": {
+        const server = this.servers.get(command.serverId);
+        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        if (!this.o.onNotify) throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
+        try {
+          await this.o.onNotify({ ...command, commandId }, server.display ? this.desktopOf(server) : null);
+        } catch (error) {
+          throw new CommandError("notice-not-shown", (error as Error).message);
+        }
+        return;
+      }
       case "server.credentials": {
         const server = this.servers.get(command.serverId);
         if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
@@ -410,10 +425,54 @@ export class ServerManager {
     }
   }
 
+  /** The desktops of running servers whose user is logged in. */
+  desktops(): (DesktopTarget & { serverId: string })[] {
+    return [...this.servers.values()].filter((s) => s.state === "listening" && s.display).map((s) => ({ serverId: s.id, ...this.desktopOf(s) }));
+  }
+
+  private desktopOf(s: Server): DesktopTarget {
+    return { display: s.display!, xauthority: join(s.user.home, ".Xauthority") };
+  }
+
+  /**
+   * Follows the emergency controls: with writes held (lockdown) the recorders keep recording into
+   * the spool but hold their uploads, and sessions not yet started on the server wait; with
+   * recordings halted every recorder stops cleanly (open chunk sealed, spool kept) and none starts.
+   * Lifting either lets the poll loop restart recorders, which upload what was spooled.
+   */
+  async applyEmergency(policy: EmergencyPolicy): Promise<void> {
+    const before = this.policy;
+    this.policy = { ...policy };
+    if (policy.writesHeld !== before.writesHeld) {
+      for (const s of this.servers.values()) this.control(s, policy.writesHeld ? "uploads pause" : "uploads resume");
+    }
+    if (policy.recordingsHalted) {
+      for (const s of [...this.servers.values()]) {
+        if (s.recorder && s.recorder.exitCode === null) await this.stopRecorder(s, "recordings halted");
+      }
+    }
+  }
+
+  /** A line to a running recorder's control stdin. */
+  private control(s: Server, line: string): void {
+    if (s.recorder && s.recorder.exitCode === null && s.recorder.stdin?.writable) s.recorder.stdin.write(line + "\n");
+  }
+
+  /** Seals the open chunk and ends the recorder without draining uploads: the spool keeps every chunk. */
+  private async stopRecorder(s: Server, why: string): Promise<void> {
+    const recorder = s.recorder!;
+    await Promise.race([s.recorderReady, wait(15_000)]);
+    this.control(s, "uploads pause");
+    recorder.kill("SIGTERM");
+    await Promise.race([new Promise((r) => (recorder.exitCode !== null ? r(null) : recorder.once("exit", r))), wait(30_000)]);
+    this.o.log(`server ${s.id}: recording stopped (${why}); the open chunk is sealed and the spool kept`);
+  }
+
   /** Hands the session's display to the waiting recorder, or starts a new recorder if the last one ended. */
   private feedRecorder(s: Server): void {
     const recorder = s.recorder;
     if (!recorder || recorder.exitCode !== null || recorder.signalCode !== null) {
+      if (this.policy.recordingsHalted) return; // none starts until the halt is lifted
       if (!s.recordStarting && Date.now() - s.lastArmAt >= s.armBackoffMs) void this.arm(s);
       return;
     }
@@ -430,7 +489,7 @@ export class ServerManager {
    * display exists, which then only has to be written to its stdin.
    */
   private async arm(s: Server): Promise<void> {
-    if (s.state !== "listening" || s.recordStarting) return;
+    if (s.state !== "listening" || s.recordStarting || this.policy.recordingsHalted) return;
     s.recordStarting = true;
     s.lastArmAt = Date.now();
     const out = join(this.o.stateDir, "spool", s.sessionId);
@@ -450,11 +509,13 @@ export class ServerManager {
         return;
       }
       // The recorder moves the session to `recording` once capture has begun, i.e. at the login.
-      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--start-session");
+      // Uploads (and that start) are held while a lockdown refuses node writes; capture goes on.
+      args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--start-session", "--control-stdin");
+      if (this.policy.writesHeld) args.push("--uploads-paused");
       env.LUCID_NODE_TOKEN = this.o.upload.credential.token;
     }
     s.recordStarting = false;
-    if (s.state !== "listening") return;
+    if (s.state !== "listening" || this.policy.recordingsHalted) return;
     const child = spawn(process.execPath, args, { env, stdio: ["pipe", "ignore", "pipe"] });
     child.stdin!.on("error", () => {}); // it exited: its exit is handled below
     s.recorder = child;

@@ -95,7 +95,7 @@ export class TronWallet {
  * The bootstrap SUPER_ADMIN (BOOTSTRAP_SUPER_ADMIN_ADDRESS) logs in, enrols TOTP and logs in again with
  * a recovery code (the confirming code's time step is spent), which gives a token with full powers.
  */
-export async function superAdminLogin(client: HttpsClient, wallet: TronWallet): Promise<{ first: Login; full: Login }> {
+export async function superAdminLogin(client: HttpsClient, wallet: TronWallet): Promise<{ first: Login; full: Login; secret: string; recoveryCodes: string[] }> {
   const first = await wallet.login(client);
   const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", { token: first.accessToken, json: {} });
   const { recoveryCodes } = await client.expect<{ recoveryCodes: string[] }>(200, "POST", "/api/v1/auth/totp/confirm", {
@@ -103,7 +103,8 @@ export async function superAdminLogin(client: HttpsClient, wallet: TronWallet): 
     json: { code: totpCode(secret, Date.now() / 1000) },
   });
   const full = await wallet.login(client, { recoveryCode: recoveryCodes[0] });
-  return { first, full };
+  // The TOTP secret and the recovery codes still unused: emergency controls need one factor per use.
+  return { first, full, secret, recoveryCodes: recoveryCodes.slice(1) };
 }
 
 /** A new wallet that the admin makes a NODE_OPERATOR; it logs in again to carry the role. */

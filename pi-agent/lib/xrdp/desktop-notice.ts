@@ -1,0 +1,62 @@
+/**
+ * Shows a message on a session's X display: an `xmessage` window (x11-utils), centred, with an OK
+ * button, closing itself after `timeoutSeconds`. It counts as shown once the window exists on the
+ * display (found by its unique instance name with `xwininfo`), so the caller can ack honestly.
+ */
+import { execFile, spawn } from "node:child_process";
+
+export interface DesktopTarget {
+  display: string;
+  /** The session's X authority file (the session user's ~/.Xauthority). */
+  xauthority?: string;
+}
+
+export interface DesktopNotice {
+  level: "info" | "warning" | "critical";
+  title: string;
+  body: string;
+}
+
+let counter = 0;
+
+/** Printable text only: no control characters but newlines, at most `max` characters. */
+export function plainText(text: string, max: number): string {
+  return text.replace(/[^\P{C}\n]/gu, " ").slice(0, max);
+}
+
+function windowNames(env: NodeJS.ProcessEnv, display: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile("xwininfo", ["-display", display, "-root", "-tree"], { env, timeout: 5000, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) => resolve(error ? "" : stdout));
+  });
+}
+
+/** Resolves once the window is on the display; rejects if xmessage fails or it never appears. */
+export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number } = {}): Promise<void> {
+  if (!/^:\d{1,5}$/.test(target.display)) throw new Error(`not an X display: ${target.display}`);
+  const name = `lucid-notice-${process.pid}-${++counter}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: target.display, ...(target.xauthority ? { XAUTHORITY: target.xauthority } : {}) };
+  // The text starts with "[": xmessage cannot take it for an option.
+  const text = `[${notice.level}] ${plainText(notice.title, 200)}\n\n${plainText(notice.body, 2000)}`;
+  const args = ["-name", name, "-title", `Lucid: ${plainText(notice.title, 120).replace(/\n/g, " ")}`, "-center", "-buttons", "OK:0", "-timeout", String(options.timeoutSeconds ?? 3600), text];
+  const child = spawn("xmessage", args, { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString("utf8").slice(0, 500)));
+  const failed = new Promise<never>((_, reject) => {
+    child.once("error", (error) => reject(new Error(`xmessage could not start: ${error.message}`)));
+    child.once("exit", (code) => reject(new Error(`xmessage exited (${code}) before showing: ${stderr.trim() || "no output"}`)));
+  });
+  failed.catch(() => {});
+  const deadline = Date.now() + (options.confirmMs ?? 5000);
+  while (Date.now() < deadline) {
+    const shown = await Promise.race([windowNames(env, target.display).then((tree) => tree.includes(`("${name}" `)), failed]);
+    if (shown) {
+      // Left on the desktop until the user clicks OK or it times out; the agent does not wait for it.
+      child.stderr!.destroy();
+      child.unref();
+      return;
+    }
+    await Promise.race([new Promise((r) => setTimeout(r, 100)), failed]);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`the notice window did not appear on ${target.display}`);
+}
