@@ -3,6 +3,7 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import { createLucidClient } from "../../functions/client.ts";
 import type { SessionState } from "../../shared/session.ts";
 import { tokenFor } from "./helpers.ts";
+import { nodeIdOf } from "./session-helpers.ts";
 
 // The Electron GUI's client: request and response types come from the route definitions.
 // `npm run typecheck` checks this file, so a surface whose routes stop reaching AppType fails there.
@@ -32,12 +33,13 @@ describe("typed client (hc<AppType>)", () => {
 
   it("reaches the sessions routes: create, read, stop with typed bodies", async () => {
     const alice = await bearer("client-alice");
-    const created = await client.api.v1.sessions.$post({ json: { nodeId: "node-client", title: "typed" } }, alice);
+    const nodeId = await nodeIdOf("node-client");
+    const created = await client.api.v1.sessions.$post({ json: { nodeId, title: "typed" } }, alice);
     expect(created.status).toBe(201);
     if (created.status !== 201) return;
     const session = await created.json();
     expectTypeOf(session.state).toEqualTypeOf<SessionState>();
-    expect(session).toMatchObject({ ownerId: "client-alice", nodeId: "node-client", state: "created", tags: [] });
+    expect(session).toMatchObject({ ownerId: "client-alice", nodeId, state: "created", tags: [] });
 
     const read = await client.api.v1.sessions[":id"].$get({ param: { id: session.id } }, alice);
     expect(read.status).toBe(200);
@@ -45,7 +47,7 @@ describe("typed client (hc<AppType>)", () => {
 
     const invalid = await client.api.v1.sessions.$post(
       // @ts-expect-error `title` is required by CreateSessionBody; the server says so too.
-      { json: { nodeId: "node-client" } },
+      { json: { nodeId } },
       alice,
     );
     expect(invalid.status).toBe(400);

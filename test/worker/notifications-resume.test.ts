@@ -4,13 +4,14 @@
 import { describe, expect, it } from "vitest";
 import { notificationStreamSchema, type NotificationStreamMessage } from "../../shared/admin.ts";
 import { adminSend, steppedUpAdmin } from "./admin-helpers.ts";
-import { api, nodeTokenFor, problemOf } from "./helpers.ts";
+import { api, problemOf } from "./helpers.ts";
+import { testNode } from "./session-helpers.ts";
 
 let admin: ReturnType<typeof steppedUpAdmin> | undefined;
 const theAdmin = () => (admin ??= steppedUpAdmin());
 
 async function listen(query: string) {
-  const res = await api(`/api/v1/notifications/live${query}`, { headers: { "X-Node-Credential": await nodeTokenFor("node-resume"), Upgrade: "websocket" } });
+  const res = await api(`/api/v1/notifications/live${query}`, { headers: { "X-Node-Credential": (await testNode("node-resume")).credential, Upgrade: "websocket" } });
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
   const frames: NotificationStreamMessage[] = [];
@@ -88,7 +89,7 @@ describe("notification stream resume", () => {
   });
 
   it("a bad `after` or an unknown parameter is a 400 problem", async () => {
-    const credential = await nodeTokenFor("node-resume");
+    const credential = (await testNode("node-resume")).credential;
     for (const query of ["?after=-1", "?after=abc", "?after=1.5", "?since=3"]) {
       const res = await api(`/api/v1/notifications/live${query}`, { headers: { "X-Node-Credential": credential, Upgrade: "websocket" } });
       expect((await problemOf(res)).type, query).toBe("/problems/validation-failed");
