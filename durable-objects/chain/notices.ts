@@ -1,0 +1,68 @@
+import { eq, lte } from "drizzle-orm";
+import { z } from "zod";
+import type { SignedHeader } from "../../shared/chain/block.ts";
+import type { ChainTx } from "../../shared/chain/transactions.ts";
+import { logEvent } from "../../shared/log.ts";
+import type { ChainState } from "./state.ts";
+import type { AnchorNotice } from "./types.ts";
+import * as schema from "./schema.ts";
+
+const sessionRefusal = z.object({ ok: z.literal(false), problem: z.object({ slug: z.string(), detail: z.string() }) });
+
+/**
+ * Outbox entry telling a session its final anchor is in `block` (inside the caller's
+ * transaction). Due at once, by the wall clock: a block produced for a slot that starts a
+ * little ahead must not hold its notices back until then.
+ */
+export function queueAnchorNotice(state: ChainState, block: SignedHeader, tx: ChainTx, txId: string): void {
+  const now = Date.now();
+  if (tx.type !== "anchor" || tx.interim) return;
+  const notice: AnchorNotice = {
+    chain: block.header.chain,
+    blockHeight: block.header.height,
+    blockHash: block.hash,
+    txId,
+    anchoredAt: new Date(block.header.timestamp).toISOString(),
+  };
+  state.db
+    .insert(schema.anchorNotices)
+    .values({ txId, sessionId: tx.sessionId, notice: JSON.stringify(notice), nextAt: now })
+    .onConflictDoUpdate({ target: schema.anchorNotices.txId, set: { notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null } })
+    .run();
+}
+
+/**
+ * Tells each session whose final anchor was included (SessionDO.recordAnchor). A session that
+ * recorded it already, or no longer can (deleted, failed), settles the notice too; anything else
+ * is retried with back-off by the next alarm.
+ */
+export async function deliverAnchorNotices(state: ChainState, now: number): Promise<void> {
+  const { db, env } = state;
+  const due = db.select().from(schema.anchorNotices).where(lte(schema.anchorNotices.nextAt, now)).limit(100).all();
+  for (const row of due) {
+    let settled = false;
+    let error: string | null = null;
+    try {
+      const notice = JSON.parse(row.notice) as AnchorNotice;
+      const result = await env.SESSIONS.get(env.SESSIONS.idFromName(row.sessionId)).recordAnchor(notice);
+      // RPC's type mapping blurs the Result union: validate the refusal instead of trusting a type.
+      const refused = sessionRefusal.safeParse(result);
+      const problem = refused.success ? refused.data.problem : undefined;
+      settled = !problem || problem.slug === "invalid-state" || problem.slug === "not-found";
+      if (problem && !settled) error = `${problem.slug}: ${problem.detail}`;
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    if (settled) {
+      db.delete(schema.anchorNotices).where(eq(schema.anchorNotices.txId, row.txId)).run();
+    } else {
+      const attempts = row.attempts + 1;
+      const delay = Math.min(state.timing.slotMs * 2 ** attempts, 3_600_000);
+      db.update(schema.anchorNotices)
+        .set({ attempts, nextAt: now + delay, lastError: error })
+        .where(eq(schema.anchorNotices.txId, row.txId))
+        .run();
+      logEvent("warn", "chain.anchor_notice_failed", { sessionId: row.sessionId, attempts, error });
+    }
+  }
+}
