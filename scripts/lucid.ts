@@ -15,7 +15,7 @@ const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR] [--trust PRODUCER_
   --require-tron  fail when the bundle carries no TRON anchor of its block (otherwise only reported)
   --json        print the result as JSON`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === undefined) {
     console.log(USAGE);
@@ -57,7 +57,7 @@ function main(argv: string[]): number {
     console.error(`lucid verify: chunk directory ${dir} does not exist`);
     return 2;
   }
-  const result = verifyEvidence(bundle, {
+  const result = await verifyEvidence(bundle, {
     chunkBytes: dir
       ? (index) => {
           const path = join(dir, `${index}.chunk`);
@@ -73,4 +73,4 @@ function main(argv: string[]): number {
   return result.ok ? 0 : 1;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

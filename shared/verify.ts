@@ -53,7 +53,7 @@ export interface Check {
 
 export type VerifyResult = { ok: true; checks: Check[] } | { ok: false; checks: Check[]; failure: Check };
 
-export function verifyEvidence(input: unknown, options: VerifyOptions = {}): VerifyResult {
+export async function verifyEvidence(input: unknown, options: VerifyOptions = {}): Promise<VerifyResult> {
   const checks: Check[] = [];
   const record = (step: string, ok: boolean, message: string) => {
     const check = { step, ok, message };
@@ -110,7 +110,7 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
   if (headerHash(block.header) !== block.hash) return failed("block hash", "the block header does not hash to the block's hash");
   record("block hash", true, `block ${block.hash}`);
 
-  if (!verifyHeaderSignature(block)) return failed("signature", "the producer's signature over the block does not verify");
+  if (!(await verifyHeaderSignature(block))) return failed("signature", "the producer's signature over the block does not verify");
   record("signature", true, `signed by ${block.header.producer}`);
 
   const tron = bundle.anchor.tron;
@@ -137,7 +137,7 @@ export function verifyEvidence(input: unknown, options: VerifyOptions = {}): Ver
     if (!itx.interim || itx.sessionId !== bundle.session.id) return failed(step, "not an interim anchor of this session");
     if (!verifyTxInclusion(itx, interim.proof, interim.block.header.txRoot)) return failed(step, `not transaction ${interim.proof.txIndex} of block ${interim.block.header.height}`);
     if (headerHash(interim.block.header) !== interim.block.hash) return failed(step, "its block header does not hash to the block's hash");
-    if (!verifyHeaderSignature(interim.block)) return failed(step, "its block's producer signature does not verify");
+    if (!(await verifyHeaderSignature(interim.block))) return failed(step, "its block's producer signature does not verify");
     if (options.trustedProducers && !options.trustedProducers.includes(interim.block.header.producer)) {
       return failed(step, `its block's producer ${interim.block.header.producer} is not in the trusted list`);
     }

@@ -30,7 +30,7 @@ export async function auditChain(state: ChainState): Promise<AuditResult> {
     }
     const candidate: CandidateBlock = { header, hash: row.hash, signature: row.signature, txs };
     try {
-      validateBlock(candidate, {
+      await validateBlock(candidate, {
         chain: config.BLOCKCHAIN_NETWORK,
         timing: state.timing,
         parent,

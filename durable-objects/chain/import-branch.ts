@@ -18,7 +18,7 @@ import * as schema from "./schema.ts";
  * above the fork point go, the branch comes in, and transactions of the dropped blocks that the
  * branch does not carry return to the mempool.
  */
-export function importBranch(state: ChainState, input: unknown[], now: number): ImportResult {
+export async function importBranch(state: ChainState, input: unknown[], now: number): Promise<ImportResult> {
   const { db, config } = state;
   const outcome = (adopted: boolean, valid: number, orphaned: number, fault?: ImportResult["fault"]): ImportResult => {
     const head = state.head();
@@ -58,7 +58,7 @@ export function importBranch(state: ChainState, input: unknown[], now: number): 
     const inBranch = accepted.findLast((a) => a.block.header.epoch < epoch);
     const seedHash = inBranch ? inBranch.block.hash : state.seedFor(epoch, forkHeight);
     try {
-      validateBlock(candidate, {
+      await validateBlock(candidate, {
         chain: config.BLOCKCHAIN_NETWORK,
         timing: state.timing,
         parent,

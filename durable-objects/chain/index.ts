@@ -104,7 +104,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     try {
       await this.pullNodeTransactions(now);
       await this.syncWithPeers(now);
-      this.produceAt(Date.now());
+      await this.produceAt(Date.now());
       await deliverAnchorNotices(this.#state, now);
       await this.anchorOnTron(now);
       await this.archiveBlocks();
@@ -118,14 +118,14 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Produces the block of the slot containing `now` if this instance leads it (production.ts). */
-  produceAt(now: number): SignedHeader | null {
-    return produceBlock(this.#state, now);
+  produceAt(now: number): Promise<SignedHeader | null> {
+    return this.#exclusively(() => produceBlock(this.#state, now));
   }
 
   /** Offers a branch of blocks; it becomes the chain when valid and heavier (import-branch.ts). */
   async importBlocks(input: unknown[], now = Date.now()): Promise<ImportResult> {
     await this.ready();
-    const result = importBranch(this.#state, input, now);
+    const result = await this.#exclusively(() => importBranch(this.#state, input, now));
     if (result.adopted) await this.#scheduleNextBlock(now);
     return result;
   }
@@ -230,6 +230,24 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   async stats() {
     await this.ready();
     return chainStats(this.#state);
+  }
+
+  /**
+   * Runs a read-validate-write step (production, a branch import) with no other event delivered
+   * in between: block validation awaits WebCrypto (native Ed25519), which would otherwise let a
+   * submit, an import or a sync interleave between reading the head and writing above it. Errors
+   * are carried out of blockConcurrencyWhile and rethrown, since one thrown inside resets the object.
+   */
+  async #exclusively<T>(step: () => Promise<T>): Promise<T> {
+    const outcome = await this.ctx.blockConcurrencyWhile(async (): Promise<{ value: T } | { error: unknown }> => {
+      try {
+        return { value: await step() };
+      } catch (error) {
+        return { error };
+      }
+    });
+    if ("error" in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   /**

@@ -15,7 +15,7 @@ import * as schema from "./schema.ts";
  * The block, its transactions, their removal from the mempool and the sessions' notices commit
  * in one SQLite transaction.
  */
-export function produceBlock(state: ChainState, now: number): SignedHeader | null {
+export async function produceBlock(state: ChainState, now: number): Promise<SignedHeader | null> {
   const { db, config, timing } = state;
   const tip = state.tip();
   const parent = tip.block;
@@ -55,7 +55,7 @@ export function produceBlock(state: ChainState, now: number): SignedHeader | nul
   };
   const signed = signHeader(header, state.secretKey);
   // The producer checks its own block by the rules every peer applies.
-  validateBlock(
+  await validateBlock(
     { ...signed, txs },
     {
       chain: config.BLOCKCHAIN_NETWORK,

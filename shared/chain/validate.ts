@@ -42,8 +42,8 @@ export class BlockRejected extends Error {
   }
 }
 
-/** Every rule a block must satisfy to follow `parent`; throws BlockRejected naming the first broken one. */
-export function validateBlock(candidate: CandidateBlock, ctx: ValidationContext): void {
+/** Every rule a block must satisfy to follow `parent`; rejects with BlockRejected naming the first broken one. */
+export async function validateBlock(candidate: CandidateBlock, ctx: ValidationContext): Promise<void> {
   const fail = (fault: BlockFault, message: string): never => {
     throw new BlockRejected(fault, message);
   };
@@ -62,7 +62,7 @@ export function validateBlock(candidate: CandidateBlock, ctx: ValidationContext)
   const leader = leaderOf(slot, ctx.seedHash, ctx.weights);
   if (leader !== h.producer) fail("wrong-producer", `slot ${slot} belongs to ${leader ?? "nobody"}, not ${h.producer}`);
   if (headerHash(h) !== candidate.hash) fail("bad-hash", "hash does not match the header");
-  if (!verifyHeaderSignature(candidate)) fail("bad-signature", "producer signature does not verify");
+  if (!(await verifyHeaderSignature(candidate))) fail("bad-signature", "producer signature does not verify");
   if (h.txCount !== candidate.txs.length) fail("bad-tx-root", `txCount ${h.txCount} but ${candidate.txs.length} transactions`);
   const seen = new Set<string>();
   const finals = new Set<string>();

@@ -202,8 +202,8 @@ describe("the stored chain", () => {
     // The object is torn down right after producing the next block, before the turn ends:
     // whatever survives must be either the old head with r3 queued or the new head without it.
     await expect(
-      runInDurableObject(chain(), (instance, state) => {
-        instance.produceAt(slotStart(timing, ours[1]!) + 1);
+      runInDurableObject(chain(), async (instance, state) => {
+        await instance.produceAt(slotStart(timing, ours[1]!) + 1);
         state.abort("simulated restart");
       }),
     ).rejects.toThrow();

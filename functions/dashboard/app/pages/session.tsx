@@ -134,7 +134,7 @@ function EvidenceCheck({ id, chunkCount, playable }: { id: string; chunkCount: n
       }
       setProgress(null);
     }
-    setResult(verifyEvidence(bundle, { chunkBytes: (i) => blobs.get(i) }));
+    setResult(await verifyEvidence(bundle, { chunkBytes: (i) => blobs.get(i) }));
   });
   return (
     <section aria-labelledby="evidence-heading">
