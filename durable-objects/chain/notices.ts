@@ -1,4 +1,4 @@
-import { eq, lte } from "drizzle-orm";
+import { eq, lte, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { SignedHeader } from "../../shared/chain/block.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
@@ -29,6 +29,28 @@ export function queueAnchorNotice(state: ChainState, block: SignedHeader, tx: Ch
     .values({ txId, sessionId: tx.sessionId, notice: JSON.stringify(notice), nextAt: now })
     .onConflictDoUpdate({ target: schema.anchorNotices.txId, set: { notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null } })
     .run();
+}
+
+/** queueAnchorNotice for a whole block's transactions, in multi-row statements (inside the caller's transaction). */
+export function queueAnchorNotices(state: ChainState, block: SignedHeader, txs: readonly ChainTx[], txIds: readonly string[]): void {
+  const now = Date.now();
+  const anchoredAt = new Date(block.header.timestamp).toISOString();
+  const rows = txs.flatMap((tx, index) => {
+    if (tx.type !== "anchor" || tx.interim) return [];
+    const notice: AnchorNotice = { chain: block.header.chain, blockHeight: block.header.height, blockHash: block.hash, txId: txIds[index]!, anchoredAt };
+    return [{ txId: txIds[index]!, sessionId: tx.sessionId, notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null }];
+  });
+  // 6 bound parameters a row (+2 in the update clause): 16 rows a statement stay within DO SQLite's limit of 100.
+  for (let i = 0; i < rows.length; i += 16) {
+    state.db
+      .insert(schema.anchorNotices)
+      .values(rows.slice(i, i + 16))
+      .onConflictDoUpdate({
+        target: schema.anchorNotices.txId,
+        set: { notice: sql.raw("excluded.notice"), attempts: 0, nextAt: sql.raw("excluded.next_at"), lastError: null },
+      })
+      .run();
+  }
 }
 
 /**

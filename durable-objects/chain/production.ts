@@ -1,11 +1,11 @@
 import { asc } from "drizzle-orm";
-import { BLOCK_VERSION, signHeader, txRoot, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
+import { BLOCK_VERSION, signHeader, txRootOfBodies, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
 import { blockWeight } from "../../shared/chain/fork-choice.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart } from "../../shared/chain/schedule.ts";
 import { chainTx } from "../../shared/chain/transactions.ts";
 import { validateBlock } from "../../shared/chain/validate.ts";
 import { logEvent } from "../../shared/log.ts";
-import { queueAnchorNotice } from "./notices.ts";
+import { queueAnchorNotices } from "./notices.ts";
 import type { ChainState } from "./state.ts";
 import * as schema from "./schema.ts";
 
@@ -34,10 +34,11 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
     .limit(config.CHAIN_MAX_TXS_PER_BLOCK)
     .all();
   // A final anchor that reached the chain meanwhile (e.g. from a peer) is dropped, never repeated.
-  const stale = pending.filter((row) => row.finalAnchor && state.hasFinalAnchor(row.sessionId!, false));
-  const included = pending.filter((row) => !stale.includes(row));
+  // One batched lookup for the whole block; it also answers the validation's duplicate-anchor rule.
+  const anchoredOnChain = state.finalAnchorsOnChain(pending.flatMap((row) => (row.finalAnchor && row.sessionId ? [row.sessionId] : [])));
+  const included = pending.filter((row) => !(row.finalAnchor && anchoredOnChain.has(row.sessionId!)));
   if (included.length === 0 && !config.CHAIN_EMPTY_BLOCKS) {
-    if (stale.length) state.dropFromMempoolThrough(pending.at(-1)!.seq);
+    if (pending.length > included.length) state.dropFromMempoolThrough(pending.at(-1)!.seq);
     return null;
   }
   const txs = included.map((row) => chainTx.parse(JSON.parse(row.body)));
@@ -50,7 +51,8 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
     epoch,
     slot,
     producer: state.publicKey,
-    txRoot: txRoot(txs),
+    // The mempool holds each transaction's canonical JSON: the tree is built from it, not re-encoded.
+    txRoot: txRootOfBodies(included.map((row) => row.body)),
     txCount: txs.length,
   };
   const signed = signHeader(header, state.secretKey);
@@ -65,14 +67,14 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
       seedHash,
       now,
       maxFutureMs: timing.slotMs,
-      hasFinalAnchor: (sessionId) => state.hasFinalAnchor(sessionId, false),
+      hasFinalAnchor: (sessionId) => anchoredOnChain.has(sessionId),
     },
   );
   const weight = blockWeight(state.publicKey, weights);
   state.storage.transactionSync(() => {
     state.storeBlock(signed, txs, included, weight, tip.cumulativeWeight + weight);
     if (pending.length > 0) state.dropFromMempoolThrough(pending.at(-1)!.seq);
-    txs.forEach((tx, txIndex) => queueAnchorNotice(state, signed, tx, included[txIndex]!.id));
+    queueAnchorNotices(state, signed, txs, included.map((row) => row.id));
   });
   logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
   return signed;

@@ -81,21 +81,18 @@ export class ChainState {
         creditWeight: creditWeightOf(txs),
       })
       .run();
-    txs.forEach((tx, txIndex) => {
-      this.db
-        .insert(schema.chainTxs)
-        .values({
-          id: encoded[txIndex]!.id,
-          height: header.height,
-          txIndex,
-          type: tx.type,
-          sessionId: tx.type === "anchor" ? tx.sessionId : null,
-          nodeId: tx.type === "work-credit" || tx.type === "node-event" ? tx.nodeId : tx.type === "anchor" ? tx.node : null,
-          finalAnchor: tx.type === "anchor" && !tx.interim,
-          body: encoded[txIndex]!.body,
-        })
-        .run();
-    });
+    const rows = txs.map((tx, txIndex) => ({
+      id: encoded[txIndex]!.id,
+      height: header.height,
+      txIndex,
+      type: tx.type,
+      sessionId: tx.type === "anchor" ? tx.sessionId : null,
+      nodeId: tx.type === "work-credit" || tx.type === "node-event" ? tx.nodeId : tx.type === "anchor" ? tx.node : null,
+      finalAnchor: tx.type === "anchor" && !tx.interim,
+      body: encoded[txIndex]!.body,
+    }));
+    // 8 bound parameters a row: 12 rows a statement stay within DO SQLite's limit of 100.
+    for (let i = 0; i < rows.length; i += 12) this.db.insert(schema.chainTxs).values(rows.slice(i, i + 12)).run();
   }
 
   signed(row: typeof schema.blocks.$inferSelect): SignedHeader {
@@ -155,6 +152,21 @@ export class ChainState {
         .where(and(inArray(schema.mempool.sessionId, slice), eq(schema.mempool.finalAnchor, true)))
         .all();
       for (const r of [...onChain, ...queued]) if (r.s) found.add(r.s);
+    }
+    return found;
+  }
+
+  /** Which of `sessionIds` have a final anchor on chain (at or below `maxHeight`): one IN query per 90 ids. */
+  finalAnchorsOnChain(sessionIds: Iterable<string>, maxHeight = Number.MAX_SAFE_INTEGER): Set<string> {
+    const ids = [...new Set(sessionIds)];
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 90) {
+      const rows = this.db
+        .select({ s: schema.chainTxs.sessionId })
+        .from(schema.chainTxs)
+        .where(and(inArray(schema.chainTxs.sessionId, ids.slice(i, i + 90)), eq(schema.chainTxs.finalAnchor, true), lte(schema.chainTxs.height, maxHeight)))
+        .all();
+      for (const r of rows) if (r.s) found.add(r.s);
     }
     return found;
   }

@@ -3,7 +3,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { hexToBytes as nobleHexToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
 import { EMPTY_ROOT, MerkleTree, toHex } from "../merkle/index.ts";
-import { canonicalBytes } from "./canonical.ts";
+import { canonicalBytes, canonicalJson } from "./canonical.ts";
 import { verifyEd25519 } from "./ed25519.ts";
 import type { ChainTx } from "./transactions.ts";
 
@@ -51,7 +51,13 @@ export function headerHash(header: BlockHeader): string {
 }
 
 export function txRoot(txs: readonly ChainTx[]): string {
-  return toHex(txs.length === 0 ? EMPTY_ROOT : MerkleTree.fromData(txs.map((tx) => canonicalBytes(tx))).root());
+  return txRootOfBodies(txs.map((tx) => canonicalJson(tx)));
+}
+
+/** txRoot from the transactions' canonical JSON, for callers that hold it already (mempool rows, validation). */
+export function txRootOfBodies(bodies: readonly string[]): string {
+  const encoder = new TextEncoder();
+  return toHex(bodies.length === 0 ? EMPTY_ROOT : MerkleTree.fromData(bodies.map((body) => encoder.encode(body))).root());
 }
 
 export function hexToBytes(hex: string): Uint8Array {
