@@ -50,6 +50,11 @@ export interface ImportResult {
 export interface SyncReport {
   peer: string;
   ok: boolean;
+  /** Imports made from this peer in the run (each validates up to CHAIN_SYNC_ROUND_BLOCKS blocks). */
+  rounds?: number;
+  /** The run's time budget ran out with the peer's chain still ahead: the alarm continues at once. */
+  behind?: boolean;
+  /** The last import's outcome. */
   result?: ImportResult;
   error?: string;
 }
