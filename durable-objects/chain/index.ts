@@ -108,7 +108,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       await this.syncWithPeers(now);
       // A block on a head a peer has already outgrown would only be orphaned: catch up first.
       if (!this.#syncBehind) this.produceAt(Date.now());
-      await deliverAnchorNotices(this.#state, now);
+      // By the clock after production, so the notices of the block just made go out in this alarm.
+      await deliverAnchorNotices(this.#state, Date.now());
       await this.anchorOnTron(now);
       await this.archiveBlocks();
     } catch (error) {

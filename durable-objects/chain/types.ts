@@ -23,6 +23,13 @@ export interface AnchorNotice {
   anchoredAt: string;
 }
 
+/** A reorg returned a session's final anchor to the mempool: the session waits for it again (SessionDO.withdrawAnchor). */
+export interface AnchorWithdrawal {
+  chain: string;
+  txId: string;
+  withdrawn: true;
+}
+
 export type TransactionLookup = { tx: ChainTx; height: number; txIndex: number } | { tx: ChainTx; pending: true } | null;
 export type AnchorLookup = AnchorEvidence | { pending: true } | null;
 
