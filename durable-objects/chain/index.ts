@@ -10,7 +10,7 @@ import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { auditChain, type AuditResult } from "./audit.ts";
-import { anchorEvidence, interimAnchors, transactionEvidence } from "./evidence.ts";
+import { anchorEvidence, interimAnchorPage, interimAnchors, transactionEvidence } from "./evidence.ts";
 import { importBranch } from "./import-branch.ts";
 import { pullFromNodePools, queueTransactions } from "./mempool.ts";
 import { deliverAnchorNotices } from "./notices.ts";
@@ -236,6 +236,12 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   async interimAnchors(sessionId: string): Promise<AnchorEvidence[]> {
     await this.ready();
     return interimAnchors(this.#state, sessionId);
+  }
+
+  /** A page of the session's interim anchors with their proofs; null when the chain knows no anchor of the session. */
+  async interimAnchorPage(sessionId: string, offset: number, limit: number): Promise<{ total: number; anchors: AnchorEvidence[] } | null> {
+    await this.ready();
+    return interimAnchorPage(this.#state, sessionId, offset, limit);
   }
 
   async stats() {
