@@ -1,4 +1,4 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { SignedHeader } from "../../shared/chain/block.ts";
 import { txInclusionProof, type TxInclusionProof } from "../../shared/chain/proof.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
@@ -61,4 +61,37 @@ export async function interimAnchors(state: ChainState, sessionId: string): Prom
     out.push({ tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: state.signed(block) });
   }
   return out.sort((a, b) => a.tx.chunkCount - b.tx.chunkCount);
+}
+
+/**
+ * A page of a session's interim anchors on chain, in chain order (for one session's rolling
+ * anchors, also by growing prefix), each with its proof; `total` counts them all. Null when the
+ * chain knows no anchor of the session at all, neither included nor queued.
+ */
+export async function interimAnchorPage(state: ChainState, sessionId: string, offset: number, limit: number): Promise<{ total: number; anchors: AnchorEvidence[] } | null> {
+  const { db } = state;
+  const interim = and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor"), eq(schema.chainTxs.finalAnchor, false));
+  const total = db.select({ n: sql<number>`count(*)` }).from(schema.chainTxs).where(interim).get()?.n ?? 0;
+  if (total === 0) {
+    const anyAnchor = db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor"))).get();
+    const queued = db.select({ id: schema.mempool.id }).from(schema.mempool).where(eq(schema.mempool.sessionId, sessionId)).get();
+    if (!anyAnchor && !queued) return null;
+  }
+  const rows = db
+    .select()
+    .from(schema.chainTxs)
+    .where(interim)
+    .orderBy(asc(schema.chainTxs.height), asc(schema.chainTxs.txIndex))
+    .limit(limit)
+    .offset(offset)
+    .all();
+  const anchors: AnchorEvidence[] = [];
+  for (const row of rows) {
+    const block = db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get()!;
+    const txs = await state.blockTxs(row.height);
+    const tx = txs[row.txIndex]!;
+    if (tx.type !== "anchor") throw new Error("index points at a non-anchor transaction");
+    anchors.push({ tx, txId: row.id, proof: txInclusionProof(txs, row.txIndex), block: state.signed(block) });
+  }
+  return { total, anchors };
 }

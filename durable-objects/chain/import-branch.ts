@@ -1,9 +1,9 @@
-import { asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
-import { encodeTx } from "../../shared/chain/transactions.ts";
+import { chainTx, encodeTx } from "../../shared/chain/transactions.ts";
 import { BlockRejected, validateBlock, type CandidateBlock } from "../../shared/chain/validate.ts";
 import { logEvent } from "../../shared/log.ts";
-import { queueAnchorNotice } from "./notices.ts";
+import { queueAnchorNotice, queueAnchorWithdrawal } from "./notices.ts";
 import { fullBlock, type PeerBlock } from "./peers.ts";
 import type { ChainState } from "./state.ts";
 import type { ImportResult } from "./types.ts";
@@ -104,16 +104,35 @@ export async function importBranch(state: ChainState, input: unknown[], now: num
         if (queued.length > 0 || droppedIds.has(id)) queueAnchorNotice(state, block, tx, id);
       });
     }
+    // A dropped final anchor the branch carries was re-announced above, with its new block.
     for (const row of dropped) {
       if (included.has(row.id)) continue;
-      if (row.finalAnchor && state.hasFinalAnchor(row.sessionId!, false)) continue; // the branch anchored that session already
+      if (row.finalAnchor && state.hasFinalAnchor(row.sessionId!, false)) {
+        // The branch anchored that session already, by another transaction: the session follows it.
+        announceFinalAnchor(state, row.sessionId!);
+        continue;
+      }
       db.insert(schema.mempool)
         .values({ id: row.id, type: row.type, sessionId: row.sessionId, finalAnchor: row.finalAnchor, body: row.body, receivedAt: now })
         .onConflictDoNothing()
         .run();
       orphaned++;
+      // Back in the mempool: the session waits for its anchor again until a block includes it.
+      if (row.finalAnchor) queueAnchorWithdrawal(state, row.sessionId!, row.id);
     }
   });
   logEvent("info", "chain.branch_adopted", { fork: forkHeight, blocks: accepted.length, head: last.block.hash, orphaned });
   return outcome(true, accepted.length, orphaned, fault);
+}
+
+/** Queues the notice of the session's final anchor on the stored chain (inside the caller's transaction). */
+function announceFinalAnchor(state: ChainState, sessionId: string): void {
+  const row = state.db
+    .select()
+    .from(schema.chainTxs)
+    .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.finalAnchor, true)))
+    .get();
+  const block = row && state.db.select().from(schema.blocks).where(eq(schema.blocks.height, row.height)).get();
+  if (!row || !block) return;
+  queueAnchorNotice(state, state.signed(block), chainTx.parse(JSON.parse(row.body)), row.id);
 }

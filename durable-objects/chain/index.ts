@@ -10,7 +10,7 @@ import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { auditChain, type AuditResult } from "./audit.ts";
-import { anchorEvidence, interimAnchors, transactionEvidence } from "./evidence.ts";
+import { anchorEvidence, interimAnchorPage, interimAnchors, transactionEvidence } from "./evidence.ts";
 import { importBranch } from "./import-branch.ts";
 import { pullFromNodePools, queueTransactions } from "./mempool.ts";
 import { deliverAnchorNotices } from "./notices.ts";
@@ -19,7 +19,7 @@ import { produceBlock } from "./production.ts";
 import { archiveOldBlocks } from "./pruning.ts";
 import { blockByHash, blockByHeight, blocksWithTxs, chainStats, findTransaction, headerRange } from "./queries.ts";
 import { ChainState } from "./state.ts";
-import { syncWithPeers } from "./sync.ts";
+import { syncWithPeers, type PeerTransport } from "./sync.ts";
 import { anchorEpochsOnTron, listTronAnchors } from "./tron.ts";
 import type { AnchorEvidence, AnchorLookup, ImportResult, StoredBlock, SubmitResult, SyncReport, TransactionLookup } from "./types.ts";
 import * as schema from "./schema.ts";
@@ -47,6 +47,8 @@ const producerKey = z.string().regex(/^[0-9a-f]{64}$/, "CHAIN_PRODUCER_KEY must 
 export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   #state!: ChainState;
   #nextNodePullAt = 0;
+  /** The last sync run stopped on its time budget with a peer still ahead: the alarm continues at once. */
+  #syncBehind = false;
   readonly #peerBackoff = new PeerBackoff();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -104,8 +106,10 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     try {
       await this.pullNodeTransactions(now);
       await this.syncWithPeers(now);
-      await this.produceAt(Date.now());
-      await deliverAnchorNotices(this.#state, now);
+      // A block on a head a peer has already outgrown would only be orphaned: catch up first.
+      if (!this.#syncBehind) await this.produceAt(Date.now());
+      // By the clock after production, so the notices of the block just made go out in this alarm.
+      await deliverAnchorNotices(this.#state, Date.now());
       await this.anchorOnTron(now);
       await this.archiveBlocks();
     } catch (error) {
@@ -130,10 +134,17 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return result;
   }
 
-  /** One round of peer sync (sync.ts). */
-  async syncWithPeers(now = Date.now()): Promise<SyncReport[]> {
+  /**
+   * One peer sync run (sync.ts), within CHAIN_SYNC_BUDGET_MS of `now`. `transport` says which
+   * peers to ask and how to reach them: CHAIN_PEERS over the outbound fetch unless given.
+   */
+  async syncWithPeers(now = Date.now(), transport?: PeerTransport): Promise<SyncReport[]> {
     await this.ready();
-    return syncWithPeers(this.#state, this.#peerBackoff, (blocks, at) => this.importBlocks(blocks, at), now);
+    const peers = transport ?? { peers: this.#state.config.CHAIN_PEERS ?? [] };
+    const reports = await syncWithPeers(this.#state, this.#peerBackoff, (blocks, at) => this.importBlocks(blocks, at), now, peers);
+    this.#syncBehind = reports.some((r) => r.behind);
+    if (this.#syncBehind) await this.#scheduleNextBlock(now);
+    return reports;
   }
 
   /** Full blocks (headers and transactions) from `from` upwards, for peers. */
@@ -227,6 +238,12 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     return interimAnchors(this.#state, sessionId);
   }
 
+  /** A page of the session's interim anchors with their proofs; null when the chain knows no anchor of the session. */
+  async interimAnchorPage(sessionId: string, offset: number, limit: number): Promise<{ total: number; anchors: AnchorEvidence[] } | null> {
+    await this.ready();
+    return interimAnchorPage(this.#state, sessionId, offset, limit);
+  }
+
   async stats() {
     await this.ready();
     return chainStats(this.#state);
@@ -270,6 +287,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     // Peers are asked every slot, and an instance with peers may lead the next one.
     if (pending || config.CHAIN_EMPTY_BLOCKS || config.CHAIN_PEERS) candidates.push(nextSlot);
     if (notice) candidates.push(Math.max(now, notice.nextAt));
+    if (this.#syncBehind) candidates.push(now);
     const next = Math.min(...candidates);
     const current = fromAlarm ? null : await this.ctx.storage.getAlarm();
     // A pending alarm is kept unless it is later than needed or overdue by more than a slot

@@ -23,6 +23,13 @@ export interface AnchorNotice {
   anchoredAt: string;
 }
 
+/** A reorg returned a session's final anchor to the mempool: the session waits for it again (SessionDO.withdrawAnchor). */
+export interface AnchorWithdrawal {
+  chain: string;
+  txId: string;
+  withdrawn: true;
+}
+
 export type TransactionLookup = { tx: ChainTx; height: number; txIndex: number } | { tx: ChainTx; pending: true } | null;
 export type AnchorLookup = AnchorEvidence | { pending: true } | null;
 
@@ -50,6 +57,11 @@ export interface ImportResult {
 export interface SyncReport {
   peer: string;
   ok: boolean;
+  /** Imports made from this peer in the run (each validates up to CHAIN_SYNC_ROUND_BLOCKS blocks). */
+  rounds?: number;
+  /** The run's time budget ran out with the peer's chain still ahead: the alarm continues at once. */
+  behind?: boolean;
+  /** The last import's outcome. */
   result?: ImportResult;
   error?: string;
 }
