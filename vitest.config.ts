@@ -42,6 +42,11 @@ export default defineConfig({
                 // Test-only key-encryption key for session data keys (256 bits, hex).
                 SESSION_KEK: "5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55",
                 CHAIN_PRODUCER_KEY: "1111111111111111111111111111111111111111111111111111111111111111",
+                // Small sync pages and rounds, so test/worker/chain-sync.test.ts follows a peer over many rounds
+                // with a dozen blocks; a budget no test run reaches (that test exhausts it by starting in the past).
+                CHAIN_SYNC_PAGE_BLOCKS: "2",
+                CHAIN_SYNC_ROUND_BLOCKS: "4",
+                CHAIN_SYNC_BUDGET_MS: "60000",
                 JWT_SECRET_KEY_PREVIOUS: "test-only-previous-jwt-secret-0123456789abcdef01234567",
                 // Test key 0x…02's address: its first login becomes the SUPER_ADMIN (test/worker/auth-helpers.ts).
                 BOOTSTRAP_SUPER_ADMIN_ADDRESS: "TDvSsdrNM5eeXNL3czpa6AxLDHZA9nwe9K",

@@ -19,7 +19,7 @@ const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR [--allow-missing-ch
   --require-tron  fail when the bundle carries no TRON anchor of its block (otherwise only reported)
   --json        print the result as JSON`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === undefined) {
     console.log(USAGE);
@@ -68,7 +68,7 @@ function main(argv: string[]): number {
   }
   let result;
   try {
-    result = verifyEvidence(bundle, {
+    result = await verifyEvidence(bundle, {
       chunkBytes: dir ? (index) => readChunk(join(dir, `${index}.chunk`)) : undefined,
       allowMissingChunks,
       trustedProducers: args.values.trust,
@@ -94,4 +94,4 @@ function readChunk(path: string): Uint8Array | undefined {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

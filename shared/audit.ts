@@ -149,7 +149,7 @@ export interface AuditExportBundle {
  * the transaction is in its block's txRoot, and the block header is signed (by a trusted
  * producer when `trustedProducers` is given). Returns the first failure, or null.
  */
-export function verifyAuditExport(bundle: AuditExportBundle, trustedProducers?: readonly string[]): string | null {
+export async function verifyAuditExport(bundle: AuditExportBundle, trustedProducers?: readonly string[]): Promise<string | null> {
   const hashed = bundle.events.map((e) => ({
     ...e,
     before: e.before === null ? null : (JSON.parse(e.before) as Canonical),
@@ -165,7 +165,7 @@ export function verifyAuditExport(bundle: AuditExportBundle, trustedProducers?: 
     const { tx, proof, block } = anchor.evidence;
     if (tx.type !== "anchor" || tx.root !== anchor.head || tx.chunkCount !== anchor.eventId) return `anchor ${anchor.eventId}: the chain transaction does not carry this head`;
     if (!verifyTxInclusion(tx, proof, block.header.txRoot)) return `anchor ${anchor.eventId}: the inclusion proof does not match the block's txRoot`;
-    if (headerHash(block.header) !== block.hash || !verifyHeaderSignature(block)) return `anchor ${anchor.eventId}: the block header's hash or signature is wrong`;
+    if (headerHash(block.header) !== block.hash || !(await verifyHeaderSignature(block))) return `anchor ${anchor.eventId}: the block header's hash or signature is wrong`;
     if (trustedProducers && !trustedProducers.includes(block.header.producer)) return `anchor ${anchor.eventId}: the block's producer is not trusted`;
   }
   return null;

@@ -103,6 +103,10 @@ export const configSchema = z
     CHAIN_PRODUCERS: optional(keyList),
     CHAIN_MAX_CLOCK_SKEW_MS: integer(0, 600_000),
     CHAIN_MAX_REORG_DEPTH: integer(1, 1_000_000),
+    /** Peer sync: blocks per request (the peer's /sync/blocks serves at most 100), blocks validated per import, and the wall time one alarm may spend catching up before it continues in the next. */
+    CHAIN_SYNC_PAGE_BLOCKS: integer(1, 100),
+    CHAIN_SYNC_ROUND_BLOCKS: integer(1, 100_000),
+    CHAIN_SYNC_BUDGET_MS: integer(0, 600_000),
     /** Anchor the head hash on TRON once an epoch (from the ledger's hot wallet). */
     CHAIN_TRON_ANCHORING: boolean,
     /** Rolling anchors: a recording session anchors its root every this many chunks (0: off). */

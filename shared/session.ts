@@ -63,6 +63,13 @@ export const anchorSchema = z.object({
 });
 export type Anchor = z.infer<typeof anchorSchema>;
 
+/** The chain's word that a reorg returned a session's final anchor to its mempool (the session waits for it again). */
+export const anchorWithdrawalSchema = z.object({
+  chain: z.string().min(1).max(64),
+  txId: z.string().min(1).max(128),
+  withdrawn: z.literal(true).optional(),
+});
+
 export const manifestSchema = z.object({
   version: z.literal(MANIFEST_VERSION),
   sessionId: z.string(),

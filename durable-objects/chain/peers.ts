@@ -24,10 +24,14 @@ export class PeerError extends Error {
   override name = "PeerError";
 }
 
+/** How peers are reached: the Worker's outbound fetch by default. */
+export type PeerFetch = (url: string, init: RequestInit) => Promise<Response>;
+
 export class PeerClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs: number,
+    private readonly fetcher: PeerFetch = (url, init) => fetch(url, init),
   ) {}
 
   stats(): Promise<PeerStats> {
@@ -45,7 +49,7 @@ export class PeerClient {
   async #get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs), headers: { Accept: "application/json" } });
+      res = await this.fetcher(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs), headers: { Accept: "application/json" } });
     } catch (error) {
       throw new PeerError(`${this.baseUrl} unreachable: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -7,6 +7,7 @@ import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import {
   anchorSchema,
+  anchorWithdrawalSchema,
   canTransition,
   chunkLeafHashes,
   MANIFEST_VERSION,
@@ -365,13 +366,18 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     return ok(this.#view(this.#row()!));
   }
 
-  /** Called by the chain once the session's root is in a block: stored → anchored. */
+  /**
+   * Called by the chain once the session's root is in a block: stored → anchored. Called again
+   * when a reorg moved the anchor to another block (or re-included it after a withdrawal): an
+   * anchored or completed session then records the new location, in its manifest too.
+   */
   async recordAnchor(anchorInput: Anchor): Promise<Outcome<SessionView>> {
     await this.ready();
     const anchor = anchorSchema.safeParse(anchorInput);
     if (!anchor.success) return refuse("validation-failed", "The anchor is malformed.");
     const row = this.#row();
     if (!row) return refuse("not-found", "No such session.");
+    if (row.state === "anchored" || row.state === "completed") return this.#moveAnchor(row, anchor.data);
     if (row.state !== "stored") return stateProblem(row, "anchor", ["stored"]);
     this.ctx.storage.transactionSync(() => {
       this.#transition(row, "anchored", "system", anchor.data, { anchor: JSON.stringify(anchor.data) });
@@ -380,6 +386,39 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.#syncIndex();
     await this.#armAlarm();
     return ok(this.#view(this.#row()!));
+  }
+
+  /**
+   * Called by the chain when a reorg returned the session's final anchor to its mempool: the
+   * session keeps its state but has no anchor (manifest included) until recordAnchor tells it the
+   * block that includes it again. A withdrawal of another transaction, or before any anchor, changes nothing.
+   */
+  async withdrawAnchor(input: { chain: string; txId: string }): Promise<Outcome<SessionView>> {
+    await this.ready();
+    const notice = anchorWithdrawalSchema.safeParse(input);
+    if (!notice.success) return refuse("validation-failed", "The withdrawal is malformed.");
+    const row = this.#row();
+    if (!row) return refuse("not-found", "No such session.");
+    const current = row.anchor ? (JSON.parse(row.anchor) as Anchor) : null;
+    if (current?.txId !== notice.data.txId || current.chain !== notice.data.chain) return ok(this.#view(row));
+    return this.#moveAnchor(row, null);
+  }
+
+  /** Records where the final anchor is now (null: waiting for a block again) and rewrites a written manifest. */
+  async #moveAnchor(row: SessionRow, anchor: Anchor | null): Promise<Outcome<SessionView>> {
+    const text = anchor ? JSON.stringify(anchor) : null;
+    if (row.anchor !== text) {
+      this.ctx.storage.transactionSync(() => {
+        this.db.update(schema.session).set({ anchor: text, version: row.version + 1, updatedAt: Date.now() }).where(eq(schema.session.id, row.id)).run();
+        this.#event(anchor ? "anchor-moved" : "anchor-withdrawn", "system", { from: row.anchor ? JSON.parse(row.anchor) : null, to: anchor });
+      });
+      logEvent("info", anchor ? "session.anchor_moved" : "session.anchor_withdrawn", { sessionId: row.id, txId: anchor?.txId }, this.#config.LOG_LEVEL);
+    }
+    const updated = this.#row()!;
+    // The manifest object is written on completion; a repeat rewrites it (a failed write is retried by the chain).
+    if (updated.state === "completed") await this.#writeManifest(updated.id, this.#manifest(updated));
+    await this.#syncIndex();
+    return ok(this.#view(updated));
   }
 
   // ---- data key ---------------------------------------------------------------------------

@@ -146,22 +146,53 @@ const submit = createRoute({
   },
 });
 
+const SessionIdParam = z.object({ sessionId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/) });
+const InclusionProof = z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex32) }).openapi("TxInclusionProof");
+
 const anchor = createRoute({
   method: "get",
   path: "/anchors/{sessionId}",
   tags: ["chain"],
   summary: "A session's anchor with its block header and inclusion proof (verifiable offline)",
-  request: { params: z.object({ sessionId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/) }) },
+  request: { params: SessionIdParam },
   responses: {
     200: jsonResponse(
       z.object({
         tx: Tx,
         txId: hex32,
-        proof: z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex32) }),
+        proof: InclusionProof,
         block: SignedHeader,
         tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
       }),
       "Anchor evidence",
+    ),
+    ...problemResponses(400, 404, 429, 500),
+  },
+});
+
+const interimAnchors = createRoute({
+  method: "get",
+  path: "/anchors/{sessionId}/interim",
+  tags: ["chain"],
+  summary: "A session's interim (rolling) anchors, each with its block header and inclusion proof (shared/verify verifyInterimAnchor)",
+  request: {
+    params: SessionIdParam,
+    query: z.object({
+      offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+      limit: z.coerce.number().int().min(1).max(100).default(20),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        sessionId: z.string(),
+        total: z.number().int().openapi({ description: "interim anchors of the session on chain" }),
+        offset: z.number().int(),
+        limit: z.number().int(),
+        next: z.number().int().nullable().openapi({ description: "the offset of the next page, null on the last" }),
+        anchors: z.array(z.object({ tx: Tx, txId: hex32, proof: InclusionProof, block: SignedHeader })),
+      }),
+      "Interim anchors, in chain order (growing prefixes of the recording)",
     ),
     ...problemResponses(400, 404, 429, 500),
   },
@@ -210,4 +241,12 @@ export const chainApp = createApp()
     if (!evidence) throw new ApiError("not-found", `Session ${sessionId} has no anchor.`);
     if ("pending" in evidence) throw new ApiError("not-found", `The anchor of session ${sessionId} waits for the next block.`, { pending: true });
     return c.json(evidence, 200);
+  })
+  .openapi(interimAnchors, async (c) => {
+    const { sessionId } = c.req.valid("param");
+    const { offset, limit } = c.req.valid("query");
+    const page = await call(c, "interimAnchorPage", (s) => s.interimAnchorPage(sessionId, offset, limit));
+    if (!page) throw new ApiError("not-found", `Session ${sessionId} has no anchor.`);
+    const next = offset + page.anchors.length < page.total ? offset + page.anchors.length : null;
+    return c.json({ sessionId, total: page.total, offset, limit, next, anchors: page.anchors }, 200);
   });

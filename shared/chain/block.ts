@@ -1,8 +1,10 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { hexToBytes as nobleHexToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
 import { EMPTY_ROOT, MerkleTree, toHex } from "../merkle/index.ts";
-import { canonicalBytes } from "./canonical.ts";
+import { canonicalBytes, canonicalJson } from "./canonical.ts";
+import { verifyEd25519 } from "./ed25519.ts";
 import type { ChainTx } from "./transactions.ts";
 
 /**
@@ -49,14 +51,18 @@ export function headerHash(header: BlockHeader): string {
 }
 
 export function txRoot(txs: readonly ChainTx[]): string {
-  return toHex(txs.length === 0 ? EMPTY_ROOT : MerkleTree.fromData(txs.map((tx) => canonicalBytes(tx))).root());
+  return txRootOfBodies(txs.map((tx) => canonicalJson(tx)));
+}
+
+/** txRoot from the transactions' canonical JSON, for callers that hold it already (mempool rows, validation). */
+export function txRootOfBodies(bodies: readonly string[]): string {
+  const encoder = new TextEncoder();
+  return toHex(bodies.length === 0 ? EMPTY_ROOT : MerkleTree.fromData(bodies.map((body) => encoder.encode(body))).root());
 }
 
 export function hexToBytes(hex: string): Uint8Array {
   if (!/^([0-9a-f]{2})*$/.test(hex)) throw new RangeError("expected lowercase hex");
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  return nobleHexToBytes(hex);
 }
 
 export function signHeader(header: BlockHeader, secretKey: Uint8Array): SignedHeader {
@@ -73,13 +79,14 @@ export function signHeader(header: BlockHeader, secretKey: Uint8Array): SignedHe
 const VERIFIED_LIMIT = 4096;
 const verified = new Set<string>();
 
-export function verifyHeaderSignature(signed: SignedHeader): boolean {
+/** Checks the producer's signature over the block hash (native Ed25519 where the platform has it; see ed25519.ts). */
+export async function verifyHeaderSignature(signed: SignedHeader): Promise<boolean> {
   if (signed.header.producer === "genesis") return false;
   const key = `${signed.header.producer}:${signed.hash}:${signed.signature}`;
   if (verified.has(key)) return true;
   let ok: boolean;
   try {
-    ok = ed25519.verify(hexToBytes(signed.signature), hexToBytes(signed.hash), hexToBytes(signed.header.producer));
+    ok = await verifyEd25519(hexToBytes(signed.signature), hexToBytes(signed.hash), hexToBytes(signed.header.producer));
   } catch {
     return false;
   }

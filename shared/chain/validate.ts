@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { blockHeader, headerHash, txRoot, verifyHeaderSignature, type SignedHeader } from "./block.ts";
+import { blockHeader, headerHash, txRootOfBodies, verifyHeaderSignature, type SignedHeader } from "./block.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming, type ProducerWeight } from "./schedule.ts";
-import { chainTx, txId, type ChainTx } from "./transactions.ts";
+import { chainTx, encodeTx, type ChainTx } from "./transactions.ts";
 
 export interface CandidateBlock extends SignedHeader {
   txs: ChainTx[];
@@ -42,8 +42,8 @@ export class BlockRejected extends Error {
   }
 }
 
-/** Every rule a block must satisfy to follow `parent`; throws BlockRejected naming the first broken one. */
-export function validateBlock(candidate: CandidateBlock, ctx: ValidationContext): void {
+/** Every rule a block must satisfy to follow `parent`; rejects with BlockRejected naming the first broken one. */
+export async function validateBlock(candidate: CandidateBlock, ctx: ValidationContext): Promise<void> {
   const fail = (fault: BlockFault, message: string): never => {
     throw new BlockRejected(fault, message);
   };
@@ -62,14 +62,17 @@ export function validateBlock(candidate: CandidateBlock, ctx: ValidationContext)
   const leader = leaderOf(slot, ctx.seedHash, ctx.weights);
   if (leader !== h.producer) fail("wrong-producer", `slot ${slot} belongs to ${leader ?? "nobody"}, not ${h.producer}`);
   if (headerHash(h) !== candidate.hash) fail("bad-hash", "hash does not match the header");
-  if (!verifyHeaderSignature(candidate)) fail("bad-signature", "producer signature does not verify");
+  if (!(await verifyHeaderSignature(candidate))) fail("bad-signature", "producer signature does not verify");
   if (h.txCount !== candidate.txs.length) fail("bad-tx-root", `txCount ${h.txCount} but ${candidate.txs.length} transactions`);
   const seen = new Set<string>();
   const finals = new Set<string>();
+  // Each transaction's canonical JSON once: its id and its Merkle leaf both come from it.
+  const bodies: string[] = [];
   for (const [index, tx] of candidate.txs.entries()) {
     const ok = chainTx.safeParse(tx);
     if (!ok.success) fail("bad-transaction", `transaction ${index}: ${z.prettifyError(ok.error)}`);
-    const id = txId(tx);
+    const { id, body } = encodeTx(tx);
+    bodies.push(body);
     if (seen.has(id)) fail("bad-transaction", `transaction ${index} repeats ${id}`);
     seen.add(id);
     if (tx.type === "anchor" && !tx.interim) {
@@ -79,5 +82,5 @@ export function validateBlock(candidate: CandidateBlock, ctx: ValidationContext)
       finals.add(tx.sessionId);
     }
   }
-  if (txRoot(candidate.txs) !== h.txRoot) fail("bad-tx-root", "transaction root does not match the transactions");
+  if (txRootOfBodies(bodies) !== h.txRoot) fail("bad-tx-root", "transaction root does not match the transactions");
 }

@@ -1,4 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 
 /**
  * RFC 9162 §2.1.1 hashing: domain separation keeps a leaf from ever being read as an
@@ -30,9 +31,7 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
 }
 
 export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
+  return bytesToHex(bytes);
 }
 
 const HEX32 = /^[0-9a-f]{64}$/;
@@ -40,9 +39,7 @@ const HEX32 = /^[0-9a-f]{64}$/;
 /** Parses a lowercase hex SHA-256; throws RangeError for anything else. */
 export function fromHex(hex: string): Uint8Array {
   if (!HEX32.test(hex)) throw new RangeError("expected 64 lowercase hex characters");
-  const out = new Uint8Array(HASH_BYTES);
-  for (let i = 0; i < HASH_BYTES; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  return hexToBytes(hex);
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -114,6 +114,12 @@ beforeAll(async () => {
         CHAIN_PRODUCERS: producers.join(","),
         CHAIN_PEERS: `http://127.0.0.1:${relays[i]!.port}`,
         CHAIN_MAX_CLOCK_SKEW_MS: "1000",
+        // Tiny sync pages and rounds and no time budget, so healing goes through the paged, round by
+        // round import (a branch shorter than ours accumulates across rounds until it is heavier;
+        // what is left after an adopted round waits for the next alarm, armed at once).
+        CHAIN_SYNC_PAGE_BLOCKS: "2",
+        CHAIN_SYNC_ROUND_BLOCKS: "2",
+        CHAIN_SYNC_BUDGET_MS: "0",
       },
       outboundAllow: ["local"],
     });

@@ -75,7 +75,7 @@ describe("demo seed (npm start)", () => {
       const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/${index}`, { headers: { Authorization: `Bearer ${token}` } });
       chunks.set(index, new Uint8Array(await res.arrayBuffer()));
     }
-    const verdict = verifyEvidence(evidence, { chunkBytes: (i) => chunks.get(i) });
+    const verdict = await verifyEvidence(evidence, { chunkBytes: (i) => chunks.get(i) });
     expect(verdict.ok, JSON.stringify(verdict)).toBe(true);
 
     // Every frame the seed scripted comes back pixel for pixel, chunk after chunk.

@@ -73,9 +73,9 @@ describe("canonical JSON (RFC 8785 subset)", () => {
 });
 
 describe("blocks", () => {
-  it("any altered header field is detected by the hash or the signature", () => {
+  it("any altered header field is detected by the hash or the signature", async () => {
     const block = makeBlock([anchorFor(chunkBlobs(3))]);
-    expect(verifyHeaderSignature(block)).toBe(true);
+    expect(await verifyHeaderSignature(block)).toBe(true);
     const alterations: Partial<BlockHeader>[] = [
       { height: 2 },
       { previousHash: "1".repeat(64) },
@@ -90,35 +90,35 @@ describe("blocks", () => {
     for (const change of alterations) {
       const tampered = { ...block, header: { ...block.header, ...change } };
       const hashMatches = headerHash(tampered.header) === tampered.hash;
-      expect(hashMatches && verifyHeaderSignature(tampered), JSON.stringify(change)).toBe(false);
-      expect(() => validateBlock(tampered, context()), JSON.stringify(change)).toThrow(BlockRejected);
+      expect(hashMatches && (await verifyHeaderSignature(tampered)), JSON.stringify(change)).toBe(false);
+      await expect(validateBlock(tampered, context()), JSON.stringify(change)).rejects.toThrow(BlockRejected);
     }
     const badSignature = { ...block, signature: toHex(ed25519.sign(new Uint8Array(32), secret)) };
-    expect(verifyHeaderSignature(badSignature)).toBe(false);
+    expect(await verifyHeaderSignature(badSignature)).toBe(false);
   });
 
-  it("validation names the fault: wrong parent, wrong producer, future timestamp, bad signature, duplicate anchor", () => {
+  it("validation names the fault: wrong parent, wrong producer, future timestamp, bad signature, duplicate anchor", async () => {
     const tx = anchorFor(chunkBlobs(2));
-    const fault = (block: ReturnType<typeof makeBlock>, ctx = context()) => {
+    const fault = async (block: ReturnType<typeof makeBlock>, ctx = context()) => {
       try {
-        validateBlock(block, ctx);
+        await validateBlock(block, ctx);
         return "accepted";
       } catch (error) {
         return (error as BlockRejected).fault;
       }
     };
-    expect(fault(makeBlock([tx]))).toBe("accepted");
+    expect(await fault(makeBlock([tx]))).toBe("accepted");
     const other = makeBlock([tx]);
-    expect(fault(makeBlock([tx], 7, other))).toBe("wrong-height");
-    expect(fault({ ...makeBlock([tx]), header: { ...makeBlock([tx]).header, previousHash: "3".repeat(64) } })).toBe("wrong-parent");
-    expect(fault(makeBlock([tx]), context({ weights: [{ producer: "ab".repeat(32), weight: 5 }] }))).toBe("wrong-producer");
-    expect(fault(makeBlock([tx], 50))).toBe("timestamp");
+    expect(await fault(makeBlock([tx], 7, other))).toBe("wrong-height");
+    expect(await fault({ ...makeBlock([tx]), header: { ...makeBlock([tx]).header, previousHash: "3".repeat(64) } })).toBe("wrong-parent");
+    expect(await fault(makeBlock([tx]), context({ weights: [{ producer: "ab".repeat(32), weight: 5 }] }))).toBe("wrong-producer");
+    expect(await fault(makeBlock([tx], 50))).toBe("timestamp");
     const forged = makeBlock([tx]);
-    expect(fault({ ...forged, signature: "00".repeat(64) })).toBe("bad-signature");
-    expect(fault(makeBlock([tx]), context({ hasFinalAnchor: () => true }))).toBe("duplicate-anchor");
-    expect(fault(makeBlock([tx, tx]))).toBe("bad-transaction");
+    expect(await fault({ ...forged, signature: "00".repeat(64) })).toBe("bad-signature");
+    expect(await fault(makeBlock([tx]), context({ hasFinalAnchor: () => true }))).toBe("duplicate-anchor");
+    expect(await fault(makeBlock([tx, tx]))).toBe("bad-transaction");
     const swapped = makeBlock([tx]);
-    expect(fault({ ...swapped, txs: [{ ...tx, chunkCount: 3 }] })).toBe("bad-tx-root");
+    expect(await fault({ ...swapped, txs: [{ ...tx, chunkCount: 3 }] })).toBe("bad-tx-root");
   });
 });
 
@@ -141,16 +141,16 @@ describe("PoOT leader schedule", () => {
 });
 
 describe("signature checks once per block", () => {
-  it("remembers only successes: a forged signature or another header still fails after the real one passed", () => {
+  it("remembers only successes: a forged signature or another header still fails after the real one passed", async () => {
     const block = makeBlock([], 11);
-    expect(verifyHeaderSignature(block)).toBe(true);
-    expect(verifyHeaderSignature(block)).toBe(true); // remembered
-    expect(verifyHeaderSignature({ ...block, signature: "00".repeat(64) })).toBe(false);
-    expect(verifyHeaderSignature({ ...block, hash: "ab".repeat(32) })).toBe(false);
-    expect(verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } })).toBe(false);
+    expect(await verifyHeaderSignature(block)).toBe(true);
+    expect(await verifyHeaderSignature(block)).toBe(true); // remembered
+    expect(await verifyHeaderSignature({ ...block, signature: "00".repeat(64) })).toBe(false);
+    expect(await verifyHeaderSignature({ ...block, hash: "ab".repeat(32) })).toBe(false);
+    expect(await verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } })).toBe(false);
     const forged = { ...block, signature: block.signature.replace(/^./, (c) => (c === "0" ? "1" : "0")) };
-    expect(verifyHeaderSignature(forged)).toBe(false);
-    expect(verifyHeaderSignature(forged)).toBe(false);
+    expect(await verifyHeaderSignature(forged)).toBe(false);
+    expect(await verifyHeaderSignature(forged)).toBe(false);
   });
 });
 
@@ -193,67 +193,67 @@ describe("evidence bundles (lucid verify)", () => {
     };
   }
 
-  it("rolling anchors name a truncated recording and an altered prefix", () => {
+  it("rolling anchors name a truncated recording and an altered prefix", async () => {
     const blobs = chunkBlobs(12);
     const interim = { ...anchorFor(blobs.slice(0, 10)), interim: true };
     const early = makeBlock([interim], 3);
     const interimEvidence = { tx: interim, proof: txInclusionProof([interim], 0), block: { header: early.header, hash: early.hash, signature: early.signature } };
-    const step = (b: EvidenceBundle) => {
-      const r = verifyEvidence(b, { trustedProducers: [producer] });
+    const step = async (b: EvidenceBundle) => {
+      const r = await verifyEvidence(b, { trustedProducers: [producer] });
       return r.ok ? "ok" : r.failure.step;
     };
     const whole = { ...bundleFor(blobs), interimAnchors: [interimEvidence] };
-    expect(step(whole)).toBe("ok");
-    expect(verifyEvidence(whole).checks.find((c) => c.step === "interim anchors")?.message).toContain("up to 10 chunks");
+    expect(await step(whole)).toBe("ok");
+    expect((await verifyEvidence(whole)).checks.find((c) => c.step === "interim anchors")?.message).toContain("up to 10 chunks");
     // The recording was cut to 8 chunks before it was finalised: the final anchor is consistent, the interim one is not.
-    expect(step({ ...bundleFor(blobs.slice(0, 8)), interimAnchors: [interimEvidence] })).toBe("truncation");
+    expect(await step({ ...bundleFor(blobs.slice(0, 8)), interimAnchors: [interimEvidence] })).toBe("truncation");
     // Chunk 4 replaced before finalising: the final root matches, the prefix anchored while recording does not.
     const swapped = blobs.map((b, i) => (i === 4 ? new Uint8Array([9, 9, 9]) : b));
-    expect(step({ ...bundleFor(swapped), interimAnchors: [interimEvidence] })).toBe("truncation");
+    expect(await step({ ...bundleFor(swapped), interimAnchors: [interimEvidence] })).toBe("truncation");
     // A forged interim anchor is refused as such.
     const forged = { ...interimEvidence, block: { ...interimEvidence.block, signature: "00".repeat(64) } };
-    expect(step({ ...whole, interimAnchors: [forged] })).toBe("interim anchor 0");
+    expect(await step({ ...whole, interimAnchors: [forged] })).toBe("interim anchor 0");
   });
 
-  it("passes for an intact bundle with its chunk files", () => {
+  it("passes for an intact bundle with its chunk files", async () => {
     const blobs = chunkBlobs(5);
-    const result = verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
+    const result = await verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
     expect(result.ok).toBe(true);
     expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "tron anchor", "producer"]);
   });
 
-  it("a missing chunk blob fails naming it, unless hash-only is allowed, which names the chunks not hashed", () => {
+  it("a missing chunk blob fails naming it, unless hash-only is allowed, which names the chunks not hashed", async () => {
     const blobs = chunkBlobs(5);
     const bundle = bundleFor(blobs);
     const some = (i: number) => (i === 1 || i === 2 || i === 4 ? undefined : blobs[i]);
-    const strict = verifyEvidence(bundle, { chunkBytes: some });
+    const strict = await verifyEvidence(bundle, { chunkBytes: some });
     expect(strict).toMatchObject({ ok: false, failure: { step: "chunk 1", message: "chunk 1 is missing: its file was not there to hash" } });
-    const lenient = verifyEvidence(bundle, { chunkBytes: some, allowMissingChunks: true });
+    const lenient = await verifyEvidence(bundle, { chunkBytes: some, allowMissingChunks: true });
     expect(lenient.ok).toBe(true);
     expect(lenient.checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes, 2 chunk files match them; 3 missing, checked only by hash: 1-2, 4");
-    expect(verifyEvidence(bundle).checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes (chunk files not checked)");
+    expect((await verifyEvidence(bundle)).checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes (chunk files not checked)");
   });
 
-  it("names the first thing that fails", () => {
+  it("names the first thing that fails", async () => {
     const blobs = chunkBlobs(5);
     const bundle = bundleFor(blobs);
     const flipped = blobs.map((b) => b.slice());
     flipped[3]![0]! ^= 1;
-    const first = (b: unknown, opts = {}) => {
-      const r = verifyEvidence(b, opts);
+    const first = async (b: unknown, opts = {}) => {
+      const r = await verifyEvidence(b, opts);
       return r.ok ? "ok" : r.failure.step;
     };
-    expect(first(bundle, { chunkBytes: (i: number) => flipped[i] })).toBe("chunk 3");
-    expect(first({ ...bundle, chunks: bundle.chunks.slice(0, 4) })).toBe("chunks");
-    expect(first({ ...bundle, manifest: { ...bundle.manifest, root: "0".repeat(64) } })).toBe("session root");
-    expect(first({ ...bundle, session: { ...bundle.session, owner: "mallory" } })).toBe("anchor");
-    expect(first({ ...bundle, anchor: { ...bundle.anchor, proof: { ...bundle.anchor.proof, txIndex: 1 } } })).toBe("inclusion");
+    expect(await first(bundle, { chunkBytes: (i: number) => flipped[i] })).toBe("chunk 3");
+    expect(await first({ ...bundle, chunks: bundle.chunks.slice(0, 4) })).toBe("chunks");
+    expect(await first({ ...bundle, manifest: { ...bundle.manifest, root: "0".repeat(64) } })).toBe("session root");
+    expect(await first({ ...bundle, session: { ...bundle.session, owner: "mallory" } })).toBe("anchor");
+    expect(await first({ ...bundle, anchor: { ...bundle.anchor, proof: { ...bundle.anchor.proof, txIndex: 1 } } })).toBe("inclusion");
     const block = bundle.anchor.block;
-    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, header: { ...block.header, timestamp: 1 } } } })).toBe("block hash");
-    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, hash: "1".repeat(64) } } })).toBe("block hash");
-    expect(first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, signature: "00".repeat(64) } } })).toBe("signature");
-    expect(first(bundle, { trustedProducers: ["ab".repeat(32)] })).toBe("producer");
-    expect(first({ nonsense: true })).toBe("bundle");
+    expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, header: { ...block.header, timestamp: 1 } } } })).toBe("block hash");
+    expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, hash: "1".repeat(64) } } })).toBe("block hash");
+    expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, signature: "00".repeat(64) } } })).toBe("signature");
+    expect(await first(bundle, { trustedProducers: ["ab".repeat(32)] })).toBe("producer");
+    expect(await first({ nonsense: true })).toBe("bundle");
     expect(txId(bundle.anchor.tx)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -126,12 +126,12 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     expect(bundle.events).toHaveLength(anchor.eventId);
     const withProof = bundle.anchors.find((a) => a.eventId === anchor.eventId)!;
     expect(withProof.evidence?.block.header.height).toBeGreaterThan(0);
-    expect(verifyAuditExport(bundle, [bundle.chain.producer])).toBeNull();
+    expect(await verifyAuditExport(bundle, [bundle.chain.producer])).toBeNull();
     // Any change to an exported event breaks the offline check, naming it.
     const tampered = structuredClone(bundle);
     tampered.events[1]!.action = "auth.nothing_happened";
-    expect(verifyAuditExport(tampered, [bundle.chain.producer])).toBe(`event ${tampered.events[1]!.id}: hash-mismatch`);
-    expect(verifyAuditExport(bundle, ["someone-else"])).toMatch(/producer is not trusted/);
+    expect(await verifyAuditExport(tampered, [bundle.chain.producer])).toBe(`event ${tampered.events[1]!.id}: hash-mismatch`);
+    expect(await verifyAuditExport(bundle, ["someone-else"])).toMatch(/producer is not trusted/);
   });
 
   it("verify passes on an intact log, names the first tampered event, and passes again once it is restored", async () => {

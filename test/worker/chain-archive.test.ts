@@ -60,7 +60,7 @@ describe("pruning and archival", () => {
       manifest: { root: anchors[0]!.tx.root, chunkCount: 1 },
       anchor: after,
     };
-    expect(verifyEvidence(bundle)).toMatchObject({ ok: true });
+    expect(await verifyEvidence(bundle)).toMatchObject({ ok: true });
 
     // An archive object altered in the store is refused, not served.
     const key = objects.find((k) => k.includes("/blocks/000000000001-"))!;

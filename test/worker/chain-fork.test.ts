@@ -75,7 +75,13 @@ describe("blocks from a peer", () => {
     const theirsAnchor = anchor("session-theirs");
     const b1 = makeBlock(genesis, theirs[0]!, timing);
     const b2 = makeBlock(b1, theirs.find((s) => s > theirs[0]!)!, timing, [theirsAnchor]);
-    const result = await chain().importBlocks([b1, b2]);
+    // The orphaned anchor's withdrawal notice wakes the alarm at once, which would include the anchor
+    // again in the current slot: hold the alarm back, this test picks the slot.
+    const result = await runInDurableObject(chain(), async (instance, state) => {
+      const imported = await instance.importBlocks([b1, b2]);
+      await state.storage.deleteAlarm();
+      return imported;
+    });
     expect(result).toMatchObject({ adopted: true, valid: 2, orphaned: 1, height: 2, headHash: b2.hash });
     expect(await chain().transaction(txId(mine))).toMatchObject({ pending: true });
     expect(await chain().transaction(txId(theirsAnchor))).toMatchObject({ height: 2, txIndex: 0 });
@@ -202,8 +208,8 @@ describe("the stored chain", () => {
     // The object is torn down right after producing the next block, before the turn ends:
     // whatever survives must be either the old head with r3 queued or the new head without it.
     await expect(
-      runInDurableObject(chain(), (instance, state) => {
-        instance.produceAt(slotStart(timing, ours[1]!) + 1);
+      runInDurableObject(chain(), async (instance, state) => {
+        await instance.produceAt(slotStart(timing, ours[1]!) + 1);
         state.abort("simulated restart");
       }),
     ).rejects.toThrow();

@@ -14,7 +14,7 @@ async function drainMempool() {
     await runInDurableObject(chain, async (instance) => {
       const head = await instance.head();
       const { timing } = await instance.info();
-      instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
+      await instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
     });
   }
 }
@@ -52,7 +52,7 @@ describe("rolling anchors while a session records", { timeout: 60_000 }, () => {
     const bundle = await res.json<{ interimAnchors: unknown[]; chunks: unknown[] }>();
     expect(bundle.interimAnchors).toHaveLength(1);
     const chunks = Array.from({ length: 13 }, (_, i) => chunkBytes(i));
-    const result = verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [(await chain.info()).producer] });
+    const result = await verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [(await chain.info()).producer] });
     expect(result).toMatchObject({ ok: true });
     expect(result.checks.find((c) => c.step === "interim anchors")?.message).toContain("up to 10 chunks");
   });

@@ -81,22 +81,22 @@ describe("the chain head is anchored on TRON each epoch", () => {
       manifest: { root: a.tx.root, chunkCount: 1 },
       anchor: evidence,
     };
-    const result = verifyEvidence(bundle, { requireTronAnchor: true, trustedProducers: [info.producer] });
+    const result = await verifyEvidence(bundle, { requireTronAnchor: true, trustedProducers: [info.producer] });
     expect(result).toMatchObject({ ok: true });
     expect(result.checks.find((c) => c.step === "tron anchor")?.message).toContain(row!.txid);
 
     // Anything altered on the way to TRON is named.
-    const tampered = (change: (e: typeof evidence) => void) => {
+    const tampered = async (change: (e: typeof evidence) => void) => {
       const copy = structuredClone(evidence);
       change(copy);
       return verifyEvidence({ ...bundle, anchor: copy });
     };
     const flipped = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === "0" ? "1" : "0") + hex.slice(at + 1);
-    expect(tampered((e) => (e.tron!.rawDataHex = flipped(e.tron!.rawDataHex, 20)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
-    expect(tampered((e) => (e.tron!.txid = flipped(e.tron!.txid, 0)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
-    expect(tampered((e) => (e.tron!.headers[0]!.header.timestamp += 1))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
-    expect(tampered((e) => (e.tron!.headers = []))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
-    expect(verifyEvidence({ ...bundle, anchor: { ...evidence, tron: undefined } }, { requireTronAnchor: true })).toMatchObject({
+    expect(await tampered((e) => (e.tron!.rawDataHex = flipped(e.tron!.rawDataHex, 20)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await tampered((e) => (e.tron!.txid = flipped(e.tron!.txid, 0)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await tampered((e) => (e.tron!.headers[0]!.header.timestamp += 1))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await tampered((e) => (e.tron!.headers = []))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await verifyEvidence({ ...bundle, anchor: { ...evidence, tron: undefined } }, { requireTronAnchor: true })).toMatchObject({
       ok: false,
       failure: { step: "tron anchor" },
     });

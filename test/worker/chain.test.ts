@@ -49,7 +49,7 @@ describe("ChainDO", () => {
       anchor: evidence,
     };
     const info = await chain().info();
-    const result = verifyEvidence(bundle, { trustedProducers: [info.producer] });
+    const result = await verifyEvidence(bundle, { trustedProducers: [info.producer] });
     expect(result).toMatchObject({ ok: true });
   });
 

@@ -104,7 +104,7 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
       await runInDurableObject(chain, async (instance, ctx) => {
         const head = await instance.head();
         const { timing } = await instance.info();
-        instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
+        await instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
         // When the chain's own alarm already made a block in this slot, the block above is in the next
         // slot and its notice is due then, in the future: move the chain's clock as makeTasksDue does.
         ctx.storage.sql.exec("UPDATE anchor_notices SET next_at = 0");
@@ -121,11 +121,11 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
     const bundle = await res.json();
     const chunks = [chunkBytes(0), chunkBytes(1)];
     const producer = (await chain.info()).producer;
-    expect(verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [producer] })).toMatchObject({ ok: true });
+    expect(await verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [producer] })).toMatchObject({ ok: true });
     // One flipped byte in a chunk is named by the verifier.
     const flipped = chunks.map((c) => c.slice());
     flipped[1]![7]! ^= 1;
-    const bad = verifyEvidence(bundle, { chunkBytes: (i) => flipped[i] });
+    const bad = await verifyEvidence(bundle, { chunkBytes: (i) => flipped[i] });
     expect(bad.ok ? "ok" : bad.failure.step).toBe("chunk 1");
     // Another user gets nothing.
     expect((await api(`/api/v1/sessions/${s.id}/evidence`, { headers: await userHeaders("someone-else") })).status).toBe(404);

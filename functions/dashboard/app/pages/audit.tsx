@@ -194,7 +194,7 @@ function ChainChecks() {
       const failure =
         lastHash !== null && bundle.prevHash !== lastHash
           ? `event ${bundle.events[0]!.id}: the page does not continue the previous one`
-          : verifyAuditExport(bundle);
+          : await verifyAuditExport(bundle);
       lastHash = bundle.events[bundle.events.length - 1]!.hash;
       events += bundle.events.length;
       anchors += bundle.anchors.filter((a) => a.evidence).length;

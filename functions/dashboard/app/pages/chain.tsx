@@ -34,11 +34,11 @@ function CheckList({ checks }: { checks: Check[] }) {
   );
 }
 
-function headerChecks(block: SignedBlock): Check[] {
+async function headerChecks(block: SignedBlock): Promise<Check[]> {
   const hash = headerHash(block.header as never);
   const checks: Check[] = [{ name: "hash", ok: hash === block.hash, detail: hash === block.hash ? "the header hashes to the block hash" : `the header hashes to ${hash}` }];
   if (block.header.height > 0) {
-    const signed = verifyHeaderSignature({ header: block.header as never, hash: block.hash, signature: block.signature });
+    const signed = await verifyHeaderSignature({ header: block.header as never, hash: block.hash, signature: block.signature });
     checks.push({ name: "signature", ok: signed, detail: signed ? `Ed25519 signature by ${short(block.header.producer, 16)}` : "the producer's signature does not verify" });
   }
   return checks;
@@ -127,7 +127,7 @@ function BlockView({ height }: { height: number }) {
   const [txs, setTxs] = useState<ChainTx[] | null>(null);
   const verify = useAction(async () => {
     const b = block.data!;
-    const results = headerChecks(b);
+    const results = await headerChecks(b);
     if (b.header.height > 0) {
       const parent = await getJson<SignedBlock>(`/chain/blocks/${b.header.height - 1}`);
       const linked = parent.hash === b.header.previousHash && headerHash(parent.header as never) === parent.hash;
@@ -208,7 +208,7 @@ function AnchorCheck() {
     const included = verifyTxInclusion(tx, evidence.proof, evidence.block.header.txRoot);
     setChecks([
       { name: "inclusion", ok: included, detail: included ? `transaction ${evidence.proof.txIndex} of ${evidence.proof.txCount} in block ${evidence.block.header.height}` : "the proof does not lead to the block's txRoot" },
-      ...headerChecks(evidence.block as SignedBlock),
+      ...(await headerChecks(evidence.block as SignedBlock)),
     ]);
   });
   return (

@@ -134,7 +134,7 @@ function EvidenceCheck({ id, chunkCount, playable }: { id: string; chunkCount: n
       }
       setProgress(null);
     }
-    setResult(verifyEvidence(bundle, { chunkBytes: withChunks ? (i) => blobs.get(i) : undefined }));
+    setResult(await verifyEvidence(bundle, { chunkBytes: withChunks ? (i) => blobs.get(i) : undefined }));
   });
   return (
     <section aria-labelledby="evidence-heading">

@@ -1,0 +1,146 @@
+// A reorg that replaces the block holding a session's final anchor: the session's record of where
+// it was anchored (its view and the manifest in the chunk store) must follow the winning chain,
+// whether the winning branch carries the anchor itself or the anchor goes back to the mempool
+// and into a later block. The competing branch is signed with the suite's producer key (the
+// only producer of this single-producer test chain), in past slots above the fork point.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { BLOCK_VERSION, hexToBytes, signHeader, txRoot, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
+import { epochOfSlot, slotStart } from "../../shared/chain/schedule.ts";
+import type { ChainTx } from "../../shared/chain/transactions.ts";
+import type { CandidateBlock } from "../../shared/chain/validate.ts";
+import type { Anchor } from "../../shared/session.ts";
+import { chunkBytes, env, putChunk, recordingSession, sessionDO, settle, userHeaders } from "./session-helpers.ts";
+import { api } from "./helpers.ts";
+
+const admin = { kind: "user" as const, userId: "root", role: "ADMIN" as const };
+const chain = env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
+const producerKey = hexToBytes(env.CHAIN_PRODUCER_KEY!);
+
+async function sessionAnchor(id: string): Promise<Anchor | null> {
+  const view = await sessionDO(id).get(admin);
+  if (!view.ok) throw new Error("session not readable");
+  return view.value.anchor;
+}
+
+async function manifestAnchor(id: string): Promise<Anchor | null> {
+  const object = await env.CHUNKS.get(`sessions/${id}/manifest.json`);
+  return ((await object!.json()) as { anchor: Anchor | null }).anchor;
+}
+
+/** The chain's alarm, run now, with every queued notice due (the chain tells sessions from its alarm). */
+async function chainAlarm() {
+  await runInDurableObject(chain, async (_instance, state) => {
+    state.storage.sql.exec("UPDATE anchor_notices SET next_at = 0");
+    if ((await state.storage.getAlarm()) === null) await state.storage.setAlarm(Date.now() + 60_000);
+  });
+  await runDurableObjectAlarm(chain);
+}
+
+/** A session recorded, stored, anchored by the chain and completed. */
+async function completedSession(owner: string, node: string) {
+  const s = await recordingSession(owner, node);
+  for (let i = 0; i < 2; i++) expect((await putChunk(s.id, i, chunkBytes(i, 4096, owner.length), node)).status).toBe(201);
+  await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders(owner) });
+  expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
+  await settle(s.id, () => false, 2); // the anchor task hands the root to the chain
+  for (let i = 0; i < 10 && (await sessionDO(s.id).get(admin)).ok && (await sessionAnchor(s.id)) === null; i++) {
+    await runInDurableObject(chain, async (instance) => {
+      const head = await instance.head();
+      const { timing } = await instance.info();
+      await instance.produceAt(Math.max(Date.now(), timing.genesisTime + (head.header.slot + 1) * timing.slotMs));
+    });
+    await chainAlarm();
+  }
+  expect(await settle(s.id, (st) => st === "completed")).toBe("completed");
+  const anchor = (await sessionAnchor(s.id))!;
+  expect(await manifestAnchor(s.id)).toEqual(anchor);
+  return { id: s.id, anchor };
+}
+
+
+/**
+ * A branch from the parent of `anchor`'s block, one block longer than the current chain above it
+ * (so heavier), in the slots right above the fork point; `carry` goes into its last block.
+ */
+async function heavierBranch(anchor: Anchor, carry: ChainTx[]): Promise<CandidateBlock[]> {
+  const { timing, producer } = await chain.info();
+  const fork = (await chain.blockByHeight(anchor.blockHeight - 1))!;
+  const head = await chain.head();
+  const length = head.header.height - fork.header.height + 1;
+  expect(slotStart(timing, fork.header.slot + length)).toBeLessThan(Date.now()); // all in the past
+  const out: CandidateBlock[] = [];
+  let parent: SignedHeader = fork;
+  for (let i = 1; i <= length; i++) {
+    const slot = fork.header.slot + i;
+    const txs = i === length ? carry : [];
+    const header: BlockHeader = {
+      version: BLOCK_VERSION,
+      chain: fork.header.chain,
+      height: parent.header.height + 1,
+      previousHash: parent.hash,
+      timestamp: slotStart(timing, slot) + 1,
+      epoch: epochOfSlot(timing, slot),
+      slot,
+      producer,
+      txRoot: txRoot(txs),
+      txCount: txs.length,
+    };
+    const next: CandidateBlock = { ...signHeader(header, producerKey), txs };
+    out.push(next);
+    parent = next;
+  }
+  return out;
+}
+
+describe("a reorg replacing the block of a session's anchor", { timeout: 60_000 }, () => {
+  it("moves the session's anchor (view and manifest) to the winning branch's block that carries it", async () => {
+    const s = await completedSession("reorg-a", "reorg-node-a");
+    const anchorTx = (await chain.transaction(s.anchor.txId))!.tx;
+    const branch = await heavierBranch(s.anchor, [anchorTx]);
+    const result = await chain.importBlocks(branch);
+    expect(result).toMatchObject({ adopted: true, orphaned: 0 });
+    const winner = branch.at(-1)!;
+    expect(winner.hash).not.toBe(s.anchor.blockHash);
+
+    await chainAlarm();
+    const moved = { chain: winner.header.chain, blockHeight: winner.header.height, blockHash: winner.hash, txId: s.anchor.txId, anchoredAt: new Date(winner.header.timestamp).toISOString() };
+    expect(await sessionAnchor(s.id)).toEqual(moved);
+    expect(await manifestAnchor(s.id)).toEqual(moved);
+    // The chain's evidence agrees with the session's record.
+    const evidence = await chain.anchorEvidence(s.id);
+    expect(evidence && "block" in evidence ? evidence.block.hash : null).toBe(winner.hash);
+  });
+
+  it("puts the session back to waiting while its anchor is in the mempool, then follows it into a new block", async () => {
+    const s = await completedSession("reorg-b", "reorg-node-b");
+    const branch = await heavierBranch(s.anchor, []);
+    // The import and the outbox read in one call, the alarm held back: it would include the anchor again at once.
+    const { result, outbox } = await runInDurableObject(chain, async (instance, state) => {
+      const result = await instance.importBlocks(branch);
+      await state.storage.deleteAlarm();
+      return { result, outbox: state.storage.sql.exec("SELECT notice FROM anchor_notices WHERE tx_id = ?", s.anchor.txId).toArray() };
+    });
+    expect(result).toMatchObject({ adopted: true, orphaned: 1 });
+    expect(await chain.transaction(s.anchor.txId)).toMatchObject({ pending: true });
+
+    // What the chain's alarm delivers first when this instance does not lead the next slot.
+    expect(outbox).toHaveLength(1);
+    const withdrawal = JSON.parse(outbox[0]!.notice as string);
+    expect(withdrawal).toMatchObject({ withdrawn: true, txId: s.anchor.txId });
+    const waiting = await sessionDO(s.id).withdrawAnchor(withdrawal);
+    expect(waiting.ok).toBe(true);
+    expect(await sessionAnchor(s.id)).toBeNull();
+    expect(await manifestAnchor(s.id)).toBeNull();
+    expect((await sessionDO(s.id).get(admin)).ok && (await sessionDO(s.id).get(admin))).toMatchObject({ value: { state: "completed" } });
+
+    // The chain's alarm (a new slot) includes the anchor again and tells the session where.
+    await chainAlarm();
+    const found = await chain.anchorEvidence(s.id);
+    if (!found || "pending" in found) throw new Error("the anchor was not included again");
+    expect(found.block.hash).not.toBe(s.anchor.blockHash);
+    const again = await sessionAnchor(s.id);
+    expect(again).toMatchObject({ blockHash: found.block.hash, blockHeight: found.block.header.height, txId: s.anchor.txId });
+    expect(await manifestAnchor(s.id)).toEqual(again);
+  });
+});
