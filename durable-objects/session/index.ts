@@ -747,7 +747,11 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       await this.#syncIndex();
     } else if (row.state === "anchored") {
       await this.#writeManifest(row.id, this.#manifest(row));
-      this.ctx.storage.transactionSync(() => this.#transition(row, "completed", "system", undefined, { completedAt: Date.now() }));
+      const current = this.#row()!;
+      if (current.state !== "anchored") return;
+      this.ctx.storage.transactionSync(() => this.#transition(current, "completed", "system", undefined, { completedAt: Date.now() }));
+      // A reorg may have moved the anchor while the manifest was being written (#moveAnchor): write it again.
+      if (current.anchor !== row.anchor) await this.#writeManifest(current.id, this.#manifest(this.#row()!));
       await this.#syncIndex();
     }
   }
