@@ -369,7 +369,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   /**
    * Called by the chain once the session's root is in a block: stored → anchored. Called again
    * when a reorg moved the anchor to another block (or re-included it after a withdrawal): an
-   * anchored or completed session then records the new location, in its manifest too.
+   * anchored or completed session then records where the chain has it now (#followChainAnchor),
+   * in its manifest too.
    */
   async recordAnchor(anchorInput: Anchor): Promise<Outcome<SessionView>> {
     await this.ready();
@@ -377,7 +378,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     if (!anchor.success) return refuse("validation-failed", "The anchor is malformed.");
     const row = this.#row();
     if (!row) return refuse("not-found", "No such session.");
-    if (row.state === "anchored" || row.state === "completed") return this.#moveAnchor(row, anchor.data);
+    if (row.state === "anchored" || row.state === "completed") return this.#followChainAnchor(row);
     if (row.state !== "stored") return stateProblem(row, "anchor", ["stored"]);
     this.ctx.storage.transactionSync(() => {
       this.#transition(row, "anchored", "system", anchor.data, { anchor: JSON.stringify(anchor.data) });
@@ -391,7 +392,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   /**
    * Called by the chain when a reorg returned the session's final anchor to its mempool: the
    * session keeps its state but has no anchor (manifest included) until recordAnchor tells it the
-   * block that includes it again. A withdrawal of another transaction, or before any anchor, changes nothing.
+   * block that includes it again. Before any anchor (stored) it changes nothing.
    */
   async withdrawAnchor(input: { chain: string; txId: string }): Promise<Outcome<SessionView>> {
     await this.ready();
@@ -399,9 +400,23 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     if (!notice.success) return refuse("validation-failed", "The withdrawal is malformed.");
     const row = this.#row();
     if (!row) return refuse("not-found", "No such session.");
-    const current = row.anchor ? (JSON.parse(row.anchor) as Anchor) : null;
-    if (current?.txId !== notice.data.txId || current.chain !== notice.data.chain) return ok(this.#view(row));
-    return this.#moveAnchor(row, null);
+    if (row.state !== "anchored" && row.state !== "completed") return ok(this.#view(row));
+    return this.#followChainAnchor(row);
+  }
+
+  /**
+   * After a reorg the chain's notices only say "look again": the session records where the chain
+   * has its final anchor now (null while it waits in the mempool). Asking rather than trusting the
+   * notice's content means a late, stale notice can never move the anchor back to a dropped block.
+   */
+  async #followChainAnchor(row: SessionRow): Promise<Outcome<SessionView>> {
+    const chain = this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    const found = await chain.anchorEvidence(row.id);
+    const anchor: Anchor | null =
+      found && "block" in found && !found.tx.interim
+        ? { chain: found.block.header.chain, blockHeight: found.block.header.height, blockHash: found.block.hash, txId: found.txId, anchoredAt: new Date(found.block.header.timestamp).toISOString() }
+        : null;
+    return this.#moveAnchor(this.#row()!, anchor);
   }
 
   /** Records where the final anchor is now (null: waiting for a block again) and rewrites a written manifest. */
@@ -748,7 +763,11 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       await this.#syncIndex();
     } else if (row.state === "anchored") {
       await this.#writeManifest(row.id, this.#manifest(row));
-      this.ctx.storage.transactionSync(() => this.#transition(row, "completed", "system", undefined, { completedAt: Date.now() }));
+      const current = this.#row()!;
+      if (current.state !== "anchored") return;
+      this.ctx.storage.transactionSync(() => this.#transition(current, "completed", "system", undefined, { completedAt: Date.now() }));
+      // A reorg may have moved the anchor while the manifest was being written (#moveAnchor): write it again.
+      if (current.anchor !== row.anchor) await this.#writeManifest(current.id, this.#manifest(this.#row()!));
       await this.#syncIndex();
     }
   }
