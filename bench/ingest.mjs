@@ -7,13 +7,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { sign } from "hono/jwt";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
-import { registrationMessage } from "../shared/nodes/protocol.ts";
+import { enrol } from "../pi-agent/lib/node/enroll.ts";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
@@ -74,22 +72,18 @@ try {
 
   const now = Math.floor(Date.now() / 1000);
   const user = await sign({ sub: "bench-user", role: "USER", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  // A node registered as the agent enrols: its own Ed25519 key, a credential issued by functions/nodes.
+  // A node enrolled by the agent's own enrolment: its Ed25519 key, a credential issued by functions/nodes.
   const operator = await sign({ sub: "bench-operator", role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  const nodeKey = ed25519.utils.randomSecretKey();
-  const unsigned = {
-    publicKey: bytesToHex(ed25519.getPublicKey(nodeKey)),
+  const enrolled = await enrol({
+    server: base,
+    operatorToken: operator,
+    operatorId: "bench-operator",
     payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
     resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
-    timestamp: Date.now(),
-  };
-  const registered = await fetch(`${base}/api/v1/nodes`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${operator}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ ...unsigned, signature: bytesToHex(ed25519.sign(registrationMessage("bench-operator", unsigned), nodeKey)) }),
+    stateDir: join(work, "node"),
   });
-  if (registered.status !== 201) throw new Error(`register node: ${registered.status} ${await registered.text()}`);
-  const { node: { id: nodeId }, credential: { token: node } } = await registered.json();
+  const nodeId = enrolled.nodeId;
+  const node = enrolled.credential.token;
   const userHeaders = { Authorization: `Bearer ${user}`, "Content-Type": "application/json" };
 
   const body = randomBytes(CHUNK_BYTES);

@@ -1,12 +1,13 @@
 // A real recording for the dashboard test: frames with known pixels, encoded by the shared
 // encoder (one stream per chunk, as the agent writes them), sealed by the agent's own sealChunk
 // (zstd + XChaCha20-Poly1305) and uploaded through the real ingest API with a node credential.
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { sign } from "hono/jwt";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { enrol } from "../../../pi-agent/lib/node/enroll.ts";
 import { sealChunk } from "../../../pi-agent/lib/seal.ts";
 import { formatContentDigest } from "../../../shared/chunk.ts";
-import { registrationMessage } from "../../../shared/nodes/protocol.ts";
 import { RecordingEncoder, type Frame } from "../../../shared/recording/index.ts";
 
 export interface RecordedFrame {
@@ -57,29 +58,21 @@ export function makeRecording(options: { width: number; height: number; chunks: 
 }
 
 /**
- * Registers a node as the agent enrols (its own Ed25519 key, signed by a NODE_OPERATOR's access
- * token minted with the server's secret) and returns its id and the credential functions/nodes issued.
+ * Registers a node with the agent's own enrolment (a fresh Ed25519 key, the registration signed by
+ * it) under a NODE_OPERATOR access token minted with the server's secret; returns its id and the
+ * credential functions/nodes issued.
  */
 export async function registerNode(base: string, jwtSecret: string): Promise<{ nodeId: string; credential: string }> {
   const now = Math.floor(Date.now() / 1000);
   const operatorId = `operator-${crypto.randomUUID()}`;
-  const operator = await sign({ sub: operatorId, role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  const nodeKey = ed25519.utils.randomSecretKey();
-  const unsigned = {
-    publicKey: bytesToHex(ed25519.getPublicKey(nodeKey)),
-    payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
-    resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
-    timestamp: Date.now(),
-  };
-  const signature = bytesToHex(ed25519.sign(registrationMessage(operatorId, unsigned), nodeKey));
-  const res = await fetch(`${base}/api/v1/nodes`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${operator}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ ...unsigned, signature }),
-  });
-  if (res.status !== 201) throw new Error(`registering a node answered ${res.status}: ${await res.text()}`);
-  const body = (await res.json()) as { node: { id: string }; credential: { token: string } };
-  return { nodeId: body.node.id, credential: body.credential.token };
+  const operatorToken = await sign({ sub: operatorId, role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
+  const stateDir = mkdtempSync(join(tmpdir(), "lucid-e2e-node-"));
+  try {
+    const node = await enrol({ server: base, operatorToken, operatorId, payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 }, stateDir });
+    return { nodeId: node.nodeId, credential: node.credential.token };
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 
 /** Seals and uploads chunk `index` as the agent's uploader does (shared/chunk.ts headers). */
