@@ -1,6 +1,6 @@
 // `lucid-agent enroll` and `lucid-agent run` (heartbeats) against a real workerd running the
 // self-hosted build: registration, the 0600 state file, signed beats, sequence resync, revocation.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { startAgent } from "./helpers/agent-process.ts";
 
-const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const PAYOUT = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-node-"));
 const stateDir = join(work, "state");
@@ -26,28 +26,7 @@ async function accessToken(role: "NODE_OPERATOR" | "USER", sub = OPERATOR) {
 }
 
 function agent(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  agents.push(child);
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: () => output,
-    /** Resolves once the output matches `pattern` (or rejects when the agent exits first). */
-    async waitFor(pattern: RegExp, timeoutMs = 40_000): Promise<RegExpExecArray> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${output}`);
-        const m = pattern.exec(output);
-        if (m) return m;
-        if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode} before ${pattern}:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-  };
+  return startAgent(args, agents, 40_000);
 }
 
 async function asOperator(path: string, init: RequestInit = {}) {

@@ -3,7 +3,7 @@
 // process logs each notification once, follows the emergency policy, survives the server being
 // killed with SIGKILL and restarted, and gets what was sent meanwhile exactly once, also across its
 // own restart. What it was told is visible in `lucid-agent status --state`.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,8 +13,8 @@ import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { HttpsClient, nodeOperator, superAdminLogin, TronWallet } from "./helpers/lucid-client.ts";
+import { startAgent } from "./helpers/agent-process.ts";
 
-const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-notify-"));
 const stateDir = join(work, "state");
 const secrets = randomSecrets();
@@ -74,26 +74,7 @@ async function emergency(path: "lockdown" | "recordings", active: boolean, reaso
 }
 
 function agent(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: () => output,
-    async waitFor(pattern: RegExp | ((out: string) => boolean), what = String(pattern), timeoutMs = 60_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (typeof pattern === "function" ? pattern(output) : pattern.test(output)) return;
-        if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-5000)}`);
-        if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode} before ${what}:\n${output.slice(-5000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-  };
+  return startAgent(args, children, 60_000);
 }
 
 /** The ids of the notifications the agent acted on, in order, from its structured log lines. */

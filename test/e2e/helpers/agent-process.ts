@@ -1,0 +1,40 @@
+// The real `lucid-agent` as a child process, its stdout and stderr gathered, for end-to-end tests.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../../../edge-adapter/workerd-process.ts";
+
+export const AGENT_BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
+
+export interface AgentRun {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+  /** Resolves once the output matches `pattern` (with the match), or rejects on timeout or when the agent exits first. */
+  waitFor(pattern: RegExp, what?: string, timeoutMs?: number): Promise<RegExpExecArray>;
+  waitFor(check: (output: string) => boolean, what?: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts `lucid-agent ARGS`; the child is pushed onto `children` so the test's afterAll can end it. */
+export function startAgent(args: string[], children: ChildProcess[], defaultTimeoutMs: number): AgentRun {
+  const child = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  async function waitFor(pattern: RegExp | ((output: string) => boolean), what = String(pattern), timeoutMs = defaultTimeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (typeof pattern === "function") {
+        if (pattern(output)) return;
+      } else {
+        const match = pattern.exec(output);
+        if (match) return match;
+      }
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-5000)}`);
+      if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode} before ${what}:\n${output.slice(-5000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { child, exited, output: () => output, waitFor: waitFor as AgentRun["waitFor"] };
+}
