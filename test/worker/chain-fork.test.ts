@@ -4,11 +4,12 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { beforeEach, describe, expect, it } from "vitest";
-import { BLOCK_VERSION, producerPublicKey, signHeader, txRoot, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
+import { producerPublicKey, type SignedHeader } from "../../shared/chain/block.ts";
 import { epochOfSlot, leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
 import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import type { CandidateBlock } from "../../shared/chain/validate.ts";
 import { toHex } from "../../shared/merkle/index.ts";
+import { makeBlock as makeSignedBlock } from "./chain-helpers.ts";
 
 // A chain instance of its own per test (the ChainDO does not depend on its name).
 let name = "";
@@ -25,19 +26,7 @@ function anchor(sessionId: string): AnchorTx {
 }
 
 function makeBlock(parent: SignedHeader, slot: number, timing: ChainTiming, txs: ChainTx[] = [], key = peerKey): CandidateBlock {
-  const header: BlockHeader = {
-    version: BLOCK_VERSION,
-    chain: parent.header.chain,
-    height: parent.header.height + 1,
-    previousHash: parent.hash,
-    timestamp: slotStart(timing, slot) + 1,
-    epoch: epochOfSlot(timing, slot),
-    slot,
-    producer: producerPublicKey(key),
-    txRoot: txRoot(txs),
-    txCount: txs.length,
-  };
-  return { ...signHeader(header, key), txs };
+  return makeSignedBlock(parent, slot, timing, txs, key);
 }
 
 /**

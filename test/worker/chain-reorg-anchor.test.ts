@@ -5,11 +5,12 @@
 // only producer of this single-producer test chain), in past slots above the fork point.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BLOCK_VERSION, hexToBytes, signHeader, txRoot, type BlockHeader, type SignedHeader } from "../../shared/chain/block.ts";
-import { epochOfSlot, slotStart } from "../../shared/chain/schedule.ts";
+import { hexToBytes, type SignedHeader } from "../../shared/chain/block.ts";
+import { slotStart } from "../../shared/chain/schedule.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
 import type { CandidateBlock } from "../../shared/chain/validate.ts";
 import type { Anchor } from "../../shared/session.ts";
+import { makeBlock } from "./chain-helpers.ts";
 import { chunkBytes, env, putChunk, recordingSession, sessionDO, settle, userHeaders } from "./session-helpers.ts";
 import { api } from "./helpers.ts";
 
@@ -69,7 +70,7 @@ async function completedSession(owner: string, node: string) {
  * (so heavier), in the slots right above the fork point; `carry` goes into its last block.
  */
 async function heavierBranch(anchor: Anchor, carry: ChainTx[]): Promise<CandidateBlock[]> {
-  const { timing, producer } = await chain.info();
+  const { timing } = await chain.info();
   const fork = (await chain.blockByHeight(anchor.blockHeight - 1))!;
   const head = await chain.head();
   const length = head.header.height - fork.header.height + 1;
@@ -81,21 +82,7 @@ async function heavierBranch(anchor: Anchor, carry: ChainTx[]): Promise<Candidat
   const out: CandidateBlock[] = [];
   let parent: SignedHeader = fork;
   for (let i = 1; i <= length; i++) {
-    const slot = fork.header.slot + i;
-    const txs = i === length ? carry : [];
-    const header: BlockHeader = {
-      version: BLOCK_VERSION,
-      chain: fork.header.chain,
-      height: parent.header.height + 1,
-      previousHash: parent.hash,
-      timestamp: slotStart(timing, slot) + 1,
-      epoch: epochOfSlot(timing, slot),
-      slot,
-      producer,
-      txRoot: txRoot(txs),
-      txCount: txs.length,
-    };
-    const next: CandidateBlock = { ...signHeader(header, producerKey), txs };
+    const next = makeBlock(parent, fork.header.slot + i, timing, i === length ? carry : [], producerKey);
     out.push(next);
     parent = next;
   }
