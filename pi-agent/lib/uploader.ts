@@ -95,7 +95,7 @@ export class Uploader {
   }
 
   /** Waits while paused; false when the caller should give up (aborted, or paused with nothing more to come). */
-  private async mayGo(signal: AbortSignal, done: () => boolean): Promise<boolean> {
+  async mayGo(signal: AbortSignal, done: () => boolean): Promise<boolean> {
     while (this.held && !signal.aborted) {
       if (done()) return false;
       await Promise.race([this.held.released, sleep(1000, signal)]);

@@ -269,11 +269,7 @@ async function startWithRetry(
   for (let attempt = 1; !signal.aborted; attempt++) {
     // A held uploader (lockdown) holds this write too: the server would refuse it. Stopped while
     // held, the recorder leaves it (and its chunks, spooled) to the next run.
-    while (uploader.paused && !signal.aborted) {
-      if (stopped()) return;
-      await sleep(500, signal);
-    }
-    if (signal.aborted) return;
+    if (!(await uploader.mayGo(signal, stopped))) return;
     try {
       await startSessionWithToken(server, sessionId, token);
       return log(`session ${sessionId} is recording on the server`);
