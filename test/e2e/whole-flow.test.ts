@@ -19,7 +19,7 @@ import { generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
-import { noise, putImage, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
+import { startPainter, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet, type Login } from "./helpers/lucid-client.ts";
 
 const AGENT = join(ROOT, "pi-agent", "bin", "lucid-agent.ts");
@@ -77,21 +77,6 @@ afterAll(async () => {
   await client?.close();
   rmSync(work, { recursive: true, force: true });
 });
-
-/** Paints 40x40 noise patches on the display, keeping a model of the whole screen (B, G, R). */
-function startPainter(display: string) {
-  putImage(display, 0, 0, W, H, new Uint8Array(W * H * 4).fill(0x30));
-  const screen = new Uint8Array(W * H * 3).fill(0x30);
-  let seed = 1;
-  const timer = setInterval(() => {
-    const x = (seed * 37) % (W - 40);
-    const y = (seed * 53) % (H - 40);
-    const patch = noise(40, 40, seed++);
-    putImage(display, x, y, 40, 40, patch.bgrx);
-    for (let row = 0; row < 40; row++) screen.set(patch.bgr.subarray(row * 120, row * 120 + 120), ((y + row) * W + x) * 3);
-  }, 30);
-  return { screen, stop: () => clearInterval(timer) };
-}
 
 function agentProcess(args: string[]) {
   // The agent trusts only the generated certificate: OpenSSL's store (--use-openssl-ca) is that one file.
@@ -188,7 +173,7 @@ describe("the whole flow on self-hosted workerd", () => {
     const keyFile = join(work, "session.key");
     writeFileSync(keyFile, Buffer.from(dataKey.key, "base64").toString("hex"), { mode: 0o600 });
 
-    const painter = startPainter(xvfb!.display);
+    const painter = startPainter(xvfb!.display, W, H);
     const agent = agentProcess([
       "record", "--display", xvfb!.display, "--out", state.spool, "--session", state.sessionId, "--key-file", keyFile,
       "--server", client.base, "--token-file", join(work, "node.credential"),

@@ -7,7 +7,7 @@ import { CHUNK_HEADERS } from "../../shared/chunk.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
-import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
+import { startPainter, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
 const W = 320;
@@ -32,22 +32,6 @@ function agent(args: string[], env: Record<string, string> = {}) {
   return { child, exited, output: () => output };
 }
 
-/** Paints 40x40 noise patches at random spots, keeping a model of the whole screen. */
-function startPainter(display: string) {
-  const background = new Uint8Array(W * H * 4).fill(0x30);
-  putImage(display, 0, 0, W, H, background);
-  const screen = new Uint8Array(W * H * 3).fill(0x30);
-  let seed = 1;
-  const timer = setInterval(() => {
-    const x = (seed * 37) % (W - 40);
-    const y = (seed * 53) % (H - 40);
-    const patch = noise(40, 40, seed++);
-    putImage(display, x, y, 40, 40, patch.bgrx);
-    for (let row = 0; row < 40; row++) screen.set(patch.bgr.subarray(row * 120, row * 120 + 120), ((y + row) * W + x) * 3);
-  }, 30);
-  return { screen, stop: () => clearInterval(timer) };
-}
-
 async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
@@ -68,7 +52,7 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     await server.start();
     server.responseDelayMs = 150; // keeps uploads in flight when the agent dies
     const out = tempDir();
-    const painter = startPainter(xvfb.display);
+    const painter = startPainter(xvfb.display, W, H);
     const args = ["record", "--display", xvfb.display, "--out", out, "--session", "sess-kill", "--server", server.url];
     const tuning = ["--fps", "20", "--tile", "32", "--chunk-mb", "0.3", "--concurrency", "2"];
     const env = { LUCID_NODE_TOKEN: "node-secret" };
@@ -112,7 +96,7 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
 
   it("stops cleanly with exit 73 and a clear message when the spool quota is reached (server unreachable)", async () => {
     const out = tempDir();
-    const painter = startPainter(xvfb.display);
+    const painter = startPainter(xvfb.display, W, H);
     try {
       const run = agent(
         ["record", "--display", xvfb.display, "--out", out, "--fps", "20", "--chunk-mb", "0.3", "--spool-quota-mb", "0.25"],

@@ -66,3 +66,21 @@ export function noise(w: number, h: number, seed: number): { bgrx: Uint8Array; b
   }
   return { bgrx, bgr };
 }
+
+/**
+ * Fills a `width`×`height` display with 0x30, then paints a 40×40 noise patch every 30 ms,
+ * keeping a model of the whole screen (B, G, R) to compare recordings with.
+ */
+export function startPainter(display: string, width: number, height: number): { screen: Uint8Array<ArrayBuffer>; stop: () => void } {
+  putImage(display, 0, 0, width, height, new Uint8Array(width * height * 4).fill(0x30));
+  const screen = new Uint8Array(width * height * 3).fill(0x30);
+  let seed = 1;
+  const timer = setInterval(() => {
+    const x = (seed * 37) % (width - 40);
+    const y = (seed * 53) % (height - 40);
+    const patch = noise(40, 40, seed++);
+    putImage(display, x, y, 40, 40, patch.bgrx);
+    for (let row = 0; row < 40; row++) screen.set(patch.bgr.subarray(row * 120, row * 120 + 120), ((y + row) * width + x) * 3);
+  }, 30);
+  return { screen, stop: () => clearInterval(timer) };
+}
