@@ -27,21 +27,7 @@ async function spoolChunk(spool: Spool, text: string): Promise<number> {
   const index = spool.takeIndex();
   const plain = new TextEncoder().encode(text);
   const sealed = sealChunk({ plain, sessionId: spool.sessionId, index, key, zstdLevel: 1 });
-  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-  await spool.write(
-    {
-      sessionId: spool.sessionId,
-      index,
-      nonce: hex(sealed.nonce),
-      sha256: hex(sealed.sha256),
-      size: sealed.ciphertext.length,
-      plainSize: sealed.plainSize,
-      compressedSize: sealed.compressedSize,
-      captureStart: 1000 + index,
-      captureEnd: 2000 + index,
-    },
-    sealed.ciphertext,
-  );
+  await spool.writeSealed(index, sealed, { start: 1000 + index, end: 2000 + index });
   return index;
 }
 
