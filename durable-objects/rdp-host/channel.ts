@@ -24,15 +24,15 @@ export const PUBLIC_KEY_HEADER = "X-Lucid-Rdp-Public-Key";
 
 export type Verdict = { ok: true; message: AgentMessage } | { ok: false; code: string; detail: string; ref?: number };
 
-// Imported keys by hex: importing costs more than verifying.
-const keys = new Map<string, Promise<CryptoKey>>();
-function importKey(publicKey: string): Promise<CryptoKey> {
-  let key = keys.get(publicKey);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", hexToBytes(publicKey), { name: "Ed25519" }, false, ["verify"]);
-    keys.set(publicKey, key);
-    if (keys.size > 2000) keys.delete(keys.keys().next().value!);
-  }
+// Imported keys by hex: importing costs more than verifying. Keys, not promises: nothing
+// settled by one request's work is awaited by another.
+const keys = new Map<string, CryptoKey>();
+async function importKey(publicKey: string): Promise<CryptoKey> {
+  const cached = keys.get(publicKey);
+  if (cached) return cached;
+  const key = await crypto.subtle.importKey("raw", hexToBytes(publicKey), { name: "Ed25519" }, false, ["verify"]);
+  keys.set(publicKey, key);
+  if (keys.size > 2000) keys.delete(keys.keys().next().value!);
   return key;
 }
 

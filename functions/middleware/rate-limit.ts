@@ -43,61 +43,49 @@ const MAX_LEASED_KEYS = 10_000;
  * happens once per batch rather than once per request. Grants never exceed the limit, so
  * the limit holds exactly as an upper bound; an isolate that was refused answers 429 without
  * asking again until the window resets.
+ *
+ * Requests that find the lease empty at the same time each ask for their own batch and add it
+ * to the lease (a grant that replaced the lease would drop the others' unspent tokens). They
+ * never wait on one shared refill: a promise settled by one request's I/O would run the others'
+ * continuations in that request's context, where Workers refuses or cancels their own I/O.
  */
 export class DurableObjectRateLimiter implements RateLimiter {
   readonly #leases = new Map<string, Lease>();
-  /**
-   * One refill per key at a time: concurrent requests that find the lease empty wait for it
-   * instead of each fetching a lease that would replace the others' (dropping their unspent
-   * tokens, so a client sending requests in parallel was refused long before its limit).
-   */
-  readonly #refills = new Map<string, Promise<unknown>>();
 
   constructor(private readonly env: Env) {}
 
   async consume(key: string, policy: RateLimitPolicy): Promise<RateLimitDecision> {
-    for (;;) {
-      const now = Date.now();
-      const lease = this.#leases.get(key);
-      if (lease && now < lease.resetAt) {
-        if (lease.tokens > 0) {
-          lease.tokens -= 1;
-          return { allowed: true, limit: policy.limit, remaining: lease.remainingAtGrant + lease.tokens, resetAt: lease.resetAt };
-        }
-        if (lease.remainingAtGrant === 0) {
-          return { allowed: false, limit: policy.limit, remaining: 0, resetAt: lease.resetAt };
-        }
-      }
-      const pending = this.#refills.get(key);
-      if (pending) {
-        await pending.catch(() => {}); // its own caller reports a failure; this one tries again
-        continue;
-      }
-      const refill = this.#refill(key, policy, now);
-      this.#refills.set(key, refill);
-      try {
-        return await refill;
-      } finally {
-        this.#refills.delete(key);
-      }
-    }
-  }
-
-  async #refill(key: string, policy: RateLimitPolicy, now: number): Promise<RateLimitDecision> {
+    const now = Date.now();
+    const lease = this.#leases.get(key);
+    if (lease && now < lease.resetAt && (lease.tokens > 0 || lease.remainingAtGrant === 0)) return this.#spend(lease, policy.limit);
     const want = Math.max(1, Math.min(1000, Math.floor(policy.limit / 20)));
     const grant: LeaseGrant = await callDurableObject("RateLimiterDO", "acquire", () =>
       this.env.RATE_LIMITER.get(this.env.RATE_LIMITER.idFromName(key)).acquire({ key, want, ...policy }),
     );
-    if (this.#leases.size >= MAX_LEASED_KEYS && !this.#leases.has(key)) this.#evictExpired(now);
+    return this.#spend(this.#merge(key, grant, Date.now()), grant.limit);
+  }
+
+  /** Adds a grant to the key's lease for the same window; a grant for a newer window replaces it. */
+  #merge(key: string, grant: LeaseGrant, now: number): Lease {
+    const current = this.#leases.get(key);
+    if (current && current.resetAt === grant.resetAt) {
+      current.tokens += grant.granted;
+      current.remainingAtGrant = Math.min(current.remainingAtGrant, grant.remaining);
+      return current;
+    }
+    // A grant from a window older than the lease's (a slow reply) carries expired tokens.
+    if (current && current.resetAt > grant.resetAt) return current;
+    if (this.#leases.size >= MAX_LEASED_KEYS && !current) this.#evictExpired(now);
     this.#leases.delete(key); // re-insert keeps Map order ≈ least recently refreshed first
-    const allowed = grant.granted > 0;
-    this.#leases.set(key, {
-      tokens: allowed ? grant.granted - 1 : 0,
-      remainingAtGrant: grant.remaining,
-      resetAt: grant.resetAt,
-    });
-    const localTokens = allowed ? grant.granted - 1 : 0;
-    return { allowed, limit: grant.limit, remaining: grant.remaining + localTokens, resetAt: grant.resetAt };
+    const lease: Lease = { tokens: grant.granted, remainingAtGrant: grant.remaining, resetAt: grant.resetAt };
+    this.#leases.set(key, lease);
+    return lease;
+  }
+
+  #spend(lease: Lease, limit: number): RateLimitDecision {
+    const allowed = lease.tokens > 0;
+    if (allowed) lease.tokens -= 1;
+    return { allowed, limit, remaining: lease.remainingAtGrant + lease.tokens, resetAt: lease.resetAt };
   }
 
   #evictExpired(now: number): void {

@@ -26,8 +26,11 @@ type NativeKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 interface KeyEntry {
   /** False when the key breaks the rule above: every signature under it is refused. */
   acceptable: boolean;
-  /** The imported WebCrypto key, or undefined when this platform has no native Ed25519. */
-  native?: Promise<NativeKey | undefined>;
+  /**
+   * The imported WebCrypto key once imported. A key, never a promise: in a Worker a promise
+   * shared between requests runs one request's continuation in another's I/O context.
+   */
+  native?: NativeKey;
 }
 
 /** Producer keys are few; the bound only keeps a verifier fed hostile keys from growing without limit. */
@@ -77,16 +80,16 @@ export async function verifyEd25519Native(signature: Uint8Array, message: Uint8A
   if (!wellFormed(signature, publicKey)) return false;
   const entry = keyEntry(publicKey);
   if (!entry.acceptable) return false;
-  entry.native ??= crypto.subtle.importKey("raw", publicKey.slice(), { name: "Ed25519" }, false, ["verify"]).then(
-    (key) => key,
-    () => {
+  if (!entry.native) {
+    try {
+      entry.native = await crypto.subtle.importKey("raw", publicKey.slice(), { name: "Ed25519" }, false, ["verify"]);
+    } catch {
       // The key is a valid curve point (checked above), so a refusal means the algorithm is missing.
       nativeMissing = true;
       return undefined;
-    },
-  );
-  const key = await entry.native;
-  if (!key) return undefined;
+    }
+  }
+  const key = entry.native;
   // Copies: WebCrypto takes ArrayBuffer-backed views only (these are 64 and, for block hashes, 32 bytes).
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature.slice(), message.slice());
 }

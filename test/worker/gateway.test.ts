@@ -73,6 +73,23 @@ describe("gateway errors are problem+json", () => {
 });
 
 describe("rate limiting", () => {
+  it("serves one client's parallel requests that all wait for a lease and then call a Durable Object", async () => {
+    // A lease refill shared between requests ran the waiting requests' continuations in the
+    // refilling request's I/O context: their own Durable Object calls then failed or hung.
+    // The first request (which takes the refill) answers at once; the others then still had I/O to do.
+    for (let round = 0; round < 3; round++) {
+      const ip = `203.0.113.${91 + round}`;
+      const batch = await Promise.all([
+        api("/api/v1/nope", { ip }),
+        ...Array.from({ length: 11 }, () => api("/api/v1/system/services/system", { ip })),
+      ]);
+      for (const res of batch) {
+        expect([200, 404]).toContain(res.status);
+        await res.body?.cancel();
+      }
+    }
+  });
+
   it("refuses the 1001st request in a minute with 429 and Retry-After", { timeout: 180_000 }, async () => {
     const ip = "203.0.113.77";
     // The window is one minute from the first request. 1000 requests for the OpenAPI document (tens of

@@ -67,7 +67,13 @@ describe("RBAC: every route in the OpenAPI document, for every role and anonymou
     const check = async ({ path, method, op, caller }: (typeof checks)[number]) => {
       const permission = op["x-permission"];
       const userId = crypto.randomUUID();
-      const status = await call(method, path, caller, userId);
+      let status: number;
+      try {
+        status = await call(method, path, caller, userId);
+      } catch (error) {
+        failures.push(`${method.toUpperCase()} ${path} as ${caller} threw: ${String(error)}`);
+        return;
+      }
       const where = `${method.toUpperCase()} ${path} as ${caller}: ${status}`;
       if (status >= 500 && status !== 503) failures.push(`${where} (server error)`);
       if (permission === undefined) {
