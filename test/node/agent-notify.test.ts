@@ -7,6 +7,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NotificationActions } from "../../pi-agent/lib/node/notification-actions.ts";
+import { NoticeBoard } from "../../pi-agent/lib/node/notice-board.ts";
 import { showDesktopNotice } from "../../pi-agent/lib/xrdp/desktop-notice.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
@@ -36,6 +38,30 @@ describe("desktop notices", () => {
     await showDesktopNotice({ display: xvfb.display }, { level: "critical", title: "Maintenance\u0007 tonight", body: "-geometry 1x1 is text, not an option" });
     const tree = execFileSync("xwininfo", ["-display", xvfb.display, "-root", "-tree"], { encoding: "utf8" });
     expect(tree).toContain('"Lucid: Maintenance  tonight"'); // the control character is gone
+  });
+
+  it("a retracted broadcast's window is taken off the desktop, and only that one", async () => {
+    const windows = () => execFileSync("xwininfo", ["-display", xvfb.display, "-root", "-tree"], { encoding: "utf8" });
+    const state = mkdtempSync(join(tmpdir(), "lucid-notify-board-"));
+    dirs.push(state);
+    const lines: string[] = [];
+    const actions = new NotificationActions({
+      board: new NoticeBoard(state, (line) => lines.push(line)),
+      host: { desktops: () => [{ display: xvfb.display, serverId: "srv-1" }], applyEmergency: async () => {} },
+      show: showDesktopNotice,
+      log: (line) => lines.push(line),
+    });
+    const broadcast = (type: "notification" | "retraction", id: number, title: string) =>
+      ({ type, id, at: new Date().toISOString(), audience: "all", severity: "warning", title, body: "b" }) as const;
+    await actions.notification(broadcast("notification", 41, "Kept notice"));
+    await actions.notification(broadcast("notification", 42, "Withdrawn notice"));
+    expect(windows()).toContain('"Lucid: Withdrawn notice"');
+    await actions.retraction(broadcast("retraction", 42, "Withdrawn notice"));
+    await until("the window to close", () => !windows().includes('"Lucid: Withdrawn notice"'), windows);
+    expect(windows()).toContain('"Lucid: Kept notice"');
+    expect(lines.find((l) => l.startsWith("retraction "))).toContain(`"closedOn":["${xvfb.display}"]`);
+    await actions.retraction(broadcast("retraction", 41, "Kept notice"));
+    await until("the other window to close", () => !windows().includes('"Lucid: Kept notice"'), windows);
   });
 
   it("fails with the reason when the display cannot be reached, and refuses what is not a display", async () => {

@@ -3,7 +3,7 @@
  *
  * - every broadcast: one structured log line (`notification {json}`), kept on the notice board
  *   (`lucid-agent status --state`), and shown on every session desktop this agent serves;
- * - a retraction: logged and marked on the board;
+ * - a retraction: logged, marked on the board, and its windows still on a desktop closed;
  * - `server.notify` (RDP channel): shown on that server's desktop, logged, kept on the board;
  * - the emergency controls, as a policy the ServerManager and the heartbeat follow:
  *   lockdown → the server refuses every node write (heartbeats, chunk uploads, session starts):
@@ -13,7 +13,7 @@
  *     kept) and none starts until it is lifted; spooled chunks upload then.
  */
 import type { BroadcastMessage, EmergencySnapshot } from "../../../shared/admin.ts";
-import type { DesktopNotice, DesktopTarget } from "../xrdp/desktop-notice.ts";
+import type { DesktopNotice, DesktopTarget, ShownNotice } from "../xrdp/desktop-notice.ts";
 import type { EmergencyState, Notice, NoticeBoard } from "./notice-board.ts";
 import type { StreamHandlers } from "./notification-stream.ts";
 
@@ -33,7 +33,7 @@ export interface DesktopHost {
 export interface NotificationActionsOptions {
   board: NoticeBoard;
   host: DesktopHost;
-  show: (target: DesktopTarget, notice: DesktopNotice) => Promise<void>;
+  show: (target: DesktopTarget, notice: DesktopNotice) => Promise<ShownNotice>;
   log: (line: string) => void;
 }
 
@@ -45,6 +45,8 @@ export function policyOf(emergency: EmergencyState): EmergencyPolicy {
 
 export class NotificationActions implements StreamHandlers {
   private readonly o: NotificationActionsOptions;
+  /** Broadcast windows this process put on desktops, by notice key, so a retraction can close them. */
+  private readonly windows = new Map<string, ShownNotice[]>();
 
   constructor(options: NotificationActionsOptions) {
     this.o = options;
@@ -85,20 +87,35 @@ export class NotificationActions implements StreamHandlers {
     this.o.log(`notification ${JSON.stringify({ id: message.id, at: message.at, audience: message.audience, severity: message.severity, title: message.title, body: message.body })}`);
     const key = `broadcast:${message.id}`;
     this.o.board.add({ key, source: "broadcast", at: message.at, severity: message.severity, title: message.title, body: message.body, shownOn: [], retracted: false }, message.id);
-    const shownOn = await this.showEverywhere({ level: message.severity, title: message.title, body: message.body });
-    if (shownOn.length) this.o.board.update(key, { shownOn });
+    const windows = await this.showEverywhere({ level: message.severity, title: message.title, body: message.body });
+    if (windows.length === 0) return;
+    this.o.board.update(key, { shownOn: windows.map((w) => w.display) });
+    this.windows.set(key, windows);
+    // Only windows still up are worth remembering: the user closes most of them long before any retraction.
+    for (const [k, list] of this.windows) if (list.every((w) => !w.open)) this.windows.delete(k);
   }
 
   async retraction(message: BroadcastMessage): Promise<void> {
-    this.o.log(`retraction ${JSON.stringify({ id: message.id, at: message.at, title: message.title })}`);
-    this.o.board.update(`broadcast:${message.id}`, { retracted: true });
+    const key = `broadcast:${message.id}`;
+    const closedOn = this.closeWindows(key);
+    this.o.log(`retraction ${JSON.stringify({ id: message.id, at: message.at, title: message.title, closedOn })}`);
+    this.o.board.update(key, { retracted: true });
+  }
+
+  /** Closes the notice's windows still on a desktop; returns their displays. */
+  private closeWindows(key: string): string[] {
+    const open = (this.windows.get(key) ?? []).filter((w) => w.open);
+    for (const window of open) window.close();
+    this.windows.delete(key);
+    return open.map((w) => w.display);
   }
 
   async retractedWhileAway(ids: number[]): Promise<void> {
     for (const id of ids) {
       const notice = this.o.board.notices.find((n) => n.key === `broadcast:${id}`);
       if (!notice || notice.retracted) continue;
-      this.o.log(`retraction ${JSON.stringify({ id, at: null, title: notice.title, whileAway: true })}`);
+      const closedOn = this.closeWindows(notice.key);
+      this.o.log(`retraction ${JSON.stringify({ id, at: null, title: notice.title, whileAway: true, closedOn })}`);
       this.o.board.update(notice.key, { retracted: true });
     }
   }
@@ -121,12 +138,11 @@ export class NotificationActions implements StreamHandlers {
     this.o.board.update(notice.key, { shownOn: [target.display] });
   }
 
-  private async showEverywhere(notice: DesktopNotice): Promise<string[]> {
-    const shown: string[] = [];
+  private async showEverywhere(notice: DesktopNotice): Promise<ShownNotice[]> {
+    const shown: ShownNotice[] = [];
     for (const desktop of this.o.host.desktops()) {
       try {
-        await this.o.show(desktop, notice);
-        shown.push(desktop.display);
+        shown.push(await this.o.show(desktop, notice));
       } catch (error) {
         this.o.log(`server ${desktop.serverId}: the notice could not be shown on ${desktop.display}: ${(error as Error).message}`);
       }

@@ -1,7 +1,8 @@
 /**
  * Shows a message on a session's X display: an `xmessage` window (x11-utils), centred, with an OK
  * button, closing itself after `timeoutSeconds`. It counts as shown once the window exists on the
- * display (found by its unique instance name with `xwininfo`), so the caller can ack honestly.
+ * display (found by its unique instance name with `xwininfo`), so the caller can ack honestly;
+ * the returned handle closes it again (a retracted broadcast).
  */
 import { execFile, spawn } from "node:child_process";
 
@@ -15,6 +16,15 @@ export interface DesktopNotice {
   level: "info" | "warning" | "critical";
   title: string;
   body: string;
+}
+
+/** A notice window on a desktop. */
+export interface ShownNotice {
+  readonly display: string;
+  /** Whether the window is still up (not closed by the user, its timeout or `close`). */
+  readonly open: boolean;
+  /** Takes the window off the desktop; nothing when it is gone already. */
+  close(): void;
 }
 
 let counter = 0;
@@ -31,7 +41,7 @@ function windowNames(env: NodeJS.ProcessEnv, display: string): Promise<string> {
 }
 
 /** Resolves once the window is on the display; rejects if xmessage fails or it never appears. */
-export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number } = {}): Promise<void> {
+export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number } = {}): Promise<ShownNotice> {
   if (!/^:\d{1,5}$/.test(target.display)) throw new Error(`not an X display: ${target.display}`);
   const name = `lucid-notice-${process.pid}-${++counter}`;
   const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: target.display, ...(target.xauthority ? { XAUTHORITY: target.xauthority } : {}) };
@@ -50,10 +60,21 @@ export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNo
   while (Date.now() < deadline) {
     const shown = await Promise.race([windowNames(env, target.display).then((tree) => tree.includes(`("${name}" `)), failed]);
     if (shown) {
-      // Left on the desktop until the user clicks OK or it times out; the agent does not wait for it.
+      // Left on the desktop until the user clicks OK, it times out or it is closed; the agent does not wait for it.
       child.stderr!.destroy();
       child.unref();
-      return;
+      let open = child.exitCode === null && child.signalCode === null;
+      child.once("exit", () => (open = false));
+      return {
+        display: target.display,
+        get open() {
+          return open;
+        },
+        // Only while our own child runs: once it has exited its pid may belong to another process.
+        close() {
+          if (open) child.kill("SIGTERM");
+        },
+      };
     }
     await Promise.race([new Promise((r) => setTimeout(r, 100)), failed]);
   }
