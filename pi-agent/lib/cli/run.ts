@@ -3,19 +3,23 @@ import { parseArgs } from "node:util";
 import { ControlChannel } from "../node/control-channel.ts";
 import { Heartbeater, HeartbeatRefusedError } from "../node/heartbeat.ts";
 import { NoticeBoard } from "../node/notice-board.ts";
-import { NotificationActions } from "../node/notification-actions.ts";
+import { NotificationActions, type DesktopHost } from "../node/notification-actions.ts";
 import { NotificationStream } from "../node/notification-stream.ts";
+import { SpoolDrainer } from "../node/spool-drainer.ts";
 import { showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
+
+const SPOOL_DRAIN_INTERVAL_MS = 60_000;
 
 export const RUN_HELP = `lucid-agent run [options]
 
 The node daemon (after \`lucid-agent enroll\`): sends a signed heartbeat at once and then every
 interval the node pool asks for (60 s by default), keeps the RDP agent channel to the control plane
 open (reconnecting with back-off), starts and stops xrdp servers on its commands, records each
-session's X display into STATE/spool/<session> and uploads the chunks, and listens to the
+session's X display into STATE/spool/<session> and uploads the chunks (what a stopped server's
+recorder left behind, e.g. during a lockdown, goes up once writes are allowed), and listens to the
 notifications stream (admin broadcasts and emergency controls: see README "What the agent does on a
 notification"; \`lucid-agent status --state DIR\` shows what it was told). Runs as root (it creates
 session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit.
@@ -94,8 +98,19 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     },
     log,
   });
+  // Chunks a stopped server's recorder could not send (a lockdown held them, or it died) go up from here.
+  const drainer = values["no-upload"]
+    ? null
+    : new SpoolDrainer({ spoolRoot: join(stateDir, "spool"), server: state.server, token: state.credential.token, owned: () => manager.recordingSessions(), log });
   const board = new NoticeBoard(stateDir, log);
-  actions = new NotificationActions({ board, host: manager, show: showDesktopNotice, log });
+  const host: DesktopHost = {
+    desktops: () => manager.desktops(),
+    applyEmergency: async (policy) => {
+      await manager.applyEmergency(policy);
+      drainer?.setWritesHeld(policy.writesHeld);
+    },
+  };
+  actions = new NotificationActions({ board, host, show: showDesktopNotice, log });
   const listening = !values["no-notifications"];
   // Without the stream the agent would never hear a lockdown lifted: the remembered state applies only when listening.
   if (listening) await actions.resume();
@@ -171,6 +186,9 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   }
 
   let code: number = EXIT.ok;
+  drainer?.kick();
+  // Servers stop and recorders end at any time: look for what they left every minute.
+  const drainTimer = drainer ? setInterval(() => drainer.kick(), SPOOL_DRAIN_INTERVAL_MS) : null;
   const channelRun = channel?.run(stop.signal);
   const streamRun = stream?.run(stop.signal);
   try {
@@ -183,6 +201,8 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   }
   await channelRun;
   await streamRun;
+  if (drainTimer) clearInterval(drainTimer);
+  await drainer?.close();
   await manager.close();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);

@@ -168,6 +168,11 @@ export class ServerManager {
     return [...this.servers.values()].filter((s) => s.state === "listening").length;
   }
 
+  /** Sessions whose spool a server of this agent still records into (running, or its recorder still ending). */
+  recordingSessions(): Set<string> {
+    return new Set([...this.servers.values()].filter((s) => s.state === "listening" || (s.recorder !== null && s.recorder.exitCode === null && s.recorder.signalCode === null)).map((s) => s.sessionId));
+  }
+
   takeBytesRecorded(): number {
     const n = this.bytesRecorded;
     this.bytesRecorded = 0;
