@@ -69,6 +69,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     this.#state = new ChainState(this.ctx.storage, this.db, this.env, config, timing, genesis, publicKey, secretKey, producers);
     // Blocks stored before fork choice existed were all single-producer blocks of weight 1.
     this.ctx.storage.sql.exec("UPDATE blocks SET weight = 1, cumulative_weight = height WHERE cumulative_weight = 0");
+    this.#state.backfillTotals();
     // A chain with peers or empty blocks runs by itself: its alarm loop starts with the object.
     if ((config.CHAIN_PEERS || config.CHAIN_EMPTY_BLOCKS) && (await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Date.now() + 100);

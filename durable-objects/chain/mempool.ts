@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { chainTx, encodeTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { logEvent } from "../../shared/log.ts";
+import { insertRows } from "./bulk.ts";
 import type { ChainState } from "./state.ts";
 import type { SubmitResult } from "./types.ts";
 import * as schema from "./schema.ts";
@@ -10,7 +11,6 @@ import * as schema from "./schema.ts";
  * repeated, and a second final anchor of a session is refused.
  */
 export function queueTransactions(state: ChainState, input: unknown[], now: number): SubmitResult {
-  const { db } = state;
   const txs: ChainTx[] = [];
   for (const [index, raw] of input.entries()) {
     const parsed = chainTx.safeParse(raw);
@@ -48,10 +48,7 @@ export function queueTransactions(state: ChainState, input: unknown[], now: numb
     rows.push({ id, type: tx.type, sessionId: tx.type === "anchor" ? tx.sessionId : null, finalAnchor: final, body, receivedAt: now });
     accepted.push(id);
   }
-  state.storage.transactionSync(() => {
-    // 6 bound parameters a row: 16 rows a statement stay within DO SQLite's limit of 100.
-    for (let i = 0; i < rows.length; i += 16) db.insert(schema.mempool).values(rows.slice(i, i + 16)).run();
-  });
+  insertRows(state.storage, schema.mempool, ["id", "type", "sessionId", "finalAnchor", "body", "receivedAt"], rows);
   return { ok: true, accepted, alreadyKnown: [...known] };
 }
 

@@ -1,8 +1,9 @@
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, eq, lte } from "drizzle-orm";
 import { z } from "zod";
 import type { SignedHeader } from "../../shared/chain/block.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
 import { logEvent } from "../../shared/log.ts";
+import { insertRows } from "./bulk.ts";
 import type { ChainState } from "./state.ts";
 import type { AnchorNotice, AnchorWithdrawal } from "./types.ts";
 import * as schema from "./schema.ts";
@@ -52,17 +53,10 @@ export function queueAnchorNotices(state: ChainState, block: SignedHeader, txs: 
     const notice: AnchorNotice = { chain: block.header.chain, blockHeight: block.header.height, blockHash: block.hash, txId: txIds[index]!, anchoredAt };
     return [{ txId: txIds[index]!, sessionId: tx.sessionId, notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null }];
   });
-  // 6 bound parameters a row (+2 in the update clause): 16 rows a statement stay within DO SQLite's limit of 100.
-  for (let i = 0; i < rows.length; i += 16) {
-    state.db
-      .insert(schema.anchorNotices)
-      .values(rows.slice(i, i + 16))
-      .onConflictDoUpdate({
-        target: schema.anchorNotices.txId,
-        set: { notice: sql.raw("excluded.notice"), attempts: 0, nextAt: sql.raw("excluded.next_at"), lastError: null },
-      })
-      .run();
-  }
+  insertRows(state.storage, schema.anchorNotices, ["txId", "sessionId", "notice", "attempts", "nextAt", "lastError"], rows, {
+    target: "txId",
+    set: ["notice", "attempts", "nextAt", "lastError"],
+  });
 }
 
 /**

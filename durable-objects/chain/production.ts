@@ -56,7 +56,7 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
     txCount: txs.length,
   };
   const signed = signHeader(header, state.secretKey);
-  // The producer checks its own block by the rules every peer applies.
+  // The producer checks its own block by the rules every peer applies, reusing the mempool's encoding.
   await validateBlock(
     { ...signed, txs },
     {
@@ -68,6 +68,7 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
       now,
       maxFutureMs: timing.slotMs,
       hasFinalAnchor: (sessionId) => anchoredOnChain.has(sessionId),
+      encoded: included,
     },
   );
   const weight = blockWeight(state.publicKey, weights);

@@ -17,6 +17,13 @@ export const blocks = sqliteTable("blocks", {
   cumulativeWeight: integer("cumulative_weight").notNull().default(0),
   /** Sum of the PoOT weights of the work credits this block records (its producer's nodes' operational time). */
   creditWeight: integer("credit_weight").notNull().default(0),
+  /**
+   * Transactions and anchors from height 1 to this block, so chain stats read the head row instead
+   * of counting every transaction. A reorg deletes the blocks above the fork and their totals with
+   * them. Null only on blocks stored before these columns existed, until ChainDO's start fills them.
+   */
+  cumulativeTxs: integer("cumulative_txs"),
+  cumulativeAnchors: integer("cumulative_anchors"),
   /** Set once the block's transaction bodies moved to the chunk store (pruning); the header stays here. */
   archiveKey: text("archive_key"),
 });

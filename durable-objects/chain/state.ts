@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, lt, lte, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { canonicalJson } from "../../shared/chain/canonical.ts";
 import { blockHeader, type SignedHeader } from "../../shared/chain/block.ts";
@@ -9,6 +9,7 @@ import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { chunkStoreFor } from "../../functions/chunk-store/index.ts";
 import { readArchive } from "./archive.ts";
+import { insertRows, presentValues } from "./bulk.ts";
 import type { StoredBlock } from "./types.ts";
 import * as schema from "./schema.ts";
 
@@ -64,6 +65,8 @@ export class ChainState {
   /** Writes a block and its transactions (inside the caller's SQLite transaction). */
   storeBlock(signed: SignedHeader, txs: readonly ChainTx[], encoded: readonly { id: string; body: string }[], weight: number, cumulativeWeight: number): void {
     const header = signed.header;
+    const before = this.totalsThrough(header.height - 1);
+    const anchors = txs.filter((tx) => tx.type === "anchor").length;
     this.db
       .insert(schema.blocks)
       .values({
@@ -79,6 +82,8 @@ export class ChainState {
         weight,
         cumulativeWeight,
         creditWeight: creditWeightOf(txs),
+        cumulativeTxs: before.txs + txs.length,
+        cumulativeAnchors: before.anchors + anchors,
       })
       .run();
     const rows = txs.map((tx, txIndex) => ({
@@ -91,8 +96,41 @@ export class ChainState {
       finalAnchor: tx.type === "anchor" && !tx.interim,
       body: encoded[txIndex]!.body,
     }));
-    // 8 bound parameters a row: 12 rows a statement stay within DO SQLite's limit of 100.
-    for (let i = 0; i < rows.length; i += 12) this.db.insert(schema.chainTxs).values(rows.slice(i, i + 12)).run();
+    insertRows(this.storage, schema.chainTxs, ["id", "height", "txIndex", "type", "sessionId", "nodeId", "finalAnchor", "body"], rows);
+  }
+
+  /** Transactions and anchors from height 1 through `height` (zero for genesis), from that block's running totals. */
+  totalsThrough(height: number): { txs: number; anchors: number } {
+    if (height === 0) return { txs: 0, anchors: 0 };
+    const row = this.db
+      .select({ txs: schema.blocks.cumulativeTxs, anchors: schema.blocks.cumulativeAnchors })
+      .from(schema.blocks)
+      .where(eq(schema.blocks.height, height))
+      .get();
+    // Every stored block has its parent stored and its totals filled (ChainDO's start backfills old rows).
+    if (!row || row.txs === null || row.anchors === null) throw new Error(`block ${height} has no running totals`);
+    return { txs: row.txs, anchors: row.anchors };
+  }
+
+  /**
+   * Fills the running totals of blocks stored before they existed (once, at start). Blocks get
+   * their totals as they are stored from then on, so a head with totals means every block has them.
+   */
+  backfillTotals(): void {
+    const head = this.db.select({ txs: schema.blocks.cumulativeTxs }).from(schema.blocks).orderBy(desc(schema.blocks.height)).limit(1).get();
+    if (!head || head.txs !== null) return;
+    this.storage.sql.exec(`
+      WITH per_block AS (
+        SELECT b.height,
+               b.tx_count AS txs,
+               (SELECT count(*) FROM chain_txs t WHERE t.height = b.height AND t.type = 'anchor') AS anchors
+        FROM blocks b
+      ),
+      running AS (
+        SELECT height, sum(txs) OVER (ORDER BY height) AS txs, sum(anchors) OVER (ORDER BY height) AS anchors FROM per_block
+      )
+      UPDATE blocks SET cumulative_txs = running.txs, cumulative_anchors = running.anchors
+      FROM running WHERE running.height = blocks.height`);
   }
 
   signed(row: typeof schema.blocks.$inferSelect): SignedHeader {
@@ -127,48 +165,21 @@ export class ChainState {
 
   /** Which of `ids` are included or queued already (IN lists within the bound-parameter limit). */
   knownIds(ids: readonly string[]): Set<string> {
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 90) {
-      const slice = ids.slice(i, i + 90);
-      for (const r of this.db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(inArray(schema.chainTxs.id, slice)).all()) found.add(r.id);
-      for (const r of this.db.select({ id: schema.mempool.id }).from(schema.mempool).where(inArray(schema.mempool.id, slice)).all()) found.add(r.id);
-    }
-    return found;
+    return new Set([...presentValues(this.storage, schema.chainTxs, "id", ids), ...presentValues(this.storage, schema.mempool, "id", ids)]);
   }
 
   /** Which of `sessionIds` have a final anchor included or queued. */
   sessionsWithFinalAnchor(sessionIds: readonly string[]): Set<string> {
-    const found = new Set<string>();
-    for (let i = 0; i < sessionIds.length; i += 90) {
-      const slice = sessionIds.slice(i, i + 90);
-      const onChain = this.db
-        .select({ s: schema.chainTxs.sessionId })
-        .from(schema.chainTxs)
-        .where(and(inArray(schema.chainTxs.sessionId, slice), eq(schema.chainTxs.finalAnchor, true)))
-        .all();
-      const queued = this.db
-        .select({ s: schema.mempool.sessionId })
-        .from(schema.mempool)
-        .where(and(inArray(schema.mempool.sessionId, slice), eq(schema.mempool.finalAnchor, true)))
-        .all();
-      for (const r of [...onChain, ...queued]) if (r.s) found.add(r.s);
-    }
-    return found;
+    const finals = { text: "final_anchor = 1", params: [] };
+    return new Set([
+      ...presentValues(this.storage, schema.chainTxs, "sessionId", sessionIds, finals),
+      ...presentValues(this.storage, schema.mempool, "sessionId", sessionIds, finals),
+    ]);
   }
 
-  /** Which of `sessionIds` have a final anchor on chain (at or below `maxHeight`): one IN query per 90 ids. */
+  /** Which of `sessionIds` have a final anchor on chain (at or below `maxHeight`). */
   finalAnchorsOnChain(sessionIds: Iterable<string>, maxHeight = Number.MAX_SAFE_INTEGER): Set<string> {
-    const ids = [...new Set(sessionIds)];
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 90) {
-      const rows = this.db
-        .select({ s: schema.chainTxs.sessionId })
-        .from(schema.chainTxs)
-        .where(and(inArray(schema.chainTxs.sessionId, ids.slice(i, i + 90)), eq(schema.chainTxs.finalAnchor, true), lte(schema.chainTxs.height, maxHeight)))
-        .all();
-      for (const r of rows) if (r.s) found.add(r.s);
-    }
-    return found;
+    return presentValues(this.storage, schema.chainTxs, "sessionId", [...new Set(sessionIds)], { text: "final_anchor = 1 AND height <= ?", params: [maxHeight] });
   }
 
   hasFinalAnchor(sessionId: string, includeMempool: boolean, maxHeight = Number.MAX_SAFE_INTEGER): boolean {

@@ -94,6 +94,30 @@ describe("ChainDO", () => {
     expect((await chain().stats()).mempool).toBe(0);
   });
 
+  it("stats come from the head's running totals, which a chain stored before them gets at start", async () => {
+    const before = await chain().stats();
+    await chain().submit([anchor("totals-a").tx, anchor("totals-b", 2, true).tx]);
+    await produceNextSlot();
+    await chain().submit([anchor("totals-c").tx]);
+    await produceNextSlot();
+    const after = await chain().stats();
+    expect(after.transactions - before.transactions).toBe(3);
+    expect(after.anchors - before.anchors).toBe(3);
+    // As left by the code before the totals existed: every block without them. A new instance
+    // (what a deploy starts) fills them from the stored transactions.
+    const recomputed = await runInDurableObject(chain(), async (_instance, state) => {
+      const counted = state.storage.sql.exec<{ txs: number; anchors: number }>(
+        "SELECT count(*) AS txs, sum(type = 'anchor') AS anchors FROM chain_txs",
+      ).one();
+      state.storage.sql.exec("UPDATE blocks SET cumulative_txs = NULL, cumulative_anchors = NULL");
+      const { ChainDO } = await import("../../durable-objects/chain/index.ts");
+      const restarted = new ChainDO(state, env);
+      return { counted, stats: await restarted.stats() };
+    });
+    expect(recomputed.stats).toMatchObject({ transactions: after.transactions, anchors: after.anchors, height: after.height });
+    expect(recomputed.counted).toEqual({ txs: after.transactions, anchors: after.anchors });
+  });
+
   it("refuses malformed transactions with the offending index", async () => {
     const result = await chain().submit([{ type: "anchor", sessionId: "x" }]);
     expect(result).toMatchObject({ ok: false, reason: "invalid", index: 0 });
