@@ -112,7 +112,8 @@ const chunkKeyPrefix = (sessionId: string) => `sessions/${sessionId}/chunks/`;
  */
 export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env, schema, migrations);
+    // Named by the session id in the URL: a request for one that does not exist writes nothing.
+    super(ctx, env, schema, migrations, { dormantUntilCreated: true });
   }
 
   get #store(): ChunkStore {
@@ -124,7 +125,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   #row(): SessionRow | undefined {
-    return this.db.select().from(schema.session).get();
+    return this.dormant ? undefined : this.db.select().from(schema.session).get();
   }
 
   #stats(): ChunkStats {
@@ -257,7 +258,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   // ---- lifecycle ------------------------------------------------------------------------
 
   async create(input: CreateSessionInput): Promise<Outcome<SessionView>> {
-    await this.ready();
+    await this.materialize();
     if (this.#row()) return refuse("conflict", "A session with this id already exists.");
     const config = this.#config;
     const now = Date.now();
@@ -656,11 +657,13 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   /** Pending alarm work, for operators and tests. */
   async pendingTasks(): Promise<(typeof schema.tasks.$inferSelect)[]> {
     await this.ready();
+    if (this.dormant) return [];
     return this.db.select().from(schema.tasks).orderBy(asc(schema.tasks.dueAt)).all();
   }
 
   override async alarm(): Promise<void> {
     await this.ready();
+    if (this.dormant) return; // never created: nothing was scheduled
     const now = Date.now();
     const due = this.db.select().from(schema.tasks).where(lte(schema.tasks.dueAt, now)).orderBy(asc(schema.tasks.dueAt)).all();
     for (const task of due) {

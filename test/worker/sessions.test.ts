@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
 import { asOperator } from "./node-agent.ts";
@@ -106,6 +107,26 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     expect(unknown.status).toBe(404);
     const malformed = await api(`/api/v1/sessions/not-a-uuid`, { headers: await userHeaders("dave") });
     expect(malformed.status).toBe(400);
+  });
+
+  it("asking for sessions that do not exist writes nothing: their objects stay without tables", async () => {
+    const ghost = crypto.randomUUID();
+    const headers = await userHeaders("dave");
+    for (const path of ["", "/events", "/key", "/manifest", "/evidence"]) {
+      expect((await api(`/api/v1/sessions/${ghost}${path}`, { headers })).status, path).toBe(404);
+    }
+    expect((await api(`/api/v1/sessions/${ghost}/stop`, { method: "POST", headers, body: "{}" })).status).toBe(404);
+    // The chain's notice for an anchor of an unknown session is settled the same way.
+    const stub = env.SESSIONS.get(env.SESSIONS.idFromName(ghost));
+    expect(await stub.recordAnchor({ chain: "lucid", blockHeight: 1, blockHash: "0".repeat(64), txId: "1".repeat(64), anchoredAt: new Date().toISOString() })).toMatchObject({ ok: false, problem: { slug: "not-found" } });
+    const tables = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray());
+    expect(tables.filter((t) => !String(t.name).startsWith("_cf_"))).toEqual([]);
+    // Creating one in a fresh object still works, and that object then has its tables.
+    const created = await createSession("dave", "node-6");
+    const createdTables = await runInDurableObject(env.SESSIONS.get(env.SESSIONS.idFromName(created.id)), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray(),
+    );
+    expect(createdTables).toHaveLength(1);
   });
 
   it("releases the data key to the owner, an admin and the assigned node only", async () => {
