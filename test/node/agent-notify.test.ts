@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotificationActions } from "../../pi-agent/lib/node/notification-actions.ts";
 import { NoticeBoard } from "../../pi-agent/lib/node/notice-board.ts";
-import { showDesktopNotice } from "../../pi-agent/lib/xrdp/desktop-notice.ts";
+import { closeDesktopNotices, showDesktopNotice } from "../../pi-agent/lib/xrdp/desktop-notice.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
@@ -48,7 +48,7 @@ describe("desktop notices", () => {
     const actions = new NotificationActions({
       board: new NoticeBoard(state, (line) => lines.push(line)),
       host: { desktops: () => [{ display: xvfb.display, serverId: "srv-1" }], applyEmergency: async () => {} },
-      show: showDesktopNotice,
+      show: (target, notice, tag) => showDesktopNotice(target, notice, { tag }),
       log: (line) => lines.push(line),
     });
     const broadcast = (type: "notification" | "retraction", id: number, title: string) =>
@@ -62,6 +62,24 @@ describe("desktop notices", () => {
     expect(lines.find((l) => l.startsWith("retraction "))).toContain(`"closedOn":["${xvfb.display}"]`);
     await actions.retraction(broadcast("retraction", 41, "Kept notice"));
     await until("the other window to close", () => !windows().includes('"Lucid: Kept notice"'), windows);
+
+    // A notice shown by an agent process that has since restarted: the new one has no handle to
+    // its window, and finds it by its tag on the displays the board says it was shown on.
+    await actions.notification(broadcast("notification", 43, "Before the restart"));
+    await actions.notification(broadcast("notification", 44, "Still valid"));
+    const restarted = new NotificationActions({
+      board: new NoticeBoard(state, (line) => lines.push(line)),
+      host: { desktops: () => [{ display: xvfb.display, serverId: "srv-1" }], applyEmergency: async () => {} },
+      show: (target, notice, tag) => showDesktopNotice(target, notice, { tag }),
+      closeTagged: closeDesktopNotices,
+      log: (line) => lines.push(line),
+    });
+    await restarted.retractedWhileAway([43]);
+    await until("the earlier process's window to close", () => !windows().includes('"Lucid: Before the restart"'), windows);
+    expect(windows()).toContain('"Lucid: Still valid"');
+    expect(lines.at(-1)).toContain(`"whileAway":true,"closedOn":["${xvfb.display}"]`);
+    await restarted.retraction(broadcast("retraction", 44, "Still valid"));
+    await until("the last window to close", () => !windows().includes('"Lucid: Still valid"'), windows);
   });
 
   it("fails with the reason when the display cannot be reached, and refuses what is not a display", async () => {

@@ -6,7 +6,7 @@ import { NoticeBoard } from "../node/notice-board.ts";
 import { NotificationActions, type DesktopHost } from "../node/notification-actions.ts";
 import { NotificationStream } from "../node/notification-stream.ts";
 import { SpoolDrainer } from "../node/spool-drainer.ts";
-import { showDesktopNotice } from "../xrdp/desktop-notice.ts";
+import { closeDesktopNotices, showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
@@ -110,7 +110,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       drainer?.setWritesHeld(policy.writesHeld);
     },
   };
-  actions = new NotificationActions({ board, host, show: showDesktopNotice, log });
+  actions = new NotificationActions({ board, host, show: (target, notice, tag) => showDesktopNotice(target, notice, { tag }), closeTagged: closeDesktopNotices, log });
   const listening = !values["no-notifications"];
   // Without the stream the agent would never hear a lockdown lifted: the remembered state applies only when listening.
   if (listening) await actions.resume();

@@ -33,7 +33,10 @@ export interface DesktopHost {
 export interface NotificationActionsOptions {
   board: NoticeBoard;
   host: DesktopHost;
-  show: (target: DesktopTarget, notice: DesktopNotice) => Promise<ShownNotice>;
+  /** Shows a notice; `tag` marks its window so `closeTagged` finds it again (any agent process). */
+  show: (target: DesktopTarget, notice: DesktopNotice, tag?: string) => Promise<ShownNotice>;
+  /** Closes the windows tagged `tag` on a desktop; returns how many. */
+  closeTagged?: (target: DesktopTarget, tag: string) => Promise<number>;
   log: (line: string) => void;
 }
 
@@ -87,7 +90,7 @@ export class NotificationActions implements StreamHandlers {
     this.o.log(`notification ${JSON.stringify({ id: message.id, at: message.at, audience: message.audience, severity: message.severity, title: message.title, body: message.body })}`);
     const key = `broadcast:${message.id}`;
     this.o.board.add({ key, source: "broadcast", at: message.at, severity: message.severity, title: message.title, body: message.body, shownOn: [], retracted: false }, message.id);
-    const windows = await this.showEverywhere({ level: message.severity, title: message.title, body: message.body });
+    const windows = await this.showEverywhere({ level: message.severity, title: message.title, body: message.body }, `b${message.id}`);
     if (windows.length === 0) return;
     this.o.board.update(key, { shownOn: windows.map((w) => w.display) });
     this.windows.set(key, windows);
@@ -97,24 +100,41 @@ export class NotificationActions implements StreamHandlers {
 
   async retraction(message: BroadcastMessage): Promise<void> {
     const key = `broadcast:${message.id}`;
-    const closedOn = this.closeWindows(key);
+    const closedOn = await this.closeWindows(key, message.id);
     this.o.log(`retraction ${JSON.stringify({ id: message.id, at: message.at, title: message.title, closedOn })}`);
     this.o.board.update(key, { retracted: true });
   }
 
-  /** Closes the notice's windows still on a desktop; returns their displays. */
-  private closeWindows(key: string): string[] {
-    const open = (this.windows.get(key) ?? []).filter((w) => w.open);
-    for (const window of open) window.close();
+  /**
+   * Closes the broadcast's windows still on a desktop: those this process showed by their handle,
+   * those an earlier agent process showed (the board says where) by their tag. Returns the displays.
+   */
+  private async closeWindows(key: string, id: number): Promise<string[]> {
+    const handles = this.windows.get(key) ?? [];
     this.windows.delete(key);
-    return open.map((w) => w.display);
+    const closed = new Set<string>();
+    for (const window of handles.filter((w) => w.open)) {
+      window.close();
+      closed.add(window.display);
+    }
+    const shownOn = this.o.board.notices.find((n) => n.key === key)?.shownOn ?? [];
+    const ours = new Set(handles.map((w) => w.display));
+    for (const desktop of this.o.host.desktops()) {
+      if (!this.o.closeTagged || ours.has(desktop.display) || !shownOn.includes(desktop.display)) continue;
+      try {
+        if ((await this.o.closeTagged(desktop, `b${id}`)) > 0) closed.add(desktop.display);
+      } catch (error) {
+        this.o.log(`server ${desktop.serverId}: the retracted notice could not be closed on ${desktop.display}: ${(error as Error).message}`);
+      }
+    }
+    return [...closed];
   }
 
   async retractedWhileAway(ids: number[]): Promise<void> {
     for (const id of ids) {
       const notice = this.o.board.notices.find((n) => n.key === `broadcast:${id}`);
       if (!notice || notice.retracted) continue;
-      const closedOn = this.closeWindows(notice.key);
+      const closedOn = await this.closeWindows(notice.key, id);
       this.o.log(`retraction ${JSON.stringify({ id, at: null, title: notice.title, whileAway: true, closedOn })}`);
       this.o.board.update(notice.key, { retracted: true });
     }
@@ -138,11 +158,11 @@ export class NotificationActions implements StreamHandlers {
     this.o.board.update(notice.key, { shownOn: [target.display] });
   }
 
-  private async showEverywhere(notice: DesktopNotice): Promise<ShownNotice[]> {
+  private async showEverywhere(notice: DesktopNotice, tag: string): Promise<ShownNotice[]> {
     const shown: ShownNotice[] = [];
     for (const desktop of this.o.host.desktops()) {
       try {
-        shown.push(await this.o.show(desktop, notice));
+        shown.push(await this.o.show(desktop, notice, tag));
       } catch (error) {
         this.o.log(`server ${desktop.serverId}: the notice could not be shown on ${desktop.display}: ${(error as Error).message}`);
       }

@@ -40,11 +40,22 @@ function windowNames(env: NodeJS.ProcessEnv, display: string): Promise<string> {
   });
 }
 
-/** Resolves once the window is on the display; rejects if xmessage fails or it never appears. */
-export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number } = {}): Promise<ShownNotice> {
+const TAG = /^[a-z0-9]{1,32}$/;
+
+function displayEnv(target: DesktopTarget): NodeJS.ProcessEnv {
   if (!/^:\d{1,5}$/.test(target.display)) throw new Error(`not an X display: ${target.display}`);
-  const name = `lucid-notice-${process.pid}-${++counter}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, DISPLAY: target.display, ...(target.xauthority ? { XAUTHORITY: target.xauthority } : {}) };
+  return { ...process.env, DISPLAY: target.display, ...(target.xauthority ? { XAUTHORITY: target.xauthority } : {}) };
+}
+
+/**
+ * Resolves once the window is on the display; rejects if xmessage fails or it never appears.
+ * `tag` (e.g. "b42" for broadcast 42) goes into the window's instance name, so that
+ * closeDesktopNotices can find the window again, even from another agent process.
+ */
+export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number; tag?: string } = {}): Promise<ShownNotice> {
+  const env = displayEnv(target);
+  if (options.tag !== undefined && !TAG.test(options.tag)) throw new Error(`not a notice tag: ${options.tag}`);
+  const name = `lucid-notice-${options.tag ?? "n"}-${process.pid}-${++counter}`;
   // The text starts with "[": xmessage cannot take it for an option.
   const text = `[${notice.level}] ${plainText(notice.title, 200)}\n\n${plainText(notice.body, 2000)}`;
   const args = ["-name", name, "-title", `Lucid: ${plainText(notice.title, 120).replace(/\n/g, " ")}`, "-center", "-buttons", "OK:0", "-timeout", String(options.timeoutSeconds ?? 3600), text];
@@ -80,4 +91,19 @@ export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNo
   }
   child.kill("SIGKILL");
   throw new Error(`the notice window did not appear on ${target.display}`);
+}
+
+/**
+ * Closes every notice window tagged `tag` on the display (those an earlier agent process showed
+ * included): each is found by its instance name and its xmessage client disconnected with xkill.
+ * Returns how many were closed.
+ */
+export async function closeDesktopNotices(target: DesktopTarget, tag: string): Promise<number> {
+  const env = displayEnv(target);
+  if (!TAG.test(tag)) throw new Error(`not a notice tag: ${tag}`);
+  const ids = [...(await windowNames(env, target.display)).matchAll(new RegExp(`^\\s*(0x[0-9a-f]+) .*\\("lucid-notice-${tag}-\\d+-\\d+" `, "gm"))].map((m) => m[1]!);
+  for (const id of ids) {
+    await new Promise<void>((resolve) => execFile("xkill", ["-display", target.display, "-id", id], { env, timeout: 5000 }, () => resolve()));
+  }
+  return ids.length;
 }
