@@ -28,9 +28,10 @@ export function insertRows<T extends SQLiteTable>(
   const name = (key: string) => quote(columns[key]!.name);
   // Booleans as 0/1: SQLite has none, and ->> would return JSON true as 1 anyway.
   const values = rows.map((row) => keys.map((key) => encode((row as Record<string, unknown>)[key])));
-  let text = `INSERT INTO ${quote(getTableName(table))} (${keys.map(name).join(", ")}) SELECT ${keys.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?)`;
-  // "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
-  if (upsert) text += ` WHERE true ON CONFLICT (${name(upsert.target)}) DO UPDATE SET ${upsert.set.map((k) => `${name(k)} = excluded.${name(k)}`).join(", ")}`;
+  // In array order (autoincrement keys follow it); "WHERE true" keeps SQLite from reading an
+  // ON CONFLICT clause as a join constraint of the SELECT.
+  let text = `INSERT INTO ${quote(getTableName(table))} (${keys.map(name).join(", ")}) SELECT ${keys.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ORDER BY key`;
+  if (upsert) text += ` ON CONFLICT (${name(upsert.target)}) DO UPDATE SET ${upsert.set.map((k) => `${name(k)} = excluded.${name(k)}`).join(", ")}`;
   storage.sql.exec(text, JSON.stringify(values));
 }
 

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { describe, expect, it } from "vitest";
-import type { AnchorTx } from "../../shared/chain/transactions.ts";
+import { txId, type AnchorTx } from "../../shared/chain/transactions.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
@@ -92,6 +92,8 @@ describe("ChainDO", () => {
     const block = await produceNextSlot();
     expect(block?.header.txCount).toBe(300);
     expect((await chain().stats()).mempool).toBe(0);
+    // In the order they were submitted: the batch insert keeps the mempool's arrival order.
+    expect((await chain().blockByHeight(block!.header.height))?.txIds).toEqual(many.map((tx) => txId(tx)));
   });
 
   it("stats come from the head's running totals, which a chain stored before them gets at start", async () => {
