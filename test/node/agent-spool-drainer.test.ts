@@ -86,6 +86,22 @@ describe("spool drainer", () => {
     expect(server.attempts).toBe(9); // each chunk once: nothing sent twice
   });
 
+  it("a chunk refused for good stays spooled and is not offered again by the next passes", async () => {
+    const { server, spoolRoot, lines, drainer } = await setUp();
+    await leftBehind(spoolRoot, "sess-refused", 3);
+    // The server already holds other bytes at index 1: it answers 409 for ours.
+    server.session("sess-refused").set(1, { body: Buffer.from("other"), sha256: "0".repeat(64), headers: {}, stores: 1 });
+    drainer.kick();
+    await drainer.idle();
+    const attempts = server.attempts;
+    expect([...server.session("sess-refused").keys()].sort()).toEqual([0, 1, 2]);
+    expect((await Spool.inspect(join(spoolRoot, "sess-refused"))).pending.map((m) => m.index)).toEqual([1]);
+    drainer.kick();
+    await drainer.idle();
+    expect(server.attempts).toBe(attempts);
+    expect(lines.filter((l) => l.includes("chunk 1 refused (HTTP 409)"))).toHaveLength(1);
+  });
+
   it("a lockdown during a pass holds the rest in the spool until it is lifted", async () => {
     const { server, spoolRoot, drainer } = await setUp();
     await leftBehind(spoolRoot, "sess-long", 6);

@@ -31,6 +31,8 @@ export class SpoolDrainer {
   #pass: Promise<void> | null = null;
   #again = false;
   readonly #stop = new AbortController();
+  /** Chunks the server refused for good, by session: not offered again by this process (they stay spooled). */
+  readonly #refused = new Map<string, Set<number>>();
 
   constructor(options: SpoolDrainerOptions) {
     this.#o = options;
@@ -85,7 +87,8 @@ export class SpoolDrainer {
 
   async #drain(sessionId: string): Promise<void> {
     const dir = join(this.#o.spoolRoot, sessionId);
-    if ((await Spool.inspect(dir)).pending.length === 0) return;
+    const refused = this.#refused.get(sessionId) ?? new Set<number>();
+    if ((await Spool.inspect(dir)).pending.every((m) => refused.has(m.index))) return;
     let spool: Spool;
     try {
       spool = await Spool.open(dir, { sessionId, quotaBytes: Number.MAX_SAFE_INTEGER });
@@ -104,7 +107,9 @@ export class SpoolDrainer {
         minBackoffMs: this.#o.minBackoffMs ?? 1000,
         maxBackoffMs: this.#o.maxBackoffMs ?? 60_000,
         onEvent: (e) => {
-          if (e.kind === "rejected") this.#o.log(`spool ${sessionId}: chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; it stays in the spool`);
+          if (e.kind !== "rejected") return;
+          this.#refused.set(sessionId, refused.add(e.index));
+          this.#o.log(`spool ${sessionId}: chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; it stays in the spool`);
         },
       });
       this.#uploader = uploader;
