@@ -95,9 +95,12 @@ describe("a reorg replacing the block of a session's anchor", { timeout: 120_000
     const anchorTx = (await chain.transaction(s.anchor.txId))!.tx;
     const branch = await heavierBranch(s.anchor, [anchorTx]);
     const result = await chain.importBlocks(branch);
-    expect(result).toMatchObject({ adopted: true, orphaned: 0 });
+    expect(result).toMatchObject({ adopted: true });
     const winner = branch.at(-1)!;
     expect(winner.hash).not.toBe(s.anchor.blockHash);
+    // The anchor is carried by the winning branch, not returned to the mempool. (Other transactions
+    // of the replaced blocks may be: the test node's registration event, when the chain pulled it.)
+    expect(await chain.transaction(s.anchor.txId)).toMatchObject({ height: winner.header.height });
 
     await chainAlarm();
     const moved = { chain: winner.header.chain, blockHeight: winner.header.height, blockHash: winner.hash, txId: s.anchor.txId, anchoredAt: new Date(winner.header.timestamp).toISOString() };
@@ -117,7 +120,9 @@ describe("a reorg replacing the block of a session's anchor", { timeout: 120_000
       await state.storage.deleteAlarm();
       return { result, outbox: state.storage.sql.exec("SELECT notice FROM anchor_notices WHERE tx_id = ?", s.anchor.txId).toArray() };
     });
-    expect(result).toMatchObject({ adopted: true, orphaned: 1 });
+    // The anchor back in the mempool (with the test node's registration event, if the chain had pulled it).
+    expect(result).toMatchObject({ adopted: true });
+    expect(result.orphaned).toBeGreaterThanOrEqual(1);
     expect(await chain.transaction(s.anchor.txId)).toMatchObject({ pending: true });
 
     // What the chain's alarm delivers first when this instance does not lead the next slot.
