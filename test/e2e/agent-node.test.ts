@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { startAgent } from "./helpers/agent-process.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const PAYOUT = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-node-"));
@@ -37,11 +37,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // The test machine may have fewer cores than a Pi 5: the minimum is lowered to what any machine has.
-  const { configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  const { configPath } = buildOnLoopback(work, port, {
     vars: { NODE_MIN_CPU_CORES: "1", NODE_MIN_MEMORY_MB: "256", NODE_MIN_DISK_GB: "1" },
   });
   workerd = startWorkerd(configPath, { env: secrets });

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { HttpsClient, nodeOperator, superAdminLogin, TronWallet } from "./helpers/lucid-client.ts";
 import { startAgent } from "./helpers/agent-process.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-notify-"));
 const stateDir = join(work, "state");
@@ -92,11 +92,7 @@ beforeAll(async () => {
   const admin = await TronWallet.create();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  ({ configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  ({ configPath } = buildOnLoopback(work, port, {
     vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, NODE_MIN_CPU_CORES: "1", NODE_MIN_MEMORY_MB: "256", NODE_MIN_DISK_GB: "1", LOG_LEVEL: "warn" },
   }));
   workerd = startWorkerd(configPath, { env: secrets });

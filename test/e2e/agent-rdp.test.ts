@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-rdp-"));
@@ -67,11 +67,7 @@ beforeAll(async () => {
   const port = await freePort();
   rdpPort = await freePort();
   base = `http://127.0.0.1:${port}`;
-  ({ configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  ({ configPath } = buildOnLoopback(work, port, {
     // One allocatable RDP port (a free one), quick reports and keep-alives, a small test machine.
     vars: {
       NODE_MIN_CPU_CORES: "1",

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-auth-"));
 let base = "";
@@ -16,7 +16,7 @@ let workerd: WorkerdProcess | undefined;
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const { configPath } = buildSelfHosted({ root: ROOT, outDir: join(work, "out"), dataDir: join(work, "data"), httpAddress: `127.0.0.1:${port}` });
+  const { configPath } = buildOnLoopback(work, port);
   workerd = startWorkerd(configPath, { env: randomSecrets() });
   await waitForWorkerd(workerd, `${base}/health`, 20_000);
 });

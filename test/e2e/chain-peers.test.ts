@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { hexToBytes, producerPublicKey } from "../../shared/chain/block.ts";
 import { toHex } from "../../shared/merkle/index.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-chain-"));
 
@@ -101,11 +101,7 @@ beforeAll(async () => {
   const relays = [await Relay.start(ports[1]!), await Relay.start(ports[0]!)];
   const genesis = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
   for (const [i, name] of ["a", "b"].entries()) {
-    const { configPath } = buildSelfHosted({
-      root: ROOT,
-      outDir: join(work, name, "out"),
-      dataDir: join(work, name, "data"),
-      httpAddress: `127.0.0.1:${ports[i]}`,
+    const { configPath } = buildOnLoopback(join(work, name), ports[i]!, {
       vars: {
         BLOCK_INTERVAL_SECONDS: "2",
         CHAIN_GENESIS_TIME: genesis,

@@ -8,13 +8,13 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { bgrToRgba } from "../../shared/recording/index.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
 let base = "";
@@ -64,11 +64,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const secrets = randomSecrets();
-  const { configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  const { configPath } = buildOnLoopback(work, port, {
     // The development outbox keeps magic-link mail where the test can read it (no relay here).
     vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, MAIL_DEV_OUTBOX: "true" },
   });

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
@@ -16,6 +15,7 @@ import { DemoHttp } from "../../scripts/demo/http.ts";
 import { IdentityStore, walletOf } from "../../scripts/demo/identities.ts";
 import { demoFrame } from "../../scripts/demo/recording.ts";
 import { DEMO_SESSION_TITLE, demoDevVars, seedDemo } from "../../scripts/seed-demo.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-seed-"));
 const store = new IdentityStore(join(work, "demo", "identities.json"));
@@ -25,11 +25,7 @@ let workerd: WorkerdProcess | undefined;
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const { configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  const { configPath } = buildOnLoopback(work, port, {
     vars: { ...demoDevVars(store.loadOrCreate()), BLOCK_INTERVAL_SECONDS: "1" },
   });
   workerd = startWorkerd(configPath, { env: randomSecrets() });

@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-payments-"));
 const env = randomSecrets();
@@ -35,11 +35,7 @@ beforeAll(async () => {
   double = await startTronDouble();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  ({ configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  ({ configPath } = buildOnLoopback(work, port, {
     vars: { LOG_LEVEL: "debug", TRON_RPC_URL: double.url, TRON_TIMEOUT_MS: "1000", TRON_MAX_RETRIES: "1" },
     outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
   }));

@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
@@ -21,6 +20,7 @@ import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } fro
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { startPainter, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet, type Login } from "./helpers/lucid-client.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const AGENT = join(ROOT, "pi-agent", "bin", "lucid-agent.ts");
 const LUCID = join(ROOT, "scripts", "lucid.ts");
@@ -56,11 +56,7 @@ beforeAll(async () => {
   const tlsDir = join(work, "tls");
   ({ certPath } = generateSelfSigned(tlsDir, { hostnames: [] }));
   admin.wallet = await TronWallet.create();
-  ({ configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  ({ configPath } = buildOnLoopback(work, port, {
     https: { address: `127.0.0.1:${httpsPort}`, tlsDir },
     // One-second slots keep the anchoring wait short; the first login of this address is the SUPER_ADMIN.
     vars: { BLOCK_INTERVAL_SECONDS: "1", BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.wallet.address, LOG_LEVEL: "warn" },

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { buildSelfHosted } from "../../edge-adapter/build.ts";
 import { certificatePins, generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-"));
 const secrets = randomSecrets();
@@ -37,11 +37,7 @@ beforeAll(async () => {
   certPem = readFileSync(tls.certPath, "utf8");
   // Trust exactly this self-signed certificate, as a pinned GUI would; nothing is disabled.
   trusted = new Agent({ connect: { ca: certPem } });
-  ({ configPath } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
+  ({ configPath } = buildOnLoopback(work, port, {
     https: { address: `127.0.0.1:${httpsPort}`, tlsDir },
     legacy: {
       host: "127.0.0.1",
