@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run pi:build — bundles the Worker exactly as `wrangler deploy` would and writes a workerd
-// config that serves it self-hosted (see README "Self-hosted on a Pi").
+// config that serves it self-hosted (see docs/self-hosting.md).
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";

@@ -53,7 +53,7 @@ export interface WorkerdConfigOptions {
   assetsDir?: string;
   /** The HTTPS socket for the Electron GUI and browsers; omitted, only plain HTTP is served. */
   https?: HttpsSocket;
-  /** The seed's per-service ports, each routed onto its surface (README "Legacy port map"). */
+  /** The seed's per-service ports, each routed onto its surface (docs/self-hosting.md "Legacy port map"). */
   legacy?: LegacySockets;
 }
 
