@@ -11,7 +11,8 @@ import { LEGACY_PORTS, type LegacyPort } from "./legacy-ports.ts";
 import { CERT_FILE, KEY_FILE } from "./tls.ts";
 import { buildDashboard } from "./dashboard.ts";
 import { dataLayout, generateWorkerdConfig } from "./workerd-config.ts";
-import { publicOrigin } from "../shared/config.ts";
+import { parseCidr } from "../shared/ip.ts";
+import { publicOrigin } from "../shared/public-origin.ts";
 
 export interface BuildOptions {
   root: string;
@@ -37,8 +38,16 @@ export interface BuildOptions {
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
-  const origin = publicOrigin.safeParse(options.publicOrigin ?? "");
-  if (!origin.success) throw new Error(`--public-origin ${origin.error.issues[0]?.message ?? "is invalid"} (got "${options.publicOrigin ?? ""}")`);
+  if (!options.publicOrigin) throw new Error("--public-origin (or PUBLIC_ORIGIN) is required: the origin users reach, such as https://pi.example:8443");
+  const origin = publicOrigin.safeParse(options.publicOrigin);
+  if (!origin.success) throw new Error(`--public-origin ${origin.error.issues[0]?.message ?? "is invalid"} (got "${options.publicOrigin}")`);
+  for (const range of (options.trustedProxies ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
+    try {
+      parseCidr(range);
+    } catch (error) {
+      throw new Error(`--trusted-proxies: ${(error as Error).message}`);
+    }
+  }
   const bundleDir = join(options.outDir, "bundle");
   rmSync(bundleDir, { recursive: true, force: true });
   // The dashboard first: wrangler's bundle step needs the [assets] directory to exist.

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseUnits } from "./money.ts";
 import { formatCidr, parseCidr } from "./ip.ts";
+import { DEV_PUBLIC_ORIGIN, publicOrigin } from "./public-origin.ts";
 
 /**
  * The Worker's configuration: wrangler.toml [vars] (the seed's defaults) plus secrets.
@@ -50,37 +51,6 @@ const origins = z
   .refine((list) => list.length > 0 && list.every((o) => o === "*" || /^https?:\/\/[^\s/]+$/.test(o)), {
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
-
-const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
-
-/**
- * The deployment's public origin (scheme, host, optional port; no path): https, or http only on
- * loopback. Links in mail, the login message's domain and URI, and CORS derive from it, never
- * from the request's Host.
- */
-export const publicOrigin = z.string().transform((text, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    url = undefined;
-  }
-  const fail = (message: string) => {
-    ctx.addIssue({ code: "custom", message });
-    return z.NEVER;
-  };
-  if (!url) return fail("must be an origin such as https://lucid.example");
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOST.test(url.hostname))) {
-    return fail("must be an https origin (http only for localhost, 127.0.0.0/8 or [::1])");
-  }
-  if (url.username || url.password || url.search || url.hash || url.pathname !== "/" || /[?#]/.test(text)) {
-    return fail("must be an origin only: scheme, host and port, no path, query or credentials");
-  }
-  return url.origin;
-});
-
-/** What `wrangler dev` serves by default; the origin outside production when PUBLIC_ORIGIN is unset. */
-export const DEV_PUBLIC_ORIGIN = "http://localhost:8787";
 
 /** Comma-separated CIDR ranges (IPv4 and IPv6; a bare address is one host), parsed once. */
 const cidrList = z.string().transform((text, ctx) => {
