@@ -52,7 +52,10 @@ export function clientAddress(c: Context): string {
   const request = c.req.raw;
   let address = chosen.get(request);
   if (address === undefined) {
-    address = chooseClientAddress(c.get("config") as Config, {
+    const config = c.get("config") as Config | undefined;
+    // Before the configuration loaded (a config-invalid answer) no source is known.
+    if (!config) return "unknown";
+    address = chooseClientAddress(config, {
       cfConnectingIp: request.headers.get("CF-Connecting-IP"),
       cfClientIp: (request as Request & { cf?: { clientIp?: unknown } }).cf?.clientIp,
       xForwardedFor: request.headers.get("X-Forwarded-For"),
