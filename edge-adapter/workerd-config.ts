@@ -115,6 +115,9 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
       `(className = ${capnpString(d.className)}, uniqueKey = ${capnpString(`${wrangler.name}-${d.className}`)}, enableSql = true)`,
   );
 
+  // No socket sets HttpOptions.cfBlobHeader: without one workerd fills request.cf with
+  // {"clientIp": "<socket peer>"} itself, which is the self-hosted client address; with one it
+  // would read request.cf from a header any client can send (docs/gateway.md).
   const sockets = [`(name = "http", address = ${capnpString(options.httpAddress)}, http = (), service = "lucid")`];
   if (options.https) {
     const { address, certPath, keyPath } = options.https;

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { parseUnits } from "./money.ts";
+import { formatCidr, parseCidr } from "./ip.ts";
+import { DEV_PUBLIC_ORIGIN, publicOrigin } from "./public-origin.ts";
 
 /**
  * The Worker's configuration: wrangler.toml [vars] (the seed's defaults) plus secrets.
@@ -50,6 +52,20 @@ const origins = z
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
 
+/** Comma-separated CIDR ranges (IPv4 and IPv6; a bare address is one host), parsed once. */
+const cidrList = z.string().transform((text, ctx) => {
+  const ranges = [];
+  for (const item of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+    try {
+      ranges.push(parseCidr(item));
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `${(error as Error).message}; expected CIDR ranges such as 10.0.0.0/8, ::1/128` });
+      return z.NEVER;
+    }
+  }
+  return ranges;
+});
+
 /** Comma-separated http(s) base URLs (chain peers). */
 const urlList = z
   .string()
@@ -78,6 +94,16 @@ export const configSchema = z
     LUCID_ENV: z.enum(["development", "test", "production"]),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]),
     CORS_ALLOWED_ORIGINS: origins,
+    /** Required in production; elsewhere it defaults to wrangler dev's DEV_PUBLIC_ORIGIN. */
+    PUBLIC_ORIGIN: optional(publicOrigin),
+    /**
+     * Where the client's address comes from, by deployment (docs/gateway.md "Client address and
+     * public origin"): "cloudflare" reads CF-Connecting-IP, which Cloudflare's edge sets; "socket"
+     * reads the peer address workerd gives in request.cf.clientIp (self-hosted, tests).
+     */
+    CLIENT_ADDRESS_SOURCE: z.enum(["cloudflare", "socket"]),
+    /** Proxies whose X-Forwarded-For is believed (walked right to left past them); empty: none. */
+    TRUSTED_PROXIES: optional(cidrList),
     MAX_BODY_BYTES: integer(1024, 16 * 1024 * 1024),
     RATE_LIMIT_PER_MINUTE: integer(1),
     RATE_LIMIT_PAYMENTS_PER_MINUTE: integer(1),
@@ -192,6 +218,9 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.LUCID_ENV === "production" && c.PUBLIC_ORIGIN === undefined) {
+      problem("PUBLIC_ORIGIN", "is missing: production needs the origin users reach, such as https://lucid.example");
+    }
     if (c.CHUNK_SIZE_BYTES > c.CHUNK_MAX_BYTES) problem("CHUNK_SIZE_BYTES", "must not exceed CHUNK_MAX_BYTES");
     if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
     if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
@@ -200,7 +229,8 @@ export const configSchema = z
       problem("CHAIN_RETENTION_BLOCKS", "must exceed CHAIN_MAX_REORG_DEPTH (a reorg needs the bodies it drops), or be 0");
     }
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
-  });
+  })
+  .transform((c) => ({ ...c, PUBLIC_ORIGIN: c.PUBLIC_ORIGIN ?? DEV_PUBLIC_ORIGIN, TRUSTED_PROXIES: c.TRUSTED_PROXIES ?? [] }));
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -253,7 +283,7 @@ export function publicConfig(config: Config, formatAmount: (units: bigint) => st
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
-    out[key] = typeof value === "bigint" ? formatAmount(value) : value;
+    out[key] = typeof value === "bigint" ? formatAmount(value) : key === "TRUSTED_PROXIES" ? config.TRUSTED_PROXIES.map(formatCidr) : value;
   }
   return out;
 }

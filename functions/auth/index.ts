@@ -30,12 +30,16 @@ function addressGuardKey(address: string) {
   return `addr:${address}`;
 }
 
-/** The text the wallet signs: domain-bound, single-use, short-lived (in the spirit of EIP-4361). */
-function challengeMessage(domain: string, address: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
+/**
+ * The text the wallet signs: bound to the configured PUBLIC_ORIGIN (its host as the domain, the
+ * origin as the URI; never the request's Host), single-use, short-lived (in the spirit of EIP-4361).
+ */
+function challengeMessage(origin: string, address: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
   return [
-    `${domain} wants you to sign in to Lucid with your TRON account:`,
+    `${new URL(origin).host} wants you to sign in to Lucid with your TRON account:`,
     address,
     "",
+    `URI: ${origin}`,
     `Nonce: ${nonce}`,
     `Issued At: ${issuedAt.toISOString()}`,
     `Expiration Time: ${expiresAt.toISOString()}`,
@@ -115,11 +119,12 @@ export const authApp = createApp()
     const nonce = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const issuedAt = new Date();
     const expiresAt = new Date(issuedAt.getTime() + config.LOGIN_CHALLENGE_TTL_SECONDS * 1000);
-    const domain = new URL(c.req.url).host;
-    const message = challengeMessage(domain, address, nonce, issuedAt, expiresAt);
+    const origin = config.PUBLIC_ORIGIN;
+    const domain = new URL(origin).host;
+    const message = challengeMessage(origin, address, nonce, issuedAt, expiresAt);
     const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(address)));
     await callDurableObject("LoginGuardDO", "putChallenge", () => stub.putChallenge(nonce, message, expiresAt.getTime()));
-    return c.json({ address, domain, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
+    return c.json({ address, domain, uri: origin, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
   })
   .openapi(verify, async (c) => {
     const body = c.req.valid("json");

@@ -31,7 +31,8 @@ export const ChallengeRequest = z.object({ address: TronAddress, walletKind: Wal
 export const ChallengeResponse = z
   .object({
     address: z.string(),
-    domain: z.string(),
+    domain: z.string().openapi({ description: "The host of the server's configured public origin" }),
+    uri: z.string().openapi({ description: "The server's configured public origin (PUBLIC_ORIGIN)" }),
     nonce: z.string(),
     issuedAt: z.string().openapi({ format: "date-time" }),
     expiresAt: z.string().openapi({ format: "date-time" }),

@@ -1,11 +1,15 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { LeaseGrant } from "../../durable-objects/rate-limiter/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { callDurableObject } from "../do-call.ts";
+import { clientAddress } from "./client-address.ts";
 import { metrics } from "../metrics.ts";
 import type { AppEnv } from "../types.ts";
+
+// The client address is decided by the deployment (./client-address.ts); re-exported for callers here.
+export { clientAddress };
 
 export interface RateLimitPolicy {
   limit: number;
@@ -109,19 +113,6 @@ export function rateLimiterFor(env: Env): RateLimiter {
   let limiter = limiters.get(env);
   if (!limiter) limiters.set(env, (limiter = new DurableObjectRateLimiter(env)));
   return limiter;
-}
-
-/** The client's address: Cloudflare's header, else workerd's own `cf.clientIp` (self-hosted). */
-export function clientAddress(c: Context): string {
-  const forwarded = c.req.header("CF-Connecting-IP");
-  if (forwarded) return forwarded;
-  const raw = (c.req.raw as Request & { cf?: { clientIp?: unknown } }).cf?.clientIp;
-  if (typeof raw === "string" && raw) {
-    const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(raw);
-    if (bracketed) return bracketed[1]!;
-    return /^[\d.]+:\d+$/.test(raw) ? raw.slice(0, raw.lastIndexOf(":")) : raw;
-  }
-  return "unknown";
 }
 
 export interface RateLimitOptions {

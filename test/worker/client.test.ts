@@ -9,9 +9,8 @@ import { nodeIdOf } from "./session-helpers.ts";
 // `npm run typecheck` checks this file, so a surface whose routes stop reaching AppType fails there.
 const client = createLucidClient("https://lucid.test", {
   fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    request.headers.set("CF-Connecting-IP", "192.0.2.10");
-    return exports.default.fetch(request);
+    // The test plays workerd's listener: the peer address is request.cf.clientIp.
+    return exports.default.fetch(new Request(input, { ...init, cf: { clientIp: "192.0.2.10:40000" } }));
   },
 });
 
