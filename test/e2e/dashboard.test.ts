@@ -40,9 +40,9 @@ async function api<T>(path: string, init: { method?: string; body?: unknown; tok
 }
 
 async function walletLogin(totp?: string, who: { address: string; privateKey: string } = admin): Promise<{ accessToken: string }> {
-  const { message } = await api<{ message: string }>("/auth/challenge", { body: { address: who.address } });
+  const { message, nonce } = await api<{ message: string; nonce: string }>("/auth/challenge", { body: { address: who.address } });
   const signature = Trx.signMessageV2(message, who.privateKey);
-  return api("/auth/verify", { body: { address: who.address, signature, ...(totp ? { totpCode: totp } : {}) } });
+  return api("/auth/verify", { body: { address: who.address, nonce, signature, ...(totp ? { totpCode: totp } : {}) } });
 }
 
 async function newAccount(): Promise<{ address: string; privateKey: string }> {

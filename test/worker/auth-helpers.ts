@@ -57,8 +57,8 @@ export interface Tokens {
 
 /** Challenge → sign → verify, returning the raw response. */
 export async function attemptLogin(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Response> {
-  const { message } = await challengeFor(wallet.address, ip);
-  return postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
+  const { message, nonce } = await challengeFor(wallet.address, ip);
+  return postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
 }
 
 export async function login(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Tokens> {

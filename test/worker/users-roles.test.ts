@@ -94,7 +94,7 @@ describe("role escalation through writable fields", () => {
     const wallet = newWallet();
     const challenge = await postJson("/api/v1/auth/challenge", { address: wallet.address, role: "ADMIN" });
     expect(challenge.status).toBe(400);
-    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: "0x00", role: "ADMIN" });
+    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: "0".repeat(32), signature: "0x00", role: "ADMIN" });
     expect(verify.status).toBe(400);
     const refresh = await postJson("/api/v1/auth/refresh", { refreshToken: "x".repeat(20), role: "ADMIN" });
     expect(refresh.status).toBe(400);
