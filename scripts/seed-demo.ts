@@ -107,14 +107,15 @@ async function recording(ctx: SeedContext): Promise<string> {
 }
 
 export const SEED_STEPS: { name: string; run: (ctx: SeedContext) => Promise<string> }[] = [
+  { name: "accounts", run: accounts },
   {
+    // Operations endpoints need ADMIN: checked with the admin's token, after the accounts step.
     name: "health registry",
-    async run({ http }) {
-      const report = await http.call<{ functions: unknown[]; status: string }>("/api/v1/system/services");
+    async run({ http, tokens }) {
+      const report = await http.call<{ functions: unknown[]; status: string }>("/api/v1/system/services", { token: tokens.admin });
       return `${report.functions.length} functions checked, overall ${report.status}`;
     },
   },
-  { name: "accounts", run: accounts },
   { name: "node", run: node },
   { name: "recording", run: recording },
 ];
