@@ -1,7 +1,7 @@
 // The demo seed `npm start` runs, against a real workerd from the self-hosted config: it must make a
 // recording that really decodes to the scripted desktop and anchors with verifiable evidence, and a
 // second run must find everything and change nothing.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +52,12 @@ describe("demo seed (npm start)", () => {
     const firstLog: string[] = [];
     await seedDemo(base, store, (line) => firstLog.push(line));
     expect(firstLog.join("\n")).toMatch(/recording: .*3 chunks .* uploaded and stopped/);
+    // No secret is ever printed: the log says where the admin's TOTP secret is (a 0600 file), not what it is.
+    const secret = store.loadOrCreate().adminTotpSecret!;
+    expect(secret).toBeTruthy();
+    expect(firstLog.join("\n")).not.toContain(secret);
+    expect(firstLog.join("\n")).toContain(store.path);
+    expect(statSync(store.path).mode & 0o777).toBe(0o600);
 
     const http = new DemoHttp(base);
     const user = await tronLogin(http, walletOf(store.loadOrCreate(), "user"));
@@ -88,6 +94,7 @@ describe("demo seed (npm start)", () => {
     const secondLog: string[] = [];
     await seedDemo(base, store, (line) => secondLog.push(line));
     expect(secondLog.join("\n")).toMatch(/node: .* already registered/);
+    expect(secondLog.join("\n")).not.toContain(secret);
     expect(secondLog.join("\n")).toMatch(new RegExp(`recording: ${session.id} already recorded`));
     const after = await http.call<{ items: { title: string }[] }>("/api/v1/sessions", { token });
     expect(after.items.filter((s) => s.title === DEMO_SESSION_TITLE)).toHaveLength(1);
