@@ -1,7 +1,7 @@
 // The demo seed `npm start` runs, against a real workerd from the self-hosted config: it must make a
 // recording that really decodes to the scripted desktop and anchors with verifiable evidence, and a
 // second run must find everything and change nothing.
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,4 +99,25 @@ describe("demo seed (npm start)", () => {
     const after = await http.call<{ items: { title: string }[] }>("/api/v1/sessions", { token });
     expect(after.items.filter((s) => s.title === DEMO_SESSION_TITLE)).toHaveLength(1);
   }, 120_000);
+
+  it("a chunk truncated on the disk is a 500 problem+json without a stack, not a short 200 or a plain-text error", async () => {
+    const http = new DemoHttp(base);
+    const { accessToken: token } = await tronLogin(http, walletOf(store.loadOrCreate(), "user"));
+    const { items } = await http.call<{ items: { id: string; title: string }[] }>("/api/v1/sessions", { token });
+    const session = items.find((s) => s.title === DEMO_SESSION_TITLE)!;
+    // The edge adapter's disk service keeps chunk 0 under data/chunks/sessions/<id>/chunks/<index>/…
+    const files = readdirSync(join(work, "data", "chunks", "sessions", session.id), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.parentPath.includes(`${join("chunks", "0000000000")}`))
+      .map((entry) => join(entry.parentPath, entry.name));
+    expect(files).toHaveLength(1);
+    truncateSync(files[0]!, Math.floor(statSync(files[0]!).size / 2));
+    for (const headers of [{}, { Range: "bytes=0-9" }]) {
+      const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/0`, { headers: { ...headers, Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(500);
+      expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+      const body = await res.text();
+      expect(body).not.toMatch(/\bat .*:\d+:\d+|Error:/);
+      expect(JSON.parse(body)).toMatchObject({ type: "/problems/chunk-corrupt", status: 500, index: 0 });
+    }
+  }, 60_000);
 });
