@@ -47,6 +47,9 @@ export function loginGuard(c: Context<AppEnv>, accountKey: string | null) {
  */
 export function sourceOf(address: string): string {
   if (!address.includes(":")) return address;
+  // An IPv4 client seen through an IPv6 socket (::ffff:192.0.2.1) is that IPv4 address.
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1];
+  if (mapped) return mapped;
   const [head = "", tail] = address.toLowerCase().split("::", 2) as [string, string | undefined];
   const left = head ? head.split(":") : [];
   const right = tail ? tail.split(":") : [];

@@ -76,6 +76,7 @@ describe("login throttling cannot be turned against the account's owner", () => 
     expect(sourceOf("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
     expect(sourceOf("::1")).toBe("0:0:0:0::/64");
     expect(sourceOf("192.0.2.1")).toBe("192.0.2.1");
+    expect(sourceOf("::ffff:192.0.2.1")).toBe("192.0.2.1");
     const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:7`;
     for (let i = 0; i <= FREE_FAILURES; i++) expect((await failOnce(newWallet().address, `${prefix}::${i + 1}`)).status).toBe(401);
     await expectThrottled(await postJson("/api/v1/auth/challenge", { address: newWallet().address }, { ip: `${prefix}:1:2:3:4` }));
