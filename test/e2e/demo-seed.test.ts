@@ -111,7 +111,7 @@ describe("demo seed (npm start)", () => {
       .map((entry) => join(entry.parentPath, entry.name));
     expect(files).toHaveLength(1);
     truncateSync(files[0]!, Math.floor(statSync(files[0]!).size / 2));
-    for (const headers of [{}, { Range: "bytes=0-9" }]) {
+    for (const headers of [{}, { Range: "bytes=0-9" }] as Record<string, string>[]) {
       const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/0`, { headers: { ...headers, Authorization: `Bearer ${token}` } });
       expect(res.status).toBe(500);
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
