@@ -60,6 +60,8 @@ export default defineConfig({
                 WALLET_ENCRYPTION_KEY: "7e57000000000000000000000000000000000000000000000000000000000001",
                 TRON_RPC_URL: inject("tronDoubleUrl"),
                 TRON_TIMEOUT_MS: "1000",
+                // Test-only Prometheus scrape token (test/worker/observability.test.ts).
+                METRICS_SCRAPE_TOKEN: "test-only-metrics-scrape-token-0123456789abcdef",
                 TRON_MAX_RETRIES: "1",
               },
             },

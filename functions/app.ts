@@ -89,9 +89,9 @@ app.onError(onError);
 const apiNotFound = notFoundHandler(app);
 app.notFound(async (c) => (isDashboardRequest(c.req.method, c.req.path) && (await serveDashboard(c))) || apiNotFound(c));
 
-app.get("/health", (c) =>
-  c.json({ status: "ok", version: API_VERSION, environment: c.get("config").LUCID_ENV, time: new Date().toISOString() }),
-);
+// Public liveness for load balancers and systemd: up or down, nothing else (the version, the
+// environment and every function's health are ADMIN's, at /api/v1/system/services).
+app.get("/health", (c) => c.json({ status: "up" as const }));
 
 // Problem `type` URIs are relative links to this documentation.
 const slugSchema = z.enum(Object.keys(PROBLEM_TYPES) as [ProblemSlug, ...ProblemSlug[]]);

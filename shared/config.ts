@@ -215,6 +215,8 @@ export const configSchema = z
     // Admin (functions/admin, AuditDO, AdminDO)
     AUDIT_ANCHOR_INTERVAL_SECONDS: integer(1, 86_400),
     EMERGENCY_CACHE_MS: integer(0, 60_000),
+    /** Bearer token a Prometheus scraper presents at /api/v1/system/metrics (a secret; unset: ADMIN only). */
+    METRICS_SCRAPE_TOKEN: optional(secret),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -236,7 +238,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK", "METRICS_SCRAPE_TOKEN"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

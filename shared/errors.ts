@@ -176,6 +176,12 @@ export const PROBLEM_TYPES = {
     title: "Internal error",
     description: "Something failed on the server. The request id identifies it in the logs.",
   },
+  "chunk-corrupt": {
+    status: 500,
+    title: "Stored chunk damaged",
+    description:
+      "The chunk store holds bytes for this chunk that do not match what was received (truncated or altered). Nothing damaged is served; the event is in the audit log as `chunks.integrity_failure`.",
+  },
   "config-invalid": {
     status: 500,
     title: "Server misconfigured",

@@ -50,7 +50,8 @@ const challenge = createRoute({
   method: "post",
   path: "/challenge",
   tags: ["auth"],
-  summary: "Get a single-use message to sign with the TRON wallet (TIP-191 signMessageV2), valid 5 minutes",
+  summary:
+    "Get a single-use message to sign with the TRON wallet (TIP-191 signMessageV2), valid 5 minutes; each request opens its own challenge and never voids another",
   ...guarded(PUBLIC),
   request: { body: { required: true, content: json(ChallengeRequest) } },
   responses: { 200: { description: "Challenge", content: json(ChallengeResponse) }, ...problemResponses(400, 413, 415, 429, 500) },
@@ -60,7 +61,7 @@ const verify = createRoute({
   method: "post",
   path: "/verify",
   tags: ["auth"],
-  summary: "Answer the challenge with its signature (plus TOTP for ADMIN+) and receive tokens",
+  summary: "Answer one challenge (named by its nonce) with its signature (plus TOTP for ADMIN+) and receive tokens",
   ...guarded(PUBLIC),
   request: { body: { required: true, content: json(VerifyRequest) } },
   responses: { 200: { description: "Tokens", content: json(TokenResponse) }, ...problemResponses(400, 401, 413, 415, 429, 500) },
@@ -133,7 +134,8 @@ export const authApp = createApp()
     await guard.assertOpen();
     const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(body.address)));
     // Taken (deleted) before checking: a challenge is answered at most once, right or wrong.
-    const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge());
+    // Only the named one: the address's other outstanding challenges stay answerable.
+    const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge(body.nonce));
     const reason = !outstanding ? "no-challenge" : outstanding.expired ? "expired" : !verifyMessageV2(outstanding.message, body.signature, body.address) ? "bad-signature" : null;
     if (reason) {
       await guard.fail();

@@ -123,7 +123,11 @@ export interface RateLimitOptions {
   limiter?: (env: Env) => RateLimiter;
 }
 
-/** Per-client quota: the user id when authenticated, else the client address. */
+/**
+ * Per-client quota: the user id when authenticated, else the client address. Groups nest (the
+ * gateway's default around a surface's own, e.g. payments): the innermost group's `RateLimit-*`
+ * headers are the ones answered, 429 included, since its policy is the one that binds there.
+ */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
   if (!/^[a-z][a-z0-9-]*$/.test(options.group)) throw new Error(`rateLimit: invalid group "${options.group}"`);
   const windowMs = options.windowMs ?? 60_000;
@@ -152,6 +156,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
       );
     }
     await next();
+    // An inner group already advertised its own (stricter) policy on this response: keep it.
+    if (c.res.headers.has("RateLimit-Policy")) return;
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }

@@ -238,14 +238,13 @@ export const paymentsApp = payments
       path: "/payouts",
       tags,
       summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
+      // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
+      middleware: requireRole("NODE_OPERATOR"),
       request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
       responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
     }),
     async (c) => {
       const principal = principalOf(c);
-      if (ROLE_RANK[principal.role] < ROLE_RANK.NODE_OPERATOR) {
-        throw new ApiError("forbidden", "Requesting payouts needs the NODE_OPERATOR role or higher.");
-      }
       const { recipient, amount } = c.req.valid("json");
       const source = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? ("admin" as const) : ("node" as const);
       const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;

@@ -107,7 +107,7 @@ describe("admin API", () => {
     expect(raised.items.find((a) => a.key === "health:chunk-store")).toMatchObject({ severity: "critical", source: "health" });
     expect(await admin.observeHealth([{ name: "chunk-store", status: "up", detail: null }])).toEqual({ raised: [], resolved: ["health:chunk-store"] });
     // The health report feeds it too: every function is up here, so nothing opens.
-    expect((await api("/api/v1/system/services")).status).toBe(200);
+    expect((await api("/api/v1/system/services", { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const after = await (await adminGet("/api/v1/admin/alerts?state=open", token)).json<{ items: { key: string }[] }>();
     expect(after.items.filter((a) => a.key.startsWith("health:"))).toEqual([]);
   });

@@ -18,14 +18,17 @@ const bearer = async (userId: string, role: "USER" | "ADMIN" = "USER") => ({ hea
 
 describe("typed client (hc<AppType>)", () => {
   it("calls routes with typed inputs and outputs", async () => {
-    const res = await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } });
+    // Operations endpoints need ADMIN.
+    const admin = await bearer("client-ops", "ADMIN");
+    expect((await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } })).status).toBe(401);
+    const res = await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } }, admin);
     expect(res.status).toBe(200);
     if (res.status !== 200) return;
     const report = await res.json();
     const names: string[] = report.functions.map((f) => f.name);
     expect(names).toEqual(["gateway"]);
 
-    const one = await client.api.v1.system.services[":name"].$get({ param: { name: "gateway" } });
+    const one = await client.api.v1.system.services[":name"].$get({ param: { name: "gateway" } }, admin);
     expect(one.status).toBe(200);
     if (one.status === 200) expect((await one.json()).status).toBe("up");
   });

@@ -215,12 +215,40 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect(await problemOf(res)).toMatchObject({ type: "/problems/invalid-amount", min: "1000.000000" });
   });
 
-  it("has its own limit: the 101st request in a minute is refused with 429", async () => {
+  it("has its own limit, advertised in RateLimit-* headers: the 101st request in a minute is refused with 429", async () => {
     const operator = await caller("NODE_OPERATOR");
-    for (let i = 0; i < 100; i++) expect((await operator.call("GET", "/payouts?limit=1")).status).toBe(200);
+    // An error answered inside the group carries the group's policy too (and counts).
+    const invalid = await operator.call("GET", "/payouts?limit=0");
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get("RateLimit-Limit")).toBe("100");
+    const remaining: number[] = [];
+    for (let i = 1; i < 100; i++) {
+      const res = await operator.call("GET", "/payouts?limit=1");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("RateLimit-Policy")).toBe("100;w=60");
+      expect(res.headers.get("RateLimit-Limit")).toBe("100");
+      remaining.push(Number(res.headers.get("RateLimit-Remaining")));
+    }
+    expect(remaining.at(-1)).toBe(0);
     const refused = await operator.call("GET", "/payouts?limit=1");
     expect(refused.status).toBe(429);
-    // (the gateway-wide limiter's headers, 1000/min, are set on the way out; the problem names the group's)
+    expect(refused.headers.get("RateLimit-Policy")).toBe("100;w=60");
+    expect(refused.headers.get("RateLimit-Limit")).toBe("100");
+    expect(refused.headers.get("RateLimit-Remaining")).toBe("0");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
     expect(await problemOf(refused)).toMatchObject({ type: "/problems/rate-limited", limit: 100 });
+  });
+
+  it("validates a payout body only after the caller's role: a USER with a bad body gets 403, anonymous 401", async () => {
+    const user = await caller("USER");
+    for (const bad of [{}, { recipient: "nope", amount: "x" }, { recipient: createAccount().address, amount: "5", extra: true }]) {
+      const res = await user.call("POST", "/payouts", bad);
+      expect(res.status).toBe(403);
+      expect((await problemOf(res)).type).toBe("/problems/forbidden");
+    }
+    const anonymous = await api("/api/v1/payments/payouts", { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() }, body: "{}" });
+    expect(anonymous.status).toBe(401);
+    // An operator with the same bad body learns what is wrong with it.
+    expect((await (await caller("NODE_OPERATOR")).call("POST", "/payouts", {})).status).toBe(400);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole } from "./auth-helpers.ts";
+import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole, mailTo, setEmail } from "./auth-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
 const setRole = (id: string, role: string, token: string) => postJson(`/api/v1/users/${id}/role`, { role }, { token, method: "PUT" });
@@ -94,21 +94,54 @@ describe("role escalation through writable fields", () => {
     const wallet = newWallet();
     const challenge = await postJson("/api/v1/auth/challenge", { address: wallet.address, role: "ADMIN" });
     expect(challenge.status).toBe(400);
-    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: "0x00", role: "ADMIN" });
+    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: "0".repeat(32), signature: "0x00", role: "ADMIN" });
     expect(verify.status).toBe(400);
     const refresh = await postJson("/api/v1/auth/refresh", { refreshToken: "x".repeat(20), role: "ADMIN" });
     expect(refresh.status).toBe(400);
   });
 
-  it("a user sets their own email and display name; another's email is a conflict", async () => {
+  it("a user sets their display name at once and their email once the mailed token confirms it", async () => {
     const a = await userWithRole("USER");
-    const b = await userWithRole("USER");
     const email = `${crypto.randomUUID()}@example.org`;
     const res = await postJson("/api/v1/users/me", { email, displayName: "Alice" }, { token: a.tokens.accessToken, method: "PATCH" });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ email, displayName: "Alice", role: "USER" });
-    const taken = await postJson("/api/v1/users/me", { email: email.toUpperCase() }, { token: b.tokens.accessToken, method: "PATCH" });
-    expect(taken.status).toBe(409);
+    expect(await res.json()).toMatchObject({ email: null, displayName: "Alice", role: "USER", emailConfirmationSentTo: email });
+    const token = /\n\n(\S+)\n\n/.exec((await mailTo(email, /^Confirm/)).text)![1]!;
+    // The token is the account's own: another user cannot confirm it for themselves.
+    const b = await userWithRole("USER");
+    expect((await postJson("/api/v1/users/me/email/confirm", { token }, { token: b.tokens.accessToken })).status).toBe(400);
+    expect((await postJson("/api/v1/users/me/email/confirm", { token: `${token}x` }, { token: a.tokens.accessToken })).status).toBe(400);
+    // An access token is not a confirmation token.
+    expect((await postJson("/api/v1/users/me/email/confirm", { token: a.tokens.accessToken }, { token: a.tokens.accessToken })).status).toBe(400);
+    const confirmed = await postJson("/api/v1/users/me/email/confirm", { token }, { token: a.tokens.accessToken });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.json()).toMatchObject({ email, displayName: "Alice" });
+    // Removing it needs no confirmation.
+    const removed = await postJson("/api/v1/users/me", { email: null }, { token: a.tokens.accessToken, method: "PATCH" });
+    expect(await removed.json()).toMatchObject({ email: null });
+  });
+
+  it("an email change answers the same whether the address is taken or not, and mails the address", async () => {
+    const owner = await userWithRole("USER");
+    const taken = `${crypto.randomUUID()}@example.org`;
+    await setEmail(owner.tokens.accessToken, taken);
+    const free = `${crypto.randomUUID()}@example.org`;
+    const prober = await userWithRole("USER");
+    const strip = (body: Record<string, unknown>) => ({ ...body, updatedAt: undefined, emailConfirmationSentTo: undefined });
+    const answers = [];
+    for (const email of [taken.toUpperCase(), free]) {
+      const res = await postJson("/api/v1/users/me", { email }, { token: prober.tokens.accessToken, method: "PATCH" });
+      const body = (await res.json()) as Record<string, unknown>;
+      answers.push({ status: res.status, body: strip(body), sentTo: body.emailConfirmationSentTo });
+    }
+    expect(answers[0]).toEqual({ status: 200, body: answers[1]!.body, sentTo: taken });
+    expect(answers[1]).toMatchObject({ status: 200, sentTo: free });
+    // The prober's profile did not change either way, so reading it back tells nothing.
+    expect(await (await getAuthed("/api/v1/users/me", prober.tokens.accessToken)).json()).toMatchObject({ email: null });
+    // The taken address's holder is told someone tried; it gets no token.
+    const warning = await mailTo(taken, /tried to use this address/);
+    expect(warning.text).not.toMatch(/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}/);
+    await mailTo(free, /^Confirm/);
   });
 });
 
