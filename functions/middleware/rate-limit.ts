@@ -2,9 +2,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { LeaseGrant } from "../../durable-objects/rate-limiter/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { callDurableObject } from "../do-call.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
 
 export interface RateLimitPolicy {
