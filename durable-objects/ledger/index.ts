@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { formatUnits } from "../../shared/money.ts";
 import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
 import { addressFromPrivateKey, createAccount } from "../../shared/tron/address.ts";

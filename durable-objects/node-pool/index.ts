@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { workCreditTxId, type NodeEventTx, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";

@@ -2,10 +2,10 @@ import type { MiddlewareHandler } from "hono";
 import type { LeaseGrant } from "../../durable-objects/rate-limiter/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { callDurableObject } from "../do-call.ts";
 import { clientAddress } from "./client-address.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
 
 // The client address is decided by the deployment (./client-address.ts); re-exported for callers here.

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CHUNK_HEADERS } from "../../shared/chunk.ts";
 import { ApiError } from "../../shared/errors.ts";
-import { chunkStoreFor } from "../chunk-store/index.ts";
+import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { ApiError } from "../../shared/errors.ts";
 import { logEvent } from "../../shared/log.ts";
 import { audit } from "../audit.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../../platform/metrics.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import type { AppEnv } from "../types.ts";
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { flushMetrics } from "../middleware/observe.ts";
-import { renderPrometheus } from "../metrics.ts";
+import { renderPrometheus } from "../../platform/metrics.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { scrapeTokenOr } from "../middleware/scrape-token.ts";
 import { createApp, problemResponses } from "../openapi.ts";

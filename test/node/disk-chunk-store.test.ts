@@ -4,8 +4,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DiskChunkStore } from "../../functions/chunk-store/disk.ts";
-import { ChunkStoreError } from "../../functions/chunk-store/types.ts";
+import { DiskChunkStore } from "../../platform/chunk-store/disk.ts";
+import { ChunkStoreError } from "../../platform/chunk-store/types.ts";
 
 // A real workerd process serving a writable `disk` service on 127.0.0.1, as the edge adapter
 // configures it on a Pi; the store talks to it over HTTP exactly as it would through a binding.

@@ -1,12 +1,12 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { env } from "cloudflare:workers";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { expect, vi } from "vitest";
 import { addressFromPrivateKey, signMessageV2 } from "../../shared/tron/message-signature.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { api } from "./helpers.ts";
 
-/** The Worker's bindings, typed (cloudflare:workers' `env` does not pick up shared/env.ts here). */
+/** The Worker's bindings, typed (cloudflare:workers' `env` does not pick up platform/env.ts here). */
 export const testEnv = env as unknown as Env;
 
 /** The key whose address vitest.config.ts names BOOTSTRAP_SUPER_ADMIN_ADDRESS. */
