@@ -7,6 +7,8 @@ export interface BackoffPolicy {
   /** Failures allowed before back-off starts. */
   freeFailures: number;
   maxSeconds: number;
+  /** The first back-off (doubling from there); 1 s when absent, as logins use it. */
+  baseSeconds?: number;
 }
 
 /** Failures are forgotten after a quiet day. */
@@ -14,8 +16,8 @@ const FAILURE_MEMORY_MS = 24 * 3600 * 1000;
 
 /**
  * Login state of one key, addressed by idFromName: `addr:<TRON address>` holds that address's
- * outstanding challenge and its failed attempts; `ip:<client address>` and `email:<address>`
- * only the failures. Back-off doubles with each failure past the free ones (1 s, 2 s, 4 s …
+ * outstanding challenge and its failed attempts; `ip:<client address>`, `email:<address>` and
+ * `step-up:<user id>` (wrong TOTP/recovery codes of privileged actions) only the failures. Back-off doubles with each failure past the free ones (1 s, 2 s, 4 s …
  * up to the maximum), so guessing is slow while a user's typo costs nothing.
  */
 export class LoginGuardDO extends SqlDurableObject<typeof schema> {
@@ -56,7 +58,7 @@ export class LoginGuardDO extends SqlDurableObject<typeof schema> {
     const row = this.db.select().from(schema.failures).where(eq(schema.failures.id, 1)).get();
     const failures = row && now - row.lastFailureAt < FAILURE_MEMORY_MS ? row.count + 1 : 1;
     const over = failures - policy.freeFailures;
-    const lockedUntil = over > 0 ? now + Math.min(policy.maxSeconds, 2 ** Math.min(over - 1, 30)) * 1000 : 0;
+    const lockedUntil = over > 0 ? now + Math.min(policy.maxSeconds, (policy.baseSeconds ?? 1) * 2 ** Math.min(over - 1, 30)) * 1000 : 0;
     this.db
       .insert(schema.failures)
       .values({ id: 1, count: failures, lastFailureAt: now, lockedUntil })
