@@ -192,6 +192,11 @@ export const configSchema = z
     MAGIC_LINK_TTL_SECONDS: integer(60, 86400),
     LOGIN_FAILURES_BEFORE_BACKOFF: integer(1, 100),
     LOGIN_BACKOFF_MAX_SECONDS: integer(1, 86400),
+    /** Wrong step-up codes (TOTP or recovery) a user may send before the next attempt is throttled. */
+    STEP_UP_MAX_FAILURES: integer(1, 100),
+    /** The first step-up back-off; it doubles with each further wrong code up to the maximum. */
+    STEP_UP_BACKOFF_SECONDS: integer(1, 86400),
+    STEP_UP_BACKOFF_MAX_SECONDS: integer(1, 86400),
     BOOTSTRAP_SUPER_ADMIN_ADDRESS: optional(tronAddress),
     TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, "must not contain ':'"),
     MAIL_FROM: z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be a plain address such as lucid@example.org"),
@@ -201,6 +206,8 @@ export const configSchema = z
     MAIL_DEV_OUTBOX: z.enum(["auto", "true", "false"]),
     // Payments (functions/payments, LedgerDO, shared/tron)
     WALLET_ENCRYPTION_KEY: walletKey,
+    /** Hot-wallet key exports (POST /payments/wallets/backup) one user may attempt per hour. */
+    WALLET_EXPORTS_PER_HOUR: integer(1, 100),
     TRON_RPC_URL: optional(z.url({ protocol: /^https?$/ })),
     TRON_API_KEY: optional(z.string().min(1)),
     TRON_TIMEOUT_MS: integer(100, 60_000),

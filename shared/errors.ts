@@ -203,6 +203,11 @@ export const PROBLEM_TYPES = {
     title: "Recordings halted",
     description: "An administrator halted all recordings: sessions cannot start and chunks are not accepted. Agents keep their spool and retry later.",
   },
+  "step-up-throttled": {
+    status: 429,
+    title: "Too many wrong step-up codes",
+    description: "Wrong TOTP or recovery codes for privileged actions earned this user a back-off; retry after Retry-After seconds.",
+  },
   "second-factor-required": {
     status: 403,
     title: "Second factor required",

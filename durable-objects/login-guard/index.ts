@@ -7,6 +7,8 @@ export interface BackoffPolicy {
   /** Failures allowed before back-off starts. */
   freeFailures: number;
   maxSeconds: number;
+  /** The first back-off (doubling from there); 1 s when absent, as logins use it. */
+  baseSeconds?: number;
 }
 
 /** Failures are forgotten after a quiet day. */
@@ -15,7 +17,8 @@ const FAILURE_MEMORY_MS = 24 * 3600 * 1000;
 /**
  * Login state of one key, addressed by idFromName: `addr:<TRON address>` holds that address's
  * outstanding challenges (any number, one per request) and its failed attempts; `ip:<client
- * address>`, `user:<id>` and `mail:<address>` only the failures (functions/auth/guard.ts says how
+ * address>`, `user:<id>`, `mail:<address>` and `step-up:<user id>` (wrong TOTP/recovery codes of
+ * privileged actions) only the failures (functions/auth/guard.ts says how
  * they combine). Back-off doubles with each failure past the free ones (1 s, 2 s, 4 s …
  * up to the maximum), so guessing is slow while a user's typo costs nothing.
  */
@@ -68,7 +71,7 @@ export class LoginGuardDO extends SqlDurableObject<typeof schema> {
     const row = this.db.select().from(schema.failures).where(eq(schema.failures.id, 1)).get();
     const failures = row && now - row.lastFailureAt < FAILURE_MEMORY_MS ? row.count + 1 : 1;
     const over = failures - policy.freeFailures;
-    const lockedUntil = over > 0 ? now + Math.min(policy.maxSeconds, 2 ** Math.min(over - 1, 30)) * 1000 : 0;
+    const lockedUntil = over > 0 ? now + Math.min(policy.maxSeconds, (policy.baseSeconds ?? 1) * 2 ** Math.min(over - 1, 30)) * 1000 : 0;
     this.db
       .insert(schema.failures)
       .values({ id: 1, count: failures, lastFailureAt: now, lockedUntil })

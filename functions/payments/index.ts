@@ -1,8 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
-import { principalOf, requireRole, ROLE_RANK } from "../middleware/authenticate.ts";
+import type { Permission } from "../../shared/rbac.ts";
+import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import { requirePermission } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
+import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
 import {
@@ -28,11 +31,24 @@ payments.use("*", async (c, next) => {
   principalOf(c); // every payments route needs a caller
   await next();
 });
-payments.use("*", requireIdempotencyKey());
-// "/x/*" also matches "/x" itself.
-for (const path of ["/wallets/*", "/kyc", "/audit", "/stakes/*", "/payouts/process", "/payouts/*/approve", "/payouts/*/reject"]) {
-  payments.use(path, requireRole("ADMIN"));
-}
+// Admin routes by permission (shared/rbac.ts). Their writes are privileged: the caller's current
+// role and session are checked (functions/middleware/standing.ts) before anything else, replays
+// included. "/x/*" also matches "/x" itself, so the key export passes both of its guards.
+const ADMIN_ROUTES: [string, Permission][] = [
+  ["/wallets/*", "wallets:manage"],
+  ["/wallets/backup", "wallets:export"],
+  ["/kyc", "wallets:manage"],
+  ["/audit", "audit:read"],
+  ["/stakes/*", "wallets:manage"],
+  ["/payouts/process", "payouts:approve"],
+  ["/payouts/*/approve", "payouts:approve"],
+  ["/payouts/*/reject", "payouts:approve"],
+];
+for (const [path, permission] of ADMIN_ROUTES) payments.use(path, requirePermission(permission));
+// Hot-wallet key export: a tight per-user quota on top of SUPER_ADMIN and a fresh TOTP code.
+payments.use("/wallets/backup", rateLimit({ group: "wallet-export", limit: (config) => config.WALLET_EXPORTS_PER_HOUR, windowMs: 3_600_000 }));
+// A key export's answer is never kept for replay (it would outlive the step-up that allowed it).
+payments.use("*", requireIdempotencyKey({ unstored: ["/wallets/backup"] }));
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
@@ -183,11 +199,13 @@ export const paymentsApp = payments
       method: "post",
       path: "/wallets/backup",
       tags,
-      summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
-      request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
+      summary:
+        "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
+        "judged by the caller's current role and session; WALLET_EXPORTS_PER_HOUR attempts per user; audited and alerted",
+      request: { ...post, ...body(BackupRequest) },
       responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
     }),
-    async (c) => c.json(await ledger(c, "exportBackup", (s) => s.exportBackup(c.req.valid("json").passphrase, principalOf(c).userId)), 200),
+    async (c) => c.json(await exportKeys(c, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({

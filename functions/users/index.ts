@@ -5,6 +5,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { audit } from "../audit.ts";
 import { directory, userStub } from "../auth/login.ts";
 import { RoleSchema } from "../auth/schemas.ts";
+import { mayActOn } from "../../shared/rbac.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { assertOwnerOr, guarded } from "../middleware/authorize.ts";
@@ -120,7 +121,7 @@ const revokeSessions = createRoute({
   method: "delete",
   path: "/{id}/sessions",
   tags: ["users"],
-  summary: "Revoke every login session of a user (ADMIN+; e.g. a lost wallet): their refresh tokens stop working",
+  summary: "Revoke every login session of a user (ADMIN+, not of a higher role; e.g. a lost wallet): their tokens stop working for privileged actions at once, their refresh tokens for good",
   ...guarded("sessions:revoke:any"),
   request: { params: UserIdParam },
   responses: {
@@ -202,7 +203,12 @@ export const usersApp = createApp()
   .openapi(revokeSessions, async (c) => {
     const principal = principalOf(c);
     const { id } = c.req.valid("param");
-    await loadUser(c, id);
+    const target = await loadUser(c, id);
+    // The caller's current role (requirePermission checked it against the directory): an ADMIN cannot lock out a SUPER_ADMIN.
+    if (!mayActOn(principal.role, target.role)) {
+      await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "failure", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { reason: "target-outranks-actor", targetRole: target.role } });
+      throw new ApiError("forbidden", `Revoking a ${target.role}'s sessions needs the ${target.role} role.`);
+    }
     const revoked = await callDurableObject("UserDO", "revokeAllSessions", () => userStub(c, id).revokeAllSessions("revoked-by-admin"));
     await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "success", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { revoked } });
     return c.json({ revoked }, 200);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { raiseAlert } from "../../functions/admin/index.ts";
 import { createAccount } from "../../shared/tron/address.ts";
-import { adminGet, adminSend } from "./admin-helpers.ts";
+import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { testEnv } from "./auth-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
@@ -10,7 +10,8 @@ import { createSession, recordingSession } from "./session-helpers.ts";
 import { fund } from "./tron-double.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
-const adminToken = () => tokenFor(`admin-${crypto.randomUUID()}`, "ADMIN");
+/** A real ADMIN login session (TOTP passed): admin writes check the caller's current role and session. */
+const adminToken = async () => (await steppedUpAdmin()).token;
 
 async function lastAudit(action: string) {
   const [event] = await auditDO().list({ limit: 1, action });

@@ -27,9 +27,13 @@ function expectProblem(response: Response) {
 
 export const TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789abcdef";
 
-/** An access token as functions/auth issues them, signed with the suite's test secret. */
-export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900) {
+/**
+ * An access token as functions/auth issues them, signed with the suite's test secret. Without
+ * `sessionId` (the `sid` claim) it is not backed by a login session, which privileged writes
+ * refuse (functions/middleware/standing.ts); reads and non-privileged routes accept it.
+ */
+export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900, sessionId?: string) {
   const now = Math.floor(Date.now() / 1000);
-  return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds }, TEST_JWT_SECRET, "HS256");
+  return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds, ...(sessionId ? { sid: sessionId } : {}) }, TEST_JWT_SECRET, "HS256");
 }
 

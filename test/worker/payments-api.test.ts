@@ -1,13 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
 import { fund, inspect, produce } from "./tron-double.ts";
 
 type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
 
-/** A caller with its own token (and so its own rate-limit window). */
+/**
+ * A caller with its own token (and so its own rate-limit window). Admins are real login sessions
+ * that passed TOTP: privileged writes check the caller's current role and session.
+ */
 async function caller(role: Role) {
-  const token = await tokenFor(`${role.toLowerCase()}-${crypto.randomUUID()}`, role);
+  const admin = role === "ADMIN" || role === "SUPER_ADMIN" ? await steppedUpAdmin(role) : undefined;
+  const token = admin?.token ?? (await tokenFor(`${role.toLowerCase()}-${crypto.randomUUID()}`, role));
   const seen: string[] = [];
   const call = async (method: string, path: string, body?: unknown, key: string | null = crypto.randomUUID()) => {
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
@@ -17,7 +22,7 @@ async function caller(role: Role) {
     seen.push(await res.clone().text());
     return res;
   };
-  return { call, seen };
+  return { call, seen, totp: () => admin!.totp() };
 }
 
 async function hotWallet(admin: Awaited<ReturnType<typeof caller>>, usdt = 1_000_000_000n) {
@@ -169,8 +174,8 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(404);
   });
 
-  it("never returns or logs key material; a backup restores a wallet that can still sign", async () => {
-    const admin = await caller("ADMIN");
+  it("never returns or logs key material; a backup (SUPER_ADMIN, TOTP) restores a wallet that can still sign", async () => {
+    const admin = await caller("SUPER_ADMIN");
     const imported = createAccount();
     const keyHex = Array.from(imported.privateKey, (b) => b.toString(16).padStart(2, "0")).join("");
     const created = await admin.call("POST", "/wallets", { kind: "hot", label: "imported", privateKey: keyHex });
@@ -182,7 +187,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     await admin.call("GET", "/wallets");
     await admin.call("GET", `/wallets/${wallet.id}`);
     await admin.call("GET", "/audit");
-    const backup = await (await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple" })).json();
+    const backup = await (await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })).json();
     expect((await admin.call("POST", "/wallets/recover", { passphrase: "wrong passphrase!!", backup })).status).toBe(400);
     expect((await admin.call("DELETE", `/wallets/${wallet.id}`)).status).toBe(200);
     const restored = (await (await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })).json()) as { restored: number };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole, mailTo, setEmail } from "./auth-helpers.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
 const setRole = (id: string, role: string, token: string) => postJson(`/api/v1/users/${id}/role`, { role }, { token, method: "PUT" });
@@ -26,10 +27,10 @@ describe("roles: who may change what", () => {
 
   it("an ADMIN changes USER ↔ NODE_OPERATOR, but cannot grant or remove ADMIN/SUPER_ADMIN", async () => {
     const sa = await superAdminLogin();
-    const admin = await userWithRole("ADMIN");
+    const admin = await steppedUpAdmin("ADMIN");
     const target = await userWithRole("USER");
-    // The directory judges the actor by its current role; a token claiming ADMIN is enough to pass the gate.
-    const adminToken = await tokenFor(admin.id, "ADMIN");
+    // A real ADMIN session (TOTP passed): role changes check its current role and session.
+    const adminToken = admin.token;
     const ok = await setRole(target.id, "NODE_OPERATOR", adminToken);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ id: target.id, role: "NODE_OPERATOR" });
@@ -42,8 +43,12 @@ describe("roles: who may change what", () => {
   it("a forged role claim does not help: the directory checks the actor's stored role", async () => {
     const user = await userWithRole("USER");
     const victim = await userWithRole("USER");
-    const forged = await tokenFor(user.id, "SUPER_ADMIN"); // as if the signing key had leaked
+    // As if the signing key had leaked: a SUPER_ADMIN claim on the user's own live session …
+    const forged = await tokenFor(user.id, "SUPER_ADMIN", 900, user.tokens.sessionId);
     expect((await setRole(victim.id, "ADMIN", forged)).status).toBe(403);
+    // … or on no session at all: refused before the directory is asked.
+    expect((await setRole(victim.id, "ADMIN", await tokenFor(user.id, "SUPER_ADMIN"))).status).toBe(401);
+    expect((await getAuthed(`/api/v1/users/${victim.id}`, forged)).status).toBe(200); // reads trust the claim (cheap)
   });
 
   it("SUPER_ADMIN grants ADMIN and SUPER_ADMIN; the last SUPER_ADMIN cannot be demoted", async () => {
@@ -171,5 +176,20 @@ describe("ADMIN revokes a user's sessions", () => {
     expect(await res.json()).toEqual({ revoked: 1 });
     expect((await postJson("/api/v1/auth/refresh", { refreshToken: victim.tokens.refreshToken })).status).toBe(401);
     expect((await getAuthed(`/api/v1/users/${crypto.randomUUID()}/sessions`, sa.accessToken, "DELETE")).status).toBe(404);
+  });
+
+  it("an ADMIN cannot revoke a SUPER_ADMIN's sessions nor change their role; a peer ADMIN's sessions it can", async () => {
+    const sa = await superAdminLogin();
+    const admin = await steppedUpAdmin("ADMIN");
+    const refused = await getAuthed(`/api/v1/users/${sa.user.id}/sessions`, admin.token, "DELETE");
+    expect(refused.status).toBe(403);
+    expect((await problemOf(refused)).type).toBe("/problems/forbidden");
+    expect((await setRole(sa.user.id, "USER", admin.token)).status).toBe(403);
+    // The SUPER_ADMIN's session still works for a privileged write (a role grant).
+    await userWithRole("NODE_OPERATOR");
+    const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 20, action: "auth.sessions_revoke_all", outcome: "failure" });
+    expect(events.find((e) => e.actorId === admin.id && e.targetId === sa.user.id)?.details).toMatchObject({ reason: "target-outranks-actor" });
+    const peer = await steppedUpAdmin("ADMIN");
+    expect((await getAuthed(`/api/v1/users/${peer.id}/sessions`, admin.token, "DELETE")).status).toBe(200);
   });
 });
