@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import type { Permission } from "../../shared/rbac.ts";
-import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import { principalOf, requireRole, ROLE_RANK } from "../middleware/authenticate.ts";
 import { requirePermission } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
