@@ -38,6 +38,9 @@ import {
   type WalletView,
 } from "./views.ts";
 
+/** After a reconciliation that could not read the chain, the next attempt waits this long. */
+const RECONCILE_RETRY_MS = 60_000;
+
 export { CRASH_POINTS, type CrashPoint, type PayoutView, type StakeView, type WalletKind, type WalletView } from "./views.ts";
 
 /**
@@ -444,10 +447,18 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const summary = await this.processPayouts();
     const due = this.#reconciler.nextDue();
-    if (due !== null && due <= Date.now()) await this.reconcileNow();
+    let retryAt: number | undefined;
+    if (due !== null && due <= Date.now()) {
+      const run = await this.reconcileNow();
+      if (!run.ok) {
+        // Not recorded, so still due: try again in a minute rather than at once.
+        logEvent("warn", "ledger.reconcile_failed", { reason: run.problem.detail });
+        retryAt = Date.now() + RECONCILE_RETRY_MS;
+      }
+    }
     if (summary.inFlight > 0) await this.ctx.storage.setAlarm(Date.now() + CONFIRM_POLL_MS);
     else if (summary.waiting > 0) await this.#router.scheduleBatch();
-    await this.#scheduleReconciliation();
+    await this.#scheduleReconciliation(retryAt);
   }
 
   /**
@@ -461,8 +472,8 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** The alarm also serves the reconciliation: brought forward to its due time, never pushed back. */
-  async #scheduleReconciliation(): Promise<void> {
-    const due = this.#reconciler.nextDue();
+  async #scheduleReconciliation(retryAt?: number): Promise<void> {
+    const due = retryAt ?? this.#reconciler.nextDue();
     if (due === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > due) await this.ctx.storage.setAlarm(Math.max(due, Date.now()));
