@@ -404,10 +404,11 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       source: "node",
       requestedBy: `node:${request.nodeId}`,
       nodeId: request.nodeId,
+      automatic: request.automatic === true,
     });
     if (!result.ok) return { status: "rejected", reason: `${result.problem.slug}: ${result.problem.detail}` };
     // "Automatic" means automatic: inside the policy limits no admin is needed (held beyond them).
-    if (!known && request.automatic) await this.#router.autoApprove(result.value.id);
+    if (!known) await this.#router.autoApprove(result.value.id);
     return { status: known ? "duplicate" : "accepted", payoutId: result.value.id };
   }
 

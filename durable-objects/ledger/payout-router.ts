@@ -38,7 +38,7 @@ export class PayoutRouter {
     }
   }
 
-  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string; nodeId?: string }): Promise<Outcome<PayoutView>> {
+  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string; nodeId?: string; automatic?: boolean }): Promise<Outcome<PayoutView>> {
     return outcome(() => {
       const config = this.#d.config();
       const recipient = requireAddress(input.recipient, "recipient");
@@ -63,6 +63,7 @@ export class PayoutRouter {
         source: input.source,
         requestedBy: input.requestedBy,
         nodeId: input.nodeId ?? null,
+        automatic: input.automatic ?? false,
         state: "requested" as const,
         createdAt: now,
         updatedAt: now,
@@ -163,7 +164,7 @@ export class PayoutRouter {
    */
   async autoApprove(id: string): Promise<PayoutView> {
     const row = this.#payout(id);
-    if (row.state !== "requested" || row.heldReason !== null) return payoutView(row);
+    if (!row.automatic || row.state !== "requested" || row.heldReason !== null) return payoutView(row);
     const config = this.#d.config();
     const since = Date.now() - DAY_MS;
     const autoSum = (nodeId?: string) =>
@@ -187,6 +188,12 @@ export class PayoutRouter {
     } else {
       const approved = await this.approvePayout(id, AUTO_APPROVER);
       if (approved.ok) return approved.value;
+      if (approved.problem.slug === "service-unavailable") {
+        // TRON could not be asked for the wallet's balance: not a reason for an admin; the router retries.
+        this.#event(id, "requested", "requested", `automatic approval deferred: ${approved.problem.detail}`);
+        await this.scheduleBatch();
+        return payoutView(this.#payout(id));
+      }
       held = `not approved automatically: ${approved.problem.detail}`;
     }
     const current = this.#payout(id);
@@ -224,6 +231,16 @@ export class PayoutRouter {
     return row;
   }
 
+  #deferredAutomatic(): PayoutRow[] {
+    return this.#d.db
+      .select()
+      .from(schema.payouts)
+      .where(and(eq(schema.payouts.automatic, true), eq(schema.payouts.state, "requested"), isNull(schema.payouts.heldReason)))
+      .orderBy(asc(schema.payouts.createdAt))
+      .limit(this.#d.config().PAYOUT_BATCH_MAX)
+      .all();
+  }
+
   /** Batching: a full batch runs now, otherwise at the latest after the batch interval. */
   async scheduleBatch(): Promise<void> {
     const waiting = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(eq(schema.payouts.state, "approved")).get();
@@ -240,6 +257,8 @@ export class PayoutRouter {
       for (const row of inFlight) await this.#reconcile(row, summary);
       await this.#d.reconcileStakes();
 
+      // Automatic payouts whose approval had to wait (TRON unreachable) are approved or held now.
+      for (const row of this.#deferredAutomatic()) await this.autoApprove(row.id);
       const batch = this.#d.db.select().from(schema.payouts).where(eq(schema.payouts.state, "approved")).orderBy(asc(schema.payouts.updatedAt)).limit(this.#d.config().PAYOUT_BATCH_MAX).all();
       if (batch.length > 0) await this.#signAndBroadcast(batch, summary);
     } catch (error) {
@@ -250,7 +269,7 @@ export class PayoutRouter {
       this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(inArray(schema.payouts.state, states)).get()?.n ?? 0;
     const stakesInFlight = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).get()?.n ?? 0;
     summary.inFlight = count(["signed", "broadcast"]) + stakesInFlight;
-    summary.waiting = count(["approved"]);
+    summary.waiting = count(["approved"]) + this.#deferredAutomatic().length;
     return summary;
   }
 

@@ -71,6 +71,8 @@ export const payouts = sqliteTable(
     requestedBy: text("requested_by").notNull(),
     /** The node whose earnings this pays (node payouts only): per-node caps count by it. */
     nodeId: text("node_id"),
+    /** A node's threshold payout: approved by policy (within caps) without an admin. */
+    automatic: integer("automatic", { mode: "boolean" }).notNull().default(false),
     state: text("state", { enum: PAYOUT_STATES }).notNull(),
     /** Why an automatic payout waits for an admin (outside policy limits, a refused duplicate txid …). */
     heldReason: text("held_reason"),

@@ -2,9 +2,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { AUTO_APPROVER } from "../../durable-objects/ledger/payout-router.ts";
-import { createAccount } from "../../shared/tron/address.ts";
+import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { asOperator, TestNode } from "./node-agent.ts";
-import { fund, inspect, produce } from "./tron-double.ts";
+import { clearFaults, fault, fund, inspect, produce } from "./tron-double.ts";
 
 // Issue 15: "automatic" must mean automatic. A node's accrual at AUTO_PAYOUT_THRESHOLD is paid
 // without an admin inside the policy (wrangler.toml: AUTO_PAYOUT_NODE_DAILY_MAX = 100 USDT a
@@ -13,9 +13,11 @@ import { fund, inspect, produce } from "./tron-double.ts";
 const ledger = () => env.LEDGER.get(env.LEDGER.idFromName("ledger"));
 const poolOf = (node: TestNode) => env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool));
 
+let hotAddress = "";
 beforeAll(async () => {
   const wallet = await ledger().createWallet({ kind: "hot", label: "auto payouts", actor: "admin-1" });
   if (!wallet.ok) throw new Error(wallet.problem.detail);
+  hotAddress = wallet.value.address;
   await fund(wallet.value.address, { trx: 100_000_000_000n, usdt: 5_000_000_000n });
 });
 
@@ -65,6 +67,22 @@ describe("automatic payouts", () => {
       expect(now.ok && now.value.state).toBe("confirmed");
     });
     expect((await inspect(payoutAddress)).transfersIn.map((t) => t.amount)).toEqual(["11900000"]);
+  });
+
+  it("wait for TRON, not for an admin, when the wallet's balance cannot be read", async () => {
+    const { node } = await nodeWith(15_000_000);
+    const match = toHexAddress(hotAddress);
+    await fault({ path: "/wallet/getaccount", kind: "error5xx", times: 2, match }); // the call and its retry
+    try {
+      const deferred = await autoPayout(node);
+      expect(deferred).toMatchObject({ state: "requested", heldReason: null, approvedBy: null });
+      await ledger().processPayouts();
+      const now = await ledger().getPayout(deferred.id);
+      expect(now.ok && now.value).toMatchObject({ approvedBy: AUTO_APPROVER, heldReason: null });
+      expect(now.ok && now.value.state).not.toBe("requested");
+    } finally {
+      await clearFaults(match);
+    }
   });
 
   it("are held for review beyond the per-node cap within a day, with an alert", async () => {
