@@ -219,6 +219,13 @@ export const configSchema = z
     PAYOUT_BATCH_MAX: integer(1, 1000),
     PAYOUT_BATCH_INTERVAL_SECONDS: integer(1, 86_400),
     BALANCE_CACHE_TTL_SECONDS: integer(0, 3600),
+    /** Automatic payouts (at AUTO_PAYOUT_THRESHOLD) are executed without an admin up to these sums per rolling day; beyond, held for review. */
+    AUTO_PAYOUT_NODE_DAILY_MAX: amount,
+    AUTO_PAYOUT_DAILY_MAX: amount,
+    /** After a node's payout address changes (with a step-up), it receives nothing for this long. */
+    PAYOUT_ADDRESS_COOLDOWN_SECONDS: integer(0, 90 * 86_400),
+    /** How often LedgerDO compares each hot wallet's on-chain USDT transfers with its payouts. */
+    PAYOUT_RECONCILE_INTERVAL_SECONDS: integer(10, 7 * 86_400),
     // Admin (functions/admin, AuditDO, AdminDO)
     AUDIT_ANCHOR_INTERVAL_SECONDS: integer(1, 86_400),
     EMERGENCY_CACHE_MS: integer(0, 60_000),

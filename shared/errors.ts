@@ -171,6 +171,21 @@ export const PROBLEM_TYPES = {
     title: "Payout below threshold",
     description: "The node's accrued earnings are below the automatic payout threshold.",
   },
+  "payout-exceeds-earnings": {
+    status: 409,
+    title: "Payout exceeds earnings",
+    description: "An operator may request at most the node's available accrued balance (accrued − requested − paid); `available` gives it.",
+  },
+  "payout-address-mismatch": {
+    status: 403,
+    title: "Not the node's payout address",
+    description: "An operator's payouts go only to the node's registered payout address; `payoutAddress` gives it.",
+  },
+  "payout-address-cooling-down": {
+    status: 409,
+    title: "Payout address cooling down",
+    description: "The node's payout address changed recently; it receives nothing before `usableAt`.",
+  },
   "internal-error": {
     status: 500,
     title: "Internal error",

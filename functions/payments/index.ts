@@ -8,6 +8,10 @@ import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
+import { operatorPayout } from "./operator-payout.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { outcome, unwrap } from "../../shared/outcome.ts";
+import { parseAmount, payoutRange, requireAddress } from "../../durable-objects/ledger/rules.ts";
 import {
   Address,
   Amount,
@@ -255,18 +259,35 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts",
       tags,
-      summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
+      summary: "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
       // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
       middleware: requireRole("NODE_OPERATOR"),
-      request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
-      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
+      request: {
+        ...post,
+        ...body(
+          z
+            .object({
+              recipient: Address.optional().openapi({ description: "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)" }),
+              amount: Amount,
+              nodeId: z.string().min(1).max(128).optional().openapi({ description: "Operators: the node whose earnings are paid" }),
+            })
+            .strict(),
+        ),
+      },
+      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
     }),
     async (c) => {
       const principal = principalOf(c);
-      const { recipient, amount } = c.req.valid("json");
-      const source = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? ("admin" as const) : ("node" as const);
-      const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
-      return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source, requestedBy: principal.userId })), 201);
+      const { recipient, amount, nodeId } = c.req.valid("json");
+      const units = unwrap(await outcome(() => parseAmount(amount, payoutRange(loadConfig(c.env)))));
+      if (recipient !== undefined) unwrap(await outcome(() => requireAddress(recipient, "recipient")));
+      if (ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN) {
+        if (recipient === undefined) throw new ApiError("validation-failed", "recipient is required.", { errors: [{ location: "body", path: "recipient", message: "required" }] });
+        const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
+        return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source: "admin", requestedBy: principal.userId })), 201);
+      }
+      if (nodeId === undefined) throw new ApiError("validation-failed", "nodeId is required: an operator is paid from a node's earnings.", { errors: [{ location: "body", path: "nodeId", message: "required" }] });
+      return c.json(await operatorPayout(c, { nodeId, units, recipient }), 201);
     },
   )
   .openapi(

@@ -1,7 +1,10 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { steppedUpAdmin } from "./admin-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
+import { TestNode } from "./node-agent.ts";
 import { fund, inspect, produce } from "./tron-double.ts";
 
 type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
@@ -10,9 +13,9 @@ type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
  * A caller with its own token (and so its own rate-limit window). Admins are real login sessions
  * that passed TOTP: privileged writes check the caller's current role and session.
  */
-async function caller(role: Role) {
+async function caller(role: Role, userId = `${role.toLowerCase()}-${crypto.randomUUID()}`) {
   const admin = role === "ADMIN" || role === "SUPER_ADMIN" ? await steppedUpAdmin(role) : undefined;
-  const token = admin?.token ?? (await tokenFor(`${role.toLowerCase()}-${crypto.randomUUID()}`, role));
+  const token = admin?.token ?? (await tokenFor(userId, role));
   const seen: string[] = [];
   const call = async (method: string, path: string, body?: unknown, key: string | null = crypto.randomUUID()) => {
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
@@ -23,6 +26,18 @@ async function caller(role: Role) {
     return res;
   };
   return { call, seen, totp: () => admin!.totp() };
+}
+
+/** A NODE_OPERATOR with one registered node (its own fresh payout address) that has earned `accruedUnits`. */
+async function operatorWithNode(accruedUnits: number) {
+  const operatorId = `op-pay-${crypto.randomUUID()}`;
+  const node = new TestNode(operatorId);
+  const payoutAddress = createAccount().address;
+  expect((await node.register({ payoutAddress })).status).toBe(201);
+  await runInDurableObject(env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool)), (_i, state) => {
+    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", accruedUnits, Math.floor(accruedUnits / 1000), node.id);
+  });
+  return { ...(await caller("NODE_OPERATOR", operatorId)), node, payoutAddress };
 }
 
 async function hotWallet(admin: Awaited<ReturnType<typeof caller>>, usdt = 1_000_000_000n) {
@@ -82,30 +97,34 @@ describe("payments gateway", { timeout: 30_000 }, () => {
   });
 
   it("needs the recipient's KYC flag above the threshold; only an ADMIN sets it, and it is audited", async () => {
-    const operator = await caller("NODE_OPERATOR");
+    const operator = await operatorWithNode(2_000_000_000);
     const admin = await caller("ADMIN");
-    const recipient = createAccount().address;
-    const refused = await operator.call("POST", "/payouts", { recipient, amount: "1000.000001" });
+    const recipient = operator.payoutAddress;
+    const nodeId = operator.node.id;
+    const refused = await operator.call("POST", "/payouts", { recipient, amount: "1000.000001", nodeId });
     expect(refused.status).toBe(403);
     expect(await problemOf(refused)).toMatchObject({ type: "/problems/kyc-required", threshold: "1000.000000" });
+    // The refusal gave the reserved amount back to the node.
+    expect((await (await api(`/api/v1/nodes/${nodeId}`, { headers: { Authorization: `Bearer ${await tokenFor(operator.node.operatorId, "NODE_OPERATOR")}` } })).json<{ node: { accrued: string } }>()).node.accrued).toBe("2000.000000");
     expect((await operator.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(403);
     expect((await admin.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(200);
     const audit = (await (await admin.call("GET", "/audit")).json()) as { entries: { action: string; subject: string }[] };
     expect(audit.entries).toContainEqual(expect.objectContaining({ action: "kyc.set", subject: recipient }));
-    expect((await operator.call("POST", "/payouts", { recipient, amount: "1000.000001" })).status).toBe(201);
+    expect((await operator.call("POST", "/payouts", { recipient, amount: "1000.000001", nodeId })).status).toBe(201);
   });
 
   it("replays a POST with the same Idempotency-Key and refuses the key for a different body", async () => {
-    const operator = await caller("NODE_OPERATOR");
-    const recipient = createAccount().address;
+    const operator = await operatorWithNode(100_000_000);
+    const recipient = operator.payoutAddress;
+    const nodeId = operator.node.id;
     const key = crypto.randomUUID();
-    const first = await operator.call("POST", "/payouts", { recipient, amount: "7.25" }, key);
-    const again = await operator.call("POST", "/payouts", { recipient, amount: "7.25" }, key);
+    const first = await operator.call("POST", "/payouts", { recipient, amount: "7.25", nodeId }, key);
+    const again = await operator.call("POST", "/payouts", { recipient, amount: "7.25", nodeId }, key);
     expect(first.status).toBe(201);
     expect(again.status).toBe(201);
     expect(again.headers.get("Idempotent-Replayed")).toBe("true");
     expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
-    const other = await operator.call("POST", "/payouts", { recipient, amount: "8" }, key);
+    const other = await operator.call("POST", "/payouts", { recipient, amount: "8", nodeId }, key);
     expect(other.status).toBe(422);
     expect((await problemOf(other)).type).toBe("/problems/idempotency-key-reused");
   });
@@ -128,11 +147,11 @@ describe("payments gateway", { timeout: 30_000 }, () => {
 
   it("pays a node operator's payout end to end: request → approve (ADMIN) → batch → solidified", async () => {
     const admin = await caller("ADMIN");
-    const operator = await caller("NODE_OPERATOR");
+    const operator = await operatorWithNode(10_000_000);
     const wallet = await hotWallet(admin);
-    const recipient = createAccount().address;
-    const requested = (await (await operator.call("POST", "/payouts", { recipient, amount: "10.0" })).json()) as { id: string; state: string; net: string; fee: string; source: string };
-    expect(requested).toMatchObject({ state: "requested", fee: "0.100000", net: "9.900000", source: "node" });
+    const recipient = operator.payoutAddress;
+    const requested = (await (await operator.call("POST", "/payouts", { amount: "10.0", nodeId: operator.node.id })).json()) as { id: string; state: string; net: string; fee: string; source: string };
+    expect(requested).toMatchObject({ state: "requested", fee: "0.100000", net: "9.900000", source: "node", recipient, nodeId: operator.node.id });
     expect((await operator.call("POST", `/payouts/${requested.id}/approve`, {})).status).toBe(403);
     const approved = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
     expect(approved.status).toBe(200);
