@@ -77,8 +77,8 @@ const evil = { Host: "evil.example", "X-Forwarded-Host": "evil.example", "X-Forw
 async function loginNewWallet() {
   const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
   const address = account.address.base58;
-  const { message } = (await send("/api/v1/auth/challenge", { body: { address } })).json() as { message: string };
-  const verify = await send("/api/v1/auth/verify", { body: { address, signature: Trx.signMessageV2(message, account.privateKey) } });
+  const { message, nonce } = (await send("/api/v1/auth/challenge", { body: { address } })).json() as { message: string; nonce: string };
+  const verify = await send("/api/v1/auth/verify", { body: { address, nonce, signature: Trx.signMessageV2(message, account.privateKey) } });
   expect(verify.status).toBe(200);
   return (verify.json() as { accessToken: string }).accessToken;
 }
@@ -107,10 +107,19 @@ describe("self-hosted: PUBLIC_ORIGIN, not Host", () => {
   it("the mailed magic link points at the configured origin whatever the Host", async () => {
     const token = await loginNewWallet();
     const email = `${crypto.randomUUID()}@example.org`;
-    expect((await send("/api/v1/users/me", { method: "PATCH", headers: { Authorization: `Bearer ${token}` }, body: { email } })).status).toBe(200);
+    const auth = { Authorization: `Bearer ${token}` };
+    expect((await send("/api/v1/users/me", { method: "PATCH", headers: auth, body: { email } })).status).toBe(200);
+    // The address becomes the account's once the mailed confirmation token comes back.
+    const confirmation = await vi.waitFor(() => {
+      const found = mails.find((m) => m.to === email && /email\/confirm/.test(m.text));
+      expect(found).toBeDefined();
+      return found!;
+    });
+    const confirmToken = confirmation.text.split("\n\n")[1]!.trim();
+    expect((await send("/api/v1/users/me/email/confirm", { headers: auth, body: { token: confirmToken } })).status).toBe(200);
     expect((await send("/api/v1/auth/magic-link", { headers: evil, body: { email } })).status).toBe(202);
     const mail = await vi.waitFor(() => {
-      const found = mails.find((m) => m.to === email);
+      const found = mails.find((m) => m.to === email && m.text.includes("/login/magic"));
       expect(found).toBeDefined();
       return found!;
     });
@@ -124,7 +133,8 @@ describe("self-hosted: the client address is workerd's socket peer", () => {
     const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
     const failed = await send("/api/v1/auth/verify", {
       headers: { "CF-Connecting-IP": "203.0.113.66", "X-Forwarded-For": "203.0.113.67" },
-      body: { address: account.address.base58, signature: Trx.signMessageV2("not the challenge", account.privateKey) },
+      // A well-formed answer to a challenge that was never issued.
+      body: { address: account.address.base58, nonce: "0123456789abcdef0123456789abcdef", signature: Trx.signMessageV2("not the challenge", account.privateKey) },
     });
     expect(failed.status).toBe(401);
     expect(await auditedIp(String(failed.headers["x-request-id"]))).toBe("127.0.0.1");
