@@ -59,6 +59,7 @@ try {
   const port = await freePort();
   const dataDir = join(work, "data");
   mkdirSync(join(dataDir, "do"), { recursive: true });
+  mkdirSync(join(dataDir, "chunks"), { recursive: true }); // workerd needs the chunk-disk directory
   const lucid = readWranglerConfig(join(ROOT, "wrangler.toml"));
   const configPath = join(work, "bench.capnp");
   writeFileSync(
