@@ -2,7 +2,7 @@
 // difference is that it skips the Ed25519 signature check (sequence, clock, storage, state machine
 // and alarms are the same), driven over RPC from this Worker's fetch handler.
 import type { Heartbeat } from "../../shared/nodes/protocol.ts";
-import { sequenceRefusal } from "../../shared/nodes/verify.ts";
+import { sequenceRefusal, type BeatLimits } from "../../shared/nodes/verify.ts";
 import type { Refusal } from "../../shared/outcome.ts";
 import { NodePoolDO } from "../../durable-objects/node-pool/index.ts";
 import type { NodeRow } from "../../durable-objects/node-pool/views.ts";
@@ -10,8 +10,8 @@ import type { NodeRow } from "../../durable-objects/node-pool/views.ts";
 export { NodePoolDO };
 
 export class UnsignedNodePoolDO extends NodePoolDO {
-  protected override refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, maxSkewSeconds: number): Refusal | null {
-    return sequenceRefusal(node, beat, now, maxSkewSeconds);
+  protected override refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, limits: BeatLimits): Refusal | null {
+    return sequenceRefusal({ ...node, challenge: node.heartbeatChallenge }, beat, now, limits);
   }
 }
 
