@@ -153,7 +153,7 @@ export class Heartbeater {
   }
 
   /** Asks the pool for the current challenge (and its last accepted seq, to continue after it). */
-  private async fetchChallenge(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; status?: number }> {
+  private async fetchChallenge(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; status?: number; detail?: string }> {
     const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeat-challenge`, this.o.state.server);
     let res: Response;
     try {
@@ -171,7 +171,8 @@ export class Heartbeater {
       this.o.onEvent?.({ kind: "challenge", reason: "fetched" });
       return { ok: true };
     }
-    return { ok: false, reason: `HTTP ${res.status}: ${String(body.detail ?? res.statusText)}`, status: res.status };
+    const detail = String(body.detail ?? res.statusText);
+    return { ok: false, reason: `HTTP ${res.status}: ${detail}`, status: res.status, detail };
   }
 
   private async beat(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; resyncNow?: boolean }> {
@@ -179,7 +180,7 @@ export class Heartbeater {
       const fetched = await this.fetchChallenge(signal);
       if (!fetched.ok) {
         if (fetched.status === 401 || fetched.status === 403 || fetched.status === 404) {
-          throw new HeartbeatRefusedError(`heartbeat challenge refused (${fetched.reason})`, fetched.status);
+          throw new HeartbeatRefusedError(`heartbeat refused (HTTP ${fetched.status}): ${fetched.detail}`, fetched.status);
         }
         return { ok: false, reason: fetched.reason };
       }
