@@ -1,10 +1,11 @@
-import { and, asc, eq, gte, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, isNull, lte, or, sql } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { workCreditTxId, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
-import { computePoot, POOT_VERSION, reportDisagreement, type EpochWindow, type ObservedWork } from "../../shared/nodes/poot.ts";
+import { computePoot, epochWindow, POOT_VERSION, reportDisagreement, type EpochWindow, type ObservedWork } from "../../shared/nodes/poot.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { queuePayoutIfDue } from "./payouts.ts";
 import * as schema from "./schema.ts";
 import type { NodeRow } from "./views.ts";
@@ -16,6 +17,7 @@ import type { NodeRow } from "./views.ts";
  * report disagrees with the observation beyond NODE_REPORT_TOLERANCE_PERCENT.
  */
 type Db = DrizzleSqliteDODatabase<typeof schema>;
+const CREATION_GRACE_MS = 10 * 60_000;
 const { nodes, heartbeats, nodeEpochs, nodeSessions, chainOutbox } = schema;
 export type EpochRow = typeof nodeEpochs.$inferSelect;
 
@@ -34,10 +36,14 @@ export async function observeNode(env: Env, db: Db, nodeId: string, window: Epoc
     .all();
   const observed: { start: number; end: number }[] = [];
   let bytesStored = 0;
-  for (const { sessionId } of placed) {
+  for (const { sessionId, assignedAt } of placed) {
     const usage = await env.SESSIONS.get(env.SESSIONS.idFromName(sessionId)).usage(nodeId, window.startMs, window.endMs);
     if (usage === null || !usage.assigned) {
-      db.update(nodeSessions).set({ finishedAt: nowMs }).where(eq(nodeSessions.sessionId, sessionId)).run();
+      // Never created (its creation failed after the assignment), or another node's: nothing to pay,
+      // and not worth asking again; a session still being created gets a grace period.
+      if (usage !== null || assignedAt < nowMs - CREATION_GRACE_MS) {
+        db.update(nodeSessions).set({ finishedAt: nowMs }).where(eq(nodeSessions.sessionId, sessionId)).run();
+      }
       continue;
     }
     bytesStored += usage.bytesStored;
@@ -50,8 +56,27 @@ export async function observeNode(env: Env, db: Db, nodeId: string, window: Epoc
   return { recordings: observed, bytesStored };
 }
 
-/** Call inside a transaction, once per (node, epoch): records the epoch, then accrues it or holds it. */
+/** Nodes with beats around the window and no closed row for the epoch yet: only they are observed. */
+export function nodesToClose(db: Db, epoch: number, window: EpochWindow): NodeRow[] {
+  const margin = 2 * window.intervalMs;
+  const beating = new Set(
+    db
+      .selectDistinct({ nodeId: heartbeats.nodeId })
+      .from(heartbeats)
+      .where(and(gte(heartbeats.at, window.startMs - margin), lte(heartbeats.at, window.endMs + margin)))
+      .all()
+      .map((r) => r.nodeId),
+  );
+  const closed = new Set(db.select({ nodeId: nodeEpochs.nodeId }).from(nodeEpochs).where(eq(nodeEpochs.epoch, epoch)).all().map((r) => r.nodeId));
+  return db.select().from(nodes).all().filter((node) => beating.has(node.id) && !closed.has(node.id));
+}
+
+/**
+ * Call inside a transaction, once per (node, epoch): records the epoch, then accrues it or holds it.
+ * Null when the epoch is already closed for the node (a concurrent close won) or it has no beats.
+ */
 export function settleEpoch(db: Db, node: NodeRow, epoch: number, window: EpochWindow, observed: ObservedWork, config: Config, nowMs: number): EpochRow | null {
+  if (db.select().from(nodeEpochs).where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch))).get()) return null;
   const margin = 2 * window.intervalMs;
   const beats = db
     .select({ at: heartbeats.at, sessionsHosted: heartbeats.sessionsHosted, bytesRecorded: heartbeats.bytesRecorded })
@@ -140,4 +165,32 @@ export async function alertHeldEpochs(env: Env, db: Db, unitsPerCredit: bigint):
     raised++;
   }
   return raised;
+}
+
+/** Held epochs of the pool (all nodes), newest first. */
+export function heldEpochRows(db: Db, limit: number): EpochRow[] {
+  return db.select().from(nodeEpochs).where(eq(nodeEpochs.status, "held")).orderBy(desc(nodeEpochs.epoch)).limit(limit).all();
+}
+
+/**
+ * Call inside a transaction: an admin's decision on a held epoch. `release` accrues it as observed
+ * (never as reported), `reject` drops it. Null when the epoch does not exist; the row otherwise.
+ */
+export function reviewHeldEpoch(
+  db: Db,
+  node: NodeRow,
+  epoch: number,
+  decision: "release" | "reject",
+  actor: string,
+  config: Config,
+  nowMs: number,
+): Outcome<EpochRow> {
+  const where = and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch));
+  const row = db.select().from(nodeEpochs).where(where).get();
+  if (!row) return refuse("not-found", `Node ${node.id} has no closed epoch ${epoch}.`);
+  if (row.status !== "held") return refuse("conflict", `Epoch ${epoch} is ${row.status}, not held.`, { status: row.status });
+  const status = decision === "release" ? "released" : "rejected";
+  db.update(nodeEpochs).set({ status, reviewedBy: actor, reviewedAt: nowMs }).where(where).run();
+  if (decision === "release") accrueEpoch(db, node, row, epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS), config, nowMs);
+  return ok(db.select().from(nodeEpochs).where(where).get()!);
 }

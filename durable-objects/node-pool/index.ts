@@ -1,18 +1,18 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../shared/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import type { NodeEventTx, WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
 import { credentialRequestMessage, newHeartbeatChallenge, type Heartbeat, type Resources } from "../../shared/nodes/protocol.ts";
-import { epochOf, epochWindow } from "../../shared/nodes/poot.ts";
+import { epochOf, epochWindow, type ObservedWork } from "../../shared/nodes/poot.ts";
 import { acceptsHeartbeats, canTransition, stateFromReport, type NodeState } from "../../shared/nodes/states.ts";
 import { heartbeatRefusal, skewRefusal, verifySignature, type BeatLimits } from "../../shared/nodes/verify.ts";
 import { ok, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { payoutGatewayFrom } from "./payout-delivery.ts";
-import { accrueEpoch, alertHeldEpochs, observeNode, settleEpoch } from "./epochs.ts";
+import { alertHeldEpochs, heldEpochRows, nodesToClose, observeNode, reviewHeldEpoch, settleEpoch } from "./epochs.ts";
 import { reportBoundsRefusal } from "./report-bounds.ts";
 import { deliverDuePayouts, queuePayoutIfDue } from "./payouts.ts";
 import * as schema from "./schema.ts";
@@ -306,27 +306,12 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const config = this.#config;
     const window = epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS);
     const now = Date.now();
-    // Nodes with beats around the window and no closed row yet; only they are observed.
-    const margin = 2 * window.intervalMs;
-    const beating = new Set(
-      this.db
-        .selectDistinct({ nodeId: heartbeats.nodeId })
-        .from(heartbeats)
-        .where(and(gte(heartbeats.at, window.startMs - margin), lte(heartbeats.at, window.endMs + margin)))
-        .all()
-        .map((r) => r.nodeId),
-    );
-    const open = this.db
-      .select()
-      .from(nodes)
-      .all()
-      .filter((node) => beating.has(node.id) && !this.db.select().from(nodeEpochs).where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch))).get());
-    const observed = new Map<string, Awaited<ReturnType<typeof observeNode>>>();
+    const open = nodesToClose(this.db, epoch, window);
+    const observed = new Map<string, ObservedWork>();
     for (const node of open) observed.set(node.id, await observeNode(this.env, this.db, node.id, window, now));
     const results = this.ctx.storage.transactionSync(() => {
       const out: { nodeId: string; credits: number; operationalSeconds: number; status: string }[] = [];
       for (const node of open) {
-        if (this.db.select().from(nodeEpochs).where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch))).get()) continue;
         const row = settleEpoch(this.db, this.#node(node.id)!, epoch, window, observed.get(node.id)!, config, now);
         if (row) out.push({ nodeId: node.id, credits: row.credits, operationalSeconds: row.operationalSeconds, status: row.status });
       }
@@ -342,15 +327,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   /** Held epochs of this pool (all nodes), newest first, for the admin's review. */
   async heldEpochs(limit: number): Promise<(EpochView & { nodeId: string })[]> {
     await this.ready();
-    const epochSeconds = this.#config.EPOCH_SECONDS;
-    return this.db
-      .select()
-      .from(nodeEpochs)
-      .where(eq(nodeEpochs.status, "held"))
-      .orderBy(desc(nodeEpochs.epoch))
-      .limit(limit)
-      .all()
-      .map((row) => ({ nodeId: row.nodeId, ...epochView(row, epochSeconds) }));
+    return heldEpochRows(this.db, limit).map((row) => ({ nodeId: row.nodeId, ...epochView(row, this.#config.EPOCH_SECONDS) }));
   }
 
   /** An admin's decision on a held epoch: `release` accrues it as observed (never as reported), `reject` drops it. */
@@ -359,18 +336,11 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const config = this.#config;
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);
-    const where = and(eq(nodeEpochs.nodeId, nodeId), eq(nodeEpochs.epoch, epoch));
-    const row = this.db.select().from(nodeEpochs).where(where).get();
-    if (!row) return refuse("not-found", `Node ${nodeId} has no closed epoch ${epoch}.`);
-    if (row.status !== "held") return refuse("conflict", `Epoch ${epoch} is ${row.status}, not held.`, { status: row.status });
     const now = Date.now();
-    const status = decision === "release" ? "released" : "rejected";
-    this.ctx.storage.transactionSync(() => {
-      this.db.update(nodeEpochs).set({ status, reviewedBy: actor, reviewedAt: now }).where(where).run();
-      if (decision === "release") accrueEpoch(this.db, node, row, epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS), config, now);
-    });
+    const reviewed = this.ctx.storage.transactionSync(() => reviewHeldEpoch(this.db, node, epoch, decision, actor, config, now));
+    if (!reviewed.ok) return reviewed;
     if (decision === "release") await this.#ensureAlarm(now);
-    return ok(epochView(this.db.select().from(nodeEpochs).where(where).get()!, config.EPOCH_SECONDS));
+    return ok(epochView(reviewed.value, config.EPOCH_SECONDS));
   }
 
   override async alarm(): Promise<void> {
