@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { auditAdmin } from "../admin/context.ts";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
 import { createApp, problemResponses } from "../openapi.ts";
@@ -70,10 +71,18 @@ export const lifecycleApp = createApp()
     const { id, epoch } = c.req.valid("param");
     const { decision } = c.req.valid("json");
     const { placement, principal } = await visibleNode(c, id);
-    const outcome = await callDurableObject("NodePoolDO", "reviewEpoch", () =>
-      pool(c, placement.pool).reviewEpoch({ nodeId: id, epoch, decision, actor: principal.userId }),
+    const reviewed = unwrap(
+      await callDurableObject("NodePoolDO", "reviewEpoch", () => pool(c, placement.pool).reviewEpoch({ nodeId: id, epoch, decision, actor: principal.userId })),
     );
-    return c.json(unwrap(outcome), 200);
+    await auditAdmin(c, {
+      action: "admin.node_epoch_review",
+      outcome: "success",
+      targetId: `${id}:${epoch}`,
+      details: { decision, credits: reviewed.credits, earned: reviewed.earned },
+      before: { status: "held" },
+      after: { status: reviewed.status },
+    });
+    return c.json(reviewed, 200);
   })
   .openapi(setSuspension, async (c) => {
     const { id } = c.req.valid("param");

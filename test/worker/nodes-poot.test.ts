@@ -193,6 +193,11 @@ describe("credits from what the server saw", () => {
     expect(released.status).toBe(200);
     expect(await released.json()).toMatchObject({ status: "released", credits: 110, earned: "0.110000" });
     expect((await review("ADMIN")).status).toBe(409);
+    const audit = env.AUDIT.get(env.AUDIT.idFromName("audit"));
+    const entries = await runInDurableObject(audit, (_i, state) =>
+      state.storage.sql.exec("SELECT action, actor_id FROM audit_events WHERE target_id = ?", `${node.id}:${epoch}`).toArray(),
+    );
+    expect(entries).toEqual([{ action: "admin.node_epoch_review", actor_id: "admin-poot" }]);
     const credit = (await pool.pendingChainTransactions(100)).find((t) => t.type === "work-credit" && t.nodeId === node.id);
     expect(credit).toMatchObject({ credits: 110, weight: 110, operationalSeconds: 3600, sessionSeconds: 3000, bytesRecorded: String(2 * 4096) });
     expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 110 });
