@@ -1,8 +1,10 @@
 // BENCH heartbeats: heartbeats accepted per second by ONE NodePoolDO, Ed25519 verification
 // included (ours), vs. the same DO class with only the signature check skipped (baseline), both
-// on the real runtime (workerd, DO SQLite on local disk), in the same run. The beats are signed
-// beforehand, so the agents' signing cost is not measured; a bench Worker (bench/workers/heartbeats.ts)
-// drives them over RPC with a fixed number in flight.
+// on the real runtime (workerd, DO SQLite on local disk), in the same run. Each beat signs the
+// challenge the pool answered the node's previous beat with (protocol v2), so beats go in rounds:
+// one beat per node, signed between rounds, and only the rounds' requests are timed (the agents'
+// signing cost is not measured). A bench Worker (bench/workers/heartbeats.ts) drives each round
+// over RPC with a fixed number in flight.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +21,6 @@ import { heartbeatMessage } from "../shared/nodes/protocol.ts";
 const NODES = Number(process.env.BENCH_NODES ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40); // beats per node in the measured run
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const BATCH = 1000; // beats per request to the bench Worker
 
 const report = { cpuPercent: 20, memoryPercent: 35, diskPercent: 40, networkMbps: 12, sessionsHosted: 1, bytesRecorded: 1_000_000, accepting: true };
 
@@ -30,17 +31,13 @@ function makeNodes(prefix) {
   });
 }
 
-/** Round-robin over nodes, sequence numbers firstSeq.., each beat signed (or given a dummy signature). */
-function makeBeats(nodes, firstSeq, rounds, signed) {
-  const beats = [];
-  for (let r = 0; r < rounds; r++) {
-    for (const node of nodes) {
-      const unsigned = { seq: firstSeq + r, sentAt: Date.now(), report };
-      const signature = signed ? bytesToHex(ed25519.sign(heartbeatMessage(node.nodeId, unsigned), node.secretKey)) : "00".repeat(64);
-      beats.push({ nodeId: node.nodeId, beat: { ...unsigned, signature } });
-    }
-  }
-  return beats;
+/** One round: a beat per node with sequence `seq`, signing the node's current challenge (or given a dummy signature). */
+function makeRound(nodes, challenges, seq, signed) {
+  return nodes.map((node) => {
+    const unsigned = { seq, challenge: challenges[node.nodeId], sentAt: Date.now(), report };
+    const signature = signed ? bytesToHex(ed25519.sign(heartbeatMessage(node.nodeId, unsigned), node.secretKey)) : "00".repeat(64);
+    return { nodeId: node.nodeId, beat: { ...unsigned, signature } };
+  });
 }
 
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-heartbeats-"));
@@ -59,6 +56,7 @@ try {
   const port = await freePort();
   const dataDir = join(work, "data");
   mkdirSync(join(dataDir, "do"), { recursive: true });
+  mkdirSync(join(dataDir, "chunks"), { recursive: true }); // workerd needs the chunk-disk directory
   const lucid = readWranglerConfig(join(ROOT, "wrangler.toml"));
   const configPath = join(work, "bench.capnp");
   writeFileSync(
@@ -107,18 +105,26 @@ try {
     const signed = mode === "signed";
     const pool = `pool-bench-${mode}`;
     const nodes = makeNodes(mode);
-    await post("/register", { mode, pool, nodes: nodes.map(({ nodeId, publicKey }) => ({ nodeId, publicKey })) });
-    const warmup = makeBeats(nodes, 1, 3, signed);
-    await post("/beats", { mode, pool, beats: warmup, concurrency: CONCURRENCY });
-    const beats = makeBeats(nodes, 4, ROUNDS, signed);
-    let accepted = 0;
-    const started = performance.now();
-    for (let i = 0; i < beats.length; i += BATCH) {
-      const result = await post("/beats", { mode, pool, beats: beats.slice(i, i + BATCH), concurrency: CONCURRENCY });
+    const registered = await post("/register", { mode, pool, nodes: nodes.map(({ nodeId, publicKey }) => ({ nodeId, publicKey })) });
+    const challenges = { ...registered.challenges };
+    const round = async (seq) => {
+      const beats = makeRound(nodes, challenges, seq, signed);
+      const started = performance.now();
+      const result = await post("/beats", { mode, pool, beats, concurrency: CONCURRENCY });
+      const ms = performance.now() - started;
       if (result.refused > 0 || result.failed > 0) throw new Error(`${mode}: ${result.refused} beats refused, e.g. ${JSON.stringify(result.firstRefusal)}`);
+      Object.assign(challenges, result.challenges);
+      return { accepted: result.accepted, ms };
+    };
+    for (let seq = 1; seq <= 3; seq++) await round(seq); // warm-up
+    let accepted = 0;
+    let ms = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      const result = await round(4 + r);
       accepted += result.accepted;
+      ms += result.ms;
     }
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = ms / 1000;
     return { rate: accepted / seconds, accepted, seconds };
   }
 

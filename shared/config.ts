@@ -169,6 +169,10 @@ export const configSchema = z
     NODE_MIN_DISK_GB: integer(0),
     NODE_MIN_BANDWIDTH_MBPS: integer(0),
     NODE_CREDENTIAL_TTL_SECONDS: integer(60),
+    /** A heartbeat's seq may be at most this far above the last accepted one (so seq 2^53−1 cannot brick a node). */
+    NODE_HEARTBEAT_SEQ_WINDOW: integer(1, 1_000_000_000),
+    /** Reported vs observed sessions/bytes may differ by this share of the larger before an epoch is held for review. */
+    NODE_REPORT_TOLERANCE_PERCENT: integer(0, 1000),
     CREDIT_USDT_UNITS: integer(0),
     AUTO_PAYOUT_THRESHOLD: amount,
     TRON_NETWORK: z.enum(["mainnet", "shasta", "nile"]),

@@ -151,6 +151,22 @@ export const PROBLEM_TYPES = {
     title: "Heartbeat out of order",
     description: "The sequence number is below the last accepted one (`lastSeq`); nothing was stored.",
   },
+  "heartbeat-challenge": {
+    status: 409,
+    title: "Heartbeat challenge mismatch",
+    description:
+      "The beat did not sign the pool's current challenge (absent, stale or made up); nothing was stored. `challenge` carries the current one: sign it in the next beat.",
+  },
+  "heartbeat-seq-out-of-window": {
+    status: 409,
+    title: "Heartbeat sequence out of window",
+    description: "The sequence number is more than `seqWindow` above the last accepted one (`lastSeq`); nothing was stored.",
+  },
+  "report-out-of-bounds": {
+    status: 422,
+    title: "Report out of bounds",
+    description: "A figure in the heartbeat report exceeds what the node declared at enrolment (`field`, `max`); nothing was stored.",
+  },
   "credential-revoked": {
     status: 401,
     title: "Node credential revoked",

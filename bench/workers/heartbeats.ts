@@ -1,8 +1,9 @@
 // Bench-only Worker for bench/heartbeats.mjs: the real NodePoolDO, plus a subclass whose only
 // difference is that it skips the Ed25519 signature check (sequence, clock, storage, state machine
-// and alarms are the same), driven over RPC from this Worker's fetch handler.
+// and alarms are the same), driven over RPC from this Worker's fetch handler. Each answer carries
+// the nodes' fresh heartbeat challenges, which the next round of beats must sign.
 import type { Heartbeat } from "../../shared/nodes/protocol.ts";
-import { sequenceRefusal } from "../../shared/nodes/verify.ts";
+import { sequenceRefusal, type BeatLimits } from "../../shared/nodes/verify.ts";
 import type { Refusal } from "../../shared/outcome.ts";
 import { NodePoolDO } from "../../durable-objects/node-pool/index.ts";
 import type { NodeRow } from "../../durable-objects/node-pool/views.ts";
@@ -10,8 +11,8 @@ import type { NodeRow } from "../../durable-objects/node-pool/views.ts";
 export { NodePoolDO };
 
 export class UnsignedNodePoolDO extends NodePoolDO {
-  protected override refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, maxSkewSeconds: number): Refusal | null {
-    return sequenceRefusal(node, beat, now, maxSkewSeconds);
+  protected override refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, limits: BeatLimits): Refusal | null {
+    return sequenceRefusal({ ...node, challenge: node.heartbeatChallenge }, beat, now, limits);
   }
 }
 
@@ -38,6 +39,7 @@ export default {
     const namespace = body.mode === "signed" ? env.NODE_POOLS : env.UNSIGNED_POOLS;
     const pool = namespace.get(namespace.idFromName(body.pool));
     const path = new URL(request.url).pathname;
+    const challenges: Record<string, string> = {};
     if (path === "/register") {
       for (const node of body.nodes ?? []) {
         const outcome = await pool.register({
@@ -50,8 +52,9 @@ export default {
           credential: { jti: `${JTI}-${node.nodeId}`, issuedAt: Date.now(), expiresAt: Date.now() + 86_400_000 },
         });
         if (!outcome.ok) return Response.json({ error: outcome.problem }, { status: 500 });
+        challenges[node.nodeId] = outcome.value.heartbeatChallenge;
       }
-      return Response.json({ registered: body.nodes?.length ?? 0 });
+      return Response.json({ registered: body.nodes?.length ?? 0, challenges });
     }
     // Beats are sent in order with up to `concurrency` RPCs in flight; calls on one stub arrive in order.
     const beats = body.beats ?? [];
@@ -64,8 +67,10 @@ export default {
         const { nodeId, beat } = beats[next++]!;
         try {
           const outcome = await pool.heartbeat(nodeId, `${JTI}-${nodeId}`, beat);
-          if (outcome.ok) accepted++;
-          else firstRefusal ??= outcome.problem;
+          if (outcome.ok) {
+            accepted++;
+            challenges[nodeId] = outcome.value.challenge;
+          } else firstRefusal ??= outcome.problem;
         } catch (error) {
           failed++;
           firstRefusal ??= { error: String(error) };
@@ -73,6 +78,6 @@ export default {
       }
     };
     await Promise.all(Array.from({ length: body.concurrency ?? 16 }, worker));
-    return Response.json({ accepted, refused: beats.length - accepted, failed, firstRefusal });
+    return Response.json({ accepted, refused: beats.length - accepted, failed, firstRefusal, challenges });
   },
 };

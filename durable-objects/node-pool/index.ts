@@ -1,19 +1,20 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
-import { workCreditTxId, type NodeEventTx, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
-import { credentialRequestMessage, type Heartbeat, type Resources } from "../../shared/nodes/protocol.ts";
-import { computePoot, epochOf, epochWindow, POOT_VERSION } from "../../shared/nodes/poot.ts";
+import type { NodeEventTx, WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
+import { credentialRequestMessage, newHeartbeatChallenge, type Heartbeat, type Resources } from "../../shared/nodes/protocol.ts";
+import { epochOf, epochWindow, type ObservedWork } from "../../shared/nodes/poot.ts";
 import { acceptsHeartbeats, canTransition, stateFromReport, type NodeState } from "../../shared/nodes/states.ts";
-import { heartbeatRefusal, skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
+import { heartbeatRefusal, skewRefusal, verifySignature, type BeatLimits } from "../../shared/nodes/verify.ts";
 import { ok, outcome, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
-import { payoutGatewayFrom } from "./payout-delivery.ts";
+import { payoutGatewayFrom, RETRY_BASE_MS } from "./payout-delivery.ts";
+import { alertHeldEpochs, heldEpochRows, nodesToClose, observeNode, reviewHeldEpoch, settleEpoch } from "./epochs.ts";
+import { reportBoundsRefusal } from "./report-bounds.ts";
 import { addressCoolingDown, changePayoutAddress, deliverDuePayouts, markDelivered, queuePayoutIfDue, releasePayout, reserveOperatorPayout } from "./payouts.ts";
-import { RETRY_BASE_MS } from "./payout-delivery.ts";
 import type { PayoutRequest } from "../../shared/nodes/payout.ts";
 import * as schema from "./schema.ts";
 import { epochView, nodeView, payoutView, type EpochView, type NodeRow, type NodeView, type PayoutView } from "./views.ts";
@@ -35,7 +36,7 @@ export interface CredentialStatus {
 }
 
 const LAST_CLOSED_EPOCH = "last_closed_epoch";
-const { nodes, nodeEvents, credentials, heartbeats, nodeEpochs, chainOutbox, payoutOutbox, meta } = schema;
+const { nodes, nodeEvents, credentials, heartbeats, nodeEpochs, nodeSessions, chainOutbox, payoutOutbox, meta } = schema;
 
 /**
  * One pool of at most NODE_POOL_MAX_NODES nodes: the single writer of their registration,
@@ -60,10 +61,12 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     }
   }
 
-  async register(input: RegisterInput): Promise<Outcome<NodeView>> {
+  /** Registers a node; the answer carries the challenge its first heartbeat must sign. */
+  async register(input: RegisterInput): Promise<Outcome<{ node: NodeView; heartbeatChallenge: string }>> {
     await this.ready();
     const max = this.#config.NODE_POOL_MAX_NODES;
-    const outcome = this.ctx.storage.transactionSync((): Outcome<NodeView> => {
+    const challenge = newHeartbeatChallenge();
+    const outcome = this.ctx.storage.transactionSync((): Outcome<{ node: NodeView; heartbeatChallenge: string }> => {
       const count = this.db.select({ n: sql<number>`count(*)` }).from(nodes).get()?.n ?? 0;
       if (count >= max) return refuse("pool-full", `Pool ${input.pool} already holds ${count} nodes (max ${max}).`, { pool: input.pool, maxNodes: max });
       if (this.db.select().from(nodes).where(eq(nodes.publicKey, input.publicKey)).get()) {
@@ -82,18 +85,22 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
           state: "registering",
           stateChangedAt: now,
           registeredAt: now,
+          heartbeatChallenge: challenge,
         })
         .run();
       this.#logEvent(input.nodeId, input.pool, null, "registering", "registered", input.operatorId, now);
       this.db.insert(credentials).values({ ...input.credential, nodeId: input.nodeId }).run();
-      return ok(nodeView(this.#node(input.nodeId)!));
+      return ok({ node: nodeView(this.#node(input.nodeId)!), heartbeatChallenge: challenge });
     });
     if (outcome.ok) await this.#ensureAlarm(Date.now() + this.#epochCloseDelayMs());
     return outcome;
   }
 
-  /** Verifies and stores one heartbeat; any refusal stores nothing. */
-  async heartbeat(nodeId: string, jti: string, beat: Heartbeat): Promise<Outcome<{ state: NodeState; seq: number; nextHeartbeatSeconds: number }>> {
+  /**
+   * Verifies and stores one heartbeat; any refusal stores nothing. The beat must sign the current
+   * challenge; an accepted beat replaces it with a fresh one, returned for the next beat.
+   */
+  async heartbeat(nodeId: string, jti: string, beat: Heartbeat): Promise<Outcome<{ state: NodeState; seq: number; nextHeartbeatSeconds: number; challenge: string }>> {
     await this.ready();
     const config = this.#config;
     const now = Date.now();
@@ -102,21 +109,51 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const status = this.#credentialStatus(node, jti, now);
     if (!status.valid) return refuse("credential-revoked", status.reason!, { state: node.state });
     if (!acceptsHeartbeats(node.state as NodeState)) return refuse("node-state-conflict", `A ${node.state} node cannot send heartbeats.`, { state: node.state });
-    const refusal = this.refuseHeartbeat(node, beat, now, config.HEARTBEAT_MAX_SKEW_SECONDS);
+    const limits: BeatLimits = { maxSkewSeconds: config.HEARTBEAT_MAX_SKEW_SECONDS, seqWindow: config.NODE_HEARTBEAT_SEQ_WINDOW };
+    const refusal = this.refuseHeartbeat(node, beat, now, limits) ?? reportBoundsRefusal(node, beat.report, now);
     if (refusal) return { ok: false, problem: refusal };
 
     const next = stateFromReport(beat.report);
+    const challenge = newHeartbeatChallenge();
     this.ctx.storage.transactionSync(() => {
       this.db.insert(heartbeats).values({ nodeId, seq: beat.seq, at: now, sentAt: beat.sentAt, ...beat.report }).run();
       this.db
         .update(nodes)
-        .set({ lastSeq: beat.seq, lastSentAt: beat.sentAt, lastHeartbeatAt: now, lastReport: JSON.stringify(beat.report) })
+        .set({ lastSeq: beat.seq, lastSentAt: beat.sentAt, lastHeartbeatAt: now, lastReport: JSON.stringify(beat.report), heartbeatChallenge: challenge })
         .where(eq(nodes.id, nodeId))
         .run();
       if (next !== node.state) this.#transition(node, next, node.state === "offline" ? "heartbeat-resumed" : "heartbeat", null, now);
     });
     await this.#ensureAlarm(now + this.#offlineAfterMs() + 1);
-    return ok({ state: next, seq: beat.seq, nextHeartbeatSeconds: config.HEARTBEAT_INTERVAL_SECONDS });
+    return ok({ state: next, seq: beat.seq, nextHeartbeatSeconds: config.HEARTBEAT_INTERVAL_SECONDS, challenge });
+  }
+
+  /**
+   * The challenge the node's next beat must sign, for an agent that (re)starts without one; the
+   * route checks the node credential first. Reading it does not rotate it, so a second reader
+   * cannot lock the running agent out; the first accepted beat uses it up.
+   */
+  async heartbeatChallenge(nodeId: string, jti: string): Promise<Outcome<{ challenge: string; lastSeq: number; nextHeartbeatSeconds: number }>> {
+    await this.ready();
+    const node = this.#node(nodeId);
+    if (!node) return refuse("not-found", `No node ${nodeId} in this pool.`);
+    const status = this.#credentialStatus(node, jti, Date.now());
+    if (!status.valid) return refuse("credential-revoked", status.reason!, { state: node.state });
+    let challenge = node.heartbeatChallenge;
+    if (challenge === null) {
+      // Nodes registered before challenges existed get their first one here.
+      challenge = newHeartbeatChallenge();
+      this.db.update(nodes).set({ heartbeatChallenge: challenge }).where(eq(nodes.id, nodeId)).run();
+    }
+    return ok({ challenge, lastSeq: node.lastSeq, nextHeartbeatSeconds: this.#config.HEARTBEAT_INTERVAL_SECONDS });
+  }
+
+  /** Records that the server placed a session on the node (idempotent): PoOT asks only these sessions. */
+  async assignSession(nodeId: string, sessionId: string): Promise<Outcome<{ sessionId: string }>> {
+    await this.ready();
+    if (!this.#node(nodeId)) return refuse("unknown-node", `No node ${nodeId} is registered.`, { nodeId });
+    this.db.insert(nodeSessions).values({ sessionId, nodeId, assignedAt: Date.now() }).onConflictDoNothing().run();
+    return ok({ sessionId });
   }
 
   /** For verifiers of node credentials (sessions): the credential exists, is unrevoked and unexpired, and its node may work. */
@@ -297,70 +334,61 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   /** PoOT weights of one closed epoch, for the chain's leader schedule. */
   async epochWeights(epoch: number): Promise<{ nodeId: string; weight: number }[]> {
     await this.ready();
-    return this.db.select({ nodeId: nodeEpochs.nodeId, weight: nodeEpochs.weight }).from(nodeEpochs).where(eq(nodeEpochs.epoch, epoch)).orderBy(asc(nodeEpochs.nodeId)).all();
+    // A held epoch weighs nothing until an admin releases it; a rejected one never does.
+    return this.db
+      .select({ nodeId: nodeEpochs.nodeId, weight: nodeEpochs.weight })
+      .from(nodeEpochs)
+      .where(and(eq(nodeEpochs.epoch, epoch), inArray(nodeEpochs.status, ["accrued", "released"])))
+      .orderBy(asc(nodeEpochs.nodeId))
+      .all();
   }
 
   /**
    * Computes PoOT and work credits of every node for a finished epoch (once: a closed epoch is
-   * never recomputed), writes the chain transactions, accrues earnings and queues due payouts.
+   * never recomputed) from what the server observed, then accrues it (balance, chain transaction,
+   * due payouts) or holds it for review when the node's report disagrees (an admin alert).
+   * Throws when a session cannot be asked: nothing is written, the alarm retries.
    */
-  async closeEpoch(epoch: number): Promise<{ nodeId: string; credits: number; operationalSeconds: number }[]> {
+  async closeEpoch(epoch: number): Promise<{ nodeId: string; credits: number; operationalSeconds: number; status: string }[]> {
     await this.ready();
     const config = this.#config;
     const window = epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS);
-    const margin = 2 * window.intervalMs;
     const now = Date.now();
+    const open = nodesToClose(this.db, epoch, window);
+    const observed = new Map<string, ObservedWork>();
+    for (const node of open) observed.set(node.id, await observeNode(this.env, this.db, node.id, window, now));
     const results = this.ctx.storage.transactionSync(() => {
-      const out: { nodeId: string; credits: number; operationalSeconds: number }[] = [];
-      for (const node of this.db.select().from(nodes).all()) {
-        if (this.db.select().from(nodeEpochs).where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch))).get()) continue;
-        const beats = this.db
-          .select({ at: heartbeats.at, sessionsHosted: heartbeats.sessionsHosted, bytesRecorded: heartbeats.bytesRecorded })
-          .from(heartbeats)
-          .where(and(eq(heartbeats.nodeId, node.id), gte(heartbeats.at, window.startMs - margin), lte(heartbeats.at, window.endMs + margin)))
-          .all();
-        if (beats.length === 0) continue;
-        const poot = computePoot(beats, window);
-        const units = poot.credits * config.CREDIT_USDT_UNITS;
-        this.db.insert(nodeEpochs).values({ nodeId: node.id, epoch, ...poot, units }).run();
-        this.db
-          .update(nodes)
-          .set({
-            operationalSecondsTotal: sql`${nodes.operationalSecondsTotal} + ${poot.operationalSeconds}`,
-            creditsTotal: sql`${nodes.creditsTotal} + ${poot.credits}`,
-            accruedCredits: sql`${nodes.accruedCredits} + ${poot.credits}`,
-            accruedUnits: sql`${nodes.accruedUnits} + ${units}`,
-          })
-          .where(eq(nodes.id, node.id))
-          .run();
-        const tx: WorkCreditTx = {
-          type: "work-credit",
-          version: 1,
-          id: workCreditTxId(node.id, epoch),
-          nodeId: node.id,
-          pool: node.pool,
-          operatorId: node.operatorId,
-          payoutAddress: node.payoutAddress,
-          epoch,
-          epochStart: new Date(window.startMs).toISOString(),
-          epochEnd: new Date(window.endMs).toISOString(),
-          pootVersion: POOT_VERSION,
-          operationalSeconds: poot.operationalSeconds,
-          sessionSeconds: poot.sessionSeconds,
-          bytesRecorded: String(poot.bytesRecorded),
-          credits: poot.credits,
-          weight: poot.weight,
-        };
-        this.db.insert(chainOutbox).values({ id: tx.id, payload: JSON.stringify(tx), createdAt: now }).onConflictDoNothing().run();
-        queuePayoutIfDue(this.db, node.id, config.AUTO_PAYOUT_THRESHOLD, now);
-        out.push({ nodeId: node.id, credits: poot.credits, operationalSeconds: poot.operationalSeconds });
+      const out: { nodeId: string; credits: number; operationalSeconds: number; status: string }[] = [];
+      for (const node of open) {
+        const row = settleEpoch(this.db, this.#node(node.id)!, epoch, window, observed.get(node.id)!, config, now);
+        if (row) out.push({ nodeId: node.id, credits: row.credits, operationalSeconds: row.operationalSeconds, status: row.status });
       }
       const last = this.#lastClosedEpoch();
       if (epoch > last) this.db.update(meta).set({ value: epoch }).where(eq(meta.key, LAST_CLOSED_EPOCH)).run();
       return out;
     });
+    await this.#raiseHeldAlerts();
     await this.#ensureAlarm(now);
     return results;
+  }
+
+  /** Held epochs of this pool (all nodes), newest first, for the admin's review. */
+  async heldEpochs(limit: number): Promise<(EpochView & { nodeId: string })[]> {
+    await this.ready();
+    return heldEpochRows(this.db, limit).map((row) => ({ nodeId: row.nodeId, ...epochView(row, this.#config.EPOCH_SECONDS) }));
+  }
+
+  /** An admin's decision on a held epoch: `release` accrues it as observed (never as reported), `reject` drops it. */
+  async reviewEpoch({ nodeId, epoch, decision, actor }: { nodeId: string; epoch: number; decision: "release" | "reject"; actor: string }): Promise<Outcome<EpochView>> {
+    await this.ready();
+    const config = this.#config;
+    const node = this.#node(nodeId);
+    if (!node) return refuse("not-found", `No node ${nodeId}.`);
+    const now = Date.now();
+    const reviewed = this.ctx.storage.transactionSync(() => reviewHeldEpoch(this.db, node, epoch, decision, actor, config, now));
+    if (!reviewed.ok) return reviewed;
+    if (decision === "release") await this.#ensureAlarm(now);
+    return ok(epochView(reviewed.value, config.EPOCH_SECONDS));
   }
 
   override async alarm(): Promise<void> {
@@ -369,9 +397,16 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const now = Date.now();
     this.#markSilentNodesOffline(now);
     const epochMs = config.EPOCH_SECONDS * 1000;
-    for (let epoch = this.#lastClosedEpoch() + 1; (epoch + 1) * epochMs + this.#epochCloseDelayMs() <= now; epoch++) {
-      await this.closeEpoch(epoch);
+    try {
+      for (let epoch = this.#lastClosedEpoch() + 1; (epoch + 1) * epochMs + this.#epochCloseDelayMs() <= now; epoch++) {
+        await this.closeEpoch(epoch);
+      }
+    } catch (error) {
+      // A session could not be asked: the epoch stays open and an alarm a minute later tries again.
+      this.#closeRetryAt = now + 60_000;
+      logEvent("warn", "nodes.epoch_close_failed", { error: String(error) }, config.LOG_LEVEL);
     }
+    await this.#raiseHeldAlerts();
     // Beats older than the open epoch's look-back are no longer needed by any computation.
     const keepFrom = (this.#lastClosedEpoch() + 1) * epochMs - this.#offlineAfterMs();
     this.db.delete(heartbeats).where(lte(heartbeats.at, keepFrom - 1)).run();
@@ -381,10 +416,21 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
 
   // ── internals ────────────────────────────────────────────────────────────
 
-  /** Sequence, clock and Ed25519 signature (bench/workers/heartbeats.ts overrides it for its unsigned baseline). */
-  protected refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, maxSkewSeconds: number): Refusal | null {
-    return heartbeatRefusal(node, beat, now, maxSkewSeconds);
+  /** Sequence window, challenge, clock and Ed25519 signature (bench/workers/heartbeats.ts overrides it for its unsigned baseline). */
+  protected refuseHeartbeat(node: NodeRow, beat: Heartbeat, now: number, limits: BeatLimits): Refusal | null {
+    return heartbeatRefusal({ ...node, challenge: node.heartbeatChallenge }, beat, now, limits);
   }
+
+  async #raiseHeldAlerts(): Promise<void> {
+    try {
+      await alertHeldEpochs(this.env, this.db, BigInt(this.#config.CREDIT_USDT_UNITS));
+    } catch (error) {
+      logEvent("warn", "nodes.alert_failed", { error: String(error) }, this.#config.LOG_LEVEL);
+    }
+  }
+
+  /** After a failed epoch close, not before this (in memory: a restart simply retries at once). */
+  #closeRetryAt = 0;
 
   #node(nodeId: string): NodeRow | undefined {
     return this.db.select().from(nodes).where(eq(nodes.id, nodeId)).get();
@@ -452,10 +498,13 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const candidates: number[] = [];
     const online = this.db.select({ at: min(nodes.lastHeartbeatAt) }).from(nodes).where(inArray(nodes.state, ["active", "idle", "working"])).get();
     if (online?.at != null) candidates.push(Number(online.at) + this.#offlineAfterMs() + 1);
+    if (this.db.select({ id: nodeEpochs.nodeId }).from(nodeEpochs).where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt))).limit(1).get()) {
+      candidates.push(Date.now() + 60_000); // an alert still to raise
+    }
     const retry = this.db.select({ at: min(payoutOutbox.nextAttemptAt) }).from(payoutOutbox).where(eq(payoutOutbox.status, "queued")).get();
     if (retry?.at != null) candidates.push(Number(retry.at));
     const anyNode = this.db.select({ id: nodes.id }).from(nodes).limit(1).get();
-    if (anyNode) candidates.push((this.#lastClosedEpoch() + 2) * this.#config.EPOCH_SECONDS * 1000 + this.#epochCloseDelayMs());
+    if (anyNode) candidates.push(Math.max(this.#closeRetryAt, (this.#lastClosedEpoch() + 2) * this.#config.EPOCH_SECONDS * 1000 + this.#epochCloseDelayMs()));
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Date.now(), Math.min(...candidates)));
   }
 }

@@ -20,6 +20,8 @@ export const nodes = sqliteTable("nodes", {
   lastSeq: integer("last_seq").notNull().default(0),
   lastSentAt: integer("last_sent_at"),
   lastReport: text("last_report"),
+  /** The single-use challenge the next heartbeat must sign (rotated by every accepted beat). */
+  heartbeatChallenge: text("heartbeat_challenge"),
   operationalSecondsTotal: integer("operational_seconds_total").notNull().default(0),
   creditsTotal: integer("credits_total").notNull().default(0),
   /** Earned and not yet in a payout request. */
@@ -84,8 +86,34 @@ export const nodeEpochs = sqliteTable(
     credits: integer("credits").notNull(),
     weight: integer("weight").notNull(),
     units: integer("units").notNull(),
+    /**
+     * `accrued`: paid into the balance and sent to the chain. `held`: the node's report and the
+     * server's observation disagreed beyond the tolerance; nothing accrued until an admin
+     * `released` (accrued then) or `rejected` it.
+     */
+    status: text("status", { enum: ["accrued", "held", "released", "rejected"] }).notNull().default("accrued"),
+    /** What the node's beats claimed (never paid): for review. */
+    reportedSessionSeconds: integer("reported_session_seconds").notNull().default(0),
+    reportedBytes: integer("reported_bytes").notNull().default(0),
+    /** When the admin alert for a held epoch was raised (null: still to raise, retried by the alarm). */
+    alertedAt: integer("alerted_at"),
+    reviewedBy: text("reviewed_by"),
+    reviewedAt: integer("reviewed_at"),
   },
-  (t) => [primaryKey({ columns: [t.nodeId, t.epoch] })],
+  (t) => [primaryKey({ columns: [t.nodeId, t.epoch] }), index("node_epochs_status").on(t.status)],
+);
+
+/** Sessions the server placed on a node (functions/sessions at creation): the only sessions PoOT asks about. */
+export const nodeSessions = sqliteTable(
+  "node_sessions",
+  {
+    sessionId: text("session_id").primaryKey(),
+    nodeId: text("node_id").notNull(),
+    assignedAt: integer("assigned_at").notNull(),
+    /** When the session stopped recording (as it reported); epochs starting later no longer ask it. */
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [index("node_sessions_node").on(t.nodeId, t.finishedAt)],
 );
 
 /** Chain transactions waiting for the chain to pull them (shared/nodes/chain-tx.ts). */

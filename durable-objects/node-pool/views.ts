@@ -43,6 +43,10 @@ export function epochView(row: typeof nodeEpochs.$inferSelect, epochSeconds: num
     credits: row.credits,
     weight: row.weight,
     earned: formatUnits(BigInt(row.units)),
+    /** accrued | held (for review) | released | rejected */
+    status: row.status,
+    /** The node's own claims for the epoch (never paid; shown for review). */
+    reported: { sessionSeconds: row.reportedSessionSeconds, bytesRecorded: String(row.reportedBytes) },
   };
 }
 export type EpochView = ReturnType<typeof epochView>;

@@ -21,6 +21,7 @@ import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
+import { usageOf, type SessionUsage } from "./usage.ts";
 import { backoffMs, MAX_PIPELINE_ATTEMPTS, UPLOAD_TIMEOUT_MS, type TaskName } from "./tasks.ts";
 import {
   toManifestChunk,
@@ -295,6 +296,13 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     return row.ok ? ok(this.#view(row.value)) : row;
+  }
+
+  /** For the node pool closing an epoch: what this session saw of `nodeId`'s work in [fromMs, toMs); null if it does not exist. */
+  async usage(nodeId: string, fromMs: number, toMs: number): Promise<SessionUsage | null> {
+    await this.ready();
+    if (this.dormant) return null;
+    return usageOf(this.db, nodeId, fromMs, toMs, Date.now());
   }
 
   async events(actor: Actor): Promise<Outcome<EventRow[]>> {

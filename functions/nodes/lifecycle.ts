@@ -1,10 +1,35 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { auditAdmin } from "../admin/context.ts";
 import { callDurableObject } from "../do-call.ts";
 import { requireRole } from "../middleware/authenticate.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import { pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
-import { NodeIdParam, NodeSchema } from "./schemas.ts";
+import { EpochSchema, NodeIdParam, NodeSchema } from "./schemas.ts";
+
+const EpochReviewSchema = z
+  .object({
+    /** release: accrue the epoch as the server observed it (never as the node reported); reject: drop it. */
+    decision: z.enum(["release", "reject"]),
+  })
+  .strict()
+  .openapi("NodeEpochReview");
+
+const reviewEpoch = createRoute({
+  method: "post",
+  path: "/{id}/epochs/{epoch}/review",
+  tags: ["nodes"],
+  summary: "Decide on an epoch held for review because the node's report disagreed with what the server saw (ADMIN)",
+  middleware: [requireRole("ADMIN")],
+  request: {
+    params: NodeIdParam.extend({ epoch: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+    body: { required: true, content: { "application/json": { schema: EpochReviewSchema } } },
+  },
+  responses: {
+    200: { description: "The epoch after the decision", content: { "application/json": { schema: EpochSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 429),
+  },
+});
 
 const SuspensionSchema = z
   .object({
@@ -42,6 +67,23 @@ const terminateNode = createRoute({
 });
 
 export const lifecycleApp = createApp()
+  .openapi(reviewEpoch, async (c) => {
+    const { id, epoch } = c.req.valid("param");
+    const { decision } = c.req.valid("json");
+    const { placement, principal } = await visibleNode(c, id);
+    const reviewed = unwrap(
+      await callDurableObject("NodePoolDO", "reviewEpoch", () => pool(c, placement.pool).reviewEpoch({ nodeId: id, epoch, decision, actor: principal.userId })),
+    );
+    await auditAdmin(c, {
+      action: "admin.node_epoch_review",
+      outcome: "success",
+      targetId: `${id}:${epoch}`,
+      details: { decision, credits: reviewed.credits, earned: reviewed.earned },
+      before: { status: "held" },
+      after: { status: reviewed.status },
+    });
+    return c.json(reviewed, 200);
+  })
   .openapi(setSuspension, async (c) => {
     const { id } = c.req.valid("param");
     const { suspended, reason } = c.req.valid("json");

@@ -27,13 +27,14 @@ const registerNode = createRoute({
   summary: "Register a node (NODE_OPERATOR): the request is signed by the node's Ed25519 key",
   description:
     "`signature` is Ed25519 over the canonical JSON of {kind:'lucid.node.register.v1', operatorId, publicKey, payoutAddress, " +
-    "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock.",
+    "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock. " +
+    "`heartbeatChallenge` is what the first heartbeat must sign.",
   middleware: [requireRole("NODE_OPERATOR")] as const,
   request: { body: { required: true, content: { "application/json": { schema: RegistrationSchema } } } },
   responses: {
     201: {
       description: "Registered; the credential is shown once",
-      content: { "application/json": { schema: z.object({ node: NodeSchema, credential: CredentialSchema }) } },
+      content: { "application/json": { schema: z.object({ node: NodeSchema, credential: CredentialSchema, heartbeatChallenge: z.string() }) } },
     },
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
@@ -78,12 +79,13 @@ export const registrationApp = createApp().openapi(registerNode, async (c) => {
     throw error;
   });
   if (!registered.ok) await release();
-  const node = unwrap(registered);
+  const { node, heartbeatChallenge } = unwrap(registered);
   const token = await signNodeCredential(config.JWT_SECRET_KEY, nodeId, placement.pool, credential);
   return c.json(
     {
       node,
       credential: { token, jti: credential.jti, expiresAt: new Date(credential.expiresAt).toISOString(), header: NODE_CREDENTIAL_HEADER },
+      heartbeatChallenge,
     },
     201,
   );

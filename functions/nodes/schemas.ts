@@ -52,6 +52,8 @@ export const EpochSchema = z
     credits: z.number().int(),
     weight: z.number().int(),
     earned: usdt,
+    status: z.enum(["accrued", "held", "released", "rejected"]),
+    reported: z.object({ sessionSeconds: z.number().int(), bytesRecorded: z.string() }),
   })
   .openapi("NodeEpoch");
 
@@ -89,5 +91,16 @@ export const LeaderboardSchema = z
   .openapi("NodeLeaderboard");
 
 export const HeartbeatAcceptedSchema = z
-  .object({ accepted: z.literal(true), state: z.enum(NODE_STATES), seq: z.number().int(), nextHeartbeatSeconds: z.number().int() })
+  .object({
+    accepted: z.literal(true),
+    state: z.enum(NODE_STATES),
+    seq: z.number().int(),
+    nextHeartbeatSeconds: z.number().int(),
+    /** The single-use challenge the next beat must sign. */
+    challenge: z.string(),
+  })
   .openapi("HeartbeatAccepted");
+
+export const HeartbeatChallengeSchema = z
+  .object({ challenge: z.string(), lastSeq: z.number().int(), nextHeartbeatSeconds: z.number().int() })
+  .openapi("HeartbeatChallenge");

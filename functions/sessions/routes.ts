@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
-import { placeableNode } from "../nodes/access.ts";
+import { assignSessionToNode, placeableNode } from "../nodes/access.ts";
 import { createApp, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
 import {
   actorOf,
@@ -133,8 +133,9 @@ export const sessionRoutes = createApp()
     if (body.ownerId !== undefined && body.ownerId !== actor.userId && !isAdmin(actor)) {
       throw new ApiError("forbidden", "Only admins may create sessions for another user.");
     }
-    await placeableNode(c, body.nodeId);
+    const placement = await placeableNode(c, body.nodeId);
     const id = crypto.randomUUID();
+    await assignSessionToNode(c, placement.pool, body.nodeId, id);
     const view = await callSession("create", () =>
       sessionStub(c, id).create({
         id,

@@ -63,6 +63,8 @@ export class DemoNode {
   id = "";
   credential = "";
   private seq = 0;
+  /** The pool's challenge for the next beat (registration answer, then each accepted beat). */
+  private challenge: string | null = null;
 
   private readonly http: DemoHttp;
   private readonly secretKey: Uint8Array;
@@ -94,26 +96,36 @@ export class DemoNode {
       return { node: existing, created: false };
     }
     const unsigned = { publicKey: this.publicKey, payoutAddress, resources: DEMO_NODE_RESOURCES, timestamp: Date.now() };
-    const registered = await this.http.call<{ node: NodeView; credential: { token: string } }>("/api/v1/nodes", {
+    const registered = await this.http.call<{ node: NodeView; credential: { token: string }; heartbeatChallenge: string }>("/api/v1/nodes", {
       token: operatorToken,
       body: { ...unsigned, signature: this.sign(registrationMessage(operatorId, unsigned)) },
     });
     this.id = registered.node.id;
     this.credential = registered.credential.token;
+    this.challenge = registered.heartbeatChallenge;
     return { node: registered.node, created: true };
   }
 
   /** One signed heartbeat; the sequence continues from the last one the server accepted. */
   async heartbeat(sessionsHosted: number, bytesRecorded: number): Promise<void> {
+    if (this.challenge === null) {
+      const current = await this.http.call<{ challenge: string; lastSeq: number }>(`/api/v1/nodes/${this.id}/heartbeat-challenge`, {
+        headers: { "X-Node-Credential": this.credential },
+      });
+      this.challenge = current.challenge;
+      this.seq = Math.max(this.seq, current.lastSeq);
+    }
     const unsigned = {
       seq: this.seq + 1,
+      challenge: this.challenge,
       sentAt: Date.now(),
       report: { cpuPercent: 14, memoryPercent: 38, diskPercent: 21, networkMbps: 6, sessionsHosted, bytesRecorded, accepting: true },
     };
-    await this.http.call(`/api/v1/nodes/${this.id}/heartbeats`, {
+    const accepted = await this.http.call<{ challenge: string }>(`/api/v1/nodes/${this.id}/heartbeats`, {
       headers: { "X-Node-Credential": this.credential },
       body: { ...unsigned, signature: this.sign(heartbeatMessage(this.id, unsigned)) },
     });
     this.seq = unsigned.seq;
+    this.challenge = accepted.challenge;
   }
 }

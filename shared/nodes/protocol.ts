@@ -53,9 +53,14 @@ export const ReportSchema = z
   .strict();
 export type Report = z.infer<typeof ReportSchema>;
 
+/** The pool's single-use heartbeat challenge: 16 random bytes as lowercase hex. */
+export const HEARTBEAT_CHALLENGE = z.string().regex(/^[0-9a-f]{32}$/, "must be the pool's 32-hex-character heartbeat challenge");
+
 export const HeartbeatSchema = z
   .object({
     seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    /** The challenge the pool handed out with the previous accepted beat (or registration, or GET heartbeat-challenge). */
+    challenge: HEARTBEAT_CHALLENGE,
     sentAt: timestampMs,
     report: ReportSchema,
     signature: HEX_SIGNATURE,
@@ -77,8 +82,17 @@ export function registrationMessage(operatorId: string, r: Omit<Registration, "s
   });
 }
 
+/** Version 2 signs the pool's challenge, so a beat can be neither pre-signed nor replayed. */
+export const HEARTBEAT_KIND = "lucid.node.heartbeat.v2";
+
 export function heartbeatMessage(nodeId: string, h: Omit<Heartbeat, "signature">): Uint8Array {
-  return canonicalBytes({ kind: "lucid.node.heartbeat.v1", nodeId, seq: h.seq, sentAt: h.sentAt, report: h.report });
+  return canonicalBytes({ kind: HEARTBEAT_KIND, nodeId, seq: h.seq, challenge: h.challenge, sentAt: h.sentAt, report: h.report });
+}
+
+/** A fresh single-use challenge (WebCrypto's CSPRNG, present in the Worker and in Node). */
+export function newHeartbeatChallenge(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Asking for a fresh credential (after a revocation) needs the node key as well. */

@@ -22,8 +22,27 @@ export function skewRefusal(sentAtMs: number, nowMs: number, maxSkewSeconds: num
   }).problem;
 }
 
-/** Sequence and clock checks (cheap, no crypto): null when the beat may proceed to its signature check. */
-export function sequenceRefusal(node: { lastSeq: number }, beat: Heartbeat, nowMs: number, maxSkewSeconds: number): Refusal | null {
+/** What a pool knows of a node when it checks a beat. */
+export interface BeatGate {
+  id: string;
+  publicKey: string;
+  lastSeq: number;
+  /** The single-use challenge the next beat must sign (null: none issued yet). */
+  challenge: string | null;
+}
+
+export interface BeatLimits {
+  maxSkewSeconds: number;
+  /** A beat's seq may be at most this far above the last accepted one. */
+  seqWindow: number;
+}
+
+/**
+ * Sequence window, challenge and clock (cheap, no crypto): null when the beat may proceed to its
+ * signature check. The window keeps a node from burning its sequence space (a seq of 2^53−1 would
+ * leave no successor); the challenge makes every beat answer the pool's previous reply.
+ */
+export function sequenceRefusal(node: BeatGate, beat: Heartbeat, nowMs: number, limits: BeatLimits): Refusal | null {
   if (beat.seq === node.lastSeq) {
     return refuse("heartbeat-replayed", `Heartbeat ${beat.seq} was already accepted.`, { lastSeq: node.lastSeq }).problem;
   }
@@ -32,20 +51,24 @@ export function sequenceRefusal(node: { lastSeq: number }, beat: Heartbeat, nowM
       lastSeq: node.lastSeq,
     }).problem;
   }
-  return skewRefusal(beat.sentAt, nowMs, maxSkewSeconds);
+  if (beat.seq - node.lastSeq > limits.seqWindow) {
+    return refuse("heartbeat-seq-out-of-window", `Sequence ${beat.seq} is more than ${limits.seqWindow} above the last accepted ${node.lastSeq}.`, {
+      lastSeq: node.lastSeq,
+      seqWindow: limits.seqWindow,
+    }).problem;
+  }
+  if (node.challenge === null || beat.challenge !== node.challenge) {
+    return refuse("heartbeat-challenge", "The beat does not sign the pool's current challenge.", { challenge: node.challenge, lastSeq: node.lastSeq }).problem;
+  }
+  return skewRefusal(beat.sentAt, nowMs, limits.maxSkewSeconds);
 }
 
 /**
- * Whether a heartbeat may be accepted, cheapest checks first (sequence, clock), the signature
- * last. Null means accept. Nothing here touches storage: a refusal leaves no trace.
+ * Whether a heartbeat may be accepted, cheapest checks first (sequence, challenge, clock), the
+ * signature last. Null means accept. Nothing here touches storage: a refusal leaves no trace.
  */
-export function heartbeatRefusal(
-  node: { id: string; publicKey: string; lastSeq: number },
-  beat: Heartbeat,
-  nowMs: number,
-  maxSkewSeconds: number,
-): Refusal | null {
-  const early = sequenceRefusal(node, beat, nowMs, maxSkewSeconds);
+export function heartbeatRefusal(node: BeatGate, beat: Heartbeat, nowMs: number, limits: BeatLimits): Refusal | null {
+  const early = sequenceRefusal(node, beat, nowMs, limits);
   if (early) return early;
   if (!verifySignature(node.publicKey, heartbeatMessage(node.id, beat), beat.signature)) {
     return refuse("invalid-signature", "The heartbeat signature does not verify with this node's key.").problem;

@@ -26,22 +26,44 @@ describe("canonical JSON", () => {
 
 describe("heartbeat verification", () => {
   const secret = ed25519.utils.randomSecretKey();
-  const node = { id: "node_x", publicKey: bytesToHex(ed25519.getPublicKey(secret)), lastSeq: 7 };
+  const challenge = "0123456789abcdef0123456789abcdef";
+  const node = { id: "node_x", publicKey: bytesToHex(ed25519.getPublicKey(secret)), lastSeq: 7, challenge };
   const report = { cpuPercent: 1, memoryPercent: 2, diskPercent: 3, networkMbps: 4, sessionsHosted: 0, bytesRecorded: 0, accepting: true };
   const now = 1_800_000_000_000;
-  const signed = (seq: number, sentAt = now) => ({ seq, sentAt, report, signature: bytesToHex(ed25519.sign(heartbeatMessage(node.id, { seq, sentAt, report }), secret)) });
+  const limits = { maxSkewSeconds: 30, seqWindow: 1000 };
+  const signed = (seq: number, sentAt = now, signedChallenge = challenge) => {
+    const unsigned = { seq, challenge: signedChallenge, sentAt, report };
+    return { ...unsigned, signature: bytesToHex(ed25519.sign(heartbeatMessage(node.id, unsigned), secret)) };
+  };
 
-  it("accepts the next sequence within the skew bound", () => {
-    expect(heartbeatRefusal(node, signed(8), now, 30)).toBeNull();
-    expect(heartbeatRefusal(node, signed(8, now - 30_000), now, 30)).toBeNull();
+  it("accepts the next sequence within the skew bound and the window", () => {
+    expect(heartbeatRefusal(node, signed(8), now, limits)).toBeNull();
+    expect(heartbeatRefusal(node, signed(8, now - 30_000), now, limits)).toBeNull();
+    expect(heartbeatRefusal(node, signed(1007), now, limits)).toBeNull();
+  });
+
+  it("signs version 2 of the message, which carries the challenge", () => {
+    const bytes = new TextDecoder().decode(heartbeatMessage(node.id, { seq: 8, challenge, sentAt: now, report }));
+    expect(bytes).toContain('"kind":"lucid.node.heartbeat.v2"');
+    expect(bytes).toContain(`"challenge":"${challenge}"`);
   });
 
   it("refuses replays, older sequences, skew and signatures over other bytes", () => {
-    expect(heartbeatRefusal(node, signed(7), now, 30)?.slug).toBe("heartbeat-replayed");
-    expect(heartbeatRefusal(node, signed(6), now, 30)?.slug).toBe("heartbeat-out-of-order");
-    expect(heartbeatRefusal(node, signed(8, now + 31_000), now, 30)?.slug).toBe("clock-skew");
-    expect(heartbeatRefusal(node, { ...signed(8), seq: 9 }, now, 30)?.slug).toBe("invalid-signature");
-    expect(heartbeatRefusal({ ...node, id: "node_y" }, signed(8), now, 30)?.slug).toBe("invalid-signature");
+    expect(heartbeatRefusal(node, signed(7), now, limits)?.slug).toBe("heartbeat-replayed");
+    expect(heartbeatRefusal(node, signed(6), now, limits)?.slug).toBe("heartbeat-out-of-order");
+    expect(heartbeatRefusal(node, signed(8, now + 31_000), now, limits)?.slug).toBe("clock-skew");
+    expect(heartbeatRefusal(node, { ...signed(8), seq: 9 }, now, limits)?.slug).toBe("invalid-signature");
+    expect(heartbeatRefusal({ ...node, id: "node_y" }, signed(8), now, limits)?.slug).toBe("invalid-signature");
+  });
+
+  it("refuses a sequence beyond the window (2^53−1 included) and a stale or absent challenge", () => {
+    expect(heartbeatRefusal(node, signed(1008), now, limits)?.slug).toBe("heartbeat-seq-out-of-window");
+    expect(heartbeatRefusal(node, signed(Number.MAX_SAFE_INTEGER), now, limits)?.slug).toBe("heartbeat-seq-out-of-window");
+    const stale = heartbeatRefusal(node, signed(8, now, "f".repeat(32)), now, limits);
+    expect(stale).toMatchObject({ slug: "heartbeat-challenge", extensions: { challenge } });
+    expect(heartbeatRefusal({ ...node, challenge: null }, signed(8), now, limits)?.slug).toBe("heartbeat-challenge");
+    // A beat that claims the current challenge but signed another is a bad signature.
+    expect(heartbeatRefusal(node, { ...signed(8, now, "f".repeat(32)), challenge }, now, limits)?.slug).toBe("invalid-signature");
   });
 });
 

@@ -3,7 +3,7 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 import { credentialRequestMessage, heartbeatMessage, registrationMessage, type Report, type Resources } from "../../shared/nodes/protocol.ts";
 import { api, tokenFor } from "./helpers.ts";
 
-/** A node as the Pi agent acts: its own Ed25519 key, a sequence counter, signed requests. */
+/** A node as the Pi agent acts: its own Ed25519 key, a sequence counter, the pool's last challenge, signed requests. */
 export const PAYOUT_ADDRESS = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
 export const PI5: Resources = { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 };
 export const QUIET: Report = { cpuPercent: 12, memoryPercent: 40, diskPercent: 20, networkMbps: 5, sessionsHosted: 0, bytesRecorded: 0, accepting: true };
@@ -18,6 +18,8 @@ export class TestNode {
   credential = "";
   jti = "";
   seq = 0;
+  /** The challenge the next beat signs (from registration, then each accepted beat). */
+  challenge = "";
 
   constructor(readonly operatorId: string) {}
 
@@ -43,7 +45,8 @@ export class TestNode {
       body: JSON.stringify(this.registrationBody(overrides)),
     });
     if (res.status === 201) {
-      const body = await res.clone().json<{ node: { id: string; pool: string }; credential: { token: string; jti: string } }>();
+      const body = await res.clone().json<{ node: { id: string; pool: string }; credential: { token: string; jti: string }; heartbeatChallenge: string }>();
+      this.challenge = body.heartbeatChallenge;
       this.id = body.node.id;
       this.pool = body.node.pool;
       this.credential = body.credential.token;
@@ -52,8 +55,13 @@ export class TestNode {
     return res;
   }
 
-  heartbeatBody(options: { seq?: number; sentAt?: number; report?: Report; signWith?: SecretKey } = {}) {
-    const unsigned = { seq: options.seq ?? this.seq + 1, sentAt: options.sentAt ?? Date.now(), report: options.report ?? QUIET };
+  heartbeatBody(options: { seq?: number; sentAt?: number; report?: Report; signWith?: SecretKey; challenge?: string } = {}) {
+    const unsigned = {
+      seq: options.seq ?? this.seq + 1,
+      challenge: options.challenge ?? this.challenge,
+      sentAt: options.sentAt ?? Date.now(),
+      report: options.report ?? QUIET,
+    };
     return { ...unsigned, signature: this.sign(heartbeatMessage(this.id, unsigned), options.signWith) };
   }
 
@@ -64,7 +72,27 @@ export class TestNode {
     const credential = options.credential === undefined ? this.credential : options.credential;
     if (credential !== null) headers["X-Node-Credential"] = credential;
     const res = await api(`/api/v1/nodes/${options.nodeId ?? this.id}/heartbeats`, { method: "POST", headers, body: JSON.stringify(body) });
-    if (res.status === 200) this.seq = body.seq;
+    if (res.status === 200) {
+      this.seq = body.seq;
+      this.challenge = (await res.clone().json<{ challenge: string }>()).challenge;
+    }
+    return res;
+  }
+
+  /** Sends an already built body (a replay, a pre-signed beat) as it is. */
+  async send(body: unknown): Promise<Response> {
+    return api(`/api/v1/nodes/${this.id}/heartbeats`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Node-Credential": this.credential },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** GET heartbeat-challenge, as an agent does after a restart; adopts the answer. */
+  async fetchChallenge(credential: string | null = this.credential): Promise<Response> {
+    const headers: Record<string, string> = credential === null ? {} : { "X-Node-Credential": credential };
+    const res = await api(`/api/v1/nodes/${this.id}/heartbeat-challenge`, { headers });
+    if (res.status === 200) this.challenge = (await res.clone().json<{ challenge: string }>()).challenge;
     return res;
   }
 

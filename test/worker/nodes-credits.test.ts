@@ -4,7 +4,6 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { problemOf } from "./helpers.ts";
 import { asOperator, TestNode } from "./node-agent.ts";
 
-const MiB = 1024 * 1024;
 const EPOCH_MS = 3600 * 1000; // EPOCH_SECONDS in wrangler.toml
 
 function poolStub(name: string) {
@@ -26,10 +25,11 @@ async function storeBeats(node: TestNode, epoch: number, beats: [offset: number,
   });
 }
 
-// The same epoch-with-gaps as test/node/poot.test.ts, relative to the epoch start: 16 credits.
+// The same epoch-with-gaps as test/node/poot.test.ts, relative to the epoch start, from a node that
+// hosted nothing and says so: 370 operational seconds, 6 credits.
 const GAPPY: [number, number, number][] = [
-  [-30, 0, 999 * MiB], [20, 0, 0], [80, 1, 50 * MiB], [140, 2, 100 * MiB], [400, 0, 0],
-  [460, 0, 0], [580, 3, 0], [3550, 1, 0], [3610, 1, 200 * MiB],
+  [-30, 0, 0], [20, 0, 0], [80, 0, 0], [140, 0, 0], [400, 0, 0],
+  [460, 0, 0], [580, 0, 0], [3550, 0, 0], [3610, 0, 0],
 ];
 
 async function setAccrued(node: TestNode, units: number) {
@@ -50,21 +50,21 @@ describe("closing an epoch", () => {
   it("computes PoOT from stored beats, writes a work-credit transaction and accrues USDT", async () => {
     await storeBeats(node, epoch, GAPPY);
     const pool = poolStub(node.pool);
-    expect(await pool.closeEpoch(epoch)).toEqual([{ nodeId: node.id, credits: 16, operationalSeconds: 370 }]);
+    expect(await pool.closeEpoch(epoch)).toEqual([{ nodeId: node.id, credits: 6, operationalSeconds: 370, status: "accrued" }]);
     // Closing again changes nothing.
     expect(await pool.closeEpoch(epoch)).toEqual([]);
 
     const txs = await pool.pendingChainTransactions(100);
     const credit = txs.find((t) => t.type === "work-credit" && t.nodeId === node.id);
-    expect(credit).toMatchObject({ id: `work-credit:${node.id}:${epoch}`, epoch, credits: 16, weight: 16, operationalSeconds: 370, sessionSeconds: 590, bytesRecorded: String(150 * MiB) });
-    expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 16 });
+    expect(credit).toMatchObject({ id: `work-credit:${node.id}:${epoch}`, epoch, credits: 6, weight: 6, operationalSeconds: 370, sessionSeconds: 0, bytesRecorded: "0", pootVersion: 2 });
+    expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 6 });
     expect(await pool.ackChainTransactions([credit!.id])).toBe(1);
     expect((await pool.pendingChainTransactions(100)).some((t) => t.id === credit!.id)).toBe(false);
 
     const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
     const detail = await res.json<{ node: { credits: number; accrued: string; operationalSeconds: number }; epochs: { epoch: number; earned: string; credits: number }[]; payouts: unknown[] }>();
-    expect(detail.node).toMatchObject({ credits: 16, accrued: "0.016000", operationalSeconds: 370 });
-    expect(detail.epochs).toEqual([expect.objectContaining({ epoch, credits: 16, earned: "0.016000" })]);
+    expect(detail.node).toMatchObject({ credits: 6, accrued: "0.006000", operationalSeconds: 370 });
+    expect(detail.epochs).toEqual([expect.objectContaining({ epoch, credits: 6, earned: "0.006000", status: "accrued" })]);
     expect(detail.payouts).toEqual([]);
 
     const board = await asOperator(node.operatorId, "/api/v1/nodes/leaderboard?limit=100");
@@ -73,15 +73,15 @@ describe("closing an epoch", () => {
   });
 
   it("queues a payout automatically when the accrual reaches the threshold", async () => {
-    await setAccrued(node, 9_990_000); // 9.99 USDT; the epoch adds 16 credits × 1000 units
+    await setAccrued(node, 9_996_000); // 9.996 USDT; the epoch adds 6 credits × 1000 units
     await storeBeats(node, epoch, GAPPY);
     await poolStub(node.pool).closeEpoch(epoch);
     const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
     const { node: view, payouts } = await res.json<{ node: { accrued: string; requested: string }; payouts: { amount: string; status: string; idempotencyKey: string }[] }>();
     // Queued, or already delivered to payments by the pool's alarm.
-    expect(payouts).toEqual([expect.objectContaining({ amount: "10.006000", idempotencyKey: `node-payout:${node.id}:1` })]);
+    expect(payouts).toEqual([expect.objectContaining({ amount: "10.002000", idempotencyKey: `node-payout:${node.id}:1` })]);
     expect(["queued", "delivered"]).toContain(payouts[0]!.status);
-    expect(view).toMatchObject({ accrued: "0.000000", requested: "10.006000" });
+    expect(view).toMatchObject({ accrued: "0.000000", requested: "10.002000" });
   });
 });
 

@@ -32,7 +32,7 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
   it("accepts signed beats in sequence and derives the state from the report", async () => {
     const first = await node.beat();
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ accepted: true, state: "active", seq: 1, nextHeartbeatSeconds: 60 });
+    expect(await first.json()).toEqual({ accepted: true, state: "active", seq: 1, nextHeartbeatSeconds: 60, challenge: expect.stringMatching(/^[0-9a-f]{32}$/) });
     const working = await node.beat({ report: { ...QUIET, sessionsHosted: 2, bytesRecorded: 5_000_000 } });
     expect((await working.json<{ state: string }>()).state).toBe("working");
     const idle = await node.beat({ report: { ...QUIET, accepting: false } });

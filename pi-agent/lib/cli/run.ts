@@ -159,11 +159,15 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
           ? `heartbeat ${e.seq} accepted (node ${e.state}); next in ${e.nextSeconds} s`
           : e.kind === "resync"
             ? `heartbeat sequence behind the pool's: continuing at ${e.to}`
-            : e.kind === "held"
-              ? e.held
-                ? "heartbeats held: lockdown (the server refuses node writes)"
-                : "heartbeats resumed: lockdown lifted"
-              : `heartbeat ${e.seq} failed (${e.reason}); retrying in ${e.delayMs} ms`,
+            : e.kind === "challenge"
+              ? e.reason === "fetched"
+                ? "heartbeat challenge fetched from the pool"
+                : "heartbeat challenge was stale: signing the pool's current one"
+              : e.kind === "held"
+                ? e.held
+                  ? "heartbeats held: lockdown (the server refuses node writes)"
+                  : "heartbeats resumed: lockdown lifted"
+                : `heartbeat ${e.seq} failed (${e.reason}); retrying in ${e.delayMs} ms`,
       ),
   });
   if (!values["no-channel"]) {

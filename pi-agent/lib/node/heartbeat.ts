@@ -2,9 +2,12 @@
  * Signed heartbeats to POST /api/v1/nodes/{id}/heartbeats (functions/nodes/heartbeats.ts): a
  * report of the host's load from /proc, signed with the node's Ed25519 key over the canonical
  * message of shared/nodes/protocol.ts. One beat on start, then every `nextHeartbeatSeconds` the
- * pool answers (60 s by default). Failures that may pass (network, 5xx, 429) are retried with
- * capped back-off; a replayed or out-of-order sequence is re-synchronised from the pool's
- * `lastSeq`; a refused credential or a suspended/terminated node ends the loop with an error.
+ * pool answers (60 s by default). Each beat signs the single-use challenge the pool handed out
+ * with the previous accepted beat (protocol v2); on start the agent asks for the current one
+ * (GET /api/v1/nodes/{id}/heartbeat-challenge), and a beat refused for a stale challenge adopts
+ * the one the refusal carries. Failures that may pass (network, 5xx, 429) are retried with
+ * capped back-off; a replayed, out-of-order or out-of-window sequence is re-synchronised from the
+ * pool's `lastSeq`; a refused credential or a suspended/terminated node ends the loop with an error.
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
@@ -80,6 +83,7 @@ export type HeartbeatEvent =
   | { kind: "accepted"; seq: number; state: string; nextSeconds: number }
   | { kind: "retry"; seq: number; reason: string; delayMs: number }
   | { kind: "resync"; from: number; to: number }
+  | { kind: "challenge"; reason: "fetched" | "refused" }
   | { kind: "held"; held: boolean };
 
 export interface HeartbeaterOptions {
@@ -141,22 +145,61 @@ export class Heartbeater {
   }
 
   private serverInterval = 60;
+  /** The pool's challenge for the next beat; null until fetched (start) or after it was lost. */
+  private challenge: string | null = null;
+
+  private get credentialHeaders(): Record<string, string> {
+    return { [this.o.state.credential.header]: this.o.state.credential.token };
+  }
+
+  /** Asks the pool for the current challenge (and its last accepted seq, to continue after it). */
+  private async fetchChallenge(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; status?: number; detail?: string }> {
+    const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeat-challenge`, this.o.state.server);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: this.credentialHeaders, signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+    } catch (error) {
+      return { ok: false, reason: (error as Error).cause ? String((error as Error).cause) : (error as Error).message };
+    }
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.status === 200 && typeof body.challenge === "string") {
+      this.challenge = body.challenge;
+      if (typeof body.lastSeq === "number" && body.lastSeq > this.seq) {
+        this.o.onEvent?.({ kind: "resync", from: this.seq + 1, to: body.lastSeq + 1 });
+        this.seq = body.lastSeq;
+      }
+      this.o.onEvent?.({ kind: "challenge", reason: "fetched" });
+      return { ok: true };
+    }
+    const detail = String(body.detail ?? res.statusText);
+    return { ok: false, reason: `HTTP ${res.status}: ${detail}`, status: res.status, detail };
+  }
 
   private async beat(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; resyncNow?: boolean }> {
+    if (this.challenge === null) {
+      const fetched = await this.fetchChallenge(signal);
+      if (!fetched.ok) {
+        if (fetched.status === 401 || fetched.status === 403 || fetched.status === 404) {
+          throw new HeartbeatRefusedError(`heartbeat refused (HTTP ${fetched.status}): ${fetched.detail}`, fetched.status);
+        }
+        return { ok: false, reason: fetched.reason };
+      }
+    }
+    const challenge = this.challenge!;
     const bytes = this.o.work.takeBytesRecorded();
     // Never reuse a number: persist it before sending (a crash mid-request just skips one).
     const seq = Math.max(this.seq + 1, 1);
     this.seq = seq;
     saveSeq(this.o.stateDir, seq);
     const report = this.sampler.sample({ sessionsHosted: this.o.work.sessionsHosted(), bytesRecorded: bytes, accepting: this.o.work.accepting() });
-    const unsigned = { seq, sentAt: Date.now(), report };
+    const unsigned = { seq, challenge, sentAt: Date.now(), report };
     const signature = bytesToHex(ed25519.sign(heartbeatMessage(this.o.state.nodeId, unsigned), this.secretKey));
     const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeats`, this.o.state.server);
     let res: Response;
     try {
       res = await fetch(url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", [this.o.state.credential.header]: this.o.state.credential.token },
+        headers: { "Content-Type": "application/json", ...this.credentialHeaders },
         body: JSON.stringify({ ...unsigned, signature }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]),
       });
@@ -168,13 +211,21 @@ export class Heartbeater {
     if (res.status === 200) {
       this.beatsAccepted++;
       if (typeof body.nextHeartbeatSeconds === "number" && body.nextHeartbeatSeconds > 0) this.serverInterval = body.nextHeartbeatSeconds;
+      this.challenge = typeof body.challenge === "string" ? body.challenge : null;
       this.o.onEvent?.({ kind: "accepted", seq, state: String(body.state), nextSeconds: this.o.intervalSeconds ?? this.serverInterval });
       return { ok: true };
     }
     this.o.work.giveBackBytesRecorded(bytes);
     const type = String(body.type ?? "");
     const detail = String(body.detail ?? res.statusText);
-    if ((type.endsWith("/heartbeat-replayed") || type.endsWith("/heartbeat-out-of-order")) && typeof body.lastSeq === "number") {
+    if (type.endsWith("/heartbeat-challenge")) {
+      // Another beat (or process) used the challenge, or we restarted with none: sign the current one.
+      this.challenge = typeof body.challenge === "string" ? body.challenge : null;
+      this.o.onEvent?.({ kind: "challenge", reason: "refused" });
+      return { ok: false, reason: detail, resyncNow: this.challenge !== null };
+    }
+    const seqType = ["/heartbeat-replayed", "/heartbeat-out-of-order", "/heartbeat-seq-out-of-window"].some((t) => type.endsWith(t));
+    if (seqType && typeof body.lastSeq === "number") {
       // Our counter fell behind the pool's (state restored from a backup, or lost): continue after its last.
       this.o.onEvent?.({ kind: "resync", from: seq, to: body.lastSeq + 1 });
       this.seq = body.lastSeq;
