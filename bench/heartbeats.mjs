@@ -5,14 +5,14 @@
 // drives them over RPC with a fixed number in flight.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { randomSecrets, SECRET_NAMES } from "../edge-adapter/secrets.ts";
 import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
-import { generateWorkerdConfig } from "../edge-adapter/workerd-config.ts";
+import { createDataLayout, generateWorkerdConfig } from "../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 import { heartbeatMessage } from "../shared/nodes/protocol.ts";
 
@@ -58,7 +58,7 @@ try {
 
   const port = await freePort();
   const dataDir = join(work, "data");
-  mkdirSync(join(dataDir, "do"), { recursive: true });
+  createDataLayout(dataDir);
   const lucid = readWranglerConfig(join(ROOT, "wrangler.toml"));
   const configPath = join(work, "bench.capnp");
   writeFileSync(
