@@ -15,7 +15,7 @@ import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/worke
 import { headerHash, hexToBytes, producerPublicKey, txRoot, verifyHeaderSignature } from "../shared/chain/block.ts";
 import { verifyEd25519Native, verifyEd25519Noble } from "../shared/chain/ed25519.ts";
 import { canonicalBytes } from "../shared/chain/canonical.ts";
-import { txInclusionProof, verifyTxInclusion } from "../shared/chain/proof.ts";
+import { txInclusionProofs, verifyTxInclusion } from "../shared/chain/proof.ts";
 import { MerkleTree, toHex } from "../shared/merkle/index.ts";
 
 const BATCHED = Number(process.env.BENCH_ANCHORS ?? 20_000);
@@ -110,7 +110,7 @@ async function proofVerifyBench() {
     version: 1, chain: "lucid", height, previousHash: "0".repeat(64), timestamp: height, epoch: 0, slot: height,
     producer, txRoot: root, txCount: txs.length,
   });
-  const proofs = txs.map((_, i) => txInclusionProof(txs, i));
+  const proofs = txInclusionProofs(txs);
   // Every verification below gets a block never verified before (distinct heights), so the
   // signature is checked from scratch each time: no remembered success flatters the figure.
   const iterations = Number(process.env.BENCH_PROOFS ?? 2000);
