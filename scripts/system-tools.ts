@@ -70,7 +70,7 @@ export type ToolName = keyof typeof TOOLS;
 
 const X_DESKTOP: ToolName[] = ["xvfb", "xrdp", "xorgxrdp", "xfreerdp", "xauth", "xterm", "xserverUtils", "x11Utils"];
 
-/** Each test file that needs a system tool, its vitest project, and the tools. */
+/** Each test file (and bench) that needs a system tool, its vitest project ("bench": bench/run.mjs), and the tools. */
 export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-capture.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },
@@ -81,6 +81,8 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/whole-flow.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
+  { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },
 ];
 
 export interface Skip {
@@ -89,10 +91,12 @@ export interface Skip {
   missing: ToolName[];
 }
 
-/** The test files whose tools are missing on this machine, with the missing tools (probed once per call). */
-export function missingTools(): Skip[] {
+/** The test files (or, for "bench", the benches) whose tools are missing on this machine, with the missing tools. */
+export function missingTools(scope: "test" | "bench" = "test"): Skip[] {
   const absent = new Set((Object.keys(TOOLS) as ToolName[]).filter((name) => !TOOLS[name].present()));
-  return NEEDS.map((n) => ({ ...n, missing: n.tools.filter((t) => absent.has(t)) })).filter((s) => s.missing.length > 0);
+  return NEEDS.filter((n) => (n.project === "bench") === (scope === "bench"))
+    .map((n) => ({ file: n.file, project: n.project, missing: n.tools.filter((t) => absent.has(t)) }))
+    .filter((s) => s.missing.length > 0);
 }
 
 /** The lines naming what is skipped (or, under CI, what fails the run), why, and how to install it. */
@@ -105,7 +109,7 @@ export function describeSkips(skips: Skip[]): string[] {
 
 /** Under CI=true a missing tool is an error: this is its message. */
 export function ciFailure(skips: Skip[]): string {
-  return [`CI=true and ${skips.length} test file(s) need system tools that are missing (nothing is skipped under CI):`, ...describeSkips(skips)].join("\n");
+  return [`CI=true and ${skips.length} file(s) need system tools that are missing (nothing is skipped under CI):`, ...describeSkips(skips)].join("\n");
 }
 
 /** A vitest reporter printing, after the run, the test files left out for missing tools (those of the projects that ran). */

@@ -17,7 +17,7 @@ describe("system tools of the tests", () => {
     for (const { file, project } of NEEDS) {
       expect(existsSync(join(ROOT, file)), file).toBe(true);
       const agent = file.startsWith("test/node/agent-") || file === "test/e2e/whole-flow.test.ts";
-      expect(project, file).toBe(agent ? "agent" : "e2e");
+      expect(project, file).toBe(file.startsWith("bench/") ? "bench" : agent ? "agent" : "e2e");
     }
   });
 
@@ -34,7 +34,7 @@ describe("system tools of the tests", () => {
       "Install them with: sudo npm run setup:system",
     ]);
     const failure = ciFailure([{ file: "test/e2e/dashboard.test.ts", project: "e2e", missing: ["chromium"] }]);
-    expect(failure).toMatch(/^CI=true and 1 test file\(s\) need system tools that are missing/);
+    expect(failure).toMatch(/^CI=true and 1 file\(s\) need system tools that are missing/);
     expect(failure).toContain("test/e2e/dashboard.test.ts: missing chromium (/usr/bin/chromium)");
   });
 });
