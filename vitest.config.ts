@@ -25,6 +25,12 @@ export default defineConfig({
               email: { send_email: [{ name: "TEST_SEND_EMAIL" }] },
               bindings: {
                 LUCID_ENV: "test",
+                // Requests go to https://lucid.test (test/worker/helpers.ts); a test that sends another
+                // Host shows links and login messages still name this origin.
+                PUBLIC_ORIGIN: "https://lucid.test",
+                // Tests play workerd's listener: helpers.ts sets request.cf.clientIp as the socket
+                // address, so the worker code path is the self-hosted one (docs/gateway.md).
+                CLIENT_ADDRESS_SOURCE: "socket",
                 LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
                 // A fixed test-only secret: the suite signs its own tokens with it.
                 JWT_SECRET_KEY: "test-only-jwt-secret-0123456789abcdef0123456789abcdef",
@@ -43,6 +49,8 @@ export default defineConfig({
                 WALLET_ENCRYPTION_KEY: "7e57000000000000000000000000000000000000000000000000000000000001",
                 TRON_RPC_URL: inject("tronDoubleUrl"),
                 TRON_TIMEOUT_MS: "1000",
+                // Test-only Prometheus scrape token (test/worker/observability.test.ts).
+                METRICS_SCRAPE_TOKEN: "test-only-metrics-scrape-token-0123456789abcdef",
                 TRON_MAX_RETRIES: "1",
               },
             },

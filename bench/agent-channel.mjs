@@ -65,6 +65,7 @@ try {
     outDir: join(work, "ours"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
+    publicOrigin: `http://127.0.0.1:${port}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "error", RDP_COMMAND_MAX_ATTEMPTS: "100" },
   });
   const ours = startWorkerd(configPath, { env: secrets });

@@ -173,6 +173,7 @@ try {
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
+    publicOrigin: `http://127.0.0.1:${port}`,
     vars: { BLOCK_INTERVAL_SECONDS: "1", CHAIN_MAX_TXS_PER_BLOCK: "100000", RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
   });
   const secrets = randomSecrets();

@@ -35,6 +35,7 @@ try {
     outDir: join(work, "ours"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${oursPort}`,
+    publicOrigin: `http://127.0.0.1:${oursPort}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000" },
   });
   const ours = await startWorkerd(configPath, { env: randomSecrets() });

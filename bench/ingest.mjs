@@ -52,6 +52,7 @@ try {
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
+    publicOrigin: `http://127.0.0.1:${port}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
   });
   // The self-hosted config binds the chunk directory's disk service as CHUNK_DISK (ours); the

@@ -141,6 +141,7 @@ try {
       dataDir,
       httpAddress: `127.0.0.1:${http}`,
       https: { address: `127.0.0.1:${https}`, tlsDir },
+      publicOrigin: `https://localhost:${https}`,
     });
     ours.push(
       await measure(configPath, http, randomSecrets(), async () => {
@@ -166,6 +167,7 @@ try {
       dataDir: join(work, `loaded-data-${round}`),
       httpAddress: `127.0.0.1:${loadedHttp}`,
       https: { address: `127.0.0.1:${loadedHttps}`, tlsDir },
+      publicOrigin: `https://localhost:${loadedHttps}`,
       vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: adminWallet.address, BLOCK_INTERVAL_SECONDS: "1", LOG_LEVEL: "warn" },
     });
     const client = new HttpsClient(`https://localhost:${loadedHttps}`, readFileSync(tls.certPath, "utf8"));

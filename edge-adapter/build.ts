@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run pi:build — bundles the Worker exactly as `wrangler deploy` would and writes a workerd
-// config that serves it self-hosted (see README "Self-hosted on a Pi").
+// config that serves it self-hosted (see docs/self-hosting.md).
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
@@ -11,12 +11,21 @@ import { LEGACY_PORTS, type LegacyPort } from "./legacy-ports.ts";
 import { CERT_FILE, KEY_FILE } from "./tls.ts";
 import { buildDashboard } from "./dashboard.ts";
 import { createDataLayout, generateWorkerdConfig } from "./workerd-config.ts";
+import { parseCidr } from "../shared/ip.ts";
+import { publicOrigin } from "../shared/public-origin.ts";
 
 export interface BuildOptions {
   root: string;
   outDir: string;
   dataDir: string;
   httpAddress: string;
+  /**
+   * PUBLIC_ORIGIN, the origin users reach (https, or http on loopback): required, since the
+   * self-hosted build runs in production. Mail links and the login message name it.
+   */
+  publicOrigin: string;
+  /** TRUSTED_PROXIES: CIDRs of reverse proxies in front of workerd whose X-Forwarded-For is believed. */
+  trustedProxies?: string;
   vars?: Record<string, string>;
   /** HTTPS socket address and the directory `npm run pi:cert` wrote cert.pem and key.pem to. */
   https?: { address: string; tlsDir: string };
@@ -29,6 +38,16 @@ export interface BuildOptions {
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
+  if (!options.publicOrigin) throw new Error("--public-origin (or PUBLIC_ORIGIN) is required: the origin users reach, such as https://pi.example:8443");
+  const origin = publicOrigin.safeParse(options.publicOrigin);
+  if (!origin.success) throw new Error(`--public-origin ${origin.error.issues[0]?.message ?? "is invalid"} (got "${options.publicOrigin}")`);
+  for (const range of (options.trustedProxies ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
+    try {
+      parseCidr(range);
+    } catch (error) {
+      throw new Error(`--trusted-proxies: ${(error as Error).message}`);
+    }
+  }
   const bundleDir = join(options.outDir, "bundle");
   rmSync(bundleDir, { recursive: true, force: true });
   // The dashboard first: wrangler's bundle step needs the [assets] directory to exist.
@@ -72,7 +91,15 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
       configDir: options.outDir,
       dataDir: options.dataDir,
       httpAddress: options.httpAddress,
-      vars: { LUCID_ENV: "production", ...options.vars },
+      // The client address is workerd's socket peer (request.cf.clientIp); the sockets carry no
+      // cfBlobHeader, so no client can set request.cf (docs/gateway.md).
+      vars: {
+        LUCID_ENV: "production",
+        PUBLIC_ORIGIN: origin.data,
+        CLIENT_ADDRESS_SOURCE: "socket",
+        ...(options.trustedProxies ? { TRUSTED_PROXIES: options.trustedProxies } : {}),
+        ...options.vars,
+      },
       secrets: [...SECRET_NAMES, ...OPTIONAL_SECRET_NAMES],
       assetsDir: resolve(assetsDir),
       https,
@@ -93,12 +120,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       "tls-dir": { type: "string", default: "out/pi/tls" },
       "legacy-ports": { type: "boolean", default: false },
       "legacy-host": { type: "string", default: "127.0.0.1" },
+      "public-origin": { type: "string", default: process.env.PUBLIC_ORIGIN },
+      "trusted-proxies": { type: "string", default: process.env.TRUSTED_PROXIES },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run pi:build -- [--out out/pi] [--data-dir /var/lib/lucid] [--http 127.0.0.1:8080]
-         [--https 0.0.0.0:8443 | --https off] [--tls-dir out/pi/tls] [--legacy-ports [--legacy-host 127.0.0.1]]`);
+    console.log(`usage: npm run pi:build -- --public-origin https://pi.example:8443 [--trusted-proxies CIDR,…]
+         [--out out/pi] [--data-dir /var/lib/lucid] [--http 127.0.0.1:8080]
+         [--https 0.0.0.0:8443 | --https off] [--tls-dir out/pi/tls] [--legacy-ports [--legacy-host 127.0.0.1]]
+  --public-origin (or PUBLIC_ORIGIN): the origin users reach; mail links and the login message name it.
+  --trusted-proxies (or TRUSTED_PROXIES): reverse proxies in front of workerd whose X-Forwarded-For counts.`);
     process.exit(0);
   }
   const root = resolve(import.meta.dirname, "..");
@@ -108,6 +140,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       outDir: resolve(values.out!),
       dataDir: resolve(values["data-dir"]!),
       httpAddress: values.http!,
+      publicOrigin: values["public-origin"] ?? "",
+      ...(values["trusted-proxies"] ? { trustedProxies: values["trusted-proxies"] } : {}),
       https: values.https === "off" ? undefined : { address: values.https!, tlsDir: resolve(values["tls-dir"]!) },
       legacy: values["legacy-ports"] ? { host: values["legacy-host"]! } : undefined,
       rebuildDashboard: true,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run pi:cert — makes the HTTPS socket's certificate (self-signed ECDSA P-256) or imports the
-// operator's, and prints the pins the Electron GUI checks (README "HTTPS and pinning").
+// operator's, and prints the pins the Electron GUI checks (docs/self-hosting.md "HTTPS and pinning").
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";

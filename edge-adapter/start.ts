@@ -17,7 +17,7 @@ if (!existsSync(config)) {
 }
 const missing = missingSecrets(process.env);
 if (missing.length > 0) {
-  console.error(`pi:start: missing secret(s) in the environment: ${missing.join(", ")} (see README "Configuration")`);
+  console.error(`pi:start: missing secret(s) in the environment: ${missing.join(", ")} (see docs/configuration.md)`);
   process.exit(2);
 }
 if (checkOnly) process.exit(0);

@@ -15,7 +15,7 @@ export interface TlsFiles {
   keyPath: string;
 }
 
-/** What an operator pins in the Electron GUI (README "HTTPS and pinning"). */
+/** What an operator pins in the Electron GUI (docs/self-hosting.md "HTTPS and pinning"). */
 export interface CertificatePins {
   /** Electron's `certificate.fingerprint`: "sha256/" + base64(SHA-256 of the DER certificate). */
   fingerprint: string;

@@ -60,7 +60,7 @@ export interface WorkerdConfigOptions {
   assetsDir?: string;
   /** The HTTPS socket for the Electron GUI and browsers; omitted, only plain HTTP is served. */
   https?: HttpsSocket;
-  /** The seed's per-service ports, each routed onto its surface (README "Legacy port map"). */
+  /** The seed's per-service ports, each routed onto its surface (docs/self-hosting.md "Legacy port map"). */
   legacy?: LegacySockets;
 }
 
@@ -122,6 +122,9 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
       `(className = ${capnpString(d.className)}, uniqueKey = ${capnpString(`${wrangler.name}-${d.className}`)}, enableSql = true)`,
   );
 
+  // No socket sets HttpOptions.cfBlobHeader: without one workerd fills request.cf with
+  // {"clientIp": "<socket peer>"} itself, which is the self-hosted client address; with one it
+  // would read request.cf from a header any client can send (docs/gateway.md).
   const sockets = [`(name = "http", address = ${capnpString(options.httpAddress)}, http = (), service = "lucid")`];
   if (options.https) {
     const { address, certPath, keyPath } = options.https;

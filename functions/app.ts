@@ -53,11 +53,12 @@ const configured = new WeakMap<Config, { cors: MiddlewareHandler<AppEnv>; limitB
 function configuredMiddleware(config: Config) {
   let entry = configured.get(config);
   if (!entry) {
-    const origins = config.CORS_ALLOWED_ORIGINS;
+    // The public origin is always allowed; the configured list adds others (the request's Host never does).
+    const origins = config.CORS_ALLOWED_ORIGINS.includes("*") ? "*" : [...new Set([config.PUBLIC_ORIGIN, ...config.CORS_ALLOWED_ORIGINS])];
     const maxSize = config.MAX_BODY_BYTES;
     entry = {
       cors: cors({
-        origin: origins.includes("*") ? "*" : origins,
+        origin: origins,
         allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
         exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
         maxAge: 600,
@@ -88,9 +89,9 @@ app.onError(onError);
 const apiNotFound = notFoundHandler(app);
 app.notFound(async (c) => (isDashboardRequest(c.req.method, c.req.path) && (await serveDashboard(c))) || apiNotFound(c));
 
-app.get("/health", (c) =>
-  c.json({ status: "ok", version: API_VERSION, environment: c.get("config").LUCID_ENV, time: new Date().toISOString() }),
-);
+// Public liveness for load balancers and systemd: up or down, nothing else (the version, the
+// environment and every function's health are ADMIN's, at /api/v1/system/services).
+app.get("/health", (c) => c.json({ status: "up" as const }));
 
 // Problem `type` URIs are relative links to this documentation.
 const slugSchema = z.enum(Object.keys(PROBLEM_TYPES) as [ProblemSlug, ...ProblemSlug[]]);
@@ -114,7 +115,7 @@ const routes = app
   .route("/api/v1/payments", paymentsApp)
   .route("/api/v1/rdp", rdpApp);
 
-// Generated once per isolate (the routes do not change at run time); only `servers` depends on the request.
+// Generated once per isolate (the routes do not change at run time); `servers` is the configured origin.
 let openApiDocument: ReturnType<typeof app.getOpenAPI31Document> | undefined;
 app.get("/api/v1/openapi.json", (c) => {
   openApiDocument ??= app.getOpenAPI31Document({
@@ -127,7 +128,7 @@ app.get("/api/v1/openapi.json", (c) => {
         "`type` links to /problems/<slug>.",
     },
   });
-  return c.json({ ...openApiDocument, servers: [{ url: new URL(c.req.url).origin }] });
+  return c.json({ ...openApiDocument, servers: [{ url: c.get("config").PUBLIC_ORIGIN }] });
 });
 
 export type AppType = typeof routes;

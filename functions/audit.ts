@@ -1,5 +1,5 @@
 import type { AuditEventInput } from "../durable-objects/audit/index.ts";
-import type { Env } from "../shared/env.ts";
+import type { Env } from "../platform/env.ts";
 import { callDurableObject } from "./do-call.ts";
 
 export type { AuditEventInput } from "../durable-objects/audit/index.ts";

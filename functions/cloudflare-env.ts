@@ -1,6 +1,6 @@
 // Tells @cloudflare/workers-types about this Worker, so `env` and `exports` from
 // "cloudflare:workers" (used by the tests) are typed from our own definitions. Types only.
-import type { Env as LucidEnv } from "../shared/env.ts";
+import type { Env as LucidEnv } from "../platform/env.ts";
 import type * as Main from "./index.ts";
 
 declare global {

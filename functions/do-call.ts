@@ -1,4 +1,4 @@
-import { metrics } from "./metrics.ts";
+import { metrics } from "../platform/metrics.ts";
 
 /**
  * Calls a Durable Object method, counting and timing it for /api/v1/system/metrics.

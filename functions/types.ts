@@ -1,5 +1,5 @@
 import type { Config } from "../shared/config.ts";
-import type { Env } from "../shared/env.ts";
+import type { Env } from "../platform/env.ts";
 import type { ApiError } from "../shared/errors.ts";
 
 export type { Role } from "../shared/rbac.ts";

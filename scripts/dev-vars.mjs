@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
-/** Secrets `npm start` generates; keep in sync with edge-adapter/secrets.ts and README "Configuration". */
+/** Secrets `npm start` generates; keep in sync with edge-adapter/secrets.ts and docs/configuration.md. */
 export const DEV_SECRETS = ["JWT_SECRET_KEY", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "SESSION_KEK"];
 
 /** Adds the missing secrets (random) and the missing `extra` variables (as given); returns the names added. */

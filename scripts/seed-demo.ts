@@ -3,7 +3,6 @@
 // anchored recording made by the agent's pipeline. Every step is idempotent: the second run finds
 // what the first made. Keys live in the git-ignored .wrangler/demo/identities.json.
 import { dirname, join } from "node:path";
-import { otpauthUri } from "../shared/totp.ts";
 import { DemoNode, enrolTotp, tronLogin } from "./demo/actors.ts";
 import { DemoHttp } from "./demo/http.ts";
 import { IdentityStore, nodeKeyOf, walletOf, type Identities } from "./demo/identities.ts";
@@ -107,14 +106,15 @@ async function recording(ctx: SeedContext): Promise<string> {
 }
 
 export const SEED_STEPS: { name: string; run: (ctx: SeedContext) => Promise<string> }[] = [
+  { name: "accounts", run: accounts },
   {
+    // Operations endpoints need ADMIN: checked with the admin's token, after the accounts step.
     name: "health registry",
-    async run({ http }) {
-      const report = await http.call<{ functions: unknown[]; status: string }>("/api/v1/system/services");
+    async run({ http, tokens }) {
+      const report = await http.call<{ functions: unknown[]; status: string }>("/api/v1/system/services", { token: tokens.admin });
       return `${report.functions.length} functions checked, overall ${report.status}`;
     },
   },
-  { name: "accounts", run: accounts },
   { name: "node", run: node },
   { name: "recording", run: recording },
 ];
@@ -131,5 +131,9 @@ export async function seedDemo(base: string, store = demoIdentityStore(), log: (
     }
   }
   const admin = walletOf(identities, "admin");
-  log(`  demo logins: wallet keys in ${store.path}; admin ${admin.address} TOTP ${identities.adminTotpSecret ? otpauthUri("Lucid demo", admin.address, identities.adminTotpSecret) : "(not enrolled)"}`);
+  // Never the secret itself: where it is (a 0600 file) and how to get a code from it.
+  const totp = identities.adminTotpSecret
+    ? `TOTP secret in the same file (adminTotpSecret); \`npm run demo:sign -- admin "<message>"\` prints the current code`
+    : "TOTP not enrolled";
+  log(`  demo logins: wallet keys in ${store.path} (mode 0600); admin ${admin.address}, ${totp}`);
 }

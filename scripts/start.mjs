@@ -12,6 +12,19 @@ const root = new URL("..", import.meta.url).pathname;
 const port = Number(process.env.PORT ?? 8787);
 const host = process.env.HOST ?? "127.0.0.1";
 const base = `http://${host}:${port}`;
+// PUBLIC_ORIGIN: what links and the login message name (shared/config.ts). On loopback it is this
+// server; on any other HOST wrangler dev still serves plain HTTP, so links stay on loopback unless
+// PUBLIC_ORIGIN names the https origin in front of it.
+const loopback = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/.test(host);
+const publicOrigin = process.env.PUBLIC_ORIGIN || (loopback ? base.replace(/^http:\/\/::1:/, "http://[::1]:") : `http://127.0.0.1:${port}`);
+if (!loopback) {
+  console.warn(
+    `npm start: serving on ${host}, not loopback. Links and the login message name ${publicOrigin}` +
+      (process.env.PUBLIC_ORIGIN ? "" : " (set PUBLIC_ORIGIN=https://… for others)") +
+      ". wrangler dev passes a client's own CF-Connecting-IP through, so client addresses (quotas, audit)" +
+      " are what clients say: use the self-hosted build (npm run pi:build) for anything but development.",
+  );
+}
 
 // Refuse a busy port up front: otherwise the health wait would find the other server and seed it.
 await new Promise((resolve) => {
@@ -32,7 +45,10 @@ buildDashboard(root);
 
 const wrangler = spawn(
   join(root, "node_modules", ".bin", "wrangler"),
-  ["dev", "--ip", host, "--port", String(port), "--persist-to", join(root, ".wrangler", "state"), "--show-interactive-dev-session=false"],
+  [
+    "dev", "--ip", host, "--port", String(port), "--persist-to", join(root, ".wrangler", "state"), "--show-interactive-dev-session=false",
+    "--var", `PUBLIC_ORIGIN:${publicOrigin}`,
+  ],
   { cwd: root, stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => wrangler.kill(signal));

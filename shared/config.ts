@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { parseUnits } from "./money.ts";
+import { formatCidr, parseCidr } from "./ip.ts";
+import { DEV_PUBLIC_ORIGIN, publicOrigin } from "./public-origin.ts";
 
 /**
  * The Worker's configuration: wrangler.toml [vars] (the seed's defaults) plus secrets.
@@ -50,6 +52,20 @@ const origins = z
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
 
+/** Comma-separated CIDR ranges (IPv4 and IPv6; a bare address is one host), parsed once. */
+const cidrList = z.string().transform((text, ctx) => {
+  const ranges = [];
+  for (const item of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+    try {
+      ranges.push(parseCidr(item));
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `${(error as Error).message}; expected CIDR ranges such as 10.0.0.0/8, ::1/128` });
+      return z.NEVER;
+    }
+  }
+  return ranges;
+});
+
 /** Comma-separated http(s) base URLs (chain peers). */
 const urlList = z
   .string()
@@ -78,6 +94,16 @@ export const configSchema = z
     LUCID_ENV: z.enum(["development", "test", "production"]),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]),
     CORS_ALLOWED_ORIGINS: origins,
+    /** Required in production; elsewhere it defaults to wrangler dev's DEV_PUBLIC_ORIGIN. */
+    PUBLIC_ORIGIN: optional(publicOrigin),
+    /**
+     * Where the client's address comes from, by deployment (docs/gateway.md "Client address and
+     * public origin"): "cloudflare" reads CF-Connecting-IP, which Cloudflare's edge sets; "socket"
+     * reads the peer address workerd gives in request.cf.clientIp (self-hosted, tests).
+     */
+    CLIENT_ADDRESS_SOURCE: z.enum(["cloudflare", "socket"]),
+    /** Proxies whose X-Forwarded-For is believed (walked right to left past them); empty: none. */
+    TRUSTED_PROXIES: optional(cidrList),
     MAX_BODY_BYTES: integer(1024, 16 * 1024 * 1024),
     RATE_LIMIT_PER_MINUTE: integer(1),
     RATE_LIMIT_PAYMENTS_PER_MINUTE: integer(1),
@@ -166,6 +192,11 @@ export const configSchema = z
     MAGIC_LINK_TTL_SECONDS: integer(60, 86400),
     LOGIN_FAILURES_BEFORE_BACKOFF: integer(1, 100),
     LOGIN_BACKOFF_MAX_SECONDS: integer(1, 86400),
+    /** Wrong step-up codes (TOTP or recovery) a user may send before the next attempt is throttled. */
+    STEP_UP_MAX_FAILURES: integer(1, 100),
+    /** The first step-up back-off; it doubles with each further wrong code up to the maximum. */
+    STEP_UP_BACKOFF_SECONDS: integer(1, 86400),
+    STEP_UP_BACKOFF_MAX_SECONDS: integer(1, 86400),
     BOOTSTRAP_SUPER_ADMIN_ADDRESS: optional(tronAddress),
     TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, "must not contain ':'"),
     MAIL_FROM: z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be a plain address such as lucid@example.org"),
@@ -175,6 +206,8 @@ export const configSchema = z
     MAIL_DEV_OUTBOX: z.enum(["auto", "true", "false"]),
     // Payments (functions/payments, LedgerDO, shared/tron)
     WALLET_ENCRYPTION_KEY: walletKey,
+    /** Hot-wallet key exports (POST /payments/wallets/backup) one user may attempt per hour. */
+    WALLET_EXPORTS_PER_HOUR: integer(1, 100),
     TRON_RPC_URL: optional(z.url({ protocol: /^https?$/ })),
     TRON_API_KEY: optional(z.string().min(1)),
     TRON_TIMEOUT_MS: integer(100, 60_000),
@@ -186,12 +219,24 @@ export const configSchema = z
     PAYOUT_BATCH_MAX: integer(1, 1000),
     PAYOUT_BATCH_INTERVAL_SECONDS: integer(1, 86_400),
     BALANCE_CACHE_TTL_SECONDS: integer(0, 3600),
+    /** Automatic payouts (at AUTO_PAYOUT_THRESHOLD) are executed without an admin up to these sums per rolling day; beyond, held for review. */
+    AUTO_PAYOUT_NODE_DAILY_MAX: amount,
+    AUTO_PAYOUT_DAILY_MAX: amount,
+    /** After a node's payout address changes (with a step-up), it receives nothing for this long. */
+    PAYOUT_ADDRESS_COOLDOWN_SECONDS: integer(0, 90 * 86_400),
+    /** How often LedgerDO compares each hot wallet's on-chain USDT transfers with its payouts. */
+    PAYOUT_RECONCILE_INTERVAL_SECONDS: integer(10, 7 * 86_400),
     // Admin (functions/admin, AuditDO, AdminDO)
     AUDIT_ANCHOR_INTERVAL_SECONDS: integer(1, 86_400),
     EMERGENCY_CACHE_MS: integer(0, 60_000),
+    /** Bearer token a Prometheus scraper presents at /api/v1/system/metrics (a secret; unset: ADMIN only). */
+    METRICS_SCRAPE_TOKEN: optional(secret),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.LUCID_ENV === "production" && c.PUBLIC_ORIGIN === undefined) {
+      problem("PUBLIC_ORIGIN", "is missing: production needs the origin users reach, such as https://lucid.example");
+    }
     if (c.CHUNK_SIZE_BYTES > c.CHUNK_MAX_BYTES) problem("CHUNK_SIZE_BYTES", "must not exceed CHUNK_MAX_BYTES");
     if (c.RDP_PORT_MIN > c.RDP_PORT_MAX) problem("RDP_PORT_MIN", "must not exceed RDP_PORT_MAX");
     if (c.MIN_PAYOUT_AMOUNT > c.MAX_PAYOUT_AMOUNT) problem("MIN_PAYOUT_AMOUNT", "must not exceed MAX_PAYOUT_AMOUNT");
@@ -200,13 +245,14 @@ export const configSchema = z
       problem("CHAIN_RETENTION_BLOCKS", "must exceed CHAIN_MAX_REORG_DEPTH (a reorg needs the bodies it drops), or be 0");
     }
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
-  });
+  })
+  .transform((c) => ({ ...c, PUBLIC_ORIGIN: c.PUBLIC_ORIGIN ?? DEV_PUBLIC_ORIGIN, TRUSTED_PROXIES: c.TRUSTED_PROXIES ?? [] }));
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK", "METRICS_SCRAPE_TOKEN"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -253,7 +299,7 @@ export function publicConfig(config: Config, formatAmount: (units: bigint) => st
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if ((SECRET_KEYS as readonly string[]).includes(key)) continue;
-    out[key] = typeof value === "bigint" ? formatAmount(value) : value;
+    out[key] = typeof value === "bigint" ? formatAmount(value) : key === "TRUSTED_PROXIES" ? config.TRUSTED_PROXIES.map(formatCidr) : value;
   }
   return out;
 }

@@ -171,10 +171,31 @@ export const PROBLEM_TYPES = {
     title: "Payout below threshold",
     description: "The node's accrued earnings are below the automatic payout threshold.",
   },
+  "payout-exceeds-earnings": {
+    status: 409,
+    title: "Payout exceeds earnings",
+    description: "An operator may request at most the node's available accrued balance (accrued − requested − paid); `available` gives it.",
+  },
+  "payout-address-mismatch": {
+    status: 403,
+    title: "Not the node's payout address",
+    description: "An operator's payouts go only to the node's registered payout address; `payoutAddress` gives it.",
+  },
+  "payout-address-cooling-down": {
+    status: 409,
+    title: "Payout address cooling down",
+    description: "The node's payout address changed recently; it receives nothing before `usableAt`.",
+  },
   "internal-error": {
     status: 500,
     title: "Internal error",
     description: "Something failed on the server. The request id identifies it in the logs.",
+  },
+  "chunk-corrupt": {
+    status: 500,
+    title: "Stored chunk damaged",
+    description:
+      "The chunk store holds bytes for this chunk that do not match what was received (truncated or altered). Nothing damaged is served; the event is in the audit log as `chunks.integrity_failure`.",
   },
   "config-invalid": {
     status: 500,
@@ -196,6 +217,11 @@ export const PROBLEM_TYPES = {
     status: 503,
     title: "Recordings halted",
     description: "An administrator halted all recordings: sessions cannot start and chunks are not accepted. Agents keep their spool and retry later.",
+  },
+  "step-up-throttled": {
+    status: 429,
+    title: "Too many wrong step-up codes",
+    description: "Wrong TOTP or recovery codes for privileged actions earned this user a back-off; retry after Retry-After seconds.",
   },
   "second-factor-required": {
     status: 403,

@@ -26,6 +26,9 @@ export const PERMISSIONS = [
   "admin:read",
   "admin:manage",
   "emergency:control",
+  "wallets:manage",
+  "payouts:approve",
+  "wallets:export",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -43,15 +46,39 @@ const ADMINISTRATION: readonly Permission[] = [
   "admin:manage",
   // Also needs a fresh TOTP code with every request (functions/admin/step-up.ts).
   "emergency:control",
+  "wallets:manage",
+  "payouts:approve",
 ];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   USER: new Set(SELF_SERVICE),
   NODE_OPERATOR: new Set([...SELF_SERVICE, "nodes:operate:own"]),
   ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION]),
-  // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN.
-  SUPER_ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION, "users:role:grant-admin"]),
+  // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN, and export hot-wallet
+  // keys (with a fresh TOTP code, rate limited; see docs/admin.md "Step-up and privileged actions").
+  SUPER_ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION, "users:role:grant-admin", "wallets:export"]),
 };
+
+/**
+ * Permissions whose writes (any method but GET/HEAD/OPTIONS) are privileged: the caller's
+ * current role (the user directory) and login session (their UserDO) are checked on every such
+ * request, so a demoted or revoked admin is refused at once, not when the token expires. Reads
+ * under the same permission trust the token's claim.
+ */
+export const PRIVILEGED: ReadonlySet<Permission> = new Set([
+  "users:role:write",
+  "users:role:grant-admin",
+  "sessions:revoke:any",
+  "admin:manage",
+  "emergency:control",
+  "wallets:manage",
+  "payouts:approve",
+  "wallets:export",
+]);
+
+export function isPrivileged(permission: Permission): boolean {
+  return PRIVILEGED.has(permission);
+}
 
 export function can(role: Role, permission: Permission): boolean {
   return ROLE_PERMISSIONS[role].has(permission);
@@ -70,4 +97,12 @@ export function mayChangeRole(actor: Role, from: Role, to: Role): boolean {
   if (!can(actor, "users:role:write")) return false;
   const touchesAdmin = ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
   return !touchesAdmin || can(actor, "users:role:grant-admin");
+}
+
+/**
+ * Whether `actor` may act on `target`'s account (revoke their sessions): not on anyone who
+ * outranks them, so an ADMIN cannot lock a SUPER_ADMIN out.
+ */
+export function mayActOn(actor: Role, target: Role): boolean {
+  return ROLE_RANK[actor] >= ROLE_RANK[target];
 }

@@ -5,7 +5,7 @@ import type { SignedHeader } from "../../shared/chain/block.ts";
 import type { TxInclusionProof } from "../../shared/chain/proof.ts";
 import { encodeTx, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { loadConfig } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import { toMatchExpression } from "../session-index/index.ts";

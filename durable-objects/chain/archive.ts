@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { blockHeader, headerHash, txRoot, type SignedHeader } from "../../shared/chain/block.ts";
 import { chainTx, encodeTx, type ChainTx } from "../../shared/chain/transactions.ts";
-import type { ChunkStore } from "../../functions/chunk-store/types.ts";
+import type { ChunkStore } from "../../platform/chunk-store/types.ts";
 
 /**
  * Archive objects of the chain's pruned blocks, in the chunk store under

@@ -5,7 +5,7 @@ import type { TxInclusionProof } from "../../shared/chain/proof.ts";
 import { slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
 import { loadConfig } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";

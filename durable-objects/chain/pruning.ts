@@ -1,5 +1,5 @@
 import { and, asc, eq, isNull, lte } from "drizzle-orm";
-import { chunkStoreFor } from "../../functions/chunk-store/index.ts";
+import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
 import { logEvent } from "../../shared/log.ts";
 import { archiveKey, writeArchive } from "./archive.ts";
 import type { ChainState } from "./state.ts";

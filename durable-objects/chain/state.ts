@@ -6,8 +6,8 @@ import { CREDIT_LAG_EPOCHS, creditWeightOf, pootWeights, type ChainTiming, type 
 import { chainTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import type { CandidateBlock } from "../../shared/chain/validate.ts";
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
-import { chunkStoreFor } from "../../functions/chunk-store/index.ts";
+import type { Env } from "../../platform/env.ts";
+import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
 import { readArchive } from "./archive.ts";
 import { insertRows, presentValues } from "./bulk.ts";
 import type { StoredBlock } from "./types.ts";

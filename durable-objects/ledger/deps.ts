@@ -1,4 +1,5 @@
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
+import type { AlertInput } from "../../shared/admin.ts";
 import type { Config } from "../../shared/config.ts";
 import type { TronClient } from "../../shared/tron/client.ts";
 import type { TronTransaction } from "../../shared/tron/transaction.ts";
@@ -19,6 +20,10 @@ export interface LedgerDeps {
   /** Runs TRON calls, turning an unreachable node into a 503 problem. */
   chain<T>(call: () => Promise<T>): Promise<T>;
   crashPoint(point: CrashPoint): void;
+  /** Test hook (LUCID_ENV=test): true once after injectMemolessBatch(), so the next batch signs without memos. */
+  memoless(): boolean;
+  /** Raises an admin alert in AdminDO (best effort: a failure is logged, never thrown). */
+  alert(input: AlertInput): Promise<void>;
   scheduleBatch(): Promise<void>;
   reconcileStakes(): Promise<void>;
 }

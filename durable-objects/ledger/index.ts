@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { AlertInput } from "../../shared/admin.ts";
+import type { Env } from "../../platform/env.ts";
+import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
 import { addressFromPrivateKey, createAccount } from "../../shared/tron/address.ts";
@@ -17,6 +19,7 @@ import type { LedgerDeps } from "./deps.ts";
 import { PayoutRouter } from "./payout-router.ts";
 import * as schema from "./schema.ts";
 import { TronAnchors, type TronAnchorView } from "./tron-anchors.ts";
+import { Reconciler, type ReconciliationView } from "./reconcile.ts";
 import { Staking } from "./staking.ts";
 import {
   CONFIRM_POLL_MS,
@@ -35,6 +38,9 @@ import {
   type WalletView,
 } from "./views.ts";
 
+/** After a reconciliation that could not read the chain, the next attempt waits this long. */
+const RECONCILE_RETRY_MS = 60_000;
+
 export { CRASH_POINTS, type CrashPoint, type PayoutView, type StakeView, type WalletKind, type WalletView } from "./views.ts";
 
 /**
@@ -46,10 +52,12 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   #client: TronClient | undefined;
   #processing: Promise<ProcessSummary> | undefined;
   #crashAt: CrashPoint | undefined;
+  #memoless = false;
 
   readonly #router: PayoutRouter;
   readonly #staking: Staking;
   readonly #tronAnchors: TronAnchors;
+  readonly #reconciler: Reconciler;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
@@ -64,12 +72,19 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       audit: (actor, action, subject, detail) => this.#audit(actor, action, subject, detail),
       chain: (call) => this.#chain(call),
       crashPoint: (point) => this.#crashPoint(point),
+      memoless: () => {
+        const once = this.#memoless;
+        this.#memoless = false;
+        return once;
+      },
+      alert: (input) => this.#alert(input),
       scheduleBatch: () => this.#router.scheduleBatch(),
       reconcileStakes: () => this.#staking.reconcile(),
     };
     this.#router = new PayoutRouter(deps);
     this.#staking = new Staking(deps);
     this.#tronAnchors = new TronAnchors(deps);
+    this.#reconciler = new Reconciler(deps);
   }
 
   get #config(): Config {
@@ -176,6 +191,9 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       this.db.insert(schema.wallets).values(row).run();
       this.#audit(input.actor, input.privateKey ? "wallet.import" : "wallet.create", id, { kind: input.kind, address });
       return walletView({ ...row, deletedAt: null });
+    }).then(async (result) => {
+      if (result.ok && result.value.kind === "hot") await this.#scheduleReconciliation();
+      return result;
     });
   }
 
@@ -385,8 +403,12 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       amount: formatUnits(units),
       source: "node",
       requestedBy: `node:${request.nodeId}`,
+      nodeId: request.nodeId,
+      automatic: request.automatic === true,
     });
     if (!result.ok) return { status: "rejected", reason: `${result.problem.slug}: ${result.problem.detail}` };
+    // "Automatic" means automatic: inside the policy limits no admin is needed (held beyond them).
+    if (!known) await this.#router.autoApprove(result.value.id);
     return { status: known ? "duplicate" : "accepted", payoutId: result.value.id };
   }
 
@@ -425,8 +447,37 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   override async alarm(): Promise<void> {
     await this.ready();
     const summary = await this.processPayouts();
+    const due = this.#reconciler.nextDue();
+    let retryAt: number | undefined;
+    if (due !== null && due <= Date.now()) {
+      const run = await this.reconcileNow();
+      if (!run.ok) {
+        // Not recorded, so still due: try again in a minute rather than at once.
+        logEvent("warn", "ledger.reconcile_failed", { reason: run.problem.detail });
+        retryAt = Date.now() + RECONCILE_RETRY_MS;
+      }
+    }
     if (summary.inFlight > 0) await this.ctx.storage.setAlarm(Date.now() + CONFIRM_POLL_MS);
     else if (summary.waiting > 0) await this.#router.scheduleBatch();
+    await this.#scheduleReconciliation(retryAt);
+  }
+
+  /**
+   * Compares every hot wallet's confirmed on-chain USDT transfers with the ledger now (reconcile.ts);
+   * differences are stored and raised as an admin alert. The alarm runs it every
+   * PAYOUT_RECONCILE_INTERVAL_SECONDS; an unreachable TRON node is a 503 here and a retry there.
+   */
+  async reconcileNow(): Promise<Outcome<ReconciliationView[]>> {
+    await this.ready();
+    return outcome(() => this.#chain(() => this.#reconciler.run()));
+  }
+
+  /** The alarm also serves the reconciliation: brought forward to its due time, never pushed back. */
+  async #scheduleReconciliation(retryAt?: number): Promise<void> {
+    const due = retryAt ?? this.#reconciler.nextDue();
+    if (due === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > due) await this.ctx.storage.setAlarm(Math.max(due, Date.now()));
   }
 
   /** Test hook (LUCID_ENV=test only): the object aborts right after `point`, as a crash would. */
@@ -434,6 +485,24 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     if (this.#config.LUCID_ENV !== "test") throw new Error("crash injection is for tests only");
     this.#crashAt = point;
+  }
+
+  /**
+   * Test hook (LUCID_ENV=test only): the next batch is signed without memos, as before payouts
+   * carried their id, so equal payouts build the same transaction and the duplicate check is seen.
+   */
+  async injectMemolessBatch(): Promise<void> {
+    await this.ready();
+    if (this.#config.LUCID_ENV !== "test") throw new Error("memoless batches are for tests only");
+    this.#memoless = true;
+  }
+
+  async #alert(input: AlertInput): Promise<void> {
+    try {
+      await this.env.ADMIN.get(this.env.ADMIN.idFromName("admin")).raiseAlert(input);
+    } catch (error) {
+      logEvent("error", "ledger.alert_failed", { key: input.key, error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   #crashPoint(point: CrashPoint): void {

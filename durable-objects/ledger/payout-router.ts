@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, ne, sql } from "drizzle-orm";
 import { formatUnits } from "../../shared/money.ts";
 import { CircuitOpenError } from "../../shared/tron/breaker.ts";
 import { TronUnavailableError } from "../../shared/tron/client.ts";
 import { logEvent } from "../../shared/log.ts";
+import { payoutMemo } from "../../shared/tron/memo.ts";
 import { buildTransaction, type ContractSpec, type TronTransaction } from "../../shared/tron/transaction.ts";
 import { transferData } from "../../shared/tron/trc20.ts";
 import type { LedgerDeps } from "./deps.ts";
@@ -17,6 +18,10 @@ import { iso, payoutView, type PayoutRow, type PayoutView, type ProcessSummary, 
  * txid are stored before any broadcast; in-flight payouts are reconciled against the chain before
  * anything is signed again, and a new transaction is signed only once the old one is provably dead.
  */
+/** Who approves automatic payouts inside the policy (recorded as approvedBy). */
+export const AUTO_APPROVER = "policy:auto-payout";
+const DAY_MS = 24 * 3600 * 1000;
+
 export class PayoutRouter {
   readonly #d: LedgerDeps;
 
@@ -33,7 +38,7 @@ export class PayoutRouter {
     }
   }
 
-  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string }): Promise<Outcome<PayoutView>> {
+  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string; nodeId?: string; automatic?: boolean }): Promise<Outcome<PayoutView>> {
     return outcome(() => {
       const config = this.#d.config();
       const recipient = requireAddress(input.recipient, "recipient");
@@ -57,6 +62,8 @@ export class PayoutRouter {
         net: amount - fee,
         source: input.source,
         requestedBy: input.requestedBy,
+        nodeId: input.nodeId ?? null,
+        automatic: input.automatic ?? false,
         state: "requested" as const,
         createdAt: now,
         updatedAt: now,
@@ -142,11 +149,65 @@ export class PayoutRouter {
           asset: "TRX",
         });
       }
-      this.#transition(current, "approved", { approvedBy: actor, walletId: wallet.id }, `by ${actor}`);
+      this.#transition(current, "approved", { approvedBy: actor, walletId: wallet.id, heldReason: null }, `by ${actor}`);
       this.#d.audit(actor, "payout.approve", id, { walletId: wallet.id, net: formatUnits(current.net) });
       await this.scheduleBatch();
       return payoutView(this.#payout(id));
     });
+  }
+
+  /**
+   * An automatic payout (a node's accrual at the threshold) is approved without an admin while it
+   * stays inside the policy: at most AUTO_PAYOUT_NODE_DAILY_MAX to one node and AUTO_PAYOUT_DAILY_MAX
+   * in all over the last 24 h. Outside it, or when approval is refused (no funds, KYC), it waits in
+   * `requested` with a `heldReason`, and an alert tells the admins.
+   */
+  async autoApprove(id: string): Promise<PayoutView> {
+    const row = this.#payout(id);
+    if (!row.automatic || row.state !== "requested" || row.heldReason !== null) return payoutView(row);
+    const config = this.#d.config();
+    const since = Date.now() - DAY_MS;
+    const autoSum = (nodeId?: string) =>
+      BigInt(
+        this.#d.db
+          .select({ total: sql<number>`coalesce(sum(${schema.payouts.amount}), 0)` })
+          .from(schema.payouts)
+          .where(and(
+            eq(schema.payouts.approvedBy, AUTO_APPROVER),
+            ne(schema.payouts.state, "failed"),
+            gte(schema.payouts.createdAt, since),
+            nodeId ? eq(schema.payouts.nodeId, nodeId) : undefined,
+          ))
+          .get()?.total ?? 0,
+      );
+    let held: string | null = null;
+    if (row.nodeId && autoSum(row.nodeId) + row.amount > config.AUTO_PAYOUT_NODE_DAILY_MAX) {
+      held = `over the per-node cap: ${formatUnits(config.AUTO_PAYOUT_NODE_DAILY_MAX)} USDT a day to node ${row.nodeId}`;
+    } else if (autoSum() + row.amount > config.AUTO_PAYOUT_DAILY_MAX) {
+      held = `over the daily cap: ${formatUnits(config.AUTO_PAYOUT_DAILY_MAX)} USDT of automatic payouts a day`;
+    } else {
+      const approved = await this.approvePayout(id, AUTO_APPROVER);
+      if (approved.ok) return approved.value;
+      if (approved.problem.slug === "service-unavailable") {
+        // TRON could not be asked for the wallet's balance: not a reason for an admin; the router retries.
+        this.#event(id, "requested", "requested", `automatic approval deferred: ${approved.problem.detail}`);
+        await this.scheduleBatch();
+        return payoutView(this.#payout(id));
+      }
+      held = `not approved automatically: ${approved.problem.detail}`;
+    }
+    const current = this.#payout(id);
+    if (current.state !== "requested") return payoutView(current);
+    this.#d.db.update(schema.payouts).set({ heldReason: held, updatedAt: Date.now() }).where(eq(schema.payouts.id, id)).run();
+    this.#event(id, "requested", "requested", `held for review: ${held}`);
+    await this.#d.alert({
+      key: `ledger:payout-held:${id}`,
+      severity: "warning",
+      source: "payout-router",
+      title: "An automatic payout is held for review",
+      detail: `Payout ${id} of ${formatUnits(row.amount)} USDT to ${row.recipient}: ${held}.`,
+    });
+    return payoutView(this.#payout(id));
   }
 
   async rejectPayout(id: string, actor: string, reason: string): Promise<Outcome<PayoutView>> {
@@ -170,6 +231,16 @@ export class PayoutRouter {
     return row;
   }
 
+  #deferredAutomatic(): PayoutRow[] {
+    return this.#d.db
+      .select()
+      .from(schema.payouts)
+      .where(and(eq(schema.payouts.automatic, true), eq(schema.payouts.state, "requested"), isNull(schema.payouts.heldReason)))
+      .orderBy(asc(schema.payouts.createdAt))
+      .limit(this.#d.config().PAYOUT_BATCH_MAX)
+      .all();
+  }
+
   /** Batching: a full batch runs now, otherwise at the latest after the batch interval. */
   async scheduleBatch(): Promise<void> {
     const waiting = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(eq(schema.payouts.state, "approved")).get();
@@ -186,6 +257,8 @@ export class PayoutRouter {
       for (const row of inFlight) await this.#reconcile(row, summary);
       await this.#d.reconcileStakes();
 
+      // Automatic payouts whose approval had to wait (TRON unreachable) are approved or held now.
+      for (const row of this.#deferredAutomatic()) await this.autoApprove(row.id);
       const batch = this.#d.db.select().from(schema.payouts).where(eq(schema.payouts.state, "approved")).orderBy(asc(schema.payouts.updatedAt)).limit(this.#d.config().PAYOUT_BATCH_MAX).all();
       if (batch.length > 0) await this.#signAndBroadcast(batch, summary);
     } catch (error) {
@@ -196,7 +269,7 @@ export class PayoutRouter {
       this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(inArray(schema.payouts.state, states)).get()?.n ?? 0;
     const stakesInFlight = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).get()?.n ?? 0;
     summary.inFlight = count(["signed", "broadcast"]) + stakesInFlight;
-    summary.waiting = count(["approved"]);
+    summary.waiting = count(["approved"]) + this.#deferredAutomatic().length;
     return summary;
   }
 
@@ -204,17 +277,34 @@ export class PayoutRouter {
     const ref = await this.#d.tron().nowBlock();
     const feeLimit = this.#d.config().TRON_FEE_LIMIT;
     const batchId = crypto.randomUUID();
+    const memoless = this.#d.memoless();
     const signed: { row: PayoutRow; tx: TronTransaction }[] = [];
     for (const row of batch) {
       const signer = this.#d.signer(row.walletId!);
       const spec: ContractSpec = { type: "TriggerSmartContract", owner: signer.address, contract: this.#d.config().USDT_CONTRACT_ADDRESS, data: transferData(row.recipient, row.net) };
-      signed.push({ row, tx: signer.sign(buildTransaction(spec, ref, { feeLimit })) });
+      // The payout id rides in raw_data.data: equal payouts (same wallet, recipient, amount, block) still differ.
+      const memo = memoless ? undefined : payoutMemo(row.id);
+      signed.push({ row, tx: signer.sign(buildTransaction(spec, ref, { feeLimit, memo })) });
+    }
+    // A txid already stored for another payout (or twice in this batch) would confirm two payouts
+    // with one transfer: that payout is not sent, it goes back to an admin, and an alert is raised.
+    const owners = new Map<string, string>();
+    const fresh: typeof signed = [];
+    const duplicates: { row: PayoutRow; txid: string; other: string }[] = [];
+    for (const entry of signed) {
+      const stored = this.#d.db.select({ id: schema.payouts.id }).from(schema.payouts).where(and(eq(schema.payouts.txid, entry.tx.txID), ne(schema.payouts.id, entry.row.id))).get();
+      const other = owners.get(entry.tx.txID) ?? stored?.id;
+      if (other) duplicates.push({ row: entry.row, txid: entry.tx.txID, other });
+      else {
+        owners.set(entry.tx.txID, entry.row.id);
+        fresh.push(entry);
+      }
     }
     this.#d.crashPoint("signed-unsaved");
     // The signed transactions and their txids are durable before the first broadcast.
     const now = Date.now();
     this.#d.ctx.storage.transactionSync(() => {
-      for (const { row, tx } of signed) {
+      for (const { row, tx } of fresh) {
         this.#transition(row, "signed", {
           txJson: JSON.stringify(tx),
           txid: tx.txID,
@@ -224,10 +314,23 @@ export class PayoutRouter {
           batchId,
         }, `txid ${tx.txID}`);
       }
+      for (const { row, txid, other } of duplicates) {
+        this.#transition(row, "requested", { approvedBy: null, walletId: null, heldReason: `duplicate txid ${txid} (payout ${other}); not sent` }, `refused: txid ${txid} belongs to payout ${other}`);
+      }
     });
-    summary.signed += signed.length;
+    for (const { row, txid, other } of duplicates) {
+      this.#d.audit("payout-router", "payout.duplicate_txid", row.id, { txid, other });
+      await this.#d.alert({
+        key: `ledger:duplicate-txid:${txid.slice(0, 32)}`,
+        severity: "critical",
+        source: "payout-router",
+        title: "A payout's transaction duplicated another payout's; it was not sent",
+        detail: `Payout ${row.id} signed txid ${txid}, which is payout ${other}'s. It is back in 'requested' for review.`,
+      });
+    }
+    summary.signed += fresh.length;
     this.#d.crashPoint("signed");
-    for (const { row, tx } of signed) await this.#broadcast(this.#payout(row.id), tx, summary, true);
+    for (const { row, tx } of fresh) await this.#broadcast(this.#payout(row.id), tx, summary, true);
   }
 
   /**

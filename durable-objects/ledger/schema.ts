@@ -1,4 +1,4 @@
-import { customType, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { customType, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Money in base units: bigint in TypeScript, INTEGER in SQLite (exact up to 2^53 units). */
 const units = customType<{ data: bigint; driverData: number }>({
@@ -69,7 +69,13 @@ export const payouts = sqliteTable(
     net: units("net").notNull(),
     source: text("source", { enum: ["node", "admin"] }).notNull(),
     requestedBy: text("requested_by").notNull(),
+    /** The node whose earnings this pays (node payouts only): per-node caps count by it. */
+    nodeId: text("node_id"),
+    /** A node's threshold payout: approved by policy (within caps) without an admin. */
+    automatic: integer("automatic", { mode: "boolean" }).notNull().default(false),
     state: text("state", { enum: PAYOUT_STATES }).notNull(),
+    /** Why an automatic payout waits for an admin (outside policy limits, a refused duplicate txid …). */
+    heldReason: text("held_reason"),
     approvedBy: text("approved_by"),
     walletId: text("wallet_id"),
     batchId: text("batch_id"),
@@ -83,7 +89,14 @@ export const payouts = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("payouts_state").on(t.state), index("payouts_recipient").on(t.recipient), index("payouts_wallet").on(t.walletId)],
+  (t) => [
+    index("payouts_state").on(t.state),
+    index("payouts_recipient").on(t.recipient),
+    index("payouts_wallet").on(t.walletId),
+    index("payouts_node").on(t.nodeId, t.createdAt),
+    // One transaction confirms at most one payout.
+    uniqueIndex("payouts_txid").on(t.txid),
+  ],
 );
 
 export const payoutEvents = sqliteTable("payout_events", {
@@ -143,4 +156,15 @@ export const tronAnchors = sqliteTable("tron_anchors", {
   blockNumber: integer("block_number"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+});
+
+/** Each comparison of a hot wallet's on-chain USDT transfers with the ledger's payouts. */
+export const reconciliations = sqliteTable("reconciliations", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  at: integer("at").notNull(),
+  walletId: text("wallet_id").notNull(),
+  transfers: integer("transfers").notNull(),
+  payouts: integer("payouts").notNull(),
+  /** JSON list of differences; "[]" when the chain and the ledger agree. */
+  differences: text("differences").notNull(),
 });

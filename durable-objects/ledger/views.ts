@@ -39,7 +39,9 @@ export interface PayoutView {
   net: string;
   source: "node" | "admin";
   requestedBy: string;
+  nodeId: string | null;
   state: schema.PayoutState;
+  heldReason: string | null;
   approvedBy: string | null;
   walletId: string | null;
   txid: string | null;
@@ -90,7 +92,9 @@ export function payoutView(row: PayoutRow): PayoutView {
     net: formatUnits(row.net),
     source: row.source,
     requestedBy: row.requestedBy,
+    nodeId: row.nodeId,
     state: row.state,
+    heldReason: row.heldReason,
     approvedBy: row.approvedBy,
     walletId: row.walletId,
     txid: row.txid,

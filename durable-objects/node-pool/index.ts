@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import { loadConfig, type Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { workCreditTxId, type NodeEventTx, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
@@ -8,11 +8,13 @@ import { credentialRequestMessage, type Heartbeat, type Resources } from "../../
 import { computePoot, epochOf, epochWindow, POOT_VERSION } from "../../shared/nodes/poot.ts";
 import { acceptsHeartbeats, canTransition, stateFromReport, type NodeState } from "../../shared/nodes/states.ts";
 import { heartbeatRefusal, skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
-import { ok, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
+import { ok, outcome, refuse, type Outcome, type Refusal } from "../../shared/outcome.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { payoutGatewayFrom } from "./payout-delivery.ts";
-import { deliverDuePayouts, queuePayoutIfDue } from "./payouts.ts";
+import { addressCoolingDown, changePayoutAddress, deliverDuePayouts, markDelivered, queuePayoutIfDue, releasePayout, reserveOperatorPayout } from "./payouts.ts";
+import { RETRY_BASE_MS } from "./payout-delivery.ts";
+import type { PayoutRequest } from "../../shared/nodes/payout.ts";
 import * as schema from "./schema.ts";
 import { epochView, nodeView, payoutView, type EpochView, type NodeRow, type NodeView, type PayoutView } from "./views.ts";
 
@@ -211,6 +213,11 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);
+    const coolingUntil = addressCoolingDown(node, Date.now());
+    if (coolingUntil !== null) {
+      const usableAt = new Date(coolingUntil).toISOString();
+      return refuse("payout-address-cooling-down", `The payout address of node ${nodeId} changed recently; it receives nothing before ${usableAt}.`, { usableAt });
+    }
     const queued = this.ctx.storage.transactionSync(() => queuePayoutIfDue(this.db, nodeId, this.#config.AUTO_PAYOUT_THRESHOLD, Date.now()));
     if (!queued) {
       const threshold = this.#config.AUTO_PAYOUT_THRESHOLD;
@@ -221,6 +228,48 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     }
     await this.#ensureAlarm(Date.now());
     return ok(payoutView(queued));
+  }
+
+  /**
+   * An operator's payout of part of its node's earnings (payouts.ts reserveOperatorPayout): the
+   * amount is reserved from the accrual at once and queued; the caller hands the request to
+   * payments and reports back (markPayoutDelivered / releasePayout). Should the caller vanish,
+   * the outbox delivers it after RETRY_BASE_MS.
+   */
+  async reserveOperatorPayout(input: { nodeId: string; operatorId: string; amountUnits: string; recipient?: string }): Promise<Outcome<PayoutRequest>> {
+    await this.ready();
+    const now = Date.now();
+    const result = await outcome(() =>
+      this.ctx.storage.transactionSync(() =>
+        reserveOperatorPayout(this.db, { nodeId: input.nodeId, operatorId: input.operatorId, amountUnits: BigInt(input.amountUnits), recipient: input.recipient, now, deliverAt: now + RETRY_BASE_MS }),
+      ),
+    );
+    if (!result.ok) return result;
+    await this.#ensureAlarm(result.value.row.nextAttemptAt);
+    return ok(result.value.request);
+  }
+
+  async markPayoutDelivered(idempotencyKey: string, payoutId: string): Promise<void> {
+    await this.ready();
+    markDelivered(this.db, idempotencyKey, payoutId, Date.now());
+  }
+
+  /** Payments refused the request for good: its amount returns to the node's accrual. */
+  async releasePayout(idempotencyKey: string, reason: string): Promise<boolean> {
+    await this.ready();
+    return this.ctx.storage.transactionSync(() => releasePayout(this.db, idempotencyKey, reason));
+  }
+
+  /** Sets a node's payout address (the route checked the operator's step-up); it cools down before receiving. */
+  async changePayoutAddress(input: { nodeId: string; operatorId: string; payoutAddress: string }): Promise<Outcome<NodeView>> {
+    await this.ready();
+    const cooldownMs = this.#config.PAYOUT_ADDRESS_COOLDOWN_SECONDS * 1000;
+    return outcome(() => {
+      const before = this.#node(input.nodeId);
+      const row = this.ctx.storage.transactionSync(() => changePayoutAddress(this.db, { ...input, now: Date.now(), cooldownMs }));
+      if (before && before.payoutAddress !== row.payoutAddress) this.#logEvent(row.id, row.pool, row.state as NodeState, row.state as NodeState, "payout-address-changed", input.operatorId, Date.now());
+      return nodeView(row);
+    });
   }
 
   async leaderboard(limit: number): Promise<{ nodeId: string; operatorId: string; pool: string; operationalSeconds: number; credits: number }[]> {

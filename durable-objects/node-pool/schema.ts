@@ -7,6 +7,8 @@ export const nodes = sqliteTable("nodes", {
   operatorId: text("operator_id").notNull(),
   publicKey: text("public_key").notNull().unique(),
   payoutAddress: text("payout_address").notNull(),
+  /** After a change of payout address: nothing is paid to it before this time (null: usable since registration). */
+  payoutAddressUsableAt: integer("payout_address_usable_at"),
   cpuCores: integer("cpu_cores").notNull(),
   memoryMb: integer("memory_mb").notNull(),
   diskGb: integer("disk_gb").notNull(),

@@ -15,6 +15,7 @@ export function nodeView(row: NodeRow) {
     operatorId: row.operatorId,
     publicKey: row.publicKey,
     payoutAddress: row.payoutAddress,
+    payoutAddressUsableAt: iso(row.payoutAddressUsableAt),
     resources: { cpuCores: row.cpuCores, memoryMb: row.memoryMb, diskGb: row.diskGb, bandwidthMbps: row.bandwidthMbps },
     state: row.state as NodeState,
     stateChangedAt: iso(row.stateChangedAt)!,

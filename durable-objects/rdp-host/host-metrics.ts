@@ -1,5 +1,5 @@
-import { MetricsBuffer } from "../../functions/metrics.ts";
-import type { Env } from "../../shared/env.ts";
+import { MetricsBuffer } from "../../platform/metrics.ts";
+import type { Env } from "../../platform/env.ts";
 
 /** Counters that matter as soon as they happen; the others wait for the next flush. */
 const RARE_METRICS = new Set([

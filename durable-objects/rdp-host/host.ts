@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { loadConfig, type Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { AGENT_TAG, AttachmentSchema, type Attachment } from "./channel.ts";
 import type { HostMetrics } from "./host-metrics.ts";
 import * as schema from "./schema.ts";

@@ -1,4 +1,4 @@
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import type { Outcome } from "../../shared/outcome.ts";
 import { PING_FRAME, PONG_FRAME, type ServerConfig, type ServerLimits } from "../../shared/rdp/protocol.ts";
 import { SqlDurableObject } from "../base.ts";

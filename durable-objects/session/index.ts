@@ -1,7 +1,7 @@
 import { asc, eq, lte } from "drizzle-orm";
 import { z } from "zod";
 import { loadConfig } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
@@ -15,7 +15,7 @@ import {
   type Manifest,
   type SessionState,
 } from "../../shared/session.ts";
-import { chunkStoreFor, type ChunkStore } from "../../functions/chunk-store/index.ts";
+import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index.ts";
 import { SqlDurableObject } from "../base.ts";
 import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";

@@ -119,6 +119,18 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     return this.#activeSessions(Date.now()).map(({ revokedAt: _r, revokeReason: _why, ...view }) => view);
   }
 
+  /**
+   * Whether `sessionId` is a live session of this user (not revoked, not expired) and whether
+   * it passed the second factor: privileged requests ask this on every call, so revoking a
+   * session takes their access tokens' powers away at once (functions/middleware/standing.ts).
+   */
+  async sessionStanding(sessionId: string): Promise<{ active: boolean; secondFactor: boolean }> {
+    await this.ready();
+    const session = this.db.select().from(schema.sessions).where(eq(schema.sessions.id, sessionId)).get();
+    if (!session || session.revokedAt !== null || session.expiresAt <= Date.now()) return { active: false, secondFactor: false };
+    return { active: true, secondFactor: session.secondFactor };
+  }
+
   /** False when the session does not exist (in this user's DO) or is already over. */
   async revokeSession(sessionId: string, reason: string): Promise<boolean> {
     await this.ready();

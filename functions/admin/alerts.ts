@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ALERT_SEVERITIES, ALERT_STATES, alertInputSchema, type AlertInput, type AlertView } from "../../shared/admin.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { principalOf } from "../middleware/authenticate.ts";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { audit, type AuditEventInput } from "../audit.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";

@@ -1,5 +1,5 @@
 import type { CheckResult } from "../../durable-objects/system/index.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { callAdmin } from "./context.ts";
 

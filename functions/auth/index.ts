@@ -30,12 +30,16 @@ function addressGuardKey(address: string) {
   return `addr:${address}`;
 }
 
-/** The text the wallet signs: domain-bound, single-use, short-lived (in the spirit of EIP-4361). */
-function challengeMessage(domain: string, address: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
+/**
+ * The text the wallet signs: bound to the configured PUBLIC_ORIGIN (its host as the domain, the
+ * origin as the URI; never the request's Host), single-use, short-lived (in the spirit of EIP-4361).
+ */
+function challengeMessage(origin: string, address: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
   return [
-    `${domain} wants you to sign in to Lucid with your TRON account:`,
+    `${new URL(origin).host} wants you to sign in to Lucid with your TRON account:`,
     address,
     "",
+    `URI: ${origin}`,
     `Nonce: ${nonce}`,
     `Issued At: ${issuedAt.toISOString()}`,
     `Expiration Time: ${expiresAt.toISOString()}`,
@@ -46,7 +50,8 @@ const challenge = createRoute({
   method: "post",
   path: "/challenge",
   tags: ["auth"],
-  summary: "Get a single-use message to sign with the TRON wallet (TIP-191 signMessageV2), valid 5 minutes",
+  summary:
+    "Get a single-use message to sign with the TRON wallet (TIP-191 signMessageV2), valid 5 minutes; each request opens its own challenge and never voids another",
   ...guarded(PUBLIC),
   request: { body: { required: true, content: json(ChallengeRequest) } },
   responses: { 200: { description: "Challenge", content: json(ChallengeResponse) }, ...problemResponses(400, 413, 415, 429, 500) },
@@ -56,7 +61,7 @@ const verify = createRoute({
   method: "post",
   path: "/verify",
   tags: ["auth"],
-  summary: "Answer the challenge with its signature (plus TOTP for ADMIN+) and receive tokens",
+  summary: "Answer one challenge (named by its nonce) with its signature (plus TOTP for ADMIN+) and receive tokens",
   ...guarded(PUBLIC),
   request: { body: { required: true, content: json(VerifyRequest) } },
   responses: { 200: { description: "Tokens", content: json(TokenResponse) }, ...problemResponses(400, 401, 413, 415, 429, 500) },
@@ -115,11 +120,12 @@ export const authApp = createApp()
     const nonce = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const issuedAt = new Date();
     const expiresAt = new Date(issuedAt.getTime() + config.LOGIN_CHALLENGE_TTL_SECONDS * 1000);
-    const domain = new URL(c.req.url).host;
-    const message = challengeMessage(domain, address, nonce, issuedAt, expiresAt);
+    const origin = config.PUBLIC_ORIGIN;
+    const domain = new URL(origin).host;
+    const message = challengeMessage(origin, address, nonce, issuedAt, expiresAt);
     const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(address)));
     await callDurableObject("LoginGuardDO", "putChallenge", () => stub.putChallenge(nonce, message, expiresAt.getTime()));
-    return c.json({ address, domain, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
+    return c.json({ address, domain, uri: origin, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
   })
   .openapi(verify, async (c) => {
     const body = c.req.valid("json");
@@ -128,7 +134,8 @@ export const authApp = createApp()
     await guard.assertOpen();
     const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(body.address)));
     // Taken (deleted) before checking: a challenge is answered at most once, right or wrong.
-    const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge());
+    // Only the named one: the address's other outstanding challenges stay answerable.
+    const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge(body.nonce));
     const reason = !outstanding ? "no-challenge" : outstanding.expired ? "expired" : !verifyMessageV2(outstanding.message, body.signature, body.address) ? "bad-signature" : null;
     if (reason) {
       await guard.fail();

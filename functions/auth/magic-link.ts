@@ -56,8 +56,9 @@ export const magicLinkApp = createApp()
     if (user) {
       const link = await callDurableObject("UserDO", "createMagicLink", () => userStub(c, user.id).createMagicLink(config.MAGIC_LINK_TTL_SECONDS * 1000));
       const token = `${user.id}.${link.secret}`;
-      // The token travels in the fragment, so it never reaches a server log via the URL.
-      const url = `${new URL(c.req.url).origin}/login/magic#token=${token}`;
+      // The token travels in the fragment, so it never reaches a server log via the URL. The link
+      // names the configured origin: a request's Host never chooses where a login link points.
+      const url = `${config.PUBLIC_ORIGIN}/login/magic#token=${token}`;
       const minutes = Math.round(config.MAGIC_LINK_TTL_SECONDS / 60);
       const send = mailer
         .send({ to: email, subject: "Your Lucid login link", text: `Log in to Lucid: ${url}\n\nThe link works once, for ${minutes} minutes. If you did not ask for it, ignore this mail.` })

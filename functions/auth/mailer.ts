@@ -1,5 +1,5 @@
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { mimeText, WebhookMailer, type Mail, type Mailer } from "../../shared/mail.ts";
 import { callDurableObject } from "../do-call.ts";
 

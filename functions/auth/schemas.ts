@@ -31,7 +31,8 @@ export const ChallengeRequest = z.object({ address: TronAddress, walletKind: Wal
 export const ChallengeResponse = z
   .object({
     address: z.string(),
-    domain: z.string(),
+    domain: z.string().openapi({ description: "The host of the server's configured public origin" }),
+    uri: z.string().openapi({ description: "The server's configured public origin (PUBLIC_ORIGIN)" }),
     nonce: z.string(),
     issuedAt: z.string().openapi({ format: "date-time" }),
     expiresAt: z.string().openapi({ format: "date-time" }),
@@ -39,8 +40,14 @@ export const ChallengeResponse = z
   })
   .openapi("Challenge");
 
+/** Names which of the address's outstanding challenges is answered (several may be open). */
+const ChallengeNonce = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/, "must be the challenge's nonce (32 hex digits)")
+  .openapi({ description: "The `nonce` of the challenge that was signed", example: "9f86d081884c7d659a2feaa0c55ad015" });
+
 export const VerifyRequest = z
-  .object({ address: TronAddress, signature: Signature, walletKind: WalletKind.optional(), ...SecondFactorFields })
+  .object({ address: TronAddress, nonce: ChallengeNonce, signature: Signature, walletKind: WalletKind.optional(), ...SecondFactorFields })
   .strict()
   .openapi("VerifyRequest");
 

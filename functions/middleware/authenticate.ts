@@ -5,6 +5,7 @@ import { ROLE_RANK, ROLES } from "../../shared/rbac.ts";
 import { keyringFor } from "./jwt-keyring.ts";
 import type { AppEnv, Principal, Role } from "../types.ts";
 import { isNodeCredential } from "./node-credential.ts";
+import { isScrapeToken } from "./scrape-token.ts";
 
 /** Claims every Lucid access token carries (issued by functions/auth). */
 export const accessClaimsSchema = z.object({
@@ -50,9 +51,10 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     const header = c.req.header("Authorization");
     c.set("principal", undefined);
     c.set("authFailure", undefined);
-    // Node credentials are verified by nodeCredential() on the routes that accept them.
+    // Node credentials are verified by nodeCredential() on the routes that accept them, the
+    // metrics scrape token by scrapeTokenOr() on /system/metrics; elsewhere both are anonymous.
     const bearer = /^Bearer (\S+)$/.exec(header ?? "")?.[1];
-    if (header !== undefined && !(bearer && isNodeCredential(bearer))) {
+    if (header !== undefined && !(bearer && (isNodeCredential(bearer) || isScrapeToken(bearer, c.get("config"))))) {
       try {
         c.set("principal", await principalFromHeader(header, c.get("config")));
       } catch (error) {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { EmergencySnapshot } from "../../shared/admin.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { ROLE_RANK } from "../../shared/rbac.ts";
 import { callDurableObject } from "../do-call.ts";

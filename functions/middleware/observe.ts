@@ -1,9 +1,9 @@
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { logEvent } from "../../shared/log.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { callDurableObject } from "../do-call.ts";
-import { metrics } from "../metrics.ts";
+import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
 
 /** Sends buffered metric deltas to SystemDO; on failure they go back into the buffer. */

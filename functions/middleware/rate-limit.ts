@@ -1,11 +1,15 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { LeaseGrant } from "../../durable-objects/rate-limiter/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { callDurableObject } from "../do-call.ts";
-import { metrics } from "../metrics.ts";
+import { clientAddress } from "./client-address.ts";
+import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
+
+// The client address is decided by the deployment (./client-address.ts); re-exported for callers here.
+export { clientAddress };
 
 export interface RateLimitPolicy {
   limit: number;
@@ -111,19 +115,6 @@ export function rateLimiterFor(env: Env): RateLimiter {
   return limiter;
 }
 
-/** The client's address: Cloudflare's header, else workerd's own `cf.clientIp` (self-hosted). */
-export function clientAddress(c: Context): string {
-  const forwarded = c.req.header("CF-Connecting-IP");
-  if (forwarded) return forwarded;
-  const raw = (c.req.raw as Request & { cf?: { clientIp?: unknown } }).cf?.clientIp;
-  if (typeof raw === "string" && raw) {
-    const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(raw);
-    if (bracketed) return bracketed[1]!;
-    return /^[\d.]+:\d+$/.test(raw) ? raw.slice(0, raw.lastIndexOf(":")) : raw;
-  }
-  return "unknown";
-}
-
 export interface RateLimitOptions {
   /** Route group name: separate quotas per group (e.g. "default", "payments"). */
   group: string;
@@ -132,7 +123,11 @@ export interface RateLimitOptions {
   limiter?: (env: Env) => RateLimiter;
 }
 
-/** Per-client quota: the user id when authenticated, else the client address. */
+/**
+ * Per-client quota: the user id when authenticated, else the client address. Groups nest (the
+ * gateway's default around a surface's own, e.g. payments): the innermost group's `RateLimit-*`
+ * headers are the ones answered, 429 included, since its policy is the one that binds there.
+ */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
   if (!/^[a-z][a-z0-9-]*$/.test(options.group)) throw new Error(`rateLimit: invalid group "${options.group}"`);
   const windowMs = options.windowMs ?? 60_000;
@@ -161,6 +156,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
       );
     }
     await next();
+    // An inner group already advertised its own (stricter) policy on this response: keep it.
+    if (c.res.headers.has("RateLimit-Policy")) return;
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }

@@ -1,7 +1,7 @@
 import { sign, verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 
 /**
  * Node credentials: the token a node's agent presents (header X-Node-Credential; the gateway's

@@ -16,6 +16,7 @@ export const NodeSchema = z
     operatorId: z.string(),
     publicKey: z.string(),
     payoutAddress: z.string(),
+    payoutAddressUsableAt: isoTime.nullable().openapi({ description: "After a change of payout address: it receives nothing before this time" }),
     resources: z.object({ cpuCores: z.number(), memoryMb: z.number(), diskGb: z.number(), bandwidthMbps: z.number() }),
     state: z.enum(NODE_STATES),
     stateChangedAt: isoTime,

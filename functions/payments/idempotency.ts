@@ -15,15 +15,19 @@ async function sha256Hex(text: string): Promise<string> {
  * Every POST needs an Idempotency-Key. The first request with a key runs and its answer is
  * stored in LedgerDO; a retry with the same key and body gets that answer again (with
  * `Idempotent-Replayed: true`), a different body gets 422, and a retry while the first is still
- * running gets 409. A 5xx answer releases the key so the client can try again.
+ * running gets 409. A 5xx answer releases the key so the client can try again. Paths in
+ * `unstored` still need the header but their answers are never stored or replayed.
  */
-export function requireIdempotencyKey(): MiddlewareHandler<AppEnv> {
+export function requireIdempotencyKey(options: { unstored?: readonly string[] } = {}): MiddlewareHandler<AppEnv> {
+  const unstored = options.unstored ?? [];
   return async function idempotencyMiddleware(c, next) {
     if (c.req.method !== "POST") return next();
     const key = c.req.header("Idempotency-Key");
     if (key === undefined || !KEY.test(key)) {
       throw new ApiError("idempotency-key-required", "Send an Idempotency-Key header (1–128 characters of A–Z a–z 0–9 _ - : .).");
     }
+    // Answers that must not be kept or replayed (a key export): each request runs, with its own checks.
+    if (unstored.some((suffix) => c.req.path.endsWith(suffix))) return next();
     const principal = principalOf(c);
     const scope = `${principal.userId}:${c.req.path}:${key}`;
     const hash = await sha256Hex(await c.req.raw.clone().text());

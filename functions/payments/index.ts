@@ -1,10 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
+import type { Permission } from "../../shared/rbac.ts";
 import { principalOf, requireRole, ROLE_RANK } from "../middleware/authenticate.ts";
+import { requirePermission } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
+import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
+import { operatorPayout } from "./operator-payout.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { outcome, unwrap } from "../../shared/outcome.ts";
+import { parseAmount, payoutRange, requireAddress } from "../../durable-objects/ledger/rules.ts";
 import {
   Address,
   Amount,
@@ -28,11 +35,24 @@ payments.use("*", async (c, next) => {
   principalOf(c); // every payments route needs a caller
   await next();
 });
-payments.use("*", requireIdempotencyKey());
-// "/x/*" also matches "/x" itself.
-for (const path of ["/wallets/*", "/kyc", "/audit", "/stakes/*", "/payouts/process", "/payouts/*/approve", "/payouts/*/reject"]) {
-  payments.use(path, requireRole("ADMIN"));
-}
+// Admin routes by permission (shared/rbac.ts). Their writes are privileged: the caller's current
+// role and session are checked (functions/middleware/standing.ts) before anything else, replays
+// included. "/x/*" also matches "/x" itself, so the key export passes both of its guards.
+const ADMIN_ROUTES: [string, Permission][] = [
+  ["/wallets/*", "wallets:manage"],
+  ["/wallets/backup", "wallets:export"],
+  ["/kyc", "wallets:manage"],
+  ["/audit", "audit:read"],
+  ["/stakes/*", "wallets:manage"],
+  ["/payouts/process", "payouts:approve"],
+  ["/payouts/*/approve", "payouts:approve"],
+  ["/payouts/*/reject", "payouts:approve"],
+];
+for (const [path, permission] of ADMIN_ROUTES) payments.use(path, requirePermission(permission));
+// Hot-wallet key export: a tight per-user quota on top of SUPER_ADMIN and a fresh TOTP code.
+payments.use("/wallets/backup", rateLimit({ group: "wallet-export", limit: (config) => config.WALLET_EXPORTS_PER_HOUR, windowMs: 3_600_000 }));
+// A key export's answer is never kept for replay (it would outlive the step-up that allowed it).
+payments.use("*", requireIdempotencyKey({ unstored: ["/wallets/backup"] }));
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
@@ -183,11 +203,13 @@ export const paymentsApp = payments
       method: "post",
       path: "/wallets/backup",
       tags,
-      summary: "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM)",
-      request: { ...post, ...body(z.object({ passphrase: Passphrase }).strict()) },
+      summary:
+        "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
+        "judged by the caller's current role and session; WALLET_EXPORTS_PER_HOUR attempts per user; audited and alerted",
+      request: { ...post, ...body(BackupRequest) },
       responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
     }),
-    async (c) => c.json(await ledger(c, "exportBackup", (s) => s.exportBackup(c.req.valid("json").passphrase, principalOf(c).userId)), 200),
+    async (c) => c.json(await exportKeys(c, c.req.valid("json")), 200),
   )
   .openapi(
     createRoute({
@@ -237,19 +259,35 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts",
       tags,
-      summary: "Request a payout (node operators for their accruals, admins for anything); ADMIN approves",
-      request: { ...post, ...body(z.object({ recipient: Address, amount: Amount }).strict()) },
-      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 409, 422, 429) },
+      summary: "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
+      // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
+      middleware: requireRole("NODE_OPERATOR"),
+      request: {
+        ...post,
+        ...body(
+          z
+            .object({
+              recipient: Address.optional().openapi({ description: "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)" }),
+              amount: Amount,
+              nodeId: z.string().min(1).max(128).optional().openapi({ description: "Operators: the node whose earnings are paid" }),
+            })
+            .strict(),
+        ),
+      },
+      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
     }),
     async (c) => {
       const principal = principalOf(c);
-      if (ROLE_RANK[principal.role] < ROLE_RANK.NODE_OPERATOR) {
-        throw new ApiError("forbidden", "Requesting payouts needs the NODE_OPERATOR role or higher.");
+      const { recipient, amount, nodeId } = c.req.valid("json");
+      const units = unwrap(await outcome(() => parseAmount(amount, payoutRange(loadConfig(c.env)))));
+      if (recipient !== undefined) unwrap(await outcome(() => requireAddress(recipient, "recipient")));
+      if (ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN) {
+        if (recipient === undefined) throw new ApiError("validation-failed", "recipient is required.", { errors: [{ location: "body", path: "recipient", message: "required" }] });
+        const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
+        return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source: "admin", requestedBy: principal.userId })), 201);
       }
-      const { recipient, amount } = c.req.valid("json");
-      const source = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? ("admin" as const) : ("node" as const);
-      const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
-      return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source, requestedBy: principal.userId })), 201);
+      if (nodeId === undefined) throw new ApiError("validation-failed", "nodeId is required: an operator is paid from a node's earnings.", { errors: [{ location: "body", path: "nodeId", message: "required" }] });
+      return c.json(await operatorPayout(c, { nodeId, units, recipient }), 201);
     },
   )
   .openapi(

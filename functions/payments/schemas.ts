@@ -43,6 +43,8 @@ export const PayoutSchema = z
     net: z.string(),
     source: z.enum(["node", "admin"]),
     requestedBy: z.string(),
+    nodeId: z.string().nullable(),
+    heldReason: z.string().nullable().openapi({ description: "Why a payout waits for an admin (an automatic payout outside policy limits, a refused duplicate txid)" }),
     state: z.enum(["requested", "approved", "signed", "broadcast", "confirmed", "failed"]),
     approvedBy: z.string().nullable(),
     walletId: z.string().nullable(),

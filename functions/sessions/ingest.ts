@@ -1,7 +1,7 @@
 import { CHUNK_TAG_BYTES, parseContentDigest } from "../../shared/chunk.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { toHex } from "../../shared/merkle/index.ts";
-import type { ChunkStore } from "../chunk-store/index.ts";
+import type { ChunkStore } from "../../platform/chunk-store/index.ts";
 
 /** PUT /api/v1/sessions/:id/chunks/:index streams up to CHUNK_MAX_BYTES; the gateway's JSON body limit skips it. */
 const CHUNK_UPLOAD_PATH = /^\/api\/v1\/sessions\/[^/]+\/chunks\/[^/]+$/;

@@ -1,5 +1,5 @@
 import { ApiError } from "../../shared/errors.ts";
-import type { ByteRange } from "../chunk-store/types.ts";
+import type { ByteRange } from "../../platform/chunk-store/types.ts";
 
 /**
  * Parses a single-range `Range: bytes=…` header (RFC 9110 §14) against an object's size.

@@ -2,7 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { flushMetrics } from "../middleware/observe.ts";
-import { renderPrometheus } from "../metrics.ts";
+import { renderPrometheus } from "../../platform/metrics.ts";
+import { guarded } from "../middleware/authorize.ts";
+import { scrapeTokenOr } from "../middleware/scrape-token.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import type { Context } from "hono";
@@ -95,10 +97,11 @@ const listServices = createRoute({
   method: "get",
   path: "/services",
   tags: ["system"],
-  summary: "Run every function's health check and report each (with the seed's 27 services mapped onto them)",
+  summary: "Run every function's health check and report each (with the seed's 27 services mapped onto them); ADMIN+",
+  ...guarded("admin:read"),
   responses: {
     200: { description: "Health report", content: { "application/json": { schema: ServicesReportSchema } } },
-    ...problemResponses(429, 500),
+    ...problemResponses(401, 403, 429, 500),
   },
 });
 
@@ -106,7 +109,8 @@ const checkServices = createRoute({
   method: "post",
   path: "/services/check",
   tags: ["system"],
-  summary: "Run the health checks of the named functions now",
+  summary: "Run the health checks of the named functions now; ADMIN+",
+  ...guarded("admin:read"),
   request: {
     body: {
       required: true,
@@ -122,7 +126,7 @@ const checkServices = createRoute({
   },
   responses: {
     200: { description: "Health report", content: { "application/json": { schema: ServicesReportSchema } } },
-    ...problemResponses(400, 413, 415, 429, 500),
+    ...problemResponses(400, 401, 403, 413, 415, 429, 500),
   },
 });
 
@@ -130,7 +134,8 @@ const getService = createRoute({
   method: "get",
   path: "/services/{name}",
   tags: ["system"],
-  summary: "Last recorded health of one function (no new check is run)",
+  summary: "Last recorded health of one function (no new check is run); ADMIN+",
+  ...guarded("admin:read"),
   request: {
     params: z.object({
       name: z
@@ -141,7 +146,7 @@ const getService = createRoute({
   },
   responses: {
     200: { description: "Last check", content: { "application/json": { schema: ServiceRecordSchema } } },
-    ...problemResponses(400, 404, 429, 500),
+    ...problemResponses(400, 401, 403, 404, 429, 500),
   },
 });
 
@@ -149,10 +154,12 @@ const getMetrics = createRoute({
   method: "get",
   path: "/metrics",
   tags: ["system"],
-  summary: "Prometheus metrics summed over every isolate",
+  summary: "Prometheus metrics summed over every isolate; ADMIN+, or `Authorization: Bearer <METRICS_SCRAPE_TOKEN>`",
+  middleware: scrapeTokenOr("admin:read"),
+  "x-permission": "admin:read",
   responses: {
     200: { description: "Prometheus text format 0.0.4", content: { "text/plain": { schema: z.string() } } },
-    ...problemResponses(429, 500),
+    ...problemResponses(401, 403, 429, 500),
   },
 });
 

@@ -1,5 +1,5 @@
 import type { Config } from "../../shared/config.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
 import { callDurableObject } from "../do-call.ts";
 import { dashboardHealth } from "../dashboard/index.ts";

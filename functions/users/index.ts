@@ -5,12 +5,14 @@ import { ApiError } from "../../shared/errors.ts";
 import { audit } from "../audit.ts";
 import { directory, userStub } from "../auth/login.ts";
 import { RoleSchema } from "../auth/schemas.ts";
+import { mayActOn } from "../../shared/rbac.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { assertOwnerOr, guarded } from "../middleware/authorize.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
+import { confirmedEmail, requestEmailChange } from "./email-change.ts";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 
@@ -25,6 +27,13 @@ const UserSchema = z
     updatedAt: z.string().openapi({ format: "date-time" }),
   })
   .openapi("User");
+
+/** PATCH /users/me's answer: the profile, plus the address a confirmation was mailed to, if any. */
+const PatchedUserSchema = UserSchema.extend({
+  emailConfirmationSentTo: z.string().optional().openapi({
+    description: "A new email is set only once confirmed: a token was mailed to this address (POST /users/me/email/confirm)",
+  }),
+}).openapi("PatchedUser");
 
 /** The only fields a user writes about themselves; `.strict()` refuses anything else (role, id, …). */
 const ProfilePatch = z
@@ -71,9 +80,20 @@ const patchMe = createRoute({
   method: "patch",
   path: "/me",
   tags: ["users"],
-  summary: "Update the caller's email (for magic links) or display name",
+  summary:
+    "Update the caller's display name, or remove their email; a new email (for magic links) is mailed a confirmation token, and the answer is the same whether or not the address is taken",
   ...guarded("profile:write:own"),
   request: { body: { required: true, content: json(ProfilePatch) } },
+  responses: { 200: { description: "Updated", content: json(PatchedUserSchema) }, ...problemResponses(400, 401, 403, 404, 413, 415, 429, 500, 503) },
+});
+
+const confirmEmail = createRoute({
+  method: "post",
+  path: "/me/email/confirm",
+  tags: ["users"],
+  summary: "Set the caller's email to the address a confirmation token (mailed by PATCH /users/me) names",
+  ...guarded("profile:write:own"),
+  request: { body: { required: true, content: json(z.object({ token: z.string().min(10).max(2048) }).strict().openapi("EmailConfirmRequest")) } },
   responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
 });
 
@@ -101,7 +121,7 @@ const revokeSessions = createRoute({
   method: "delete",
   path: "/{id}/sessions",
   tags: ["users"],
-  summary: "Revoke every login session of a user (ADMIN+; e.g. a lost wallet): their refresh tokens stop working",
+  summary: "Revoke every login session of a user (ADMIN+, not of a higher role; e.g. a lost wallet): their tokens stop working for privileged actions at once, their refresh tokens for good",
   ...guarded("sessions:revoke:any"),
   request: { params: UserIdParam },
   responses: {
@@ -119,10 +139,15 @@ export const usersApp = createApp()
   .openapi(me, async (c) => c.json(toJson(await loadUser(c, principalOf(c).userId)), 200))
   .openapi(patchMe, async (c) => {
     const principal = principalOf(c);
-    const patch = c.req.valid("json");
+    const { email, ...rest } = c.req.valid("json");
+    const current = await loadUser(c, principal.userId);
+    // Removing the email, or naming the one already set, changes nothing anyone else owns.
+    const changesEmail = typeof email === "string" && email.toLowerCase() !== current.email;
+    const patch = changesEmail ? rest : { ...rest, ...(email === undefined ? {} : { email }) };
+    if (changesEmail) await requestEmailChange(c, principal.userId, email);
     const result = await callDurableObject("UserIndexDO", "updateProfile", async () => await directory(c).updateProfile(principal.userId, patch));
     if (!result.ok) {
-      if (result.reason === "email-taken") throw new ApiError("conflict", "That email belongs to another account.");
+      // Not reachable for a new email (it is only mailed): the account vanished meanwhile.
       throw new ApiError("not-found", "Your account does not exist (yet).");
     }
     await audit(c.env, {
@@ -132,7 +157,26 @@ export const usersApp = createApp()
       targetId: principal.userId,
       ip: clientAddress(c),
       requestId: c.get("requestId"),
-      details: { fields: Object.keys(patch) },
+      details: { fields: Object.keys(patch), emailConfirmationSent: changesEmail },
+    });
+    return c.json({ ...toJson(result.user), ...(changesEmail ? { emailConfirmationSentTo: email.toLowerCase() } : {}) }, 200);
+  })
+  .openapi(confirmEmail, async (c) => {
+    const principal = principalOf(c);
+    const email = await confirmedEmail(c, principal.userId, c.req.valid("json").token);
+    const result = await callDurableObject("UserIndexDO", "updateProfile", async () => await directory(c).updateProfile(principal.userId, { email }));
+    if (!result.ok) {
+      // Only the address's holder (who has the token) can learn it was taken meanwhile.
+      if (result.reason === "email-taken") throw new ApiError("conflict", "That address was registered by another account meanwhile.");
+      throw new ApiError("not-found", "Your account does not exist (yet).");
+    }
+    await audit(c.env, {
+      action: "users.email_confirm",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: principal.userId,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
     });
     return c.json(toJson(result.user), 200);
   })
@@ -159,7 +203,12 @@ export const usersApp = createApp()
   .openapi(revokeSessions, async (c) => {
     const principal = principalOf(c);
     const { id } = c.req.valid("param");
-    await loadUser(c, id);
+    const target = await loadUser(c, id);
+    // The caller's current role (requirePermission checked it against the directory): an ADMIN cannot lock out a SUPER_ADMIN.
+    if (!mayActOn(principal.role, target.role)) {
+      await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "failure", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { reason: "target-outranks-actor", targetRole: target.role } });
+      throw new ApiError("forbidden", `Revoking a ${target.role}'s sessions needs the ${target.role} role.`);
+    }
     const revoked = await callDurableObject("UserDO", "revokeAllSessions", () => userStub(c, id).revokeAllSessions("revoked-by-admin"));
     await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "success", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { revoked } });
     return c.json({ revoked }, 200);

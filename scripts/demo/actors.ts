@@ -22,8 +22,8 @@ export interface LoginResult {
  */
 export async function tronLogin(http: DemoHttp, wallet: Wallet, totpSecret?: string, recoveryCode?: string): Promise<LoginResult> {
   const attempt = async () => {
-    const { message } = await http.call<{ message: string }>("/api/v1/auth/challenge", { body: { address: wallet.address } });
-    const body: Record<string, string> = { address: wallet.address, signature: signMessageV2(message, wallet.key) };
+    const { message, nonce } = await http.call<{ message: string; nonce: string }>("/api/v1/auth/challenge", { body: { address: wallet.address } });
+    const body: Record<string, string> = { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) };
     if (recoveryCode) body.recoveryCode = recoveryCode;
     else if (totpSecret) body.totpCode = totpCode(totpSecret, Math.floor(Date.now() / 1000));
     return http.call<LoginResult>("/api/v1/auth/verify", { body });

@@ -3,7 +3,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { addressFromPrivateKey } from "../../shared/tron/message-signature.ts";
@@ -61,7 +61,9 @@ export class IdentityStore {
   }
 
   save(identities: Identities): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     writeFileSync(this.path, `${JSON.stringify(identities, null, 2)}\n`, { mode: 0o600 });
+    // `mode` applies only when the file is created: keep an older file private too.
+    chmodSync(this.path, 0o600);
   }
 }

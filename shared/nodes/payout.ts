@@ -16,6 +16,11 @@ export interface PayoutRequest {
   /** Work credits this payout settles. */
   credits: number;
   reason: "work-credits";
+  /**
+   * True for the payout of a node's whole accrual at AUTO_PAYOUT_THRESHOLD: payments executes it
+   * without an admin inside its policy limits. False (or absent) for an amount an operator asked for.
+   */
+  automatic?: boolean;
   requestedAt: string;
 }
 

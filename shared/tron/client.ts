@@ -51,6 +51,15 @@ export interface TransactionInfo {
   success: boolean;
 }
 
+/** One TRC20 transfer as TronGrid's account history lists it (addresses base58, value in base units). */
+export interface Trc20Transfer {
+  txid: string;
+  from: string;
+  to: string;
+  value: bigint;
+  blockTimestamp: number;
+}
+
 /** Decodes java-tron's hex-encoded `message` fields, leaving plain text as it is. */
 export function decodeMessage(message: unknown): string {
   if (typeof message !== "string") return "";
@@ -84,12 +93,21 @@ export class TronClient {
   }
 
   async post(path: string, body: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
+    return this.#request("POST", path, body, idempotencyKey);
+  }
+
+  /** TronGrid's v1 REST reads (GET with a query string). */
+  async get(pathAndQuery: string): Promise<Record<string, unknown>> {
+    return this.#request("GET", pathAndQuery);
+  }
+
+  async #request(method: "GET" | "POST", path: string, body?: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
     return this.breaker.run(async () => {
       let lastError: unknown;
       for (let attempt = 0; attempt <= this.options.retries; attempt++) {
         if (attempt > 0) await sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
         try {
-          return await this.#once(path, body, idempotencyKey);
+          return await this.#once(method, path, body, idempotencyKey);
         } catch (error) {
           if (!(error instanceof TronUnavailableError)) throw error;
           lastError = error;
@@ -99,16 +117,17 @@ export class TronClient {
     }, (error) => error instanceof TronUnavailableError);
   }
 
-  async #once(path: string, body: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = { "Content-Type": "application/json", Accept: "application/json" };
+  async #once(method: "GET" | "POST", path: string, body: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (method === "POST") headers["Content-Type"] = "application/json";
     if (this.options.apiKey) headers["TRON-PRO-API-KEY"] = this.options.apiKey;
     if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     let response: Response;
     try {
       response = await this.#fetch(`${this.options.rpcUrl.replace(/\/$/, "")}${path}`, {
-        method: "POST",
+        method,
         headers,
-        body: JSON.stringify(body),
+        ...(method === "POST" ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (error) {
@@ -131,6 +150,38 @@ export class TronClient {
     const record = json as Record<string, unknown>;
     if (typeof record.Error === "string") throw new TronRejectedError("ERROR", record.Error);
     return record;
+  }
+
+  /**
+   * Confirmed TRC20 transfers out of `owner` for one token since `minTimestamp` (TronGrid's
+   * GET /v1/accounts/{address}/transactions/trc20), oldest first, following `meta.fingerprint`
+   * for at most `maxPages` pages of 200.
+   */
+  async trc20TransfersFrom(owner: string, contract: string, minTimestamp: number, maxPages = 10): Promise<Trc20Transfer[]> {
+    const out: Trc20Transfer[] = [];
+    let fingerprint: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const query = new URLSearchParams({
+        only_confirmed: "true",
+        only_from: "true",
+        contract_address: contract,
+        min_timestamp: String(minTimestamp),
+        order_by: "block_timestamp,asc",
+        limit: "200",
+      });
+      if (fingerprint) query.set("fingerprint", fingerprint);
+      const json = await this.get(`/v1/accounts/${owner}/transactions/trc20?${query}`);
+      if (json.success !== true || !Array.isArray(json.data)) throw new TronUnavailableError("TRON trc20 history: malformed answer");
+      for (const entry of json.data as Record<string, unknown>[]) {
+        if (typeof entry.transaction_id !== "string" || typeof entry.from !== "string" || typeof entry.to !== "string" || typeof entry.value !== "string" || !/^\d+$/.test(entry.value)) {
+          throw new TronUnavailableError("TRON trc20 history: malformed transfer");
+        }
+        out.push({ txid: entry.transaction_id, from: entry.from, to: entry.to, value: BigInt(entry.value), blockTimestamp: Number(entry.block_timestamp ?? 0) });
+      }
+      fingerprint = (json.meta as { fingerprint?: unknown } | undefined)?.fingerprint as string | undefined;
+      if (!fingerprint || json.data.length === 0) return out;
+    }
+    return out;
   }
 
   /** Current block (for transaction references) and the round-trip latency. */

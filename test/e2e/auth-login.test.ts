@@ -37,16 +37,16 @@ describe("self-hosted login", () => {
   it("challenge → tronweb signMessageV2 → tokens → refresh; a replay is refused", async () => {
     const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
     const address = account.address.base58;
-    const challenge = (await (await post("/api/v1/auth/challenge", { address, walletKind: "software" })).json()) as { message: string };
+    const challenge = (await (await post("/api/v1/auth/challenge", { address, walletKind: "software" })).json()) as { message: string; nonce: string };
     const signature = Trx.signMessageV2(challenge.message, account.privateKey);
-    const verify = await post("/api/v1/auth/verify", { address, signature });
+    const verify = await post("/api/v1/auth/verify", { address, nonce: challenge.nonce, signature });
     expect(verify.status).toBe(200);
     const tokens = (await verify.json()) as { accessToken: string; refreshToken: string; user: { id: string } };
 
     const me = await fetch(`${base}/api/v1/users/me`, { headers: { Authorization: `Bearer ${tokens.accessToken}` } });
     expect(await me.json()).toMatchObject({ id: tokens.user.id, tronAddress: address, role: "USER" });
 
-    expect((await post("/api/v1/auth/verify", { address, signature })).status).toBe(401);
+    expect((await post("/api/v1/auth/verify", { address, nonce: challenge.nonce, signature })).status).toBe(401);
     const refreshed = await post("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
     expect((await post("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken })).status).toBe(401);

@@ -40,9 +40,9 @@ async function api<T>(path: string, init: { method?: string; body?: unknown; tok
 }
 
 async function walletLogin(totp?: string, who: { address: string; privateKey: string } = admin): Promise<{ accessToken: string }> {
-  const { message } = await api<{ message: string }>("/auth/challenge", { body: { address: who.address } });
+  const { message, nonce } = await api<{ message: string; nonce: string }>("/auth/challenge", { body: { address: who.address } });
   const signature = Trx.signMessageV2(message, who.privateKey);
-  return api("/auth/verify", { body: { address: who.address, signature, ...(totp ? { totpCode: totp } : {}) } });
+  return api("/auth/verify", { body: { address: who.address, nonce, signature, ...(totp ? { totpCode: totp } : {}) } });
 }
 
 async function newAccount(): Promise<{ address: string; privateKey: string }> {
@@ -268,6 +268,13 @@ describe("dashboard in Chromium", () => {
     const user = await walletLogin(undefined, { address: account.address.base58, privateKey: account.privateKey });
     const email = `dash-${Date.now()}@example.org`;
     await api("/users/me", { method: "PATCH", body: { email }, token: user.accessToken });
+    // A new email is set once the token mailed to it comes back.
+    let confirmToken: string | undefined;
+    for (const deadline = Date.now() + 10_000; !confirmToken && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+      confirmToken = /\n\n(\S+)\n\n/.exec(messages.find((m) => m.to === email && m.subject.startsWith("Confirm"))?.text ?? "")?.[1];
+    }
+    await api("/users/me/email/confirm", { body: { token: confirmToken }, token: user.accessToken });
 
     const tab = await browser!.context.newPage();
     try {
@@ -278,8 +285,8 @@ describe("dashboard in Chromium", () => {
       await tab.getByText(/a link is on its way/).waitFor();
       let link: string | undefined;
       for (const deadline = Date.now() + 10_000; !link && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-        const { messages } = await api<{ messages: { to: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
-        link = /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email)?.text ?? "")?.[0];
+        const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+        link = /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email && /login link/i.test(m.subject))?.text ?? "")?.[0];
       }
       expect(link).toBeTruthy();
       await tab.goto(link!);

@@ -1,7 +1,7 @@
 // The demo seed `npm start` runs, against a real workerd from the self-hosted config: it must make a
 // recording that really decodes to the scripted desktop and anchors with verifiable evidence, and a
 // second run must find everything and change nothing.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +52,12 @@ describe("demo seed (npm start)", () => {
     const firstLog: string[] = [];
     await seedDemo(base, store, (line) => firstLog.push(line));
     expect(firstLog.join("\n")).toMatch(/recording: .*3 chunks .* uploaded and stopped/);
+    // No secret is ever printed: the log says where the admin's TOTP secret is (a 0600 file), not what it is.
+    const secret = store.loadOrCreate().adminTotpSecret!;
+    expect(secret).toBeTruthy();
+    expect(firstLog.join("\n")).not.toContain(secret);
+    expect(firstLog.join("\n")).toContain(store.path);
+    expect(statSync(store.path).mode & 0o777).toBe(0o600);
 
     const http = new DemoHttp(base);
     const user = await tronLogin(http, walletOf(store.loadOrCreate(), "user"));
@@ -88,8 +94,30 @@ describe("demo seed (npm start)", () => {
     const secondLog: string[] = [];
     await seedDemo(base, store, (line) => secondLog.push(line));
     expect(secondLog.join("\n")).toMatch(/node: .* already registered/);
+    expect(secondLog.join("\n")).not.toContain(secret);
     expect(secondLog.join("\n")).toMatch(new RegExp(`recording: ${session.id} already recorded`));
     const after = await http.call<{ items: { title: string }[] }>("/api/v1/sessions", { token });
     expect(after.items.filter((s) => s.title === DEMO_SESSION_TITLE)).toHaveLength(1);
   }, 120_000);
+
+  it("a chunk truncated on the disk is a 500 problem+json without a stack, not a short 200 or a plain-text error", async () => {
+    const http = new DemoHttp(base);
+    const { accessToken: token } = await tronLogin(http, walletOf(store.loadOrCreate(), "user"));
+    const { items } = await http.call<{ items: { id: string; title: string }[] }>("/api/v1/sessions", { token });
+    const session = items.find((s) => s.title === DEMO_SESSION_TITLE)!;
+    // The edge adapter's disk service keeps chunk 0 under data/chunks/sessions/<id>/chunks/<index>/…
+    const files = readdirSync(join(work, "data", "chunks", "sessions", session.id), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.parentPath.includes(`${join("chunks", "0000000000")}`))
+      .map((entry) => join(entry.parentPath, entry.name));
+    expect(files).toHaveLength(1);
+    truncateSync(files[0]!, Math.floor(statSync(files[0]!).size / 2));
+    for (const headers of [{}, { Range: "bytes=0-9" }] as Record<string, string>[]) {
+      const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/0`, { headers: { ...headers, Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(500);
+      expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+      const body = await res.text();
+      expect(body).not.toMatch(/\bat .*:\d+:\d+|Error:/);
+      expect(JSON.parse(body)).toMatchObject({ type: "/problems/chunk-corrupt", status: 500, index: 0 });
+    }
+  }, 60_000);
 });

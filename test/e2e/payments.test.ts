@@ -5,16 +5,21 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
+import { totpCode } from "../../shared/totp.ts";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
+import { addressFromPrivateKey, signMessageV2 } from "../../shared/tron/message-signature.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-payments-"));
 const env = randomSecrets();
+const BOOTSTRAP = (() => {
+  const key = new Uint8Array(randomBytes(32));
+  return { key, address: addressFromPrivateKey(key) };
+})();
 let base = "";
 let configPath = "";
 let double: TronDouble;
@@ -36,7 +41,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   ({ configPath } = buildOnLoopback(work, port, {
-    vars: { LOG_LEVEL: "debug", TRON_RPC_URL: double.url, TRON_TIMEOUT_MS: "1000", TRON_MAX_RETRIES: "1" },
+    vars: { LOG_LEVEL: "debug", TRON_RPC_URL: double.url, TRON_TIMEOUT_MS: "1000", TRON_MAX_RETRIES: "1", BOOTSTRAP_SUPER_ADMIN_ADDRESS: BOOTSTRAP.address },
     outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
   }));
   await start();
@@ -48,9 +53,37 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+async function post(path: string, body: unknown, token?: string): Promise<Record<string, any>> {
+  const headers: Record<string, string> = { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const res = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  expect(res.status, path).toBe(200);
+  return res.json() as Promise<Record<string, any>>;
+}
+
+/**
+ * The bootstrap SUPER_ADMIN's login that passed its second factor (wallet and payout writes check
+ * the caller's current role and login session, which survive the restarts): challenge → sign →
+ * verify, enrol TOTP, then log in again with a recovery code.
+ */
+let adminToken: Promise<string> | undefined;
+function adminLogin(): Promise<string> {
+  adminToken ??= (async () => {
+    const login = async (extra: Record<string, unknown> = {}) => {
+      const { message } = await post("/api/v1/auth/challenge", { address: BOOTSTRAP.address });
+      return post("/api/v1/auth/verify", { address: BOOTSTRAP.address, signature: signMessageV2(message, BOOTSTRAP.key), ...extra });
+    };
+    const first = await login();
+    const { secret } = await post("/api/v1/auth/totp/enrol", {}, first.accessToken);
+    const { recoveryCodes } = await post("/api/v1/auth/totp/confirm", { code: totpCode(secret, Date.now() / 1000) }, first.accessToken);
+    const full = await login({ recoveryCode: recoveryCodes[0] });
+    expect(full.effectiveRole).toBe("SUPER_ADMIN");
+    return full.accessToken as string;
+  })();
+  return adminToken;
+}
+
 async function admin() {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await sign({ sub: "admin-e2e", role: "ADMIN", iat: now, exp: now + 900 }, env.JWT_SECRET_KEY, "HS256");
+  const token = await adminLogin();
   return async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}/api/v1/payments${path}`, {
       method,

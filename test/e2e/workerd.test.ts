@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
+import { JwtKeyring } from "../../shared/jwt.ts";
 import { certificatePins, generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
@@ -20,6 +21,13 @@ let configPath = "";
 let trusted: Agent;
 let certPem = "";
 let workerd: WorkerdProcess | undefined;
+
+/** Operations endpoints need ADMIN: an access token as functions/auth issues them, signed with this server's secret. */
+async function asAdmin(): Promise<{ Authorization: string }> {
+  const now = Math.floor(Date.now() / 1000);
+  const token = await (await JwtKeyring.create(secrets.JWT_SECRET_KEY)).sign({ sub: "e2e-admin", role: "ADMIN", typ: "access", iat: now, exp: now + 300 });
+  return { Authorization: `Bearer ${token}` };
+}
 
 async function start(env: Record<string, string | undefined> = secrets, anyStatus = false) {
   workerd = startWorkerd(configPath, { env });
@@ -62,7 +70,7 @@ describe("self-hosted workerd", () => {
   it("serves /health and the OpenAPI document", async () => {
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: "ok", environment: "production" });
+    expect(await health.json()).toEqual({ status: "up" });
     const doc = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { openapi: string };
     expect(doc.openapi).toBe("3.1.0");
   });
@@ -70,7 +78,7 @@ describe("self-hosted workerd", () => {
   it("answers bad input with problem+json", async () => {
     const res = await fetch(`${base}/api/v1/system/services/check`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: "{",
     });
     expect(res.status).toBe(400);
@@ -78,14 +86,14 @@ describe("self-hosted workerd", () => {
   });
 
   it("keeps Durable Object state across a kill -9 and restart", async () => {
-    const report = (await (await fetch(`${base}/api/v1/system/services`)).json()) as {
+    const report = (await (await fetch(`${base}/api/v1/system/services`, { headers: await asAdmin() })).json()) as {
       functions: { name: string; status: string; checkedAt: string }[];
     };
     const system = report.functions.find((f) => f.name === "system")!;
     expect(system.status).toBe("up");
     await workerd!.stop("SIGKILL");
     await start();
-    const after = await fetch(`${base}/api/v1/system/services/system`);
+    const after = await fetch(`${base}/api/v1/system/services/system`, { headers: await asAdmin() });
     expect(after.status).toBe(200);
     expect(((await after.json()) as { checkedAt: string }).checkedAt).toBe(system.checkedAt);
   });
@@ -118,7 +126,7 @@ describe("self-hosted workerd", () => {
   it("serves HTTPS with the generated certificate, which a client trusting only it accepts", async () => {
     const res = await undiciFetch(`${httpsBase}/health`, { dispatcher: trusted });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: "ok" });
+    expect(await res.json()).toEqual({ status: "up" });
     const ip = await undiciFetch(`${httpsBase.replace("localhost", "127.0.0.1")}/api/v1/openapi.json`, { dispatcher: trusted });
     expect(ip.status).toBe(200);
     const pins = certificatePins(certPem);
@@ -133,7 +141,7 @@ describe("self-hosted workerd", () => {
   it("reports the chunk store as the self-hosted disk service CHUNK_DISK", async () => {
     const res = await undiciFetch(`${httpsBase}/api/v1/system/services/check`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["chunk-store"] }),
       dispatcher: trusted,
     });
@@ -148,7 +156,7 @@ describe("self-hosted workerd", () => {
     try {
       const res = await fetch(`${base}/api/v1/system/services/check`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { ...(await asAdmin()), "Content-Type": "application/json" },
         body: JSON.stringify({ services: ["chunk-store"] }),
       });
       const body = (await res.json()) as { functions: { name: string; status: string }[] };
@@ -159,17 +167,18 @@ describe("self-hosted workerd", () => {
   });
 
   it("routes the legacy ports: the gateway port unchanged, a service port onto its surface", async () => {
-    const gateway = await fetch(`${legacy.gateway}/api/v1/system/services/gateway`);
+    const gateway = await fetch(`${legacy.gateway}/api/v1/system/services/gateway`, { headers: await asAdmin() });
     expect(gateway.status).toBe(200);
     expect(await gateway.json()).toMatchObject({ name: "gateway" });
     // The seed GUI called <port>/api/v1/<path>; on the system port that is /api/v1/system/<path>.
+    // (Operations endpoints need ADMIN: an anonymous caller reaching the route gets its 401.)
     const mapped = await fetch(`${legacy.system}/api/v1/services/gateway`);
-    expect(mapped.status).toBe(200);
-    expect(await mapped.json()).toMatchObject({ name: "gateway" });
+    expect(mapped.status).toBe(401);
+    expect(mapped.headers.get("Content-Type")).toBe("application/problem+json");
     const already = await fetch(`${legacy.system}/api/v1/system/services/gateway`);
-    expect(already.status).toBe(200);
+    expect(already.status).toBe(401);
     const health = await fetch(`${legacy.system}/health`);
-    expect(await health.json()).toMatchObject({ status: "ok" });
+    expect(await health.json()).toEqual({ status: "up" });
     const missing = await fetch(`${legacy.system}/api/v1/nothing-here`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { instance: string }).instance).toBe("/api/v1/system/nothing-here");

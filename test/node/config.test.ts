@@ -8,6 +8,16 @@ const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")
 const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
 const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32), WALLET_ENCRYPTION_KEY: "cd".repeat(32), SESSION_KEK: "ef".repeat(32) };
 
+function issues(source: Record<string, unknown>) {
+  try {
+    parseConfig(source);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error("expected a ConfigError");
+}
+
 describe("wrangler.toml defaults", () => {
   it("parse with the seed's values", () => {
     const config = parseConfig({ ...vars, ...secrets });
@@ -31,15 +41,6 @@ describe("wrangler.toml defaults", () => {
 });
 
 describe("invalid configuration", () => {
-  const issues = (source: Record<string, unknown>) => {
-    try {
-      parseConfig(source);
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      return (error as ConfigError).issues;
-    }
-    throw new Error("expected a ConfigError");
-  };
 
   it("names each missing secret", () => {
     expect(issues({ ...vars })).toEqual([
@@ -71,5 +72,41 @@ describe("invalid configuration", () => {
   it("checks relations between values", () => {
     const found = issues({ ...vars, ...secrets, MIN_PAYOUT_AMOUNT: "20000", RDP_PORT_MIN: "15000" });
     expect(found.map((i) => i.variable).sort()).toEqual(["MIN_PAYOUT_AMOUNT", "RDP_PORT_MIN"]);
+  });
+});
+
+describe("public origin and client address", () => {
+  const base = { ...vars, ...secrets };
+
+  it("outside production PUBLIC_ORIGIN defaults to wrangler dev's loopback origin; production needs one", () => {
+    expect(parseConfig(base).PUBLIC_ORIGIN).toBe("http://localhost:8787");
+    expect(issues({ ...base, LUCID_ENV: "production" })).toEqual([
+      { variable: "PUBLIC_ORIGIN", message: expect.stringMatching(/^is missing/) },
+    ]);
+    expect(parseConfig({ ...base, LUCID_ENV: "production", PUBLIC_ORIGIN: "https://lucid.example/" }).PUBLIC_ORIGIN).toBe("https://lucid.example");
+  });
+
+  it.each(["https://lucid.example", "https://lucid.example:8443", "http://localhost:8787", "http://127.0.0.1:9000", "http://[::1]:8080"])(
+    "accepts %s",
+    (origin) => expect(parseConfig({ ...base, PUBLIC_ORIGIN: origin }).PUBLIC_ORIGIN).toBe(origin),
+  );
+
+  it.each(["http://lucid.example", "http://192.168.1.20:8080", "https://lucid.example/app", "https://lucid.example/?x=1", "https://user@lucid.example", "ftp://lucid.example", "lucid.example"])(
+    "refuses PUBLIC_ORIGIN=%s",
+    (origin) => expect(issues({ ...base, PUBLIC_ORIGIN: origin }).map((i) => i.variable)).toEqual(["PUBLIC_ORIGIN"]),
+  );
+
+  it("parses TRUSTED_PROXIES once (empty: none) and shows them as CIDR text", () => {
+    expect(parseConfig(base).TRUSTED_PROXIES).toEqual([]);
+    const config = parseConfig({ ...base, TRUSTED_PROXIES: "10.0.0.0/8, ::1, 2001:db8::/48" });
+    expect(publicConfig(config, formatUnits).TRUSTED_PROXIES).toEqual(["10.0.0.0/8", "::1/128", "2001:db8::/48"]);
+    expect(issues({ ...base, TRUSTED_PROXIES: "10.0.0.0/8, 10.0.0.1/8" })).toEqual([
+      { variable: "TRUSTED_PROXIES", message: expect.stringContaining("host bits set") },
+    ]);
+  });
+
+  it("the client address source is one of the deployments, cloudflare by default (wrangler deploy)", () => {
+    expect(parseConfig(base).CLIENT_ADDRESS_SOURCE).toBe("cloudflare");
+    expect(issues({ ...base, CLIENT_ADDRESS_SOURCE: "x-forwarded-for" }).map((i) => i.variable)).toEqual(["CLIENT_ADDRESS_SOURCE"]);
   });
 });

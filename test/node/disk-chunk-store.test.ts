@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DiskChunkStore } from "../../functions/chunk-store/disk.ts";
-import { ChunkStoreError } from "../../functions/chunk-store/types.ts";
+import { DiskChunkStore } from "../../platform/chunk-store/disk.ts";
+import { ChunkStoreError } from "../../platform/chunk-store/types.ts";
 
 // A real workerd process serving a writable `disk` service on 127.0.0.1, as the edge adapter
 // configures it on a Pi; the store talks to it over HTTP exactly as it would through a binding.
@@ -89,6 +89,18 @@ describe("DiskChunkStore against a real workerd disk service", () => {
     expect(await text((await store.get("x/y"))!.body)).toEqual(new Uint8Array([4]));
     await store.delete(["x/y", "x/never-written"]);
     expect(await store.head("x/y")).toBeNull();
+  });
+
+  it("reports a blob truncated on disk by its real size, whole or by range (the download refuses it)", async () => {
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+    await store.put("t/chunk", streamOf(bytes), bytes.length);
+    await truncate(join(dir, "data", "t", "chunk"), 600);
+    const whole = await store.get("t/chunk");
+    expect(whole?.size).toBe(600);
+    expect(await text(whole!.body)).toEqual(bytes.subarray(0, 600));
+    const part = await store.get("t/chunk", { offset: 10, length: 10 });
+    expect(part?.size).toBe(600);
+    await part!.body.cancel();
   });
 
   it("refuses keys that could escape the directory", async () => {

@@ -89,6 +89,21 @@ describe("generated workerd config", () => {
     ).toThrow(/both use port 8080/);
     expect(() => generateWorkerdConfig({ ...base, httpAddress: "8080" })).toThrow(/host:port/);
   });
+
+  it("no socket reads request.cf from a header: workerd's socket peer stays the client address", () => {
+    // With a cfBlobHeader, workerd would take request.cf (clientIp included) from whatever the
+    // client sends in that header; without one it writes {"clientIp": "<peer>"} itself.
+    const config = generateWorkerdConfig({
+      ...base,
+      legacy,
+      https: { address: "0.0.0.0:8443", certPath: join(work, "tls", "cert.pem"), keyPath: join(work, "tls", "key.pem") },
+    });
+    expect(config).not.toMatch(/cfBlobHeader|injectRequestHeaders|forwardedProtoHeader/);
+    const plain = [...config.matchAll(/\(name = "([^"]+)", address = [^,]+, http = \(([^)]*)\)/g)];
+    expect(plain.map((m) => m[1])).toEqual(expect.arrayContaining(["http", "legacy-blockchain"]));
+    for (const [, name, options] of plain) expect(`${name}: http = (${options})`).toBe(`${name}: http = ()`);
+    expect(config).toContain("https = (options = (), tlsOptions = ");
+  });
 });
 
 describe("systemd units", () => {

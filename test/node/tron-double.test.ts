@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TronWeb } from "tronweb";
+import { TronWeb, utils } from "tronweb";
 import { addressFromPrivateKey, createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { buildTransaction, signTransaction, type BlockRef } from "../../shared/tron/transaction.ts";
 import { transferData } from "../../shared/tron/trc20.ts";
+import { payoutIdFromMemo, payoutMemo } from "../../shared/tron/memo.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
 
 const hexKey = (key: Uint8Array) => Buffer.from(key).toString("hex");
@@ -107,16 +108,70 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     // raw_data changed after signing
     const tampered = structuredClone(signTransaction(tx, alice.privateKey));
     tampered.raw_data.expiration += 1;
-    expect((await post("/wallet/broadcasttransaction", tampered)).result).toBeUndefined();
+    expect(await post("/wallet/broadcasttransaction", tampered)).toMatchObject({ result: false, code: "OTHER_ERROR" });
 
     const signed = signTransaction(tx, alice.privateKey);
     expect(await post("/wallet/broadcasttransaction", signed)).toEqual({ result: true, code: "SUCCESS", txid: tx.txID });
-    expect(await post("/wallet/broadcasttransaction", signed)).toMatchObject({ code: "DUP_TRANSACTION_ERROR" });
+    // java-tron's answer for a transaction it already has (pending, then in a block).
+    const dup = { result: false, code: "DUP_TRANSACTION_ERROR", txid: tx.txID, message: Buffer.from("Dup transaction.").toString("hex") };
+    expect(await post("/wallet/broadcasttransaction", signed)).toEqual(dup);
     double.chain.produceBlocks(1);
-    expect(await post("/wallet/broadcasttransaction", signed)).toMatchObject({ code: "DUP_TRANSACTION_ERROR" });
+    expect(await post("/wallet/broadcasttransaction", signed)).toEqual(dup);
     const info = await post("/wallet/gettransactioninfobyid", { value: tx.txID });
     expect(info.receipt.result).toBe("SUCCESS");
     expect(double.chain.transfers.filter((t) => t.txID === tx.txID)).toHaveLength(1);
+  });
+
+  it("carries a payout's id in raw_data.data as tronweb does; equal payouts build different transactions", async () => {
+    const alice = funded(100_000_000n, 10_000_000n);
+    const bob = createAccount();
+    const ref = await headRef();
+    const spec = { type: "TriggerSmartContract" as const, owner: alice.address, contract: double.usdt, data: transferData(bob.address, 1_000_000n) };
+    const payoutId = crypto.randomUUID();
+    const plain = buildTransaction(spec, ref, { feeLimit: 30_000_000n });
+    const ours = buildTransaction(spec, ref, { feeLimit: 30_000_000n, memo: payoutMemo(payoutId) });
+    // tronweb's own protobuf encoding of the same raw_data with the memo as TRON carries it (hex of the UTF-8 text).
+    const memoHex = Buffer.from(`lucid:payout:${payoutId}`, "utf8").toString("hex");
+    const pb = utils.transaction.txJsonToPb({ raw_data: { ...plain.raw_data, data: memoHex } });
+    expect(ours.raw_data.data).toBe(memoHex);
+    expect(ours.raw_data_hex).toBe(utils.transaction.txPbToRawDataHex(pb).toLowerCase());
+    expect(ours.txID).toBe(utils.transaction.txPbToTxID(pb).replace(/^0x/, ""));
+    expect(payoutIdFromMemo(ours.raw_data.data)).toBe(payoutId);
+    expect(payoutIdFromMemo(plain.raw_data.data)).toBeNull();
+    // Same owner, recipient, amount and reference block: only the memo tells two payouts apart.
+    const twin = buildTransaction(spec, ref, { feeLimit: 30_000_000n, memo: payoutMemo(crypto.randomUUID()) });
+    expect(twin.txID).not.toBe(ours.txID);
+    expect((await post("/wallet/broadcasttransaction", signTransaction(ours, alice.privateKey))).result).toBe(true);
+    expect((await post("/wallet/broadcasttransaction", signTransaction(twin, alice.privateKey))).result).toBe(true);
+    double.chain.produceBlocks(1);
+    expect(double.chain.transfers.filter((t) => t.txID === ours.txID || t.txID === twin.txID)).toHaveLength(2);
+  });
+
+  it("lists an account's TRC20 transfers as TronGrid's /v1/accounts/{address}/transactions/trc20 does", async () => {
+    const alice = funded(100_000_000n, 10_000_000n);
+    const bob = createAccount();
+    const sent = [];
+    for (const amount of [1_000_000n, 2_000_000n, 3_000_000n]) {
+      const tx = signTransaction(
+        buildTransaction({ type: "TriggerSmartContract", owner: alice.address, contract: double.usdt, data: transferData(bob.address, amount) }, await headRef(), { feeLimit: 30_000_000n }),
+        alice.privateKey,
+      );
+      expect((await post("/wallet/broadcasttransaction", tx)).result).toBe(true);
+      double.chain.produceBlocks(1);
+      sent.push(tx.txID);
+    }
+    const get = async (query: string) => (await fetch(`${double.url}/v1/accounts/${alice.address}/transactions/trc20?${query}`)).json() as Promise<Record<string, any>>;
+    // Not solidified yet: nothing confirmed.
+    expect((await get("only_confirmed=true&only_from=true")).data).toEqual([]);
+    double.chain.produceBlocks(19);
+    const page1 = await get(`only_confirmed=true&only_from=true&contract_address=${double.usdt}&order_by=block_timestamp,asc&limit=2`);
+    expect(page1.success).toBe(true);
+    expect(page1.data.map((d: { transaction_id: string }) => d.transaction_id)).toEqual(sent.slice(0, 2));
+    expect(page1.data[0]).toMatchObject({ from: alice.address, to: bob.address, type: "Transfer", value: "1000000", token_info: { address: double.usdt, decimals: 6 } });
+    const page2 = await get(`only_confirmed=true&only_from=true&contract_address=${double.usdt}&order_by=block_timestamp,asc&limit=2&fingerprint=${page1.meta.fingerprint}`);
+    expect(page2.data.map((d: { transaction_id: string }) => d.transaction_id)).toEqual(sent.slice(2));
+    expect(page2.meta.fingerprint).toBeUndefined();
+    expect((await get("only_to=true")).data).toEqual([]);
   });
 
   it("reverts a TRC20 transfer above the token balance, rejects expired and unknown-reference transactions", async () => {

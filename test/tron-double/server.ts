@@ -47,14 +47,19 @@ export async function startTronDouble(options: { usdt?: string; port?: number; a
 
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const url = new URL(req.url ?? "/", "http://x");
+    const path = url.pathname;
     const fault = takeFault(faults, path, body);
     if (fault === "timeout") return; // never answer; the socket is closed on shutdown
     if (fault === "error5xx") return send(res, 503, { Error: "Service Unavailable" });
     let status = 200;
     let payload: unknown;
     try {
-      payload = path.startsWith("/__double/") ? control(chain, faults, calls, path, body) : api(chain, path, body);
+      payload = path.startsWith("/__double/")
+        ? control(chain, faults, calls, path, body)
+        : path.startsWith("/v1/")
+          ? tronGrid(chain, req.method ?? "GET", path, url.searchParams)
+          : api(chain, path, body);
       if (payload === undefined) {
         status = 404;
         payload = { Error: `no servlet for ${path}` };
@@ -239,12 +244,62 @@ function api(chain: TronChain, path: string, text: string): unknown {
         return { result: true, code: "SUCCESS", txid: tx.txID };
       } catch (error) {
         if (!(error instanceof BroadcastError)) throw error;
-        return { code: error.code, txid: tx.txID, message: hexMessage(error.message) };
+        // java-tron's BroadcastServlet prints GrpcAPI.Return with the txid: result false, the
+        // response_code name (e.g. DUP_TRANSACTION_ERROR for a transaction it already has), hex message.
+        return { result: false, code: error.code, txid: tx.txID, message: hexMessage(error.message) };
       }
     }
     default:
       return undefined;
   }
+}
+
+/**
+ * TronGrid's v1 REST API, the part Lucid reads: GET /v1/accounts/{address}/transactions/trc20
+ * (only_confirmed, only_from, only_to, contract_address, min_timestamp, max_timestamp,
+ * order_by=block_timestamp,asc|desc, limit ≤ 200, fingerprint). Confirmed = in a solidified block.
+ */
+function tronGrid(chain: TronChain, method: string, path: string, query: URLSearchParams): unknown {
+  const match = /^\/v1\/accounts\/([^/]+)\/transactions\/trc20$/.exec(path);
+  if (!match || method !== "GET") return undefined;
+  const owner = address(decodeURIComponent(match[1]!), "address");
+  const flag = (name: string) => query.get(name) === "true";
+  const contract = query.get("contract_address") ? address(query.get("contract_address"), "contract_address") : undefined;
+  const min = Number(query.get("min_timestamp") ?? 0);
+  const max = Number(query.get("max_timestamp") ?? Number.MAX_SAFE_INTEGER);
+  const limit = Math.min(200, Math.max(1, Number(query.get("limit") ?? 20)));
+  const desc = (query.get("order_by") ?? "block_timestamp,desc") !== "block_timestamp,asc";
+  const solid = chain.solidHead.number;
+  let list = chain.transfers
+    .map((t) => ({ t, timestamp: chain.blocks[t.blockNumber]!.timestamp }))
+    .filter(({ t, timestamp }) =>
+      (t.from === owner || t.to === owner) &&
+      (!flag("only_from") || t.from === owner) &&
+      (!flag("only_to") || t.to === owner) &&
+      (!contract || t.token === contract) &&
+      (!flag("only_confirmed") || t.blockNumber <= solid) &&
+      (!flag("only_unconfirmed") || t.blockNumber > solid) &&
+      timestamp >= min &&
+      timestamp <= max,
+    );
+  if (desc) list = list.reverse();
+  const start = Number(query.get("fingerprint") ?? 0);
+  const page = list.slice(start, start + limit);
+  const more = start + limit < list.length;
+  const token = chain.state.tokens.get(contract ?? chain.state.tokens.keys().next().value!);
+  return {
+    data: page.map(({ t, timestamp }) => ({
+      transaction_id: t.txID,
+      token_info: { symbol: "USDT", address: toBase58Address(t.token), decimals: token?.decimals ?? 6, name: "Tether USD" },
+      block_timestamp: timestamp,
+      from: toBase58Address(t.from),
+      to: toBase58Address(t.to),
+      type: "Transfer",
+      value: String(t.amount),
+    })),
+    success: true,
+    meta: { at: Date.now(), page_size: page.length, ...(more ? { fingerprint: String(start + limit) } : {}) },
+  };
 }
 
 /** The double's own control API (not part of TRON's). */

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { raiseAlert } from "../../functions/admin/index.ts";
 import { createAccount } from "../../shared/tron/address.ts";
-import { adminGet, adminSend } from "./admin-helpers.ts";
+import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { testEnv } from "./auth-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
@@ -10,7 +10,8 @@ import { createSession, recordingSession } from "./session-helpers.ts";
 import { fund } from "./tron-double.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
-const adminToken = () => tokenFor(`admin-${crypto.randomUUID()}`, "ADMIN");
+/** A real ADMIN login session (TOTP passed): admin writes check the caller's current role and session. */
+const adminToken = async () => (await steppedUpAdmin()).token;
 
 async function lastAudit(action: string) {
   const [event] = await auditDO().list({ limit: 1, action });
@@ -107,7 +108,7 @@ describe("admin API", () => {
     expect(raised.items.find((a) => a.key === "health:chunk-store")).toMatchObject({ severity: "critical", source: "health" });
     expect(await admin.observeHealth([{ name: "chunk-store", status: "up", detail: null }])).toEqual({ raised: [], resolved: ["health:chunk-store"] });
     // The health report feeds it too: every function is up here, so nothing opens.
-    expect((await api("/api/v1/system/services")).status).toBe(200);
+    expect((await api("/api/v1/system/services", { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const after = await (await adminGet("/api/v1/admin/alerts?state=open", token)).json<{ items: { key: string }[] }>();
     expect(after.items.filter((a) => a.key.startsWith("health:"))).toEqual([]);
   });

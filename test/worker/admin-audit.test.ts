@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { AUDIT_GENESIS_HASH, auditEventHash, verifyAuditExport, type AuditExportBundle } from "../../shared/audit.ts";
 import { audit } from "../../functions/audit.ts";
 import { attemptLogin, newWallet, postJson, testEnv } from "./auth-helpers.ts";
-import { adminGet, adminSend } from "./admin-helpers.ts";
+import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
@@ -107,7 +107,7 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
   });
 
   it("anchors its head on the Lucid chain; the export carries proofs that verify offline", async () => {
-    const admin = await tokenFor(crypto.randomUUID(), "ADMIN");
+    const admin = (await steppedUpAdmin()).token; // a real session: anchoring is an admin write
     const anchored = await adminSend("POST", "/api/v1/admin/audit/anchors", undefined, admin);
     expect(anchored.status).toBe(201);
     const anchor = await anchored.json<{ eventId: number; head: string; txId: string; blockHeight: number | null }>();

@@ -23,9 +23,9 @@ describe("emergency controls", () => {
       const res = await adminSend("POST", "/api/v1/admin/emergency/lockdown", body, await tokenFor(crypto.randomUUID(), role));
       expect((await problemOf(res)).type).toBe("/problems/forbidden");
     }
-    // An ADMIN token whose account has no TOTP enrolled cannot use emergency controls.
-    const unenrolled = await problemOf(await adminSend("POST", "/api/v1/admin/emergency/lockdown", body, await tokenFor(crypto.randomUUID(), "ADMIN")));
-    expect(unenrolled).toMatchObject({ status: 403, type: "/problems/second-factor-required" });
+    // An ADMIN token that no login session stands behind (no TOTP ever passed) cannot use emergency controls.
+    const bare = await problemOf(await adminSend("POST", "/api/v1/admin/emergency/lockdown", body, await tokenFor(crypto.randomUUID(), "ADMIN")));
+    expect(bare).toMatchObject({ status: 401, type: "/problems/unauthorized" });
     const a = await theAdmin();
     // No factor, both factors, a malformed code, unknown fields, missing reason: 400, nothing changes.
     for (const bad of [

@@ -1,12 +1,12 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { env } from "cloudflare:workers";
-import type { Env } from "../../shared/env.ts";
-import { expect } from "vitest";
+import type { Env } from "../../platform/env.ts";
+import { expect, vi } from "vitest";
 import { addressFromPrivateKey, signMessageV2 } from "../../shared/tron/message-signature.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { api } from "./helpers.ts";
 
-/** The Worker's bindings, typed (cloudflare:workers' `env` does not pick up shared/env.ts here). */
+/** The Worker's bindings, typed (cloudflare:workers' `env` does not pick up platform/env.ts here). */
 export const testEnv = env as unknown as Env;
 
 /** The key whose address vitest.config.ts names BOOTSTRAP_SUPER_ADMIN_ADDRESS. */
@@ -57,8 +57,8 @@ export interface Tokens {
 
 /** Challenge → sign → verify, returning the raw response. */
 export async function attemptLogin(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Response> {
-  const { message } = await challengeFor(wallet.address, ip);
-  return postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
+  const { message, nonce } = await challengeFor(wallet.address, ip);
+  return postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
 }
 
 export async function login(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Tokens> {
@@ -112,4 +112,28 @@ export async function userWithRole(role: "USER" | "NODE_OPERATOR" | "ADMIN" | "S
     expect(res.status).toBe(200);
   }
   return { wallet, id: tokens.user.id, tokens };
+}
+
+/** The newest mail the dev outbox holds for `to` whose subject matches, waiting for it (mail is sent after the answer). */
+export async function mailTo(to: string, subject: RegExp = /./): Promise<{ to: string; subject: string; text: string }> {
+  const outbox = testEnv.MAIL_OUTBOX.get(testEnv.MAIL_OUTBOX.idFromName("outbox"));
+  return vi.waitFor(
+    async () => {
+      const found = (await outbox.list(200)).find((m) => m.to === to && subject.test(m.subject));
+      if (!found) throw new Error(`no mail to ${to} matching ${subject}`);
+      return found;
+    },
+    { timeout: 5000, interval: 50 },
+  );
+}
+
+/** Sets the caller's email the way a user does: PATCH /users/me, then the mailed confirmation token. */
+export async function setEmail(accessToken: string, email: string): Promise<void> {
+  const patch = await postJson("/api/v1/users/me", { email }, { token: accessToken, method: "PATCH" });
+  expect(patch.status).toBe(200);
+  const mail = await mailTo(email.toLowerCase(), /^Confirm/);
+  const token = /\n\n([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\n\n/.exec(mail.text)?.[1];
+  if (!token) throw new Error("no confirmation token in the mail");
+  const confirm = await postJson("/api/v1/users/me/email/confirm", { token }, { token: accessToken });
+  expect(confirm.status).toBe(200);
 }

@@ -13,7 +13,7 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     expect(challenge.message).toMatch(/^lucid\.test wants you to sign in/);
     expect(Date.parse(challenge.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000);
 
-    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(challenge.message, wallet.key), walletKind: "ledger" });
+    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: challenge.nonce, signature: signMessageV2(challenge.message, wallet.key), walletKind: "ledger" });
     expect(res.status).toBe(200);
     const tokens = (await res.json()) as { accessToken: string; refreshToken: string; user: { id: string; role: string }; secondFactor: string };
     expect(tokens.user.role).toBe("USER");
@@ -33,8 +33,8 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
 
   it("refuses a replayed challenge (nonce is single-use), issuing nothing", async () => {
     const wallet = newWallet();
-    const { message } = await challengeFor(wallet.address);
-    const body = { address: wallet.address, signature: signMessageV2(message, wallet.key) };
+    const { message, nonce } = await challengeFor(wallet.address);
+    const body = { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) };
     expect((await postJson("/api/v1/auth/verify", body)).status).toBe(200);
     const replay = await postJson("/api/v1/auth/verify", body);
     expect(replay.status).toBe(401);
@@ -45,21 +45,21 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
 
   it("a wrong signature also spends the challenge (no second guess at the same nonce)", async () => {
     const wallet = newWallet();
-    const { message } = await challengeFor(wallet.address);
+    const { message, nonce } = await challengeFor(wallet.address);
     const other = newWallet();
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, other.key) })).status).toBe(401);
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, wallet.key) })).status).toBe(401);
+    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, other.key) })).status).toBe(401);
+    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) })).status).toBe(401);
   });
 
   it("refuses an expired challenge", async () => {
     const wallet = newWallet();
-    const { message } = await challengeFor(wallet.address);
+    const { message, nonce } = await challengeFor(wallet.address);
     const stub = env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName(`addr:${wallet.address}`));
     // Age the stored challenge past its expiry (the clock cannot be moved inside workerd).
     await runInDurableObject(stub, (_instance, state) => {
       state.storage.sql.exec("UPDATE challenges SET expires_at = ?", Date.now() - 1);
     });
-    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(message, wallet.key) });
+    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) });
     expect(res.status).toBe(401);
   });
 
@@ -67,22 +67,23 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const victim = newWallet();
     const attacker = newWallet();
     // Attacker signs the victim's challenge with their own key.
-    const { message } = await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, signature: signMessageV2(message, attacker.key) })).status).toBe(401);
-    // A signature over the attacker's own challenge presented for the victim.
+    const { message, nonce } = await challengeFor(victim.address);
+    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce, signature: signMessageV2(message, attacker.key) })).status).toBe(401);
+    // A signature over the attacker's own challenge presented for the victim (by either nonce).
     const own = await challengeFor(attacker.address);
-    await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, signature: signMessageV2(own.message, attacker.key) })).status).toBe(401);
+    const victims = await challengeFor(victim.address);
+    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: own.nonce, signature: signMessageV2(own.message, attacker.key) })).status).toBe(401);
+    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: victims.nonce, signature: signMessageV2(own.message, attacker.key) })).status).toBe(401);
     // The right key over a different text (e.g. a phishing site's message).
-    await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, signature: signMessageV2("hello tron", victim.key) })).status).toBe(401);
+    const third = await challengeFor(victim.address);
+    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: third.nonce, signature: signMessageV2("hello tron", victim.key) })).status).toBe(401);
   });
 
   it("malformed signatures are a 401 problem; malformed addresses a 400; no challenge at all a 401", async () => {
     const wallet = newWallet();
     for (const signature of ["0x", "zz", "0x" + "00".repeat(65), "0x" + "ab".repeat(64) + "05"]) {
-      await challengeFor(wallet.address);
-      const res = await postJson("/api/v1/auth/verify", { address: wallet.address, signature });
+      const { nonce } = await challengeFor(wallet.address);
+      const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature });
       expect(res.status).toBe(401);
       expect((await problemOf(res)).type).toBe("/problems/unauthorized");
     }
@@ -90,15 +91,28 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     expect(bad.status).toBe(400);
     expect((await problemOf(bad)).type).toBe("/problems/validation-failed");
     const fresh = newWallet();
-    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, signature: "0x" + "11".repeat(65) })).status).toBe(401);
-    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, signature: "0x11", role: "SUPER_ADMIN" })).status).toBe(400);
+    const unknownNonce = "0".repeat(32);
+    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x" + "11".repeat(65) })).status).toBe(401);
+    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x11", role: "SUPER_ADMIN" })).status).toBe(400);
+    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, signature: "0x" + "11".repeat(65) })).status).toBe(400);
   });
 
-  it("only the latest challenge can be answered", async () => {
+  it("several challenges may be outstanding: a new one never voids another, each is answered once", async () => {
     const wallet = newWallet();
     const first = await challengeFor(wallet.address);
-    await challengeFor(wallet.address);
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, signature: signMessageV2(first.message, wallet.key) })).status).toBe(401);
+    // Someone else keeps asking for challenges for the same address meanwhile.
+    const others = [];
+    for (let i = 0; i < 5; i++) others.push(await challengeFor(wallet.address, `192.0.2.${100 + i}`));
+    const answer = (c: { nonce: string; message: string }) =>
+      postJson("/api/v1/auth/verify", { address: wallet.address, nonce: c.nonce, signature: signMessageV2(c.message, wallet.key) });
+    expect((await answer(first)).status).toBe(200);
+    expect((await answer(first)).status).toBe(401);
+    // The others are still open, each for one answer.
+    expect((await answer(others[2]!)).status).toBe(200);
+    const stub = env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName(`addr:${wallet.address}`));
+    expect(await stub.outstandingChallenges()).toBe(4);
+    // A challenge's signature does not answer another challenge.
+    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: others[0]!.nonce, signature: signMessageV2(others[1]!.message, wallet.key) })).status).toBe(401);
   });
 
   it("accepts signatures made by tronweb's Trx.signMessageV2 inside workerd", async () => {
@@ -106,8 +120,8 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const wallet = newWallet();
     const keyHex = [...wallet.key].map((b) => b.toString(16).padStart(2, "0")).join("");
     expect(TronWeb.address.fromPrivateKey(keyHex)).toBe(wallet.address);
-    const { message } = await challengeFor(wallet.address);
-    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: Trx.signMessageV2(message, keyHex), walletKind: "tronlink" });
+    const { message, nonce } = await challengeFor(wallet.address);
+    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: Trx.signMessageV2(message, keyHex), walletKind: "tronlink" });
     expect(res.status).toBe(200);
   });
 

@@ -273,4 +273,24 @@ describe("finalize, manifest and proofs", { timeout: 60_000 }, () => {
     expect((await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: await userHeaders("eve") })).status).toBe(404);
     expect((await api(`/api/v1/sessions/${s.id}/chunks/1`, { headers: await userHeaders("v4") })).status).toBe(404);
   });
+
+  it("a truncated stored blob is a 500 problem without a stack, and an integrity event in the audit log", async () => {
+    const s = await recordingSession("v5", "m5");
+    const bytes = chunkBytes(0, 1000);
+    await putChunk(s.id, 0, bytes, "m5");
+    const [stored] = await blobs(s.id);
+    // The disk (or bucket) loses the tail of the blob behind the server's back.
+    await env.CHUNKS.put(stored!.key, bytes.subarray(0, 600));
+    for (const range of [undefined, "bytes=10-19"]) {
+      const res = await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: { ...(await userHeaders("v5")), ...(range ? { Range: range } : {}) } });
+      expect(res.status).toBe(500);
+      const text = await res.clone().text();
+      expect(text).not.toMatch(/\bat .*\.(ts|js):\d+|Error:/);
+      expect(await problemOf(res)).toMatchObject({ type: "/problems/chunk-corrupt", status: 500, index: 0 });
+    }
+    const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 10, action: "chunks.integrity_failure" });
+    const ours = events.filter((e) => e.targetId === s.id);
+    expect(ours).toHaveLength(2);
+    expect(ours[0]).toMatchObject({ outcome: "failure", details: { index: 0, reason: "size", expected: 1000, found: 600 } });
+  });
 });

@@ -9,9 +9,8 @@ import { nodeIdOf } from "./session-helpers.ts";
 // `npm run typecheck` checks this file, so a surface whose routes stop reaching AppType fails there.
 const client = createLucidClient("https://lucid.test", {
   fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    request.headers.set("CF-Connecting-IP", "192.0.2.10");
-    return exports.default.fetch(request);
+    // The test plays workerd's listener: the peer address is request.cf.clientIp.
+    return exports.default.fetch(new Request(input, { ...init, cf: { clientIp: "192.0.2.10:40000" } }));
   },
 });
 
@@ -19,14 +18,17 @@ const bearer = async (userId: string, role: "USER" | "ADMIN" = "USER") => ({ hea
 
 describe("typed client (hc<AppType>)", () => {
   it("calls routes with typed inputs and outputs", async () => {
-    const res = await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } });
+    // Operations endpoints need ADMIN.
+    const admin = await bearer("client-ops", "ADMIN");
+    expect((await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } })).status).toBe(401);
+    const res = await client.api.v1.system.services.check.$post({ json: { services: ["gateway"] } }, admin);
     expect(res.status).toBe(200);
     if (res.status !== 200) return;
     const report = await res.json();
     const names: string[] = report.functions.map((f) => f.name);
     expect(names).toEqual(["gateway"]);
 
-    const one = await client.api.v1.system.services[":name"].$get({ param: { name: "gateway" } });
+    const one = await client.api.v1.system.services[":name"].$get({ param: { name: "gateway" } }, admin);
     expect(one.status).toBe(200);
     if (one.status === 200) expect((await one.json()).status).toBe("up");
   });

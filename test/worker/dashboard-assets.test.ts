@@ -1,7 +1,7 @@
 // The web dashboard is served by the Worker from the ASSETS binding (wrangler [assets] here),
 // with an SPA fallback for app routes, while everything the API owns keeps its problem+json 404s.
 import { describe, expect, it } from "vitest";
-import { api, problemOf } from "./helpers.ts";
+import { api, problemOf, tokenFor } from "./helpers.ts";
 
 describe("dashboard assets", () => {
   it("serves the page at / with a strict CSP and no caching of the page itself", async () => {
@@ -58,7 +58,7 @@ describe("dashboard assets", () => {
   it("reports itself in the health registry", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}`, "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["dashboard"] }),
     });
     const body = (await res.json()) as { functions: { name: string; status: string; detail: string | null }[] };

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { api, problemOf, tokenFor } from "./helpers.ts";
 
+/** Operations endpoints need ADMIN: the headers of a fresh ADMIN's token. */
+const asAdmin = async () => ({ Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}` });
+
 describe("gateway errors are problem+json", () => {
   it("404 for an unknown route", async () => {
     const res = await api("/api/v1/nope");
@@ -27,7 +30,7 @@ describe("gateway errors are problem+json", () => {
   it("400 for malformed JSON, changing nothing", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: "{not json",
     });
     expect(res.status).toBe(400);
@@ -37,7 +40,7 @@ describe("gateway errors are problem+json", () => {
   it("415 for a wrong content type", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "text/plain" },
+      headers: { ...(await asAdmin()), "Content-Type": "text/plain" },
       body: "services=system",
     });
     expect(res.status).toBe(415);
@@ -47,7 +50,7 @@ describe("gateway errors are problem+json", () => {
   it("413 for an oversized body", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["system"], pad: "x".repeat(2 * 1024 * 1024) }),
     });
     expect(res.status).toBe(413);
@@ -57,7 +60,7 @@ describe("gateway errors are problem+json", () => {
   it("400 validation-failed lists each field", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["nonexistent"] }),
     });
     expect(res.status).toBe(400);
@@ -68,7 +71,7 @@ describe("gateway errors are problem+json", () => {
 
   it("refused requests changed nothing: no check was recorded", async () => {
     // Every POST above was refused before running; a check would have written to SystemDO.
-    expect((await api("/api/v1/system/services/system")).status).toBe(404);
+    expect((await api("/api/v1/system/services/system", { headers: await asAdmin() })).status).toBe(404);
   });
 });
 
@@ -84,7 +87,7 @@ describe("rate limiting", () => {
         api("/api/v1/nope", { headers }),
         api("/api/v1/nope", { ip }),
         ...Array.from({ length: 6 }, () => api("/api/v1/admin/overview", { headers })),
-        ...Array.from({ length: 4 }, () => api("/api/v1/system/services/system", { ip })),
+        ...Array.from({ length: 4 }, () => api("/api/v1/system/services/system", { headers })),
       ]);
       const statuses = await Promise.all(batch.map(async (res) => (await res.body?.cancel(), res.status)));
       expect(statuses.slice(0, 8)).toEqual([404, 404, 200, 200, 200, 200, 200, 200]);

@@ -1,11 +1,18 @@
 import { exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 
-/** Sends a request through the real Worker entry (middleware, routes, Durable Objects). */
-export function api(path: string, init?: RequestInit & { ip?: string }): Promise<Response> {
-  const headers = new Headers(init?.headers);
-  headers.set("CF-Connecting-IP", init?.ip ?? `198.51.100.${Math.floor(Math.random() * 250) + 1}`);
-  return exports.default.fetch(new Request(`https://lucid.test${path}`, { ...init, headers }));
+/**
+ * Sends a request through the real Worker entry (middleware, routes, Durable Objects). The test
+ * plays workerd's listener: `ip` (random by default) becomes request.cf.clientIp, the peer address
+ * the test environment's CLIENT_ADDRESS_SOURCE="socket" reads; headers stay what a client sends.
+ */
+export function api(path: string, init?: RequestInit & { ip?: string; host?: string }): Promise<Response> {
+  return exports.default.fetch(new Request(`https://${init?.host ?? "lucid.test"}${path}`, { ...init, cf: { clientIp: peer(init?.ip) } }));
+}
+
+/** A socket peer as workerd writes it (host:port, IPv6 in brackets). */
+export function peer(ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`): string {
+  return ip.includes(":") ? `[${ip}]:${40000 + Math.floor(Math.random() * 20000)}` : `${ip}:${40000 + Math.floor(Math.random() * 20000)}`;
 }
 
 export async function problemOf(response: Response) {
@@ -20,9 +27,13 @@ function expectProblem(response: Response) {
 
 export const TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789abcdef";
 
-/** An access token as functions/auth issues them, signed with the suite's test secret. */
-export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900) {
+/**
+ * An access token as functions/auth issues them, signed with the suite's test secret. Without
+ * `sessionId` (the `sid` claim) it is not backed by a login session, which privileged writes
+ * refuse (functions/middleware/standing.ts); reads and non-privileged routes accept it.
+ */
+export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900, sessionId?: string) {
   const now = Math.floor(Date.now() / 1000);
-  return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds }, TEST_JWT_SECRET, "HS256");
+  return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds, ...(sessionId ? { sid: sessionId } : {}) }, TEST_JWT_SECRET, "HS256");
 }
 

@@ -125,6 +125,9 @@ describe("payout requests", () => {
       state.storage.sql.exec("SELECT id, amount, source, recipient FROM payouts WHERE idempotency_key = ?", payout!.idempotencyKey).toArray(),
     );
     expect(rows).toEqual([{ id: payout!.payoutId, amount: 12_000_000, source: "node", recipient: expect.any(String) }]);
+    // A threshold payout is automatic: with no hot wallet to pay from, it is held for review, not silently waiting.
+    const held = await ledger.getPayout(payout!.payoutId!);
+    expect(held.ok && held.value).toMatchObject({ state: "requested", nodeId: node.id, heldReason: expect.stringContaining("No hot wallet") });
     // A redelivery of the same request is a duplicate, not a second payout.
     const again = await ledger.requestNodePayout({
       idempotencyKey: payout!.idempotencyKey,

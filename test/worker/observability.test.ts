@@ -2,11 +2,15 @@ import { describe, expect, it } from "vitest";
 import { api, problemOf, tokenFor, TEST_JWT_SECRET } from "./helpers.ts";
 import { sign } from "hono/jwt";
 
+/** The scrape token vitest.config.ts configures (METRICS_SCRAPE_TOKEN). */
+const SCRAPE_TOKEN = "test-only-metrics-scrape-token-0123456789abcdef";
+const asAdmin = async () => ({ Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}` });
+
 describe("GET /api/v1/system/metrics", () => {
   it("exposes requests by route and status, latency histograms, DO calls and rate-limit rejections", async () => {
-    await api("/api/v1/system/services");
+    expect((await api("/api/v1/system/services", { headers: await asAdmin() })).status).toBe(200);
     await api("/api/v1/nope");
-    const res = await api("/api/v1/system/metrics");
+    const res = await api("/api/v1/system/metrics", { headers: { Authorization: `Bearer ${SCRAPE_TOKEN}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toContain("text/plain; version=0.0.4");
     const text = await res.text();
@@ -21,6 +25,35 @@ describe("GET /api/v1/system/metrics", () => {
     const counts = buckets.map((m) => Number(m[2]));
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
     expect(buckets.at(-1)![1]).toBe("+Inf");
+  });
+});
+
+describe("operations endpoints need ADMIN (metrics: or the scrape token)", () => {
+  const check = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ services: ["system"] }) };
+
+  it("anonymous calls to services, services/check and metrics are 401 problems", async () => {
+    for (const [path, init] of [["/api/v1/system/services", {}], ["/api/v1/system/services/check", check], ["/api/v1/system/services/system", {}], ["/api/v1/system/metrics", {}]] as const) {
+      const res = await api(path, init);
+      expect(res.status, path).toBe(401);
+      expect((await problemOf(res)).type).toBe("/problems/unauthorized");
+    }
+  });
+
+  it("a USER is 403; an ADMIN is served; /health stays public", async () => {
+    const user = { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "USER")}` };
+    for (const path of ["/api/v1/system/services", "/api/v1/system/metrics"]) expect((await api(path, { headers: user })).status).toBe(403);
+    expect((await api("/api/v1/system/metrics", { headers: await asAdmin() })).status).toBe(200);
+    expect((await api("/health")).status).toBe(200);
+  });
+
+  it("the scrape token opens the metrics and nothing else; a wrong one is refused", async () => {
+    const scraper = { Authorization: `Bearer ${SCRAPE_TOKEN}` };
+    expect((await api("/api/v1/system/metrics", { headers: scraper })).status).toBe(200);
+    expect((await api("/api/v1/system/services", { headers: scraper })).status).toBe(401);
+    expect((await api("/api/v1/system/services/check", { ...check, headers: { ...check.headers, ...scraper } })).status).toBe(401);
+    for (const wrong of [SCRAPE_TOKEN.slice(0, -1) + "X", SCRAPE_TOKEN.slice(0, -1), `${SCRAPE_TOKEN}0`]) {
+      expect((await api("/api/v1/system/metrics", { headers: { Authorization: `Bearer ${wrong}` } })).status).toBe(401);
+    }
   });
 });
 
@@ -73,7 +106,7 @@ describe("request ids, CORS and secure headers", () => {
 
 describe("bearer tokens at the gateway", () => {
   it("accepts a valid token and rate-limits by user instead of address", async () => {
-    const token = await tokenFor("user-1");
+    const token = await tokenFor("user-1", "ADMIN");
     const res = await api("/api/v1/system/services/gateway", { headers: { Authorization: `Bearer ${token}` } });
     expect([200, 404]).toContain(res.status);
     expect(res.headers.get("RateLimit-Limit")).toBe("1000");

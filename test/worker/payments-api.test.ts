@@ -1,13 +1,21 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
+import { TestNode } from "./node-agent.ts";
 import { fund, inspect, produce } from "./tron-double.ts";
 
 type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
 
-/** A caller with its own token (and so its own rate-limit window). */
-async function caller(role: Role) {
-  const token = await tokenFor(`${role.toLowerCase()}-${crypto.randomUUID()}`, role);
+/**
+ * A caller with its own token (and so its own rate-limit window). Admins are real login sessions
+ * that passed TOTP: privileged writes check the caller's current role and session.
+ */
+async function caller(role: Role, userId = `${role.toLowerCase()}-${crypto.randomUUID()}`) {
+  const admin = role === "ADMIN" || role === "SUPER_ADMIN" ? await steppedUpAdmin(role) : undefined;
+  const token = admin?.token ?? (await tokenFor(userId, role));
   const seen: string[] = [];
   const call = async (method: string, path: string, body?: unknown, key: string | null = crypto.randomUUID()) => {
     const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
@@ -17,7 +25,19 @@ async function caller(role: Role) {
     seen.push(await res.clone().text());
     return res;
   };
-  return { call, seen };
+  return { call, seen, totp: () => admin!.totp() };
+}
+
+/** A NODE_OPERATOR with one registered node (its own fresh payout address) that has earned `accruedUnits`. */
+async function operatorWithNode(accruedUnits: number) {
+  const operatorId = `op-pay-${crypto.randomUUID()}`;
+  const node = new TestNode(operatorId);
+  const payoutAddress = createAccount().address;
+  expect((await node.register({ payoutAddress })).status).toBe(201);
+  await runInDurableObject(env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool)), (_i, state) => {
+    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", accruedUnits, Math.floor(accruedUnits / 1000), node.id);
+  });
+  return { ...(await caller("NODE_OPERATOR", operatorId)), node, payoutAddress };
 }
 
 async function hotWallet(admin: Awaited<ReturnType<typeof caller>>, usdt = 1_000_000_000n) {
@@ -77,30 +97,34 @@ describe("payments gateway", { timeout: 30_000 }, () => {
   });
 
   it("needs the recipient's KYC flag above the threshold; only an ADMIN sets it, and it is audited", async () => {
-    const operator = await caller("NODE_OPERATOR");
+    const operator = await operatorWithNode(2_000_000_000);
     const admin = await caller("ADMIN");
-    const recipient = createAccount().address;
-    const refused = await operator.call("POST", "/payouts", { recipient, amount: "1000.000001" });
+    const recipient = operator.payoutAddress;
+    const nodeId = operator.node.id;
+    const refused = await operator.call("POST", "/payouts", { recipient, amount: "1000.000001", nodeId });
     expect(refused.status).toBe(403);
     expect(await problemOf(refused)).toMatchObject({ type: "/problems/kyc-required", threshold: "1000.000000" });
+    // The refusal gave the reserved amount back to the node.
+    expect((await (await api(`/api/v1/nodes/${nodeId}`, { headers: { Authorization: `Bearer ${await tokenFor(operator.node.operatorId, "NODE_OPERATOR")}` } })).json<{ node: { accrued: string } }>()).node.accrued).toBe("2000.000000");
     expect((await operator.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(403);
     expect((await admin.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(200);
     const audit = (await (await admin.call("GET", "/audit")).json()) as { entries: { action: string; subject: string }[] };
     expect(audit.entries).toContainEqual(expect.objectContaining({ action: "kyc.set", subject: recipient }));
-    expect((await operator.call("POST", "/payouts", { recipient, amount: "1000.000001" })).status).toBe(201);
+    expect((await operator.call("POST", "/payouts", { recipient, amount: "1000.000001", nodeId })).status).toBe(201);
   });
 
   it("replays a POST with the same Idempotency-Key and refuses the key for a different body", async () => {
-    const operator = await caller("NODE_OPERATOR");
-    const recipient = createAccount().address;
+    const operator = await operatorWithNode(100_000_000);
+    const recipient = operator.payoutAddress;
+    const nodeId = operator.node.id;
     const key = crypto.randomUUID();
-    const first = await operator.call("POST", "/payouts", { recipient, amount: "7.25" }, key);
-    const again = await operator.call("POST", "/payouts", { recipient, amount: "7.25" }, key);
+    const first = await operator.call("POST", "/payouts", { recipient, amount: "7.25", nodeId }, key);
+    const again = await operator.call("POST", "/payouts", { recipient, amount: "7.25", nodeId }, key);
     expect(first.status).toBe(201);
     expect(again.status).toBe(201);
     expect(again.headers.get("Idempotent-Replayed")).toBe("true");
     expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
-    const other = await operator.call("POST", "/payouts", { recipient, amount: "8" }, key);
+    const other = await operator.call("POST", "/payouts", { recipient, amount: "8", nodeId }, key);
     expect(other.status).toBe(422);
     expect((await problemOf(other)).type).toBe("/problems/idempotency-key-reused");
   });
@@ -123,11 +147,11 @@ describe("payments gateway", { timeout: 30_000 }, () => {
 
   it("pays a node operator's payout end to end: request → approve (ADMIN) → batch → solidified", async () => {
     const admin = await caller("ADMIN");
-    const operator = await caller("NODE_OPERATOR");
+    const operator = await operatorWithNode(10_000_000);
     const wallet = await hotWallet(admin);
-    const recipient = createAccount().address;
-    const requested = (await (await operator.call("POST", "/payouts", { recipient, amount: "10.0" })).json()) as { id: string; state: string; net: string; fee: string; source: string };
-    expect(requested).toMatchObject({ state: "requested", fee: "0.100000", net: "9.900000", source: "node" });
+    const recipient = operator.payoutAddress;
+    const requested = (await (await operator.call("POST", "/payouts", { amount: "10.0", nodeId: operator.node.id })).json()) as { id: string; state: string; net: string; fee: string; source: string };
+    expect(requested).toMatchObject({ state: "requested", fee: "0.100000", net: "9.900000", source: "node", recipient, nodeId: operator.node.id });
     expect((await operator.call("POST", `/payouts/${requested.id}/approve`, {})).status).toBe(403);
     const approved = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
     expect(approved.status).toBe(200);
@@ -169,8 +193,8 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(404);
   });
 
-  it("never returns or logs key material; a backup restores a wallet that can still sign", async () => {
-    const admin = await caller("ADMIN");
+  it("never returns or logs key material; a backup (SUPER_ADMIN, TOTP) restores a wallet that can still sign", async () => {
+    const admin = await caller("SUPER_ADMIN");
     const imported = createAccount();
     const keyHex = Array.from(imported.privateKey, (b) => b.toString(16).padStart(2, "0")).join("");
     const created = await admin.call("POST", "/wallets", { kind: "hot", label: "imported", privateKey: keyHex });
@@ -182,7 +206,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     await admin.call("GET", "/wallets");
     await admin.call("GET", `/wallets/${wallet.id}`);
     await admin.call("GET", "/audit");
-    const backup = await (await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple" })).json();
+    const backup = await (await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })).json();
     expect((await admin.call("POST", "/wallets/recover", { passphrase: "wrong passphrase!!", backup })).status).toBe(400);
     expect((await admin.call("DELETE", `/wallets/${wallet.id}`)).status).toBe(200);
     const restored = (await (await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })).json()) as { restored: number };
@@ -215,12 +239,40 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect(await problemOf(res)).toMatchObject({ type: "/problems/invalid-amount", min: "1000.000000" });
   });
 
-  it("has its own limit: the 101st request in a minute is refused with 429", async () => {
+  it("has its own limit, advertised in RateLimit-* headers: the 101st request in a minute is refused with 429", async () => {
     const operator = await caller("NODE_OPERATOR");
-    for (let i = 0; i < 100; i++) expect((await operator.call("GET", "/payouts?limit=1")).status).toBe(200);
+    // An error answered inside the group carries the group's policy too (and counts).
+    const invalid = await operator.call("GET", "/payouts?limit=0");
+    expect(invalid.status).toBe(400);
+    expect(invalid.headers.get("RateLimit-Limit")).toBe("100");
+    const remaining: number[] = [];
+    for (let i = 1; i < 100; i++) {
+      const res = await operator.call("GET", "/payouts?limit=1");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("RateLimit-Policy")).toBe("100;w=60");
+      expect(res.headers.get("RateLimit-Limit")).toBe("100");
+      remaining.push(Number(res.headers.get("RateLimit-Remaining")));
+    }
+    expect(remaining.at(-1)).toBe(0);
     const refused = await operator.call("GET", "/payouts?limit=1");
     expect(refused.status).toBe(429);
-    // (the gateway-wide limiter's headers, 1000/min, are set on the way out; the problem names the group's)
+    expect(refused.headers.get("RateLimit-Policy")).toBe("100;w=60");
+    expect(refused.headers.get("RateLimit-Limit")).toBe("100");
+    expect(refused.headers.get("RateLimit-Remaining")).toBe("0");
+    expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
     expect(await problemOf(refused)).toMatchObject({ type: "/problems/rate-limited", limit: 100 });
+  });
+
+  it("validates a payout body only after the caller's role: a USER with a bad body gets 403, anonymous 401", async () => {
+    const user = await caller("USER");
+    for (const bad of [{}, { recipient: "nope", amount: "x" }, { recipient: createAccount().address, amount: "5", extra: true }]) {
+      const res = await user.call("POST", "/payouts", bad);
+      expect(res.status).toBe(403);
+      expect((await problemOf(res)).type).toBe("/problems/forbidden");
+    }
+    const anonymous = await api("/api/v1/payments/payouts", { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() }, body: "{}" });
+    expect(anonymous.status).toBe(401);
+    // An operator with the same bad body learns what is wrong with it.
+    expect((await (await caller("NODE_OPERATOR")).call("POST", "/payouts", {})).status).toBe(400);
   });
 });

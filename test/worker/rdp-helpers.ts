@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { api, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
 import { TestRdpAgent } from "./rdp-agent.ts";

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
 import { formatContentDigest } from "../../shared/chunk.ts";
-import type { Env } from "../../shared/env.ts";
+import type { Env } from "../../platform/env.ts";
 import { expect } from "vitest";
 import { api, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";

@@ -1,11 +1,14 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, problemOf } from "./helpers.ts";
+import { api, problemOf, tokenFor } from "./helpers.ts";
+
+/** Operations endpoints need ADMIN: the headers of a fresh ADMIN's token. */
+const asAdmin = async () => ({ Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}` });
 
 describe("GET /api/v1/system/services", () => {
   it("checks every registered function and maps the seed's 27 services onto them", async () => {
-    const res = await api("/api/v1/system/services");
+    const res = await api("/api/v1/system/services", { headers: await asAdmin() });
     expect(res.status).toBe(200);
     const report = await res.json<{
       status: string;
@@ -35,19 +38,19 @@ describe("GET /api/v1/system/services", () => {
   });
 
   it("records the result so GET /services/:name reads it from SystemDO", async () => {
-    await api("/api/v1/system/services");
-    const res = await api("/api/v1/system/services/rate-limiter");
+    await api("/api/v1/system/services", { headers: await asAdmin() });
+    const res = await api("/api/v1/system/services/rate-limiter", { headers: await asAdmin() });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ name: "rate-limiter", status: "up", consecutiveFailures: 0 });
   });
 
   it("400 for an invalid name, 404 for an unknown one", async () => {
-    const bad = await api("/api/v1/system/services/Bad_Name!");
+    const bad = await api("/api/v1/system/services/Bad_Name!", { headers: await asAdmin() });
     expect(bad.status).toBe(400);
     const problem = await problemOf(bad);
     expect(problem.type).toBe("/problems/validation-failed");
     expect(problem.errors).toEqual([expect.objectContaining({ location: "path", path: "name" })]);
-    const unknown = await api("/api/v1/system/services/warp-drive");
+    const unknown = await api("/api/v1/system/services/warp-drive", { headers: await asAdmin() });
     expect(unknown.status).toBe(404);
     expect((await problemOf(unknown)).detail).toContain("warp-drive");
   });
@@ -55,7 +58,7 @@ describe("GET /api/v1/system/services", () => {
   it("POST /services/check runs only the named checks", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["system"] }),
     });
     expect(res.status).toBe(200);
@@ -66,7 +69,7 @@ describe("GET /api/v1/system/services", () => {
   it("refuses unknown body fields (strict schemas)", async () => {
     const res = await api("/api/v1/system/services/check", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { ...(await asAdmin()), "Content-Type": "application/json" },
       body: JSON.stringify({ services: ["system"], role: "SUPER_ADMIN" }),
     });
     expect(res.status).toBe(400);

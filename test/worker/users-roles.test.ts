@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole } from "./auth-helpers.ts";
+import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole, mailTo, setEmail } from "./auth-helpers.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
 const setRole = (id: string, role: string, token: string) => postJson(`/api/v1/users/${id}/role`, { role }, { token, method: "PUT" });
@@ -26,10 +27,10 @@ describe("roles: who may change what", () => {
 
   it("an ADMIN changes USER ↔ NODE_OPERATOR, but cannot grant or remove ADMIN/SUPER_ADMIN", async () => {
     const sa = await superAdminLogin();
-    const admin = await userWithRole("ADMIN");
+    const admin = await steppedUpAdmin("ADMIN");
     const target = await userWithRole("USER");
-    // The directory judges the actor by its current role; a token claiming ADMIN is enough to pass the gate.
-    const adminToken = await tokenFor(admin.id, "ADMIN");
+    // A real ADMIN session (TOTP passed): role changes check its current role and session.
+    const adminToken = admin.token;
     const ok = await setRole(target.id, "NODE_OPERATOR", adminToken);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ id: target.id, role: "NODE_OPERATOR" });
@@ -42,8 +43,12 @@ describe("roles: who may change what", () => {
   it("a forged role claim does not help: the directory checks the actor's stored role", async () => {
     const user = await userWithRole("USER");
     const victim = await userWithRole("USER");
-    const forged = await tokenFor(user.id, "SUPER_ADMIN"); // as if the signing key had leaked
+    // As if the signing key had leaked: a SUPER_ADMIN claim on the user's own live session …
+    const forged = await tokenFor(user.id, "SUPER_ADMIN", 900, user.tokens.sessionId);
     expect((await setRole(victim.id, "ADMIN", forged)).status).toBe(403);
+    // … or on no session at all: refused before the directory is asked.
+    expect((await setRole(victim.id, "ADMIN", await tokenFor(user.id, "SUPER_ADMIN"))).status).toBe(401);
+    expect((await getAuthed(`/api/v1/users/${victim.id}`, forged)).status).toBe(200); // reads trust the claim (cheap)
   });
 
   it("SUPER_ADMIN grants ADMIN and SUPER_ADMIN; the last SUPER_ADMIN cannot be demoted", async () => {
@@ -94,21 +99,54 @@ describe("role escalation through writable fields", () => {
     const wallet = newWallet();
     const challenge = await postJson("/api/v1/auth/challenge", { address: wallet.address, role: "ADMIN" });
     expect(challenge.status).toBe(400);
-    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, signature: "0x00", role: "ADMIN" });
+    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: "0".repeat(32), signature: "0x00", role: "ADMIN" });
     expect(verify.status).toBe(400);
     const refresh = await postJson("/api/v1/auth/refresh", { refreshToken: "x".repeat(20), role: "ADMIN" });
     expect(refresh.status).toBe(400);
   });
 
-  it("a user sets their own email and display name; another's email is a conflict", async () => {
+  it("a user sets their display name at once and their email once the mailed token confirms it", async () => {
     const a = await userWithRole("USER");
-    const b = await userWithRole("USER");
     const email = `${crypto.randomUUID()}@example.org`;
     const res = await postJson("/api/v1/users/me", { email, displayName: "Alice" }, { token: a.tokens.accessToken, method: "PATCH" });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ email, displayName: "Alice", role: "USER" });
-    const taken = await postJson("/api/v1/users/me", { email: email.toUpperCase() }, { token: b.tokens.accessToken, method: "PATCH" });
-    expect(taken.status).toBe(409);
+    expect(await res.json()).toMatchObject({ email: null, displayName: "Alice", role: "USER", emailConfirmationSentTo: email });
+    const token = /\n\n(\S+)\n\n/.exec((await mailTo(email, /^Confirm/)).text)![1]!;
+    // The token is the account's own: another user cannot confirm it for themselves.
+    const b = await userWithRole("USER");
+    expect((await postJson("/api/v1/users/me/email/confirm", { token }, { token: b.tokens.accessToken })).status).toBe(400);
+    expect((await postJson("/api/v1/users/me/email/confirm", { token: `${token}x` }, { token: a.tokens.accessToken })).status).toBe(400);
+    // An access token is not a confirmation token.
+    expect((await postJson("/api/v1/users/me/email/confirm", { token: a.tokens.accessToken }, { token: a.tokens.accessToken })).status).toBe(400);
+    const confirmed = await postJson("/api/v1/users/me/email/confirm", { token }, { token: a.tokens.accessToken });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.json()).toMatchObject({ email, displayName: "Alice" });
+    // Removing it needs no confirmation.
+    const removed = await postJson("/api/v1/users/me", { email: null }, { token: a.tokens.accessToken, method: "PATCH" });
+    expect(await removed.json()).toMatchObject({ email: null });
+  });
+
+  it("an email change answers the same whether the address is taken or not, and mails the address", async () => {
+    const owner = await userWithRole("USER");
+    const taken = `${crypto.randomUUID()}@example.org`;
+    await setEmail(owner.tokens.accessToken, taken);
+    const free = `${crypto.randomUUID()}@example.org`;
+    const prober = await userWithRole("USER");
+    const strip = (body: Record<string, unknown>) => ({ ...body, updatedAt: undefined, emailConfirmationSentTo: undefined });
+    const answers = [];
+    for (const email of [taken.toUpperCase(), free]) {
+      const res = await postJson("/api/v1/users/me", { email }, { token: prober.tokens.accessToken, method: "PATCH" });
+      const body = (await res.json()) as Record<string, unknown>;
+      answers.push({ status: res.status, body: strip(body), sentTo: body.emailConfirmationSentTo });
+    }
+    expect(answers[0]).toEqual({ status: 200, body: answers[1]!.body, sentTo: taken });
+    expect(answers[1]).toMatchObject({ status: 200, sentTo: free });
+    // The prober's profile did not change either way, so reading it back tells nothing.
+    expect(await (await getAuthed("/api/v1/users/me", prober.tokens.accessToken)).json()).toMatchObject({ email: null });
+    // The taken address's holder is told someone tried; it gets no token.
+    const warning = await mailTo(taken, /tried to use this address/);
+    expect(warning.text).not.toMatch(/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}/);
+    await mailTo(free, /^Confirm/);
   });
 });
 
@@ -138,5 +176,20 @@ describe("ADMIN revokes a user's sessions", () => {
     expect(await res.json()).toEqual({ revoked: 1 });
     expect((await postJson("/api/v1/auth/refresh", { refreshToken: victim.tokens.refreshToken })).status).toBe(401);
     expect((await getAuthed(`/api/v1/users/${crypto.randomUUID()}/sessions`, sa.accessToken, "DELETE")).status).toBe(404);
+  });
+
+  it("an ADMIN cannot revoke a SUPER_ADMIN's sessions nor change their role; a peer ADMIN's sessions it can", async () => {
+    const sa = await superAdminLogin();
+    const admin = await steppedUpAdmin("ADMIN");
+    const refused = await getAuthed(`/api/v1/users/${sa.user.id}/sessions`, admin.token, "DELETE");
+    expect(refused.status).toBe(403);
+    expect((await problemOf(refused)).type).toBe("/problems/forbidden");
+    expect((await setRole(sa.user.id, "USER", admin.token)).status).toBe(403);
+    // The SUPER_ADMIN's session still works for a privileged write (a role grant).
+    await userWithRole("NODE_OPERATOR");
+    const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 20, action: "auth.sessions_revoke_all", outcome: "failure" });
+    expect(events.find((e) => e.actorId === admin.id && e.targetId === sa.user.id)?.details).toMatchObject({ reason: "target-outranks-actor" });
+    const peer = await steppedUpAdmin("ADMIN");
+    expect((await getAuthed(`/api/v1/users/${peer.id}/sessions`, admin.token, "DELETE")).status).toBe(200);
   });
 });

@@ -20,8 +20,8 @@ interval the node pool asks for (60 s by default), keeps the RDP agent channel t
 open (reconnecting with back-off), starts and stops xrdp servers on its commands, records each
 session's X display into STATE/spool/<session> and uploads the chunks (what a stopped server's
 recorder left behind, e.g. during a lockdown, goes up once writes are allowed), and listens to the
-notifications stream (admin broadcasts and emergency controls: see README "What the agent does on a
-notification"; \`lucid-agent status --state DIR\` shows what it was told). Runs as root (it creates
+notifications stream (admin broadcasts and emergency controls: see docs/agent.md "What the agent does
+on a notification"; \`lucid-agent status --state DIR\` shows what it was told). Runs as root (it creates
 session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit.
 
   --state DIR               state directory written by enroll (default ${DEFAULT_STATE_DIR})

@@ -83,11 +83,11 @@ export class TronWallet {
   }
 
   async login(client: HttpsClient, extra: Record<string, unknown> = {}): Promise<Login> {
-    const { message } = await client.expect<{ message: string }>(200, "POST", "/api/v1/auth/challenge", {
+    const { message, nonce } = await client.expect<{ message: string; nonce: string }>(200, "POST", "/api/v1/auth/challenge", {
       json: { address: this.address, walletKind: "software" },
     });
     const signature = Trx.signMessageV2(message, this.#privateKey);
-    return client.expect<Login>(200, "POST", "/api/v1/auth/verify", { json: { address: this.address, signature, ...extra } });
+    return client.expect<Login>(200, "POST", "/api/v1/auth/verify", { json: { address: this.address, nonce, signature, ...extra } });
   }
 }
 

@@ -10,6 +10,7 @@ import { injectedWallet, signWithWallet, walletAddress } from "../lib/tron.ts";
 import { ErrorBox, Progress } from "../components/feedback.tsx";
 
 interface Challenge {
+  nonce: string;
   message: string;
   expiresAt: string;
 }
@@ -68,8 +69,8 @@ function WalletLogin() {
     return next;
   }
 
-  async function submit(sig: string, code: string | null) {
-    const body: Record<string, string> = { address: address.trim(), signature: sig.trim(), walletKind: wallet ? "tronlink" : "software" };
+  async function submit(answered: Challenge, sig: string, code: string | null) {
+    const body: Record<string, string> = { address: address.trim(), nonce: answered.nonce, signature: sig.trim(), walletKind: wallet ? "tronlink" : "software" };
     if (code) body.totpCode = code;
     try {
       finish(await postJson<Tokens>("/auth/verify", body, { anonymous: true }));
@@ -101,7 +102,7 @@ function WalletLogin() {
   const start = (code: string | null) =>
     step(wallet ? "Waiting for the wallet's signature…" : "Getting the message to sign…", async () => {
       const next = await getChallenge();
-      if (wallet) await submit(await signWithWallet(next.message), code);
+      if (wallet) await submit(next, await signWithWallet(next.message), code);
     });
 
   if (askTotp && totp === null) {
@@ -139,7 +140,7 @@ function WalletLogin() {
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            void step("Checking the signature…", () => submit(signature, totp));
+            void step("Checking the signature…", () => submit(challenge, signature, totp));
           }}
         >
           <p>

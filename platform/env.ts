@@ -13,7 +13,7 @@ import type { RateLimiterDO } from "../durable-objects/rate-limiter/index.ts";
 import type { SessionDO } from "../durable-objects/session/index.ts";
 import type { SessionIndexDO } from "../durable-objects/session-index/index.ts";
 import type { SystemDO } from "../durable-objects/system/index.ts";
-import type { ConfigInput } from "./config.ts";
+import type { ConfigInput } from "../shared/config.ts";
 
 /**
  * The Worker's bindings: the same names exist under wrangler dev, Miniflare, Cloudflare and

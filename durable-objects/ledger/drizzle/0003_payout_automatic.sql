@@ -1,0 +1,1 @@
+ALTER TABLE `payouts` ADD `automatic` integer DEFAULT false NOT NULL;

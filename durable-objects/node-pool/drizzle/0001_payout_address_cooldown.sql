@@ -1,0 +1,1 @@
+ALTER TABLE `nodes` ADD `payout_address_usable_at` integer;
