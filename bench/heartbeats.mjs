@@ -77,7 +77,7 @@ try {
       dataDir,
       httpAddress: `127.0.0.1:${port}`,
       // The whole run must fit in the clock-skew bound: beats are stamped when they are prepared.
-      vars: { LUCID_ENV: "production", LOG_LEVEL: "error", HEARTBEAT_MAX_SKEW_SECONDS: "3600" },
+      vars: { LUCID_ENV: "production", PUBLIC_ORIGIN: `http://127.0.0.1:${port}`, LOG_LEVEL: "error", HEARTBEAT_MAX_SKEW_SECONDS: "3600" },
       secrets: SECRET_NAMES,
     }),
   );
