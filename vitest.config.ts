@@ -1,30 +1,19 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { existsSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+import { ciFailure, missingTools, SkipSummary } from "./scripts/system-tools.ts";
 
-// The agent's native-capture tests need the addon (built by `npm ci` when its Debian build
-// dependencies are present) and Xvfb. CI installs both and always runs them; a developer machine
-// without them skips those files with a warning instead of failing (README "Requirements").
-const AGENT_NATIVE_TESTS = [
-  "test/node/agent-capture.test.ts",
-  "test/node/agent-record.test.ts",
-  "test/node/agent-v4l2.test.ts",
-  "test/node/agent-xrdp.test.ts",
-  "test/e2e/whole-flow.test.ts",
-];
-const agentNativeReady =
-  existsSync("pi-agent/build/Release/lucid_capture.node") && existsSync("/usr/bin/Xvfb");
-if (!agentNativeReady && process.env.CI !== "true") {
-  console.warn(
-    "warning: skipping the agent's native capture tests (addon not built or Xvfb missing; see README Requirements)",
-  );
-}
-const skippedAgentTests = agentNativeReady || process.env.CI === "true" ? [] : AGENT_NATIVE_TESTS;
+// Test files whose system tools (Xvfb, xrdp, qemu, chromium, the agent's native addon, …) are missing
+// here: left out, and named in one summary at the end. Under CI=true nothing is skipped: a missing
+// tool fails the run before any test starts (scripts/system-tools.ts).
+const skips = missingTools();
+if (skips.length > 0 && process.env.CI === "true") throw new Error(ciFailure(skips));
+const skipped = skips.map((s) => s.file);
 
 // Three suites: worker code inside workerd (Miniflare) against real Durable Objects and R2;
 // the agent and the edge adapter under plain Node; end-to-end against a real workerd process.
 export default defineConfig({
   test: {
+    reporters: ["default", new SkipSummary(skips)],
     projects: [
       {
         plugins: [
@@ -80,7 +69,7 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
-          exclude: ["test/node/agent-*.test.ts"],
+          exclude: ["test/node/agent-*.test.ts", ...skipped],
           environment: "node",
           testTimeout: 30_000,
         },
@@ -92,7 +81,7 @@ export default defineConfig({
           name: "agent",
           // The whole-flow end-to-end test runs the real agent on a real X server: it belongs here.
           include: ["test/node/agent-*.test.ts", "test/e2e/whole-flow.test.ts"],
-          exclude: skippedAgentTests,
+          exclude: skipped,
           environment: "node",
           testTimeout: 60_000,
           sequence: { groupOrder: 1 },
@@ -102,7 +91,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/whole-flow.test.ts"],
+          exclude: ["test/e2e/whole-flow.test.ts", ...skipped],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -4,7 +4,8 @@
 import { constants, zstdCompressSync } from "node:zlib";
 import { ScreenCapture } from "../pi-agent/lib/native.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
-import { H, OfficeWorkload, W, report } from "./agent-workload.mjs";
+import { H, OfficeWorkload, W } from "./agent-workload.mjs";
+import { report } from "./report.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const xvfb = await startXvfb(W, H);

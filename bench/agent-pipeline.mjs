@@ -9,7 +9,7 @@ import { constants, zstdCompressSync } from "node:zlib";
 import { RecordingEncoder } from "../shared/recording/index.ts";
 import { SealPool } from "../pi-agent/lib/seal-pool.ts";
 import { xchachaEncrypt } from "../pi-agent/lib/seal.ts";
-import { report } from "./agent-workload.mjs";
+import { report } from "./report.mjs";
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 16);
 const LEVEL = 3;

@@ -8,7 +8,8 @@ import { RecordType, encodeRecord, encodeStreamHeader, decodeRecording } from ".
 import { ScreenCapture } from "../pi-agent/lib/native.ts";
 import { sealChunk, openChunk } from "../pi-agent/lib/seal.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
-import { H, OfficeWorkload, W, report } from "./agent-workload.mjs";
+import { H, OfficeWorkload, W } from "./agent-workload.mjs";
+import { report } from "./report.mjs";
 
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 5);
 const FPS = 10;

@@ -84,8 +84,3 @@ export class OfficeWorkload {
     putImage(this.display, x + 19 + this.col * 9, y + 10 + this.row * 20, 2, 18, fill(2, 18, caretOn ? 0 : 255, caretOn ? 0 : 255, caretOn ? 0 : 255));
   }
 }
-
-export function report(name, ours, baseline, unit, extra = "") {
-  const ratio = ours / baseline;
-  console.log(`BENCH ${name} ours=${ours.toFixed(2)} baseline=${baseline.toFixed(2)} ratio=${ratio.toFixed(4)} unit=${unit}${extra ? " " + extra : ""}`);
-}

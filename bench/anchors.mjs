@@ -4,7 +4,6 @@
 // signature checked from scratch for every anchor (ours, native Ed25519) vs. rebuilding the block's
 // whole transaction tree and checking the signature with @noble/curves (naive baseline).
 import { sha256 } from "@noble/hashes/sha2.js";
-import { sign } from "hono/jwt";
 import { createPrivateKey, sign as nodeSign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -15,8 +14,9 @@ import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/worke
 import { headerHash, hexToBytes, producerPublicKey, txRoot, verifyHeaderSignature } from "../shared/chain/block.ts";
 import { verifyEd25519Native, verifyEd25519Noble } from "../shared/chain/ed25519.ts";
 import { canonicalBytes } from "../shared/chain/canonical.ts";
-import { txInclusionProof, verifyTxInclusion } from "../shared/chain/proof.ts";
+import { txInclusionProofs, verifyTxInclusion } from "../shared/chain/proof.ts";
 import { MerkleTree, toHex } from "../shared/merkle/index.ts";
+import { adminToken } from "./admin-token.mjs";
 
 const BATCHED = Number(process.env.BENCH_ANCHORS ?? 20_000);
 const SINGLE = Number(process.env.BENCH_SINGLE_ANCHORS ?? 1_000);
@@ -110,7 +110,7 @@ async function proofVerifyBench() {
     version: 1, chain: "lucid", height, previousHash: "0".repeat(64), timestamp: height, epoch: 0, slot: height,
     producer, txRoot: root, txCount: txs.length,
   });
-  const proofs = txs.map((_, i) => txInclusionProof(txs, i));
+  const proofs = txInclusionProofs(txs);
   // Every verification below gets a block never verified before (distinct heights), so the
   // signature is checked from scratch each time: no remembered success flatters the figure.
   const iterations = Number(process.env.BENCH_PROOFS ?? 2000);
@@ -179,8 +179,7 @@ try {
   const secrets = randomSecrets();
   workerd = startWorkerd(configPath, { env: secrets });
   await waitForHttp(`${base}/health`);
-  const now = Math.floor(Date.now() / 1000);
-  const token = await sign({ sub: "bench", role: "ADMIN", iat: now, exp: now + 3600 }, secrets.JWT_SECRET_KEY, "HS256");
+  const token = await adminToken(secrets);
   const single = await ingest(base, token, "single", SINGLE, 1, 8, workerd.child.pid).catch((error) => {
     console.error(workerd.output().split("\n").slice(-20).join("\n"));
     throw error;

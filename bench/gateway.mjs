@@ -1,6 +1,7 @@
 // BENCH gateway: requests through the full middleware stack into a Durable Object read
-// (GET /api/v1/system/services/system) vs. a raw fetch handler, both on workerd on loopback,
-// 50 connections, measured one after the other in the same run.
+// (GET /api/v1/system/services/system, as an ADMIN: the operations endpoints are ADMIN-only) vs. a
+// raw fetch handler, both on workerd on loopback, 50 connections, measured one after the other in
+// the same run.
 import autocannon from "autocannon";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,17 +9,18 @@ import { join } from "node:path";
 import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
+import { adminToken } from "./admin-token.mjs";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 
-function load(url) {
-  return autocannon({ url, connections: CONNECTIONS, duration: DURATION });
+function load(url, headers, duration = DURATION) {
+  return autocannon({ url, headers, connections: CONNECTIONS, duration });
 }
 
-async function measure(url) {
-  await autocannon({ url, connections: CONNECTIONS, duration: 2 }); // warm-up
-  const result = await load(url);
+async function measure(url, headers = {}) {
+  await load(url, headers, 2); // warm-up
+  const result = await load(url, headers);
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
   }
@@ -38,10 +40,12 @@ try {
     publicOrigin: `http://127.0.0.1:${oursPort}`,
     vars: { RATE_LIMIT_PER_MINUTE: "100000000" },
   });
-  const ours = await startWorkerd(configPath, { env: randomSecrets() });
+  const secrets = randomSecrets();
+  const ours = await startWorkerd(configPath, { env: secrets });
   stops.push(ours.stop);
   await waitForHttp(`http://127.0.0.1:${oursPort}/health`);
-  await fetch(`http://127.0.0.1:${oursPort}/api/v1/system/services`).then((r) => r.arrayBuffer());
+  const admin = { authorization: `Bearer ${await adminToken(secrets)}` };
+  await fetch(`http://127.0.0.1:${oursPort}/api/v1/system/services`, { headers: admin }).then((r) => r.arrayBuffer());
 
   // Baseline: a raw fetch handler returning a JSON body of similar size, same runtime.
   const rawPort = await freePort();
@@ -66,7 +70,7 @@ const config :Workerd.Config = (
   await waitForHttp(`http://127.0.0.1:${rawPort}/`);
 
   const baseline = await measure(`http://127.0.0.1:${rawPort}/`);
-  const measured = await measure(`http://127.0.0.1:${oursPort}/api/v1/system/services/system`);
+  const measured = await measure(`http://127.0.0.1:${oursPort}/api/v1/system/services/system`, admin);
   console.log(
     `gateway: ours ${measured.rps.toFixed(0)} req/s p99 ${measured.p99} ms (${measured.total} requests); ` +
       `raw ${baseline.rps.toFixed(0)} req/s p99 ${baseline.p99} ms; ${CONNECTIONS} connections, ${DURATION} s each`,

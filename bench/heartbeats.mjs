@@ -7,14 +7,14 @@
 // over RPC with a fixed number in flight.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { randomSecrets, SECRET_NAMES } from "../edge-adapter/secrets.ts";
 import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
-import { generateWorkerdConfig } from "../edge-adapter/workerd-config.ts";
+import { createDataLayout, generateWorkerdConfig } from "../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 import { heartbeatMessage } from "../shared/nodes/protocol.ts";
 
@@ -55,8 +55,7 @@ try {
 
   const port = await freePort();
   const dataDir = join(work, "data");
-  mkdirSync(join(dataDir, "do"), { recursive: true });
-  mkdirSync(join(dataDir, "chunks"), { recursive: true }); // workerd needs the chunk-disk directory
+  createDataLayout(dataDir);
   const lucid = readWranglerConfig(join(ROOT, "wrangler.toml"));
   const configPath = join(work, "bench.capnp");
   writeFileSync(
@@ -75,7 +74,7 @@ try {
       dataDir,
       httpAddress: `127.0.0.1:${port}`,
       // The whole run must fit in the clock-skew bound: beats are stamped when they are prepared.
-      vars: { LUCID_ENV: "production", LOG_LEVEL: "error", HEARTBEAT_MAX_SKEW_SECONDS: "3600" },
+      vars: { LUCID_ENV: "production", PUBLIC_ORIGIN: `http://127.0.0.1:${port}`, LOG_LEVEL: "error", HEARTBEAT_MAX_SKEW_SECONDS: "3600" },
       secrets: SECRET_NAMES,
     }),
   );

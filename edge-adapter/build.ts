@@ -2,7 +2,7 @@
 // npm run pi:build — bundles the Worker exactly as `wrangler deploy` would and writes a workerd
 // config that serves it self-hosted (see docs/self-hosting.md).
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { OPTIONAL_SECRET_NAMES, SECRET_NAMES } from "./secrets.ts";
@@ -10,7 +10,7 @@ import { readWranglerConfig } from "./wrangler-config.ts";
 import { LEGACY_PORTS, type LegacyPort } from "./legacy-ports.ts";
 import { CERT_FILE, KEY_FILE } from "./tls.ts";
 import { buildDashboard } from "./dashboard.ts";
-import { dataLayout, generateWorkerdConfig } from "./workerd-config.ts";
+import { createDataLayout, generateWorkerdConfig } from "./workerd-config.ts";
 import { parseCidr } from "../shared/ip.ts";
 import { publicOrigin } from "../shared/public-origin.ts";
 
@@ -65,9 +65,7 @@ export function buildSelfHosted(options: BuildOptions): { configPath: string; bu
   });
   if (bundle.status !== 0) throw new Error(`wrangler bundle failed:\n${bundle.stderr || bundle.stdout}`);
   const wrangler = readWranglerConfig(join(options.root, "wrangler.toml"));
-  const layout = dataLayout(options.dataDir);
-  mkdirSync(layout.durableObjects, { recursive: true });
-  mkdirSync(layout.chunks, { recursive: true });
+  createDataLayout(options.dataDir);
   let https;
   if (options.https) {
     const certPath = join(options.https.tlsDir, CERT_FILE);

@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { validateLegacyPorts, type LegacyPort } from "./legacy-ports.ts";
 import type { WranglerConfig } from "./wrangler-config.ts";
@@ -12,6 +12,13 @@ export const CHUNK_DISK_BINDING = "CHUNK_DISK";
 /** Directories under the data directory: DO SQLite files and encrypted chunks. workerd needs both to exist. */
 export function dataLayout(dataDir: string): { durableObjects: string; chunks: string } {
   return { durableObjects: join(dataDir, "do"), chunks: join(dataDir, "chunks") };
+}
+
+/** Creates the data directory's layout (every directory the generated config names as a disk service). */
+export function createDataLayout(dataDir: string): { durableObjects: string; chunks: string } {
+  const layout = dataLayout(dataDir);
+  for (const dir of Object.values(layout)) mkdirSync(dir, { recursive: true });
+  return layout;
 }
 
 export interface HttpsSocket {

@@ -14,6 +14,12 @@ export function txInclusionProof(txs: readonly ChainTx[], txIndex: number): TxIn
   return { txIndex, txCount: txs.length, path: tree.inclusionProof(txIndex).map(toHex) };
 }
 
+/** Every transaction's inclusion proof from one tree (txInclusionProof per index rebuilds the tree each time). */
+export function txInclusionProofs(txs: readonly ChainTx[]): TxInclusionProof[] {
+  const tree = MerkleTree.fromData(txs.map((tx) => canonicalBytes(tx)));
+  return txs.map((_, txIndex) => ({ txIndex, txCount: txs.length, path: tree.inclusionProof(txIndex).map(toHex) }));
+}
+
 export function verifyTxInclusion(tx: ChainTx, proof: TxInclusionProof, txRootHex: string): boolean {
   try {
     return verifyInclusion(hashLeaf(canonicalBytes(tx)), proof.txIndex, proof.txCount, proof.path.map(fromHex), fromHex(txRootHex));

@@ -12,7 +12,7 @@ import {
 } from "../../shared/chain/block.ts";
 import { canonicalJson, CanonicalError } from "../../shared/chain/canonical.ts";
 import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
-import { txInclusionProof } from "../../shared/chain/proof.ts";
+import { txInclusionProof, txInclusionProofs, verifyTxInclusion } from "../../shared/chain/proof.ts";
 import { leaderOf, slotAt, slotStart, type ChainTiming } from "../../shared/chain/schedule.ts";
 import { txId, type AnchorTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { BlockRejected, validateBlock, type ValidationContext } from "../../shared/chain/validate.ts";
@@ -119,6 +119,16 @@ describe("blocks", () => {
     expect(await fault(makeBlock([tx, tx]))).toBe("bad-transaction");
     const swapped = makeBlock([tx]);
     expect(await fault({ ...swapped, txs: [{ ...tx, chunkCount: 3 }] })).toBe("bad-tx-root");
+  });
+});
+
+describe("inclusion proofs", () => {
+  it("all of a block's proofs from one tree are each transaction's own proof, and verify", () => {
+    const txs = Array.from({ length: 7 }, (_, i) => anchorFor(chunkBlobs(1 + i), `s-${i}`));
+    const all = txInclusionProofs(txs);
+    expect(all).toEqual(txs.map((_, i) => txInclusionProof(txs, i)));
+    const root = txRoot(txs);
+    all.forEach((proof, i) => expect(verifyTxInclusion(txs[i]!, proof, root)).toBe(true));
   });
 });
 

@@ -8,23 +8,12 @@
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { which } from "../../../scripts/system-tools.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 export const CACHE = join(ROOT, ".cache/vivid");
 const AGENT = join(ROOT, "pi-agent");
 
-export const VIVID_TOOLS = ["qemu-system-x86_64", "busybox", "cpio", "modprobe", "depmod", "apt-get", "apt-cache", "dpkg-deb", "g++"];
-
-/** Where `tool` is: PATH plus the sbin directories (depmod and modprobe live there), or null. */
-function which(tool: string): string | null {
-  const dirs = (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin");
-  return dirs.map((dir) => join(dir, tool)).find((path) => existsSync(path)) ?? null;
-}
-
-/** Tools the VM needs that are not installed (apt: qemu-system-x86 busybox-static cpio kmod). */
-export function missingTools(): string[] {
-  return VIVID_TOOLS.filter((tool) => !which(tool));
-}
 
 function run(file: string, args: string[], cwd?: string): string {
   return execFileSync(which(file) ?? file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
