@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
+import { sign } from "hono/jwt";
 import { TronWeb, Trx } from "tronweb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
@@ -57,13 +58,14 @@ async function adminToken(): Promise<string> {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+let secrets: ReturnType<typeof randomSecrets>;
 
 beforeAll(async () => {
   const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
   admin = { address: account.address.base58, privateKey: account.privateKey, totpSecret: "", recoveryCodes: [] };
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  const secrets = randomSecrets();
+  secrets = randomSecrets();
   const { configPath } = buildOnLoopback(work, port, {
     // The development outbox keeps magic-link mail where the test can read it (no relay here).
     vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, MAIL_DEV_OUTBOX: "true" },
@@ -145,9 +147,11 @@ describe("dashboard in Chromium", () => {
     expect(page.status).toBe(200);
     expect(page.headers.get("Content-Type")).toBe("text/html; charset=utf-8");
     expect(await page.text()).toContain('<div id="root">');
+    // Operations endpoints need ADMIN: a token signed with the deployment's key (no browser login yet).
+    const token = await sign({ sub: crypto.randomUUID(), role: "ADMIN", iat: now(), exp: now() + 300 }, secrets.JWT_SECRET_KEY, "HS256");
     const res = await fetch(`${base}/api/v1/system/services/check`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
       body: JSON.stringify({ services: ["dashboard"] }),
     });
     const body = (await res.json()) as { functions: { name: string; status: string }[] };

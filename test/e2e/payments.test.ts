@@ -69,8 +69,8 @@ let adminToken: Promise<string> | undefined;
 function adminLogin(): Promise<string> {
   adminToken ??= (async () => {
     const login = async (extra: Record<string, unknown> = {}) => {
-      const { message } = await post("/api/v1/auth/challenge", { address: BOOTSTRAP.address });
-      return post("/api/v1/auth/verify", { address: BOOTSTRAP.address, signature: signMessageV2(message, BOOTSTRAP.key), ...extra });
+      const { message, nonce } = await post("/api/v1/auth/challenge", { address: BOOTSTRAP.address });
+      return post("/api/v1/auth/verify", { address: BOOTSTRAP.address, nonce, signature: signMessageV2(message, BOOTSTRAP.key), ...extra });
     };
     const first = await login();
     const { secret } = await post("/api/v1/auth/totp/enrol", {}, first.accessToken);

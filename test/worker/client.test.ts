@@ -2,6 +2,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { createLucidClient } from "../../functions/client.ts";
 import type { SessionState } from "../../shared/session.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { tokenFor } from "./helpers.ts";
 import { nodeIdOf } from "./session-helpers.ts";
 
@@ -59,7 +60,8 @@ describe("typed client (hc<AppType>)", () => {
   });
 
   it("reaches the payments routes: typed JSON body and Idempotency-Key header", async () => {
-    const admin = await bearer("client-admin", "ADMIN");
+    // Wallet writes are privileged: a real ADMIN login session that passed TOTP, not a bare token.
+    const admin = { headers: { Authorization: `Bearer ${(await steppedUpAdmin("ADMIN")).token}` } };
     const created = await client.api.v1.payments.wallets.$post(
       { json: { kind: "hot", label: "typed treasury" }, header: { "idempotency-key": crypto.randomUUID() } },
       admin,
