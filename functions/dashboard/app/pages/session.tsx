@@ -1,11 +1,10 @@
 /** One session: live status (polled), its events, playback, and evidence verified in this browser. */
 import { useState } from "preact/hooks";
 import { evidenceBundle, verifyEvidence, type VerifyResult } from "../../../../shared/verify.ts";
-import { call, getJson } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatBytes, formatTime } from "../lib/format.ts";
 import { navigate } from "../lib/router.ts";
 import { auth } from "../lib/session.ts";
-import type { SessionDetail } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Player } from "../components/player.tsx";
 
@@ -21,7 +20,7 @@ interface SessionEvent {
 const PLAYABLE = ["processing", "stored", "anchored", "completed"];
 
 export function SessionPage({ id }: { id: string }) {
-  const session = useLoad(() => getJson<SessionDetail>(`/sessions/${id}`), [id], 3_000);
+  const session = useLoad(() => getJson<Answer<Api["sessions"][":id"]["$get"]>>(`/sessions/${id}`), [id], 3_000);
   const events = useLoad(() => getJson<{ items: SessionEvent[] }>(`/sessions/${id}/events`), [id, session.data?.version]);
   const s = session.data;
   const mayDelete = s && (s.ownerId === auth.current()?.user.id || auth.can("ADMIN")) && !s.deleted;
