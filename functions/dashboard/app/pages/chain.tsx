@@ -4,7 +4,7 @@
  * transaction Merkle root, a session anchor's inclusion proof).
  */
 import { useState } from "preact/hooks";
-import { headerHash, txRoot, verifyHeaderSignature, type BlockHeader } from "../../../../shared/chain/block.ts";
+import { headerHash, txRoot, verifyHeaderSignature } from "../../../../shared/chain/block.ts";
 import { verifyTxInclusion } from "../../../../shared/chain/proof.ts";
 import { chainTx, type ChainTx } from "../../../../shared/chain/transactions.ts";
 import { getJson, type Answer, type Api } from "../lib/api.ts";
