@@ -7,18 +7,10 @@
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { decompress } from "fzstd";
 import { chunkAad, CHUNK_NONCE_BYTES } from "../../../../shared/chunk.ts";
+import type { ManifestChunk } from "../../../../shared/session.ts";
 import { decodeStreamHeader, RECORD_HEADER_BYTES, RecordType, STREAM_HEADER_BYTES } from "../../../../shared/recording/index.ts";
 
-export interface ManifestChunk {
-  index: number;
-  sha256: string;
-  size: number;
-  nonce: string;
-  plainSize: number;
-  compressedSize: number;
-  captureStart: number;
-  captureEnd: number;
-}
+export type { ManifestChunk };
 
 export class PlaybackError extends Error {
   override name = "PlaybackError";

@@ -3,17 +3,13 @@
  * elsewhere and the signature pasted) or a magic link; ADMIN+ accounts then give a TOTP code.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiProblem, postJson } from "../lib/api.ts";
+import { ApiProblem, postJson, type Answer, type Api } from "../lib/api.ts";
 import { navigate } from "../lib/router.ts";
 import { auth, type Tokens } from "../lib/session.ts";
 import { injectedWallet, signWithWallet, walletAddress } from "../lib/tron.ts";
 import { ErrorBox, Progress } from "../components/feedback.tsx";
 
-interface Challenge {
-  nonce: string;
-  message: string;
-  expiresAt: string;
-}
+type Challenge = Answer<Api["auth"]["challenge"]["$post"]>;
 
 const needsSecondFactor = (error: unknown) =>
   error instanceof ApiProblem && error.status === 401 && error.extensions.secondFactor === "required";

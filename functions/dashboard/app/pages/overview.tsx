@@ -72,24 +72,7 @@ function Panel<T>({ title, load, deps, children }: { title: string; load: () => 
   );
 }
 
-interface Alert {
-  id: string;
-  severity: string;
-  source: string;
-  title: string;
-  detail: string | null;
-  state: string;
-  count: number;
-  lastAt: string;
-}
-
-interface AdminOverview {
-  emergency: { lockdown: boolean; recordingsHalted: boolean; sessionsShutdown: boolean };
-  alerts: { open: number; latest: Alert[] };
-  nodes: { total: number; byState: Record<string, number> };
-  payouts: { byState: Record<string, number> };
-  chain: { height: number; audit: { events: number; lastAnchoredEventId: number | null; lastAnchorHeight: number | null } };
-}
+type AdminOverview = Answer<Api["admin"]["overview"]["$get"]>;
 
 const counts = (byState: Record<string, number>) =>
   Object.entries(byState)

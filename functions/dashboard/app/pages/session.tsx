@@ -8,20 +8,11 @@ import { auth } from "../lib/session.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Player } from "../components/player.tsx";
 
-interface SessionEvent {
-  seq: number;
-  at: string;
-  kind: string;
-  fromState: string | null;
-  toState: string | null;
-  actor: string;
-}
-
 const PLAYABLE = ["processing", "stored", "anchored", "completed"];
 
 export function SessionPage({ id }: { id: string }) {
   const session = useLoad(() => getJson<Answer<Api["sessions"][":id"]["$get"]>>(`/sessions/${id}`), [id], 3_000);
-  const events = useLoad(() => getJson<{ items: SessionEvent[] }>(`/sessions/${id}/events`), [id, session.data?.version]);
+  const events = useLoad(() => getJson<Answer<Api["sessions"][":id"]["events"]["$get"]>>(`/sessions/${id}/events`), [id, session.data?.version]);
   const s = session.data;
   const mayDelete = s && (s.ownerId === auth.current()?.user.id || auth.can("ADMIN")) && !s.deleted;
   const terminate = useAction(async () => {
