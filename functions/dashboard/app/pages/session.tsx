@@ -1,7 +1,7 @@
 /** One session: live status (polled), its events, playback, and evidence verified in this browser. */
 import { useState } from "preact/hooks";
 import { evidenceBundle, verifyEvidence, type VerifyResult } from "../../../../shared/verify.ts";
-import { call, getJson, type Answer, type Api } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api, type Body } from "../lib/api.ts";
 import { formatBytes, formatTime } from "../lib/format.ts";
 import { navigate } from "../lib/router.ts";
 import { auth } from "../lib/session.ts";
@@ -18,7 +18,7 @@ export function SessionPage({ id }: { id: string }) {
   const terminate = useAction(async () => {
     const reason = prompt("Why is this session terminated? (recorded in the audit log)")?.trim();
     if (!reason) return;
-    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } });
+    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } satisfies Body<Api["admin"]["sessions"][":id"]["terminate"]["$post"]> });
     session.reload();
   });
   const remove = useAction(async () => {
