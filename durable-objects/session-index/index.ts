@@ -1,9 +1,9 @@
 import { and, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { SessionState } from "../../shared/session.ts";
 import { SqlDurableObject } from "../base.ts";
-import type { SessionSummary } from "../session/view.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
+import type { SessionSummary } from "./schema.ts";
 
 export interface ListFilter {
   ownerId?: string;

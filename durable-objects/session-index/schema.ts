@@ -27,3 +27,6 @@ export const sessions = sqliteTable(
     index("sessions_node_created").on(table.nodeId, table.createdAt, table.id),
   ],
 );
+
+/** A session as the index keeps it (pushed by its SessionDO; `tags` is the JSON text). */
+export type SessionSummary = typeof sessions.$inferSelect;

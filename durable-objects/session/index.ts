@@ -34,7 +34,7 @@ import {
 } from "./view.ts";
 
 export type { Actor } from "./access.ts";
-export type { SessionSummary, SessionView } from "./view.ts";
+export type { SessionView } from "./view.ts";
 
 export interface CreateSessionInput {
   id: string;

@@ -1,4 +1,5 @@
 import type { Anchor, ManifestChunk, SessionState } from "../../shared/session.ts";
+import type { SessionSummary } from "../session-index/schema.ts";
 import type * as schema from "./schema.ts";
 
 export type SessionRow = typeof schema.session.$inferSelect;
@@ -29,20 +30,6 @@ export interface SessionView {
   keyShredded: boolean;
   deleted: boolean;
   failure: string | null;
-}
-
-/** The row the session index keeps for listing and search. */
-export interface SessionSummary {
-  id: string;
-  ownerId: string;
-  nodeId: string;
-  title: string;
-  tags: string;
-  notes: string;
-  state: SessionState;
-  createdAt: number;
-  updatedAt: number;
-  version: number;
 }
 
 export interface ChunkStats {
@@ -78,6 +65,7 @@ export function toView(row: SessionRow, stats: ChunkStats): SessionView {
   };
 }
 
+/** The row the session index keeps for listing and search. */
 export function toSummary(row: SessionRow): SessionSummary {
   return {
     id: row.id,

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import type { Actor, SessionSummary, SessionView } from "../../durable-objects/session/index.ts";
+import type { SessionSummary } from "../../durable-objects/session-index/schema.ts";
+import type { Actor, SessionView } from "../../durable-objects/session/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";

@@ -35,7 +35,8 @@ export function Player({ sessionId }: { sessionId: string }) {
       el.height = frame.height;
     }
     const ctx = el.getContext("2d", { willReadFrequently: true })!;
-    ctx.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba.buffer, frame.rgba.byteOffset, frame.rgba.byteLength), frame.width, frame.height), 0, 0);
+    // Decoded frames live in plain ArrayBuffers (never shared); the DOM typings want that said.
+    ctx.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba.buffer as ArrayBuffer, frame.rgba.byteOffset, frame.rgba.byteLength), frame.width, frame.height), 0, 0);
     el.dataset.frameMs = String(frame.epochMs);
     shownMs.current = frame.epochMs;
     setFrameMs(frame.epochMs);

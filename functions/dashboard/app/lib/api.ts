@@ -3,7 +3,21 @@
  * refresh on a 401, and every error turned into an ApiProblem with a sentence a person can read
  * (RFC 9457 problem+json: title, detail, field errors, request id).
  */
+import type { InferRequestType, InferResponseType } from "hono/client";
+import type { LucidClient } from "../../../client.ts";
 import { auth } from "./session.ts";
+
+/**
+ * The Worker's /api/v1 routes as the typed client (`hc<AppType>`, functions/client.ts) sees
+ * them, e.g. `Api["sessions"][":id"]["$get"]`. Types only: the bundle keeps the small fetch
+ * wrapper below, and each call names its route's answer, so a change to a route's response
+ * schema fails the dashboard's typecheck.
+ */
+export type Api = LucidClient["api"]["v1"];
+/** The JSON a route answers with on success. */
+export type Answer<Route> = InferResponseType<Route, 200 | 201 | 202>;
+/** The JSON body a route takes. */
+export type Body<Route> = InferRequestType<Route> extends { json: infer J } ? J : never;
 
 export interface FieldError {
   location?: string;

@@ -7,18 +7,10 @@
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { decompress } from "fzstd";
 import { chunkAad, CHUNK_NONCE_BYTES } from "../../../../shared/chunk.ts";
+import type { ManifestChunk } from "../../../../shared/session.ts";
 import { decodeStreamHeader, RECORD_HEADER_BYTES, RecordType, STREAM_HEADER_BYTES } from "../../../../shared/recording/index.ts";
 
-export interface ManifestChunk {
-  index: number;
-  sha256: string;
-  size: number;
-  nonce: string;
-  plainSize: number;
-  compressedSize: number;
-  captureStart: number;
-  captureEnd: number;
-}
+export type { ManifestChunk };
 
 export class PlaybackError extends Error {
   override name = "PlaybackError";
@@ -30,7 +22,8 @@ export const fromBase64 = (text: string) => Uint8Array.from(atob(text), (ch) => 
 
 /** Opens one sealed chunk: integrity first (no key needed), then authenticity and decompression. */
 export async function openChunk(sessionId: string, chunk: ManifestChunk, key: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
-  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", sealed)));
+  // Chunks arrive as plain ArrayBuffers (never shared); the DOM typings want that said.
+  const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", sealed as Uint8Array<ArrayBuffer>)));
   if (digest !== chunk.sha256) {
     throw new PlaybackError(`chunk ${chunk.index} does not match the manifest (SHA-256 ${digest}, expected ${chunk.sha256})`);
   }

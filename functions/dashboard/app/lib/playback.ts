@@ -5,17 +5,12 @@
  * seek decodes only the chunk that holds the target time.
  */
 import { bgrToRgba, decodeRecording, type DecodedFrame } from "../../../../shared/recording/index.ts";
-import { call, getJson } from "./api.ts";
+import { call, getJson, type Answer, type Api } from "./api.ts";
 import { fromBase64, indexRecords, openChunk, PlaybackError, type ManifestChunk } from "./open-chunk.ts";
 
 export { PlaybackError, type ManifestChunk };
 
-export interface Manifest {
-  sessionId: string;
-  treeSize: number;
-  root: string;
-  chunks: ManifestChunk[];
-}
+export type Manifest = Answer<Api["sessions"][":id"]["manifest"]["$get"]>;
 
 export interface LoadProgress {
   phase: string;

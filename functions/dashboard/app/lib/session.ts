@@ -2,18 +2,11 @@
  * The login session in this tab: tokens from /auth/verify (kept in sessionStorage, so they
  * leave with the tab), one refresh at a time, and listeners for the UI.
  */
-import type { ApiProblem } from "./api.ts";
+import type { Answer, Api, ApiProblem } from "./api.ts";
 import { ROLE_RANK, type Role } from "../../../../shared/rbac.ts";
 
-export interface Tokens {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  sessionId: string;
-  user: { id: string; role: Role; tronAddress: string | null };
-  effectiveRole: Role;
-  secondFactor: "passed" | "not-required" | "enrolment-required";
-}
+/** What /auth/verify (and the magic-link and refresh routes) answer. */
+export type Tokens = Answer<Api["auth"]["verify"]["$post"]>;
 
 const STORAGE_KEY = "lucid.dashboard.tokens";
 

@@ -1,18 +1,18 @@
 /** Account: who am I, two-factor status and enrolment (ADMIN+ need it for their full powers). */
 import { useState } from "preact/hooks";
-import { getJson, postJson } from "../lib/api.ts";
+import { getJson, postJson, type Answer, type Api, type Body } from "../lib/api.ts";
 import { auth } from "../lib/session.ts";
 import { ErrorBox, useAction, useLoad } from "../components/feedback.tsx";
 
 export function AccountPage() {
   const tokens = auth.current()!;
-  const status = useLoad(() => getJson<{ enrolled: boolean; recoveryCodesLeft?: number }>("/auth/totp"), []);
+  const status = useLoad(() => getJson<Answer<Api["auth"]["totp"]["$get"]>>("/auth/totp"), []);
   const [enrolment, setEnrolment] = useState<{ secret: string; otpauthUri: string } | null>(null);
   const [code, setCode] = useState("");
   const [recovery, setRecovery] = useState<string[] | null>(null);
-  const enrol = useAction(async () => setEnrolment(await postJson<{ secret: string; otpauthUri: string }>("/auth/totp/enrol", {})));
+  const enrol = useAction(async () => setEnrolment(await postJson<Answer<Api["auth"]["totp"]["enrol"]["$post"]>>("/auth/totp/enrol", {})));
   const confirm = useAction(async () => {
-    const result = await postJson<{ recoveryCodes: string[] }>("/auth/totp/confirm", { code: code.trim() });
+    const result = await postJson<Answer<Api["auth"]["totp"]["confirm"]["$post"]>>("/auth/totp/confirm", { code: code.trim() } satisfies Body<Api["auth"]["totp"]["confirm"]["$post"]>);
     setRecovery(result.recoveryCodes);
     setEnrolment(null);
     status.reload();

@@ -5,32 +5,12 @@
  */
 import { useState } from "preact/hooks";
 import { verifyAuditExport, type AuditExportBundle } from "../../../../shared/audit.ts";
-import { getJson } from "../lib/api.ts";
+import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 
-interface AuditEvent {
-  id: number;
-  at: string;
-  action: string;
-  outcome: "success" | "failure";
-  actorId: string | null;
-  targetId: string | null;
-  ip: string | null;
-  requestId: string | null;
-  details: Record<string, unknown>;
-  before: unknown;
-  after: unknown;
-  hash: string;
-}
-
-interface VerifyReport {
-  ok: boolean;
-  events: number;
-  head: string;
-  firstBroken: { id: number; reason: string; action: string | null; at: string | null } | null;
-  anchorMismatches: number[];
-}
+type AuditPage = Answer<Api["admin"]["audit"]["$get"]>;
+type VerifyReport = Answer<Api["admin"]["audit"]["verify"]["$get"]>;
 
 interface Filters {
   q: string;
@@ -51,7 +31,7 @@ export function AuditPage() {
     const params = new URLSearchParams({ limit: "50" });
     for (const [name, value] of Object.entries(filters)) if (value.trim()) params.set(name, value.trim());
     if (before) params.set("before", String(before));
-    return getJson<{ items: AuditEvent[]; nextBefore: number | null }>(`/admin/audit?${params}`);
+    return getJson<AuditPage>(`/admin/audit?${params}`);
   }, [filters, before]);
   const field = (name: keyof Filters) => ({
     value: draft[name],

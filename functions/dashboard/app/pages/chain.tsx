@@ -4,13 +4,14 @@
  * transaction Merkle root, a session anchor's inclusion proof).
  */
 import { useState } from "preact/hooks";
-import { headerHash, txRoot, verifyHeaderSignature, type BlockHeader } from "../../../../shared/chain/block.ts";
+import { headerHash, txRoot, verifyHeaderSignature } from "../../../../shared/chain/block.ts";
 import { verifyTxInclusion } from "../../../../shared/chain/proof.ts";
 import { chainTx, type ChainTx } from "../../../../shared/chain/transactions.ts";
-import { getJson } from "../lib/api.ts";
+import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
-import type { ChainStats, SignedBlock } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
+
+type SignedBlock = Answer<Api["chain"]["blocks"]["$get"]>["blocks"][number];
 
 interface Check {
   name: string;
@@ -48,10 +49,10 @@ export function ChainPage() {
   const initial = Number(new URLSearchParams(location.search).get("block"));
   const [selected, setSelected] = useState<number | null>(Number.isInteger(initial) && initial >= 0 && location.search.includes("block=") ? initial : null);
   const [from, setFrom] = useState<number | null>(null);
-  const stats = useLoad(() => getJson<ChainStats>("/chain/stats"), [], 10_000);
+  const stats = useLoad(() => getJson<Answer<Api["chain"]["stats"]["$get"]>>("/chain/stats"), [], 10_000);
   const height = stats.data?.height ?? 0;
   const start = from ?? Math.max(0, height - 19);
-  const blocks = useLoad(() => getJson<{ blocks: SignedBlock[] }>(`/chain/blocks?from=${start}&limit=20`), [start, height]);
+  const blocks = useLoad(() => getJson<Answer<Api["chain"]["blocks"]["$get"]>>(`/chain/blocks?from=${start}&limit=20`), [start, height]);
   return (
     <section>
       <h1>Chain</h1>
@@ -121,7 +122,7 @@ export function ChainPage() {
 }
 
 function BlockView({ height }: { height: number }) {
-  const block = useLoad(() => getJson<SignedBlock & { txIds: string[] }>(`/chain/blocks/${height}`), [height]);
+  const block = useLoad(() => getJson<Answer<Api["chain"]["blocks"][":id"]["$get"]>>(`/chain/blocks/${height}`), [height]);
   const [checks, setChecks] = useState<Check[] | null>(null);
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
   const [txs, setTxs] = useState<ChainTx[] | null>(null);
@@ -129,14 +130,14 @@ function BlockView({ height }: { height: number }) {
     const b = block.data!;
     const results = await headerChecks(b);
     if (b.header.height > 0) {
-      const parent = await getJson<SignedBlock>(`/chain/blocks/${b.header.height - 1}`);
+      const parent = await getJson<Answer<Api["chain"]["blocks"][":id"]["$get"]>>(`/chain/blocks/${b.header.height - 1}`);
       const linked = parent.hash === b.header.previousHash && headerHash(parent.header as never) === parent.hash;
       results.push({ name: "parent", ok: linked, detail: linked ? `links to block ${parent.header.height}` : "previousHash does not match the parent block" });
     }
     const loaded: ChainTx[] = [];
     for (const [i, id] of b.txIds.entries()) {
       setProgress({ done: i, total: b.txIds.length });
-      loaded.push(chainTx.parse((await getJson<{ tx: unknown }>(`/chain/transactions/${id}`)).tx));
+      loaded.push(chainTx.parse((await getJson<Answer<Api["chain"]["transactions"][":id"]["$get"]>>(`/chain/transactions/${id}`)).tx));
     }
     setProgress(null);
     setTxs(loaded);
@@ -201,7 +202,7 @@ function AnchorCheck() {
   const [checks, setChecks] = useState<Check[] | null>(null);
   const verify = useAction(async () => {
     setChecks(null);
-    const evidence = await getJson<{ tx: unknown; proof: { txIndex: number; txCount: number; path: string[] }; block: { header: BlockHeader; hash: string; signature: string } }>(
+    const evidence = await getJson<Answer<Api["chain"]["anchors"][":sessionId"]["$get"]>>(
       `/chain/anchors/${encodeURIComponent(sessionId.trim())}`,
     );
     const tx = chainTx.parse(evidence.tx);

@@ -4,23 +4,12 @@
  * is audited by the server, and is undone with the same control.
  */
 import { useState } from "preact/hooks";
-import { getJson, postJson } from "../lib/api.ts";
+import { getJson, postJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 
-interface Flag {
-  active: boolean;
-  reason: string | null;
-  changedBy: string | null;
-  changedAt: string | null;
-}
-
-interface EmergencyState {
-  lockdown: Flag;
-  recordings_halted: Flag;
-  sessions_shutdown: Flag;
-  lockdownMessage: string;
-}
+type EmergencyState = Answer<Api["admin"]["emergency"]["$get"]>;
+type Flag = EmergencyState["lockdown"];
 
 const CONTROLS = [
   {

@@ -3,17 +3,13 @@
  * elsewhere and the signature pasted) or a magic link; ADMIN+ accounts then give a TOTP code.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiProblem, postJson } from "../lib/api.ts";
+import { ApiProblem, postJson, type Answer, type Api, type Body } from "../lib/api.ts";
 import { navigate } from "../lib/router.ts";
 import { auth, type Tokens } from "../lib/session.ts";
 import { injectedWallet, signWithWallet, walletAddress } from "../lib/tron.ts";
 import { ErrorBox, Progress } from "../components/feedback.tsx";
 
-interface Challenge {
-  nonce: string;
-  message: string;
-  expiresAt: string;
-}
+type Challenge = Answer<Api["auth"]["challenge"]["$post"]>;
 
 const needsSecondFactor = (error: unknown) =>
   error instanceof ApiProblem && error.status === 401 && error.extensions.secondFactor === "required";
@@ -63,15 +59,24 @@ function WalletLogin() {
   }, []);
 
   async function getChallenge(): Promise<Challenge> {
-    const next = await postJson<Challenge>("/auth/challenge", { address: address.trim(), walletKind: wallet ? "tronlink" : "software" }, { anonymous: true });
+    const next = await postJson<Challenge>(
+      "/auth/challenge",
+      { address: address.trim(), walletKind: wallet ? "tronlink" : "software" } satisfies Body<Api["auth"]["challenge"]["$post"]>,
+      { anonymous: true },
+    );
     setChallenge(next);
     setSignature("");
     return next;
   }
 
   async function submit(answered: Challenge, sig: string, code: string | null) {
-    const body: Record<string, string> = { address: address.trim(), nonce: answered.nonce, signature: sig.trim(), walletKind: wallet ? "tronlink" : "software" };
-    if (code) body.totpCode = code;
+    const body: Body<Api["auth"]["verify"]["$post"]> = {
+      address: address.trim(),
+      nonce: answered.nonce,
+      signature: sig.trim(),
+      walletKind: wallet ? "tronlink" : "software",
+      ...(code ? { totpCode: code } : {}),
+    };
     try {
       finish(await postJson<Tokens>("/auth/verify", body, { anonymous: true }));
     } catch (e) {
@@ -208,7 +213,7 @@ function MagicLinkRequest() {
             setBusy(true);
             setError(null);
             try {
-              await postJson("/auth/magic-link", { email: email.trim() }, { anonymous: true });
+              await postJson("/auth/magic-link", { email: email.trim() } satisfies Body<Api["auth"]["magic-link"]["$post"]>, { anonymous: true });
               setSent(true);
             } catch (err) {
               setError(err);
@@ -242,7 +247,8 @@ export function MagicLinkLanding() {
     // Keep the token out of the address bar and history.
     if (token.current) history.replaceState(null, "", "/login/magic");
   }, []);
-  if (!token.current) {
+  const linkToken = token.current;
+  if (!linkToken) {
     return (
       <main id="main" class="login" tabIndex={-1}>
         <h1>Login link</h1>
@@ -261,7 +267,8 @@ export function MagicLinkLanding() {
           setBusy(true);
           setError(null);
           try {
-            finish(await postJson<Tokens>("/auth/magic-link/verify", { token: token.current, ...(code.trim() ? { totpCode: code.trim() } : {}) }, { anonymous: true }));
+            const body = { token: linkToken, ...(code.trim() ? { totpCode: code.trim() } : {}) } satisfies Body<Api["auth"]["magic-link"]["verify"]["$post"]>;
+            finish(await postJson<Tokens>("/auth/magic-link/verify", body, { anonymous: true }));
           } catch (err) {
             setError(err);
           } finally {

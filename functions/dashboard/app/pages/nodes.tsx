@@ -1,14 +1,13 @@
 /** Nodes: an operator's own (admins see all), state, uptime and earnings; admins suspend/reinstate. */
 import { useState } from "preact/hooks";
-import { call, getJson } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatDuration, formatTime, short } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
-import type { NodeEpoch, NodeInfo } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Plot } from "../components/plot.tsx";
 
 export function NodesPage() {
-  const nodes = useLoad(() => getJson<{ nodes: NodeInfo[] }>("/nodes"), [], 15_000);
+  const nodes = useLoad(() => getJson<Answer<Api["nodes"]["$get"]>>("/nodes"), [], 15_000);
   const [open, setOpen] = useState<string | null>(null);
   return (
     <section>
@@ -59,7 +58,7 @@ export function NodesPage() {
 
 function NodeDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
   const detail = useLoad(
-    () => getJson<{ node: NodeInfo; epochs: NodeEpoch[]; events: { from: string | null; to: string; reason: string; at: string }[] }>(`/nodes/${id}`),
+    () => getJson<Answer<Api["nodes"][":id"]["$get"]>>(`/nodes/${id}`),
     [id],
   );
   const [reason, setReason] = useState("");

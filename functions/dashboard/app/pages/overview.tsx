@@ -1,17 +1,16 @@
 /** Overview: small plots of node uptime, ingest, chain growth and payouts, from the live API. */
-import { call, getJson } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatBytes, formatTime, formatUsdt, shortDate, shortTime, usdtUnits } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
-import type { ChainStats, NodeEpoch, NodeInfo, Payout, SessionSummary, SignedBlock } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Plot, type Point } from "../components/plot.tsx";
 import type { Manifest } from "../lib/playback.ts";
 
 /** Average uptime ratio per epoch over the operator's (or every) node; the 10 most recent nodes. */
 async function nodeUptime(): Promise<Point[]> {
-  const { nodes } = await getJson<{ nodes: NodeInfo[] }>("/nodes");
+  const { nodes } = await getJson<Answer<Api["nodes"]["$get"]>>("/nodes");
   const details = await Promise.all(
-    nodes.slice(0, 10).map((n) => getJson<{ epochs: NodeEpoch[] }>(`/nodes/${n.id}`).catch(() => ({ epochs: [] }))),
+    nodes.slice(0, 10).map((n) => getJson<Answer<Api["nodes"][":id"]["$get"]>>(`/nodes/${n.id}`).catch(() => ({ epochs: [] }))),
   );
   const byEpoch = new Map<number, { sum: number; n: number; start: number }>();
   for (const { epochs } of details) {
@@ -27,7 +26,7 @@ async function nodeUptime(): Promise<Point[]> {
 
 /** Bytes recorded per hour, from the chunk capture times in the newest sessions' manifests. */
 async function ingestRate(): Promise<Point[]> {
-  const { items } = await getJson<{ items: SessionSummary[] }>("/sessions?limit=20");
+  const { items } = await getJson<Answer<Api["sessions"]["$get"]>>("/sessions?limit=20");
   const finished = items.filter((s) => !["created", "recording", "failed", "cancelled"].includes(s.state));
   const manifests = await Promise.all(finished.map((s) => getJson<Manifest>(`/sessions/${s.id}/manifest`).catch(() => null)));
   const perHour = new Map<number, number>();
@@ -42,9 +41,9 @@ async function ingestRate(): Promise<Point[]> {
 
 /** Chain height over time for the latest 100 blocks. */
 async function chainGrowth(): Promise<Point[]> {
-  const stats = await getJson<ChainStats>("/chain/stats");
+  const stats = await getJson<Answer<Api["chain"]["stats"]["$get"]>>("/chain/stats");
   const from = Math.max(0, stats.height - 99);
-  const { blocks } = await getJson<{ blocks: SignedBlock[] }>(`/chain/blocks?from=${from}&limit=100`);
+  const { blocks } = await getJson<Answer<Api["chain"]["blocks"]["$get"]>>(`/chain/blocks?from=${from}&limit=100`);
   // Genesis carries the configured genesis time (often long ago): it would flatten the plot.
   const produced = blocks.filter((b) => b.header.height > 0);
   return (produced.length ? produced : blocks).map((b) => ({ x: b.header.timestamp, y: b.header.height }));
@@ -52,7 +51,7 @@ async function chainGrowth(): Promise<Point[]> {
 
 /** Confirmed USDT paid out, cumulative, in base units (plotted in USDT). */
 async function payoutsOverTime(): Promise<{ points: Point[]; total: bigint; pending: number }> {
-  const { payouts } = await getJson<{ payouts: Payout[] }>("/payments/payouts?limit=500");
+  const { payouts } = await getJson<Answer<Api["payments"]["payouts"]["$get"]>>("/payments/payouts?limit=500");
   const confirmed = payouts.filter((p) => p.state === "confirmed").sort((a, b) => Date.parse(a.updatedAt) - Date.parse(b.updatedAt));
   let total = 0n;
   const points = confirmed.map((p) => {
@@ -73,24 +72,7 @@ function Panel<T>({ title, load, deps, children }: { title: string; load: () => 
   );
 }
 
-interface Alert {
-  id: string;
-  severity: string;
-  source: string;
-  title: string;
-  detail: string | null;
-  state: string;
-  count: number;
-  lastAt: string;
-}
-
-interface AdminOverview {
-  emergency: { lockdown: boolean; recordingsHalted: boolean; sessionsShutdown: boolean };
-  alerts: { open: number; latest: Alert[] };
-  nodes: { total: number; byState: Record<string, number> };
-  payouts: { byState: Record<string, number> };
-  chain: { height: number; audit: { events: number; lastAnchoredEventId: number | null; lastAnchorHeight: number | null } };
-}
+type AdminOverview = Answer<Api["admin"]["overview"]["$get"]>;
 
 const counts = (byState: Record<string, number>) =>
   Object.entries(byState)

@@ -1,16 +1,15 @@
 /** Payouts: operators see their own requests, admins all, and approve or reject requested ones. */
 import { useState } from "preact/hooks";
-import { call, getJson } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, formatUsdt, short, usdtUnits } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
-import type { Payout } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 
 const STATES = ["requested", "approved", "signed", "broadcast", "confirmed", "failed"];
 
 export function PayoutsPage() {
   const [state, setState] = useState("");
-  const list = useLoad(() => getJson<{ payouts: Payout[] }>(`/payments/payouts?limit=200${state ? `&state=${state}` : ""}`), [state], 15_000);
+  const list = useLoad(() => getJson<Answer<Api["payments"]["payouts"]["$get"]>>(`/payments/payouts?limit=200${state ? `&state=${state}` : ""}`), [state], 15_000);
   const admin = auth.can("ADMIN");
   const [kycAddress, setKycAddress] = useState("");
   const [kycReason, setKycReason] = useState("");

@@ -1,34 +1,24 @@
 /** One session: live status (polled), its events, playback, and evidence verified in this browser. */
 import { useState } from "preact/hooks";
 import { evidenceBundle, verifyEvidence, type VerifyResult } from "../../../../shared/verify.ts";
-import { call, getJson } from "../lib/api.ts";
+import { call, getJson, type Answer, type Api, type Body } from "../lib/api.ts";
 import { formatBytes, formatTime } from "../lib/format.ts";
 import { navigate } from "../lib/router.ts";
 import { auth } from "../lib/session.ts";
-import type { SessionDetail } from "../lib/types.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Player } from "../components/player.tsx";
-
-interface SessionEvent {
-  seq: number;
-  at: string;
-  kind: string;
-  fromState: string | null;
-  toState: string | null;
-  actor: string;
-}
 
 const PLAYABLE = ["processing", "stored", "anchored", "completed"];
 
 export function SessionPage({ id }: { id: string }) {
-  const session = useLoad(() => getJson<SessionDetail>(`/sessions/${id}`), [id], 3_000);
-  const events = useLoad(() => getJson<{ items: SessionEvent[] }>(`/sessions/${id}/events`), [id, session.data?.version]);
+  const session = useLoad(() => getJson<Answer<Api["sessions"][":id"]["$get"]>>(`/sessions/${id}`), [id], 3_000);
+  const events = useLoad(() => getJson<Answer<Api["sessions"][":id"]["events"]["$get"]>>(`/sessions/${id}/events`), [id, session.data?.version]);
   const s = session.data;
   const mayDelete = s && (s.ownerId === auth.current()?.user.id || auth.can("ADMIN")) && !s.deleted;
   const terminate = useAction(async () => {
     const reason = prompt("Why is this session terminated? (recorded in the audit log)")?.trim();
     if (!reason) return;
-    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } });
+    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } satisfies Body<Api["admin"]["sessions"][":id"]["terminate"]["$post"]> });
     session.reload();
   });
   const remove = useAction(async () => {

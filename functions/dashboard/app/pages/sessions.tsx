@@ -1,8 +1,7 @@
 /** Sessions: newest first with their live state (refreshed every 5 s), filter by state, search. */
 import { useState } from "preact/hooks";
-import { getJson } from "../lib/api.ts";
+import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
-import type { SessionSummary } from "../lib/types.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
 
 const STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"];
@@ -16,13 +15,13 @@ export function SessionsPage() {
   const list = useLoad(
     async () => {
       if (submitted) {
-        const found = await getJson<{ items: (SessionSummary & { snippet: string })[] }>(`/sessions/search?q=${encodeURIComponent(submitted)}&limit=50`);
+        const found = await getJson<Answer<Api["sessions"]["search"]["$get"]>>(`/sessions/search?q=${encodeURIComponent(submitted)}&limit=50`);
         return { items: found.items, nextCursor: null };
       }
       const params = new URLSearchParams({ limit: "25" });
       if (state) params.set("state", state);
       if (cursor) params.set("cursor", cursor);
-      return getJson<{ items: SessionSummary[]; nextCursor: string | null }>(`/sessions?${params}`);
+      return getJson<Answer<Api["sessions"]["$get"]>>(`/sessions?${params}`);
     },
     [state, submitted, cursor],
     5_000,
