@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { credentialRequestMessage, heartbeatMessage, registrationMessage, type Report, type Resources } from "../../shared/nodes/protocol.ts";
@@ -106,4 +108,29 @@ export async function asOperator(operatorId: string, path: string, init: Request
   headers.set("Authorization", `Bearer ${await tokenFor(operatorId, role)}`);
   if (init.body) headers.set("Content-Type", "application/json");
   return api(path, { ...init, headers });
+}
+
+/** EPOCH_SECONDS in wrangler.toml, in ms. */
+export const EPOCH_MS = 3600 * 1000;
+
+export function poolStub(name: string) {
+  return env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
+}
+
+/**
+ * Accepted beats of a past epoch, written as the pool would have stored them (offsets in seconds
+ * from the epoch's start): epoch arithmetic without waiting an hour.
+ */
+export async function storeBeats(node: TestNode, epoch: number, beats: [offset: number, sessions: number, bytes: number][]) {
+  await runInDurableObject(poolStub(node.pool), (_instance, state) => {
+    const start = epoch * EPOCH_MS;
+    for (const [offset, sessions, bytes] of beats) {
+      node.seq += 1;
+      const at = start + Math.round(offset * 1000);
+      state.storage.sql.exec(
+        "INSERT INTO heartbeats (node_id, seq, at, sent_at, cpu_percent, memory_percent, disk_percent, network_mbps, sessions_hosted, bytes_recorded) VALUES (?, ?, ?, ?, 10, 10, 10, 10, ?, ?)",
+        node.id, node.seq, at, at, sessions, bytes,
+      );
+    }
+  });
 }

@@ -2,28 +2,10 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { problemOf } from "./helpers.ts";
-import { asOperator, TestNode } from "./node-agent.ts";
+import { asOperator, EPOCH_MS, poolStub, storeBeats, TestNode } from "./node-agent.ts";
 
-const EPOCH_MS = 3600 * 1000; // EPOCH_SECONDS in wrangler.toml
 
-function poolStub(name: string) {
-  return env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
-}
 
-/** Writes accepted beats for a past epoch as the pool would have stored them (offsets in seconds from its start). */
-async function storeBeats(node: TestNode, epoch: number, beats: [offset: number, sessions: number, bytes: number][]) {
-  await runInDurableObject(poolStub(node.pool), (_instance, state) => {
-    const start = epoch * EPOCH_MS;
-    for (const [offset, sessions, bytes] of beats) {
-      node.seq += 1;
-      const at = start + offset * 1000;
-      state.storage.sql.exec(
-        "INSERT INTO heartbeats (node_id, seq, at, sent_at, cpu_percent, memory_percent, disk_percent, network_mbps, sessions_hosted, bytes_recorded) VALUES (?, ?, ?, ?, 10, 10, 10, 10, ?, ?)",
-        node.id, node.seq, at, at, sessions, bytes,
-      );
-    }
-  });
-}
 
 // The same epoch-with-gaps as test/node/poot.test.ts, relative to the epoch start, from a node that
 // hosted nothing and says so: 370 operational seconds, 6 credits.

@@ -2,32 +2,14 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { asOperator, QUIET, TestNode } from "./node-agent.ts";
+import { asOperator, QUIET, EPOCH_MS, poolStub, storeBeats, TestNode } from "./node-agent.ts";
 import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.ts";
 
 // Issue 15: operational time and credits come from what the server observed, beats answer the
 // pool's challenge, and every counter is bounded.
-const EPOCH_MS = 3600 * 1000; // EPOCH_SECONDS in wrangler.toml
 const INTERVAL_S = 60; // HEARTBEAT_INTERVAL_SECONDS
 
-function poolStub(name: string) {
-  return env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
-}
 
-/** Accepted beats of a past epoch, as the pool would have stored them (offsets in seconds from its start). */
-async function storeBeats(node: TestNode, epoch: number, beats: [offset: number, sessions: number, bytes: number][]) {
-  await runInDurableObject(poolStub(node.pool), (_instance, state) => {
-    const start = epoch * EPOCH_MS;
-    for (const [offset, sessions, bytes] of beats) {
-      node.seq += 1;
-      const at = start + Math.round(offset * 1000);
-      state.storage.sql.exec(
-        "INSERT INTO heartbeats (node_id, seq, at, sent_at, cpu_percent, memory_percent, disk_percent, network_mbps, sessions_hosted, bytes_recorded) VALUES (?, ?, ?, ?, 10, 10, 10, 10, ?, ?)",
-        node.id, node.seq, at, at, sessions, bytes,
-      );
-    }
-  });
-}
 
 /** One beat every `every` seconds from one interval before the epoch to one after. */
 function steady(every: number, sessions = 0, bytes = 0): [number, number, number][] {
