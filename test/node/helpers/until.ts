@@ -1,5 +1,8 @@
 import { vi } from "vitest";
 
+/** What a probe gives once it holds: its value without the falsy ones. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "" | 0n>;
+
 export interface UntilOptions {
   /** How long to keep probing; generous by default (CI has 2 shared cores). */
   timeoutMs?: number;
@@ -14,14 +17,14 @@ export interface UntilOptions {
  * (so a test can wait for and use what it polls for). A probe that throws counts as "not yet".
  * Node and e2e tests share this one helper; a test that only asserts uses `vi.waitFor` directly.
  */
-export async function until<T>(what: string, probe: () => T | Promise<T>, options: UntilOptions = {}): Promise<NonNullable<T>> {
+export async function until<T>(what: string, probe: () => T | Promise<T>, options: UntilOptions = {}): Promise<Truthy<T>> {
   const { timeoutMs = 30_000, intervalMs = 50, detail } = options;
   try {
     return await vi.waitFor(
       async () => {
         const value = await probe();
         if (!value) throw new Error("not yet");
-        return value as NonNullable<T>;
+        return value as Truthy<T>;
       },
       { timeout: timeoutMs, interval: intervalMs },
     );
