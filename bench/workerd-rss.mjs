@@ -5,7 +5,6 @@
 // A second figure, workerd-rss-loaded, is read after real work through the API over HTTPS: TRON
 // logins, a node enrolled, LOADED_SESSIONS sessions recorded (chunks uploaded with the node's
 // credential), stopped, anchored in blocks and completed: many instances of every class live at once.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, fetch as undiciFetch } from "undici";
 import { tmpdir } from "node:os";
@@ -14,7 +13,7 @@ import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { generateSelfSigned } from "../edge-adapter/tls.ts";
 import { dataLayout } from "../edge-adapter/workerd-config.ts";
-import { freePort, ROOT } from "../edge-adapter/workerd-process.ts";
+import { freePort, ROOT, startWorkerd } from "../edge-adapter/workerd-process.ts";
 import { readWranglerConfig } from "../edge-adapter/wrangler-config.ts";
 import { CHUNK_HEADERS, formatContentDigest } from "../shared/chunk.ts";
 import { adminToken } from "./admin-token.mjs";
@@ -23,7 +22,6 @@ import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet } 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOADED_SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
 const CHUNKS_PER_SESSION = 3;
-const WORKERD = join(ROOT, "node_modules", ".bin", "workerd");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** VmRSS in kB of a process and all its descendants (the npm bin may be a launcher on some platforms). */
@@ -40,13 +38,12 @@ function treeRssKb(pid) {
 /** Starts workerd, returns ms from spawn to the first 200 on /health, then runs `touch` and reads RSS. */
 async function measure(configPath, port, env, touch) {
   const started = performance.now();
-  const child = spawn(WORKERD, ["serve", configPath], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4096)));
+  const workerd = startWorkerd(configPath, { env });
   try {
     let startupMs;
+    // A tight poll of its own, not waitForHttp's: the start-up time is the figure measured.
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`workerd exited: ${stderr}`);
+      if (workerd.child.exitCode !== null) throw new Error(`workerd exited: ${workerd.output().slice(-4096)}`);
       try {
         const res = await fetch(`http://127.0.0.1:${port}/health`);
         await res.arrayBuffer();
@@ -55,17 +52,14 @@ async function measure(configPath, port, env, touch) {
           break;
         }
       } catch {}
-      if (performance.now() - started > 30_000) throw new Error(`no /health within 30 s: ${stderr}`);
+      if (performance.now() - started > 30_000) throw new Error(`no /health within 30 s: ${workerd.output().slice(-4096)}`);
       await sleep(10);
     }
     await touch();
     await sleep(1000); // let lazily-freed memory settle before reading
-    return { startupMs, rssMb: treeRssKb(child.pid) / 1024 };
+    return { startupMs, rssMb: treeRssKb(workerd.child.pid) / 1024 };
   } finally {
-    await new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-    });
+    await workerd.stop();
   }
 }
 

@@ -11,6 +11,7 @@ import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { hexToBytes, producerPublicKey } from "../../shared/chain/block.ts";
 import { toHex } from "../../shared/merkle/index.ts";
+import { until } from "../node/helpers/until.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-chain-"));
@@ -81,17 +82,8 @@ async function submitAnchor(instance: Instance, sessionId: string) {
   expect(res.status, await res.text()).toBe(202);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}\n${instances.map((i) => `--- ${i.name}\n${i.workerd?.output().slice(-4000)}`).join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** The shared until()'s options here: a minute, and both workerds' output on failure. */
+const bothOutputs = { timeoutMs: 60_000, intervalMs: 250, detail: () => instances.map((i) => `--- ${i.name}\n${i.workerd?.output().slice(-4000)}`).join("\n") };
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort()];
@@ -147,7 +139,7 @@ describe("two chain instances on loopback", () => {
         const stats = (await get(instance, "/stats")).body;
         const anchor = await get(instance, `/anchors/session-from-${instance.name}`);
         return stats.height >= 3 && anchor.status === 200;
-      });
+      }, bothOutputs);
     }
     const [first, second] = [(await get(a, "/blocks/1")).body, (await get(b, "/blocks/1")).body];
     expect(first.header.producer).toBe(a.producer);
@@ -169,7 +161,7 @@ describe("two chain instances on loopback", () => {
       const [va, vb] = views as [(typeof views)[0], (typeof views)[0]];
       const same = va.fromA.body.block.hash === vb.fromA.body.block.hash && va.fromB.body.block.hash === vb.fromB.body.block.hash;
       return same ? va : undefined;
-    });
+    }, bothOutputs);
     // Blocks from both producers sit on the one chain, linked from genesis.
     const height = Math.max(converged.fromA.body.block.header.height, converged.fromB.body.block.header.height);
     const headers = (await get(a, `/blocks?from=0&limit=${height + 1}`)).body.blocks as any[];

@@ -15,6 +15,7 @@ import { bgrToRgba } from "../../shared/recording/index.ts";
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
+import { until } from "../node/helpers/until.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
@@ -92,12 +93,15 @@ beforeAll(async () => {
   const key = new Uint8Array(Buffer.from(((await res.json()) as { key: string }).key, "base64"));
   for (const [index, chunk] of recording.entries()) await uploadChunk(base, credential, sessionId, index, key, chunk);
   await api(`/sessions/${sessionId}/stop`, { body: { chunkCount: recording.length }, token: first.accessToken });
-  for (const deadline = Date.now() + 30_000; ; ) {
-    const { state } = await api<{ state: string }>(`/sessions/${sessionId}`, { token: first.accessToken });
-    if (["stored", "anchored", "completed"].includes(state)) break;
-    if (Date.now() > deadline) throw new Error(`the session stayed ${state}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let state = "";
+  await until(
+    "the session stored",
+    async () => {
+      ({ state } = await api<{ state: string }>(`/sessions/${sessionId}`, { token: first.accessToken }));
+      return ["stored", "anchored", "completed"].includes(state);
+    },
+    { intervalMs: 200, detail: () => `the session stayed ${state}` },
+  );
 
   browser = await launchChromium();
   page = await browser.context.newPage();
@@ -273,11 +277,14 @@ describe("dashboard in Chromium", () => {
     const email = `dash-${Date.now()}@example.org`;
     await api("/users/me", { method: "PATCH", body: { email }, token: user.accessToken });
     // A new email is set once the token mailed to it comes back.
-    let confirmToken: string | undefined;
-    for (const deadline = Date.now() + 10_000; !confirmToken && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-      const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
-      confirmToken = /\n\n(\S+)\n\n/.exec(messages.find((m) => m.to === email && m.subject.startsWith("Confirm"))?.text ?? "")?.[1];
-    }
+    const confirmToken = await until(
+      "the confirmation mail",
+      async () => {
+        const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+        return /\n\n(\S+)\n\n/.exec(messages.find((m) => m.to === email && m.subject.startsWith("Confirm"))?.text ?? "")?.[1];
+      },
+      { intervalMs: 200 },
+    );
     await api("/users/me/email/confirm", { body: { token: confirmToken }, token: user.accessToken });
 
     const tab = await browser!.context.newPage();
@@ -287,11 +294,14 @@ describe("dashboard in Chromium", () => {
       await tab.getByRole("textbox", { name: "Email" }).fill(email);
       await tab.getByRole("button", { name: "Send the link" }).click();
       await tab.getByText(/a link is on its way/).waitFor();
-      let link: string | undefined;
-      for (const deadline = Date.now() + 10_000; !link && Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-        const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
-        link = /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email && /login link/i.test(m.subject))?.text ?? "")?.[0];
-      }
+      const link = await until(
+        "the login link mail",
+        async () => {
+          const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+          return /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email && /login link/i.test(m.subject))?.text ?? "")?.[0];
+        },
+        { intervalMs: 200 },
+      );
       expect(link).toBeTruthy();
       await tab.goto(link!);
       await tab.getByRole("heading", { name: "Finish signing in" }).waitFor();

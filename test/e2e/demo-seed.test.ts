@@ -15,6 +15,7 @@ import { DemoHttp } from "../../scripts/demo/http.ts";
 import { IdentityStore, walletOf } from "../../scripts/demo/identities.ts";
 import { demoFrame } from "../../scripts/demo/recording.ts";
 import { DEMO_SESSION_TITLE, demoDevVars, seedDemo } from "../../scripts/seed-demo.ts";
+import { until } from "../node/helpers/until.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-seed-"));
@@ -36,16 +37,6 @@ afterAll(async () => {
   await workerd?.stop();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe("demo seed (npm start)", () => {
   it("records a session that decodes to the scripted desktop and anchors verifiably; a second run changes nothing", async () => {
@@ -69,7 +60,7 @@ describe("demo seed (npm start)", () => {
     const evidence = await until("the anchor", async () => {
       const res = await fetch(`${base}/api/v1/sessions/${session.id}/evidence`, { headers: { Authorization: `Bearer ${token}` } });
       return res.status === 200 ? await res.json() : undefined;
-    });
+    }, { intervalMs: 250 });
     const chunks = new Map<number, Uint8Array>();
     const manifest = await http.call<{ chunks: { index: number; nonce: string }[] }>(`/api/v1/sessions/${session.id}/manifest`, { token });
     const { key } = await http.call<{ key: string }>(`/api/v1/sessions/${session.id}/key`, { token });

@@ -18,6 +18,7 @@ import { generateSelfSigned } from "../../edge-adapter/tls.ts";
 import { dataLayout } from "../../edge-adapter/workerd-config.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
+import { until } from "../node/helpers/until.ts";
 import { startPainter, startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { HttpsClient, nodeOperator, registerNode, superAdminLogin, TronWallet, type Login } from "./helpers/lucid-client.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
@@ -83,14 +84,6 @@ function agentProcess(args: string[]) {
   child.stderr!.on("data", (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, exited, output: () => output };
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /**
@@ -176,16 +169,17 @@ describe("the whole flow on self-hosted workerd", () => {
       "--fps", "20", "--tile", "32", "--chunk-seconds", "0.5", "--concurrency", "2",
     ]);
     try {
-      await until(() => count(agent.output(), /uploaded \(HTTP 201\)/) >= 2, `two uploads (${agent.output()})`);
+      await until("two uploads", () => count(agent.output(), /uploaded \(HTTP 201\)/) >= 2, { detail: agent.output });
       // Freeze workerd until the agent's next PUT is on its socket (more than a TLS alert's worth of
       // unread bytes), then kill it: the upload dies mid-request.
       workerd!.child.kill("SIGSTOP");
-      await until(() => unreadBytesAt(httpsPort) > 4096, `an upload in flight to the frozen workerd (${agent.output()})`);
+      await until("an upload in flight to the frozen workerd", () => unreadBytesAt(httpsPort) > 4096, { detail: agent.output });
       await killServer();
       const uploadedBefore = count(agent.output(), /uploaded \(HTTP 20[01]\)/);
       await startServer();
-      await until(() => count(agent.output(), /uploaded \(HTTP 20[01]\)/) > uploadedBefore + 1, `uploads after the restart (${agent.output()})`);
+      await until("uploads after the restart", () => count(agent.output(), /uploaded \(HTTP 20[01]\)/) > uploadedBefore + 1, { detail: agent.output });
       painter.stop(); // the screen stays still from here; the last frame must show it exactly
+      // Not a condition the agent reports: time for the 20 fps capture to take the still screen.
       await new Promise((r) => setTimeout(r, 600));
       agent.child.kill("SIGTERM"); // stop capture; the agent seals the open chunk and drains the spool
       expect(await agent.exited, agent.output()).toBe(0);
@@ -215,10 +209,10 @@ describe("the whole flow on self-hosted workerd", () => {
     const restartedAt = Date.now();
     await startServer();
     let view: { state: string; anchor: { blockHeight: number } | null; failure: string | null } | undefined;
-    await until(async () => {
+    await until("the session to complete", async () => {
       view = await client.expect(200, "GET", `/api/v1/sessions/${state.sessionId}`, { token: state.owner.accessToken });
       return view!.state === "completed" || view!.state === "failed";
-    }, "the session to complete");
+    });
     expect(view).toMatchObject({ state: "completed", failure: null });
     expect(view!.anchor!.blockHeight).toBeGreaterThan(0);
 

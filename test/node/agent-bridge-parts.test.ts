@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection, createServer } from "node:net";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { processInfo, processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { sesmanIni, xrdpIni } from "../../pi-agent/lib/xrdp/config.ts";
 import { establishedClients } from "../../pi-agent/lib/xrdp/tcp.ts";
 import { startwm } from "../../pi-agent/lib/xrdp/users.ts";
+import { until } from "./helpers/until.ts";
 
 // The parts of the xrdp bridge that need no root: configuration, /proc/net/tcp, process trees.
 const BASE_XRDP = `[Globals]
@@ -89,18 +90,20 @@ describe("xrdp bridge parts", () => {
     expect(establishedClients(port)).toEqual([`127.0.0.1:${client.localPort}`]);
     client.destroy();
     await new Promise((r) => server.close(r));
-    for (let i = 0; i < 50 && establishedClients(port).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(establishedClients(port)).toEqual([]);
+    await vi.waitFor(() => expect(establishedClients(port)).toEqual([]), { timeout: 10_000, interval: 20 });
   });
 
   it("reads processes and their descendants from /proc", async () => {
     const child = spawn("sh", ["-c", "sleep 30 & wait"], { stdio: "ignore" });
     try {
-      let tree: ReturnType<typeof processTree> = [];
-      for (let i = 0; i < 50 && tree.length < 2; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        tree = processTree([child.pid!]);
-      }
+      const tree = await until(
+        "sh and its sleep",
+        () => {
+          const found = processTree([child.pid!]);
+          return found.length >= 2 && found;
+        },
+        { intervalMs: 20 },
+      );
       expect(tree.map((p) => p.command).sort()).toEqual(["sh", "sleep"]);
       const self = processInfo(process.pid)!;
       expect(self).toMatchObject({ pid: process.pid, ppid: process.ppid, uid: process.getuid!() });
@@ -128,6 +131,7 @@ describe("startwm.sh and the recording gate", () => {
       let done = false;
       void waiting.exited.then(() => (done = true));
       writeFileSync(gate.file, ":172\n"); // another session's display
+      // Not a condition: time must pass to show the desktop did NOT start for another display's gate.
       await new Promise((r) => setTimeout(r, 300));
       expect(done).toBe(false);
       writeFileSync(gate.file, ":171\n");

@@ -11,6 +11,7 @@ import { NotificationActions } from "../../pi-agent/lib/node/notification-action
 import { NoticeBoard } from "../../pi-agent/lib/node/notice-board.ts";
 import { closeDesktopNotices, showDesktopNotice } from "../../pi-agent/lib/xrdp/desktop-notice.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
+import { until } from "./helpers/until.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
@@ -24,14 +25,6 @@ afterAll(async () => {
   await xvfb?.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function until(what: string, check: () => boolean, output: () => string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("desktop notices", () => {
   it("shows the notice as a window on the display and resolves only once it is there", async () => {
@@ -57,11 +50,11 @@ describe("desktop notices", () => {
     await actions.notification(broadcast("notification", 42, "Withdrawn notice"));
     expect(windows()).toContain('"Lucid: Withdrawn notice"');
     await actions.retraction(broadcast("retraction", 42, "Withdrawn notice"));
-    await until("the window to close", () => !windows().includes('"Lucid: Withdrawn notice"'), windows);
+    await until("the window to close", () => !windows().includes('"Lucid: Withdrawn notice"'), { detail: windows });
     expect(windows()).toContain('"Lucid: Kept notice"');
     expect(lines.find((l) => l.startsWith("retraction "))).toContain(`"closedOn":["${xvfb.display}"]`);
     await actions.retraction(broadcast("retraction", 41, "Kept notice"));
-    await until("the other window to close", () => !windows().includes('"Lucid: Kept notice"'), windows);
+    await until("the other window to close", () => !windows().includes('"Lucid: Kept notice"'), { detail: windows });
 
     // A notice shown by an agent process that has since restarted: the new one has no handle to
     // its window, and finds it by its tag on the displays the board says it was shown on.
@@ -75,11 +68,11 @@ describe("desktop notices", () => {
       log: (line) => lines.push(line),
     });
     await restarted.retractedWhileAway([43]);
-    await until("the earlier process's window to close", () => !windows().includes('"Lucid: Before the restart"'), windows);
+    await until("the earlier process's window to close", () => !windows().includes('"Lucid: Before the restart"'), { detail: windows });
     expect(windows()).toContain('"Lucid: Still valid"');
     expect(lines.at(-1)).toContain(`"whileAway":true,"closedOn":["${xvfb.display}"]`);
     await restarted.retraction(broadcast("retraction", 44, "Still valid"));
-    await until("the last window to close", () => !windows().includes('"Lucid: Still valid"'), windows);
+    await until("the last window to close", () => !windows().includes('"Lucid: Still valid"'), { detail: windows });
   });
 
   it("fails with the reason when the display cannot be reached, and refuses what is not a display", async () => {
@@ -106,21 +99,21 @@ describe("a recorder under the emergency policy (control stdin)", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const spooled = () => readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).length;
     try {
-      await until("two spooled chunks", () => (output.match(/spooled/g) ?? []).length >= 2, () => output);
+      await until("two spooled chunks", () => (output.match(/spooled/g) ?? []).length >= 2, { detail: () => output });
       expect(output).toMatch(/^uploads paused$/m);
       expect(server.attempts).toBe(0); // held: not one PUT while paused
       expect(spooled()).toBeGreaterThanOrEqual(2);
 
       child.stdin!.write("uploads resume\n");
-      await until("uploads", () => server.session("sess-held").size >= 2, () => output);
+      await until("uploads", () => server.session("sess-held").size >= 2, { detail: () => output });
       expect(output).toMatch(/^uploads resumed$/m);
 
       child.stdin!.write("uploads pause\n");
-      await until("paused again", () => (output.match(/^uploads paused$/gm) ?? []).length === 2, () => output);
+      await until("paused again", () => (output.match(/^uploads paused$/gm) ?? []).length === 2, { detail: () => output });
       const uploaded = server.session("sess-held").size;
-      await until("a chunk spooled while paused", () => spooled() >= 1 && output.split("uploads paused").at(-1)!.includes("spooled"), () => output);
+      await until("a chunk spooled while paused", () => spooled() >= 1 && output.split("uploads paused").at(-1)!.includes("spooled"), { detail: () => output });
       child.stdin!.write("nonsense\n");
-      await until("the warning", () => output.includes('ignored control line "nonsense"'), () => output);
+      await until("the warning", () => output.includes('ignored control line "nonsense"'), { detail: () => output });
       child.kill("SIGTERM"); // what the agent does when recordings are halted: seal, do not drain
       expect(await exited, output).toBe(1); // chunks left in the spool
       expect(output).toMatch(/stopped after \d+ frames/);

@@ -7,6 +7,7 @@ import { CHUNK_HEADERS } from "../../shared/chunk.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
+import { until } from "./helpers/until.ts";
 import { startPainter, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
@@ -32,14 +33,6 @@ function agent(args: string[], env: Record<string, string> = {}) {
   return { child, exited, output: () => output };
 }
 
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "lucid-rec-"));
   dirs.push(dir);
@@ -58,16 +51,16 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     const env = { LUCID_NODE_TOKEN: "node-secret" };
     try {
       const first = agent([...args, ...tuning], env);
-      await until(
-        () => server.session("sess-kill").size >= 2 && server.attempts > server.session("sess-kill").size,
-        `uploads in flight (${first.output()})`,
-      );
+      await until("uploads in flight", () => server.session("sess-kill").size >= 2 && server.attempts > server.session("sess-kill").size, {
+        detail: first.output,
+      });
       first.child.kill("SIGKILL");
       expect(await first.exited).toBe(null);
       const left = readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json"));
       expect(left.length).toBeGreaterThan(0); // spooled but not yet acknowledged when it died
 
       const second = agent([...args, ...tuning, "--duration", "3"], env);
+      // Not a condition: the painter keeps the screen changing for part of the 3 s recording.
       await new Promise((r) => setTimeout(r, 1500));
       painter.stop(); // the screen then stays still until the agent stops
       expect(await second.exited, second.output()).toBe(0);
@@ -125,16 +118,16 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
       return { child, output: () => output, exited: new Promise<number | null>((resolve) => child.on("exit", resolve)) };
     };
     const idle = armed(tempDir());
-    await until(() => idle.output().includes("waiting for the display name on stdin"), "the waiting line");
+    await until("the waiting line", () => idle.output().includes("waiting for the display name on stdin"));
     idle.child.kill("SIGTERM");
     expect(await idle.exited).toBe(0);
     expect(idle.output()).toContain("stopped before a display was given");
 
     const out = tempDir();
     const given = armed(out);
-    await until(() => given.output().includes("waiting for the display name on stdin"), "the waiting line");
+    await until("the waiting line", () => given.output().includes("waiting for the display name on stdin"));
     given.child.stdin!.write(`${xvfb.display}\n`);
-    await until(() => given.output().includes("first frame captured"), "the first frame");
+    await until("the first frame", () => given.output().includes("first frame captured"));
     expect(given.output()).toContain(`recording ${xvfb.display} (${W}x${H})`);
     given.child.kill("SIGTERM");
     expect(await given.exited, given.output()).toBe(0);

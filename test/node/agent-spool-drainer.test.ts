@@ -9,6 +9,7 @@ import { SpoolDrainer } from "../../pi-agent/lib/node/spool-drainer.ts";
 import { sealChunk } from "../../pi-agent/lib/seal.ts";
 import { Spool } from "../../pi-agent/lib/spool.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
+import { until } from "./helpers/until.ts";
 
 const key = new Uint8Array(32).fill(9);
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -103,11 +104,11 @@ describe("spool drainer", () => {
   });
 
   it("a lockdown during a pass holds the rest in the spool until it is lifted", async () => {
-    const { server, spoolRoot, drainer } = await setUp();
+    const { server, spoolRoot, lines, drainer } = await setUp();
     await leftBehind(spoolRoot, "sess-long", 6);
     server.goDown(); // every attempt fails until the lockdown below
     drainer.kick();
-    await new Promise((r) => setTimeout(r, 100));
+    await until("the pass to start", () => lines.some((l) => l.includes("spool sess-long: uploading")), { intervalMs: 5 });
     drainer.setWritesHeld(true);
     server.comeBack();
     await drainer.idle();

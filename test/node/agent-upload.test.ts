@@ -8,6 +8,7 @@ import { openChunk, sealChunk } from "../../pi-agent/lib/seal.ts";
 import { Spool, SpoolFullError } from "../../pi-agent/lib/spool.ts";
 import { Uploader, type UploadEvent } from "../../pi-agent/lib/uploader.ts";
 import { ChunkServer } from "./helpers/chunk-server.ts";
+import { until } from "./helpers/until.ts";
 
 const key = new Uint8Array(32).fill(3);
 const dirs: string[] = [];
@@ -72,7 +73,7 @@ describe("spool and upload", () => {
     for (let i = 0; i < 3; i++) await spoolChunk(spool, `down ${i}`);
     const events: UploadEvent[] = [];
     const running = uploader(spool, server, events).run({ signal: new AbortController().signal, done: () => true });
-    while (events.filter((e) => e.kind === "retry").length < 6) await new Promise((r) => setTimeout(r, 10));
+    await until("six retries", () => events.filter((e) => e.kind === "retry").length >= 6, { intervalMs: 10 });
     expect(server.session("sess-b").size).toBe(0);
     server.comeBack();
     await running;
@@ -88,9 +89,6 @@ describe("spool and upload", () => {
     const spool = await Spool.open(tempDir(), { sessionId: "sess-g", quotaBytes: 1e6 });
     await spoolChunk(spool, "listed 0");
     const events: UploadEvent[] = [];
-    const until = async (ok: () => boolean) => {
-      while (!ok()) await new Promise((r) => setTimeout(r, 5));
-    };
     // Fault injection on the real spool: one listing is returned only after chunk 0's upload has
     // finished and deleted its files — the interleaving a loaded machine produces now and then.
     const list = spool.pending.bind(spool);
@@ -99,12 +97,12 @@ describe("spool and upload", () => {
       const metas = await list();
       if (armed) {
         armed = false;
-        await until(() => events.some((e) => e.kind === "uploaded" && e.index === 0));
+        await until("chunk 0 uploaded", () => events.some((e) => e.kind === "uploaded" && e.index === 0), { intervalMs: 5 });
       }
       return metas;
     };
     const running = uploader(spool, server, events).run({ signal: AbortSignal.timeout(20_000), done: () => true });
-    await until(() => server.attempts === 1);
+    await until("the first attempt", () => server.attempts === 1, { intervalMs: 5 });
     armed = true;
     await spoolChunk(spool, "listed 1"); // wakes the uploader, which lists chunks 0 (in flight) and 1
     await running;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
+import { until } from "./helpers/until.ts";
 import { startXrdpSession, type XrdpSession } from "./helpers/xrdp.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 import { ResourceReport, type CommandBody, type EventBody } from "../../shared/rdp/protocol.ts";
@@ -40,7 +41,7 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
     agent.stderr!.on("data", (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => agent.on("exit", resolve));
 
-    await new Promise((r) => setTimeout(r, 1500));
+    await until("the first frame", () => output.includes("first frame captured"), { detail: () => output });
     process.env.XAUTHORITY = session.xauthority; // for the test's own X client
     const red = new Uint8Array(40 * 40 * 4);
     for (let i = 0; i < red.length; i += 4) red[i + 2] = 255;
@@ -100,13 +101,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     limits: { cpuSharePercent: 50, memoryMb: 1024, diskMb: 1024, bandwidthKbps: 10_000, sessionTtlSeconds: 3600 },
     password: PASSWORD,
   });
-  const until = async (what: string, check: () => boolean, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; events: ${JSON.stringify(events)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const seen = { intervalMs: 100, detail: () => `events: ${JSON.stringify(events)}` };
   const connectionStates = () => events.filter((e) => e.kind === "connection").map((e) => e.state);
 
   beforeAll(async () => {
@@ -156,18 +151,18 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     const args = [`/v:127.0.0.1:${port}`, `/u:${USER}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
     const rdp = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: client!.display }, stdio: "ignore" });
     try {
-      await until("connected", () => connectionStates().includes("connected"));
+      await until("connected", () => connectionStates().includes("connected"), seen);
       const session = sessionDisplay(lookupUser(USER)!.uid);
       expect(session?.display).toMatch(/^:1[78]\d$/);
-      await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(USER)!.uid && p.command === "xterm"));
-      await until("idle", () => connectionStates().includes("idle"));
+      await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(USER)!.uid && p.command === "xterm"), seen);
+      await until("idle", () => connectionStates().includes("idle"), seen);
       // Draw on the session's display: xrdp sends the update to the client, so the connection is active again.
       process.env.XAUTHORITY = join(lookupUser(USER)!.home, ".Xauthority");
       putImage(session!.display, 400, 300, 200, 100, noise(200, 100, 7).bgrx); // a screen update xrdp must send
       const green = new Uint8Array(32 * 32 * 4);
       for (let i = 0; i < green.length; i += 4) green[i + 1] = 255;
       putImage(session!.display, 600, 400, 32, 32, green); // beside the xterm (top left), on the root window
-      await until("active after idle", () => connectionStates().lastIndexOf("active") > connectionStates().indexOf("idle"));
+      await until("active after idle", () => connectionStates().lastIndexOf("active") > connectionStates().indexOf("idle"), seen);
 
       // server.notify: shown on the session's own display (an xmessage window), then resolved (acked done).
       await manager.execute({ kind: "server.notify", serverId: "srv_bridge1", level: "warning", message: "Maintenance at 23:00" }, "cmd_notify1");
@@ -182,7 +177,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     } finally {
       rdp.kill("SIGTERM");
     }
-    await until("disconnected", () => connectionStates().at(-1) === "disconnected");
+    await until("disconnected", () => connectionStates().at(-1) === "disconnected", seen);
     expect(connectionStates()[0]).toMatch(/^(connecting|connected)$/);
     expect(sessionDisplay(lookupUser(USER)!.uid)).not.toBeNull(); // the session waits for a reconnect
   }, 90_000);
@@ -197,7 +192,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     const chunks = readdirSync(join(work, "state", "spool", "ses_bridge1", "chunks")).filter((f) => f.endsWith(".json"));
     expect(chunks.length).toBeGreaterThan(0);
     await manager.applyEmergency({ writesHeld: false, recordingsHalted: false });
-    await until("the recorder back", () => recordingsStarted() > before && logs.some((l) => /recorder: recording :1[78]\d .* from chunk [1-9]/.test(l)));
+    await until("the recorder back", () => recordingsStarted() > before && logs.some((l) => /recorder: recording :1[78]\d .* from chunk [1-9]/.test(l)), seen);
   }, 60_000);
 
   it("stops on command: the recording is sealed with the drawn pixels, the session ends, the port is free", async () => {
@@ -226,7 +221,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     const [red, blue] = ["0,0,255", "255,0,0"]; // decoded pixels are B, G, R
     expect([red, blue]).not.toContain(cornerColours[0]);
     expect(cornerColours.slice(1)).toEqual([red, blue]);
-    await until("session end", () => sessionDisplay(lookupUser(USER)!.uid) === null);
+    await until("session end", () => sessionDisplay(lookupUser(USER)!.uid) === null, seen);
     await expect(manager.execute({ ...start(), serverId: "srv_bridge2" })).resolves.toBeUndefined(); // port reusable
     await manager.execute({ kind: "server.stop", serverId: "srv_bridge2", reason: "requested", destroy: true });
     expect(lookupUser(USER)).toBeNull(); // destroy removes the user the agent created
@@ -250,11 +245,11 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       const args = [`/v:127.0.0.1:${port}`, `/u:${VNC_USER}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
       const rdp = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: client!.display }, stdio: "ignore" });
       try {
-        await until("connected over Xvnc", () => vncStates().includes("connected"));
+        await until("connected over Xvnc", () => vncStates().includes("connected"), seen);
         const session = sessionDisplay(lookupUser(VNC_USER)!.uid);
         expect(session?.display).toMatch(/^:1[78]\d$/);
         expect(readFileSync(`/proc/${session!.pid}/comm`, "utf8").trim()).toMatch(/^(Xvnc|Xtigervnc)$/); // not Xorg
-        await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"));
+        await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"), seen);
       } finally {
         rdp.kill("SIGTERM");
       }

@@ -1,28 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiskChunkStore } from "../../platform/chunk-store/disk.ts";
 import { ChunkStoreError } from "../../platform/chunk-store/types.ts";
+import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 
 // A real workerd process serving a writable `disk` service on 127.0.0.1, as the edge adapter
 // configures it on a Pi; the store talks to it over HTTP exactly as it would through a binding.
 let dir: string;
-let workerd: ChildProcess;
+let workerd: WorkerdProcess | undefined;
 let store: DiskChunkStore;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "lucid-disk-"));
@@ -39,22 +27,14 @@ const config :Workerd.Config = (
 );
 `,
   );
-  workerd = spawn(join(process.cwd(), "node_modules/.bin/workerd"), ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  workerd = startWorkerd(config);
   const origin = `http://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await fetch(origin);
-      break;
-    } catch (error) {
-      if (attempt > 200 || workerd.exitCode !== null) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await waitForWorkerd(workerd, origin, 20_000, true);
   store = new DiskChunkStore({ fetch: (url, init) => fetch(url, init) }, origin);
 });
 
 afterAll(async () => {
-  workerd?.kill();
+  await workerd?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import { MAX_NOTICES, NoticeBoard, noticeFile, readBoard, type Notice } from "..
 import { NotificationStream, parseStreamFrame, streamUrl, type StreamEvent } from "../../pi-agent/lib/node/notification-stream.ts";
 import { ControlChannel, type ChannelEvent } from "../../pi-agent/lib/node/control-channel.ts";
 import { freePort } from "../../edge-adapter/workerd-process.ts";
+import { until } from "./helpers/until.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -137,13 +138,8 @@ describe("NoticeBoard", () => {
 // Node's WebSocket fires only `error` (never `close`) when the connection or the upgrade fails: both
 // clients must still back off, retry and stop on abort. A port nothing listens on is the real case.
 describe("reconnecting while the server is unreachable", () => {
-  async function untilEvents<E>(events: E[], n: number): Promise<void> {
-    const end = Date.now() + 20_000;
-    while (events.length < n) {
-      if (Date.now() > end) throw new Error(`only ${events.length} events: ${JSON.stringify(events)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const untilEvents = <E>(events: E[], n: number) =>
+    until(`${n} events`, () => events.length >= n, { timeoutMs: 20_000, intervalMs: 20, detail: () => JSON.stringify(events) });
 
   it("the notifications stream retries with growing back-off and stops on abort", async () => {
     const events: StreamEvent[] = [];

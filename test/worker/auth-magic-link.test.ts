@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { testEnv as env, getAuthed, postJson, setEmail, superAdminLogin, userWithRole } from "./auth-helpers.ts";
 import { api, problemOf } from "./helpers.ts";
 
@@ -20,12 +20,14 @@ const LOGIN_LINK = /login link/i;
 
 /** Waits for the mail sent after the answer (waitUntil) to reach the dev outbox. */
 async function mailTo(email: string): Promise<OutboxMessage> {
-  for (let i = 0; i < 50; i++) {
-    const found = (await outbox()).find((m) => m.to === email && LOGIN_LINK.test(m.subject));
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no mail to ${email}`);
+  return vi.waitFor(
+    async () => {
+      const found = (await outbox()).find((m) => m.to === email && LOGIN_LINK.test(m.subject));
+      if (!found) throw new Error(`no mail to ${email}`);
+      return found;
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 }
 
 function tokenIn(mail: OutboxMessage): string {

@@ -1,7 +1,7 @@
 // Rolling anchors: a recording session anchors its prefix root every CHAIN_INTERIM_ANCHOR_CHUNKS
 // (10 here) chunks; the evidence bundle carries them and shared/verify checks the chunks against them.
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { verifyEvidence } from "../../shared/verify.ts";
 import { api } from "./helpers.ts";
 import { chunkBytes, env, putChunk, recordingSession, sessionDO, settle, userHeaders } from "./session-helpers.ts";
@@ -27,13 +27,16 @@ describe("rolling anchors while a session records", { timeout: 60_000 }, () => {
     expect((await putChunk(s.id, 9, chunkBytes(9), "n-i1")).status).toBe(201);
     expect((await sessionDO(s.id).pendingTasks()).some((t) => t.name === "interim")).toBe(true);
     // The session's alarm (due now: it may fire on its own first) submits the prefix root.
-    let interim = await chain.interimAnchors(s.id);
-    for (let i = 0; i < 20 && interim.length === 0; i++) {
-      await runDurableObjectAlarm(sessionDO(s.id));
-      await drainMempool();
-      interim = await chain.interimAnchors(s.id);
-      if (interim.length === 0) await new Promise((r) => setTimeout(r, 50));
-    }
+    const interim = await vi.waitFor(
+      async () => {
+        const found = await chain.interimAnchors(s.id);
+        if (found.length > 0) return found;
+        await runDurableObjectAlarm(sessionDO(s.id));
+        await drainMempool();
+        throw new Error("no interim anchor yet");
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     expect(interim).toHaveLength(1);
     expect(interim[0]!.tx).toMatchObject({ sessionId: s.id, chunkCount: 10, interim: true });
 

@@ -75,7 +75,8 @@ async function heavierBranch(anchor: Anchor, carry: ChainTx[]): Promise<Candidat
   const head = await chain.head();
   const length = head.header.height - fork.header.height + 1;
   // Blocks with future timestamps are refused: when earlier blocks were produced ahead of the wall
-  // clock (tests force production), wait until the branch's last slot has begun.
+  // clock (tests force production), wait until the branch's last slot has begun. (A wall-clock
+  // moment the refusal rule depends on, not a state to poll: so a bounded sleep until then.)
   const lastSlotStart = slotStart(timing, fork.header.slot + length);
   expect(lastSlotStart - Date.now()).toBeLessThan(45_000);
   while (Date.now() <= lastSlotStart + 1) await new Promise((r) => setTimeout(r, Math.min(1000, lastSlotStart + 2 - Date.now())));

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
+import { vi } from "vitest";
 import type { Env } from "../../platform/env.ts";
 import { api, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
@@ -62,13 +63,14 @@ export async function serverRow(hostId: string, serverId: string) {
   );
 }
 
-/** Polls (the agent's frames reach the DO asynchronously); gives up after many tries, never by time. */
-export async function until(check: () => Promise<boolean>, tries = 200): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error("condition never held");
+/** Waits for a condition (the agent's frames reach the DO asynchronously), with a generous time-out. */
+export async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error("condition never held");
+    },
+    { timeout: timeoutMs, interval: 5 },
+  );
 }
 
 /** Moves a column of the host's rows into the past, as if time had passed, then runs the alarm. */

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../../../edge-adapter/workerd-process.ts";
+import { until } from "../../node/helpers/until.ts";
 
 export const AGENT_BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 
@@ -23,18 +24,21 @@ export function startAgent(args: string[], children: ChildProcess[], defaultTime
   child.stderr!.on("data", (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   async function waitFor(pattern: RegExp | ((output: string) => boolean), what = String(pattern), timeoutMs = defaultTimeoutMs) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (typeof pattern === "function") {
-        if (pattern(output)) return;
-      } else {
-        const match = pattern.exec(output);
-        if (match) return match;
-      }
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms:\n${output.slice(-5000)}`);
-      if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode} before ${what}:\n${output.slice(-5000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const seen = await until(
+      what,
+      () => {
+        if (typeof pattern === "function") {
+          if (pattern(output)) return { match: undefined };
+        } else {
+          const match = pattern.exec(output);
+          if (match) return { match };
+        }
+        return child.exitCode !== null && { exited: child.exitCode };
+      },
+      { timeoutMs, intervalMs: 100, detail: () => output.slice(-5000) },
+    );
+    if ("exited" in seen) throw new Error(`agent exited ${seen.exited} before ${what}:\n${output.slice(-5000)}`);
+    return seen.match;
   }
   return { child, exited, output: () => output, waitFor: waitFor as AgentRun["waitFor"] };
 }

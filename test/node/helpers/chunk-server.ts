@@ -107,6 +107,7 @@ export class ChunkServer {
     if (body.length !== length) return this.problem(res, 400, "body shorter than Content-Length");
     const sha256 = createHash("sha256").update(body).digest("hex");
     if (sha256 !== digest) return this.problem(res, 400, "Content-Digest does not match the body");
+    // Not a wait: answering slowly is the fault a test asks for.
     if (this.responseDelayMs) await new Promise((r) => setTimeout(r, this.responseDelayMs));
     const sessionId = decodeURIComponent(match[1]!);
     const index = Number(match[2]);

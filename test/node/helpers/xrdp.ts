@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { until } from "./until.ts";
 import { startXvfb, type Xvfb } from "./xvfb.ts";
 
 export const SESSION_USER = "lucidrec";
@@ -99,10 +100,11 @@ export async function startXrdpSession(
       // xrdp may not listen yet on the first try: the client then exits and we try again.
       const xfreerdp = spawn("xfreerdp", clientArgs, { env: { ...process.env, DISPLAY: client.display }, stdio: "ignore" });
       children.push(xfreerdp);
-      for (let i = 0; i < 100 && !display && xfreerdp.exitCode === null; i++) {
-        await new Promise((r) => setTimeout(r, 100));
+      const settled = () => {
         display = sessionDisplay();
-      }
+        return display !== null || xfreerdp.exitCode !== null;
+      };
+      await until("an xrdp session or the client's exit", settled, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => {});
     }
     if (!display) throw new Error(`no xrdp session came up; see ${dir}/xrdp.log and sesman.log`);
     return { display, xauthority: `${home}/.Xauthority`, stop };

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { until } from "./until.ts";
 
 export interface Xvfb {
   display: string;
@@ -27,7 +28,7 @@ export async function startXvfb(width: number, height: number, displays?: readon
     });
     let exited = false;
     proc.on("exit", () => (exited = true));
-    for (let i = 0; i < 100 && !exited && !paint.canConnect(`:${n}`); i++) await new Promise((r) => setTimeout(r, 50));
+    await until(`Xvfb on :${n}`, () => exited || paint.canConnect(`:${n}`), { timeoutMs: 5_000, intervalMs: 50 }).catch(() => {});
     if (exited || !paint.canConnect(`:${n}`)) {
       proc.kill("SIGKILL");
       continue; // lost a race for that number: try another
