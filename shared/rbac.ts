@@ -94,6 +94,8 @@ export const PRIVILEGED: ReadonlySet<Permission> = new Set([
   "wallets:manage",
   "payouts:approve",
   "wallets:export",
+  "nodes:manage:any",
+  "chain:manage",
 ]);
 
 export function isPrivileged(permission: Permission): boolean {
