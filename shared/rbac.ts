@@ -17,6 +17,9 @@ export const PERMISSIONS = [
   "sessions:manage:own",
   "totp:manage:own",
   "nodes:operate:own",
+  "nodes:register",
+  "rdp:host:operate",
+  "payouts:request",
   "users:read:any",
   "users:role:write",
   "users:role:grant-admin",
@@ -29,6 +32,11 @@ export const PERMISSIONS = [
   "wallets:manage",
   "payouts:approve",
   "wallets:export",
+  "nodes:manage:any",
+  "chain:manage",
+  "rdp:manage:any",
+  "recordings:manage:any",
+  "payouts:manage:any",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -36,6 +44,8 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const PUBLIC = "public" as const;
 
 const SELF_SERVICE: readonly Permission[] = ["profile:read:own", "profile:write:own", "sessions:manage:own", "totp:manage:own"];
+/** Running nodes: register them, see and manage one's own, host RDP servers, request their payouts. */
+const OPERATION: readonly Permission[] = ["nodes:operate:own", "nodes:register", "rdp:host:operate", "payouts:request"];
 const ADMINISTRATION: readonly Permission[] = [
   "users:read:any",
   "users:role:write",
@@ -48,15 +58,25 @@ const ADMINISTRATION: readonly Permission[] = [
   "emergency:control",
   "wallets:manage",
   "payouts:approve",
+  // Every operator's nodes: review held epochs, suspend and reinstate, terminate any.
+  "nodes:manage:any",
+  // Queue transactions on the chain directly.
+  "chain:manage",
+  // Every RDP host: its status, servers and monitor alerts; desktops on anyone's session.
+  "rdp:manage:any",
+  // Lucid sessions (functions/sessions) of any owner: create for, list and search them.
+  "recordings:manage:any",
+  // Every payout (not only one's own requests); request payouts to any address.
+  "payouts:manage:any",
 ];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   USER: new Set(SELF_SERVICE),
-  NODE_OPERATOR: new Set([...SELF_SERVICE, "nodes:operate:own"]),
-  ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION]),
+  NODE_OPERATOR: new Set([...SELF_SERVICE, ...OPERATION]),
+  ADMIN: new Set([...SELF_SERVICE, ...OPERATION, ...ADMINISTRATION]),
   // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN, and export hot-wallet
   // keys (with a fresh TOTP code, rate limited; see docs/admin.md "Step-up and privileged actions").
-  SUPER_ADMIN: new Set([...SELF_SERVICE, "nodes:operate:own", ...ADMINISTRATION, "users:role:grant-admin", "wallets:export"]),
+  SUPER_ADMIN: new Set([...SELF_SERVICE, ...OPERATION, ...ADMINISTRATION, "users:role:grant-admin", "wallets:export"]),
 };
 
 /**
@@ -74,6 +94,8 @@ export const PRIVILEGED: ReadonlySet<Permission> = new Set([
   "wallets:manage",
   "payouts:approve",
   "wallets:export",
+  "nodes:manage:any",
+  "chain:manage",
 ]);
 
 export function isPrivileged(permission: Permission): boolean {

@@ -1,5 +1,5 @@
 import { refuse, type Refusal } from "../../shared/outcome.ts";
-import type { Role } from "../../shared/rbac.ts";
+import { can, type Role } from "../../shared/rbac.ts";
 
 /**
  * Who calls an RdpHostDO method. The route resolves `operatesHost` (the caller operates this
@@ -18,10 +18,8 @@ export interface RdpActor {
  */
 export type RdpAccess = "view" | "control" | "stop" | "destroy";
 
-export const isAdminRole = (role: Role) => role === "ADMIN" || role === "SUPER_ADMIN";
-
 export function rdpRefusal(actor: RdpActor, access: RdpAccess, ownerId: string): Refusal | null {
-  const admin = isAdminRole(actor.role);
+  const admin = can(actor.role, "rdp:manage:any");
   const owner = actor.userId === ownerId;
   const operator = actor.operatesHost;
   if (!owner && !operator && !admin) return refuse("not-found", "No such RDP server.").problem;

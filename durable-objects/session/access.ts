@@ -1,4 +1,5 @@
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { can } from "../../shared/rbac.ts";
 
 /** Who is calling a SessionDO: a signed-in user (with role) or a node holding a node credential. */
 export type Actor =
@@ -13,7 +14,7 @@ export function actorLabel(actor: Actor | "system"): string {
   return actor.kind === "user" ? `user:${actor.userId}` : `node:${actor.nodeId}`;
 }
 
-const isAdmin = (actor: Actor) => actor.kind === "user" && (actor.role === "ADMIN" || actor.role === "SUPER_ADMIN");
+const mayManageAny = (actor: Actor) => actor.kind === "user" && can(actor.role, "recordings:manage:any");
 
 /**
  * The ownership rules. Users see their own sessions (admins all); another user's session is
@@ -29,6 +30,6 @@ export function allowed(actor: Actor, access: Access, owner: { ownerId: string; 
     return ok(undefined);
   }
   if (access === "upload") return refuse("forbidden", "Only the session's assigned node uploads chunks.");
-  if (actor.userId !== owner.ownerId && !isAdmin(actor)) return refuse("not-found", "No such session.");
+  if (actor.userId !== owner.ownerId && !mayManageAny(actor)) return refuse("not-found", "No such session.");
   return ok(undefined);
 }

@@ -5,7 +5,7 @@ import { chainTx } from "../../shared/chain/transactions.ts";
 import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
-import { requireRole } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -136,7 +136,7 @@ const submit = createRoute({
   path: "/transactions",
   tags: ["chain"],
   summary: "Queue transactions for the next block (ADMIN; functions submit directly)",
-  middleware: [requireRole("ADMIN")] as const,
+  ...guarded("chain:manage"),
   request: {
     body: { required: true, content: { "application/json": { schema: z.object({ transactions: z.array(chainTx).min(1).max(1000) }) } } },
   },

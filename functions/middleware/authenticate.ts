@@ -84,14 +84,3 @@ export function principalOf(c: { get(key: "principal"): Principal | undefined })
   if (!principal) throw unauthorized("This route needs an access token.", "invalid_request");
   return principal;
 }
-
-/** 401 without a token, 403 when the caller's role ranks below `minimum`. */
-export function requireRole(minimum: Role): MiddlewareHandler<AppEnv> {
-  return async function requireRoleMiddleware(c, next) {
-    const principal = principalOf(c);
-    if (ROLE_RANK[principal.role] < ROLE_RANK[minimum]) {
-      throw new ApiError("forbidden", `This action needs the ${minimum} role or higher.`);
-    }
-    await next();
-  };
-}

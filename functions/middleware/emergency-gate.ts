@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { EmergencySnapshot } from "../../shared/admin.ts";
 import type { Env } from "../../platform/env.ts";
 import { ApiError } from "../../shared/errors.ts";
-import { ROLE_RANK } from "../../shared/rbac.ts";
+import { can } from "../../shared/rbac.ts";
 import { callDurableObject } from "../do-call.ts";
 import { isChunkUpload } from "../sessions/ingest.ts";
 import type { AppEnv } from "../types.ts";
@@ -44,8 +44,9 @@ export function emergencyGate(): MiddlewareHandler<AppEnv> {
     if (READS.has(method) || ALWAYS_OPEN.test(path)) return next();
     const flags = await emergencyFlags(c.env, c.get("config").EMERGENCY_CACHE_MS);
     const principal = c.get("principal");
-    const isAdmin = principal !== undefined && ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN;
-    if (flags.lockdown.active && !isAdmin) {
+    // Those who control the emergency switches (ADMIN+) still write during a lockdown.
+    const passesLockdown = principal !== undefined && can(principal.role, "emergency:control");
+    if (flags.lockdown.active && !passesLockdown) {
       throw new ApiError("lockdown", flags.lockdownMessage, { reason: flags.lockdown.reason, since: since(flags.lockdown.changedAt) }, { "Retry-After": "60" });
     }
     if (flags.sessions_shutdown.active && method === "POST" && SESSION_CREATE.test(path)) {

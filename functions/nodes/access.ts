@@ -2,7 +2,8 @@ import type { Context } from "hono";
 import { ApiError } from "../../shared/errors.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
-import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import { can } from "../../shared/rbac.ts";
+import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv, Principal } from "../types.ts";
 
 export function directory(c: Context<AppEnv>) {
@@ -13,10 +14,6 @@ export function pool(c: Context<AppEnv>, name: string) {
   return c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(name));
 }
 
-export function isAdmin(principal: Principal): boolean {
-  return ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN;
-}
-
 /**
  * The pool holding a node the caller may see: its operator or an admin. Anyone else gets the
  * same 404 as for a node that does not exist, so node ids are not probed.
@@ -24,7 +21,7 @@ export function isAdmin(principal: Principal): boolean {
 export async function visibleNode(c: Context<AppEnv>, nodeId: string) {
   const principal = principalOf(c);
   const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory(c).locate(nodeId));
-  if (!placement || (!isAdmin(principal) && placement.operatorId !== principal.userId)) {
+  if (!placement || (!can(principal.role, "nodes:manage:any") && placement.operatorId !== principal.userId)) {
     throw new ApiError("not-found", `No node ${nodeId}.`);
   }
   return { placement, stub: pool(c, placement.pool), principal };

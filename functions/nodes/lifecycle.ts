@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { auditAdmin } from "../admin/context.ts";
 import { callDurableObject } from "../do-call.ts";
-import { requireRole } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import { pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
@@ -20,7 +20,7 @@ const reviewEpoch = createRoute({
   path: "/{id}/epochs/{epoch}/review",
   tags: ["nodes"],
   summary: "Decide on an epoch held for review because the node's report disagreed with what the server saw (ADMIN)",
-  middleware: [requireRole("ADMIN")],
+  ...guarded("nodes:manage:any"),
   request: {
     params: NodeIdParam.extend({ epoch: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
     body: { required: true, content: { "application/json": { schema: EpochReviewSchema } } },
@@ -45,7 +45,7 @@ const setSuspension = createRoute({
   path: "/{id}/suspension",
   tags: ["nodes"],
   summary: "Suspend or reinstate a node (ADMIN)",
-  middleware: [requireRole("ADMIN")],
+  ...guarded("nodes:manage:any"),
   request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: SuspensionSchema } } } },
   responses: {
     200: { description: "The node after the change", content: { "application/json": { schema: NodeSchema } } },
@@ -58,7 +58,7 @@ const terminateNode = createRoute({
   path: "/{id}",
   tags: ["nodes"],
   summary: "Terminate a node for good (its operator or an admin): every credential is revoked, history stays",
-  middleware: [requireRole("NODE_OPERATOR")],
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam },
   responses: {
     200: { description: "The terminated node", content: { "application/json": { schema: NodeSchema } } },

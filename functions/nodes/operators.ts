@@ -2,22 +2,22 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { CredentialRequestSchema } from "../../shared/nodes/protocol.ts";
 import { callDurableObject } from "../do-call.ts";
-import { principalOf, requireRole } from "../middleware/authenticate.ts";
+import { can } from "../../shared/rbac.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { NodeView } from "../../durable-objects/node-pool/views.ts";
-import { directory, isAdmin, pool, visibleNode } from "./access.ts";
+import { directory, pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
 import { CredentialSchema, LeaderboardSchema, NodeDetailSchema, NodeIdParam, NodeSchema, PayoutSchema } from "./schemas.ts";
-
-const operatorOnly = () => [requireRole("NODE_OPERATOR")];
 
 const listNodes = createRoute({
   method: "get",
   path: "/",
   tags: ["nodes"],
   summary: "Nodes: an operator's own; an admin's view of every node (or one operator's with ?operator=)",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { query: z.object({ operator: z.string().min(1).max(128).optional() }) },
   responses: {
     200: { description: "Nodes", content: { "application/json": { schema: z.object({ nodes: z.array(NodeSchema) }) } } },
@@ -30,7 +30,7 @@ const leaderboard = createRoute({
   path: "/leaderboard",
   tags: ["nodes"],
   summary: "Nodes ranked by proven operational time (closed epochs)",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
   responses: {
     200: { description: "Leaderboard", content: { "application/json": { schema: LeaderboardSchema } } },
@@ -43,7 +43,7 @@ const getNode = createRoute({
   path: "/{id}",
   tags: ["nodes"],
   summary: "One node with its uptime and credits per epoch, payouts and state history",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(48) }) },
   responses: {
     200: { description: "Node", content: { "application/json": { schema: NodeDetailSchema } } },
@@ -56,7 +56,7 @@ const triggerPayout = createRoute({
   path: "/{id}/payouts",
   tags: ["nodes"],
   summary: "Request a payout of everything accrued now (it must reach AUTO_PAYOUT_THRESHOLD)",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam },
   responses: {
     201: { description: "Queued for payments", content: { "application/json": { schema: PayoutSchema } } },
@@ -69,7 +69,7 @@ const newNodeCredential = createRoute({
   path: "/{id}/credentials",
   tags: ["nodes"],
   summary: "Issue a new node credential; signed by the node key over {kind:'lucid.node.credential.v1', nodeId, timestamp}",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: CredentialRequestSchema } } } },
   responses: {
     201: { description: "New credential, shown once", content: { "application/json": { schema: CredentialSchema } } },
@@ -82,7 +82,7 @@ const revokeCredential = createRoute({
   path: "/{id}/credentials/{jti}",
   tags: ["nodes"],
   summary: "Revoke a node credential (its operator or an admin)",
-  middleware: operatorOnly(),
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam.extend({ jti: z.uuid() }) },
   responses: {
     200: { description: "Revoked", content: { "application/json": { schema: z.object({ jti: z.string(), revokedAt: z.string() }) } } },
@@ -94,12 +94,12 @@ export const operatorsApp = createApp()
   .openapi(listNodes, async (c) => {
     const principal = principalOf(c);
     const { operator } = c.req.valid("query");
-    if (operator !== undefined && !isAdmin(principal) && operator !== principal.userId) {
+    if (operator !== undefined && !can(principal.role, "nodes:manage:any") && operator !== principal.userId) {
       throw new ApiError("forbidden", "Only admins see other operators' nodes.");
     }
     const dir = directory(c);
     let nodes: NodeView[];
-    if (isAdmin(principal) && operator === undefined) {
+    if (can(principal.role, "nodes:manage:any") && operator === undefined) {
       const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => dir.listPools());
       const perPool = await Promise.all(pools.map((p) => callDurableObject("NodePoolDO", "listNodes", () => pool(c, p.name).listNodes())));
       nodes = perPool.flat();

@@ -4,7 +4,7 @@ import { unwrap } from "../../shared/outcome.ts";
 import { isBase58Address } from "../../shared/tron/address.ts";
 import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { callDurableObject } from "../do-call.ts";
-import { requireRole } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import { visibleNode } from "./access.ts";
 import { NodeIdParam, NodeSchema } from "./schemas.ts";
@@ -23,7 +23,7 @@ const changeAddress = createRoute({
   path: "/{id}/payout-address",
   tags: ["nodes"],
   summary: "Change a node's payout address (its operator, with a fresh TOTP or recovery code); it receives nothing for PAYOUT_ADDRESS_COOLDOWN_SECONDS",
-  middleware: [requireRole("NODE_OPERATOR")],
+  ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: ChangeAddressSchema } } } },
   responses: {
     200: { description: "The node with its new address and when it may receive", content: { "application/json": { schema: NodeSchema } } },

@@ -4,7 +4,8 @@ import { RegistrationSchema, registrationMessage, resourceShortfalls, type Resou
 import { skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
 import type { Config } from "../../shared/config.ts";
 import { callDurableObject } from "../do-call.ts";
-import { principalOf, requireRole } from "../middleware/authenticate.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import { directory, pool } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
@@ -29,7 +30,7 @@ const registerNode = createRoute({
     "`signature` is Ed25519 over the canonical JSON of {kind:'lucid.node.register.v1', operatorId, publicKey, payoutAddress, " +
     "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock. " +
     "`heartbeatChallenge` is what the first heartbeat must sign.",
-  middleware: [requireRole("NODE_OPERATOR")] as const,
+  ...guarded("nodes:register"),
   request: { body: { required: true, content: { "application/json": { schema: RegistrationSchema } } } },
   responses: {
     201: {

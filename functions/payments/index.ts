@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import type { Permission } from "../../shared/rbac.ts";
-import { principalOf, requireRole, ROLE_RANK } from "../middleware/authenticate.ts";
-import { requirePermission } from "../middleware/authorize.ts";
+import { can } from "../../shared/rbac.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
@@ -35,24 +36,20 @@ payments.use("*", async (c, next) => {
   principalOf(c); // every payments route needs a caller
   await next();
 });
-// Admin routes by permission (shared/rbac.ts). Their writes are privileged: the caller's current
-// role and session are checked (functions/middleware/standing.ts) before anything else, replays
-// included. "/x/*" also matches "/x" itself, so the key export passes both of its guards.
-const ADMIN_ROUTES: [string, Permission][] = [
-  ["/wallets/*", "wallets:manage"],
-  ["/wallets/backup", "wallets:export"],
-  ["/kyc", "wallets:manage"],
-  ["/audit", "audit:read"],
-  ["/stakes/*", "wallets:manage"],
-  ["/payouts/process", "payouts:approve"],
-  ["/payouts/*/approve", "payouts:approve"],
-  ["/payouts/*/reject", "payouts:approve"],
-];
-for (const [path, permission] of ADMIN_ROUTES) payments.use(path, requirePermission(permission));
+// Each route names its permission with guarded() (shared/rbac.ts). Writes run guardedWrite():
+// the permission check first (privileged writes: the caller's current role and session, see
+// functions/middleware/standing.ts), then the Idempotency-Key handling, so a refused caller gets
+// 401/403 and a stored answer is never replayed to someone who may no longer ask.
+const idempotency = requireIdempotencyKey({ unstored: ["/wallets/backup"] });
 // Hot-wallet key export: a tight per-user quota on top of SUPER_ADMIN and a fresh TOTP code.
-payments.use("/wallets/backup", rateLimit({ group: "wallet-export", limit: (config) => config.WALLET_EXPORTS_PER_HOUR, windowMs: 3_600_000 }));
-// A key export's answer is never kept for replay (it would outlive the step-up that allowed it).
-payments.use("*", requireIdempotencyKey({ unstored: ["/wallets/backup"] }));
+const exportQuota = rateLimit({ group: "wallet-export", limit: (config) => config.WALLET_EXPORTS_PER_HOUR, windowMs: 3_600_000 });
+
+/** guarded() for a POST: the permission, then the export quota (key export only), then Idempotency-Key. */
+function guardedWrite(permission: Permission) {
+  const guard = guarded(permission);
+  const middleware = permission === "wallets:export" ? [guard.middleware, exportQuota, idempotency] : [guard.middleware, idempotency];
+  return { ...guard, middleware };
+}
 
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
@@ -67,6 +64,7 @@ function stakeActionRoute<P extends string>(path: P, summary: string) {
     method: "post",
     path,
     tags,
+    ...guardedWrite("wallets:manage"),
     summary,
     request: { ...post, params: IdParam, ...body(z.object({}).strict()) },
     responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
@@ -137,6 +135,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/wallets",
       tags,
+      ...guardedWrite("wallets:manage"),
       summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
       request: { ...post, ...body(CreateWalletSchema) },
       responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
@@ -148,7 +147,7 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({ method: "get", path: "/wallets", tags, summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
+    createRoute({ method: "get", path: "/wallets", tags, ...guarded("wallets:manage"), summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
     async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
   )
   .openapi(
@@ -156,6 +155,7 @@ export const paymentsApp = payments
       method: "get",
       path: "/wallets/{id}",
       tags,
+      ...guarded("wallets:manage"),
       summary: "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
       request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) },
       responses: { 200: jsonResponse(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
@@ -170,6 +170,7 @@ export const paymentsApp = payments
       method: "patch",
       path: "/wallets/{id}",
       tags,
+      ...guarded("wallets:manage"),
       summary: "Rename a wallet",
       request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
       responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
@@ -181,6 +182,7 @@ export const paymentsApp = payments
       method: "delete",
       path: "/wallets/{id}",
       tags,
+      ...guarded("wallets:manage"),
       summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
       request: { params: IdParam },
       responses: { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
@@ -192,6 +194,7 @@ export const paymentsApp = payments
       method: "get",
       path: "/wallets/{id}/transactions",
       tags,
+      ...guarded("wallets:manage"),
       summary: "A wallet's history: payouts and stakes with their txids and states",
       request: { params: IdParam },
       responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
@@ -203,6 +206,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/wallets/backup",
       tags,
+      ...guardedWrite("wallets:export"),
       summary:
         "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
         "judged by the caller's current role and session; WALLET_EXPORTS_PER_HOUR attempts per user; audited and alerted",
@@ -216,6 +220,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/wallets/recover",
       tags,
+      ...guardedWrite("wallets:manage"),
       summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
       request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
       responses: { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
@@ -232,6 +237,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/kyc",
       tags,
+      ...guardedWrite("wallets:manage"),
       summary: "Set or clear a recipient's KYC flag (audited)",
       request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
       responses: { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
@@ -246,6 +252,7 @@ export const paymentsApp = payments
       method: "get",
       path: "/audit",
       tags,
+      ...guarded("audit:read"),
       summary: "The ledger's audit log, newest first",
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
       responses: { 200: jsonResponse(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
@@ -261,7 +268,7 @@ export const paymentsApp = payments
       tags,
       summary: "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
       // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
-      middleware: requireRole("NODE_OPERATOR"),
+      ...guardedWrite("payouts:request"),
       request: {
         ...post,
         ...body(
@@ -281,7 +288,7 @@ export const paymentsApp = payments
       const { recipient, amount, nodeId } = c.req.valid("json");
       const units = unwrap(await outcome(() => parseAmount(amount, payoutRange(loadConfig(c.env)))));
       if (recipient !== undefined) unwrap(await outcome(() => requireAddress(recipient, "recipient")));
-      if (ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN) {
+      if (can(principal.role, "payouts:manage:any")) {
         if (recipient === undefined) throw new ApiError("validation-failed", "recipient is required.", { errors: [{ location: "body", path: "recipient", message: "required" }] });
         const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
         return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source: "admin", requestedBy: principal.userId })), 201);
@@ -302,7 +309,7 @@ export const paymentsApp = payments
     async (c) => {
       const principal = principalOf(c);
       const list = await ledgerPlain(c, "listPayouts", (s) => s.listPayouts(c.req.valid("query")));
-      const visible = ROLE_RANK[principal.role] >= ROLE_RANK.ADMIN ? list : list.filter((p) => p.requestedBy === principal.userId);
+      const visible = can(principal.role, "payouts:manage:any") ? list : list.filter((p) => p.requestedBy === principal.userId);
       return c.json({ payouts: visible }, 200);
     },
   )
@@ -321,7 +328,7 @@ export const paymentsApp = payments
     async (c) => {
       const principal = principalOf(c);
       const payout = await ledger(c, "getPayout", (s) => s.getPayout(c.req.valid("param").id));
-      if (ROLE_RANK[principal.role] < ROLE_RANK.ADMIN && payout.requestedBy !== principal.userId) {
+      if (!can(principal.role, "payouts:manage:any") && payout.requestedBy !== principal.userId) {
         throw new ApiError("not-found", `No payout ${payout.id}.`);
       }
       return c.json(payout, 200);
@@ -332,6 +339,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts/{id}/approve",
       tags,
+      ...guardedWrite("payouts:approve"),
       summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
       request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
       responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
@@ -343,6 +351,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts/{id}/reject",
       tags,
+      ...guardedWrite("payouts:approve"),
       summary: "Reject a requested or approved payout (ADMIN)",
       request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
       responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
@@ -354,6 +363,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts/process",
       tags,
+      ...guardedWrite("payouts:approve"),
       summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
       request: { ...post, ...body(z.object({}).strict()) },
       responses: {
@@ -370,6 +380,7 @@ export const paymentsApp = payments
       method: "post",
       path: "/stakes",
       tags,
+      ...guardedWrite("wallets:manage"),
       summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
       request: { ...post, ...body(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()) },
       responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
@@ -381,7 +392,7 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({ method: "get", path: "/stakes", tags, summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
+    createRoute({ method: "get", path: "/stakes", tags, ...guarded("wallets:manage"), summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
     async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
   )
   .openapi(stakeActionRoute("/stakes/{id}/unfreeze", "Unfreeze a stake (not before STAKING_DURATION_DAYS)"), async (c) =>

@@ -3,7 +3,8 @@ import type { RdpActor } from "../../durable-objects/rdp-host/index.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
-import { principalOf, ROLE_RANK } from "../middleware/authenticate.ts";
+import { can } from "../../shared/rbac.ts";
+import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
 
 export function hostStub(c: Context<AppEnv>, hostId: string) {
@@ -13,8 +14,6 @@ export function hostStub(c: Context<AppEnv>, hostId: string) {
 export function directory(c: Context<AppEnv>) {
   return c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
 }
-
-export const isAdmin = (actor: { role: RdpActor["role"] }) => ROLE_RANK[actor.role] >= ROLE_RANK.ADMIN;
 
 /** Calls an RdpHostDO method; a returned refusal becomes the problem it names. */
 export async function callHost<T>(method: string, call: () => Promise<Outcome<T>>): Promise<T> {
@@ -32,14 +31,14 @@ export async function actorFor(c: Context<AppEnv>, hostId: string): Promise<RdpA
 /** Host-wide views (status, listing, alerts): the host's operator or an admin; others see 404. */
 export async function operatorFor(c: Context<AppEnv>, hostId: string): Promise<RdpActor> {
   const actor = await actorFor(c, hostId);
-  if (!actor.operatesHost && !isAdmin(actor)) throw new ApiError("not-found", `No host ${hostId}.`);
+  if (!actor.operatesHost && !can(actor.role, "rdp:manage:any")) throw new ApiError("not-found", `No host ${hostId}.`);
   return actor;
 }
 
 /** Every host id the caller may list: all registered nodes for admins, their own for operators. */
 export async function visibleHosts(c: Context<AppEnv>): Promise<string[]> {
   const principal = principalOf(c);
-  if (isAdmin(principal)) {
+  if (can(principal.role, "rdp:manage:any")) {
     const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory(c).listPools());
     const nodes = await Promise.all(
       pools.map((p) => callDurableObject("NodePoolDO", "listNodes", () => c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(p.name)).listNodes())),

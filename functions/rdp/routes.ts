@@ -1,10 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
-import { principalOf, requireRole } from "../middleware/authenticate.ts";
+import { principalOf } from "../middleware/authenticate.ts";
+import { can } from "../../shared/rbac.ts";
+import { guarded } from "../middleware/authorize.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import { callSession, sessionStub } from "../sessions/context.ts";
-import { actorFor, callHost, hostStub, isAdmin, operatorFor, visibleHosts } from "./context.ts";
+import { actorFor, callHost, hostStub, operatorFor, visibleHosts } from "./context.ts";
 import {
   AlertListSchema,
   AlertQuery,
@@ -39,7 +41,7 @@ const listAll = createRoute({
   path: "/servers",
   tags,
   summary: "RDP servers on every host the caller operates (admins: all hosts)",
-  middleware: [requireRole("NODE_OPERATOR")],
+  ...guarded("rdp:host:operate"),
   request: { query: ListQuery },
   responses: { 200: jsonResponse(ServerListSchema, "Servers, newest first per host"), ...problemResponses(400, 401, 403, 429) },
 });
@@ -49,7 +51,7 @@ const listAlerts = createRoute({
   path: "/alerts",
   tags,
   summary: "Monitor alerts (limit warnings and terminations) on every host (ADMIN)",
-  middleware: [requireRole("ADMIN")],
+  ...guarded("rdp:manage:any"),
   request: { query: AlertQuery },
   responses: { 200: jsonResponse(AlertListSchema, "Alerts, newest first"), ...problemResponses(400, 401, 403, 429) },
 });
@@ -172,7 +174,7 @@ export const rdpRoutes = createApp()
     const { ownerId, nodeId, state } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
-    if (ownerId !== principal.userId && !isAdmin(principal)) throw new ApiError("not-found", "No such session.");
+    if (ownerId !== principal.userId && !can(principal.role, "rdp:manage:any")) throw new ApiError("not-found", "No such session.");
     if (state !== "created" && state !== "recording") {
       throw new ApiError("invalid-state", `The session is ${state}; desktops are for created or recording sessions.`, { state });
     }

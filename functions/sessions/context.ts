@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { SessionSummary } from "../../durable-objects/session-index/schema.ts";
 import type { Actor, SessionView } from "../../durable-objects/session/index.ts";
 import { ApiError } from "../../shared/errors.ts";
+import { can } from "../../shared/rbac.ts";
 import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
@@ -22,7 +23,8 @@ export function userActorOf(c: Context<AppEnv>): Extract<Actor, { kind: "user" }
   return actor;
 }
 
-export const isAdmin = (actor: Actor) => actor.kind === "user" && (actor.role === "ADMIN" || actor.role === "SUPER_ADMIN");
+/** Whether the actor may act on other owners' sessions (shared/rbac.ts "recordings:manage:any"). */
+export const mayManageAny = (actor: Actor) => actor.kind === "user" && can(actor.role, "recordings:manage:any");
 
 export function sessionStub(c: Context<AppEnv>, id: string) {
   return c.env.SESSIONS.get(c.env.SESSIONS.idFromName(id));

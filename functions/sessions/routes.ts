@@ -9,7 +9,7 @@ import {
   decodeCursor,
   encodeCursor,
   indexStub,
-  isAdmin,
+  mayManageAny,
   sessionJson,
   sessionStub,
   summaryJson,
@@ -130,7 +130,7 @@ export const sessionRoutes = createApp()
   .openapi(createSession, async (c) => {
     const actor = userActorOf(c);
     const body = c.req.valid("json");
-    if (body.ownerId !== undefined && body.ownerId !== actor.userId && !isAdmin(actor)) {
+    if (body.ownerId !== undefined && body.ownerId !== actor.userId && !mayManageAny(actor)) {
       throw new ApiError("forbidden", "Only admins may create sessions for another user.");
     }
     const placement = await placeableNode(c, body.nodeId);
@@ -152,13 +152,13 @@ export const sessionRoutes = createApp()
   .openapi(listSessions, async (c) => {
     const actor = userActorOf(c);
     const query = c.req.valid("query");
-    if (query.ownerId !== undefined && query.ownerId !== actor.userId && !isAdmin(actor)) {
+    if (query.ownerId !== undefined && query.ownerId !== actor.userId && !mayManageAny(actor)) {
       throw new ApiError("forbidden", "Only admins may list other users' sessions.");
     }
     const limit = query.limit ?? 20;
     const page = await callDurableObject("SessionIndexDO", "list", () =>
       indexStub(c).list({
-        ownerId: isAdmin(actor) ? query.ownerId : actor.userId,
+        ownerId: mayManageAny(actor) ? query.ownerId : actor.userId,
         nodeId: query.nodeId,
         state: query.state,
         createdFrom: query.createdFrom ? Date.parse(query.createdFrom) : undefined,
@@ -174,7 +174,7 @@ export const sessionRoutes = createApp()
     const actor = userActorOf(c);
     const { q, limit } = c.req.valid("query");
     const hits = await callDurableObject("SessionIndexDO", "search", () =>
-      indexStub(c).search(q, { ownerId: isAdmin(actor) ? undefined : actor.userId, limit: limit ?? 20 }),
+      indexStub(c).search(q, { ownerId: mayManageAny(actor) ? undefined : actor.userId, limit: limit ?? 20 }),
     );
     return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet })) }, 200);
   })

@@ -6,6 +6,7 @@ import { txId, type AnchorTx } from "../../shared/chain/transactions.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
 import { TestNode } from "./node-agent.ts";
 
 const chain = () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
@@ -182,10 +183,13 @@ describe("/api/v1/chain", () => {
     });
     expect((await api("/api/v1/chain/transactions", init())).status).toBe(401);
     expect((await api("/api/v1/chain/transactions", init(await tokenFor("u", "USER")))).status).toBe(403);
-    const ok = await api("/api/v1/chain/transactions", init(await tokenFor("a", "ADMIN")));
+    // chain:manage is privileged: a token merely claiming ADMIN is refused; a live admin session passes.
+    expect((await api("/api/v1/chain/transactions", init(await tokenFor("a", "ADMIN")))).status).toBe(401);
+    const admin = await steppedUpAdmin();
+    const ok = await api("/api/v1/chain/transactions", init(admin.token));
     expect(ok.status).toBe(202);
     const dup = await api("/api/v1/chain/transactions", {
-      ...init(await tokenFor("a", "ADMIN")),
+      ...init(admin.token),
       body: JSON.stringify({ transactions: [anchor("session-f", 9).tx] }),
     });
     expect(dup.status).toBe(409);

@@ -103,6 +103,17 @@ export class TestNode {
   }
 }
 
+/**
+ * A request with a real ADMIN's token (test/worker/admin-helpers.ts steppedUpAdmin): privileged
+ * writes (shared/rbac.ts PRIVILEGED) check the caller's current role and login session.
+ */
+export async function asAdmin(token: string, path: string, init: RequestInit = {}) {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${token}`);
+  if (init.body) headers.set("Content-Type", "application/json");
+  return api(path, { ...init, headers });
+}
+
 export async function asOperator(operatorId: string, path: string, init: RequestInit = {}, role: "NODE_OPERATOR" | "ADMIN" | "USER" = "NODE_OPERATOR") {
   const headers = new Headers(init.headers);
   headers.set("Authorization", `Bearer ${await tokenFor(operatorId, role)}`);

@@ -5,7 +5,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ApiError } from "../../shared/errors.ts";
 import { verifyNodeCredential } from "../../functions/nodes/credential.ts";
 import { api, problemOf, TEST_JWT_SECRET } from "./helpers.ts";
-import { asOperator, QUIET, TestNode } from "./node-agent.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
+import { asAdmin, asOperator, QUIET, TestNode } from "./node-agent.ts";
 
 function poolStub(name: string) {
   return env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
@@ -154,13 +155,19 @@ describe("suspension by an admin", () => {
     const byOperator = await asOperator(node.operatorId, path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse" }) });
     expect(byOperator.status).toBe(403);
 
-    const suspend = await asOperator("admin-7", path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse report" }) }, "ADMIN");
+    // A token that merely claims ADMIN (no live admin session behind it) is refused: suspension is privileged.
+    const claimed = await asOperator("admin-7", path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse report" }) }, "ADMIN");
+    expect(claimed.status).toBe(401);
+    expect((await nodeState(node)).state).toBe("active");
+
+    const admin = await steppedUpAdmin();
+    const suspend = await asAdmin(admin.token, path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse report" }) });
     expect(suspend.status).toBe(200);
     expect((await suspend.json<{ state: string }>()).state).toBe("suspended");
     expect((await node.beat()).status).toBe(401);
     expect(await poolStub(node.pool).credentialStatus(node.id, node.jti)).toMatchObject({ valid: false, state: "suspended" });
 
-    const reinstate = await asOperator("admin-7", path, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "cleared" }) }, "ADMIN");
+    const reinstate = await asAdmin(admin.token, path, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "cleared" }) });
     expect((await reinstate.json<{ state: string }>()).state).toBe("offline");
     expect((await node.beat()).status).toBe(200);
     expect((await nodeState(node)).state).toBe("active");
@@ -176,7 +183,8 @@ describe("suspension by an admin", () => {
     expect(await poolStub(node.pool).credentialStatus(node.id, node.jti)).toMatchObject({ valid: false, state: "terminated" });
     const again = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`, { method: "DELETE" });
     expect(again.status).toBe(200);
-    const reinstate = await asOperator("admin-7", `/api/v1/nodes/${node.id}/suspension`, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "x" }) }, "ADMIN");
+    const admin = await steppedUpAdmin();
+    const reinstate = await asAdmin(admin.token, `/api/v1/nodes/${node.id}/suspension`, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "x" }) });
     expect(reinstate.status).toBe(409);
     expect((await problemOf(reinstate)).type).toBe("/problems/node-state-conflict");
   });

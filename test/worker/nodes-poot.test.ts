@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { asOperator, QUIET, EPOCH_MS, poolStub, storeBeats, TestNode } from "./node-agent.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
+import { asAdmin, asOperator, QUIET, EPOCH_MS, poolStub, storeBeats, TestNode } from "./node-agent.ts";
 import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.ts";
 
 // Issue 15: operational time and credits come from what the server observed, beats answer the
@@ -165,11 +166,10 @@ describe("credits from what the server saw", () => {
     expect(await openAlerts(key)).toEqual([expect.objectContaining({ severity: "warning", source: "node-pool", state: "open" })]);
 
     // Only an admin decides; releasing pays what the server saw (110 credits), never the claim.
+    const admin = await steppedUpAdmin();
+    const init = { method: "POST", body: JSON.stringify({ decision: "release" }) };
     const review = (role: "NODE_OPERATOR" | "ADMIN") =>
-      asOperator(role === "ADMIN" ? "admin-poot" : node.operatorId, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, {
-        method: "POST",
-        body: JSON.stringify({ decision: "release" }),
-      }, role);
+      role === "ADMIN" ? asAdmin(admin.token, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init) : asOperator(node.operatorId, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init);
     expect((await review("NODE_OPERATOR")).status).toBe(403);
     const released = await review("ADMIN");
     expect(released.status).toBe(200);
@@ -179,7 +179,7 @@ describe("credits from what the server saw", () => {
     const entries = await runInDurableObject(audit, (_i, state) =>
       state.storage.sql.exec("SELECT action, actor_id FROM audit_events WHERE target_id = ?", `${node.id}:${epoch}`).toArray(),
     );
-    expect(entries).toEqual([{ action: "admin.node_epoch_review", actor_id: "admin-poot" }]);
+    expect(entries).toEqual([{ action: "admin.node_epoch_review", actor_id: admin.id }]);
     const credit = (await pool.pendingChainTransactions(100)).find((t) => t.type === "work-credit" && t.nodeId === node.id);
     expect(credit).toMatchObject({ credits: 110, weight: 110, operationalSeconds: 3600, sessionSeconds: 3000, bytesRecorded: String(2 * 4096) });
     expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 110 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { sign } from "hono/jwt";
 import { api, problemOf, TEST_JWT_SECRET } from "./helpers.ts";
-import { asOperator, TestNode } from "./node-agent.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
+import { asAdmin, TestNode } from "./node-agent.ts";
 import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.ts";
 
 // The credential functions/nodes issues at registration ({ typ, sub, pool, jti, iat, exp }) is what
@@ -24,10 +25,11 @@ describe("uploads with a credential issued by functions/nodes", { timeout: 60_00
     expect((await other.register()).status).toBe(201);
     expect((await put(2, { "X-Node-Credential": other.credential })).status).toBe(403);
 
-    const suspend = await asOperator("admin-s", `/api/v1/nodes/${node.id}/suspension`, {
+    const admin = await steppedUpAdmin();
+    const suspend = await asAdmin(admin.token, `/api/v1/nodes/${node.id}/suspension`, {
       method: "PUT",
       body: JSON.stringify({ suspended: true, reason: "test" }),
-    }, "ADMIN");
+    });
     expect(suspend.status).toBe(200);
     const refused = await put(2, { "X-Node-Credential": node.credential });
     expect(refused.status).toBeGreaterThanOrEqual(401);

@@ -1,7 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { asOperator } from "./node-agent.ts";
+import { steppedUpAdmin } from "./admin-helpers.ts";
+import { asAdmin } from "./node-agent.ts";
 import { createSession, env, nodeHeaders, nodeIdOf, putChunk, chunkBytes, recordingSession, userHeaders, type SessionJson } from "./session-helpers.ts";
 
 describe("session lifecycle", { timeout: 30_000 }, () => {
@@ -42,10 +43,11 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     expect(await problemOf(unknown)).toMatchObject({ type: "/problems/unknown-node", nodeId: "node_not-registered" });
 
     const nodeId = await nodeIdOf("node-placed");
-    const suspend = await asOperator("admin-placer", `/api/v1/nodes/${nodeId}/suspension`, {
+    const admin = await steppedUpAdmin();
+    const suspend = await asAdmin(admin.token, `/api/v1/nodes/${nodeId}/suspension`, {
       method: "PUT",
       body: JSON.stringify({ suspended: true, reason: "maintenance" }),
-    }, "ADMIN");
+    });
     expect(suspend.status).toBe(200);
     const suspended = await post(nodeId);
     expect(suspended.status).toBe(409);
@@ -53,10 +55,10 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     const after = (await (await api("/api/v1/sessions", { headers: await userHeaders("placer") })).json()) as { items: unknown[] };
     expect(after.items).toHaveLength(before.items.length); // nothing was created
 
-    const lifted = await asOperator("admin-placer", `/api/v1/nodes/${nodeId}/suspension`, {
+    const lifted = await asAdmin(admin.token, `/api/v1/nodes/${nodeId}/suspension`, {
       method: "PUT",
       body: JSON.stringify({ suspended: false, reason: "back" }),
-    }, "ADMIN");
+    });
     expect(lifted.status).toBe(200);
     expect((await post(nodeId)).status).toBe(201);
   });
