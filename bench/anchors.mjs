@@ -16,7 +16,7 @@ import { verifyEd25519Native, verifyEd25519Noble } from "../shared/chain/ed25519
 import { canonicalBytes } from "../shared/chain/canonical.ts";
 import { txInclusionProofs, verifyTxInclusion } from "../shared/chain/proof.ts";
 import { MerkleTree, toHex } from "../shared/merkle/index.ts";
-import { adminToken } from "./admin-token.mjs";
+import { HttpsClient, superAdminLogin, TronWallet } from "../test/e2e/helpers/lucid-client.ts";
 
 const BATCHED = Number(process.env.BENCH_ANCHORS ?? 20_000);
 const SINGLE = Number(process.env.BENCH_SINGLE_ANCHORS ?? 1_000);
@@ -168,18 +168,22 @@ try {
   await proofVerifyBench();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const admin = await TronWallet.create(); // the bootstrap SUPER_ADMIN, who may submit chain transactions
   const { configPath } = buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
     publicOrigin: `http://127.0.0.1:${port}`,
-    vars: { BLOCK_INTERVAL_SECONDS: "1", CHAIN_MAX_TXS_PER_BLOCK: "100000", RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
+    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, BLOCK_INTERVAL_SECONDS: "1", CHAIN_MAX_TXS_PER_BLOCK: "100000", RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
   });
   const secrets = randomSecrets();
   workerd = startWorkerd(configPath, { env: secrets });
   await waitForHttp(`${base}/health`);
-  const token = await adminToken(secrets);
+  // Submitting chain transactions is a privileged write: a real login session with TOTP, not a bare token.
+  const client = new HttpsClient(base);
+  const token = (await superAdminLogin(client, admin)).full.accessToken;
+  await client.close();
   const single = await ingest(base, token, "single", SINGLE, 1, 8, workerd.child.pid).catch((error) => {
     console.error(workerd.output().split("\n").slice(-20).join("\n"));
     throw error;

@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { hexToBytes, producerPublicKey } from "../../shared/chain/block.ts";
 import { toHex } from "../../shared/merkle/index.ts";
 import { until } from "../node/helpers/until.ts";
+import { HttpsClient, superAdminLogin, TronWallet } from "./helpers/lucid-client.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-chain-"));
@@ -61,6 +61,7 @@ interface Instance {
   producer: string;
   relayToPeer: Relay;
   workerd?: WorkerdProcess;
+  adminToken?: string;
 }
 
 const instances: Instance[] = [];
@@ -71,8 +72,8 @@ async function get(instance: Instance, path: string) {
 }
 
 async function submitAnchor(instance: Instance, sessionId: string) {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await sign({ sub: "admin-e2e", role: "ADMIN", iat: now, exp: now + 900 }, instance.env.JWT_SECRET_KEY, "HS256");
+  // Submitting chain transactions is a privileged write: a real SUPER_ADMIN login session with TOTP.
+  const token = instance.adminToken!;
   const root = toHex(crypto.getRandomValues(new Uint8Array(32)));
   const res = await fetch(`${instance.base}/api/v1/chain/transactions`, {
     method: "POST",
@@ -89,6 +90,7 @@ beforeAll(async () => {
   const ports = [await freePort(), await freePort()];
   const secrets = [randomSecrets(), randomSecrets()];
   const producers = secrets.map((s) => producerPublicKey(hexToBytes(s.CHAIN_PRODUCER_KEY)));
+  const admin = await TronWallet.create(); // each instance's bootstrap SUPER_ADMIN
   // Each relay leads to the *other* instance.
   const relays = [await Relay.start(ports[1]!), await Relay.start(ports[0]!)];
   const genesis = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
@@ -108,6 +110,7 @@ beforeAll(async () => {
         CHAIN_SYNC_PAGE_BLOCKS: "2",
         CHAIN_SYNC_ROUND_BLOCKS: "2",
         CHAIN_SYNC_BUDGET_MS: "0",
+        BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address,
       },
       outboundAllow: ["local"],
     });
@@ -117,6 +120,9 @@ beforeAll(async () => {
   }
   for (const instance of instances) {
     await waitForWorkerd(instance.workerd, `${instance.base}/health`, 30_000);
+    const client = new HttpsClient(instance.base);
+    instance.adminToken = (await superAdminLogin(client, admin)).full.accessToken;
+    await client.close();
   }
 });
 

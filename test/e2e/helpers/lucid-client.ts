@@ -1,4 +1,4 @@
-// A client of a self-hosted Lucid over HTTPS that trusts exactly one certificate (as the pinned
+// A client of a self-hosted Lucid over HTTPS that trusts exactly one certificate (or over plain HTTP on loopback) (as the pinned
 // Electron GUI does), TRON wallets that log in by signing the server's challenge (TIP-191), and the
 // enrolment of a node through the real API. Shared by the whole-flow e2e test and bench/workerd-rss.
 import { ed25519 } from "@noble/curves/ed25519.js";
@@ -19,9 +19,10 @@ export class HttpsClient {
   readonly base: string;
   readonly dispatcher: Agent;
 
-  constructor(base: string, certPem: string) {
+  /** `certPem`: the one certificate to trust over HTTPS; without it, plain HTTP on loopback. */
+  constructor(base: string, certPem?: string) {
     this.base = base;
-    this.dispatcher = new Agent({ connect: { ca: certPem } });
+    this.dispatcher = new Agent(certPem ? { connect: { ca: certPem } } : {});
   }
 
   async call<T = Record<string, unknown>>(method: string, path: string, options: { token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
