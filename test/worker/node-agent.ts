@@ -145,3 +145,10 @@ export async function storeBeats(node: TestNode, epoch: number, beats: [offset: 
     }
   });
 }
+
+/** Sets what a node has earned and not yet requested (as closed epochs would have), in base units; credits follow at 1 per 1000 units. */
+export async function setAccrued(node: TestNode, units: number) {
+  await runInDurableObject(poolStub(node.pool), (_i, state) => {
+    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", units, Math.floor(units / 1000), node.id);
+  });
+}

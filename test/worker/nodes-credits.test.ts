@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { problemOf } from "./helpers.ts";
-import { asOperator, EPOCH_MS, poolStub, storeBeats, TestNode } from "./node-agent.ts";
+import { asOperator, EPOCH_MS, poolStub, setAccrued, storeBeats, TestNode } from "./node-agent.ts";
 
 
 
@@ -14,11 +14,6 @@ const GAPPY: [number, number, number][] = [
   [460, 0, 0], [580, 0, 0], [3550, 0, 0], [3610, 0, 0],
 ];
 
-async function setAccrued(node: TestNode, units: number) {
-  await runInDurableObject(poolStub(node.pool), (_i, state) => {
-    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", units, Math.floor(units / 1000), node.id);
-  });
-}
 
 let node: TestNode;
 let epoch: number;

@@ -1,10 +1,9 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createAccount, toHexAddress } from "../../shared/tron/address.ts";
 import { steppedUpAdmin } from "./admin-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
-import { TestNode } from "./node-agent.ts";
+import { setAccrued, TestNode } from "./node-agent.ts";
 import { fund, inspect, produce } from "./tron-double.ts";
 
 type Role = "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN";
@@ -34,9 +33,7 @@ async function operatorWithNode(accruedUnits: number) {
   const node = new TestNode(operatorId);
   const payoutAddress = createAccount().address;
   expect((await node.register({ payoutAddress })).status).toBe(201);
-  await runInDurableObject(env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool)), (_i, state) => {
-    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", accruedUnits, Math.floor(accruedUnits / 1000), node.id);
-  });
+  await setAccrued(node, accruedUnits);
   return { ...(await caller("NODE_OPERATOR", operatorId)), node, payoutAddress };
 }
 

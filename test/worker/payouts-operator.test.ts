@@ -4,19 +4,15 @@ import { describe, expect, it } from "vitest";
 import { createAccount } from "../../shared/tron/address.ts";
 import { enrolTotp, login, newWallet, nextCode } from "./auth-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
-import { TestNode } from "./node-agent.ts";
+import { poolStub, setAccrued, TestNode } from "./node-agent.ts";
 
 // Issue 15, "payouts only of what was earned": what a NODE_OPERATOR may ask payments for.
-
-const poolOf = (node: TestNode) => env.NODE_POOLS.get(env.NODE_POOLS.idFromName(node.pool));
 
 async function operatorNode(accruedUnits: number, operatorId = `op-${crypto.randomUUID()}`) {
   const node = new TestNode(operatorId);
   const payoutAddress = createAccount().address;
   expect((await node.register({ payoutAddress })).status).toBe(201);
-  await runInDurableObject(poolOf(node), (_i, state) => {
-    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", accruedUnits, Math.floor(accruedUnits / 1000), node.id);
-  });
+  await setAccrued(node, accruedUnits);
   const token = await tokenFor(operatorId, "NODE_OPERATOR");
   const pay = (body: Record<string, unknown>) =>
     api("/api/v1/payments/payouts", {
@@ -130,7 +126,7 @@ describe("changing a node's payout address", () => {
     expect(await op.view()).toMatchObject({ accrued: "30.000000", requested: "0.000000" });
 
     // Once the cool-down is over, the new address receives.
-    await runInDurableObject(poolOf(op.node), (_i, state) => {
+    await runInDurableObject(poolStub(op.node.pool), (_i, state) => {
       state.storage.sql.exec("UPDATE nodes SET payout_address_usable_at = ? WHERE id = ?", Date.now() - 1, op.node.id);
     });
     expect((await op.pay({ amount: "5", recipient: op.payoutAddress })).status).toBe(403); // the old one no longer
