@@ -109,8 +109,12 @@ describe("spool drainer", () => {
     server.goDown(); // every attempt fails until the lockdown below
     drainer.kick();
     await until("the pass to start", () => lines.some((l) => l.includes("spool sess-long: uploading")), { intervalMs: 5 });
+    // The hold ends the pass: were it ignored, the pass would retry against the dead server forever.
+    // The server comes back only after it ended, since a PUT already in flight is allowed to finish.
     drainer.setWritesHeld(true);
+    await drainer.idle();
     server.comeBack();
+    drainer.kick(); // held: no pass starts
     await drainer.idle();
     expect(server.session("sess-long").size).toBe(0);
     expect((await Spool.inspect(join(spoolRoot, "sess-long"))).pending).toHaveLength(6);
