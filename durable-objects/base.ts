@@ -48,6 +48,9 @@ export abstract class SqlDurableObject<Schema extends Record<string, unknown>, E
     return { ok: true, at: Date.now() };
   }
 
+  /** Runs before every start's migrations: repairs data a pending migration could not take. */
+  protected beforeMigrate(): void {}
+
   /** Runs once after migrations; load in-memory caches here. */
   protected onStart(): void | Promise<void> {}
 
@@ -84,6 +87,7 @@ export abstract class SqlDurableObject<Schema extends Record<string, unknown>, E
           this.#started = true;
           return;
         }
+        this.ctx.storage.transactionSync(() => this.beforeMigrate());
         await migrate(this.db, this.migrations);
         await this.onStart();
         this.#dormant = false;

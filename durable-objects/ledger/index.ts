@@ -14,6 +14,7 @@ import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import { openBackup, openKey, parseWalletKey, sealBackup, sealKey, type BackupEnvelope } from "./keys.ts";
 import { RefusalError, outcome, type Outcome } from "../../shared/outcome.ts";
+import { revertDuplicateTxids } from "./repair.ts";
 import { requireAddress } from "./rules.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { PayoutRouter } from "./payout-router.ts";
@@ -127,6 +128,10 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   // ── wallets ────────────────────────────────────────────────────────────────────────────
+
+  protected override beforeMigrate(): void {
+    revertDuplicateTxids(this.ctx.storage.sql);
+  }
 
   async createWallet(input: {
     kind: WalletKind;
