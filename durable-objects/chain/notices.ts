@@ -7,6 +7,7 @@ import { insertRows } from "./bulk.ts";
 import type { ChainState } from "./state.ts";
 import type { AnchorNotice, AnchorWithdrawal } from "./types.ts";
 import * as schema from "./schema.ts";
+import { backoffMs } from "../scheduler.ts";
 
 const sessionRefusal = z.object({ ok: z.literal(false), problem: z.object({ slug: z.string(), detail: z.string() }) });
 const withdrawal = z.object({ chain: z.string(), txId: z.string(), withdrawn: z.literal(true) });
@@ -89,7 +90,7 @@ export async function deliverAnchorNotices(state: ChainState, now: number): Prom
       db.delete(schema.anchorNotices).where(unchanged).run();
     } else {
       const attempts = row.attempts + 1;
-      const delay = Math.min(state.timing.slotMs * 2 ** attempts, 3_600_000);
+      const delay = backoffMs(attempts, { baseMs: 2 * state.timing.slotMs, maxMs: 3_600_000 });
       db.update(schema.anchorNotices)
         .set({ attempts, nextAt: now + delay, lastError: error })
         .where(unchanged)

@@ -6,6 +6,7 @@ import { toHex } from "../../shared/merkle/index.ts";
 import { logEvent } from "../../shared/log.ts";
 import type { ChainState } from "./state.ts";
 import * as schema from "./schema.ts";
+import { backoffMs } from "../scheduler.ts";
 
 /**
  * Once an epoch has ended, anchors the head it ended with on TRON through the payments function
@@ -65,7 +66,7 @@ export async function anchorEpochsOnTron(state: ChainState, now: number): Promis
     }
     const attempts = row.attempts + 1;
     db.update(schema.tronAnchors)
-      .set({ attempts, nextAt: now + Math.min(timing.slotMs * 2 ** attempts, 3_600_000), lastError: error, updatedAt: now })
+      .set({ attempts, nextAt: now + backoffMs(attempts, { baseMs: 2 * timing.slotMs, maxMs: 3_600_000 }), lastError: error, updatedAt: now })
       .where(eq(schema.tronAnchors.epoch, row.epoch))
       .run();
     logEvent("warn", "chain.tron_anchor_failed", { epoch: row.epoch, attempts, error });

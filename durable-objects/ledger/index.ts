@@ -38,6 +38,7 @@ import {
   type WalletRow,
   type WalletView,
 } from "./views.ts";
+import { wakeBy } from "../scheduler.ts";
 
 /** After a reconciliation that could not read the chain, the next attempt waits this long. */
 const RECONCILE_RETRY_MS = 60_000;
@@ -481,8 +482,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   async #scheduleReconciliation(retryAt?: number): Promise<void> {
     const due = retryAt ?? this.#reconciler.nextDue();
     if (due === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > due) await this.ctx.storage.setAlarm(Math.max(due, Date.now()));
+    await wakeBy(this.ctx.storage, due, { notBefore: Date.now() });
   }
 
   /** Test hook (LUCID_ENV=test only): the object aborts right after `point`, as a crash would. */

@@ -11,6 +11,7 @@ import { RefusalError, outcome, type Outcome } from "../../shared/outcome.ts";
 import { parseAmount, payoutRange, requireAddress } from "./rules.ts";
 import * as schema from "./schema.ts";
 import { iso, payoutView, type PayoutRow, type PayoutView, type ProcessSummary, type WalletRow } from "./views.ts";
+import { wakeBy } from "../scheduler.ts";
 
 /**
  * The payout router: each payout is a persisted state machine
@@ -246,8 +247,7 @@ export class PayoutRouter {
     const waiting = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(eq(schema.payouts.state, "approved")).get();
     const config = this.#d.config();
     const at = (waiting?.n ?? 0) >= config.PAYOUT_BATCH_MAX ? Date.now() : Date.now() + config.PAYOUT_BATCH_INTERVAL_SECONDS * 1000;
-    const current = await this.#d.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.#d.ctx.storage.setAlarm(at);
+    await wakeBy(this.#d.ctx.storage, at);
   }
 
   async processOnce(): Promise<ProcessSummary> {

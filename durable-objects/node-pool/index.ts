@@ -18,6 +18,7 @@ import { addressCoolingDown, changePayoutAddress, deliverDuePayouts, markDeliver
 import type { PayoutRequest } from "../../shared/nodes/payout.ts";
 import * as schema from "./schema.ts";
 import { epochView, nodeView, payoutView, type EpochView, type NodeRow, type NodeView, type PayoutView } from "./views.ts";
+import { wakeBy } from "../scheduler.ts";
 
 export interface RegisterInput {
   pool: string;
@@ -490,8 +491,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   async #ensureAlarm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    await wakeBy(this.ctx.storage, at);
   }
 
   async #scheduleNextAlarm(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
+import { backoffMs } from "../scheduler.ts";
 
 /**
  * Where the pool's payout outbox delivers: payments' LedgerDO. Where no LEDGER binding exists
@@ -36,5 +37,5 @@ export const RETRY_MAX_MS = 3_600_000;
 
 /** Exponential back-off: 30 s, 1 min, 2 min, … capped at 1 h. `attempts` counts failures so far. */
 export function retryDelayMs(attempts: number): number {
-  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1));
+  return backoffMs(attempts, { baseMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS });
 }

@@ -4,6 +4,7 @@ import type { CommandQueue, CommandRow } from "./command-queue.ts";
 import type { ServerController } from "./controller.ts";
 import type { Host } from "./host.ts";
 import * as schema from "./schema.ts";
+import { wakeBy } from "../scheduler.ts";
 
 const { servers } = schema;
 
@@ -100,8 +101,6 @@ export class HostAlarm {
       await storage.deleteAlarm();
       return;
     }
-    const at = Math.min(...deadlines);
-    const current = await storage.getAlarm();
-    if (current === null || current > at || current < Date.now()) await storage.setAlarm(Math.max(at, Date.now() + 10));
+    await wakeBy(storage, Math.min(...deadlines), { notBefore: Date.now() + 10, replacePast: true });
   }
 }

@@ -1,5 +1,6 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { SESSION_STATES } from "../../shared/session.ts";
+import { taskTable } from "../scheduler.ts";
 
 /** The session itself: one row, written only by its SessionDO. */
 export const session = sqliteTable("session", {
@@ -75,10 +76,5 @@ export const discards = sqliteTable("discards", {
   addedAt: integer("added_at").notNull(),
 });
 
-/** Alarm-driven work: each task runs when due and backs off after a failure. */
-export const tasks = sqliteTable("tasks", {
-  name: text("name").primaryKey(),
-  dueAt: integer("due_at").notNull(),
-  attempts: integer("attempts").notNull().default(0),
-  lastError: text("last_error"),
-});
+/** Alarm-driven work (durable-objects/scheduler.ts): each task runs when due and backs off after a failure. */
+export const tasks = taskTable();

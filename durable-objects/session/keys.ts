@@ -1,0 +1,27 @@
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import type { Actor } from "./access.ts";
+import type { SessionContext } from "./context.ts";
+import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";
+
+/**
+ * The session's data key: made and wrapped under the key-encryption key at creation, released
+ * (and the release logged) to the assigned node, the owner or an admin. The KEK is read only here.
+ */
+export class SessionKeys {
+  constructor(private readonly s: SessionContext) {}
+
+  /** A new data key for session `id`, wrapped for storage. */
+  wrapNew(id: string): Promise<string> {
+    return wrapDataKey(this.s.config.SESSION_KEK, id, newDataKey());
+  }
+
+  /** The plain data key (base64) for the assigned node, the owner or an admin. */
+  async release(actor: Actor): Promise<Outcome<{ key: string; algorithm: string }>> {
+    const row = this.s.authorize(actor, "key");
+    if (!row.ok) return row;
+    if (!row.value.wrappedKey) return refuse("gone", "The session's data key was destroyed.");
+    const key = await unwrapDataKey(this.s.config.SESSION_KEK, row.value.id, row.value.wrappedKey);
+    this.s.transaction(() => this.s.event("key-released", actor));
+    return ok({ key: toBase64(key), algorithm: "XChaCha20-Poly1305" });
+  }
+}
