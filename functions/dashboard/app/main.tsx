@@ -15,6 +15,8 @@ import { PayoutsPage } from "./pages/payouts.tsx";
 import { AccountPage } from "./pages/account.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { EmergencyPage } from "./pages/emergency.tsx";
+import { UsersPage } from "./pages/users.tsx";
+import { AlertsPage } from "./pages/alerts.tsx";
 import { NotificationBanner } from "./components/notifications.tsx";
 
 interface PageDef {
@@ -35,6 +37,8 @@ const PAGES: PageDef[] = [
   { path: "/chain", title: "Chain", least: "USER", nav: true, key: "c", render: () => <ChainPage /> },
   { path: "/payouts", title: "Payouts", least: "NODE_OPERATOR", nav: true, key: "p", render: () => <PayoutsPage /> },
   { path: "/audit", title: "Audit log", least: "ADMIN", nav: true, key: "a", render: () => <AuditPage /> },
+  { path: "/users", title: "Users", least: "ADMIN", nav: true, key: "r", render: () => <UsersPage /> },
+  { path: "/alerts", title: "Alerts", least: "ADMIN", nav: true, key: "l", render: () => <AlertsPage /> },
   { path: "/emergency", title: "Emergency", least: "ADMIN", nav: true, key: "e", render: () => <EmergencyPage /> },
   { path: "/account", title: "Account", least: "USER", nav: true, key: "u", render: () => <AccountPage /> },
 ];
