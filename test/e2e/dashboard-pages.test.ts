@@ -13,10 +13,12 @@ import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
+import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-pages-"));
 let base = "";
 let workerd: WorkerdProcess | undefined;
+let double: TronDouble | undefined;
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 let admin: { id: string; address: string; privateKey: string; totpSecret: string };
@@ -62,11 +64,22 @@ async function screenshotOf(locator: Locator, name: string) {
 
 beforeAll(async () => {
   const account = await newAccount();
+  double = await startTronDouble();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const { configPath } = buildOnLoopback(work, port, {
-    // One wrong step-up code throttles (briefly) and raises an alert the alerts page shows.
-    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: account.address, STEP_UP_MAX_FAILURES: "1", STEP_UP_BACKOFF_SECONDS: "1", STEP_UP_BACKOFF_MAX_SECONDS: "1" },
+    vars: {
+      BOOTSTRAP_SUPER_ADMIN_ADDRESS: account.address,
+      // One wrong step-up code throttles (briefly) and raises an alert the alerts page shows.
+      STEP_UP_MAX_FAILURES: "1",
+      STEP_UP_BACKOFF_SECONDS: "1",
+      STEP_UP_BACKOFF_MAX_SECONDS: "1",
+      // Wallets read balances from the TRON double; hot wallets are reconciled soon after creation.
+      TRON_RPC_URL: double.url,
+      TRON_TIMEOUT_MS: "2000",
+      PAYOUT_RECONCILE_INTERVAL_SECONDS: "10",
+    },
+    outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
   });
   workerd = startWorkerd(configPath, { env: randomSecrets() });
   await waitForWorkerd(workerd, `${base}/health`, 20_000);
@@ -99,6 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await workerd?.stop();
+  await double?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -168,5 +182,88 @@ describe("dashboard operations pages in Chromium", () => {
     await screenshotOf(resolved, "22-alerts-history");
     const history = await api<{ items: { key: string; state: string; acknowledgedBy: string | null }[] }>("/admin/alerts?state=resolved", { token: await adminToken() });
     expect(history.items.find((a) => a.key === key)).toMatchObject({ state: "resolved", acknowledgedBy: admin.id });
+  });
+
+  it("runtime configuration: a refused edit shows its field error, a saved one is a version, compared and rolled back", async () => {
+    await page.getByRole("link", { name: "Configuration" }).click();
+    const editor = page.getByTestId("config-editor");
+    await editor.getByRole("heading", { name: /^Version 0/ }).waitFor();
+
+    // Zod on the server refuses 0; the field says why and nothing is saved.
+    await editor.getByLabel("healthAlertAfterFailures").fill("0");
+    await editor.getByLabel("Reason (recorded in the audit log)").fill("alert sooner");
+    await editor.getByRole("button", { name: "Save as a new version" }).click();
+    await editor.getByRole("alert").getByText("Validation failed").waitFor();
+    await expect(editor.getByLabel("healthAlertAfterFailures").getAttribute("aria-invalid")).resolves.toBe("true");
+    expect((await api<{ version: number }>("/admin/config", { token: await adminToken() })).version).toBe(0);
+
+    await editor.getByLabel("healthAlertAfterFailures").fill("5");
+    await editor.getByLabel("lockdownMessage").fill("Maintenance: writes pause for a few minutes.");
+    await editor.getByRole("button", { name: "Save as a new version" }).click();
+    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 1 / }).waitFor();
+    await page.getByTestId("config-editor").getByLabel("notificationHistory").fill("500");
+    await page.getByTestId("config-editor").getByLabel("Reason (recorded in the audit log)").fill("keep more broadcasts");
+    await page.getByTestId("config-editor").getByRole("button", { name: "Save as a new version" }).click();
+    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 2 / }).waitFor();
+
+    // The diff of the last change (1 → 2), then of everything since the defaults.
+    const diff = page.getByTestId("config-diff");
+    await diff.getByText("1 setting differs from version 1 to 2.").waitFor();
+    await expect(diff.locator('tr[data-path="notificationHistory"] ins').textContent()).resolves.toBe("500");
+    await page.locator('select[name="diffFrom"]').selectOption("0");
+    await diff.getByText("3 settings differ from version 0 to 2.").waitFor();
+    await expect(diff.locator('tr[data-path="healthAlertAfterFailures"] del').textContent()).resolves.toBe("2");
+    await screenshotOf(page.getByRole("region", { name: "Versions" }), "23-config-versions");
+
+    await page.getByLabel("Rollback reason (recorded in the audit log)").fill("500 was too many");
+    await page.getByTestId("config-versions").locator('tr[data-version="1"]').getByRole("button", { name: "Roll back to 1" }).click();
+    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 3 / }).waitFor();
+    await page.getByTestId("config-versions").locator('tr[data-version="3"]').getByText("(rollback to 1)").waitFor();
+    await expect(page.getByTestId("config-editor").getByLabel("notificationHistory").inputValue()).resolves.toBe("200");
+    await screenshotOf(page.getByTestId("config-editor"), "24-config-editor");
+    expect(await api<{ version: number; rollbackOf: number; config: { notificationHistory: number } }>("/admin/config", { token: await adminToken() })).toMatchObject({
+      version: 3,
+      rollbackOf: 1,
+      config: { notificationHistory: 200 },
+    });
+  });
+
+  it("wallets and staking: balances from TRON, pending payouts, the reconciliation's verdict and stakes", async () => {
+    const token = await adminToken();
+    const payments = async (path: string, body: unknown) => {
+      const res = await fetch(`${base}/api/v1/payments${path}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, `${path}: ${await res.clone().text()}`).toBe(201);
+      return (await res.json()) as { id: string; address: string };
+    };
+    const hot = await payments("/wallets", { kind: "hot", label: "payouts" });
+    await payments("/wallets", { kind: "cold", label: "vault", address: (await newAccount()).address });
+    double!.chain.fund(hot.address, 5_000_000_000n, { contract: double!.usdt, units: 750_250_000n });
+    await payments("/payouts", { recipient: (await newAccount()).address, amount: "25" });
+    await payments("/payouts", { recipient: (await newAccount()).address, amount: "40.5" });
+    await payments("/stakes", { walletId: hot.id, amount: "1000", resource: "ENERGY" });
+
+    await page.getByRole("link", { name: "Wallets" }).click();
+    await page.getByRole("heading", { name: "Wallets and staking" }).waitFor();
+    const wallets = page.getByTestId("wallets");
+    const hotRow = wallets.locator('tr[data-wallet="payouts"]');
+    await hotRow.getByTestId("usdt").getByText("750.25").waitFor();
+    await expect(hotRow.getByTestId("trx").textContent()).resolves.toMatch(/^(5000|4000)(\.0+)?$/);
+    await wallets.locator('tr[data-wallet="vault"]').getByText("(watch-only)").waitFor();
+    await screenshotOf(wallets, "25-wallets");
+
+    const pending = page.getByTestId("pending-payouts");
+    await pending.getByText(/^2 payouts pending, 65\.\d+ USDT net to pay\./).waitFor();
+    await expect(pending.locator('dd[data-state="requested"]').textContent()).resolves.toMatch(/^2 · /);
+    await page.getByTestId("stakes").getByText("ENERGY").waitFor();
+
+    // The ledger's alarm reconciles the hot wallet within PAYOUT_RECONCILE_INTERVAL_SECONDS; the page polls.
+    const reconciliation = page.getByTestId("reconciliation");
+    await reconciliation.locator('[data-wallet="payouts"]').getByText("agrees").waitFor({ timeout: 45_000 });
+    await reconciliation.getByText(/0 transfers on chain, 0 payouts with a transaction/).waitFor();
+    await screenshotOf(page.locator("main"), "26-wallets-page");
   });
 });

@@ -17,6 +17,8 @@ import { AuditPage } from "./pages/audit.tsx";
 import { EmergencyPage } from "./pages/emergency.tsx";
 import { UsersPage } from "./pages/users.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
+import { ConfigPage } from "./pages/config.tsx";
+import { WalletsPage } from "./pages/wallets.tsx";
 import { NotificationBanner } from "./components/notifications.tsx";
 
 interface PageDef {
@@ -38,6 +40,8 @@ const PAGES: PageDef[] = [
   { path: "/payouts", title: "Payouts", least: "NODE_OPERATOR", nav: true, key: "p", render: () => <PayoutsPage /> },
   { path: "/audit", title: "Audit log", least: "ADMIN", nav: true, key: "a", render: () => <AuditPage /> },
   { path: "/users", title: "Users", least: "ADMIN", nav: true, key: "r", render: () => <UsersPage /> },
+  { path: "/wallets", title: "Wallets", least: "ADMIN", nav: true, key: "w", render: () => <WalletsPage /> },
+  { path: "/config", title: "Configuration", least: "ADMIN", nav: true, key: "g", render: () => <ConfigPage /> },
   { path: "/alerts", title: "Alerts", least: "ADMIN", nav: true, key: "l", render: () => <AlertsPage /> },
   { path: "/emergency", title: "Emergency", least: "ADMIN", nav: true, key: "e", render: () => <EmergencyPage /> },
   { path: "/account", title: "Account", least: "USER", nav: true, key: "u", render: () => <AccountPage /> },
