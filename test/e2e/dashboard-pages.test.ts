@@ -13,12 +13,17 @@ import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../
 import { totpCode } from "../../shared/totp.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
+import { sign } from "hono/jwt";
+import { enrol } from "../../pi-agent/lib/node/enroll.ts";
+import { ControlChannel } from "../../pi-agent/lib/node/control-channel.ts";
+import type { ResourceReport } from "../../shared/rdp/protocol.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-pages-"));
 let base = "";
 let workerd: WorkerdProcess | undefined;
 let double: TronDouble | undefined;
+let secrets: ReturnType<typeof randomSecrets>;
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
 let admin: { id: string; address: string; privateKey: string; totpSecret: string };
@@ -78,10 +83,13 @@ beforeAll(async () => {
       TRON_RPC_URL: double.url,
       TRON_TIMEOUT_MS: "2000",
       PAYOUT_RECONCILE_INTERVAL_SECONDS: "10",
+      // The RDP agent reports each desktop's resources every second (plots fill quickly).
+      RDP_REPORT_SECONDS: "1",
     },
     outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
   });
-  workerd = startWorkerd(configPath, { env: randomSecrets() });
+  secrets = randomSecrets();
+  workerd = startWorkerd(configPath, { env: secrets });
   await waitForWorkerd(workerd, `${base}/health`, 20_000);
 
   const first = await walletLogin(account);
@@ -265,5 +273,76 @@ describe("dashboard operations pages in Chromium", () => {
     await reconciliation.locator('[data-wallet="payouts"]').getByText("agrees").waitFor({ timeout: 45_000 });
     await reconciliation.getByText(/0 transfers on chain, 0 payouts with a transaction/).waitFor();
     await screenshotOf(page.locator("main"), "26-wallets-page");
+  });
+
+  it("RDP desktops: a host's desktop with its state, user and CPU/memory plotted from the agent's reports", async () => {
+    // A node enrolled as the agent does, running the agent's own control channel; its "xrdp"
+    // starts servers at once and reports rising CPU and memory every RDP_REPORT_SECONDS.
+    const at = now();
+    const operatorId = `operator-${crypto.randomUUID()}`;
+    const operatorToken = await sign({ sub: operatorId, role: "NODE_OPERATOR", iat: at, exp: at + 3600 }, secrets.JWT_SECRET_KEY, "HS256");
+    const stateDir = mkdtempSync(join(tmpdir(), "lucid-e2e-rdp-node-"));
+    const state = await enrol({ server: base, operatorToken, operatorId, payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 }, stateDir });
+    const running = new Set<string>();
+    let tick = 0;
+    const channel = new ControlChannel({
+      state,
+      agentVersion: "e2e-agent/1",
+      address: "pi.e2e",
+      handler: {
+        execute: async (command) => {
+          if (command.kind === "server.start") running.add(command.serverId);
+        },
+        list: () => [...running].map((serverId) => ({ serverId, state: "listening" as const })),
+        reports: (): ResourceReport[] => {
+          tick++;
+          return [...running].map((serverId) => ({ kind: "resources", serverId, cpuPercent: 5 + (tick % 10), memoryMb: 300 + tick * 10, diskMb: 100, rxKbps: 50, txKbps: 10 }));
+        },
+      },
+    });
+    const stop = new AbortController();
+    const run = channel.run(stop.signal);
+    try {
+      const token = await adminToken();
+      const session = await api<{ id: string }>("/sessions", { body: { nodeId: state.nodeId, title: "Desktop e2e" }, token });
+      const desktop = await api<{ server: { id: string } }>("/rdp/desktops", { body: { sessionId: session.id }, token });
+      const serverId = desktop.server.id;
+
+      await page.getByRole("link", { name: "Desktops" }).click();
+      await page.getByRole("heading", { name: "RDP desktops" }).waitFor();
+      const host = page.locator(`[data-host="${state.nodeId}"]`);
+      await host.getByText("agent connected").waitFor();
+      await host.getByText(/pi\.e2e · agent e2e-agent\/1/).waitFor();
+      const row = host.locator(`tr[data-server="${serverId}"]`);
+      await row.getByText("running").waitFor();
+      // xrdp sees a client connect once the server runs.
+      channel.send({ kind: "connection", serverId, state: "connecting", client: "203.0.113.7" });
+      channel.send({ kind: "connection", serverId, state: "connected", client: "203.0.113.7" });
+      await row.getByText("· connected").waitFor();
+      await row.getByText(admin.id.slice(0, 10)).waitFor();
+      await row.getByTestId("last-report").getByText(/^\d+ % of \d+ % · \d+ of \d+ MB$/).waitFor();
+
+      await row.getByRole("button", { name: "Plot" }).click();
+      const plots = host.getByTestId("resource-plots");
+      // The plots poll the history; wait until it holds a few reports.
+      const cpu = plots.getByRole("img", { name: /^CPU % \(limit \d+ %\): ([3-9]|\d\d+) points/ });
+      await expect
+        .poll(async () => {
+          await plots.getByRole("combobox").selectOption(String((await plots.getByRole("combobox").inputValue()) === "60" ? "15" : "60"));
+          return cpu.count();
+        }, { timeout: 30_000, interval: 1_000 })
+        .toBe(1);
+      await plots.getByRole("img", { name: /^Memory MB \(limit \d+ MB\): \d+ points, latest \d+ MB/ }).waitFor();
+      // The line is drawn: a polyline with one vertex per report.
+      const vertices = await plots.locator("svg polyline").first().getAttribute("points");
+      expect(vertices!.trim().split(" ").length).toBeGreaterThanOrEqual(3);
+      await screenshotOf(host, "27-desktops");
+      const history = await api<{ reports: unknown[] }>(`/rdp/hosts/${state.nodeId}/servers/${serverId}/reports`, { token: await adminToken() });
+      expect(history.reports.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      stop.abort();
+      await run;
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });

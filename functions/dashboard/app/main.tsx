@@ -19,6 +19,7 @@ import { UsersPage } from "./pages/users.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
 import { ConfigPage } from "./pages/config.tsx";
 import { WalletsPage } from "./pages/wallets.tsx";
+import { DesktopsPage } from "./pages/desktops.tsx";
 import { NotificationBanner } from "./components/notifications.tsx";
 
 interface PageDef {
@@ -37,6 +38,7 @@ const PAGES: PageDef[] = [
   { path: "/sessions/:id", title: "Session", least: "USER", nav: false, render: (p) => <SessionPage id={p.id!} /> },
   { path: "/nodes", title: "Nodes", least: "NODE_OPERATOR", nav: true, key: "n", render: () => <NodesPage /> },
   { path: "/chain", title: "Chain", least: "USER", nav: true, key: "c", render: () => <ChainPage /> },
+  { path: "/desktops", title: "Desktops", least: "NODE_OPERATOR", nav: true, key: "d", render: () => <DesktopsPage /> },
   { path: "/payouts", title: "Payouts", least: "NODE_OPERATOR", nav: true, key: "p", render: () => <PayoutsPage /> },
   { path: "/audit", title: "Audit log", least: "ADMIN", nav: true, key: "a", render: () => <AuditPage /> },
   { path: "/users", title: "Users", least: "ADMIN", nav: true, key: "r", render: () => <UsersPage /> },
