@@ -186,7 +186,7 @@ describe("dashboard operations pages in Chromium", () => {
     await row(acknowledged).getByRole("button", { name: "Resolve" }).click();
     await row(resolved).getByTestId("resolved-by").getByText(admin.id.slice(0, 8)).waitFor();
     await acknowledged.getByText("No acknowledged alerts.").waitFor();
-    await resolved.getByRole("img", { name: /^Resolved alerts per day raised: 1 points/ }).waitFor();
+    await resolved.getByRole("img", { name: /^Resolved alerts per day raised \(14 days\): 14 points, latest 1 at / }).waitFor();
     await screenshotOf(resolved, "22-alerts-history");
     const history = await api<{ items: { key: string; state: string; acknowledgedBy: string | null }[] }>("/admin/alerts?state=resolved", { token: await adminToken() });
     expect(history.items.find((a) => a.key === key)).toMatchObject({ state: "resolved", acknowledgedBy: admin.id });

@@ -127,13 +127,19 @@ function AlertRow({ alert: a, busy, onAct }: { alert: Alert; busy: boolean; onAc
   );
 }
 
-/** Resolved alerts per day of their first sighting (the loaded page), as bars. */
+/** Resolved alerts (the loaded page) per day they were first raised, over the last 14 days, as bars. */
 function PerDay({ alerts }: { alerts: Alert[] }) {
-  const counts = new Map<number, number>();
+  const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  const days = Array.from({ length: 14 }, (_, i) => today - (13 - i) * DAY_MS);
+  const counts = new Map(days.map((d) => [d, 0]));
   for (const a of alerts) {
     const day = Math.floor(Date.parse(a.firstAt) / DAY_MS) * DAY_MS;
-    counts.set(day, (counts.get(day) ?? 0) + 1);
+    if (counts.has(day)) counts.set(day, counts.get(day)! + 1);
   }
-  const points = [...counts].sort((x, y) => x[0] - y[0]).map(([x, y]) => ({ x, y }));
-  return <Plot title="Resolved alerts per day raised" points={points} kind="bar" formatX={shortDate} />;
+  const points = days.map((x) => ({ x, y: counts.get(x)! }));
+  return (
+    <div class="grid">
+      <Plot title="Resolved alerts per day raised (14 days)" points={points} kind="bar" formatX={shortDate} />
+    </div>
+  );
 }
