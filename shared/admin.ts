@@ -23,6 +23,26 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
   notificationHistory: 200,
 };
 
+/** One changed setting between two configurations: its dotted path, and its JSON value before and after (undefined: absent). */
+export interface ConfigChange {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/**
+ * The settings that differ between two configurations, by dotted path (nested objects are
+ * walked; arrays and scalars compare as JSON), in path order.
+ */
+export function diffConfig(before: unknown, after: unknown, prefix = ""): ConfigChange[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) => diffConfig(before[key], after[key], prefix ? `${prefix}.${key}` : key));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path: prefix, before, after }];
+}
+
 export const EMERGENCY_CONTROLS = ["lockdown", "recordings_halted", "sessions_shutdown"] as const;
 export type EmergencyControl = (typeof EMERGENCY_CONTROLS)[number];
 

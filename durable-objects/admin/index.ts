@@ -110,6 +110,14 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
     return rows.map((row) => ({ ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) }));
   }
 
+  /** One version (0 = the built-in defaults), or null when there is no such version. */
+  async configVersion(version: number): Promise<ConfigVersionView | null> {
+    await this.ready();
+    if (version === 0) return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
+    const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, version)).get();
+    return row ? { ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) } : null;
+  }
+
   /**
    * A new version; `expectedVersion` must be the current one (optimistic concurrency: two
    * admins editing at once cannot overwrite each other silently).

@@ -20,7 +20,7 @@ import type { LedgerDeps } from "./deps.ts";
 import { PayoutRouter } from "./payout-router.ts";
 import * as schema from "./schema.ts";
 import { TronAnchors, type TronAnchorView } from "./tron-anchors.ts";
-import { Reconciler, type ReconciliationView } from "./reconcile.ts";
+import { Reconciler, type ReconciliationStatus, type ReconciliationView } from "./reconcile.ts";
 import { Staking } from "./staking.ts";
 import {
   CONFIRM_POLL_MS,
@@ -476,6 +476,13 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   async reconcileNow(): Promise<Outcome<ReconciliationView[]>> {
     await this.ready();
     return outcome(() => this.#chain(() => this.#reconciler.run()));
+  }
+
+  /** Every hot wallet's latest reconciliation and when the next run is due (null: no hot wallet). */
+  async reconciliationStatus(): Promise<{ wallets: ReconciliationStatus[]; nextDueAt: string | null }> {
+    await this.ready();
+    const due = this.#reconciler.nextDue();
+    return { wallets: this.#reconciler.status(), nextDueAt: due === null ? null : new Date(due).toISOString() };
   }
 
   /** The alarm also serves the reconciliation: brought forward to its due time, never pushed back. */

@@ -14,6 +14,14 @@ export interface ReconciliationView {
   differences: string[];
 }
 
+/** A hot wallet's latest reconciliation (null: not run yet) and when the next one is due. */
+export interface ReconciliationStatus {
+  walletId: string;
+  address: string;
+  label: string;
+  last: ReconciliationView | null;
+}
+
 /** Pages of 200 transfers read per wallet and run; beyond that the "missing transfer" check is skipped. */
 const MAX_PAGES = 10;
 const DAY_MS = 24 * 3600 * 1000;
@@ -44,6 +52,18 @@ export class Reconciler {
     if (!hot) return null;
     const last = this.#d.db.select({ at: schema.reconciliations.at }).from(schema.reconciliations).orderBy(desc(schema.reconciliations.id)).limit(1).get();
     return (last?.at ?? hot.createdAt) + this.#d.config().PAYOUT_RECONCILE_INTERVAL_SECONDS * 1000;
+  }
+
+  /** Every hot wallet's latest run, oldest wallet first. */
+  status(): ReconciliationStatus[] {
+    const wallets = this.#d.db.select().from(schema.wallets).where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt))).orderBy(asc(schema.wallets.createdAt)).all();
+    return wallets.map((wallet) => {
+      const row = this.#d.db.select().from(schema.reconciliations).where(eq(schema.reconciliations.walletId, wallet.id)).orderBy(desc(schema.reconciliations.id)).limit(1).get();
+      const last = row
+        ? { walletId: wallet.id, address: wallet.address, at: new Date(row.at).toISOString(), transfers: row.transfers, payouts: row.payouts, differences: JSON.parse(row.differences) as string[] }
+        : null;
+      return { walletId: wallet.id, address: wallet.address, label: wallet.label, last };
+    });
   }
 
   async run(): Promise<ReconciliationView[]> {

@@ -11,7 +11,7 @@ import migrations from "./drizzle/migrations.js";
 import { HostAlarm } from "./host-alarm.ts";
 import { HostMetrics } from "./host-metrics.ts";
 import { Host } from "./host.ts";
-import { ResourceMonitor } from "./resource-monitor.ts";
+import { ResourceMonitor, type ReportPoint } from "./resource-monitor.ts";
 import * as schema from "./schema.ts";
 import type { AlertView, ServerView } from "./views.ts";
 
@@ -33,6 +33,7 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   readonly #alarm: HostAlarm;
   readonly #link: AgentLink;
   readonly #desktops: Desktops;
+  readonly #monitor: ResourceMonitor;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
@@ -48,7 +49,8 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
     );
     const controller = new ServerController(host, commands, schedule);
     this.#alarm = new HostAlarm(host, controller, commands);
-    this.#link = new AgentLink(host, controller, commands, new ResourceMonitor(host, controller, commands), schedule);
+    this.#monitor = new ResourceMonitor(host, controller, commands);
+    this.#link = new AgentLink(host, controller, commands, this.#monitor, schedule);
     this.#desktops = new Desktops(host, controller, commands, schedule);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -94,6 +96,12 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   async listAlerts(limit: number): Promise<AlertView[]> {
     await this.ready();
     return this.#desktops.alerts(limit);
+  }
+
+  /** A server's resource reports since `since` (ms), oldest first; null when the host has no such server. */
+  async resourceHistory(serverId: string, since: number, limit: number): Promise<ReportPoint[] | null> {
+    await this.ready();
+    return this.#monitor.history(serverId, since, limit);
   }
 
   async hostStatus(): ReturnType<Desktops["status"]> {

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, desc, eq, gte, lt } from "drizzle-orm";
 import { logEvent } from "../../shared/log.ts";
 import type { EventBody, ServerLimits } from "../../shared/rdp/protocol.ts";
 import type { CommandQueue } from "./command-queue.ts";
@@ -8,7 +8,20 @@ import { describeBreach, evaluateReport } from "./monitor.ts";
 import * as schema from "./schema.ts";
 import type { ServerRow } from "./views.ts";
 
-const { servers, alerts } = schema;
+const { servers, alerts, resourceReports } = schema;
+
+/** How long each report is kept for the dashboard's plots. */
+export const REPORT_HISTORY_MS = 24 * 3600 * 1000;
+
+/** One stored resource report (the figures the agent sent, when the host received them). */
+export interface ReportPoint {
+  at: number;
+  cpuPercent: number;
+  memoryMb: number;
+  diskMb: number;
+  rxKbps: number;
+  txKbps: number;
+}
 
 /**
  * The RDP monitor: the agent's resource reports against each server's limits. A first report
@@ -30,6 +43,7 @@ export class ResourceMonitor {
     const { over, near } = evaluateReport(report, limits);
     const strikes = over.length ? row.strikes + 1 : 0;
     this.host.db.update(servers).set({ lastReport: JSON.stringify(figures), lastReportAt: now, strikes }).where(eq(servers.id, row.id)).run();
+    this.#keep(row.id, report, now);
     this.host.count("lucid_rdp_resource_reports_total", {});
     this.host.count("lucid_rdp_network_kbits_total", { direction: "rx" }, report.rxKbps * config.RDP_REPORT_SECONDS);
     this.host.count("lucid_rdp_network_kbits_total", { direction: "tx" }, report.txKbps * config.RDP_REPORT_SECONDS);
@@ -47,6 +61,25 @@ export class ResourceMonitor {
       const fresh = near.filter((b) => !previous.some((p) => p.metric === b.metric));
       for (const b of fresh) await this.#alert(row, "warning", b.metric, b.value, b.limit, `Near its limit: ${b.metric} at ${b.value} of ${b.limit}.`);
     }
+  }
+
+  /** A server's reports since `since` (ms), oldest first, at most `limit` (the newest ones when there are more); null: no such server. */
+  history(serverId: string, since: number, limit: number): ReportPoint[] | null {
+    if (!this.host.server(serverId)) return null;
+    return this.host.db
+      .select({ at: resourceReports.at, cpuPercent: resourceReports.cpuPercent, memoryMb: resourceReports.memoryMb, diskMb: resourceReports.diskMb, rxKbps: resourceReports.rxKbps, txKbps: resourceReports.txKbps })
+      .from(resourceReports)
+      .where(and(eq(resourceReports.serverId, serverId), gte(resourceReports.at, since)))
+      .orderBy(desc(resourceReports.at), desc(resourceReports.id))
+      .limit(limit)
+      .all()
+      .reverse();
+  }
+
+  #keep(serverId: string, report: Extract<EventBody, { kind: "resources" }>, now: number): void {
+    const { cpuPercent, memoryMb, diskMb, rxKbps, txKbps } = report;
+    this.host.db.insert(resourceReports).values({ serverId, at: now, cpuPercent, memoryMb, diskMb, rxKbps, txKbps }).run();
+    this.host.db.delete(resourceReports).where(lt(resourceReports.at, now - REPORT_HISTORY_MS)).run();
   }
 
   async #alert(row: ServerRow, level: "warning" | "critical", metric: string, value: number, limit: number, message: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * One Pi host's RDP servers, the commands queued for its agent, and the monitor's alerts.
@@ -71,6 +71,25 @@ export const alerts = sqliteTable(
     at: integer("at").notNull(),
   },
   (t) => [index("alerts_at").on(t.at)],
+);
+
+/**
+ * The agent's resource reports per server, kept for a day (resource-monitor.ts prunes older ones
+ * as new ones arrive) so the dashboard can plot CPU and memory over time.
+ */
+export const resourceReports = sqliteTable(
+  "resource_reports",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    serverId: text("server_id").notNull(),
+    at: integer("at").notNull(),
+    cpuPercent: real("cpu_percent").notNull(),
+    memoryMb: real("memory_mb").notNull(),
+    diskMb: real("disk_mb").notNull(),
+    rxKbps: real("rx_kbps").notNull(),
+    txKbps: real("tx_kbps").notNull(),
+  },
+  (t) => [index("resource_reports_server_at").on(t.serverId, t.at), index("resource_reports_at").on(t.at)],
 );
 
 /** Single row: what the agent last told about itself. */

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ConfigVersionView } from "../../durable-objects/admin/index.ts";
-import { systemConfigSchema } from "../../shared/admin.ts";
+import { diffConfig, systemConfigSchema } from "../../shared/admin.ts";
+import { ApiError } from "../../shared/errors.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
@@ -44,6 +45,24 @@ const listVersions = createRoute({
   responses: { 200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions"), ...problemResponses(400, 401, 403, 429, 500) },
 });
 
+const ConfigDiffSchema = z
+  .object({
+    from: ConfigVersionSchema,
+    to: ConfigVersionSchema,
+    changes: z.array(z.object({ path: z.string(), before: z.unknown(), after: z.unknown() }).openapi("SystemConfigChange")),
+  })
+  .openapi("SystemConfigDiff");
+
+const diffVersions = createRoute({
+  method: "get",
+  path: "/config/diff",
+  tags,
+  summary: "What changed between two configuration versions (`to` defaults to the current one; 0 = the defaults), setting by setting",
+  ...guarded("admin:read"),
+  request: { query: z.object({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0).optional() }).strict() },
+  responses: { 200: jsonResponse(ConfigDiffSchema, "The changes from `from` to `to`"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+});
+
 const putConfig = createRoute({
   method: "put",
   path: "/config",
@@ -69,6 +88,16 @@ export const configApp = createApp()
   .openapi(listVersions, async (c) => {
     const { limit } = c.req.valid("query");
     return c.json({ items: (await callAdmin(c.env, "configVersions", (stub) => stub.configVersions(limit))).map(versionJson) }, 200);
+  })
+  .openapi(diffVersions, async (c) => {
+    const query = c.req.valid("query");
+    const [from, to] = await Promise.all([
+      callAdmin(c.env, "configVersion", (stub) => stub.configVersion(query.from)),
+      query.to === undefined ? callAdmin(c.env, "config", (stub) => stub.config()) : callAdmin(c.env, "configVersion", (stub) => stub.configVersion(query.to!)),
+    ]);
+    if (!from) throw new ApiError("not-found", `No configuration version ${query.from}.`);
+    if (!to) throw new ApiError("not-found", `No configuration version ${query.to}.`);
+    return c.json({ from: versionJson(from), to: versionJson(to), changes: diffConfig(from.config, to.config) }, 200);
   })
   .openapi(putConfig, async (c) => {
     const input = c.req.valid("json");

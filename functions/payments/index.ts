@@ -20,6 +20,7 @@ import {
   CreateWalletSchema,
   IdParam,
   PayoutSchema,
+  ReconciliationStatusSchema,
   StakeSchema,
   WalletSchema,
   WalletWithBalancesSchema,
@@ -374,6 +375,17 @@ export const paymentsApp = payments
     async (c) => c.json(await ledgerPlain(c, "processPayouts", (s) => s.processPayouts()), 200),
   )
 
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/reconciliations",
+      tags,
+      ...guarded("wallets:manage"),
+      summary: "Each hot wallet's latest reconciliation of on-chain USDT transfers with the ledger's payouts, and when the next is due",
+      responses: { 200: jsonResponse(ReconciliationStatusSchema, "Reconciliation status"), ...problemResponses(401, 403, 429) },
+    }),
+    async (c) => c.json(await ledgerPlain(c, "reconciliationStatus", (s) => s.reconciliationStatus()), 200),
+  )
   // ── staking (ADMIN) ─────────────────────────────────────────────────────────────────────
   .openapi(
     createRoute({

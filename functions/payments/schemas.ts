@@ -85,3 +85,20 @@ export const BackupSchema = z
   })
   .strict()
   .openapi("WalletBackup");
+
+const ReconciliationRunSchema = z.object({
+  walletId: z.string(),
+  address: z.string(),
+  at: z.string(),
+  transfers: z.number().int(),
+  payouts: z.number().int(),
+  /** Empty when the chain and the ledger agree. */
+  differences: z.array(z.string()),
+});
+
+export const ReconciliationStatusSchema = z
+  .object({
+    wallets: z.array(z.object({ walletId: z.string(), address: z.string(), label: z.string(), last: ReconciliationRunSchema.nullable() })),
+    nextDueAt: z.string().nullable(),
+  })
+  .openapi("ReconciliationStatus");

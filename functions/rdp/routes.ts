@@ -18,6 +18,8 @@ import {
   ListQuery,
   MigrateSchema,
   NotifySchema,
+  ReportHistorySchema,
+  ReportQuery,
   ServerListSchema,
   ServerParam,
   ServerSchema,
@@ -81,6 +83,15 @@ const hostAlerts = createRoute({
   summary: "A host's monitor alerts (its operator or an admin)",
   request: { params: HostParam, query: AlertQuery },
   responses: { 200: jsonResponse(AlertListSchema, "Alerts, newest first"), ...problemResponses(400, 401, 404, 429) },
+});
+
+const serverReports = createRoute({
+  method: "get",
+  path: "/hosts/{hostId}/servers/{serverId}/reports",
+  tags,
+  summary: "A server's resource reports over the last `minutes` (kept a day), oldest first (its host's operator or an admin)",
+  request: { params: ServerParam, query: ReportQuery },
+  responses: { 200: jsonResponse(ReportHistorySchema, "Resource reports"), ...problemResponses(400, 401, 404, 429) },
 });
 
 const CommandAcceptedSchema = z.object({ commandId: z.string() }).openapi("RdpCommandAccepted");
@@ -226,6 +237,14 @@ export const rdpRoutes = createApp()
     await operatorFor(c, hostId);
     const { limit } = c.req.valid("query");
     return c.json({ alerts: await callDurableObject("RdpHostDO", "listAlerts", () => hostStub(c, hostId).listAlerts(limit)) }, 200);
+  })
+  .openapi(serverReports, async (c) => {
+    const { hostId, serverId } = c.req.valid("param");
+    await operatorFor(c, hostId);
+    const { minutes, limit } = c.req.valid("query");
+    const reports = await callDurableObject("RdpHostDO", "resourceHistory", () => hostStub(c, hostId).resourceHistory(serverId, Date.now() - minutes * 60_000, limit));
+    if (!reports) throw new ApiError("not-found", `No RDP server ${serverId} on ${hostId}.`);
+    return c.json({ serverId, reports: reports.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }, 200);
   })
   .openapi(getServer, async (c) => {
     const { hostId, serverId } = c.req.valid("param");

@@ -105,3 +105,19 @@ export const NotifySchema = z
   .openapi("RdpNotify");
 export const ListQuery = z.object({ live: z.enum(["true", "false"]).default("false") });
 export const AlertQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
+
+export const ReportQuery = z
+  .object({
+    minutes: z.coerce.number().int().min(1).max(24 * 60).default(60),
+    limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  })
+  .strict();
+
+export const ReportHistorySchema = z
+  .object({
+    serverId: z.string(),
+    reports: z.array(
+      z.object({ at: iso, cpuPercent: z.number(), memoryMb: z.number(), diskMb: z.number(), rxKbps: z.number(), txKbps: z.number() }),
+    ),
+  })
+  .openapi("RdpResourceHistory");

@@ -15,6 +15,11 @@ import { PayoutsPage } from "./pages/payouts.tsx";
 import { AccountPage } from "./pages/account.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { EmergencyPage } from "./pages/emergency.tsx";
+import { UsersPage } from "./pages/users.tsx";
+import { AlertsPage } from "./pages/alerts.tsx";
+import { ConfigPage } from "./pages/config.tsx";
+import { WalletsPage } from "./pages/wallets.tsx";
+import { DesktopsPage } from "./pages/desktops.tsx";
 import { NotificationBanner } from "./components/notifications.tsx";
 
 interface PageDef {
@@ -33,8 +38,13 @@ const PAGES: PageDef[] = [
   { path: "/sessions/:id", title: "Session", least: "USER", nav: false, render: (p) => <SessionPage id={p.id!} /> },
   { path: "/nodes", title: "Nodes", least: "NODE_OPERATOR", nav: true, key: "n", render: () => <NodesPage /> },
   { path: "/chain", title: "Chain", least: "USER", nav: true, key: "c", render: () => <ChainPage /> },
+  { path: "/desktops", title: "Desktops", least: "NODE_OPERATOR", nav: true, key: "d", render: () => <DesktopsPage /> },
   { path: "/payouts", title: "Payouts", least: "NODE_OPERATOR", nav: true, key: "p", render: () => <PayoutsPage /> },
   { path: "/audit", title: "Audit log", least: "ADMIN", nav: true, key: "a", render: () => <AuditPage /> },
+  { path: "/users", title: "Users", least: "ADMIN", nav: true, key: "r", render: () => <UsersPage /> },
+  { path: "/wallets", title: "Wallets", least: "ADMIN", nav: true, key: "w", render: () => <WalletsPage /> },
+  { path: "/config", title: "Configuration", least: "ADMIN", nav: true, key: "g", render: () => <ConfigPage /> },
+  { path: "/alerts", title: "Alerts", least: "ADMIN", nav: true, key: "l", render: () => <AlertsPage /> },
   { path: "/emergency", title: "Emergency", least: "ADMIN", nav: true, key: "e", render: () => <EmergencyPage /> },
   { path: "/account", title: "Account", least: "USER", nav: true, key: "u", render: () => <AccountPage /> },
 ];
