@@ -19,6 +19,18 @@ import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index
 import { SqlDurableObject } from "../base.ts";
 import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";
+import {
+  allHandovers,
+  mayHandOver,
+  nodeMayAsk,
+  recordHandover,
+  recordingParts,
+  sealHandover,
+  settledHandover,
+  toHandoverView,
+  uploadVerdict,
+  type HandoverView,
+} from "./handover.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import { usageOf, type SessionUsage } from "./usage.ts";
@@ -35,6 +47,7 @@ import {
 
 export type { Actor } from "./access.ts";
 export type { SessionView } from "./view.ts";
+export type { HandoverView } from "./handover.ts";
 
 export interface CreateSessionInput {
   id: string;
@@ -149,6 +162,15 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     const row = this.#row();
     if (!row) return refuse("not-found", "No such session.");
     const verdict = allowed(actor, access, row);
+    return verdict.ok ? ok(row) : verdict;
+  }
+
+  /** The session if `actor` may upload chunk `index` (the hand-over rules first, handover.ts). */
+  #authorizeUpload(actor: Actor, index: number): Outcome<SessionRow> {
+    const row = this.#row();
+    if (!row) return refuse("not-found", "No such session.");
+    const special = this.ctx.storage.transactionSync(() => uploadVerdict(this.db, row, actor, index, Date.now()));
+    const verdict = special ?? allowed(actor, "upload", row);
     return verdict.ok ? ok(row) : verdict;
   }
 
@@ -458,12 +480,69 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     return ok({ key: toBase64(key), algorithm: "XChaCha20-Poly1305" });
   }
 
+  // ---- hand-over to another node (handover.ts) ----------------------------------------------
+
+  /**
+   * Moves the session from `fromNode` to `toNode` (an RDP desktop migrated; the route checked the
+   * caller controls the desktop): the assignment changes at once, the old node keeps a bounded
+   * grace for chunks it recorded before, and the event log records who moved it where.
+   */
+  async handOver(actor: Actor, fromNode: string, toNode: string): Promise<Outcome<HandoverView>> {
+    await this.ready();
+    const row = this.#authorize(actor, "control");
+    if (!row.ok) return row;
+    if (actor.kind !== "user") return refuse("forbidden", "Nodes cannot hand sessions over.");
+    const now = Date.now();
+    const outcome = this.ctx.storage.transactionSync((): Outcome<HandoverView> => {
+      const verdict = mayHandOver(this.db, row.value, fromNode, toNode, now);
+      if (!verdict.ok) return verdict;
+      const h = recordHandover(this.db, fromNode, toNode, now);
+      this.db.update(schema.session).set({ nodeId: toNode, version: row.value.version + 1, updatedAt: now }).where(eq(schema.session.id, row.value.id)).run();
+      this.#event("handover", actor, { from: fromNode, to: toNode, graceUntil: new Date(h.graceUntil).toISOString(), indexLimit: h.limit });
+      return ok(toHandoverView(h));
+    });
+    if (outcome.ok) {
+      logEvent("info", "session.handover", { sessionId: row.value.id, from: fromNode, to: toNode }, this.#config.LOG_LEVEL);
+      await this.#syncIndex();
+    }
+    return outcome;
+  }
+
+  /**
+   * The hand-overs and, for the assigned node, its first chunk index (0 without a hand-over, null
+   * while the old node may still declare). The old node may ask during its grace.
+   */
+  async handovers(actor: Actor): Promise<Outcome<{ nodeId: string; firstIndex: number | null; handovers: HandoverView[] }>> {
+    await this.ready();
+    const row = this.#row();
+    if (!row) return refuse("not-found", "No such session.");
+    const now = Date.now();
+    if (actor.kind === "node" ? !nodeMayAsk(this.db, row, actor.nodeId, now) : !allowed(actor, "view", row).ok) {
+      return actor.kind === "node" ? refuse("forbidden", "This node is not assigned to the session.") : refuse("not-found", "No such session.");
+    }
+    const latest = this.ctx.storage.transactionSync(() => settledHandover(this.db, now));
+    return ok({ nodeId: row.nodeId, firstIndex: latest ? latest.boundary : 0, handovers: allHandovers(this.db).map(toHandoverView) });
+  }
+
+  /** The old node's chunk count after its recorder sealed the last chunk: fixes the boundary. */
+  async sealHandover(actor: Actor, chunkCount: number): Promise<Outcome<HandoverView>> {
+    await this.ready();
+    const row = this.#row();
+    if (!row) return refuse("not-found", "No such session.");
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const sealed = sealHandover(this.db, actor, chunkCount, Date.now());
+      if (sealed.ok) this.#event("handover-sealed", actor, { firstIndex: sealed.value.boundary, node: sealed.value.toNode });
+      return sealed;
+    });
+    return outcome.ok ? ok(toHandoverView(outcome.value)) : outcome;
+  }
+
   // ---- chunk ingest -----------------------------------------------------------------------
 
   /** First half of an upload: checks the node, state and index, and reserves a blob key. */
   async beginUpload(actor: Actor, index: number, sha256: string): Promise<Outcome<BeginUpload>> {
     await this.ready();
-    const row = this.#authorize(actor, "upload");
+    const row = this.#authorizeUpload(actor, index);
     if (!row.ok) return row;
     if (row.value.state !== "recording") return stateProblem(row.value, "upload chunks to", ["recording"]);
     const existing = this.db.select().from(schema.chunks).where(eq(schema.chunks.index, index)).get();
@@ -489,10 +568,14 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     chunk: { sha256: string; size: number } & ChunkMeta,
   ): Promise<Outcome<{ created: boolean; receipt: ChunkReceiptValue }>> {
     await this.ready();
-    const row = this.#authorize(actor, "upload");
-    if (!row.ok) return row;
     const upload = this.db.select().from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get();
-    if (!upload) return refuse("conflict", "The upload expired before it completed; send the chunk again.");
+    if (!upload) {
+      const caller = this.#authorize(actor, "view");
+      return caller.ok || actor.kind !== "node" ? refuse("conflict", "The upload expired before it completed; send the chunk again.") : caller;
+    }
+    // Checked again at commit: a node handed the session over (or past its grace) meanwhile is refused.
+    const row = this.#authorizeUpload(actor, upload.index);
+    if (!row.ok) return row;
     let outcome: Outcome<{ created: boolean; receipt: ChunkReceiptValue }>;
     let interimDue = false;
     this.ctx.storage.transactionSync(() => {
@@ -641,6 +724,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       chunks: included,
       createdAt: new Date(row.stoppedAt ?? row.updatedAt).toISOString(),
       anchor: row.anchor ? (JSON.parse(row.anchor) as Anchor) : null,
+      parts: recordingParts(this.db, row),
     };
   }
 

@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
+import { audit } from "../audit.ts";
 import { callDurableObject } from "../do-call.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { can } from "../../shared/rbac.ts";
 import { guarded } from "../middleware/authorize.ts";
@@ -254,6 +256,25 @@ export const rdpRoutes = createApp()
     const desktop = await callHost("createDesktop", () =>
       hostStub(c, toHostId).createDesktop({ hostId: toHostId, sessionId: source.sessionId, ownerId: source.ownerId, config, limits: source.limits }),
     );
+    // The recording follows the desktop: the session is assigned to the new host now (its agent
+    // fetches the key and continues from the old host's last chunk), the old host keeps a grace to
+    // upload what it recorded before. Refused (a hand-over still pending): the new desktop goes again.
+    const principal = principalOf(c);
+    const handover = await callDurableObject("SessionDO", "handOver", () =>
+      sessionStub(c, source.sessionId).handOver({ kind: "user", userId: principal.userId, role: principal.role }, hostId, toHostId),
+    );
+    if (!handover.ok) {
+      const actorOnTarget = await actorFor(c, toHostId);
+      await callDurableObject("RdpHostDO", "stop", () => hostStub(c, toHostId).stop(desktop.server.id, actorOnTarget, true));
+      unwrap(handover);
+    }
+    await audit(c.env, {
+      action: "rdp.desktop.migrated",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: source.sessionId,
+      details: { serverId, fromHost: hostId, toHost: toHostId, newServerId: desktop.server.id },
+    });
     await callDurableObject("RdpHostDO", "migrated", () => hostStub(c, hostId).migrated(serverId, toHostId));
     return c.json(desktop, 201);
   })

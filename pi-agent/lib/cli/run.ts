@@ -32,6 +32,8 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --record-fps N            frames a second recorded from a session (default 10)
   --display-offset N        first X display number of xrdp sessions (default 10)
   --public-address HOST     host name or address RDP clients use to reach this machine
+  --rdp-ports MIN-MAX       serve RDP only on these ports (told to the host, which allocates inside them;
+                            two agents on one machine each take their own range)
   --no-channel              no RDP agent channel
   --no-notifications        do not listen to the notifications stream (nor follow the emergency controls)
   --no-upload               keep recordings in the spool instead of uploading them
@@ -52,6 +54,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       "record-fps": { type: "string" },
       "display-offset": { type: "string" },
       "public-address": { type: "string" },
+      "rdp-ports": { type: "string" },
       "no-channel": { type: "boolean" },
       "no-notifications": { type: "boolean" },
       "no-upload": { type: "boolean" },
@@ -66,6 +69,11 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
   const publicAddress = values["public-address"];
   if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
+  const portRange = values["rdp-ports"] === undefined ? undefined : /^(\d{1,5})-(\d{1,5})$/.exec(values["rdp-ports"]);
+  if (portRange === null || (portRange && !(Number(portRange[1]) >= 1 && Number(portRange[1]) <= Number(portRange[2]) && Number(portRange[2]) <= 65535))) {
+    throw new UsageError("--rdp-ports must look like 13389-13399 (1..65535, min ≤ max)");
+  }
+  const ports = portRange ? { min: Number(portRange[1]), max: Number(portRange[2]) } : undefined;
   let state;
   try {
     state = loadNodeState(stateDir);
@@ -176,6 +184,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       handler: manager,
       agentVersion: "lucid-agent/0.1.0",
       address: publicAddress,
+      ports,
       onEvent: (e) =>
         log(
           e.kind === "connected"

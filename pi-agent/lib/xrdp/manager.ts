@@ -25,7 +25,8 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
-import { sessionKeyHex } from "../node/sessions-api.ts";
+import { declareHandoverCount, firstChunkIndex, sessionKeyHex } from "../node/sessions-api.ts";
+import { Spool } from "../spool.ts";
 import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
@@ -152,6 +153,7 @@ export class ServerManager {
   private policy: EmergencyPolicy = { writesHeld: false, recordingsHalted: false };
     private socketWatch: FSWatcher | null = null;
   private pollSoon = false;
+  private sesmanStartedAt = 0;
   private bytesRecorded = 0;
 
   private readonly o: ServerManagerOptions;
@@ -312,6 +314,7 @@ export class ServerManager {
     endUserSession(server.user);
     this.closeGate(server.user.name);
     if (server.connection && server.connection !== "disconnected") this.emit({ kind: "connection", serverId, state: "disconnected" });
+    if (reason === "migrated" && this.o.upload) void this.declareHandover(server.sessionId);
     if (destroy) {
       removeUser(lookupUser(server.user.name) ?? server.user);
       rmSync(server.dir, { recursive: true, force: true });
@@ -320,6 +323,31 @@ export class ServerManager {
     if (wasRunning) this.emit({ kind: "server", serverId, state: "stopped", detail: reason });
     this.o.log(`server ${serverId}: stopped (${reason})${destroy ? ", destroyed" : ""}`);
     if (this.running() === 0) this.stopSesman();
+  }
+
+  /**
+   * The desktop moved to another host: tell the control plane how many chunks this host recorded
+   * (its spool's next index, now that the recorder sealed the last one), so the new host's recording
+   * continues right after them. Retried for a while; if it never gets through, the session's grace
+   * for this host settles it at the highest stored index.
+   */
+  private async declareHandover(sessionId: string): Promise<void> {
+    const dir = join(this.o.stateDir, "spool", sessionId);
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      try {
+        let count = 0;
+        if (existsSync(join(dir, "session.json"))) {
+          const { state, pending } = await Spool.inspect(dir);
+          count = Math.max(state.nextIndex, ...pending.map((m) => m.index + 1));
+        }
+        await declareHandoverCount(this.o.upload!, sessionId, count);
+        this.o.log(`session ${sessionId}: handed over after ${count} chunks`);
+        return;
+      } catch (error) {
+        this.o.log(`session ${sessionId}: ${(error as Error).message}${attempt < 10 ? "; retrying" : ""}`);
+        await wait(Math.min(30_000, 1000 * 2 ** attempt));
+      }
+    }
   }
 
   /**
@@ -398,6 +426,8 @@ export class ServerManager {
   }
 
   private poll(): void {
+    // Our sesman may have died, or never bound its port because another agent's held it (two agents on one machine).
+    if (this.running() > 0 && (!this.sesman || this.sesman.exitCode !== null) && Date.now() - this.sesmanStartedAt > 3000) this.ensureSesman();
     const processes = allProcesses();
     for (const s of this.servers.values()) {
       if (s.state !== "listening") continue;
@@ -501,6 +531,7 @@ export class ServerManager {
     const args = [this.o.agentBin, "record", "--display", "-", "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
+      let firstIndex: number | null;
       try {
         const keyFile = join(out, "session.key");
         if (!existsSync(keyFile)) {
@@ -508,11 +539,19 @@ export class ServerManager {
           mkdirSync(out, { recursive: true, mode: 0o700 });
           writeSecretFile(keyFile, key + "\n");
         }
+        // A session handed over from another host continues after that host's chunks: wait until it said how many.
+        firstIndex = await firstChunkIndex(this.o.upload, s.sessionId);
       } catch (error) {
         this.o.log(`server ${s.id}: ${(error as Error).message}; retrying`);
         setTimeout(() => (s.recordStarting = false), 5000);
         return;
       }
+      if (firstIndex === null) {
+        this.o.log(`server ${s.id}: waiting for the previous host to declare its chunks`);
+        setTimeout(() => (s.recordStarting = false), 1000);
+        return;
+      }
+      args.push("--first-index", String(firstIndex));
       // The recorder moves the session to `recording` once capture has begun, i.e. at the login.
       // Uploads (and that start) are held while a lockdown refuses node writes; capture goes on.
       args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--start-session", "--control-stdin");
@@ -615,6 +654,7 @@ export class ServerManager {
     mkdirSync(this.o.stateDir, { recursive: true });
     writeFileSync(ini, sesmanIni({ logFile: join(this.o.stateDir, "sesman.log"), displayOffset: this.o.displayOffset ?? 10 }));
     this.sesman = spawn("xrdp-sesman", ["-n", "-c", ini], { stdio: "ignore" });
+    this.sesmanStartedAt = Date.now();
   }
 
   private stopSesman(): void {
