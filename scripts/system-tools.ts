@@ -80,6 +80,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-v4l2-vivid.test.ts", project: "agent", tools: ["qemu", "busybox", "cpio", "kmod", "gxx", "apt"] },
   { file: "test/e2e/whole-flow.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
+  { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },

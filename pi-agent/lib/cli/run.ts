@@ -30,6 +30,7 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --heartbeat-seconds N     beat this often instead of the pool's interval
   --idle-seconds N          a connection without activity this long is idle (default 60)
   --record-fps N            frames a second recorded from a session (default 10)
+  --record-chunk-seconds N  longest span of one recorded chunk (default 60)
   --display-offset N        first X display number of xrdp sessions (default 10)
   --public-address HOST     host name or address RDP clients use to reach this machine
   --rdp-ports MIN-MAX       serve RDP only on these ports (told to the host, which allocates inside them;
@@ -52,6 +53,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       "heartbeat-seconds": { type: "string" },
       "idle-seconds": { type: "string" },
       "record-fps": { type: "string" },
+      "record-chunk-seconds": { type: "string" },
       "display-offset": { type: "string" },
       "public-address": { type: "string" },
       "rdp-ports": { type: "string" },
@@ -66,6 +68,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   const heartbeatSeconds = values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
   const idleSeconds = positiveNumber(values["idle-seconds"], "idle-seconds", 60);
   const recordFps = positiveNumber(values["record-fps"], "record-fps", 10);
+  const recordChunkSeconds = positiveNumber(values["record-chunk-seconds"], "record-chunk-seconds", 60);
   const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
   const publicAddress = values["public-address"];
   if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
@@ -98,6 +101,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     upload: values["no-upload"] ? undefined : state,
     displayOffset,
     recordFps,
+    recordChunkSeconds,
     idleSeconds,
     onNotify: async (command, target) => actions!.serverNotify(command.commandId, command.serverId, command.level, command.message, target),
     onEvent: (event) => {

@@ -89,6 +89,8 @@ export interface ServerManagerOptions {
   /** Upload recordings with this node's credential (sealed under the session's own data key); omitted, they stay spooled under a local key. */
   upload?: NodeState;
   recordFps?: number;
+  /** Longest span of one recorded chunk (the recorder's --chunk-seconds; default its own, 60). */
+  recordChunkSeconds?: number;
   idleSeconds?: number;
   /** xrdp I/O bytes within one poll that count as activity (default 512). */
   activityBytes?: number;
@@ -529,6 +531,7 @@ export class ServerManager {
     s.lastArmAt = Date.now();
     const out = join(this.o.stateDir, "spool", s.sessionId);
     const args = [this.o.agentBin, "record", "--display", "-", "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
+    if (this.o.recordChunkSeconds) args.push("--chunk-seconds", String(this.o.recordChunkSeconds));
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
       let firstIndex: number | null;
