@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Reporter, TestModule, Vitest } from "vitest/node";
+import { cgroupDelegation } from "../pi-agent/lib/xrdp/cgroups.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 export const INSTALL_COMMAND = "sudo npm run setup:system";
@@ -64,6 +65,11 @@ export const TOOLS = {
   kmod: commands("kmod", "modprobe", "depmod"),
   gxx: commands("g++", "g++"),
   apt: { label: "apt-get, apt-cache, dpkg-deb (Debian's package tools)", install: "a Debian system", present: () => ["apt-get", "apt-cache", "dpkg-deb"].every((c) => which(c)) },
+  cgroup2: {
+    label: "cgroup v2 with the cpu, memory and pids controllers delegated to this process",
+    install: "run as root on a host with the unified cgroup hierarchy (or a systemd unit with Delegate=yes); not inside a container whose cgroups are read-only or on v1",
+    present: () => cgroupDelegation().delegated,
+  },
   chromium: { label: "chromium (/usr/bin/chromium)", pkg: "chromium", present: () => existsSync("/usr/bin/chromium") },
 } satisfies Record<string, Tool>;
 export type ToolName = keyof typeof TOOLS;
@@ -79,6 +85,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-xrdp.test.ts", project: "agent", tools: ["root", "addon", ...X_DESKTOP, "xvnc"] },
   { file: "test/node/agent-v4l2-vivid.test.ts", project: "agent", tools: ["qemu", "busybox", "cpio", "kmod", "gxx", "apt"] },
   { file: "test/e2e/whole-flow.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-cgroups.test.ts", project: "agent", tools: ["root", "cgroup2"] },
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },

@@ -9,6 +9,7 @@ import { SpoolDrainer } from "../node/spool-drainer.ts";
 import { closeDesktopNotices, showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
+import { DesktopCgroups } from "../xrdp/cgroups.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 
 const SPOOL_DRAIN_INTERVAL_MS = 60_000;
@@ -102,6 +103,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     displayOffset,
     recordFps,
     recordChunkSeconds,
+    cgroups: DesktopCgroups.open(log),
     idleSeconds,
     onNotify: async (command, target) => actions!.serverNotify(command.commandId, command.serverId, command.level, command.message, target),
     onEvent: (event) => {

@@ -30,6 +30,7 @@ import { Spool } from "../spool.ts";
 import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
+import { applyDiskQuota, type DesktopCgroups } from "./cgroups.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
 import { establishedClients } from "./tcp.ts";
 import type { DesktopTarget } from "./desktop-notice.ts";
@@ -89,6 +90,8 @@ export interface ServerManagerOptions {
   /** Upload recordings with this node's credential (sealed under the session's own data key); omitted, they stay spooled under a local key. */
   upload?: NodeState;
   recordFps?: number;
+  /** Each desktop's cgroup v2 (cgroups.ts); null where the kernel cannot enforce limits (reports only). */
+  cgroups?: DesktopCgroups | null;
   /** Longest span of one recorded chunk (the recorder's --chunk-seconds; default its own, 60). */
   recordChunkSeconds?: number;
   idleSeconds?: number;
@@ -196,7 +199,8 @@ export class ServerManager {
       case "server.limits": {
         const server = this.servers.get(command.serverId);
         if (!server) throw new CommandError("unknown-server", `no server ${command.serverId} on this host`);
-        server.limits = command.limits; // reported against by the control plane's monitor; cgroups are not applied yet
+        server.limits = command.limits; // reported against by the control plane's monitor, and enforced by its cgroup where there is one
+        this.enforceLimits(server);
         return;
       }
       case "server.notify": {
@@ -272,6 +276,7 @@ export class ServerManager {
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
     };
     this.servers.set(c.serverId, server);
+    this.enforceLimits(server);
     xrdp.on("exit", (code, signal) => {
       if (server.state === "stopped") return;
       server.state = "failed";
@@ -315,6 +320,7 @@ export class ServerManager {
     }
     endUserSession(server.user);
     this.closeGate(server.user.name);
+    void this.o.cgroups?.remove(serverId);
     if (server.connection && server.connection !== "disconnected") this.emit({ kind: "connection", serverId, state: "disconnected" });
     if (reason === "migrated" && this.o.upload) void this.declareHandover(server.sessionId);
     if (destroy) {
@@ -409,6 +415,25 @@ export class ServerManager {
       });
   }
 
+  /**
+   * The desktop's limits by the kernel: its cgroup's cpu.max, memory.max and pids.max (and xrdp in
+   * it at once; the user's processes join on every poll), and the user's disk quota where the home's
+   * file system has quotas. What cannot be enforced is said once in the log; the monitor's reports
+   * still apply either way.
+   */
+  private enforceLimits(s: Server): void {
+    if (this.o.cgroups) {
+      try {
+        this.o.cgroups.apply(s.id, s.limits);
+        if (s.xrdp.pid) this.o.cgroups.adopt(s.id, [s.xrdp.pid]);
+      } catch (error) {
+        this.o.log(`server ${s.id}: cannot apply its cgroup limits: ${(error as Error).message}`);
+      }
+    }
+    const disk = applyDiskQuota(s.user.name, s.user.home, s.limits.diskMb);
+    if (!disk.enforced) this.o.log(`server ${s.id}: disk limit not enforced by the kernel (${disk.reason})`);
+  }
+
   /** Bytes xrdp's processes (listener and the connection's child) have read and written. */
   private xrdpIoSplit(s: Server, processes: ProcessInfo[]): { rchar: number; wchar: number } {
     return processTree([s.xrdp.pid ?? -1], processes)
@@ -443,6 +468,8 @@ export class ServerManager {
         this.closeGate(s.user.name);
       }
       this.feedRecorder(s);
+      // Processes the user's session started since the last poll (sesman forks them) join the desktop's cgroup.
+      this.o.cgroups?.adopt(s.id, this.processesOf(s, processes).map((p) => p.pid));
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
