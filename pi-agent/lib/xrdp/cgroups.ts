@@ -92,7 +92,7 @@ export function cpuMax(cpuSharePercent: number, cores = cpus().length): string {
 export class DesktopCgroups {
   private readonly desktops: string;
 
-  private constructor(private readonly base: string) {
+  private constructor(base: string) {
     this.desktops = join(base, "desktops");
   }
 
