@@ -173,7 +173,7 @@ export const rdpRoutes = createApp()
     const principal = principalOf(c);
     const body = c.req.valid("json");
     const config = c.get("config");
-    const { ownerId, nodeId, state } = await callSession("get", () =>
+    const { ownerId, nodeId, state, rdp } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
     if (ownerId !== principal.userId && !can(principal.role, "rdp:manage:any")) throw new ApiError("not-found", "No such session.");
@@ -186,7 +186,8 @@ export const rdpRoutes = createApp()
         hostId: nodeId,
         sessionId: body.sessionId,
         ownerId,
-        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend },
+        // The session's clipboard and audio policy, chosen at its creation, goes into the desktop's xrdp configuration.
+        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend, clipboard: rdp.clipboard === true, audio: rdp.audio === true },
         limits: {
           cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,
           memoryMb: config.RDP_MEMORY_MB,

@@ -75,6 +75,13 @@ export const ServerConfigSchema = z
     colourDepth: z.union(COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>]),
     backend: z.enum(BACKENDS),
     user: PosixUser,
+    /**
+     * The session's clipboard policy (rdp.clipboard): xrdp's cliprdr channel, and rdpdr (drive
+     * redirection, the other way to carry data across), on or off. Absent: off.
+     */
+    clipboard: z.boolean().optional(),
+    /** The session's audio policy (rdp.audio): xrdp's rdpsnd channel on or off. Absent: off. */
+    audio: z.boolean().optional(),
   })
   .strict();
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;

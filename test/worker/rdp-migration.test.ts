@@ -4,7 +4,7 @@ import { api, problemOf } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
 import { TestRdpAgent } from "./rdp-agent.ts";
 import { as, hostStatus, onlineHost, requestDesktop, runningDesktop, serverPath, serverRow, until, type DesktopJson } from "./rdp-helpers.ts";
-import { chunkBytes, sessionDO, settle, uploadHeaders } from "./session-helpers.ts";
+import { chunkBytes, createSession, sessionDO, settle, uploadHeaders } from "./session-helpers.ts";
 
 const open: TestRdpAgent[] = [];
 async function host(operatorId: string) {
@@ -150,5 +150,28 @@ describe("port ranges of agents sharing a machine", { timeout: 60_000 }, () => {
     expect(((await first.res.json()) as DesktopJson).port).toBe(13400);
     const second = await requestDesktop("ports-user", node.id);
     expect(second.res.status).toBe(503); // its one port is taken: the rest of the pool is not its to give
+  });
+});
+
+describe("clipboard and audio policy", { timeout: 60_000 }, () => {
+  it("carries the session's rdp.clipboard and rdp.audio into the desktop's configuration, and with a migration", async () => {
+    const a = await host("op-policy-a");
+    const b = await host("op-policy-b");
+    const session = await createSession("policy-user", a.node.id, { rdp: { clipboard: true, audio: false } });
+    const res = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ sessionId: session.id }) });
+    expect(res.status).toBe(201);
+    const desktop = (await res.json()) as DesktopJson;
+    const start = await a.agent.command("server.start");
+    expect(start.command).toMatchObject({ config: { clipboard: true, audio: false } });
+    a.agent.ack(start.id);
+    await until(async () => (await serverRow(a.node.id, desktop.server.id))?.state === "running");
+    const moved = await api(await serverPath(a.node.id, desktop.server.id, "/migrate"), { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ toHostId: b.node.id }) });
+    expect(moved.status).toBe(201);
+    expect((await b.agent.command("server.start")).command).toMatchObject({ config: { clipboard: true, audio: false } });
+
+    // A session created without them: both off.
+    const plain = await createSession("policy-user", a.node.id);
+    expect((await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ sessionId: plain.id }) })).status).toBe(201);
+    expect((await a.agent.command("server.start")).command).toMatchObject({ config: { clipboard: false, audio: false } });
   });
 });
