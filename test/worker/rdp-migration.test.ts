@@ -91,6 +91,12 @@ describe("migration hands the recording over", { timeout: 60_000 }, () => {
       parts: { node: string; firstIndex: number; since: string | null }[];
     };
     expect(manifest.treeSize).toBe(6);
+    // Work credits: each host for its own part only (chunks by index range, time until / from the hand-over).
+    const usage = (nodeId: string) => runInDurableObject(sessionDO(session.id), (instance) => instance.usage(nodeId, 0, Date.now() + 1000));
+    const [ua, ub] = [await usage(a.node.id), await usage(b.node.id)];
+    expect(ua).toMatchObject({ assigned: true, chunksStored: 4 });
+    expect(ub).toMatchObject({ assigned: true, chunksStored: 2 });
+    expect(ua!.recording!.end).toBeLessThanOrEqual(ub!.recording!.start);
     expect(manifest.parts).toEqual([
       { node: a.node.id, firstIndex: 0, since: null },
       { node: b.node.id, firstIndex: 4, since: expect.any(String) },
