@@ -39,6 +39,12 @@ export const PROBLEM_TYPES = {
     title: "Chunk conflict",
     description: "A different chunk (another SHA-256) is already stored at this index; chunks are immutable.",
   },
+  "handover-pending": {
+    status: 409,
+    title: "Hand-over pending",
+    description:
+      "The session was handed to another node and the previous node has not declared how many chunks it recorded yet; retry after a few seconds (at most until its grace ends).",
+  },
   "missing-chunks": {
     status: 409,
     title: "Missing chunks",

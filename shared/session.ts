@@ -79,6 +79,13 @@ export const manifestSchema = z.object({
   chunks: z.array(manifestChunkSchema),
   createdAt: z.string(),
   anchor: anchorSchema.nullable(),
+  /**
+   * Which node recorded which chunks, in index order (one part unless the session was handed over
+   * to another node: an RDP desktop migrated). Absent in manifests written before hand-overs.
+   */
+  parts: z
+    .array(z.object({ node: z.string(), firstIndex: z.number().int().min(0), since: z.string().nullable() }))
+    .optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -78,6 +78,10 @@ export class AgentLink {
     }
     const now = Date.now();
     const next: Attachment = { ...current, lastSeq: message.seq, lastMessageAt: now, helloed: current.helloed || message.type === "hello" };
+    if (message.type === "hello") {
+      if (message.ports) next.ports = message.ports;
+      else delete next.ports;
+    }
     ws.serializeAttachment(next);
     if (message.type !== "hello" && !current.helloed) {
       ws.send(errorFrame("hello-required", "Send hello before anything else.", message.seq));

@@ -13,6 +13,8 @@ export const AttachmentSchema = z.object({
   lastSeq: z.number().int().min(0),
   helloed: z.boolean(),
   lastMessageAt: z.number().int(),
+  /** The port range the agent said it serves in its hello (absent: the whole pool). */
+  ports: z.object({ min: z.number().int(), max: z.number().int() }).optional(),
 });
 export type Attachment = z.infer<typeof AttachmentSchema>;
 

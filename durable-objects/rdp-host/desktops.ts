@@ -52,7 +52,7 @@ export class Desktops {
     const agent = this.host.agent();
     if (!agent?.att.helloed) return refuse("host-offline", `The agent of host ${input.hostId} is not connected.`, { hostId: input.hostId });
     const config = this.host.config;
-    const port = freePort(this.host.ctx.storage.sql, config);
+    const port = freePort(this.host.ctx.storage.sql, config, agent.att.ports);
     if (port === null) {
       this.host.count("lucid_rdp_pool_exhausted_total", {});
       await this.host.metrics.flush(true);

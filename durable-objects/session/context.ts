@@ -9,6 +9,7 @@ import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index
 import type { Env } from "../../platform/env.ts";
 import { TaskScheduler } from "../scheduler.ts";
 import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
+import { recordingParts, uploadVerdict } from "./handover.ts";
 import * as schema from "./schema.ts";
 import { MAX_PIPELINE_ATTEMPTS, RETRY_BACKOFF, type TaskName } from "./tasks.ts";
 import { toManifestChunk, toSummary, toView, type ChunkStats, type SessionRow, type SessionView } from "./view.ts";
@@ -92,6 +93,15 @@ export class SessionContext {
     return verdict.ok ? ok(row) : verdict;
   }
 
+  /** The session if `actor` may upload chunk `index` (the hand-over rules first, handover.ts). */
+  authorizeUpload(actor: Actor, index: number): Outcome<SessionRow> {
+    const row = this.row();
+    if (!row) return refuse("not-found", "No such session.");
+    const special = this.transaction(() => uploadVerdict(this.db, row, actor, index, Date.now()));
+    const verdict = special ?? allowed(actor, "upload", row);
+    return verdict.ok ? ok(row) : verdict;
+  }
+
   event(kind: string, actor: Actor | "system", detail?: unknown, from?: SessionState, to?: SessionState): void {
     this.db
       .insert(schema.events)
@@ -152,6 +162,7 @@ export class SessionContext {
       chunks: included,
       createdAt: new Date(row.stoppedAt ?? row.updatedAt).toISOString(),
       anchor: row.anchor ? (JSON.parse(row.anchor) as Anchor) : null,
+      parts: recordingParts(this.db, row),
     };
   }
 

@@ -10,6 +10,8 @@ import { SessionContext } from "./context.ts";
 import migrations from "./drizzle/migrations.js";
 import { Ingest } from "./ingest.ts";
 import { SessionKeys } from "./keys.ts";
+import { Transfer } from "./transfer.ts";
+import type { HandoverView } from "./handover.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LiveStatus } from "./live.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -32,6 +34,7 @@ import type { EventRow, SessionView } from "./view.ts";
 export type { Actor } from "./access.ts";
 export type * from "./types.ts";
 export type { SessionView } from "./view.ts";
+export type { HandoverView } from "./handover.ts";
 
 /**
  * One recording session: its state machine and event log (context.ts, lifecycle.ts), its
@@ -53,6 +56,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   readonly #anchoring: Anchoring;
   readonly #retention: Retention;
   readonly #pipeline: Pipeline;
+  readonly #transfer: Transfer;
 
   constructor(ctx: DurableObjectState, env: Env) {
     // Named by the session id in the URL: a request for one that does not exist writes nothing.
@@ -66,6 +70,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     this.#proofs = new Proofs(s);
     this.#anchoring = new Anchoring(s);
     this.#pipeline = new Pipeline(s);
+    this.#transfer = new Transfer(s);
   }
 
   // ---- live status (WebSocket hibernation API) ------------------------------------------------
@@ -125,6 +130,26 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   async remove(actor: Actor): Promise<Outcome<SessionView>> {
     await this.ready();
     return this.#lifecycle.remove(actor);
+  }
+
+  // ---- hand-over to another node (transfer.ts, handover.ts) ---------------------------------
+
+  /** An RDP desktop migrated: the session moves from `fromNode` to `toNode` at once. */
+  async handOver(actor: Actor, fromNode: string, toNode: string): Promise<Outcome<HandoverView>> {
+    await this.ready();
+    return this.#transfer.handOver(actor, fromNode, toNode);
+  }
+
+  /** The hand-overs and the assigned node's first chunk index. */
+  async handovers(actor: Actor): Promise<Outcome<{ nodeId: string; firstIndex: number | null; handovers: HandoverView[] }>> {
+    await this.ready();
+    return this.#transfer.list(actor);
+  }
+
+  /** The old node's chunk count once its recorder sealed the last chunk. */
+  async sealHandover(actor: Actor, chunkCount: number): Promise<Outcome<HandoverView>> {
+    await this.ready();
+    return this.#transfer.seal(actor, chunkCount);
   }
 
   // ---- chain notices (anchoring.ts) ------------------------------------------------------------

@@ -23,7 +23,7 @@ export class Ingest {
   /** First half of an upload: checks the node, state and index, and reserves a blob key. */
   async begin(actor: Actor, index: number, sha256: string): Promise<Outcome<BeginUpload>> {
     const s = this.s;
-    const row = s.authorize(actor, "upload");
+    const row = s.authorizeUpload(actor, index);
     if (!row.ok) return row;
     if (row.value.state !== "recording") return stateProblem(row.value, "upload chunks to", ["recording"]);
     const existing = s.db.select().from(schema.chunks).where(eq(schema.chunks.index, index)).get();
@@ -45,10 +45,14 @@ export class Ingest {
   /** Second half: the blob is in the store with this digest. The first commit for an index wins. */
   async commit(actor: Actor, uploadId: string, chunk: { sha256: string; size: number } & ChunkMeta): Promise<Outcome<{ created: boolean; receipt: ChunkReceiptValue }>> {
     const s = this.s;
-    const row = s.authorize(actor, "upload");
-    if (!row.ok) return row;
     const upload = s.db.select().from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get();
-    if (!upload) return refuse("conflict", "The upload expired before it completed; send the chunk again.");
+    if (!upload) {
+      const caller = s.authorize(actor, "view");
+      return caller.ok || actor.kind !== "node" ? refuse("conflict", "The upload expired before it completed; send the chunk again.") : caller;
+    }
+    // Checked again at commit: a node handed the session over (or past its grace) meanwhile is refused.
+    const row = s.authorizeUpload(actor, upload.index);
+    if (!row.ok) return row;
     let outcome: Outcome<{ created: boolean; receipt: ChunkReceiptValue }>;
     let interimDue = false;
     s.transaction(() => {

@@ -78,3 +78,23 @@ export const discards = sqliteTable("discards", {
 
 /** Alarm-driven work (durable-objects/scheduler.ts): each task runs when due and backs off after a failure. */
 export const tasks = taskTable();
+
+/**
+ * Hand-overs of the session to another node (an RDP desktop migrated): the chunk indices below
+ * `boundary` belong to `fromNode`, those from it on to `toNode`. `boundary` is null until the old
+ * node declares how many chunks it recorded (or its grace ends); see handover.ts.
+ */
+export const handovers = sqliteTable("handovers", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  fromNode: text("from_node").notNull(),
+  toNode: text("to_node").notNull(),
+  at: integer("at").notNull(),
+  /** After this the old node may upload nothing more. */
+  graceUntil: integer("grace_until").notNull(),
+  /** Highest index the old node may claim before it declares its count (stored/reserved at the hand-over + a window). */
+  limit: integer("index_limit").notNull(),
+  boundary: integer("boundary"),
+  /** "node" (the old node declared it) or "grace" (its grace ended first). */
+  settledBy: text("settled_by", { enum: ["node", "grace"] }),
+  settledAt: integer("settled_at"),
+});

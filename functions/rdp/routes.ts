@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
+import { audit } from "../audit.ts";
 import { callDurableObject } from "../do-call.ts";
+import { unwrap } from "../../shared/outcome.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { can } from "../../shared/rbac.ts";
 import { guarded } from "../middleware/authorize.ts";
@@ -182,7 +184,7 @@ export const rdpRoutes = createApp()
     const principal = principalOf(c);
     const body = c.req.valid("json");
     const config = c.get("config");
-    const { ownerId, nodeId, state } = await callSession("get", () =>
+    const { ownerId, nodeId, state, rdp } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
     if (ownerId !== principal.userId && !can(principal.role, "rdp:manage:any")) throw new ApiError("not-found", "No such session.");
@@ -195,7 +197,8 @@ export const rdpRoutes = createApp()
         hostId: nodeId,
         sessionId: body.sessionId,
         ownerId,
-        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend },
+        // The session's clipboard and audio policy, chosen at its creation, goes into the desktop's xrdp configuration.
+        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend, clipboard: rdp.clipboard === true, audio: rdp.audio === true },
         limits: {
           cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,
           memoryMb: config.RDP_MEMORY_MB,
@@ -273,6 +276,25 @@ export const rdpRoutes = createApp()
     const desktop = await callHost("createDesktop", () =>
       hostStub(c, toHostId).createDesktop({ hostId: toHostId, sessionId: source.sessionId, ownerId: source.ownerId, config, limits: source.limits }),
     );
+    // The recording follows the desktop: the session is assigned to the new host now (its agent
+    // fetches the key and continues from the old host's last chunk), the old host keeps a grace to
+    // upload what it recorded before. Refused (a hand-over still pending): the new desktop goes again.
+    const principal = principalOf(c);
+    const handover = await callDurableObject("SessionDO", "handOver", () =>
+      sessionStub(c, source.sessionId).handOver({ kind: "user", userId: principal.userId, role: principal.role }, hostId, toHostId),
+    );
+    if (!handover.ok) {
+      const actorOnTarget = await actorFor(c, toHostId);
+      await callDurableObject("RdpHostDO", "stop", () => hostStub(c, toHostId).stop(desktop.server.id, actorOnTarget, true));
+      unwrap(handover);
+    }
+    await audit(c.env, {
+      action: "rdp.desktop.migrated",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: source.sessionId,
+      details: { serverId, fromHost: hostId, toHost: toHostId, newServerId: desktop.server.id },
+    });
     await callDurableObject("RdpHostDO", "migrated", () => hostStub(c, hostId).migrated(serverId, toHostId));
     return c.json(desktop, 201);
   })

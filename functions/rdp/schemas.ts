@@ -38,6 +38,8 @@ export const ServerSchema = z
       colourDepth: z.number().int(),
       backend: z.enum(BACKENDS),
       user: z.string(),
+      clipboard: z.boolean().optional().openapi({ description: "the session's clipboard policy: xrdp's cliprdr (and rdpdr) channel on or off" }),
+      audio: z.boolean().optional().openapi({ description: "the session's audio policy: xrdp's rdpsnd channel on or off" }),
     }),
     limits: LimitsSchema,
     createdAt: iso,

@@ -16,6 +16,10 @@ const EvidenceSchema = z
     session: z.object({ id: z.string(), owner: z.string(), node: z.string() }),
     chunks: z.array(z.object({ index: z.number().int(), sha256: hex64, size: z.number().int() })),
     manifest: z.object({ root: hex64, chunkCount: z.number().int() }),
+    parts: z
+      .array(z.object({ node: z.string(), firstIndex: z.number().int(), since: z.string().nullable() }))
+      .optional()
+      .openapi({ description: "which node recorded which chunks (from the manifest; more than one after a migrated desktop)" }),
     anchor: z.object({
       tx: z.record(z.string(), z.unknown()),
       txId: hex64,
@@ -60,6 +64,7 @@ export const evidenceRoutes = createApp().openapi(getEvidence, async (c) => {
       session: { id, owner: session.ownerId, node: session.nodeId },
       chunks: manifest.chunks.map(({ index, sha256, size }) => ({ index, sha256, size })),
       manifest: { root: manifest.root, chunkCount: manifest.treeSize },
+      ...(manifest.parts ? { parts: manifest.parts } : {}),
       anchor,
       interimAnchors: await callDurableObject("ChainDO", "interimAnchors", () => chainStub(c.env).interimAnchors(id)),
     },

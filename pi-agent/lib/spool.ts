@@ -120,7 +120,7 @@ export class Spool {
    * Opens (and repairs after a crash) or creates the spool for `sessionId`, locking it for this
    * process until close(). Throws SpoolBusyError if a live process holds it.
    */
-  static async open(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
+  static async open(dir: string, options: { sessionId?: string; quotaBytes: number; firstIndex?: number }): Promise<Spool> {
     if (!(options.quotaBytes > 0)) throw new RangeError("the spool quota must be a positive number of bytes");
     mkdirSync(join(dir, "chunks"), { recursive: true, mode: 0o700 });
     takeLock(dir);
@@ -139,7 +139,7 @@ export class Spool {
     return { state, pending: await view.pending(), usedBytes: await view.usedBytes() };
   }
 
-  private static async openLocked(dir: string, options: { sessionId?: string; quotaBytes: number }): Promise<Spool> {
+  private static async openLocked(dir: string, options: { sessionId?: string; quotaBytes: number; firstIndex?: number }): Promise<Spool> {
     const statePath = join(dir, "session.json");
     let state: SessionState;
     try {
@@ -153,6 +153,8 @@ export class Spool {
     if (options.sessionId && options.sessionId !== state.sessionId) {
       throw new Error(`${dir} holds session ${state.sessionId}, not ${options.sessionId}: use another directory`);
     }
+    // A session handed over from another node continues at that node's count (never below what is spooled here).
+    if (options.firstIndex !== undefined) state = { ...state, nextIndex: Math.max(state.nextIndex, options.firstIndex) };
     const spool = new Spool(dir, state, options.quotaBytes);
     await spool.repair();
     await writeDurably(statePath, JSON.stringify(spool.state));

@@ -75,6 +75,13 @@ export const ServerConfigSchema = z
     colourDepth: z.union(COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>]),
     backend: z.enum(BACKENDS),
     user: PosixUser,
+    /**
+     * The session's clipboard policy (rdp.clipboard): xrdp's cliprdr channel, and rdpdr (drive
+     * redirection, the other way to carry data across), on or off. Absent: off.
+     */
+    clipboard: z.boolean().optional(),
+    /** The session's audio policy (rdp.audio): xrdp's rdpsnd channel on or off. Absent: off. */
+    audio: z.boolean().optional(),
   })
   .strict();
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -247,6 +254,11 @@ export const HelloMessage = z
     agentVersion: z.string().min(1).max(64),
     /** Host name or IP address RDP clients use to reach this Pi (given to users with their port). */
     address: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/).optional(),
+    /**
+     * The ports this agent may serve RDP on (its `--rdp-ports`; default the whole pool): the host
+     * allocates inside both its pool and this range, so two agents on one machine never share a port.
+     */
+    ports: z.object({ min: z.number().int().min(1).max(65535), max: z.number().int().min(1).max(65535) }).strict().optional(),
     /** Servers the agent still runs (after a reconnect or an agent restart). */
     servers: z.array(z.object({ serverId: id, state: z.enum(SERVER_STATES) }).strict()).max(1000),
   })

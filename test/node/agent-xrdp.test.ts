@@ -276,3 +276,96 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     expect(lookupUser(VNC_USER)).toBeNull();
   }, 90_000);
 });
+
+// The session's clipboard policy written into each desktop's xrdp.ini ([Channels] cliprdr) and shown
+// with real xfreerdp clients (+clipboard) on one client display: one copy there reaches the desktop
+// whose policy allows the clipboard and not the one whose policy does not. Same file as the others:
+// xrdp's one sesman.
+describe("clipboard policy in the desktop's xrdp configuration (xfreerdp +clipboard)", () => {
+  const work = mkdtempSync(join(tmpdir(), "lucid-clip-"));
+  const shared = mkdtempSync(join(tmpdir(), "lucid-clip-shared-"));
+  chmodSync(shared, 0o755);
+  const desktop = join(shared, "desktop.sh");
+  writeFileSync(desktop, "#!/bin/sh\nexec xterm -geometry 30x5+0+0\n", { mode: 0o755 });
+  const logs: string[] = [];
+  const PASSWORD = "One-time-pass-clip-0123456789";
+  const users = { on: "lucidcb1", off: "lucidcb0" };
+  const children: ReturnType<typeof spawn>[] = [];
+  let manager: ServerManager;
+  let client: Xvfb | undefined;
+
+  beforeAll(async () => {
+    manager = new ServerManager({
+      stateDir: join(work, "state"),
+      listenAddress: "127.0.0.1",
+      desktop,
+      gateDir: join(shared, "gates"),
+      agentBin: BIN,
+      displayOffset: 150, // this suite's X displays: :150–:169
+      pollMs: 250,
+      onEvent: () => {},
+      log: (line) => logs.push(line),
+    });
+    client = await startXvfb(1000, 800, [169, 168]);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    await manager?.close();
+    await client?.stop();
+    for (const name of Object.values(users)) {
+      const user = lookupUser(name);
+      if (user) removeUser(user);
+    }
+    rmSync(work, { recursive: true, force: true });
+    rmSync(shared, { recursive: true, force: true });
+  });
+
+  /** The CLIPBOARD selection's text on `display` as its user's X clients see it, or null (no owner, no text). */
+  function clipboardOf(display: string, user: string): string | null {
+    try {
+      const env = { ...process.env, XAUTHORITY: join(lookupUser(user)!.home, ".Xauthority") };
+      return execFileSync("xclip", ["-o", "-selection", "clipboard", "-display", display], { env, encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
+    } catch {
+      return null;
+    }
+  }
+
+  it("a copy on the client reaches the desktop whose policy allows the clipboard, never the one whose policy does not", async () => {
+    const ports = { on: await freePort(), off: await freePort() };
+    for (const policy of ["on", "off"] as const) {
+      await manager.execute({
+        kind: "server.start",
+        serverId: `srv_clip_${policy}`,
+        sessionId: `ses_clip_${policy}`,
+        port: ports[policy],
+        config: { resolution: { width: 640, height: 480 }, colourDepth: 24, backend: "xorg", user: users[policy], clipboard: policy === "on", audio: false },
+        limits: { cpuSharePercent: 50, memoryMb: 1024, diskMb: 1024, bandwidthKbps: 10_000, sessionTtlSeconds: 3600 },
+        password: PASSWORD,
+      });
+      const ini = readFileSync(join(work, "state", "servers", `srv_clip_${policy}`, "xrdp.ini"), "utf8");
+      expect(ini).toMatch(new RegExp(`^cliprdr=${policy === "on"}$`, "m"));
+      expect(ini).toMatch(/^rdpsnd=false$/m);
+      expect(ini).toMatch(/^allow_channels=true$/m);
+      const rdp = spawn("xfreerdp", [`/v:127.0.0.1:${ports[policy]}`, `/u:${users[policy]}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:640x480", "+clipboard"], {
+        env: { ...process.env, DISPLAY: client!.display },
+        stdio: "ignore",
+      });
+      children.push(rdp);
+    }
+    const displays = await until("both desktops up", () => {
+      const on = lookupUser(users.on) && sessionDisplay(lookupUser(users.on)!.uid);
+      const off = lookupUser(users.off) && sessionDisplay(lookupUser(users.off)!.uid);
+      const xterms = Object.values(users).every((u) => allProcesses().some((p) => p.uid === lookupUser(u)!.uid && p.command === "xterm"));
+      return on && off && xterms ? { on: on.display, off: off.display } : null;
+    }, { timeoutMs: 60_000, intervalMs: 200, detail: () => logs.join("\n") });
+
+    // Copy on the client: xclip owns the client display's CLIPBOARD; both xfreerdp clients see the change.
+    const TEXT = `lucid-clipboard-${process.pid}`;
+    const copy = spawn("xclip", ["-quiet", "-selection", "clipboard", "-display", client!.display], { stdio: ["pipe", "ignore", "ignore"] });
+    children.push(copy);
+    copy.stdin!.end(TEXT);
+    await until("the copy in the desktop that allows the clipboard", () => clipboardOf(displays.on, users.on) === TEXT, { timeoutMs: 30_000, intervalMs: 250 });
+    // By now the client has announced the copy on every channel it has: the other desktop has none for it.
+    expect(clipboardOf(displays.off, users.off)).not.toBe(TEXT);
+  }, 120_000);
+});

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ciFailure, describeSkips, NEEDS, TOOLS } from "../../scripts/system-tools.ts";
+import { ciBlocking, ciFailure, describeSkips, NEEDS, TOOLS } from "../../scripts/system-tools.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const packages = readFileSync(join(ROOT, "scripts/system-packages.txt"), "utf8")
@@ -36,5 +36,13 @@ describe("system tools of the tests", () => {
     const failure = ciFailure([{ file: "test/e2e/dashboard.test.ts", project: "e2e", missing: ["chromium"] }]);
     expect(failure).toMatch(/^CI=true and 1 file\(s\) need system tools that are missing/);
     expect(failure).toContain("test/e2e/dashboard.test.ts: missing chromium (/usr/bin/chromium)");
+  });
+
+  it("under CI a missing package blocks the run, a host capability (cgroup delegation) only skips", () => {
+    const cgroups = { file: "test/node/agent-cgroups.test.ts", project: "agent", missing: ["cgroup2" as const] };
+    const browser = { file: "test/e2e/dashboard.test.ts", project: "e2e", missing: ["chromium" as const] };
+    expect(ciBlocking([cgroups])).toEqual([]);
+    expect(ciBlocking([cgroups, browser])).toEqual([browser]);
+    expect(ciBlocking([{ ...cgroups, missing: ["cgroup2", "root"] }])).toHaveLength(1);
   });
 });

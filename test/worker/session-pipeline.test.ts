@@ -119,6 +119,7 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
     const res = await api(`/api/v1/sessions/${s.id}/evidence`, { headers: await userHeaders("p3") });
     expect(res.status).toBe(200);
     const bundle = await res.json();
+    expect((bundle as { parts?: unknown }).parts).toEqual([{ node: s.nodeId, firstIndex: 0, since: null }]); // one part: never handed over
     const chunks = [chunkBytes(0), chunkBytes(1)];
     const producer = (await chain.info()).producer;
     expect(await verifyEvidence(bundle, { chunkBytes: (i) => chunks[i], trustedProducers: [producer] })).toMatchObject({ ok: true });

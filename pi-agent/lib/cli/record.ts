@@ -25,6 +25,8 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --size WxH            size to ask the V4L2 device for (default 1920x1080; the driver may pick another)
   --out DIR             spool directory (required); holds session.json, session.key, chunks/
   --session ID          session id (default: a new UUID, or the one already in DIR)
+  --first-index N       first chunk index (a session handed over from another node continues at its count;
+                        never below what DIR already holds)
   --key-file FILE       32-byte data key as hex (default: DIR/session.key, created if missing)
   --fps N               frames captured a second (default 10)
   --tile N              tile edge in pixels, 8..255 (default 64)
@@ -51,6 +53,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       size: { type: "string" },
       out: { type: "string" },
       session: { type: "string" },
+      "first-index": { type: "string" },
       "key-file": { type: "string" },
       fps: { type: "string" },
       tile: { type: "string" },
@@ -83,7 +86,9 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const durationMs = values.duration === undefined ? Infinity : positiveNumber(values.duration, "duration", 1) * 1000;
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
-  const spool = await Spool.open(values.out, { sessionId: values.session, quotaBytes });
+  const firstIndex = values["first-index"] === undefined ? undefined : Number(values["first-index"]);
+  if (firstIndex !== undefined && !(Number.isSafeInteger(firstIndex) && firstIndex >= 0)) throw new UsageError("--first-index must be a whole number ≥ 0");
+  const spool = await Spool.open(values.out, { sessionId: values.session, quotaBytes, firstIndex });
   process.once("exit", () => spool.close()); // every way out but kill -9, which the next run detects
   const keyPath = values["key-file"] ?? join(values.out, "session.key");
   const key = values["key-file"] ? readKey(keyPath) : readOrCreateKey(keyPath).key;

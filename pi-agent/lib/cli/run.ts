@@ -9,6 +9,7 @@ import { SpoolDrainer } from "../node/spool-drainer.ts";
 import { closeDesktopNotices, showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
+import { DesktopCgroups } from "../xrdp/cgroups.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 
 const SPOOL_DRAIN_INTERVAL_MS = 60_000;
@@ -30,8 +31,11 @@ session users and starts xrdp). SIGINT/SIGTERM stop the servers cleanly and exit
   --heartbeat-seconds N     beat this often instead of the pool's interval
   --idle-seconds N          a connection without activity this long is idle (default 60)
   --record-fps N            frames a second recorded from a session (default 10)
+  --record-chunk-seconds N  longest span of one recorded chunk (default 60)
   --display-offset N        first X display number of xrdp sessions (default 10)
   --public-address HOST     host name or address RDP clients use to reach this machine
+  --rdp-ports MIN-MAX       serve RDP only on these ports (told to the host, which allocates inside them;
+                            two agents on one machine each take their own range)
   --no-channel              no RDP agent channel
   --no-notifications        do not listen to the notifications stream (nor follow the emergency controls)
   --no-upload               keep recordings in the spool instead of uploading them
@@ -50,8 +54,10 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       "heartbeat-seconds": { type: "string" },
       "idle-seconds": { type: "string" },
       "record-fps": { type: "string" },
+      "record-chunk-seconds": { type: "string" },
       "display-offset": { type: "string" },
       "public-address": { type: "string" },
+      "rdp-ports": { type: "string" },
       "no-channel": { type: "boolean" },
       "no-notifications": { type: "boolean" },
       "no-upload": { type: "boolean" },
@@ -63,9 +69,15 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   const heartbeatSeconds = values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
   const idleSeconds = positiveNumber(values["idle-seconds"], "idle-seconds", 60);
   const recordFps = positiveNumber(values["record-fps"], "record-fps", 10);
+  const recordChunkSeconds = positiveNumber(values["record-chunk-seconds"], "record-chunk-seconds", 60);
   const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
   const publicAddress = values["public-address"];
   if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
+  const portRange = values["rdp-ports"] === undefined ? undefined : /^(\d{1,5})-(\d{1,5})$/.exec(values["rdp-ports"]);
+  if (portRange === null || (portRange && !(Number(portRange[1]) >= 1 && Number(portRange[1]) <= Number(portRange[2]) && Number(portRange[2]) <= 65535))) {
+    throw new UsageError("--rdp-ports must look like 13389-13399 (1..65535, min ≤ max)");
+  }
+  const ports = portRange ? { min: Number(portRange[1]), max: Number(portRange[2]) } : undefined;
   let state;
   try {
     state = loadNodeState(stateDir);
@@ -90,6 +102,8 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
     upload: values["no-upload"] ? undefined : state,
     displayOffset,
     recordFps,
+    recordChunkSeconds,
+    cgroups: DesktopCgroups.open(log),
     idleSeconds,
     onNotify: async (command, target) => actions!.serverNotify(command.commandId, command.serverId, command.level, command.message, target),
     onEvent: (event) => {
@@ -176,6 +190,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       handler: manager,
       agentVersion: "lucid-agent/0.1.0",
       address: publicAddress,
+      ports,
       onEvent: (e) =>
         log(
           e.kind === "connected"

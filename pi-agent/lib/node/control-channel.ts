@@ -44,6 +44,8 @@ export interface ControlChannelOptions {
   agentVersion: string;
   /** Host name or address RDP clients dial (hello.address). */
   address?: string;
+  /** The RDP ports this agent serves (hello.ports; default: the host's whole pool). */
+  ports?: { min: number; max: number };
   minBackoffMs?: number;
   maxBackoffMs?: number;
   onEvent?: (event: ChannelEvent) => void;
@@ -159,7 +161,7 @@ export class ControlChannel {
     this.failures = 0;
     this.connections++;
     this.lastPong = Date.now();
-    this.sendSigned({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.o.agentVersion, ...(this.o.address ? { address: this.o.address } : {}), servers: this.o.handler.list().slice(0, 1000) });
+    this.sendSigned({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.o.agentVersion, ...(this.o.address ? { address: this.o.address } : {}), ...(this.o.ports ? { ports: this.o.ports } : {}), servers: this.o.handler.list().slice(0, 1000) });
     for (const event of this.backlog.splice(0)) this.sendSigned({ type: "event", event });
     const keepAliveMs = w.keepAliveSeconds * 1000;
     this.timers.push(

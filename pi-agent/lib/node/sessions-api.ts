@@ -46,3 +46,31 @@ export async function sessionKeyHex(state: NodeState, sessionId: string): Promis
   if (key.length !== 32) throw new Error(`session ${sessionId}'s data key is ${key.length} bytes, not 32`);
   return key.toString("hex");
 }
+
+const Handovers = z.object({ nodeId: z.string(), firstIndex: z.number().int().nonnegative().nullable() });
+
+/**
+ * The chunk index this node's recording of the session starts at: 0, or, for a session handed
+ * over from another node (a migrated desktop), that node's chunk count; null while it has not
+ * declared it yet (ask again in a few seconds).
+ */
+export async function firstChunkIndex(state: NodeState, sessionId: string): Promise<number | null> {
+  const res = await fetch(new URL(`/api/v1/sessions/${encodeURIComponent(sessionId)}/handover`, state.server), {
+    headers: headers(state),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!res.ok) throw new Error(`cannot ask where session ${sessionId}'s recording continues: ${await problem(res)}`);
+  return Handovers.parse(await res.json()).firstIndex;
+}
+
+/** After handing the session over: how many chunks this node recorded (its spool's next index). */
+export async function declareHandoverCount(state: NodeState, sessionId: string, chunkCount: number): Promise<void> {
+  const res = await fetch(new URL(`/api/v1/sessions/${encodeURIComponent(sessionId)}/handover/seal`, state.server), {
+    method: "POST",
+    headers: { ...headers(state), "Content-Type": "application/json" },
+    body: JSON.stringify({ chunkCount }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  if (!res.ok) throw new Error(`cannot declare session ${sessionId}'s ${chunkCount} chunks: ${await problem(res)}`);
+  await res.arrayBuffer();
+}

@@ -45,11 +45,34 @@ export function xrdpIni(o: { address: string; port: number; config: ServerConfig
   setKey(globals, "autorun", keep); // log straight in with the client's user and password
   setKey(logging, "LogFile", o.logFile);
   setKey(logging, "EnableSyslog", "false");
+  applyChannelPolicy(all, globals, keep, o.config);
   // Session sections are those with a `lib=`: keep only this server's backend.
   return all
     .filter((s) => s.name === keep || !s.lines.some((l) => /^lib=/.test(l)))
     .flatMap((s) => s.lines)
     .join("\n");
+}
+
+/**
+ * The session's clipboard and audio policy as xrdp's virtual channels: [Channels] cliprdr (the
+ * clipboard) and rdpdr (drive redirection: files would cross the same way) follow `clipboard`,
+ * rdpsnd follows `audio`; both are off unless the session asked for them. xrdp blocks a channel
+ * set to false for every client, whatever the client requests; a backend section's own
+ * `channel.<name>=` override is removed so it cannot turn one back on.
+ */
+function applyChannelPolicy(all: Section[], globals: Section, backend: string, config: ServerConfig): void {
+  setKey(globals, "allow_channels", "true"); // [Channels] is read only then; every channel not listed there is blocked
+  let channels = all.find((s) => s.name === "Channels");
+  if (!channels) {
+    channels = { name: "Channels", lines: ["[Channels]"] };
+    all.splice(all.indexOf(globals) + 1, 0, channels);
+  }
+  const clipboard = config.clipboard === true ? "true" : "false";
+  setKey(channels, "cliprdr", clipboard);
+  setKey(channels, "rdpdr", clipboard);
+  setKey(channels, "rdpsnd", config.audio === true ? "true" : "false");
+  const section = all.find((s) => s.name === backend)!;
+  section.lines = section.lines.filter((l) => !/^\s*channel\.(cliprdr|rdpdr|rdpsnd)\s*=/.test(l));
 }
 
 export function sesmanIni(o: { logFile: string; displayOffset: number; base?: string }): string {

@@ -25,10 +25,12 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits } from "../../../shared/rdp/protocol.ts";
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
-import { sessionKeyHex } from "../node/sessions-api.ts";
+import { declareHandoverCount, firstChunkIndex, sessionKeyHex } from "../node/sessions-api.ts";
+import { Spool } from "../spool.ts";
 import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
+import { applyDiskQuota, type DesktopCgroups } from "./cgroups.ts";
 import { sesmanIni, xrdpIni } from "./config.ts";
 import { establishedClients } from "./tcp.ts";
 import type { DesktopTarget } from "./desktop-notice.ts";
@@ -88,6 +90,10 @@ export interface ServerManagerOptions {
   /** Upload recordings with this node's credential (sealed under the session's own data key); omitted, they stay spooled under a local key. */
   upload?: NodeState;
   recordFps?: number;
+  /** Each desktop's cgroup v2 (cgroups.ts); null where the kernel cannot enforce limits (reports only). */
+  cgroups?: DesktopCgroups | null;
+  /** Longest span of one recorded chunk (the recorder's --chunk-seconds; default its own, 60). */
+  recordChunkSeconds?: number;
   idleSeconds?: number;
   /** xrdp I/O bytes within one poll that count as activity (default 512). */
   activityBytes?: number;
@@ -152,6 +158,7 @@ export class ServerManager {
   private policy: EmergencyPolicy = { writesHeld: false, recordingsHalted: false };
     private socketWatch: FSWatcher | null = null;
   private pollSoon = false;
+  private sesmanStartedAt = 0;
   private bytesRecorded = 0;
 
   private readonly o: ServerManagerOptions;
@@ -192,7 +199,8 @@ export class ServerManager {
       case "server.limits": {
         const server = this.servers.get(command.serverId);
         if (!server) throw new CommandError("unknown-server", `no server ${command.serverId} on this host`);
-        server.limits = command.limits; // reported against by the control plane's monitor; cgroups are not applied yet
+        server.limits = command.limits; // reported against by the control plane's monitor, and enforced by its cgroup where there is one
+        this.enforceLimits(server);
         return;
       }
       case "server.notify": {
@@ -268,6 +276,7 @@ export class ServerManager {
       sample: { at: performance.now(), cpuSeconds: 0, rchar: 0, wchar: 0 },
     };
     this.servers.set(c.serverId, server);
+    this.enforceLimits(server);
     xrdp.on("exit", (code, signal) => {
       if (server.state === "stopped") return;
       server.state = "failed";
@@ -311,7 +320,9 @@ export class ServerManager {
     }
     endUserSession(server.user);
     this.closeGate(server.user.name);
+    void this.o.cgroups?.remove(serverId);
     if (server.connection && server.connection !== "disconnected") this.emit({ kind: "connection", serverId, state: "disconnected" });
+    if (reason === "migrated" && this.o.upload) void this.declareHandover(server.sessionId);
     if (destroy) {
       removeUser(lookupUser(server.user.name) ?? server.user);
       rmSync(server.dir, { recursive: true, force: true });
@@ -320,6 +331,31 @@ export class ServerManager {
     if (wasRunning) this.emit({ kind: "server", serverId, state: "stopped", detail: reason });
     this.o.log(`server ${serverId}: stopped (${reason})${destroy ? ", destroyed" : ""}`);
     if (this.running() === 0) this.stopSesman();
+  }
+
+  /**
+   * The desktop moved to another host: tell the control plane how many chunks this host recorded
+   * (its spool's next index, now that the recorder sealed the last one), so the new host's recording
+   * continues right after them. Retried for a while; if it never gets through, the session's grace
+   * for this host settles it at the highest stored index.
+   */
+  private async declareHandover(sessionId: string): Promise<void> {
+    const dir = join(this.o.stateDir, "spool", sessionId);
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      try {
+        let count = 0;
+        if (existsSync(join(dir, "session.json"))) {
+          const { state, pending } = await Spool.inspect(dir);
+          count = Math.max(state.nextIndex, ...pending.map((m) => m.index + 1));
+        }
+        await declareHandoverCount(this.o.upload!, sessionId, count);
+        this.o.log(`session ${sessionId}: handed over after ${count} chunks`);
+        return;
+      } catch (error) {
+        this.o.log(`session ${sessionId}: ${(error as Error).message}${attempt < 10 ? "; retrying" : ""}`);
+        await wait(Math.min(30_000, 1000 * 2 ** attempt));
+      }
+    }
   }
 
   /**
@@ -379,6 +415,25 @@ export class ServerManager {
       });
   }
 
+  /**
+   * The desktop's limits by the kernel: its cgroup's cpu.max, memory.max and pids.max (and xrdp in
+   * it at once; the user's processes join on every poll), and the user's disk quota where the home's
+   * file system has quotas. What cannot be enforced is said once in the log; the monitor's reports
+   * still apply either way.
+   */
+  private enforceLimits(s: Server): void {
+    if (this.o.cgroups) {
+      try {
+        this.o.cgroups.apply(s.id, s.limits);
+        if (s.xrdp.pid) this.o.cgroups.adopt(s.id, [s.xrdp.pid]);
+      } catch (error) {
+        this.o.log(`server ${s.id}: cannot apply its cgroup limits: ${(error as Error).message}`);
+      }
+    }
+    const disk = applyDiskQuota(s.user.name, s.user.home, s.limits.diskMb);
+    if (!disk.enforced) this.o.log(`server ${s.id}: disk limit not enforced by the kernel (${disk.reason})`);
+  }
+
   /** Bytes xrdp's processes (listener and the connection's child) have read and written. */
   private xrdpIoSplit(s: Server, processes: ProcessInfo[]): { rchar: number; wchar: number } {
     return processTree([s.xrdp.pid ?? -1], processes)
@@ -398,6 +453,8 @@ export class ServerManager {
   }
 
   private poll(): void {
+    // Our sesman may have died, or never bound its port because another agent's held it (two agents on one machine).
+    if (this.running() > 0 && (!this.sesman || this.sesman.exitCode !== null) && Date.now() - this.sesmanStartedAt > 3000) this.ensureSesman();
     const processes = allProcesses();
     for (const s of this.servers.values()) {
       if (s.state !== "listening") continue;
@@ -411,6 +468,8 @@ export class ServerManager {
         this.closeGate(s.user.name);
       }
       this.feedRecorder(s);
+      // Processes the user's session started since the last poll (sesman forks them) join the desktop's cgroup.
+      this.o.cgroups?.adopt(s.id, this.processesOf(s, processes).map((p) => p.pid));
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
@@ -499,8 +558,10 @@ export class ServerManager {
     s.lastArmAt = Date.now();
     const out = join(this.o.stateDir, "spool", s.sessionId);
     const args = [this.o.agentBin, "record", "--display", "-", "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
+    if (this.o.recordChunkSeconds) args.push("--chunk-seconds", String(this.o.recordChunkSeconds));
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
+      let firstIndex: number | null;
       try {
         const keyFile = join(out, "session.key");
         if (!existsSync(keyFile)) {
@@ -508,11 +569,19 @@ export class ServerManager {
           mkdirSync(out, { recursive: true, mode: 0o700 });
           writeSecretFile(keyFile, key + "\n");
         }
+        // A session handed over from another host continues after that host's chunks: wait until it said how many.
+        firstIndex = await firstChunkIndex(this.o.upload, s.sessionId);
       } catch (error) {
         this.o.log(`server ${s.id}: ${(error as Error).message}; retrying`);
         setTimeout(() => (s.recordStarting = false), 5000);
         return;
       }
+      if (firstIndex === null) {
+        this.o.log(`server ${s.id}: waiting for the previous host to declare its chunks`);
+        setTimeout(() => (s.recordStarting = false), 1000);
+        return;
+      }
+      args.push("--first-index", String(firstIndex));
       // The recorder moves the session to `recording` once capture has begun, i.e. at the login.
       // Uploads (and that start) are held while a lockdown refuses node writes; capture goes on.
       args.push("--server", this.o.upload.server, "--key-file", join(out, "session.key"), "--start-session", "--control-stdin");
@@ -615,6 +684,7 @@ export class ServerManager {
     mkdirSync(this.o.stateDir, { recursive: true });
     writeFileSync(ini, sesmanIni({ logFile: join(this.o.stateDir, "sesman.log"), displayOffset: this.o.displayOffset ?? 10 }));
     this.sesman = spawn("xrdp-sesman", ["-n", "-c", ini], { stdio: "ignore" });
+    this.sesmanStartedAt = Date.now();
   }
 
   private stopSesman(): void {
