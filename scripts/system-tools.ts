@@ -73,6 +73,7 @@ const X_DESKTOP: ToolName[] = ["xvfb", "xrdp", "xorgxrdp", "xfreerdp", "xauth", 
 /** Each test file (and bench) that needs a system tool, its vitest project ("bench": bench/run.mjs), and the tools. */
 export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-capture.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-v4l2.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-notify.test.ts", project: "agent", tools: ["addon", "xvfb", "x11Utils"] },
