@@ -1,9 +1,14 @@
 /**
- * Capture → recording stream → ~chunkBytes chunks → sealed on worker threads → spooled in index
- * order. Every chunk opens with a stream header and a keyframe, so it decodes on its own.
+ * Capture → recording stream, zstd-compressed as it is recorded → chunks of ~chunkBytes sealed →
+ * encrypted on worker threads → spooled in index order. Every chunk opens with a stream header and
+ * a keyframe, so it decodes on its own; within a chunk a keyframe follows every keyframeMs, so a
+ * player seeks without decoding from the chunk's start.
  */
+import { createZstdCompress, type ZstdCompress } from "node:zlib";
+import { CHUNK_TAG_BYTES } from "../../shared/chunk.ts";
 import { RecordType, encodeRecord, encodeStreamHeader } from "../../shared/recording/index.ts";
 import type { ScreenCapture } from "./native.ts";
+import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
 import type { Spool } from "./spool.ts";
 
@@ -14,10 +19,12 @@ export interface RecorderOptions {
   key: Uint8Array;
   tileSize: number;
   zstdLevel: number;
-  /** cut a chunk once its plain stream reaches this many bytes */
+  /** cut a chunk once it would seal to this many bytes (it may pass it by up to one frame) */
   chunkBytes: number;
   /** …or once it spans this long, so a quiet screen still uploads regularly */
   maxChunkMs: number;
+  /** a keyframe opens every chunk and follows every keyframeMs within one (default 60 s) */
+  keyframeMs?: number;
   fps: number;
   /** chunks sealed or being written before capture waits for them (bounds memory) */
   maxPendingChunks?: number;
@@ -31,10 +38,16 @@ export type RecorderEvent =
   | { kind: "first-frame"; epochMs: number };
 
 interface OpenChunk {
-  parts: Uint8Array[];
-  bytes: number;
+  zstd: ZstdCompress;
+  /** compressed output so far, and its size: the chunk seals to that plus the cipher's tag */
+  out: Buffer[];
+  compressedBytes: number;
+  plainBytes: number;
+  /** settles once every byte written is compressed (after end()) */
+  finished: Promise<void>;
   startEpochMs: number;
   lastEpochMs: number;
+  lastKeyframeEpochMs: number;
   frames: number;
 }
 
@@ -56,8 +69,9 @@ export class Recorder {
     let nextTick = performance.now();
     while (!signal.aborted && !this.failure) {
       let result: Awaited<ReturnType<ScreenCapture["next"]>>;
+      const keyframe = chunk === null || Date.now() - chunk.lastKeyframeEpochMs >= (this.o.keyframeMs ?? 60_000);
       try {
-        result = await this.o.capture.next({ keyframe: chunk === null, tileSize: this.o.tileSize });
+        result = await this.o.capture.next({ keyframe, tileSize: this.o.tileSize });
       } catch (err) {
         // The display went away: keep what was recorded, then report why recording ended.
         if (chunk) this.cut(chunk);
@@ -66,25 +80,21 @@ export class Recorder {
       }
       if (this.framesCaptured++ === 0) this.o.onEvent?.({ kind: "first-frame", epochMs: result.epochMs });
       if (result.type !== "none") {
-        if (result.type === "keyframe" && chunk) {
+        if (result.type === "keyframe" && chunk && !keyframe) {
           this.cut(chunk); // a resize mid-chunk: start the new size in a fresh chunk
           chunk = null;
         }
-        chunk ??= {
-          parts: [encodeStreamHeader(this.o.tileSize, result.epochMs)],
-          bytes: 16,
-          startEpochMs: result.epochMs,
-          lastEpochMs: result.epochMs,
-          frames: 0,
-        };
+        chunk ??= this.open(result.epochMs);
         const t = Math.max(0, result.epochMs - chunk.startEpochMs);
-        const record = encodeRecord(RecordType[result.type], t, result.body);
-        chunk.parts.push(record);
-        chunk.bytes += record.length;
+        this.write(chunk, encodeRecord(RecordType[result.type], t, result.body));
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, result.epochMs);
+        if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
       }
-      if (chunk && (chunk.bytes >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)) {
+      if (
+        chunk &&
+        (chunk.compressedBytes + CHUNK_TAG_BYTES >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)
+      ) {
         this.cut(chunk);
         chunk = null;
       }
@@ -102,16 +112,45 @@ export class Recorder {
     if (this.failure) throw this.failure;
   }
 
+  /** A new chunk: its stream header, compressed on the libuv pool as records arrive. */
+  private open(startEpochMs: number): OpenChunk {
+    const zstd = createZstdCompress({ params: zstdParams(this.o.zstdLevel) });
+    const chunk: OpenChunk = {
+      zstd,
+      out: [],
+      compressedBytes: 0,
+      plainBytes: 0,
+      finished: new Promise((resolve, reject) => {
+        zstd.on("end", resolve);
+        zstd.on("error", reject);
+      }),
+      startEpochMs,
+      lastEpochMs: startEpochMs,
+      lastKeyframeEpochMs: startEpochMs,
+      frames: 0,
+    };
+    chunk.finished.catch(() => {}); // awaited by cut(); a failure surfaces there
+    zstd.on("data", (piece: Buffer) => {
+      chunk.out.push(piece);
+      chunk.compressedBytes += piece.length;
+    });
+    this.write(chunk, encodeStreamHeader(this.o.tileSize, startEpochMs));
+    return chunk;
+  }
+
+  private write(chunk: OpenChunk, bytes: Uint8Array): void {
+    chunk.zstd.write(bytes);
+    chunk.plainBytes += bytes.length;
+  }
+
   private cut(chunk: OpenChunk): void {
-    const plain = new Uint8Array(chunk.bytes);
-    let o = 0;
-    for (const part of chunk.parts) {
-      plain.set(part, o);
-      o += part.length;
-    }
+    chunk.zstd.end();
     const index = this.o.spool.takeIndex();
     const sessionId = this.o.spool.sessionId;
-    const sealing = this.o.pool.seal({ plain, sessionId, index, key: this.o.key, zstdLevel: this.o.zstdLevel });
+    const sealing = chunk.finished.then(() =>
+      this.o.pool.seal({ plain: Buffer.concat(chunk.out), plainSize: chunk.plainBytes, sessionId, index, key: this.o.key, zstdLevel: this.o.zstdLevel }),
+    );
+    sealing.catch(() => {}); // awaited in order below; a failure is reported there
     this.pending++;
     // Written strictly in index order, so a crash leaves a contiguous run of chunks.
     this.writes = this.writes.then(async () => {
