@@ -37,12 +37,20 @@ export type RecorderEvent =
   /** the first frame is in: what the display showed from this moment on is recorded */
   | { kind: "first-frame"; epochMs: number };
 
+/** Records are handed to zstd once this many bytes or this long has gathered. */
+const HOLD_BYTES = 256 * 1024;
+const HOLD_MS = 2000;
+
 interface OpenChunk {
   zstd: ZstdCompress;
   /** compressed output so far, and its size: the chunk seals to that plus the cipher's tag */
   out: Buffer[];
   compressedBytes: number;
   plainBytes: number;
+  /** records not yet handed to zstd: batched, so a quiet desktop wakes the compressor rarely */
+  held: Uint8Array[];
+  heldBytes: number;
+  heldSinceMs: number;
   /** settles once every byte written is compressed (after end()) */
   finished: Promise<void>;
   startEpochMs: number;
@@ -93,7 +101,7 @@ export class Recorder {
       }
       if (
         chunk &&
-        (chunk.compressedBytes + CHUNK_TAG_BYTES >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)
+        (this.sealedEstimate(chunk) >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)
       ) {
         this.cut(chunk);
         chunk = null;
@@ -120,6 +128,9 @@ export class Recorder {
       out: [],
       compressedBytes: 0,
       plainBytes: 0,
+      held: [],
+      heldBytes: 0,
+      heldSinceMs: startEpochMs,
       finished: new Promise((resolve, reject) => {
         zstd.on("end", resolve);
         zstd.on("error", reject);
@@ -139,11 +150,29 @@ export class Recorder {
   }
 
   private write(chunk: OpenChunk, bytes: Uint8Array): void {
-    chunk.zstd.write(bytes);
+    if (chunk.held.length === 0) chunk.heldSinceMs = Date.now();
+    chunk.held.push(bytes);
+    chunk.heldBytes += bytes.length;
     chunk.plainBytes += bytes.length;
+    // Big records (keyframes, a page turned) go at once: one hop is nothing next to their size, and
+    // the size estimate would count them uncompressed while held.
+    if (bytes.length >= HOLD_BYTES / 4 || chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
+  }
+
+  private release(chunk: OpenChunk): void {
+    if (chunk.held.length === 0) return;
+    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held));
+    chunk.held = [];
+    chunk.heldBytes = 0;
+  }
+
+  /** The chunk's sealed size if it closed now, counting held records at full size. */
+  private sealedEstimate(chunk: OpenChunk): number {
+    return chunk.compressedBytes + chunk.heldBytes + CHUNK_TAG_BYTES;
   }
 
   private cut(chunk: OpenChunk): void {
+    this.release(chunk);
     chunk.zstd.end();
     const index = this.o.spool.takeIndex();
     const sessionId = this.o.spool.sessionId;

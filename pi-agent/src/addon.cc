@@ -155,6 +155,22 @@ Napi::Value Capture::Next(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsNumber()) return reject("next(keyframe: boolean, tileSize: number)");
   int tileSize = info[1].As<Napi::Number>().Int32Value();
   if (tileSize < 8 || tileSize > 255) return reject("tileSize must be 8..255");
+  if (!info[0].As<Napi::Boolean>().Value() && source_->Idle()) {
+    // Nothing drawn since the last grab: answer at once, without a grab or a thread hop.
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ok", true);
+    out.Set("type", "none");
+    out.Set("epochMs", double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()));
+    out.Set("width", source_->width());
+    out.Set("height", source_->height());
+    out.Set("changedTiles", 0);
+    out.Set("grabbedPixels", 0);
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(out);
+    return d.Promise();
+  }
   busy = true;
   auto* worker = new NextWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Boolean>().Value(), tileSize);
   Napi::Promise promise = worker->Promise();

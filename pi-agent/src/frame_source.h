@@ -24,6 +24,9 @@ class FrameSource {
   // true when only what the X server reported as damaged is grabbed (else every frame is grabbed whole)
   virtual bool usesDamage() const { return false; }
   virtual std::string note() const { return ""; }
+  // true when the source knows, without a round trip, that nothing changed since the last grab
+  // (so the next tick needs no work at all). Called on the JS thread between grabs.
+  virtual bool Idle() { return false; }
   virtual std::string pixelFormat() const { return "BGRX"; }
   virtual void Close() = 0;
 };

@@ -80,10 +80,15 @@ uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, cons
         out.insert(out.end(), {p[0], p[1], p[2]});
         continue;
       }
+      // XOR when most of the tile stayed (mostly zeros), raw when most of it was replaced (a page
+      // turned, a scroll): raw pixels repeat what was sent before (glyphs, widgets), which zstd
+      // finds, while XOR of two unrelated pictures is noise.
+      const size_t encodingAt = out.size();
       out.push_back(1);
       size_t at = out.size();
       out.resize(at + size_t(w) * h * 3);
       uint8_t* o = out.data() + at;
+      size_t changedPixels = 0;
       for (int row = y; row < y + h; row++) {
         const uint8_t* a = cur.data + row * cur.stride + x * 4;
         const uint8_t* b = prev + row * prevStride + x * 4;
@@ -91,6 +96,19 @@ uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, cons
           o[0] = a[0] ^ b[0];
           o[1] = a[1] ^ b[1];
           o[2] = a[2] ^ b[2];
+          changedPixels += (o[0] | o[1] | o[2]) != 0;
+        }
+      }
+      if (changedPixels * 2 > size_t(w) * h) {
+        out[encodingAt] = 0;
+        o = out.data() + at;
+        for (int row = y; row < y + h; row++) {
+          const uint8_t* a = cur.data + row * cur.stride + x * 4;
+          for (int i = 0; i < w; i++, a += 4, o += 3) {
+            o[0] = a[0];
+            o[1] = a[1];
+            o[2] = a[2];
+          }
         }
       }
     }

@@ -51,7 +51,8 @@ struct TileMask {
 void KeyframeBody(const FrameView& frame, std::vector<uint8_t>& out);
 
 // Delta body against `previous` (same size, BGRX, stride width*4): only tiles whose pixels changed,
-// each solid (one colour) or XOR against the previous tile. Only tiles `dirty` marks are looked at.
+// each solid (one colour), XOR against the previous tile (most of it unchanged) or raw (most of it
+// replaced). Only tiles `dirty` marks are looked at.
 // Returns the number of changed tiles; `out` is left empty when nothing changed.
 uint32_t DeltaBody(const FrameView& current, const uint8_t* previous, int tileSize, const TileMask& dirty,
                    std::vector<uint8_t>& out);

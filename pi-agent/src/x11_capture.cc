@@ -220,13 +220,28 @@ std::string X11Capture::GrabRect(const Rect& r) {
   return "";
 }
 
-bool X11Capture::TakeDamage(int tileSize, TileMask& dirty) {
-  dirty.Reset(width_, height_, tileSize);
-  // The events only say "something was drawn"; the region below is the truth. Drain them.
-  while (XPending(display_) > 0) {
+void X11Capture::DrainEvents() {
+  while (!connectionLost_ && XPending(display_) > 0) {
     XEvent event;
     XNextEvent(display_, &event);
+    if (event.type == damageEventBase_ + XDamageNotify) damageNotified_ = true;
   }
+}
+
+// With ReportNonEmpty the server sends one DamageNotify each time the damage goes from empty to
+// drawn on, written out with the drawing client's own replies: once a client's drawing is done
+// (XSync), our notice is on our socket. No notice since the damage was taken: nothing was drawn.
+bool X11Capture::Idle() {
+  if (!display_ || !damage_ || !grabbedOnce_ || connectionLost_) return false;
+  DrainEvents();
+  return !damageNotified_ && !connectionLost_;
+}
+
+bool X11Capture::TakeDamage(int tileSize, TileMask& dirty) {
+  dirty.Reset(width_, height_, tileSize);
+  // The events only say "something was drawn"; the region below is the truth.
+  DrainEvents();
+  damageNotified_ = false;
   // Subtract first, grab after: whatever is drawn in between is both grabbed now and reported
   // again next tick, so nothing drawn is ever missed.
   XDamageSubtract(display_, damage_, None, region_);

@@ -35,6 +35,7 @@ class X11Capture : public FrameSource {
   bool usesShm() const override { return shm_; }
   bool usesDamage() const override { return damage_ != 0; }
   double grabbedPixels() const override { return grabbedPixels_; }
+  bool Idle() override;
   std::string note() const override { return note_; }
 
  private:
@@ -47,6 +48,8 @@ class X11Capture : public FrameSource {
   std::string GrabRect(const Rect& r);
   // The damage reported since the last call, as a tile mask; false when the connection failed.
   bool TakeDamage(int tileSize, TileMask& dirty);
+  // Reads queued events (no round trip): notes any DamageNotify.
+  void DrainEvents();
 
   Display* display_ = nullptr;
   Window root_ = 0;
@@ -65,6 +68,8 @@ class X11Capture : public FrameSource {
   XserverRegion region_ = 0;
   int damageEventBase_ = 0;
   bool grabbedOnce_ = false;
+  // A DamageNotify arrived since the damage was last taken (or we have not taken it yet).
+  bool damageNotified_ = true;
   double grabbedPixels_ = 0;
   std::string note_;
 };
