@@ -74,6 +74,7 @@ const X_DESKTOP: ToolName[] = ["xvfb", "xrdp", "xorgxrdp", "xfreerdp", "xauth", 
 export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-capture.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-doctor.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-v4l2.test.ts", project: "agent", tools: ["addon"] },
@@ -85,6 +86,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },
+  { file: "bench/agent-cpu.mjs", project: "bench", tools: ["addon", "xvfb"] },
 ];
 
 export interface Skip {

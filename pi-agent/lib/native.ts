@@ -68,6 +68,16 @@ function native(): NativeAddon {
   return addon;
 }
 
+/** null when the addon loads, else the message saying why not and how to fix it. */
+export function addonLoadError(): string | null {
+  try {
+    native();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
   if (value.ok) return value;
   const err = new CaptureError(value.error);
