@@ -2,7 +2,8 @@
 //   - a wallpaper and a taskbar with a clock that ticks every second;
 //   - an editor being typed into at ~5 characters a second, with a caret blinking at 2 Hz, a new
 //     line every 60 characters and a page scroll (the text area redrawn) every 25 lines;
-//   - a reader (a PDF-like page of text) turning a page every 20 s;
+//   - a reader (a PDF-like page of ~600 words) turning a page once a minute, 20 s into the
+//     minute (a fast reader: 250 words a minute would take over two);
 //   - a terminal running `top`: its table of changing numbers redrawn every 3 s;
 //   - idle spans: in every minute the user types for 40 s and then sits for 20 s (no typing, no
 //     paging; the clock, the caret and `top` keep going);
@@ -171,7 +172,7 @@ export class OfficeWorkload {
     if (crossed(180_000)) {
       if (ms > 0 && !this.readerOpen) (this.readerOpen = true), this.openReader();
     }
-    if (active && this.readerOpen && crossed(20_000)) {
+    if (this.readerOpen && crossed(60_000, 20_000)) {
       this.page++;
       this.drawPage();
     }
