@@ -17,7 +17,9 @@ import { startXvfb } from "../test/node/helpers/xvfb.ts";
 import { H, OfficeWorkload, W } from "./agent-workload.mjs";
 import { report } from "./report.mjs";
 
-const SECONDS = Number(process.env.BENCH_CPU_SECONDS ?? 180);
+// Five minutes as the issue measured, ending just before a sixth chunk (and its keyframe) would open:
+// five keyframes in five minutes, the steady rate of one a minute.
+const SECONDS = Number(process.env.BENCH_CPU_SECONDS ?? 295);
 const BIN = join(import.meta.dirname, "../pi-agent/bin/lucid-agent.ts");
 const TICK = 100; // USER_HZ: the unit of /proc/<pid>/stat times on Linux
 

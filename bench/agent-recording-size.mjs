@@ -59,7 +59,7 @@ try {
   const hours = frames / FPS / 3600;
   const ours = sealedBytes / 1e6 / hours;
   const baseline = ((baselineBytes / samples) * frames) / 1e6 / hours;
-  report("recording-size", ours, baseline, "MB/h", `simulated_minutes=${MINUTES} fps=${FPS} chunks=${chunks} size=${W}x${H} target<=50`);
+  report("recording-size", ours, baseline, "MB/h", `simulated_minutes=${MINUTES} fps=${FPS} chunks=${chunks} size=${W}x${H} target<=20`);
 } finally {
   await xvfb.stop();
 }

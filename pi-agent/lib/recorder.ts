@@ -76,6 +76,12 @@ export class Recorder {
     let chunk: OpenChunk | null = null;
     let nextTick = performance.now();
     while (!signal.aborted && !this.failure) {
+      // A chunk that has run its time closes before the grab, so the keyframe due at the same moment
+      // opens the next chunk instead of ending this one (one keyframe, not two).
+      if (chunk && Date.now() - chunk.startEpochMs >= this.o.maxChunkMs) {
+        this.cut(chunk);
+        chunk = null;
+      }
       let result: Awaited<ReturnType<ScreenCapture["next"]>>;
       const keyframe = chunk === null || Date.now() - chunk.lastKeyframeEpochMs >= (this.o.keyframeMs ?? 60_000);
       try {
@@ -99,10 +105,7 @@ export class Recorder {
         if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
       }
-      if (
-        chunk &&
-        (this.sealedEstimate(chunk) >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)
-      ) {
+      if (chunk && this.sealedEstimate(chunk) >= this.o.chunkBytes) {
         this.cut(chunk);
         chunk = null;
       }

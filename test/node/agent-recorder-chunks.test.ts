@@ -31,8 +31,8 @@ afterAll(async () => {
 
 describe("recorder: keyframes by time, chunks by sealed size", () => {
   it("cuts by sealed bytes, puts keyframes every keyframeMs, and decodes across chunks to the screen", async () => {
-    const KEYFRAME_MS = 400;
-    const CHUNK_BYTES = 150_000;
+    const KEYFRAME_MS = 300;
+    const CHUNK_BYTES = 250_000;
     const spool = await Spool.open(join(dir, "spool"), { sessionId: "sess-chunks", quotaBytes: 64 << 20 });
     const pool = new SealPool(1);
     const capture = ScreenCapture.openX11(xvfb.display);
@@ -95,5 +95,35 @@ describe("recorder: keyframes by time, chunks by sealed size", () => {
     reference.close();
     if (screen.type !== "keyframe") throw new Error("no keyframe from the screen");
     expect(Buffer.from(last!).equals(screen.body.subarray(4))).toBe(true);
+  }, 90_000);
+
+  it("opens each time-cut chunk with the one keyframe that fell due with it, not a second one", async () => {
+    const spool = await Spool.open(join(dir, "spool-time"), { sessionId: "sess-time", quotaBytes: 64 << 20 });
+    const pool = new SealPool(1);
+    const capture = ScreenCapture.openX11(xvfb.display);
+    const key = new Uint8Array(32).fill(4);
+    let chunks = 0;
+    const recorder = new Recorder({
+      capture, spool, pool, key, tileSize: 32, zstdLevel: 3, chunkBytes: 10 << 20, maxChunkMs: 300, keyframeMs: 300, fps: 20,
+      onEvent: (e) => void (e.kind === "chunk" && chunks++),
+    });
+    let seed = 1000;
+    const painter = setInterval(() => putImage(xvfb.display, (seed * 37) % (W - 8), (seed++ * 53) % (H - 8), 8, 8, noise(8, 8, seed).bgrx), 30);
+    const stop = new AbortController();
+    const running = recorder.run(stop.signal);
+    try {
+      await until("four chunks cut by time", () => chunks >= 4, { timeoutMs: 60_000 });
+    } finally {
+      clearInterval(painter);
+      stop.abort();
+      await running;
+      capture.close();
+      await pool.close();
+    }
+    for (const meta of await spool.pending()) {
+      const sealed = new Uint8Array(await readFile(join(dir, "spool-time", "chunks", `${String(meta.index).padStart(10, "0")}.bin`)));
+      const index = indexRecords(openChunk(sealed, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key));
+      expect(index.filter((r) => r.type === "keyframe").length, `chunk ${meta.index}`).toBe(1);
+    }
   }, 90_000);
 });
