@@ -91,10 +91,21 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          exclude: ["test/e2e/whole-flow.test.ts", ...skipped],
+          exclude: ["test/e2e/whole-flow.test.ts", "test/e2e/workerd-arm64.test.ts", ...skipped],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // The Pi's arm64 workerd under qemu-aarch64 user emulation: minutes, so a group of its own.
+        test: {
+          name: "arm64",
+          include: ["test/e2e/workerd-arm64.test.ts"],
+          exclude: skipped,
+          environment: "node",
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
     ],

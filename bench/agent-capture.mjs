@@ -1,5 +1,6 @@
 // BENCH capture: frames/s of capture + encode at 1920x1080 under Xvfb with the office workload.
-// ours = MIT-SHM grab + C++ tile differ (only changed tiles leave the addon);
+// ours = DAMAGE-driven MIT-SHM grab + C++ tile differ (only what was drawn is grabbed, only changed
+// tiles leave the addon; a tick with nothing drawn costs no grab);
 // baseline = the same grab as whole frames, each compressed with zstd level 1 (the naive lossless path).
 import { constants, zstdCompressSync } from "node:zlib";
 import { ScreenCapture } from "../pi-agent/lib/native.ts";

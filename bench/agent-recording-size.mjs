@@ -1,8 +1,9 @@
-// BENCH recording-size: MB per hour of sealed chunks for the scripted office workload, recorded at
-// 10 frames/s through the real path (Xvfb → MIT-SHM capture → tile differ → stream → 10 MB / 60 s
-// chunks → zstd L3 → XChaCha20-Poly1305). Time is simulated (frame n is at n × 100 ms), so a few
-// minutes of workload run in seconds. baseline = every frame stored whole with zstd L1 (the naive
-// lossless recording), sampled every 20th frame and scaled.
+// BENCH recording-size: MB per hour of sealed chunks for the scripted office workload
+// (bench/agent-workload.mjs), recorded at 10 frames/s through the real path (Xvfb → DAMAGE-driven
+// MIT-SHM capture → tile differ → stream → chunks as the recorder cuts them at the default settings:
+// 60 s, a keyframe at each chunk's start → zstd L3 → XChaCha20-Poly1305). Time is simulated (frame n
+// is at n × 100 ms), so minutes of workload run faster. baseline = every frame stored whole with
+// zstd L1 (the naive lossless recording), sampled every 20th frame and scaled.
 import { constants, zstdCompressSync } from "node:zlib";
 import { RecordType, encodeRecord, encodeStreamHeader, decodeRecording } from "../shared/recording/index.ts";
 import { ScreenCapture } from "../pi-agent/lib/native.ts";
@@ -13,7 +14,7 @@ import { report } from "./report.mjs";
 
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 5);
 const FPS = 10;
-const CHUNK_BYTES = 10 * 1024 * 1024;
+const CHUNK_BYTES = 10 * 1024 * 1024; // sealed; the office desktop reaches 60 s long before
 const CHUNK_MS = 60_000;
 const key = new Uint8Array(32).fill(5);
 
@@ -22,7 +23,7 @@ try {
   const workload = new OfficeWorkload(xvfb.display);
   workload.start();
   const capture = ScreenCapture.openX11(xvfb.display);
-  const sampler = ScreenCapture.openX11(xvfb.display);
+  const sampler = ScreenCapture.openX11(xvfb.display, { damage: false });
   let sealedBytes = 0, chunks = 0, parts = null, partBytes = 0, chunkStart = 0, baselineBytes = 0, samples = 0;
   const cut = () => {
     const plain = new Uint8Array(partBytes);
@@ -45,9 +46,9 @@ try {
       parts.push(record);
       partBytes += record.length;
     }
-    if (parts && (partBytes >= CHUNK_BYTES || t - chunkStart >= CHUNK_MS)) cut();
+    if (parts && (partBytes / 4 >= CHUNK_BYTES || t - chunkStart >= CHUNK_MS)) cut(); // plain/4: a rough sealed size
     if (n % 20 === 0) {
-      const whole = await sampler.next({ keyframe: true, tileSize: 64 });
+      const whole = await sampler.next({ keyframe: true, tileSize: 64 }); // a polling capture: always whole
       baselineBytes += zstdCompressSync(whole.body, { params: { [constants.ZSTD_c_compressionLevel]: 1 } }).length;
       samples++;
     }
@@ -58,7 +59,7 @@ try {
   const hours = frames / FPS / 3600;
   const ours = sealedBytes / 1e6 / hours;
   const baseline = ((baselineBytes / samples) * frames) / 1e6 / hours;
-  report("recording-size", ours, baseline, "MB/h", `simulated_minutes=${MINUTES} fps=${FPS} chunks=${chunks} size=${W}x${H} target<=50`);
+  report("recording-size", ours, baseline, "MB/h", `simulated_minutes=${MINUTES} fps=${FPS} chunks=${chunks} size=${W}x${H} target<=20`);
 } finally {
   await xvfb.stop();
 }

@@ -22,6 +22,7 @@ const SMOKE = {
   BENCH_CHUNKS: "2", // agent-pipeline, ingest
   BENCH_ROUNDS: "1", // agent-pipeline, audit-verify, heartbeats, ingest, playback, workerd-rss
   BENCH_MINUTES: "0.1", // agent-recording-size (simulated minutes)
+  BENCH_CPU_SECONDS: "5", // agent-cpu (real seconds a run)
   BENCH_ANCHORS: "200", // anchors
   BENCH_SINGLE_ANCHORS: "20",
   BENCH_PROOFS: "50",

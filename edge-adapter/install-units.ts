@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // npm run pi:install-units -- [--dry-run] — renders the systemd units for workerd and the agent
 // (edge-adapter/systemd/) with this install's paths, prints them with --dry-run, otherwise writes
-// them to --unit-dir and prints the root steps that remain (users, secrets file, enabling).
+// them to --unit-dir and prints the root steps that remain (users, secrets file, enabling), then runs
+// `lucid-agent doctor` (page size, VA bits, X, xrdp, cgroups, disk, clock, certificate) unless --no-doctor.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -11,7 +13,7 @@ import { agentExecFor, defaultUnitOptions, renderUnits, UNIT_NAMES } from "./uni
 const USAGE = `usage: npm run pi:install-units -- [--dry-run] [--unit-dir /etc/systemd/system] [--prefix <checkout>]
        [--config <prefix>/out/pi/lucid.capnp] [--data-dir /var/lib/lucid] [--user lucid] [--env-file /etc/lucid/lucid.env]
        [--agent-data-dir /var/lib/lucid-agent] [--agent-env-file /etc/lucid/agent.env]
-       [--agent-exec "<absolute command line>"]`;
+       [--agent-exec "<absolute command line>"] [--no-doctor] [--cert <file> --hostname <name>]`;
 
 try {
   const { values } = parseArgs({
@@ -26,6 +28,9 @@ try {
       "agent-data-dir": { type: "string" },
       "agent-env-file": { type: "string" },
       "agent-exec": { type: "string" },
+      "no-doctor": { type: "boolean", default: false },
+      cert: { type: "string" },
+      hostname: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -66,6 +71,14 @@ install -d -m 0700 ${resolve(options.envFile, "..")} ${resolve(options.agentEnvF
 # ${options.agentEnvFile}: the agent's secrets
 systemctl daemon-reload
 systemctl enable --now ${UNIT_NAMES.join(" ")}`);
+  if (!values["no-doctor"]) {
+    // The agent's own readiness check, as a process: the edge adapter does not load the capture addon.
+    const args = [join(defaults.prefix, "pi-agent/bin/lucid-agent.ts"), "doctor", "--spool", options.agentDataDir];
+    if (values.cert) args.push("--cert", resolve(values.cert), ...(values.hostname ? ["--hostname", values.hostname] : []));
+    console.log("\n# Readiness (lucid-agent doctor): fix every FAIL before enabling the units");
+    const doctor = spawnSync(process.execPath, args, { stdio: "inherit" });
+    if (doctor.status !== 0) console.log("# lucid-agent doctor found problems (above); the units were written all the same");
+  }
 } catch (error) {
   console.error(`pi:install-units failed: ${error instanceof Error ? error.message : error}\n${USAGE}`);
   process.exit(2);

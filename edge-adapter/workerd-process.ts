@@ -23,8 +23,13 @@ export interface WorkerdProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined> } = {}): WorkerdProcess {
-  const child = spawn(join(ROOT, "node_modules", ".bin", "workerd"), ["serve", configPath], {
+/**
+ * `options.command`: how to run workerd instead of node_modules' binary, e.g. another architecture's
+ * build under user emulation: ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", ".../workerd"].
+ */
+export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined>; command?: string[] } = {}): WorkerdProcess {
+  const [exe, ...pre] = options.command ?? [join(ROOT, "node_modules", ".bin", "workerd")];
+  const child = spawn(exe!, [...pre, "serve", configPath], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -6,7 +6,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17", "-Wall", "-Wextra"],
-      "libraries": ["-lX11", "-lXext", "-ljpeg"]
+      "libraries": ["-lX11", "-lXext", "-lXdamage", "-lXfixes", "-ljpeg"]
     },
     {
       "target_name": "lucid_test_support",

@@ -65,6 +65,12 @@ export const TOOLS = {
   xterm: commands("xterm", "xterm"),
   x11Utils: commands("x11-utils", "xmessage", "xwininfo", "xkill"),
   qemu: commands("qemu-system-x86", "qemu-system-x86_64"),
+  qemuUser: {
+    label: "qemu-aarch64 (qemu-user) and an arm64 glibc (libc6-arm64-cross)",
+    pkg: "qemu-user",
+    install: "apt-get install qemu-user libc6-arm64-cross",
+    present: () => which("qemu-aarch64") !== null && existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1"),
+  },
   busybox: commands("busybox-static", "busybox"),
   cpio: commands("cpio", "cpio"),
   kmod: commands("kmod", "modprobe", "depmod"),
@@ -85,6 +91,9 @@ const X_DESKTOP: ToolName[] = ["xvfb", "xrdp", "xorgxrdp", "xfreerdp", "xauth", 
 /** Each test file (and bench) that needs a system tool, its vitest project ("bench": bench/run.mjs), and the tools. */
 export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-capture.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-doctor.test.ts", project: "agent", tools: ["addon"] },
+  { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-v4l2.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-notify.test.ts", project: "agent", tools: ["addon", "xvfb", "x11Utils"] },
@@ -95,8 +104,10 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "test/e2e/workerd-arm64.test.ts", project: "arm64", tools: ["qemuUser"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },
+  { file: "bench/agent-cpu.mjs", project: "bench", tools: ["addon", "xvfb"] },
 ];
 
 export interface Skip {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** lucid-agent: the Pi agent's command line. Exit codes: see lib/cli/exit-codes.ts. */
 import { DECODE_HELP, decode } from "../lib/cli/decode.ts";
+import { DOCTOR_HELP, doctor } from "../lib/cli/doctor.ts";
 import { ENROLL_HELP, enroll } from "../lib/cli/enroll.ts";
 import { EXIT, UsageError } from "../lib/cli/exit-codes.ts";
 import { RECORD_HELP, record } from "../lib/cli/record.ts";
@@ -16,6 +17,7 @@ const HELP = `lucid-agent <command> [options]   (lucid-agent <command> --help fo
   status --out DIR | --state DIR  a spool's pending chunks, or what the node daemon was told
   enroll --server URL …           register this machine as a node (Ed25519 key, node API)
   run                             node daemon: heartbeats, RDP agent channel, xrdp servers, recording
+  doctor                          check this machine is ready for Lucid (page size, VA bits, X, xrdp, clock…)
 
 Exit codes: 0 ok, 1 failure, 64 usage, 65 corrupt data or wrong key, 69 capture/service unavailable,
 73 spool full, 76 chunk refused by the server, 77 node refused by the node API.
@@ -29,6 +31,7 @@ const commands: Record<string, { run: (argv: string[], log: (l: string) => void)
   status: { run: status, help: STATUS_HELP },
   enroll: { run: enroll, help: ENROLL_HELP },
   run: { run, help: RUN_HELP },
+  doctor: { run: doctor, help: DOCTOR_HELP },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -47,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    return await command.run(rest, name === "status" ? (l) => process.stdout.write(l + "\n") : log);
+    return await command.run(rest, name === "status" || name === "doctor" ? (l) => process.stdout.write(l + "\n") : log);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       log(`error: ${(err as Error).message}\n\n${command.help}`);

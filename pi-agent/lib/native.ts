@@ -9,15 +9,18 @@ export interface CaptureInfo {
   height: number;
   /** true when frames travel through MIT-SHM, false for the slow XGetImage path */
   shm: boolean;
+  /** true when only what the X server reports as drawn (DAMAGE) is grabbed; false: whole frames every tick */
+  damage: boolean;
   /** why capture is on a slower path, or "" */
   note: string;
   /** what the source delivers before conversion to BGRX: "BGRX" for X11, "YUYV"/"MJPG" for V4L2 */
   pixelFormat: string;
 }
 
+/** `grabbedPixels`: what this tick read from the screen (0 when the X server reported nothing drawn). */
 export type CaptureResult =
-  | { type: "keyframe" | "delta"; epochMs: number; width: number; height: number; changedTiles: number; body: Buffer }
-  | { type: "none"; epochMs: number; width: number; height: number; changedTiles: 0 };
+  | { type: "keyframe" | "delta"; epochMs: number; width: number; height: number; changedTiles: number; grabbedPixels: number; body: Buffer }
+  | { type: "none"; epochMs: number; width: number; height: number; changedTiles: 0; grabbedPixels: number };
 
 type NativeValue<T> = ({ ok: true } & T) | { ok: false; error: string };
 interface NativeCapture {
@@ -26,7 +29,7 @@ interface NativeCapture {
   close(): NativeValue<object>;
 }
 interface NativeAddon {
-  openX11(display: string, allowShm: boolean): NativeValue<{ capture: NativeCapture }>;
+  openX11(display: string, allowShm: boolean, allowDamage: boolean): NativeValue<{ capture: NativeCapture }>;
   openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
 }
 
@@ -53,7 +56,7 @@ function loadAddon(): NativeAddon {
     [
       "The lucid-agent native capture addon is not built or cannot load.",
       ...failures.map((f) => `  tried ${f}`),
-      "Fixes: install the build deps (build-essential python3 libx11-dev libxext-dev),",
+      "Fixes: install the build deps (build-essential python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev),",
       "then run `npm ci` (or `npx node-gyp rebuild --nodedir=/usr` inside pi-agent/).",
     ].join("\n"),
   );
@@ -63,6 +66,16 @@ let addon: NativeAddon | null = null;
 function native(): NativeAddon {
   addon ??= loadAddon();
   return addon;
+}
+
+/** null when the addon loads, else the message saying why not and how to fix it. */
+export function addonLoadError(): string | null {
+  try {
+    native();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
@@ -82,10 +95,14 @@ export class ScreenCapture {
     this.handle = handle;
   }
 
-  /** Opens `display`; `shm: false` forces the slow XGetImage path (MIT-SHM is used when possible otherwise). */
-  static openX11(display: string, options: { shm?: boolean } = {}): ScreenCapture {
+  /**
+   * Opens `display`; `shm: false` forces the slow XGetImage path (MIT-SHM is used when possible
+   * otherwise); `damage: false` grabs whole frames every tick instead of only what the X server
+   * reports as drawn (the polling capture: a fallback and the benches' baseline).
+   */
+  static openX11(display: string, options: { shm?: boolean; damage?: boolean } = {}): ScreenCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
-    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true, options.damage ?? true), new Error()).capture);
   }
 
   /**

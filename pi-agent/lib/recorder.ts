@@ -1,9 +1,14 @@
 /**
- * Capture → recording stream → ~chunkBytes chunks → sealed on worker threads → spooled in index
- * order. Every chunk opens with a stream header and a keyframe, so it decodes on its own.
+ * Capture → recording stream, zstd-compressed as it is recorded → chunks of ~chunkBytes sealed →
+ * encrypted on worker threads → spooled in index order. Every chunk opens with a stream header and
+ * a keyframe, so it decodes on its own; within a chunk a keyframe follows every keyframeMs, so a
+ * player seeks without decoding from the chunk's start.
  */
+import { createZstdCompress, type ZstdCompress } from "node:zlib";
+import { CHUNK_TAG_BYTES } from "../../shared/chunk.ts";
 import { RecordType, encodeRecord, encodeStreamHeader } from "../../shared/recording/index.ts";
 import type { ScreenCapture } from "./native.ts";
+import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
 import type { Spool } from "./spool.ts";
 
@@ -14,10 +19,12 @@ export interface RecorderOptions {
   key: Uint8Array;
   tileSize: number;
   zstdLevel: number;
-  /** cut a chunk once its plain stream reaches this many bytes */
+  /** cut a chunk once it would seal to this many bytes (it may pass it by up to one frame) */
   chunkBytes: number;
   /** …or once it spans this long, so a quiet screen still uploads regularly */
   maxChunkMs: number;
+  /** a keyframe opens every chunk and follows every keyframeMs within one (default 60 s) */
+  keyframeMs?: number;
   fps: number;
   /** chunks sealed or being written before capture waits for them (bounds memory) */
   maxPendingChunks?: number;
@@ -30,11 +37,25 @@ export type RecorderEvent =
   /** the first frame is in: what the display showed from this moment on is recorded */
   | { kind: "first-frame"; epochMs: number };
 
+/** Records are handed to zstd once this many bytes or this long has gathered. */
+const HOLD_BYTES = 256 * 1024;
+const HOLD_MS = 2000;
+
 interface OpenChunk {
-  parts: Uint8Array[];
-  bytes: number;
+  zstd: ZstdCompress;
+  /** compressed output so far, and its size: the chunk seals to that plus the cipher's tag */
+  out: Buffer[];
+  compressedBytes: number;
+  plainBytes: number;
+  /** records not yet handed to zstd: batched, so a quiet desktop wakes the compressor rarely */
+  held: Uint8Array[];
+  heldBytes: number;
+  heldSinceMs: number;
+  /** settles once every byte written is compressed (after end()) */
+  finished: Promise<void>;
   startEpochMs: number;
   lastEpochMs: number;
+  lastKeyframeEpochMs: number;
   frames: number;
 }
 
@@ -55,9 +76,16 @@ export class Recorder {
     let chunk: OpenChunk | null = null;
     let nextTick = performance.now();
     while (!signal.aborted && !this.failure) {
+      // A chunk that has run its time closes before the grab, so the keyframe due at the same moment
+      // opens the next chunk instead of ending this one (one keyframe, not two).
+      if (chunk && Date.now() - chunk.startEpochMs >= this.o.maxChunkMs) {
+        this.cut(chunk);
+        chunk = null;
+      }
       let result: Awaited<ReturnType<ScreenCapture["next"]>>;
+      const keyframe = chunk === null || Date.now() - chunk.lastKeyframeEpochMs >= (this.o.keyframeMs ?? 60_000);
       try {
-        result = await this.o.capture.next({ keyframe: chunk === null, tileSize: this.o.tileSize });
+        result = await this.o.capture.next({ keyframe, tileSize: this.o.tileSize });
       } catch (err) {
         // The display went away: keep what was recorded, then report why recording ended.
         if (chunk) this.cut(chunk);
@@ -66,25 +94,18 @@ export class Recorder {
       }
       if (this.framesCaptured++ === 0) this.o.onEvent?.({ kind: "first-frame", epochMs: result.epochMs });
       if (result.type !== "none") {
-        if (result.type === "keyframe" && chunk) {
+        if (result.type === "keyframe" && chunk && !keyframe) {
           this.cut(chunk); // a resize mid-chunk: start the new size in a fresh chunk
           chunk = null;
         }
-        chunk ??= {
-          parts: [encodeStreamHeader(this.o.tileSize, result.epochMs)],
-          bytes: 16,
-          startEpochMs: result.epochMs,
-          lastEpochMs: result.epochMs,
-          frames: 0,
-        };
+        chunk ??= this.open(result.epochMs);
         const t = Math.max(0, result.epochMs - chunk.startEpochMs);
-        const record = encodeRecord(RecordType[result.type], t, result.body);
-        chunk.parts.push(record);
-        chunk.bytes += record.length;
+        this.write(chunk, encodeRecord(RecordType[result.type], t, result.body));
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, result.epochMs);
+        if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
       }
-      if (chunk && (chunk.bytes >= this.o.chunkBytes || result.epochMs - chunk.startEpochMs >= this.o.maxChunkMs)) {
+      if (chunk && this.sealedEstimate(chunk) >= this.o.chunkBytes) {
         this.cut(chunk);
         chunk = null;
       }
@@ -102,16 +123,66 @@ export class Recorder {
     if (this.failure) throw this.failure;
   }
 
+  /** A new chunk: its stream header, compressed on the libuv pool as records arrive. */
+  private open(startEpochMs: number): OpenChunk {
+    const zstd = createZstdCompress({ params: zstdParams(this.o.zstdLevel) });
+    const chunk: OpenChunk = {
+      zstd,
+      out: [],
+      compressedBytes: 0,
+      plainBytes: 0,
+      held: [],
+      heldBytes: 0,
+      heldSinceMs: startEpochMs,
+      finished: new Promise((resolve, reject) => {
+        zstd.on("end", resolve);
+        zstd.on("error", reject);
+      }),
+      startEpochMs,
+      lastEpochMs: startEpochMs,
+      lastKeyframeEpochMs: startEpochMs,
+      frames: 0,
+    };
+    chunk.finished.catch(() => {}); // awaited by cut(); a failure surfaces there
+    zstd.on("data", (piece: Buffer) => {
+      chunk.out.push(piece);
+      chunk.compressedBytes += piece.length;
+    });
+    this.write(chunk, encodeStreamHeader(this.o.tileSize, startEpochMs));
+    return chunk;
+  }
+
+  private write(chunk: OpenChunk, bytes: Uint8Array): void {
+    if (chunk.held.length === 0) chunk.heldSinceMs = Date.now();
+    chunk.held.push(bytes);
+    chunk.heldBytes += bytes.length;
+    chunk.plainBytes += bytes.length;
+    // Big records (keyframes, a page turned) go at once: one hop is nothing next to their size, and
+    // the size estimate would count them uncompressed while held.
+    if (bytes.length >= HOLD_BYTES / 4 || chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
+  }
+
+  private release(chunk: OpenChunk): void {
+    if (chunk.held.length === 0) return;
+    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held));
+    chunk.held = [];
+    chunk.heldBytes = 0;
+  }
+
+  /** The chunk's sealed size if it closed now, counting held records at full size. */
+  private sealedEstimate(chunk: OpenChunk): number {
+    return chunk.compressedBytes + chunk.heldBytes + CHUNK_TAG_BYTES;
+  }
+
   private cut(chunk: OpenChunk): void {
-    const plain = new Uint8Array(chunk.bytes);
-    let o = 0;
-    for (const part of chunk.parts) {
-      plain.set(part, o);
-      o += part.length;
-    }
+    this.release(chunk);
+    chunk.zstd.end();
     const index = this.o.spool.takeIndex();
     const sessionId = this.o.spool.sessionId;
-    const sealing = this.o.pool.seal({ plain, sessionId, index, key: this.o.key, zstdLevel: this.o.zstdLevel });
+    const sealing = chunk.finished.then(() =>
+      this.o.pool.seal({ plain: Buffer.concat(chunk.out), plainSize: chunk.plainBytes, sessionId, index, key: this.o.key, zstdLevel: this.o.zstdLevel }),
+    );
+    sealing.catch(() => {}); // awaited in order below; a failure is reported there
     this.pending++;
     // Written strictly in index order, so a crash leaves a contiguous run of chunks.
     this.writes = this.writes.then(async () => {

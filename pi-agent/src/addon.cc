@@ -36,12 +36,6 @@ class Capture : public Napi::ObjectWrap<Capture> {
 
   // The base of the next delta: the last frame that was recorded, BGRX with stride width*4.
   std::vector<uint8_t> previous;
-  void KeepAsPrevious() {
-    lucid::FrameView cur = source_->Current();
-    const size_t row = size_t(cur.width) * 4;
-    previous.resize(row * cur.height);
-    for (int y = 0; y < cur.height; y++) std::memcpy(previous.data() + y * row, cur.data + y * cur.stride, row);
-  }
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -49,6 +43,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
     out.Set("width", source_->width());
     out.Set("height", source_->height());
     out.Set("shm", source_->usesShm());
+    out.Set("damage", source_->usesDamage());
     out.Set("note", source_->note());
     out.Set("pixelFormat", source_->pixelFormat());
     return out;
@@ -81,8 +76,10 @@ class NextWorker : public Napi::AsyncWorker {
   void Execute() override {
     lucid::FrameSource& cap = owner_->source();
     bool resized = false;
-    error_ = cap.Grab(resized);
+    lucid::TileMask grabbed;
+    error_ = cap.Grab(resized, tileSize_, grabbed);
     if (!error_.empty()) return;
+    grabbedPixels_ = cap.grabbedPixels();
     epochMs_ = double(std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count());
@@ -93,11 +90,15 @@ class NextWorker : public Napi::AsyncWorker {
       type_ = "keyframe";
       lucid::KeyframeBody(frame, *body_);
       changed_ = 0;
-    } else {
-      changed_ = lucid::DeltaBody(frame, owner_->previous.data(), tileSize_, *body_);
-      type_ = changed_ ? "delta" : "none";
+      grabbed.SetAll(frame.width, frame.height, tileSize_);
+      lucid::CopyTiles(frame, grabbed, owner_->previous);
+      return;
     }
-    if (type_ != "none") owner_->KeepAsPrevious();
+    // Each tile grabbed is compared with the recorded frame, and `previous` follows every change
+    // recorded, so tiles grabbed now but unchanged need no carrying over.
+    changed_ = lucid::DeltaBody(frame, owner_->previous.data(), tileSize_, grabbed, *body_);
+    type_ = changed_ ? "delta" : "none";
+    if (changed_) lucid::CopyTiles(frame, grabbed, owner_->previous);
   }
 
   void OnOK() override {
@@ -114,6 +115,7 @@ class NextWorker : public Napi::AsyncWorker {
     out.Set("width", owner_->source().width());
     out.Set("height", owner_->source().height());
     out.Set("changedTiles", changed_);
+    out.Set("grabbedPixels", grabbedPixels_);
     if (type_ != "none") {
       auto* body = body_.release();
       out.Set("body", Napi::Buffer<uint8_t>::New(env, body->data(), body->size(),
@@ -137,6 +139,7 @@ class NextWorker : public Napi::AsyncWorker {
   std::string type_;
   double epochMs_ = 0;
   uint32_t changed_ = 0;
+  double grabbedPixels_ = 0;
   std::unique_ptr<std::vector<uint8_t>> body_;
 };
 
@@ -152,6 +155,22 @@ Napi::Value Capture::Next(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsNumber()) return reject("next(keyframe: boolean, tileSize: number)");
   int tileSize = info[1].As<Napi::Number>().Int32Value();
   if (tileSize < 8 || tileSize > 255) return reject("tileSize must be 8..255");
+  if (!info[0].As<Napi::Boolean>().Value() && source_->Idle()) {
+    // Nothing drawn since the last grab: answer at once, without a grab or a thread hop.
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ok", true);
+    out.Set("type", "none");
+    out.Set("epochMs", double(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()));
+    out.Set("width", source_->width());
+    out.Set("height", source_->height());
+    out.Set("changedTiles", 0);
+    out.Set("grabbedPixels", 0);
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(out);
+    return d.Promise();
+  }
   busy = true;
   auto* worker = new NextWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Boolean>().Value(), tileSize);
   Napi::Promise promise = worker->Promise();
@@ -170,12 +189,15 @@ Napi::Value Wrap(Napi::Env env, std::unique_ptr<lucid::FrameSource> source) {
   return out;
 }
 
-// openX11(display, allowShm) -> { ok: true, capture } | { ok: false, error }
+// openX11(display, allowShm, allowDamage) -> { ok: true, capture } | { ok: false, error }
 Napi::Value OpenX11(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openX11(display: string, allowShm: boolean)");
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
+    return ErrorValue(env, "openX11(display: string, allowShm: boolean, allowDamage: boolean)");
+  }
   auto source = std::make_unique<lucid::X11Capture>();
-  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
+  std::string err = source->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value(),
+                                 info[2].As<Napi::Boolean>().Value());
   if (!err.empty()) return ErrorValue(env, err);
   return Wrap(env, std::move(source));
 }

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cstring>
+#include <map>
 
 namespace lucid {
 Napi::Value V4l2Scenario(const Napi::CallbackInfo& info);
@@ -41,6 +42,75 @@ Napi::Value PutImage(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, "");
 }
 
+// Windows opened by openWindow, each on its own connection (closing it destroys the window).
+std::map<int, std::pair<Display*, Window>> windows;
+int nextWindow = 1;
+
+// openWindow(display, x, y, width, height, bgrx) -> id (> 0) or an error message. An override-redirect
+// child of the root, mapped and drawn into: its pixels reach the screen through the window, not the root.
+Napi::Value OpenWindow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsString() || !info[5].IsBuffer()) return Napi::String::New(env, "openWindow(display, x, y, width, height, bgrx)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int x = info[1].As<Napi::Number>().Int32Value(), y = info[2].As<Napi::Number>().Int32Value();
+  int w = info[3].As<Napi::Number>().Int32Value(), h = info[4].As<Napi::Number>().Int32Value();
+  auto buffer = info[5].As<Napi::Buffer<uint8_t>>();
+  if (w <= 0 || h <= 0 || buffer.Length() != size_t(w) * h * 4) return Napi::String::New(env, "buffer must be width*height*4 bytes");
+  Display* display = XOpenDisplay(name.c_str());
+  if (!display) return Napi::String::New(env, "cannot open display " + name);
+  int screen = DefaultScreen(display);
+  XSetWindowAttributes attrs{};
+  attrs.override_redirect = True;
+  attrs.background_pixmap = None;
+  Window window = XCreateWindow(display, RootWindow(display, screen), x, y, w, h, 0, CopyFromParent, InputOutput, CopyFromParent,
+                                CWOverrideRedirect | CWBackPixmap, &attrs);
+  XSelectInput(display, window, ExposureMask);
+  XMapWindow(display, window);
+  XEvent event;
+  XWindowEvent(display, window, ExposureMask, &event);  // mapped and viewable
+  char* data = static_cast<char*>(malloc(buffer.Length()));
+  std::memcpy(data, buffer.Data(), buffer.Length());
+  XImage* image = XCreateImage(display, DefaultVisual(display, screen), DefaultDepth(display, screen), ZPixmap, 0, data, w, h, 32, w * 4);
+  GC gc = XCreateGC(display, window, 0, nullptr);
+  XPutImage(display, window, gc, image, 0, 0, 0, 0, w, h);
+  XFreeGC(display, gc);
+  XDestroyImage(image);
+  XSync(display, False);
+  windows[nextWindow] = {display, window};
+  return Napi::Number::New(env, nextWindow++);
+}
+
+// closeWindow(id): destroys the window (the root's background shows again where it was).
+Napi::Value CloseWindow(const Napi::CallbackInfo& info) {
+  auto it = windows.find(info[0].As<Napi::Number>().Int32Value());
+  if (it != windows.end()) {
+    XDestroyWindow(it->second.first, it->second.second);
+    XSync(it->second.first, False);  // gone (and the root repainted) before this returns
+    XCloseDisplay(it->second.first);
+    windows.erase(it);
+  }
+  return info.Env().Undefined();
+}
+
+// copyArea(display, sx, sy, width, height, dx, dy): the server moves pixels itself, as a scroll does.
+Napi::Value CopyArea(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int v[6];
+  for (int i = 0; i < 6; i++) v[i] = info[i + 1].As<Napi::Number>().Int32Value();
+  Display* display = XOpenDisplay(name.c_str());
+  if (!display) return Napi::String::New(env, "cannot open display " + name);
+  Window root = RootWindow(display, DefaultScreen(display));
+  XGCValues values{};
+  values.subwindow_mode = IncludeInferiors;
+  GC gc = XCreateGC(display, root, GCSubwindowMode, &values);
+  XCopyArea(display, root, root, gc, v[0], v[1], v[2], v[3], v[4], v[5]);
+  XSync(display, False);
+  XFreeGC(display, gc);
+  XCloseDisplay(display);
+  return Napi::String::New(env, "");
+}
+
 // canConnect(display) -> true once the server accepts clients (its socket appears slightly earlier)
 Napi::Value CanConnect(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(info.Env(), false);
@@ -54,6 +124,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("v4l2Scenario", Napi::Function::New(env, lucid::V4l2Scenario));
   exports.Set("encodeJpeg", Napi::Function::New(env, lucid::EncodeJpeg));
   exports.Set("putImage", Napi::Function::New(env, PutImage));
+  exports.Set("openWindow", Napi::Function::New(env, OpenWindow));
+  exports.Set("closeWindow", Napi::Function::New(env, CloseWindow));
+  exports.Set("copyArea", Napi::Function::New(env, CopyArea));
   return exports;
 }
 

@@ -60,13 +60,14 @@ void KeyframeBody(const FrameView& frame, std::vector<uint8_t>& out) {
   }
 }
 
-uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, std::vector<uint8_t>& out) {
+uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, const TileMask& dirty, std::vector<uint8_t>& out) {
   const size_t prevStride = size_t(cur.width) * 4;
   out.clear();
   out.resize(4);
   uint32_t count = 0;
   for (int ty = 0; ty * tileSize < cur.height; ty++) {
     for (int tx = 0; tx * tileSize < cur.width; tx++) {
+      if (!dirty.Dirty(tx, ty)) continue;
       const int x = tx * tileSize, y = ty * tileSize;
       const int w = std::min(tileSize, cur.width - x), h = std::min(tileSize, cur.height - y);
       if (!TileChanged(cur, prev, prevStride, x, y, w, h)) continue;
@@ -79,10 +80,15 @@ uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, std:
         out.insert(out.end(), {p[0], p[1], p[2]});
         continue;
       }
+      // XOR when most of the tile stayed (mostly zeros), raw when most of it was replaced (a page
+      // turned, a scroll): raw pixels repeat what was sent before (glyphs, widgets), which zstd
+      // finds, while XOR of two unrelated pictures is noise.
+      const size_t encodingAt = out.size();
       out.push_back(1);
       size_t at = out.size();
       out.resize(at + size_t(w) * h * 3);
       uint8_t* o = out.data() + at;
+      size_t changedPixels = 0;
       for (int row = y; row < y + h; row++) {
         const uint8_t* a = cur.data + row * cur.stride + x * 4;
         const uint8_t* b = prev + row * prevStride + x * 4;
@@ -90,6 +96,19 @@ uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, std:
           o[0] = a[0] ^ b[0];
           o[1] = a[1] ^ b[1];
           o[2] = a[2] ^ b[2];
+          changedPixels += (o[0] | o[1] | o[2]) != 0;
+        }
+      }
+      if (changedPixels * 2 > size_t(w) * h) {
+        out[encodingAt] = 0;
+        o = out.data() + at;
+        for (int row = y; row < y + h; row++) {
+          const uint8_t* a = cur.data + row * cur.stride + x * 4;
+          for (int i = 0; i < w; i++, a += 4, o += 3) {
+            o[0] = a[0];
+            o[1] = a[1];
+            o[2] = a[2];
+          }
         }
       }
     }
@@ -100,6 +119,24 @@ uint32_t DeltaBody(const FrameView& cur, const uint8_t* prev, int tileSize, std:
   }
   PutU32At(out, 0, count);
   return count;
+}
+
+void CopyTiles(const FrameView& cur, const TileMask& dirty, std::vector<uint8_t>& previous) {
+  const size_t row = size_t(cur.width) * 4;
+  if (dirty.all || previous.size() != row * cur.height) {
+    previous.resize(row * cur.height);
+    for (int y = 0; y < cur.height; y++) std::memcpy(previous.data() + y * row, cur.data + y * cur.stride, row);
+    return;
+  }
+  const int ts = dirty.tileSize;
+  for (int ty = 0; ty < dirty.rows; ty++) {
+    for (int tx = 0; tx < dirty.cols; tx++) {
+      if (!dirty.Dirty(tx, ty)) continue;
+      const int x = tx * ts, y = ty * ts;
+      const int w = std::min(ts, cur.width - x), h = std::min(ts, cur.height - y);
+      for (int r = y; r < y + h; r++) std::memcpy(previous.data() + r * row + x * 4, cur.data + r * cur.stride + x * 4, size_t(w) * 4);
+    }
+  }
 }
 
 }  // namespace lucid

@@ -9,8 +9,9 @@ class V4l2Source : public FrameSource {
  public:
   V4l2Source() : capture_(io_) {}
   std::string Open(const std::string& path, int width, int height) { return capture_.Open(path, width, height); }
-  std::string Grab(bool& resized) override {
+  std::string Grab(bool& resized, int tileSize, TileMask& dirty) override {
     resized = false;
+    dirty.SetAll(width(), height(), tileSize);
     return capture_.Grab(2000);
   }
   FrameView Current() const override { return capture_.Current(); }

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace lucid {
@@ -48,7 +50,7 @@ void GiveSegmentToServer(Display* display, int shmid) {
 
 X11Capture::~X11Capture() { Close(); }
 
-std::string X11Capture::Open(const std::string& displayName, bool allowShm) {
+std::string X11Capture::Open(const std::string& displayName, bool allowShm, bool allowDamage) {
   XSetErrorHandler(RecordXError);
   XSetIOErrorHandler(IgnoreIOError);
   displayName_ = displayName;
@@ -71,7 +73,32 @@ std::string X11Capture::Open(const std::string& displayName, bool allowShm) {
   shmAvailable_ = allowShm && XShmQueryVersion(display_, &major, &minor, &pixmaps);
   if (!allowShm) note_ = "MIT-SHM disabled by the caller: using XGetImage, which is ~20x slower";
   else if (!shmAvailable_) note_ = "the X server has no MIT-SHM extension: using XGetImage, which is ~20x slower";
-  return CreateImage();
+  std::string err = CreateImage();
+  if (!err.empty()) return err;
+  int damageError = 0, fixesEvent = 0, fixesError = 0;
+  if (!allowDamage) {
+    note_ += std::string(note_.empty() ? "" : "; ") + "DAMAGE disabled by the caller: grabbing whole frames every tick";
+  } else if (!XDamageQueryExtension(display_, &damageEventBase_, &damageError) ||
+             !XFixesQueryExtension(display_, &fixesEvent, &fixesError)) {
+    note_ += std::string(note_.empty() ? "" : "; ") +
+             "the X server has no DAMAGE (or XFIXES) extension: grabbing whole frames every tick, which costs more CPU";
+  } else {
+    int major = 0, minor = 0;
+    XDamageQueryVersion(display_, &major, &minor);
+    XFixesQueryVersion(display_, &major, &minor);
+    lastXError = 0;
+    // NonEmpty: at most one event per emptied region; the region itself is fetched every tick.
+    damage_ = XDamageCreate(display_, root_, XDamageReportNonEmpty);
+    region_ = XFixesCreateRegion(display_, nullptr, 0);
+    XSync(display_, False);
+    if (lastXError != 0) {
+      note_ += std::string(note_.empty() ? "" : "; ") + "XDamageCreate failed (" + XErrorText(display_, lastXError) +
+               "): grabbing whole frames every tick";
+      damage_ = 0;
+      region_ = 0;
+    }
+  }
+  return "";
 }
 
 std::string X11Capture::CreateImage() {
@@ -84,7 +111,8 @@ std::string X11Capture::CreateImage() {
   if (shmAvailable_) {
     image_ = XShmCreateImage(display_, visual_, depth_, ZPixmap, nullptr, &shmInfo_, width_, height_);
     if (image_) {
-      shmInfo_.shmid = shmget(IPC_PRIVATE, size_t(image_->bytes_per_line) * image_->height, IPC_CREAT | 0600);
+      frameBytes_ = size_t(image_->bytes_per_line) * image_->height;
+      shmInfo_.shmid = shmget(IPC_PRIVATE, frameBytes_ * 2, IPC_CREAT | 0600);
       if (shmInfo_.shmid >= 0) {
         shmInfo_.shmaddr = image_->data = static_cast<char*>(shmat(shmInfo_.shmid, nullptr, 0));
         shmInfo_.readOnly = False;
@@ -133,6 +161,12 @@ void X11Capture::DestroyImage() {
 void X11Capture::Close() {
   if (!display_) return;
   DestroyImage();
+  if (damage_ && !connectionLost_) {
+    XDamageDestroy(display_, damage_);
+    XFixesDestroyRegion(display_, region_);
+  }
+  damage_ = 0;
+  region_ = 0;
   // After a lost connection XCloseDisplay would wait on the dead socket forever: close only the
   // socket and leave the small Display struct behind.
   if (connectionLost_) close(ConnectionNumber(display_));
@@ -140,11 +174,107 @@ void X11Capture::Close() {
   display_ = nullptr;
 }
 
-std::string X11Capture::Grab(bool& resized) {
+std::string X11Capture::GrabWhole() {
+  lastXError = 0;
+  if (shm_) {
+    if (!XShmGetImage(display_, root_, image_, 0, 0, AllPlanes) || connectionLost_) {
+      return connectionLost_ ? "" : "XShmGetImage failed: " + XErrorText(display_, lastXError);
+    }
+  } else {
+    XImage* fresh = XGetImage(display_, root_, 0, 0, width_, height_, AllPlanes, ZPixmap);
+    if (!fresh || connectionLost_) return connectionLost_ ? "" : "XGetImage failed: " + XErrorText(display_, lastXError);
+    if (image_) XDestroyImage(image_);
+    image_ = fresh;
+  }
+  if (image_->bits_per_pixel != 32) return "the screen image is not 32 bits a pixel";
+  return "";
+}
+
+// Grabs one rectangle into the whole-screen image: through the segment's scratch half with MIT-SHM
+// (straight into place when it spans whole rows), else with XGetImage.
+std::string X11Capture::GrabRect(const Rect& r) {
+  lastXError = 0;
+  char* dst = image_->data + size_t(r.y) * image_->bytes_per_line + size_t(r.x) * 4;
+  if (shm_) {
+    const bool wholeRows = r.x == 0 && r.w == width_ && size_t(image_->bytes_per_line) == size_t(width_) * 4;
+    XImage* part = XShmCreateImage(display_, visual_, depth_, ZPixmap, wholeRows ? dst : shmInfo_.shmaddr + frameBytes_,
+                                   &shmInfo_, r.w, r.h);
+    if (!part) return "XShmCreateImage failed for a partial grab";
+    Bool ok = XShmGetImage(display_, root_, part, r.x, r.y, AllPlanes);
+    if (ok && !connectionLost_ && !wholeRows) {
+      for (int y = 0; y < r.h; y++) std::memcpy(dst + size_t(y) * image_->bytes_per_line, part->data + size_t(y) * part->bytes_per_line, size_t(r.w) * 4);
+    }
+    part->data = nullptr;
+    XDestroyImage(part);
+    if (!ok || connectionLost_) return connectionLost_ ? "" : "XShmGetImage failed: " + XErrorText(display_, lastXError);
+    return "";
+  }
+  XImage* part = XGetImage(display_, root_, r.x, r.y, r.w, r.h, AllPlanes, ZPixmap);
+  if (!part || connectionLost_) return connectionLost_ ? "" : "XGetImage failed: " + XErrorText(display_, lastXError);
+  if (part->bits_per_pixel != 32) {
+    XDestroyImage(part);
+    return "the screen image is not 32 bits a pixel";
+  }
+  for (int y = 0; y < r.h; y++) std::memcpy(dst + size_t(y) * image_->bytes_per_line, part->data + size_t(y) * part->bytes_per_line, size_t(r.w) * 4);
+  XDestroyImage(part);
+  return "";
+}
+
+void X11Capture::DrainEvents() {
+  while (!connectionLost_ && XPending(display_) > 0) {
+    XEvent event;
+    XNextEvent(display_, &event);
+    if (event.type == damageEventBase_ + XDamageNotify) damageNotified_ = true;
+  }
+}
+
+// With ReportNonEmpty the server sends one DamageNotify each time the damage goes from empty to
+// drawn on, written out with the drawing client's own replies: once a client's drawing is done
+// (XSync), our notice is on our socket. No notice since the damage was taken: nothing was drawn.
+bool X11Capture::Idle() {
+  if (!display_ || !damage_ || !grabbedOnce_ || connectionLost_) return false;
+  DrainEvents();
+  return !damageNotified_ && !connectionLost_;
+}
+
+bool X11Capture::TakeDamage(int tileSize, TileMask& dirty) {
+  dirty.Reset(width_, height_, tileSize);
+  // The events only say "something was drawn"; the region below is the truth.
+  DrainEvents();
+  damageNotified_ = false;
+  // Subtract first, grab after: whatever is drawn in between is both grabbed now and reported
+  // again next tick, so nothing drawn is ever missed.
+  XDamageSubtract(display_, damage_, None, region_);
+  int count = 0;
+  XRectangle* rects = XFixesFetchRegion(display_, region_, &count);
+  if (connectionLost_) {
+    if (rects) XFree(rects);
+    return false;
+  }
+  for (int i = 0; i < count; i++) {
+    const int x0 = std::max(0, int(rects[i].x)), y0 = std::max(0, int(rects[i].y));
+    const int x1 = std::min(width_, int(rects[i].x) + int(rects[i].width));
+    const int y1 = std::min(height_, int(rects[i].y) + int(rects[i].height));
+    if (x1 <= x0 || y1 <= y0) continue;
+    for (int ty = y0 / tileSize; ty <= (y1 - 1) / tileSize; ty++) {
+      for (int tx = x0 / tileSize; tx <= (x1 - 1) / tileSize; tx++) dirty.tiles[size_t(ty) * dirty.cols + tx] = 1;
+    }
+  }
+  if (rects) XFree(rects);
+  return true;
+}
+
+std::string X11Capture::Grab(bool& resized, int tileSize, TileMask& dirty) {
   resized = false;
+  grabbedPixels_ = 0;
   if (!display_) return "the capture is closed";
   const std::string lost = "lost the connection to X display \"" + displayName_ + "\" (the X server exited or dropped us)";
   if (connectionLost_) return lost;
+  if (damage_) {
+    // Taken before the first whole grab too, so what was drawn before it is not grabbed again.
+    if (!TakeDamage(tileSize, dirty)) return lost;
+    if (grabbedOnce_ && !dirty.Any()) return "";  // nothing drawn: no grab at all
+  }
   XWindowAttributes attrs;
   if (!XGetWindowAttributes(display_, root_, &attrs)) return connectionLost_ ? lost : "lost the root window";
   if (attrs.width != width_ || attrs.height != height_) {
@@ -153,18 +283,50 @@ std::string X11Capture::Grab(bool& resized) {
     std::string err = CreateImage();
     if (!err.empty()) return err;
   }
-  lastXError = 0;
-  if (shm_) {
-    if (!XShmGetImage(display_, root_, image_, 0, 0, AllPlanes) || connectionLost_) {
-      return connectionLost_ ? lost : "XShmGetImage failed: " + XErrorText(display_, lastXError);
-    }
-  } else {
-    XImage* fresh = XGetImage(display_, root_, 0, 0, width_, height_, AllPlanes, ZPixmap);
-    if (!fresh || connectionLost_) return connectionLost_ ? lost : "XGetImage failed: " + XErrorText(display_, lastXError);
-    if (image_) XDestroyImage(image_);
-    image_ = fresh;
+  if (!damage_ || !grabbedOnce_ || resized || dirty.Count() * 2 > size_t(dirty.cols) * dirty.rows) {
+    // The first grab, a resize, polling, or most of the screen drawn on: one whole grab.
+    dirty.SetAll(width_, height_, tileSize);
+    std::string err = GrabWhole();
+    if (connectionLost_) return lost;
+    if (!err.empty()) return err;
+    grabbedOnce_ = true;
+    grabbedPixels_ = double(width_) * height_;
+    return "";
   }
-  if (image_->bits_per_pixel != 32) return "the screen image is not 32 bits a pixel";
+  // Runs of dirty tiles along each tile row, merged down while the next row's run has the same span.
+  std::vector<Rect> rects;
+  std::vector<size_t> open, next;
+  for (int ty = 0; ty < dirty.rows; ty++) {
+    next.clear();
+    for (int tx = 0; tx < dirty.cols;) {
+      if (!dirty.tiles[size_t(ty) * dirty.cols + tx]) {
+        tx++;
+        continue;
+      }
+      const int start = tx;
+      while (tx < dirty.cols && dirty.tiles[size_t(ty) * dirty.cols + tx]) tx++;
+      const int x = start * tileSize, y = ty * tileSize;
+      const Rect r{x, y, std::min(width_, tx * tileSize) - x, std::min(height_, y + tileSize) - y};
+      size_t merged = SIZE_MAX;
+      for (size_t i : open) {
+        if (rects[i].x == r.x && rects[i].w == r.w && rects[i].y + rects[i].h == r.y) merged = i;
+      }
+      if (merged != SIZE_MAX) {
+        rects[merged].h += r.h;
+        next.push_back(merged);
+      } else {
+        next.push_back(rects.size());
+        rects.push_back(r);
+      }
+    }
+    open.swap(next);
+  }
+  for (const Rect& r : rects) {
+    std::string err = GrabRect(r);
+    if (connectionLost_) return lost;
+    if (!err.empty()) return err;
+    grabbedPixels_ += double(r.w) * r.h;
+  }
   return "";
 }
 

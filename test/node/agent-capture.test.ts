@@ -28,7 +28,7 @@ function decode(records: Array<{ type: "keyframe" | "delta"; body: Uint8Array }>
 
 describe("X11 capture under Xvfb", () => {
   it("uses MIT-SHM and reports the screen size", () => {
-    expect(capture.info()).toEqual({ width: W, height: H, shm: true, note: "", pixelFormat: "BGRX" });
+    expect(capture.info()).toEqual({ width: W, height: H, shm: true, damage: true, note: "", pixelFormat: "BGRX" });
   });
 
   it("records drawn pixels exactly and then only the tiles that changed", async () => {

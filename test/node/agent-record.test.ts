@@ -92,7 +92,7 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     const painter = startPainter(xvfb.display, W, H);
     try {
       const run = agent(
-        ["record", "--display", xvfb.display, "--out", out, "--fps", "20", "--chunk-mb", "0.3", "--spool-quota-mb", "0.25"],
+        ["record", "--display", xvfb.display, "--out", out, "--fps", "20", "--chunk-mb", "0.1", "--spool-quota-mb", "0.25"],
       );
       expect(await run.exited, run.output()).toBe(73);
       expect(run.output()).toMatch(/spool .* is full: .* exceed the quota of 262144 bytes .*recording stopped, spooled chunks are intact/);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeRecording } from "../../shared/recording/index.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
+import { ScreenCapture } from "../../pi-agent/lib/native.ts";
 import { until } from "./helpers/until.ts";
 import { startXrdpSession, type XrdpSession } from "./helpers/xrdp.ts";
 import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
@@ -50,6 +51,7 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
     expect(await exited, output).toBe(0);
     expect(output).toContain(`recording ${session.display} (800x600)`);
     expect(output).not.toMatch(/XShmAttach failed/); // the segment was handed to the session user's server
+    expect(output).not.toMatch(/DAMAGE/); // xorgxrdp has DAMAGE: only what is drawn is grabbed
 
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
     const chunks = readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort();
@@ -69,6 +71,12 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
       const at = (y! * 800 + x!) * 3;
       expect([...last!.subarray(at, at + 3)]).toEqual([0, 0, 255]);
     }
+    // The whole decoded last frame is the screen (read whole, without DAMAGE) after the recorder stopped.
+    const screen = ScreenCapture.openX11(session.display, { damage: false });
+    const whole = await screen.next({ keyframe: true, tileSize: 64 });
+    screen.close();
+    if (whole.type !== "keyframe") throw new Error("no keyframe from the screen");
+    expect(Buffer.from(last!).equals(whole.body.subarray(4))).toBe(true);
   }, 60_000);
 });
 

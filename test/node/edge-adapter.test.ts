@@ -150,5 +150,8 @@ describe("systemd units", () => {
     expect(run.stdout).toContain(`# ---- ${join(unitDir, "lucid-agent.service")}`);
     expect(run.stdout).toContain(`ExecStart=${join(ROOT, "node_modules", ".bin", "workerd")} serve`);
     expect(existsSync(unitDir)).toBe(false);
+    // …and runs the agent's readiness check after them.
+    expect(run.stdout).toContain("# Readiness (lucid-agent doctor)");
+    expect(run.stdout).toMatch(/page size: /);
   });
 });

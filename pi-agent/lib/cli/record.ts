@@ -28,11 +28,14 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --first-index N       first chunk index (a session handed over from another node continues at its count;
                         never below what DIR already holds)
   --key-file FILE       32-byte data key as hex (default: DIR/session.key, created if missing)
-  --fps N               frames captured a second (default 10)
+  --fps N               frames captured a second, at most (default 10); with X DAMAGE only what was
+                        drawn is grabbed, and nothing when nothing was
+  --poll                grab whole frames every tick instead of following DAMAGE (the old capture, for comparison)
   --tile N              tile edge in pixels, 8..255 (default 64)
   --zstd-level N        zstd level 1..19 (default 3)
-  --chunk-mb N          plain stream bytes a chunk (default 10)
-  --chunk-seconds N     longest span of one chunk (default 60)
+  --chunk-mb N          sealed (compressed, encrypted) MB a chunk, at most (default 10; may pass it by one frame)
+  --chunk-seconds N     longest span of one chunk (default 60); a chunk closes at whichever comes first
+  --keyframe-seconds N  a keyframe opens every chunk and follows every N seconds within one (default 60)
   --duration N          stop after N seconds (default: until Ctrl-C)
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
 ${uploadOptions}
@@ -60,6 +63,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       "zstd-level": { type: "string" },
       "chunk-mb": { type: "string" },
       "chunk-seconds": { type: "string" },
+      "keyframe-seconds": { type: "string" },
+      poll: { type: "boolean" },
       duration: { type: "string" },
       "spool-quota-mb": { type: "string" },
       server: { type: "string" },
@@ -83,6 +88,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const fps = positiveNumber(values.fps, "fps", 10);
   const chunkBytes = Math.round(positiveNumber(values["chunk-mb"], "chunk-mb", 10) * 1024 * 1024);
   const maxChunkMs = positiveNumber(values["chunk-seconds"], "chunk-seconds", 60) * 1000;
+  const keyframeMs = positiveNumber(values["keyframe-seconds"], "keyframe-seconds", 60) * 1000;
   const durationMs = values.duration === undefined ? Infinity : positiveNumber(values.duration, "duration", 1) * 1000;
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
@@ -131,7 +137,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   let capture: ScreenCapture;
   try {
     capture = values.display
-      ? await openX11(source, fromStdin ? 10_000 : 0, stopCapture.signal)
+      ? await openX11(source, fromStdin ? 10_000 : 0, stopCapture.signal, { damage: !values.poll })
       : ScreenCapture.openV4l2(values.device!, { width: Number(size[1]), height: Number(size[2]) });
   } catch (err) {
     detach();
@@ -153,6 +159,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     zstdLevel,
     chunkBytes,
     maxChunkMs,
+    keyframeMs,
     fps,
     onEvent: (e) =>
       log(
@@ -249,11 +256,11 @@ function stdinLines(uploader: Uploader | null, log: (line: string) => void, awai
 }
 
 /** Opens an X display, retrying for up to `patienceMs` while its server is still starting. */
-async function openX11(display: string, patienceMs: number, signal: AbortSignal): Promise<ScreenCapture> {
+async function openX11(display: string, patienceMs: number, signal: AbortSignal, options: { damage: boolean }): Promise<ScreenCapture> {
   const deadline = performance.now() + patienceMs;
   for (;;) {
     try {
-      return ScreenCapture.openX11(display);
+      return ScreenCapture.openX11(display, options);
     } catch (err) {
       if (!(err instanceof CaptureError) || performance.now() >= deadline || signal.aborted) throw err;
       await sleep(50, signal);

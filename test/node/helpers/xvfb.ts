@@ -12,6 +12,9 @@ export interface Xvfb {
 const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lucid_test_support.node") as {
   putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): string;
   canConnect(display: string): boolean;
+  openWindow(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): number | string;
+  closeWindow(id: number): void;
+  copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): string;
 };
 
 function displayInUse(n: number): boolean {
@@ -49,6 +52,19 @@ export async function startXvfb(width: number, height: number, displays?: readon
 /** Draws a BGRX image at (x, y) on the root window and waits until the server has it. */
 export function putImage(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): void {
   const err = paint.putImage(display, x, y, w, h, Buffer.from(bgrx.buffer, bgrx.byteOffset, bgrx.byteLength));
+  if (err) throw new Error(err);
+}
+
+/** Maps an override-redirect window at (x, y) showing `bgrx`; returns a function that destroys it. */
+export function openWindow(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): () => void {
+  const id = paint.openWindow(display, x, y, w, h, Buffer.from(bgrx.buffer, bgrx.byteOffset, bgrx.byteLength));
+  if (typeof id === "string") throw new Error(id);
+  return () => paint.closeWindow(id);
+}
+
+/** Copies a screen area within the root window, server-side (as a scroll does). */
+export function copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): void {
+  const err = paint.copyArea(display, sx, sy, w, h, dx, dy);
   if (err) throw new Error(err);
 }
 
