@@ -23,8 +23,8 @@ export interface WorkerdProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined> } = {}): WorkerdProcess {
-  const child = spawn(join(ROOT, "node_modules", ".bin", "workerd"), ["serve", configPath], {
+export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined>; args?: string[] } = {}): WorkerdProcess {
+  const child = spawn(join(ROOT, "node_modules", ".bin", "workerd"), ["serve", configPath, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
