@@ -39,26 +39,17 @@ app.use(
   },
   secureHeaders({ crossOriginResourcePolicy: "cross-origin" }),
   async function corsAndBodyLimit(c, next) {
-    const { cors, origins, limitBody } = configuredMiddleware(c.get("config"));
-    // Preflights are answered by hono's cors(). Other requests get the same headers as it would set,
-    // but through c.header() before the response exists: cors() writes to c.res first, which makes
-    // a placeholder Response that Hono then copies, headers and all, into the route's response.
-    if (c.req.method === "OPTIONS") return cors(c, () => limitBody(c, next));
-    const requestOrigin = c.req.header("origin") ?? "";
-    const allowOrigin = origins === "*" ? "*" : origins.includes(requestOrigin) ? requestOrigin : null;
-    if (allowOrigin) c.header("Access-Control-Allow-Origin", allowOrigin);
-    c.header("Access-Control-Expose-Headers", EXPOSE_HEADERS.join(","));
-    // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
-    if (isChunkUpload(c.req.method, c.req.path)) await next();
-    else await limitBody(c, next);
-    if (origins !== "*") c.header("Vary", "Origin", { append: true });
+    const { cors, limitBody } = configuredMiddleware(c.get("config"));
+    return cors(c, async () => {
+      // Chunk uploads stream up to CHUNK_MAX_BYTES and enforce that limit themselves.
+      if (isChunkUpload(c.req.method, c.req.path)) return next();
+      await limitBody(c, next);
+    });
   },
 );
 
-const EXPOSE_HEADERS = ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"];
-
 // Middleware that depends on configuration is built once per configuration object, not per request.
-const configured = new WeakMap<Config, { cors: MiddlewareHandler<AppEnv>; origins: "*" | string[]; limitBody: MiddlewareHandler<AppEnv> }>();
+const configured = new WeakMap<Config, { cors: MiddlewareHandler<AppEnv>; limitBody: MiddlewareHandler<AppEnv> }>();
 function configuredMiddleware(config: Config) {
   let entry = configured.get(config);
   if (!entry) {
@@ -66,11 +57,10 @@ function configuredMiddleware(config: Config) {
     const origins = config.CORS_ALLOWED_ORIGINS.includes("*") ? "*" : [...new Set([config.PUBLIC_ORIGIN, ...config.CORS_ALLOWED_ORIGINS])];
     const maxSize = config.MAX_BODY_BYTES;
     entry = {
-      origins,
       cors: cors({
         origin: origins,
         allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-        exposeHeaders: EXPOSE_HEADERS,
+        exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
         maxAge: 600,
       }),
       limitBody: bodyLimit({
