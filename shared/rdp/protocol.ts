@@ -170,6 +170,22 @@ export const CommandFrame = z
   .strict();
 export type CommandFrame = z.infer<typeof CommandFrame>;
 
+/** Most `command` entries one `commands` frame carries. */
+export const COMMANDS_PER_FRAME = 500;
+
+/**
+ * Several commands in one frame (additive, protocol 1), sent only to an agent whose hello said
+ * `batches: true`: a replay after hello goes out in a few frames instead of one per command. Each
+ * entry is exactly a `command` frame and is handled as one (ids, seq order, duplicates, acks).
+ */
+export const CommandsFrame = z
+  .object({
+    type: z.literal("commands"),
+    commands: z.array(CommandFrame).min(1).max(COMMANDS_PER_FRAME),
+  })
+  .strict();
+export type CommandsFrame = z.infer<typeof CommandsFrame>;
+
 export const ErrorFrame = z
   .object({
     type: z.literal("error"),
@@ -184,6 +200,7 @@ export const ErrorFrame = z
 export const ServerFrame = z.discriminatedUnion("type", [
   WelcomeFrame,
   CommandFrame,
+  CommandsFrame,
   ErrorFrame,
   z.object({ type: z.literal("pong") }).strict(),
 ]);
@@ -249,6 +266,8 @@ export const HelloMessage = z
     address: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/).optional(),
     /** Servers the agent still runs (after a reconnect or an agent restart). */
     servers: z.array(z.object({ serverId: id, state: z.enum(SERVER_STATES) }).strict()).max(1000),
+    /** The agent understands `commands` frames (additive, protocol 1): its replay comes batched. */
+    batches: z.literal(true).optional(),
   })
   .strict();
 
