@@ -59,56 +59,42 @@ export function queueAnchorNotices(state: ChainState, block: SignedHeader, txs: 
   });
 }
 
-/** Notices read per alarm, and RPCs to SessionDOs in flight at once while delivering them. */
-const NOTICES_PER_ALARM = 512;
-const NOTICES_IN_FLIGHT = 32;
-
 /**
  * Tells each session where its final anchor is (SessionDO.recordAnchor) or that a reorg withdrew
  * it (SessionDO.withdrawAnchor). A session that recorded it already, or no longer can (deleted,
  * failed), settles the notice too; anything else is retried with back-off by the next alarm. A
- * notice replaced while it was being delivered stays for the next alarm. Each session is its own
- * object, so the notices of different sessions go out side by side (NOTICES_IN_FLIGHT at a time)
- * instead of one after another: each row is settled by its own answer, as before.
+ * notice replaced while it was being delivered stays for the next alarm.
  */
 export async function deliverAnchorNotices(state: ChainState, now: number): Promise<void> {
-  const { db } = state;
-  const due = db.select().from(schema.anchorNotices).where(lte(schema.anchorNotices.nextAt, now)).limit(NOTICES_PER_ALARM).all();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(NOTICES_IN_FLIGHT, due.length) }, async () => {
-      while (next < due.length) await deliverOne(state, due[next++]!, now);
-    }),
-  );
-}
-
-async function deliverOne(state: ChainState, row: typeof schema.anchorNotices.$inferSelect, now: number): Promise<void> {
   const { db, env } = state;
-  let settled = false;
-  let error: string | null = null;
-  try {
-    const parsed: unknown = JSON.parse(row.notice);
-    const session = env.SESSIONS.get(env.SESSIONS.idFromName(row.sessionId));
-    const withdrawn = withdrawal.safeParse(parsed);
-    const result = withdrawn.success ? await session.withdrawAnchor(withdrawn.data) : await session.recordAnchor(parsed as AnchorNotice);
-    // RPC's type mapping blurs the Result union: validate the refusal instead of trusting a type.
-    const refused = sessionRefusal.safeParse(result);
-    const problem = refused.success ? refused.data.problem : undefined;
-    settled = !problem || problem.slug === "invalid-state" || problem.slug === "not-found";
-    if (problem && !settled) error = `${problem.slug}: ${problem.detail}`;
-  } catch (caught) {
-    error = caught instanceof Error ? caught.message : String(caught);
-  }
-  const unchanged = and(eq(schema.anchorNotices.txId, row.txId), eq(schema.anchorNotices.notice, row.notice));
-  if (settled) {
-    db.delete(schema.anchorNotices).where(unchanged).run();
-  } else {
-    const attempts = row.attempts + 1;
-    const delay = Math.min(state.timing.slotMs * 2 ** attempts, 3_600_000);
-    db.update(schema.anchorNotices)
-      .set({ attempts, nextAt: now + delay, lastError: error })
-      .where(unchanged)
-      .run();
-    logEvent("warn", "chain.anchor_notice_failed", { sessionId: row.sessionId, attempts, error });
+  const due = db.select().from(schema.anchorNotices).where(lte(schema.anchorNotices.nextAt, now)).limit(100).all();
+  for (const row of due) {
+    let settled = false;
+    let error: string | null = null;
+    try {
+      const parsed: unknown = JSON.parse(row.notice);
+      const session = env.SESSIONS.get(env.SESSIONS.idFromName(row.sessionId));
+      const withdrawn = withdrawal.safeParse(parsed);
+      const result = withdrawn.success ? await session.withdrawAnchor(withdrawn.data) : await session.recordAnchor(parsed as AnchorNotice);
+      // RPC's type mapping blurs the Result union: validate the refusal instead of trusting a type.
+      const refused = sessionRefusal.safeParse(result);
+      const problem = refused.success ? refused.data.problem : undefined;
+      settled = !problem || problem.slug === "invalid-state" || problem.slug === "not-found";
+      if (problem && !settled) error = `${problem.slug}: ${problem.detail}`;
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message : String(caught);
+    }
+    const unchanged = and(eq(schema.anchorNotices.txId, row.txId), eq(schema.anchorNotices.notice, row.notice));
+    if (settled) {
+      db.delete(schema.anchorNotices).where(unchanged).run();
+    } else {
+      const attempts = row.attempts + 1;
+      const delay = Math.min(state.timing.slotMs * 2 ** attempts, 3_600_000);
+      db.update(schema.anchorNotices)
+        .set({ attempts, nextAt: now + delay, lastError: error })
+        .where(unchanged)
+        .run();
+      logEvent("warn", "chain.anchor_notice_failed", { sessionId: row.sessionId, attempts, error });
+    }
   }
 }
