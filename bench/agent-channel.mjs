@@ -10,7 +10,7 @@
 // same size at once and waits for the N echoes.
 import { generateKeyPairSync, sign as edSign } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign as jwtSign } from "hono/jwt";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
@@ -21,6 +21,8 @@ import { agentSigningBytes, CHANNEL_PATH } from "../shared/rdp/protocol.ts";
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 2000);
 const QUEUE_CONCURRENCY = 32;
+/** BENCH_BATCHES=0: an agent that does not ask for `commands` frames (one frame per command). */
+const BATCHES = process.env.BENCH_BATCHES !== "0";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-agent-channel-"));
 const stops = [];
@@ -152,13 +154,17 @@ try {
       acked += batch.length;
       batch = [];
     };
+    const onCommand = (command) => {
+      if (batch.push({ commandId: command.id, outcome: "done" }) === 1) setTimeout(flush, 1);
+      if (batch.length === 1000) flush();
+    };
     agent.socket.onMessage((data) => {
       const frame = JSON.parse(data);
-      if (frame.type !== "command") return;
-      if (batch.push({ commandId: frame.id, outcome: "done" }) === 1) setTimeout(flush, 1);
-      if (batch.length === 1000) flush();
+      if (frame.type === "command") onCommand(frame);
+      else if (frame.type === "commands") frame.commands.forEach(onCommand);
     });
-    agent.send({ type: "hello", protocol: 1, agentVersion: "bench", servers: [{ serverId: desktop.server.id, state: "listening" }] });
+    // `batches: true`, as lucid-agent's hello says: the replay comes in `commands` frames.
+    agent.send({ type: "hello", protocol: 1, agentVersion: "bench", servers: [{ serverId: desktop.server.id, state: "listening" }], ...(BATCHES ? { batches: true } : {}) });
     while (acked < count) await new Promise((r) => setTimeout(r, 2));
     const ackedAt = performance.now();
     while ((await pending()) > 0) await new Promise((r) => setTimeout(r, 10));
@@ -215,10 +221,11 @@ const config :Workerd.Config = (
 
   console.log(
     `agent-channel: ${COMMANDS} commands replayed, signed-acked and settled in ${measured.seconds.toFixed(2)} s ` +
-      `(${measured.rate.toFixed(0)} cmd/s); bare echo of ${COMMANDS} frames in ${baseline.seconds.toFixed(3)} s (${baseline.rate.toFixed(0)} msgs/s)`,
+      `(${measured.rate.toFixed(0)} cmd/s, ${BATCHES ? "batched replay" : "one frame per command"}); bare echo of ${COMMANDS} frames in ${baseline.seconds.toFixed(3)} s (${baseline.rate.toFixed(0)} msgs/s); ` +
+      `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
   );
   console.log(
-    `BENCH agent-channel ours=${measured.rate.toFixed(0)} baseline=${baseline.rate.toFixed(0)} ratio=${(measured.rate / baseline.rate).toFixed(3)} unit=cmd/s`,
+    `BENCH agent-channel ours=${measured.rate.toFixed(0)} baseline=${baseline.rate.toFixed(0)} ratio=${(measured.rate / baseline.rate).toFixed(3)} unit=cmd/s load=${loadavg()[0].toFixed(2)}`,
   );
 } finally {
   for (const stop of stops.reverse()) await stop();

@@ -5,13 +5,14 @@
 // Also reports the workerd process's resident memory while each side uploads.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { buildSelfHosted } from "../edge-adapter/build.ts";
 import { randomSecrets } from "../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
 import { enrol } from "../pi-agent/lib/node/enroll.ts";
+import { startProfile, summarise } from "./cpu-profile.mjs";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
@@ -21,6 +22,12 @@ const secrets = randomSecrets();
 const jwtSecret = secrets.JWT_SECRET_KEY;
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-ingest-"));
 const stops = [];
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 function rssMb(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -47,7 +54,7 @@ async function expectStatus(res, ...statuses) {
 try {
   const port = await freePort();
   const storePort = await freePort();
-  const { configPath } = buildSelfHosted({
+  const { configPath, bundleDir } = buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
@@ -64,7 +71,9 @@ try {
   );
   if (withSocket === config || !config.includes('service = "chunk-disk"')) throw new Error("unexpected workerd config layout");
   writeFileSync(configPath, withSocket);
-  const workerd = startWorkerd(configPath, { env: secrets });
+  // BENCH_PROFILE=1: a CPU profile of the Worker during the last round of ours (bench/cpu-profile.mjs).
+  const inspector = process.env.BENCH_PROFILE === "1" ? `127.0.0.1:${await freePort()}` : undefined;
+  const workerd = startWorkerd(configPath, { env: secrets, args: inspector ? [`--inspector-addr=${inspector}`] : [] });
   stops.push(workerd.stop);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health`).catch((error) => {
@@ -112,8 +121,10 @@ try {
     return id;
   }
 
+  let oursCpuStart = 0;
   async function ours() {
     const id = await newRecordingSession();
+    oursCpuStart = cpuSeconds(workerd.child.pid); // the uploads only, not the session's creation
     const started = performance.now();
     for (let i = 0; i < CHUNKS; i++) {
       const res = await fetch(`${base}/api/v1/sessions/${id}/chunks/${i}`, { method: "PUT", headers: uploadHeaders, body });
@@ -143,13 +154,20 @@ try {
   const idle = rssMb(workerd.child.pid);
   const oursRuns = [];
   const baseRuns = [];
+  const oursCpu = [];
+  const baseCpu = [];
   let oursPeak = 0;
   let basePeak = 0;
   for (let r = 0; r < ROUNDS; r++) {
+    const baseCpuBefore = cpuSeconds(workerd.child.pid);
     const b = await withPeakRss(workerd.child.pid, baseline);
+    baseCpu.push(cpuSeconds(workerd.child.pid) - baseCpuBefore);
     baseRuns.push(b.result);
     basePeak = Math.max(basePeak, b.peak);
+    const profiler = inspector && r === ROUNDS - 1 ? await startProfile(inspector, "lucid") : undefined;
     const o = await withPeakRss(workerd.child.pid, ours);
+    oursCpu.push(cpuSeconds(workerd.child.pid) - oursCpuStart);
+    if (profiler) console.log(`ingest profile (self time, ours):\n${summarise(await profiler.stop(), 20, readFileSync(join(bundleDir, "index.js"), "utf8"))}`);
     oursRuns.push(o.result);
     oursPeak = Math.max(oursPeak, o.peak);
   }
@@ -164,7 +182,15 @@ try {
     `memory: workerd RSS idle ${idle.toFixed(1)} MB; peak while uploading through the API ${oursPeak.toFixed(1)} MB ` +
       `(+${(oursPeak - idle).toFixed(1)}), during raw store writes ${basePeak.toFixed(1)} MB (+${(basePeak - idle).toFixed(1)})`,
   );
-  console.log(`BENCH ingest ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s`);
+  // workerd's CPU per MB stored, both sides in the same process: steadier than MB/s on a shared machine.
+  const mb = (CHUNKS * CHUNK_BYTES) / 1e6;
+  const oursCpuMs = (median(oursCpu) * 1000) / mb;
+  const baseCpuMs = (median(baseCpu) * 1000) / mb;
+  console.log(`cpu: workerd ms per MB: ours ${oursCpuMs.toFixed(2)}, raw ${baseCpuMs.toFixed(2)}; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `BENCH ingest ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s ` +
+      `cpu_ms_per_mb=${oursCpuMs.toFixed(2)} baseline_cpu_ms_per_mb=${baseCpuMs.toFixed(2)} load=${loadavg()[0].toFixed(2)}`,
+  );
 } finally {
   for (const stop of stops) await stop();
   rmSync(work, { recursive: true, force: true });

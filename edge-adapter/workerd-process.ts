@@ -26,10 +26,11 @@ export interface WorkerdProcess {
 /**
  * `options.command`: how to run workerd instead of node_modules' binary, e.g. another architecture's
  * build under user emulation: ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", ".../workerd"].
+ * `options.args`: extra arguments after the config (an inspector address for profiling).
  */
-export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined>; command?: string[] } = {}): WorkerdProcess {
+export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined>; command?: string[]; args?: string[] } = {}): WorkerdProcess {
   const [exe, ...pre] = options.command ?? [join(ROOT, "node_modules", ".bin", "workerd")];
-  const child = spawn(exe!, [...pre, "serve", configPath], {
+  const child = spawn(exe!, [...pre, "serve", configPath, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

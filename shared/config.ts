@@ -93,6 +93,8 @@ export const configSchema = z
   .object({
     LUCID_ENV: z.enum(["development", "test", "production"]),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]),
+    /** Of the fast successful reads, one in N gets an access-log line (errors, writes, slow requests: all). */
+    ACCESS_LOG_SAMPLE: integer(1, 1_000_000),
     CORS_ALLOWED_ORIGINS: origins,
     /** Required in production; elsewhere it defaults to wrangler dev's DEV_PUBLIC_ORIGIN. */
     PUBLIC_ORIGIN: optional(publicOrigin),

@@ -108,7 +108,7 @@ export class AgentLink {
           .set({ address: message.address ?? null, agentVersion: message.agentVersion, lastSeenAt: now })
           .run();
         await this.#reconcile(message.servers);
-        this.commands.replay(ws);
+        this.commands.replay(ws, message.batches === true);
         await this.schedule();
         return;
       case "ack":

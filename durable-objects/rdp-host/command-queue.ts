@@ -1,6 +1,6 @@
 import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import { retryDelaySeconds, type CommandBody, type CommandFrame } from "../../shared/rdp/protocol.ts";
+import { COMMANDS_PER_FRAME, retryDelaySeconds, type CommandBody, type CommandFrame, type CommandsFrame } from "../../shared/rdp/protocol.ts";
 import { randomHex } from "./channel.ts";
 import * as schema from "./schema.ts";
 
@@ -37,24 +37,50 @@ export class CommandQueue {
 
   /** One delivery: the attempt is counted and the next retry scheduled before the frame goes out. */
   deliver(ws: WebSocket, row: CommandRow): void {
-    const attempt = row.attempts + 1;
-    const frame: CommandFrame = { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: JSON.parse(row.body) as CommandBody };
-    this.db
-      .update(commands)
-      .set({ attempts: attempt, nextAttemptAt: Date.now() + retryDelaySeconds(attempt) * 1000 })
-      .where(eq(commands.seq, row.seq))
-      .run();
+    const frame = this.#attempt(row);
     try {
       ws.send(JSON.stringify(frame));
-      this.count("lucid_rdp_commands_sent_total", { kind: row.kind, delivery: attempt === 1 ? "first" : "retry" });
+      this.#countSent(row, frame.attempt);
     } catch {
       // The socket closed under us: the command stays pending and is replayed after the next hello.
     }
   }
 
-  /** Every pending command again, in order (after hello). */
-  replay(ws: WebSocket): void {
-    for (const row of this.db.select().from(commands).where(eq(commands.status, "pending")).orderBy(asc(commands.seq)).all()) this.deliver(ws, row);
+  #attempt(row: CommandRow): CommandFrame {
+    const attempt = row.attempts + 1;
+    this.db
+      .update(commands)
+      .set({ attempts: attempt, nextAttemptAt: Date.now() + retryDelaySeconds(attempt) * 1000 })
+      .where(eq(commands.seq, row.seq))
+      .run();
+    return { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: JSON.parse(row.body) as CommandBody };
+  }
+
+  #countSent(row: CommandRow, attempt: number): void {
+    this.count("lucid_rdp_commands_sent_total", { kind: row.kind, delivery: attempt === 1 ? "first" : "retry" });
+  }
+
+  /**
+   * Every pending command again, in order (after hello): one frame each, or, to an agent that
+   * asked for batches, `commands` frames of up to COMMANDS_PER_FRAME in the same order, each
+   * command counted as an attempt exactly as a single delivery is.
+   */
+  replay(ws: WebSocket, batches = false): void {
+    const rows = this.db.select().from(commands).where(eq(commands.status, "pending")).orderBy(asc(commands.seq)).all();
+    if (!batches) {
+      for (const row of rows) this.deliver(ws, row);
+      return;
+    }
+    for (let start = 0; start < rows.length; start += COMMANDS_PER_FRAME) {
+      const group = rows.slice(start, start + COMMANDS_PER_FRAME);
+      const frame: CommandsFrame = { type: "commands", commands: group.map((row) => this.#attempt(row)) };
+      try {
+        ws.send(JSON.stringify(frame));
+      } catch {
+        return; // closed under us: everything still pending is replayed after the next hello
+      }
+      frame.commands.forEach((command, k) => this.#countSent(group[k]!, command.attempt));
+    }
   }
 
   /** Acked or given up: the body keeps no password. */

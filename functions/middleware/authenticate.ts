@@ -24,19 +24,46 @@ function unauthorized(detail: string, error = "invalid_token"): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": `Bearer realm="lucid", error="${error}"` });
 }
 
+/** Access tokens this isolate verified, per configuration (i.e. per keyring), until they expire. */
+const VERIFIED_TOKENS_LIMIT = 4096;
+const verifiedTokens = new WeakMap<object, Map<string, { principal: Principal; exp: number }>>();
+
+/**
+ * The principal of an access token this isolate already verified under `config`'s keys, if it has
+ * not expired since. Verification is stateless on purpose (signature, alg pin, kid, expiry; nbf and
+ * iat only grow truer), so the exact string seen again needs no HMAC and no claim parsing.
+ */
+export function knownPrincipal(token: string, config: AppEnv["Variables"]["config"], now = Math.floor(Date.now() / 1000)): Principal | undefined {
+  const verified = verifiedTokens.get(config);
+  const known = verified?.get(token);
+  if (!known) return undefined;
+  if (known.exp > now) return { ...known.principal };
+  verified!.delete(token);
+  return undefined;
+}
+
 export async function principalFromHeader(header: string, config: AppEnv["Variables"]["config"]): Promise<Principal> {
   const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header);
   if (!match) throw unauthorized("The Authorization header must be `Bearer <JWT>`.", "invalid_request");
+  const token = match[1]!;
+  const now = Math.floor(Date.now() / 1000);
+  const known = knownPrincipal(token, config, now);
+  if (known) return known;
+  const keyring = await keyringFor(config);
   let payload: unknown;
   try {
-    // Stateless on purpose (every request): signature, alg pin, kid and expiry only.
-    payload = await (await keyringFor(config)).verify(match[1]!);
+    payload = await keyring.verify(token, now);
   } catch {
     throw unauthorized("The access token is invalid or expired.");
   }
   const claims = accessClaimsSchema.safeParse(payload);
   if (!claims.success) throw unauthorized("The access token lacks the claims Lucid requires.");
-  return { userId: claims.data.sub, role: claims.data.role, sessionId: claims.data.sid };
+  const principal: Principal = { userId: claims.data.sub, role: claims.data.role, sessionId: claims.data.sid };
+  let verified = verifiedTokens.get(config);
+  if (!verified) verifiedTokens.set(config, (verified = new Map()));
+  if (verified.size >= VERIFIED_TOKENS_LIMIT) verified.delete(verified.keys().next().value!);
+  verified.set(token, { principal, exp: claims.data.exp });
+  return { ...principal };
 }
 
 /**
@@ -54,7 +81,10 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     // Node credentials are verified by nodeCredential() on the routes that accept them, the
     // metrics scrape token by scrapeTokenOr() on /system/metrics; elsewhere both are anonymous.
     const bearer = /^Bearer (\S+)$/.exec(header ?? "")?.[1];
-    if (header !== undefined && !(bearer && (isNodeCredential(bearer) || isScrapeToken(bearer, c.get("config"))))) {
+    // A token verified before (never a node credential or the scrape token: neither passes the claims).
+    const known = bearer === undefined ? undefined : knownPrincipal(bearer, c.get("config"));
+    if (known) c.set("principal", known);
+    else if (header !== undefined && !(bearer && (isNodeCredential(bearer) || isScrapeToken(bearer, c.get("config"))))) {
       try {
         c.set("principal", await principalFromHeader(header, c.get("config")));
       } catch (error) {

@@ -1,8 +1,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { hexToBytes as nobleHexToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
-import { EMPTY_ROOT, MerkleTree, toHex } from "../merkle/index.ts";
+import { EMPTY_ROOT, MerkleTree, sha256, toHex } from "../merkle/index.ts";
 import { canonicalBytes, canonicalJson } from "./canonical.ts";
 import { verifyEd25519 } from "./ed25519.ts";
 import type { ChainTx } from "./transactions.ts";

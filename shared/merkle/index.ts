@@ -3,6 +3,6 @@
  * separation, inclusion and consistency proofs. Sessions build one over their chunks'
  * ciphertext hashes (each leaf's data is the 32-byte SHA-256 of a chunk).
  */
-export { EMPTY_ROOT, HASH_BYTES, equalBytes, fromHex, hashChildren, hashLeaf, toHex } from "./hash.ts";
+export { EMPTY_ROOT, HASH_BYTES, equalBytes, fromHex, hashChildren, hashLeaf, sha256, toHex } from "./hash.ts";
 export { MerkleTree, largestPowerOfTwoBelow } from "./tree.ts";
 export { verifyConsistency, verifyInclusion } from "./verify.ts";

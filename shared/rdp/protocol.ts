@@ -177,6 +177,22 @@ export const CommandFrame = z
   .strict();
 export type CommandFrame = z.infer<typeof CommandFrame>;
 
+/** Most `command` entries one `commands` frame carries. */
+export const COMMANDS_PER_FRAME = 500;
+
+/**
+ * Several commands in one frame (additive, protocol 1), sent only to an agent whose hello said
+ * `batches: true`: a replay after hello goes out in a few frames instead of one per command. Each
+ * entry is exactly a `command` frame and is handled as one (ids, seq order, duplicates, acks).
+ */
+export const CommandsFrame = z
+  .object({
+    type: z.literal("commands"),
+    commands: z.array(CommandFrame).min(1).max(COMMANDS_PER_FRAME),
+  })
+  .strict();
+export type CommandsFrame = z.infer<typeof CommandsFrame>;
+
 export const ErrorFrame = z
   .object({
     type: z.literal("error"),
@@ -191,6 +207,7 @@ export const ErrorFrame = z
 export const ServerFrame = z.discriminatedUnion("type", [
   WelcomeFrame,
   CommandFrame,
+  CommandsFrame,
   ErrorFrame,
   z.object({ type: z.literal("pong") }).strict(),
 ]);
@@ -261,6 +278,8 @@ export const HelloMessage = z
     ports: z.object({ min: z.number().int().min(1).max(65535), max: z.number().int().min(1).max(65535) }).strict().optional(),
     /** Servers the agent still runs (after a reconnect or an agent restart). */
     servers: z.array(z.object({ serverId: id, state: z.enum(SERVER_STATES) }).strict()).max(1000),
+    /** The agent understands `commands` frames (additive, protocol 1): its replay comes batched. */
+    batches: z.literal(true).optional(),
   })
   .strict();
 

@@ -120,3 +120,14 @@ describe("shared/merkle against the RFC 9162 reference", () => {
     expect(verifyConsistency(0, 2, [], EMPTY_ROOT, tree.root())).toBe(false);
   });
 });
+
+describe("sha256 (native where the platform has a synchronous one)", () => {
+  it("agrees with @noble/hashes on every size", async () => {
+    const { sha256: noble } = await import("@noble/hashes/sha2.js");
+    const { sha256 } = await import("../../shared/merkle/index.ts");
+    for (const size of [0, 1, 64, 65, 127, 128, 129, 1000, 100_000]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+      expect(Buffer.from(sha256(data)).toString("hex"), `size ${size}`).toBe(Buffer.from(noble(data)).toString("hex"));
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { api, problemOf, tokenFor, TEST_JWT_SECRET } from "./helpers.ts";
 import { sign } from "hono/jwt";
+import { accessLogSample, SLOW_REQUEST_MS } from "../../functions/middleware/observe.ts";
 
 /** The scrape token vitest.config.ts configures (METRICS_SCRAPE_TOKEN). */
 const SCRAPE_TOKEN = "test-only-metrics-scrape-token-0123456789abcdef";
@@ -149,5 +150,24 @@ describe("unknown methods", () => {
     const res = await api("/health", { method: "HEAD" });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("");
+  });
+});
+
+describe("access log sampling (functions/middleware/observe.ts)", () => {
+  it("always logs errors, refusals, writes, slow and debug-level requests", () => {
+    expect(accessLogSample("GET", 500, 3, 100, "info")).toBe(1);
+    expect(accessLogSample("GET", 404, 3, 100, "info")).toBe(1);
+    expect(accessLogSample("GET", 429, 3, 100, "info")).toBe(1);
+    expect(accessLogSample("POST", 201, 3, 100, "info")).toBe(1);
+    expect(accessLogSample("DELETE", 204, 3, 100, "info")).toBe(1);
+    expect(accessLogSample("GET", 200, SLOW_REQUEST_MS, 100, "info")).toBe(1);
+    expect(accessLogSample("GET", 200, 3, 100, "debug")).toBe(1);
+    expect(accessLogSample("GET", 200, 3, 1, "info")).toBe(1);
+  });
+
+  it("logs one in N fast successful reads, each line standing for N", () => {
+    const decisions = Array.from({ length: 21 }, () => accessLogSample("GET", 200, 3, 7, "info"));
+    const logged = decisions.filter((d) => d !== undefined);
+    expect(logged).toEqual([7, 7, 7]);
   });
 });

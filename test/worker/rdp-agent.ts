@@ -30,14 +30,14 @@ export class TestRdpAgent {
 
   constructor(readonly node: TestNode) {}
 
-  static async connect(node: TestNode, options: { hello?: boolean; address?: string; ports?: { min: number; max: number } } = {}): Promise<TestRdpAgent> {
+  static async connect(node: TestNode, options: { hello?: boolean; address?: string; ports?: { min: number; max: number }; batches?: boolean } = {}): Promise<TestRdpAgent> {
     const agent = new TestRdpAgent(node);
     const res = await api(CHANNEL_PATH(node.id), { headers: { "X-Node-Credential": node.credential, Upgrade: "websocket" } });
     if (res.status !== 101) throw new Error(`channel refused: ${res.status} ${await res.text()}`);
     agent.#attach(res.webSocket!);
     const welcome = await agent.next("welcome");
     agent.channel = welcome.channel;
-    if (options.hello ?? true) agent.send({ type: "hello", protocol: 1, agentVersion: "test-agent/1", servers: [], ...(options.address ? { address: options.address } : {}), ...(options.ports ? { ports: options.ports } : {}) });
+    if (options.hello ?? true) agent.send({ type: "hello", protocol: 1, agentVersion: "test-agent/1", servers: [], ...(options.address ? { address: options.address } : {}), ...(options.ports ? { ports: options.ports } : {}), ...(options.batches ? { batches: true as const } : {}) });
     return agent;
   }
 

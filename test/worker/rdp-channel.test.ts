@@ -128,6 +128,34 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     expect((await serverRow(host.node.id, desktop.server.id))!.port).toBeNull();
   });
 
+  it("replays to an agent that asked for batches in commands frames, takes one signed acks frame, refuses it replayed", async () => {
+    const host = await onlineHost("op-batches");
+    const { res } = await requestDesktop("batches-user", host.node.id);
+    const desktop = (await res.json()) as DesktopJson;
+    host.agent.ack((await host.agent.command("server.start")).id);
+    await until(async () => (await serverRow(host.node.id, desktop.server.id))!.state === "running");
+    host.agent.close();
+    await until(async () => !(await hostStatus(host.node.id)).connected);
+    const path = `/api/v1/rdp/hosts/${host.node.id}/servers/${desktop.server.id}/notify`;
+    for (let i = 0; i < 5; i++) {
+      const notified = await api(path, { method: "POST", headers: await as("op-batches", "NODE_OPERATOR"), body: JSON.stringify({ level: "info", message: `batched ${i}` }) });
+      expect(notified.status).toBe(200);
+    }
+    expect((await hostStatus(host.node.id)).pendingCommands).toBe(5);
+    const back = track(await TestRdpAgent.connect(host.node, { batches: true }));
+    const frame = await back.next("commands");
+    expect(frame.commands.map((c) => c.command)).toEqual(Array.from({ length: 5 }, (_, i) => expect.objectContaining({ kind: "server.notify", message: `batched ${i}` })));
+    const seqs = frame.commands.map((c) => c.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(frame.commands.every((c) => c.attempt === 1)).toBe(true);
+    const acks = back.send({ type: "acks", acks: frame.commands.map((c) => ({ commandId: c.id, outcome: "done" as const })) });
+    await until(async () => (await hostStatus(host.node.id)).pendingCommands === 0);
+    // The same signed frame again (same seq): refused as a replay and the channel closed, as for any frame.
+    back.raw(acks);
+    expect((await back.next("error")).code).toBe("replayed-message");
+    await back.waitClosed();
+  });
+
   it("retries an unacked command with back-off and gives up on an agent that never acks", async () => {
     const { node, agent } = track2(await onlineHost("op-silent"));
     const { res } = await requestDesktop("silent-user", node.id);

@@ -43,7 +43,7 @@ describe("desktops", { timeout: 60_000 }, () => {
       serverId: desktop.server.id,
       sessionId: session.id,
       port: 13389,
-      config: { resolution: { width: 1280, height: 720 }, colourDepth: 16, backend: "xvnc", user: "lucid13389" },
+      config: { resolution: { width: 1280, height: 720 }, colourDepth: 16, backend: "xvnc", clipboard: false, audio: false, user: "lucid13389" },
       limits: LIMITS,
       password: desktop.password,
     });

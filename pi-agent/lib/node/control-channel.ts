@@ -53,6 +53,8 @@ export interface ControlChannelOptions {
 
 type Outcome = { outcome: "done" | "failed"; error?: { code: string; detail: string } };
 const REMEMBERED_COMMANDS = 1000;
+/** Most acks one `acks` frame carries (shared/rdp/protocol.ts AcksMessage). */
+const ACKS_PER_FRAME = 1000;
 
 export class ControlChannel {
   private socket: WebSocket | null = null;
@@ -66,6 +68,9 @@ export class ControlChannel {
   private readonly running = new Map<string, Promise<Outcome>>();
   /** Events raised while disconnected, sent after the next hello. */
   private readonly backlog: EventBody[] = [];
+  /** Acks waiting for the end of the turn, and the channel they were made on. */
+  private acks: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string } }[] = [];
+  private acksChannel: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private lastPong = 0;
@@ -151,6 +156,7 @@ export class ControlChannel {
     if (f.type === "pong") this.lastPong = Date.now();
     else if (f.type === "welcome") this.onWelcome(f);
     else if (f.type === "command") void this.onCommand(f);
+    else if (f.type === "commands") for (const command of f.commands) void this.onCommand(command);
     else this.o.onEvent?.({ kind: "refused", code: f.code, detail: f.detail });
   }
 
@@ -161,7 +167,7 @@ export class ControlChannel {
     this.failures = 0;
     this.connections++;
     this.lastPong = Date.now();
-    this.sendSigned({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.o.agentVersion, ...(this.o.address ? { address: this.o.address } : {}), ...(this.o.ports ? { ports: this.o.ports } : {}), servers: this.o.handler.list().slice(0, 1000) });
+    this.sendSigned({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.o.agentVersion, ...(this.o.address ? { address: this.o.address } : {}), ...(this.o.ports ? { ports: this.o.ports } : {}), servers: this.o.handler.list().slice(0, 1000), batches: true });
     for (const event of this.backlog.splice(0)) this.sendSigned({ type: "event", event });
     const keepAliveMs = w.keepAliveSeconds * 1000;
     this.timers.push(
@@ -213,12 +219,30 @@ export class ControlChannel {
     this.ack(frame.id, outcome);
   }
 
+  /**
+   * Acks wait for the end of the current turn and go out together: one `ack`, or one `acks` frame
+   * (up to ACKS_PER_FRAME) under one signature and one seq, so a replay burst is not signed command
+   * by command. The DO applies the same channel, seq and signature checks to either.
+   */
   private ack(commandId: string, o: Outcome): void {
     if (!this.channel || this.socket?.readyState !== WebSocket.OPEN) return; // the DO replays it after the next hello
-    this.sendSigned({ type: "ack", commandId, outcome: o.outcome, ...(o.error ? { error: o.error } : {}) });
+    if (this.acksChannel !== this.channel) this.acks = [];
+    this.acksChannel = this.channel;
+    if (this.acks.push({ commandId, outcome: o.outcome, ...(o.error ? { error: o.error } : {}) }) === 1) setImmediate(() => this.flushAcks());
   }
 
-  private sendSigned(body: { type: "hello" | "ack" | "event"; [k: string]: unknown }): void {
+  private flushAcks(): void {
+    const acks = this.acks.splice(0);
+    // Reconnected meanwhile (a new channel): the DO replays these commands after the new hello.
+    if (!this.channel || this.channel !== this.acksChannel || this.socket?.readyState !== WebSocket.OPEN) return;
+    for (let start = 0; start < acks.length; start += ACKS_PER_FRAME) {
+      const group = acks.slice(start, start + ACKS_PER_FRAME);
+      if (group.length === 1) this.sendSigned({ type: "ack", ...group[0]! });
+      else this.sendSigned({ type: "acks", acks: group });
+    }
+  }
+
+  private sendSigned(body: { type: "hello" | "ack" | "acks" | "event"; [k: string]: unknown }): void {
     const unsigned = { ...body, channel: this.channel!, seq: ++this.seq, sentAt: Date.now() } as UnsignedAgentMessage;
     const message = AgentMessage.safeParse({ ...unsigned, sig: bytesToHex(ed25519.sign(agentSigningBytes(this.hostId, unsigned), this.secretKey)) });
     // Never send what the DO would refuse as a forgery (and close the channel for): drop it and say why.
