@@ -7,6 +7,7 @@ import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { canTransition, chunkLeafHashes, MANIFEST_VERSION, type Anchor, type Manifest, type SessionState } from "../../shared/session.ts";
 import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index.ts";
 import type { Env } from "../../platform/env.ts";
+import { singleton } from "../../platform/objects.ts";
 import { TaskScheduler } from "../scheduler.ts";
 import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import * as schema from "./schema.ts";
@@ -53,7 +54,7 @@ export class SessionContext {
   }
 
   get chain() {
-    return this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    return singleton(this.env, "CHAIN");
   }
 
   transaction<T>(body: () => T): T {
@@ -209,6 +210,6 @@ export class SessionContext {
     this.broadcast();
     const row = this.row();
     if (!row) return;
-    await this.env.SESSION_INDEX.get(this.env.SESSION_INDEX.idFromName("global")).upsert(toSummary(row));
+    await singleton(this.env, "SESSION_INDEX").upsert(toSummary(row));
   }
 }
