@@ -4,7 +4,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { logEvent } from "../../shared/log.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
-import { canTransition, chunkLeafHashes, MANIFEST_VERSION, type Anchor, type Manifest, type SessionState } from "../../shared/session.ts";
+import { canTransition, chunkLeafHashes, MANIFEST_VERSION, type Manifest, type SessionState } from "../../shared/session.ts";
 import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index.ts";
 import type { Env } from "../../platform/env.ts";
 import { singleton } from "../../platform/objects.ts";
@@ -152,7 +152,7 @@ export class SessionContext {
       root: this.rootOf(included.map((c) => c.sha256)),
       chunks: included,
       createdAt: new Date(row.stoppedAt ?? row.updatedAt).toISOString(),
-      anchor: row.anchor ? (JSON.parse(row.anchor) as Anchor) : null,
+      anchor: row.anchor,
     };
   }
 
