@@ -1,6 +1,7 @@
 import type { AuditEventInput } from "../durable-objects/audit/index.ts";
 import type { Env } from "../platform/env.ts";
 import { callDurableObject } from "./do-call.ts";
+import { singleton } from "../platform/objects.ts";
 
 export type { AuditEventInput } from "../durable-objects/audit/index.ts";
 
@@ -13,5 +14,5 @@ export type { AuditEventInput } from "../durable-objects/audit/index.ts";
  * written must not be reported as done. Never put secrets, tokens or signatures in `details`.
  */
 export async function audit(env: Env, event: AuditEventInput): Promise<number> {
-  return callDurableObject("AuditDO", "record", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).record(event));
+  return callDurableObject("AuditDO", "record", () => singleton(env, "AUDIT").record(event));
 }

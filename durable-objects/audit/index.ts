@@ -11,6 +11,7 @@ import { SqlDurableObject } from "../base.ts";
 import { toMatchExpression } from "../session-index/index.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** Detail values: plain JSON scalars or lists of strings (keeps events small and RPC-typed). */
 export type AuditDetail = string | number | boolean | null | string[];
@@ -329,7 +330,7 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   #chain() {
-    return this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    return singleton(this.env, "CHAIN");
   }
 
   async #armAnchorAlarm(): Promise<void> {

@@ -5,6 +5,7 @@ import { insertRows } from "./bulk.ts";
 import type { ChainState } from "./state.ts";
 import type { SubmitResult } from "./types.ts";
 import * as schema from "./schema.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 /**
  * Validates and queues transactions; identical ones already queued or included are reported, not
@@ -60,10 +61,10 @@ export function queueTransactions(state: ChainState, input: unknown[], now: numb
  */
 export async function pullFromNodePools(state: ChainState, submit: (txs: unknown[]) => Promise<SubmitResult>): Promise<number> {
   const { env } = state;
-  const directory = env.NODE_DIRECTORY.get(env.NODE_DIRECTORY.idFromName("directory"));
+  const directory = singleton(env, "NODE_DIRECTORY");
   let pulled = 0;
   for (const { name } of await directory.listPools()) {
-    const pool = env.NODE_POOLS.get(env.NODE_POOLS.idFromName(name));
+    const pool = objectNamed(env, "NODE_POOLS", name);
     const txs = await pool.pendingChainTransactions(500);
     if (txs.length === 0) continue;
     const result = await submit(txs);

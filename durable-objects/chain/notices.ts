@@ -8,6 +8,7 @@ import type { ChainState } from "./state.ts";
 import type { AnchorNotice, AnchorWithdrawal } from "./types.ts";
 import * as schema from "./schema.ts";
 import { backoffMs } from "../scheduler.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 const sessionRefusal = z.object({ ok: z.literal(false), problem: z.object({ slug: z.string(), detail: z.string() }) });
 const withdrawal = z.object({ chain: z.string(), txId: z.string(), withdrawn: z.literal(true) });
@@ -74,7 +75,7 @@ export async function deliverAnchorNotices(state: ChainState, now: number): Prom
     let error: string | null = null;
     try {
       const parsed: unknown = JSON.parse(row.notice);
-      const session = env.SESSIONS.get(env.SESSIONS.idFromName(row.sessionId));
+      const session = objectNamed(env, "SESSIONS", row.sessionId);
       const withdrawn = withdrawal.safeParse(parsed);
       const result = withdrawn.success ? await session.withdrawAnchor(withdrawn.data) : await session.recordAnchor(parsed as AnchorNotice);
       // RPC's type mapping blurs the Result union: validate the refusal instead of trusting a type.

@@ -7,6 +7,7 @@ import { logEvent } from "../../shared/log.ts";
 import type { ChainState } from "./state.ts";
 import * as schema from "./schema.ts";
 import { backoffMs } from "../scheduler.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /**
  * Once an epoch has ended, anchors the head it ended with on TRON through the payments function
@@ -34,7 +35,7 @@ export async function anchorEpochsOnTron(state: ChainState, now: number): Promis
     .orderBy(asc(schema.tronAnchors.epoch))
     .limit(4)
     .all();
-  const ledger = env.LEDGER.get(env.LEDGER.idFromName("ledger"));
+  const ledger = singleton(env, "LEDGER");
   for (let row of due) {
     const current = db.select().from(schema.blocks).where(eq(schema.blocks.epoch, row.epoch)).orderBy(desc(schema.blocks.height)).limit(1).get();
     if (!current) {

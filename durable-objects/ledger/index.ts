@@ -39,6 +39,7 @@ import {
   type WalletView,
 } from "./views.ts";
 import { wakeBy } from "../scheduler.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** After a reconciliation that could not read the chain, the next attempt waits this long. */
 const RECONCILE_RETRY_MS = 60_000;
@@ -511,7 +512,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   async #alert(input: AlertInput): Promise<void> {
     try {
-      await this.env.ADMIN.get(this.env.ADMIN.idFromName("admin")).raiseAlert(input);
+      await singleton(this.env, "ADMIN").raiseAlert(input);
     } catch (error) {
       logEvent("error", "ledger.alert_failed", { key: input.key, error: error instanceof Error ? error.message : String(error) });
     }

@@ -9,6 +9,7 @@ import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { queuePayoutIfDue } from "./payouts.ts";
 import * as schema from "./schema.ts";
 import type { NodeRow } from "./views.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 /**
  * Closing an epoch for one node: what the server observed (heartbeats it accepted, sessions it
@@ -37,7 +38,7 @@ export async function observeNode(env: Env, db: Db, nodeId: string, window: Epoc
   const observed: { start: number; end: number }[] = [];
   let bytesStored = 0;
   for (const { sessionId, assignedAt } of placed) {
-    const usage = await env.SESSIONS.get(env.SESSIONS.idFromName(sessionId)).usage(nodeId, window.startMs, window.endMs);
+    const usage = await objectNamed(env, "SESSIONS", sessionId).usage(nodeId, window.startMs, window.endMs);
     if (usage === null || !usage.assigned) {
       // Never created (its creation failed after the assignment), or another node's: nothing to pay,
       // and not worth asking again; a session still being created gets a grace period.
@@ -150,7 +151,7 @@ export async function alertHeldEpochs(env: Env, db: Db, unitsPerCredit: bigint):
   const pending = db.select().from(nodeEpochs).where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt))).limit(50).all();
   let raised = 0;
   for (const row of pending) {
-    await env.ADMIN.get(env.ADMIN.idFromName("admin")).raiseAlert({
+    await singleton(env, "ADMIN").raiseAlert({
       key: heldEpochAlertKey(row.nodeId, row.epoch),
       severity: "warning",
       source: "node-pool",

@@ -1,3 +1,5 @@
+import type { Env } from "../../platform/env.ts";
+import { singleton } from "../../platform/objects.ts";
 import type { PayoutReceipt, PayoutRequest } from "../../shared/nodes/payout.ts";
 import { backoffMs } from "../scheduler.ts";
 
@@ -15,20 +17,11 @@ export interface PayoutGateway {
   deliver(request: PayoutRequest): Promise<PayoutReceipt>;
 }
 
-interface LedgerStub {
-  requestNodePayout(request: PayoutRequest): Promise<PayoutReceipt>;
-}
-
-interface LedgerNamespace {
-  idFromName(name: string): DurableObjectId;
-  get(id: DurableObjectId): LedgerStub;
-}
-
-export function payoutGatewayFrom(env: object): PayoutGateway | null {
-  const ledger = (env as { LEDGER?: LedgerNamespace }).LEDGER;
-  if (!ledger || typeof ledger.idFromName !== "function") return null;
+export function payoutGatewayFrom(env: Env): PayoutGateway | null {
+  // Env declares LEDGER, but a deployment without payments has no such binding at run time.
+  if (!(env as Partial<Env>).LEDGER) return null;
   return {
-    deliver: (request) => ledger.get(ledger.idFromName("ledger")).requestNodePayout(request),
+    deliver: (request) => singleton(env, "LEDGER").requestNodePayout(request),
   };
 }
 

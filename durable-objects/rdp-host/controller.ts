@@ -6,6 +6,7 @@ import type { CommandQueue } from "./command-queue.ts";
 import type { Host } from "./host.ts";
 import * as schema from "./schema.ts";
 import type { ServerRow } from "./views.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 const { servers } = schema;
 
@@ -121,7 +122,7 @@ export class ServerController {
       reason: reason ?? row.endReason,
       at: new Date().toISOString(),
     };
-    const session = this.host.env.SESSIONS.get(this.host.env.SESSIONS.idFromName(row.sessionId));
+    const session = objectNamed(this.host.env, "SESSIONS", row.sessionId);
     this.#notifications = this.#notifications
       .then(async () => {
         await session.rdpStatus(update);

@@ -1,5 +1,6 @@
 import { MetricsBuffer } from "../../platform/metrics.ts";
 import type { Env } from "../../platform/env.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** Counters that matter as soon as they happen; the others wait for the next flush. */
 const RARE_METRICS = new Set([
@@ -28,7 +29,7 @@ export class HostMetrics {
     this.#flushSoon = false;
     if (!deltas.length) return;
     try {
-      await this.env.SYSTEM.get(this.env.SYSTEM.idFromName("system")).addMetrics(deltas);
+      await singleton(this.env, "SYSTEM").addMetrics(deltas);
     } catch {
       this.#buffer.restore(deltas);
     }

@@ -7,6 +7,7 @@ import type { Host } from "./host.ts";
 import { describeBreach, evaluateReport } from "./monitor.ts";
 import * as schema from "./schema.ts";
 import type { ServerRow } from "./views.ts";
+import { singleton } from "../../platform/objects.ts";
 
 const { servers, alerts, resourceReports } = schema;
 
@@ -87,7 +88,7 @@ export class ResourceMonitor {
     this.host.count("lucid_rdp_alerts_total", { level, metric });
     try {
       // Admins see alerts in the audit log as well as at /api/v1/rdp/alerts.
-      await this.host.env.AUDIT.get(this.host.env.AUDIT.idFromName("audit")).record({
+      await singleton(this.host.env, "AUDIT").record({
         action: level === "critical" ? "rdp.limit.exceeded" : "rdp.limit.warning",
         outcome: "failure",
         targetId: row.id,

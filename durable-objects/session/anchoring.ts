@@ -29,7 +29,7 @@ export class Anchoring {
     if (row.state === "anchored" || row.state === "completed") return this.#follow(row);
     if (row.state !== "stored") return stateProblem(row, "anchor", ["stored"]);
     s.transaction(() => {
-      s.transition(row, "anchored", "system", anchor.data, { anchor: JSON.stringify(anchor.data) });
+      s.transition(row, "anchored", "system", anchor.data, { anchor: anchor.data });
       s.tasks.schedule("pipeline", Date.now());
     });
     await s.syncIndex();
@@ -68,11 +68,10 @@ export class Anchoring {
   /** Records where the final anchor is now (null: waiting for a block again) and rewrites a written manifest. */
   async #move(row: SessionRow, anchor: Anchor | null): Promise<Outcome<SessionView>> {
     const s = this.s;
-    const text = anchor ? JSON.stringify(anchor) : null;
-    if (row.anchor !== text) {
+    if (!sameAnchor(row.anchor, anchor)) {
       s.transaction(() => {
-        s.db.update(schema.session).set({ anchor: text, version: row.version + 1, updatedAt: Date.now() }).where(eq(schema.session.id, row.id)).run();
-        s.event(anchor ? "anchor-moved" : "anchor-withdrawn", "system", { from: row.anchor ? JSON.parse(row.anchor) : null, to: anchor });
+        s.db.update(schema.session).set({ anchor, version: row.version + 1, updatedAt: Date.now() }).where(eq(schema.session.id, row.id)).run();
+        s.event(anchor ? "anchor-moved" : "anchor-withdrawn", "system", { from: row.anchor, to: anchor });
       });
       logEvent("info", anchor ? "session.anchor_moved" : "session.anchor_withdrawn", { sessionId: row.id, txId: anchor?.txId }, s.config.LOG_LEVEL);
     }
@@ -115,4 +114,9 @@ export class Anchoring {
     const result = await s.chain.submit([{ type: "anchor", sessionId: row.id, root, chunkCount: size, owner: row.ownerId, node: row.nodeId, interim: true }]);
     if (!result.ok) throw new Error(`the chain refused the interim anchor: ${result.message}`);
   }
+}
+
+/** Two stored anchors are the same when their JSON is (both come from the same encoder). */
+export function sameAnchor(a: Anchor | null, b: Anchor | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -4,9 +4,10 @@ import { loadConfig } from "../../shared/config.ts";
 import { logEvent } from "../../shared/log.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
-import { canTransition, chunkLeafHashes, MANIFEST_VERSION, type Anchor, type Manifest, type SessionState } from "../../shared/session.ts";
+import { canTransition, chunkLeafHashes, MANIFEST_VERSION, type Manifest, type SessionState } from "../../shared/session.ts";
 import { chunkStoreFor, type ChunkStore } from "../../platform/chunk-store/index.ts";
 import type { Env } from "../../platform/env.ts";
+import { singleton } from "../../platform/objects.ts";
 import { TaskScheduler } from "../scheduler.ts";
 import { actorLabel, allowed, type Access, type Actor } from "./access.ts";
 import { recordingParts, uploadVerdict } from "./handover.ts";
@@ -54,7 +55,7 @@ export class SessionContext {
   }
 
   get chain() {
-    return this.env.CHAIN.get(this.env.CHAIN.idFromName("lucid-chain"));
+    return singleton(this.env, "CHAIN");
   }
 
   transaction<T>(body: () => T): T {
@@ -161,7 +162,7 @@ export class SessionContext {
       root: this.rootOf(included.map((c) => c.sha256)),
       chunks: included,
       createdAt: new Date(row.stoppedAt ?? row.updatedAt).toISOString(),
-      anchor: row.anchor ? (JSON.parse(row.anchor) as Anchor) : null,
+      anchor: row.anchor,
       parts: recordingParts(this.db, row),
     };
   }
@@ -220,6 +221,6 @@ export class SessionContext {
     this.broadcast();
     const row = this.row();
     if (!row) return;
-    await this.env.SESSION_INDEX.get(this.env.SESSION_INDEX.idFromName("global")).upsert(toSummary(row));
+    await singleton(this.env, "SESSION_INDEX").upsert(toSummary(row));
   }
 }

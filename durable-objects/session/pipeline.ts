@@ -1,4 +1,5 @@
 import { asc } from "drizzle-orm";
+import { sameAnchor } from "./anchoring.ts";
 import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";
 
@@ -38,7 +39,7 @@ export class Pipeline {
       if (current.state !== "anchored") return;
       s.transaction(() => s.transition(current, "completed", "system", undefined, { completedAt: Date.now() }));
       // A reorg may have moved the anchor while the manifest was being written (Anchoring#move): write it again.
-      if (current.anchor !== row.anchor) await s.writeManifest(current.id, s.manifest(s.current()));
+      if (!sameAnchor(current.anchor, row.anchor)) await s.writeManifest(current.id, s.manifest(s.current()));
       await s.syncIndex();
     }
   }

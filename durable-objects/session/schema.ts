@@ -1,5 +1,5 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { SESSION_STATES } from "../../shared/session.ts";
+import { SESSION_STATES, type Anchor } from "../../shared/session.ts";
 import { taskTable } from "../scheduler.ts";
 
 /** The session itself: one row, written only by its SessionDO. */
@@ -8,11 +8,10 @@ export const session = sqliteTable("session", {
   ownerId: text("owner_id").notNull(),
   nodeId: text("node_id").notNull(),
   title: text("title").notNull(),
-  /** JSON array of strings. */
-  tags: text("tags").notNull(),
+  tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
   notes: text("notes").notNull(),
-  /** JSON object: the RDP parameters the session was created with. */
-  rdp: text("rdp").notNull(),
+  /** The RDP parameters the session was created with. */
+  rdp: text("rdp", { mode: "json" }).$type<Record<string, number | boolean>>().notNull(),
   state: text("state", { enum: SESSION_STATES }).notNull(),
   /** Increases on every change, so the index can ignore stale updates. */
   version: integer("version").notNull(),
@@ -30,8 +29,8 @@ export const session = sqliteTable("session", {
   /** Final tree size and root, set when the manifest is written. */
   treeSize: integer("tree_size"),
   merkleRoot: text("merkle_root"),
-  /** JSON Anchor once the root is anchored. */
-  anchor: text("anchor"),
+  /** Where the final root is anchored, once it is. */
+  anchor: text("anchor", { mode: "json" }).$type<Anchor>(),
   failure: text("failure"),
 });
 
@@ -43,7 +42,7 @@ export const events = sqliteTable("events", {
   fromState: text("from_state"),
   toState: text("to_state"),
   actor: text("actor").notNull(),
-  /** JSON, or null. */
+  /** JSON, or null: free-form, so kept as text (an `unknown` column would not cross RPC typed). */
   detail: text("detail"),
 });
 

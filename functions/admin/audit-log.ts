@@ -5,6 +5,7 @@ import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import { auditAdmin, auditStub, iso } from "./context.ts";
+import { singleton } from "../../platform/objects.ts";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const tags = ["admin"];
@@ -170,7 +171,7 @@ export const auditLogApp = createApp()
   .openapi(exportAudit, async (c) => {
     const { from, to, limit } = c.req.valid("query");
     const range = await callDurableObject("AuditDO", "exportRange", () => auditStub(c.env).exportRange(from, to, limit));
-    const chain = await callDurableObject("ChainDO", "info", () => c.env.CHAIN.get(c.env.CHAIN.idFromName("lucid-chain")).info());
+    const chain = await callDurableObject("ChainDO", "info", () => singleton(c.env, "CHAIN").info());
     const bundle = {
       format: AUDIT_EXPORT_FORMAT,
       hashVersion: AUDIT_HASH_VERSION,

@@ -5,13 +5,14 @@ import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import type { AppEnv } from "../types.ts";
+import { singleton } from "../../platform/objects.ts";
 
 export function adminStub(env: Env) {
-  return env.ADMIN.get(env.ADMIN.idFromName("admin"));
+  return singleton(env, "ADMIN");
 }
 
 export function auditStub(env: Env) {
-  return env.AUDIT.get(env.AUDIT.idFromName("audit"));
+  return singleton(env, "AUDIT");
 }
 
 type AdminStub = ReturnType<typeof adminStub>;

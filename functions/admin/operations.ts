@@ -16,6 +16,7 @@ import { callSession, sessionJson, sessionStub } from "../sessions/context.ts";
 import type { AppEnv } from "../types.ts";
 import { alertJson, AlertSchema } from "./alerts.ts";
 import { auditAdmin, auditStub, callAdmin } from "./context.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /**
  * Operations an admin performs on other functions' data. The owning Durable Objects keep their
@@ -27,7 +28,7 @@ const reason = z.string().trim().min(3).max(500);
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const ReasonBody = z.object({ reason }).strict();
 
-const chainStub = (c: Context<AppEnv>) => c.env.CHAIN.get(c.env.CHAIN.idFromName("lucid-chain"));
+const chainStub = (c: Context<AppEnv>) => singleton(c.env, "CHAIN");
 
 async function allNodes(c: Context<AppEnv>): Promise<NodeView[]> {
   const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => nodeDirectory(c).listPools());

@@ -4,6 +4,7 @@ import type { Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 const PAGE = 100;
 const MAX_SESSIONS = 1000;
@@ -16,13 +17,13 @@ const MAX_SESSIONS = 1000;
 export async function stopActiveRecordings(c: Context<AppEnv>): Promise<{ sessionId: string; outcome: string }[]> {
   const principal = principalOf(c);
   const actor = { kind: "user" as const, userId: principal.userId, role: principal.role };
-  const index = c.env.SESSION_INDEX.get(c.env.SESSION_INDEX.idFromName("global"));
+  const index = singleton(c.env, "SESSION_INDEX");
   const results: { sessionId: string; outcome: string }[] = [];
   let after: { createdAt: number; id: string } | undefined;
   while (results.length < MAX_SESSIONS) {
     const page = await callDurableObject("SessionIndexDO", "list", () => index.list({ state: "recording", after, limit: PAGE }));
     for (const session of page.items) {
-      const stub = c.env.SESSIONS.get(c.env.SESSIONS.idFromName(session.id));
+      const stub = objectNamed(c.env, "SESSIONS", session.id);
       const result: Outcome<SessionView> = await callDurableObject("SessionDO", "stop", () => stub.stop(actor));
       results.push({ sessionId: session.id, outcome: outcomeOf(result) });
     }

@@ -8,6 +8,7 @@ import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
 import { raiseAlert } from "./alerts.ts";
 import { auditAdmin } from "./context.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 /** The second factor every emergency request carries: a current TOTP code or a recovery code. */
 export const SecondFactorFields = {
@@ -60,7 +61,7 @@ export async function requireSecondFactor(
 }
 
 function stepUpGuard(c: Context<AppEnv>, userId: string) {
-  return c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(`step-up:${userId}`));
+  return objectNamed(c.env, "LOGIN_GUARD", `step-up:${userId}`);
 }
 
 /** Someone holding an admin's token is guessing codes: every admin sees it (one alert per user, counting up). */

@@ -3,6 +3,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 /**
  * Brute-force protection for one login attempt (docs/auth.md, "Login throttling"). Failures
@@ -21,7 +22,7 @@ import type { AppEnv } from "../types.ts";
 export function loginGuard(c: Context<AppEnv>, accountKey: string | null) {
   const ipKey = `ip:${sourceOf(clientAddress(c))}`;
   const keys = accountKey ? [ipKey, accountKey] : [ipKey];
-  const stub = (key: string) => c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(key));
+  const stub = (key: string) => objectNamed(c.env, "LOGIN_GUARD", key);
   const config = c.get("config");
   const policy = { freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxSeconds: config.LOGIN_BACKOFF_MAX_SECONDS };
 

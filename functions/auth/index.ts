@@ -23,6 +23,7 @@ import {
   VerifyRequest,
 } from "./schemas.ts";
 import { totpApp } from "./totp.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 
@@ -123,7 +124,7 @@ export const authApp = createApp()
     const origin = config.PUBLIC_ORIGIN;
     const domain = new URL(origin).host;
     const message = challengeMessage(origin, address, nonce, issuedAt, expiresAt);
-    const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(address)));
+    const stub = objectNamed(c.env, "LOGIN_GUARD", addressGuardKey(address));
     await callDurableObject("LoginGuardDO", "putChallenge", () => stub.putChallenge(nonce, message, expiresAt.getTime()));
     return c.json({ address, domain, uri: origin, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
   })
@@ -132,7 +133,7 @@ export const authApp = createApp()
     const config = c.get("config");
     const guard = loginGuard(c, addressGuardKey(body.address));
     await guard.assertOpen();
-    const stub = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(addressGuardKey(body.address)));
+    const stub = objectNamed(c.env, "LOGIN_GUARD", addressGuardKey(body.address));
     // Taken (deleted) before checking: a challenge is answered at most once, right or wrong.
     // Only the named one: the address's other outstanding challenges stay answerable.
     const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge(body.nonce));

@@ -8,15 +8,16 @@ import { keyringFor } from "../middleware/jwt-keyring.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import type { AppEnv } from "../types.ts";
 import type { loginGuard } from "./guard.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 export type SecondFactorOutcome = "passed" | "not-required" | "enrolment-required";
 
 export function userStub(c: Context<AppEnv>, userId: string) {
-  return c.env.USERS.get(c.env.USERS.idFromName(userId));
+  return objectNamed(c.env, "USERS", userId);
 }
 
 export function directory(c: Context<AppEnv>) {
-  return c.env.USER_INDEX.get(c.env.USER_INDEX.idFromName("directory"));
+  return singleton(c.env, "USER_INDEX");
 }
 
 /** ADMIN+ powers need a session that passed TOTP; without it the tokens carry USER. */

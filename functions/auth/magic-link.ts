@@ -11,6 +11,7 @@ import { loginFailed, loginGuard } from "./guard.ts";
 import { checkSecondFactor, directory, issueLogin, userStub } from "./login.ts";
 import { devOutboxEnabled, mailerFor } from "./mailer.ts";
 import { MagicLinkRequest, MagicLinkVerifyRequest, TokenResponse } from "./schemas.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 
@@ -45,7 +46,7 @@ export const magicLinkApp = createApp()
     if (!mailer) throw new ApiError("service-unavailable", "Magic links are not configured on this server (no mailer).");
     // Every request for an address counts against it (same back-off as failed logins), known or not,
     // so a mailbox cannot be flooded and the work done does not depend on whether it is registered.
-    const flood = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(`mail:${email.toLowerCase()}`));
+    const flood = objectNamed(c.env, "LOGIN_GUARD", `mail:${email.toLowerCase()}`);
     const throttled = (await callDurableObject("LoginGuardDO", "lockedUntil", () => flood.lockedUntil())) > 0;
     if (!throttled) {
       await callDurableObject("LoginGuardDO", "recordFailure", () =>
@@ -105,6 +106,6 @@ const outbox = createRoute({
 export const outboxApp = createApp().openapi(outbox, async (c) => {
   if (!devOutboxEnabled(c.get("config"))) throw new ApiError("not-found", "The development outbox is disabled (MAIL_DEV_OUTBOX).");
   const { limit } = c.req.valid("query");
-  const messages = await callDurableObject("MailOutboxDO", "list", () => c.env.MAIL_OUTBOX.get(c.env.MAIL_OUTBOX.idFromName("outbox")).list(limit));
+  const messages = await callDurableObject("MailOutboxDO", "list", () => singleton(c.env, "MAIL_OUTBOX").list(limit));
   return c.json({ messages: messages.map((m) => ({ ...m, at: new Date(m.at).toISOString() })) }, 200);
 });

@@ -2,6 +2,7 @@ import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import { mimeText, WebhookMailer, type Mail, type Mailer } from "../../shared/mail.ts";
 import { callDurableObject } from "../do-call.ts";
+import { singleton } from "../../platform/objects.ts";
 
 export { mimeText, WebhookMailer, type Mail, type Mailer };
 
@@ -27,7 +28,7 @@ export class DevOutboxMailer implements Mailer {
   constructor(private readonly env: Env) {}
 
   async send(mail: Mail): Promise<void> {
-    await callDurableObject("MailOutboxDO", "put", () => this.env.MAIL_OUTBOX.get(this.env.MAIL_OUTBOX.idFromName("outbox")).put(mail));
+    await callDurableObject("MailOutboxDO", "put", () => singleton(this.env, "MAIL_OUTBOX").put(mail));
   }
 }
 

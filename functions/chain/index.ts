@@ -8,10 +8,11 @@ import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** The chain lives in one Durable Object per deployment; peers are other deployments. */
 export function chainStub(env: AppEnv["Bindings"]) {
-  return env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
+  return singleton(env, "CHAIN");
 }
 
 function call<T>(c: Context<AppEnv>, method: string, fn: (stub: ReturnType<typeof chainStub>) => Promise<T>): Promise<T> {

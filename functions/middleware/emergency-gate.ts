@@ -6,6 +6,7 @@ import { can } from "../../shared/rbac.ts";
 import { callDurableObject } from "../do-call.ts";
 import { isChunkUpload } from "../sessions/ingest.ts";
 import type { AppEnv } from "../types.ts";
+import { singleton } from "../../platform/objects.ts";
 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Logging in (and out) stays open, or no admin could get in to lift a lockdown. */
@@ -24,7 +25,7 @@ export function invalidateEmergencyCache(): void {
 async function emergencyFlags(env: Env, ttlMs: number): Promise<EmergencySnapshot> {
   const now = Date.now();
   if (cached && cached.until > now) return cached.snapshot;
-  const snapshot = await callDurableObject("AdminDO", "emergency", () => env.ADMIN.get(env.ADMIN.idFromName("admin")).emergency());
+  const snapshot = await callDurableObject("AdminDO", "emergency", () => singleton(env, "ADMIN").emergency());
   cached = { snapshot, until: now + ttlMs };
   return snapshot;
 }

@@ -3,6 +3,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { NODE_CREDENTIAL_HEADER, nodeClaimsSchema } from "../nodes/credential.ts";
 import type { AppEnv } from "../types.ts";
 import { keyringFor } from "./jwt-keyring.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 /**
  * Node credentials, as functions/nodes issues them: HS256 JWTs signed with JWT_SECRET_KEY with
@@ -44,7 +45,7 @@ export function nodeCredential(): MiddlewareHandler<AppEnv> {
       const claims = nodeClaimsSchema.safeParse(payload);
       if (!claims.success) throw invalidNode("The token is not a node credential issued by functions/nodes.");
       const { sub, pool, jti } = claims.data;
-      const status = await c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(pool)).credentialStatus(sub, jti);
+      const status = await objectNamed(c.env, "NODE_POOLS", pool).credentialStatus(sub, jti);
       if (!status.valid) throw new ApiError("credential-revoked", status.reason ?? "The node credential is not valid.");
       c.set("node", { nodeId: sub });
     }

@@ -5,13 +5,14 @@ import type { Env } from "../../platform/env.ts";
 import { callDurableObject } from "../do-call.ts";
 import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** Sends buffered metric deltas to SystemDO; on failure they go back into the buffer. */
 export async function flushMetrics(env: Env, force = false): Promise<void> {
   const deltas = metrics.take(force);
   if (deltas.length === 0) return;
   try {
-    await callDurableObject("SystemDO", "addMetrics", () => env.SYSTEM.get(env.SYSTEM.idFromName("system")).addMetrics(deltas));
+    await callDurableObject("SystemDO", "addMetrics", () => singleton(env, "SYSTEM").addMetrics(deltas));
   } catch (error) {
     metrics.restore(deltas);
     logEvent("warn", "metrics.flush_failed", { error: String(error) });

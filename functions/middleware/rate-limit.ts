@@ -7,6 +7,7 @@ import { callDurableObject } from "../do-call.ts";
 import { clientAddress } from "./client-address.ts";
 import { metrics } from "../../platform/metrics.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 // The client address is decided by the deployment (./client-address.ts); re-exported for callers here.
 export { clientAddress };
@@ -64,7 +65,7 @@ export class DurableObjectRateLimiter implements RateLimiter {
     if (lease && now < lease.resetAt && (lease.tokens > 0 || lease.remainingAtGrant === 0)) return this.#spend(lease, policy.limit);
     const want = Math.max(1, Math.min(1000, Math.floor(policy.limit / 20)));
     const grant: LeaseGrant = await callDurableObject("RateLimiterDO", "acquire", () =>
-      this.env.RATE_LIMITER.get(this.env.RATE_LIMITER.idFromName(key)).acquire({ key, want, ...policy }),
+      objectNamed(this.env, "RATE_LIMITER", key).acquire({ key, want, ...policy }),
     );
     return this.#spend(this.#merge(key, grant, Date.now()), grant.limit);
   }

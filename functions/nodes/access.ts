@@ -5,13 +5,14 @@ import { callDurableObject } from "../do-call.ts";
 import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv, Principal } from "../types.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 export function directory(c: Context<AppEnv>) {
-  return c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
+  return singleton(c.env, "NODE_DIRECTORY");
 }
 
 export function pool(c: Context<AppEnv>, name: string) {
-  return c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(name));
+  return objectNamed(c.env, "NODE_POOLS", name);
 }
 
 /**

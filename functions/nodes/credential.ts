@@ -2,6 +2,7 @@ import { sign, verify } from "hono/jwt";
 import { z } from "zod";
 import { ApiError } from "../../shared/errors.ts";
 import type { Env } from "../../platform/env.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 /**
  * Node credentials: the token a node's agent presents (header X-Node-Credential; the gateway's
@@ -69,7 +70,7 @@ export async function decodeNodeCredential(secret: string, token: string | undef
 /** Full verification for other functions (e.g. sessions): signature, claims, and revocation state in the pool. */
 export async function verifyNodeCredential(env: Env, secret: string, token: string | undefined): Promise<NodeClaims> {
   const claims = await decodeNodeCredential(secret, token);
-  const pool = env.NODE_POOLS.get(env.NODE_POOLS.idFromName(claims.pool));
+  const pool = objectNamed(env, "NODE_POOLS", claims.pool);
   const status = await pool.credentialStatus(claims.sub, claims.jti);
   if (!status.valid) throw new ApiError("credential-revoked", status.reason ?? "The node credential is not valid.");
   return claims;

@@ -2,10 +2,11 @@ import type { Context } from "hono";
 import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import type { AppEnv } from "../types.ts";
+import { singleton } from "../../platform/objects.ts";
 
 /** The one LedgerDO: single writer of wallets, payouts and stakes. */
 export function ledgerStub(c: Context<AppEnv>) {
-  return c.env.LEDGER.get(c.env.LEDGER.idFromName("ledger"));
+  return singleton(c.env, "LEDGER");
 }
 
 type Stub = ReturnType<typeof ledgerStub>;

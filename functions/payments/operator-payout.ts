@@ -7,6 +7,7 @@ import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
 import { ledgerStub } from "./ledger.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 /**
  * A NODE_OPERATOR's payout: the node's pool (the owner of its accrual) reserves the amount, which
@@ -17,10 +18,10 @@ import { ledgerStub } from "./ledger.ts";
  */
 export async function operatorPayout(c: Context<AppEnv>, input: { nodeId: string; units: bigint; recipient?: string }): Promise<PayoutView> {
   const principal = principalOf(c);
-  const directory = c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
+  const directory = singleton(c.env, "NODE_DIRECTORY");
   const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory.locate(input.nodeId));
   if (!placement || placement.operatorId !== principal.userId) throw new ApiError("not-found", `No node ${input.nodeId}.`);
-  const pool = c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(placement.pool));
+  const pool = objectNamed(c.env, "NODE_POOLS", placement.pool);
   const request = unwrap(
     await callDurableObject("NodePoolDO", "reserveOperatorPayout", () =>
       pool.reserveOperatorPayout({ nodeId: input.nodeId, operatorId: principal.userId, amountUnits: String(input.units), recipient: input.recipient }),

@@ -6,6 +6,7 @@ import { callDurableObject } from "../do-call.ts";
 import { NODE_CREDENTIAL_HEADER, verifyNodeCredential } from "../nodes/credential.ts";
 import type { AppEnv } from "../types.ts";
 import { hostStub } from "./context.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 const HostId = z.string().regex(/^node_[0-9a-f-]{36}$/);
 const BEARER = /^Bearer (\S+)$/;
@@ -24,7 +25,7 @@ export const channelApp = new Hono<AppEnv>().get("/hosts/:hostId/channel", async
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("bad-request", "The agent channel is a WebSocket: send Upgrade: websocket.", {}, { Upgrade: "websocket" });
   }
-  const node = await callDurableObject("NodePoolDO", "getNode", () => c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(claims.pool)).getNode(claims.sub));
+  const node = await callDurableObject("NodePoolDO", "getNode", () => objectNamed(c.env, "NODE_POOLS", claims.pool).getNode(claims.sub));
   if (!node) throw new ApiError("not-found", `No node ${claims.sub}.`);
   const headers = new Headers(c.req.raw.headers);
   headers.set(HOST_HEADER, node.id);

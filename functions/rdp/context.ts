@@ -6,13 +6,14 @@ import { callDurableObject } from "../do-call.ts";
 import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 export function hostStub(c: Context<AppEnv>, hostId: string) {
-  return c.env.RDP_HOSTS.get(c.env.RDP_HOSTS.idFromName(hostId));
+  return objectNamed(c.env, "RDP_HOSTS", hostId);
 }
 
 export function directory(c: Context<AppEnv>) {
-  return c.env.NODE_DIRECTORY.get(c.env.NODE_DIRECTORY.idFromName("directory"));
+  return singleton(c.env, "NODE_DIRECTORY");
 }
 
 /** Calls an RdpHostDO method; a returned refusal becomes the problem it names. */
@@ -41,7 +42,7 @@ export async function visibleHosts(c: Context<AppEnv>): Promise<string[]> {
   if (can(principal.role, "rdp:manage:any")) {
     const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory(c).listPools());
     const nodes = await Promise.all(
-      pools.map((p) => callDurableObject("NodePoolDO", "listNodes", () => c.env.NODE_POOLS.get(c.env.NODE_POOLS.idFromName(p.name)).listNodes())),
+      pools.map((p) => callDurableObject("NodePoolDO", "listNodes", () => objectNamed(c.env, "NODE_POOLS", p.name).listNodes())),
     );
     return nodes.flat().map((n) => n.id);
   }

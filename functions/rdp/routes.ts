@@ -98,32 +98,30 @@ const serverReports = createRoute({
 
 const CommandAcceptedSchema = z.object({ commandId: z.string() }).openapi("RdpCommandAccepted");
 
-const getServer = createRoute({
-  method: "get",
-  path: "/hosts/{hostId}/servers/{serverId}",
-  tags,
-  summary: "One RDP server (owner, host operator or admin)",
-  request: { params: ServerParam },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const SERVER_PATH = "/hosts/{hostId}/servers/{serverId}";
 
-const connect = createRoute({
-  method: "post",
-  path: "/hosts/{hostId}/servers/{serverId}/connect",
-  tags,
-  summary: "New one-time credentials (the owner or an admin)",
-  request: { params: ServerParam },
-  responses: { 200: jsonResponse(DesktopSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+/** A route on one server (`/hosts/{hostId}/servers/{serverId}…`): one JSON answer, or problem+json. */
+function onServer<
+  const M extends "get" | "post" | "put" | "delete",
+  const P extends string,
+  const R extends { params: typeof ServerParam; body?: ReturnType<typeof json> },
+  S extends z.ZodType,
+>(method: M, path: P, summary: string, request: R, answer: S) {
+  return createRoute({
+    method,
+    path: `${SERVER_PATH}${path}` as `${typeof SERVER_PATH}${P}`,
+    tags,
+    summary,
+    request,
+    responses: { 200: jsonResponse(answer, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
+  });
+}
 
-const transfer = createRoute({
-  method: "post",
-  path: "/hosts/{hostId}/servers/{serverId}/transfer",
-  tags,
-  summary: "Hand the desktop to another user (the owner or an admin)",
-  request: { params: ServerParam, body: json(TransferSchema) },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const getServer = onServer("get", "", "One RDP server (owner, host operator or admin)", { params: ServerParam }, ServerSchema);
+
+const connect = onServer("post", "/connect", "New one-time credentials (the owner or an admin)", { params: ServerParam }, DesktopSchema);
+
+const transfer = onServer("post", "/transfer", "Hand the desktop to another user (the owner or an admin)", { params: ServerParam, body: json(TransferSchema) }, ServerSchema);
 
 const migrate = createRoute({
   method: "post",
@@ -134,50 +132,15 @@ const migrate = createRoute({
   responses: { 201: jsonResponse(DesktopSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
 });
 
-const stop = createRoute({
-  method: "post",
-  path: "/hosts/{hostId}/servers/{serverId}/stop",
-  tags,
-  summary: "Stop the desktop (owner, host operator or admin)",
-  request: { params: ServerParam },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const stop = onServer("post", "/stop", "Stop the desktop (owner, host operator or admin)", { params: ServerParam }, ServerSchema);
 
-const destroy = createRoute({
-  method: "delete",
-  path: "/hosts/{hostId}/servers/{serverId}",
-  tags,
-  summary: "Stop and destroy the server (host operator or admin)",
-  request: { params: ServerParam },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const destroy = onServer("delete", "", "Stop and destroy the server (host operator or admin)", { params: ServerParam }, ServerSchema);
 
-const release = createRoute({
-  method: "post",
-  path: "/hosts/{hostId}/servers/{serverId}/release",
-  tags,
-  summary: "Reclaim the port of a server the agent cannot stop (host operator or admin)",
-  request: { params: ServerParam },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const release = onServer("post", "/release", "Reclaim the port of a server the agent cannot stop (host operator or admin)", { params: ServerParam }, ServerSchema);
 
-const limits = createRoute({
-  method: "put",
-  path: "/hosts/{hostId}/servers/{serverId}/limits",
-  tags,
-  summary: "Change the server's resource limits (host operator or admin)",
-  request: { params: ServerParam, body: json(LimitsSchema) },
-  responses: { 200: jsonResponse(ServerSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const limits = onServer("put", "/limits", "Change the server's resource limits (host operator or admin)", { params: ServerParam, body: json(LimitsSchema) }, ServerSchema);
 
-const notify = createRoute({
-  method: "post",
-  path: "/hosts/{hostId}/servers/{serverId}/notify",
-  tags,
-  summary: "Show a message on the desktop (host operator or admin)",
-  request: { params: ServerParam, body: json(NotifySchema) },
-  responses: { 200: jsonResponse(CommandAcceptedSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
+const notify = onServer("post", "/notify", "Show a message on the desktop (host operator or admin)", { params: ServerParam, body: json(NotifySchema) }, CommandAcceptedSchema);
 
 export const rdpRoutes = createApp()
   .openapi(createDesktop, async (c) => {

@@ -7,6 +7,7 @@ import { unwrap, type Outcome } from "../../shared/outcome.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 /** The caller as a SessionDO sees it: a node with a node credential, or a signed-in user. */
 export function actorOf(c: Context<AppEnv>): Actor {
@@ -27,11 +28,11 @@ export function userActorOf(c: Context<AppEnv>): Extract<Actor, { kind: "user" }
 export const mayManageAny = (actor: Actor) => actor.kind === "user" && can(actor.role, "recordings:manage:any");
 
 export function sessionStub(c: Context<AppEnv>, id: string) {
-  return c.env.SESSIONS.get(c.env.SESSIONS.idFromName(id));
+  return objectNamed(c.env, "SESSIONS", id);
 }
 
 export function indexStub(c: Context<AppEnv>) {
-  return c.env.SESSION_INDEX.get(c.env.SESSION_INDEX.idFromName("global"));
+  return singleton(c.env, "SESSION_INDEX");
 }
 
 /** Calls a SessionDO method and turns a returned problem into the ApiError the route throws. */

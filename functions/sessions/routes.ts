@@ -56,61 +56,74 @@ const searchSessions = createRoute({
   responses: { 200: jsonResponse(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
 });
 
-const getSession = createRoute({
-  method: "get",
-  path: "/{id}",
-  tags: ["sessions"],
-  summary: "One session (owner, admin or its assigned node)",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(SessionSchema, "The session"), ...problemResponses(400, 401, 403, 404, 429, 500) },
-});
+/** A route on one session (`/{id}…`): the id validated, one JSON answer or problem+json. */
+function onSession<const M extends "get" | "post" | "delete", const P extends `/{id}${string}`, S extends z.ZodType, const E extends number>(
+  method: M,
+  path: P,
+  summary: string,
+  answer: S,
+  answered: string,
+  problems: E[],
+  description?: string,
+) {
+  return createRoute({
+    method,
+    path,
+    tags: ["sessions"],
+    summary,
+    description,
+    request: { params: SessionIdParam },
+    responses: { 200: jsonResponse(answer, answered), ...problemResponses(...problems) },
+  });
+}
 
-const sessionEvents = createRoute({
-  method: "get",
-  path: "/{id}/events",
-  tags: ["sessions"],
-  summary: "The session's event log: every transition, stored chunk and failed step, in order",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(EventSchema) }), "Events"), ...problemResponses(400, 401, 403, 404, 429, 500) },
-});
+const getSession = onSession("get", "/{id}", "One session (owner, admin or its assigned node)", SessionSchema, "The session", [400, 401, 403, 404, 429, 500]);
 
-const startSession = createRoute({
-  method: "post",
-  path: "/{id}/start",
-  tags: ["sessions"],
-  summary: "created → recording: chunk uploads are accepted from now on",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(SessionSchema, "Recording"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
-});
+const sessionEvents = onSession(
+  "get",
+  "/{id}/events",
+  "The session's event log: every transition, stored chunk and failed step, in order",
+  z.object({ items: z.array(EventSchema) }),
+  "Events",
+  [400, 401, 403, 404, 429, 500],
+);
 
-const stopSession = createRoute({
-  method: "post",
-  path: "/{id}/stop",
-  tags: ["sessions"],
-  summary:
-    "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
-  description: "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(SessionSchema, "Processing"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
-});
+const startSession = onSession(
+  "post",
+  "/{id}/start",
+  "created → recording: chunk uploads are accepted from now on",
+  SessionSchema,
+  "Recording",
+  [400, 401, 403, 404, 409, 429, 500],
+);
 
-const deleteSession = createRoute({
-  method: "delete",
-  path: "/{id}",
-  tags: ["sessions"],
-  summary: "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(SessionSchema, "Deleted"), ...problemResponses(400, 401, 403, 404, 429, 500) },
-});
+const stopSession = onSession(
+  "post",
+  "/{id}/stop",
+  "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
+  SessionSchema,
+  "Processing",
+  [400, 401, 403, 404, 409, 429, 500],
+  "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
+);
 
-const getKey = createRoute({
-  method: "get",
-  path: "/{id}/key",
-  tags: ["sessions"],
-  summary: "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
-  request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
-});
+const deleteSession = onSession(
+  "delete",
+  "/{id}",
+  "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
+  SessionSchema,
+  "Deleted",
+  [400, 401, 403, 404, 429, 500],
+);
+
+const getKey = onSession(
+  "get",
+  "/{id}/key",
+  "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
+  DataKeySchema,
+  "The key",
+  [400, 401, 403, 404, 410, 429, 500],
+);
 
 const liveStatus = createRoute({
   method: "get",

@@ -11,6 +11,7 @@ import type { Context } from "hono";
 import { FUNCTION_CHECKS, FUNCTION_NAMES, runChecks } from "./registry.ts";
 import { SEED_SERVICES } from "./seed-services.ts";
 import { observeHealth } from "../admin/health-alerts.ts";
+import { singleton } from "../../platform/objects.ts";
 
 const StatusSchema = z.enum(["up", "degraded", "down"]);
 
@@ -48,7 +49,7 @@ const ServicesReportSchema = z
 const FunctionName = z.enum(FUNCTION_NAMES);
 
 function systemStub(c: Context<AppEnv>) {
-  return c.env.SYSTEM.get(c.env.SYSTEM.idFromName("system"));
+  return singleton(c.env, "SYSTEM");
 }
 
 type Record_ = Awaited<ReturnType<ReturnType<typeof systemStub>["recordChecks"]>>[number];

@@ -3,6 +3,7 @@ import type { Env } from "../../platform/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
 import { callDurableObject } from "../do-call.ts";
 import { dashboardHealth } from "../dashboard/index.ts";
+import { objectNamed, singleton } from "../../platform/objects.ts";
 
 export interface FunctionCheck {
   /** Stable function name, as used in /api/v1/system/services/:name. */
@@ -28,7 +29,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "system",
     description: "SystemDO: service registry and aggregated metrics",
     async check(env) {
-      await callDurableObject("SystemDO", "ping", () => env.SYSTEM.get(env.SYSTEM.idFromName("system")).ping());
+      await callDurableObject("SystemDO", "ping", () => singleton(env, "SYSTEM").ping());
     },
   },
   {
@@ -36,7 +37,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     description: "RateLimiterDO: per-client request quotas",
     async check(env) {
       await callDurableObject("RateLimiterDO", "ping", () =>
-        env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("health:probe")).ping(),
+        objectNamed(env, "RATE_LIMITER", "health:probe").ping(),
       );
     },
   },
@@ -44,7 +45,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "chain",
     description: "ChainDO: PoOT blocks, mempool, session anchors and proofs",
     async check(env) {
-      await callDurableObject("ChainDO", "ping", () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain")).ping());
+      await callDurableObject("ChainDO", "ping", () => singleton(env, "CHAIN").ping());
     },
   },
   {
@@ -52,9 +53,9 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     description: "Auth: UserIndexDO directory, LoginGuardDO, AuditDO (TRON login, TOTP, JWT, RBAC)",
     async check(env) {
       await Promise.all([
-        callDurableObject("UserIndexDO", "ping", () => env.USER_INDEX.get(env.USER_INDEX.idFromName("directory")).ping()),
-        callDurableObject("LoginGuardDO", "ping", () => env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName("health:probe")).ping()),
-        callDurableObject("AuditDO", "ping", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).ping()),
+        callDurableObject("UserIndexDO", "ping", () => singleton(env, "USER_INDEX").ping()),
+        callDurableObject("LoginGuardDO", "ping", () => objectNamed(env, "LOGIN_GUARD", "health:probe").ping()),
+        callDurableObject("AuditDO", "ping", () => singleton(env, "AUDIT").ping()),
       ]);
     },
   },
@@ -62,7 +63,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "payments",
     description: "LedgerDO: wallets, payouts, USDT and staking on TRON",
     async check(env) {
-      await callDurableObject("LedgerDO", "ping", () => env.LEDGER.get(env.LEDGER.idFromName("ledger")).ping());
+      await callDurableObject("LedgerDO", "ping", () => singleton(env, "LEDGER").ping());
     },
   },
   {
@@ -84,10 +85,10 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "nodes",
     description: "NodeDirectoryDO + NodePoolDO: node registration, signed heartbeats, PoOT, work credits, payout accrual",
     async check(env) {
-      const directory = env.NODE_DIRECTORY.get(env.NODE_DIRECTORY.idFromName("directory"));
+      const directory = singleton(env, "NODE_DIRECTORY");
       const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory.listPools());
       const first = pools[0];
-      if (first) await callDurableObject("NodePoolDO", "ping", () => env.NODE_POOLS.get(env.NODE_POOLS.idFromName(first.name)).ping());
+      if (first) await callDurableObject("NodePoolDO", "ping", () => objectNamed(env, "NODE_POOLS", first.name).ping());
       return { detail: `${pools.length} pool(s), ${pools.reduce((n, p) => n + p.nodeCount, 0)} node(s)` };
     },
   },
@@ -96,7 +97,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
     async check(env) {
       await callDurableObject("SessionIndexDO", "ping", () =>
-        env.SESSION_INDEX.get(env.SESSION_INDEX.idFromName("global")).ping(),
+        singleton(env, "SESSION_INDEX").ping(),
       );
     },
   },
@@ -105,8 +106,8 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     description: "Admin: AdminDO (emergency controls, runtime configuration, alerts, notifications) and the hash-chained AuditDO",
     async check(env) {
       const [, audit] = await Promise.all([
-        callDurableObject("AdminDO", "ping", () => env.ADMIN.get(env.ADMIN.idFromName("admin")).ping()),
-        callDurableObject("AuditDO", "anchorStatus", () => env.AUDIT.get(env.AUDIT.idFromName("audit")).anchorStatus()),
+        callDurableObject("AdminDO", "ping", () => singleton(env, "ADMIN").ping()),
+        callDurableObject("AuditDO", "anchorStatus", () => singleton(env, "AUDIT").anchorStatus()),
       ]);
       return { detail: `${audit.events} audit event(s)` };
     },
@@ -124,7 +125,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "rdp",
     description: "RDP control plane: RdpHostDO per Pi (port pool 13389–14389, server lifecycle, agent channel, connection states, resource monitor)",
     async check(env) {
-      await callDurableObject("RdpHostDO", "ping", () => env.RDP_HOSTS.get(env.RDP_HOSTS.idFromName("health:probe")).ping());
+      await callDurableObject("RdpHostDO", "ping", () => objectNamed(env, "RDP_HOSTS", "health:probe").ping());
     },
   },
 ];

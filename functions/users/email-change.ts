@@ -7,6 +7,7 @@ import { mailerFor, type Mail } from "../auth/mailer.ts";
 import { callDurableObject } from "../do-call.ts";
 import { keyringFor } from "../middleware/jwt-keyring.ts";
 import type { AppEnv } from "../types.ts";
+import { objectNamed } from "../../platform/objects.ts";
 
 /** How long a confirmation token works. */
 const CONFIRM_TTL_SECONDS = 3600;
@@ -26,7 +27,7 @@ export async function requestEmailChange(c: Context<AppEnv>, userId: string, ema
   const mailer = mailerFor(c.env, config);
   if (!mailer) throw new ApiError("service-unavailable", "Email addresses cannot be changed on this server: no mailer is configured.");
   const address = email.toLowerCase();
-  const flood = c.env.LOGIN_GUARD.get(c.env.LOGIN_GUARD.idFromName(`mail:${address}`));
+  const flood = objectNamed(c.env, "LOGIN_GUARD", `mail:${address}`);
   const throttled = (await callDurableObject("LoginGuardDO", "lockedUntil", () => flood.lockedUntil())) > 0;
   if (!throttled) {
     await callDurableObject("LoginGuardDO", "recordFailure", () =>
