@@ -22,6 +22,7 @@ import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts"
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import { usageOf, type SessionUsage } from "./usage.ts";
+import { damageReportSchema, markReadDamage, notifyScrub, recordScrub, scrubChunks, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
 import { backoffMs, MAX_PIPELINE_ATTEMPTS, UPLOAD_TIMEOUT_MS, type TaskName } from "./tasks.ts";
 import {
   toManifestChunk,
@@ -546,14 +547,14 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   // ---- reading chunks, manifest and proofs --------------------------------------------------
 
   /** Where a chunk's blob is, for download. */
-  async chunkLocation(actor: Actor, index: number): Promise<Outcome<{ storeKey: string; size: number; sha256: string }>> {
+  async chunkLocation(actor: Actor, index: number): Promise<Outcome<{ storeKey: string; size: number; sha256: string; damaged: boolean }>> {
     await this.ready();
     const row = this.#authorize(actor, "download");
     if (!row.ok) return row;
     const chunk = this.db.select().from(schema.chunks).where(eq(schema.chunks.index, index)).get();
     if (!chunk) return refuse("not-found", `Chunk ${index} is not stored.`);
     if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks were deleted.");
-    return ok({ storeKey: chunk.storeKey, size: chunk.size, sha256: chunk.sha256 });
+    return ok({ storeKey: chunk.storeKey, size: chunk.size, sha256: chunk.sha256, damaged: chunk.damagedAt !== null });
   }
 
   async manifest(actor: Actor): Promise<Outcome<Manifest>> {
@@ -644,6 +645,53 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     };
   }
 
+  // ---- integrity at rest (./integrity.ts) -----------------------------------------------------
+
+  /** A download found a stored chunk that differs from what was received: mark it, log it on the session. */
+  async reportDamage(input: DamageReport): Promise<Outcome<IntegrityResult>> {
+    await this.ready();
+    const report = damageReportSchema.safeParse(input);
+    if (!report.success) return refuse("validation-failed", "The damage report is malformed.");
+    if (!this.#row()) return refuse("not-found", "No such session.");
+    let result: IntegrityResult;
+    this.ctx.storage.transactionSync(() => {
+      result = markReadDamage(this.db, report.data, Date.now());
+      this.#event("integrity-failure", "system", { source: "read", ...report.data });
+    });
+    await this.#syncIndex();
+    return ok(result!);
+  }
+
+  /** Re-hashes every stored chunk now (POST …/integrity-check, ADMIN; the route's guard checked the role). */
+  async checkIntegrity(actor: Actor): Promise<Outcome<IntegrityResult>> {
+    await this.ready();
+    const row = this.#authorize(actor, "view");
+    if (!row.ok) return row;
+    if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks were deleted.");
+    return ok(await this.#scrub("request", actor));
+  }
+
+  async #scrub(source: IntegritySource, actor: Actor | "system"): Promise<IntegrityResult> {
+    const found = await scrubChunks(this.db, this.#store);
+    let result: IntegrityResult;
+    this.ctx.storage.transactionSync(() => {
+      result = recordScrub(this.db, found, source, Date.now());
+      this.#event(result.ok ? "integrity-check" : "integrity-failure", actor, { source, checked: result.checked, badChunks: result.badChunks });
+    });
+    await notifyScrub(this.env, this.#row()!.id, result!);
+    await this.#syncIndex();
+    return result!;
+  }
+
+  /** The scheduled scrub: again after INTEGRITY_SCRUB_INTERVAL_SECONDS, until the chunks are gone. */
+  async #scheduledScrub(): Promise<number | undefined> {
+    const row = this.#row();
+    const every = this.#config.INTEGRITY_SCRUB_INTERVAL_SECONDS;
+    if (!row || row.shreddedAt !== null || every === 0) return undefined;
+    await this.#scrub("scrub", "system");
+    return Date.now() + every * 1000;
+  }
+
   // ---- alarm-driven work --------------------------------------------------------------------
 
   #schedule(name: TaskName, dueAt: number, keepEarlier = false): void {
@@ -728,6 +776,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       case "interim":
         await this.#submitInterimAnchor();
         return undefined;
+      case "scrub":
+        return this.#scheduledScrub();
     }
   }
 
@@ -763,6 +813,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
       await this.#writeManifest(row.id, manifest);
       this.ctx.storage.transactionSync(() => {
         this.#transition(row, "stored", "system", { treeSize: manifest.treeSize, root: manifest.root }, { merkleRoot: manifest.root });
+        const scrubEvery = this.#config.INTEGRITY_SCRUB_INTERVAL_SECONDS;
+        if (scrubEvery > 0) this.#schedule("scrub", Date.now() + scrubEvery * 1000);
         if (!this.#config.ANCHORING_ENABLED) {
           this.#transition(this.#row()!, "completed", "system", { anchoring: "disabled" }, {
             completedAt: Date.now(),

@@ -3,7 +3,7 @@
  * A failed run backs off exponentially; the pipeline gives up after MAX_PIPELINE_ATTEMPTS and
  * the session becomes `failed`.
  */
-export type TaskName = "pipeline" | "index" | "purge" | "retention" | "sweep" | "anchor" | "interim";
+export type TaskName = "pipeline" | "index" | "purge" | "retention" | "sweep" | "anchor" | "interim" | "scrub";
 
 export const RETRY_BASE_MS = 5_000;
 export const RETRY_MAX_MS = 60 * 60_000;
