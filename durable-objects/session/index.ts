@@ -22,6 +22,7 @@ import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts"
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import { usageOf, type SessionUsage } from "./usage.ts";
+import { heldProblem, HOLD_REASON_MAX, isHeld, liftHold, placeHold } from "./hold.ts";
 import { damageReportSchema, markReadDamage, notifyScrub, recordScrub, scrubChunks, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
 import { backoffMs, MAX_PIPELINE_ATTEMPTS, UPLOAD_TIMEOUT_MS, type TaskName } from "./tasks.ts";
 import {
@@ -360,6 +361,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.#authorize(actor, "delete");
     if (!row.ok) return row;
+    if (isHeld(row.value)) return heldProblem(row.value);
     if (row.value.deletedAt === null) {
       this.ctx.storage.transactionSync(() => {
         if (["created", "recording", "processing"].includes(row.value.state)) {
@@ -645,6 +647,40 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     };
   }
 
+  // ---- legal hold (./hold.ts) --------------------------------------------------------------
+
+  /** ADMIN (the route's guard checked the role): hold the session with a reason; a repeat replaces the reason. */
+  async hold(actor: Actor, reason: string): Promise<Outcome<SessionView>> {
+    await this.ready();
+    const row = this.#authorize(actor, "view");
+    if (!row.ok) return row;
+    const text = reason.trim();
+    if (text.length === 0 || text.length > HOLD_REASON_MAX) return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
+    if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks and data key were already destroyed.");
+    this.ctx.storage.transactionSync(() => {
+      placeHold(this.db, { reason: text, by: actorLabel(actor), at: Date.now() });
+      this.#event("legal-hold", actor, { reason: text });
+    });
+    await this.#syncIndex();
+    return ok(this.#view(this.#row()!));
+  }
+
+  /** Lifts the hold; retention runs again (at once if the session expired meanwhile). */
+  async liftHold(actor: Actor): Promise<Outcome<SessionView>> {
+    await this.ready();
+    const row = this.#authorize(actor, "view");
+    if (!row.ok) return row;
+    if (!isHeld(row.value)) return refuse("conflict", "The session is not under legal hold.");
+    this.ctx.storage.transactionSync(() => {
+      liftHold(this.db);
+      this.#event("legal-hold-lifted", actor, { reason: row.value.holdReason, heldSince: row.value.holdAt });
+      if (row.value.shreddedAt === null) this.#schedule("retention", Math.max(row.value.expiresAt, Date.now()));
+    });
+    await this.#armAlarm();
+    await this.#syncIndex();
+    return ok(this.#view(this.#row()!));
+  }
+
   // ---- integrity at rest (./integrity.ts) -----------------------------------------------------
 
   /** A download found a stored chunk that differs from what was received: mark it, log it on the session. */
@@ -859,6 +895,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   async #expire(): Promise<number | undefined> {
     const row = this.#row();
     if (!row || row.shreddedAt !== null) return undefined;
+    // Held: retention waits; lifting the hold schedules it again.
+    if (isHeld(row)) return undefined;
     if (Date.now() < row.expiresAt) return row.expiresAt;
     this.ctx.storage.transactionSync(() => {
       if (["created", "recording", "processing"].includes(row.state)) {
@@ -874,6 +912,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   /** Crypto-shredding: drop the wrapped key and queue every blob for deletion. Inside a transaction. */
   #shred(actor: Actor | "system", reason: string): void {
+    if (isHeld(this.#row()!)) throw new Error("refusing to shred a session under legal hold");
     const keys = [
       ...this.db.select({ key: schema.chunks.storeKey }).from(schema.chunks).all(),
       ...this.db.select({ key: schema.uploads.storeKey }).from(schema.uploads).all(),

@@ -3,6 +3,7 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { nodeCredential } from "../middleware/node-credential.ts";
 import { chunkRoutes } from "./chunks.ts";
 import { evidenceRoutes } from "./evidence.ts";
+import { holdRoutes } from "./hold.ts";
 import { integrityRoutes } from "./integrity.ts";
 import { sessionRoutes } from "./routes.ts";
 
@@ -20,4 +21,5 @@ sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
 });
 
 /** One chained expression so the routes' types reach AppType (functions/client.ts). */
-export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes).route("/", integrityRoutes);
+export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes).route("/", integrityRoutes)
+  .route("/", holdRoutes);
