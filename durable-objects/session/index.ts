@@ -22,6 +22,8 @@ import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts"
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import { usageOf, type SessionUsage } from "./usage.ts";
+import { insertShare, listShares, shareInputSchema, toShareView, wrapShare, type ShareInput, type ShareView } from "./shares.ts";
+import { KeyShareError } from "../../shared/recording/key-share.ts";
 import { heldProblem, HOLD_REASON_MAX, isHeld, liftHold, placeHold } from "./hold.ts";
 import { damageReportSchema, markReadDamage, notifyScrub, recordScrub, scrubChunks, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
 import { backoffMs, MAX_PIPELINE_ATTEMPTS, UPLOAD_TIMEOUT_MS, type TaskName } from "./tasks.ts";
@@ -450,7 +452,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   // ---- data key ---------------------------------------------------------------------------
 
-  /** The plain data key (base64) for the assigned node, the owner or an admin. */
+  /** The plain data key (base64) for the assigned node (to encrypt) and the owner; admins get shares (./shares.ts). */
   async releaseKey(actor: Actor): Promise<Outcome<{ key: string; algorithm: string }>> {
     await this.ready();
     const row = this.#authorize(actor, "key");
@@ -459,6 +461,40 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     const key = await unwrapDataKey(this.#config.SESSION_KEK, row.value.id, row.value.wrappedKey);
     this.ctx.storage.transactionSync(() => this.#event("key-released", actor));
     return ok({ key: toBase64(key), algorithm: "XChaCha20-Poly1305" });
+  }
+
+  /** Wraps the data key for a named recipient (owner or admin; the route enforces step-up for admins) and keeps the share. */
+  async createShare(actor: Actor, input: ShareInput): Promise<Outcome<ShareView>> {
+    await this.ready();
+    const row = this.#authorize(actor, "share");
+    if (!row.ok) return row;
+    const parsed = shareInputSchema.safeParse(input);
+    if (!parsed.success) return refuse("validation-failed", "The share request is malformed.");
+    if (!row.value.wrappedKey) return refuse("gone", "The session's data key was destroyed.");
+    const key = await unwrapDataKey(this.#config.SESSION_KEK, row.value.id, row.value.wrappedKey);
+    let wrapped: Awaited<ReturnType<typeof wrapShare>>;
+    try {
+      wrapped = await wrapShare(row.value.id, key, parsed.data);
+    } catch (error) {
+      if (error instanceof KeyShareError) return refuse("validation-failed", `The recipient's key is invalid: ${error.message}.`);
+      throw error;
+    } finally {
+      key.fill(0);
+    }
+    const share = { id: crypto.randomUUID(), label: parsed.data.label, recipient: parsed.data.recipient.kind, envelope: JSON.stringify(wrapped.share), createdAt: Date.now(), createdBy: actorLabel(actor) };
+    this.ctx.storage.transactionSync(() => {
+      insertShare(this.db, share);
+      this.#event("key-shared", actor, { shareId: share.id, label: share.label, recipient: share.recipient, fingerprint: wrapped.fingerprint });
+    });
+    return ok(toShareView(share));
+  }
+
+  /** The session's shares: wrapped envelopes only. */
+  async shares(actor: Actor): Promise<Outcome<ShareView[]>> {
+    await this.ready();
+    const row = this.#authorize(actor, "share");
+    if (!row.ok) return row;
+    return ok(listShares(this.db));
   }
 
   // ---- chunk ingest -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { chunkRoutes } from "./chunks.ts";
 import { evidenceRoutes } from "./evidence.ts";
 import { holdRoutes } from "./hold.ts";
 import { integrityRoutes } from "./integrity.ts";
+import { shareRoutes } from "./shares.ts";
 import { sessionRoutes } from "./routes.ts";
 
 export { isChunkUpload } from "./ingest.ts";
@@ -22,4 +23,5 @@ sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
 
 /** One chained expression so the routes' types reach AppType (functions/client.ts). */
 export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes).route("/", integrityRoutes)
-  .route("/", holdRoutes);
+  .route("/", holdRoutes)
+  .route("/", shareRoutes);

@@ -107,7 +107,7 @@ const getKey = createRoute({
   method: "get",
   path: "/{id}/key",
   tags: ["sessions"],
-  summary: "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
+  summary: "The session's data key: for its node (to encrypt) and its owner (to decrypt); an admin gets 403 and shares it instead (POST …/shares)",
   request: { params: SessionIdParam },
   responses: { 200: jsonResponse(DataKeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 410, 429, 500) },
 });
