@@ -1,5 +1,6 @@
-import { refuse, type Outcome } from "../../shared/outcome.ts";
-import type { Db } from "./integrity.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { actorLabel, type Actor } from "./access.ts";
+import type { SessionKit } from "./kit.ts";
 import * as schema from "./schema.ts";
 import type { SessionRow } from "./view.ts";
 
@@ -22,11 +23,25 @@ export function heldProblem(row: SessionRow): Outcome<never> {
   });
 }
 
-/** Places (or replaces the reason of) a hold; inside a transaction. */
-export function placeHold(db: Db, hold: { reason: string; by: string; at: number }): void {
-  db.update(schema.session).set({ holdReason: hold.reason, holdBy: hold.by, holdAt: hold.at }).run();
+/** Places (or replaces the reason of) a hold, with its event. */
+export function placeHold(kit: SessionKit, row: SessionRow, actor: Actor, reason: string): Outcome<void> {
+  const text = reason.trim();
+  if (text.length === 0 || text.length > HOLD_REASON_MAX) return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
+  if (row.shreddedAt !== null) return refuse("gone", "The session's chunks and data key were already destroyed.");
+  kit.transaction(() => {
+    kit.db.update(schema.session).set({ holdReason: text, holdBy: actorLabel(actor), holdAt: Date.now() }).run();
+    kit.event("legal-hold", actor, { reason: text });
+  });
+  return ok(undefined);
 }
 
-export function liftHold(db: Db): void {
-  db.update(schema.session).set({ holdReason: null, holdBy: null, holdAt: null }).run();
+/** Lifts the hold, with its event, and hands retention back to `reschedule` (its due time). */
+export function liftHold(kit: SessionKit, row: SessionRow, actor: Actor, reschedule: (dueAt: number) => void): Outcome<void> {
+  if (!isHeld(row)) return refuse("conflict", "The session is not under legal hold.");
+  kit.transaction(() => {
+    kit.db.update(schema.session).set({ holdReason: null, holdBy: null, holdAt: null }).run();
+    kit.event("legal-hold-lifted", actor, { reason: row.holdReason, heldSince: row.holdAt });
+    if (row.shreddedAt === null) reschedule(Math.max(row.expiresAt, Date.now()));
+  });
+  return ok(undefined);
 }

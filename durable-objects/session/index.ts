@@ -22,10 +22,10 @@ import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts"
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import { usageOf, type SessionUsage } from "./usage.ts";
-import { insertShare, listShares, shareInputSchema, toShareView, wrapShare, type ShareInput, type ShareView } from "./shares.ts";
-import { KeyShareError } from "../../shared/recording/key-share.ts";
-import { heldProblem, HOLD_REASON_MAX, isHeld, liftHold, placeHold } from "./hold.ts";
-import { damageReportSchema, markReadDamage, notifyScrub, recordScrub, scrubChunks, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
+import { createShare, listShares, type ShareInput, type ShareView } from "./shares.ts";
+import type { SessionKit } from "./kit.ts";
+import { heldProblem, isHeld, liftHold, placeHold } from "./hold.ts";
+import { notifyScrub, recordReadDamage, scrub, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
 import { backoffMs, MAX_PIPELINE_ATTEMPTS, UPLOAD_TIMEOUT_MS, type TaskName } from "./tasks.ts";
 import {
   toManifestChunk,
@@ -127,6 +127,14 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   get #config() {
     return loadConfig(this.env);
+  }
+
+  get #kit(): SessionKit {
+    return {
+      db: this.db,
+      transaction: (fn) => this.ctx.storage.transactionSync(fn),
+      event: (kind, actor, detail) => this.#event(kind, actor, detail),
+    };
   }
 
   #row(): SessionRow | undefined {
@@ -468,33 +476,14 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.#authorize(actor, "share");
     if (!row.ok) return row;
-    const parsed = shareInputSchema.safeParse(input);
-    if (!parsed.success) return refuse("validation-failed", "The share request is malformed.");
-    if (!row.value.wrappedKey) return refuse("gone", "The session's data key was destroyed.");
-    const key = await unwrapDataKey(this.#config.SESSION_KEK, row.value.id, row.value.wrappedKey);
-    let wrapped: Awaited<ReturnType<typeof wrapShare>>;
-    try {
-      wrapped = await wrapShare(row.value.id, key, parsed.data);
-    } catch (error) {
-      if (error instanceof KeyShareError) return refuse("validation-failed", `The recipient's key is invalid: ${error.message}.`);
-      throw error;
-    } finally {
-      key.fill(0);
-    }
-    const share = { id: crypto.randomUUID(), label: parsed.data.label, recipient: parsed.data.recipient.kind, envelope: JSON.stringify(wrapped.share), createdAt: Date.now(), createdBy: actorLabel(actor) };
-    this.ctx.storage.transactionSync(() => {
-      insertShare(this.db, share);
-      this.#event("key-shared", actor, { shareId: share.id, label: share.label, recipient: share.recipient, fingerprint: wrapped.fingerprint });
-    });
-    return ok(toShareView(share));
+    return createShare(this.#kit, row.value, actor, input, (wrapped) => unwrapDataKey(this.#config.SESSION_KEK, row.value.id, wrapped));
   }
 
   /** The session's shares: wrapped envelopes only. */
   async shares(actor: Actor): Promise<Outcome<ShareView[]>> {
     await this.ready();
     const row = this.#authorize(actor, "share");
-    if (!row.ok) return row;
-    return ok(listShares(this.db));
+    return row.ok ? ok(listShares(this.db)) : row;
   }
 
   // ---- chunk ingest -----------------------------------------------------------------------
@@ -690,13 +679,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
-    const text = reason.trim();
-    if (text.length === 0 || text.length > HOLD_REASON_MAX) return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
-    if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks and data key were already destroyed.");
-    this.ctx.storage.transactionSync(() => {
-      placeHold(this.db, { reason: text, by: actorLabel(actor), at: Date.now() });
-      this.#event("legal-hold", actor, { reason: text });
-    });
+    const held = placeHold(this.#kit, row.value, actor, reason);
+    if (!held.ok) return held;
     await this.#syncIndex();
     return ok(this.#view(this.#row()!));
   }
@@ -706,12 +690,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const row = this.#authorize(actor, "view");
     if (!row.ok) return row;
-    if (!isHeld(row.value)) return refuse("conflict", "The session is not under legal hold.");
-    this.ctx.storage.transactionSync(() => {
-      liftHold(this.db);
-      this.#event("legal-hold-lifted", actor, { reason: row.value.holdReason, heldSince: row.value.holdAt });
-      if (row.value.shreddedAt === null) this.#schedule("retention", Math.max(row.value.expiresAt, Date.now()));
-    });
+    const lifted = liftHold(this.#kit, row.value, actor, (dueAt) => this.#schedule("retention", dueAt));
+    if (!lifted.ok) return lifted;
     await this.#armAlarm();
     await this.#syncIndex();
     return ok(this.#view(this.#row()!));
@@ -722,16 +702,10 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   /** A download found a stored chunk that differs from what was received: mark it, log it on the session. */
   async reportDamage(input: DamageReport): Promise<Outcome<IntegrityResult>> {
     await this.ready();
-    const report = damageReportSchema.safeParse(input);
-    if (!report.success) return refuse("validation-failed", "The damage report is malformed.");
     if (!this.#row()) return refuse("not-found", "No such session.");
-    let result: IntegrityResult;
-    this.ctx.storage.transactionSync(() => {
-      result = markReadDamage(this.db, report.data, Date.now());
-      this.#event("integrity-failure", "system", { source: "read", ...report.data });
-    });
-    await this.#syncIndex();
-    return ok(result!);
+    const result = recordReadDamage(this.#kit, input);
+    if (result.ok) await this.#syncIndex();
+    return result;
   }
 
   /** Re-hashes every stored chunk now (POST …/integrity-check, ADMIN; the route's guard checked the role). */
@@ -744,15 +718,10 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   async #scrub(source: IntegritySource, actor: Actor | "system"): Promise<IntegrityResult> {
-    const found = await scrubChunks(this.db, this.#store);
-    let result: IntegrityResult;
-    this.ctx.storage.transactionSync(() => {
-      result = recordScrub(this.db, found, source, Date.now());
-      this.#event(result.ok ? "integrity-check" : "integrity-failure", actor, { source, checked: result.checked, badChunks: result.badChunks });
-    });
-    await notifyScrub(this.env, this.#row()!.id, result!);
+    const result = await scrub(this.#kit, this.#store, source, actor);
+    await notifyScrub(this.env, this.#row()!.id, result);
     await this.#syncIndex();
-    return result!;
+    return result;
   }
 
   /** The scheduled scrub: again after INTEGRITY_SCRUB_INTERVAL_SECONDS, until the chunks are gone. */

@@ -4,6 +4,9 @@ import { z } from "zod";
 import type { ChunkStore } from "../../platform/chunk-store/index.ts";
 import type { Env } from "../../platform/env.ts";
 import { hashStored } from "../../platform/chunk-store/verify.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import type { Actor } from "./access.ts";
+import type { SessionKit } from "./kit.ts";
 import * as schema from "./schema.ts";
 
 /**
@@ -50,6 +53,29 @@ export function markReadDamage(db: Db, report: DamageReport, at: number): Integr
   const result: IntegrityResult = { at, source: "read", ok: false, checked: 1, badChunks: [{ index: report.index, reason: report.reason }] };
   db.update(schema.session).set({ lastIntegrity: result }).run();
   return result;
+}
+
+/** A download's damage report: validated, the chunk marked, an `integrity-failure` event. */
+export function recordReadDamage(kit: SessionKit, input: DamageReport): Outcome<IntegrityResult> {
+  const report = damageReportSchema.safeParse(input);
+  if (!report.success) return refuse("validation-failed", "The damage report is malformed.");
+  let result: IntegrityResult;
+  kit.transaction(() => {
+    result = markReadDamage(kit.db, report.data, Date.now());
+    kit.event("integrity-failure", "system", { source: "read", ...report.data });
+  });
+  return ok(result!);
+}
+
+/** Scrubs every chunk and records the result with its event (`integrity-check` or `integrity-failure`). */
+export async function scrub(kit: SessionKit, store: ChunkStore, source: IntegritySource, actor: Actor | "system"): Promise<IntegrityResult> {
+  const found = await scrubChunks(kit.db, store);
+  let result: IntegrityResult;
+  kit.transaction(() => {
+    result = recordScrub(kit.db, found, source, Date.now());
+    kit.event(result.ok ? "integrity-check" : "integrity-failure", actor, { source, checked: result.checked, badChunks: result.badChunks });
+  });
+  return result!;
 }
 
 /** Indices of chunks marked damaged. */

@@ -1,8 +1,12 @@
 import { desc } from "drizzle-orm";
 import { z } from "zod";
-import { keyFingerprint, parseX25519PublicKey, wrapForPassphrase, wrapForPublicKey, type KeyShare } from "../../shared/recording/key-share.ts";
+import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { keyFingerprint, KeyShareError, parseX25519PublicKey, wrapForPassphrase, wrapForPublicKey, type KeyShare } from "../../shared/recording/key-share.ts";
+import { actorLabel, type Actor } from "./access.ts";
 import type { Db } from "./integrity.ts";
+import type { SessionKit } from "./kit.ts";
 import * as schema from "./schema.ts";
+import type { SessionRow } from "./view.ts";
 
 /**
  * Shares of a session's data key (shared/recording/key-share.ts): the key wrapped for one named
@@ -42,8 +46,33 @@ export async function wrapShare(sessionId: string, dataKey: Uint8Array, input: S
   return { share: await wrapForPassphrase(dataKey, { sessionId, label: input.label, passphrase: input.recipient.passphrase }), fingerprint: null };
 }
 
-export function insertShare(db: Db, row: typeof schema.shares.$inferInsert): void {
-  db.insert(schema.shares).values(row).run();
+/** Unwraps the data key (with `unwrapKey`, SessionDO's KEK), wraps it for the recipient, keeps the share and logs it. */
+export async function createShare(
+  kit: SessionKit,
+  row: SessionRow,
+  actor: Actor,
+  input: ShareInput,
+  unwrapKey: (wrapped: string) => Promise<Uint8Array>,
+): Promise<Outcome<ShareView>> {
+  const parsed = shareInputSchema.safeParse(input);
+  if (!parsed.success) return refuse("validation-failed", "The share request is malformed.");
+  if (!row.wrappedKey) return refuse("gone", "The session's data key was destroyed.");
+  const key = await unwrapKey(row.wrappedKey);
+  let wrapped: Awaited<ReturnType<typeof wrapShare>>;
+  try {
+    wrapped = await wrapShare(row.id, key, parsed.data);
+  } catch (error) {
+    if (error instanceof KeyShareError) return refuse("validation-failed", `The recipient's key is invalid: ${error.message}.`);
+    throw error;
+  } finally {
+    key.fill(0);
+  }
+  const share = { id: crypto.randomUUID(), label: parsed.data.label, recipient: parsed.data.recipient.kind, envelope: JSON.stringify(wrapped.share), createdAt: Date.now(), createdBy: actorLabel(actor) };
+  kit.transaction(() => {
+    kit.db.insert(schema.shares).values(share).run();
+    kit.event("key-shared", actor, { shareId: share.id, label: share.label, recipient: share.recipient, fingerprint: wrapped.fingerprint });
+  });
+  return ok(toShareView(share));
 }
 
 export function listShares(db: Db): ShareView[] {
