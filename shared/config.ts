@@ -145,6 +145,8 @@ export const configSchema = z
     CHUNK_SIZE_BYTES: integer(1024),
     CHUNK_MAX_BYTES: integer(1024),
     RETENTION_DAYS: integer(1, 36500),
+    /** Tamper detection at rest: a stored session's chunks are re-hashed against its manifest this often (0: never). */
+    INTEGRITY_SCRUB_INTERVAL_SECONDS: integer(0, 366 * 86_400),
     SESSION_KEK: key256,
     RDP_PORT_MIN: integer(1, 65535),
     RDP_PORT_MAX: integer(1, 65535),

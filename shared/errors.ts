@@ -29,6 +29,12 @@ export const PROBLEM_TYPES = {
     description: "The path exists but not with this method; the Allow header lists the methods it has.",
   },
   conflict: { status: 409, title: "Conflict", description: "The request conflicts with the resource's current state." },
+  "legal-hold": {
+    status: 409,
+    title: "Under legal hold",
+    description:
+      "The session is under legal hold (`reason`, `since`): its chunks and data key may not be destroyed until an admin lifts the hold.",
+  },
   "invalid-state": {
     status: 409,
     title: "Invalid state",

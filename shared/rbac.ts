@@ -36,6 +36,7 @@ export const PERMISSIONS = [
   "chain:manage",
   "rdp:manage:any",
   "recordings:manage:any",
+  "recordings:hold",
   "payouts:manage:any",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -66,6 +67,8 @@ const ADMINISTRATION: readonly Permission[] = [
   "rdp:manage:any",
   // Lucid sessions (functions/sessions) of any owner: create for, list and search them.
   "recordings:manage:any",
+  // Put a session under legal hold and lift it (retention and deletion wait while held).
+  "recordings:hold",
   // Every payout (not only one's own requests); request payouts to any address.
   "payouts:manage:any",
 ];
@@ -96,6 +99,7 @@ export const PRIVILEGED: ReadonlySet<Permission> = new Set([
   "wallets:export",
   "nodes:manage:any",
   "chain:manage",
+  "recordings:hold",
 ]);
 
 export function isPrivileged(permission: Permission): boolean {

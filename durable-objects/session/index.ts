@@ -11,6 +11,9 @@ import migrations from "./drizzle/migrations.js";
 import { Ingest } from "./ingest.ts";
 import { SessionKeys } from "./keys.ts";
 import { Transfer } from "./transfer.ts";
+import { Custody } from "./custody.ts";
+import type { DamageReport, IntegrityResult } from "./integrity.ts";
+import type { ShareInput, ShareView } from "./shares.ts";
 import type { HandoverView } from "./handover.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LiveStatus } from "./live.ts";
@@ -57,6 +60,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   readonly #retention: Retention;
   readonly #pipeline: Pipeline;
   readonly #transfer: Transfer;
+  readonly #custody: Custody;
 
   constructor(ctx: DurableObjectState, env: Env) {
     // Named by the session id in the URL: a request for one that does not exist writes nothing.
@@ -69,7 +73,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     this.#ingest = new Ingest(s, this.#retention);
     this.#proofs = new Proofs(s);
     this.#anchoring = new Anchoring(s);
-    this.#pipeline = new Pipeline(s);
+    this.#custody = new Custody(s);
+    this.#pipeline = new Pipeline(s, () => this.#custody.scheduleFirstScrub());
     this.#transfer = new Transfer(s);
   }
 
@@ -130,6 +135,42 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   async remove(actor: Actor): Promise<Outcome<SessionView>> {
     await this.ready();
     return this.#lifecycle.remove(actor);
+  }
+
+  // ---- custody: legal hold and integrity at rest (custody.ts) -------------------------------
+
+  async hold(actor: Actor, reason: string): Promise<Outcome<SessionView>> {
+    await this.ready();
+    return this.#custody.hold(actor, reason);
+  }
+
+  async liftHold(actor: Actor): Promise<Outcome<SessionView>> {
+    await this.ready();
+    return this.#custody.liftHold(actor);
+  }
+
+  /** A download found a stored chunk that differs from what was received. */
+  async reportDamage(input: DamageReport): Promise<Outcome<IntegrityResult>> {
+    await this.ready();
+    return this.#custody.reportDamage(input);
+  }
+
+  /** Re-hashes every stored chunk now (ADMIN). */
+  async checkIntegrity(actor: Actor): Promise<Outcome<IntegrityResult>> {
+    await this.ready();
+    return this.#custody.check(actor);
+  }
+
+  // ---- key shares (keys.ts, shares.ts) ----------------------------------------------------
+
+  async createShare(actor: Actor, input: ShareInput): Promise<Outcome<ShareView>> {
+    await this.ready();
+    return this.#keys.share(actor, input);
+  }
+
+  async shares(actor: Actor): Promise<Outcome<ShareView[]>> {
+    await this.ready();
+    return this.#keys.shares(actor);
   }
 
   // ---- hand-over to another node (transfer.ts, handover.ts) ---------------------------------
@@ -197,7 +238,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
 
   // ---- reading chunks, manifest and proofs (proofs.ts) --------------------------------------
 
-  async chunkLocation(actor: Actor, index: number): Promise<Outcome<{ storeKey: string; size: number; sha256: string }>> {
+  async chunkLocation(actor: Actor, index: number): Promise<Outcome<{ storeKey: string; size: number; sha256: string; damaged: boolean }>> {
     await this.ready();
     return this.#proofs.chunkLocation(actor, index);
   }
@@ -254,6 +295,8 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
         return void (await this.#anchoring.submitFinal());
       case "interim":
         return void (await this.#anchoring.submitInterim());
+      case "scrub":
+        return this.#custody.scheduledScrub();
     }
   }
 }

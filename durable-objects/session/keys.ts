@@ -2,10 +2,12 @@ import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import type { Actor } from "./access.ts";
 import type { SessionContext } from "./context.ts";
 import { newDataKey, toBase64, unwrapDataKey, wrapDataKey } from "./data-key.ts";
+import { createShare, listShares, type ShareInput, type ShareView } from "./shares.ts";
 
 /**
  * The session's data key: made and wrapped under the key-encryption key at creation, released
- * (and the release logged) to the assigned node, the owner or an admin. The KEK is read only here.
+ * (and the release logged) to the assigned node and the owner; admins share it wrapped for a named
+ * recipient instead (shares.ts). The KEK is read only here.
  */
 export class SessionKeys {
   constructor(private readonly s: SessionContext) {}
@@ -15,7 +17,7 @@ export class SessionKeys {
     return wrapDataKey(this.s.config.SESSION_KEK, id, newDataKey());
   }
 
-  /** The plain data key (base64) for the assigned node, the owner or an admin. */
+  /** The plain data key (base64) for the assigned node (to encrypt) and the owner. */
   async release(actor: Actor): Promise<Outcome<{ key: string; algorithm: string }>> {
     const row = this.s.authorize(actor, "key");
     if (!row.ok) return row;
@@ -23,5 +25,18 @@ export class SessionKeys {
     const key = await unwrapDataKey(this.s.config.SESSION_KEK, row.value.id, row.value.wrappedKey);
     this.s.transaction(() => this.s.event("key-released", actor));
     return ok({ key: toBase64(key), algorithm: "XChaCha20-Poly1305" });
+  }
+
+  /** Wraps the data key for a named recipient (owner or admin; the route enforces step-up for admins) and keeps the share. */
+  async share(actor: Actor, input: ShareInput): Promise<Outcome<ShareView>> {
+    const row = this.s.authorize(actor, "share");
+    if (!row.ok) return row;
+    return createShare(this.s, row.value, actor, input, (wrapped) => unwrapDataKey(this.s.config.SESSION_KEK, row.value.id, wrapped));
+  }
+
+  /** The session's shares: wrapped envelopes only. */
+  shares(actor: Actor): Outcome<ShareView[]> {
+    const row = this.s.authorize(actor, "share");
+    return row.ok ? ok(listShares(this.s.db)) : row;
   }
 }

@@ -1,6 +1,7 @@
 import { asc } from "drizzle-orm";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import type { Actor } from "./access.ts";
+import { heldProblem, isHeld } from "./hold.ts";
 import type { SessionContext } from "./context.ts";
 import type { SessionKeys } from "./keys.ts";
 import type { Retention } from "./retention.ts";
@@ -108,6 +109,7 @@ export class Lifecycle {
     const s = this.s;
     const row = s.authorize(actor, "delete");
     if (!row.ok) return row;
+    if (isHeld(row.value)) return heldProblem(row.value);
     if (row.value.deletedAt === null) {
       s.transaction(() => {
         if (this.retention.unfinished(row.value.state)) {

@@ -9,7 +9,11 @@ import * as schema from "./schema.ts";
  * anchored → manifest rewritten with the anchor → completed. A throw is retried with back-off.
  */
 export class Pipeline {
-  constructor(private readonly s: SessionContext) {}
+  constructor(
+    private readonly s: SessionContext,
+    /** Called inside the transaction that stores the session: the first integrity scrub. */
+    private readonly onStored: () => void,
+  ) {}
 
   async run(): Promise<void> {
     const s = this.s;
@@ -26,6 +30,7 @@ export class Pipeline {
       await s.writeManifest(row.id, manifest);
       s.transaction(() => {
         s.transition(row, "stored", "system", { treeSize: manifest.treeSize, root: manifest.root }, { merkleRoot: manifest.root });
+        this.onStored();
         if (!s.config.ANCHORING_ENABLED) {
           s.transition(s.current(), "completed", "system", { anchoring: "disabled" }, { completedAt: Date.now() });
         } else {

@@ -12,13 +12,13 @@ export class Proofs {
   constructor(private readonly s: SessionContext) {}
 
   /** Where a chunk's blob is, for download. */
-  chunkLocation(actor: Actor, index: number): Outcome<{ storeKey: string; size: number; sha256: string }> {
+  chunkLocation(actor: Actor, index: number): Outcome<{ storeKey: string; size: number; sha256: string; damaged: boolean }> {
     const row = this.s.authorize(actor, "download");
     if (!row.ok) return row;
     const chunk = this.s.db.select().from(schema.chunks).where(eq(schema.chunks.index, index)).get();
     if (!chunk) return refuse("not-found", `Chunk ${index} is not stored.`);
     if (row.value.shreddedAt !== null) return refuse("gone", "The session's chunks were deleted.");
-    return ok({ storeKey: chunk.storeKey, size: chunk.size, sha256: chunk.sha256 });
+    return ok({ storeKey: chunk.storeKey, size: chunk.size, sha256: chunk.sha256, damaged: chunk.damagedAt !== null });
   }
 
   manifest(actor: Actor): Outcome<Manifest> {

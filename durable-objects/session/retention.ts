@@ -1,6 +1,7 @@
 import { asc, eq, lte } from "drizzle-orm";
 import { RETRY_BACKOFF, UPLOAD_TIMEOUT_MS } from "./tasks.ts";
 import type { Actor } from "./access.ts";
+import { isHeld } from "./hold.ts";
 import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";
 
@@ -30,6 +31,8 @@ export class Retention {
     const s = this.s;
     const row = s.row();
     if (!row || row.shreddedAt !== null) return undefined;
+    // Held: retention waits; lifting the hold schedules it again.
+    if (isHeld(row)) return undefined;
     if (Date.now() < row.expiresAt) return row.expiresAt;
     s.transaction(() => {
       if (this.unfinished(row.state)) {
@@ -45,6 +48,7 @@ export class Retention {
 
   /** Crypto-shredding: drop the wrapped key and queue every blob for deletion. Inside a transaction. */
   shred(actor: Actor | "system", reason: string): void {
+    if (isHeld(this.s.current())) throw new Error("refusing to shred a session under legal hold");
     const db = this.s.db;
     const keys = [...db.select({ key: schema.chunks.storeKey }).from(schema.chunks).all(), ...db.select({ key: schema.uploads.storeKey }).from(schema.uploads).all()];
     for (const { key } of keys) this.discard(key);

@@ -1,6 +1,7 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { SESSION_STATES, type Anchor } from "../../shared/session.ts";
 import { taskTable } from "../scheduler.ts";
+import type { IntegrityResult } from "./integrity.ts";
 
 /** The session itself: one row, written only by its SessionDO. */
 export const session = sqliteTable("session", {
@@ -32,6 +33,12 @@ export const session = sqliteTable("session", {
   /** Where the final root is anchored, once it is. */
   anchor: text("anchor", { mode: "json" }).$type<Anchor>(),
   failure: text("failure"),
+  /** The last integrity result (a scrub, an on-demand check or a failed read); see ./integrity.ts. */
+  lastIntegrity: text("last_integrity", { mode: "json" }).$type<IntegrityResult>(),
+  /** Legal hold (./hold.ts): while set, retention skips the session and crypto-shredding is refused. */
+  holdReason: text("hold_reason"),
+  holdBy: text("hold_by"),
+  holdAt: integer("hold_at"),
 });
 
 /** Every transition and notable event, in order. */
@@ -58,6 +65,8 @@ export const chunks = sqliteTable("chunks", {
   captureEnd: integer("capture_end").notNull(),
   storeKey: text("store_key").notNull(),
   receivedAt: integer("received_at").notNull(),
+  /** Set when a read or a scrub found the stored bytes differ from `sha256`; such a chunk is never served. */
+  damagedAt: integer("damaged_at"),
 });
 
 /** Uploads in flight: each writes its own blob, so a crashed or losing upload can be cleaned up. */
@@ -96,4 +105,16 @@ export const handovers = sqliteTable("handovers", {
   /** "node" (the old node declared it) or "grace" (its grace ended first). */
   settledBy: text("settled_by", { enum: ["node", "grace"] }),
   settledAt: integer("settled_at"),
+});
+
+/** The data key wrapped for a named recipient (./shares.ts, shared/recording/key-share.ts); never the key itself. */
+export const shares = sqliteTable("shares", {
+  id: text("id").primaryKey(),
+  label: text("label").notNull(),
+  /** "x25519" or "passphrase". */
+  recipient: text("recipient").notNull(),
+  /** The versioned envelope of shared/recording/key-share.ts (JSON). */
+  envelope: text("envelope").notNull(),
+  createdAt: integer("created_at").notNull(),
+  createdBy: text("created_by").notNull(),
 });

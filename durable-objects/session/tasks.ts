@@ -5,7 +5,7 @@ import type { Backoff } from "../scheduler.ts";
  * time; one alarm fires at the earliest. A failed run backs off exponentially; the pipeline
  * gives up after MAX_PIPELINE_ATTEMPTS and the session becomes `failed`.
  */
-export type TaskName = "pipeline" | "index" | "purge" | "retention" | "sweep" | "anchor" | "interim";
+export type TaskName = "pipeline" | "index" | "purge" | "retention" | "sweep" | "anchor" | "interim" | "scrub";
 
 export const RETRY_BACKOFF: Backoff = { baseMs: 5_000, maxMs: 60 * 60_000 };
 export const MAX_PIPELINE_ATTEMPTS = 8;

@@ -1,6 +1,7 @@
 import type { Anchor, ManifestChunk, SessionState } from "../../shared/session.ts";
 import type { SessionSummary } from "../session-index/schema.ts";
 import type * as schema from "./schema.ts";
+import type { IntegrityResult } from "./integrity.ts";
 
 export type SessionRow = typeof schema.session.$inferSelect;
 export type ChunkRow = typeof schema.chunks.$inferSelect;
@@ -30,6 +31,8 @@ export interface SessionView {
   keyShredded: boolean;
   deleted: boolean;
   failure: string | null;
+  lastIntegrityCheck: IntegrityResult | null;
+  legalHold: { reason: string; by: string; since: number } | null;
 }
 
 export interface ChunkStats {
@@ -62,6 +65,8 @@ export function toView(row: SessionRow, stats: ChunkStats): SessionView {
     keyShredded: row.shreddedAt !== null,
     deleted: row.deletedAt !== null,
     failure: row.failure,
+    lastIntegrityCheck: row.lastIntegrity ?? null,
+    legalHold: row.holdReason !== null ? { reason: row.holdReason, by: row.holdBy ?? "", since: row.holdAt ?? 0 } : null,
   };
 }
 

@@ -6,6 +6,7 @@ import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
+import { chainIntegrityRoutes } from "./integrity.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { singleton } from "../../platform/objects.ts";
@@ -250,4 +251,5 @@ export const chainApp = createApp()
     if (!page) throw new ApiError("not-found", `Session ${sessionId} has no anchor.`);
     const next = offset + page.anchors.length < page.total ? offset + page.anchors.length : null;
     return c.json({ sessionId, total: page.total, offset, limit, next, anchors: page.anchors }, 200);
-  });
+  })
+  .route("/", chainIntegrityRoutes);

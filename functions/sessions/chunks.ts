@@ -6,7 +6,8 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
 import { BodyLengthMismatch, checkUploadHeaders, storeHashing } from "./ingest.ts";
-import { chunkCorrupt, exactLength, reportDamagedChunk } from "./integrity.ts";
+import { chunkCorrupt, reportDamagedChunk, type DamagedChunk } from "./integrity.ts";
+import { INTEGRITY_HEADER, verifiedChunk } from "./verified-read.ts";
 import { parseRange } from "./range.ts";
 import {
   ChunkParams,
@@ -131,33 +132,26 @@ export const chunkRoutes = createApp()
     const { id, index } = c.req.valid("param");
     const actor = actorOf(c);
     const location = await callSession("chunkLocation", () => sessionStub(c, id).chunkLocation(actor, index));
+    // A chunk a read or a scrub found damaged is never served again (until a check finds it intact).
+    if (location.damaged) throw chunkCorrupt(index);
     const range = parseRange(c.req.header("Range"), location.size);
-    const object = await chunkStoreFor(c.env).get(location.storeKey, range ?? undefined);
-    if (!object) throw new ApiError("gone", `Chunk ${index} is no longer in the chunk store.`);
-    // A blob whose stored size differs from the received one (truncated on disk, say) is never
-    // served: a 500 problem now, an integrity event in the audit log.
-    if (object.size !== location.size) {
-      await object.body.cancel();
-      await reportDamagedChunk(c, { sessionId: id, index, reason: "size", expected: location.size, found: object.size });
-      throw chunkCorrupt(index);
-    }
-    // And if the store then delivers fewer (or more) bytes than it announced, the transfer breaks.
-    const length = range ? range.length : location.size;
-    const body = exactLength(object.body, length, (found) => reportDamagedChunk(c, { sessionId: id, index, reason: "length", expected: length, found }));
+    const report = (damage: Omit<DamagedChunk, "sessionId" | "index">) => reportDamagedChunk(c, { sessionId: id, index, ...damage });
+    const body = await verifiedChunk(c, index, location, range, report);
     const headers: Record<string, string> = {
       "Content-Type": "application/octet-stream",
       "Accept-Ranges": "bytes",
       ETag: `"${location.sha256}"`,
       "Cache-Control": "private, max-age=31536000, immutable",
+      [INTEGRITY_HEADER]: body.integrity,
     };
     if (range) {
       headers["Content-Range"] = `bytes ${range.offset}-${range.offset + range.length - 1}/${location.size}`;
       headers["Content-Length"] = String(range.length);
-      return c.body(body, 206, headers);
+      return c.body(body.stream, 206, headers);
     }
     headers["Content-Length"] = String(location.size);
     headers[CHUNK_HEADERS.digest] = `sha-256=:${btoa(String.fromCharCode(...hexBytes(location.sha256)))}:`;
-    return c.body(body, 200, headers);
+    return c.body(body.stream, 200, headers);
   })
   .openapi(chunkProof, async (c) => {
     const { id, index } = c.req.valid("param");

@@ -52,6 +52,8 @@ export function sessionJson(view: SessionView) {
     stoppedAt: isoOrNull(view.stoppedAt),
     completedAt: isoOrNull(view.completedAt),
     expiresAt: iso(view.expiresAt),
+    lastIntegrityCheck: view.lastIntegrityCheck ? { ...view.lastIntegrityCheck, at: iso(view.lastIntegrityCheck.at) } : null,
+    legalHold: view.legalHold ? { ...view.legalHold, since: iso(view.legalHold.since) } : null,
   };
 }
 

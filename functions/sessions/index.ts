@@ -4,6 +4,9 @@ import { nodeCredential } from "../middleware/node-credential.ts";
 import { chunkRoutes } from "./chunks.ts";
 import { evidenceRoutes } from "./evidence.ts";
 import { handoverRoutes } from "./handover.ts";
+import { holdRoutes } from "./hold.ts";
+import { integrityRoutes } from "./integrity.ts";
+import { shareRoutes } from "./shares.ts";
 import { sessionRoutes } from "./routes.ts";
 
 export { isChunkUpload } from "./ingest.ts";
@@ -20,4 +23,11 @@ sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
 });
 
 /** One chained expression so the routes' types reach AppType (functions/client.ts). */
-export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes).route("/", handoverRoutes);
+export const sessionsApp = sessions
+  .route("/", sessionRoutes)
+  .route("/", chunkRoutes)
+  .route("/", evidenceRoutes)
+  .route("/", handoverRoutes)
+  .route("/", integrityRoutes)
+  .route("/", holdRoutes)
+  .route("/", shareRoutes);

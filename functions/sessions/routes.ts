@@ -119,7 +119,7 @@ const deleteSession = onSession(
 const getKey = onSession(
   "get",
   "/{id}/key",
-  "The session's data key: for its node (to encrypt) and its owner or an admin (to decrypt)",
+  "The session's data key: for its node (to encrypt) and its owner (to decrypt); an admin gets 403 and shares it instead (POST …/shares)",
   DataKeySchema,
   "The key",
   [400, 401, 403, 404, 410, 429, 500],

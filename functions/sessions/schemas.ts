@@ -64,6 +64,20 @@ export const AnchorSchema = z
   })
   .openapi("Anchor");
 
+export const IntegrityCheckSchema = z
+  .object({
+    at: iso(),
+    source: z.enum(["read", "scrub", "request"]).openapi({ description: "a download that found damage, the scheduled scrub, or an admin's check" }),
+    ok: z.boolean(),
+    checked: z.number().int(),
+    badChunks: z.array(z.object({ index: z.number().int(), reason: z.enum(["size", "length", "digest", "missing"]) })),
+  })
+  .openapi("IntegrityCheck");
+
+export const LegalHoldSchema = z
+  .object({ reason: z.string(), by: z.string(), since: iso() })
+  .openapi("LegalHold", { description: "While set, retention skips the session and deleting it (crypto-shredding) is refused with 409 legal-hold." });
+
 export const SessionSchema = z
   .object({
     id: z.string(),
@@ -88,6 +102,8 @@ export const SessionSchema = z
     keyShredded: z.boolean(),
     deleted: z.boolean(),
     failure: z.string().nullable(),
+    lastIntegrityCheck: IntegrityCheckSchema.nullable(),
+    legalHold: LegalHoldSchema.nullable(),
   })
   .openapi("Session");
 

@@ -66,6 +66,14 @@ export function SessionPage({ id }: { id: string }) {
             <dd>{s.anchor ? <a href={`/chain?block=${s.anchor.blockHeight}`}>block {s.anchor.blockHeight}</a> : "not yet"}</dd>
             <dt>Key</dt>
             <dd>{s.keyShredded ? "destroyed (crypto-shredded)" : "held, wrapped"}</dd>
+            <dt>Integrity</dt>
+            <dd>
+              {s.lastIntegrityCheck
+                ? `${s.lastIntegrityCheck.ok ? `intact (${s.lastIntegrityCheck.checked} chunks)` : `damaged: chunk ${s.lastIntegrityCheck.badChunks.map((b) => `${b.index} (${b.reason})`).join(", ")}`} — ${s.lastIntegrityCheck.source}, ${formatTime(s.lastIntegrityCheck.at)}`
+                : "not checked yet"}
+            </dd>
+            <dt>Legal hold</dt>
+            <dd>{s.legalHold ? `since ${formatTime(s.legalHold.since)}: ${s.legalHold.reason}` : "none"}</dd>
             <dt>Expires</dt>
             <dd>{formatTime(s.expiresAt)}</dd>
           </dl>
