@@ -3,6 +3,7 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { nodeCredential } from "../middleware/node-credential.ts";
 import { chunkRoutes } from "./chunks.ts";
 import { evidenceRoutes } from "./evidence.ts";
+import { packageRoutes } from "./package.ts";
 import { sessionRoutes } from "./routes.ts";
 
 export { isChunkUpload } from "./ingest.ts";
@@ -19,4 +20,4 @@ sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
 });
 
 /** One chained expression so the routes' types reach AppType (functions/client.ts). */
-export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes);
+export const sessionsApp = sessions.route("/", sessionRoutes).route("/", chunkRoutes).route("/", evidenceRoutes).route("/", packageRoutes);

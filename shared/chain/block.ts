@@ -101,8 +101,31 @@ export function producerPublicKey(secretKey: Uint8Array): string {
   return toHex(ed25519.getPublicKey(secretKey));
 }
 
-/** The genesis block is a pure function of the chain's configuration: every instance derives the same one. */
-export function genesisHeader(chain: string, genesisTime: number): SignedHeader {
+/**
+ * The producer set fixed at genesis: the genesis block's only transaction. Its canonical JSON is
+ * the genesis txRoot's single leaf, so the genesis hash commits to the chain's producers and a
+ * verifier holding only that hash can tell a real producer from any other key.
+ */
+export const producerSet = z
+  .object({ type: z.literal("producer-set"), version: z.literal(1), producers: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1) })
+  .strict()
+  .refine((set) => set.producers.every((key, i) => i === 0 || set.producers[i - 1]! < key), "producers must be sorted and distinct");
+export type ProducerSet = z.infer<typeof producerSet>;
+
+export function producerSetOf(producers: readonly string[]): ProducerSet {
+  return { type: "producer-set", version: 1, producers: [...new Set(producers)].sort() };
+}
+
+/** The genesis txRoot committing to a producer set. */
+export function producerSetRoot(set: ProducerSet): string {
+  return txRootOfBodies([canonicalJson(set)]);
+}
+
+/**
+ * The genesis block is a pure function of the chain's configuration (name, genesis time, producer
+ * set): every instance configured alike derives the same one, and changing the set starts a new chain.
+ */
+export function genesisHeader(chain: string, genesisTime: number, producers: readonly string[]): SignedHeader {
   const header: BlockHeader = {
     version: BLOCK_VERSION,
     chain,
@@ -112,8 +135,8 @@ export function genesisHeader(chain: string, genesisTime: number): SignedHeader 
     epoch: 0,
     slot: 0,
     producer: "genesis",
-    txRoot: toHex(EMPTY_ROOT),
-    txCount: 0,
+    txRoot: producerSetRoot(producerSetOf(producers)),
+    txCount: 1,
   };
   return { header, hash: headerHash(header), signature: "" };
 }

@@ -22,7 +22,7 @@ import { verifyEvidence, type EvidenceBundle } from "../../shared/verify.ts";
 const timing: ChainTiming = { genesisTime: Date.parse("2025-01-25T00:00:00Z"), slotMs: 10_000, epochSlots: 360 };
 const secret = new Uint8Array(32).fill(7);
 const producer = producerPublicKey(secret);
-const genesis = genesisHeader("lucid-test", timing.genesisTime);
+const genesis = genesisHeader("lucid-test", timing.genesisTime, [producer]);
 
 function chunkBlobs(n: number): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => sha256(new TextEncoder().encode(`chunk ${i}`)).slice(0, 16 + i));
