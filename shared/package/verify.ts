@@ -50,11 +50,10 @@ export interface PackageVerifyOptions {
 }
 
 class Broken extends Error {
-  constructor(
-    readonly step: string,
-    message: string,
-  ) {
+  readonly step: string;
+  constructor(step: string, message: string) {
     super(message);
+    this.step = step;
   }
 }
 

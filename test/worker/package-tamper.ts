@@ -20,15 +20,17 @@ export async function flipByte(pkg: Uint8Array, name: string, at?: number): Prom
   return copy;
 }
 
-/** The first hex digit at or after the first occurrence of `text` in member `name` changed (still valid JSON). */
-export async function flipHexDigit(pkg: Uint8Array, name: string, text: string): Promise<Uint8Array> {
+/** The first hex digit after occurrence `nth` (from 0) of `text` in member `name` changed (still valid JSON). */
+export async function flipHexDigit(pkg: Uint8Array, name: string, text: string, nth = 0): Promise<Uint8Array> {
   const m = await member(pkg, name);
   const body = new TextDecoder().decode(pkg.subarray(m.offset, m.offset + m.size));
-  const at = body.indexOf(text);
+  let at = body.indexOf(text);
+  for (let i = 0; i < nth && at >= 0; i++) at = body.indexOf(text, at + 1);
   if (at < 0) throw new Error(`${text} is not in ${name}`);
   const copy = pkg.slice();
-  let i = m.offset + at; // ASCII: byte offset = character offset
-  while (!/[0-9a-f]/.test(String.fromCharCode(copy[i]!))) i++;
+  let i = m.offset + at + text.length; // ASCII: byte offset = character offset
+  while (i < m.offset + m.size && !/[0-9a-f]/.test(String.fromCharCode(copy[i]!))) i++;
+  if (i === m.offset + m.size) throw new Error(`no hex digit after ${text} in ${name}`);
   copy[i] = copy[i] === 0x30 ? 0x31 : 0x30;
   return copy;
 }

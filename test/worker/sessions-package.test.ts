@@ -70,12 +70,10 @@ describe("GET /api/v1/sessions/{id}/package", () => {
   it("names the broken link for one flipped byte in a chunk, a proof, a header and the producer set", async () => {
     const at = async (tampered: Uint8Array) => failedAt(await verifyPackage(bytesSource(tampered), { genesis: genesisHash }));
     expect(await at(await flipByte(pkg, "chunks/000002.bin"))).toBe("chunk 2");
-    const proofs = JSON.parse(new TextDecoder().decode(pkg.slice(...(await span("proofs.json"))))) as { path: string[] }[];
-    expect(await at(await flipHexDigit(pkg, "proofs.json", proofs[1]!.path[0]!))).toBe("proof 1");
+    expect(await at(await flipHexDigit(pkg, "proofs.json", '"path": [', 1))).toBe("proof 1");
     expect(await at(await flipHexDigit(pkg, "chain/headers/000001.json", '"txRoot": "'))).toBe("chain");
-    const set = JSON.parse(new TextDecoder().decode(pkg.slice(...(await span("chain/genesis.json"))))) as { producerSet: { producers: string[] } };
-    expect(await at(await flipHexDigit(pkg, "chain/genesis.json", set.producerSet.producers[0]!))).toBe("producer set");
-    expect(await at(await flipHexDigit(pkg, "chain/producers.json", set.producerSet.producers[0]!))).toBe("producer set");
+    expect(await at(await flipHexDigit(pkg, "chain/genesis.json", '"producers": ['))).toBe("producer set");
+    expect(await at(await flipHexDigit(pkg, "chain/producers.json", '"producers": ['))).toBe("producer set");
     expect(await at(await flipByte(pkg, "chain/genesis.json", 2))).toBe("genesis");
     expect(await at(await flipByte(pkg, "lucid-package.json", 0))).toBe("package");
   });
