@@ -9,6 +9,7 @@ import { chunkPath, HEADERS_PER_FILE, headersPath, PACKAGE_FORMAT, PACKAGE_VERSI
 import { tarPieces, type TarEntry } from "../../shared/package/tar.ts";
 import { chunkLeafHashes, type Manifest } from "../../shared/session.ts";
 import { chainStub } from "../chain/index.ts";
+import { verifierPage } from "../dashboard/index.ts";
 import { callDurableObject } from "../do-call.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
@@ -82,7 +83,7 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
     };
     yield { name: PATHS.audit, kind: "file", bytes: json(audit) };
     yield { name: PATHS.keysDir, kind: "dir" };
-    const verifier = await verifierHtml(c);
+    const verifier = await verifierPage(c.env);
     if (verifier) yield { name: PATHS.verifier, kind: "file", bytes: verifier };
     const store = chunkStoreFor(c.env);
     for (const chunk of manifest.chunks) {
@@ -149,9 +150,4 @@ async function auditEntries(c: Context<AppEnv>, sessionId: string) {
     beforeId = result.nextBeforeId;
   }
   return items.reverse().map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
-}
-
-/** The standalone verifier page, when the deployment serves it (step 4 of docs/package.md). */
-async function verifierHtml(_c: Context<AppEnv>): Promise<Uint8Array | null> {
-  return null;
 }

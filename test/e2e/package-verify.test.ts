@@ -3,18 +3,22 @@
 // then only the bundled lucid-verify.mjs and the package are copied to a directory outside the repository
 // and run with the system's Node 20. It passes against the deployment's genesis and names the broken
 // link for one flipped byte in a chunk, a proof, a header and the producer set, for a forged producer,
-// and for another deployment's genesis.
+// and for another deployment's genesis. Then the same in Chromium with the verify.html the package carries,
+// opened from file:// with the network off: every check shown, frames equal to the decoder's, seek.
 import { sign } from "hono/jwt";
+import type { Page } from "playwright-core";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { genesisHeader } from "../../shared/chain/block.ts";
+import { bgrToRgba } from "../../shared/recording/index.ts";
+import { launchChromium } from "./helpers/browser.ts";
 import { until } from "../node/helpers/until.ts";
-import { flipByte, flipHexDigit, forgeAnchorBlock } from "../worker/package-tamper.ts";
+import { flipByte, flipHexDigit, forgeAnchorBlock, member } from "../worker/package-tamper.ts";
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
@@ -132,5 +136,90 @@ describe("lucid-verify.mjs, alone with a package, on the system's Node", () => {
     expect(wrongKey.stderr).toContain("FAILED at playback: chunk 0 does not decrypt");
     expect(verify(pkg, "--genesis", "nothex").status).toBe(2);
     expect(verify(new TextEncoder().encode("not a package")).status).toBe(1);
+  });
+});
+
+describe("verify.html from the package, in Chromium from file:// with the network off", () => {
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let page: Page;
+  const requests: string[] = [];
+  const frames = recording.flatMap((c) => c.frames);
+
+  beforeAll(async () => {
+    const html = await member(pkg, "verify.html");
+    writeFileSync(join(outside, "verify.html"), pkg.subarray(html.offset, html.offset + html.size));
+    browser = await launchChromium();
+    await browser.context.setOffline(true);
+    browser.context.on("request", (request) => {
+      if (!request.url().startsWith("file:")) requests.push(request.url());
+    });
+    page = await browser.context.newPage();
+    await page.goto(`file://${join(outside, "verify.html")}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  async function open(bytes: Uint8Array, genesis: string, key = "") {
+    const file = join(outside, `browser-${crypto.randomUUID()}.tar`);
+    writeFileSync(file, bytes);
+    await page.fill("#key", key);
+    await page.fill("#genesis", genesis);
+    await page.setInputFiles("#package", file);
+    await page.locator('#result[data-ok="true"], #result[data-ok="false"]').waitFor({ timeout: 20_000 });
+  }
+
+  async function expectFrame(epochMs: number) {
+    await page.locator(`canvas[data-frame-ms="${epochMs}"]`).waitFor({ timeout: 20_000 });
+    const rgba = await page.locator("canvas").evaluate((node) => {
+      const canvas = node as unknown as { width: number; height: number; getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      return Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data);
+    });
+    const recorded = frames.find((f) => f.epochMs === epochMs)!;
+    expect(Buffer.compare(Buffer.from(rgba), Buffer.from(bgrToRgba(recorded.frame.pixels)))).toBe(0);
+  }
+
+  it("shows every check passed and plays frames equal to the decoder's, with seek", async () => {
+    await open(pkg, genesisHash, dataKey);
+    expect(await page.locator("#result").getAttribute("data-ok")).toBe("true");
+    const steps = await page.locator("#checks li").evaluateAll((items) => items.map((li) => [(li as unknown as { dataset: Record<string, string> }).dataset.step, (li as unknown as { dataset: Record<string, string> }).dataset.ok]));
+    expect(steps.map(([step]) => step)).toEqual(["package", "genesis", "producer set", "chain", "anchor", "inclusion", "block", "signature", "tron anchor", "session root", "interim anchors", "proofs", "chunks"]);
+    expect(steps.every(([, ok]) => ok === "true")).toBe(true);
+    await expectFrame(frames[0]!.epochMs);
+    // Seek into the last chunk.
+    const target = frames[7]!.epochMs;
+    await page.locator("#seek").evaluate((node, value) => {
+      const input = node as unknown as { value: string; dispatchEvent(e: unknown): boolean };
+      input.value = String(value);
+      input.dispatchEvent(new Event("input"));
+    }, target);
+    await expectFrame(target);
+    expect(requests).toEqual([]);
+  });
+
+  it("names the broken link for one flipped byte, and refuses another deployment's genesis", async () => {
+    const cases: [Uint8Array, string][] = [
+      [await flipByte(pkg, "chunks/000002.bin"), "chunk 2"],
+      [await flipHexDigit(pkg, "proofs.json", '"path": [', 1), "proof 1"],
+      [await flipHexDigit(pkg, "chain/headers/000001.json", '"txRoot": "'), "chain"],
+      [await flipHexDigit(pkg, "chain/genesis.json", '"producers": ['), "producer set"],
+    ];
+    for (const [bytes, step] of cases) {
+      await open(bytes, genesisHash);
+      expect(await page.locator("#result").getAttribute("data-ok")).toBe("false");
+      expect(await page.locator("#result").getAttribute("data-step")).toBe(step);
+      expect(await page.locator("#result").textContent()).toContain(`FAILED at ${step}`);
+    }
+    await open(pkg, genesisHeader("lucid-other", 0, ["cd".repeat(32)]).hash);
+    expect(await page.locator("#result").getAttribute("data-step")).toBe("genesis");
+    expect(requests).toEqual([]);
+  });
+
+  it("is served at /verify, with a policy that lets it reach nothing", async () => {
+    const res = await fetch(`${base}/verify`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Security-Policy")).toContain("default-src 'none'");
+    expect(await res.text()).toBe(readFileSync(join(outside, "verify.html"), "utf8"));
   });
 });

@@ -96,8 +96,3 @@ describe("GET /api/v1/sessions/{id}/package", () => {
     expect(new Uint8Array(await admin.arrayBuffer()).length).toBe(pkg.length);
   });
 });
-
-async function span(name: string): Promise<[number, number]> {
-  const m = (await listTar(bytesSource(pkg))).find((x) => x.name === name)!;
-  return [m.offset, m.offset + m.size];
-}
