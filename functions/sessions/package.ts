@@ -115,7 +115,10 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   });
 });
 
-/** Pulls one piece at a time: the archive is never held whole, a failed read breaks the transfer. */
+/**
+ * Pulls piece by piece, reading up to 1 MiB ahead of the client so the store's reads overlap the
+ * network writes: the archive is never held whole, a failed read breaks the transfer.
+ */
 function streamOf(pieces: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
@@ -128,7 +131,7 @@ function streamOf(pieces: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array
         await pieces.return(undefined);
       },
     },
-    { highWaterMark: 0 },
+    new ByteLengthQueuingStrategy({ highWaterMark: 1 << 20 }),
   );
 }
 
