@@ -36,6 +36,8 @@ const SMOKE = {
   BENCH_BATCH: "10",
   BENCH_SESSIONS: "2", // workerd-rss
   BENCH_FRAMES: "8", // playback
+  BENCH_PACKAGE_BYTES: String(2 * 1024 * 1024), // verify-package, package (with BENCH_CHUNK_BYTES)
+  BENCH_BLOCKS: "20",
 };
 
 const args = process.argv.slice(2);

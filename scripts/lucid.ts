@@ -1,14 +1,18 @@
 #!/usr/bin/env node
+// lucid verify PACKAGE.tar [--genesis HASH] [--key HEX] — checks a recording package offline against the chain's
+// genesis hash (docs/package.md; scripts/verify-package.ts, the same code as the single-file lucid-verify.mjs).
 // lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust KEY]... — checks a session's evidence bundle offline:
 // chunk files → chunk hashes → session root → anchor → block → producer signature → TRON anchor. Exit 0 when it
 // holds, 1 when a check fails (naming the first; a chunk file missing from DIR is a failure), 2 for usage or
 // unreadable input.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { verifyEvidence } from "../shared/verify.ts";
+import { PACKAGE_USAGE, verifyPackageCommand } from "./verify-package.ts";
 
-const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust PRODUCER_KEY]... [--require-tron] [--json]
+const USAGE = `usage: lucid verify PACKAGE.tar [--genesis HASH] [--key HEX] [--json]
+       lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust PRODUCER_KEY]... [--require-tron] [--json]
 
   BUNDLE.json   the evidence bundle (GET /api/v1/sessions/:id/evidence)
   --chunks DIR  directory of the encrypted chunks, named <index>.chunk; each is hashed and compared, and a
@@ -17,7 +21,10 @@ const USAGE = `usage: lucid verify BUNDLE.json [--chunks DIR [--allow-missing-ch
                 (they are listed as "checked only by hash")
   --trust KEY   an Ed25519 producer key (hex) to trust; repeatable; without it any valid signature passes
   --require-tron  fail when the bundle carries no TRON anchor of its block (otherwise only reported)
-  --json        print the result as JSON`;
+  --json        print the result as JSON
+
+A recording package (GET /api/v1/sessions/:id/package) is checked from the chain's genesis:
+${PACKAGE_USAGE.split("\n").slice(1).join("\n")}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`lucid: unknown command "${command}"\n${USAGE}`);
     return 2;
   }
+  const first = rest.find((arg) => !arg.startsWith("-"));
+  if (first && isTar(first)) return verifyPackageCommand(rest, "lucid verify");
   let args;
   try {
     args = parseArgs({
@@ -82,6 +91,19 @@ async function main(argv: string[]): Promise<number> {
   else for (const check of result.checks) console.log(`${check.ok ? "ok  " : "FAIL"} ${check.step}: ${check.message}`);
   if (!result.ok && !args.values.json) console.error(`lucid verify: FAILED at ${result.failure.step}: ${result.failure.message}`);
   return result.ok ? 0 : 1;
+}
+
+/** Whether `path` is a ustar archive (a recording package) rather than a JSON bundle. */
+function isTar(path: string): boolean {
+  try {
+    const fd = openSync(path, "r");
+    const block = new Uint8Array(512);
+    const n = readSync(fd, block, 0, 512, 0);
+    closeSync(fd);
+    return n === 512 && new TextDecoder().decode(block.subarray(257, 262)) === "ustar";
+  } catch {
+    return false;
+  }
 }
 
 /** A chunk file's bytes, or undefined when there is none; a file that exists but cannot be read is an error. */

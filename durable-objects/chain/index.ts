@@ -1,6 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import { z } from "zod";
-import { genesisHeader, hexToBytes, producerPublicKey, type SignedHeader } from "../../shared/chain/block.ts";
+import { genesisHeader, hexToBytes, legacyGenesisHeader, producerPublicKey, type SignedHeader } from "../../shared/chain/block.ts";
 import type { TxInclusionProof } from "../../shared/chain/proof.ts";
 import { slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
 import type { ChainTx } from "../../shared/chain/transactions.ts";
@@ -64,8 +64,8 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       slotMs: config.BLOCK_INTERVAL_SECONDS * 1000,
       epochSlots: config.CHAIN_EPOCH_SLOTS,
     };
-    const genesis = genesisHeader(config.BLOCKCHAIN_NETWORK, timing.genesisTime);
     const producers = [...new Set([...(config.CHAIN_PRODUCERS ?? []), publicKey])].sort();
+    const genesis = this.#storedOnLegacyGenesis(config.BLOCKCHAIN_NETWORK, timing.genesisTime) ?? genesisHeader(config.BLOCKCHAIN_NETWORK, timing.genesisTime, producers);
     this.#state = new ChainState(this.ctx.storage, this.db, this.env, config, timing, genesis, publicKey, secretKey, producers);
     // Blocks stored before fork choice existed were all single-producer blocks of weight 1.
     this.ctx.storage.sql.exec("UPDATE blocks SET weight = 1, cumulative_weight = height WHERE cumulative_weight = 0");
@@ -76,11 +76,21 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     }
   }
 
-  /** Public facts a verifier or peer needs: chain name, timing, genesis hash and this producer's key. */
+  /** The legacy genesis when the stored chain was built on it (before genesis committed to the producers). */
+  #storedOnLegacyGenesis(chain: string, genesisTime: number): SignedHeader | null {
+    const first = this.ctx.storage.sql.exec<{ header: string }>("SELECT header FROM blocks WHERE height = 1").toArray()[0];
+    if (!first) return null;
+    const legacy = legacyGenesisHeader(chain, genesisTime);
+    if ((JSON.parse(first.header) as { previousHash?: string }).previousHash !== legacy.hash) return null;
+    logEvent("warn", "chain.legacy_genesis", { genesisHash: legacy.hash, note: "this chain's genesis predates the producer-set commitment" });
+    return legacy;
+  }
+
+  /** Public facts a verifier or peer needs: chain name, timing, genesis hash (the trust root, committing to the producers) and this producer's key. */
   async info() {
     await this.ready();
     const s = this.#state;
-    return { chain: s.config.BLOCKCHAIN_NETWORK, timing: s.timing, genesisHash: s.genesis.hash, producer: s.publicKey };
+    return { chain: s.config.BLOCKCHAIN_NETWORK, timing: s.timing, genesisHash: s.genesis.hash, producer: s.publicKey, producers: [...s.producers] };
   }
 
   /** Validates and queues transactions; identical ones already queued or included are reported, not repeated. */

@@ -63,6 +63,7 @@ export function chainStats(state: ChainState) {
   const pending = db.select({ n: sql<number>`count(*)` }).from(schema.mempool).get()?.n ?? 0;
   return {
     chain: state.config.BLOCKCHAIN_NETWORK,
+    genesisHash: state.genesis.hash,
     height: head.header.height,
     headHash: head.hash,
     headTime: head.header.timestamp,

@@ -48,6 +48,7 @@ const stats = createRoute({
     200: jsonResponse(
       z.object({
         chain: z.string(),
+        genesisHash: hex32.openapi({ description: "the chain's trust root: pin it with `lucid verify --genesis` (it commits to the producer set)" }),
         height: z.number().int(),
         headHash: hex32,
         headTime: z.number().int(),

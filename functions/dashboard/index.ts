@@ -38,6 +38,12 @@ const CSP = [
   "form-action 'self'",
 ].join("; ");
 
+/**
+ * The standalone verifier page (verify.html, docs/package.md) runs its one inline script and may
+ * reach nothing at all: it checks packages offline, and is also saved and opened from disk.
+ */
+const VERIFIER_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 export function isDashboardRequest(method: string, path: string): boolean {
   return (method === "GET" || method === "HEAD") && !API_PATHS.test(path);
 }
@@ -53,7 +59,8 @@ export async function serveDashboard(c: Context<AppEnv>): Promise<Response | nul
   if (!assets) return null;
   const url = new URL(c.req.url);
   const extension = extensionOf(url.pathname);
-  const file = extension ? url.pathname : "/index.html";
+  const verifier = url.pathname === "/verify" || url.pathname === "/verify.html";
+  const file = verifier ? "/verify.html" : extension ? url.pathname : "/index.html";
   if (file.split("/").some((segment) => segment === "..")) return null;
   const upstream = await assets.fetch(new Request(new URL(file, url.origin), { method: c.req.method }));
   if (upstream.status === 404 || (upstream.status >= 300 && upstream.status < 400 && extension)) return null;
@@ -62,13 +69,25 @@ export async function serveDashboard(c: Context<AppEnv>): Promise<Response | nul
   headers.set("Content-Type", CONTENT_TYPES[extension ?? "html"] ?? "application/octet-stream");
   // Vite puts a content hash in every file name under /assets/; the page itself must revalidate.
   headers.set("Cache-Control", url.pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
-  headers.set("Content-Security-Policy", CSP);
+  headers.set("Content-Security-Policy", verifier ? VERIFIER_CSP : CSP);
   headers.set("X-Content-Type-Options", "nosniff");
+  if (verifier) headers.set("Content-Disposition", 'inline; filename="lucid-verify.html"');
   for (const [name, value] of c.res.headers) if (!headers.has(name)) headers.set(name, value);
   return new Response(c.req.method === "HEAD" ? null : upstream.body, { status: upstream.status === 304 ? 304 : 200, headers });
 }
 
 /** Health check: the dashboard's page is among the assets. */
+/** The verifier page's bytes from the assets, for packages; null when the deployment has none built. */
+export async function verifierPage(env: AppEnv["Bindings"]): Promise<Uint8Array | null> {
+  if (!env.ASSETS) return null;
+  const res = await env.ASSETS.fetch(new Request("http://assets.local/verify.html"));
+  if (!res.ok) {
+    await res.body?.cancel();
+    return null;
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 export async function dashboardHealth(env: AppEnv["Bindings"]): Promise<{ ok: boolean; detail: string }> {
   if (!env.ASSETS) return { ok: false, detail: "no ASSETS binding (build the dashboard: npm run dashboard:build)" };
   const res = await env.ASSETS.fetch(new Request("http://assets.local/index.html"));

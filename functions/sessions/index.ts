@@ -6,6 +6,7 @@ import { evidenceRoutes } from "./evidence.ts";
 import { handoverRoutes } from "./handover.ts";
 import { holdRoutes } from "./hold.ts";
 import { integrityRoutes } from "./integrity.ts";
+import { packageRoutes } from "./package.ts";
 import { shareRoutes } from "./shares.ts";
 import { sessionRoutes } from "./routes.ts";
 
@@ -27,6 +28,7 @@ export const sessionsApp = sessions
   .route("/", sessionRoutes)
   .route("/", chunkRoutes)
   .route("/", evidenceRoutes)
+  .route("/", packageRoutes)
   .route("/", handoverRoutes)
   .route("/", integrityRoutes)
   .route("/", holdRoutes)

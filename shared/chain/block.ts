@@ -100,8 +100,31 @@ export function producerPublicKey(secretKey: Uint8Array): string {
   return toHex(ed25519.getPublicKey(secretKey));
 }
 
-/** The genesis block is a pure function of the chain's configuration: every instance derives the same one. */
-export function genesisHeader(chain: string, genesisTime: number): SignedHeader {
+/**
+ * The producer set fixed at genesis: the genesis block's only transaction. Its canonical JSON is
+ * the genesis txRoot's single leaf, so the genesis hash commits to the chain's producers and a
+ * verifier holding only that hash can tell a real producer from any other key.
+ */
+export const producerSet = z
+  .object({ type: z.literal("producer-set"), version: z.literal(1), producers: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1) })
+  .strict()
+  .refine((set) => set.producers.every((key, i) => i === 0 || set.producers[i - 1]! < key), "producers must be sorted and distinct");
+export type ProducerSet = z.infer<typeof producerSet>;
+
+export function producerSetOf(producers: readonly string[]): ProducerSet {
+  return { type: "producer-set", version: 1, producers: [...new Set(producers)].sort() };
+}
+
+/** The genesis txRoot committing to a producer set. */
+export function producerSetRoot(set: ProducerSet): string {
+  return txRootOfBodies([canonicalJson(set)]);
+}
+
+/**
+ * The genesis block is a pure function of the chain's configuration (name, genesis time, producer
+ * set): every instance configured alike derives the same one, and changing the set starts a new chain.
+ */
+export function genesisHeader(chain: string, genesisTime: number, producers: readonly string[]): SignedHeader {
   const header: BlockHeader = {
     version: BLOCK_VERSION,
     chain,
@@ -111,8 +134,18 @@ export function genesisHeader(chain: string, genesisTime: number): SignedHeader 
     epoch: 0,
     slot: 0,
     producer: "genesis",
-    txRoot: toHex(EMPTY_ROOT),
-    txCount: 0,
+    txRoot: producerSetRoot(producerSetOf(producers)),
+    txCount: 1,
   };
+  return { header, hash: headerHash(header), signature: "" };
+}
+
+/**
+ * The genesis of chains created before it committed to the producer set (an empty txRoot). A
+ * stored chain built on it keeps it (ChainDO), so its blocks stay linked; its producers are then
+ * known only from configuration, and a standalone package check cannot derive them from genesis.
+ */
+export function legacyGenesisHeader(chain: string, genesisTime: number): SignedHeader {
+  const header: BlockHeader = { ...genesisHeader(chain, genesisTime, ["00".repeat(32)]).header, txRoot: toHex(EMPTY_ROOT), txCount: 0 };
   return { header, hash: headerHash(header), signature: "" };
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   genesisHeader,
   headerHash,
+  legacyGenesisHeader,
   producerPublicKey,
   signHeader,
   txRoot,
@@ -22,7 +23,7 @@ import { verifyEvidence, type EvidenceBundle } from "../../shared/verify.ts";
 const timing: ChainTiming = { genesisTime: Date.parse("2025-01-25T00:00:00Z"), slotMs: 10_000, epochSlots: 360 };
 const secret = new Uint8Array(32).fill(7);
 const producer = producerPublicKey(secret);
-const genesis = genesisHeader("lucid-test", timing.genesisTime);
+const genesis = genesisHeader("lucid-test", timing.genesisTime, [producer]);
 
 function chunkBlobs(n: number): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => sha256(new TextEncoder().encode(`chunk ${i}`)).slice(0, 16 + i));
@@ -265,5 +266,13 @@ describe("evidence bundles (lucid verify)", () => {
     expect(await first(bundle, { trustedProducers: ["ab".repeat(32)] })).toBe("producer");
     expect(await first({ nonsense: true })).toBe("bundle");
     expect(txId(bundle.anchor.tx)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("legacy genesis", () => {
+  it("is the genesis chains were built on before it committed to the producer set, so they stay linked", () => {
+    // The hash the code before the producer-set commitment derived for this configuration.
+    expect(legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash).toBe("5b75e8256dface42f1ebd558308e3481d99f11985c674911e1acd0da95c23a20");
+    expect(genesisHeader("lucid-mainnet", 1_700_000_000_000, ["ab".repeat(32)]).hash).not.toBe(legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash);
   });
 });

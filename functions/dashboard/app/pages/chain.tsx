@@ -61,6 +61,10 @@ export function ChainPage() {
         <dl class="facts">
           <dt>Chain</dt>
           <dd>{stats.data.chain}</dd>
+          <dt>Genesis (trust root)</dt>
+          <dd>
+            <code title="pin it with: node lucid-verify.mjs PACKAGE --genesis HASH">{stats.data.genesisHash}</code>
+          </dd>
           <dt>Height</dt>
           <dd>{stats.data.height}</dd>
           <dt>Head</dt>

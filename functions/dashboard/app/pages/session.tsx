@@ -134,6 +134,15 @@ function EvidenceCheck({ id, chunkCount, playable }: { id: string; chunkCount: n
     }
     setResult(await verifyEvidence(bundle, { chunkBytes: withChunks ? (i) => blobs.get(i) : undefined }));
   });
+  // The recording package (docs/package.md): saved as a file to hand over, checked by its own verify.html.
+  const download = useAction(async () => {
+    const blob = await (await call(`/sessions/${id}/package`)).blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `session-${id}.lucid.tar`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  });
   return (
     <section aria-labelledby="evidence-heading">
       <h2 id="evidence-heading">Evidence</h2>
@@ -145,8 +154,14 @@ function EvidenceCheck({ id, chunkCount, playable }: { id: string; chunkCount: n
           <button type="button" disabled={check.busy} onClick={() => void check.run(true)}>
             Verify with the chunk files
           </button>
+        )}{" "}
+        {playable && (
+          <button type="button" disabled={download.busy} onClick={() => void download.run()}>
+            Download the recording package
+          </button>
         )}
       </p>
+      <ErrorBox error={download.error} />
       {progress && <Progress label="Downloading chunks to hash them" done={progress.done} total={progress.total} />}
       <ErrorBox error={check.error} />
       {result && (
