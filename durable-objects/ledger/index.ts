@@ -50,6 +50,7 @@ export { CRASH_POINTS, type CrashPoint, type PayoutView, type StakeView, type Wa
  */
 export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   #client: TronClient | undefined;
+  #rpcOverride: string | undefined;
   #processing: Promise<ProcessSummary> | undefined;
   #crashAt: CrashPoint | undefined;
   #memoless = false;
@@ -95,7 +96,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     if (!this.#client) {
       const c = this.#config;
       this.#client = new TronClient({
-        rpcUrl: c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl,
+        rpcUrl: this.#rpcOverride ?? (c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl),
         apiKey: c.TRON_API_KEY || undefined,
         timeoutMs: c.TRON_TIMEOUT_MS,
         retries: c.TRON_MAX_RETRIES,
@@ -478,6 +479,34 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     if (due === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > due) await this.ctx.storage.setAlarm(Math.max(due, Date.now()));
+  }
+
+  /**
+   * The TRON client's health: the breaker's state and, unless it is open, one getnowblock
+   * bounded by `timeoutMs` (no retries). Never throws: an unreachable node is `reachable: false`.
+   */
+  async tronHealth(timeoutMs: number): Promise<{ breaker: "closed" | "open" | "half-open"; reachable: boolean; block: number | null; latencyMs: number | null; error: string | null }> {
+    await this.ready();
+    const client = this.#tron;
+    if (client.breaker.state === "open") return { breaker: "open", reachable: false, block: null, latencyMs: null, error: "circuit breaker open after repeated failures" };
+    try {
+      const { block, latencyMs } = await client.probe(timeoutMs);
+      return { breaker: client.breaker.state, reachable: true, block, latencyMs, error: null };
+    } catch (error) {
+      return { breaker: client.breaker.state, reachable: false, block: null, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * Test hook (LUCID_ENV=test only): the TRON client talks to `url` instead (null: back to the
+   * configured node), with a fresh breaker. Test files share one TRON double, so a test cannot stop
+   * it; pointing one ledger at a port nobody listens on is that ledger's TRON outage.
+   */
+  async injectTronEndpoint(url: string | null): Promise<void> {
+    await this.ready();
+    if (this.#config.LUCID_ENV !== "test") throw new Error("TRON endpoint injection is for tests only");
+    this.#rpcOverride = url ?? undefined;
+    this.#client = undefined;
   }
 
   /** Test hook (LUCID_ENV=test only): the object aborts right after `point`, as a crash would. */

@@ -37,8 +37,8 @@ const ServicesReportSchema = z
         name: z.string(),
         function: z.string(),
         note: z.string(),
-        status: z.union([StatusSchema, z.literal("not_built"), z.literal("on_node")]).openapi({
-          description: "the function's health; `on_node` for work the Pi agent does (not checked from here); `not_built` when no function does it yet",
+        status: z.union([StatusSchema, z.literal("not_built")]).openapi({
+          description: "the function's health (work the Pi agents do is derived from the online nodes' heartbeats); `not_built` when no function does it yet",
         }),
       }),
     ),
@@ -88,7 +88,7 @@ async function checkAndReport(c: Context<AppEnv>, names?: readonly string[]) {
     functions,
     seedServices: SEED_SERVICES.filter((s) => !names || names.includes(s.function)).map((s) => ({
       ...s,
-      status: byName.get(s.function)?.status ?? (s.function === "pi-agent" ? ("on_node" as const) : ("not_built" as const)),
+      status: byName.get(s.function)?.status ?? ("not_built" as const),
     })),
   };
 }
