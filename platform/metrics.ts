@@ -11,7 +11,8 @@ import type { MetricDelta } from "../durable-objects/system/index.ts";
 export const FLUSH_INTERVAL_MS = 10_000;
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-export const METRIC_HELP: Record<string, { type: "counter" | "histogram"; help: string }> = {
+export const METRIC_HELP: Record<string, { type: "counter" | "histogram" | "gauge"; help: string }> = {
+  lucid_alerts_open: { type: "gauge", help: "Unresolved (open or acknowledged) alerts by rule (docs/admin.md \"Alerts\"; 0 when none)." },
   lucid_http_requests_total: { type: "counter", help: "HTTP requests by method, route pattern and status." },
   lucid_http_request_duration_seconds: { type: "histogram", help: "HTTP request latency by route pattern." },
   lucid_do_calls_total: { type: "counter", help: "Durable Object calls by class, method and outcome." },

@@ -79,6 +79,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         return once;
       },
       alert: (input) => this.#alert(input),
+      resolveAlert: (key) => this.#resolveAlert(key),
       scheduleBatch: () => this.#router.scheduleBatch(),
       reconcileStakes: () => this.#staking.reconcile(),
     };
@@ -531,6 +532,14 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       await this.env.ADMIN.get(this.env.ADMIN.idFromName("admin")).raiseAlert(input);
     } catch (error) {
       logEvent("error", "ledger.alert_failed", { key: input.key, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #resolveAlert(key: string): Promise<void> {
+    try {
+      await this.env.ADMIN.get(this.env.ADMIN.idFromName("admin")).resolveAlert(key);
+    } catch (error) {
+      logEvent("error", "ledger.alert_resolve_failed", { key, error: error instanceof Error ? error.message : String(error) });
     }
   }
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { flushMetrics } from "../middleware/observe.ts";
-import { renderPrometheus } from "../../platform/metrics.ts";
+import { labelText, renderPrometheus } from "../../platform/metrics.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { scrapeTokenOr } from "../middleware/scrape-token.ts";
 import { createApp, problemResponses } from "../openapi.ts";
@@ -180,6 +180,11 @@ export const systemApp = createApp()
   })
   .openapi(getMetrics, async (c) => {
     await flushMetrics(c.env, true);
-    const series = await callDurableObject("SystemDO", "getMetrics", () => systemStub(c).getMetrics());
-    return c.text(renderPrometheus(series), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    const [series, open] = await Promise.all([
+      callDurableObject("SystemDO", "getMetrics", () => systemStub(c).getMetrics()),
+      callDurableObject("AdminDO", "openAlertsByRule", () => c.env.ADMIN.get(c.env.ADMIN.idFromName("admin")).openAlertsByRule()),
+    ]);
+    // Gauges read at scrape time (every alert rule has one: docs/prometheus/alerts.yml).
+    const gauges = Object.entries(open).map(([rule, value]) => ({ name: "lucid_alerts_open", labels: labelText({ rule }), value }));
+    return c.text(renderPrometheus([...series, ...gauges]), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   });
