@@ -65,6 +65,7 @@ export const TOOLS = {
   gxx: commands("g++", "g++"),
   apt: { label: "apt-get, apt-cache, dpkg-deb (Debian's package tools)", install: "a Debian system", present: () => ["apt-get", "apt-cache", "dpkg-deb"].every((c) => which(c)) },
   chromium: { label: "chromium (/usr/bin/chromium)", pkg: "chromium", present: () => existsSync("/usr/bin/chromium") },
+  promtool: commands("prometheus", "promtool"),
 } satisfies Record<string, Tool>;
 export type ToolName = keyof typeof TOOLS;
 
@@ -81,6 +82,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/whole-flow.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "test/node/prometheus-docs.test.ts", project: "node", tools: ["promtool"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },
 ];
