@@ -65,6 +65,16 @@ function native(): NativeAddon {
   return addon;
 }
 
+/** Whether the capture addon loads here (the recorder's health in heartbeats). */
+export function captureAvailable(): boolean {
+  try {
+    native();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
   if (value.ok) return value;
   const err = new CaptureError(value.error);
