@@ -52,6 +52,11 @@ export default defineConfig({
                 // Test-only Prometheus scrape token (test/worker/observability.test.ts).
                 METRICS_SCRAPE_TOKEN: "test-only-metrics-scrape-token-0123456789abcdef",
                 TRON_MAX_RETRIES: "1",
+                // Alerts go to the receiver started by globalSetup (test/alert-receiver/), which checks
+                // the signature, and by mail to the dev outbox (test/worker/alerts-*.test.ts).
+                ALERT_WEBHOOK_URLS: `${inject("alertReceiverUrl")}/hook`,
+                ALERT_WEBHOOK_SECRET: "test-only-alert-webhook-secret-0123456789abcdef",
+                ALERT_MAIL_TO: "ops@lucid.test",
               },
             },
           })),
@@ -62,7 +67,7 @@ export default defineConfig({
           include: ["test/worker/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          globalSetup: ["test/tron-double/global-setup.ts"],
+          globalSetup: ["test/tron-double/global-setup.ts", "test/alert-receiver/global-setup.ts"],
         },
       },
       {

@@ -1,4 +1,5 @@
 import type { MetricDelta } from "../durable-objects/system/index.ts";
+import { METRIC_HELP } from "./metric-names.ts";
 
 /**
  * Prometheus metrics. Each isolate buffers counter deltas in memory (one object per isolate,
@@ -11,28 +12,7 @@ import type { MetricDelta } from "../durable-objects/system/index.ts";
 export const FLUSH_INTERVAL_MS = 10_000;
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-export const METRIC_HELP: Record<string, { type: "counter" | "histogram"; help: string }> = {
-  lucid_http_requests_total: { type: "counter", help: "HTTP requests by method, route pattern and status." },
-  lucid_http_request_duration_seconds: { type: "histogram", help: "HTTP request latency by route pattern." },
-  lucid_do_calls_total: { type: "counter", help: "Durable Object calls by class, method and outcome." },
-  lucid_do_call_duration_seconds: { type: "histogram", help: "Durable Object call latency by class." },
-  lucid_rate_limit_rejections_total: { type: "counter", help: "Requests refused with 429, by rate-limit group." },
-  lucid_rdp_servers_created_total: { type: "counter", help: "RDP servers allocated, by backend." },
-  lucid_rdp_server_transitions_total: { type: "counter", help: "RDP server lifecycle transitions, by target state." },
-  lucid_rdp_server_failures_total: { type: "counter", help: "RDP servers failed, by reason." },
-  lucid_rdp_connection_transitions_total: { type: "counter", help: "RDP connection state changes reported by agents, by target state." },
-  lucid_rdp_terminations_total: { type: "counter", help: "RDP desktops terminated, by reason (idle-timeout, ttl-expired, limit-exceeded, …)." },
-  lucid_rdp_pool_exhausted_total: { type: "counter", help: "Desktop requests refused because a host's port pool was full." },
-  lucid_rdp_ports_reclaimed_total: { type: "counter", help: "Ports reclaimed from leaked or released servers, by cause." },
-  lucid_rdp_commands_sent_total: { type: "counter", help: "Agent-channel command deliveries, by kind and first/retry." },
-  lucid_rdp_commands_acked_total: { type: "counter", help: "Agent-channel commands acked, by kind and outcome." },
-  lucid_rdp_commands_expired_total: { type: "counter", help: "Agent-channel commands given up without an ack, by kind." },
-  lucid_rdp_agent_connections_total: { type: "counter", help: "Agent channel connections accepted." },
-  lucid_rdp_agent_frames_refused_total: { type: "counter", help: "Agent frames refused (forged, replayed, malformed), by reason." },
-  lucid_rdp_resource_reports_total: { type: "counter", help: "Per-server resource reports received from agents." },
-  lucid_rdp_network_kbits_total: { type: "counter", help: "RDP server network traffic reported by agents, in kbit, by direction." },
-  lucid_rdp_alerts_total: { type: "counter", help: "RDP monitor alerts raised, by level and metric." },
-};
+export { METRIC_HELP };
 
 /** Label text in the order given; callers always pass the same keys in the same order. */
 export function labelText(labels: Record<string, string>): string {

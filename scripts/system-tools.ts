@@ -83,6 +83,12 @@ export const TOOLS = {
     capability: true,
   },
   chromium: { label: "chromium (/usr/bin/chromium)", pkg: "chromium", present: () => existsSync("/usr/bin/chromium") },
+  promtool: commands("prometheus", "promtool"),
+  systemNode: {
+    label: "a Node ≥ 20 outside the repository (/usr/bin/node, or LUCID_SYSTEM_NODE): the standalone verifier runs on it",
+    install: "install Node ≥ 20 as /usr/bin/node, or set LUCID_SYSTEM_NODE to one",
+    present: () => existsSync(process.env.LUCID_SYSTEM_NODE ?? "/usr/bin/node"),
+  },
 } satisfies Record<string, Tool>;
 export type ToolName = keyof typeof TOOLS;
 
@@ -104,7 +110,12 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "test/e2e/dashboard-pages.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "test/e2e/package-verify.test.ts", project: "e2e", tools: ["chromium", "systemNode"] },
+  { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/e2e/workerd-arm64.test.ts", project: "arm64", tools: ["qemuUser"] },
+  { file: "test/node/prometheus-docs.test.ts", project: "node", tools: ["promtool"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-recording-size.mjs", project: "bench", tools: ["addon", "xvfb"] },
   { file: "bench/agent-cpu.mjs", project: "bench", tools: ["addon", "xvfb"] },

@@ -5,6 +5,30 @@ import { z } from "zod";
  * API and dashboard exchange them. Versioned: every change makes a new version, and a rollback
  * is a new version whose content is an older one's.
  */
+/**
+ * Thresholds of the alert rules and of the health checks they share (docs/admin.md "Alerts").
+ * Every field has a default, so configuration versions written before a field existed still parse.
+ */
+export const alertsConfigSchema = z
+  .object({
+    /** The chain is stalled when work has waited (or, with CHAIN_EMPTY_BLOCKS, the head has aged) this many slots. */
+    chainStallSlots: z.number().int().min(2).max(100_000).default(6),
+    /** A node's upload spool at or above this percent of its limit raises `node:spool:<id>`. */
+    spoolFullPercent: z.number().int().min(1).max(100).default(90),
+    /** Recorder / chunk processor / XRDP are `up` while at least this percent of online nodes report them healthy. */
+    agentsUpPercent: z.number().int().min(1).max(100).default(90),
+    /** The TRON health probe (one getnowblock) waits at most this long; slower than half of it is `degraded`. */
+    tronProbeTimeoutMs: z.number().int().min(100).max(1_900).default(1_500),
+    /** How often AdminDO evaluates the rules on its own (its alarm), besides every health check. */
+    evaluateEverySeconds: z.number().int().min(5).max(3_600).default(30),
+    /** Webhook deliveries: attempts before one is given up, and the first back-off (doubling each time). */
+    webhookMaxAttempts: z.number().int().min(1).max(50).default(8),
+    webhookBackoffSeconds: z.number().int().min(1).max(3_600).default(5),
+  })
+  .strict();
+export type AlertsConfig = z.infer<typeof alertsConfigSchema>;
+export const DEFAULT_ALERTS_CONFIG: AlertsConfig = alertsConfigSchema.parse({});
+
 export const systemConfigSchema = z
   .object({
     /** The detail of the 503 every non-admin write gets while the lockdown is on. */
@@ -13,6 +37,7 @@ export const systemConfigSchema = z
     healthAlertAfterFailures: z.number().int().min(1).max(100),
     /** How many broadcast notifications are kept (newest first) for clients that reconnect. */
     notificationHistory: z.number().int().min(10).max(10_000),
+    alerts: alertsConfigSchema.prefault({}),
   })
   .strict();
 export type SystemConfig = z.infer<typeof systemConfigSchema>;
@@ -21,6 +46,7 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
   lockdownMessage: "Lucid is in emergency lockdown: writes are suspended; reads continue. Try again later.",
   healthAlertAfterFailures: 2,
   notificationHistory: 200,
+  alerts: DEFAULT_ALERTS_CONFIG,
 };
 
 /** One changed setting between two configurations: its dotted path, and its JSON value before and after (undefined: absent). */

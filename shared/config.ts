@@ -239,6 +239,16 @@ export const configSchema = z
     EMERGENCY_CACHE_MS: integer(0, 60_000),
     /** Bearer token a Prometheus scraper presents at /api/v1/system/metrics (a secret; unset: ADMIN only). */
     METRICS_SCRAPE_TOKEN: optional(secret),
+    /** Where alerts are sent (docs/admin.md "Alert webhooks"): comma-separated http(s) URLs, each signed with ALERT_WEBHOOK_SECRET. */
+    ALERT_WEBHOOK_URLS: optional(urlList),
+    ALERT_WEBHOOK_SECRET: optional(secret),
+    /** Comma-separated addresses that get every alert by mail (through the configured mailer). */
+    ALERT_MAIL_TO: optional(
+      z
+        .string()
+        .transform((text) => text.split(",").map((a) => a.trim()).filter(Boolean))
+        .pipe(z.array(z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be plain addresses such as ops@example.org")).min(1).max(20)),
+    ),
   })
   .superRefine((c, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -253,6 +263,7 @@ export const configSchema = z
       problem("CHAIN_RETENTION_BLOCKS", "must exceed CHAIN_MAX_REORG_DEPTH (a reorg needs the bodies it drops), or be 0");
     }
     if (c.PAYOUT_FEE >= c.MIN_PAYOUT_AMOUNT) problem("PAYOUT_FEE", "must be below MIN_PAYOUT_AMOUNT");
+    if (c.ALERT_WEBHOOK_URLS && !c.ALERT_WEBHOOK_SECRET) problem("ALERT_WEBHOOK_SECRET", "is missing: alert webhooks are always signed");
   })
   .transform((c) => ({ ...c, PUBLIC_ORIGIN: c.PUBLIC_ORIGIN ?? DEV_PUBLIC_ORIGIN, TRUSTED_PROXIES: c.TRUSTED_PROXIES ?? [] }));
 
@@ -260,7 +271,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK", "METRICS_SCRAPE_TOKEN"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK", "METRICS_SCRAPE_TOKEN", "ALERT_WEBHOOK_SECRET"] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -16,7 +16,13 @@ import {
   type SystemConfig,
 } from "../../shared/admin.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
+import { ALERT_RULES, ruleOf, type AlertRule } from "../../shared/alert-rules.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { logEvent } from "../../shared/log.ts";
+import type { Env } from "../../platform/env.ts";
 import { SqlDurableObject } from "../base.ts";
+import { AlertOutbox, type DeliveryRow } from "./delivery.ts";
+import { coveredBy, evaluateConditions, lockdownCondition, type Condition } from "./monitor.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 
@@ -40,9 +46,17 @@ const OFF: EmergencyFlag = { active: false, reason: null, changedBy: null, chang
  * runtime configuration, alerts (raised by functions and health checks) and broadcast
  * notifications with their WebSocket listeners. The single writer of all of it.
  */
-export class AdminDO extends SqlDurableObject<typeof schema> {
-  constructor(ctx: DurableObjectState, env: unknown) {
+export class AdminDO extends SqlDurableObject<typeof schema, Env> {
+  readonly #outbox: AlertOutbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, schema, migrations);
+    this.#outbox = new AlertOutbox(this.db, env, () => loadConfig(env));
+  }
+
+  protected override async onStart(): Promise<void> {
+    // The monitor runs on its own: every evaluateEverySeconds, and whenever a delivery is due.
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.#config().config.alerts.evaluateEverySeconds * 1000);
   }
 
   // ---- emergency controls ------------------------------------------------------------------
@@ -88,6 +102,10 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
       control,
       active,
     });
+    if (control === "lockdown") {
+      if (active) await this.raiseAlert(lockdownCondition(reason));
+      else await this.#resolveWhere((key) => key === "emergency:lockdown", actor);
+    }
     return { before, after };
   }
 
@@ -160,7 +178,7 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
     await this.ready();
     const alert = alertInputSchema.parse(input);
     const now = Date.now();
-    return this.ctx.storage.transactionSync(() => {
+    const result = this.ctx.storage.transactionSync(() => {
       const open = this.db.select().from(schema.alerts).where(and(eq(schema.alerts.key, alert.key), ne(schema.alerts.state, "resolved"))).get();
       if (open) {
         const updated = { count: open.count + 1, lastAt: now, severity: alert.severity, title: alert.title, detail: alert.detail ?? open.detail };
@@ -181,8 +199,94 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
         resolvedAt: null,
       };
       this.db.insert(schema.alerts).values(row).run();
+      this.#outbox.enqueue(row, "raised", now);
       return { alert: row, created: true };
     });
+    if (result.created) {
+      logEvent("warn", "admin.alert_raised", { key: alert.key, rule: ruleOf(alert.key), severity: alert.severity, source: alert.source });
+      await this.#armDelivery();
+    }
+    return result;
+  }
+
+  /** Resolves the open (or acknowledged) alert with `key`, if any: its condition cleared. */
+  async resolveAlert(key: string, actor = "system"): Promise<AlertView | null> {
+    await this.ready();
+    return (await this.#resolveWhere((k) => k === key, actor))[0] ?? null;
+  }
+
+  /** Resolves every unresolved alert whose key `matches`, queueing a `resolved` delivery for each. */
+  async #resolveWhere(matches: (key: string) => boolean, actor: string): Promise<AlertView[]> {
+    const now = Date.now();
+    const resolved = this.ctx.storage.transactionSync(() => {
+      const open = this.db.select().from(schema.alerts).where(ne(schema.alerts.state, "resolved")).all().filter((a) => matches(a.key));
+      return open.map((before) => {
+        const after: AlertView = { ...before, state: "resolved", resolvedBy: actor, resolvedAt: now };
+        this.db.update(schema.alerts).set({ state: "resolved", resolvedBy: actor, resolvedAt: now }).where(eq(schema.alerts.id, before.id)).run();
+        this.#outbox.enqueue(after, "resolved", now);
+        return after;
+      });
+    });
+    if (resolved.length) await this.#armDelivery();
+    return resolved;
+  }
+
+  /**
+   * Runs the condition rules now (AdminDO's alarm does it every alerts.evaluateEverySeconds):
+   * opens what holds, resolves what cleared. A rule whose facts could not be read is left alone.
+   */
+  async evaluateAlerts(): Promise<{ raised: string[]; resolved: string[]; errors: string[] }> {
+    await this.ready();
+    const { config } = this.#config();
+    const evaluation = await evaluateConditions(this.env, loadConfig(this.env), config.alerts);
+    // The lockdown is this object's own state: read it now, after the probes' awaits, never before.
+    const lockdown = this.#emergency().lockdown;
+    evaluation.evaluated.push("emergency:lockdown");
+    if (lockdown.active) evaluation.active.push(lockdownCondition(lockdown.reason));
+    const raised: string[] = [];
+    for (const condition of evaluation.active) {
+      if ((await this.raiseAlert(condition)).created) raised.push(condition.key);
+    }
+    const holding = new Set(evaluation.active.map((c: Condition) => c.key));
+    const resolved = await this.#resolveWhere((key) => coveredBy(key, evaluation.evaluated) && !holding.has(key), "system");
+    if (evaluation.errors.length) logEvent("warn", "admin.alert_rules_unread", { errors: evaluation.errors });
+    return { raised, resolved: resolved.map((a) => a.key), errors: evaluation.errors };
+  }
+
+  /** The alert deliveries (webhooks and mail), newest first: the delivery log. */
+  async alertDeliveries(filter: { alertId?: string; state?: DeliveryRow["state"]; limit: number }): Promise<DeliveryRow[]> {
+    await this.ready();
+    return this.#outbox.list(filter);
+  }
+
+  /** Unresolved alerts per rule (every rule present, 0 when none): the `lucid_alerts_open` series. */
+  async openAlertsByRule(): Promise<Record<AlertRule | "other", number>> {
+    await this.ready();
+    const counts = Object.fromEntries([...ALERT_RULES.map((r) => [r.rule, 0]), ["other", 0]]) as Record<AlertRule | "other", number>;
+    for (const row of this.db.select({ key: schema.alerts.key }).from(schema.alerts).where(ne(schema.alerts.state, "resolved")).all()) counts[ruleOf(row.key)]++;
+    return counts;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ready();
+    const limits = this.#config().config.alerts;
+    try {
+      await this.evaluateAlerts();
+    } catch (error) {
+      logEvent("error", "admin.alert_evaluation_failed", { error: error instanceof Error ? error.message : String(error) });
+    }
+    await this.#outbox.deliverDue(limits);
+    const next = this.#outbox.nextDue();
+    const evaluateAt = Date.now() + limits.evaluateEverySeconds * 1000;
+    await this.ctx.storage.setAlarm(next === null ? evaluateAt : Math.max(Date.now(), Math.min(next, evaluateAt)));
+  }
+
+  /** Brings the alarm forward to now when a delivery is waiting (never pushes a due alarm back). */
+  async #armDelivery(): Promise<void> {
+    const next = this.#outbox.nextDue();
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
   }
 
   async listAlerts(filter: { state?: AlertView["state"]; beforeLastAt?: number; limit: number }): Promise<AlertView[]> {
@@ -205,8 +309,13 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
     if (!allowed) return refuse("invalid-state", `The alert is ${before.state}; it cannot become ${to}.`, { state: before.state });
     const now = Date.now();
     const patch = to === "acknowledged" ? { state: to, acknowledgedBy: actor, acknowledgedAt: now } : { state: to, resolvedBy: actor, resolvedAt: now };
-    this.db.update(schema.alerts).set(patch).where(eq(schema.alerts.id, id)).run();
-    return ok({ before, after: { ...before, ...patch } });
+    const after: AlertView = { ...before, ...patch };
+    this.ctx.storage.transactionSync(() => {
+      this.db.update(schema.alerts).set(patch).where(eq(schema.alerts.id, id)).run();
+      if (to === "resolved") this.#outbox.enqueue(after, "resolved", now);
+    });
+    if (to === "resolved") await this.#armDelivery();
+    return ok({ before, after });
   }
 
   /**
@@ -222,7 +331,7 @@ export class AdminDO extends SqlDurableObject<typeof schema> {
       const key = `health:${result.name}`;
       if (result.status === "up") {
         this.db.delete(schema.healthStreaks).where(eq(schema.healthStreaks.name, result.name)).run();
-        const open = this.db.update(schema.alerts).set({ state: "resolved", resolvedBy: "system", resolvedAt: Date.now() }).where(and(eq(schema.alerts.key, key), ne(schema.alerts.state, "resolved"))).returning().all();
+        const open = await this.#resolveWhere((k) => k === key, "system");
         if (open.length) resolved.push(key);
         continue;
       }

@@ -57,3 +57,29 @@ export const notifications = sqliteTable("notifications", {
   retractedAt: integer("retracted_at"),
   retractedBy: text("retracted_by"),
 });
+
+/**
+ * The alert delivery outbox: one row per alert event (raised, resolved) and destination (a
+ * webhook URL or a mail address), sent by AdminDO's alarm with exponential back-off. Kept as the
+ * delivery log (GET /api/v1/admin/alerts/deliveries).
+ */
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    alertId: text("alert_id").notNull(),
+    alertKey: text("alert_key").notNull(),
+    event: text("event", { enum: ["raised", "resolved"] }).notNull(),
+    channel: text("channel", { enum: ["webhook", "mail"] }).notNull(),
+    target: text("target").notNull(),
+    payload: text("payload").notNull(),
+    state: text("state", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [index("alert_deliveries_due").on(t.state, t.nextAttemptAt), index("alert_deliveries_alert").on(t.alertId)],
+);

@@ -60,7 +60,8 @@ export function chainStats(state: ChainState) {
   const head = tip.block;
   // The head's running totals: reading them costs the same at any chain length.
   const totals = state.totalsThrough(head.header.height);
-  const pending = db.select({ n: sql<number>`count(*)` }).from(schema.mempool).get()?.n ?? 0;
+  const queue = db.select({ n: sql<number>`count(*)`, oldest: sql<number | null>`min(${schema.mempool.receivedAt})` }).from(schema.mempool).get();
+  const pending = queue?.n ?? 0;
   return {
     chain: state.config.BLOCKCHAIN_NETWORK,
     genesisHash: state.genesis.hash,
@@ -70,6 +71,8 @@ export function chainStats(state: ChainState) {
     transactions: totals.txs,
     anchors: totals.anchors,
     mempool: pending,
+    /** When the oldest transaction still waiting for a block arrived (null: none waits). */
+    oldestPendingAt: queue?.oldest ?? null,
     weight: tip.cumulativeWeight,
     producer: state.publicKey,
     producers: [...state.producers],

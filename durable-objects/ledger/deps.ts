@@ -24,6 +24,8 @@ export interface LedgerDeps {
   memoless(): boolean;
   /** Raises an admin alert in AdminDO (best effort: a failure is logged, never thrown). */
   alert(input: AlertInput): Promise<void>;
+  /** Resolves the admin alert with `key` (its condition cleared; best effort like alert()). */
+  resolveAlert(key: string): Promise<void>;
   scheduleBatch(): Promise<void>;
   reconcileStakes(): Promise<void>;
 }

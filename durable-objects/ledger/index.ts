@@ -53,6 +53,7 @@ export { CRASH_POINTS, type CrashPoint, type PayoutView, type StakeView, type Wa
  */
 export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   #client: TronClient | undefined;
+  #rpcOverride: string | undefined;
   #processing: Promise<ProcessSummary> | undefined;
   #crashAt: CrashPoint | undefined;
   #memoless = false;
@@ -81,6 +82,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         return once;
       },
       alert: (input) => this.#alert(input),
+      resolveAlert: (key) => this.#resolveAlert(key),
       scheduleBatch: () => this.#router.scheduleBatch(),
       reconcileStakes: () => this.#staking.reconcile(),
     };
@@ -98,7 +100,7 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     if (!this.#client) {
       const c = this.#config;
       this.#client = new TronClient({
-        rpcUrl: c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl,
+        rpcUrl: this.#rpcOverride ?? (c.TRON_RPC_URL || TRON_NETWORKS[c.TRON_NETWORK].rpcUrl),
         apiKey: c.TRON_API_KEY || undefined,
         timeoutMs: c.TRON_TIMEOUT_MS,
         retries: c.TRON_MAX_RETRIES,
@@ -493,6 +495,34 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     await wakeBy(this.ctx.storage, due, { notBefore: Date.now() });
   }
 
+  /**
+   * The TRON client's health: the breaker's state and, unless it is open, one getnowblock
+   * bounded by `timeoutMs` (no retries). Never throws: an unreachable node is `reachable: false`.
+   */
+  async tronHealth(timeoutMs: number): Promise<{ breaker: "closed" | "open" | "half-open"; reachable: boolean; block: number | null; latencyMs: number | null; error: string | null }> {
+    await this.ready();
+    const client = this.#tron;
+    if (client.breaker.state === "open") return { breaker: "open", reachable: false, block: null, latencyMs: null, error: "circuit breaker open after repeated failures" };
+    try {
+      const { block, latencyMs } = await client.probe(timeoutMs);
+      return { breaker: client.breaker.state, reachable: true, block, latencyMs, error: null };
+    } catch (error) {
+      return { breaker: client.breaker.state, reachable: false, block: null, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * Test hook (LUCID_ENV=test only): the TRON client talks to `url` instead (null: back to the
+   * configured node), with a fresh breaker. Test files share one TRON double, so a test cannot stop
+   * it; pointing one ledger at a port nobody listens on is that ledger's TRON outage.
+   */
+  async injectTronEndpoint(url: string | null): Promise<void> {
+    await this.ready();
+    if (this.#config.LUCID_ENV !== "test") throw new Error("TRON endpoint injection is for tests only");
+    this.#rpcOverride = url ?? undefined;
+    this.#client = undefined;
+  }
+
   /** Test hook (LUCID_ENV=test only): the object aborts right after `point`, as a crash would. */
   async injectCrash(point: CrashPoint): Promise<void> {
     await this.ready();
@@ -515,6 +545,14 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       await singleton(this.env, "ADMIN").raiseAlert(input);
     } catch (error) {
       logEvent("error", "ledger.alert_failed", { key: input.key, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #resolveAlert(key: string): Promise<void> {
+    try {
+      await singleton(this.env, "ADMIN").resolveAlert(key);
+    } catch (error) {
+      logEvent("error", "ledger.alert_resolve_failed", { key, error: error instanceof Error ? error.message : String(error) });
     }
   }
 

@@ -361,7 +361,20 @@ export class PayoutRouter {
     } else {
       this.#transition(row, "failed", { failureReason: `${result.code}: ${result.message}` }, "broadcast refused");
       summary.failed++;
+      await this.#failedAlert(row.id);
     }
+  }
+
+  /** A payout that failed raises `ledger:payout-failed:<id>` (rule payout_failed); an admin resolves it. */
+  async #failedAlert(id: string): Promise<void> {
+    const row = this.#payout(id);
+    await this.#d.alert({
+      key: `ledger:payout-failed:${id}`,
+      severity: "critical",
+      source: "payout-router",
+      title: `A payout of ${formatUnits(row.amount)} USDT failed`,
+      detail: `Payout ${id} to ${row.recipient}: ${row.failureReason ?? "failed"}.`.slice(0, 2000),
+    });
   }
 
   /** Checks a signed/broadcast payout's txid on the chain before anything else happens to it. */
@@ -376,6 +389,7 @@ export class PayoutRouter {
       } else {
         this.#transition(row, "failed", { blockNumber: solid.blockNumber, failureReason: `on-chain result ${solid.result}` }, "failed on chain");
         summary.failed++;
+        await this.#failedAlert(row.id);
       }
       return;
     }
@@ -391,6 +405,7 @@ export class PayoutRouter {
       if (Date.now() - (row.firstSignedAt ?? row.createdAt) > timeoutMs) {
         this.#transition(row, "failed", { failureReason: `not included within ${this.#d.config().TRANSACTION_TIMEOUT_SECONDS} s` }, "timed out");
         summary.failed++;
+        await this.#failedAlert(row.id);
       } else {
         this.#transition(row, "approved", {}, `txid ${txid} expired unincluded; will be signed anew`);
         summary.requeued++;

@@ -91,6 +91,8 @@ export class Reconciler {
         title: `The hot wallet's on-chain USDT transfers differ from the ledger (${differences.length})`,
         detail: `Wallet ${wallet.id} (${wallet.address}): ${differences.join("; ")}`.slice(0, 2000),
       });
+    } else {
+      await this.#d.resolveAlert(`ledger:reconcile:${wallet.id}`);
     }
     return { walletId: wallet.id, address: wallet.address, at: new Date(at).toISOString(), transfers: transfers.length, payouts: payouts.length, differences };
   }

@@ -85,7 +85,56 @@ function transitionRoute(action: "acknowledge" | "resolve") {
   });
 }
 
+const DeliverySchema = z
+  .object({
+    id: z.number().int(),
+    alertId: z.string(),
+    alertKey: z.string(),
+    event: z.enum(["raised", "resolved"]),
+    channel: z.enum(["webhook", "mail"]),
+    target: z.string().openapi({ description: "the webhook URL or mail address (from the deployment's configuration)" }),
+    state: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.number().int(),
+    nextAttemptAt: z.string().nullable(),
+    lastStatus: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    createdAt: z.string(),
+    deliveredAt: z.string().nullable(),
+  })
+  .openapi("AlertDelivery");
+
+const listDeliveries = createRoute({
+  method: "get",
+  path: "/alerts/deliveries",
+  tags,
+  summary: "The alert delivery log (signed webhooks and mail), newest first; pending rows show their next attempt",
+  ...guarded("admin:read"),
+  request: {
+    query: z.object({
+      alertId: z.string().uuid().optional(),
+      state: z.enum(["pending", "delivered", "failed"]).optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+    }),
+  },
+  responses: { 200: jsonResponse(z.object({ items: z.array(DeliverySchema) }), "Deliveries"), ...problemResponses(400, 401, 403, 429, 500) },
+});
+
 export const alertsApp = createApp()
+  .openapi(listDeliveries, async (c) => {
+    const filter = c.req.valid("query");
+    const rows = await callAdmin(c.env, "alertDeliveries", (stub) => stub.alertDeliveries(filter));
+    return c.json(
+      {
+        items: rows.map(({ payload: _payload, ...row }) => ({
+          ...row,
+          nextAttemptAt: row.state === "pending" ? iso(row.nextAttemptAt) : null,
+          createdAt: iso(row.createdAt)!,
+          deliveredAt: iso(row.deliveredAt),
+        })),
+      },
+      200,
+    );
+  })
   .openapi(listAlerts, async (c) => {
     const { state, before, limit } = c.req.valid("query");
     const items = await callAdmin(c.env, "listAlerts", (stub) => stub.listAlerts({ state, beforeLastAt: before ? Date.parse(before) : undefined, limit }));

@@ -15,6 +15,7 @@ import { createApp, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
 import { SessionIdParam } from "./schemas.ts";
+import { singleton } from "../../platform/objects.ts";
 
 const getPackage = createRoute({
   method: "get",
@@ -143,7 +144,7 @@ function chunkProofs(manifest: Manifest) {
 
 /** Audit entries whose target is the session (terminations, key releases, integrity events), oldest first. */
 async function auditEntries(c: Context<AppEnv>, sessionId: string) {
-  const stub = c.env.AUDIT.get(c.env.AUDIT.idFromName("audit"));
+  const stub = singleton(c.env, "AUDIT");
   const items = [];
   let beforeId: number | undefined;
   for (let page = 0; page < 20; page++) {

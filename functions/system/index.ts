@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { flushMetrics } from "../middleware/observe.ts";
-import { renderPrometheus } from "../../platform/metrics.ts";
+import { labelText, renderPrometheus } from "../../platform/metrics.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { scrapeTokenOr } from "../middleware/scrape-token.ts";
 import { createApp, problemResponses } from "../openapi.ts";
@@ -38,8 +38,8 @@ const ServicesReportSchema = z
         name: z.string(),
         function: z.string(),
         note: z.string(),
-        status: z.union([StatusSchema, z.literal("not_built"), z.literal("on_node")]).openapi({
-          description: "the function's health; `on_node` for work the Pi agent does (not checked from here); `not_built` when no function does it yet",
+        status: z.union([StatusSchema, z.literal("not_built")]).openapi({
+          description: "the function's health (work the Pi agents do is derived from the online nodes' heartbeats); `not_built` when no function does it yet",
         }),
       }),
     ),
@@ -89,7 +89,7 @@ async function checkAndReport(c: Context<AppEnv>, names?: readonly string[]) {
     functions,
     seedServices: SEED_SERVICES.filter((s) => !names || names.includes(s.function)).map((s) => ({
       ...s,
-      status: byName.get(s.function)?.status ?? (s.function === "pi-agent" ? ("on_node" as const) : ("not_built" as const)),
+      status: byName.get(s.function)?.status ?? ("not_built" as const),
     })),
   };
 }
@@ -181,6 +181,11 @@ export const systemApp = createApp()
   })
   .openapi(getMetrics, async (c) => {
     await flushMetrics(c.env, true);
-    const series = await callDurableObject("SystemDO", "getMetrics", () => systemStub(c).getMetrics());
-    return c.text(renderPrometheus(series), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    const [series, open] = await Promise.all([
+      callDurableObject("SystemDO", "getMetrics", () => systemStub(c).getMetrics()),
+      callDurableObject("AdminDO", "openAlertsByRule", () => singleton(c.env, "ADMIN").openAlertsByRule()),
+    ]);
+    // Gauges read at scrape time (every alert rule has one: docs/prometheus/alerts.yml).
+    const gauges = Object.entries(open).map(([rule, value]) => ({ name: "lucid_alerts_open", labels: labelText({ rule }), value }));
+    return c.text(renderPrometheus([...series, ...gauges]), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   });

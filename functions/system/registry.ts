@@ -1,16 +1,59 @@
 import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
+import { DEFAULT_ALERTS_CONFIG, type AlertsConfig } from "../../shared/admin.ts";
+import { agentsFromNodes, listNodeFacts, probeChain, probeTron, type AgentService, type AgentsProbe } from "../../durable-objects/admin/probes.ts";
 import { callDurableObject } from "../do-call.ts";
 import { dashboardHealth } from "../dashboard/index.ts";
 import { objectNamed, singleton } from "../../platform/objects.ts";
+
+/** One round of checks: facts several checks need are fetched once (the runtime thresholds, the node list). */
+export interface CheckRound {
+  once<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /** The alert/health thresholds from the runtime configuration (defaults when AdminDO does not answer). */
+  limits(): Promise<AlertsConfig>;
+}
 
 export interface FunctionCheck {
   /** Stable function name, as used in /api/v1/system/services/:name. */
   name: string;
   description: string;
-  /** Resolves when healthy; throws (or reports degraded) otherwise. */
-  check(env: Env, config: Config): Promise<{ status?: ServiceStatus; detail?: string } | void>;
+  /** Resolves when healthy; throws (or reports degraded/down) otherwise. */
+  check(env: Env, config: Config, round: CheckRound): Promise<{ status?: ServiceStatus; detail?: string } | void>;
+}
+
+function newRound(env: Env): CheckRound {
+  const cache = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, load: () => Promise<T>): Promise<T> => {
+    let entry = cache.get(key);
+    if (!entry) cache.set(key, (entry = load()));
+    return entry as Promise<T>;
+  };
+  return {
+    once,
+    limits: () =>
+      once("limits", async () => {
+        try {
+          return (await singleton(env, "ADMIN").config()).config.alerts;
+        } catch {
+          return DEFAULT_ALERTS_CONFIG;
+        }
+      }),
+  };
+}
+
+/** Recorder, chunk processor and XRDP run on the nodes: each is derived from the online nodes' last heartbeats. */
+function agentCheck(name: string, service: AgentService, description: string): FunctionCheck {
+  return {
+    name,
+    description,
+    async check(env, _config, round) {
+      const limits = await round.limits();
+      const probe = await round.once<AgentsProbe>("agents", async () => agentsFromNodes(await callDurableObject("NodePoolDO", "listNodes", () => listNodeFacts(env)), limits));
+      const { status, detail } = probe.services[service];
+      return { status, detail };
+    },
+  };
 }
 
 export const CHECK_TIMEOUT_MS = 2_000;
@@ -44,8 +87,10 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
   {
     name: "chain",
     description: "ChainDO: PoOT blocks, mempool, session anchors and proofs",
-    async check(env) {
-      await callDurableObject("ChainDO", "ping", () => singleton(env, "CHAIN").ping());
+    async check(env, config, round) {
+      const limits = await round.limits();
+      const { status, detail } = await callDurableObject("ChainDO", "stats", () => probeChain(env, config, limits));
+      return { status, detail };
     },
   },
   {
@@ -61,9 +106,11 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
   },
   {
     name: "payments",
-    description: "LedgerDO: wallets, payouts, USDT and staking on TRON",
-    async check(env) {
-      await callDurableObject("LedgerDO", "ping", () => singleton(env, "LEDGER").ping());
+    description: "LedgerDO: wallets, payouts, USDT and staking on TRON (TRON client: circuit breaker and one getnowblock)",
+    async check(env, _config, round) {
+      const limits = await round.limits();
+      const { status, detail } = await callDurableObject("LedgerDO", "tronHealth", () => probeTron(env, limits));
+      return { status, detail };
     },
   },
   {
@@ -128,12 +175,16 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
       await callDurableObject("RdpHostDO", "ping", () => objectNamed(env, "RDP_HOSTS", "health:probe").ping());
     },
   },
+  agentCheck("recorder", "recorder", "Session recorder on the nodes (lucid-agent capture), from the online nodes' heartbeats"),
+  agentCheck("chunk-processor", "chunkProcessor", "Chunk processor on the nodes (zstd, XChaCha20-Poly1305, upload), from the online nodes' heartbeats"),
+  agentCheck("xrdp", "xrdp", "XRDP on the nodes (driven by lucid-agent), from the online nodes' heartbeats"),
 ];
 
 export const FUNCTION_NAMES = FUNCTION_CHECKS.map((f) => f.name) as [string, ...string[]];
 
 /** Runs checks concurrently, each bounded by a timeout; a failure is a `down` result, never a throw. */
 export async function runChecks(env: Env, config: Config, checks: readonly FunctionCheck[]): Promise<CheckResult[]> {
+  const shared = newRound(env);
   return Promise.all(
     checks.map(async (fn): Promise<CheckResult> => {
       const started = performance.now();
@@ -142,7 +193,7 @@ export async function runChecks(env: Env, config: Config, checks: readonly Funct
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
         });
-        const outcome = await Promise.race([fn.check(env, config), timeout]);
+        const outcome = await Promise.race([fn.check(env, config, shared), timeout]);
         return {
           name: fn.name,
           status: outcome?.status ?? "up",

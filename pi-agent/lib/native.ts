@@ -78,6 +78,11 @@ export function addonLoadError(): string | null {
   }
 }
 
+/** Whether the capture addon loads here (the recorder's health in heartbeats). */
+export function captureAvailable(): boolean {
+  return addonLoadError() === null;
+}
+
 function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
   if (value.ok) return value;
   const err = new CaptureError(value.error);

@@ -49,6 +49,13 @@ export const ReportSchema = z
     bytesRecorded: count(1_000_000_000_000),
     /** False: online but not taking new sessions (state `idle`). */
     accepting: z.boolean(),
+    /**
+     * The agent's own services as it last saw them (true: running and healthy). Optional: agents
+     * from before it was added omit it, and count as not reporting (health: GET /system/services).
+     */
+    services: z.object({ recorder: z.boolean(), chunkProcessor: z.boolean(), xrdp: z.boolean() }).strict().optional(),
+    /** How full the agent's upload spool is, in percent of its limit (alert: spoolFullPercent). */
+    spoolPercent: count(100).optional(),
   })
   .strict();
 export type Report = z.infer<typeof ReportSchema>;

@@ -117,7 +117,19 @@ export class TronClient {
     }, (error) => error instanceof TronUnavailableError);
   }
 
-  async #once(method: "GET" | "POST", path: string, body: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
+  /**
+   * A health probe: one getnowblock attempt (no retries) bounded by `timeoutMs`, through the
+   * breaker, so a probe that fails counts towards opening it like any other call.
+   */
+  async probe(timeoutMs: number): Promise<{ block: number; latencyMs: number }> {
+    const started = Date.now();
+    const block = await this.breaker.run(() => this.#once("POST", "/wallet/getnowblock", {}, undefined, timeoutMs), (error) => error instanceof TronUnavailableError);
+    const raw = (block.block_header as { raw_data?: { number?: unknown } } | undefined)?.raw_data;
+    if (typeof raw?.number !== "number") throw new TronUnavailableError("TRON getnowblock: malformed block");
+    return { block: raw.number, latencyMs: Date.now() - started };
+  }
+
+  async #once(method: "GET" | "POST", path: string, body: unknown, idempotencyKey?: string, timeoutMs = this.options.timeoutMs): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (method === "POST") headers["Content-Type"] = "application/json";
     if (this.options.apiKey) headers["TRON-PRO-API-KEY"] = this.options.apiKey;
@@ -128,10 +140,10 @@ export class TronClient {
         method,
         headers,
         ...(method === "POST" ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      const reason = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${this.options.timeoutMs} ms` : "network error";
+      const reason = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : "network error";
       throw new TronUnavailableError(`TRON ${path}: ${reason}`);
     }
     if (response.status >= 500 || response.status === 429) {

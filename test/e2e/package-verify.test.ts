@@ -22,7 +22,8 @@ import { flipByte, flipHexDigit, forgeAnchorBlock, member } from "../worker/pack
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
-const SYSTEM_NODE = "/usr/bin/node";
+/** A Node outside the repository (the machine's own; scripts/system-tools.ts `systemNode`). */
+const SYSTEM_NODE = process.env.LUCID_SYSTEM_NODE ?? "/usr/bin/node";
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-package-"));
 /** Outside the repository: only the verifier and the packages are here. */
 const outside = mkdtempSync(join(tmpdir(), "lucid-verify-alone-"));

@@ -18,7 +18,8 @@ describe("system tools of the tests", () => {
       expect(existsSync(join(ROOT, file)), file).toBe(true);
       const agent = file.startsWith("test/node/agent-") || file === "test/e2e/whole-flow.test.ts";
       const arm64 = file === "test/e2e/workerd-arm64.test.ts"; // emulated, minutes: a project of its own
-      expect(project, file).toBe(file.startsWith("bench/") ? "bench" : agent ? "agent" : arm64 ? "arm64" : "e2e");
+      const node = file.startsWith("test/node/") && !agent;
+      expect(project, file).toBe(file.startsWith("bench/") ? "bench" : agent ? "agent" : arm64 ? "arm64" : node ? "node" : "e2e");
     }
   });
 

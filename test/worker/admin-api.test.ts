@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { raiseAlert } from "../../functions/admin/index.ts";
+import { DEFAULT_ALERTS_CONFIG } from "../../shared/admin.ts";
 import { createAccount } from "../../shared/tron/address.ts";
 import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
 import { testEnv } from "./auth-helpers.ts";
@@ -48,7 +49,8 @@ describe("admin API", () => {
     expect(await put.json()).toMatchObject({ version: 1, config: CONFIG, rollbackOf: null });
     const audited = await lastAudit("admin.config_update");
     expect(audited.before).toEqual(initial.config);
-    expect(audited.after).toEqual(CONFIG);
+    // Stored with every field: the alert thresholds a request leaves out take their defaults.
+    expect(audited.after).toEqual({ ...CONFIG, alerts: DEFAULT_ALERTS_CONFIG });
 
     // A stale version is a conflict; invalid values and shapes are 400; nothing changes.
     const stale = await problemOf(await adminSend("PUT", "/api/v1/admin/config", { config: CONFIG, expectedVersion: 0, reason: "again" }, token));
@@ -72,8 +74,8 @@ describe("admin API", () => {
     expect(back.status).toBe(200);
     expect(await back.json()).toMatchObject({ version: 3, config: CONFIG, rollbackOf: 1 });
     const rolled = await lastAudit("admin.config_rollback");
-    expect(rolled.before).toEqual(second);
-    expect(rolled.after).toEqual(CONFIG);
+    expect(rolled.before).toEqual({ ...second, alerts: DEFAULT_ALERTS_CONFIG });
+    expect(rolled.after).toEqual({ ...CONFIG, alerts: DEFAULT_ALERTS_CONFIG });
     expect((await problemOf(await adminSend("POST", "/api/v1/admin/config/rollback", { version: 99, expectedVersion: 3, reason: "nope" }, token))).status).toBe(404);
     const versions = await (await adminGet("/api/v1/admin/config/versions", token)).json<{ items: { version: number }[] }>();
     expect(versions.items.map((v) => v.version)).toEqual([3, 2, 1]);

@@ -190,6 +190,9 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
     const failed = await ledger.stub.getPayout(payout.id);
     expect(failed.ok && failed.value.failureReason).toBe("on-chain result REVERT");
     expect((await inspect(payout.recipient)).transfersIn).toEqual([]);
+    // The payout_failed rule: an alert an admin sees (and webhooks/mail receive).
+    const alerts = await env.ADMIN.get(env.ADMIN.idFromName("admin")).listAlerts({ state: "open", limit: 200 });
+    expect(alerts.find((a) => a.key === `ledger:payout-failed:${payout.id}`)).toMatchObject({ severity: "critical", source: "payout-router", detail: expect.stringContaining("REVERT") });
   });
 });
 

@@ -6,6 +6,7 @@ import { NoticeBoard } from "../node/notice-board.ts";
 import { NotificationActions, type DesktopHost } from "../node/notification-actions.ts";
 import { NotificationStream } from "../node/notification-stream.ts";
 import { SpoolDrainer } from "../node/spool-drainer.ts";
+import { agentServices } from "../node/self-check.ts";
 import { closeDesktopNotices, showDesktopNotice } from "../xrdp/desktop-notice.ts";
 import { DEFAULT_STATE_DIR, NotEnrolledError, loadNodeState } from "../node/state.ts";
 import { ServerManager } from "../xrdp/manager.ts";
@@ -165,6 +166,7 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       takeBytesRecorded: () => manager.takeBytesRecorded(),
       giveBackBytesRecorded: (n) => manager.giveBackBytesRecorded(n),
       accepting: () => !stop.signal.aborted,
+      services: () => agentServices(manager, join(stateDir, "spool")),
     },
     held: () => listening && actions!.policy.writesHeld,
     onEvent: (e) =>

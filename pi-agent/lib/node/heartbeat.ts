@@ -34,6 +34,8 @@ export interface WorkCounters {
   takeBytesRecorded(): number;
   giveBackBytesRecorded(bytes: number): void;
   accepting(): boolean;
+  /** The agent's own services as it sees them now (the server derives recorder/chunk processor/XRDP health from them). */
+  services?(): NonNullable<Report["services"]>;
 }
 
 /** Host load between two samples, as the heartbeat report's whole percentages and Mbit/s. */
@@ -47,7 +49,7 @@ export class HostSampler {
     this.diskPath = diskPath;
   }
 
-  sample(work: { sessionsHosted: number; bytesRecorded: number; accepting: boolean }): Report {
+  sample(work: { sessionsHosted: number; bytesRecorded: number; accepting: boolean; services?: Report["services"] }): Report {
     const cpu = cpuJiffies();
     const busy = cpu.total - this.cpu.total - (cpu.idle - this.cpu.idle);
     const cpuPercent = cpu.total > this.cpu.total ? Math.round((busy / (cpu.total - this.cpu.total)) * 100) : 0;
@@ -65,6 +67,7 @@ export class HostSampler {
       sessionsHosted: work.sessionsHosted,
       bytesRecorded: Math.min(work.bytesRecorded, 1_000_000_000_000),
       accepting: work.accepting,
+      ...(work.services ? { services: work.services } : {}),
     };
   }
 }
@@ -191,7 +194,7 @@ export class Heartbeater {
     const seq = Math.max(this.seq + 1, 1);
     this.seq = seq;
     saveSeq(this.o.stateDir, seq);
-    const report = this.sampler.sample({ sessionsHosted: this.o.work.sessionsHosted(), bytesRecorded: bytes, accepting: this.o.work.accepting() });
+    const report = this.sampler.sample({ sessionsHosted: this.o.work.sessionsHosted(), bytesRecorded: bytes, accepting: this.o.work.accepting(), services: this.o.work.services?.() });
     const unsigned = { seq, challenge, sentAt: Date.now(), report };
     const signature = bytesToHex(ed25519.sign(heartbeatMessage(this.o.state.nodeId, unsigned), this.secretKey));
     const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeats`, this.o.state.server);
