@@ -3,111 +3,29 @@
 // vs. raw PUTs of the same bytes straight into the same store, in the same workerd process and run.
 // The store is the self-hosted one (the edge adapter's chunk disk service), so both sides write the same files.
 // Also reports the workerd process's resident memory while each side uploads.
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
-import { sign } from "hono/jwt";
-import { buildSelfHosted } from "../edge-adapter/build.ts";
-import { randomSecrets } from "../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp } from "../edge-adapter/workerd-process.ts";
-import { enrol } from "../pi-agent/lib/node/enroll.ts";
+import { freePort } from "../edge-adapter/workerd-process.ts";
+import { cpuSeconds, expectStatus, rssMb, startChunkBench, withPeakRss } from "./chunk-store-setup.mjs";
 import { startProfile, summarise } from "./cpu-profile.mjs";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-const secrets = randomSecrets();
-const jwtSecret = secrets.JWT_SECRET_KEY;
-const work = mkdtempSync(join(tmpdir(), "lucid-bench-ingest-"));
 const stops = [];
-
-/** CPU seconds (user + system) a process has used so far (Linux /proc). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMb(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
-
-/** Runs `fn` while sampling the process's RSS; returns fn's result and the peak RSS in MB. */
-async function withPeakRss(pid, fn) {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 10);
-  try {
-    const result = await fn();
-    return { result, peak: Math.max(peak, rssMb(pid)) };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-async function expectStatus(res, ...statuses) {
-  if (!statuses.includes(res.status)) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
-}
+let work;
 
 try {
-  const port = await freePort();
-  const storePort = await freePort();
-  const { configPath, bundleDir } = buildSelfHosted({
-    root: ROOT,
-    outDir: join(work, "out"),
-    dataDir: join(work, "data"),
-    httpAddress: `127.0.0.1:${port}`,
-    publicOrigin: `http://127.0.0.1:${port}`,
-    vars: { RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
-  });
-  // The self-hosted config binds the chunk directory's disk service as CHUNK_DISK (ours); the
-  // baseline reaches the same disk service directly through one more socket.
-  const config = readFileSync(configPath, "utf8");
-  const withSocket = config.replace(
-    /sockets = \[\n/,
-    `sockets = [\n    (name = "chunks-http", address = "127.0.0.1:${storePort}", http = (), service = "chunk-disk"),\n`,
-  );
-  if (withSocket === config || !config.includes('service = "chunk-disk"')) throw new Error("unexpected workerd config layout");
-  writeFileSync(configPath, withSocket);
   // BENCH_PROFILE=1: a CPU profile of the Worker during the last round of ours (bench/cpu-profile.mjs).
   const inspector = process.env.BENCH_PROFILE === "1" ? `127.0.0.1:${await freePort()}` : undefined;
-  const workerd = startWorkerd(configPath, { env: secrets, args: inspector ? [`--inspector-addr=${inspector}`] : [] });
-  stops.push(workerd.stop);
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health`).catch((error) => {
-    throw new Error(`${error.message}\n${workerd.output()}`);
-  });
-
-  const now = Math.floor(Date.now() / 1000);
-  const user = await sign({ sub: "bench-user", role: "USER", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  // A node enrolled by the agent's own enrolment: its Ed25519 key, a credential issued by functions/nodes.
-  const operator = await sign({ sub: "bench-operator", role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
-  const enrolled = await enrol({
-    server: base,
-    operatorToken: operator,
-    operatorId: "bench-operator",
-    payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
-    resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
-    stateDir: join(work, "node"),
-  });
-  const nodeId = enrolled.nodeId;
-  const node = enrolled.credential.token;
-  const userHeaders = { Authorization: `Bearer ${user}`, "Content-Type": "application/json" };
-
+  const bench = await startChunkBench({ name: "ingest", args: inspector ? [`--inspector-addr=${inspector}`] : [], stops });
+  ({ work } = bench);
+  const { base, storeUrl, bundleDir, workerd, nodeId, userHeaders } = bench;
   const body = randomBytes(CHUNK_BYTES);
-  const digest = `sha-256=:${createHash("sha256").update(body).digest("base64")}:`;
-  const uploadHeaders = {
-    Authorization: `Bearer ${node}`,
-    "Content-Type": "application/octet-stream",
-    "Content-Digest": digest,
-    "Lucid-Chunk-Nonce": "00".repeat(24),
-    "Lucid-Plain-Size": String(CHUNK_BYTES * 3),
-    "Lucid-Compressed-Size": String(CHUNK_BYTES - 16),
-    "Lucid-Capture-Start": String(Date.now()),
-    "Lucid-Capture-End": String(Date.now() + 60_000),
-  };
+  const uploadHeaders = bench.uploadHeaders(body);
 
   async function newRecordingSession() {
     const created = await fetch(`${base}/api/v1/sessions`, {
@@ -138,7 +56,7 @@ try {
     round++;
     const started = performance.now();
     for (let i = 0; i < CHUNKS; i++) {
-      const res = await fetch(`http://127.0.0.1:${storePort}/raw/${round}/${i}`, {
+      const res = await fetch(`${storeUrl}/raw/${round}/${i}`, {
         method: "PUT",
         headers: { "Content-Type": "application/octet-stream" },
         body,
@@ -193,5 +111,5 @@ try {
   );
 } finally {
   for (const stop of stops) await stop();
-  rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ciBlocking, ciFailure, describeSkips, missingTools } from "../scripts/system-tools.ts";
 
 const dir = new URL(".", import.meta.url).pathname;
-const HELPERS = new Set(["run.mjs", "agent-workload.mjs", "report.mjs", "admin-token.mjs", "cpu-profile.mjs"]);
+const HELPERS = new Set(["run.mjs", "agent-workload.mjs", "report.mjs", "admin-token.mjs", "cpu-profile.mjs", "chunk-store-setup.mjs"]);
 const all = readdirSync(dir)
   .filter((f) => /\.(mjs|ts)$/.test(f) && !HELPERS.has(f) && !f.endsWith(".d.ts"))
   .map((f) => f.replace(/\.(mjs|ts)$/, ""))
