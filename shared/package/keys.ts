@@ -54,7 +54,7 @@ export async function openPackageKey(source: ByteSource, members: TarMember[], s
     if (parsed.success && parsed.data.recipient.kind === kind && parsed.data.sessionId === sessionId) shares.push({ id: m.name.slice(PATHS.keysDir.length, -".json".length), share: parsed.data });
   }
   const what = kind === "passphrase" ? "passphrase" : "X25519 key";
-  if (!shares.length) throw new NoShareOpens(`the package carries no share of the data key for a ${what} (keys/ has none of that kind)`);
+  if (!shares.length) throw new NoShareOpens(`the package carries no share of the data key for ${kind === "passphrase" ? "a passphrase" : "an X25519 key"} (keys/ has none of that kind)`);
   for (const { id, share } of shares) {
     try {
       return { key: await unwrapKeyShare(share, secret), shareId: id, label: share.label };
