@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// lucid verify PACKAGE.tar [--genesis HASH] [--key HEX] — checks a recording package offline against the chain's
+// lucid verify PACKAGE.tar [--genesis HASH] [--key HEX | --passphrase-file F | --x25519-secret-file F] — checks a recording package offline against the chain's
 // genesis hash (docs/package.md; scripts/verify-package.ts, the same code as the single-file lucid-verify.mjs).
 // lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust KEY]... — checks a session's evidence bundle offline:
 // chunk files → chunk hashes → session root → anchor → block → producer signature → TRON anchor. Exit 0 when it
 // holds, 1 when a check fails (naming the first; a chunk file missing from DIR is a failure), 2 for usage or
-// unreadable input.
+// unreadable input; for a package, 3 when the passphrase or secret key opens none of its key shares.
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { verifyEvidence } from "../shared/verify.ts";
 import { PACKAGE_USAGE, verifyPackageCommand } from "./verify-package.ts";
 
-const USAGE = `usage: lucid verify PACKAGE.tar [--genesis HASH] [--key HEX] [--json]
+const USAGE = `usage: lucid verify PACKAGE.tar [--genesis HASH] [--key HEX | --passphrase-file FILE | --x25519-secret-file FILE] [--json]
        lucid verify BUNDLE.json [--chunks DIR [--allow-missing-chunks]] [--trust PRODUCER_KEY]... [--require-tron] [--json]
 
   BUNDLE.json   the evidence bundle (GET /api/v1/sessions/:id/evidence)

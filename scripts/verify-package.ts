@@ -1,26 +1,39 @@
 // Checks a recording package (docs/package.md) from the command line: the code behind both
 // `lucid verify PACKAGE` and the single-file `node lucid-verify.mjs PACKAGE` (bundled by
 // scripts/build-verifier.mjs). Exit 0 when every check holds, 1 when one fails (named), 2 for
-// usage or unreadable input — the same codes as `lucid verify` for an evidence bundle.
+// usage or unreadable input — the same codes as `lucid verify` for an evidence bundle — and 3 when the
+// recipient's passphrase or X25519 secret opens none of the package's key shares.
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { decodeRecording } from "../shared/recording/index.ts";
 import { openChunk, PlaybackError } from "../functions/dashboard/app/lib/open-chunk.ts";
 import { chunkPath } from "../shared/package/format.ts";
+import { NoShareOpens, openPackageKey, parseX25519SecretKey, passphraseFromFile, type RecipientSecret } from "../shared/package/keys.ts";
 import { listTar, type ByteSource } from "../shared/package/tar.ts";
 import { verifyPackage, type Check } from "../shared/package/verify.ts";
 
-export const PACKAGE_USAGE = `usage: lucid-verify PACKAGE [--genesis HASH] [--key HEX] [--json]
+export const PACKAGE_USAGE = `usage: lucid-verify PACKAGE [--genesis HASH] [--key HEX | --passphrase-file FILE | --x25519-secret-file FILE] [--json]
 
   PACKAGE         a recording package (GET /api/v1/sessions/:id/package, a .tar file)
   --genesis HASH  the chain's genesis hash from the deployment (dashboard: Chain; GET /api/v1/chain/stats):
                   the trust root. Without it the package's own genesis is reported, not trusted
   --key HEX       the session's data key (64 hex characters, or base64): also decrypts and decodes every
                   chunk and reports the frames it holds
+  --passphrase-file FILE
+                  a file holding the passphrase a key share was made with (one trailing line break is
+                  ignored): opens the data key from the package's keys/ and plays as with --key
+  --x25519-secret-file FILE
+                  a file holding your X25519 secret key (64 hex characters or base64) a key share was
+                  made for: opens the data key from the package's keys/ and plays as with --key
+                  (secrets are read from files so they stay out of shell history and the process list)
   --json          print the result as JSON
 
-exit status: 0 every check holds, 1 a check fails (the first broken link is named), 2 usage or unreadable input`;
+exit status: 0 every check holds, 1 a check fails (the first broken link is named), 2 usage or unreadable input,
+             3 the passphrase or secret key opens none of the package's key shares`;
+
+/** Exit status when the recipient's secret opens no share of the data key. */
+export const EXIT_NO_SHARE = 3;
 
 /** A package file read by offset: only the member being checked is in memory; chunks are hashed in 1 MiB pieces. */
 export function fileSource(path: string): ByteSource & { close(): void; hashRange(offset: number, size: number): string } {
@@ -69,7 +82,14 @@ export async function verifyPackageCommand(argv: string[], name = "lucid-verify"
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { genesis: { type: "string" }, key: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        genesis: { type: "string" },
+        key: { type: "string" },
+        "passphrase-file": { type: "string" },
+        "x25519-secret-file": { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (error) {
     console.error(`${name}: ${(error as Error).message}\n${PACKAGE_USAGE}`);
@@ -94,6 +114,18 @@ export async function verifyPackageCommand(argv: string[], name = "lucid-verify"
     console.error(`${name}: --key must be 32 bytes as 64 hex characters or base64`);
     return 2;
   }
+  const given = [args.values.key, args.values["passphrase-file"], args.values["x25519-secret-file"]].filter((v) => v !== undefined);
+  if (given.length > 1) {
+    console.error(`${name}: give one of --key, --passphrase-file and --x25519-secret-file`);
+    return 2;
+  }
+  let secret: RecipientSecret | undefined;
+  try {
+    secret = readSecret(args.values["passphrase-file"], args.values["x25519-secret-file"]);
+  } catch (error) {
+    console.error(`${name}: ${(error as Error).message}`);
+    return 2;
+  }
   let source;
   try {
     source = fileSource(file);
@@ -111,8 +143,23 @@ export async function verifyPackageCommand(argv: string[], name = "lucid-verify"
       hashRange: (offset, size) => source.hashRange(offset, size),
       onCheck: print,
     });
-    if (result.ok && key) {
-      const playback = await playAll(source, result.info.session.id, result.info.manifest.chunks, key);
+    let dataKey = key;
+    if (result.ok && secret) {
+      try {
+        const opened = await openPackageKey(source, await listTar(source), result.info.session.id, secret);
+        dataKey = opened.key;
+        const check = { step: "key share", ok: true, message: `the data key opened from share ${opened.shareId} ("${opened.label}")` };
+        result.checks.push(check);
+        print(check);
+      } catch (error) {
+        if (!(error instanceof NoShareOpens)) throw error;
+        if (json) console.log(JSON.stringify({ ...result, ok: false, failure: { step: "key share", ok: false, message: error.message } }, null, 2));
+        else console.error(`${name}: no key: ${error.message}`);
+        return EXIT_NO_SHARE;
+      }
+    }
+    if (result.ok && dataKey) {
+      const playback = await playAll(source, result.info.session.id, result.info.manifest.chunks, dataKey);
       result.checks.push(playback);
       print(playback);
       if (!playback.ok) {
@@ -126,6 +173,30 @@ export async function verifyPackageCommand(argv: string[], name = "lucid-verify"
   } finally {
     source.close();
   }
+}
+
+/** The recipient's secret from the file named (read whole, never from argv). */
+function readSecret(passphraseFile: string | undefined, secretFile: string | undefined): RecipientSecret | undefined {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (error) {
+      throw new Error(`cannot read the ${what} file ${path}: ${(error as Error).message}`);
+    }
+  };
+  if (passphraseFile !== undefined) {
+    const passphrase = passphraseFromFile(read(passphraseFile, "passphrase"));
+    if (!passphrase) throw new Error(`the passphrase file ${passphraseFile} is empty`);
+    return { passphrase };
+  }
+  if (secretFile !== undefined) {
+    try {
+      return { secretKey: parseX25519SecretKey(read(secretFile, "X25519 secret")) };
+    } catch (error) {
+      throw new Error(`${secretFile}: ${(error as Error).message}`);
+    }
+  }
+  return undefined;
 }
 
 function report(result: { ok: boolean; checks: Check[]; failure?: Check; genesisHash?: string }, json: boolean, name: string): number {

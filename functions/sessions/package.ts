@@ -5,7 +5,7 @@ import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
 import { producerSetOf } from "../../shared/chain/block.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
-import { chunkPath, HEADERS_PER_FILE, headersPath, PACKAGE_FORMAT, PACKAGE_VERSION, PATHS } from "../../shared/package/format.ts";
+import { chunkPath, HEADERS_PER_FILE, headersPath, keySharePath, PACKAGE_FORMAT, PACKAGE_VERSION, PATHS } from "../../shared/package/format.ts";
 import { tarPieces, type TarEntry } from "../../shared/package/tar.ts";
 import { chunkLeafHashes, type Manifest } from "../../shared/session.ts";
 import { chainStub } from "../chain/index.ts";
@@ -53,6 +53,8 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   const genesis = await callDurableObject("ChainDO", "blockByHeight", () => chain.blockByHeight(0));
   const events = await callSession("events", () => stub.events(actor));
   const audit = await auditEntries(c, id);
+  // Every share of the data key, as stored: wrapped envelopes only, the plaintext key stays here.
+  const shares = await callSession("shares", () => stub.shares(actor));
   const top = Math.max(anchor.block.header.height, anchor.tron?.headers.at(-1)?.header.height ?? 0, ...interim.map((a) => a.block.header.height));
 
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 1));
@@ -84,6 +86,7 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
     };
     yield { name: PATHS.audit, kind: "file", bytes: json(audit) };
     yield { name: PATHS.keysDir, kind: "dir" };
+    for (const share of shares) yield { name: keySharePath(share.id), kind: "file", bytes: json(share.share) };
     const verifier = await verifierPage(c.env);
     if (verifier) yield { name: PATHS.verifier, kind: "file", bytes: verifier };
     const store = chunkStoreFor(c.env);

@@ -19,7 +19,9 @@ import { manifestSchema } from "../session.ts";
  *   proofs.json                 each chunk's RFC 9162 inclusion proof in the session tree
  *   log/events.json             the session's event log
  *   log/audit.json              audit entries about the session
- *   keys/                       wrapped data keys for named recipients (empty until a share is made)
+ *   keys/                       the directory of the session's key shares
+ *   keys/<shareId>.json         one per share of the data key: the `lucid-key-share` envelope as stored
+ *                               (shared/recording/key-share.ts), never the plaintext key
  *   verify.html                 the standalone verifier and player (when the server has it built)
  *   chunks/NNNNNN.bin           the encrypted chunks as stored, NNNNNN = the chunk index
  */
@@ -44,6 +46,7 @@ export const PATHS = {
 
 const pad6 = (n: number) => String(n).padStart(6, "0");
 export const headersPath = (firstHeight: number) => `${PATHS.headersDir}${pad6(firstHeight)}.json`;
+export const keySharePath = (shareId: string) => `${PATHS.keysDir}${shareId}.json`;
 export const chunkPath = (index: number) => `${PATHS.chunksDir}${pad6(index)}.bin`;
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);

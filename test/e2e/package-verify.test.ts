@@ -5,6 +5,10 @@
 // link for one flipped byte in a chunk, a proof, a header and the producer set, for a forged producer,
 // and for another deployment's genesis. Then the same in Chromium with the verify.html the package carries,
 // opened from file:// with the network off: every check shown, frames equal to the decoder's, seek.
+// A recipient without the data key opens it from the package's key shares with a passphrase file or an
+// X25519 secret file (the CLI and `lucid verify`), or the page's passphrase field; a wrong one exits 3.
+import { x25519 } from "@noble/curves/ed25519.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { sign } from "hono/jwt";
 import type { Page } from "playwright-core";
 import { spawnSync } from "node:child_process";
@@ -32,6 +36,8 @@ let workerd: WorkerdProcess | undefined;
 let pkg = new Uint8Array();
 let genesisHash = "";
 let dataKey = "";
+const passphrase = "a passphrase only the recipient knows";
+const recipient = x25519.keygen();
 const recording = makeRecording({ width: 96, height: 64, chunks: 3, framesPerChunk: 3, startMs: Date.now() - 60_000, stepMs: 500 });
 
 async function api<T>(path: string, token: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -72,6 +78,9 @@ beforeAll(async () => {
     async () => ((state = (await api<{ state: string }>(`/sessions/${session.id}`, owner)).state), state === "completed"),
     { intervalMs: 200, timeoutMs: 60_000, detail: () => `the session stayed ${state}` },
   );
+  for (const to of [{ kind: "passphrase", passphrase }, { kind: "x25519", publicKey: bytesToHex(recipient.publicKey) }]) {
+    await api(`/sessions/${session.id}/shares`, owner, { body: { label: `recipient (${to.kind})`, recipient: to } });
+  }
   const download = await fetch(`${base}/api/v1/sessions/${session.id}/package`, { headers: { Authorization: `Bearer ${owner}` } });
   expect(download.status).toBe(200);
   pkg = new Uint8Array(await download.arrayBuffer());
@@ -140,6 +149,56 @@ describe("lucid-verify.mjs, alone with a package, on the system's Node", () => {
   });
 });
 
+describe("a recipient with a key share instead of the data key", () => {
+  /** A secret written to a file in the lone directory (secrets are read from files, never argv). */
+  const secretFile = (text: string) => {
+    const name = `secret-${crypto.randomUUID()}`;
+    writeFileSync(join(outside, name), text, { mode: 0o600 });
+    return name;
+  };
+
+  it("lucid-verify.mjs opens the key with a passphrase file and decodes every frame", () => {
+    const run = verify(pkg, "--genesis", genesisHash, "--passphrase-file", secretFile(`${passphrase}\n`));
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/ok   key share: the data key opened from share [0-9a-f-]{36} \("recipient \(passphrase\)"\)/);
+    expect(run.stdout).toContain("ok   playback: 3 chunks decrypt and decode with the key: 9 frames");
+  });
+
+  it("and with an X25519 secret key file", () => {
+    const run = verify(pkg, "--genesis", genesisHash, "--x25519-secret-file", secretFile(bytesToHex(recipient.secretKey)));
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('("recipient (x25519)")');
+    expect(run.stdout).toContain("ok   playback: 3 chunks decrypt and decode with the key: 9 frames");
+  });
+
+  it("a wrong passphrase or secret key exits 3 with a clear error, after the checks", () => {
+    const wrong = verify(pkg, "--genesis", genesisHash, "--passphrase-file", secretFile("not the passphrase at all"));
+    expect(wrong.status, wrong.stdout + wrong.stderr).toBe(3);
+    expect(wrong.stdout).toContain("ok   chunks: 3 chunks");
+    expect(wrong.stdout).not.toContain("playback");
+    expect(wrong.stderr).toContain("lucid-verify: no key: the passphrase opens none of the package's 1 passphrase share (wrong passphrase?)");
+    const other = verify(pkg, "--genesis", genesisHash, "--x25519-secret-file", secretFile(bytesToHex(x25519.keygen().secretKey)));
+    expect(other.status).toBe(3);
+    expect(other.stderr).toContain("the X25519 key opens none of the package's 1 X25519 key share");
+    // Usage errors stay 2: a missing file, a malformed secret, two ways to the key at once.
+    expect(verify(pkg, "--passphrase-file", "no-such-file").status).toBe(2);
+    expect(verify(pkg, "--x25519-secret-file", secretFile("not a key")).status).toBe(2);
+    expect(verify(pkg, "--key", dataKey, "--passphrase-file", secretFile(passphrase)).status).toBe(2);
+  });
+
+  it("`lucid verify` takes the same files", () => {
+    const file = join(outside, `lucid-${crypto.randomUUID()}.tar`);
+    writeFileSync(file, pkg);
+    const lucid = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "scripts", "lucid.ts"), "verify", file, "--genesis", genesisHash, ...args], { encoding: "utf8" });
+    const ok = lucid("--passphrase-file", join(outside, secretFile(passphrase)));
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("ok   playback: 3 chunks decrypt and decode with the key: 9 frames");
+    const wrong = lucid("--passphrase-file", join(outside, secretFile("a wrong passphrase here")));
+    expect(wrong.status).toBe(3);
+    expect(wrong.stderr).toContain("lucid verify: no key:");
+  });
+});
+
 describe("verify.html from the package, in Chromium from file:// with the network off", () => {
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Page;
@@ -162,10 +221,11 @@ describe("verify.html from the package, in Chromium from file:// with the networ
     await browser?.close();
   });
 
-  async function open(bytes: Uint8Array, genesis: string, key = "") {
+  async function open(bytes: Uint8Array, genesis: string, key = "", secret = "") {
     const file = join(outside, `browser-${crypto.randomUUID()}.tar`);
     writeFileSync(file, bytes);
     await page.fill("#key", key);
+    await page.fill("#passphrase", secret);
     await page.fill("#genesis", genesis);
     await page.setInputFiles("#package", file);
     await page.locator('#result[data-ok="true"], #result[data-ok="false"]').waitFor({ timeout: 20_000 });
@@ -196,6 +256,20 @@ describe("verify.html from the package, in Chromium from file:// with the networ
       input.dispatchEvent(new Event("input"));
     }, target);
     await expectFrame(target);
+    expect(requests).toEqual([]);
+  });
+
+  it("opens the data key from the package's share with the passphrase field and plays the decoder's frame", async () => {
+    await open(pkg, genesisHash, "", passphrase);
+    expect(await page.locator("#result").getAttribute("data-ok")).toBe("true");
+    await page.locator('#key-status[data-ok="true"]').waitFor({ timeout: 30_000 });
+    await expectFrame(frames[0]!.epochMs);
+    // A wrong passphrase: a clear message and no player.
+    await open(pkg, genesisHash, "", "not the recipient's passphrase");
+    await page.locator('#key-status[data-ok="false"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator("#key-status").textContent()).toContain("opens none of the package's 1 passphrase share");
+    expect(await page.locator("#player").isHidden()).toBe(true);
+    await page.fill("#passphrase", "");
     expect(requests).toEqual([]);
   });
 

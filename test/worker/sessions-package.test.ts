@@ -2,9 +2,15 @@
 // stream and checked offline by shared/package/verify.ts against the chain's genesis hash; every
 // link attacked once (a chunk, a proof, a block header, the producer set, a forged producer, another
 // deployment's genesis) is named.
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { genesisHeader } from "../../shared/chain/block.ts";
+import { chunkAad } from "../../shared/chunk.ts";
+import { packageInfo } from "../../shared/package/format.ts";
+import { fromBase64, unwrapKeyShare, type KeyShare } from "../../shared/recording/key-share.ts";
 import { bytesSource, listTar } from "../../shared/package/tar.ts";
 import { verifyPackage, type PackageResult } from "../../shared/package/verify.ts";
 import { api } from "./helpers.ts";
@@ -15,13 +21,23 @@ const chain = env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
 let sessionId = "";
 let pkg = new Uint8Array();
 let genesisHash = "";
+const plain0 = chunkBytes(0, 5000);
+const nonce0 = new Uint8Array(24).fill(0xab);
+const auditor = x25519.keygen();
+const passphrase = "the court's long passphrase";
+const shareIds: string[] = [];
 
+const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
 const failedAt = (result: PackageResult) => (result.ok ? "ok" : result.failure.step);
 
 beforeAll(async () => {
   const s = await recordingSession("pk-owner", "pk-node");
   sessionId = s.id;
-  for (let i = 0; i < 3; i++) expect((await putChunk(s.id, i, chunkBytes(i, 5000 + i), "pk-node")).status).toBe(201);
+  // Chunk 0 is really sealed with the session's data key (the upload helpers' nonce), so a share can be shown to open it.
+  const key = fromBase64(((await (await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("pk-owner") })).json()) as { key: string }).key);
+  const sealed0 = xchacha20poly1305(key, nonce0, chunkAad(s.id, 0)).encrypt(plain0);
+  expect((await putChunk(s.id, 0, sealed0, "pk-node")).status).toBe(201);
+  for (let i = 1; i < 3; i++) expect((await putChunk(s.id, i, chunkBytes(i, 5000 + i), "pk-node")).status).toBe(201);
   // Before the anchor: nothing to pack yet.
   await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("pk-owner") });
   expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
@@ -39,6 +55,12 @@ beforeAll(async () => {
     await runDurableObjectAlarm(chain);
   }
   expect(await settle(s.id, (st) => st === "completed")).toBe("completed");
+  const headers = { ...(await userHeaders("pk-owner")), "Content-Type": "application/json" };
+  for (const recipient of [{ kind: "x25519", publicKey: bytesToHex(auditor.publicKey) }, { kind: "passphrase", passphrase }]) {
+    const made = await api(`/api/v1/sessions/${s.id}/shares`, { method: "POST", headers, body: JSON.stringify({ label: `for ${recipient.kind}`, recipient }) });
+    expect(made.status).toBe(201);
+    shareIds.push(((await made.json()) as { id: string }).id);
+  }
   const res = await api(`/api/v1/sessions/${s.id}/package`, { headers: await userHeaders("pk-owner") });
   expect(res.status).toBe(200);
   expect(res.headers.get("Content-Type")).toBe("application/x-tar");
@@ -65,6 +87,27 @@ describe("GET /api/v1/sessions/{id}/package", () => {
     // The stats route shows the trust root.
     const stats = await (await api("/api/v1/chain/stats")).json<{ genesisHash: string }>();
     expect(stats.genesisHash).toBe(genesisHash);
+  });
+
+  it("carries every share's stored envelope under keys/, one of which opens chunk 0", async () => {
+    const members = await listTar(bytesSource(pkg));
+    const text = (name: string) => {
+      const m = members.find((x) => x.name === name)!;
+      return new TextDecoder().decode(pkg.slice(m.offset, m.offset + m.size));
+    };
+    expect(members.filter((m) => m.name.startsWith("keys/")).map((m) => m.name).sort()).toEqual(["keys/", ...shareIds.map((id) => `keys/${id}.json`)].sort());
+    const listed = ((await (await api(`/api/v1/sessions/${sessionId}/shares`, { headers: await userHeaders("pk-owner") })).json()) as { items: { id: string; share: KeyShare }[] }).items;
+    const envelopes = shareIds.map((id) => JSON.parse(text(`keys/${id}.json`)) as KeyShare);
+    // The envelope as stored, nothing else: no plaintext key anywhere in the package's metadata.
+    expect(envelopes).toEqual(shareIds.map((id) => listed.find((l) => l.id === id)!.share));
+    const [byKey, byPass] = envelopes;
+    const manifest = packageInfo.parse(JSON.parse(text("lucid-package.json"))).manifest;
+    const chunk0 = members.find((m) => m.name === "chunks/000000.bin")!;
+    const sealed = pkg.slice(chunk0.offset, chunk0.offset + chunk0.size);
+    for (const key of [await unwrapKeyShare(byPass, { passphrase }), await unwrapKeyShare(byKey, { secretKey: auditor.secretKey })]) {
+      expect(xchacha20poly1305(key, fromHex(manifest.chunks[0]!.nonce), chunkAad(sessionId, 0)).decrypt(sealed)).toEqual(plain0);
+    }
+    await expect(unwrapKeyShare(byPass, { passphrase: "not the court's passphrase" })).rejects.toThrow(/does not open/);
   });
 
   it("names the broken link for one flipped byte in a chunk, a proof, a header and the producer set", async () => {

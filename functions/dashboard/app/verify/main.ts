@@ -1,11 +1,13 @@
 /**
  * The standalone verifier and player (verify.html, docs/package.md): one self-contained page, no
  * network. Opens a recording package from disk, runs the same checks as lucid-verify.mjs
- * (shared/package/verify.ts) and shows each; given the data key, plays the recording with seek
+ * (shared/package/verify.ts) and shows each; given the data key, or the passphrase / X25519 secret key
+ * one of the package's key shares was made for (shared/package/keys.ts), plays the recording with seek
  * (the dashboard's decoder and canvas approach). Built by scripts/build-verifier.mjs.
  */
 import { bgrToRgba, decodeRecording } from "../../../../shared/recording/index.ts";
 import { chunkPath } from "../../../../shared/package/format.ts";
+import { openPackageKey, parseX25519SecretKey, type RecipientSecret } from "../../../../shared/package/keys.ts";
 import { listTar, type ByteSource, type TarMember } from "../../../../shared/package/tar.ts";
 import { verifyPackage, type PackageResult } from "../../../../shared/package/verify.ts";
 import type { ManifestChunk } from "../../../../shared/session.ts";
@@ -15,6 +17,9 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const fileInput = $<HTMLInputElement>("package");
 const genesisInput = $<HTMLInputElement>("genesis");
 const keyInput = $<HTMLInputElement>("key");
+const passphraseInput = $<HTMLInputElement>("passphrase");
+const secretInput = $<HTMLInputElement>("x25519-secret");
+const keyStatus = $<HTMLParagraphElement>("key-status");
 const checksList = $<HTMLOListElement>("checks");
 const result = $<HTMLParagraphElement>("result");
 const player = $<HTMLElement>("player");
@@ -39,6 +44,8 @@ async function verify(): Promise<void> {
   verified = null;
   player.hidden = true;
   checksList.replaceChildren();
+  keyStatus.textContent = "";
+  keyStatus.dataset.ok = "";
   result.textContent = "Checking…";
   result.dataset.ok = "";
   const genesis = genesisInput.value.trim() || undefined;
@@ -66,7 +73,7 @@ async function verify(): Promise<void> {
     : `FAILED at ${outcome.failure.step}: ${outcome.failure.message}`;
   if (outcome.ok) {
     verified = outcome;
-    if (keyInput.value.trim()) await openPlayer();
+    await openPlayer();
   }
 }
 
@@ -89,17 +96,49 @@ function parseKey(text: string): Uint8Array {
   return bytes;
 }
 
+/** The secret given for the package's key shares, if any (the data key field wins). */
+function recipientSecret(): RecipientSecret | null {
+  if (passphraseInput.value) return { passphrase: passphraseInput.value };
+  if (secretInput.value.trim()) return { secretKey: parseX25519SecretKey(secretInput.value) };
+  return null;
+}
+
 async function openPlayer(): Promise<void> {
   if (!verified || !file) return;
+  const mine = run;
   playError.textContent = "";
+  keyStatus.textContent = "";
+  keyStatus.dataset.ok = "";
   try {
     const manifest = verified.info.manifest;
     const source = fileSource(file);
+    const members = await listTar(source);
+    let key: Uint8Array;
+    if (keyInput.value.trim()) key = parseKey(keyInput.value);
+    else {
+      try {
+        const secret = recipientSecret();
+        if (!secret) return;
+        keyStatus.textContent = "Opening the data key from the package's key shares…";
+        key = (await openPackageKey(source, members, verified.info.session.id, secret)).key;
+      } catch (error) {
+        if (mine === run) {
+          current = null;
+          player.hidden = true;
+          keyStatus.textContent = `No key: ${(error as Error).message}`;
+          keyStatus.dataset.ok = "false";
+        }
+        return;
+      }
+      if (mine !== run) return;
+      keyStatus.textContent = "The data key opened from the package's key share.";
+      keyStatus.dataset.ok = "true";
+    }
     current = {
       sessionId: verified.info.session.id,
       chunks: [...manifest.chunks].sort((a, b) => a.index - b.index),
-      members: new Map((await listTar(source)).map((m) => [m.name, m])),
-      key: parseKey(keyInput.value),
+      members: new Map(members.map((m) => [m.name, m])),
+      key,
       cache: new Map(),
     };
     const first = current.chunks[0]!;
@@ -173,7 +212,7 @@ playButton.addEventListener("click", () => {
   }, 100);
 });
 seek.addEventListener("input", () => void show(Number(seek.value)));
-keyInput.addEventListener("change", () => void openPlayer());
+for (const input of [keyInput, passphraseInput, secretInput]) input.addEventListener("change", () => void openPlayer());
 genesisInput.addEventListener("change", () => void verify());
 fileInput.addEventListener("change", () => {
   file = fileInput.files?.[0] ?? null;
