@@ -164,11 +164,20 @@ try {
       else if (frame.type === "commands") frame.commands.forEach(onCommand);
     });
     // `batches: true`, as lucid-agent's hello says: the replay comes in `commands` frames.
-    agent.send({ type: "hello", protocol: 1, agentVersion: "bench", servers: [{ serverId: desktop.server.id, state: "listening" }], ...(BATCHES ? { batches: true } : {}) });
+    agent.send({
+      type: "hello",
+      protocol: 1,
+      agentVersion: "bench",
+      servers: [{ serverId: desktop.server.id, state: "listening" }],
+      ...(BATCHES ? { batches: true } : {}),
+    });
     while (acked < count) await new Promise((r) => setTimeout(r, 2));
     const ackedAt = performance.now();
     while ((await pending()) > 0) await new Promise((r) => setTimeout(r, 10));
-    if (process.env.BENCH_VERBOSE) console.log(`  commands received and acked after ${(ackedAt - started).toFixed(0)} ms, settled after ${(performance.now() - started).toFixed(0)} ms, ${batches} ack frames`);
+    if (process.env.BENCH_VERBOSE)
+      console.log(
+        `  commands received and acked after ${(ackedAt - started).toFixed(0)} ms, settled after ${(performance.now() - started).toFixed(0)} ms, ${batches} ack frames`,
+      );
     const seconds = (performance.now() - started) / 1000;
     return { rate: count / seconds, seconds };
   }
@@ -203,7 +212,14 @@ const config :Workerd.Config = (
   stops.push(echo.stop);
   await waitForHttp(`http://127.0.0.1:${echoPort}/`, 20_000, true);
   // Frames the size of a notify command, sent as a burst like the replay.
-  const sample = JSON.stringify({ type: "command", id: "cmd_0123456789abcdef01234567", seq: 1, attempt: 2, issuedAt: Date.now(), command: { kind: "server.notify", serverId: desktop.server.id, level: "info", message: "bench message 1000" } });
+  const sample = JSON.stringify({
+    type: "command",
+    id: "cmd_0123456789abcdef01234567",
+    seq: 1,
+    attempt: 2,
+    issuedAt: Date.now(),
+    command: { kind: "server.notify", serverId: desktop.server.id, level: "info", message: "bench message 1000" },
+  });
   async function echoRun(count) {
     const socket = openSocket(`ws://127.0.0.1:${echoPort}/`);
     await socket.opened;
@@ -222,7 +238,9 @@ const config :Workerd.Config = (
   console.log(
     `agent-channel: ${COMMANDS} commands replayed, signed-acked and settled in ${measured.seconds.toFixed(2)} s ` +
       `(${measured.rate.toFixed(0)} cmd/s, ${BATCHES ? "batched replay" : "one frame per command"}); bare echo of ${COMMANDS} frames in ${baseline.seconds.toFixed(3)} s (${baseline.rate.toFixed(0)} msgs/s); ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
   );
   console.log(
     `BENCH agent-channel ours=${measured.rate.toFixed(0)} baseline=${baseline.rate.toFixed(0)} ratio=${(measured.rate / baseline.rate).toFixed(3)} unit=cmd/s load=${loadavg()[0].toFixed(2)}`,

@@ -64,12 +64,15 @@ async function record(display, poll) {
   const dir = join(out, "chunks");
   let bytes = 0;
   let last = null;
-  const metas = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  const metas = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
   for (const name of metas) {
     const meta = JSON.parse(readFileSync(join(dir, name), "utf8"));
     const sealed = readFileSync(join(dir, name.replace(".json", ".bin")));
     bytes += statSync(join(dir, name.replace(".json", ".bin"))).size;
-    if (name === metas.at(-1)) for (const f of decodeRecording(openChunk(sealed, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) last = f.pixels;
+    if (name === metas.at(-1))
+      for (const f of decodeRecording(openChunk(sealed, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) last = f.pixels;
   }
   const screen = ScreenCapture.openX11(display, { damage: false });
   const whole = await screen.next({ keyframe: true, tileSize: 64 });
@@ -79,7 +82,9 @@ async function record(display, poll) {
   const cpuPerMin = (cpu1 - cpu0) / minutes;
   const mbPerHour = bytes / 1e6 / (minutes / 60);
   const load = loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : loadavg()[0].toFixed(1);
-  console.error(`${poll ? "poll  " : "damage"}: ${cpuPerMin.toFixed(3)} CPU-s/min, ${mbPerHour.toFixed(1)} MB/h, ${metas.length} chunks, last frame ${exact ? "equals" : "DIFFERS FROM"} the screen, load ${load}`);
+  console.error(
+    `${poll ? "poll  " : "damage"}: ${cpuPerMin.toFixed(3)} CPU-s/min, ${mbPerHour.toFixed(1)} MB/h, ${metas.length} chunks, last frame ${exact ? "equals" : "DIFFERS FROM"} the screen, load ${load}`,
+  );
   if (!exact) throw new Error(`${poll ? "poll" : "damage"}: the decoded last frame differs from the screen`);
   return { cpuPerMin, mbPerHour, load, chunks: metas.length };
 }

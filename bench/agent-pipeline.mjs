@@ -16,23 +16,33 @@ const LEVEL = 3;
 
 /** ~10 MB of office-like recording stream: a 1080p keyframe, then deltas of typed text and window changes. */
 function officeStream(seed) {
-  const W = 1920, H = 1080;
+  const W = 1920,
+    H = 1080;
   const pixels = new Uint8Array(W * H * 3);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const i = (y * W + x) * 3;
-    pixels[i] = 90 + ((x + y) >> 4); pixels[i + 1] = 60 + (y >> 3); pixels[i + 2] = 40 + (x >> 4);
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const i = (y * W + x) * 3;
+      pixels[i] = 90 + ((x + y) >> 4);
+      pixels[i + 1] = 60 + (y >> 3);
+      pixels[i + 2] = 40 + (x >> 4);
+    }
   for (let y = 150; y < 850; y++) pixels.fill(255, (y * W + 200) * 3, (y * W + 1300) * 3);
   const enc = new RecordingEncoder({ startEpochMs: 0 });
   let frame = { width: W, height: H, pixels };
   let s = seed;
   for (let n = 0; enc.bytes().length < 10 * 1024 * 1024 && n < 4000; n++) {
     const next = frame.pixels.slice();
-    const wx = 200 + (n * 37) % 1000, wy = 150 + (n * 53) % 650, w = 40 + (n % 7) * 60, h = 20 + (n % 5) * 40;
-    for (let y = wy; y < Math.min(wy + h, H); y++) for (let x = wx; x < Math.min(wx + w, W); x++) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      if ((s & 7) === 0) next.fill(30, (y * W + x) * 3, (y * W + x) * 3 + 3);
-    }
+    const wx = 200 + ((n * 37) % 1000),
+      wy = 150 + ((n * 53) % 650),
+      w = 40 + (n % 7) * 60,
+      h = 20 + (n % 5) * 40;
+    for (let y = wy; y < Math.min(wy + h, H); y++)
+      for (let x = wx; x < Math.min(wx + w, W); x++) {
+        s ^= s << 13;
+        s ^= s >>> 17;
+        s ^= s << 5;
+        if ((s & 7) === 0) next.fill(30, (y * W + x) * 3, (y * W + x) * 3 + 3);
+      }
     frame = { ...frame, pixels: next };
     enc.add(frame, n * 100);
   }
@@ -88,9 +98,18 @@ const keep = (name, m) => {
   stageCpu[name] = Math.min(stageCpu[name], m.cpuPerMb);
 };
 for (let round = 0; round < Number(process.env.BENCH_ROUNDS ?? 5); round++) {
-  keep("zstd", rate((xs) => xs.forEach((p) => zstdCompressSync(p, level)), plains));
-  keep("encrypt", rate((xs) => xs.forEach((c) => xchachaEncrypt(key, nonce, Uint8Array.of(0), c)), compressed));
-  keep("sha256", rate((xs) => xs.forEach((c) => createHash("sha256").update(c).digest()), sealed));
+  keep(
+    "zstd",
+    rate((xs) => xs.forEach((p) => zstdCompressSync(p, level)), plains),
+  );
+  keep(
+    "encrypt",
+    rate((xs) => xs.forEach((c) => xchachaEncrypt(key, nonce, Uint8Array.of(0), c)), compressed),
+  );
+  keep(
+    "sha256",
+    rate((xs) => xs.forEach((c) => createHash("sha256").update(c).digest()), sealed),
+  );
   const pipeline = await pipelineRate();
   ours = Math.max(ours, pipeline.rate);
   oursCpu = Math.min(oursCpu, pipeline.cpuPerMb);
@@ -99,6 +118,11 @@ await pool.close();
 const slowest = Math.min(...Object.values(stages));
 const slowestName = Object.keys(stages).find((k) => stages[k] === slowest);
 const ratio = compressed.reduce((n, c) => n + c.length, 0) / (mb * 1e6);
-report("pipeline", ours, slowest, "MB/s",
+report(
+  "pipeline",
+  ours,
+  slowest,
+  "MB/s",
   `stages=zstd:${stages.zstd.toFixed(0)},encrypt:${stages.encrypt.toFixed(0)},sha256:${stages.sha256.toFixed(0)} chunk_mb=${(plains[0].length / 1e6).toFixed(1)} zstd_ratio=${(1 / ratio).toFixed(1)}x ` +
-    `cpu_ratio=${(stageCpu[slowestName] / oursCpu).toFixed(3)} load=${loadavg()[0].toFixed(1)}`);
+    `cpu_ratio=${(stageCpu[slowestName] / oursCpu).toFixed(3)} load=${loadavg()[0].toFixed(1)}`,
+);

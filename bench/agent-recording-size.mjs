@@ -24,11 +24,17 @@ try {
   workload.start();
   const capture = ScreenCapture.openX11(xvfb.display);
   const sampler = ScreenCapture.openX11(xvfb.display, { damage: false });
-  let sealedBytes = 0, chunks = 0, parts = null, partBytes = 0, chunkStart = 0, baselineBytes = 0, samples = 0;
+  let sealedBytes = 0,
+    chunks = 0,
+    parts = null,
+    partBytes = 0,
+    chunkStart = 0,
+    baselineBytes = 0,
+    samples = 0;
   const cut = () => {
     const plain = new Uint8Array(partBytes);
     let o = 0;
-    for (const p of parts) plain.set(p, o), (o += p.length);
+    for (const p of parts) (plain.set(p, o), (o += p.length));
     const sealed = sealChunk({ plain, sessionId: "bench", index: chunks, key, zstdLevel: 3 });
     if (chunks === 0) [...decodeRecording(openChunk(sealed.ciphertext, sealed.nonce, "bench", 0, key))]; // it decodes
     sealedBytes += sealed.ciphertext.length;
@@ -41,7 +47,7 @@ try {
     const t = n * (1000 / FPS);
     const result = await capture.next({ keyframe: parts === null, tileSize: 64 });
     if (result.type !== "none") {
-      if (!parts) (parts = [encodeStreamHeader(64, 0)]), (partBytes = 16), (chunkStart = t);
+      if (!parts) ((parts = [encodeStreamHeader(64, 0)]), (partBytes = 16), (chunkStart = t));
       const record = encodeRecord(RecordType[result.type], t, result.body);
       parts.push(record);
       partBytes += record.length;

@@ -18,16 +18,19 @@ const GH = 18;
 
 function fill(w, h, b, g, r) {
   const out = new Uint8Array(w * h * 4);
-  for (let i = 0; i < out.length; i += 4) (out[i] = b), (out[i + 1] = g), (out[i + 2] = r);
+  for (let i = 0; i < out.length; i += 4) ((out[i] = b), (out[i + 1] = g), (out[i + 2] = r));
   return out;
 }
 
 function wallpaper() {
   const out = new Uint8Array(W * H * 4);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const i = (y * W + x) * 4;
-    out[i] = 90 + ((x + y) >> 4); out[i + 1] = 60 + (y >> 3); out[i + 2] = 40 + (x >> 4);
-  }
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const i = (y * W + x) * 4;
+      out[i] = 90 + ((x + y) >> 4);
+      out[i + 1] = 60 + (y >> 3);
+      out[i + 2] = 40 + (x >> 4);
+    }
   return out;
 }
 
@@ -35,11 +38,14 @@ function wallpaper() {
 const GLYPHS = Array.from({ length: 96 }, (_, c) => {
   const bits = new Uint8Array(GW * GH);
   if (c === 0) return bits; // space
-  let s = (c + 1) * 2654435761 >>> 0;
-  for (let y = 3; y < 15; y++) for (let x = 1; x < 8; x++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    if ((s & 3) === 0) bits[y * GW + x] = 1;
-  }
+  let s = ((c + 1) * 2654435761) >>> 0;
+  for (let y = 3; y < 15; y++)
+    for (let x = 1; x < 8; x++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      if ((s & 3) === 0) bits[y * GW + x] = 1;
+    }
   return bits;
 });
 
@@ -47,20 +53,28 @@ const GLYPHS = Array.from({ length: 96 }, (_, c) => {
 function text(buf, bw, x, y, str, ink = [30, 30, 30], paper = [255, 255, 255]) {
   for (let k = 0; k < str.length; k++) {
     const g = GLYPHS[(str.charCodeAt(k) - 32) & 95];
-    for (let gy = 0; gy < GH; gy++) for (let gx = 0; gx < GW; gx++) {
-      const i = ((y + gy) * bw + x + k * GW + gx) * 4;
-      const c = g[gy * GW + gx] ? ink : paper;
-      buf[i] = c[0]; buf[i + 1] = c[1]; buf[i + 2] = c[2];
-    }
+    for (let gy = 0; gy < GH; gy++)
+      for (let gx = 0; gx < GW; gx++) {
+        const i = ((y + gy) * bw + x + k * GW + gx) * 4;
+        const c = g[gy * GW + gx] ? ink : paper;
+        buf[i] = c[0];
+        buf[i + 1] = c[1];
+        buf[i + 2] = c[2];
+      }
   }
 }
 
-const WORDS = "the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three".split(" ");
+const WORDS =
+  "the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three".split(
+    " ",
+  );
 function words(seed, n) {
-  let s = seed * 2246822519 >>> 0 || 1;
+  let s = (seed * 2246822519) >>> 0 || 1;
   let out = "";
   while (out.length < n) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     out += WORDS[(s >>> 0) % WORDS.length] + " ";
   }
   return out.slice(0, n);
@@ -110,7 +124,8 @@ export class OfficeWorkload {
     const { x, y, w, h } = READER;
     const buf = fill(w, h, 250, 250, 250);
     text(buf, w, 40, 30, `Page ${this.page + 1}`, [20, 20, 120], [250, 250, 250]);
-    for (let line = 0; line < 44; line++) text(buf, w, 40, 70 + line * 18, words(this.page * 100 + line, 80), [30, 30, 30], [250, 250, 250]);
+    for (let line = 0; line < 44; line++)
+      text(buf, w, 40, 70 + line * 18, words(this.page * 100 + line, 80), [30, 30, 30], [250, 250, 250]);
     this.put(x, y, w, h, buf);
   }
 
@@ -125,11 +140,21 @@ export class OfficeWorkload {
   }
 
   top(ms) {
-    const w = TERM.w - 20, h = 12 * GH;
+    const w = TERM.w - 20,
+      h = 12 * GH;
     const buf = fill(w, h, 20, 20, 20);
     const n = Math.floor(ms / 3000);
-    const green = [80, 220, 80], dark = [20, 20, 20];
-    text(buf, w, 0, 0, `top - up 3 days, load average: ${(0.5 + (n % 7) / 10).toFixed(2)}, ${(0.4 + (n % 5) / 10).toFixed(2)}`, green, dark);
+    const green = [80, 220, 80],
+      dark = [20, 20, 20];
+    text(
+      buf,
+      w,
+      0,
+      0,
+      `top - up 3 days, load average: ${(0.5 + (n % 7) / 10).toFixed(2)}, ${(0.4 + (n % 5) / 10).toFixed(2)}`,
+      green,
+      dark,
+    );
     text(buf, w, 0, GH, "  PID USER      %CPU %MEM     TIME+ COMMAND", green, dark);
     for (let r = 0; r < 10; r++) {
       const cpu = ((n * 7 + r * 13) % 97) / 3;
@@ -140,14 +165,16 @@ export class OfficeWorkload {
   }
 
   caret(on) {
-    const col = this.typed % EDITOR.cols, row = Math.floor(this.typed / EDITOR.cols) % EDITOR.rows;
+    const col = this.typed % EDITOR.cols,
+      row = Math.floor(this.typed / EDITOR.cols) % EDITOR.rows;
     const c = on ? 0 : 255;
     this.put(EDITOR.x + 10 + col * GW, EDITOR.y + 10 + row * 20, 2, GH, fill(2, GH, c, c, c));
   }
 
   type() {
     this.caret(false);
-    const col = this.typed % EDITOR.cols, row = Math.floor(this.typed / EDITOR.cols) % EDITOR.rows;
+    const col = this.typed % EDITOR.cols,
+      row = Math.floor(this.typed / EDITOR.cols) % EDITOR.rows;
     if (col === 0 && row === 0 && this.typed > 0) this.put(EDITOR.x, EDITOR.y, EDITOR.w, EDITOR.h, fill(EDITOR.w, EDITOR.h, 255, 255, 255)); // a scroll
     const ch = words(Math.floor(this.typed / EDITOR.cols), EDITOR.cols)[col];
     const g = fill(GW, GH, 255, 255, 255);
@@ -170,7 +197,7 @@ export class OfficeWorkload {
       this.put(READER.x, READER.y - 30, READER.w, READER.h + 30, this.wallpaperPart());
     }
     if (crossed(180_000)) {
-      if (ms > 0 && !this.readerOpen) (this.readerOpen = true), this.openReader();
+      if (ms > 0 && !this.readerOpen) ((this.readerOpen = true), this.openReader());
     }
     if (this.readerOpen && crossed(60_000, 20_000)) {
       this.page++;

@@ -69,7 +69,8 @@ async function ingest(base, token, prefix, count, batch, concurrency, pid) {
   for (;;) {
     const stats = await (await fetch(`${base}/api/v1/chain/stats`)).json();
     if (stats.anchors - before >= count) break;
-    if (Date.now() > deadline) throw new Error(`only ${stats.anchors - before} of ${count} anchors in blocks after 120 s (mempool ${stats.mempool})`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${stats.anchors - before} of ${count} anchors in blocks after 120 s (mempool ${stats.mempool})`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -109,15 +110,26 @@ async function proofVerifyBench() {
   const producer = producerPublicKey(secret);
   const root = txRoot(txs);
   const header = (height) => ({
-    version: 1, chain: "lucid", height, previousHash: "0".repeat(64), timestamp: height, epoch: 0, slot: height,
-    producer, txRoot: root, txCount: txs.length,
+    version: 1,
+    chain: "lucid",
+    height,
+    previousHash: "0".repeat(64),
+    timestamp: height,
+    epoch: 0,
+    slot: height,
+    producer,
+    txRoot: root,
+    txCount: txs.length,
   });
   const proofs = txInclusionProofs(txs);
   // Every verification below gets a block never verified before (distinct heights), so the
   // signature is checked from scratch each time: no remembered success flatters the figure.
   const iterations = Number(process.env.BENCH_PROOFS ?? 2000);
   const naiveIterations = Math.max(50, iterations / 10);
-  const blocks = signHeaders(Array.from({ length: 3 * iterations + naiveIterations + 3 * 300 }, (_, k) => header(1 + k)), secret);
+  const blocks = signHeaders(
+    Array.from({ length: 3 * iterations + naiveIterations + 3 * 300 }, (_, k) => header(1 + k)),
+    secret,
+  );
   let nextBlock = 0;
   const fresh = () => blocks[nextBlock++];
   const pubKey = hexToBytes(producer);
@@ -147,7 +159,10 @@ async function proofVerifyBench() {
   const per = Math.max(1, Math.floor(iterations / ROUNDS));
   const sums = { ours: 0, bare: 0, oursCpu: 0, bareCpu: 0 };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [side, fn] of [["ours", fullCheck], ["bare", bareCheck]]) {
+    for (const [side, fn] of [
+      ["ours", fullCheck],
+      ["bare", bareCheck],
+    ]) {
       const cpu = process.cpuUsage();
       sums[side] += await timePerOp(per, fn);
       const used = process.cpuUsage(cpu);
@@ -164,20 +179,32 @@ async function proofVerifyBench() {
   const baseline = await timePerOp(naiveIterations, async (n) => {
     const block = fresh();
     const rebuilt = toHex(MerkleTree.fromData(txs.map((tx) => canonicalBytes(tx))).root());
-    const ok = rebuilt === block.header.txRoot && txs.includes(txs[n % txs.length]) && headerHash(block.header) === block.hash &&
+    const ok =
+      rebuilt === block.header.txRoot &&
+      txs.includes(txs[n % txs.length]) &&
+      headerHash(block.header) === block.hash &&
       verifyEd25519Noble(hexToBytes(block.signature), hexToBytes(block.hash), pubKey);
     if (!ok) throw new Error("naive failed");
   });
   // Where the time goes, each part alone.
   const sigBlocks = blocks.slice(nextBlock, nextBlock + 300);
-  const nativeSig = await timePerOp(sigBlocks.length, (n) => verifyEd25519Native(hexToBytes(sigBlocks[n].signature), hexToBytes(sigBlocks[n].hash), pubKey));
-  const nobleSig = await timePerOp(50, (n) => verifyEd25519Noble(hexToBytes(sigBlocks[n].signature), hexToBytes(sigBlocks[n].hash), pubKey));
+  const nativeSig = await timePerOp(sigBlocks.length, (n) =>
+    verifyEd25519Native(hexToBytes(sigBlocks[n].signature), hexToBytes(sigBlocks[n].hash), pubKey),
+  );
+  const nobleSig = await timePerOp(50, (n) =>
+    verifyEd25519Noble(hexToBytes(sigBlocks[n].signature), hexToBytes(sigBlocks[n].hash), pubKey),
+  );
   const pathOnly = await timePerOp(iterations, (n) => verifyTxInclusion(txs[n % 1000], proofs[n % 1000], root));
   const hashOnly = await timePerOp(iterations, (n) => headerHash(blocks[n].header));
   // Many proofs of one block (an audit, a bundle's interim anchors): the signature is checked once.
   const one = blocks[0];
   const sameBlock = await timePerOp(iterations, async (n) => {
-    if (!verifyTxInclusion(txs[n % 1000], proofs[n % 1000], one.header.txRoot) || headerHash(one.header) !== one.hash || !(await verifyHeaderSignature(one))) throw new Error("proof failed");
+    if (
+      !verifyTxInclusion(txs[n % 1000], proofs[n % 1000], one.header.txRoot) ||
+      headerHash(one.header) !== one.hash ||
+      !(await verifyHeaderSignature(one))
+    )
+      throw new Error("proof failed");
   });
   console.log(
     `proof-verify: ${ours.toFixed(1)} µs per anchor, full check (Merkle path ${pathOnly.toFixed(1)} µs + header hash ${hashOnly.toFixed(1)} µs + ` +
@@ -185,7 +212,9 @@ async function proofVerifyBench() {
       `${batch.cpu.toFixed(1)} µs of CPU each; ${sameBlock.toFixed(1)} µs per proof when many come from one block; ` +
       `naive (rebuild the 1000-tx tree + noble signature) ${baseline.toFixed(0)} µs; ` +
       `bare native Ed25519 verify ${bare.toFixed(1)} µs (alternating rounds; CPU per op: ours ${(sums.oursCpu / ROUNDS).toFixed(1)} µs, bare ${(sums.bareCpu / ROUNDS).toFixed(1)} µs); ` +
-      `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
   );
   console.log(
     `BENCH proof-verify ours=${ours.toFixed(1)} baseline=${bare.toFixed(1)} ratio=${(ours / bare).toFixed(3)} unit=us ` +
@@ -211,7 +240,13 @@ try {
     dataDir: join(work, "data"),
     httpAddress: `127.0.0.1:${port}`,
     publicOrigin: `http://127.0.0.1:${port}`,
-    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, BLOCK_INTERVAL_SECONDS: "1", CHAIN_MAX_TXS_PER_BLOCK: "100000", RATE_LIMIT_PER_MINUTE: "100000000", LOG_LEVEL: "warn" },
+    vars: {
+      BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address,
+      BLOCK_INTERVAL_SECONDS: "1",
+      CHAIN_MAX_TXS_PER_BLOCK: "100000",
+      RATE_LIMIT_PER_MINUTE: "100000000",
+      LOG_LEVEL: "warn",
+    },
   });
   const secrets = randomSecrets();
   workerd = startWorkerd(configPath, { env: secrets });
@@ -225,7 +260,14 @@ try {
     throw error;
   });
   const batched = await ingest(base, token, "batched", BATCHED, 1000, 4, workerd.child.pid).catch((error) => {
-    console.error(workerd.output().split("\n").filter((l) => !l.includes("http.request")).slice(-20).join("\n"));
+    console.error(
+      workerd
+        .output()
+        .split("\n")
+        .filter((l) => !l.includes("http.request"))
+        .slice(-20)
+        .join("\n"),
+    );
     throw error;
   });
   const ours = batched.rate;
@@ -234,7 +276,9 @@ try {
   const perCpu = (r, n) => (r.cpu ? `${(n / r.cpu).toFixed(0)} per workerd CPU-second` : "CPU time unavailable");
   console.log(
     `anchors: ${ours.toFixed(0)}/s in batches of 1000 (${BATCHED} in ${batched.seconds.toFixed(1)} s, ${perCpu(batched, BATCHED)}), ` +
-      `${baseline.toFixed(0)}/s one per request (${SINGLE}, ${perCpu(single, SINGLE)}); 1 s slots, up to 100 000 txs a block; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+      `${baseline.toFixed(0)}/s one per request (${SINGLE}, ${perCpu(single, SINGLE)}); 1 s slots, up to 100 000 txs a block; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
   );
   console.log(`BENCH anchors ours=${ours.toFixed(0)} baseline=${baseline.toFixed(0)} ratio=${(ours / baseline).toFixed(2)} unit=anchors/s`);
 } finally {

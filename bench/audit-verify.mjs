@@ -52,4 +52,6 @@ const baseline = rate(() => {
   for (const event of events) createHash("sha256").update(JSON.stringify(event)).digest("hex");
 }, EVENTS);
 console.log(`verified ${EVENTS} events, best of ${ROUNDS}`);
-console.log(`BENCH audit-verify ours=${ours.toFixed(0)} baseline=${baseline.toFixed(0)} ratio=${(ours / baseline).toFixed(3)} unit=events/s`);
+console.log(
+  `BENCH audit-verify ours=${ours.toFixed(0)} baseline=${baseline.toFixed(0)} ratio=${(ours / baseline).toFixed(3)} unit=events/s`,
+);

@@ -102,5 +102,15 @@ export async function startChunkBench({ name, vars = {}, args = [], stops }) {
     };
   }
 
-  return { work, base, storeUrl: `http://127.0.0.1:${storePort}`, bundleDir, workerd, user, nodeId: enrolled.nodeId, userHeaders, uploadHeaders };
+  return {
+    work,
+    base,
+    storeUrl: `http://127.0.0.1:${storePort}`,
+    bundleDir,
+    workerd,
+    user,
+    nodeId: enrolled.nodeId,
+    userHeaders,
+    uploadHeaders,
+  };
 }

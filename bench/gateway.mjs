@@ -85,7 +85,8 @@ const bareWorker :Workerd.Worker = (
   bindings = [(name = "SYSTEM", durableObjectNamespace = (serviceName = "lucid", className = "SystemDO"))],
 );
 `);
-  if (!withBare.includes('"bare-http"') || !withBare.includes("(name = \"bare\", worker")) throw new Error("unexpected workerd config layout");
+  if (!withBare.includes('"bare-http"') || !withBare.includes('(name = "bare", worker'))
+    throw new Error("unexpected workerd config layout");
   writeFileSync(configPath, withBare);
   const secrets = randomSecrets();
   const inspector = PROFILE ? `127.0.0.1:${await freePort()}` : undefined;
@@ -123,8 +124,13 @@ const config :Workerd.Config = (
   const bare = await measure(bareUrl, {}, ours.child.pid);
   const profiler = inspector ? await startProfile(inspector, "lucid") : undefined;
   const measured = await measure(`http://127.0.0.1:${oursPort}/api/v1/system/services/system`, admin, ours.child.pid);
-  if (profiler) console.log(`gateway profile (self time, ours, warm-up included):\n${summarise(await profiler.stop(), 25, readFileSync(join(bundleDir, "index.js"), "utf8"))}`);
-  const load = loadavg().map((l) => l.toFixed(2)).join(" ");
+  if (profiler)
+    console.log(
+      `gateway profile (self time, ours, warm-up included):\n${summarise(await profiler.stop(), 25, readFileSync(join(bundleDir, "index.js"), "utf8"))}`,
+    );
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   console.log(
     `gateway: ours ${measured.rps.toFixed(0)} req/s p99 ${measured.p99} ms, ${measured.cpuUs.toFixed(0)} µs workerd CPU/request (${measured.total} requests); ` +
       `bare Worker + same DO read ${bare.rps.toFixed(0)} req/s p99 ${bare.p99} ms, ${bare.cpuUs.toFixed(0)} µs CPU/request; ` +

@@ -22,7 +22,15 @@ const NODES = Number(process.env.BENCH_NODES ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40); // beats per node in the measured run
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
-const report = { cpuPercent: 20, memoryPercent: 35, diskPercent: 40, networkMbps: 12, sessionsHosted: 1, bytesRecorded: 1_000_000, accepting: true };
+const report = {
+  cpuPercent: 20,
+  memoryPercent: 35,
+  diskPercent: 40,
+  networkMbps: 12,
+  sessionsHosted: 1,
+  bytesRecorded: 1_000_000,
+  accepting: true,
+};
 
 function makeNodes(prefix) {
   return Array.from({ length: NODES }, (_, i) => {
@@ -45,11 +53,15 @@ let workerd;
 try {
   const bundleDir = join(work, "bundle");
   const binDir = join(ROOT, "node_modules", ".bin");
-  const bundle = spawnSync(join(binDir, "wrangler"), ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "bench/workers/heartbeats.wrangler.toml"], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" },
-  });
+  const bundle = spawnSync(
+    join(binDir, "wrangler"),
+    ["deploy", "--dry-run", "--outdir", bundleDir, "--config", "bench/workers/heartbeats.wrangler.toml"],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH}`, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" },
+    },
+  );
   if (bundle.status !== 0) throw new Error(`wrangler bundle failed:\n${bundle.stderr || bundle.stdout}`);
   renameSync(join(bundleDir, "heartbeats.js"), join(bundleDir, "index.js")); // the workerd config embeds index.js
 
@@ -86,15 +98,19 @@ try {
   const post = (path, body) =>
     new Promise((resolve, reject) => {
       const payload = JSON.stringify(body);
-      const req = request(`${base}${path}`, { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => {
-          if (res.statusCode !== 200) return reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 500)}`));
-          resolve(JSON.parse(text));
-        });
-      });
+      const req = request(
+        `${base}${path}`,
+        { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () => {
+            if (res.statusCode !== 200) return reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 500)}`));
+            resolve(JSON.parse(text));
+          });
+        },
+      );
       req.on("error", reject);
       req.end(payload);
     });
@@ -111,7 +127,8 @@ try {
       const started = performance.now();
       const result = await post("/beats", { mode, pool, beats, concurrency: CONCURRENCY });
       const ms = performance.now() - started;
-      if (result.refused > 0 || result.failed > 0) throw new Error(`${mode}: ${result.refused} beats refused, e.g. ${JSON.stringify(result.firstRefusal)}`);
+      if (result.refused > 0 || result.failed > 0)
+        throw new Error(`${mode}: ${result.refused} beats refused, e.g. ${JSON.stringify(result.firstRefusal)}`);
       Object.assign(challenges, result.challenges);
       return { accepted: result.accepted, ms };
     };
@@ -139,7 +156,8 @@ try {
     `BENCH heartbeats ours=${ours.rate.toFixed(0)} baseline=${baseline.rate.toFixed(0)} ratio=${(ours.rate / baseline.rate).toFixed(3)} unit=beats/s`,
   );
 } catch (error) {
-  if (workerd) console.error(`workerd (exit ${workerd.child.exitCode ?? workerd.child.signalCode ?? "running"}):\n${workerd.output().slice(-4000)}`);
+  if (workerd)
+    console.error(`workerd (exit ${workerd.child.exitCode ?? workerd.child.signalCode ?? "running"}):\n${workerd.output().slice(-4000)}`);
   throw error;
 } finally {
   if (workerd) await workerd.stop();

@@ -85,7 +85,10 @@ try {
     const profiler = inspector && r === ROUNDS - 1 ? await startProfile(inspector, "lucid") : undefined;
     const o = await withPeakRss(workerd.child.pid, ours);
     oursCpu.push(cpuSeconds(workerd.child.pid) - oursCpuStart);
-    if (profiler) console.log(`ingest profile (self time, ours):\n${summarise(await profiler.stop(), 20, readFileSync(join(bundleDir, "index.js"), "utf8"))}`);
+    if (profiler)
+      console.log(
+        `ingest profile (self time, ours):\n${summarise(await profiler.stop(), 20, readFileSync(join(bundleDir, "index.js"), "utf8"))}`,
+      );
     oursRuns.push(o.result);
     oursPeak = Math.max(oursPeak, o.peak);
   }
@@ -104,7 +107,11 @@ try {
   const mb = (CHUNKS * CHUNK_BYTES) / 1e6;
   const oursCpuMs = (median(oursCpu) * 1000) / mb;
   const baseCpuMs = (median(baseCpu) * 1000) / mb;
-  console.log(`cpu: workerd ms per MB: ours ${oursCpuMs.toFixed(2)}, raw ${baseCpuMs.toFixed(2)}; load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `cpu: workerd ms per MB: ours ${oursCpuMs.toFixed(2)}, raw ${baseCpuMs.toFixed(2)}; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   console.log(
     `BENCH ingest ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s ` +
       `cpu_ms_per_mb=${oursCpuMs.toFixed(2)} baseline_cpu_ms_per_mb=${baseCpuMs.toFixed(2)} load=${loadavg()[0].toFixed(2)}`,

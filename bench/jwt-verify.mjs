@@ -35,7 +35,14 @@ async function measure(label, fn) {
 
 const keyring = await JwtKeyring.create(SECRET);
 const now = Math.floor(Date.now() / 1000);
-const token = await keyring.sign({ sub: "2b1f0c5e-0000-4000-8000-000000000000", role: "ADMIN", sid: "3c2a", typ: "access", iat: now, exp: now + 900 });
+const token = await keyring.sign({
+  sub: "2b1f0c5e-0000-4000-8000-000000000000",
+  role: "ADMIN",
+  sid: "3c2a",
+  typ: "access",
+  iat: now,
+  exp: now + 900,
+});
 const [header, payload, signature] = token.split(".");
 const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
 const mac = Buffer.from(signature, "base64url");
@@ -48,4 +55,6 @@ const ours = await measure("ours: JwtKeyring.verify + claims schema", async () =
   accessClaimsSchema.parse(await keyring.verify(token));
 });
 
-console.log(`BENCH jwt-verify ours=${ours.toFixed(2)} baseline=${baseline.toFixed(2)} ratio=${(ours / baseline).toFixed(3)} unit=us_per_verify`);
+console.log(
+  `BENCH jwt-verify ours=${ours.toFixed(2)} baseline=${baseline.toFixed(2)} ratio=${(ours / baseline).toFixed(3)} unit=us_per_verify`,
+);

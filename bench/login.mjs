@@ -22,8 +22,10 @@ async function measure(label, fn) {
 
 const key = secp256k1.utils.randomSecretKey();
 const address = addressFromPrivateKey(key);
-const messages = Array.from({ length: 64 }, (_, i) =>
-  `lucid.test wants you to sign in to Lucid with your TRON account:\n${address}\n\nNonce: ${i.toString(16).padStart(32, "0")}\nIssued At: 2026-11-25T19:00:00.000Z\nExpiration Time: 2026-11-25T19:05:00.000Z`,
+const messages = Array.from(
+  { length: 64 },
+  (_, i) =>
+    `lucid.test wants you to sign in to Lucid with your TRON account:\n${address}\n\nNonce: ${i.toString(16).padStart(32, "0")}\nIssued At: 2026-11-25T19:00:00.000Z\nExpiration Time: 2026-11-25T19:05:00.000Z`,
 );
 const signatures = messages.map((m) => signMessageV2(m, key));
 const hashes = messages.map((m) => hashMessageV2(m));

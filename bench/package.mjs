@@ -24,7 +24,11 @@ try {
   const uploadHeaders = bench.uploadHeaders(body);
 
   const userOnly = { Authorization: `Bearer ${user}` };
-  const created = await fetch(`${base}/api/v1/sessions`, { method: "POST", headers: userHeaders, body: JSON.stringify({ nodeId, title: "package bench" }) });
+  const created = await fetch(`${base}/api/v1/sessions`, {
+    method: "POST",
+    headers: userHeaders,
+    body: JSON.stringify({ nodeId, title: "package bench" }),
+  });
   if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}\n${workerd.output()}`);
   const { id } = await created.json();
   await expectStatus(await fetch(`${base}/api/v1/sessions/${id}/start`, { method: "POST", headers: userHeaders }), 200);
@@ -32,10 +36,22 @@ try {
     const res = await fetch(`${base}/api/v1/sessions/${id}/chunks/${i}`, { method: "PUT", headers: uploadHeaders, body });
     await expectStatus(res, 201);
     // The same bytes once more, straight into the store, for the baseline's reads.
-    await expectStatus(await fetch(`${storeUrl}/raw/${i}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body }), 200, 201, 204);
+    await expectStatus(
+      await fetch(`${storeUrl}/raw/${i}`, { method: "PUT", headers: { "Content-Type": "application/octet-stream" }, body }),
+      200,
+      201,
+      204,
+    );
   }
-  await expectStatus(await fetch(`${base}/api/v1/sessions/${id}/stop`, { method: "POST", headers: userHeaders, body: JSON.stringify({ chunkCount: CHUNKS }) }), 200);
-  for (let state = ""; state !== "completed"; ) {
+  await expectStatus(
+    await fetch(`${base}/api/v1/sessions/${id}/stop`, {
+      method: "POST",
+      headers: userHeaders,
+      body: JSON.stringify({ chunkCount: CHUNKS }),
+    }),
+    200,
+  );
+  for (let state = ""; state !== "completed";) {
     state = (await (await fetch(`${base}/api/v1/sessions/${id}`, { headers: userOnly })).json()).state;
     if (state !== "completed") await new Promise((resolve) => setTimeout(resolve, 200)); // polling the anchor, not timing
   }

@@ -23,18 +23,27 @@ const sealed = sealKey(master, walletId, hot.privateKey);
 double.chain.fund(hot.address, 1_000_000_000_000n, { contract: double.usdt, units: 1_000_000_000_000_000n });
 const recipients = Array.from({ length: 64 }, () => createAccount().address);
 const net = (i) => 1_000_000n + BigInt(i);
-const spec = (i) => ({ type: "TriggerSmartContract", owner: hot.address, contract: double.usdt, data: transferData(recipients[i % recipients.length], net(i)) });
+const spec = (i) => ({
+  type: "TriggerSmartContract",
+  owner: hot.address,
+  contract: double.usdt,
+  data: transferData(recipients[i % recipients.length], net(i)),
+});
 
 async function pool(items, limit, work) {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
 // Baseline: signing alone.
 const ref0 = await client.nowBlock();
-const unsigned = Array.from({ length: PAYOUTS }, (_, i) => buildTransaction(spec(i), ref0, { feeLimit: 30_000_000n, now: ref0.timestamp + i }));
+const unsigned = Array.from({ length: PAYOUTS }, (_, i) =>
+  buildTransaction(spec(i), ref0, { feeLimit: 30_000_000n, now: ref0.timestamp + i }),
+);
 let started = performance.now();
 for (const tx of unsigned) signTransaction(tx, hot.privateKey);
 const baseline = PAYOUTS / ((performance.now() - started) / 1000);

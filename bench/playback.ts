@@ -18,12 +18,13 @@ const key = new Uint8Array(32).fill(7);
 // A desktop-like stream: a wallpaper keyframe, then a window whose text area changes each frame.
 const encoder = new RecordingEncoder({ startEpochMs: 1_764_000_000_000 });
 const pixels = new Uint8Array(W * H * 3);
-for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-  const i = (y * W + x) * 3;
-  pixels[i] = 90 + ((x + y) >> 4);
-  pixels[i + 1] = 60 + (y >> 3);
-  pixels[i + 2] = 40 + (x >> 4);
-}
+for (let y = 0; y < H; y++)
+  for (let x = 0; x < W; x++) {
+    const i = (y * W + x) * 3;
+    pixels[i] = 90 + ((x + y) >> 4);
+    pixels[i + 1] = 60 + (y >> 3);
+    pixels[i + 2] = 40 + (x >> 4);
+  }
 for (let n = 0; n < FRAMES; n++) {
   for (let y = 200 + (n % 20) * 18; y < 218 + (n % 20) * 18; y++) {
     for (let x = 300; x < 300 + 9 * (n + 1) && x < 1600; x++) {
@@ -68,5 +69,7 @@ const baseline = await measure(() => {
   return openChunkNative(sealed.ciphertext, sealed.nonce, SESSION, 0, key);
 });
 const ours = await measure(() => openChunkJs(SESSION, chunk, key, sealed.ciphertext));
-console.log(`chunk: ${FRAMES} frames of ${W}x${H}, ${(plain.length / 1e6).toFixed(1)} MB plain, ${(sealed.ciphertext.length / 1e6).toFixed(2)} MB sealed`);
+console.log(
+  `chunk: ${FRAMES} frames of ${W}x${H}, ${(plain.length / 1e6).toFixed(1)} MB plain, ${(sealed.ciphertext.length / 1e6).toFixed(2)} MB sealed`,
+);
 console.log(`BENCH playback ours=${ours.toFixed(1)} baseline=${baseline.toFixed(1)} ratio=${(ours / baseline).toFixed(3)} unit=MB/s`);

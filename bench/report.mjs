@@ -2,5 +2,7 @@
 // BENCH <name> ours=… baseline=… ratio=… unit=… [extra].
 export function report(name, ours, baseline, unit, extra = "") {
   const ratio = ours / baseline;
-  console.log(`BENCH ${name} ours=${ours.toFixed(2)} baseline=${baseline.toFixed(2)} ratio=${ratio.toFixed(4)} unit=${unit}${extra ? " " + extra : ""}`);
+  console.log(
+    `BENCH ${name} ours=${ours.toFixed(2)} baseline=${baseline.toFixed(2)} ratio=${ratio.toFixed(4)} unit=${unit}${extra ? " " + extra : ""}`,
+  );
 }

@@ -87,7 +87,9 @@ for (const name of names.filter((n) => !skipped.has(n))) {
   } else console.log(`(${name}: ${seconds} s)`);
 }
 const total = ((performance.now() - started) / 1000).toFixed(0);
-console.log(`\n${names.length - skipped.size - failed.length} bench(es) ran${smoke ? " in smoke mode" : ""} in ${total} s${failed.length ? `; failed: ${failed.join(", ")}` : ""}`);
+console.log(
+  `\n${names.length - skipped.size - failed.length} bench(es) ran${smoke ? " in smoke mode" : ""} in ${total} s${failed.length ? `; failed: ${failed.join(", ")}` : ""}`,
+);
 if (skips.length > 0) {
   console.log(`Skipped ${skips.length} bench(es): system tools they need are missing on this machine.`);
   for (const line of describeSkips(skips)) console.log(line);

@@ -37,7 +37,8 @@ async function makePackage(file) {
   const genesis = genesisHeader("lucid-bench", genesisTime, [producer]);
   const sessionId = "bench-session";
   const chunks = [];
-  for (let left = RECORDING_BYTES, i = 0; left > 0; left -= CHUNK_BYTES, i++) chunks.push(new Uint8Array(randomBytes(Math.min(CHUNK_BYTES, left))));
+  for (let left = RECORDING_BYTES, i = 0; left > 0; left -= CHUNK_BYTES, i++)
+    chunks.push(new Uint8Array(randomBytes(Math.min(CHUNK_BYTES, left))));
   const sha = chunks.map((c) => createHash("sha256").update(c).digest("hex"));
   const tree = MerkleTree.fromLeafHashes(chunkLeafHashes(sha));
   const root = toHex(tree.root());
@@ -47,26 +48,75 @@ async function makePackage(file) {
   let anchorBlock;
   for (let h = 1; h <= BLOCKS; h++) {
     const txs = h === BLOCKS ? [anchor] : [];
-    const header = { version: 1, chain: "lucid-bench", height: h, previousHash: parent.hash, timestamp: genesisTime + h * 10_000, epoch: 0, slot: h, producer, txRoot: txRoot(txs), txCount: txs.length };
+    const header = {
+      version: 1,
+      chain: "lucid-bench",
+      height: h,
+      previousHash: parent.hash,
+      timestamp: genesisTime + h * 10_000,
+      epoch: 0,
+      slot: h,
+      producer,
+      txRoot: txRoot(txs),
+      txCount: txs.length,
+    };
     parent = signHeader(header, secret);
     headers.push(parent);
     if (h === BLOCKS) anchorBlock = parent;
   }
   const manifest = {
-    version: 1, sessionId, tree: "rfc9162-sha256", treeSize: chunks.length, root, createdAt: new Date().toISOString(), anchor: null,
-    chunks: chunks.map((c, index) => ({ index, sha256: sha[index], size: c.length, nonce: "00".repeat(24), plainSize: c.length, compressedSize: c.length, captureStart: genesisTime + index, captureEnd: genesisTime + index + 1 })),
+    version: 1,
+    sessionId,
+    tree: "rfc9162-sha256",
+    treeSize: chunks.length,
+    root,
+    createdAt: new Date().toISOString(),
+    anchor: null,
+    chunks: chunks.map((c, index) => ({
+      index,
+      sha256: sha[index],
+      size: c.length,
+      nonce: "00".repeat(24),
+      plainSize: c.length,
+      compressedSize: c.length,
+      captureStart: genesisTime + index,
+      captureEnd: genesisTime + index + 1,
+    })),
   };
   const json = (v) => new TextEncoder().encode(JSON.stringify(v));
   const entries = [
-    { name: PATHS.info, kind: "file", bytes: json({ format: "lucid-package", version: 1, createdAt: manifest.createdAt, session: { id: sessionId, owner: "owner", node: "node", state: "completed" }, manifest }) },
-    { name: PATHS.genesis, kind: "file", bytes: json({ header: genesis.header, hash: genesis.hash, producerSet: { type: "producer-set", version: 1, producers: [producer] } }) },
+    {
+      name: PATHS.info,
+      kind: "file",
+      bytes: json({
+        format: "lucid-package",
+        version: 1,
+        createdAt: manifest.createdAt,
+        session: { id: sessionId, owner: "owner", node: "node", state: "completed" },
+        manifest,
+      }),
+    },
+    {
+      name: PATHS.genesis,
+      kind: "file",
+      bytes: json({ header: genesis.header, hash: genesis.hash, producerSet: { type: "producer-set", version: 1, producers: [producer] } }),
+    },
     { name: PATHS.producers, kind: "file", bytes: json([{ fromHeight: 0, source: "genesis", producers: [producer] }]) },
   ];
-  for (let from = 1; from <= BLOCKS; from += HEADERS_PER_FILE) entries.push({ name: headersPath(from), kind: "file", bytes: json(headers.slice(from - 1, from - 1 + HEADERS_PER_FILE)) });
+  for (let from = 1; from <= BLOCKS; from += HEADERS_PER_FILE)
+    entries.push({ name: headersPath(from), kind: "file", bytes: json(headers.slice(from - 1, from - 1 + HEADERS_PER_FILE)) });
   entries.push(
-    { name: PATHS.finalAnchor, kind: "file", bytes: json({ tx: anchor, txId: txId(anchor), proof: txInclusionProof([anchor], 0), block: anchorBlock }) },
+    {
+      name: PATHS.finalAnchor,
+      kind: "file",
+      bytes: json({ tx: anchor, txId: txId(anchor), proof: txInclusionProof([anchor], 0), block: anchorBlock }),
+    },
     { name: PATHS.interimAnchors, kind: "file", bytes: json([]) },
-    { name: PATHS.proofs, kind: "file", bytes: json(chunks.map((_, index) => ({ index, treeSize: chunks.length, path: tree.inclusionProof(index).map(toHex) }))) },
+    {
+      name: PATHS.proofs,
+      kind: "file",
+      bytes: json(chunks.map((_, index) => ({ index, treeSize: chunks.length, path: tree.inclusionProof(index).map(toHex) }))),
+    },
     { name: PATHS.events, kind: "file", bytes: json([]) },
     { name: PATHS.audit, kind: "file", bytes: json([]) },
     { name: PATHS.keysDir, kind: "dir" },
@@ -108,8 +158,12 @@ try {
   }
   const mbps = (ms) => bytes / 1024 / 1024 / (ms / 1000);
   const hashRatio = mbps(bestChunks) / mbps(bestRaw);
-  console.log(`package: ${(bytes / 1024 / 1024).toFixed(1)} MB in ${chunks.length} chunks, ${BLOCKS} headers; checks without chunks ${bestRest.toFixed(1)} ms; chunks ${mbps(bestChunks).toFixed(0)} MB/s read+hashed vs node:crypto ${mbps(bestRaw).toFixed(0)} MB/s in memory`);
-  console.log(`BENCH verify-package ours=${bestRest.toFixed(1)} baseline=1000 ratio=${(bestRest / 1000).toFixed(3)} unit=ms hash_ratio=${hashRatio.toFixed(2)}`);
+  console.log(
+    `package: ${(bytes / 1024 / 1024).toFixed(1)} MB in ${chunks.length} chunks, ${BLOCKS} headers; checks without chunks ${bestRest.toFixed(1)} ms; chunks ${mbps(bestChunks).toFixed(0)} MB/s read+hashed vs node:crypto ${mbps(bestRaw).toFixed(0)} MB/s in memory`,
+  );
+  console.log(
+    `BENCH verify-package ours=${bestRest.toFixed(1)} baseline=1000 ratio=${(bestRest / 1000).toFixed(3)} unit=ms hash_ratio=${hashRatio.toFixed(2)}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -65,7 +65,10 @@ async function measure(configPath, port, env, touch) {
 
 /** One session's life through the API: created, started, chunks uploaded by the node, stopped. */
 async function recordSession(client, owner, node) {
-  const session = await client.expect(201, "POST", "/api/v1/sessions", { token: owner.accessToken, json: { nodeId: node.nodeId, title: "bench" } });
+  const session = await client.expect(201, "POST", "/api/v1/sessions", {
+    token: owner.accessToken,
+    json: { nodeId: node.nodeId, title: "bench" },
+  });
   await client.expect(200, "POST", `/api/v1/sessions/${session.id}/start`, { token: owner.accessToken });
   for (let index = 0; index < CHUNKS_PER_SESSION; index++) {
     const body = crypto.getRandomValues(new Uint8Array(64 * 1024));
@@ -192,7 +195,9 @@ const config :Workerd.Config = (
   const row = (name, pick, unit, digits, runs = ours) => {
     const o = median(runs.map(pick));
     const b = median(baseline.map(pick));
-    console.log(`rounds: ours ${runs.map((r) => pick(r).toFixed(digits)).join(" ")}; baseline ${baseline.map((r) => pick(r).toFixed(digits)).join(" ")}`);
+    console.log(
+      `rounds: ours ${runs.map((r) => pick(r).toFixed(digits)).join(" ")}; baseline ${baseline.map((r) => pick(r).toFixed(digits)).join(" ")}`,
+    );
     console.log(`BENCH ${name} ours=${o.toFixed(digits)} baseline=${b.toFixed(digits)} ratio=${(o / b).toFixed(2)} unit=${unit}`);
   };
   row("workerd-rss", (r) => r.rssMb, "MB", 1);

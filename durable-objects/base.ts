@@ -33,7 +33,13 @@ export abstract class SqlDurableObject<Schema extends Record<string, unknown>, E
   #materializing = false;
   readonly #dormantUntilCreated: boolean;
 
-  constructor(ctx: DurableObjectState, env: Env, schema: Schema, private readonly migrations: MigrationBundle, options: StartOptions = {}) {
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    schema: Schema,
+    private readonly migrations: MigrationBundle,
+    options: StartOptions = {},
+  ) {
     super(ctx, env);
     this.#dormantUntilCreated = options.dormantUntilCreated ?? false;
     this.db = drizzle(ctx.storage, { schema });
@@ -73,7 +79,9 @@ export abstract class SqlDurableObject<Schema extends Record<string, unknown>, E
   }
 
   #neverMigrated(): boolean {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", MIGRATIONS_TABLE).toArray().length === 0;
+    return (
+      this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", MIGRATIONS_TABLE).toArray().length === 0
+    );
   }
 
   protected async ready(): Promise<void> {

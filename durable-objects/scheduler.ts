@@ -33,7 +33,11 @@ export function backoffMs(attempts: number, policy: Backoff): number {
  * forward to `at` (never earlier than `notBefore`), never pushes a sooner one back. An alarm
  * time already past counts as unset only when `replacePast` (it may be one that is running).
  */
-export async function wakeBy(storage: DurableObjectStorage, at: number, options: { notBefore?: number; replacePast?: boolean } = {}): Promise<void> {
+export async function wakeBy(
+  storage: DurableObjectStorage,
+  at: number,
+  options: { notBefore?: number; replacePast?: boolean } = {},
+): Promise<void> {
   const current = await storage.getAlarm();
   if (current === null || current > at || (options.replacePast === true && current < Date.now())) {
     await storage.setAlarm(Math.max(at, options.notBefore ?? at));

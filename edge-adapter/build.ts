@@ -38,10 +38,15 @@ export interface BuildOptions {
 }
 
 export function buildSelfHosted(options: BuildOptions): { configPath: string; bundleDir: string } {
-  if (!options.publicOrigin) throw new Error("--public-origin (or PUBLIC_ORIGIN) is required: the origin users reach, such as https://pi.example:8443");
+  if (!options.publicOrigin)
+    throw new Error("--public-origin (or PUBLIC_ORIGIN) is required: the origin users reach, such as https://pi.example:8443");
   const origin = publicOrigin.safeParse(options.publicOrigin);
-  if (!origin.success) throw new Error(`--public-origin ${origin.error.issues[0]?.message ?? "is invalid"} (got "${options.publicOrigin}")`);
-  for (const range of (options.trustedProxies ?? "").split(",").map((part) => part.trim()).filter(Boolean)) {
+  if (!origin.success)
+    throw new Error(`--public-origin ${origin.error.issues[0]?.message ?? "is invalid"} (got "${options.publicOrigin}")`);
+  for (const range of (options.trustedProxies ?? "")
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     try {
       parseCidr(range);
     } catch (error) {

@@ -111,15 +111,12 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
   const bindings = [
     ...Object.entries(vars).map(([name, value]) => `(name = ${capnpString(name)}, text = ${capnpString(value)})`),
     ...options.secrets.map((name) => `(name = ${capnpString(name)}, fromEnvironment = ${capnpString(name)})`),
-    ...wrangler.durableObjects.map(
-      (d) => `(name = ${capnpString(d.binding)}, durableObjectNamespace = ${capnpString(d.className)})`,
-    ),
+    ...wrangler.durableObjects.map((d) => `(name = ${capnpString(d.binding)}, durableObjectNamespace = ${capnpString(d.className)})`),
     `(name = ${capnpString(CHUNK_DISK_BINDING)}, service = "chunk-disk")`,
     ...(options.assetsDir ? [`(name = ${capnpString(ASSETS_BINDING)}, service = "dashboard-assets")`] : []),
   ];
   const namespaces = wrangler.durableObjects.map(
-    (d) =>
-      `(className = ${capnpString(d.className)}, uniqueKey = ${capnpString(`${wrangler.name}-${d.className}`)}, enableSql = true)`,
+    (d) => `(className = ${capnpString(d.className)}, uniqueKey = ${capnpString(`${wrangler.name}-${d.className}`)}, enableSql = true)`,
   );
 
   // No socket sets HttpOptions.cfBlobHeader: without one workerd fills request.cf with
@@ -133,7 +130,9 @@ export function generateWorkerdConfig(options: WorkerdConfigOptions): string {
     );
   }
   for (const p of legacyPorts) {
-    sockets.push(`(name = "legacy-${p.name}", address = ${capnpString(`${options.legacy!.host}:${p.port}`)}, http = (), service = "legacy-${p.name}")`);
+    sockets.push(
+      `(name = "legacy-${p.name}", address = ${capnpString(`${options.legacy!.host}:${p.port}`)}, http = (), service = "legacy-${p.name}")`,
+    );
   }
   const routers = legacyPorts.map(
     (p) => `
@@ -154,12 +153,8 @@ const config :Workerd.Config = (
     (name = "do-storage", disk = (path = ${capnpString(layout.durableObjects)}, writable = true)),
     (name = "chunk-disk", disk = (path = ${capnpString(layout.chunks)}, writable = true)),${
       options.assetsDir ? `\n    (name = "dashboard-assets", disk = (path = ${capnpString(options.assetsDir)}, writable = false)),` : ""
-    }${legacyPorts
-      .map((p) => `\n    (name = "legacy-${p.name}", worker = .legacy${pascal(p.name)}),`)
-      .join("")}${
-      options.outboundAllow
-        ? `\n    (name = "outbound", network = (allow = [${options.outboundAllow.map(capnpString).join(", ")}])),`
-        : ""
+    }${legacyPorts.map((p) => `\n    (name = "legacy-${p.name}", worker = .legacy${pascal(p.name)}),`).join("")}${
+      options.outboundAllow ? `\n    (name = "outbound", network = (allow = [${options.outboundAllow.map(capnpString).join(", ")}])),` : ""
     }
   ],
   sockets = [

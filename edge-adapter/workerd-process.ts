@@ -28,7 +28,10 @@ export interface WorkerdProcess {
  * build under user emulation: ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", ".../workerd"].
  * `options.args`: extra arguments after the config (an inspector address for profiling).
  */
-export function startWorkerd(configPath: string, options: { env?: Record<string, string | undefined>; command?: string[]; args?: string[] } = {}): WorkerdProcess {
+export function startWorkerd(
+  configPath: string,
+  options: { env?: Record<string, string | undefined>; command?: string[]; args?: string[] } = {},
+): WorkerdProcess {
   const [exe, ...pre] = options.command ?? [join(ROOT, "node_modules", ".bin", "workerd")];
   const child = spawn(exe!, [...pre, "serve", configPath, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
@@ -66,7 +69,12 @@ export async function waitForHttp(url: string, timeoutMs = 20_000, anyStatus = f
 }
 
 /** waitForHttp for a workerd the caller started: a failure carries the process's output, which says why. */
-export async function waitForWorkerd(workerd: WorkerdProcess | undefined, url: string, timeoutMs = 20_000, anyStatus = false): Promise<void> {
+export async function waitForWorkerd(
+  workerd: WorkerdProcess | undefined,
+  url: string,
+  timeoutMs = 20_000,
+  anyStatus = false,
+): Promise<void> {
   await waitForHttp(url, timeoutMs, anyStatus).catch((error: Error) => {
     throw new Error(`${error.message}\n${workerd?.output()}`);
   });

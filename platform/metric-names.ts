@@ -3,7 +3,7 @@
  * Imports nothing, so Node code (test/node/prometheus-docs.test.ts) reads the names too.
  */
 export const METRIC_HELP: Record<string, { type: "counter" | "histogram" | "gauge"; help: string }> = {
-  lucid_alerts_open: { type: "gauge", help: "Unresolved (open or acknowledged) alerts by rule (docs/admin.md \"Alerts\"; 0 when none)." },
+  lucid_alerts_open: { type: "gauge", help: 'Unresolved (open or acknowledged) alerts by rule (docs/admin.md "Alerts"; 0 when none).' },
   lucid_http_requests_total: { type: "counter", help: "HTTP requests by method, route pattern and status." },
   lucid_http_request_duration_seconds: { type: "histogram", help: "HTTP request latency by route pattern." },
   lucid_do_calls_total: { type: "counter", help: "Durable Object calls by class, method and outcome." },
@@ -13,7 +13,10 @@ export const METRIC_HELP: Record<string, { type: "counter" | "histogram" | "gaug
   lucid_rdp_server_transitions_total: { type: "counter", help: "RDP server lifecycle transitions, by target state." },
   lucid_rdp_server_failures_total: { type: "counter", help: "RDP servers failed, by reason." },
   lucid_rdp_connection_transitions_total: { type: "counter", help: "RDP connection state changes reported by agents, by target state." },
-  lucid_rdp_terminations_total: { type: "counter", help: "RDP desktops terminated, by reason (idle-timeout, ttl-expired, limit-exceeded, …)." },
+  lucid_rdp_terminations_total: {
+    type: "counter",
+    help: "RDP desktops terminated, by reason (idle-timeout, ttl-expired, limit-exceeded, …).",
+  },
   lucid_rdp_pool_exhausted_total: { type: "counter", help: "Desktop requests refused because a host's port pool was full." },
   lucid_rdp_ports_reclaimed_total: { type: "counter", help: "Ports reclaimed from leaked or released servers, by cause." },
   lucid_rdp_commands_sent_total: { type: "counter", help: "Agent-channel command deliveries, by kind and first/retry." },

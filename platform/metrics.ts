@@ -129,10 +129,7 @@ function compareSeries(a: MetricDelta, b: MetricDelta): number {
     return value === undefined ? 0 : value === "+Inf" ? Infinity : Number(value);
   };
   return (
-    base(a).localeCompare(base(b), "en") ||
-    suffixOrder(a.name) - suffixOrder(b.name) ||
-    a.name.localeCompare(b.name, "en") ||
-    le(a) - le(b)
+    base(a).localeCompare(base(b), "en") || suffixOrder(a.name) - suffixOrder(b.name) || a.name.localeCompare(b.name, "en") || le(a) - le(b)
   );
 }
 

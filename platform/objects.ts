@@ -6,7 +6,8 @@ export type ObjectBinding = {
 }[keyof Env];
 
 /** The class behind a binding (for stub typing). */
-type ClassOf<K extends ObjectBinding> = Env[K] extends DurableObjectNamespace<infer T extends Rpc.DurableObjectBranded | undefined> ? T : never;
+type ClassOf<K extends ObjectBinding> =
+  Env[K] extends DurableObjectNamespace<infer T extends Rpc.DurableObjectBranded | undefined> ? T : never;
 
 /** Objects of which there is exactly one, and the name it is addressed by. */
 export const SINGLETONS = {

@@ -23,5 +23,7 @@ const wallet = walletOf(identities, name as WalletName);
 console.log(`address:   ${wallet.address}`);
 console.log(`signature: ${signMessageV2(message, wallet.key)}`);
 if (name === "admin" && identities.adminTotpSecret) {
-  console.log(`TOTP code: ${totpCode(identities.adminTotpSecret, Math.floor(Date.now() / 1000))} (changes every 30 s; each code works once)`);
+  console.log(
+    `TOTP code: ${totpCode(identities.adminTotpSecret, Math.floor(Date.now() / 1000))} (changes every 30 s; each code works once)`,
+  );
 }

@@ -43,7 +43,14 @@ async function main(argv: string[]): Promise<number> {
     args = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { chunks: { type: "string" }, "allow-missing-chunks": { type: "boolean" }, trust: { type: "string", multiple: true }, json: { type: "boolean" }, "require-tron": { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        chunks: { type: "string" },
+        "allow-missing-chunks": { type: "boolean" },
+        trust: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        "require-tron": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (error) {
     console.error(`lucid verify: ${(error as Error).message}\n${USAGE}`);

@@ -39,7 +39,9 @@ async function accounts(ctx: SeedContext): Promise<string> {
   const admin = walletOf(ctx.identities, "admin");
   let login = await tronLogin(ctx.http, admin, ctx.identities.adminTotpSecret);
   if (login.user.role !== "SUPER_ADMIN") {
-    throw new Error(`the demo admin ${admin.address} is ${login.user.role}, not SUPER_ADMIN: BOOTSTRAP_SUPER_ADMIN_ADDRESS in .dev.vars must name it before its first login`);
+    throw new Error(
+      `the demo admin ${admin.address} is ${login.user.role}, not SUPER_ADMIN: BOOTSTRAP_SUPER_ADMIN_ADDRESS in .dev.vars must name it before its first login`,
+    );
   }
   if (login.secondFactor === "enrolment-required") {
     const { secret, recoveryCodes } = await enrolTotp(ctx.http, login.accessToken);
@@ -54,7 +56,11 @@ async function accounts(ctx: SeedContext): Promise<string> {
   const operatorWallet = walletOf(ctx.identities, "operator");
   let operator = await tronLogin(ctx.http, operatorWallet);
   if (operator.user.role === "USER") {
-    await ctx.http.call(`/api/v1/users/${operator.user.id}/role`, { method: "PUT", token: ctx.tokens.admin, body: { role: "NODE_OPERATOR" } });
+    await ctx.http.call(`/api/v1/users/${operator.user.id}/role`, {
+      method: "PUT",
+      token: ctx.tokens.admin,
+      body: { role: "NODE_OPERATOR" },
+    });
     operator = await tronLogin(ctx.http, operatorWallet);
   }
   ctx.tokens.operator = operator.accessToken;
@@ -69,7 +75,11 @@ async function accounts(ctx: SeedContext): Promise<string> {
 async function node(ctx: SeedContext): Promise<string> {
   const { secretKey, publicKey } = nodeKeyOf(ctx.identities);
   const demoNode = new DemoNode(ctx.http, secretKey, publicKey);
-  const { node: view, created } = await demoNode.enrol(ctx.userIds.operator!, ctx.tokens.operator!, walletOf(ctx.identities, "operator").address);
+  const { node: view, created } = await demoNode.enrol(
+    ctx.userIds.operator!,
+    ctx.tokens.operator!,
+    walletOf(ctx.identities, "operator").address,
+  );
   await demoNode.heartbeat(1, 0);
   ctx.node = demoNode;
   return `${view.id} in ${view.pool} ${created ? "registered" : "already registered"}, heartbeat sent`;
@@ -86,10 +96,17 @@ async function recording(ctx: SeedContext): Promise<string> {
   }
   session ??= await http.call<SessionSummary>("/api/v1/sessions", {
     token,
-    body: { nodeId: demoNode!.id, title: DEMO_SESSION_TITLE, tags: ["demo", "office"], notes: "Made by the demo seed through the agent's pipeline." },
+    body: {
+      nodeId: demoNode!.id,
+      title: DEMO_SESSION_TITLE,
+      tags: ["demo", "office"],
+      notes: "Made by the demo seed through the agent's pipeline.",
+    },
   });
   if (session.state === "created") await http.call(`/api/v1/sessions/${session.id}/start`, { token, body: {} });
-  const { key } = await http.call<{ key: string }>(`/api/v1/sessions/${session.id}/key`, { headers: { "X-Node-Credential": demoNode!.credential } });
+  const { key } = await http.call<{ key: string }>(`/api/v1/sessions/${session.id}/key`, {
+    headers: { "X-Node-Credential": demoNode!.credential },
+  });
   const uploaded = await recordDemoSession({
     base: http.base,
     spoolDir: join(dirname(ctx.store.path), `spool-${session.id}`),

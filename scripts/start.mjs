@@ -46,8 +46,16 @@ buildDashboard(root);
 const wrangler = spawn(
   join(root, "node_modules", ".bin", "wrangler"),
   [
-    "dev", "--ip", host, "--port", String(port), "--persist-to", join(root, ".wrangler", "state"), "--show-interactive-dev-session=false",
-    "--var", `PUBLIC_ORIGIN:${publicOrigin}`,
+    "dev",
+    "--ip",
+    host,
+    "--port",
+    String(port),
+    "--persist-to",
+    join(root, ".wrangler", "state"),
+    "--show-interactive-dev-session=false",
+    "--var",
+    `PUBLIC_ORIGIN:${publicOrigin}`,
   ],
   { cwd: root, stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );

@@ -75,10 +75,15 @@ export const TOOLS = {
   cpio: commands("cpio", "cpio"),
   kmod: commands("kmod", "modprobe", "depmod"),
   gxx: commands("g++", "g++"),
-  apt: { label: "apt-get, apt-cache, dpkg-deb (Debian's package tools)", install: "a Debian system", present: () => ["apt-get", "apt-cache", "dpkg-deb"].every((c) => which(c)) },
+  apt: {
+    label: "apt-get, apt-cache, dpkg-deb (Debian's package tools)",
+    install: "a Debian system",
+    present: () => ["apt-get", "apt-cache", "dpkg-deb"].every((c) => which(c)),
+  },
   cgroup2: {
     label: "cgroup v2 with the cpu, memory and pids controllers delegated to this process",
-    install: "run as root on a host with the unified cgroup hierarchy (or a systemd unit with Delegate=yes); not inside a container whose cgroups are read-only or on v1",
+    install:
+      "run as root on a host with the unified cgroup hierarchy (or a systemd unit with Delegate=yes); not inside a container whose cgroups are read-only or on v1",
     present: () => cgroupDelegation().delegated,
     capability: true,
   },
@@ -150,7 +155,10 @@ export function ciBlocking(skips: Skip[]): Skip[] {
 
 /** Under CI=true a missing tool is an error: this is its message. */
 export function ciFailure(skips: Skip[]): string {
-  return [`CI=true and ${skips.length} file(s) need system tools that are missing (nothing is skipped under CI):`, ...describeSkips(skips)].join("\n");
+  return [
+    `CI=true and ${skips.length} file(s) need system tools that are missing (nothing is skipped under CI):`,
+    ...describeSkips(skips),
+  ].join("\n");
 }
 
 /** A vitest reporter printing, after the run, the test files left out for missing tools (those of the projects that ran). */
@@ -166,7 +174,11 @@ export class SkipSummary implements Reporter {
   onTestRunEnd(_modules: ReadonlyArray<TestModule>): void {
     const skips = this.skips.filter((s) => this.projects.has(s.project));
     if (skips.length === 0) return;
-    const text = [`\nSkipped ${skips.length} test file(s): system tools they need are missing on this machine.`, ...describeSkips(skips), ""];
+    const text = [
+      `\nSkipped ${skips.length} test file(s): system tools they need are missing on this machine.`,
+      ...describeSkips(skips),
+      "",
+    ];
     process.stdout.write(text.join("\n") + "\n");
   }
 }

@@ -54,7 +54,7 @@ export function fileSource(path: string): ByteSource & { close(): void; hashRang
     hashRange(offset, size) {
       const hash = createHash("sha256");
       const piece = new Uint8Array(Math.min(size, 1 << 20));
-      for (let done = 0; done < size; ) {
+      for (let done = 0; done < size;) {
         const n = readSync(fd, piece, 0, Math.min(piece.length, size - done), offset + done);
         if (n === 0) throw new Error(`${path} ends at byte ${offset + done}`);
         hash.update(piece.subarray(0, n));
@@ -153,7 +153,8 @@ export async function verifyPackageCommand(argv: string[], name = "lucid-verify"
         print(check);
       } catch (error) {
         if (!(error instanceof NoShareOpens)) throw error;
-        if (json) console.log(JSON.stringify({ ...result, ok: false, failure: { step: "key share", ok: false, message: error.message } }, null, 2));
+        if (json)
+          console.log(JSON.stringify({ ...result, ok: false, failure: { step: "key share", ok: false, message: error.message } }, null, 2));
         else console.error(`${name}: no key: ${error.message}`);
         return EXIT_NO_SHARE;
       }

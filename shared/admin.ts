@@ -92,7 +92,11 @@ export const ALERT_STATES = ["open", "acknowledged", "resolved"] as const;
 /** What a function passes to raiseAlert(); `key` de-duplicates: a repeat while open counts up. */
 export const alertInputSchema = z
   .object({
-    key: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:/-]+$/, "must be a plain key such as rdp:host-1:cpu"),
+    key: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:/-]+$/, "must be a plain key such as rdp:host-1:cpu"),
     severity: z.enum(ALERT_SEVERITIES),
     source: z.string().min(1).max(64),
     title: z.string().trim().min(1).max(200),
@@ -122,7 +126,12 @@ export const NOTIFICATION_AUDIENCES = ["all", "clients", "agents"] as const;
 export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
 
 const severity = z.enum(ALERT_SEVERITIES);
-const emergencyFlagSchema = z.object({ active: z.boolean(), reason: z.string().nullable(), changedBy: z.string().nullable(), changedAt: z.number().nullable() });
+const emergencyFlagSchema = z.object({
+  active: z.boolean(),
+  reason: z.string().nullable(),
+  changedBy: z.string().nullable(),
+  changedAt: z.number().nullable(),
+});
 
 /** A broadcast (or its retraction) on the notification stream; `id` increases and is never reused. */
 export const notificationMessageSchema = z.object({

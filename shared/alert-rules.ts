@@ -6,13 +6,43 @@
  * (raiseAlert) and resolved there or by an admin.
  */
 export const ALERT_RULES = [
-  { rule: "chain_stalled", prefix: "chain:stalled", kind: "condition", what: "the chain owes blocks for alerts.chainStallSlots slots or more" },
-  { rule: "tron_unavailable", prefix: "tron:unavailable", kind: "condition", what: "the TRON circuit breaker is open or the node does not answer the probe" },
-  { rule: "payout_failed", prefix: "ledger:payout-failed:", kind: "event", what: "a payout failed (refused, failed on chain or timed out)" },
-  { rule: "reconciliation_mismatch", prefix: "ledger:reconcile:", kind: "event", what: "a hot wallet's on-chain transfers differ from the ledger; resolved by the next clean reconciliation" },
+  {
+    rule: "chain_stalled",
+    prefix: "chain:stalled",
+    kind: "condition",
+    what: "the chain owes blocks for alerts.chainStallSlots slots or more",
+  },
+  {
+    rule: "tron_unavailable",
+    prefix: "tron:unavailable",
+    kind: "condition",
+    what: "the TRON circuit breaker is open or the node does not answer the probe",
+  },
+  {
+    rule: "payout_failed",
+    prefix: "ledger:payout-failed:",
+    kind: "event",
+    what: "a payout failed (refused, failed on chain or timed out)",
+  },
+  {
+    rule: "reconciliation_mismatch",
+    prefix: "ledger:reconcile:",
+    kind: "event",
+    what: "a hot wallet's on-chain transfers differ from the ledger; resolved by the next clean reconciliation",
+  },
   { rule: "node_offline", prefix: "node:offline:", kind: "condition", what: "a node stopped beating and its pool marked it offline" },
-  { rule: "integrity_failure", prefix: "integrity:", kind: "event", what: "stored data failed an integrity check (raised with a key starting integrity:)" },
-  { rule: "spool_full", prefix: "node:spool:", kind: "condition", what: "an online node's upload spool is at or above alerts.spoolFullPercent" },
+  {
+    rule: "integrity_failure",
+    prefix: "integrity:",
+    kind: "event",
+    what: "stored data failed an integrity check (raised with a key starting integrity:)",
+  },
+  {
+    rule: "spool_full",
+    prefix: "node:spool:",
+    kind: "condition",
+    what: "an online node's upload spool is at or above alerts.spoolFullPercent",
+  },
   { rule: "lockdown", prefix: "emergency:lockdown", kind: "condition", what: "the emergency lockdown is engaged" },
 ] as const;
 
@@ -41,7 +71,13 @@ export async function signWebhook(secret: string, timestampSeconds: number, body
  * What a receiver does (and what the tests' receiver does): parse the header, refuse a timestamp
  * further than `toleranceSeconds` from now (replays), recompute the HMAC over `t.body` and compare.
  */
-export async function verifyWebhook(secret: string, header: string | null, body: string, nowSeconds: number, toleranceSeconds = 300): Promise<boolean> {
+export async function verifyWebhook(
+  secret: string,
+  header: string | null,
+  body: string,
+  nowSeconds: number,
+  toleranceSeconds = 300,
+): Promise<boolean> {
   const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? "");
   if (!match) return false;
   const t = Number(match[1]);

@@ -117,7 +117,6 @@ export function toCanonicalValue(value: unknown, depth = 0): Canonical {
 
 // ---- export bundles ----------------------------------------------------------------------------
 
-
 export const AUDIT_EXPORT_FORMAT = "lucid-audit-export" as const;
 
 /** An event as exported: `before`/`after` are JSON text (null when absent), `at` in Unix ms. */
@@ -163,10 +162,14 @@ export async function verifyAuditExport(bundle: AuditExportBundle, trustedProduc
     if (event && event.hash !== anchor.head) return `anchor ${anchor.eventId}: head differs from the event's hash`;
     if (!anchor.evidence) continue;
     const { tx, proof, block } = anchor.evidence;
-    if (tx.type !== "anchor" || tx.root !== anchor.head || tx.chunkCount !== anchor.eventId) return `anchor ${anchor.eventId}: the chain transaction does not carry this head`;
-    if (!verifyTxInclusion(tx, proof, block.header.txRoot)) return `anchor ${anchor.eventId}: the inclusion proof does not match the block's txRoot`;
-    if (headerHash(block.header) !== block.hash || !(await verifyHeaderSignature(block))) return `anchor ${anchor.eventId}: the block header's hash or signature is wrong`;
-    if (trustedProducers && !trustedProducers.includes(block.header.producer)) return `anchor ${anchor.eventId}: the block's producer is not trusted`;
+    if (tx.type !== "anchor" || tx.root !== anchor.head || tx.chunkCount !== anchor.eventId)
+      return `anchor ${anchor.eventId}: the chain transaction does not carry this head`;
+    if (!verifyTxInclusion(tx, proof, block.header.txRoot))
+      return `anchor ${anchor.eventId}: the inclusion proof does not match the block's txRoot`;
+    if (headerHash(block.header) !== block.hash || !(await verifyHeaderSignature(block)))
+      return `anchor ${anchor.eventId}: the block header's hash or signature is wrong`;
+    if (trustedProducers && !trustedProducers.includes(block.header.producer))
+      return `anchor ${anchor.eventId}: the block's producer is not trusted`;
   }
   return null;
 }

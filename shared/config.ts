@@ -9,11 +9,7 @@ import { DEV_PUBLIC_ORIGIN, publicOrigin } from "./public-origin.ts";
  * a ConfigError naming every offending variable, never a 500 somewhere deep inside.
  */
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
 
 const boolean = z.enum(["true", "false"]).transform((value) => value === "true");
 
@@ -36,18 +32,21 @@ const ratio = z
   .pipe(z.number().min(0).max(1));
 
 /** A 256-bit key as 64 hex characters or 44 base64 characters. */
-const key256 = z
-  .string()
-  .refine((text) => /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/]{43}=$/.test(text), {
-    message: "must be a 256-bit key: 64 hex characters or 44 base64 characters",
-  });
+const key256 = z.string().refine((text) => /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/]{43}=$/.test(text), {
+  message: "must be a 256-bit key: 64 hex characters or 44 base64 characters",
+});
 
 const tronAddress = z.string().regex(/^T[1-9A-HJ-NP-Za-km-z]{33}$/, "must be a base58 TRON address");
 
 const origins = z
   .string()
   .min(1)
-  .transform((text) => text.split(",").map((origin) => origin.trim()).filter(Boolean))
+  .transform((text) =>
+    text
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+  )
   .refine((list) => list.length > 0 && list.every((o) => o === "*" || /^https?:\/\/[^\s/]+$/.test(o)), {
     message: 'must be "*" or a comma-separated list of origins such as https://app.example',
   });
@@ -55,7 +54,10 @@ const origins = z
 /** Comma-separated CIDR ranges (IPv4 and IPv6; a bare address is one host), parsed once. */
 const cidrList = z.string().transform((text, ctx) => {
   const ranges = [];
-  for (const item of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     try {
       ranges.push(parseCidr(item));
     } catch (error) {
@@ -69,22 +71,29 @@ const cidrList = z.string().transform((text, ctx) => {
 /** Comma-separated http(s) base URLs (chain peers). */
 const urlList = z
   .string()
-  .transform((text) => text.split(",").map((url) => url.trim().replace(/\/+$/, "")).filter(Boolean))
+  .transform((text) =>
+    text
+      .split(",")
+      .map((url) => url.trim().replace(/\/+$/, ""))
+      .filter(Boolean),
+  )
   .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1));
 
 /** Comma-separated Ed25519 public keys, 64 lowercase hex characters each (chain producers). */
 const keyList = z
   .string()
-  .transform((text) => text.split(",").map((key) => key.trim()).filter(Boolean))
+  .transform((text) =>
+    text
+      .split(",")
+      .map((key) => key.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (an Ed25519 public key)")).min(1));
 
 /** Empty or absent → undefined, so optional vars can sit in wrangler.toml as "". */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 /** Exactly 32 bytes (AES-256), as 64 hex characters or base64. Decoded only inside LedgerDO. */
-const walletKey = z
-  .string()
-  .regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, "must be 32 bytes as 64 hex characters or base64");
+const walletKey = z.string().regex(/^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/, "must be 32 bytes as 64 hex characters or base64");
 
 /** At least 32 bytes of entropy, as hex or base64 (what `npm start` generates). */
 const secret = z.string().min(32, "must be at least 32 characters (256 bits as hex or base64)");
@@ -206,9 +215,18 @@ export const configSchema = z
     STEP_UP_BACKOFF_SECONDS: integer(1, 86400),
     STEP_UP_BACKOFF_MAX_SECONDS: integer(1, 86400),
     BOOTSTRAP_SUPER_ADMIN_ADDRESS: optional(tronAddress),
-    TOTP_ISSUER: z.string().min(1).max(64).regex(/^[^:]+$/, "must not contain ':'"),
+    TOTP_ISSUER: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^:]+$/, "must not contain ':'"),
     MAIL_FROM: z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be a plain address such as lucid@example.org"),
-    MAIL_WEBHOOK_URL: optional(z.string().url().regex(/^https?:\/\//, "must be an http(s) URL")),
+    MAIL_WEBHOOK_URL: optional(
+      z
+        .string()
+        .url()
+        .regex(/^https?:\/\//, "must be an http(s) URL"),
+    ),
     MAIL_WEBHOOK_SECRET: optional(secret),
     /** "auto": the dev outbox is on unless LUCID_ENV is production. */
     MAIL_DEV_OUTBOX: z.enum(["auto", "true", "false"]),
@@ -246,8 +264,18 @@ export const configSchema = z
     ALERT_MAIL_TO: optional(
       z
         .string()
-        .transform((text) => text.split(",").map((a) => a.trim()).filter(Boolean))
-        .pipe(z.array(z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be plain addresses such as ops@example.org")).min(1).max(20)),
+        .transform((text) =>
+          text
+            .split(",")
+            .map((a) => a.trim())
+            .filter(Boolean),
+        )
+        .pipe(
+          z
+            .array(z.string().regex(/^[^\s@<>",]+@[^\s@<>",]+$/, "must be plain addresses such as ops@example.org"))
+            .min(1)
+            .max(20),
+        ),
     ),
   })
   .superRefine((c, ctx) => {
@@ -271,7 +299,17 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Names of values that must never be logged or returned. */
-export const SECRET_KEYS = ["JWT_SECRET_KEY", "JWT_SECRET_KEY_PREVIOUS", "MAIL_WEBHOOK_SECRET", "CHAIN_PRODUCER_KEY", "WALLET_ENCRYPTION_KEY", "TRON_API_KEY", "SESSION_KEK", "METRICS_SCRAPE_TOKEN", "ALERT_WEBHOOK_SECRET"] as const satisfies readonly (keyof Config)[];
+export const SECRET_KEYS = [
+  "JWT_SECRET_KEY",
+  "JWT_SECRET_KEY_PREVIOUS",
+  "MAIL_WEBHOOK_SECRET",
+  "CHAIN_PRODUCER_KEY",
+  "WALLET_ENCRYPTION_KEY",
+  "TRON_API_KEY",
+  "SESSION_KEK",
+  "METRICS_SCRAPE_TOKEN",
+  "ALERT_WEBHOOK_SECRET",
+] as const satisfies readonly (keyof Config)[];
 
 export class ConfigError extends Error {
   override name = "ConfigError";

@@ -116,7 +116,8 @@ export const PROBLEM_TYPES = {
   "insufficient-funds": {
     status: 409,
     title: "Insufficient funds",
-    description: "The paying wallet's balance, less what is already committed, does not cover this; `available` and `needed` say by how much.",
+    description:
+      "The paying wallet's balance, less what is already committed, does not cover this; `available` and `needed` say by how much.",
   },
   "request-in-progress": {
     status: 409,
@@ -244,7 +245,8 @@ export const PROBLEM_TYPES = {
   "recordings-halted": {
     status: 503,
     title: "Recordings halted",
-    description: "An administrator halted all recordings: sessions cannot start and chunks are not accepted. Agents keep their spool and retry later.",
+    description:
+      "An administrator halted all recordings: sessions cannot start and chunks are not accepted. Agents keep their spool and retry later.",
   },
   "step-up-throttled": {
     status: 429,
@@ -254,7 +256,8 @@ export const PROBLEM_TYPES = {
   "second-factor-required": {
     status: 403,
     title: "Second factor required",
-    description: "This action needs a current TOTP code (`totpCode`) or a recovery code (`recoveryCode`) of the caller's enrolled authenticator.",
+    description:
+      "This action needs a current TOTP code (`totpCode`) or a recovery code (`recoveryCode`) of the caller's enrolled authenticator.",
   },
   "rdp-pool-exhausted": {
     status: 503,

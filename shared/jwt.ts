@@ -52,10 +52,7 @@ async function keyIdOf(secret: string): Promise<string> {
 }
 
 async function importKey(secret: string): Promise<KeyEntry> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
   return { kid: await keyIdOf(secret), key };
 }
 

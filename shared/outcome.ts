@@ -48,7 +48,8 @@ export async function outcome<T>(run: () => T | Promise<T>): Promise<Outcome<T>>
   try {
     return ok(await run());
   } catch (error) {
-    if (error instanceof RefusalError) return { ok: false, problem: { slug: error.slug, detail: error.message, extensions: error.extensions } };
+    if (error instanceof RefusalError)
+      return { ok: false, problem: { slug: error.slug, detail: error.message, extensions: error.extensions } };
     throw error;
   }
 }

@@ -10,16 +10,7 @@ import { fromHex, hashLeaf, MerkleTree, toHex } from "./merkle/index.ts";
  * `processing` verifies every chunk in the store and writes the manifest; `stored` waits for
  * an anchor on the chain (or goes straight to `completed` when anchoring is disabled).
  */
-export const SESSION_STATES = [
-  "created",
-  "recording",
-  "processing",
-  "stored",
-  "anchored",
-  "completed",
-  "failed",
-  "cancelled",
-] as const;
+export const SESSION_STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
 export const SESSION_TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
@@ -83,9 +74,7 @@ export const manifestSchema = z.object({
    * Which node recorded which chunks, in index order (one part unless the session was handed over
    * to another node: an RDP desktop migrated). Absent in manifests written before hand-overs.
    */
-  parts: z
-    .array(z.object({ node: z.string(), firstIndex: z.number().int().min(0), since: z.string().nullable() }))
-    .optional(),
+  parts: z.array(z.object({ node: z.string(), firstIndex: z.number().int().min(0), since: z.string().nullable() })).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

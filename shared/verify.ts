@@ -76,7 +76,8 @@ export async function verifyInterimAnchor(
   if (!parsed.success) return { ok: false, message: `malformed: ${parsed.error.issues[0]?.message ?? "not an anchor with a proof"}` };
   const { tx, proof, block } = parsed.data;
   if (!tx.interim || tx.sessionId !== sessionId) return { ok: false, message: "not an interim anchor of this session" };
-  if (!verifyTxInclusion(tx, proof, block.header.txRoot)) return { ok: false, message: `not transaction ${proof.txIndex} of block ${block.header.height}` };
+  if (!verifyTxInclusion(tx, proof, block.header.txRoot))
+    return { ok: false, message: `not transaction ${proof.txIndex} of block ${block.header.height}` };
   if (headerHash(block.header) !== block.hash) return { ok: false, message: "its block header does not hash to the block's hash" };
   if (!(await verifyHeaderSignature(block))) return { ok: false, message: "its block's producer signature does not verify" };
   if (options.trustedProducers && !options.trustedProducers.includes(block.header.producer)) {
@@ -113,14 +114,18 @@ export async function verifyEvidence(input: unknown, options: VerifyOptions = {}
     for (const chunk of chunks) {
       const bytes = options.chunkBytes(chunk.index);
       if (!bytes) {
-        if (!options.allowMissingChunks) return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} is missing: its file was not there to hash`);
+        if (!options.allowMissingChunks)
+          return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} is missing: its file was not there to hash`);
         hashOnly.push(chunk.index);
         continue;
       }
       blobs++;
       const actual = toHex(sha256(bytes));
       if (actual !== chunk.sha256) {
-        return failed(`chunk ${chunk.index}`, `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`);
+        return failed(
+          `chunk ${chunk.index}`,
+          `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`,
+        );
       }
     }
     const missing = hashOnly.length ? `; ${hashOnly.length} missing, checked only by hash: ${ranges(hashOnly)}` : "";
@@ -130,7 +135,8 @@ export async function verifyEvidence(input: unknown, options: VerifyOptions = {}
   }
 
   const root = toHex(MerkleTree.fromData(chunks.map((c) => fromHex(c.sha256))).root());
-  if (root !== bundle.manifest.root) return failed("session root", `the chunks' Merkle root is ${root}, the manifest says ${bundle.manifest.root}`);
+  if (root !== bundle.manifest.root)
+    return failed("session root", `the chunks' Merkle root is ${root}, the manifest says ${bundle.manifest.root}`);
   record("session root", true, `Merkle root ${root}`);
 
   const tx = bundle.anchor.tx;
@@ -181,13 +187,24 @@ export async function verifyEvidence(input: unknown, options: VerifyOptions = {}
     const checked = await verifyInterimAnchor(interim, bundle.session.id, options);
     if (!checked.ok) return failed(step, checked.message);
     if (itx.chunkCount > chunks.length) {
-      return failed("truncation", `block ${interim.block.header.height} anchors ${itx.chunkCount} chunks of this session while it recorded, the bundle has only ${chunks.length}: the recording was truncated`);
+      return failed(
+        "truncation",
+        `block ${interim.block.header.height} anchors ${itx.chunkCount} chunks of this session while it recorded, the bundle has only ${chunks.length}: the recording was truncated`,
+      );
     }
     const prefixRoot = toHex(MerkleTree.fromData(chunks.slice(0, itx.chunkCount).map((c) => fromHex(c.sha256))).root());
-    if (prefixRoot !== itx.root) return failed("truncation", `the first ${itx.chunkCount} chunks do not match the root anchored in block ${interim.block.header.height} while the session recorded`);
+    if (prefixRoot !== itx.root)
+      return failed(
+        "truncation",
+        `the first ${itx.chunkCount} chunks do not match the root anchored in block ${interim.block.header.height} while the session recorded`,
+      );
   }
   if (bundle.interimAnchors.length) {
-    record("interim anchors", true, `${bundle.interimAnchors.length} rolling anchors, up to ${Math.max(...bundle.interimAnchors.map((a) => a.tx.chunkCount))} chunks, agree with the chunks`);
+    record(
+      "interim anchors",
+      true,
+      `${bundle.interimAnchors.length} rolling anchors, up to ${Math.max(...bundle.interimAnchors.map((a) => a.tx.chunkCount))} chunks, agree with the chunks`,
+    );
   }
 
   if (options.trustedProducers) {
@@ -202,7 +219,7 @@ export async function verifyEvidence(input: unknown, options: VerifyOptions = {}
 /** "0-2, 5, 7-9" for sorted indices: a long list of missing chunks stays readable. */
 function ranges(sorted: readonly number[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);

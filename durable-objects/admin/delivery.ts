@@ -34,7 +34,14 @@ export class AlertOutbox {
     const c = this.config();
     const payload = JSON.stringify({
       event,
-      alert: { ...alert, rule: ruleOf(alert.key), firstAt: iso(alert.firstAt), lastAt: iso(alert.lastAt), acknowledgedAt: iso(alert.acknowledgedAt), resolvedAt: iso(alert.resolvedAt) },
+      alert: {
+        ...alert,
+        rule: ruleOf(alert.key),
+        firstAt: iso(alert.firstAt),
+        lastAt: iso(alert.lastAt),
+        acknowledgedAt: iso(alert.acknowledgedAt),
+        resolvedAt: iso(alert.resolvedAt),
+      },
       origin: c.PUBLIC_ORIGIN,
     });
     const targets: { channel: "webhook" | "mail"; target: string }[] = [
@@ -44,7 +51,18 @@ export class AlertOutbox {
     for (const { channel, target } of targets) {
       this.db
         .insert(schema.alertDeliveries)
-        .values({ alertId: alert.id, alertKey: alert.key, event, channel, target, payload, state: "pending", attempts: 0, nextAttemptAt: now, createdAt: now })
+        .values({
+          alertId: alert.id,
+          alertKey: alert.key,
+          event,
+          channel,
+          target,
+          payload,
+          state: "pending",
+          attempts: 0,
+          nextAttemptAt: now,
+          createdAt: now,
+        })
         .run();
     }
     return targets.length;
@@ -52,7 +70,13 @@ export class AlertOutbox {
 
   /** When the next pending delivery is due (null: none pending). */
   nextDue(): number | null {
-    return this.db.select({ at: min(schema.alertDeliveries.nextAttemptAt) }).from(schema.alertDeliveries).where(eq(schema.alertDeliveries.state, "pending")).get()?.at ?? null;
+    return (
+      this.db
+        .select({ at: min(schema.alertDeliveries.nextAttemptAt) })
+        .from(schema.alertDeliveries)
+        .where(eq(schema.alertDeliveries.state, "pending"))
+        .get()?.at ?? null
+    );
   }
 
   /** Sends every due delivery (up to BATCH); each outcome is written before the next is tried. */
@@ -67,9 +91,17 @@ export class AlertOutbox {
     const summary = { delivered: 0, retried: 0, failed: 0 };
     for (const row of due) {
       const attempts = row.attempts + 1;
-      const result = await this.#send(row).catch((error: unknown) => ({ ok: false, status: null, error: error instanceof Error ? error.message : String(error) }));
+      const result = await this.#send(row).catch((error: unknown) => ({
+        ok: false,
+        status: null,
+        error: error instanceof Error ? error.message : String(error),
+      }));
       if (result.ok) {
-        this.db.update(schema.alertDeliveries).set({ state: "delivered", attempts, lastStatus: result.status, lastError: null, deliveredAt: Date.now() }).where(eq(schema.alertDeliveries.id, row.id)).run();
+        this.db
+          .update(schema.alertDeliveries)
+          .set({ state: "delivered", attempts, lastStatus: result.status, lastError: null, deliveredAt: Date.now() })
+          .where(eq(schema.alertDeliveries.id, row.id))
+          .run();
         summary.delivered++;
         continue;
       }
@@ -77,12 +109,24 @@ export class AlertOutbox {
       const nextAttemptAt = Date.now() + limits.webhookBackoffSeconds * 1000 * 2 ** (attempts - 1);
       this.db
         .update(schema.alertDeliveries)
-        .set({ state: giveUp ? "failed" : "pending", attempts, lastStatus: result.status, lastError: result.error?.slice(0, 500) ?? null, nextAttemptAt })
+        .set({
+          state: giveUp ? "failed" : "pending",
+          attempts,
+          lastStatus: result.status,
+          lastError: result.error?.slice(0, 500) ?? null,
+          nextAttemptAt,
+        })
         .where(eq(schema.alertDeliveries.id, row.id))
         .run();
       if (giveUp) {
         summary.failed++;
-        logEvent("error", "admin.alert_delivery_failed", { id: row.id, channel: row.channel, alertKey: row.alertKey, attempts, error: result.error });
+        logEvent("error", "admin.alert_delivery_failed", {
+          id: row.id,
+          channel: row.channel,
+          alertKey: row.alertKey,
+          attempts,
+          error: result.error,
+        });
       } else summary.retried++;
     }
     return summary;
@@ -92,7 +136,12 @@ export class AlertOutbox {
     return this.db
       .select()
       .from(schema.alertDeliveries)
-      .where(and(filter.alertId ? eq(schema.alertDeliveries.alertId, filter.alertId) : undefined, filter.state ? eq(schema.alertDeliveries.state, filter.state) : undefined))
+      .where(
+        and(
+          filter.alertId ? eq(schema.alertDeliveries.alertId, filter.alertId) : undefined,
+          filter.state ? eq(schema.alertDeliveries.state, filter.state) : undefined,
+        ),
+      )
       .orderBy(desc(schema.alertDeliveries.id))
       .limit(filter.limit)
       .all();
@@ -119,7 +168,9 @@ export class AlertOutbox {
       signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
     });
     await res.body?.cancel();
-    return res.ok ? { ok: true, status: res.status, error: null } : { ok: false, status: res.status, error: `the receiver answered ${res.status}` };
+    return res.ok
+      ? { ok: true, status: res.status, error: null }
+      : { ok: false, status: res.status, error: `the receiver answered ${res.status}` };
   }
 }
 

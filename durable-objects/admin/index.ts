@@ -38,7 +38,6 @@ export interface ConfigVersionView {
 /** Who is listening on the notification stream; kept in the socket's tags (hibernation-safe). */
 export type Listener = "client" | "agent";
 
-
 const OFF: EmergencyFlag = { active: false, reason: null, changedBy: null, changedAt: null };
 
 /**
@@ -56,7 +55,8 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
 
   protected override async onStart(): Promise<void> {
     // The monitor runs on its own: every evaluateEverySeconds, and whenever a delivery is due.
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.#config().config.alerts.evaluateEverySeconds * 1000);
+    if ((await this.ctx.storage.getAlarm()) === null)
+      await this.ctx.storage.setAlarm(Date.now() + this.#config().config.alerts.evaluateEverySeconds * 1000);
   }
 
   // ---- emergency controls ------------------------------------------------------------------
@@ -81,7 +81,12 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Turns a control on or off; returns the flag before and after (for the audit record). */
-  async setEmergency(control: EmergencyControl, active: boolean, actor: string, reason: string): Promise<{ before: EmergencyFlag; after: EmergencyFlag }> {
+  async setEmergency(
+    control: EmergencyControl,
+    active: boolean,
+    actor: string,
+    reason: string,
+  ): Promise<{ before: EmergencyFlag; after: EmergencyFlag }> {
     await this.ready();
     if (!EMERGENCY_CONTROLS.includes(control)) throw new Error(`unknown control ${control}`);
     const before = this.#emergency()[control];
@@ -131,7 +136,8 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   /** One version (0 = the built-in defaults), or null when there is no such version. */
   async configVersion(version: number): Promise<ConfigVersionView | null> {
     await this.ready();
-    if (version === 0) return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
+    if (version === 0)
+      return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
     const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, version)).get();
     return row ? { ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) } : null;
   }
@@ -140,7 +146,12 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
    * A new version; `expectedVersion` must be the current one (optimistic concurrency: two
    * admins editing at once cannot overwrite each other silently).
    */
-  async updateConfig(input: unknown, expectedVersion: number, actor: string, reason: string): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
+  async updateConfig(
+    input: unknown,
+    expectedVersion: number,
+    actor: string,
+    reason: string,
+  ): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
     await this.ready();
     const parsed = systemConfigSchema.safeParse(input);
     if (!parsed.success) {
@@ -151,7 +162,12 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** A new version whose content is version `target`'s. */
-  async rollbackConfig(target: number, expectedVersion: number, actor: string, reason: string): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
+  async rollbackConfig(
+    target: number,
+    expectedVersion: number,
+    actor: string,
+    reason: string,
+  ): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
     await this.ready();
     const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, target)).get();
     const config = target === 0 ? DEFAULT_SYSTEM_CONFIG : row ? systemConfigSchema.parse(JSON.parse(row.config)) : null;
@@ -159,14 +175,25 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     return this.#write(config, expectedVersion, actor, reason, target);
   }
 
-  #write(config: SystemConfig, expectedVersion: number, actor: string, reason: string, rollbackOf: number | null): Outcome<{ before: ConfigVersionView; after: ConfigVersionView }> {
+  #write(
+    config: SystemConfig,
+    expectedVersion: number,
+    actor: string,
+    reason: string,
+    rollbackOf: number | null,
+  ): Outcome<{ before: ConfigVersionView; after: ConfigVersionView }> {
     return this.ctx.storage.transactionSync(() => {
       const before = this.#config();
       if (before.version !== expectedVersion) {
-        return refuse("conflict", `The configuration is at version ${before.version}, not ${expectedVersion}; reload and retry.`, { currentVersion: before.version });
+        return refuse("conflict", `The configuration is at version ${before.version}, not ${expectedVersion}; reload and retry.`, {
+          currentVersion: before.version,
+        });
       }
       const after = { version: before.version + 1, config, createdBy: actor, createdAt: Date.now(), reason, rollbackOf };
-      this.db.insert(schema.configVersions).values({ ...after, config: JSON.stringify(config) }).run();
+      this.db
+        .insert(schema.configVersions)
+        .values({ ...after, config: JSON.stringify(config) })
+        .run();
       return ok({ before, after });
     });
   }
@@ -179,9 +206,19 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     const alert = alertInputSchema.parse(input);
     const now = Date.now();
     const result = this.ctx.storage.transactionSync(() => {
-      const open = this.db.select().from(schema.alerts).where(and(eq(schema.alerts.key, alert.key), ne(schema.alerts.state, "resolved"))).get();
+      const open = this.db
+        .select()
+        .from(schema.alerts)
+        .where(and(eq(schema.alerts.key, alert.key), ne(schema.alerts.state, "resolved")))
+        .get();
       if (open) {
-        const updated = { count: open.count + 1, lastAt: now, severity: alert.severity, title: alert.title, detail: alert.detail ?? open.detail };
+        const updated = {
+          count: open.count + 1,
+          lastAt: now,
+          severity: alert.severity,
+          title: alert.title,
+          detail: alert.detail ?? open.detail,
+        };
         this.db.update(schema.alerts).set(updated).where(eq(schema.alerts.id, open.id)).run();
         return { alert: { ...open, ...updated }, created: false };
       }
@@ -219,10 +256,19 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   async #resolveWhere(matches: (key: string) => boolean, actor: string): Promise<AlertView[]> {
     const now = Date.now();
     const resolved = this.ctx.storage.transactionSync(() => {
-      const open = this.db.select().from(schema.alerts).where(ne(schema.alerts.state, "resolved")).all().filter((a) => matches(a.key));
+      const open = this.db
+        .select()
+        .from(schema.alerts)
+        .where(ne(schema.alerts.state, "resolved"))
+        .all()
+        .filter((a) => matches(a.key));
       return open.map((before) => {
         const after: AlertView = { ...before, state: "resolved", resolvedBy: actor, resolvedAt: now };
-        this.db.update(schema.alerts).set({ state: "resolved", resolvedBy: actor, resolvedAt: now }).where(eq(schema.alerts.id, before.id)).run();
+        this.db
+          .update(schema.alerts)
+          .set({ state: "resolved", resolvedBy: actor, resolvedAt: now })
+          .where(eq(schema.alerts.id, before.id))
+          .run();
         this.#outbox.enqueue(after, "resolved", now);
         return after;
       });
@@ -263,7 +309,8 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   async openAlertsByRule(): Promise<Record<AlertRule | "other", number>> {
     await this.ready();
     const counts = Object.fromEntries([...ALERT_RULES.map((r) => [r.rule, 0]), ["other", 0]]) as Record<AlertRule | "other", number>;
-    for (const row of this.db.select({ key: schema.alerts.key }).from(schema.alerts).where(ne(schema.alerts.state, "resolved")).all()) counts[ruleOf(row.key)]++;
+    for (const row of this.db.select({ key: schema.alerts.key }).from(schema.alerts).where(ne(schema.alerts.state, "resolved")).all())
+      counts[ruleOf(row.key)]++;
     return counts;
   }
 
@@ -294,21 +341,31 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     return this.db
       .select()
       .from(schema.alerts)
-      .where(and(filter.state ? eq(schema.alerts.state, filter.state) : undefined, filter.beforeLastAt !== undefined ? lt(schema.alerts.lastAt, filter.beforeLastAt) : undefined))
+      .where(
+        and(
+          filter.state ? eq(schema.alerts.state, filter.state) : undefined,
+          filter.beforeLastAt !== undefined ? lt(schema.alerts.lastAt, filter.beforeLastAt) : undefined,
+        ),
+      )
       .orderBy(desc(schema.alerts.lastAt), desc(schema.alerts.id))
       .limit(filter.limit)
       .all();
   }
 
   /** open → acknowledged, or open|acknowledged → resolved. */
-  async transitionAlert(id: string, to: "acknowledged" | "resolved", actor: string): Promise<Outcome<{ before: AlertView; after: AlertView }>> {
+  async transitionAlert(
+    id: string,
+    to: "acknowledged" | "resolved",
+    actor: string,
+  ): Promise<Outcome<{ before: AlertView; after: AlertView }>> {
     await this.ready();
     const before = this.db.select().from(schema.alerts).where(eq(schema.alerts.id, id)).get();
     if (!before) return refuse("not-found", `No alert ${id}.`);
     const allowed = to === "acknowledged" ? before.state === "open" : before.state !== "resolved";
     if (!allowed) return refuse("invalid-state", `The alert is ${before.state}; it cannot become ${to}.`, { state: before.state });
     const now = Date.now();
-    const patch = to === "acknowledged" ? { state: to, acknowledgedBy: actor, acknowledgedAt: now } : { state: to, resolvedBy: actor, resolvedAt: now };
+    const patch =
+      to === "acknowledged" ? { state: to, acknowledgedBy: actor, acknowledgedAt: now } : { state: to, resolvedBy: actor, resolvedAt: now };
     const after: AlertView = { ...before, ...patch };
     this.ctx.storage.transactionSync(() => {
       this.db.update(schema.alerts).set(patch).where(eq(schema.alerts.id, id)).run();
@@ -322,7 +379,9 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
    * Health-check results: a function failing `healthAlertAfterFailures` times in a row raises
    * `health:<name>`; a healthy check resets the streak and resolves that alert.
    */
-  async observeHealth(results: { name: string; status: string; detail: string | null }[]): Promise<{ raised: string[]; resolved: string[] }> {
+  async observeHealth(
+    results: { name: string; status: string; detail: string | null }[],
+  ): Promise<{ raised: string[]; resolved: string[] }> {
     await this.ready();
     const threshold = this.#config().config.healthAlertAfterFailures;
     const raised: string[] = [];
@@ -357,12 +416,22 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
 
   // ---- notifications -----------------------------------------------------------------------
 
-  async broadcast(input: { audience: NotificationAudience; severity: AlertView["severity"]; title: string; body: string }, actor: string): Promise<BroadcastMessage> {
+  async broadcast(
+    input: { audience: NotificationAudience; severity: AlertView["severity"]; title: string; body: string },
+    actor: string,
+  ): Promise<BroadcastMessage> {
     await this.ready();
     const at = Date.now();
-    const row = this.db.insert(schema.notifications).values({ ...input, at, sentBy: actor }).returning().get();
+    const row = this.db
+      .insert(schema.notifications)
+      .values({ ...input, at, sentBy: actor })
+      .returning()
+      .get();
     const keep = this.#config().config.notificationHistory;
-    this.db.delete(schema.notifications).where(lt(schema.notifications.id, row.id - keep + 1)).run();
+    this.db
+      .delete(schema.notifications)
+      .where(lt(schema.notifications.id, row.id - keep + 1))
+      .run();
     const message: BroadcastMessage = { type: "notification", id: row.id, at: new Date(at).toISOString(), ...input };
     this.#send(input.audience, message);
     return message;
@@ -392,7 +461,13 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     const rows = this.db
       .select()
       .from(schema.notifications)
-      .where(and(gt(schema.notifications.id, afterId), isNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
+      .where(
+        and(
+          gt(schema.notifications.id, afterId),
+          isNull(schema.notifications.retractedAt),
+          inArray(schema.notifications.audience, audiences),
+        ),
+      )
       .orderBy(newest ? desc(schema.notifications.id) : schema.notifications.id)
       .limit(limit)
       .all()
@@ -405,7 +480,13 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     return this.db
       .select({ id: schema.notifications.id })
       .from(schema.notifications)
-      .where(and(lte(schema.notifications.id, afterId), isNotNull(schema.notifications.retractedAt), inArray(schema.notifications.audience, audiences)))
+      .where(
+        and(
+          lte(schema.notifications.id, afterId),
+          isNotNull(schema.notifications.retractedAt),
+          inArray(schema.notifications.audience, audiences),
+        ),
+      )
       .orderBy(schema.notifications.id)
       .limit(10_000)
       .all()
@@ -413,7 +494,15 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   #message(row: typeof schema.notifications.$inferSelect): BroadcastMessage {
-    return { type: "notification", id: row.id, at: new Date(row.at).toISOString(), audience: row.audience, severity: row.severity, title: row.title, body: row.body };
+    return {
+      type: "notification",
+      id: row.id,
+      at: new Date(row.at).toISOString(),
+      audience: row.audience,
+      severity: row.severity,
+      title: row.title,
+      body: row.body,
+    };
   }
 
   /**
@@ -430,7 +519,10 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     const after = afterHeader !== null && /^\d{1,15}$/.test(afterHeader) ? Number(afterHeader) : null;
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [listener]);
-    const newest = this.db.select({ id: sql<number>`coalesce(max(${schema.notifications.id}), 0)` }).from(schema.notifications).get();
+    const newest = this.db
+      .select({ id: sql<number>`coalesce(max(${schema.notifications.id}), 0)` })
+      .from(schema.notifications)
+      .get();
     const hello: HelloMessage = {
       type: "hello",
       listener,
@@ -442,7 +534,8 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     };
     server.send(JSON.stringify(hello));
     if (after !== null) {
-      for (const message of this.#notificationsAfter(listener, after, this.#config().config.notificationHistory)) server.send(JSON.stringify(message));
+      for (const message of this.#notificationsAfter(listener, after, this.#config().config.notificationHistory))
+        server.send(JSON.stringify(message));
     }
     const subprotocol = request.headers.get("X-Lucid-Subprotocol");
     return new Response(null, { status: 101, webSocket: client, headers: subprotocol ? { "Sec-WebSocket-Protocol": subprotocol } : {} });

@@ -35,24 +35,47 @@ export async function evaluateConditions(env: Env, config: Config, limits: Alert
     attempt(["chain:stalled"], async () => {
       const chain = await probeChain(env, config, limits);
       if (chain.lagSlots >= limits.chainStallSlots) {
-        active.push({ key: "chain:stalled", severity: "critical", source: "chain", title: `The chain has made no block for ${chain.lagSlots} slots while work waits`, detail: chain.detail });
+        active.push({
+          key: "chain:stalled",
+          severity: "critical",
+          source: "chain",
+          title: `The chain has made no block for ${chain.lagSlots} slots while work waits`,
+          detail: chain.detail,
+        });
       }
     }),
     attempt(["tron:unavailable"], async () => {
       const tron = await probeTron(env, limits);
       if (!tron.reachable) {
         const title = tron.breaker === "open" ? "The TRON circuit breaker is open" : "The TRON node does not answer";
-        active.push({ key: "tron:unavailable", severity: "critical", source: "tron-client", title, detail: `${tron.detail}. Payouts, staking and TRON anchoring wait until it answers.` });
+        active.push({
+          key: "tron:unavailable",
+          severity: "critical",
+          source: "tron-client",
+          title,
+          detail: `${tron.detail}. Payouts, staking and TRON anchoring wait until it answers.`,
+        });
       }
     }),
     attempt(["node:offline:", "node:spool:"], async () => {
       for (const node of await listNodeFacts(env)) {
         if (node.state === "offline") {
-          active.push({ key: `node:offline:${node.id}`, severity: "warning", source: "node-pool", title: `Node ${node.id} stopped beating and is offline` });
+          active.push({
+            key: `node:offline:${node.id}`,
+            severity: "warning",
+            source: "node-pool",
+            title: `Node ${node.id} stopped beating and is offline`,
+          });
         }
         const spool = node.lastReport?.spoolPercent;
         if (isOnline(node.state) && spool !== undefined && spool >= limits.spoolFullPercent) {
-          active.push({ key: `node:spool:${node.id}`, severity: "warning", source: "node-pool", title: `Node ${node.id}'s upload spool is ${spool} % full`, detail: `At or above alerts.spoolFullPercent (${limits.spoolFullPercent} %): uploads are falling behind.` });
+          active.push({
+            key: `node:spool:${node.id}`,
+            severity: "warning",
+            source: "node-pool",
+            title: `Node ${node.id}'s upload spool is ${spool} % full`,
+            detail: `At or above alerts.spoolFullPercent (${limits.spoolFullPercent} %): uploads are falling behind.`,
+          });
         }
       }
     }),
@@ -61,7 +84,13 @@ export async function evaluateConditions(env: Env, config: Config, limits: Alert
 }
 
 export function lockdownCondition(reason: string | null): Condition {
-  return { key: "emergency:lockdown", severity: "critical", source: "emergency", title: "Emergency lockdown is engaged: writes are suspended", detail: reason ?? undefined };
+  return {
+    key: "emergency:lockdown",
+    severity: "critical",
+    source: "emergency",
+    title: "Emergency lockdown is engaged: writes are suspended",
+    detail: reason ?? undefined,
+  };
 }
 
 /** Whether `key` falls under one of the evaluated prefixes (a prefix ending in ":" covers a family). */

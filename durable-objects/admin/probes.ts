@@ -22,8 +22,10 @@ export interface TronProbe {
 
 export async function probeTron(env: Env, limits: Pick<AlertsConfig, "tronProbeTimeoutMs">): Promise<TronProbe> {
   const health = await singleton(env, "LEDGER").tronHealth(limits.tronProbeTimeoutMs);
-  if (health.breaker === "open") return { status: "down", detail: `TRON ${health.error ?? "circuit breaker open"}`, breaker: health.breaker, reachable: false };
-  if (!health.reachable) return { status: "down", detail: `TRON node unreachable: ${health.error}`, breaker: health.breaker, reachable: false };
+  if (health.breaker === "open")
+    return { status: "down", detail: `TRON ${health.error ?? "circuit breaker open"}`, breaker: health.breaker, reachable: false };
+  if (!health.reachable)
+    return { status: "down", detail: `TRON node unreachable: ${health.error}`, breaker: health.breaker, reachable: false };
   const slow = health.latencyMs !== null && health.latencyMs > limits.tronProbeTimeoutMs / 2;
   const detail = `TRON block ${health.block} in ${health.latencyMs} ms, breaker ${health.breaker}`;
   return { status: slow || health.breaker === "half-open" ? "degraded" : "up", detail, breaker: health.breaker, reachable: true };
@@ -43,15 +45,38 @@ export interface ChainProbe {
  * shows a stalled producer is work waiting: the oldest transaction in the mempool. With empty
  * blocks on, the head itself must move every slot.
  */
-export async function probeChain(env: Env, config: Config, limits: Pick<AlertsConfig, "chainStallSlots">, now = Date.now()): Promise<ChainProbe> {
+export async function probeChain(
+  env: Env,
+  config: Config,
+  limits: Pick<AlertsConfig, "chainStallSlots">,
+  now = Date.now(),
+): Promise<ChainProbe> {
   const stats = await singleton(env, "CHAIN").stats();
   const slotMs = stats.slotSeconds * 1000;
   const headAgeMs = Math.max(0, now - stats.headTime);
-  const owedSince = config.CHAIN_EMPTY_BLOCKS ? stats.headTime : stats.oldestPendingAt !== null ? Math.max(stats.oldestPendingAt, stats.headTime) : null;
+  const owedSince = config.CHAIN_EMPTY_BLOCKS
+    ? stats.headTime
+    : stats.oldestPendingAt !== null
+      ? Math.max(stats.oldestPendingAt, stats.headTime)
+      : null;
   const lagSlots = owedSince === null ? 0 : Math.max(0, Math.floor((now - owedSince) / slotMs));
   const head = `height ${stats.height}, head ${Math.round(headAgeMs / 1000)} s old, ${stats.mempool} waiting`;
-  if (lagSlots >= limits.chainStallSlots) return { status: "down", detail: `stalled: no block for ${lagSlots} slots with work owed (${head})`, lagSlots, headAgeSeconds: headAgeMs / 1000, height: stats.height };
-  if (lagSlots >= 2) return { status: "degraded", detail: `behind: ${lagSlots} slots owed (${head})`, lagSlots, headAgeSeconds: headAgeMs / 1000, height: stats.height };
+  if (lagSlots >= limits.chainStallSlots)
+    return {
+      status: "down",
+      detail: `stalled: no block for ${lagSlots} slots with work owed (${head})`,
+      lagSlots,
+      headAgeSeconds: headAgeMs / 1000,
+      height: stats.height,
+    };
+  if (lagSlots >= 2)
+    return {
+      status: "degraded",
+      detail: `behind: ${lagSlots} slots owed (${head})`,
+      lagSlots,
+      headAgeSeconds: headAgeMs / 1000,
+      height: stats.height,
+    };
   return { status: "up", detail: head, lagSlots, headAgeSeconds: headAgeMs / 1000, height: stats.height };
 }
 
@@ -90,7 +115,8 @@ export function agentsFromNodes(nodes: readonly NodeFacts[], limits: Pick<Alerts
     const silent = online.filter((n) => n.lastReport?.services === undefined).length;
     const share = online.length === 0 ? 0 : (healthy * 100) / online.length;
     // No node online: nothing records, but nothing on the nodes failed either (a fresh install): degraded.
-    const status: ProbeStatus = online.length === 0 ? "degraded" : healthy === 0 ? "down" : share >= limits.agentsUpPercent ? "up" : "degraded";
+    const status: ProbeStatus =
+      online.length === 0 ? "degraded" : healthy === 0 ? "down" : share >= limits.agentsUpPercent ? "up" : "degraded";
     const detail =
       online.length === 0
         ? "no node is online"

@@ -113,7 +113,9 @@ function parseJson(text: string | null): Canonical {
   }
 }
 
-function toAnchorEvidence(found: { tx: ChainTx; txId: string; proof: TxInclusionProof; block: SignedHeader } | null): AnchorEvidenceView | null {
+function toAnchorEvidence(
+  found: { tx: ChainTx; txId: string; proof: TxInclusionProof; block: SignedHeader } | null,
+): AnchorEvidenceView | null {
   if (!found || found.tx.type !== "anchor") return null;
   return { ...found, tx: found.tx };
 }
@@ -153,7 +155,12 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
 
   /** Rows written before the chain existed get their links now, in id order. */
   protected override onStart(): void {
-    const unhashed = this.db.select().from(schema.auditEvents).where(isNull(schema.auditEvents.hash)).orderBy(asc(schema.auditEvents.id)).all();
+    const unhashed = this.db
+      .select()
+      .from(schema.auditEvents)
+      .where(isNull(schema.auditEvents.hash))
+      .orderBy(asc(schema.auditEvents.id))
+      .all();
     if (!unhashed.length) return;
     this.ctx.storage.transactionSync(() => {
       for (const row of unhashed) {
@@ -279,7 +286,13 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
       const broken = findAuditChainBreak(rows.map(toHashed), prev, expectedId);
       if (broken) {
         const row = rows.find((r) => r.id === broken.id);
-        return { ok: false, events: count + rows.findIndex((r) => r.id === broken.id), head: prev, firstBroken: { ...broken, action: row?.action ?? null, at: row?.at ?? null }, anchorMismatches: [] };
+        return {
+          ok: false,
+          events: count + rows.findIndex((r) => r.id === broken.id),
+          head: prev,
+          firstBroken: { ...broken, action: row?.action ?? null, at: row?.at ?? null },
+          anchorMismatches: [],
+        };
       }
       count += rows.length;
       prev = rows[rows.length - 1]!.hash ?? "";
@@ -310,8 +323,19 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
     const events = rows.map(toEvent);
     const lastId = events[events.length - 1]?.id ?? fromId;
     // Anchors inside the range, plus the first one at or after its end (it covers the whole range).
-    const inside = this.db.select().from(schema.auditAnchors).where(and(gte(schema.auditAnchors.eventId, fromId), lte(schema.auditAnchors.eventId, lastId))).orderBy(asc(schema.auditAnchors.eventId)).all();
-    const covering = this.db.select().from(schema.auditAnchors).where(gt(schema.auditAnchors.eventId, lastId)).orderBy(asc(schema.auditAnchors.eventId)).limit(1).all();
+    const inside = this.db
+      .select()
+      .from(schema.auditAnchors)
+      .where(and(gte(schema.auditAnchors.eventId, fromId), lte(schema.auditAnchors.eventId, lastId)))
+      .orderBy(asc(schema.auditAnchors.eventId))
+      .all();
+    const covering = this.db
+      .select()
+      .from(schema.auditAnchors)
+      .where(gt(schema.auditAnchors.eventId, lastId))
+      .orderBy(asc(schema.auditAnchors.eventId))
+      .limit(1)
+      .all();
     const chain = this.#chain();
     const anchors = await Promise.all(
       [...inside, ...covering].map(async (anchor) => ({
@@ -354,7 +378,12 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
     }
     const last = this.#last();
     const latest = this.db.select().from(schema.auditAnchors).orderBy(desc(schema.auditAnchors.eventId)).limit(1).get();
-    const pending = this.db.select({ id: schema.auditAnchors.eventId }).from(schema.auditAnchors).where(isNull(schema.auditAnchors.blockHeight)).limit(1).get();
+    const pending = this.db
+      .select({ id: schema.auditAnchors.eventId })
+      .from(schema.auditAnchors)
+      .where(isNull(schema.auditAnchors.blockHeight))
+      .limit(1)
+      .get();
     if (pending || (last && (!latest || latest.eventId < last.id))) {
       await this.ctx.storage.setAlarm(Date.now() + config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000);
     }
@@ -367,16 +396,38 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
     if (!last) return null;
     const existing = this.db.select().from(schema.auditAnchors).where(eq(schema.auditAnchors.eventId, last.id)).get();
     if (existing) return existing;
-    const tx: AnchorTx = { type: "anchor", sessionId: AUDIT_CHAIN_ID, root: last.hash, chunkCount: last.id, owner: "lucid-audit", node: "lucid-audit", interim: true };
+    const tx: AnchorTx = {
+      type: "anchor",
+      sessionId: AUDIT_CHAIN_ID,
+      root: last.hash,
+      chunkCount: last.id,
+      owner: "lucid-audit",
+      node: "lucid-audit",
+      interim: true,
+    };
     const result = await this.#chain().submit([tx]);
     if (!result.ok) throw new Error(`the chain refused the audit anchor: ${result.message}`);
-    const row = { eventId: last.id, head: last.hash, txId: encodeTx(tx).id, submittedAt: Date.now(), blockHeight: null, blockHash: null, anchoredAt: null };
+    const row = {
+      eventId: last.id,
+      head: last.hash,
+      txId: encodeTx(tx).id,
+      submittedAt: Date.now(),
+      blockHeight: null,
+      blockHash: null,
+      anchoredAt: null,
+    };
     this.db.insert(schema.auditAnchors).values(row).onConflictDoNothing().run();
     return row;
   }
 
   async #collectInclusions(): Promise<void> {
-    const pending = this.db.select().from(schema.auditAnchors).where(isNull(schema.auditAnchors.blockHeight)).orderBy(asc(schema.auditAnchors.eventId)).limit(50).all();
+    const pending = this.db
+      .select()
+      .from(schema.auditAnchors)
+      .where(isNull(schema.auditAnchors.blockHeight))
+      .orderBy(asc(schema.auditAnchors.eventId))
+      .limit(50)
+      .all();
     for (const anchor of pending) {
       const evidence = await this.#chain().transactionEvidence(anchor.txId);
       if (!evidence) continue;

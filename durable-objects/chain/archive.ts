@@ -41,7 +41,8 @@ export async function readArchive(store: ChunkStore, key: string, expected: Sign
   } catch {
     throw new ArchiveError(`archive object ${key} is not a block archive`);
   }
-  if (parsed.hash !== expected.hash || headerHash(parsed.header) !== expected.hash) throw new ArchiveError(`archive object ${key} holds another block`);
+  if (parsed.hash !== expected.hash || headerHash(parsed.header) !== expected.hash)
+    throw new ArchiveError(`archive object ${key} holds another block`);
   const txs = parsed.txs.map((body) => chainTx.parse(JSON.parse(body)));
   if (txRoot(txs) !== expected.header.txRoot || txs.some((tx, i) => encodeTx(tx).id !== ids[i]) || txs.length !== ids.length) {
     throw new ArchiveError(`archive object ${key} does not hold the transactions block ${expected.header.height} committed to`);

@@ -45,13 +45,30 @@ export async function auditChain(state: ChainState): Promise<AuditResult> {
       if (error instanceof BlockRejected) return fail(error.fault, error.message);
       throw error;
     }
-    const columns = { height: row.height, timestamp: row.timestamp, slot: row.slot, epoch: row.epoch, producer: row.producer, txCount: row.txCount };
+    const columns = {
+      height: row.height,
+      timestamp: row.timestamp,
+      slot: row.slot,
+      epoch: row.epoch,
+      producer: row.producer,
+      txCount: row.txCount,
+    };
     for (const [column, value] of Object.entries(columns)) {
-      if (header[column as keyof typeof columns] !== value) return fail("index-mismatch", `column ${column} says ${value}, the signed header says ${header[column as keyof typeof columns]}`);
+      if (header[column as keyof typeof columns] !== value)
+        return fail("index-mismatch", `column ${column} says ${value}, the signed header says ${header[column as keyof typeof columns]}`);
     }
-    const ids = db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(eq(schema.chainTxs.height, row.height)).orderBy(asc(schema.chainTxs.txIndex)).all();
+    const ids = db
+      .select({ id: schema.chainTxs.id })
+      .from(schema.chainTxs)
+      .where(eq(schema.chainTxs.height, row.height))
+      .orderBy(asc(schema.chainTxs.txIndex))
+      .all();
     for (const [index, tx] of txs.entries()) {
-      if (ids[index]!.id !== encodeTx(tx).id) return fail("index-mismatch", `transaction ${index} is stored under id ${ids[index]!.id}, its content hashes to ${encodeTx(tx).id}`);
+      if (ids[index]!.id !== encodeTx(tx).id)
+        return fail(
+          "index-mismatch",
+          `transaction ${index} is stored under id ${ids[index]!.id}, its content hashes to ${encodeTx(tx).id}`,
+        );
       if (tx.type === "anchor" && !tx.interim) finals.add(tx.sessionId);
     }
     parent = candidate;

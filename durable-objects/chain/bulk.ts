@@ -31,7 +31,8 @@ export function insertRows<T extends SQLiteTable>(
   // In array order (autoincrement keys follow it); "WHERE true" keeps SQLite from reading an
   // ON CONFLICT clause as a join constraint of the SELECT.
   let text = `INSERT INTO ${quote(getTableName(table))} (${keys.map(name).join(", ")}) SELECT ${keys.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ORDER BY key`;
-  if (upsert) text += ` ON CONFLICT (${name(upsert.target)}) DO UPDATE SET ${upsert.set.map((k) => `${name(k)} = excluded.${name(k)}`).join(", ")}`;
+  if (upsert)
+    text += ` ON CONFLICT (${name(upsert.target)}) DO UPDATE SET ${upsert.set.map((k) => `${name(k)} = excluded.${name(k)}`).join(", ")}`;
   storage.sql.exec(text, JSON.stringify(values));
 }
 
@@ -55,5 +56,10 @@ export function presentValues<T extends SQLiteTable>(
   const columns = getTableColumns(table) as Record<string, SQLiteColumn>;
   const name = quote(columns[column]!.name);
   const text = `SELECT DISTINCT ${name} AS v FROM ${quote(getTableName(table))} WHERE ${name} IN (SELECT value FROM json_each(?))${where ? ` AND (${where.text})` : ""}`;
-  return new Set(storage.sql.exec<{ v: string }>(text, JSON.stringify(values), ...(where?.params ?? [])).toArray().map((r) => r.v));
+  return new Set(
+    storage.sql
+      .exec<{ v: string }>(text, JSON.stringify(values), ...(where?.params ?? []))
+      .toArray()
+      .map((r) => r.v),
+  );
 }

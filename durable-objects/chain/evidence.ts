@@ -77,12 +77,26 @@ export async function interimAnchors(state: ChainState, sessionId: string): Prom
  * anchors, also by growing prefix), each with its proof; `total` counts them all. Null when the
  * chain knows no anchor of the session at all, neither included nor queued.
  */
-export async function interimAnchorPage(state: ChainState, sessionId: string, offset: number, limit: number): Promise<{ total: number; anchors: AnchorEvidence[] } | null> {
+export async function interimAnchorPage(
+  state: ChainState,
+  sessionId: string,
+  offset: number,
+  limit: number,
+): Promise<{ total: number; anchors: AnchorEvidence[] } | null> {
   const { db } = state;
   const interim = interimRows(sessionId);
-  const total = db.select({ n: sql<number>`count(*)` }).from(schema.chainTxs).where(interim).get()?.n ?? 0;
+  const total =
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(schema.chainTxs)
+      .where(interim)
+      .get()?.n ?? 0;
   if (total === 0) {
-    const anyAnchor = db.select({ id: schema.chainTxs.id }).from(schema.chainTxs).where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor"))).get();
+    const anyAnchor = db
+      .select({ id: schema.chainTxs.id })
+      .from(schema.chainTxs)
+      .where(and(eq(schema.chainTxs.sessionId, sessionId), eq(schema.chainTxs.type, "anchor")))
+      .get();
     const queued = db.select({ id: schema.mempool.id }).from(schema.mempool).where(eq(schema.mempool.sessionId, sessionId)).get();
     if (!anyAnchor && !queued) return null;
   }

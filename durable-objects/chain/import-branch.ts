@@ -40,11 +40,20 @@ export async function importBranch(state: ChainState, input: unknown[], now: num
   if (skip === blocks.length) return outcome(false, 0, 0, fault);
   const branch = blocks.slice(skip);
   const fork = state.storedTip(branch[0]!.header.previousHash);
-  if (!fork) return outcome(false, 0, 0, { index: skip, fault: "unknown-parent", message: `parent ${branch[0]!.header.previousHash} is not a block of this chain` });
+  if (!fork)
+    return outcome(false, 0, 0, {
+      index: skip,
+      fault: "unknown-parent",
+      message: `parent ${branch[0]!.header.previousHash} is not a block of this chain`,
+    });
   const forkHeight = fork.block.header.height;
   const tip = state.tip();
   if (tip.block.header.height - forkHeight > config.CHAIN_MAX_REORG_DEPTH) {
-    return outcome(false, 0, 0, { index: skip, fault: "reorg-too-deep", message: `the branch forks ${tip.block.header.height - forkHeight} blocks below the head` });
+    return outcome(false, 0, 0, {
+      index: skip,
+      fault: "reorg-too-deep",
+      message: `the branch forks ${tip.block.header.height - forkHeight} blocks below the head`,
+    });
   }
 
   const accepted: { block: CandidateBlock; encoded: { id: string; body: string }[]; weight: number; cumulativeWeight: number }[] = [];
@@ -71,7 +80,12 @@ export async function importBranch(state: ChainState, input: unknown[], now: num
     } catch (error) {
       if (!(error instanceof BlockRejected)) throw error;
       fault = { index: skip + offset, fault: error.fault, message: error.message };
-      logEvent("warn", "chain.block_refused", { height: block.header.height, hash: block.hash, fault: error.fault, message: error.message });
+      logEvent("warn", "chain.block_refused", {
+        height: block.header.height,
+        hash: block.hash,
+        fault: error.fault,
+        message: error.message,
+      });
       break;
     }
     for (const tx of candidate.txs) if (tx.type === "anchor" && !tx.interim) branchFinals.add(tx.sessionId);
@@ -88,7 +102,12 @@ export async function importBranch(state: ChainState, input: unknown[], now: num
 
   let orphaned = 0;
   state.storage.transactionSync(() => {
-    const dropped = db.select().from(schema.chainTxs).where(gt(schema.chainTxs.height, forkHeight)).orderBy(asc(schema.chainTxs.height), asc(schema.chainTxs.txIndex)).all();
+    const dropped = db
+      .select()
+      .from(schema.chainTxs)
+      .where(gt(schema.chainTxs.height, forkHeight))
+      .orderBy(asc(schema.chainTxs.height), asc(schema.chainTxs.txIndex))
+      .all();
     const droppedIds = new Set(dropped.map((row) => row.id));
     db.delete(schema.chainTxs).where(gt(schema.chainTxs.height, forkHeight)).run();
     db.delete(schema.blocks).where(gt(schema.blocks.height, forkHeight)).run();

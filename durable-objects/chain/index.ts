@@ -24,7 +24,16 @@ import { anchorEpochsOnTron, listTronAnchors } from "./tron.ts";
 import type { AnchorEvidence, AnchorLookup, ImportResult, StoredBlock, SubmitResult, SyncReport, TransactionLookup } from "./types.ts";
 import * as schema from "./schema.ts";
 
-export type { AnchorEvidence, AnchorLookup, AnchorNotice, ImportResult, StoredBlock, SubmitResult, SyncReport, TransactionLookup } from "./types.ts";
+export type {
+  AnchorEvidence,
+  AnchorLookup,
+  AnchorNotice,
+  ImportResult,
+  StoredBlock,
+  SubmitResult,
+  SyncReport,
+  TransactionLookup,
+} from "./types.ts";
 
 /** How often the chain looks into the node pools' outboxes (work credits close once an epoch). */
 export const NODE_PULL_INTERVAL_MS = 60_000;
@@ -65,7 +74,9 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
       epochSlots: config.CHAIN_EPOCH_SLOTS,
     };
     const producers = [...new Set([...(config.CHAIN_PRODUCERS ?? []), publicKey])].sort();
-    const genesis = this.#storedOnLegacyGenesis(config.BLOCKCHAIN_NETWORK, timing.genesisTime) ?? genesisHeader(config.BLOCKCHAIN_NETWORK, timing.genesisTime, producers);
+    const genesis =
+      this.#storedOnLegacyGenesis(config.BLOCKCHAIN_NETWORK, timing.genesisTime) ??
+      genesisHeader(config.BLOCKCHAIN_NETWORK, timing.genesisTime, producers);
     this.#state = new ChainState(this.ctx.storage, this.db, this.env, config, timing, genesis, publicKey, secretKey, producers);
     // Blocks stored before fork choice existed were all single-producer blocks of weight 1.
     this.ctx.storage.sql.exec("UPDATE blocks SET weight = 1, cumulative_weight = height WHERE cumulative_weight = 0");
@@ -82,7 +93,10 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     if (!first) return null;
     const legacy = legacyGenesisHeader(chain, genesisTime);
     if ((JSON.parse(first.header) as { previousHash?: string }).previousHash !== legacy.hash) return null;
-    logEvent("warn", "chain.legacy_genesis", { genesisHash: legacy.hash, note: "this chain's genesis predates the producer-set commitment" });
+    logEvent("warn", "chain.legacy_genesis", {
+      genesisHash: legacy.hash,
+      note: "this chain's genesis predates the producer-set commitment",
+    });
     return legacy;
   }
 
@@ -90,7 +104,13 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
   async info() {
     await this.ready();
     const s = this.#state;
-    return { chain: s.config.BLOCKCHAIN_NETWORK, timing: s.timing, genesisHash: s.genesis.hash, producer: s.publicKey, producers: [...s.producers] };
+    return {
+      chain: s.config.BLOCKCHAIN_NETWORK,
+      timing: s.timing,
+      genesisHash: s.genesis.hash,
+      producer: s.publicKey,
+      producers: [...s.producers],
+    };
   }
 
   /** Validates and queues transactions; identical ones already queued or included are reported, not repeated. */
@@ -107,7 +127,11 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     this.ctx.storage.transactionSync(() => {
       this.db.delete(schema.epochWeights).where(eq(schema.epochWeights.epoch, epoch)).run();
-      for (const w of weights) this.db.insert(schema.epochWeights).values({ epoch, ...w }).run();
+      for (const w of weights)
+        this.db
+          .insert(schema.epochWeights)
+          .values({ epoch, ...w })
+          .run();
     });
   }
 

@@ -22,7 +22,9 @@ export function queueTransactions(state: ChainState, input: unknown[], now: numb
   const entries = txs.map((tx) => ({ tx, ...encodeTx(tx), final: tx.type === "anchor" && !tx.interim }));
   // What is already here, in a few IN queries per batch rather than several queries per transaction.
   const stored = state.knownIds(entries.map((e) => e.id));
-  const anchored = state.sessionsWithFinalAnchor([...new Set(entries.flatMap((e) => (e.final && e.tx.type === "anchor" ? [e.tx.sessionId] : [])))]);
+  const anchored = state.sessionsWithFinalAnchor([
+    ...new Set(entries.flatMap((e) => (e.final && e.tx.type === "anchor" ? [e.tx.sessionId] : []))),
+  ]);
   const accepted: string[] = [];
   const known = new Set<string>();
   const finalsInBatch = new Set<string>();

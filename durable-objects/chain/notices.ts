@@ -42,7 +42,10 @@ function queue(state: ChainState, sessionId: string, txId: string, notice: Ancho
   state.db
     .insert(schema.anchorNotices)
     .values({ txId, sessionId, notice: JSON.stringify(notice), nextAt: now })
-    .onConflictDoUpdate({ target: schema.anchorNotices.txId, set: { notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null } })
+    .onConflictDoUpdate({
+      target: schema.anchorNotices.txId,
+      set: { notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null },
+    })
     .run();
 }
 
@@ -52,7 +55,13 @@ export function queueAnchorNotices(state: ChainState, block: SignedHeader, txs: 
   const anchoredAt = new Date(block.header.timestamp).toISOString();
   const rows = txs.flatMap((tx, index) => {
     if (tx.type !== "anchor" || tx.interim) return [];
-    const notice: AnchorNotice = { chain: block.header.chain, blockHeight: block.header.height, blockHash: block.hash, txId: txIds[index]!, anchoredAt };
+    const notice: AnchorNotice = {
+      chain: block.header.chain,
+      blockHeight: block.header.height,
+      blockHash: block.hash,
+      txId: txIds[index]!,
+      anchoredAt,
+    };
     return [{ txId: txIds[index]!, sessionId: tx.sessionId, notice: JSON.stringify(notice), attempts: 0, nextAt: now, lastError: null }];
   });
   insertRows(state.storage, schema.anchorNotices, ["txId", "sessionId", "notice", "attempts", "nextAt", "lastError"], rows, {

@@ -49,7 +49,10 @@ export class PeerClient {
   async #get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
     let res: Response;
     try {
-      res = await this.fetcher(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs), headers: { Accept: "application/json" } });
+      res = await this.fetcher(`${this.baseUrl}${path}`, {
+        signal: AbortSignal.timeout(this.timeoutMs),
+        headers: { Accept: "application/json" },
+      });
     } catch (error) {
       throw new PeerError(`${this.baseUrl} unreachable: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -27,12 +27,7 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
   const seedHash = state.seedFor(epoch);
   if (leaderOf(slot, seedHash, weights) !== state.publicKey) return null;
 
-  const pending = db
-    .select()
-    .from(schema.mempool)
-    .orderBy(asc(schema.mempool.seq))
-    .limit(config.CHAIN_MAX_TXS_PER_BLOCK)
-    .all();
+  const pending = db.select().from(schema.mempool).orderBy(asc(schema.mempool.seq)).limit(config.CHAIN_MAX_TXS_PER_BLOCK).all();
   // A final anchor that reached the chain meanwhile (e.g. from a peer) is dropped, never repeated.
   // One batched lookup for the whole block; it also answers the validation's duplicate-anchor rule.
   const anchoredOnChain = state.finalAnchorsOnChain(pending.flatMap((row) => (row.finalAnchor && row.sessionId ? [row.sessionId] : [])));
@@ -75,7 +70,12 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
   state.storage.transactionSync(() => {
     state.storeBlock(signed, txs, included, weight, tip.cumulativeWeight + weight);
     if (pending.length > 0) state.dropFromMempoolThrough(pending.at(-1)!.seq);
-    queueAnchorNotices(state, signed, txs, included.map((row) => row.id));
+    queueAnchorNotices(
+      state,
+      signed,
+      txs,
+      included.map((row) => row.id),
+    );
   });
   logEvent("info", "chain.block", { height: header.height, hash: signed.hash, txs: txs.length, slot });
   return signed;

@@ -36,7 +36,10 @@ export async function archiveOldBlocks(state: ChainState, retention: number, max
     await writeArchive(store, key, state.signed(row), bodies);
     state.storage.transactionSync(() => {
       db.update(schema.chainTxs).set({ body: "" }).where(eq(schema.chainTxs.height, row.height)).run();
-      db.update(schema.blocks).set({ archiveKey: key }).where(and(eq(schema.blocks.height, row.height), eq(schema.blocks.hash, row.hash))).run();
+      db.update(schema.blocks)
+        .set({ archiveKey: key })
+        .where(and(eq(schema.blocks.height, row.height), eq(schema.blocks.hash, row.hash)))
+        .run();
     });
   }
   if (due.length) logEvent("info", "chain.blocks_archived", { from: due[0]!.height, to: due.at(-1)!.height });

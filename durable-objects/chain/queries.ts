@@ -60,7 +60,10 @@ export function chainStats(state: ChainState) {
   const head = tip.block;
   // The head's running totals: reading them costs the same at any chain length.
   const totals = state.totalsThrough(head.header.height);
-  const queue = db.select({ n: sql<number>`count(*)`, oldest: sql<number | null>`min(${schema.mempool.receivedAt})` }).from(schema.mempool).get();
+  const queue = db
+    .select({ n: sql<number>`count(*)`, oldest: sql<number | null>`min(${schema.mempool.receivedAt})` })
+    .from(schema.mempool)
+    .get();
   const pending = queue?.n ?? 0;
   return {
     chain: state.config.BLOCKCHAIN_NETWORK,

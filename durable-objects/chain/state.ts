@@ -63,7 +63,13 @@ export class ChainState {
   }
 
   /** Writes a block and its transactions (inside the caller's SQLite transaction). */
-  storeBlock(signed: SignedHeader, txs: readonly ChainTx[], encoded: readonly { id: string; body: string }[], weight: number, cumulativeWeight: number): void {
+  storeBlock(
+    signed: SignedHeader,
+    txs: readonly ChainTx[],
+    encoded: readonly { id: string; body: string }[],
+    weight: number,
+    cumulativeWeight: number,
+  ): void {
     const header = signed.header;
     const before = this.totalsThrough(header.height - 1);
     const anchors = txs.filter((tx) => tx.type === "anchor").length;
@@ -117,7 +123,12 @@ export class ChainState {
    * their totals as they are stored from then on, so a head with totals means every block has them.
    */
   backfillTotals(): void {
-    const head = this.db.select({ txs: schema.blocks.cumulativeTxs }).from(schema.blocks).orderBy(desc(schema.blocks.height)).limit(1).get();
+    const head = this.db
+      .select({ txs: schema.blocks.cumulativeTxs })
+      .from(schema.blocks)
+      .orderBy(desc(schema.blocks.height))
+      .limit(1)
+      .get();
     if (!head || head.txs !== null) return;
     this.storage.sql.exec(`
       WITH per_block AS (
@@ -158,7 +169,12 @@ export class ChainState {
       .all();
     const block = this.db.select().from(schema.blocks).where(eq(schema.blocks.height, height)).get();
     if (block?.archiveKey) {
-      return readArchive(chunkStoreFor(this.env), block.archiveKey, this.signed(block), rows.map((r) => r.id));
+      return readArchive(
+        chunkStoreFor(this.env),
+        block.archiveKey,
+        this.signed(block),
+        rows.map((r) => r.id),
+      );
     }
     return rows.map((t) => chainTx.parse(JSON.parse(t.body)));
   }
@@ -179,7 +195,10 @@ export class ChainState {
 
   /** Which of `sessionIds` have a final anchor on chain (at or below `maxHeight`). */
   finalAnchorsOnChain(sessionIds: Iterable<string>, maxHeight = Number.MAX_SAFE_INTEGER): Set<string> {
-    return presentValues(this.storage, schema.chainTxs, "sessionId", [...new Set(sessionIds)], { text: "final_anchor = 1 AND height <= ?", params: [maxHeight] });
+    return presentValues(this.storage, schema.chainTxs, "sessionId", [...new Set(sessionIds)], {
+      text: "final_anchor = 1 AND height <= ?",
+      params: [maxHeight],
+    });
   }
 
   hasFinalAnchor(sessionId: string, includeMempool: boolean, maxHeight = Number.MAX_SAFE_INTEGER): boolean {
@@ -232,7 +251,8 @@ export class ChainState {
         .all();
       for (const { producer, credit } of sums) credits.set(producer, Number(credit));
       for (const block of view.branch) {
-        if (block.header.epoch === creditEpoch) credits.set(block.header.producer, (credits.get(block.header.producer) ?? 0) + creditWeightOf(block.txs));
+        if (block.header.epoch === creditEpoch)
+          credits.set(block.header.producer, (credits.get(block.header.producer) ?? 0) + creditWeightOf(block.txs));
       }
     }
     return pootWeights(this.producers, credits);

@@ -23,7 +23,13 @@ type ImportBlocks = (blocks: PeerBlock[], now: number) => Promise<ImportResult>;
  * (CHAIN_SYNC_BUDGET_MS) counts from `now`, the start of the alarm; a peer whose chain is still
  * ahead when it runs out is reported `behind`, and the alarm comes back at once to continue.
  */
-export async function syncWithPeers(state: ChainState, backoff: PeerBackoff, importBlocks: ImportBlocks, now: number, transport: PeerTransport): Promise<SyncReport[]> {
+export async function syncWithPeers(
+  state: ChainState,
+  backoff: PeerBackoff,
+  importBlocks: ImportBlocks,
+  now: number,
+  transport: PeerTransport,
+): Promise<SyncReport[]> {
   const deadline = now + state.config.CHAIN_SYNC_BUDGET_MS;
   const reports: SyncReport[] = [];
   for (const peer of transport.peers) {
@@ -51,19 +57,25 @@ export async function syncWithPeers(state: ChainState, backoff: PeerBackoff, imp
  * accumulating until it is; the budget is checked only once everything fetched was adopted, so
  * every run makes progress and a continuation starts from the new head.
  */
-async function catchUp(state: ChainState, client: PeerClient, importBlocks: ImportBlocks, deadline: number): Promise<{ result?: ImportResult; rounds: number; behind: boolean }> {
+async function catchUp(
+  state: ChainState,
+  client: PeerClient,
+  importBlocks: ImportBlocks,
+  deadline: number,
+): Promise<{ result?: ImportResult; rounds: number; behind: boolean }> {
   const { config } = state;
   const stats = await client.stats();
   if (stats.chain !== config.BLOCKCHAIN_NETWORK) throw new PeerError(`${client.baseUrl} serves chain "${stats.chain}"`);
   const tip = state.tip();
-  if (!prefers({ weight: stats.weight, hash: stats.headHash }, { weight: tip.cumulativeWeight, hash: tip.block.hash })) return { rounds: 0, behind: false };
+  if (!prefers({ weight: stats.weight, hash: stats.headHash }, { weight: tip.cumulativeWeight, hash: tip.block.hash }))
+    return { rounds: 0, behind: false };
   const pageSize = config.CHAIN_SYNC_PAGE_BLOCKS;
   const fork = await forkPoint(state, client, Math.min(tip.block.header.height, stats.height), pageSize);
   let branch: PeerBlock[] = [];
   let fresh = 0; // blocks fetched since the last import
   let result: ImportResult | undefined;
   let rounds = 0;
-  for (let from = fork + 1; from <= stats.height; ) {
+  for (let from = fork + 1; from <= stats.height;) {
     if (rounds > 0 && branch.length === 0 && Date.now() >= deadline) return { result, rounds, behind: true };
     const page = await client.blocks(from, Math.min(pageSize, stats.height - from + 1));
     if (page.length === 0) break;
@@ -88,7 +100,7 @@ async function catchUp(state: ChainState, client: PeerClient, importBlocks: Impo
 async function forkPoint(state: ChainState, client: PeerClient, top: number, pageSize: number): Promise<number> {
   const maxDepth = state.config.CHAIN_MAX_REORG_DEPTH;
   const headHeight = state.head().header.height;
-  for (let high = top; high > 0; ) {
+  for (let high = top; high > 0;) {
     if (headHeight - high > maxDepth) throw new PeerError(`${client.baseUrl} forked more than ${maxDepth} blocks ago`);
     const from = Math.max(1, high - pageSize + 1);
     const headers = await client.headers(from, high - from + 1);

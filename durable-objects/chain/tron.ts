@@ -37,13 +37,28 @@ export async function anchorEpochsOnTron(state: ChainState, now: number): Promis
     .all();
   const ledger = singleton(env, "LEDGER");
   for (let row of due) {
-    const current = db.select().from(schema.blocks).where(eq(schema.blocks.epoch, row.epoch)).orderBy(desc(schema.blocks.height)).limit(1).get();
+    const current = db
+      .select()
+      .from(schema.blocks)
+      .where(eq(schema.blocks.epoch, row.epoch))
+      .orderBy(desc(schema.blocks.height))
+      .limit(1)
+      .get();
     if (!current) {
       db.delete(schema.tronAnchors).where(eq(schema.tronAnchors.epoch, row.epoch)).run();
       continue;
     }
     if (current.hash !== row.hash) {
-      const reset = { height: current.height, hash: current.hash, state: "pending" as const, txid: null, rawDataHex: null, blockNumber: null, confirmations: 0, attempts: 0 };
+      const reset = {
+        height: current.height,
+        hash: current.hash,
+        state: "pending" as const,
+        txid: null,
+        rawDataHex: null,
+        blockNumber: null,
+        confirmations: 0,
+        attempts: 0,
+      };
       db.update(schema.tronAnchors).set(reset).where(eq(schema.tronAnchors.epoch, row.epoch)).run();
       row = { ...row, ...reset };
     }
@@ -55,10 +70,26 @@ export async function anchorEpochsOnTron(state: ChainState, now: number): Promis
       if (result.ok) {
         const v = result.value;
         db.update(schema.tronAnchors)
-          .set({ state: v.state, txid: v.txid, rawDataHex: v.rawDataHex, blockNumber: v.blockNumber, confirmations: v.confirmations, attempts: 0, nextAt: now + timing.slotMs, lastError: null, updatedAt: now })
+          .set({
+            state: v.state,
+            txid: v.txid,
+            rawDataHex: v.rawDataHex,
+            blockNumber: v.blockNumber,
+            confirmations: v.confirmations,
+            attempts: 0,
+            nextAt: now + timing.slotMs,
+            lastError: null,
+            updatedAt: now,
+          })
           .where(and(eq(schema.tronAnchors.epoch, row.epoch), eq(schema.tronAnchors.hash, row.hash)))
           .run();
-        if (v.state === "solidified") logEvent("info", "chain.tron_anchor_solidified", { epoch: row.epoch, height: row.height, txid: v.txid, blockNumber: v.blockNumber });
+        if (v.state === "solidified")
+          logEvent("info", "chain.tron_anchor_solidified", {
+            epoch: row.epoch,
+            height: row.height,
+            txid: v.txid,
+            blockNumber: v.blockNumber,
+          });
         continue;
       }
       error = `${result.problem.slug}: ${result.problem.detail}`;
@@ -67,7 +98,12 @@ export async function anchorEpochsOnTron(state: ChainState, now: number): Promis
     }
     const attempts = row.attempts + 1;
     db.update(schema.tronAnchors)
-      .set({ attempts, nextAt: now + backoffMs(attempts, { baseMs: 2 * timing.slotMs, maxMs: 3_600_000 }), lastError: error, updatedAt: now })
+      .set({
+        attempts,
+        nextAt: now + backoffMs(attempts, { baseMs: 2 * timing.slotMs, maxMs: 3_600_000 }),
+        lastError: error,
+        updatedAt: now,
+      })
       .where(eq(schema.tronAnchors.epoch, row.epoch))
       .run();
     logEvent("warn", "chain.tron_anchor_failed", { epoch: row.epoch, attempts, error });

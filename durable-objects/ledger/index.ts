@@ -128,7 +128,10 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   #audit(actor: string, action: string, subject: string, detail: Record<string, unknown> = {}): void {
-    this.db.insert(schema.audit).values({ at: Date.now(), actor, action, subject, detail: JSON.stringify(detail) }).run();
+    this.db
+      .insert(schema.audit)
+      .values({ at: Date.now(), actor, action, subject, detail: JSON.stringify(detail) })
+      .run();
   }
 
   // ── wallets ────────────────────────────────────────────────────────────────────────────
@@ -154,10 +157,12 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       let address: string;
       let encryptedKey: string | null = null;
       if (input.kind === "hot") {
-        if (input.address !== undefined) throw new RefusalError("validation-failed", "A hot wallet's address comes from its key; do not send one.");
+        if (input.address !== undefined)
+          throw new RefusalError("validation-failed", "A hot wallet's address comes from its key; do not send one.");
         let key: Uint8Array;
         if (input.privateKey !== undefined) {
-          if (!/^[0-9a-fA-F]{64}$/.test(input.privateKey)) throw new RefusalError("validation-failed", "privateKey must be 64 hex characters.");
+          if (!/^[0-9a-fA-F]{64}$/.test(input.privateKey))
+            throw new RefusalError("validation-failed", "privateKey must be 64 hex characters.");
           key = Uint8Array.from(input.privateKey.match(/../g)!.map((h) => parseInt(h, 16)));
           try {
             address = addressFromPrivateKey(key);
@@ -170,12 +175,14 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         encryptedKey = sealKey(parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY), id, key);
         key.fill(0);
       } else {
-        if (input.privateKey !== undefined) throw new RefusalError("validation-failed", `A ${input.kind} wallet is watch-only: it never holds a key.`);
+        if (input.privateKey !== undefined)
+          throw new RefusalError("validation-failed", `A ${input.kind} wallet is watch-only: it never holds a key.`);
         address = requireAddress(input.address);
       }
       if (input.kind === "multisig") {
         const owners = (input.owners ?? []).map((o) => requireAddress(o, "owner"));
-        if (owners.length < 2 || new Set(owners).size !== owners.length) throw new RefusalError("validation-failed", "A multisig wallet needs at least two distinct owners.");
+        if (owners.length < 2 || new Set(owners).size !== owners.length)
+          throw new RefusalError("validation-failed", "A multisig wallet needs at least two distinct owners.");
         const threshold = input.threshold ?? 0;
         if (!Number.isInteger(threshold) || threshold < 1 || threshold > owners.length) {
           throw new RefusalError("validation-failed", "threshold must be between 1 and the number of owners.");
@@ -184,7 +191,11 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       } else if (input.owners !== undefined || input.threshold !== undefined) {
         throw new RefusalError("validation-failed", "owners and threshold apply to multisig wallets only.");
       }
-      const active = this.db.select().from(schema.wallets).where(and(eq(schema.wallets.address, address), isNull(schema.wallets.deletedAt))).get();
+      const active = this.db
+        .select()
+        .from(schema.wallets)
+        .where(and(eq(schema.wallets.address, address), isNull(schema.wallets.deletedAt)))
+        .get();
       if (active) throw new RefusalError("conflict", `A wallet for ${address} already exists (${active.id}).`);
       const row = {
         id,
@@ -208,21 +219,37 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   async listWallets(): Promise<WalletView[]> {
     await this.ready();
-    return this.db.select().from(schema.wallets).where(isNull(schema.wallets.deletedAt)).orderBy(asc(schema.wallets.createdAt)).all().map(walletView);
+    return this.db
+      .select()
+      .from(schema.wallets)
+      .where(isNull(schema.wallets.deletedAt))
+      .orderBy(asc(schema.wallets.createdAt))
+      .all()
+      .map(walletView);
   }
 
   #wallet(id: string): WalletRow {
-    const row = this.db.select().from(schema.wallets).where(and(eq(schema.wallets.id, id), isNull(schema.wallets.deletedAt))).get();
+    const row = this.db
+      .select()
+      .from(schema.wallets)
+      .where(and(eq(schema.wallets.id, id), isNull(schema.wallets.deletedAt)))
+      .get();
     if (!row) throw new RefusalError("not-found", `No wallet ${id}.`);
     return row;
   }
 
-  async getWallet(id: string, refresh = false): Promise<Outcome<WalletView & { balances: { trx: string; usdt: string; fetchedAt: string } }>> {
+  async getWallet(
+    id: string,
+    refresh = false,
+  ): Promise<Outcome<WalletView & { balances: { trx: string; usdt: string; fetchedAt: string } }>> {
     await this.ready();
     return outcome(async () => {
       const row = this.#wallet(id);
       const balances = await this.#balances(row.address, refresh);
-      return { ...walletView(row), balances: { trx: formatUnits(balances.trx), usdt: formatUnits(balances.usdt), fetchedAt: iso(balances.fetchedAt)! } };
+      return {
+        ...walletView(row),
+        balances: { trx: formatUnits(balances.trx), usdt: formatUnits(balances.usdt), fetchedAt: iso(balances.fetchedAt)! },
+      };
     });
   }
 
@@ -231,7 +258,9 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     const cached = this.db.select().from(schema.balanceCache).where(eq(schema.balanceCache.address, address)).get();
     const ttl = this.#config.BALANCE_CACHE_TTL_SECONDS * 1000;
     if (cached && !refresh && Date.now() - cached.fetchedAt < ttl) return cached;
-    const [account, usdt] = await this.#chain(() => Promise.all([this.#tron.account(address), this.#tron.trc20Balance(this.#usdt, address)]));
+    const [account, usdt] = await this.#chain(() =>
+      Promise.all([this.#tron.account(address), this.#tron.trc20Balance(this.#usdt, address)]),
+    );
     const fresh = { address, trx: account.balance, usdt, fetchedAt: Date.now() };
     this.db.insert(schema.balanceCache).values(fresh).onConflictDoUpdate({ target: schema.balanceCache.address, set: fresh }).run();
     return fresh;
@@ -258,7 +287,11 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
         .get();
       if (busy && busy.n > 0) throw new RefusalError("conflict", `Wallet ${id} has ${busy.n} payouts in flight.`);
       // Soft delete: the sealed key is wiped, the row stays for history.
-      this.db.update(schema.wallets).set({ deletedAt: Date.now(), encryptedKey: null, updatedAt: Date.now() }).where(eq(schema.wallets.id, id)).run();
+      this.db
+        .update(schema.wallets)
+        .set({ deletedAt: Date.now(), encryptedKey: null, updatedAt: Date.now() })
+        .where(eq(schema.wallets.id, id))
+        .run();
       this.#audit(actor, "wallet.delete", id);
       return { deleted: true as const };
     });
@@ -268,8 +301,18 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     return outcome(async () => {
       this.#wallet(id);
-      const payouts = this.db.select().from(schema.payouts).where(eq(schema.payouts.walletId, id)).orderBy(desc(schema.payouts.createdAt)).all();
-      const stakes = this.db.select().from(schema.stakes).where(eq(schema.stakes.walletId, id)).orderBy(desc(schema.stakes.createdAt)).all();
+      const payouts = this.db
+        .select()
+        .from(schema.payouts)
+        .where(eq(schema.payouts.walletId, id))
+        .orderBy(desc(schema.payouts.createdAt))
+        .all();
+      const stakes = this.db
+        .select()
+        .from(schema.stakes)
+        .where(eq(schema.stakes.walletId, id))
+        .orderBy(desc(schema.stakes.createdAt))
+        .all();
       return { payouts: payouts.map(payoutView), stakes: stakes.map(stakeView) };
     });
   }
@@ -303,13 +346,19 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
       } catch {
         throw new RefusalError("bad-request", "The backup cannot be opened: wrong passphrase or altered backup.");
       }
-      const { wallets } = JSON.parse(plaintext) as { wallets: (Omit<WalletRow, "encryptedKey" | "createdAt" | "updatedAt" | "deletedAt"> & { privateKey: string | null })[] };
+      const { wallets } = JSON.parse(plaintext) as {
+        wallets: (Omit<WalletRow, "encryptedKey" | "createdAt" | "updatedAt" | "deletedAt"> & { privateKey: string | null })[];
+      };
       const master = parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY);
       let restored = 0;
       let skipped = 0;
       this.ctx.storage.transactionSync(() => {
         for (const w of wallets) {
-          const exists = this.db.select().from(schema.wallets).where(and(eq(schema.wallets.address, w.address), isNull(schema.wallets.deletedAt))).get();
+          const exists = this.db
+            .select()
+            .from(schema.wallets)
+            .where(and(eq(schema.wallets.address, w.address), isNull(schema.wallets.deletedAt)))
+            .get();
           if (exists) {
             skipped++;
             continue;
@@ -318,11 +367,25 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
           let encryptedKey: string | null = null;
           if (w.privateKey) {
             const key = fromHex(w.privateKey);
-            if (addressFromPrivateKey(key) !== w.address) throw new RefusalError("bad-request", "The backup's key does not match its address.");
+            if (addressFromPrivateKey(key) !== w.address)
+              throw new RefusalError("bad-request", "The backup's key does not match its address.");
             encryptedKey = sealKey(master, id, key);
           }
           const now = Date.now();
-          this.db.insert(schema.wallets).values({ id, kind: w.kind, label: w.label, address: w.address, encryptedKey, owners: w.owners, threshold: w.threshold, createdAt: now, updatedAt: now }).run();
+          this.db
+            .insert(schema.wallets)
+            .values({
+              id,
+              kind: w.kind,
+              label: w.label,
+              address: w.address,
+              encryptedKey,
+              owners: w.owners,
+              threshold: w.threshold,
+              createdAt: now,
+              updatedAt: now,
+            })
+            .run();
           restored++;
         }
       });
@@ -333,7 +396,8 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   #signer(walletId: string): { address: string; sign(tx: TronTransaction): TronTransaction } {
     const row = this.#wallet(walletId);
-    if (row.kind !== "hot" || !row.encryptedKey) throw new RefusalError("conflict", `Wallet ${walletId} is watch-only (${row.kind}); it cannot sign.`);
+    if (row.kind !== "hot" || !row.encryptedKey)
+      throw new RefusalError("conflict", `Wallet ${walletId} is watch-only (${row.kind}); it cannot sign.`);
     const sealed = row.encryptedKey;
     const master = parseWalletKey(this.#config.WALLET_ENCRYPTION_KEY);
     return {
@@ -351,7 +415,11 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
 
   // ── KYC ───────────────────────────────────────────────────────────────────────────────
 
-  async setKyc(address: string, verified: boolean, actor: string): Promise<Outcome<{ address: string; verified: boolean; setBy: string; setAt: string }>> {
+  async setKyc(
+    address: string,
+    verified: boolean,
+    actor: string,
+  ): Promise<Outcome<{ address: string; verified: boolean; setBy: string; setAt: string }>> {
     await this.ready();
     return outcome(() => {
       requireAddress(address);
@@ -499,15 +567,28 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
    * The TRON client's health: the breaker's state and, unless it is open, one getnowblock
    * bounded by `timeoutMs` (no retries). Never throws: an unreachable node is `reachable: false`.
    */
-  async tronHealth(timeoutMs: number): Promise<{ breaker: "closed" | "open" | "half-open"; reachable: boolean; block: number | null; latencyMs: number | null; error: string | null }> {
+  async tronHealth(timeoutMs: number): Promise<{
+    breaker: "closed" | "open" | "half-open";
+    reachable: boolean;
+    block: number | null;
+    latencyMs: number | null;
+    error: string | null;
+  }> {
     await this.ready();
     const client = this.#tron;
-    if (client.breaker.state === "open") return { breaker: "open", reachable: false, block: null, latencyMs: null, error: "circuit breaker open after repeated failures" };
+    if (client.breaker.state === "open")
+      return { breaker: "open", reachable: false, block: null, latencyMs: null, error: "circuit breaker open after repeated failures" };
     try {
       const { block, latencyMs } = await client.probe(timeoutMs);
       return { breaker: client.breaker.state, reachable: true, block, latencyMs, error: null };
     } catch (error) {
-      return { breaker: client.breaker.state, reachable: false, block: null, latencyMs: null, error: error instanceof Error ? error.message : String(error) };
+      return {
+        breaker: client.breaker.state,
+        reachable: false,
+        block: null,
+        latencyMs: null,
+        error: error instanceof Error ? error.message : String(error),
+      };
     }
   }
 
@@ -562,7 +643,6 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     this.ctx.abort(`injected crash after ${point}`);
   }
 
-
   // ── USDT and network ──────────────────────────────────────────────────────────────────
 
   async usdtBalance(address: string): Promise<Outcome<{ address: string; contract: string; balance: string }>> {
@@ -574,7 +654,10 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     });
   }
 
-  async usdtAllowance(owner: string, spender: string): Promise<Outcome<{ owner: string; spender: string; contract: string; allowance: string }>> {
+  async usdtAllowance(
+    owner: string,
+    spender: string,
+  ): Promise<Outcome<{ owner: string; spender: string; contract: string; allowance: string }>> {
     await this.ready();
     return outcome(async () => {
       requireAddress(owner, "owner");
@@ -585,14 +668,32 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Where any transaction stands: pending, in a block (with confirmations), or solidified. */
-  async transactionStatus(txid: string): Promise<Outcome<{ txid: string; status: "unknown" | "included" | "solidified"; success: boolean | null; blockNumber: number | null; confirmations: number }>> {
+  async transactionStatus(txid: string): Promise<
+    Outcome<{
+      txid: string;
+      status: "unknown" | "included" | "solidified";
+      success: boolean | null;
+      blockNumber: number | null;
+      confirmations: number;
+    }>
+  > {
     await this.ready();
     return outcome(async () => {
       if (!/^[0-9a-f]{64}$/.test(txid)) throw new RefusalError("validation-failed", "txid must be 64 lower-case hex characters.");
       return this.#chain(async () => {
-        const [info, solid, head] = await Promise.all([this.#tron.transactionInfo(txid), this.#tron.transactionInfo(txid, true), this.#tron.nowBlock()]);
+        const [info, solid, head] = await Promise.all([
+          this.#tron.transactionInfo(txid),
+          this.#tron.transactionInfo(txid, true),
+          this.#tron.nowBlock(),
+        ]);
         if (!info) return { txid, status: "unknown" as const, success: null, blockNumber: null, confirmations: 0 };
-        return { txid, status: solid ? ("solidified" as const) : ("included" as const), success: info.success, blockNumber: info.blockNumber, confirmations: head.number - info.blockNumber + 1 };
+        return {
+          txid,
+          status: solid ? ("solidified" as const) : ("included" as const),
+          success: info.success,
+          blockNumber: info.blockNumber,
+          confirmations: head.number - info.blockNumber + 1,
+        };
       });
     });
   }
@@ -606,7 +707,18 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     return outcome(() => this.#tronAnchors.anchor(key, memo));
   }
 
-  async networkStatus(): Promise<Outcome<{ network: string; rpcUrl: string; block: number; solidBlock: number; latencyMs: number; breaker: string; usdtContract: string; usdtDecimals: number }>> {
+  async networkStatus(): Promise<
+    Outcome<{
+      network: string;
+      rpcUrl: string;
+      block: number;
+      solidBlock: number;
+      latencyMs: number;
+      breaker: string;
+      usdtContract: string;
+      usdtDecimals: number;
+    }>
+  > {
     await this.ready();
     return outcome(async () => {
       const c = this.#config;
@@ -649,7 +761,6 @@ export class LedgerDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     return this.#staking.withdrawStake(id, actor);
   }
-
 
   // ── idempotency for the gateway ───────────────────────────────────────────────────────
 

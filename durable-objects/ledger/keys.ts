@@ -48,7 +48,11 @@ async function deriveBackupKey(passphrase: string, salt: Uint8Array, iterations:
 export async function sealBackup(passphrase: string, plaintext: string): Promise<BackupEnvelope> {
   const salt = randomBytes(16);
   const nonce = randomBytes(12);
-  const header = { format: "lucid-wallet-backup" as const, version: 1 as const, kdf: { name: "PBKDF2-SHA256" as const, iterations: PBKDF2_ITERATIONS, salt: bytesToHex(salt) } };
+  const header = {
+    format: "lucid-wallet-backup" as const,
+    version: 1 as const,
+    kdf: { name: "PBKDF2-SHA256" as const, iterations: PBKDF2_ITERATIONS, salt: bytesToHex(salt) },
+  };
   const key = await deriveBackupKey(passphrase, salt, PBKDF2_ITERATIONS);
   const ciphertext = gcm(key, nonce, utf8ToBytes(JSON.stringify(header))).encrypt(utf8ToBytes(plaintext));
   return { ...header, cipher: "AES-256-GCM", nonce: bytesToHex(nonce), ciphertext: bytesToHex(ciphertext) };

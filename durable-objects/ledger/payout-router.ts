@@ -35,11 +35,21 @@ export class PayoutRouter {
     if (amount <= threshold) return;
     const flag = this.#d.db.select().from(schema.kyc).where(eq(schema.kyc.address, recipient)).get();
     if (!flag?.verified) {
-      throw new RefusalError("kyc-required", `Payouts above ${formatUnits(threshold)} USDT need the recipient's KYC flag.`, { threshold: formatUnits(threshold) });
+      throw new RefusalError("kyc-required", `Payouts above ${formatUnits(threshold)} USDT need the recipient's KYC flag.`, {
+        threshold: formatUnits(threshold),
+      });
     }
   }
 
-  async requestPayout(input: { idempotencyKey: string; recipient: string; amount: string; source: "node" | "admin"; requestedBy: string; nodeId?: string; automatic?: boolean }): Promise<Outcome<PayoutView>> {
+  async requestPayout(input: {
+    idempotencyKey: string;
+    recipient: string;
+    amount: string;
+    source: "node" | "admin";
+    requestedBy: string;
+    nodeId?: string;
+    automatic?: boolean;
+  }): Promise<Outcome<PayoutView>> {
     return outcome(() => {
       const config = this.#d.config();
       const recipient = requireAddress(input.recipient, "recipient");
@@ -84,7 +94,10 @@ export class PayoutRouter {
   }
 
   #event(payoutId: string, from: string | null, to: string, detail?: string): void {
-    this.#d.db.insert(schema.payoutEvents).values({ payoutId, fromState: from, toState: to, at: Date.now(), detail: detail ?? null }).run();
+    this.#d.db
+      .insert(schema.payoutEvents)
+      .values({ payoutId, fromState: from, toState: to, at: Date.now(), detail: detail ?? null })
+      .run();
   }
 
   /** Moves a payout only if it is still in `from` (a compare-and-set on the state). */
@@ -101,10 +114,17 @@ export class PayoutRouter {
     });
   }
 
-  async getPayout(id: string): Promise<Outcome<PayoutView & { events: { from: string | null; to: string; at: string; detail: string | null }[] }>> {
+  async getPayout(
+    id: string,
+  ): Promise<Outcome<PayoutView & { events: { from: string | null; to: string; at: string; detail: string | null }[] }>> {
     return outcome(() => {
       const row = this.#payout(id);
-      const events = this.#d.db.select().from(schema.payoutEvents).where(eq(schema.payoutEvents.payoutId, id)).orderBy(asc(schema.payoutEvents.id)).all();
+      const events = this.#d.db
+        .select()
+        .from(schema.payoutEvents)
+        .where(eq(schema.payoutEvents.payoutId, id))
+        .orderBy(asc(schema.payoutEvents.id))
+        .all();
       return { ...payoutView(row), events: events.map((e) => ({ from: e.fromState, to: e.toState, at: iso(e.at)!, detail: e.detail })) };
     });
   }
@@ -114,7 +134,14 @@ export class PayoutRouter {
       filter.state ? eq(schema.payouts.state, filter.state) : undefined,
       filter.recipient ? eq(schema.payouts.recipient, filter.recipient) : undefined,
     );
-    return this.#d.db.select().from(schema.payouts).where(where).orderBy(desc(schema.payouts.createdAt)).limit(filter.limit ?? 100).all().map(payoutView);
+    return this.#d.db
+      .select()
+      .from(schema.payouts)
+      .where(where)
+      .orderBy(desc(schema.payouts.createdAt))
+      .limit(filter.limit ?? 100)
+      .all()
+      .map(payoutView);
   }
 
   async approvePayout(id: string, actor: string, walletId?: string): Promise<Outcome<PayoutView>> {
@@ -141,8 +168,17 @@ export class PayoutRouter {
       }
       // A TRC20 transfer burns TRX for energy unless the wallet has energy staked through us.
       const feeLimit = this.#d.config().TRON_FEE_LIMIT;
-      const staked = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.stakes)
-        .where(and(eq(schema.stakes.walletId, wallet.id), eq(schema.stakes.resource, "ENERGY"), inArray(schema.stakes.state, ["frozen", "unfreezing"]))).get();
+      const staked = this.#d.db
+        .select({ n: sql<number>`count(*)` })
+        .from(schema.stakes)
+        .where(
+          and(
+            eq(schema.stakes.walletId, wallet.id),
+            eq(schema.stakes.resource, "ENERGY"),
+            inArray(schema.stakes.state, ["frozen", "unfreezing"]),
+          ),
+        )
+        .get();
       if (!staked?.n && trx < feeLimit) {
         throw new RefusalError("insufficient-funds", `Wallet ${wallet.id} needs at least ${formatUnits(feeLimit)} TRX for energy.`, {
           available: formatUnits(trx),
@@ -173,12 +209,14 @@ export class PayoutRouter {
         this.#d.db
           .select({ total: sql<number>`coalesce(sum(${schema.payouts.amount}), 0)` })
           .from(schema.payouts)
-          .where(and(
-            eq(schema.payouts.approvedBy, AUTO_APPROVER),
-            ne(schema.payouts.state, "failed"),
-            gte(schema.payouts.createdAt, since),
-            nodeId ? eq(schema.payouts.nodeId, nodeId) : undefined,
-          ))
+          .where(
+            and(
+              eq(schema.payouts.approvedBy, AUTO_APPROVER),
+              ne(schema.payouts.state, "failed"),
+              gte(schema.payouts.createdAt, since),
+              nodeId ? eq(schema.payouts.nodeId, nodeId) : undefined,
+            ),
+          )
           .get()?.total ?? 0,
       );
     let held: string | null = null;
@@ -214,7 +252,8 @@ export class PayoutRouter {
   async rejectPayout(id: string, actor: string, reason: string): Promise<Outcome<PayoutView>> {
     return outcome(() => {
       const row = this.#payout(id);
-      if (row.state !== "requested" && row.state !== "approved") throw new RefusalError("conflict", `Payout ${id} is ${row.state}; only requested or approved payouts can be rejected.`);
+      if (row.state !== "requested" && row.state !== "approved")
+        throw new RefusalError("conflict", `Payout ${id} is ${row.state}; only requested or approved payouts can be rejected.`);
       this.#transition(row, "failed", { failureReason: `rejected: ${reason}` }, `rejected by ${actor}`);
       this.#d.audit(actor, "payout.reject", id, { reason });
       return payoutView(this.#payout(id));
@@ -244,7 +283,11 @@ export class PayoutRouter {
 
   /** Batching: a full batch runs now, otherwise at the latest after the batch interval. */
   async scheduleBatch(): Promise<void> {
-    const waiting = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(eq(schema.payouts.state, "approved")).get();
+    const waiting = this.#d.db
+      .select({ n: sql<number>`count(*)` })
+      .from(schema.payouts)
+      .where(eq(schema.payouts.state, "approved"))
+      .get();
     const config = this.#d.config();
     const at = (waiting?.n ?? 0) >= config.PAYOUT_BATCH_MAX ? Date.now() : Date.now() + config.PAYOUT_BATCH_INTERVAL_SECONDS * 1000;
     await wakeBy(this.#d.ctx.storage, at);
@@ -253,21 +296,41 @@ export class PayoutRouter {
   async processOnce(): Promise<ProcessSummary> {
     const summary: ProcessSummary = { signed: 0, broadcast: 0, confirmed: 0, failed: 0, requeued: 0, inFlight: 0, waiting: 0 };
     try {
-      const inFlight = this.#d.db.select().from(schema.payouts).where(inArray(schema.payouts.state, ["signed", "broadcast"])).orderBy(asc(schema.payouts.createdAt)).all();
+      const inFlight = this.#d.db
+        .select()
+        .from(schema.payouts)
+        .where(inArray(schema.payouts.state, ["signed", "broadcast"]))
+        .orderBy(asc(schema.payouts.createdAt))
+        .all();
       for (const row of inFlight) await this.#reconcile(row, summary);
       await this.#d.reconcileStakes();
 
       // Automatic payouts whose approval had to wait (TRON unreachable) are approved or held now.
       for (const row of this.#deferredAutomatic()) await this.autoApprove(row.id);
-      const batch = this.#d.db.select().from(schema.payouts).where(eq(schema.payouts.state, "approved")).orderBy(asc(schema.payouts.updatedAt)).limit(this.#d.config().PAYOUT_BATCH_MAX).all();
+      const batch = this.#d.db
+        .select()
+        .from(schema.payouts)
+        .where(eq(schema.payouts.state, "approved"))
+        .orderBy(asc(schema.payouts.updatedAt))
+        .limit(this.#d.config().PAYOUT_BATCH_MAX)
+        .all();
       if (batch.length > 0) await this.#signAndBroadcast(batch, summary);
     } catch (error) {
       if (!(error instanceof TronUnavailableError || error instanceof CircuitOpenError)) throw error;
       logEvent("warn", "payouts.tron_unavailable", { error: error.message });
     }
     const count = (states: schema.PayoutState[]) =>
-      this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.payouts).where(inArray(schema.payouts.state, states)).get()?.n ?? 0;
-    const stakesInFlight = this.#d.db.select({ n: sql<number>`count(*)` }).from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).get()?.n ?? 0;
+      this.#d.db
+        .select({ n: sql<number>`count(*)` })
+        .from(schema.payouts)
+        .where(inArray(schema.payouts.state, states))
+        .get()?.n ?? 0;
+    const stakesInFlight =
+      this.#d.db
+        .select({ n: sql<number>`count(*)` })
+        .from(schema.stakes)
+        .where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"]))
+        .get()?.n ?? 0;
     summary.inFlight = count(["signed", "broadcast"]) + stakesInFlight;
     summary.waiting = count(["approved"]) + this.#deferredAutomatic().length;
     return summary;
@@ -281,7 +344,12 @@ export class PayoutRouter {
     const signed: { row: PayoutRow; tx: TronTransaction }[] = [];
     for (const row of batch) {
       const signer = this.#d.signer(row.walletId!);
-      const spec: ContractSpec = { type: "TriggerSmartContract", owner: signer.address, contract: this.#d.config().USDT_CONTRACT_ADDRESS, data: transferData(row.recipient, row.net) };
+      const spec: ContractSpec = {
+        type: "TriggerSmartContract",
+        owner: signer.address,
+        contract: this.#d.config().USDT_CONTRACT_ADDRESS,
+        data: transferData(row.recipient, row.net),
+      };
       // The payout id rides in raw_data.data: equal payouts (same wallet, recipient, amount, block) still differ.
       const memo = memoless ? undefined : payoutMemo(row.id);
       signed.push({ row, tx: signer.sign(buildTransaction(spec, ref, { feeLimit, memo })) });
@@ -292,7 +360,11 @@ export class PayoutRouter {
     const fresh: typeof signed = [];
     const duplicates: { row: PayoutRow; txid: string; other: string }[] = [];
     for (const entry of signed) {
-      const stored = this.#d.db.select({ id: schema.payouts.id }).from(schema.payouts).where(and(eq(schema.payouts.txid, entry.tx.txID), ne(schema.payouts.id, entry.row.id))).get();
+      const stored = this.#d.db
+        .select({ id: schema.payouts.id })
+        .from(schema.payouts)
+        .where(and(eq(schema.payouts.txid, entry.tx.txID), ne(schema.payouts.id, entry.row.id)))
+        .get();
       const other = owners.get(entry.tx.txID) ?? stored?.id;
       if (other) duplicates.push({ row: entry.row, txid: entry.tx.txID, other });
       else {
@@ -305,17 +377,27 @@ export class PayoutRouter {
     const now = Date.now();
     this.#d.ctx.storage.transactionSync(() => {
       for (const { row, tx } of fresh) {
-        this.#transition(row, "signed", {
-          txJson: JSON.stringify(tx),
-          txid: tx.txID,
-          expiration: tx.raw_data.expiration,
-          attempts: row.attempts + 1,
-          firstSignedAt: row.firstSignedAt ?? now,
-          batchId,
-        }, `txid ${tx.txID}`);
+        this.#transition(
+          row,
+          "signed",
+          {
+            txJson: JSON.stringify(tx),
+            txid: tx.txID,
+            expiration: tx.raw_data.expiration,
+            attempts: row.attempts + 1,
+            firstSignedAt: row.firstSignedAt ?? now,
+            batchId,
+          },
+          `txid ${tx.txID}`,
+        );
       }
       for (const { row, txid, other } of duplicates) {
-        this.#transition(row, "requested", { approvedBy: null, walletId: null, heldReason: `duplicate txid ${txid} (payout ${other}); not sent` }, `refused: txid ${txid} belongs to payout ${other}`);
+        this.#transition(
+          row,
+          "requested",
+          { approvedBy: null, walletId: null, heldReason: `duplicate txid ${txid} (payout ${other}); not sent` },
+          `refused: txid ${txid} belongs to payout ${other}`,
+        );
       }
     });
     for (const { row, txid, other } of duplicates) {
@@ -387,7 +469,12 @@ export class PayoutRouter {
         summary.confirmed++;
         this.#d.crashPoint("confirmed");
       } else {
-        this.#transition(row, "failed", { blockNumber: solid.blockNumber, failureReason: `on-chain result ${solid.result}` }, "failed on chain");
+        this.#transition(
+          row,
+          "failed",
+          { blockNumber: solid.blockNumber, failureReason: `on-chain result ${solid.result}` },
+          "failed on chain",
+        );
         summary.failed++;
         await this.#failedAlert(row.id);
       }
@@ -395,7 +482,8 @@ export class PayoutRouter {
     }
     const included = await this.#d.tron().transactionInfo(txid);
     if (included) {
-      if (row.state === "signed") this.#transition(row, "broadcast", { blockNumber: included.blockNumber }, `found in block ${included.blockNumber}`);
+      if (row.state === "signed")
+        this.#transition(row, "broadcast", { blockNumber: included.blockNumber }, `found in block ${included.blockNumber}`);
       return;
     }
     const solidHead = await this.#d.tron().nowBlock(true);
@@ -403,7 +491,12 @@ export class PayoutRouter {
       // Every block that could hold it is solid and none does: the transaction is dead.
       const timeoutMs = this.#d.config().TRANSACTION_TIMEOUT_SECONDS * 1000;
       if (Date.now() - (row.firstSignedAt ?? row.createdAt) > timeoutMs) {
-        this.#transition(row, "failed", { failureReason: `not included within ${this.#d.config().TRANSACTION_TIMEOUT_SECONDS} s` }, "timed out");
+        this.#transition(
+          row,
+          "failed",
+          { failureReason: `not included within ${this.#d.config().TRANSACTION_TIMEOUT_SECONDS} s` },
+          "timed out",
+        );
         summary.failed++;
         await this.#failedAlert(row.id);
       } else {

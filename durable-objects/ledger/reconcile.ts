@@ -50,24 +50,51 @@ export class Reconciler {
       .limit(1)
       .get();
     if (!hot) return null;
-    const last = this.#d.db.select({ at: schema.reconciliations.at }).from(schema.reconciliations).orderBy(desc(schema.reconciliations.id)).limit(1).get();
+    const last = this.#d.db
+      .select({ at: schema.reconciliations.at })
+      .from(schema.reconciliations)
+      .orderBy(desc(schema.reconciliations.id))
+      .limit(1)
+      .get();
     return (last?.at ?? hot.createdAt) + this.#d.config().PAYOUT_RECONCILE_INTERVAL_SECONDS * 1000;
   }
 
   /** Every hot wallet's latest run, oldest wallet first. */
   status(): ReconciliationStatus[] {
-    const wallets = this.#d.db.select().from(schema.wallets).where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt))).orderBy(asc(schema.wallets.createdAt)).all();
+    const wallets = this.#d.db
+      .select()
+      .from(schema.wallets)
+      .where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt)))
+      .orderBy(asc(schema.wallets.createdAt))
+      .all();
     return wallets.map((wallet) => {
-      const row = this.#d.db.select().from(schema.reconciliations).where(eq(schema.reconciliations.walletId, wallet.id)).orderBy(desc(schema.reconciliations.id)).limit(1).get();
+      const row = this.#d.db
+        .select()
+        .from(schema.reconciliations)
+        .where(eq(schema.reconciliations.walletId, wallet.id))
+        .orderBy(desc(schema.reconciliations.id))
+        .limit(1)
+        .get();
       const last = row
-        ? { walletId: wallet.id, address: wallet.address, at: new Date(row.at).toISOString(), transfers: row.transfers, payouts: row.payouts, differences: JSON.parse(row.differences) as string[] }
+        ? {
+            walletId: wallet.id,
+            address: wallet.address,
+            at: new Date(row.at).toISOString(),
+            transfers: row.transfers,
+            payouts: row.payouts,
+            differences: JSON.parse(row.differences) as string[],
+          }
         : null;
       return { walletId: wallet.id, address: wallet.address, label: wallet.label, last };
     });
   }
 
   async run(): Promise<ReconciliationView[]> {
-    const wallets = this.#d.db.select().from(schema.wallets).where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt))).all();
+    const wallets = this.#d.db
+      .select()
+      .from(schema.wallets)
+      .where(and(eq(schema.wallets.kind, "hot"), isNull(schema.wallets.deletedAt)))
+      .all();
     const out: ReconciliationView[] = [];
     for (const wallet of wallets) out.push(await this.#wallet(wallet));
     return out;
@@ -78,10 +105,17 @@ export class Reconciler {
     // A day of slack: block time and this server's clock need not agree to the minute.
     const transfers = await this.#d.tron().trc20TransfersFrom(wallet.address, contract, wallet.createdAt - DAY_MS, MAX_PAGES);
     const complete = transfers.length < MAX_PAGES * 200;
-    const payouts = this.#d.db.select().from(schema.payouts).where(and(eq(schema.payouts.walletId, wallet.id), isNotNull(schema.payouts.txid))).all();
+    const payouts = this.#d.db
+      .select()
+      .from(schema.payouts)
+      .where(and(eq(schema.payouts.walletId, wallet.id), isNotNull(schema.payouts.txid)))
+      .all();
     const differences = compare(transfers, payouts, complete);
     const at = Date.now();
-    this.#d.db.insert(schema.reconciliations).values({ at, walletId: wallet.id, transfers: transfers.length, payouts: payouts.length, differences: JSON.stringify(differences) }).run();
+    this.#d.db
+      .insert(schema.reconciliations)
+      .values({ at, walletId: wallet.id, transfers: transfers.length, payouts: payouts.length, differences: JSON.stringify(differences) })
+      .run();
     if (differences.length > 0) {
       this.#d.audit("reconciliation", "payout.reconcile_mismatch", wallet.id, { differences: differences.length });
       await this.#d.alert({
@@ -94,7 +128,14 @@ export class Reconciler {
     } else {
       await this.#d.resolveAlert(`ledger:reconcile:${wallet.id}`);
     }
-    return { walletId: wallet.id, address: wallet.address, at: new Date(at).toISOString(), transfers: transfers.length, payouts: payouts.length, differences };
+    return {
+      walletId: wallet.id,
+      address: wallet.address,
+      at: new Date(at).toISOString(),
+      transfers: transfers.length,
+      payouts: payouts.length,
+      differences,
+    };
   }
 }
 
@@ -115,7 +156,9 @@ export function compare(transfers: Trc20Transfer[], payouts: PayoutRow[], comple
       continue;
     }
     if (t.to !== payout.recipient || t.value !== payout.net) {
-      differences.push(`transfer ${t.txid} moved ${formatUnits(t.value)} USDT to ${t.to}; payout ${payout.id} is ${formatUnits(payout.net)} USDT to ${payout.recipient}`);
+      differences.push(
+        `transfer ${t.txid} moved ${formatUnits(t.value)} USDT to ${t.to}; payout ${payout.id} is ${formatUnits(payout.net)} USDT to ${payout.recipient}`,
+      );
     }
     if (payout.state !== "confirmed" && payout.state !== "broadcast" && payout.state !== "signed") {
       differences.push(`transfer ${t.txid} is on chain but payout ${payout.id} is ${payout.state}`);
@@ -123,7 +166,8 @@ export function compare(transfers: Trc20Transfer[], payouts: PayoutRow[], comple
   }
   if (complete) {
     for (const p of payouts) {
-      if (p.state === "confirmed" && !seen.has(p.txid!)) differences.push(`payout ${p.id} is confirmed but no transfer ${p.txid} is on chain`);
+      if (p.state === "confirmed" && !seen.has(p.txid!))
+        differences.push(`payout ${p.id} is confirmed but no transfer ${p.txid} is on chain`);
     }
   }
   return differences;

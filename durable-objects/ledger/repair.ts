@@ -21,7 +21,8 @@ export interface RevertedPayout {
 
 /** Runs before the ledger's migrations; does nothing once the unique index exists. */
 export function revertDuplicateTxids(sql: SqlStorage, now = Date.now()): RevertedPayout[] {
-  const exists = (type: string, name: string) => sql.exec("SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?", type, name).toArray().length > 0;
+  const exists = (type: string, name: string) =>
+    sql.exec("SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?", type, name).toArray().length > 0;
   if (!exists("table", "payouts") || exists("index", TXID_INDEX)) return [];
   const rows = sql
     .exec<{ id: string; txid: string; state: string }>(

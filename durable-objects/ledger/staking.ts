@@ -28,10 +28,21 @@ export class Staking {
   }
 
   async listStakes(): Promise<StakeView[]> {
-    return this.#d.db.select().from(schema.stakes).orderBy(desc(schema.stakes.createdAt)).all().map((s) => stakeView(s));
+    return this.#d.db
+      .select()
+      .from(schema.stakes)
+      .orderBy(desc(schema.stakes.createdAt))
+      .all()
+      .map((s) => stakeView(s));
   }
 
-  async stake(input: { idempotencyKey: string; walletId: string; amount: string; resource: "ENERGY" | "BANDWIDTH"; actor: string }): Promise<Outcome<StakeView>> {
+  async stake(input: {
+    idempotencyKey: string;
+    walletId: string;
+    amount: string;
+    resource: "ENERGY" | "BANDWIDTH";
+    actor: string;
+  }): Promise<Outcome<StakeView>> {
     return outcome(async () => {
       const existing = this.#d.db.select().from(schema.stakes).where(eq(schema.stakes.idempotencyKey, input.idempotencyKey)).get();
       if (existing) return stakeView(existing);
@@ -39,7 +50,11 @@ export class Staking {
       const amount = parseAmount(input.amount, { min: config.MIN_STAKING_AMOUNT, max: BigInt(Number.MAX_SAFE_INTEGER) });
       const signer = this.#d.signer(input.walletId);
       const { trx } = await this.#d.balances(signer.address, true);
-      if (trx < amount) throw new RefusalError("insufficient-funds", "The wallet's TRX balance does not cover the stake.", { available: formatUnits(trx), needed: formatUnits(amount) });
+      if (trx < amount)
+        throw new RefusalError("insufficient-funds", "The wallet's TRX balance does not cover the stake.", {
+          available: formatUnits(trx),
+          needed: formatUnits(amount),
+        });
       const now = Date.now();
       const row: StakeRow = {
         id: crypto.randomUUID(),
@@ -59,8 +74,16 @@ export class Staking {
         createdAt: now,
         updatedAt: now,
       };
-      const tx = await this.#signStakeTx(signer, { type: "FreezeBalanceV2Contract", owner: signer.address, amount, resource: input.resource });
-      this.#d.db.insert(schema.stakes).values({ ...row, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration }).run();
+      const tx = await this.#signStakeTx(signer, {
+        type: "FreezeBalanceV2Contract",
+        owner: signer.address,
+        amount,
+        resource: input.resource,
+      });
+      this.#d.db
+        .insert(schema.stakes)
+        .values({ ...row, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration })
+        .run();
       this.#d.audit(input.actor, "stake.freeze", row.id, { amount: formatUnits(amount), resource: input.resource });
       await this.#sendStake(row.id, tx);
       return stakeView(this.#stake(row.id));
@@ -92,7 +115,11 @@ export class Staking {
     const tx = await this.#signStakeTx(signer, spec);
     const current = this.#stake(id);
     if (current.state !== from) throw new RefusalError("conflict", `Stake ${id} changed while signing.`);
-    this.#d.db.update(schema.stakes).set({ state: to, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() }).where(eq(schema.stakes.id, id)).run();
+    this.#d.db
+      .update(schema.stakes)
+      .set({ state: to, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() })
+      .where(eq(schema.stakes.id, id))
+      .run();
     this.#d.audit(actor, to === "unfreezing" ? "stake.unfreeze" : "stake.withdraw", id);
     await this.#sendStake(id, tx);
     return stakeView(this.#stake(id));
@@ -121,19 +148,30 @@ export class Staking {
     const config = this.#d.config();
     const next: Partial<StakeRow> = { updatedAt: Date.now(), failureReason: success ? null : reason };
     if (row.state === "freezing") {
-      Object.assign(next, success
-        ? { state: "frozen", frozenAt: blockTimeStamp, unfreezeAfter: blockTimeStamp + config.STAKING_DURATION_DAYS * 24 * 3600 * 1000 }
-        : { state: "failed" });
+      Object.assign(
+        next,
+        success
+          ? { state: "frozen", frozenAt: blockTimeStamp, unfreezeAfter: blockTimeStamp + config.STAKING_DURATION_DAYS * 24 * 3600 * 1000 }
+          : { state: "failed" },
+      );
     } else if (row.state === "unfreezing") {
       Object.assign(next, success ? { state: "unfrozen", withdrawableAt: blockTimeStamp + TRON_UNFREEZE_WAIT_MS } : { state: "frozen" });
     } else if (row.state === "withdrawing") {
       Object.assign(next, success ? { state: "withdrawn" } : { state: "unfrozen" });
     } else return;
-    this.#d.db.update(schema.stakes).set(next).where(and(eq(schema.stakes.id, row.id), eq(schema.stakes.state, row.state))).run();
+    this.#d.db
+      .update(schema.stakes)
+      .set(next)
+      .where(and(eq(schema.stakes.id, row.id), eq(schema.stakes.state, row.state)))
+      .run();
   }
 
   async reconcile(): Promise<void> {
-    const rows = this.#d.db.select().from(schema.stakes).where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"])).all();
+    const rows = this.#d.db
+      .select()
+      .from(schema.stakes)
+      .where(inArray(schema.stakes.state, ["freezing", "unfreezing", "withdrawing"]))
+      .all();
     for (const row of rows) {
       const solid = await this.#d.tron().transactionInfo(row.txid!, true);
       if (solid) {
@@ -143,7 +181,11 @@ export class Staking {
       if (await this.#d.tron().transactionInfo(row.txid!)) continue;
       const solidHead = await this.#d.tron().nowBlock(true);
       if (solidHead.timestamp > row.expiration!) this.#settleStake(row, false, `txid ${row.txid} expired unincluded`);
-      else await this.#d.tron().broadcast(JSON.parse(row.txJson!) as TronTransaction).catch(() => undefined);
+      else
+        await this.#d
+          .tron()
+          .broadcast(JSON.parse(row.txJson!) as TronTransaction)
+          .catch(() => undefined);
     }
   }
 }

@@ -45,7 +45,11 @@ export class TronAnchors {
         const solid = await this.#d.chain(() => tron.transactionInfo(row!.txid, true));
         const head = await this.#d.chain(() => tron.nowBlock());
         const state = solid ? ("solidified" as const) : ("included" as const);
-        this.#d.db.update(schema.tronAnchors).set({ state, blockNumber: info.blockNumber, updatedAt: Date.now() }).where(eq(schema.tronAnchors.key, key)).run();
+        this.#d.db
+          .update(schema.tronAnchors)
+          .set({ state, blockNumber: info.blockNumber, updatedAt: Date.now() })
+          .where(eq(schema.tronAnchors.key, key))
+          .run();
         return this.#view({ ...row, state, blockNumber: info.blockNumber }, head.number - info.blockNumber + 1);
       }
       const head = await this.#d.chain(() => tron.nowBlock());
@@ -66,9 +70,20 @@ export class TronAnchors {
       const signer = this.#d.signer(wallet.id);
       const ref = await this.#d.chain(() => tron.nowBlock());
       const memo = Uint8Array.from(memoHex.match(/../g)!.map((h) => parseInt(h, 16)));
-      const tx = signer.sign(buildTransaction({ type: "TransferContract", owner: signer.address, to: ANCHOR_RECIPIENT, amount: 1n }, ref, { memo }));
+      const tx = signer.sign(
+        buildTransaction({ type: "TransferContract", owner: signer.address, to: ANCHOR_RECIPIENT, amount: 1n }, ref, { memo }),
+      );
       const now = Date.now();
-      const values = { memo: memoHex, walletId: wallet.id, txid: tx.txID, txJson: JSON.stringify(tx), expiration: tx.raw_data.expiration, state: "signed" as const, blockNumber: null, updatedAt: now };
+      const values = {
+        memo: memoHex,
+        walletId: wallet.id,
+        txid: tx.txID,
+        txJson: JSON.stringify(tx),
+        expiration: tx.raw_data.expiration,
+        state: "signed" as const,
+        blockNumber: null,
+        updatedAt: now,
+      };
       // Stored before the first broadcast, so a crash never leaves an unknown transaction behind.
       this.#d.db
         .insert(schema.tronAnchors)
@@ -87,7 +102,11 @@ export class TronAnchors {
       if (result.code === "DUP_TRANSACTION_ERROR") return;
       throw new RefusalError("conflict", `The TRON node refused the anchor: ${result.code} ${result.message}`);
     }
-    this.#d.db.update(schema.tronAnchors).set({ state: "broadcast", updatedAt: Date.now() }).where(and(eq(schema.tronAnchors.key, key), eq(schema.tronAnchors.state, "signed"))).run();
+    this.#d.db
+      .update(schema.tronAnchors)
+      .set({ state: "broadcast", updatedAt: Date.now() })
+      .where(and(eq(schema.tronAnchors.key, key), eq(schema.tronAnchors.state, "signed")))
+      .run();
   }
 
   #row(key: string) {
@@ -96,6 +115,14 @@ export class TronAnchors {
 
   #view(row: typeof schema.tronAnchors.$inferSelect, confirmations: number): TronAnchorView {
     const tx = JSON.parse(row.txJson) as TronTransaction;
-    return { key: row.key, memo: row.memo, txid: row.txid, rawDataHex: tx.raw_data_hex, state: row.state, blockNumber: row.blockNumber, confirmations };
+    return {
+      key: row.key,
+      memo: row.memo,
+      txid: row.txid,
+      rawDataHex: tx.raw_data_hex,
+      state: row.state,
+      blockNumber: row.blockNumber,
+      confirmations,
+    };
   }
 }

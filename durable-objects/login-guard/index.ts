@@ -98,7 +98,11 @@ export class LoginGuardDO extends SqlDurableObject<typeof schema> {
 
   /** The next alarm: when the earliest outstanding challenge expires or the failures are forgotten. */
   async #scheduleCleanup(now: number): Promise<void> {
-    const earliest = this.db.select({ at: min(schema.challenges.expiresAt) }).from(schema.challenges).get()?.at ?? null;
+    const earliest =
+      this.db
+        .select({ at: min(schema.challenges.expiresAt) })
+        .from(schema.challenges)
+        .get()?.at ?? null;
     const failure = this.db.select().from(schema.failures).where(eq(schema.failures.id, 1)).get();
     const next = Math.min(earliest ?? Infinity, failure ? failure.lastFailureAt + FAILURE_MEMORY_MS : Infinity);
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, now + 1));

@@ -15,13 +15,22 @@ export class MailOutboxDO extends SqlDurableObject<typeof schema> {
 
   async put(message: { to: string; subject: string; text: string }): Promise<number> {
     await this.ready();
-    const row = this.db.insert(schema.outbox).values({ at: Date.now(), ...message }).returning({ id: schema.outbox.id }).get();
+    const row = this.db
+      .insert(schema.outbox)
+      .values({ at: Date.now(), ...message })
+      .returning({ id: schema.outbox.id })
+      .get();
     this.ctx.storage.sql.exec("DELETE FROM outbox WHERE id <= ?", row.id - KEEP);
     return row.id;
   }
 
   async list(limit: number): Promise<OutboxMessage[]> {
     await this.ready();
-    return this.db.select().from(schema.outbox).orderBy(desc(schema.outbox.id)).limit(Math.max(1, Math.min(KEEP, limit))).all();
+    return this.db
+      .select()
+      .from(schema.outbox)
+      .orderBy(desc(schema.outbox.id))
+      .limit(Math.max(1, Math.min(KEEP, limit)))
+      .all();
   }
 }

@@ -50,8 +50,15 @@ export class NodeDirectoryDO extends SqlDurableObject<typeof schema> {
         const open = this.db.select().from(pools).where(lt(pools.nodeCount, request.maxNodes)).orderBy(asc(pools.number)).get();
         pool = open?.name ?? this.#openPool();
       }
-      this.db.insert(placements).values({ nodeId: request.nodeId, pool, operatorId: request.operatorId, publicKey: request.publicKey, createdAt: Date.now() }).run();
-      this.db.update(pools).set({ nodeCount: sql`${pools.nodeCount} + 1` }).where(eq(pools.name, pool)).run();
+      this.db
+        .insert(placements)
+        .values({ nodeId: request.nodeId, pool, operatorId: request.operatorId, publicKey: request.publicKey, createdAt: Date.now() })
+        .run();
+      this.db
+        .update(pools)
+        .set({ nodeCount: sql`${pools.nodeCount} + 1` })
+        .where(eq(pools.name, pool))
+        .run();
       return ok({ nodeId: request.nodeId, pool, operatorId: request.operatorId });
     });
   }
@@ -64,7 +71,11 @@ export class NodeDirectoryDO extends SqlDurableObject<typeof schema> {
       const row = this.db.select().from(placements).where(eq(placements.nodeId, nodeId)).get();
       if (!row) return;
       this.db.delete(placements).where(eq(placements.nodeId, nodeId)).run();
-      this.db.update(pools).set({ nodeCount: sql`${pools.nodeCount} - 1` }).where(eq(pools.name, row.pool)).run();
+      this.db
+        .update(pools)
+        .set({ nodeCount: sql`${pools.nodeCount} - 1` })
+        .where(eq(pools.name, row.pool))
+        .run();
     });
   }
 
@@ -86,11 +97,18 @@ export class NodeDirectoryDO extends SqlDurableObject<typeof schema> {
 
   async listPools(): Promise<{ name: string; nodeCount: number }[]> {
     await this.ready();
-    return this.db.select({ name: schema.pools.name, nodeCount: schema.pools.nodeCount }).from(schema.pools).orderBy(asc(schema.pools.number)).all();
+    return this.db
+      .select({ name: schema.pools.name, nodeCount: schema.pools.nodeCount })
+      .from(schema.pools)
+      .orderBy(asc(schema.pools.number))
+      .all();
   }
 
   #openPool(): string {
-    const last = this.db.select({ max: sql<number | null>`max(${schema.pools.number})` }).from(schema.pools).get();
+    const last = this.db
+      .select({ max: sql<number | null>`max(${schema.pools.number})` })
+      .from(schema.pools)
+      .get();
     const number = (last?.max ?? 0) + 1;
     const name = `pool-${number}`;
     this.db.insert(schema.pools).values({ name, number, nodeCount: 0, createdAt: Date.now() }).run();

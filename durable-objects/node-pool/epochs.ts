@@ -4,7 +4,14 @@ import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import { formatUnits } from "../../shared/money.ts";
 import { workCreditTxId, type WorkCreditTx } from "../../shared/nodes/chain-tx.ts";
-import { computePoot, epochWindow, POOT_VERSION, reportDisagreement, type EpochWindow, type ObservedWork } from "../../shared/nodes/poot.ts";
+import {
+  computePoot,
+  epochWindow,
+  POOT_VERSION,
+  reportDisagreement,
+  type EpochWindow,
+  type ObservedWork,
+} from "../../shared/nodes/poot.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { queuePayoutIfDue } from "./payouts.ts";
 import * as schema from "./schema.ts";
@@ -32,7 +39,13 @@ export async function observeNode(env: Env, db: Db, nodeId: string, window: Epoc
   const placed = db
     .select()
     .from(nodeSessions)
-    .where(and(eq(nodeSessions.nodeId, nodeId), lte(nodeSessions.assignedAt, window.endMs), or(isNull(nodeSessions.finishedAt), gte(nodeSessions.finishedAt, window.startMs))))
+    .where(
+      and(
+        eq(nodeSessions.nodeId, nodeId),
+        lte(nodeSessions.assignedAt, window.endMs),
+        or(isNull(nodeSessions.finishedAt), gte(nodeSessions.finishedAt, window.startMs)),
+      ),
+    )
     .orderBy(asc(nodeSessions.assignedAt))
     .all();
   const observed: { start: number; end: number }[] = [];
@@ -68,16 +81,42 @@ export function nodesToClose(db: Db, epoch: number, window: EpochWindow): NodeRo
       .all()
       .map((r) => r.nodeId),
   );
-  const closed = new Set(db.select({ nodeId: nodeEpochs.nodeId }).from(nodeEpochs).where(eq(nodeEpochs.epoch, epoch)).all().map((r) => r.nodeId));
-  return db.select().from(nodes).all().filter((node) => beating.has(node.id) && !closed.has(node.id));
+  const closed = new Set(
+    db
+      .select({ nodeId: nodeEpochs.nodeId })
+      .from(nodeEpochs)
+      .where(eq(nodeEpochs.epoch, epoch))
+      .all()
+      .map((r) => r.nodeId),
+  );
+  return db
+    .select()
+    .from(nodes)
+    .all()
+    .filter((node) => beating.has(node.id) && !closed.has(node.id));
 }
 
 /**
  * Call inside a transaction, once per (node, epoch): records the epoch, then accrues it or holds it.
  * Null when the epoch is already closed for the node (a concurrent close won) or it has no beats.
  */
-export function settleEpoch(db: Db, node: NodeRow, epoch: number, window: EpochWindow, observed: ObservedWork, config: Config, nowMs: number): EpochRow | null {
-  if (db.select().from(nodeEpochs).where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch))).get()) return null;
+export function settleEpoch(
+  db: Db,
+  node: NodeRow,
+  epoch: number,
+  window: EpochWindow,
+  observed: ObservedWork,
+  config: Config,
+  nowMs: number,
+): EpochRow | null {
+  if (
+    db
+      .select()
+      .from(nodeEpochs)
+      .where(and(eq(nodeEpochs.nodeId, node.id), eq(nodeEpochs.epoch, epoch)))
+      .get()
+  )
+    return null;
   const margin = 2 * window.intervalMs;
   const beats = db
     .select({ at: heartbeats.at, sessionsHosted: heartbeats.sessionsHosted, bytesRecorded: heartbeats.bytesRecorded })
@@ -137,7 +176,10 @@ export function accrueEpoch(db: Db, node: NodeRow, row: EpochRow, window: EpochW
     credits: row.credits,
     weight: row.weight,
   };
-  db.insert(chainOutbox).values({ id: tx.id, payload: JSON.stringify(tx), createdAt: nowMs }).onConflictDoNothing().run();
+  db.insert(chainOutbox)
+    .values({ id: tx.id, payload: JSON.stringify(tx), createdAt: nowMs })
+    .onConflictDoNothing()
+    .run();
   queuePayoutIfDue(db, node.id, config.AUTO_PAYOUT_THRESHOLD, nowMs);
 }
 
@@ -148,7 +190,12 @@ export function heldEpochAlertKey(nodeId: string, epoch: number): string {
 
 /** Raises the admin alert of every held epoch not alerted yet; a failure is retried by the next alarm. */
 export async function alertHeldEpochs(env: Env, db: Db, unitsPerCredit: bigint): Promise<number> {
-  const pending = db.select().from(nodeEpochs).where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt))).limit(50).all();
+  const pending = db
+    .select()
+    .from(nodeEpochs)
+    .where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt)))
+    .limit(50)
+    .all();
   let raised = 0;
   for (const row of pending) {
     await singleton(env, "ADMIN").raiseAlert({
@@ -162,7 +209,10 @@ export async function alertHeldEpochs(env: Env, db: Db, unitsPerCredit: bigint):
         `(${formatUnits(BigInt(row.credits) * unitsPerCredit)} USDT) wait for an admin's decision ` +
         `(POST /api/v1/nodes/${row.nodeId}/epochs/${row.epoch}/review).`,
     });
-    db.update(nodeEpochs).set({ alertedAt: Date.now() }).where(and(eq(nodeEpochs.nodeId, row.nodeId), eq(nodeEpochs.epoch, row.epoch))).run();
+    db.update(nodeEpochs)
+      .set({ alertedAt: Date.now() })
+      .where(and(eq(nodeEpochs.nodeId, row.nodeId), eq(nodeEpochs.epoch, row.epoch)))
+      .run();
     raised++;
   }
   return raised;
@@ -192,6 +242,7 @@ export function reviewHeldEpoch(
   if (row.status !== "held") return refuse("conflict", `Epoch ${epoch} is ${row.status}, not held.`, { status: row.status });
   const status = decision === "release" ? "released" : "rejected";
   db.update(nodeEpochs).set({ status, reviewedBy: actor, reviewedAt: nowMs }).where(where).run();
-  if (decision === "release") accrueEpoch(db, node, row, epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS), config, nowMs);
+  if (decision === "release")
+    accrueEpoch(db, node, row, epochWindow(epoch, config.EPOCH_SECONDS, config.HEARTBEAT_INTERVAL_SECONDS), config, nowMs);
   return ok(db.select().from(nodeEpochs).where(where).get()!);
 }

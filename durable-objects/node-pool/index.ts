@@ -14,7 +14,15 @@ import migrations from "./drizzle/migrations.js";
 import { payoutGatewayFrom, RETRY_BASE_MS } from "./payout-delivery.ts";
 import { alertHeldEpochs, heldEpochRows, nodesToClose, observeNode, reviewHeldEpoch, settleEpoch } from "./epochs.ts";
 import { reportBoundsRefusal } from "./report-bounds.ts";
-import { addressCoolingDown, changePayoutAddress, deliverDuePayouts, markDelivered, queuePayoutIfDue, releasePayout, reserveOperatorPayout } from "./payouts.ts";
+import {
+  addressCoolingDown,
+  changePayoutAddress,
+  deliverDuePayouts,
+  markDelivered,
+  queuePayoutIfDue,
+  releasePayout,
+  reserveOperatorPayout,
+} from "./payouts.ts";
 import type { PayoutRequest } from "../../shared/nodes/payout.ts";
 import * as schema from "./schema.ts";
 import { epochView, nodeView, payoutView, type EpochView, type NodeRow, type NodeView, type PayoutView } from "./views.ts";
@@ -58,7 +66,10 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const row = this.db.select().from(meta).where(eq(meta.key, LAST_CLOSED_EPOCH)).get();
     if (!row) {
       const current = epochOf(Date.now(), this.#config.EPOCH_SECONDS);
-      this.db.insert(meta).values({ key: LAST_CLOSED_EPOCH, value: current - 1 }).run();
+      this.db
+        .insert(meta)
+        .values({ key: LAST_CLOSED_EPOCH, value: current - 1 })
+        .run();
     }
   }
 
@@ -68,8 +79,13 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const max = this.#config.NODE_POOL_MAX_NODES;
     const challenge = newHeartbeatChallenge();
     const outcome = this.ctx.storage.transactionSync((): Outcome<{ node: NodeView; heartbeatChallenge: string }> => {
-      const count = this.db.select({ n: sql<number>`count(*)` }).from(nodes).get()?.n ?? 0;
-      if (count >= max) return refuse("pool-full", `Pool ${input.pool} already holds ${count} nodes (max ${max}).`, { pool: input.pool, maxNodes: max });
+      const count =
+        this.db
+          .select({ n: sql<number>`count(*)` })
+          .from(nodes)
+          .get()?.n ?? 0;
+      if (count >= max)
+        return refuse("pool-full", `Pool ${input.pool} already holds ${count} nodes (max ${max}).`, { pool: input.pool, maxNodes: max });
       if (this.db.select().from(nodes).where(eq(nodes.publicKey, input.publicKey)).get()) {
         return refuse("conflict", "This node public key is already registered.");
       }
@@ -90,7 +106,10 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
         })
         .run();
       this.#logEvent(input.nodeId, input.pool, null, "registering", "registered", input.operatorId, now);
-      this.db.insert(credentials).values({ ...input.credential, nodeId: input.nodeId }).run();
+      this.db
+        .insert(credentials)
+        .values({ ...input.credential, nodeId: input.nodeId })
+        .run();
       return ok({ node: nodeView(this.#node(input.nodeId)!), heartbeatChallenge: challenge });
     });
     if (outcome.ok) await this.#ensureAlarm(Date.now() + this.#epochCloseDelayMs());
@@ -101,7 +120,11 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
    * Verifies and stores one heartbeat; any refusal stores nothing. The beat must sign the current
    * challenge; an accepted beat replaces it with a fresh one, returned for the next beat.
    */
-  async heartbeat(nodeId: string, jti: string, beat: Heartbeat): Promise<Outcome<{ state: NodeState; seq: number; nextHeartbeatSeconds: number; challenge: string }>> {
+  async heartbeat(
+    nodeId: string,
+    jti: string,
+    beat: Heartbeat,
+  ): Promise<Outcome<{ state: NodeState; seq: number; nextHeartbeatSeconds: number; challenge: string }>> {
     await this.ready();
     const config = this.#config;
     const now = Date.now();
@@ -109,7 +132,8 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     if (!node) return refuse("not-found", `No node ${nodeId} in this pool.`);
     const status = this.#credentialStatus(node, jti, now);
     if (!status.valid) return refuse("credential-revoked", status.reason!, { state: node.state });
-    if (!acceptsHeartbeats(node.state as NodeState)) return refuse("node-state-conflict", `A ${node.state} node cannot send heartbeats.`, { state: node.state });
+    if (!acceptsHeartbeats(node.state as NodeState))
+      return refuse("node-state-conflict", `A ${node.state} node cannot send heartbeats.`, { state: node.state });
     const limits: BeatLimits = { maxSkewSeconds: config.HEARTBEAT_MAX_SKEW_SECONDS, seqWindow: config.NODE_HEARTBEAT_SEQ_WINDOW };
     const refusal = this.refuseHeartbeat(node, beat, now, limits) ?? reportBoundsRefusal(node, beat.report, now);
     if (refusal) return { ok: false, problem: refusal };
@@ -117,10 +141,19 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const next = stateFromReport(beat.report);
     const challenge = newHeartbeatChallenge();
     this.ctx.storage.transactionSync(() => {
-      this.db.insert(heartbeats).values({ nodeId, seq: beat.seq, at: now, sentAt: beat.sentAt, ...beat.report }).run();
+      this.db
+        .insert(heartbeats)
+        .values({ nodeId, seq: beat.seq, at: now, sentAt: beat.sentAt, ...beat.report })
+        .run();
       this.db
         .update(nodes)
-        .set({ lastSeq: beat.seq, lastSentAt: beat.sentAt, lastHeartbeatAt: now, lastReport: JSON.stringify(beat.report), heartbeatChallenge: challenge })
+        .set({
+          lastSeq: beat.seq,
+          lastSentAt: beat.sentAt,
+          lastHeartbeatAt: now,
+          lastReport: JSON.stringify(beat.report),
+          heartbeatChallenge: challenge,
+        })
         .where(eq(nodes.id, nodeId))
         .run();
       if (next !== node.state) this.#transition(node, next, node.state === "offline" ? "heartbeat-resumed" : "heartbeat", null, now);
@@ -134,7 +167,10 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
    * route checks the node credential first. Reading it does not rotate it, so a second reader
    * cannot lock the running agent out; the first accepted beat uses it up.
    */
-  async heartbeatChallenge(nodeId: string, jti: string): Promise<Outcome<{ challenge: string; lastSeq: number; nextHeartbeatSeconds: number }>> {
+  async heartbeatChallenge(
+    nodeId: string,
+    jti: string,
+  ): Promise<Outcome<{ challenge: string; lastSeq: number; nextHeartbeatSeconds: number }>> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId} in this pool.`);
@@ -174,19 +210,27 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);
-    if (node.state === "terminated" || node.state === "suspended") return refuse("node-state-conflict", `A ${node.state} node gets no credential.`, { state: node.state });
+    if (node.state === "terminated" || node.state === "suspended")
+      return refuse("node-state-conflict", `A ${node.state} node gets no credential.`, { state: node.state });
     const skew = skewRefusal(proof.timestamp, Date.now(), this.#config.HEARTBEAT_MAX_SKEW_SECONDS);
     if (skew) return { ok: false, problem: skew };
     if (!verifySignature(node.publicKey, credentialRequestMessage(nodeId, proof.timestamp), proof.signature)) {
       return refuse("invalid-signature", "The request is not signed by this node's key.");
     }
-    this.db.insert(credentials).values({ ...credential, nodeId }).run();
+    this.db
+      .insert(credentials)
+      .values({ ...credential, nodeId })
+      .run();
     return ok({ jti: credential.jti });
   }
 
   async revokeCredential(nodeId: string, jti: string, actor: string): Promise<Outcome<{ jti: string; revokedAt: string }>> {
     await this.ready();
-    const row = this.db.select().from(credentials).where(and(eq(credentials.jti, jti), eq(credentials.nodeId, nodeId))).get();
+    const row = this.db
+      .select()
+      .from(credentials)
+      .where(and(eq(credentials.jti, jti), eq(credentials.nodeId, nodeId)))
+      .get();
     if (!row) return refuse("not-found", `No credential ${jti} for node ${nodeId}.`);
     const revokedAt = row.revokedAt ?? Date.now();
     if (row.revokedAt === null) this.db.update(credentials).set({ revokedAt, revokedBy: actor }).where(eq(credentials.jti, jti)).run();
@@ -202,15 +246,36 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   async listNodes(ids?: string[]): Promise<NodeView[]> {
     await this.ready();
     const query = this.db.select().from(nodes);
-    const rows = ids ? query.where(inArray(nodes.id, ids)).orderBy(asc(nodes.registeredAt)).all() : query.orderBy(asc(nodes.registeredAt)).all();
+    const rows = ids
+      ? query.where(inArray(nodes.id, ids)).orderBy(asc(nodes.registeredAt)).all()
+      : query.orderBy(asc(nodes.registeredAt)).all();
     return rows.map(nodeView);
   }
 
-  async nodeHistory(nodeId: string, limit: number): Promise<{ epochs: EpochView[]; payouts: PayoutView[]; events: { from: string | null; to: string; reason: string; actor: string | null; at: string }[] }> {
+  async nodeHistory(
+    nodeId: string,
+    limit: number,
+  ): Promise<{
+    epochs: EpochView[];
+    payouts: PayoutView[];
+    events: { from: string | null; to: string; reason: string; actor: string | null; at: string }[];
+  }> {
     await this.ready();
     const epochSeconds = this.#config.EPOCH_SECONDS;
-    const epochs = this.db.select().from(nodeEpochs).where(eq(nodeEpochs.nodeId, nodeId)).orderBy(desc(nodeEpochs.epoch)).limit(limit).all();
-    const payouts = this.db.select().from(payoutOutbox).where(eq(payoutOutbox.nodeId, nodeId)).orderBy(desc(payoutOutbox.createdAt)).limit(limit).all();
+    const epochs = this.db
+      .select()
+      .from(nodeEpochs)
+      .where(eq(nodeEpochs.nodeId, nodeId))
+      .orderBy(desc(nodeEpochs.epoch))
+      .limit(limit)
+      .all();
+    const payouts = this.db
+      .select()
+      .from(payoutOutbox)
+      .where(eq(payoutOutbox.nodeId, nodeId))
+      .orderBy(desc(payoutOutbox.createdAt))
+      .limit(limit)
+      .all();
     const events = this.db.select().from(nodeEvents).where(eq(nodeEvents.nodeId, nodeId)).orderBy(desc(nodeEvents.id)).limit(limit).all();
     return {
       epochs: epochs.map((e) => epochView(e, epochSeconds)),
@@ -220,13 +285,24 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** Admin action: suspend (refuses heartbeats and credentials) or reinstate (back to offline until the next beat). */
-  async setSuspended({ nodeId, suspended, actor, reason }: { nodeId: string; suspended: boolean; actor: string; reason: string }): Promise<Outcome<NodeView>> {
+  async setSuspended({
+    nodeId,
+    suspended,
+    actor,
+    reason,
+  }: {
+    nodeId: string;
+    suspended: boolean;
+    actor: string;
+    reason: string;
+  }): Promise<Outcome<NodeView>> {
     await this.ready();
     const node = this.#node(nodeId);
     if (!node) return refuse("not-found", `No node ${nodeId}.`);
     const to: NodeState = suspended ? "suspended" : "offline";
     if (node.state === to) return ok(nodeView(node));
-    if (!canTransition(node.state as NodeState, to)) return refuse("node-state-conflict", `A ${node.state} node cannot become ${to}.`, { state: node.state });
+    if (!canTransition(node.state as NodeState, to))
+      return refuse("node-state-conflict", `A ${node.state} node cannot become ${to}.`, { state: node.state });
     this.ctx.storage.transactionSync(() => this.#transition(node, to, reason, actor, Date.now()));
     return ok(nodeView(this.#node(nodeId)!));
   }
@@ -240,7 +316,11 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
       const now = Date.now();
       this.ctx.storage.transactionSync(() => {
         this.#transition(node, "terminated", reason, actor, now);
-        this.db.update(credentials).set({ revokedAt: now, revokedBy: actor }).where(and(eq(credentials.nodeId, nodeId), isNull(credentials.revokedAt))).run();
+        this.db
+          .update(credentials)
+          .set({ revokedAt: now, revokedBy: actor })
+          .where(and(eq(credentials.nodeId, nodeId), isNull(credentials.revokedAt)))
+          .run();
       });
     }
     return ok(nodeView(this.#node(nodeId)!));
@@ -254,15 +334,25 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     const coolingUntil = addressCoolingDown(node, Date.now());
     if (coolingUntil !== null) {
       const usableAt = new Date(coolingUntil).toISOString();
-      return refuse("payout-address-cooling-down", `The payout address of node ${nodeId} changed recently; it receives nothing before ${usableAt}.`, { usableAt });
+      return refuse(
+        "payout-address-cooling-down",
+        `The payout address of node ${nodeId} changed recently; it receives nothing before ${usableAt}.`,
+        { usableAt },
+      );
     }
-    const queued = this.ctx.storage.transactionSync(() => queuePayoutIfDue(this.db, nodeId, this.#config.AUTO_PAYOUT_THRESHOLD, Date.now()));
+    const queued = this.ctx.storage.transactionSync(() =>
+      queuePayoutIfDue(this.db, nodeId, this.#config.AUTO_PAYOUT_THRESHOLD, Date.now()),
+    );
     if (!queued) {
       const threshold = this.#config.AUTO_PAYOUT_THRESHOLD;
-      return refuse("payout-below-threshold", `Accrued ${formatUnits(BigInt(node.accruedUnits))} USDT is below the ${formatUnits(threshold)} USDT threshold.`, {
-        accrued: formatUnits(BigInt(node.accruedUnits)),
-        threshold: formatUnits(threshold),
-      });
+      return refuse(
+        "payout-below-threshold",
+        `Accrued ${formatUnits(BigInt(node.accruedUnits))} USDT is below the ${formatUnits(threshold)} USDT threshold.`,
+        {
+          accrued: formatUnits(BigInt(node.accruedUnits)),
+          threshold: formatUnits(threshold),
+        },
+      );
     }
     await this.#ensureAlarm(Date.now());
     return ok(payoutView(queued));
@@ -274,12 +364,24 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
    * payments and reports back (markPayoutDelivered / releasePayout). Should the caller vanish,
    * the outbox delivers it after RETRY_BASE_MS.
    */
-  async reserveOperatorPayout(input: { nodeId: string; operatorId: string; amountUnits: string; recipient?: string }): Promise<Outcome<PayoutRequest>> {
+  async reserveOperatorPayout(input: {
+    nodeId: string;
+    operatorId: string;
+    amountUnits: string;
+    recipient?: string;
+  }): Promise<Outcome<PayoutRequest>> {
     await this.ready();
     const now = Date.now();
     const result = await outcome(() =>
       this.ctx.storage.transactionSync(() =>
-        reserveOperatorPayout(this.db, { nodeId: input.nodeId, operatorId: input.operatorId, amountUnits: BigInt(input.amountUnits), recipient: input.recipient, now, deliverAt: now + RETRY_BASE_MS }),
+        reserveOperatorPayout(this.db, {
+          nodeId: input.nodeId,
+          operatorId: input.operatorId,
+          amountUnits: BigInt(input.amountUnits),
+          recipient: input.recipient,
+          now,
+          deliverAt: now + RETRY_BASE_MS,
+        }),
       ),
     );
     if (!result.ok) return result;
@@ -305,15 +407,32 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     return outcome(() => {
       const before = this.#node(input.nodeId);
       const row = this.ctx.storage.transactionSync(() => changePayoutAddress(this.db, { ...input, now: Date.now(), cooldownMs }));
-      if (before && before.payoutAddress !== row.payoutAddress) this.#logEvent(row.id, row.pool, row.state as NodeState, row.state as NodeState, "payout-address-changed", input.operatorId, Date.now());
+      if (before && before.payoutAddress !== row.payoutAddress)
+        this.#logEvent(
+          row.id,
+          row.pool,
+          row.state as NodeState,
+          row.state as NodeState,
+          "payout-address-changed",
+          input.operatorId,
+          Date.now(),
+        );
       return nodeView(row);
     });
   }
 
-  async leaderboard(limit: number): Promise<{ nodeId: string; operatorId: string; pool: string; operationalSeconds: number; credits: number }[]> {
+  async leaderboard(
+    limit: number,
+  ): Promise<{ nodeId: string; operatorId: string; pool: string; operationalSeconds: number; credits: number }[]> {
     await this.ready();
     return this.db
-      .select({ nodeId: nodes.id, operatorId: nodes.operatorId, pool: nodes.pool, operationalSeconds: nodes.operationalSecondsTotal, credits: nodes.creditsTotal })
+      .select({
+        nodeId: nodes.id,
+        operatorId: nodes.operatorId,
+        pool: nodes.pool,
+        operationalSeconds: nodes.operationalSecondsTotal,
+        credits: nodes.creditsTotal,
+      })
       .from(nodes)
       .orderBy(desc(nodes.operationalSecondsTotal), asc(nodes.id))
       .limit(limit)
@@ -323,7 +442,13 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   /** The chain pulls work-credit and node-event transactions here, then acknowledges them. */
   async pendingChainTransactions(limit: number): Promise<(WorkCreditTx | NodeEventTx)[]> {
     await this.ready();
-    return this.db.select().from(chainOutbox).orderBy(asc(chainOutbox.createdAt), asc(chainOutbox.id)).limit(limit).all().map((r) => JSON.parse(r.payload));
+    return this.db
+      .select()
+      .from(chainOutbox)
+      .orderBy(asc(chainOutbox.createdAt), asc(chainOutbox.id))
+      .limit(limit)
+      .all()
+      .map((r) => JSON.parse(r.payload));
   }
 
   async ackChainTransactions(ids: string[]): Promise<number> {
@@ -380,7 +505,17 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** An admin's decision on a held epoch: `release` accrues it as observed (never as reported), `reject` drops it. */
-  async reviewEpoch({ nodeId, epoch, decision, actor }: { nodeId: string; epoch: number; decision: "release" | "reject"; actor: string }): Promise<Outcome<EpochView>> {
+  async reviewEpoch({
+    nodeId,
+    epoch,
+    decision,
+    actor,
+  }: {
+    nodeId: string;
+    epoch: number;
+    decision: "release" | "reject";
+    actor: string;
+  }): Promise<Outcome<EpochView>> {
     await this.ready();
     const config = this.#config;
     const node = this.#node(nodeId);
@@ -410,7 +545,10 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
     await this.#raiseHeldAlerts();
     // Beats older than the open epoch's look-back are no longer needed by any computation.
     const keepFrom = (this.#lastClosedEpoch() + 1) * epochMs - this.#offlineAfterMs();
-    this.db.delete(heartbeats).where(lte(heartbeats.at, keepFrom - 1)).run();
+    this.db
+      .delete(heartbeats)
+      .where(lte(heartbeats.at, keepFrom - 1))
+      .run();
     await deliverDuePayouts(this.db, this.ctx.storage, payoutGatewayFrom(this.env), now);
     await this.#scheduleNextAlarm();
   }
@@ -469,11 +607,28 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   #logEvent(nodeId: string, pool: string, from: NodeState | null, to: NodeState, reason: string, actor: string | null, at: number): void {
-    const { id } = this.db.insert(nodeEvents).values({ nodeId, fromState: from, toState: to, reason, actor, at }).returning({ id: nodeEvents.id }).get();
+    const { id } = this.db
+      .insert(nodeEvents)
+      .values({ nodeId, fromState: from, toState: to, reason, actor, at })
+      .returning({ id: nodeEvents.id })
+      .get();
     // Liveness flaps (heartbeat-driven) are not chain events; lifecycle changes are.
     if (reason === "heartbeat" || reason === "heartbeat-resumed" || reason === "missed-heartbeats") return;
-    const tx: NodeEventTx = { type: "node-event", version: 1, id: `node-event:${nodeId}:${id}`, nodeId, pool, from, to, reason, at: new Date(at).toISOString() };
-    this.db.insert(chainOutbox).values({ id: tx.id, payload: JSON.stringify(tx), createdAt: at }).run();
+    const tx: NodeEventTx = {
+      type: "node-event",
+      version: 1,
+      id: `node-event:${nodeId}:${id}`,
+      nodeId,
+      pool,
+      from,
+      to,
+      reason,
+      at: new Date(at).toISOString(),
+    };
+    this.db
+      .insert(chainOutbox)
+      .values({ id: tx.id, payload: JSON.stringify(tx), createdAt: at })
+      .run();
   }
 
   #markSilentNodesOffline(now: number): void {
@@ -496,15 +651,33 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
 
   async #scheduleNextAlarm(): Promise<void> {
     const candidates: number[] = [];
-    const online = this.db.select({ at: min(nodes.lastHeartbeatAt) }).from(nodes).where(inArray(nodes.state, ["active", "idle", "working"])).get();
+    const online = this.db
+      .select({ at: min(nodes.lastHeartbeatAt) })
+      .from(nodes)
+      .where(inArray(nodes.state, ["active", "idle", "working"]))
+      .get();
     if (online?.at != null) candidates.push(Number(online.at) + this.#offlineAfterMs() + 1);
-    if (this.db.select({ id: nodeEpochs.nodeId }).from(nodeEpochs).where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt))).limit(1).get()) {
+    if (
+      this.db
+        .select({ id: nodeEpochs.nodeId })
+        .from(nodeEpochs)
+        .where(and(eq(nodeEpochs.status, "held"), isNull(nodeEpochs.alertedAt)))
+        .limit(1)
+        .get()
+    ) {
       candidates.push(Date.now() + 60_000); // an alert still to raise
     }
-    const retry = this.db.select({ at: min(payoutOutbox.nextAttemptAt) }).from(payoutOutbox).where(eq(payoutOutbox.status, "queued")).get();
+    const retry = this.db
+      .select({ at: min(payoutOutbox.nextAttemptAt) })
+      .from(payoutOutbox)
+      .where(eq(payoutOutbox.status, "queued"))
+      .get();
     if (retry?.at != null) candidates.push(Number(retry.at));
     const anyNode = this.db.select({ id: nodes.id }).from(nodes).limit(1).get();
-    if (anyNode) candidates.push(Math.max(this.#closeRetryAt, (this.#lastClosedEpoch() + 2) * this.#config.EPOCH_SECONDS * 1000 + this.#epochCloseDelayMs()));
+    if (anyNode)
+      candidates.push(
+        Math.max(this.#closeRetryAt, (this.#lastClosedEpoch() + 2) * this.#config.EPOCH_SECONDS * 1000 + this.#epochCloseDelayMs()),
+      );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Date.now(), Math.min(...candidates)));
   }
 }

@@ -84,19 +84,29 @@ export function reserveOperatorPayout(
   const node = db.select().from(nodes).where(eq(nodes.id, input.nodeId)).get();
   if (!node || node.operatorId !== input.operatorId) throw new RefusalError("not-found", `No node ${input.nodeId}.`);
   if (input.recipient !== undefined && input.recipient !== node.payoutAddress) {
-    throw new RefusalError("payout-address-mismatch", `Payouts of node ${node.id} go only to its registered payout address.`, { payoutAddress: node.payoutAddress });
+    throw new RefusalError("payout-address-mismatch", `Payouts of node ${node.id} go only to its registered payout address.`, {
+      payoutAddress: node.payoutAddress,
+    });
   }
   const coolingUntil = addressCoolingDown(node, input.now);
   if (coolingUntil !== null) {
     const usableAt = new Date(coolingUntil).toISOString();
-    throw new RefusalError("payout-address-cooling-down", `The payout address of node ${node.id} changed recently; it receives nothing before ${usableAt}.`, { usableAt });
+    throw new RefusalError(
+      "payout-address-cooling-down",
+      `The payout address of node ${node.id} changed recently; it receives nothing before ${usableAt}.`,
+      { usableAt },
+    );
   }
   const available = BigInt(node.accruedUnits);
   if (input.amountUnits > available) {
-    throw new RefusalError("payout-exceeds-earnings", `Node ${node.id} has ${formatUnits(available)} USDT available, less than ${formatUnits(input.amountUnits)}.`, {
-      available: formatUnits(available),
-      requested: formatUnits(input.amountUnits),
-    });
+    throw new RefusalError(
+      "payout-exceeds-earnings",
+      `Node ${node.id} has ${formatUnits(available)} USDT available, less than ${formatUnits(input.amountUnits)}.`,
+      {
+        available: formatUnits(available),
+        requested: formatUnits(input.amountUnits),
+      },
+    );
   }
   const units = Number(input.amountUnits);
   const credits = node.accruedUnits === 0 ? 0 : Math.floor((node.accruedCredits * units) / node.accruedUnits);
@@ -108,7 +118,10 @@ export function reserveOperatorPayout(
 export function releasePayout(db: Db, idempotencyKey: string, reason: string, attempts?: number): boolean {
   const row = db.select().from(payoutOutbox).where(eq(payoutOutbox.idempotencyKey, idempotencyKey)).get();
   if (!row || row.status !== "queued") return false;
-  db.update(payoutOutbox).set({ attempts: attempts ?? row.attempts, status: "rejected", lastError: reason }).where(eq(payoutOutbox.idempotencyKey, idempotencyKey)).run();
+  db.update(payoutOutbox)
+    .set({ attempts: attempts ?? row.attempts, status: "rejected", lastError: reason })
+    .where(eq(payoutOutbox.idempotencyKey, idempotencyKey))
+    .run();
   db.update(nodes)
     .set({
       accruedUnits: sql`${nodes.accruedUnits} + ${row.amountUnits}`,
@@ -121,11 +134,17 @@ export function releasePayout(db: Db, idempotencyKey: string, reason: string, at
 }
 
 /** A new payout address (after the caller's step-up): it receives nothing for `cooldownMs`. */
-export function changePayoutAddress(db: Db, input: { nodeId: string; operatorId: string; payoutAddress: string; now: number; cooldownMs: number }): NodeRow {
+export function changePayoutAddress(
+  db: Db,
+  input: { nodeId: string; operatorId: string; payoutAddress: string; now: number; cooldownMs: number },
+): NodeRow {
   const node = db.select().from(nodes).where(eq(nodes.id, input.nodeId)).get();
   if (!node || node.operatorId !== input.operatorId) throw new RefusalError("not-found", `No node ${input.nodeId}.`);
   if (node.payoutAddress === input.payoutAddress) return node;
-  db.update(nodes).set({ payoutAddress: input.payoutAddress, payoutAddressUsableAt: input.now + input.cooldownMs }).where(eq(nodes.id, node.id)).run();
+  db.update(nodes)
+    .set({ payoutAddress: input.payoutAddress, payoutAddressUsableAt: input.now + input.cooldownMs })
+    .where(eq(nodes.id, node.id))
+    .run();
   return db.select().from(nodes).where(eq(nodes.id, node.id)).get()!;
 }
 
@@ -142,7 +161,11 @@ export async function deliverDuePayouts(db: Db, storage: DurableObjectStorage, g
     const attempts = row.attempts + 1;
     const byKey = eq(payoutOutbox.idempotencyKey, row.idempotencyKey);
     const retryLater = (error: string) =>
-      db.update(payoutOutbox).set({ attempts, nextAttemptAt: Date.now() + retryDelayMs(attempts), lastError: error }).where(byKey).run();
+      db
+        .update(payoutOutbox)
+        .set({ attempts, nextAttemptAt: Date.now() + retryDelayMs(attempts), lastError: error })
+        .where(byKey)
+        .run();
     if (!gateway) {
       retryLater("payments is not available yet (no LEDGER binding)");
       continue;
@@ -153,7 +176,10 @@ export async function deliverDuePayouts(db: Db, storage: DurableObjectStorage, g
         // A final refusal: the amount goes back to the node's accrual so nothing is lost.
         storage.transactionSync(() => releasePayout(db, row.idempotencyKey, receipt.reason, attempts));
       } else {
-        db.update(payoutOutbox).set({ attempts, status: "delivered", payoutId: receipt.payoutId, deliveredAt: Date.now(), lastError: null }).where(byKey).run();
+        db.update(payoutOutbox)
+          .set({ attempts, status: "delivered", payoutId: receipt.payoutId, deliveredAt: Date.now(), lastError: null })
+          .where(byKey)
+          .run();
       }
     } catch (error) {
       retryLater(error instanceof Error ? error.message.slice(0, 200) : "delivery failed");

@@ -17,17 +17,25 @@ export function reportBoundsRefusal(node: NodeRow, report: Report, nowMs: number
   const sinceMs = Math.max(1000, nowMs - (node.lastHeartbeatAt ?? node.registeredAt));
   const maxBytes = Math.floor(((node.bandwidthMbps * 1_000_000) / 8) * (sinceMs / 1000) * BANDWIDTH_HEADROOM);
   if (report.bytesRecorded > maxBytes) {
-    return refuse("report-out-of-bounds", `bytesRecorded ${report.bytesRecorded} exceeds ${maxBytes}: ${node.bandwidthMbps} Mbit/s declared over ${Math.round(sinceMs / 1000)} s.`, {
-      field: "bytesRecorded",
-      max: maxBytes,
-    }).problem;
+    return refuse(
+      "report-out-of-bounds",
+      `bytesRecorded ${report.bytesRecorded} exceeds ${maxBytes}: ${node.bandwidthMbps} Mbit/s declared over ${Math.round(sinceMs / 1000)} s.`,
+      {
+        field: "bytesRecorded",
+        max: maxBytes,
+      },
+    ).problem;
   }
   const maxSessions = node.cpuCores * MAX_SESSIONS_PER_CORE;
   if (report.sessionsHosted > maxSessions) {
-    return refuse("report-out-of-bounds", `sessionsHosted ${report.sessionsHosted} exceeds ${maxSessions} for ${node.cpuCores} declared cores.`, {
-      field: "sessionsHosted",
-      max: maxSessions,
-    }).problem;
+    return refuse(
+      "report-out-of-bounds",
+      `sessionsHosted ${report.sessionsHosted} exceeds ${maxSessions} for ${node.cpuCores} declared cores.`,
+      {
+        field: "sessionsHosted",
+        max: maxSessions,
+      },
+    ).problem;
   }
   return null;
 }

@@ -91,7 +91,9 @@ export const nodeEpochs = sqliteTable(
      * server's observation disagreed beyond the tolerance; nothing accrued until an admin
      * `released` (accrued then) or `rejected` it.
      */
-    status: text("status", { enum: ["accrued", "held", "released", "rejected"] }).notNull().default("accrued"),
+    status: text("status", { enum: ["accrued", "held", "released", "rejected"] })
+      .notNull()
+      .default("accrued"),
     /** What the node's beats claimed (never paid): for review. */
     reportedSessionSeconds: integer("reported_session_seconds").notNull().default(0),
     reportedBytes: integer("reported_bytes").notNull().default(0),

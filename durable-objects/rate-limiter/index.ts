@@ -67,7 +67,10 @@ export class RateLimiterDO extends SqlDurableObject<typeof schema> {
     const now = Date.now();
     const expired = sql`${schema.rateWindows.windowStart} + ${schema.rateWindows.windowMs}`;
     this.db.delete(schema.rateWindows).where(lte(expired, now)).run();
-    const next = this.db.select({ at: min(expired) }).from(schema.rateWindows).get();
+    const next = this.db
+      .select({ at: min(expired) })
+      .from(schema.rateWindows)
+      .get();
     if (next?.at != null) await this.ctx.storage.setAlarm(Number(next.at));
   }
 }

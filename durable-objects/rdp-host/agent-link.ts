@@ -2,7 +2,16 @@ import { eq } from "drizzle-orm";
 import { logEvent } from "../../shared/log.ts";
 import { CLOSE_POLICY, CLOSE_REPLACED, PROTOCOL_VERSION, type AgentMessage, type EventBody } from "../../shared/rdp/protocol.ts";
 import type { ServerState } from "../../shared/rdp/states.ts";
-import { AGENT_TAG, AttachmentSchema, checkAgentFrame, errorFrame, HOST_HEADER, PUBLIC_KEY_HEADER, randomHex, type Attachment } from "./channel.ts";
+import {
+  AGENT_TAG,
+  AttachmentSchema,
+  checkAgentFrame,
+  errorFrame,
+  HOST_HEADER,
+  PUBLIC_KEY_HEADER,
+  randomHex,
+  type Attachment,
+} from "./channel.ts";
 import type { CommandQueue } from "./command-queue.ts";
 import { LIVE, type ServerController } from "./controller.ts";
 import type { Host } from "./host.ts";
@@ -134,7 +143,8 @@ export class AgentLink {
       const row = this.host.server(serverId);
       if (row?.state === "starting" && state === "listening") await this.controller.running(row);
       if (row && LIVE.includes(row.state as ServerState)) continue;
-      if (!this.commands.forServer(serverId, "server.stop", true)) this.commands.enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
+      if (!this.commands.forServer(serverId, "server.stop", true))
+        this.commands.enqueue({ kind: "server.stop", serverId, reason: "unknown-to-host", destroy: true }, false);
     }
     for (const row of this.host.db.select().from(servers).where(eq(servers.state, "running")).all()) {
       const state = onHost.get(row.id);
@@ -142,7 +152,10 @@ export class AgentLink {
     }
   }
 
-  async #onAck(ws: WebSocket, ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number }): Promise<void> {
+  async #onAck(
+    ws: WebSocket,
+    ack: { commandId: string; outcome: "done" | "failed"; error?: { code: string; detail: string }; seq: number },
+  ): Promise<void> {
     const row = this.commands.byId(ack.commandId);
     if (!row) {
       ws.send(errorFrame("unknown-command", `No command ${ack.commandId}.`, ack.seq));
@@ -173,7 +186,8 @@ export class AgentLink {
     if (event.kind === "server") {
       if (event.state === "listening") await this.controller.running(server);
       else if (event.state === "stopped") await this.controller.stopped(server, false);
-      else if (event.state === "failed") await this.controller.fail(server, event.detail ? `agent: ${event.detail.slice(0, 48)}` : "agent-reported-failure");
+      else if (event.state === "failed")
+        await this.controller.fail(server, event.detail ? `agent: ${event.detail.slice(0, 48)}` : "agent-reported-failure");
       return;
     }
     if (event.kind === "connection") {

@@ -65,9 +65,15 @@ export async function checkAgentFrame(raw: string | ArrayBuffer, att: Attachment
     return { ok: false, code: "invalid-message", detail: `${issue?.path.join(".") || "frame"}: ${issue?.message ?? "invalid"}` };
   }
   const message = parsed.data;
-  if (message.channel !== att.channel) return { ok: false, code: "wrong-channel", detail: "The frame carries another channel id.", ref: message.seq };
+  if (message.channel !== att.channel)
+    return { ok: false, code: "wrong-channel", detail: "The frame carries another channel id.", ref: message.seq };
   if (message.seq <= att.lastSeq) {
-    return { ok: false, code: "replayed-message", detail: `seq ${message.seq} is not above the last accepted ${att.lastSeq}.`, ref: message.seq };
+    return {
+      ok: false,
+      code: "replayed-message",
+      detail: `seq ${message.seq} is not above the last accepted ${att.lastSeq}.`,
+      ref: message.seq,
+    };
   }
   if (!(await verifyEd25519(att.publicKey, agentSigningBytes(att.hostId, message), message.sig))) {
     return { ok: false, code: "invalid-signature", detail: "The signature does not verify with this node's key.", ref: message.seq };
@@ -86,5 +92,7 @@ export function randomHex(bytes: number): string {
 
 /** One-time passwords: 24 random bytes, base64url (32 characters). */
 export function oneTimePassword(): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24)))).replace(/\+/g, "-").replace(/\//g, "_");
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
 }

@@ -1,6 +1,12 @@
 import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
-import { COMMANDS_PER_FRAME, retryDelaySeconds, type CommandBody, type CommandFrame, type CommandsFrame } from "../../shared/rdp/protocol.ts";
+import {
+  COMMANDS_PER_FRAME,
+  retryDelaySeconds,
+  type CommandBody,
+  type CommandFrame,
+  type CommandsFrame,
+} from "../../shared/rdp/protocol.ts";
 import { randomHex } from "./channel.ts";
 import * as schema from "./schema.ts";
 
@@ -27,7 +33,15 @@ export class CommandQueue {
     const now = Date.now();
     const row = this.db
       .insert(commands)
-      .values({ id, serverId: command.serverId, kind: command.kind, body: JSON.stringify(command), status: "pending", issuedAt: now, nextAttemptAt: now })
+      .values({
+        id,
+        serverId: command.serverId,
+        kind: command.kind,
+        body: JSON.stringify(command),
+        status: "pending",
+        issuedAt: now,
+        nextAttemptAt: now,
+      })
       .returning()
       .get();
     const ws = send ? this.agent() : null;
@@ -97,12 +111,22 @@ export class CommandQueue {
   /** The server's command of this kind (the pending one when `pendingOnly`). */
   forServer(serverId: string, kind: CommandBody["kind"], pendingOnly: boolean): CommandRow | undefined {
     const conditions = [eq(commands.serverId, serverId), eq(commands.kind, kind), ...(pendingOnly ? [eq(commands.status, "pending")] : [])];
-    return this.db.select().from(commands).where(and(...conditions)).orderBy(asc(commands.seq)).get();
+    return this.db
+      .select()
+      .from(commands)
+      .where(and(...conditions))
+      .orderBy(asc(commands.seq))
+      .get();
   }
 
   /** Pending commands whose retry is due. */
   due(now: number): CommandRow[] {
-    return this.db.select().from(commands).where(and(eq(commands.status, "pending"), lte(commands.nextAttemptAt, now))).orderBy(asc(commands.seq)).all();
+    return this.db
+      .select()
+      .from(commands)
+      .where(and(eq(commands.status, "pending"), lte(commands.nextAttemptAt, now)))
+      .orderBy(asc(commands.seq))
+      .all();
   }
 
   nextAttemptAt(): number | null {

@@ -129,7 +129,8 @@ export class ServerController {
       })
       .then(
         () => {},
-        (error: unknown) => logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.host.config.LOG_LEVEL),
+        (error: unknown) =>
+          logEvent("warn", "rdp.session_notify_failed", { serverId: row.id, error: String(error) }, this.host.config.LOG_LEVEL),
       );
     this.host.ctx.waitUntil(this.#notifications);
   }

@@ -85,10 +85,24 @@ export class Desktops {
     });
     this.host.count("lucid_rdp_servers_created_total", { backend: serverConfig.backend });
     const created = await this.controller.move(this.host.server(id)!, "starting", null);
-    this.commands.enqueue({ kind: "server.start", serverId: id, sessionId: input.sessionId, port, config: serverConfig, limits: input.limits, password });
+    this.commands.enqueue({
+      kind: "server.start",
+      serverId: id,
+      sessionId: input.sessionId,
+      port,
+      config: serverConfig,
+      limits: input.limits,
+      password,
+    });
     await this.schedule();
     await this.host.metrics.flush();
-    return ok({ server: this.host.view(this.host.server(created.id)!), host: this.host.address(), port, username: serverConfig.user, password });
+    return ok({
+      server: this.host.view(this.host.server(created.id)!),
+      host: this.host.address(),
+      port,
+      username: serverConfig.user,
+      password,
+    });
   }
 
   #authorized(serverId: string, actor: RdpActor, access: RdpAccess): Outcome<ServerRow> {
@@ -121,10 +135,24 @@ export class Desktops {
 
   alerts(limit: number): AlertView[] {
     const hostId = this.host.id();
-    return this.host.db.select().from(alerts).orderBy(desc(alerts.id)).limit(limit).all().map((row) => alertView(row, hostId));
+    return this.host.db
+      .select()
+      .from(alerts)
+      .orderBy(desc(alerts.id))
+      .limit(limit)
+      .all()
+      .map((row) => alertView(row, hostId));
   }
 
-  async status(): Promise<{ hostId: string; connected: boolean; address: string | null; agentVersion: string | null; lastSeenAt: string | null; serversLive: number; pendingCommands: number }> {
+  async status(): Promise<{
+    hostId: string;
+    connected: boolean;
+    address: string | null;
+    agentVersion: string | null;
+    lastSeenAt: string | null;
+    serversLive: number;
+    pendingCommands: number;
+  }> {
     const row = this.host.db.select().from(host).get();
     const live = await this.host.db.$count(servers, inArray(servers.state, LIVE));
     const pending = await this.commands.pendingCount();
@@ -145,7 +173,9 @@ export class Desktops {
     if (!row.ok) return row;
     const server = row.value;
     if (server.state !== "running" && server.state !== "starting") {
-      return refuse("invalid-state", `The server is ${server.state}; only a starting or running desktop can be connected to.`, { state: server.state });
+      return refuse("invalid-state", `The server is ${server.state}; only a starting or running desktop can be connected to.`, {
+        state: server.state,
+      });
     }
     const password = oneTimePassword();
     this.commands.enqueue({ kind: "server.credentials", serverId, password });
@@ -172,12 +202,21 @@ export class Desktops {
   }
 
   /** What a migration needs to recreate the desktop elsewhere (owner or admin only). */
-  migrationSource(serverId: string, actor: RdpActor): Outcome<{ sessionId: string; ownerId: string; config: ServerConfig; limits: ServerLimits }> {
+  migrationSource(
+    serverId: string,
+    actor: RdpActor,
+  ): Outcome<{ sessionId: string; ownerId: string; config: ServerConfig; limits: ServerLimits }> {
     const row = this.#authorized(serverId, actor, "control");
     if (!row.ok) return row;
     const server = row.value;
-    if (server.state !== "running" && server.state !== "starting") return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
-    return ok({ sessionId: server.sessionId, ownerId: server.ownerId, config: JSON.parse(server.config), limits: JSON.parse(server.limits) });
+    if (server.state !== "running" && server.state !== "starting")
+      return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
+    return ok({
+      sessionId: server.sessionId,
+      ownerId: server.ownerId,
+      config: JSON.parse(server.config),
+      limits: JSON.parse(server.limits),
+    });
   }
 
   /** Stops the old desktop of a migration once the new one exists. */
@@ -218,7 +257,8 @@ export class Desktops {
     const row = this.#authorized(serverId, actor, "destroy");
     if (!row.ok) return row;
     const server = row.value;
-    if (server.port === null) return refuse("port-not-allocated", `Server ${serverId} holds no port (it is ${server.state}).`, { state: server.state });
+    if (server.port === null)
+      return refuse("port-not-allocated", `Server ${serverId} holds no port (it is ${server.state}).`, { state: server.state });
     this.host.count("lucid_rdp_ports_reclaimed_total", { by: "operator" });
     await this.controller.fail(server, "released");
     // Should the agent still run it, the stop makes it go; its ack finds the server already failed.
@@ -232,9 +272,14 @@ export class Desktops {
     const row = this.#authorized(serverId, actor, "destroy");
     if (!row.ok) return row;
     const server = row.value;
-    if (!LIVE.includes(server.state as ServerState)) return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
+    if (!LIVE.includes(server.state as ServerState))
+      return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     const expiresAt = server.startedAt === null ? null : server.startedAt + limits.sessionTtlSeconds * 1000;
-    this.host.db.update(servers).set({ limits: JSON.stringify(limits), expiresAt, strikes: 0 }).where(eq(servers.id, serverId)).run();
+    this.host.db
+      .update(servers)
+      .set({ limits: JSON.stringify(limits), expiresAt, strikes: 0 })
+      .where(eq(servers.id, serverId))
+      .run();
     this.commands.enqueue({ kind: "server.limits", serverId, limits });
     await this.schedule();
     return ok(this.host.view(this.host.server(serverId)!));

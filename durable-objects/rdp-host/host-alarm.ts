@@ -28,7 +28,10 @@ export class HostAlarm {
     const now = Date.now();
     const agent = this.host.agent();
 
-    if (agent && now - Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) > DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000) {
+    if (
+      agent &&
+      now - Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) > DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000
+    ) {
       agent.ws.close(1001, "keep-alive timeout");
     } else if (agent?.att.helloed) {
       for (const row of this.commands.due(now)) {
@@ -38,19 +41,28 @@ export class HostAlarm {
     }
 
     // Leaked allocations: a server that did not come up within its lease gives its port back.
-    const leaked = this.host.db.select().from(servers).where(and(inArray(servers.state, ["created", "starting"]), lte(servers.leaseExpiresAt, now))).all();
+    const leaked = this.host.db
+      .select()
+      .from(servers)
+      .where(and(inArray(servers.state, ["created", "starting"]), lte(servers.leaseExpiresAt, now)))
+      .all();
     for (const row of leaked) {
       this.host.count("lucid_rdp_ports_reclaimed_total", { by: "lease" });
       const start = this.commands.forServer(row.id, "server.start", true);
       if (start) this.commands.settle(start, "expired", "lease expired");
       await this.controller.fail(row, "start-timeout");
-      if (start && start.attempts > 0) this.commands.enqueue({ kind: "server.stop", serverId: row.id, reason: "start-timeout", destroy: true });
+      if (start && start.attempts > 0)
+        this.commands.enqueue({ kind: "server.stop", serverId: row.id, reason: "start-timeout", destroy: true });
     }
 
     const running = this.host.db.select().from(servers).where(eq(servers.state, "running")).all();
     for (const row of running) {
       if (row.expiresAt !== null && row.expiresAt <= now) await this.controller.terminate(row, "ttl-expired");
-      else if (isIdle(row.connection as ConnectionState | null) && row.idleSince !== null && row.idleSince + config.RDP_IDLE_TIMEOUT_SECONDS * 1000 <= now) {
+      else if (
+        isIdle(row.connection as ConnectionState | null) &&
+        row.idleSince !== null &&
+        row.idleSince + config.RDP_IDLE_TIMEOUT_SECONDS * 1000 <= now
+      ) {
         await this.controller.terminate(row, "idle-timeout");
       }
     }
@@ -78,7 +90,9 @@ export class HostAlarm {
     const deadlines: number[] = [];
     const agent = this.host.agent();
     if (agent) {
-      deadlines.push(Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) + DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000 + 1);
+      deadlines.push(
+        Math.max(agent.att.lastMessageAt, this.#lastPing(agent.ws)) + DEAD_AFTER_KEEPALIVES * config.RDP_KEEPALIVE_SECONDS * 1000 + 1,
+      );
       if (agent.att.helloed) {
         const next = this.commands.nextAttemptAt();
         if (next !== null) deadlines.push(next);

@@ -122,7 +122,10 @@ export class RdpHostDO extends SqlDurableObject<typeof schema, Env> {
   }
 
   /** What a migration needs to recreate the desktop elsewhere (owner or admin only). */
-  async migrationSource(serverId: string, actor: RdpActor): Promise<Outcome<{ sessionId: string; ownerId: string; config: ServerConfig; limits: ServerLimits }>> {
+  async migrationSource(
+    serverId: string,
+    actor: RdpActor,
+  ): Promise<Outcome<{ sessionId: string; ownerId: string; config: ServerConfig; limits: ServerLimits }>> {
     await this.ready();
     return this.#desktops.migrationSource(serverId, actor);
   }

@@ -14,7 +14,9 @@ export function freePort(
   const min = Math.max(config.RDP_PORT_MIN, agentPorts?.min ?? 0);
   const max = Math.min(config.RDP_PORT_MAX, agentPorts?.max ?? 65535);
   if (min > max) return null;
-  const [{ held }] = sql.exec<{ held: number }>("SELECT count(*) AS held FROM servers WHERE port IS NOT NULL").toArray() as [{ held: number }];
+  const [{ held }] = sql.exec<{ held: number }>("SELECT count(*) AS held FROM servers WHERE port IS NOT NULL").toArray() as [
+    { held: number },
+  ];
   if (held >= config.RDP_MAX_SERVERS) return null;
   const [row] = sql
     .exec<{ port: number | null }>(

@@ -43,7 +43,11 @@ export class ResourceMonitor {
     const limits = JSON.parse(row.limits) as ServerLimits;
     const { over, near } = evaluateReport(report, limits);
     const strikes = over.length ? row.strikes + 1 : 0;
-    this.host.db.update(servers).set({ lastReport: JSON.stringify(figures), lastReportAt: now, strikes }).where(eq(servers.id, row.id)).run();
+    this.host.db
+      .update(servers)
+      .set({ lastReport: JSON.stringify(figures), lastReportAt: now, strikes })
+      .where(eq(servers.id, row.id))
+      .run();
     this.#keep(row.id, report, now);
     this.host.count("lucid_rdp_resource_reports_total", {});
     this.host.count("lucid_rdp_network_kbits_total", { direction: "rx" }, report.rxKbps * config.RDP_REPORT_SECONDS);
@@ -60,7 +64,8 @@ export class ResourceMonitor {
     } else if (near.length && row.strikes === 0 && row.lastReport !== null) {
       const previous = evaluateReport({ ...report, ...(JSON.parse(row.lastReport) as object) }, limits).near;
       const fresh = near.filter((b) => !previous.some((p) => p.metric === b.metric));
-      for (const b of fresh) await this.#alert(row, "warning", b.metric, b.value, b.limit, `Near its limit: ${b.metric} at ${b.value} of ${b.limit}.`);
+      for (const b of fresh)
+        await this.#alert(row, "warning", b.metric, b.value, b.limit, `Near its limit: ${b.metric} at ${b.value} of ${b.limit}.`);
     }
   }
 
@@ -68,7 +73,14 @@ export class ResourceMonitor {
   history(serverId: string, since: number, limit: number): ReportPoint[] | null {
     if (!this.host.server(serverId)) return null;
     return this.host.db
-      .select({ at: resourceReports.at, cpuPercent: resourceReports.cpuPercent, memoryMb: resourceReports.memoryMb, diskMb: resourceReports.diskMb, rxKbps: resourceReports.rxKbps, txKbps: resourceReports.txKbps })
+      .select({
+        at: resourceReports.at,
+        cpuPercent: resourceReports.cpuPercent,
+        memoryMb: resourceReports.memoryMb,
+        diskMb: resourceReports.diskMb,
+        rxKbps: resourceReports.rxKbps,
+        txKbps: resourceReports.txKbps,
+      })
       .from(resourceReports)
       .where(and(eq(resourceReports.serverId, serverId), gte(resourceReports.at, since)))
       .orderBy(desc(resourceReports.at), desc(resourceReports.id))
@@ -80,11 +92,24 @@ export class ResourceMonitor {
   #keep(serverId: string, report: Extract<EventBody, { kind: "resources" }>, now: number): void {
     const { cpuPercent, memoryMb, diskMb, rxKbps, txKbps } = report;
     this.host.db.insert(resourceReports).values({ serverId, at: now, cpuPercent, memoryMb, diskMb, rxKbps, txKbps }).run();
-    this.host.db.delete(resourceReports).where(lt(resourceReports.at, now - REPORT_HISTORY_MS)).run();
+    this.host.db
+      .delete(resourceReports)
+      .where(lt(resourceReports.at, now - REPORT_HISTORY_MS))
+      .run();
   }
 
-  async #alert(row: ServerRow, level: "warning" | "critical", metric: string, value: number, limit: number, message: string): Promise<void> {
-    this.host.db.insert(alerts).values({ serverId: row.id, level, metric, value: Math.round(value), limit, message, at: Date.now() }).run();
+  async #alert(
+    row: ServerRow,
+    level: "warning" | "critical",
+    metric: string,
+    value: number,
+    limit: number,
+    message: string,
+  ): Promise<void> {
+    this.host.db
+      .insert(alerts)
+      .values({ serverId: row.id, level, metric, value: Math.round(value), limit, message, at: Date.now() })
+      .run();
     this.host.count("lucid_rdp_alerts_total", { level, metric });
     try {
       // Admins see alerts in the audit log as well as at /api/v1/rdp/alerts.

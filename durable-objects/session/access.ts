@@ -3,8 +3,7 @@ import { can } from "../../shared/rbac.ts";
 
 /** Who is calling a SessionDO: a signed-in user (with role) or a node holding a node credential. */
 export type Actor =
-  | { kind: "user"; userId: string; role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" }
-  | { kind: "node"; nodeId: string };
+  { kind: "user"; userId: string; role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" } | { kind: "node"; nodeId: string };
 
 /** What the caller wants to do; see `allowed`. */
 export type Access = "view" | "control" | "delete" | "key" | "share" | "upload" | "download";

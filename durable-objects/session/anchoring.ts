@@ -60,7 +60,13 @@ export class Anchoring {
     const found = await this.s.chain.anchorEvidence(row.id);
     const anchor: Anchor | null =
       found && "block" in found && !found.tx.interim
-        ? { chain: found.block.header.chain, blockHeight: found.block.header.height, blockHash: found.block.hash, txId: found.txId, anchoredAt: new Date(found.block.header.timestamp).toISOString() }
+        ? {
+            chain: found.block.header.chain,
+            blockHeight: found.block.header.height,
+            blockHash: found.block.hash,
+            txId: found.txId,
+            anchoredAt: new Date(found.block.header.timestamp).toISOString(),
+          }
         : null;
     return this.#move(this.s.current(), anchor);
   }
@@ -70,10 +76,19 @@ export class Anchoring {
     const s = this.s;
     if (!sameAnchor(row.anchor, anchor)) {
       s.transaction(() => {
-        s.db.update(schema.session).set({ anchor, version: row.version + 1, updatedAt: Date.now() }).where(eq(schema.session.id, row.id)).run();
+        s.db
+          .update(schema.session)
+          .set({ anchor, version: row.version + 1, updatedAt: Date.now() })
+          .where(eq(schema.session.id, row.id))
+          .run();
         s.event(anchor ? "anchor-moved" : "anchor-withdrawn", "system", { from: row.anchor, to: anchor });
       });
-      logEvent("info", anchor ? "session.anchor_moved" : "session.anchor_withdrawn", { sessionId: row.id, txId: anchor?.txId }, s.config.LOG_LEVEL);
+      logEvent(
+        "info",
+        anchor ? "session.anchor_moved" : "session.anchor_withdrawn",
+        { sessionId: row.id, txId: anchor?.txId },
+        s.config.LOG_LEVEL,
+      );
     }
     const updated = s.current();
     // The manifest object is written on completion; a repeat rewrites it (a failed write is retried by the chain).
@@ -91,7 +106,15 @@ export class Anchoring {
     const row = this.s.row();
     if (!row || row.state !== "stored" || row.merkleRoot === null || row.treeSize === null) return;
     const result = await this.s.chain.submit([
-      { type: "anchor", sessionId: row.id, root: row.merkleRoot, chunkCount: row.treeSize, owner: row.ownerId, node: row.nodeId, interim: false },
+      {
+        type: "anchor",
+        sessionId: row.id,
+        root: row.merkleRoot,
+        chunkCount: row.treeSize,
+        owner: row.ownerId,
+        node: row.nodeId,
+        interim: false,
+      },
     ]);
     // Already anchored on chain (e.g. a repeat after a crash): the chain's notice completes the session.
     if (!result.ok && result.reason !== "duplicate-anchor") throw new Error(`the chain refused the anchor: ${result.message}`);
@@ -111,7 +134,9 @@ export class Anchoring {
     const size = Math.floor(leaves.length / every) * every;
     if (size === 0) return;
     const root = s.rootOf(leaves.slice(0, size));
-    const result = await s.chain.submit([{ type: "anchor", sessionId: row.id, root, chunkCount: size, owner: row.ownerId, node: row.nodeId, interim: true }]);
+    const result = await s.chain.submit([
+      { type: "anchor", sessionId: row.id, root, chunkCount: size, owner: row.ownerId, node: row.nodeId, interim: true },
+    ]);
     if (!result.ok) throw new Error(`the chain refused the interim anchor: ${result.message}`);
   }
 }

@@ -63,13 +63,26 @@ export function allHandovers(db: Db): HandoverRow[] {
 
 /** Highest chunk index stored or being uploaded, or -1. */
 function highestClaimed(db: Db): number {
-  const stored = db.select({ m: max(schema.chunks.index) }).from(schema.chunks).get()?.m ?? -1;
-  const uploading = db.select({ m: max(schema.uploads.index) }).from(schema.uploads).get()?.m ?? -1;
+  const stored =
+    db
+      .select({ m: max(schema.chunks.index) })
+      .from(schema.chunks)
+      .get()?.m ?? -1;
+  const uploading =
+    db
+      .select({ m: max(schema.uploads.index) })
+      .from(schema.uploads)
+      .get()?.m ?? -1;
   return Math.max(stored, uploading);
 }
 
 function highestStored(db: Db): number {
-  return db.select({ m: max(schema.chunks.index) }).from(schema.chunks).get()?.m ?? -1;
+  return (
+    db
+      .select({ m: max(schema.chunks.index) })
+      .from(schema.chunks)
+      .get()?.m ?? -1
+  );
 }
 
 /**
@@ -80,10 +93,7 @@ export function settledHandover(db: Db, now: number): HandoverRow | undefined {
   const h = latestHandover(db);
   if (!h || h.boundary !== null || now < h.graceUntil) return h;
   const boundary = highestStored(db) + 1;
-  db.update(schema.handovers)
-    .set({ boundary, settledBy: "grace", settledAt: now })
-    .where(eqSeq(h.seq))
-    .run();
+  db.update(schema.handovers).set({ boundary, settledBy: "grace", settledAt: now }).where(eqSeq(h.seq)).run();
   return { ...h, boundary, settledBy: "grace", settledAt: now };
 }
 
@@ -94,13 +104,18 @@ export function mayHandOver(db: Db, row: SessionRow, fromNode: string, toNode: s
   if (row.state !== "created" && row.state !== "recording") {
     return refuse("invalid-state", `The session is ${row.state}; only created or recording sessions move.`, { state: row.state });
   }
-  if (row.nodeId !== fromNode) return refuse("conflict", `The session is assigned to ${row.nodeId}, not ${fromNode}.`, { nodeId: row.nodeId });
+  if (row.nodeId !== fromNode)
+    return refuse("conflict", `The session is assigned to ${row.nodeId}, not ${fromNode}.`, { nodeId: row.nodeId });
   if (fromNode === toNode) return refuse("conflict", "The session is already assigned to that node.");
   const pending = settledHandover(db, now);
   if (pending && pending.boundary === null) {
-    return refuse("handover-pending", `The previous hand-over waits for ${pending.fromNode} to declare its chunks (at most until ${new Date(pending.graceUntil).toISOString()}).`, {
-      graceUntil: new Date(pending.graceUntil).toISOString(),
-    });
+    return refuse(
+      "handover-pending",
+      `The previous hand-over waits for ${pending.fromNode} to declare its chunks (at most until ${new Date(pending.graceUntil).toISOString()}).`,
+      {
+        graceUntil: new Date(pending.graceUntil).toISOString(),
+      },
+    );
   }
   return ok(undefined);
 }
@@ -130,13 +145,18 @@ export function uploadVerdict(db: Db, row: SessionRow, actor: Actor, index: numb
         retryAfterSeconds: 2,
       });
     }
-    if (index < h.boundary) return refuse("forbidden", `Chunks below ${h.boundary} were recorded before the hand-over by ${h.fromNode}.`, { firstIndex: h.boundary });
+    if (index < h.boundary)
+      return refuse("forbidden", `Chunks below ${h.boundary} were recorded before the hand-over by ${h.fromNode}.`, {
+        firstIndex: h.boundary,
+      });
     return null;
   }
   if (actor.nodeId !== h.fromNode) return null; // not assigned: the ordinary rules refuse it
-  if (now >= h.graceUntil) return refuse("forbidden", `This node handed the session over; its grace ended at ${new Date(h.graceUntil).toISOString()}.`);
+  if (now >= h.graceUntil)
+    return refuse("forbidden", `This node handed the session over; its grace ended at ${new Date(h.graceUntil).toISOString()}.`);
   const ceiling = h.boundary ?? h.limit;
-  if (index >= ceiling) return refuse("forbidden", `This node handed the session over; it may upload only chunks below ${ceiling}.`, { ceiling });
+  if (index >= ceiling)
+    return refuse("forbidden", `This node handed the session over; it may upload only chunks below ${ceiling}.`, { ceiling });
   return ok(undefined);
 }
 
@@ -147,14 +167,19 @@ export function uploadVerdict(db: Db, row: SessionRow, actor: Actor, index: numb
  */
 export function sealHandover(db: Db, actor: Actor, chunkCount: number, now: number): Outcome<HandoverRow> {
   const h = settledHandover(db, now);
-  if (!h || actor.kind !== "node" || actor.nodeId !== h.fromNode) return refuse("forbidden", "Only the node that handed the session over declares its chunks.");
-  if (now >= h.graceUntil) return refuse("forbidden", `This node handed the session over; its grace ended at ${new Date(h.graceUntil).toISOString()}.`);
+  if (!h || actor.kind !== "node" || actor.nodeId !== h.fromNode)
+    return refuse("forbidden", "Only the node that handed the session over declares its chunks.");
+  if (now >= h.graceUntil)
+    return refuse("forbidden", `This node handed the session over; its grace ended at ${new Date(h.graceUntil).toISOString()}.`);
   if (h.boundary !== null) {
     if (h.settledBy === "node" && h.boundary === chunkCount) return ok(h);
     return refuse("conflict", `The hand-over is settled at chunk ${h.boundary} (${h.settledBy}).`, { firstIndex: h.boundary });
   }
   const floor = highestStored(db) + 1;
-  if (chunkCount < floor) return refuse("conflict", `Chunks up to index ${floor - 1} are stored; the count cannot be ${chunkCount}.`, { highestIndex: floor - 1 });
+  if (chunkCount < floor)
+    return refuse("conflict", `Chunks up to index ${floor - 1} are stored; the count cannot be ${chunkCount}.`, {
+      highestIndex: floor - 1,
+    });
   if (chunkCount > h.limit) return refuse("conflict", `At most ${h.limit} chunks may be declared.`, { limit: h.limit });
   db.update(schema.handovers).set({ boundary: chunkCount, settledBy: "node", settledAt: now }).where(eqSeq(h.seq)).run();
   return ok({ ...h, boundary: chunkCount, settledBy: "node", settledAt: now });
@@ -180,6 +205,7 @@ export function recordingParts(db: Db, row: SessionRow): RecordingPart[] {
   const list = allHandovers(db);
   if (!list.length) return [{ node: row.nodeId, firstIndex: 0, since: null }];
   const parts: RecordingPart[] = [{ node: list[0]!.fromNode, firstIndex: 0, since: null }];
-  for (const h of list) parts.push({ node: h.toNode, firstIndex: h.boundary ?? highestStored(db) + 1, since: new Date(h.at).toISOString() });
+  for (const h of list)
+    parts.push({ node: h.toNode, firstIndex: h.boundary ?? highestStored(db) + 1, since: new Date(h.at).toISOString() });
   return parts;
 }

@@ -26,10 +26,14 @@ export function heldProblem(row: SessionRow): Outcome<never> {
 /** Places (or replaces the reason of) a hold, with its event. */
 export function placeHold(kit: SessionKit, row: SessionRow, actor: Actor, reason: string): Outcome<void> {
   const text = reason.trim();
-  if (text.length === 0 || text.length > HOLD_REASON_MAX) return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
+  if (text.length === 0 || text.length > HOLD_REASON_MAX)
+    return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
   if (row.shreddedAt !== null) return refuse("gone", "The session's chunks and data key were already destroyed.");
   kit.transaction(() => {
-    kit.db.update(schema.session).set({ holdReason: text, holdBy: actorLabel(actor), holdAt: Date.now() }).run();
+    kit.db
+      .update(schema.session)
+      .set({ holdReason: text, holdBy: actorLabel(actor), holdAt: Date.now() })
+      .run();
     kit.event("legal-hold", actor, { reason: text });
   });
   return ok(undefined);

@@ -43,12 +43,18 @@ export class Ingest {
   }
 
   /** Second half: the blob is in the store with this digest. The first commit for an index wins. */
-  async commit(actor: Actor, uploadId: string, chunk: { sha256: string; size: number } & ChunkMeta): Promise<Outcome<{ created: boolean; receipt: ChunkReceiptValue }>> {
+  async commit(
+    actor: Actor,
+    uploadId: string,
+    chunk: { sha256: string; size: number } & ChunkMeta,
+  ): Promise<Outcome<{ created: boolean; receipt: ChunkReceiptValue }>> {
     const s = this.s;
     const upload = s.db.select().from(schema.uploads).where(eq(schema.uploads.id, uploadId)).get();
     if (!upload) {
       const caller = s.authorize(actor, "view");
-      return caller.ok || actor.kind !== "node" ? refuse("conflict", "The upload expired before it completed; send the chunk again.") : caller;
+      return caller.ok || actor.kind !== "node"
+        ? refuse("conflict", "The upload expired before it completed; send the chunk again.")
+        : caller;
     }
     // Checked again at commit: a node handed the session over (or past its grace) meanwhile is refused.
     const row = s.authorizeUpload(actor, upload.index);
@@ -61,7 +67,10 @@ export class Ingest {
       if (row.value.state !== "recording") {
         outcome = stateProblem(row.value, "upload chunks to", ["recording"]);
       } else if (existing) {
-        outcome = existing.sha256 === chunk.sha256 ? ok({ created: false, receipt: receipt(row.value.id, existing) }) : chunkConflict(upload.index, existing.sha256);
+        outcome =
+          existing.sha256 === chunk.sha256
+            ? ok({ created: false, receipt: receipt(row.value.id, existing) })
+            : chunkConflict(upload.index, existing.sha256);
       } else {
         const stored = { ...chunk, index: upload.index, storeKey: upload.storeKey, receivedAt: Date.now() };
         const before = s.contiguousSha256s().length;

@@ -41,7 +41,12 @@ export interface IntegrityResult {
 }
 
 export const damageReportSchema = z
-  .object({ index: z.number().int().min(0), reason: z.enum(DAMAGE_REASONS), expected: z.union([z.number(), z.string()]), found: z.union([z.number(), z.string()]) })
+  .object({
+    index: z.number().int().min(0),
+    reason: z.enum(DAMAGE_REASONS),
+    expected: z.union([z.number(), z.string()]),
+    found: z.union([z.number(), z.string()]),
+  })
   .strict();
 export type DamageReport = z.infer<typeof damageReportSchema>;
 
@@ -51,7 +56,13 @@ const MAX_LISTED = 1000;
 /** Marks one chunk damaged and makes a failed read the last result; inside a transaction. */
 export function markReadDamage(db: Db, report: DamageReport, at: number): IntegrityResult {
   db.update(schema.chunks).set({ damagedAt: at }).where(eq(schema.chunks.index, report.index)).run();
-  const result: IntegrityResult = { at, source: "read", ok: false, checked: 1, badChunks: [{ index: report.index, reason: report.reason }] };
+  const result: IntegrityResult = {
+    at,
+    source: "read",
+    ok: false,
+    checked: 1,
+    badChunks: [{ index: report.index, reason: report.reason }],
+  };
   db.update(schema.session).set({ lastIntegrity: result }).run();
   return result;
 }
@@ -69,7 +80,12 @@ export function recordReadDamage(kit: SessionKit, input: DamageReport): Outcome<
 }
 
 /** Scrubs every chunk and records the result with its event (`integrity-check` or `integrity-failure`). */
-export async function scrub(kit: SessionKit, store: ChunkStore, source: IntegritySource, actor: Actor | "system"): Promise<IntegrityResult> {
+export async function scrub(
+  kit: SessionKit,
+  store: ChunkStore,
+  source: IntegritySource,
+  actor: Actor | "system",
+): Promise<IntegrityResult> {
   const found = await scrubChunks(kit.db, store);
   let result: IntegrityResult;
   kit.transaction(() => {
@@ -81,7 +97,13 @@ export async function scrub(kit: SessionKit, store: ChunkStore, source: Integrit
 
 /** Indices of chunks marked damaged. */
 export function damagedIndices(db: Db): number[] {
-  return db.select({ index: schema.chunks.index }).from(schema.chunks).where(isNotNull(schema.chunks.damagedAt)).orderBy(asc(schema.chunks.index)).all().map((r) => r.index);
+  return db
+    .select({ index: schema.chunks.index })
+    .from(schema.chunks)
+    .where(isNotNull(schema.chunks.damagedAt))
+    .orderBy(asc(schema.chunks.index))
+    .all()
+    .map((r) => r.index);
 }
 
 /**
@@ -89,7 +111,11 @@ export function damagedIndices(db: Db): number[] {
  * (the manifest's leaves). Reads one chunk at a time, streaming: memory stays at one piece.
  */
 export async function scrubChunks(db: Db, store: ChunkStore): Promise<{ checked: number; badChunks: BadChunk[] }> {
-  const rows = db.select({ index: schema.chunks.index, sha256: schema.chunks.sha256, size: schema.chunks.size, storeKey: schema.chunks.storeKey }).from(schema.chunks).orderBy(asc(schema.chunks.index)).all();
+  const rows = db
+    .select({ index: schema.chunks.index, sha256: schema.chunks.sha256, size: schema.chunks.size, storeKey: schema.chunks.storeKey })
+    .from(schema.chunks)
+    .orderBy(asc(schema.chunks.index))
+    .all();
   const badChunks: BadChunk[] = [];
   for (const row of rows) {
     const object = await store.get(row.storeKey);
@@ -112,7 +138,12 @@ export async function scrubChunks(db: Db, store: ChunkStore): Promise<{ checked:
  * Records a scrub's result: damaged chunks are marked, chunks found intact again (restored from
  * a backup, say) lose their mark. Inside a transaction.
  */
-export function recordScrub(db: Db, found: { checked: number; badChunks: BadChunk[] }, source: IntegritySource, at: number): IntegrityResult {
+export function recordScrub(
+  db: Db,
+  found: { checked: number; badChunks: BadChunk[] },
+  source: IntegritySource,
+  at: number,
+): IntegrityResult {
   const bad = new Set(found.badChunks.map((b) => b.index));
   for (const index of damagedIndices(db)) {
     if (!bad.has(index)) db.update(schema.chunks).set({ damagedAt: null }).where(eq(schema.chunks.index, index)).run();
@@ -129,7 +160,10 @@ export function integrityAlertKey(sessionId: string): string {
 }
 
 export function describeBad(badChunks: BadChunk[]): string {
-  const shown = badChunks.slice(0, 20).map((b) => `${b.index} (${b.reason})`).join(", ");
+  const shown = badChunks
+    .slice(0, 20)
+    .map((b) => `${b.index} (${b.reason})`)
+    .join(", ");
   return badChunks.length > 20 ? `${shown}, … ${badChunks.length - 20} more` : shown;
 }
 

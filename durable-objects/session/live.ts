@@ -36,7 +36,7 @@ export class LiveStatus {
     if (typeof message === "string" && liveClientMessage.safeParse(safeJson(message)).success) {
       ws.send(JSON.stringify({ type: "pong" }));
     } else {
-      ws.close(1003, "only {\"type\":\"ping\"} is accepted");
+      ws.close(1003, 'only {"type":"ping"} is accepted');
     }
   }
 

@@ -36,7 +36,13 @@ export class Retention {
     if (Date.now() < row.expiresAt) return row.expiresAt;
     s.transaction(() => {
       if (this.unfinished(row.state)) {
-        s.transition(row, "failed", "system", { reason: "retention expired" }, { failure: "retention expired before the session was stored" });
+        s.transition(
+          row,
+          "failed",
+          "system",
+          { reason: "retention expired" },
+          { failure: "retention expired before the session was stored" },
+        );
         s.tasks.cancel("pipeline");
       }
       this.shred("system", "retention");
@@ -50,7 +56,10 @@ export class Retention {
   shred(actor: Actor | "system", reason: string): void {
     if (isHeld(this.s.current())) throw new Error("refusing to shred a session under legal hold");
     const db = this.s.db;
-    const keys = [...db.select({ key: schema.chunks.storeKey }).from(schema.chunks).all(), ...db.select({ key: schema.uploads.storeKey }).from(schema.uploads).all()];
+    const keys = [
+      ...db.select({ key: schema.chunks.storeKey }).from(schema.chunks).all(),
+      ...db.select({ key: schema.uploads.storeKey }).from(schema.uploads).all(),
+    ];
     for (const { key } of keys) this.discard(key);
     db.delete(schema.uploads).run();
     db.update(schema.session).set({ wrappedKey: null, shreddedAt: Date.now() }).run();
@@ -87,7 +96,11 @@ export class Retention {
 
   async purgeOrThrow(): Promise<void> {
     const db = this.s.db;
-    const keys = db.select().from(schema.discards).all().map((d) => d.storeKey);
+    const keys = db
+      .select()
+      .from(schema.discards)
+      .all()
+      .map((d) => d.storeKey);
     if (!keys.length) return;
     await this.s.store.delete(keys);
     this.s.transaction(() => {

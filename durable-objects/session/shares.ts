@@ -1,7 +1,14 @@
 import { desc } from "drizzle-orm";
 import { z } from "zod";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
-import { keyFingerprint, KeyShareError, parseX25519PublicKey, wrapForPassphrase, wrapForPublicKey, type KeyShare } from "../../shared/recording/key-share.ts";
+import {
+  keyFingerprint,
+  KeyShareError,
+  parseX25519PublicKey,
+  wrapForPassphrase,
+  wrapForPublicKey,
+  type KeyShare,
+} from "../../shared/recording/key-share.ts";
 import { actorLabel, type Actor } from "./access.ts";
 import type { Db } from "./integrity.ts";
 import type { SessionKit } from "./kit.ts";
@@ -38,12 +45,19 @@ export interface ShareView {
 }
 
 /** Wraps the data key for the recipient; throws KeyShareError for a bad public key. */
-export async function wrapShare(sessionId: string, dataKey: Uint8Array, input: ShareInput): Promise<{ share: KeyShare; fingerprint: string | null }> {
+export async function wrapShare(
+  sessionId: string,
+  dataKey: Uint8Array,
+  input: ShareInput,
+): Promise<{ share: KeyShare; fingerprint: string | null }> {
   if (input.recipient.kind === "x25519") {
     const publicKey = parseX25519PublicKey(input.recipient.publicKey);
     return { share: wrapForPublicKey(dataKey, { sessionId, label: input.label, publicKey }), fingerprint: keyFingerprint(publicKey) };
   }
-  return { share: await wrapForPassphrase(dataKey, { sessionId, label: input.label, passphrase: input.recipient.passphrase }), fingerprint: null };
+  return {
+    share: await wrapForPassphrase(dataKey, { sessionId, label: input.label, passphrase: input.recipient.passphrase }),
+    fingerprint: null,
+  };
 }
 
 /** Unwraps the data key (with `unwrapKey`, SessionDO's KEK), wraps it for the recipient, keeps the share and logs it. */
@@ -67,7 +81,14 @@ export async function createShare(
   } finally {
     key.fill(0);
   }
-  const share = { id: crypto.randomUUID(), label: parsed.data.label, recipient: parsed.data.recipient.kind, envelope: JSON.stringify(wrapped.share), createdAt: Date.now(), createdBy: actorLabel(actor) };
+  const share = {
+    id: crypto.randomUUID(),
+    label: parsed.data.label,
+    recipient: parsed.data.recipient.kind,
+    envelope: JSON.stringify(wrapped.share),
+    createdAt: Date.now(),
+    createdBy: actorLabel(actor),
+  };
   kit.transaction(() => {
     kit.db.insert(schema.shares).values(share).run();
     kit.event("key-shared", actor, { shareId: share.id, label: share.label, recipient: share.recipient, fingerprint: wrapped.fingerprint });
@@ -85,7 +106,8 @@ export function toShareView(row: typeof schema.shares.$inferSelect): ShareView {
     id: row.id,
     label: row.label,
     recipient: row.recipient as ShareView["recipient"],
-    fingerprint: share.recipient.kind === "x25519" ? keyFingerprint(Uint8Array.from(atob(share.recipient.publicKey), (c) => c.charCodeAt(0))) : null,
+    fingerprint:
+      share.recipient.kind === "x25519" ? keyFingerprint(Uint8Array.from(atob(share.recipient.publicKey), (c) => c.charCodeAt(0))) : null,
     createdAt: row.createdAt,
     createdBy: row.createdBy,
     share,

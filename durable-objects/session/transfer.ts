@@ -3,7 +3,16 @@ import { logEvent } from "../../shared/log.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { allowed, type Actor } from "./access.ts";
 import type { SessionContext } from "./context.ts";
-import { allHandovers, mayHandOver, nodeMayAsk, recordHandover, sealHandover, settledHandover, toHandoverView, type HandoverView } from "./handover.ts";
+import {
+  allHandovers,
+  mayHandOver,
+  nodeMayAsk,
+  recordHandover,
+  sealHandover,
+  settledHandover,
+  toHandoverView,
+  type HandoverView,
+} from "./handover.ts";
 import * as schema from "./schema.ts";
 
 /** The session's entry points for handing its recording to another node (the rules are in handover.ts). */
@@ -25,7 +34,11 @@ export class Transfer {
       const verdict = mayHandOver(s.db, row.value, fromNode, toNode, now);
       if (!verdict.ok) return verdict;
       const h = recordHandover(s.db, fromNode, toNode, now);
-      s.db.update(schema.session).set({ nodeId: toNode, version: row.value.version + 1, updatedAt: now }).where(eq(schema.session.id, row.value.id)).run();
+      s.db
+        .update(schema.session)
+        .set({ nodeId: toNode, version: row.value.version + 1, updatedAt: now })
+        .where(eq(schema.session.id, row.value.id))
+        .run();
       s.event("handover", actor, { from: fromNode, to: toNode, graceUntil: new Date(h.graceUntil).toISOString(), indexLimit: h.limit });
       return ok(toHandoverView(h));
     });
@@ -46,7 +59,9 @@ export class Transfer {
     if (!row) return refuse("not-found", "No such session.");
     const now = Date.now();
     if (actor.kind === "node" ? !nodeMayAsk(s.db, row, actor.nodeId, now) : !allowed(actor, "view", row).ok) {
-      return actor.kind === "node" ? refuse("forbidden", "This node is not assigned to the session.") : refuse("not-found", "No such session.");
+      return actor.kind === "node"
+        ? refuse("forbidden", "This node is not assigned to the session.")
+        : refuse("not-found", "No such session.");
     }
     const latest = s.transaction(() => settledHandover(s.db, now));
     return ok({ nodeId: row.nodeId, firstIndex: latest ? latest.boundary : 0, handovers: allHandovers(s.db).map(toHandoverView) });

@@ -38,9 +38,7 @@ export interface ChunkReceiptValue {
   receivedAt: number;
 }
 
-export type BeginUpload =
-  | { kind: "stored"; receipt: ChunkReceiptValue }
-  | { kind: "upload"; uploadId: string; storeKey: string };
+export type BeginUpload = { kind: "stored"; receipt: ChunkReceiptValue } | { kind: "upload"; uploadId: string; storeKey: string };
 
 export interface InclusionProofValue {
   index: number;

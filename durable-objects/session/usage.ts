@@ -83,7 +83,8 @@ interface Part {
 /** The parts of the recording `nodeId` had: time span and chunk index range (see handover.ts). */
 function partsOf(db: Db, assigned: string, nodeId: string): Part[] {
   const list = allHandovers(db);
-  if (!list.length) return assigned === nodeId ? [{ since: null, until: null, firstIndex: 0, endIndex: Infinity, graceUntil: Infinity }] : [];
+  if (!list.length)
+    return assigned === nodeId ? [{ since: null, until: null, firstIndex: 0, endIndex: Infinity, graceUntil: Infinity }] : [];
   const parts: (Part & { node: string })[] = [];
   let since: number | null = null;
   let firstIndex = 0;

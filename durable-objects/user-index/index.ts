@@ -101,12 +101,7 @@ export class UserIndexDO extends SqlDurableObject<typeof schema> {
     if (target.role === "SUPER_ADMIN" && role !== "SUPER_ADMIN" && this.#countRole("SUPER_ADMIN") <= 1) {
       return { ok: false, reason: "last-super-admin" };
     }
-    const user = this.db
-      .update(schema.users)
-      .set({ role, updatedAt: Date.now() })
-      .where(eq(schema.users.id, targetId))
-      .returning()
-      .get();
+    const user = this.db.update(schema.users).set({ role, updatedAt: Date.now() }).where(eq(schema.users.id, targetId)).returning().get();
     return { ok: true, before: target.role, after: role, user };
   }
 

@@ -71,15 +71,32 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     const evicted = this.ctx.storage.transactionSync(() => {
       const active = this.#activeSessions(now);
       // Strictly increasing creation times keep "oldest" well defined (workerd's clock stands still within a request).
-      const newest = this.db.select({ at: max(schema.sessions.createdAt) }).from(schema.sessions).get()?.at ?? 0;
+      const newest =
+        this.db
+          .select({ at: max(schema.sessions.createdAt) })
+          .from(schema.sessions)
+          .get()?.at ?? 0;
       const createdAt = Math.max(now, newest + 1);
       const excess = active.slice(0, Math.max(0, active.length - input.maxSessions + 1));
       for (const old of excess) this.#revoke(old.id, "session-limit", now);
       this.db
         .insert(schema.sessions)
-        .values({ id: sessionId, method: input.method, walletKind: input.walletKind, secondFactor: input.secondFactor, ip: input.ip, userAgent: input.userAgent, createdAt, lastUsedAt: now, expiresAt })
+        .values({
+          id: sessionId,
+          method: input.method,
+          walletKind: input.walletKind,
+          secondFactor: input.secondFactor,
+          ip: input.ip,
+          userAgent: input.userAgent,
+          createdAt,
+          lastUsedAt: now,
+          expiresAt,
+        })
         .run();
-      this.db.insert(schema.refreshTokens).values({ hash: hashSecret(secret), sessionId, issuedAt: now }).run();
+      this.db
+        .insert(schema.refreshTokens)
+        .values({ hash: hashSecret(secret), sessionId, issuedAt: now })
+        .run();
       this.#forgetOldSessions(now, input.ttlMs);
       return excess.map((s) => s.id);
     });
@@ -95,7 +112,11 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     await this.ready();
     const now = Date.now();
     return this.ctx.storage.transactionSync((): RefreshResult => {
-      const token = this.db.select().from(schema.refreshTokens).where(eq(schema.refreshTokens.hash, hashSecret(secret))).get();
+      const token = this.db
+        .select()
+        .from(schema.refreshTokens)
+        .where(eq(schema.refreshTokens.hash, hashSecret(secret)))
+        .get();
       if (!token) return { ok: false, reason: "unknown" };
       const session = this.db.select().from(schema.sessions).where(eq(schema.sessions.id, token.sessionId)).get();
       if (!session) return { ok: false, reason: "unknown" };
@@ -108,7 +129,10 @@ export class UserDO extends SqlDurableObject<typeof schema> {
       const next = randomSecret();
       const expiresAt = now + ttlMs;
       this.db.update(schema.refreshTokens).set({ usedAt: now }).where(eq(schema.refreshTokens.hash, token.hash)).run();
-      this.db.insert(schema.refreshTokens).values({ hash: hashSecret(next), sessionId: session.id, issuedAt: now }).run();
+      this.db
+        .insert(schema.refreshTokens)
+        .values({ hash: hashSecret(next), sessionId: session.id, issuedAt: now })
+        .run();
       this.db.update(schema.sessions).set({ lastUsedAt: now, expiresAt }).where(eq(schema.sessions.id, session.id)).run();
       return { ok: true, sessionId: session.id, secret: next, expiresAt, secondFactor: session.secondFactor };
     });
@@ -173,7 +197,9 @@ export class UserDO extends SqlDurableObject<typeof schema> {
   }
 
   /** Confirms enrolment with a first valid code; returns the one-time recovery codes (shown once). */
-  async confirmTotp(code: string): Promise<{ ok: true; recoveryCodes: string[] } | { ok: false; reason: "not-started" | "already-enrolled" | "invalid-code" }> {
+  async confirmTotp(
+    code: string,
+  ): Promise<{ ok: true; recoveryCodes: string[] } | { ok: false; reason: "not-started" | "already-enrolled" | "invalid-code" }> {
     await this.ready();
     const row = this.db.select().from(schema.totp).where(eq(schema.totp.id, 1)).get();
     if (!row) return { ok: false, reason: "not-started" };
@@ -184,14 +210,20 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     this.ctx.storage.transactionSync(() => {
       this.db.update(schema.totp).set({ confirmedAt: Date.now(), lastStep: step }).where(eq(schema.totp.id, 1)).run();
       this.db.delete(schema.recoveryCodes).run();
-      for (const c of codes) this.db.insert(schema.recoveryCodes).values({ hash: hashSecret(c) }).run();
+      for (const c of codes)
+        this.db
+          .insert(schema.recoveryCodes)
+          .values({ hash: hashSecret(c) })
+          .run();
     });
     // Grouped for reading aloud/typing; the separator is ignored when checked.
     return { ok: true, recoveryCodes: codes.map((c) => c.match(/.{1,4}/g)!.join("-")) };
   }
 
   /** Checks a TOTP code (each step usable once) or spends a recovery code. */
-  async verifySecondFactor(factor: SecondFactor): Promise<{ ok: true; via: "totp" | "recovery-code" } | { ok: false; reason: "not-enrolled" | "invalid" }> {
+  async verifySecondFactor(
+    factor: SecondFactor,
+  ): Promise<{ ok: true; via: "totp" | "recovery-code" } | { ok: false; reason: "not-enrolled" | "invalid" }> {
     await this.ready();
     const row = this.db.select().from(schema.totp).where(eq(schema.totp.id, 1)).get();
     if (!row || row.confirmedAt === null) return { ok: false, reason: "not-enrolled" };
@@ -218,7 +250,10 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     const now = Date.now();
     const secret = randomSecret();
     this.db.delete(schema.magicLinks).where(gt(schema.magicLinks.expiresAt, 0)).run(); // one live link at a time
-    this.db.insert(schema.magicLinks).values({ hash: hashSecret(secret), expiresAt: now + ttlMs }).run();
+    this.db
+      .insert(schema.magicLinks)
+      .values({ hash: hashSecret(secret), expiresAt: now + ttlMs })
+      .run();
     return { secret, expiresAt: now + ttlMs };
   }
 

@@ -116,7 +116,10 @@ const listDeliveries = createRoute({
       limit: z.coerce.number().int().min(1).max(500).default(100),
     }),
   },
-  responses: { 200: jsonResponse(z.object({ items: z.array(DeliverySchema) }), "Deliveries"), ...problemResponses(400, 401, 403, 429, 500) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(DeliverySchema) }), "Deliveries"),
+    ...problemResponses(400, 401, 403, 429, 500),
+  },
 });
 
 export const alertsApp = createApp()
@@ -137,7 +140,9 @@ export const alertsApp = createApp()
   })
   .openapi(listAlerts, async (c) => {
     const { state, before, limit } = c.req.valid("query");
-    const items = await callAdmin(c.env, "listAlerts", (stub) => stub.listAlerts({ state, beforeLastAt: before ? Date.parse(before) : undefined, limit }));
+    const items = await callAdmin(c.env, "listAlerts", (stub) =>
+      stub.listAlerts({ state, beforeLastAt: before ? Date.parse(before) : undefined, limit }),
+    );
     return c.json({ items: items.map(alertJson) }, 200);
   })
   .openapi(transitionRoute("acknowledge"), async (c) => transition(c, c.req.valid("param").id, "acknowledged"))
@@ -146,6 +151,12 @@ export const alertsApp = createApp()
 async function transition(c: Parameters<typeof auditAdmin>[0], id: string, to: "acknowledged" | "resolved") {
   const actor = principalOf(c).userId;
   const { before, after } = unwrap(await callAdmin(c.env, "transitionAlert", (stub) => stub.transitionAlert(id, to, actor)));
-  await auditAdmin(c, { action: `admin.alert_${to === "acknowledged" ? "acknowledge" : "resolve"}`, outcome: "success", targetId: id, before: { state: before.state }, after: { state: after.state } });
+  await auditAdmin(c, {
+    action: `admin.alert_${to === "acknowledged" ? "acknowledge" : "resolve"}`,
+    outcome: "success",
+    targetId: id,
+    before: { state: before.state },
+    after: { state: after.state },
+  });
   return c.json(alertJson(after), 200);
 }

@@ -41,19 +41,39 @@ function eventJson(event: AuditEvent) {
   return { ...event, at: iso(event.at)!, before: parseState(event.before), after: parseState(event.after) };
 }
 
-const plainId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, "must be a plain identifier");
+const plainId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, "must be a plain identifier");
 
 const AuditQuery = z
   .object({
-    q: z.string().trim().min(1).max(200).optional().openapi({ description: "Full text (FTS5 prefix terms) over action, actor, target, request id, details, before, after" }),
-    action: z.string().min(1).max(100).regex(/^[a-z0-9_.]+\*?$/, "must be a dotted action, optionally ending in * or . for a prefix").optional(),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "Full text (FTS5 prefix terms) over action, actor, target, request id, details, before, after" }),
+    action: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[a-z0-9_.]+\*?$/, "must be a dotted action, optionally ending in * or . for a prefix")
+      .optional(),
     actorId: plainId.optional(),
     targetId: plainId.optional(),
     requestId: plainId.optional(),
     outcome: z.enum(["success", "failure"]).optional(),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
-    before: z.coerce.number().int().min(1).optional().openapi({ description: "Page: only events with a smaller id (nextBefore of the previous page)" }),
+    before: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Page: only events with a smaller id (nextBefore of the previous page)" }),
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })
   .strict();
@@ -111,7 +131,13 @@ const exportAudit = createRoute({
       .refine((q) => q.to === undefined || q.to >= q.from, { message: "to must not be below from", path: ["to"] }),
   },
   responses: {
-    200: jsonResponse(z.object({ format: z.literal(AUDIT_EXPORT_FORMAT) }).passthrough().openapi("AuditExport"), "Export bundle"),
+    200: jsonResponse(
+      z
+        .object({ format: z.literal(AUDIT_EXPORT_FORMAT) })
+        .passthrough()
+        .openapi("AuditExport"),
+      "Export bundle",
+    ),
     ...problemResponses(400, 401, 403, 429, 500),
   },
 });
@@ -144,10 +170,21 @@ const anchorNow = createRoute({
   tags,
   summary: "Submit the current head to the chain now (the alarm also does this periodically; audited)",
   ...guarded("admin:manage"),
-  responses: { 201: jsonResponse(AnchorSchema.nullable(), "The anchor (null when the log is empty)"), ...problemResponses(401, 403, 429, 500, 503) },
+  responses: {
+    201: jsonResponse(AnchorSchema.nullable(), "The anchor (null when the log is empty)"),
+    ...problemResponses(401, 403, 429, 500, 503),
+  },
 });
 
-type AnchorRow = { eventId: number; head: string; txId: string; submittedAt: number; blockHeight: number | null; blockHash: string | null; anchoredAt: number | null };
+type AnchorRow = {
+  eventId: number;
+  head: string;
+  txId: string;
+  submittedAt: number;
+  blockHeight: number | null;
+  blockHash: string | null;
+  anchoredAt: number | null;
+};
 const anchorJson = (a: AnchorRow) => ({ ...a, submittedAt: iso(a.submittedAt)!, anchoredAt: iso(a.anchoredAt) });
 
 export const auditLogApp = createApp()
@@ -166,7 +203,14 @@ export const auditLogApp = createApp()
   .openapi(verifyAudit, async (c) => {
     const report = await callDurableObject("AuditDO", "verify", () => auditStub(c.env).verify());
     const firstBroken = report.firstBroken ? { ...report.firstBroken, at: iso(report.firstBroken.at) } : null;
-    return c.json({ ...report, firstBroken, algorithm: `sha256 over canonical JSON v${AUDIT_HASH_VERSION}, genesis ${AUDIT_GENESIS_HASH.slice(0, 8)}…` }, 200);
+    return c.json(
+      {
+        ...report,
+        firstBroken,
+        algorithm: `sha256 over canonical JSON v${AUDIT_HASH_VERSION}, genesis ${AUDIT_GENESIS_HASH.slice(0, 8)}…`,
+      },
+      200,
+    );
   })
   .openapi(exportAudit, async (c) => {
     const { from, to, limit } = c.req.valid("query");
@@ -180,9 +224,17 @@ export const auditLogApp = createApp()
       prevHash: range.prevHash,
       head: range.head,
       events: range.events,
-      anchors: range.anchors.map((a) => ({ eventId: a.eventId, head: a.head, txId: a.txId, blockHeight: a.blockHeight, evidence: a.evidence })),
+      anchors: range.anchors.map((a) => ({
+        eventId: a.eventId,
+        head: a.head,
+        txId: a.txId,
+        blockHeight: a.blockHeight,
+        evidence: a.evidence,
+      })),
     };
-    return c.json(bundle, 200, { "Content-Disposition": `attachment; filename="lucid-audit-${from}-${range.events.at(-1)?.id ?? from}.json"` });
+    return c.json(bundle, 200, {
+      "Content-Disposition": `attachment; filename="lucid-audit-${from}-${range.events.at(-1)?.id ?? from}.json"`,
+    });
   })
   .openapi(anchorStatus, async (c) => {
     const status = await callDurableObject("AuditDO", "anchorStatus", () => auditStub(c.env).anchorStatus());

@@ -42,7 +42,10 @@ const listVersions = createRoute({
   summary: "Configuration history, newest first",
   ...guarded("admin:read"),
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }).strict() },
-  responses: { 200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions"), ...problemResponses(400, 401, 403, 429, 500) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions"),
+    ...problemResponses(400, 401, 403, 429, 500),
+  },
 });
 
 const ConfigDiffSchema = z
@@ -69,7 +72,12 @@ const putConfig = createRoute({
   tags,
   summary: "Replace the configuration (zod-validated; `expectedVersion` must be current, else 409); audited with before/after",
   ...guarded("admin:manage"),
-  request: body(z.object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason }).strict().openapi("SystemConfigUpdate")),
+  request: body(
+    z
+      .object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason })
+      .strict()
+      .openapi("SystemConfigUpdate"),
+  ),
   responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500) },
 });
 
@@ -79,8 +87,16 @@ const rollback = createRoute({
   tags,
   summary: "Roll back: a new version with an earlier version's content (0 = defaults); audited",
   ...guarded("admin:manage"),
-  request: body(z.object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason }).strict().openapi("SystemConfigRollback")),
-  responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+  request: body(
+    z
+      .object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason })
+      .strict()
+      .openapi("SystemConfigRollback"),
+  ),
+  responses: {
+    200: jsonResponse(ConfigVersionSchema, "The new version"),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
+  },
 });
 
 export const configApp = createApp()
@@ -93,7 +109,9 @@ export const configApp = createApp()
     const query = c.req.valid("query");
     const [from, to] = await Promise.all([
       callAdmin(c.env, "configVersion", (stub) => stub.configVersion(query.from)),
-      query.to === undefined ? callAdmin(c.env, "config", (stub) => stub.config()) : callAdmin(c.env, "configVersion", (stub) => stub.configVersion(query.to!)),
+      query.to === undefined
+        ? callAdmin(c.env, "config", (stub) => stub.config())
+        : callAdmin(c.env, "configVersion", (stub) => stub.configVersion(query.to!)),
     ]);
     if (!from) throw new ApiError("not-found", `No configuration version ${query.from}.`);
     if (!to) throw new ApiError("not-found", `No configuration version ${query.to}.`);
@@ -102,16 +120,34 @@ export const configApp = createApp()
   .openapi(putConfig, async (c) => {
     const input = c.req.valid("json");
     const actor = principalOf(c).userId;
-    const { before, after } = unwrap(await callAdmin(c.env, "updateConfig", (stub) => stub.updateConfig(input.config, input.expectedVersion, actor, input.reason)));
+    const { before, after } = unwrap(
+      await callAdmin(c.env, "updateConfig", (stub) => stub.updateConfig(input.config, input.expectedVersion, actor, input.reason)),
+    );
     invalidateEmergencyCache(); // the lockdown message lives in the configuration
-    await auditAdmin(c, { action: "admin.config_update", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason }, before: before.config, after: after.config });
+    await auditAdmin(c, {
+      action: "admin.config_update",
+      outcome: "success",
+      targetId: `config:v${after.version}`,
+      details: { reason: input.reason },
+      before: before.config,
+      after: after.config,
+    });
     return c.json(versionJson(after), 200);
   })
   .openapi(rollback, async (c) => {
     const input = c.req.valid("json");
     const actor = principalOf(c).userId;
-    const { before, after } = unwrap(await callAdmin(c.env, "rollbackConfig", (stub) => stub.rollbackConfig(input.version, input.expectedVersion, actor, input.reason)));
+    const { before, after } = unwrap(
+      await callAdmin(c.env, "rollbackConfig", (stub) => stub.rollbackConfig(input.version, input.expectedVersion, actor, input.reason)),
+    );
     invalidateEmergencyCache();
-    await auditAdmin(c, { action: "admin.config_rollback", outcome: "success", targetId: `config:v${after.version}`, details: { reason: input.reason, to: input.version }, before: before.config, after: after.config });
+    await auditAdmin(c, {
+      action: "admin.config_rollback",
+      outcome: "success",
+      targetId: `config:v${after.version}`,
+      details: { reason: input.reason, to: input.version },
+      before: before.config,
+      after: after.config,
+    });
     return c.json(versionJson(after), 200);
   });

@@ -14,7 +14,12 @@ import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorF
 const tags = ["admin"];
 const reason = z.string().trim().min(3).max(500);
 
-const FlagSchema = z.object({ active: z.boolean(), reason: z.string().nullable(), changedBy: z.string().nullable(), changedAt: z.string().nullable() });
+const FlagSchema = z.object({
+  active: z.boolean(),
+  reason: z.string().nullable(),
+  changedBy: z.string().nullable(),
+  changedAt: z.string().nullable(),
+});
 const EmergencySchema = z
   .object({ lockdown: FlagSchema, recordings_halted: FlagSchema, sessions_shutdown: FlagSchema, lockdownMessage: z.string() })
   .openapi("EmergencyState");
@@ -101,7 +106,8 @@ const recordings = createRoute({
   method: "post",
   path: "/emergency/recordings",
   tags,
-  summary: "Halt (or resume) all recordings (ADMIN+, TOTP): no session starts, no chunk is accepted; `stopActive` also stops every recording session",
+  summary:
+    "Halt (or resume) all recordings (ADMIN+, TOTP): no session starts, no chunk is accepted; `stopActive` also stops every recording session",
   ...guarded("emergency:control"),
   request: body(RecordingsBody),
   responses: {
@@ -133,13 +139,24 @@ const retract = createRoute({
   responses: { 200: jsonResponse(NotificationSchema, "Retracted"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
 });
 
-async function toggle(c: Context<AppEnv>, control: EmergencyControl, input: { active: boolean; reason: string; totpCode?: string; recoveryCode?: string }) {
+async function toggle(
+  c: Context<AppEnv>,
+  control: EmergencyControl,
+  input: { active: boolean; reason: string; totpCode?: string; recoveryCode?: string },
+) {
   const action = `emergency.${control}`;
   await requireSecondFactor(c, action, input);
   const actor = principalOf(c).userId;
   const { before, after } = await callAdmin(c.env, "setEmergency", (stub) => stub.setEmergency(control, input.active, actor, input.reason));
   invalidateEmergencyCache();
-  await auditAdmin(c, { action, outcome: "success", targetId: control, details: { active: input.active, reason: input.reason }, before, after });
+  await auditAdmin(c, {
+    action,
+    outcome: "success",
+    targetId: control,
+    details: { active: input.active, reason: input.reason },
+    before,
+    after,
+  });
   const state = await callAdmin(c.env, "emergency", (stub) => stub.emergency());
   return {
     lockdown: flagJson(state.lockdown),
@@ -152,7 +169,15 @@ async function toggle(c: Context<AppEnv>, control: EmergencyControl, input: { ac
 export const emergencyApp = createApp()
   .openapi(getState, async (c) => {
     const state = await callAdmin(c.env, "emergency", (stub) => stub.emergency());
-    return c.json({ lockdown: flagJson(state.lockdown), recordings_halted: flagJson(state.recordings_halted), sessions_shutdown: flagJson(state.sessions_shutdown), lockdownMessage: state.lockdownMessage }, 200);
+    return c.json(
+      {
+        lockdown: flagJson(state.lockdown),
+        recordings_halted: flagJson(state.recordings_halted),
+        sessions_shutdown: flagJson(state.sessions_shutdown),
+        lockdownMessage: state.lockdownMessage,
+      },
+      200,
+    );
   })
   .openapi(lockdown, async (c) => c.json(await toggle(c, "lockdown", c.req.valid("json")), 200))
   .openapi(sessionsShutdown, async (c) => c.json(await toggle(c, "sessions_shutdown", c.req.valid("json")), 200))
@@ -160,7 +185,13 @@ export const emergencyApp = createApp()
     const input = c.req.valid("json");
     const state = await toggle(c, "recordings_halted", input);
     const stopped = input.active && input.stopActive ? await stopActiveRecordings(c) : [];
-    if (stopped.length) await auditAdmin(c, { action: "emergency.recordings_stopped", outcome: "success", targetId: "sessions", details: { sessions: stopped.map((s) => `${s.sessionId}:${s.outcome}`) } });
+    if (stopped.length)
+      await auditAdmin(c, {
+        action: "emergency.recordings_stopped",
+        outcome: "success",
+        targetId: "sessions",
+        details: { sessions: stopped.map((s) => `${s.sessionId}:${s.outcome}`) },
+      });
     return c.json({ ...state, stopped }, 200);
   })
   .openapi(broadcast, async (c) => {

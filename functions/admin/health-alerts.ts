@@ -10,7 +10,9 @@ import { callAdmin } from "./context.ts";
  */
 export async function observeHealth(env: Env, results: readonly CheckResult[]): Promise<void> {
   try {
-    await callAdmin(env, "observeHealth", (stub) => stub.observeHealth(results.map((r) => ({ name: r.name, status: r.status, detail: r.detail ?? null }))));
+    await callAdmin(env, "observeHealth", (stub) =>
+      stub.observeHealth(results.map((r) => ({ name: r.name, status: r.status, detail: r.detail ?? null }))),
+    );
   } catch (error) {
     logEvent("warn", "admin.health_alerts_failed", { error: String(error) });
   }

@@ -13,4 +13,9 @@ export { notificationsApp } from "./notifications.ts";
  * route's x-permission); every change is audited with before/after; emergency controls also
  * need a fresh TOTP code.
  */
-export const adminApp = createApp().route("/", alertsApp).route("/", auditLogApp).route("/", emergencyApp).route("/", configApp).route("/", operationsApp);
+export const adminApp = createApp()
+  .route("/", alertsApp)
+  .route("/", auditLogApp)
+  .route("/", emergencyApp)
+  .route("/", configApp)
+  .route("/", operationsApp);

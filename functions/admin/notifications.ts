@@ -36,9 +36,28 @@ const recent = createRoute({
   path: "/",
   tags,
   summary: "Broadcast notifications (not retracted) for the caller — a user (clients) or a node (agents) — after `after`, oldest first",
-  request: { query: z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(200).default(50) }).strict() },
+  request: {
+    query: z
+      .object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(200).default(50) })
+      .strict(),
+  },
   responses: {
-    200: jsonResponse(z.object({ items: z.array(z.object({ id: z.number().int(), type: z.string(), at: z.string(), audience: z.string(), severity: z.string(), title: z.string(), body: z.string() })) }), "Notifications"),
+    200: jsonResponse(
+      z.object({
+        items: z.array(
+          z.object({
+            id: z.number().int(),
+            type: z.string(),
+            at: z.string(),
+            audience: z.string(),
+            severity: z.string(),
+            title: z.string(),
+            body: z.string(),
+          }),
+        ),
+      }),
+      "Notifications",
+    ),
     ...problemResponses(400, 401, 429, 500),
   },
 });
@@ -65,12 +84,16 @@ export const notificationsApp = notifications
   .openapi(recent, async (c) => {
     const listener = listenerOf(c);
     const { after, limit } = c.req.valid("query");
-    return c.json({ items: await callAdmin(c.env, "recentNotifications", (stub) => stub.recentNotifications(listener, after, limit)) }, 200);
+    return c.json(
+      { items: await callAdmin(c.env, "recentNotifications", (stub) => stub.recentNotifications(listener, after, limit)) },
+      200,
+    );
   })
   .openapi(live, async (c) => {
     const viaProtocol = await browserListener(c);
     const listener = listenerOf(c);
-    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") throw new ApiError("upgrade-required", "Connect with a WebSocket (Upgrade: websocket).");
+    if (c.req.header("Upgrade")?.toLowerCase() !== "websocket")
+      throw new ApiError("upgrade-required", "Connect with a WebSocket (Upgrade: websocket).");
     const request = new Request(c.req.raw);
     request.headers.set("X-Lucid-Listener", listener);
     if (viaProtocol) request.headers.set("X-Lucid-Subprotocol", "lucid");

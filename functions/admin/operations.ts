@@ -54,7 +54,12 @@ const ChainStatusSchema = z
     producer: z.string(),
     slotSeconds: z.number(),
     epochSlots: z.number().int(),
-    audit: z.object({ events: z.number().int(), head: z.string(), lastAnchoredEventId: z.number().int().nullable(), lastAnchorHeight: z.number().int().nullable() }),
+    audit: z.object({
+      events: z.number().int(),
+      head: z.string(),
+      lastAnchoredEventId: z.number().int().nullable(),
+      lastAnchorHeight: z.number().int().nullable(),
+    }),
   })
   .openapi("AdminChainStatus");
 
@@ -95,7 +100,10 @@ const listNodes = createRoute({
   summary: "Monitor every node in every pool (state, last heartbeat, uptime, credits), filterable by state",
   ...guarded("admin:read"),
   request: { query: z.object({ state: NodeSchema.shape.state.optional() }).strict() },
-  responses: { 200: jsonResponse(z.object({ nodes: z.array(NodeSchema), byState: z.record(z.string(), z.number().int()) }), "Nodes"), ...problemResponses(400, 401, 403, 429, 500) },
+  responses: {
+    200: jsonResponse(z.object({ nodes: z.array(NodeSchema), byState: z.record(z.string(), z.number().int()) }), "Nodes"),
+    ...problemResponses(400, 401, 403, 429, 500),
+  },
 });
 
 function suspensionRoute(action: "suspend" | "reinstate") {
@@ -103,10 +111,16 @@ function suspensionRoute(action: "suspend" | "reinstate") {
     method: "post",
     path: `/nodes/{id}/${action}`,
     tags,
-    summary: action === "suspend" ? "Suspend a node: its heartbeats and credentials are refused (audited)" : "Reinstate a suspended node (audited)",
+    summary:
+      action === "suspend"
+        ? "Suspend a node: its heartbeats and credentials are refused (audited)"
+        : "Reinstate a suspended node (audited)",
     ...guarded("admin:manage"),
     request: { params: NodeIdParam, ...body(ReasonBody) },
-    responses: { 200: jsonResponse(NodeSchema, "The node after the change"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+    responses: {
+      200: jsonResponse(NodeSchema, "The node after the change"),
+      ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
+    },
   });
 }
 
@@ -117,7 +131,10 @@ const terminateSession = createRoute({
   summary: "Terminate a session: a recording one is stopped and finalized, one not yet started is cancelled (audited)",
   ...guarded("admin:manage"),
   request: { params: SessionIdParam, ...body(ReasonBody) },
-  responses: { 200: jsonResponse(SessionSchema, "The session after the change"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+  responses: {
+    200: jsonResponse(SessionSchema, "The session after the change"),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
+  },
 });
 
 const PayoutIdParam = z.object({ id: z.string().uuid("must be a payout id (UUID)") });
@@ -128,7 +145,11 @@ const listPayouts = createRoute({
   tags,
   summary: "Payouts awaiting approval (or any state)",
   ...guarded("admin:read"),
-  request: { query: z.object({ state: PayoutSchema.shape.state.default("requested"), limit: z.coerce.number().int().min(1).max(500).default(100) }).strict() },
+  request: {
+    query: z
+      .object({ state: PayoutSchema.shape.state.default("requested"), limit: z.coerce.number().int().min(1).max(500).default(100) })
+      .strict(),
+  },
   responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 403, 429, 500) },
 });
 
@@ -170,7 +191,15 @@ async function chainWithAudit(c: Context<AppEnv>) {
     callDurableObject("AuditDO", "anchorStatus", () => auditStub(c.env).anchorStatus()),
   ]);
   const anchored = audit.anchors.find((a) => a.blockHeight !== null);
-  return { ...stats, audit: { events: audit.events, head: audit.head, lastAnchoredEventId: anchored?.eventId ?? null, lastAnchorHeight: anchored?.blockHeight ?? null } };
+  return {
+    ...stats,
+    audit: {
+      events: audit.events,
+      head: audit.head,
+      lastAnchoredEventId: anchored?.eventId ?? null,
+      lastAnchorHeight: anchored?.blockHeight ?? null,
+    },
+  };
 }
 
 export const operationsApp = createApp()
@@ -184,7 +213,11 @@ export const operationsApp = createApp()
     ]);
     return c.json(
       {
-        emergency: { lockdown: emergency.lockdown.active, recordingsHalted: emergency.recordings_halted.active, sessionsShutdown: emergency.sessions_shutdown.active },
+        emergency: {
+          lockdown: emergency.lockdown.active,
+          recordingsHalted: emergency.recordings_halted.active,
+          sessionsShutdown: emergency.sessions_shutdown.active,
+        },
         alerts: { open: openAlerts.length, latest: openAlerts.slice(0, 5).map(alertJson) },
         nodes: { total: nodes.length, byState: countBy(nodes, (n) => n.state) },
         payouts: { byState: countBy(payouts, (p) => p.state) },
@@ -210,8 +243,20 @@ export const operationsApp = createApp()
     let after;
     if (before.state === "recording") after = await callSession("stop", () => sessionStub(c, id).stop(actor));
     else if (before.state === "created") after = await callSession("remove", () => sessionStub(c, id).remove(actor));
-    else throw new ApiError("invalid-state", `A ${before.state} session is not running; only created or recording sessions can be terminated.`, { state: before.state });
-    await auditAdmin(c, { action: "admin.session_terminate", outcome: "success", targetId: id, details: { reason }, before: { state: before.state }, after: { state: after.state } });
+    else
+      throw new ApiError(
+        "invalid-state",
+        `A ${before.state} session is not running; only created or recording sessions can be terminated.`,
+        { state: before.state },
+      );
+    await auditAdmin(c, {
+      action: "admin.session_terminate",
+      outcome: "success",
+      targetId: id,
+      details: { reason },
+      before: { state: before.state },
+      after: { state: after.state },
+    });
     return c.json(sessionJson(after), 200);
   })
   .openapi(listPayouts, async (c) => {
@@ -223,7 +268,13 @@ export const operationsApp = createApp()
     const { walletId } = c.req.valid("json");
     const before = await ledger(c, "getPayout", (s) => s.getPayout(id));
     const after = await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId));
-    await auditAdmin(c, { action: "admin.payout_approve", outcome: "success", targetId: id, before: { state: before.state, amount: before.amount, recipient: before.recipient }, after: { state: after.state, walletId: after.walletId } });
+    await auditAdmin(c, {
+      action: "admin.payout_approve",
+      outcome: "success",
+      targetId: id,
+      before: { state: before.state, amount: before.amount, recipient: before.recipient },
+      after: { state: after.state, walletId: after.walletId },
+    });
     return c.json(after, 200);
   })
   .openapi(rejectPayout, async (c) => {
@@ -231,7 +282,14 @@ export const operationsApp = createApp()
     const { reason } = c.req.valid("json");
     const before = await ledger(c, "getPayout", (s) => s.getPayout(id));
     const after = await ledger(c, "rejectPayout", (s) => s.rejectPayout(id, principalOf(c).userId, reason));
-    await auditAdmin(c, { action: "admin.payout_reject", outcome: "success", targetId: id, details: { reason }, before: { state: before.state }, after: { state: after.state } });
+    await auditAdmin(c, {
+      action: "admin.payout_reject",
+      outcome: "success",
+      targetId: id,
+      details: { reason },
+      before: { state: before.state },
+      after: { state: after.state },
+    });
     return c.json(after, 200);
   })
   .openapi(setKyc, async (c) => {
@@ -239,7 +297,14 @@ export const operationsApp = createApp()
     const { verified, reason } = c.req.valid("json");
     const before = await ledgerPlain(c, "kycFlag", (s) => s.kycFlag(address));
     const after = await ledger(c, "setKyc", (s) => s.setKyc(address, verified, principalOf(c).userId));
-    await auditAdmin(c, { action: "admin.kyc_set", outcome: "success", targetId: address, details: { reason }, before: before ? { verified: before.verified } : null, after: { verified: after.verified } });
+    await auditAdmin(c, {
+      action: "admin.kyc_set",
+      outcome: "success",
+      targetId: address,
+      details: { reason },
+      before: before ? { verified: before.verified } : null,
+      after: { verified: after.verified },
+    });
     return c.json(after, 200);
   });
 
@@ -249,7 +314,16 @@ async function setSuspension(c: Context<AppEnv>, nodeId: string, suspended: bool
   if (!placement) throw new ApiError("not-found", `No node ${nodeId}.`);
   const stub = pool(c, placement.pool);
   const before = await callDurableObject("NodePoolDO", "getNode", () => stub.getNode(nodeId));
-  const after = unwrap(await callDurableObject("NodePoolDO", "setSuspended", () => stub.setSuspended({ nodeId, suspended, actor, reason })));
-  await auditAdmin(c, { action: suspended ? "admin.node_suspend" : "admin.node_reinstate", outcome: "success", targetId: nodeId, details: { reason }, before: before ? { state: before.state } : null, after: { state: after.state } });
+  const after = unwrap(
+    await callDurableObject("NodePoolDO", "setSuspended", () => stub.setSuspended({ nodeId, suspended, actor, reason })),
+  );
+  await auditAdmin(c, {
+    action: suspended ? "admin.node_suspend" : "admin.node_reinstate",
+    outcome: "success",
+    targetId: nodeId,
+    details: { reason },
+    before: before ? { state: before.state } : null,
+    after: { state: after.state },
+  });
   return c.json(after, 200);
 }

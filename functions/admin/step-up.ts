@@ -12,7 +12,10 @@ import { objectNamed } from "../../platform/objects.ts";
 
 /** The second factor every emergency request carries: a current TOTP code or a recovery code. */
 export const SecondFactorFields = {
-  totpCode: z.string().regex(/^\d{6}$/, "must be 6 digits").optional(),
+  totpCode: z
+    .string()
+    .regex(/^\d{6}$/, "must be 6 digits")
+    .optional(),
   recoveryCode: z.string().min(8).max(64).optional(),
 };
 
@@ -43,18 +46,33 @@ export async function requireSecondFactor(
     throw throttled(lockedUntil);
   }
   const presented = factor.totpCode !== undefined ? { code: factor.totpCode } : { recoveryCode: factor.recoveryCode! };
-  const result = await callDurableObject("UserDO", "verifySecondFactor", async () => await userStub(c, principal.userId).verifySecondFactor(presented));
+  const result = await callDurableObject(
+    "UserDO",
+    "verifySecondFactor",
+    async () => await userStub(c, principal.userId).verifySecondFactor(presented),
+  );
   if (result.ok) {
     await callDurableObject("LoginGuardDO", "recordSuccess", () => guard.recordSuccess());
     return;
   }
-  await auditAdmin(c, { action, outcome: "failure", targetId, details: { reason: result.reason === "not-enrolled" ? "totp-not-enrolled" : "bad-second-factor" } });
+  await auditAdmin(c, {
+    action,
+    outcome: "failure",
+    targetId,
+    details: { reason: result.reason === "not-enrolled" ? "totp-not-enrolled" : "bad-second-factor" },
+  });
   if (result.reason === "not-enrolled") {
-    throw new ApiError("second-factor-required", "This action needs TOTP: enrol at /api/v1/auth/totp/enrol first.", { secondFactor: "required" });
+    throw new ApiError("second-factor-required", "This action needs TOTP: enrol at /api/v1/auth/totp/enrol first.", {
+      secondFactor: "required",
+    });
   }
   const config = c.get("config");
   const failed = await callDurableObject("LoginGuardDO", "recordFailure", () =>
-    guard.recordFailure({ freeFailures: config.STEP_UP_MAX_FAILURES - 1, baseSeconds: config.STEP_UP_BACKOFF_SECONDS, maxSeconds: config.STEP_UP_BACKOFF_MAX_SECONDS }),
+    guard.recordFailure({
+      freeFailures: config.STEP_UP_MAX_FAILURES - 1,
+      baseSeconds: config.STEP_UP_BACKOFF_SECONDS,
+      maxSeconds: config.STEP_UP_BACKOFF_MAX_SECONDS,
+    }),
   );
   if (failed.lockedUntil > 0) await alertLockout(c, principal.userId, action, failed.failures);
   throw new ApiError("second-factor-required", "The TOTP or recovery code is wrong or was already used.", { secondFactor: "required" });
@@ -82,5 +100,10 @@ async function alertLockout(c: Context<AppEnv>, userId: string, action: string, 
 
 function throttled(lockedUntil: number): ApiError {
   const retryAfter = Math.max(1, Math.ceil((lockedUntil - Date.now()) / 1000));
-  return new ApiError("step-up-throttled", `Too many wrong step-up codes; retry in ${retryAfter} s.`, { retryAfter }, { "Retry-After": String(retryAfter) });
+  return new ApiError(
+    "step-up-throttled",
+    `Too many wrong step-up codes; retry in ${retryAfter} s.`,
+    { retryAfter },
+    { "Retry-After": String(retryAfter) },
+  );
 }

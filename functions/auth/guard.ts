@@ -29,7 +29,9 @@ export function loginGuard(c: Context<AppEnv>, accountKey: string | null) {
   return {
     /** 429 login-throttled while the source backs off, or the account does and this source has failed. */
     async assertOpen(): Promise<void> {
-      const [source, account] = await Promise.all(keys.map((key) => callDurableObject("LoginGuardDO", "failureState", () => stub(key).failureState())));
+      const [source, account] = await Promise.all(
+        keys.map((key) => callDurableObject("LoginGuardDO", "failureState", () => stub(key).failureState())),
+      );
       if (source!.lockedUntil > 0) throw throttled(source!.lockedUntil);
       if (account && account.lockedUntil > 0 && source!.failures > 0) throw throttled(account.lockedUntil);
     },
@@ -56,15 +58,25 @@ export function sourceOf(address: string): string {
   const right = tail ? tail.split(":") : [];
   const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
   if (groups.length < 4 || groups.slice(0, 4).some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return address;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 function throttled(lockedUntil: number): ApiError {
   const retryAfter = Math.max(1, Math.ceil((lockedUntil - Date.now()) / 1000));
-  return new ApiError("login-throttled", `Too many failed logins; retry in ${retryAfter} s.`, { retryAfter }, { "Retry-After": String(retryAfter) });
+  return new ApiError(
+    "login-throttled",
+    `Too many failed logins; retry in ${retryAfter} s.`,
+    { retryAfter },
+    { "Retry-After": String(retryAfter) },
+  );
 }
 
 /** Every failed login answers the same way, whatever failed (no oracle for attackers). */
-export function loginFailed(detail = "The login failed: the challenge is missing, used or expired, or the signature does not match."): ApiError {
+export function loginFailed(
+  detail = "The login failed: the challenge is missing, used or expired, or the signature does not match.",
+): ApiError {
   return new ApiError("unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="lucid"' });
 }

@@ -126,7 +126,10 @@ export const authApp = createApp()
     const message = challengeMessage(origin, address, nonce, issuedAt, expiresAt);
     const stub = objectNamed(c.env, "LOGIN_GUARD", addressGuardKey(address));
     await callDurableObject("LoginGuardDO", "putChallenge", () => stub.putChallenge(nonce, message, expiresAt.getTime()));
-    return c.json({ address, domain, uri: origin, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message }, 200);
+    return c.json(
+      { address, domain, uri: origin, nonce, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString(), message },
+      200,
+    );
   })
   .openapi(verify, async (c) => {
     const body = c.req.valid("json");
@@ -137,10 +140,21 @@ export const authApp = createApp()
     // Taken (deleted) before checking: a challenge is answered at most once, right or wrong.
     // Only the named one: the address's other outstanding challenges stay answerable.
     const outstanding = await callDurableObject("LoginGuardDO", "takeChallenge", () => stub.takeChallenge(body.nonce));
-    const reason = !outstanding ? "no-challenge" : outstanding.expired ? "expired" : !verifyMessageV2(outstanding.message, body.signature, body.address) ? "bad-signature" : null;
+    const reason = !outstanding
+      ? "no-challenge"
+      : outstanding.expired
+        ? "expired"
+        : !verifyMessageV2(outstanding.message, body.signature, body.address)
+          ? "bad-signature"
+          : null;
     if (reason) {
       await guard.fail();
-      await audit(c.env, { action: "auth.login", outcome: "failure", ...requestFacts(c), details: { method: "tron", address: body.address, reason } });
+      await audit(c.env, {
+        action: "auth.login",
+        outcome: "failure",
+        ...requestFacts(c),
+        details: { method: "tron", address: body.address, reason },
+      });
       throw loginFailed();
     }
     const bootstrap = config.BOOTSTRAP_SUPER_ADMIN_ADDRESS === body.address;
@@ -148,7 +162,14 @@ export const authApp = createApp()
       directory(c).findOrCreateByAddress(body.address, bootstrap),
     );
     if (created) {
-      await audit(c.env, { action: "users.create", outcome: "success", actorId: user.id, targetId: user.id, ...requestFacts(c), details: { tronAddress: user.tronAddress, role: user.role } });
+      await audit(c.env, {
+        action: "users.create",
+        outcome: "success",
+        actorId: user.id,
+        targetId: user.id,
+        ...requestFacts(c),
+        details: { tronAddress: user.tronAddress, role: user.role },
+      });
     }
     const secondFactor = await checkSecondFactor(c, user, body, guard);
     await guard.succeed();
@@ -158,19 +179,47 @@ export const authApp = createApp()
     const { refreshToken } = c.req.valid("json");
     const config = c.get("config");
     const [userId, secret] = refreshToken.split(".") as [string, string];
-    const result = await callDurableObject("UserDO", "refresh", async () => await userStub(c, userId).refresh(secret, config.REFRESH_TOKEN_TTL_SECONDS * 1000));
+    const result = await callDurableObject(
+      "UserDO",
+      "refresh",
+      async () => await userStub(c, userId).refresh(secret, config.REFRESH_TOKEN_TTL_SECONDS * 1000),
+    );
     if (!result.ok) {
       if (result.reason === "reused") {
-        await audit(c.env, { action: "auth.refresh_reuse", outcome: "failure", targetId: userId, ...requestFacts(c), details: { revoked: "session" } });
+        await audit(c.env, {
+          action: "auth.refresh_reuse",
+          outcome: "failure",
+          targetId: userId,
+          ...requestFacts(c),
+          details: { revoked: "session" },
+        });
       } else {
-        await audit(c.env, { action: "auth.refresh", outcome: "failure", targetId: userId, ...requestFacts(c), details: { reason: result.reason } });
+        await audit(c.env, {
+          action: "auth.refresh",
+          outcome: "failure",
+          targetId: userId,
+          ...requestFacts(c),
+          details: { reason: result.reason },
+        });
       }
-      throw new ApiError("unauthorized", "The refresh token is invalid, expired, revoked or already used.", {}, { "WWW-Authenticate": 'Bearer realm="lucid", error="invalid_token"' });
+      throw new ApiError(
+        "unauthorized",
+        "The refresh token is invalid, expired, revoked or already used.",
+        {},
+        { "WWW-Authenticate": 'Bearer realm="lucid", error="invalid_token"' },
+      );
     }
     const user = await callDurableObject("UserIndexDO", "get", () => directory(c).get(userId));
     if (!user) throw new ApiError("unauthorized", "The account no longer exists.");
     const role = effectiveRole(user.role, result.secondFactor);
-    await audit(c.env, { action: "auth.refresh", outcome: "success", actorId: user.id, targetId: user.id, ...requestFacts(c), details: { sessionId: result.sessionId } });
+    await audit(c.env, {
+      action: "auth.refresh",
+      outcome: "success",
+      actorId: user.id,
+      targetId: user.id,
+      ...requestFacts(c),
+      details: { sessionId: result.sessionId },
+    });
     return c.json(
       {
         tokenType: "Bearer" as const,
@@ -181,7 +230,11 @@ export const authApp = createApp()
         sessionId: result.sessionId,
         user: { id: user.id, role: user.role, tronAddress: user.tronAddress },
         effectiveRole: role,
-        secondFactor: result.secondFactor ? ("passed" as const) : role === user.role ? ("not-required" as const) : ("enrolment-required" as const),
+        secondFactor: result.secondFactor
+          ? ("passed" as const)
+          : role === user.role
+            ? ("not-required" as const)
+            : ("enrolment-required" as const),
       },
       200,
     );
@@ -191,7 +244,14 @@ export const authApp = createApp()
     if (principal.sessionId) {
       const sessionId = principal.sessionId;
       await callDurableObject("UserDO", "revokeSession", () => userStub(c, principal.userId).revokeSession(sessionId, "logout"));
-      await audit(c.env, { action: "auth.logout", outcome: "success", actorId: principal.userId, targetId: principal.userId, ...requestFacts(c), details: { sessionId } });
+      await audit(c.env, {
+        action: "auth.logout",
+        outcome: "success",
+        actorId: principal.userId,
+        targetId: principal.userId,
+        ...requestFacts(c),
+        details: { sessionId },
+      });
     }
     return c.body(null, 204);
   })
@@ -216,9 +276,18 @@ export const authApp = createApp()
     const principal = principalOf(c);
     const { id } = c.req.valid("param");
     // Looked up only in the caller's own UserDO: another user's session id is simply not found.
-    const revoked = await callDurableObject("UserDO", "revokeSession", () => userStub(c, principal.userId).revokeSession(id, "revoked-by-user"));
+    const revoked = await callDurableObject("UserDO", "revokeSession", () =>
+      userStub(c, principal.userId).revokeSession(id, "revoked-by-user"),
+    );
     if (!revoked) throw new ApiError("not-found", `You have no active session ${id}.`);
-    await audit(c.env, { action: "auth.session_revoke", outcome: "success", actorId: principal.userId, targetId: principal.userId, ...requestFacts(c), details: { sessionId: id } });
+    await audit(c.env, {
+      action: "auth.session_revoke",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: principal.userId,
+      ...requestFacts(c),
+      details: { sessionId: id },
+    });
     return c.body(null, 204);
   })
   .route("/totp", totpApp)

@@ -40,16 +40,32 @@ export async function checkSecondFactor(
   const stub = userStub(c, user.id);
   const status = await callDurableObject("UserDO", "totpStatus", () => stub.totpStatus());
   if (!status.enrolled) return "enrolment-required";
-  const presented = factor.totpCode !== undefined ? { code: factor.totpCode } : factor.recoveryCode !== undefined ? { recoveryCode: factor.recoveryCode } : null;
+  const presented =
+    factor.totpCode !== undefined
+      ? { code: factor.totpCode }
+      : factor.recoveryCode !== undefined
+        ? { recoveryCode: factor.recoveryCode }
+        : null;
   if (!presented) {
-    throw new ApiError("unauthorized", "This account needs a TOTP code (totpCode) or a recovery code; sign a new challenge and send it along.", {
-      secondFactor: "required",
-    });
+    throw new ApiError(
+      "unauthorized",
+      "This account needs a TOTP code (totpCode) or a recovery code; sign a new challenge and send it along.",
+      {
+        secondFactor: "required",
+      },
+    );
   }
   const result = await callDurableObject("UserDO", "verifySecondFactor", async () => await stub.verifySecondFactor(presented));
   if (!result.ok) {
     await guard.fail();
-    await audit(c.env, { action: "auth.second_factor", outcome: "failure", actorId: user.id, targetId: user.id, ip: clientAddress(c), requestId: c.get("requestId") });
+    await audit(c.env, {
+      action: "auth.second_factor",
+      outcome: "failure",
+      actorId: user.id,
+      targetId: user.id,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
+    });
     throw new ApiError("unauthorized", "The TOTP or recovery code is wrong or was already used.", { secondFactor: "required" });
   }
   return "passed";
@@ -89,7 +105,13 @@ export async function issueLogin(
     targetId: user.id,
     ip: clientAddress(c),
     requestId: c.get("requestId"),
-    details: { method: options.method, walletKind: options.walletKind, secondFactor: options.secondFactor, sessionId: session.sessionId, evictedSessions: session.evicted },
+    details: {
+      method: options.method,
+      walletKind: options.walletKind,
+      secondFactor: options.secondFactor,
+      sessionId: session.sessionId,
+      evictedSessions: session.evicted,
+    },
   });
   return {
     tokenType: "Bearer" as const,

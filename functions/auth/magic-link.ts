@@ -55,18 +55,31 @@ export const magicLinkApp = createApp()
     }
     const user = throttled ? null : await callDurableObject("UserIndexDO", "findByEmail", () => directory(c).findByEmail(email));
     if (user) {
-      const link = await callDurableObject("UserDO", "createMagicLink", () => userStub(c, user.id).createMagicLink(config.MAGIC_LINK_TTL_SECONDS * 1000));
+      const link = await callDurableObject("UserDO", "createMagicLink", () =>
+        userStub(c, user.id).createMagicLink(config.MAGIC_LINK_TTL_SECONDS * 1000),
+      );
       const token = `${user.id}.${link.secret}`;
       // The token travels in the fragment, so it never reaches a server log via the URL. The link
       // names the configured origin: a request's Host never chooses where a login link points.
       const url = `${config.PUBLIC_ORIGIN}/login/magic#token=${token}`;
       const minutes = Math.round(config.MAGIC_LINK_TTL_SECONDS / 60);
       const send = mailer
-        .send({ to: email, subject: "Your Lucid login link", text: `Log in to Lucid: ${url}\n\nThe link works once, for ${minutes} minutes. If you did not ask for it, ignore this mail.` })
+        .send({
+          to: email,
+          subject: "Your Lucid login link",
+          text: `Log in to Lucid: ${url}\n\nThe link works once, for ${minutes} minutes. If you did not ask for it, ignore this mail.`,
+        })
         .catch((error: unknown) => logEvent("error", "auth.magic_link.send_failed", { mailer: mailer.kind, error: String(error) }));
       // Sent after the answer, so its timing says nothing about whether the address exists.
       c.executionCtx.waitUntil(send);
-      await audit(c.env, { action: "auth.magic_link_request", outcome: "success", targetId: user.id, ip: clientAddress(c), requestId: c.get("requestId"), details: { mailer: mailer.kind } });
+      await audit(c.env, {
+        action: "auth.magic_link_request",
+        outcome: "success",
+        targetId: user.id,
+        ip: clientAddress(c),
+        requestId: c.get("requestId"),
+        details: { mailer: mailer.kind },
+      });
     }
     return c.json({ status: "accepted" as const }, 202);
   })
@@ -79,7 +92,13 @@ export const magicLinkApp = createApp()
     const user = consumed ? await callDurableObject("UserIndexDO", "get", () => directory(c).get(userId)) : null;
     if (!user) {
       await guard.fail();
-      await audit(c.env, { action: "auth.login", outcome: "failure", ip: clientAddress(c), requestId: c.get("requestId"), details: { method: "magic-link", reason: "bad-token" } });
+      await audit(c.env, {
+        action: "auth.login",
+        outcome: "failure",
+        ip: clientAddress(c),
+        requestId: c.get("requestId"),
+        details: { method: "magic-link", reason: "bad-token" },
+      });
       throw loginFailed("The login link is invalid, expired or already used.");
     }
     const secondFactor = await checkSecondFactor(c, user, body, guard);
@@ -97,7 +116,11 @@ const outbox = createRoute({
   responses: {
     200: {
       description: "Newest first",
-      content: json(z.object({ messages: z.array(z.object({ id: z.number().int(), at: z.string(), to: z.string(), subject: z.string(), text: z.string() })) })),
+      content: json(
+        z.object({
+          messages: z.array(z.object({ id: z.number().int(), at: z.string(), to: z.string(), subject: z.string(), text: z.string() })),
+        }),
+      ),
     },
     ...problemResponses(400, 401, 403, 404, 429, 500),
   },

@@ -19,7 +19,11 @@ const Signature = z
   .openapi({ description: "65-byte signature in hex: r ‖ s ‖ v (TIP-191 signMessageV2)", example: "0x6db8…1b" });
 
 const TotpCode = z.string().regex(/^\d{6}$/, "must be 6 digits");
-const RecoveryCode = z.string().min(8).max(40).regex(/^[A-Za-z2-7\s-]+$/, "must be a recovery code");
+const RecoveryCode = z
+  .string()
+  .min(8)
+  .max(40)
+  .regex(/^[A-Za-z2-7\s-]+$/, "must be a recovery code");
 
 const SecondFactorFields = {
   totpCode: TotpCode.optional().openapi({ description: "Required for ADMIN and SUPER_ADMIN accounts with TOTP" }),
@@ -52,11 +56,20 @@ export const VerifyRequest = z
   .openapi("VerifyRequest");
 
 export const RefreshRequest = z
-  .object({ refreshToken: z.string().min(10).max(200).regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/, "is not a Lucid refresh token") })
+  .object({
+    refreshToken: z
+      .string()
+      .min(10)
+      .max(200)
+      .regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/, "is not a Lucid refresh token"),
+  })
   .strict()
   .openapi("RefreshRequest");
 
-export const MagicLinkRequest = z.object({ email: z.string().email().max(254) }).strict().openapi("MagicLinkRequest");
+export const MagicLinkRequest = z
+  .object({ email: z.string().email().max(254) })
+  .strict()
+  .openapi("MagicLinkRequest");
 
 export const MagicLinkVerifyRequest = z
   .object({ token: z.string().regex(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/, "is not a Lucid magic-link token"), ...SecondFactorFields })

@@ -56,7 +56,11 @@ export const totpApp = createApp()
   })
   .openapi(enrol, async (c) => {
     const principal = principalOf(c);
-    const result = await callDurableObject("UserDO", "beginTotpEnrolment", async () => await userStub(c, principal.userId).beginTotpEnrolment());
+    const result = await callDurableObject(
+      "UserDO",
+      "beginTotpEnrolment",
+      async () => await userStub(c, principal.userId).beginTotpEnrolment(),
+    );
     if (!result.ok) throw new ApiError("conflict", "TOTP is already enrolled for this account.");
     const user = await callDurableObject("UserIndexDO", "get", () => directory(c).get(principal.userId));
     const account = user?.tronAddress ?? user?.email ?? principal.userId;
@@ -67,9 +71,22 @@ export const totpApp = createApp()
     const { code } = c.req.valid("json");
     const result = await callDurableObject("UserDO", "confirmTotp", async () => await userStub(c, principal.userId).confirmTotp(code));
     if (!result.ok) {
-      if (result.reason === "invalid-code") throw new ApiError("validation-failed", "The code does not match the enrolment secret.", { errors: [{ location: "body", path: "code", message: "wrong code" }] });
-      throw new ApiError("conflict", result.reason === "not-started" ? "Start with POST /api/v1/auth/totp/enrol." : "TOTP is already enrolled.");
+      if (result.reason === "invalid-code")
+        throw new ApiError("validation-failed", "The code does not match the enrolment secret.", {
+          errors: [{ location: "body", path: "code", message: "wrong code" }],
+        });
+      throw new ApiError(
+        "conflict",
+        result.reason === "not-started" ? "Start with POST /api/v1/auth/totp/enrol." : "TOTP is already enrolled.",
+      );
     }
-    await audit(c.env, { action: "auth.totp_enrol", outcome: "success", actorId: principal.userId, targetId: principal.userId, ip: clientAddress(c), requestId: c.get("requestId") });
+    await audit(c.env, {
+      action: "auth.totp_enrol",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: principal.userId,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
+    });
     return c.json({ recoveryCodes: result.recoveryCodes }, 200);
   });

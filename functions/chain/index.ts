@@ -48,7 +48,9 @@ const stats = createRoute({
     200: jsonResponse(
       z.object({
         chain: z.string(),
-        genesisHash: hex32.openapi({ description: "the chain's trust root: pin it with `lucid verify --genesis` (it commits to the producer set)" }),
+        genesisHash: hex32.openapi({
+          description: "the chain's trust root: pin it with `lucid verify --genesis` (it commits to the producer set)",
+        }),
         height: z.number().int(),
         headHash: hex32,
         headTime: z.number().int(),
@@ -127,7 +129,12 @@ const transaction = createRoute({
   request: { params: z.object({ id: hex32 }) },
   responses: {
     200: jsonResponse(
-      z.object({ tx: Tx, status: z.enum(["included", "pending"]), height: z.number().int().optional(), txIndex: z.number().int().optional() }),
+      z.object({
+        tx: Tx,
+        status: z.enum(["included", "pending"]),
+        height: z.number().int().optional(),
+        txIndex: z.number().int().optional(),
+      }),
       "Transaction",
     ),
     ...problemResponses(400, 404, 429, 500),
@@ -149,7 +156,13 @@ const submit = createRoute({
   },
 });
 
-const SessionIdParam = z.object({ sessionId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/) });
+const SessionIdParam = z.object({
+  sessionId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/),
+});
 const InclusionProof = z.object({ txIndex: z.number().int(), txCount: z.number().int(), path: z.array(hex32) }).openapi("TxInclusionProof");
 
 const anchor = createRoute({
@@ -242,7 +255,8 @@ export const chainApp = createApp()
     const { sessionId } = c.req.valid("param");
     const evidence = await call<AnchorLookup>(c, "anchorEvidence", (s) => s.anchorEvidence(sessionId));
     if (!evidence) throw new ApiError("not-found", `Session ${sessionId} has no anchor.`);
-    if ("pending" in evidence) throw new ApiError("not-found", `The anchor of session ${sessionId} waits for the next block.`, { pending: true });
+    if ("pending" in evidence)
+      throw new ApiError("not-found", `The anchor of session ${sessionId} waits for the next block.`, { pending: true });
     return c.json(evidence, 200);
   })
   .openapi(interimAnchors, async (c) => {

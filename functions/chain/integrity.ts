@@ -24,7 +24,8 @@ const chainIntegrityCheck = createRoute({
   path: "/integrity-check",
   tags: ["chain"],
   summary: "Re-check every stored block from genesis (hash, signature, parent, producer, tx root, stored txs and index columns); ADMIN",
-  description: "A failure names the first bad block and rule, is audited as `chain.integrity_check` and raises a critical alert `integrity:chain`.",
+  description:
+    "A failure names the first bad block and rule, is audited as `chain.integrity_check` and raises a critical alert `integrity:chain`.",
   ...guarded("admin:read"),
   responses: { 200: jsonResponse(ChainCheckSchema, "The result"), ...problemResponses(401, 403, 429, 500) },
 });
@@ -52,5 +53,10 @@ export const chainIntegrityRoutes = createApp().openapi(chainIntegrityCheck, asy
       detail: result.message.slice(0, 1500),
     });
   }
-  return c.json(result.ok ? { at, ok: true, height: result.height, fault: null, message: null } : { at, ok: false, height: result.height, fault: result.fault, message: result.message }, 200);
+  return c.json(
+    result.ok
+      ? { at, ok: true, height: result.height, fault: null, message: null }
+      : { at, ok: false, height: result.height, fault: result.fault, message: result.message },
+    200,
+  );
 });

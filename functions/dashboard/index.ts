@@ -42,7 +42,8 @@ const CSP = [
  * The standalone verifier page (verify.html, docs/package.md) runs its one inline script and may
  * reach nothing at all: it checks packages offline, and is also saved and opened from disk.
  */
-const VERIFIER_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const VERIFIER_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export function isDashboardRequest(method: string, path: string): boolean {
   return (method === "GET" || method === "HEAD") && !API_PATHS.test(path);

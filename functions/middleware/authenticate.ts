@@ -33,7 +33,11 @@ const verifiedTokens = new WeakMap<object, Map<string, { principal: Principal; e
  * not expired since. Verification is stateless on purpose (signature, alg pin, kid, expiry; nbf and
  * iat only grow truer), so the exact string seen again needs no HMAC and no claim parsing.
  */
-export function knownPrincipal(token: string, config: AppEnv["Variables"]["config"], now = Math.floor(Date.now() / 1000)): Principal | undefined {
+export function knownPrincipal(
+  token: string,
+  config: AppEnv["Variables"]["config"],
+  now = Math.floor(Date.now() / 1000),
+): Principal | undefined {
   const verified = verifiedTokens.get(config);
   const known = verified?.get(token);
   if (!known) return undefined;

@@ -21,7 +21,10 @@ export function requirePermission(permission: Permission | typeof PUBLIC): Middl
         const current = await currentPrincipal(c);
         if (!can(current.role, permission)) {
           await refused(c, claimed, "role-lowered", current.role);
-          throw new ApiError("forbidden", `This action needs the "${permission}" permission; your role is now ${current.role} (the token says ${claimed.role}).`);
+          throw new ApiError(
+            "forbidden",
+            `This action needs the "${permission}" permission; your role is now ${current.role} (the token says ${claimed.role}).`,
+          );
         }
         c.set("principal", current);
       }

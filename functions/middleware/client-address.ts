@@ -30,7 +30,8 @@ const trusted = (ranges: readonly Cidr[], address: IpBytes) => ranges.some((rang
  * proxy answers for it). "unknown" when the deployment gives no address.
  */
 export function chooseClientAddress(config: Pick<Config, "CLIENT_ADDRESS_SOURCE" | "TRUSTED_PROXIES">, facts: AddressFacts): string {
-  const peer = config.CLIENT_ADDRESS_SOURCE === "cloudflare" ? parseIp(facts.cfConnectingIp?.trim() ?? "") : socketAddress(facts.cfClientIp);
+  const peer =
+    config.CLIENT_ADDRESS_SOURCE === "cloudflare" ? parseIp(facts.cfConnectingIp?.trim() ?? "") : socketAddress(facts.cfClientIp);
   if (!peer) return "unknown";
   let client = peer;
   if (trusted(config.TRUSTED_PROXIES, peer) && facts.xForwardedFor) {

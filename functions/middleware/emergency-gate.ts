@@ -48,13 +48,28 @@ export function emergencyGate(): MiddlewareHandler<AppEnv> {
     // Those who control the emergency switches (ADMIN+) still write during a lockdown.
     const passesLockdown = principal !== undefined && can(principal.role, "emergency:control");
     if (flags.lockdown.active && !passesLockdown) {
-      throw new ApiError("lockdown", flags.lockdownMessage, { reason: flags.lockdown.reason, since: since(flags.lockdown.changedAt) }, { "Retry-After": "60" });
+      throw new ApiError(
+        "lockdown",
+        flags.lockdownMessage,
+        { reason: flags.lockdown.reason, since: since(flags.lockdown.changedAt) },
+        { "Retry-After": "60" },
+      );
     }
     if (flags.sessions_shutdown.active && method === "POST" && SESSION_CREATE.test(path)) {
-      throw new ApiError("sessions-shutdown", "New sessions are shut down by an administrator.", { reason: flags.sessions_shutdown.reason, since: since(flags.sessions_shutdown.changedAt) }, { "Retry-After": "60" });
+      throw new ApiError(
+        "sessions-shutdown",
+        "New sessions are shut down by an administrator.",
+        { reason: flags.sessions_shutdown.reason, since: since(flags.sessions_shutdown.changedAt) },
+        { "Retry-After": "60" },
+      );
     }
     if (flags.recordings_halted.active && ((method === "POST" && SESSION_START.test(path)) || isChunkUpload(method, path))) {
-      throw new ApiError("recordings-halted", "Recordings are halted by an administrator; keep the data and retry later.", { reason: flags.recordings_halted.reason, since: since(flags.recordings_halted.changedAt) }, { "Retry-After": "60" });
+      throw new ApiError(
+        "recordings-halted",
+        "Recordings are halted by an administrator; keep the data and retry later.",
+        { reason: flags.recordings_halted.reason, since: since(flags.recordings_halted.changedAt) },
+        { "Retry-After": "60" },
+      );
     }
     await next();
   };

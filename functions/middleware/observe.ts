@@ -56,7 +56,9 @@ export function observe(): MiddlewareHandler<AppEnv> {
     const level = config?.LOG_LEVEL ?? "info";
     const durationMs = Math.round(seconds * 1000 * 100) / 100;
     const severity = status >= 500 ? "error" : "info";
-    const sampled = shouldLog(severity, level) ? accessLogSample(c.req.method, status, durationMs, config?.ACCESS_LOG_SAMPLE ?? 1, level) : undefined;
+    const sampled = shouldLog(severity, level)
+      ? accessLogSample(c.req.method, status, durationMs, config?.ACCESS_LOG_SAMPLE ?? 1, level)
+      : undefined;
     if (sampled !== undefined) {
       logEvent(
         severity,

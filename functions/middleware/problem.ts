@@ -90,9 +90,14 @@ export function notFoundHandler(app: Hono<AppEnv>): NotFoundHandler<AppEnv> {
       if (allowed.has("GET")) allowed.add("HEAD");
       allowed.add("OPTIONS");
       const allow = [...allowed].sort().join(", ");
-      throw new ApiError("method-not-allowed", `${c.req.method} is not allowed on ${path}.`, { allow: [...allowed].sort() }, {
-        Allow: allow,
-      });
+      throw new ApiError(
+        "method-not-allowed",
+        `${c.req.method} is not allowed on ${path}.`,
+        { allow: [...allowed].sort() },
+        {
+          Allow: allow,
+        },
+      );
     }
     throw new ApiError("not-found", `Nothing at ${path}.`);
   };

@@ -61,7 +61,14 @@ export async function refused(c: Context<AppEnv>, principal: Principal, reason: 
     targetId: principal.userId,
     ip: clientAddress(c),
     requestId: c.get("requestId"),
-    details: { reason, tokenRole: principal.role, currentRole: currentRole ?? null, method: c.req.method, path: c.req.path, sessionId: principal.sessionId ?? null },
+    details: {
+      reason,
+      tokenRole: principal.role,
+      currentRole: currentRole ?? null,
+      method: c.req.method,
+      path: c.req.path,
+      sessionId: principal.sessionId ?? null,
+    },
   });
 }
 

@@ -38,7 +38,9 @@ export async function placeableNode(c: Context<AppEnv>, nodeId: string): Promise
   const node = await callDurableObject("NodePoolDO", "getNode", () => pool(c, placement.pool).getNode(nodeId));
   if (!node) throw new ApiError("unknown-node", `No node ${nodeId} is registered.`, { nodeId });
   if (node.state === "suspended" || node.state === "terminated") {
-    throw new ApiError("node-state-conflict", `Node ${nodeId} is ${node.state}: no new sessions can be placed on it.`, { state: node.state });
+    throw new ApiError("node-state-conflict", `Node ${nodeId} is ${node.state}: no new sessions can be placed on it.`, {
+      state: node.state,
+    });
   }
   return { pool: placement.pool };
 }

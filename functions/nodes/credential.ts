@@ -37,7 +37,12 @@ export function newCredential(ttlSeconds: number): Omit<IssuedCredential, "token
   return { jti: crypto.randomUUID(), issuedAt, expiresAt: issuedAt + ttlSeconds * 1000 };
 }
 
-export function signNodeCredential(secret: string, nodeId: string, pool: string, credential: Omit<IssuedCredential, "token">): Promise<string> {
+export function signNodeCredential(
+  secret: string,
+  nodeId: string,
+  pool: string,
+  credential: Omit<IssuedCredential, "token">,
+): Promise<string> {
   const claims: NodeClaims = {
     typ: "node",
     sub: nodeId,

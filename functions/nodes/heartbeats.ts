@@ -73,6 +73,8 @@ export const heartbeatsApp = createApp()
   .openapi(getChallenge, async (c) => {
     const { id } = c.req.valid("param");
     const claims = await nodeClaims(c, id);
-    const current = unwrap(await callDurableObject("NodePoolDO", "heartbeatChallenge", () => pool(c, claims.pool).heartbeatChallenge(id, claims.jti)));
+    const current = unwrap(
+      await callDurableObject("NodePoolDO", "heartbeatChallenge", () => pool(c, claims.pool).heartbeatChallenge(id, claims.jti)),
+    );
     return c.json(current, 200);
   });

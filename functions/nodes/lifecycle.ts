@@ -72,7 +72,9 @@ export const lifecycleApp = createApp()
     const { decision } = c.req.valid("json");
     const { placement, principal } = await visibleNode(c, id);
     const reviewed = unwrap(
-      await callDurableObject("NodePoolDO", "reviewEpoch", () => pool(c, placement.pool).reviewEpoch({ nodeId: id, epoch, decision, actor: principal.userId })),
+      await callDurableObject("NodePoolDO", "reviewEpoch", () =>
+        pool(c, placement.pool).reviewEpoch({ nodeId: id, epoch, decision, actor: principal.userId }),
+      ),
     );
     await auditAdmin(c, {
       action: "admin.node_epoch_review",

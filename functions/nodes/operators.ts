@@ -108,7 +108,9 @@ export const operatorsApp = createApp()
       const byPool = new Map<string, { nodeId: string; pool: string; operatorId: string }[]>();
       for (const p of placements) byPool.set(p.pool, [...(byPool.get(p.pool) ?? []), p]);
       const perPool = await Promise.all(
-        [...byPool].map(([name, list]) => callDurableObject("NodePoolDO", "listNodes", () => pool(c, name).listNodes(list.map((p) => p.nodeId)))),
+        [...byPool].map(([name, list]) =>
+          callDurableObject("NodePoolDO", "listNodes", () => pool(c, name).listNodes(list.map((p) => p.nodeId))),
+        ),
       );
       nodes = perPool.flat();
     }
@@ -117,7 +119,9 @@ export const operatorsApp = createApp()
   .openapi(leaderboard, async (c) => {
     const { limit } = c.req.valid("query");
     const pools = await callDurableObject("NodeDirectoryDO", "listPools", () => directory(c).listPools());
-    const perPool = await Promise.all(pools.map((p) => callDurableObject("NodePoolDO", "leaderboard", () => pool(c, p.name).leaderboard(limit))));
+    const perPool = await Promise.all(
+      pools.map((p) => callDurableObject("NodePoolDO", "leaderboard", () => pool(c, p.name).leaderboard(limit))),
+    );
     const entries = perPool
       .flat()
       .sort((a, b) => b.operationalSeconds - a.operationalSeconds || a.nodeId.localeCompare(b.nodeId))
@@ -152,11 +156,16 @@ export const operatorsApp = createApp()
     const credential = newCredential(config.NODE_CREDENTIAL_TTL_SECONDS);
     unwrap(await callDurableObject("NodePoolDO", "issueCredential", () => stub.issueCredential(id, proof, credential)));
     const token = await signNodeCredential(config.JWT_SECRET_KEY, id, placement.pool, credential);
-    return c.json({ token, jti: credential.jti, expiresAt: new Date(credential.expiresAt).toISOString(), header: NODE_CREDENTIAL_HEADER }, 201);
+    return c.json(
+      { token, jti: credential.jti, expiresAt: new Date(credential.expiresAt).toISOString(), header: NODE_CREDENTIAL_HEADER },
+      201,
+    );
   })
   .openapi(revokeCredential, async (c) => {
     const { id, jti } = c.req.valid("param");
     const { stub, principal } = await visibleNode(c, id);
-    const revoked = unwrap(await callDurableObject("NodePoolDO", "revokeCredential", () => stub.revokeCredential(id, jti, principal.userId)));
+    const revoked = unwrap(
+      await callDurableObject("NodePoolDO", "revokeCredential", () => stub.revokeCredential(id, jti, principal.userId)),
+    );
     return c.json(revoked, 200);
   });

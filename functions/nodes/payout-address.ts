@@ -22,7 +22,8 @@ const changeAddress = createRoute({
   method: "put",
   path: "/{id}/payout-address",
   tags: ["nodes"],
-  summary: "Change a node's payout address (its operator, with a fresh TOTP or recovery code); it receives nothing for PAYOUT_ADDRESS_COOLDOWN_SECONDS",
+  summary:
+    "Change a node's payout address (its operator, with a fresh TOTP or recovery code); it receives nothing for PAYOUT_ADDRESS_COOLDOWN_SECONDS",
   ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: ChangeAddressSchema } } } },
   responses: {
@@ -45,6 +46,10 @@ export const payoutAddressApp = createApp().openapi(changeAddress, async (c) => 
   if (!isBase58Address(payoutAddress)) throw new ApiError("invalid-address", "payoutAddress is not a valid TRON address.");
   // Throttled like every step-up: wrong codes back off and alert (functions/admin/step-up.ts).
   await requireSecondFactor(c, "nodes.payout_address", { totpCode, recoveryCode }, id);
-  const node = unwrap(await callDurableObject("NodePoolDO", "changePayoutAddress", () => stub.changePayoutAddress({ nodeId: id, operatorId: principal.userId, payoutAddress })));
+  const node = unwrap(
+    await callDurableObject("NodePoolDO", "changePayoutAddress", () =>
+      stub.changePayoutAddress({ nodeId: id, operatorId: principal.userId, payoutAddress }),
+    ),
+  );
   return c.json(node, 200);
 });

@@ -35,7 +35,9 @@ const registerNode = createRoute({
   responses: {
     201: {
       description: "Registered; the credential is shown once",
-      content: { "application/json": { schema: z.object({ node: NodeSchema, credential: CredentialSchema, heartbeatChallenge: z.string() }) } },
+      content: {
+        "application/json": { schema: z.object({ node: NodeSchema, credential: CredentialSchema, heartbeatChallenge: z.string() }) },
+      },
     },
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },

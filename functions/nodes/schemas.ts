@@ -6,7 +6,10 @@ const isoTime = z.string().openapi({ format: "date-time" });
 const usdt = z.string().openapi({ example: "10.000000", description: "USDT as a decimal string" });
 
 export const NodeIdParam = z.object({
-  id: z.string().regex(/^node_[0-9a-f-]{36}$/, "must be a node id (node_<uuid>)").openapi({ example: "node_0b7e…" }),
+  id: z
+    .string()
+    .regex(/^node_[0-9a-f-]{36}$/, "must be a node id (node_<uuid>)")
+    .openapi({ example: "node_0b7e…" }),
 });
 
 export const NodeSchema = z
@@ -16,7 +19,9 @@ export const NodeSchema = z
     operatorId: z.string(),
     publicKey: z.string(),
     payoutAddress: z.string(),
-    payoutAddressUsableAt: isoTime.nullable().openapi({ description: "After a change of payout address: it receives nothing before this time" }),
+    payoutAddressUsableAt: isoTime
+      .nullable()
+      .openapi({ description: "After a change of payout address: it receives nothing before this time" }),
     resources: z.object({ cpuCores: z.number(), memoryMb: z.number(), diskGb: z.number(), bandwidthMbps: z.number() }),
     state: z.enum(NODE_STATES),
     stateChangedAt: isoTime,
@@ -78,14 +83,23 @@ export const NodeDetailSchema = z
     node: NodeSchema,
     epochs: z.array(EpochSchema),
     payouts: z.array(PayoutSchema),
-    events: z.array(z.object({ from: z.string().nullable(), to: z.string(), reason: z.string(), actor: z.string().nullable(), at: isoTime })),
+    events: z.array(
+      z.object({ from: z.string().nullable(), to: z.string(), reason: z.string(), actor: z.string().nullable(), at: isoTime }),
+    ),
   })
   .openapi("NodeDetail");
 
 export const LeaderboardSchema = z
   .object({
     entries: z.array(
-      z.object({ rank: z.number().int(), nodeId: z.string(), operatorId: z.string(), pool: z.string(), operationalSeconds: z.number().int(), credits: z.number().int() }),
+      z.object({
+        rank: z.number().int(),
+        nodeId: z.string(),
+        operatorId: z.string(),
+        pool: z.string(),
+        operationalSeconds: z.number().int(),
+        credits: z.number().int(),
+      }),
     ),
   })
   .openapi("NodeLeaderboard");

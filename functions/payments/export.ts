@@ -30,7 +30,12 @@ export async function exportKeys(c: Context<AppEnv>, input: z.infer<typeof Backu
   const actor = principalOf(c).userId;
   await requireSecondFactor(c, "wallets.backup_export", { totpCode: input.totpCode }, "wallets");
   const backup = await ledger(c, "exportBackup", (s) => s.exportBackup(input.passphrase, actor));
-  await auditAdmin(c, { action: "wallets.backup_export", outcome: "success", targetId: "wallets", details: { sessionId: principalOf(c).sessionId ?? null } });
+  await auditAdmin(c, {
+    action: "wallets.backup_export",
+    outcome: "success",
+    targetId: "wallets",
+    details: { sessionId: principalOf(c).sessionId ?? null },
+  });
   try {
     await raiseAlert(c.env, {
       key: "wallets:backup-export",

@@ -32,7 +32,8 @@ export function requireIdempotencyKey(options: { unstored?: readonly string[] } 
     const scope = `${principal.userId}:${c.req.path}:${key}`;
     const hash = await sha256Hex(await c.req.raw.clone().text());
     const claim = await ledgerPlain(c, "idempotencyBegin", (stub) => stub.idempotencyBegin(scope, hash));
-    if (claim.state === "mismatch") throw new ApiError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
+    if (claim.state === "mismatch")
+      throw new ApiError("idempotency-key-reused", "This Idempotency-Key was used with a different request body.");
     if (claim.state === "in-progress") throw new ApiError("request-in-progress", "A request with this Idempotency-Key is still running.");
     if (claim.state === "replay") {
       const status = claim.status ?? 500;

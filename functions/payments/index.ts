@@ -82,7 +82,19 @@ export const paymentsApp = payments
       tags,
       summary: "TRON network status: current and solidified block, latency, circuit breaker",
       responses: {
-        200: jsonResponse(z.object({ network: z.string(), rpcUrl: z.string(), block: z.number(), solidBlock: z.number(), latencyMs: z.number(), breaker: z.string(), usdtContract: z.string(), usdtDecimals: z.number() }), "Network status"),
+        200: jsonResponse(
+          z.object({
+            network: z.string(),
+            rpcUrl: z.string(),
+            block: z.number(),
+            solidBlock: z.number(),
+            latencyMs: z.number(),
+            breaker: z.string(),
+            usdtContract: z.string(),
+            usdtDecimals: z.number(),
+          }),
+          "Network status",
+        ),
         ...problemResponses(401, 429, 500, 503),
       },
     }),
@@ -96,7 +108,16 @@ export const paymentsApp = payments
       summary: "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
       request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) },
       responses: {
-        200: jsonResponse(z.object({ txid: z.string(), status: z.enum(["unknown", "included", "solidified"]), success: z.boolean().nullable(), blockNumber: z.number().nullable(), confirmations: z.number() }), "Status"),
+        200: jsonResponse(
+          z.object({
+            txid: z.string(),
+            status: z.enum(["unknown", "included", "solidified"]),
+            success: z.boolean().nullable(),
+            blockNumber: z.number().nullable(),
+            confirmations: z.number(),
+          }),
+          "Status",
+        ),
         ...problemResponses(400, 401, 429, 503),
       },
     }),
@@ -111,7 +132,10 @@ export const paymentsApp = payments
       tags,
       summary: "USDT (TRC20 balanceOf) of an address",
       request: { params: z.object({ address: Address }) },
-      responses: { 200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"), ...problemResponses(400, 401, 429, 503) },
+      responses: {
+        200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"),
+        ...problemResponses(400, 401, 429, 503),
+      },
     }),
     async (c) => c.json(await ledger(c, "usdtBalance", (s) => s.usdtBalance(c.req.valid("param").address)), 200),
   )
@@ -122,7 +146,10 @@ export const paymentsApp = payments
       tags,
       summary: "USDT (TRC20 allowance) an owner granted a spender",
       request: { query: z.object({ owner: Address, spender: Address }) },
-      responses: { 200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"), ...problemResponses(400, 401, 429, 503) },
+      responses: {
+        200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"),
+        ...problemResponses(400, 401, 429, 503),
+      },
     }),
     async (c) => {
       const { owner, spender } = c.req.valid("query");
@@ -148,7 +175,14 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({ method: "get", path: "/wallets", tags, ...guarded("wallets:manage"), summary: "List wallets", responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) } }),
+    createRoute({
+      method: "get",
+      path: "/wallets",
+      tags,
+      ...guarded("wallets:manage"),
+      summary: "List wallets",
+      responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) },
+    }),
     async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
   )
   .openapi(
@@ -176,7 +210,11 @@ export const paymentsApp = payments
       request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
       responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
     }),
-    async (c) => c.json(await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)), 200),
+    async (c) =>
+      c.json(
+        await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -186,7 +224,10 @@ export const paymentsApp = payments
       ...guarded("wallets:manage"),
       summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
       request: { params: IdParam },
-      responses: { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"), ...problemResponses(400, 401, 403, 404, 409, 429) },
+      responses: {
+        200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"),
+        ...problemResponses(400, 401, 403, 404, 409, 429),
+      },
     }),
     async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
   )
@@ -198,7 +239,10 @@ export const paymentsApp = payments
       ...guarded("wallets:manage"),
       summary: "A wallet's history: payouts and stakes with their txids and states",
       request: { params: IdParam },
-      responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"), ...problemResponses(400, 401, 403, 404, 429) },
+      responses: {
+        200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"),
+        ...problemResponses(400, 401, 403, 404, 429),
+      },
     }),
     async (c) => c.json(await ledger(c, "walletHistory", (s) => s.walletHistory(c.req.valid("param").id)), 200),
   )
@@ -224,7 +268,10 @@ export const paymentsApp = payments
       ...guardedWrite("wallets:manage"),
       summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
       request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
-      responses: { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"), ...problemResponses(400, 401, 403, 429) },
+      responses: {
+        200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"),
+        ...problemResponses(400, 401, 403, 429),
+      },
     }),
     async (c) => {
       const { passphrase, backup } = c.req.valid("json");
@@ -241,7 +288,10 @@ export const paymentsApp = payments
       ...guardedWrite("wallets:manage"),
       summary: "Set or clear a recipient's KYC flag (audited)",
       request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
-      responses: { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"), ...problemResponses(400, 401, 403, 429) },
+      responses: {
+        200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"),
+        ...problemResponses(400, 401, 403, 429),
+      },
     }),
     async (c) => {
       const { address, verified } = c.req.valid("json");
@@ -256,7 +306,23 @@ export const paymentsApp = payments
       ...guarded("audit:read"),
       summary: "The ledger's audit log, newest first",
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
-      responses: { 200: jsonResponse(z.object({ entries: z.array(z.object({ at: z.string(), actor: z.string(), action: z.string(), subject: z.string(), detail: z.string().openapi({ description: "JSON text" }) })) }), "Audit log"), ...problemResponses(400, 401, 403, 429) },
+      responses: {
+        200: jsonResponse(
+          z.object({
+            entries: z.array(
+              z.object({
+                at: z.string(),
+                actor: z.string(),
+                action: z.string(),
+                subject: z.string(),
+                detail: z.string().openapi({ description: "JSON text" }),
+              }),
+            ),
+          }),
+          "Audit log",
+        ),
+        ...problemResponses(400, 401, 403, 429),
+      },
     }),
     async (c) => c.json({ entries: await ledgerPlain(c, "auditLog", (s) => s.auditLog(c.req.valid("query").limit)) }, 200),
   )
@@ -267,7 +333,8 @@ export const paymentsApp = payments
       method: "post",
       path: "/payouts",
       tags,
-      summary: "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
+      summary:
+        "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
       // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
       ...guardedWrite("payouts:request"),
       request: {
@@ -275,7 +342,10 @@ export const paymentsApp = payments
         ...body(
           z
             .object({
-              recipient: Address.optional().openapi({ description: "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)" }),
+              recipient: Address.optional().openapi({
+                description:
+                  "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)",
+              }),
               amount: Amount,
               nodeId: z.string().min(1).max(128).optional().openapi({ description: "Operators: the node whose earnings are paid" }),
             })
@@ -290,11 +360,22 @@ export const paymentsApp = payments
       const units = unwrap(await outcome(() => parseAmount(amount, payoutRange(loadConfig(c.env)))));
       if (recipient !== undefined) unwrap(await outcome(() => requireAddress(recipient, "recipient")));
       if (can(principal.role, "payouts:manage:any")) {
-        if (recipient === undefined) throw new ApiError("validation-failed", "recipient is required.", { errors: [{ location: "body", path: "recipient", message: "required" }] });
+        if (recipient === undefined)
+          throw new ApiError("validation-failed", "recipient is required.", {
+            errors: [{ location: "body", path: "recipient", message: "required" }],
+          });
         const idempotencyKey = `${principal.userId}:${c.req.header("Idempotency-Key")}`;
-        return c.json(await ledger(c, "requestPayout", (s) => s.requestPayout({ idempotencyKey, recipient, amount, source: "admin", requestedBy: principal.userId })), 201);
+        return c.json(
+          await ledger(c, "requestPayout", (s) =>
+            s.requestPayout({ idempotencyKey, recipient, amount, source: "admin", requestedBy: principal.userId }),
+          ),
+          201,
+        );
       }
-      if (nodeId === undefined) throw new ApiError("validation-failed", "nodeId is required: an operator is paid from a node's earnings.", { errors: [{ location: "body", path: "nodeId", message: "required" }] });
+      if (nodeId === undefined)
+        throw new ApiError("validation-failed", "nodeId is required: an operator is paid from a node's earnings.", {
+          errors: [{ location: "body", path: "nodeId", message: "required" }],
+        });
       return c.json(await operatorPayout(c, { nodeId, units, recipient }), 201);
     },
   )
@@ -304,7 +385,13 @@ export const paymentsApp = payments
       path: "/payouts",
       tags,
       summary: "List payouts (ADMIN: all; others: their own requests)",
-      request: { query: z.object({ state: PayoutSchema.shape.state.optional(), recipient: Address.optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+      request: {
+        query: z.object({
+          state: PayoutSchema.shape.state.optional(),
+          recipient: Address.optional(),
+          limit: z.coerce.number().int().min(1).max(500).optional(),
+        }),
+      },
       responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
     }),
     async (c) => {
@@ -322,7 +409,12 @@ export const paymentsApp = payments
       summary: "A payout's status and its state history (the payment status)",
       request: { params: IdParam },
       responses: {
-        200: jsonResponse(PayoutSchema.extend({ events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })) }), "Payout"),
+        200: jsonResponse(
+          PayoutSchema.extend({
+            events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })),
+          }),
+          "Payout",
+        ),
         ...problemResponses(400, 401, 404, 429),
       },
     }),
@@ -345,7 +437,13 @@ export const paymentsApp = payments
       request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
       responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
-    async (c) => c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId)), 200),
+    async (c) =>
+      c.json(
+        await ledger(c, "approvePayout", (s) =>
+          s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId),
+        ),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -357,7 +455,11 @@ export const paymentsApp = payments
       request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
       responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
     }),
-    async (c) => c.json(await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)), 200),
+    async (c) =>
+      c.json(
+        await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -368,7 +470,18 @@ export const paymentsApp = payments
       summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
       request: { ...post, ...body(z.object({}).strict()) },
       responses: {
-        200: jsonResponse(z.object({ signed: z.number(), broadcast: z.number(), confirmed: z.number(), failed: z.number(), requeued: z.number(), inFlight: z.number(), waiting: z.number() }), "Summary"),
+        200: jsonResponse(
+          z.object({
+            signed: z.number(),
+            broadcast: z.number(),
+            confirmed: z.number(),
+            failed: z.number(),
+            requeued: z.number(),
+            inFlight: z.number(),
+            waiting: z.number(),
+          }),
+          "Summary",
+        ),
         ...problemResponses(400, 401, 403, 409, 422, 429),
       },
     }),
@@ -404,7 +517,14 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({ method: "get", path: "/stakes", tags, ...guarded("wallets:manage"), summary: "Stakes with status and accrued reward", responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) } }),
+    createRoute({
+      method: "get",
+      path: "/stakes",
+      tags,
+      ...guarded("wallets:manage"),
+      summary: "Stakes with status and accrued reward",
+      responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) },
+    }),
     async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
   )
   .openapi(stakeActionRoute("/stakes/{id}/unfreeze", "Unfreeze a stake (not before STAKING_DURATION_DAYS)"), async (c) =>

@@ -16,7 +16,10 @@ import { objectNamed, singleton } from "../../platform/objects.ts";
  * gives the reservation back, so a refused request changes nothing. If this request dies between
  * the two, the pool's outbox delivers the same request later (the ledger answers it once).
  */
-export async function operatorPayout(c: Context<AppEnv>, input: { nodeId: string; units: bigint; recipient?: string }): Promise<PayoutView> {
+export async function operatorPayout(
+  c: Context<AppEnv>,
+  input: { nodeId: string; units: bigint; recipient?: string },
+): Promise<PayoutView> {
   const principal = principalOf(c);
   const directory = singleton(c.env, "NODE_DIRECTORY");
   const placement = await callDurableObject("NodeDirectoryDO", "locate", () => directory.locate(input.nodeId));
@@ -24,7 +27,12 @@ export async function operatorPayout(c: Context<AppEnv>, input: { nodeId: string
   const pool = objectNamed(c.env, "NODE_POOLS", placement.pool);
   const request = unwrap(
     await callDurableObject("NodePoolDO", "reserveOperatorPayout", () =>
-      pool.reserveOperatorPayout({ nodeId: input.nodeId, operatorId: principal.userId, amountUnits: String(input.units), recipient: input.recipient }),
+      pool.reserveOperatorPayout({
+        nodeId: input.nodeId,
+        operatorId: principal.userId,
+        amountUnits: String(input.units),
+        recipient: input.recipient,
+      }),
     ),
   );
   const result = await callDurableObject("LedgerDO", "requestPayout", () =>
@@ -38,7 +46,9 @@ export async function operatorPayout(c: Context<AppEnv>, input: { nodeId: string
     }),
   );
   if (!result.ok) {
-    await callDurableObject("NodePoolDO", "releasePayout", () => pool.releasePayout(request.idempotencyKey, `${result.problem.slug}: ${result.problem.detail}`));
+    await callDurableObject("NodePoolDO", "releasePayout", () =>
+      pool.releasePayout(request.idempotencyKey, `${result.problem.slug}: ${result.problem.detail}`),
+    );
     return unwrap(result);
   }
   await callDurableObject("NodePoolDO", "markPayoutDelivered", () => pool.markPayoutDelivered(request.idempotencyKey, result.value.id));

@@ -28,9 +28,23 @@ export const WalletWithBalancesSchema = WalletSchema.extend({
 
 export const CreateWalletSchema = z
   .discriminatedUnion("kind", [
-    z.object({ kind: z.literal("hot"), label: z.string().min(1).max(100), privateKey: z.string().optional().openapi({ description: "Import: 64 hex characters. Omit to generate a key." }) }).strict(),
+    z
+      .object({
+        kind: z.literal("hot"),
+        label: z.string().min(1).max(100),
+        privateKey: z.string().optional().openapi({ description: "Import: 64 hex characters. Omit to generate a key." }),
+      })
+      .strict(),
     z.object({ kind: z.enum(["cold", "hardware"]), label: z.string().min(1).max(100), address: Address }).strict(),
-    z.object({ kind: z.literal("multisig"), label: z.string().min(1).max(100), address: Address, owners: z.array(Address).min(2).max(10), threshold: z.number().int().min(1).max(10) }).strict(),
+    z
+      .object({
+        kind: z.literal("multisig"),
+        label: z.string().min(1).max(100),
+        address: Address,
+        owners: z.array(Address).min(2).max(10),
+        threshold: z.number().int().min(1).max(10),
+      })
+      .strict(),
   ])
   .openapi("CreateWallet");
 
@@ -44,7 +58,10 @@ export const PayoutSchema = z
     source: z.enum(["node", "admin"]),
     requestedBy: z.string(),
     nodeId: z.string().nullable(),
-    heldReason: z.string().nullable().openapi({ description: "Why a payout waits for an admin (an automatic payout outside policy limits, a refused duplicate txid)" }),
+    heldReason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why a payout waits for an admin (an automatic payout outside policy limits, a refused duplicate txid)" }),
     state: z.enum(["requested", "approved", "signed", "broadcast", "confirmed", "failed"]),
     approvedBy: z.string().nullable(),
     walletId: z.string().nullable(),
@@ -78,10 +95,19 @@ export const BackupSchema = z
   .object({
     format: z.literal("lucid-wallet-backup"),
     version: z.literal(1),
-    kdf: z.object({ name: z.literal("PBKDF2-SHA256"), iterations: z.number().int().min(100_000).max(10_000_000), salt: z.string().regex(/^[0-9a-f]{32}$/) }).strict(),
+    kdf: z
+      .object({
+        name: z.literal("PBKDF2-SHA256"),
+        iterations: z.number().int().min(100_000).max(10_000_000),
+        salt: z.string().regex(/^[0-9a-f]{32}$/),
+      })
+      .strict(),
     cipher: z.literal("AES-256-GCM"),
     nonce: z.string().regex(/^[0-9a-f]{24}$/),
-    ciphertext: z.string().regex(/^([0-9a-f]{2})+$/).max(2_000_000),
+    ciphertext: z
+      .string()
+      .regex(/^([0-9a-f]{2})+$/)
+      .max(2_000_000),
   })
   .strict()
   .openapi("WalletBackup");

@@ -18,7 +18,10 @@ const BEARER = /^Bearer (\S+)$/;
  */
 export const channelApp = new Hono<AppEnv>().get("/hosts/:hostId/channel", async (c) => {
   const hostId = HostId.safeParse(c.req.param("hostId"));
-  if (!hostId.success) throw new ApiError("validation-failed", "The request path is invalid.", { errors: [{ location: "path", path: "hostId", message: "must be a node id (node_<uuid>)" }] });
+  if (!hostId.success)
+    throw new ApiError("validation-failed", "The request path is invalid.", {
+      errors: [{ location: "path", path: "hostId", message: "must be a node id (node_<uuid>)" }],
+    });
   const token = c.req.header(NODE_CREDENTIAL_HEADER) ?? BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
   const claims = await verifyNodeCredential(c.env, c.get("config").JWT_SECRET_KEY, token);
   if (claims.sub !== hostId.data) throw new ApiError("forbidden", "This node credential belongs to another host.");

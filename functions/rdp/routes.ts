@@ -37,7 +37,10 @@ const createDesktop = createRoute({
   tags,
   summary: "A desktop for one of your sessions: an RDP server on the session's host, with one-time credentials",
   request: { body: json(DesktopRequestSchema) },
-  responses: { 201: jsonResponse(DesktopSchema, "The desktop is starting; connect with these credentials"), ...problemResponses(400, 401, 404, 409, 429, 503) },
+  responses: {
+    201: jsonResponse(DesktopSchema, "The desktop is starting; connect with these credentials"),
+    ...problemResponses(400, 401, 404, 409, 429, 503),
+  },
 });
 
 const listAll = createRoute({
@@ -121,7 +124,13 @@ const getServer = onServer("get", "", "One RDP server (owner, host operator or a
 
 const connect = onServer("post", "/connect", "New one-time credentials (the owner or an admin)", { params: ServerParam }, DesktopSchema);
 
-const transfer = onServer("post", "/transfer", "Hand the desktop to another user (the owner or an admin)", { params: ServerParam, body: json(TransferSchema) }, ServerSchema);
+const transfer = onServer(
+  "post",
+  "/transfer",
+  "Hand the desktop to another user (the owner or an admin)",
+  { params: ServerParam, body: json(TransferSchema) },
+  ServerSchema,
+);
 
 const migrate = createRoute({
   method: "post",
@@ -136,11 +145,29 @@ const stop = onServer("post", "/stop", "Stop the desktop (owner, host operator o
 
 const destroy = onServer("delete", "", "Stop and destroy the server (host operator or admin)", { params: ServerParam }, ServerSchema);
 
-const release = onServer("post", "/release", "Reclaim the port of a server the agent cannot stop (host operator or admin)", { params: ServerParam }, ServerSchema);
+const release = onServer(
+  "post",
+  "/release",
+  "Reclaim the port of a server the agent cannot stop (host operator or admin)",
+  { params: ServerParam },
+  ServerSchema,
+);
 
-const limits = onServer("put", "/limits", "Change the server's resource limits (host operator or admin)", { params: ServerParam, body: json(LimitsSchema) }, ServerSchema);
+const limits = onServer(
+  "put",
+  "/limits",
+  "Change the server's resource limits (host operator or admin)",
+  { params: ServerParam, body: json(LimitsSchema) },
+  ServerSchema,
+);
 
-const notify = onServer("post", "/notify", "Show a message on the desktop (host operator or admin)", { params: ServerParam, body: json(NotifySchema) }, CommandAcceptedSchema);
+const notify = onServer(
+  "post",
+  "/notify",
+  "Show a message on the desktop (host operator or admin)",
+  { params: ServerParam, body: json(NotifySchema) },
+  CommandAcceptedSchema,
+);
 
 export const rdpRoutes = createApp()
   .openapi(createDesktop, async (c) => {
@@ -161,7 +188,13 @@ export const rdpRoutes = createApp()
         sessionId: body.sessionId,
         ownerId,
         // The session's clipboard and audio policy, chosen at its creation, goes into the desktop's xrdp configuration.
-        config: { resolution: body.resolution, colourDepth: body.colourDepth, backend: body.backend, clipboard: rdp.clipboard === true, audio: rdp.audio === true },
+        config: {
+          resolution: body.resolution,
+          colourDepth: body.colourDepth,
+          backend: body.backend,
+          clipboard: rdp.clipboard === true,
+          audio: rdp.audio === true,
+        },
         limits: {
           cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,
           memoryMb: config.RDP_MEMORY_MB,
@@ -176,14 +209,19 @@ export const rdpRoutes = createApp()
   .openapi(listAll, async (c) => {
     const liveOnly = c.req.valid("query").live === "true";
     const hosts = await visibleHosts(c);
-    const lists = await Promise.all(hosts.map((h) => callDurableObject("RdpHostDO", "listServers", () => hostStub(c, h).listServers({ liveOnly }))));
+    const lists = await Promise.all(
+      hosts.map((h) => callDurableObject("RdpHostDO", "listServers", () => hostStub(c, h).listServers({ liveOnly }))),
+    );
     return c.json({ servers: lists.flat() }, 200);
   })
   .openapi(listAlerts, async (c) => {
     const { limit } = c.req.valid("query");
     const hosts = await visibleHosts(c);
     const lists = await Promise.all(hosts.map((h) => callDurableObject("RdpHostDO", "listAlerts", () => hostStub(c, h).listAlerts(limit))));
-    const alerts = lists.flat().sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+    const alerts = lists
+      .flat()
+      .sort((a, b) => b.at.localeCompare(a.at))
+      .slice(0, limit);
     return c.json({ alerts }, 200);
   })
   .openapi(hostStatus, async (c) => {
@@ -196,7 +234,10 @@ export const rdpRoutes = createApp()
     const { hostId } = c.req.valid("param");
     await operatorFor(c, hostId);
     const liveOnly = c.req.valid("query").live === "true";
-    return c.json({ servers: await callDurableObject("RdpHostDO", "listServers", () => hostStub(c, hostId).listServers({ liveOnly })) }, 200);
+    return c.json(
+      { servers: await callDurableObject("RdpHostDO", "listServers", () => hostStub(c, hostId).listServers({ liveOnly })) },
+      200,
+    );
   })
   .openapi(hostAlerts, async (c) => {
     const { hostId } = c.req.valid("param");
@@ -208,7 +249,9 @@ export const rdpRoutes = createApp()
     const { hostId, serverId } = c.req.valid("param");
     await operatorFor(c, hostId);
     const { minutes, limit } = c.req.valid("query");
-    const reports = await callDurableObject("RdpHostDO", "resourceHistory", () => hostStub(c, hostId).resourceHistory(serverId, Date.now() - minutes * 60_000, limit));
+    const reports = await callDurableObject("RdpHostDO", "resourceHistory", () =>
+      hostStub(c, hostId).resourceHistory(serverId, Date.now() - minutes * 60_000, limit),
+    );
     if (!reports) throw new ApiError("not-found", `No RDP server ${serverId} on ${hostId}.`);
     return c.json({ serverId, reports: reports.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) }, 200);
   })
@@ -237,7 +280,13 @@ export const rdpRoutes = createApp()
     await actorFor(c, toHostId);
     const { user: _user, ...config } = source.config;
     const desktop = await callHost("createDesktop", () =>
-      hostStub(c, toHostId).createDesktop({ hostId: toHostId, sessionId: source.sessionId, ownerId: source.ownerId, config, limits: source.limits }),
+      hostStub(c, toHostId).createDesktop({
+        hostId: toHostId,
+        sessionId: source.sessionId,
+        ownerId: source.ownerId,
+        config,
+        limits: source.limits,
+      }),
     );
     // The recording follows the desktop: the session is assigned to the new host now (its agent
     // fetches the key and continues from the old host's last chunk), the old host keeps a grace to

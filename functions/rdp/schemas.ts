@@ -16,10 +16,17 @@ export const DesktopRequestSchema = z
   .object({
     sessionId,
     resolution: ResolutionSchema.default({ width: 1920, height: 1080 }),
-    colourDepth: z.union(COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>]).default(24),
+    colourDepth: z
+      .union(COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>])
+      .default(24),
     backend: z.enum(BACKENDS).default("xorg"),
     /** Shorter than the configured maximum session time only. */
-    sessionTtlSeconds: z.number().int().min(60).max(30 * 86_400).optional(),
+    sessionTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .optional(),
   })
   .strict()
   .openapi("DesktopRequest");
@@ -38,7 +45,10 @@ export const ServerSchema = z
       colourDepth: z.number().int(),
       backend: z.enum(BACKENDS),
       user: z.string(),
-      clipboard: z.boolean().optional().openapi({ description: "the session's clipboard policy: xrdp's cliprdr (and rdpdr) channel on or off" }),
+      clipboard: z
+        .boolean()
+        .optional()
+        .openapi({ description: "the session's clipboard policy: xrdp's cliprdr (and rdpdr) channel on or off" }),
       audio: z.boolean().optional().openapi({ description: "the session's audio policy: xrdp's rdpsnd channel on or off" }),
     }),
     limits: LimitsSchema,
@@ -99,7 +109,10 @@ export const AlertSchema = z
 
 export const AlertListSchema = z.object({ alerts: z.array(AlertSchema) }).openapi("RdpAlertList");
 
-export const TransferSchema = z.object({ toUserId: z.string().min(1).max(128) }).strict().openapi("RdpTransfer");
+export const TransferSchema = z
+  .object({ toUserId: z.string().min(1).max(128) })
+  .strict()
+  .openapi("RdpTransfer");
 export const MigrateSchema = z.object({ toHostId: nodeId }).strict().openapi("RdpMigrate");
 export const NotifySchema = z
   .object({ level: z.enum(["info", "warning"]).default("info"), message: z.string().trim().min(1).max(500) })
@@ -110,7 +123,12 @@ export const AlertQuery = z.object({ limit: z.coerce.number().int().min(1).max(5
 
 export const ReportQuery = z
   .object({
-    minutes: z.coerce.number().int().min(1).max(24 * 60).default(60),
+    minutes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(60),
     limit: z.coerce.number().int().min(1).max(5000).default(1000),
   })
   .strict();

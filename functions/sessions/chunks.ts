@@ -21,7 +21,6 @@ import {
   SessionIdParam,
 } from "./schemas.ts";
 
-
 const uploadChunk = createRoute({
   method: "put",
   path: "/{id}/chunks/{index}",

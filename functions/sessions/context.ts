@@ -73,7 +73,10 @@ export function summaryJson(summary: SessionSummary) {
 
 /** Opaque page cursors: base64url of the last item's position. */
 export function encodeCursor(position: { createdAt: number; id: string }): string {
-  return btoa(JSON.stringify([position.createdAt, position.id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(JSON.stringify([position.createdAt, position.id]))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 export function decodeCursor(cursor: string): { createdAt: number; id: string } {

@@ -28,7 +28,14 @@ const EvidenceSchema = z
       tron: tronAnchorProof.optional().openapi({ description: "the block's anchor on TRON (shared/chain/tron-anchor.ts)" }),
     }),
     interimAnchors: z
-      .array(z.object({ tx: z.record(z.string(), z.unknown()), txId: hex64, proof: z.record(z.string(), z.unknown()), block: z.record(z.string(), z.unknown()) }))
+      .array(
+        z.object({
+          tx: z.record(z.string(), z.unknown()),
+          txId: hex64,
+          proof: z.record(z.string(), z.unknown()),
+          block: z.record(z.string(), z.unknown()),
+        }),
+      )
       .openapi({ description: "rolling anchors recorded while the session recorded: a shorter bundle than they cover is truncated" }),
   })
   .openapi("EvidenceBundle", { description: "Checked offline by `lucid verify` (shared/verify.ts)" });

@@ -18,18 +18,31 @@ const HandoverSchema = z
 const HandoversSchema = z
   .object({
     nodeId: z.string().openapi({ description: "the node the session is assigned to now" }),
-    firstIndex: z.number().int().nullable().openapi({ description: "the assigned node's first chunk index (null while the previous node may still declare its count)" }),
+    firstIndex: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "the assigned node's first chunk index (null while the previous node may still declare its count)" }),
     handovers: z.array(HandoverSchema),
   })
   .openapi("SessionHandovers");
 
-const SealBody = z.object({ chunkCount: z.number().int().min(0).max(2 ** 31) }).strict();
+const SealBody = z
+  .object({
+    chunkCount: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31),
+  })
+  .strict();
 
 const getHandovers = createRoute({
   method: "get",
   path: "/{id}/handover",
   tags: ["sessions"],
-  summary: "The session's hand-overs between nodes and the assigned node's first chunk index (its node, the previous node in its grace, owner or admin)",
+  summary:
+    "The session's hand-overs between nodes and the assigned node's first chunk index (its node, the previous node in its grace, owner or admin)",
   request: { params: SessionIdParam },
   responses: { 200: jsonResponse(HandoversSchema, "Hand-overs, oldest first"), ...problemResponses(400, 401, 403, 404, 429, 500) },
 });
@@ -44,7 +57,14 @@ const sealHandover = createRoute({
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const handoverJson = (h: { fromNode: string; toNode: string; at: number; graceUntil: number; firstIndex: number | null; settledBy: "node" | "grace" | null }) => ({
+const handoverJson = (h: {
+  fromNode: string;
+  toNode: string;
+  at: number;
+  graceUntil: number;
+  firstIndex: number | null;
+  settledBy: "node" | "grace" | null;
+}) => ({
   ...h,
   at: iso(h.at),
   graceUntil: iso(h.graceUntil),

@@ -6,7 +6,10 @@ import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import { callSession, sessionJson, sessionStub, userActorOf } from "./context.ts";
 import { SessionIdParam, SessionSchema } from "./schemas.ts";
 
-const HoldBody = z.object({ reason: z.string().trim().min(1).max(500) }).strict().openapi("LegalHoldRequest");
+const HoldBody = z
+  .object({ reason: z.string().trim().min(1).max(500) })
+  .strict()
+  .openapi("LegalHoldRequest");
 
 const placeHold = createRoute({
   method: "put",

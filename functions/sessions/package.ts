@@ -5,7 +5,15 @@ import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
 import { producerSetOf } from "../../shared/chain/block.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { MerkleTree, toHex } from "../../shared/merkle/index.ts";
-import { chunkPath, HEADERS_PER_FILE, headersPath, keySharePath, PACKAGE_FORMAT, PACKAGE_VERSION, PATHS } from "../../shared/package/format.ts";
+import {
+  chunkPath,
+  HEADERS_PER_FILE,
+  headersPath,
+  keySharePath,
+  PACKAGE_FORMAT,
+  PACKAGE_VERSION,
+  PATHS,
+} from "../../shared/package/format.ts";
 import { tarPieces, type TarEntry } from "../../shared/package/tar.ts";
 import { chunkLeafHashes, type Manifest } from "../../shared/session.ts";
 import { chainStub } from "../chain/index.ts";
@@ -44,9 +52,13 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   const chain = chainStub(c.env);
   const anchor: AnchorLookup = await callDurableObject("ChainDO", "anchorEvidence", () => chain.anchorEvidence(id));
   if (!anchor || "pending" in anchor || anchor.tx.interim) {
-    throw new ApiError("conflict", anchor && !("pending" in anchor) ? "The session's final anchor waits for its block." : "The session is not anchored yet.", {
-      state: session.state,
-    });
+    throw new ApiError(
+      "conflict",
+      anchor && !("pending" in anchor) ? "The session's final anchor waits for its block." : "The session is not anchored yet.",
+      {
+        state: session.state,
+      },
+    );
   }
   const interim = await callDurableObject("ChainDO", "interimAnchors", () => chain.interimAnchors(id));
   const info = await callDurableObject("ChainDO", "info", () => chain.info());
@@ -55,7 +67,11 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   const audit = await auditEntries(c, id);
   // Every share of the data key, as stored: wrapped envelopes only, the plaintext key stays here.
   const shares = await callSession("shares", () => stub.shares(actor));
-  const top = Math.max(anchor.block.header.height, anchor.tron?.headers.at(-1)?.header.height ?? 0, ...interim.map((a) => a.block.header.height));
+  const top = Math.max(
+    anchor.block.header.height,
+    anchor.tron?.headers.at(-1)?.header.height ?? 0,
+    ...interim.map((a) => a.block.header.height),
+  );
 
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 1));
   const entries = async function* (): AsyncGenerator<TarEntry> {
@@ -70,8 +86,16 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
         manifest,
       }),
     };
-    yield { name: PATHS.genesis, kind: "file", bytes: json({ header: genesis!.header, hash: genesis!.hash, producerSet: producerSetOf(info.producers) }) };
-    yield { name: PATHS.producers, kind: "file", bytes: json([{ fromHeight: 0, source: "genesis", producers: producerSetOf(info.producers).producers }]) };
+    yield {
+      name: PATHS.genesis,
+      kind: "file",
+      bytes: json({ header: genesis!.header, hash: genesis!.hash, producerSet: producerSetOf(info.producers) }),
+    };
+    yield {
+      name: PATHS.producers,
+      kind: "file",
+      bytes: json([{ fromHeight: 0, source: "genesis", producers: producerSetOf(info.producers).producers }]),
+    };
     for (let from = 1; from <= top; from += HEADERS_PER_FILE) {
       const page = await callDurableObject("ChainDO", "range", () => chain.range(from, Math.min(HEADERS_PER_FILE, top - from + 1)));
       yield { name: headersPath(from), kind: "file", bytes: json(page) };
@@ -82,7 +106,13 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
     yield {
       name: PATHS.events,
       kind: "file",
-      bytes: json(events.map((e) => ({ ...e, at: new Date(e.at).toISOString(), detail: e.detail === null ? null : (JSON.parse(e.detail) as unknown) }))),
+      bytes: json(
+        events.map((e) => ({
+          ...e,
+          at: new Date(e.at).toISOString(),
+          detail: e.detail === null ? null : (JSON.parse(e.detail) as unknown),
+        })),
+      ),
     };
     yield { name: PATHS.audit, kind: "file", bytes: json(audit) };
     yield { name: PATHS.keysDir, kind: "dir" };

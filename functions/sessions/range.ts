@@ -29,7 +29,12 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 function unsatisfiable(size: number): ApiError {
-  return new ApiError("range-not-satisfiable", `The range selects no byte of this ${size}-byte chunk.`, { size }, {
-    "Content-Range": `bytes */${size}`,
-  });
+  return new ApiError(
+    "range-not-satisfiable",
+    `The range selects no byte of this ${size}-byte chunk.`,
+    { size },
+    {
+      "Content-Range": `bytes */${size}`,
+    },
+  );
 }

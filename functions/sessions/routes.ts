@@ -28,7 +28,6 @@ import {
   StopBody,
 } from "./schemas.ts";
 
-
 const createSession = createRoute({
   method: "post",
   path: "/",
@@ -57,15 +56,12 @@ const searchSessions = createRoute({
 });
 
 /** A route on one session (`/{id}…`): the id validated, one JSON answer or problem+json. */
-function onSession<const M extends "get" | "post" | "delete", const P extends `/{id}${string}`, S extends z.ZodType, const E extends number>(
-  method: M,
-  path: P,
-  summary: string,
-  answer: S,
-  answered: string,
-  problems: E[],
-  description?: string,
-) {
+function onSession<
+  const M extends "get" | "post" | "delete",
+  const P extends `/{id}${string}`,
+  S extends z.ZodType,
+  const E extends number,
+>(method: M, path: P, summary: string, answer: S, answered: string, problems: E[], description?: string) {
   return createRoute({
     method,
     path,
@@ -77,7 +73,14 @@ function onSession<const M extends "get" | "post" | "delete", const P extends `/
   });
 }
 
-const getSession = onSession("get", "/{id}", "One session (owner, admin or its assigned node)", SessionSchema, "The session", [400, 401, 403, 404, 429, 500]);
+const getSession = onSession(
+  "get",
+  "/{id}",
+  "One session (owner, admin or its assigned node)",
+  SessionSchema,
+  "The session",
+  [400, 401, 403, 404, 429, 500],
+);
 
 const sessionEvents = onSession(
   "get",
@@ -130,7 +133,8 @@ const liveStatus = createRoute({
   path: "/{id}/live",
   tags: ["sessions"],
   summary: "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
-  description: 'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
+  description:
+    'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
     'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
   request: { params: SessionIdParam },
   responses: {

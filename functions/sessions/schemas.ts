@@ -22,7 +22,11 @@ export const ChunkParams = SessionIdParam.extend({
   index: chunkIndex.openapi({ param: { name: "index", in: "path" }, type: "integer", example: 0 }),
 });
 
-const ident = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, "must be an id of letters, digits and ._:@-");
+const ident = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, "must be an id of letters, digits and ._:@-");
 
 export const RdpParameters = z
   .object({
@@ -67,16 +71,18 @@ export const AnchorSchema = z
 export const IntegrityCheckSchema = z
   .object({
     at: iso(),
-    source: z.enum(["read", "scrub", "request"]).openapi({ description: "a download that found damage, the scheduled scrub, or an admin's check" }),
+    source: z
+      .enum(["read", "scrub", "request"])
+      .openapi({ description: "a download that found damage, the scheduled scrub, or an admin's check" }),
     ok: z.boolean(),
     checked: z.number().int(),
     badChunks: z.array(z.object({ index: z.number().int(), reason: z.enum(["size", "length", "digest", "missing"]) })),
   })
   .openapi("IntegrityCheck");
 
-export const LegalHoldSchema = z
-  .object({ reason: z.string(), by: z.string(), since: iso() })
-  .openapi("LegalHold", { description: "While set, retention skips the session and deleting it (crypto-shredding) is refused with 409 legal-hold." });
+export const LegalHoldSchema = z.object({ reason: z.string(), by: z.string(), since: iso() }).openapi("LegalHold", {
+  description: "While set, retention skips the session and deleting it (crypto-shredding) is refused with 409 legal-hold.",
+});
 
 export const SessionSchema = z
   .object({
@@ -184,10 +190,22 @@ export const ChunkUploadHeaders = z.object({
   "content-length": z.string().regex(/^\d+$/, "must be the body length in bytes").optional(),
   "content-digest": z.string().min(1).max(200),
   "lucid-chunk-nonce": z.string().regex(/^[0-9a-f]{48}$/, "must be 48 lowercase hex characters (24 bytes)"),
-  "lucid-plain-size": z.string().regex(/^\d{1,12}$/, "must be a byte count").transform(Number),
-  "lucid-compressed-size": z.string().regex(/^\d{1,12}$/, "must be a byte count").transform(Number),
-  "lucid-capture-start": z.string().regex(/^\d{1,15}$/, "must be epoch milliseconds").transform(Number),
-  "lucid-capture-end": z.string().regex(/^\d{1,15}$/, "must be epoch milliseconds").transform(Number),
+  "lucid-plain-size": z
+    .string()
+    .regex(/^\d{1,12}$/, "must be a byte count")
+    .transform(Number),
+  "lucid-compressed-size": z
+    .string()
+    .regex(/^\d{1,12}$/, "must be a byte count")
+    .transform(Number),
+  "lucid-capture-start": z
+    .string()
+    .regex(/^\d{1,15}$/, "must be epoch milliseconds")
+    .transform(Number),
+  "lucid-capture-end": z
+    .string()
+    .regex(/^\d{1,15}$/, "must be epoch milliseconds")
+    .transform(Number),
 });
 
 export const InclusionProofSchema = z
@@ -213,7 +231,11 @@ export const ConsistencyProofSchema = z
   })
   .openapi("ConsistencyProof");
 
-const count = z.string().regex(/^\d{1,10}$/).transform(Number).openapi({ type: "integer" });
+const count = z
+  .string()
+  .regex(/^\d{1,10}$/)
+  .transform(Number)
+  .openapi({ type: "integer" });
 export const ProofQuery = z.object({ treeSize: count.optional() }).strict();
 export const ConsistencyQuery = z.object({ from: count, to: count.optional() }).strict();
 

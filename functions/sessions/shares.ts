@@ -15,13 +15,20 @@ const ShareBody = z
   .object({
     label: z.string().trim().min(1).max(200).openapi({ description: "who the share is for, e.g. the auditor's name" }),
     recipient: z.discriminatedUnion("kind", [
-      z.object({ kind: z.literal("x25519"), publicKey: z.string().max(100).openapi({ description: "the recipient's X25519 public key: 64 hex or 44 base64 characters" }) }).strict(),
+      z
+        .object({
+          kind: z.literal("x25519"),
+          publicKey: z.string().max(100).openapi({ description: "the recipient's X25519 public key: 64 hex or 44 base64 characters" }),
+        })
+        .strict(),
       z.object({ kind: z.literal("passphrase"), passphrase: z.string().min(12).max(1024) }).strict(),
     ]),
     ...SecondFactorFields,
   })
   .strict()
-  .openapi("KeyShareRequest", { description: "An admin sharing another owner's session also sends exactly one of totpCode or recoveryCode (step-up)." });
+  .openapi("KeyShareRequest", {
+    description: "An admin sharing another owner's session also sends exactly one of totpCode or recoveryCode (step-up).",
+  });
 
 const ShareSchema = z
   .object({
@@ -31,7 +38,9 @@ const ShareSchema = z
     fingerprint: z.string().nullable(),
     createdAt: z.string(),
     createdBy: z.string(),
-    share: z.record(z.string(), z.unknown()).openapi({ description: "lucid-key-share v1 (shared/recording/key-share.ts): the data key wrapped for the recipient" }),
+    share: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: "lucid-key-share v1 (shared/recording/key-share.ts): the data key wrapped for the recipient" }),
   })
   .openapi("KeyShare");
 
@@ -43,7 +52,7 @@ const createShare = createRoute({
   description:
     "The server's plaintext key never leaves it: only the wrapped envelope is answered and kept. Every share is audited as " +
     "`sessions.key_shared`. An admin sharing another owner's session needs a fresh second factor (`totpCode` or `recoveryCode`) " +
-    "and their current role is checked. See docs/sessions.md, \"Sharing a recording\".",
+    'and their current role is checked. See docs/sessions.md, "Sharing a recording".',
   ...guarded("sessions:manage:own"),
   request: { params: SessionIdParam, body: { required: true, content: { "application/json": { schema: ShareBody } } } },
   responses: { 201: jsonResponse(ShareSchema, "The share"), ...problemResponses(400, 401, 403, 404, 410, 413, 415, 429, 500) },
@@ -56,7 +65,10 @@ const listShares = createRoute({
   summary: "The session's key shares (wrapped envelopes only); owner or admin",
   ...guarded("sessions:manage:own"),
   request: { params: SessionIdParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(ShareSchema) }), "Shares, newest first"), ...problemResponses(400, 401, 403, 404, 429, 500) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(ShareSchema) }), "Shares, newest first"),
+    ...problemResponses(400, 401, 403, 404, 429, 500),
+  },
 });
 
 const shareJson = (share: ShareView) => ({ ...share, createdAt: new Date(share.createdAt).toISOString() });
@@ -72,9 +84,14 @@ export const shareRoutes = createApp()
     if (onBehalf) {
       // Releasing a key of someone else's recording is a privileged action: current role, fresh step-up.
       const current = await currentPrincipal(c);
-      if (!can(current.role, "recordings:manage:any")) throw new ApiError("forbidden", `Sharing another owner's recording needs ADMIN; your role is now ${current.role}.`);
+      if (!can(current.role, "recordings:manage:any"))
+        throw new ApiError("forbidden", `Sharing another owner's recording needs ADMIN; your role is now ${current.role}.`);
       if (!oneSecondFactor({ totpCode, recoveryCode })) {
-        throw new ApiError("second-factor-required", `Sharing another owner's recording needs a fresh second factor: ${ONE_FACTOR_MESSAGE.message}.`, { secondFactor: "required" });
+        throw new ApiError(
+          "second-factor-required",
+          `Sharing another owner's recording needs a fresh second factor: ${ONE_FACTOR_MESSAGE.message}.`,
+          { secondFactor: "required" },
+        );
       }
       await requireSecondFactor(c, "sessions.key_shared", { totpCode, recoveryCode }, id);
     }
@@ -86,7 +103,13 @@ export const shareRoutes = createApp()
       targetId: id,
       ip: clientAddress(c),
       requestId: c.get("requestId"),
-      details: { shareId: share.id, label: share.label, recipient: share.recipient, fingerprint: share.fingerprint, onBehalfOfOwner: onBehalf },
+      details: {
+        shareId: share.id,
+        label: share.label,
+        recipient: share.recipient,
+        fingerprint: share.fingerprint,
+        onBehalfOfOwner: onBehalf,
+      },
     });
     return c.json(shareJson(share), 201, { "Cache-Control": "no-store" });
   })

@@ -60,7 +60,11 @@ export async function verifiedChunk(
  * Passes exactly `expected` bytes through, or errors the stream (the client sees a broken
  * transfer, never a short 206) and reports the damage once the store's body ends early or runs long.
  */
-function exactLength(body: ReadableStream<Uint8Array>, expected: number, onDamage: (found: number) => Promise<void>): ReadableStream<Uint8Array> {
+function exactLength(
+  body: ReadableStream<Uint8Array>,
+  expected: number,
+  onDamage: (found: number) => Promise<void>,
+): ReadableStream<Uint8Array> {
   let seen = 0;
   const fail = (controller: TransformStreamDefaultController<Uint8Array>, found: number) => {
     controller.error(new Error(`stored range has ${found} bytes, expected ${expected}`));

@@ -39,7 +39,8 @@ const ServicesReportSchema = z
         function: z.string(),
         note: z.string(),
         status: z.union([StatusSchema, z.literal("not_built")]).openapi({
-          description: "the function's health (work the Pi agents do is derived from the online nodes' heartbeats); `not_built` when no function does it yet",
+          description:
+            "the function's health (work the Pi agents do is derived from the online nodes' heartbeats); `not_built` when no function does it yet",
         }),
       }),
     ),
@@ -78,11 +79,7 @@ async function checkAndReport(c: Context<AppEnv>, names?: readonly string[]) {
   await observeHealth(c.env, results);
   const byName = new Map(records.map((r) => [r.name, r]));
   const functions = checks.map((f) => ({ ...toJson(byName.get(f.name)!), description: f.description }));
-  const overall = functions.some((f) => f.status === "down")
-    ? "down"
-    : functions.some((f) => f.status === "degraded")
-      ? "degraded"
-      : "up";
+  const overall = functions.some((f) => f.status === "down") ? "down" : functions.some((f) => f.status === "degraded") ? "degraded" : "up";
   return {
     status: overall as "up" | "degraded" | "down",
     checkedAt: new Date().toISOString(),

@@ -2,7 +2,14 @@ import type { Config } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import type { CheckResult, ServiceStatus } from "../../durable-objects/system/index.ts";
 import { DEFAULT_ALERTS_CONFIG, type AlertsConfig } from "../../shared/admin.ts";
-import { agentsFromNodes, listNodeFacts, probeChain, probeTron, type AgentService, type AgentsProbe } from "../../durable-objects/admin/probes.ts";
+import {
+  agentsFromNodes,
+  listNodeFacts,
+  probeChain,
+  probeTron,
+  type AgentService,
+  type AgentsProbe,
+} from "../../durable-objects/admin/probes.ts";
 import { callDurableObject } from "../do-call.ts";
 import { dashboardHealth } from "../dashboard/index.ts";
 import { objectNamed, singleton } from "../../platform/objects.ts";
@@ -49,7 +56,9 @@ function agentCheck(name: string, service: AgentService, description: string): F
     description,
     async check(env, _config, round) {
       const limits = await round.limits();
-      const probe = await round.once<AgentsProbe>("agents", async () => agentsFromNodes(await callDurableObject("NodePoolDO", "listNodes", () => listNodeFacts(env)), limits));
+      const probe = await round.once<AgentsProbe>("agents", async () =>
+        agentsFromNodes(await callDurableObject("NodePoolDO", "listNodes", () => listNodeFacts(env)), limits),
+      );
       const { status, detail } = probe.services[service];
       return { status, detail };
     },
@@ -79,9 +88,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "rate-limiter",
     description: "RateLimiterDO: per-client request quotas",
     async check(env) {
-      await callDurableObject("RateLimiterDO", "ping", () =>
-        objectNamed(env, "RATE_LIMITER", "health:probe").ping(),
-      );
+      await callDurableObject("RateLimiterDO", "ping", () => objectNamed(env, "RATE_LIMITER", "health:probe").ping());
     },
   },
   {
@@ -143,9 +150,7 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
     name: "sessions",
     description: "Session API: SessionDO (lifecycle, ingest, Merkle manifest, keys) and SessionIndexDO (listing, FTS5 search)",
     async check(env) {
-      await callDurableObject("SessionIndexDO", "ping", () =>
-        singleton(env, "SESSION_INDEX").ping(),
-      );
+      await callDurableObject("SessionIndexDO", "ping", () => singleton(env, "SESSION_INDEX").ping());
     },
   },
   {
@@ -170,13 +175,18 @@ export const FUNCTION_CHECKS: readonly FunctionCheck[] = [
   },
   {
     name: "rdp",
-    description: "RDP control plane: RdpHostDO per Pi (port pool 13389–14389, server lifecycle, agent channel, connection states, resource monitor)",
+    description:
+      "RDP control plane: RdpHostDO per Pi (port pool 13389–14389, server lifecycle, agent channel, connection states, resource monitor)",
     async check(env) {
       await callDurableObject("RdpHostDO", "ping", () => objectNamed(env, "RDP_HOSTS", "health:probe").ping());
     },
   },
   agentCheck("recorder", "recorder", "Session recorder on the nodes (lucid-agent capture), from the online nodes' heartbeats"),
-  agentCheck("chunk-processor", "chunkProcessor", "Chunk processor on the nodes (zstd, XChaCha20-Poly1305, upload), from the online nodes' heartbeats"),
+  agentCheck(
+    "chunk-processor",
+    "chunkProcessor",
+    "Chunk processor on the nodes (zstd, XChaCha20-Poly1305, upload), from the online nodes' heartbeats",
+  ),
   agentCheck("xrdp", "xrdp", "XRDP on the nodes (driven by lucid-agent), from the online nodes' heartbeats"),
 ];
 

@@ -16,7 +16,12 @@ export const SEED_SERVICES = [
   { id: 10, name: "Data Chain", function: "chain", note: "ChainDO storage, sync, pruning" },
   { id: 11, name: "Session Pipeline", function: "sessions", note: "SessionDO lifecycle" },
   { id: 12, name: "Session Recorder", function: "recorder", note: "lucid-agent capture, from the nodes' heartbeats" },
-  { id: 13, name: "Chunk Processor", function: "chunk-processor", note: "lucid-agent zstd + XChaCha20-Poly1305, from the nodes' heartbeats" },
+  {
+    id: 13,
+    name: "Chunk Processor",
+    function: "chunk-processor",
+    note: "lucid-agent zstd + XChaCha20-Poly1305, from the nodes' heartbeats",
+  },
   { id: 14, name: "Session Storage", function: "chunk-store", note: "R2 / workerd disk service" },
   { id: 15, name: "Session API", function: "sessions", note: "functions/sessions" },
   { id: 16, name: "RDP Server Manager", function: "rdp", note: "RdpHostDO" },

@@ -47,7 +47,9 @@ export async function requestEmailChange(c: Context<AppEnv>, userId: string, ema
     };
   } else {
     const now = Math.floor(Date.now() / 1000);
-    const token = await (await keyringFor(config)).sign({ sub: userId, email: address, typ: "email-change", iat: now, exp: now + CONFIRM_TTL_SECONDS });
+    const token = await (
+      await keyringFor(config)
+    ).sign({ sub: userId, email: address, typ: "email-change", iat: now, exp: now + CONFIRM_TTL_SECONDS });
     mail = {
       to: address,
       subject: "Confirm your email address for Lucid",
@@ -56,7 +58,9 @@ export async function requestEmailChange(c: Context<AppEnv>, userId: string, ema
         `signed in to that account, as {"token": "…"} to POST /api/v1/users/me/email/confirm:\n\n${token}\n\nIf you did not ask for it, ignore this mail.`,
     };
   }
-  const send = mailer.send(mail).catch((error: unknown) => logEvent("error", "users.email_change.send_failed", { mailer: mailer.kind, error: String(error) }));
+  const send = mailer
+    .send(mail)
+    .catch((error: unknown) => logEvent("error", "users.email_change.send_failed", { mailer: mailer.kind, error: String(error) }));
   // Sent after the answer, so its timing says nothing either.
   c.executionCtx.waitUntil(send);
 }

@@ -64,7 +64,10 @@ const list = createRoute({
   summary: "List users (ADMIN+), by id, paged with `after`",
   ...guarded("users:read:any"),
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), after: z.string().uuid().optional() }) },
-  responses: { 200: { description: "Users", content: json(z.object({ users: z.array(UserSchema) })) }, ...problemResponses(400, 401, 403, 429, 500) },
+  responses: {
+    200: { description: "Users", content: json(z.object({ users: z.array(UserSchema) })) },
+    ...problemResponses(400, 401, 403, 429, 500),
+  },
 });
 
 const me = createRoute({
@@ -84,7 +87,10 @@ const patchMe = createRoute({
     "Update the caller's display name, or remove their email; a new email (for magic links) is mailed a confirmation token, and the answer is the same whether or not the address is taken",
   ...guarded("profile:write:own"),
   request: { body: { required: true, content: json(ProfilePatch) } },
-  responses: { 200: { description: "Updated", content: json(PatchedUserSchema) }, ...problemResponses(400, 401, 403, 404, 413, 415, 429, 500, 503) },
+  responses: {
+    200: { description: "Updated", content: json(PatchedUserSchema) },
+    ...problemResponses(400, 401, 403, 404, 413, 415, 429, 500, 503),
+  },
 });
 
 const confirmEmail = createRoute({
@@ -93,8 +99,21 @@ const confirmEmail = createRoute({
   tags: ["users"],
   summary: "Set the caller's email to the address a confirmation token (mailed by PATCH /users/me) names",
   ...guarded("profile:write:own"),
-  request: { body: { required: true, content: json(z.object({ token: z.string().min(10).max(2048) }).strict().openapi("EmailConfirmRequest")) } },
-  responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+  request: {
+    body: {
+      required: true,
+      content: json(
+        z
+          .object({ token: z.string().min(10).max(2048) })
+          .strict()
+          .openapi("EmailConfirmRequest"),
+      ),
+    },
+  },
+  responses: {
+    200: { description: "Updated", content: json(UserSchema) },
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
+  },
 });
 
 const getOne = createRoute({
@@ -114,14 +133,18 @@ const setRole = createRoute({
   summary: "Change a user's role (ADMIN+; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN; the last SUPER_ADMIN stays)",
   ...guarded("users:role:write"),
   request: { params: UserIdParam, body: { required: true, content: json(RoleChange) } },
-  responses: { 200: { description: "Updated", content: json(UserSchema) }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
+  responses: {
+    200: { description: "Updated", content: json(UserSchema) },
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
+  },
 });
 
 const revokeSessions = createRoute({
   method: "delete",
   path: "/{id}/sessions",
   tags: ["users"],
-  summary: "Revoke every login session of a user (ADMIN+, not of a higher role; e.g. a lost wallet): their tokens stop working for privileged actions at once, their refresh tokens for good",
+  summary:
+    "Revoke every login session of a user (ADMIN+, not of a higher role; e.g. a lost wallet): their tokens stop working for privileged actions at once, their refresh tokens for good",
   ...guarded("sessions:revoke:any"),
   request: { params: UserIdParam },
   responses: {
@@ -145,7 +168,11 @@ export const usersApp = createApp()
     const changesEmail = typeof email === "string" && email.toLowerCase() !== current.email;
     const patch = changesEmail ? rest : { ...rest, ...(email === undefined ? {} : { email }) };
     if (changesEmail) await requestEmailChange(c, principal.userId, email);
-    const result = await callDurableObject("UserIndexDO", "updateProfile", async () => await directory(c).updateProfile(principal.userId, patch));
+    const result = await callDurableObject(
+      "UserIndexDO",
+      "updateProfile",
+      async () => await directory(c).updateProfile(principal.userId, patch),
+    );
     if (!result.ok) {
       // Not reachable for a new email (it is only mailed): the account vanished meanwhile.
       throw new ApiError("not-found", "Your account does not exist (yet).");
@@ -164,7 +191,11 @@ export const usersApp = createApp()
   .openapi(confirmEmail, async (c) => {
     const principal = principalOf(c);
     const email = await confirmedEmail(c, principal.userId, c.req.valid("json").token);
-    const result = await callDurableObject("UserIndexDO", "updateProfile", async () => await directory(c).updateProfile(principal.userId, { email }));
+    const result = await callDurableObject(
+      "UserIndexDO",
+      "updateProfile",
+      async () => await directory(c).updateProfile(principal.userId, { email }),
+    );
     if (!result.ok) {
       // Only the address's holder (who has the token) can learn it was taken meanwhile.
       if (result.reason === "email-taken") throw new ApiError("conflict", "That address was registered by another account meanwhile.");
@@ -189,12 +220,17 @@ export const usersApp = createApp()
     const principal = principalOf(c);
     const { id } = c.req.valid("param");
     const { role } = c.req.valid("json");
-    const result = await callDurableObject("UserIndexDO", "changeRole", async () => await directory(c).changeRole(principal.userId, id, role));
+    const result = await callDurableObject(
+      "UserIndexDO",
+      "changeRole",
+      async () => await directory(c).changeRole(principal.userId, id, role),
+    );
     const facts = { actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId") };
     if (!result.ok) {
       await audit(c.env, { action: "users.role_change", outcome: "failure", ...facts, details: { to: role, reason: result.reason } });
       if (result.reason === "not-found") throw new ApiError("not-found", `No user ${id}.`);
-      if (result.reason === "last-super-admin") throw new ApiError("conflict", "The last SUPER_ADMIN cannot be demoted; promote another first.");
+      if (result.reason === "last-super-admin")
+        throw new ApiError("conflict", "The last SUPER_ADMIN cannot be demoted; promote another first.");
       throw new ApiError("forbidden", "Granting or removing ADMIN and SUPER_ADMIN needs SUPER_ADMIN; other changes need ADMIN.");
     }
     await audit(c.env, { action: "users.role_change", outcome: "success", ...facts, details: { from: result.before, to: result.after } });
@@ -206,10 +242,26 @@ export const usersApp = createApp()
     const target = await loadUser(c, id);
     // The caller's current role (requirePermission checked it against the directory): an ADMIN cannot lock out a SUPER_ADMIN.
     if (!mayActOn(principal.role, target.role)) {
-      await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "failure", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { reason: "target-outranks-actor", targetRole: target.role } });
+      await audit(c.env, {
+        action: "auth.sessions_revoke_all",
+        outcome: "failure",
+        actorId: principal.userId,
+        targetId: id,
+        ip: clientAddress(c),
+        requestId: c.get("requestId"),
+        details: { reason: "target-outranks-actor", targetRole: target.role },
+      });
       throw new ApiError("forbidden", `Revoking a ${target.role}'s sessions needs the ${target.role} role.`);
     }
     const revoked = await callDurableObject("UserDO", "revokeAllSessions", () => userStub(c, id).revokeAllSessions("revoked-by-admin"));
-    await audit(c.env, { action: "auth.sessions_revoke_all", outcome: "success", actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId"), details: { revoked } });
+    await audit(c.env, {
+      action: "auth.sessions_revoke_all",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: id,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
+      details: { revoked },
+    });
     return c.json({ revoked }, 200);
   });

@@ -45,7 +45,10 @@ const bad = (check: string, status: "warn" | "fail", detail: string, fix: string
 export function checkArchitecture(host: DoctorHost): Verdict[] {
   const out: Verdict[] = [];
   if (host.arch === "arm64" || host.arch === "x64") out.push(ok("architecture", host.arch));
-  else out.push(bad("architecture", "fail", host.arch, "Lucid's workerd and agent run on 64-bit Linux only: install Raspberry Pi OS (64-bit)"));
+  else
+    out.push(
+      bad("architecture", "fail", host.arch, "Lucid's workerd and agent run on 64-bit Linux only: install Raspberry Pi OS (64-bit)"),
+    );
   const page = host.pageSize();
   if (page === 4096) out.push(ok("page size", "4K"));
   else {
@@ -84,17 +87,49 @@ export function checkAddressBits(host: DoctorHost): Verdict {
 export function checkNode(host: DoctorHost): Verdict {
   const [major = 0, minor = 0] = host.nodeVersion.split(".").map(Number);
   if (major > 22 || (major === 22 && minor >= 15)) return ok("node", host.nodeVersion);
-  return bad("node", "fail", host.nodeVersion, "the agent needs Node ≥ 22.15 (built-in zstd, type stripping): install Node 22 LTS from nodejs.org or NodeSource");
+  return bad(
+    "node",
+    "fail",
+    host.nodeVersion,
+    "the agent needs Node ≥ 22.15 (built-in zstd, type stripping): install Node 22 LTS from nodejs.org or NodeSource",
+  );
 }
 
 export function checkCapture(host: DoctorHost): Verdict[] {
   const error = host.addonError();
-  if (error) return [bad("capture addon", "fail", error.split("\n")[0]!, "install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libjpeg62-turbo-dev, then `npm rebuild lucid-agent`")];
+  if (error)
+    return [
+      bad(
+        "capture addon",
+        "fail",
+        error.split("\n")[0]!,
+        "install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libjpeg62-turbo-dev, then `npm rebuild lucid-agent`",
+      ),
+    ];
   const out = [ok("capture addon", "loads")];
   const probe = host.probeDisplay();
-  if ("error" in probe) return [...out, bad("test display", "warn", probe.error, "install xvfb (apt-get install xvfb) so MIT-SHM and DAMAGE can be checked")];
-  out.push(probe.shm ? ok("MIT-SHM", "on") : bad("MIT-SHM", "fail", probe.note, "enable the MIT-SHM extension in the X server (xorgxrdp has it); without it capture is ~20x slower"));
-  out.push(probe.damage ? ok("DAMAGE", "on") : bad("DAMAGE", "fail", probe.note, "enable the DAMAGE and XFIXES extensions in the X server; without them every frame is grabbed whole"));
+  if ("error" in probe)
+    return [...out, bad("test display", "warn", probe.error, "install xvfb (apt-get install xvfb) so MIT-SHM and DAMAGE can be checked")];
+  out.push(
+    probe.shm
+      ? ok("MIT-SHM", "on")
+      : bad(
+          "MIT-SHM",
+          "fail",
+          probe.note,
+          "enable the MIT-SHM extension in the X server (xorgxrdp has it); without it capture is ~20x slower",
+        ),
+  );
+  out.push(
+    probe.damage
+      ? ok("DAMAGE", "on")
+      : bad(
+          "DAMAGE",
+          "fail",
+          probe.note,
+          "enable the DAMAGE and XFIXES extensions in the X server; without them every frame is grabbed whole",
+        ),
+  );
   return out;
 }
 
@@ -104,7 +139,11 @@ export function checkXrdp(host: DoctorHost): Verdict[] {
     const q = host.run("dpkg-query", ["-W", "-f=${Version}", pkg]);
     const version = q && q.code === 0 ? q.stdout.trim() : "";
     if (!version) out.push(bad(pkg, "fail", "not installed", `apt-get install ${pkg}`));
-    else if (pkg === "xrdp" && Number(version.split(":").at(-1)!.split(".")[0]) === 0 && Number(version.split(":").at(-1)!.split(".")[1]) < 9) {
+    else if (
+      pkg === "xrdp" &&
+      Number(version.split(":").at(-1)!.split(".")[0]) === 0 &&
+      Number(version.split(":").at(-1)!.split(".")[1]) < 9
+    ) {
       out.push(bad(pkg, "fail", version, "xrdp ≥ 0.9 is needed (Debian 12 ships 0.9.21): upgrade the OS"));
     } else out.push(ok(pkg, version));
   }
@@ -114,7 +153,12 @@ export function checkXrdp(host: DoctorHost): Verdict[] {
 export function checkCgroup(host: DoctorHost): Verdict {
   const controllers = host.readFile("/sys/fs/cgroup/cgroup.controllers");
   if (controllers === null) {
-    return bad("cgroup v2", "fail", "no unified cgroup hierarchy", "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1 in /boot/firmware/cmdline.txt)");
+    return bad(
+      "cgroup v2",
+      "fail",
+      "no unified cgroup hierarchy",
+      "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1 in /boot/firmware/cmdline.txt)",
+    );
   }
   const self = /^0::(.*)$/m.exec(host.readFile("/proc/self/cgroup") ?? "")?.[1]?.trim();
   const own = self ? host.readFile(`/sys/fs/cgroup${self === "/" ? "" : self}/cgroup.controllers`) : null;
@@ -132,10 +176,16 @@ export function checkCgroup(host: DoctorHost): Verdict {
 export function checkDisk(host: DoctorHost, options: DoctorOptions): Verdict {
   const want = options.spoolBytes ?? 2 * 1024 ** 3;
   const free = host.freeBytes(options.spoolDir);
-  if (free === null) return bad("spool disk", "fail", `${options.spoolDir} does not exist`, `mkdir -p ${options.spoolDir} (the agent's data directory)`);
+  if (free === null)
+    return bad("spool disk", "fail", `${options.spoolDir} does not exist`, `mkdir -p ${options.spoolDir} (the agent's data directory)`);
   const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
   if (free >= want) return ok("spool disk", `${gb(free)} free in ${options.spoolDir}`);
-  return bad("spool disk", "fail", `${gb(free)} free in ${options.spoolDir}, ${gb(want)} wanted`, "free space or move the spool to a bigger disk (an SSD on the Pi 5's PCIe)");
+  return bad(
+    "spool disk",
+    "fail",
+    `${gb(free)} free in ${options.spoolDir}, ${gb(want)} wanted`,
+    "free space or move the spool to a bigger disk (an SSD on the Pi 5's PCIe)",
+  );
 }
 
 export function checkClock(host: DoctorHost): Verdict {
@@ -164,7 +214,12 @@ export function checkCertificate(host: DoctorHost, options: DoctorOptions): Verd
   if (new Date(cert.validTo) < new Date()) return bad("TLS certificate", "fail", `expired ${cert.validTo}`, "renew it: npm run pi:cert");
   const matches = (name: string) => (isIP(name) ? cert.checkIP(name) : cert.checkHost(name));
   if (options.hostname && !matches(options.hostname)) {
-    return bad("TLS certificate", "fail", `names ${names.join(", ")}, not ${options.hostname}`, `reissue it for ${options.hostname}: npm run pi:cert`);
+    return bad(
+      "TLS certificate",
+      "fail",
+      `names ${names.join(", ")}, not ${options.hostname}`,
+      `reissue it for ${options.hostname}: npm run pi:cert`,
+    );
   }
   return ok("TLS certificate", `names ${names.join(", ")}, valid to ${cert.validTo}`);
 }

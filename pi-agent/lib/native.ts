@@ -19,7 +19,15 @@ export interface CaptureInfo {
 
 /** `grabbedPixels`: what this tick read from the screen (0 when the X server reported nothing drawn). */
 export type CaptureResult =
-  | { type: "keyframe" | "delta"; epochMs: number; width: number; height: number; changedTiles: number; grabbedPixels: number; body: Buffer }
+  | {
+      type: "keyframe" | "delta";
+      epochMs: number;
+      width: number;
+      height: number;
+      changedTiles: number;
+      grabbedPixels: number;
+      body: Buffer;
+    }
   | { type: "none"; epochMs: number; width: number; height: number; changedTiles: 0; grabbedPixels: number };
 
 type NativeValue<T> = ({ ok: true } & T) | { ok: false; error: string };

@@ -180,7 +180,14 @@ export class Recorder {
     const index = this.o.spool.takeIndex();
     const sessionId = this.o.spool.sessionId;
     const sealing = chunk.finished.then(() =>
-      this.o.pool.seal({ plain: Buffer.concat(chunk.out), plainSize: chunk.plainBytes, sessionId, index, key: this.o.key, zstdLevel: this.o.zstdLevel }),
+      this.o.pool.seal({
+        plain: Buffer.concat(chunk.out),
+        plainSize: chunk.plainBytes,
+        sessionId,
+        index,
+        key: this.o.key,
+        zstdLevel: this.o.zstdLevel,
+      }),
     );
     sealing.catch(() => {}); // awaited in order below; a failure is reported there
     this.pending++;

@@ -243,7 +243,10 @@ export class Spool {
     await writeDurably(`${base}.bin`, ciphertext);
     await writeDurably(`${base}.json`, JSON.stringify(meta));
     syncDir(this.chunksDir);
-    await writeDurably(join(this.dir, "session.json"), JSON.stringify({ ...this.state, nextIndex: Math.max(this.state.nextIndex, meta.index + 1) }));
+    await writeDurably(
+      join(this.dir, "session.json"),
+      JSON.stringify({ ...this.state, nextIndex: Math.max(this.state.nextIndex, meta.index + 1) }),
+    );
     for (const listener of this.listeners) listener();
   }
 

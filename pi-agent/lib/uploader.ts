@@ -105,10 +105,7 @@ export class Uploader {
 
   /** One PUT; resolves with the HTTP status once the receipt is checked, or throws. */
   private put(meta: ChunkMeta): Promise<{ status: number; retryable: boolean; reason?: string }> {
-    const url = new URL(
-      `/api/v1/sessions/${encodeURIComponent(meta.sessionId)}/chunks/${meta.index}`,
-      this.options.baseUrl,
-    );
+    const url = new URL(`/api/v1/sessions/${encodeURIComponent(meta.sessionId)}/chunks/${meta.index}`, this.options.baseUrl);
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const req = request(url, {
@@ -133,7 +130,11 @@ export class Uploader {
             const receipt = receiptSchema.safeParse(safeJson(text));
             if (!receipt.success) return resolve({ status, retryable: true, reason: "the server's receipt is malformed" });
             if (receipt.data.index !== meta.index || receipt.data.sha256 !== meta.sha256) {
-              return resolve({ status, retryable: false, reason: `receipt names chunk ${receipt.data.index} sha256 ${receipt.data.sha256}` });
+              return resolve({
+                status,
+                retryable: false,
+                reason: `receipt names chunk ${receipt.data.index} sha256 ${receipt.data.sha256}`,
+              });
             }
             return resolve({ status, retryable: false });
           }

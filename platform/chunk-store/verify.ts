@@ -41,7 +41,8 @@ export async function readVerified(
   expected: { sha256: string; size: number },
 ): Promise<{ ok: true; bytes: Uint8Array<ArrayBuffer> } | { ok: false; damage: ReadDamage }> {
   const bytes = new Uint8Array(await new Response(body).arrayBuffer());
-  if (bytes.byteLength !== expected.size) return { ok: false, damage: { reason: "length", expected: expected.size, found: bytes.byteLength } };
+  if (bytes.byteLength !== expected.size)
+    return { ok: false, damage: { reason: "length", expected: expected.size, found: bytes.byteLength } };
   const sha256 = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
   if (sha256 !== expected.sha256) return { ok: false, damage: { reason: "digest", expected: expected.sha256, found: sha256 } };
   return { ok: true, bytes };
@@ -80,7 +81,8 @@ export function verifyingStream(
         if (seen !== expected.size) return void (await fail(controller, { reason: "length", expected: expected.size, found: seen }));
         await writer.close();
         const sha256 = toHex(new Uint8Array(await digest.digest));
-        if (sha256 !== expected.sha256) return void (await fail(controller, { reason: "digest", expected: expected.sha256, found: sha256 }));
+        if (sha256 !== expected.sha256)
+          return void (await fail(controller, { reason: "digest", expected: expected.sha256, found: sha256 }));
         if (held) controller.enqueue(held);
       },
     }),

@@ -22,7 +22,9 @@ export interface LoginResult {
  */
 export async function tronLogin(http: DemoHttp, wallet: Wallet, totpSecret?: string, recoveryCode?: string): Promise<LoginResult> {
   const attempt = async () => {
-    const { message, nonce } = await http.call<{ message: string; nonce: string }>("/api/v1/auth/challenge", { body: { address: wallet.address } });
+    const { message, nonce } = await http.call<{ message: string; nonce: string }>("/api/v1/auth/challenge", {
+      body: { address: wallet.address },
+    });
     const body: Record<string, string> = { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) };
     if (recoveryCode) body.recoveryCode = recoveryCode;
     else if (totpSecret) body.totpCode = totpCode(totpSecret, Math.floor(Date.now() / 1000));
@@ -96,10 +98,13 @@ export class DemoNode {
       return { node: existing, created: false };
     }
     const unsigned = { publicKey: this.publicKey, payoutAddress, resources: DEMO_NODE_RESOURCES, timestamp: Date.now() };
-    const registered = await this.http.call<{ node: NodeView; credential: { token: string }; heartbeatChallenge: string }>("/api/v1/nodes", {
-      token: operatorToken,
-      body: { ...unsigned, signature: this.sign(registrationMessage(operatorId, unsigned)) },
-    });
+    const registered = await this.http.call<{ node: NodeView; credential: { token: string }; heartbeatChallenge: string }>(
+      "/api/v1/nodes",
+      {
+        token: operatorToken,
+        body: { ...unsigned, signature: this.sign(registrationMessage(operatorId, unsigned)) },
+      },
+    );
     this.id = registered.node.id;
     this.credential = registered.credential.token;
     this.challenge = registered.heartbeatChallenge;

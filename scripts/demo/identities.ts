@@ -47,7 +47,8 @@ export class IdentityStore {
   loadOrCreate(): Identities {
     if (existsSync(this.path)) {
       const parsed = IdentitiesSchema.safeParse(JSON.parse(readFileSync(this.path, "utf8")));
-      if (!parsed.success) throw new Error(`${this.path} is not a demo identity file (${parsed.error.issues[0]?.message}); delete it to start over`);
+      if (!parsed.success)
+        throw new Error(`${this.path} is not a demo identity file (${parsed.error.issues[0]?.message}); delete it to start over`);
       return parsed.data;
     }
     const wallet = () => bytesToHex(secp256k1.utils.randomSecretKey());

@@ -76,7 +76,13 @@ export async function recordDemoSession(options: {
       await spool.writeSealed(index, sealed, { start: chunkStart, end: chunkStart + (options.framesPerChunk - 1) * FRAME_MS });
       bytes += sealed.ciphertext.length;
     }
-    const uploader = new Uploader(spool, { baseUrl: options.base, token: options.nodeCredential, concurrency: 2, minBackoffMs: 250, maxBackoffMs: 5_000 });
+    const uploader = new Uploader(spool, {
+      baseUrl: options.base,
+      token: options.nodeCredential,
+      concurrency: 2,
+      minBackoffMs: 250,
+      maxBackoffMs: 5_000,
+    });
     await uploader.run({ signal: AbortSignal.timeout(60_000), done: () => true });
     if (uploader.rejected.size > 0) {
       throw new Error(`the server refused chunk(s): ${[...uploader.rejected].map(([i, why]) => `${i}: ${why}`).join("; ")}`);

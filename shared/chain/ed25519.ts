@@ -60,7 +60,12 @@ function keyEntry(publicKey: Uint8Array): KeyEntry {
 }
 
 function wellFormed(signature: Uint8Array, publicKey: Uint8Array): boolean {
-  return signature instanceof Uint8Array && publicKey instanceof Uint8Array && signature.length === SIGNATURE_BYTES && publicKey.length === PUBLIC_KEY_BYTES;
+  return (
+    signature instanceof Uint8Array &&
+    publicKey instanceof Uint8Array &&
+    signature.length === SIGNATURE_BYTES &&
+    publicKey.length === PUBLIC_KEY_BYTES
+  );
 }
 
 /** The reference path (@noble/curves), synchronous; the same verdicts as the native path. */

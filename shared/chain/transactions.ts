@@ -9,7 +9,11 @@ import { canonicalJson } from "./canonical.ts";
  * Amounts are decimal strings of integer base units (1 USDT = 1 000 000).
  */
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters");
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, "must be a plain identifier");
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, "must be a plain identifier");
 const units = z.string().regex(/^\d{1,30}$/, "must be an integer amount in base units");
 
 /** A session's Merkle root over its chunks' ciphertext hashes; interim roots arrive while it records. */

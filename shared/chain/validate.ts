@@ -43,7 +43,10 @@ export type BlockFault =
 
 export class BlockRejected extends Error {
   override name = "BlockRejected";
-  constructor(readonly fault: BlockFault, message: string) {
+  constructor(
+    readonly fault: BlockFault,
+    message: string,
+  ) {
     super(message);
   }
 }

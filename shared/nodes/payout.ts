@@ -25,9 +25,7 @@ export interface PayoutRequest {
 }
 
 /** What payments answers. `rejected` is final (e.g. an address payments refuses); the pool re-accrues. */
-export type PayoutReceipt =
-  | { status: "accepted" | "duplicate"; payoutId: string }
-  | { status: "rejected"; reason: string };
+export type PayoutReceipt = { status: "accepted" | "duplicate"; payoutId: string } | { status: "rejected"; reason: string };
 
 export function payoutIdempotencyKey(nodeId: string, sequence: number): string {
   return `node-payout:${nodeId}:${sequence}`;

@@ -31,7 +31,10 @@ export const RegistrationSchema = z
     payoutAddress: TRON_ADDRESS,
     resources: ResourcesSchema,
     /** Ask for a specific pool; omitted, the directory picks one with room. */
-    pool: z.string().regex(/^pool-[0-9]{1,6}$/).optional(),
+    pool: z
+      .string()
+      .regex(/^pool-[0-9]{1,6}$/)
+      .optional(),
     timestamp: timestampMs,
     signature: HEX_SIGNATURE,
   })

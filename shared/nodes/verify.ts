@@ -52,13 +52,20 @@ export function sequenceRefusal(node: BeatGate, beat: Heartbeat, nowMs: number, 
     }).problem;
   }
   if (beat.seq - node.lastSeq > limits.seqWindow) {
-    return refuse("heartbeat-seq-out-of-window", `Sequence ${beat.seq} is more than ${limits.seqWindow} above the last accepted ${node.lastSeq}.`, {
-      lastSeq: node.lastSeq,
-      seqWindow: limits.seqWindow,
-    }).problem;
+    return refuse(
+      "heartbeat-seq-out-of-window",
+      `Sequence ${beat.seq} is more than ${limits.seqWindow} above the last accepted ${node.lastSeq}.`,
+      {
+        lastSeq: node.lastSeq,
+        seqWindow: limits.seqWindow,
+      },
+    ).problem;
   }
   if (node.challenge === null || beat.challenge !== node.challenge) {
-    return refuse("heartbeat-challenge", "The beat does not sign the pool's current challenge.", { challenge: node.challenge, lastSeq: node.lastSeq }).problem;
+    return refuse("heartbeat-challenge", "The beat does not sign the pool's current challenge.", {
+      challenge: node.challenge,
+      lastSeq: node.lastSeq,
+    }).problem;
   }
   return skewRefusal(beat.sentAt, nowMs, limits.maxSkewSeconds);
 }

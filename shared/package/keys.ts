@@ -40,7 +40,12 @@ export function parseX25519SecretKey(text: string): Uint8Array {
  * The data key from the first share of session `sessionId` in the package that opens with `secret`;
  * NoShareOpens otherwise. Shares of another session are skipped.
  */
-export async function openPackageKey(source: ByteSource, members: TarMember[], sessionId: string, secret: RecipientSecret): Promise<OpenedKey> {
+export async function openPackageKey(
+  source: ByteSource,
+  members: TarMember[],
+  sessionId: string,
+  secret: RecipientSecret,
+): Promise<OpenedKey> {
   const kind = "passphrase" in secret ? "passphrase" : "x25519";
   const shares: { id: string; share: KeyShare }[] = [];
   for (const m of members) {
@@ -51,10 +56,14 @@ export async function openPackageKey(source: ByteSource, members: TarMember[], s
     } catch {
       continue;
     }
-    if (parsed.success && parsed.data.recipient.kind === kind && parsed.data.sessionId === sessionId) shares.push({ id: m.name.slice(PATHS.keysDir.length, -".json".length), share: parsed.data });
+    if (parsed.success && parsed.data.recipient.kind === kind && parsed.data.sessionId === sessionId)
+      shares.push({ id: m.name.slice(PATHS.keysDir.length, -".json".length), share: parsed.data });
   }
   const what = kind === "passphrase" ? "passphrase" : "X25519 key";
-  if (!shares.length) throw new NoShareOpens(`the package carries no share of the data key for ${kind === "passphrase" ? "a passphrase" : "an X25519 key"} (keys/ has none of that kind)`);
+  if (!shares.length)
+    throw new NoShareOpens(
+      `the package carries no share of the data key for ${kind === "passphrase" ? "a passphrase" : "an X25519 key"} (keys/ has none of that kind)`,
+    );
   for (const { id, share } of shares) {
     try {
       return { key: await unwrapKeyShare(share, secret), shareId: id, label: share.label };
@@ -63,5 +72,7 @@ export async function openPackageKey(source: ByteSource, members: TarMember[], s
     }
   }
   const n = shares.length;
-  throw new NoShareOpens(`the ${what} opens none of the package's ${n} ${what} share${n === 1 ? "" : "s"} (wrong ${kind === "passphrase" ? "passphrase" : "secret key"}?)`);
+  throw new NoShareOpens(
+    `the ${what} opens none of the package's ${n} ${what} share${n === 1 ? "" : "s"} (wrong ${kind === "passphrase" ? "passphrase" : "secret key"}?)`,
+  );
 }

@@ -80,11 +80,18 @@ export async function verifyPackage(source: ByteSource, options: PackageVerifyOp
   };
   let genesisHash: string | undefined;
   try {
-    const result = await run(source, options, (step, message) => record(step, true, message), (hash) => (genesisHash = hash));
+    const result = await run(
+      source,
+      options,
+      (step, message) => record(step, true, message),
+      (hash) => (genesisHash = hash),
+    );
     return { ok: true, checks, genesisHash: result.genesisHash, info: result.info };
   } catch (error) {
     const failure =
-      error instanceof Broken ? record(error.step, false, error.message) : record("package", false, `unreadable: ${(error as Error).message}`);
+      error instanceof Broken
+        ? record(error.step, false, error.message)
+        : record("package", false, `unreadable: ${(error as Error).message}`);
     return { ok: false, checks, failure, ...(genesisHash ? { genesisHash } : {}) };
   }
 }
@@ -120,21 +127,33 @@ async function run(
   const info = await read("package", PATHS.info, packageInfo);
   const manifest = info.manifest;
   if (manifest.sessionId !== info.session.id) throw new Broken("package", "the manifest belongs to another session");
-  pass("package", `${info.format}/${info.version} of session ${info.session.id}, ${manifest.chunks.length} chunks, ${members.length} members`);
+  pass(
+    "package",
+    `${info.format}/${info.version} of session ${info.session.id}, ${manifest.chunks.length} chunks, ${members.length} members`,
+  );
 
   // ---- trust root: genesis and the producer set it commits to -------------------------------
   const genesis = await read("genesis", PATHS.genesis, genesisFile);
   const hash = headerHash(genesis.header);
   if (hash !== genesis.hash) throw new Broken("genesis", `the genesis header hashes to ${hash}, not ${genesis.hash}`);
-  if (genesis.header.height !== 0 || genesis.header.producer !== "genesis") throw new Broken("genesis", "the genesis header is not a genesis block");
+  if (genesis.header.height !== 0 || genesis.header.producer !== "genesis")
+    throw new Broken("genesis", "the genesis header is not a genesis block");
   sawGenesis(hash);
   if (options.genesis !== undefined && options.genesis.toLowerCase() !== hash) {
-    throw new Broken("genesis", `the package's chain starts at genesis ${hash}, not the trusted ${options.genesis.toLowerCase()}: another deployment's chain`);
+    throw new Broken(
+      "genesis",
+      `the package's chain starts at genesis ${hash}, not the trusted ${options.genesis.toLowerCase()}: another deployment's chain`,
+    );
   }
   if (producerSetRoot(genesis.producerSet) !== genesis.header.txRoot || genesis.header.txCount !== 1) {
     throw new Broken("producer set", "the producer set is not the one the genesis block commits to");
   }
-  pass("genesis", options.genesis ? `genesis ${hash} is the trusted one` : `genesis ${hash} (not pinned: compare it with the deployment's, or pass --genesis)`);
+  pass(
+    "genesis",
+    options.genesis
+      ? `genesis ${hash} is the trusted one`
+      : `genesis ${hash} (not pinned: compare it with the deployment's, or pass --genesis)`,
+  );
 
   const history = await read("producer set", PATHS.producers, producerHistory);
   const first = history[0]!;
@@ -152,10 +171,13 @@ async function run(
       const parent = chain.at(-1)!;
       const h = block.header;
       const step = `block ${h.height}`;
-      if (h.height !== parent.header.height + 1 || h.previousHash !== parent.hash) throw new Broken("chain", `block ${h.height} does not follow block ${parent.header.height}`);
-      if (h.chain !== genesis.header.chain) throw new Broken("chain", `block ${h.height} names chain "${h.chain}", genesis "${genesis.header.chain}"`);
+      if (h.height !== parent.header.height + 1 || h.previousHash !== parent.hash)
+        throw new Broken("chain", `block ${h.height} does not follow block ${parent.header.height}`);
+      if (h.chain !== genesis.header.chain)
+        throw new Broken("chain", `block ${h.height} names chain "${h.chain}", genesis "${genesis.header.chain}"`);
       if (headerHash(h) !== block.hash) throw new Broken("chain", `block ${h.height}'s header does not hash to ${block.hash}`);
-      if (!producers.has(h.producer)) throw new Broken("producer", `${step} was produced by ${h.producer}, a key outside the producer set from genesis`);
+      if (!producers.has(h.producer))
+        throw new Broken("producer", `${step} was produced by ${h.producer}, a key outside the producer set from genesis`);
       if (!(await verifyHeaderSignature(block))) throw new Broken("signature", `${step}'s producer signature does not verify`);
       chain.push(block);
     }
@@ -176,7 +198,8 @@ async function run(
   if (tx.sessionId !== info.session.id || tx.root !== manifest.root || tx.chunkCount !== manifest.treeSize) {
     throw new Broken("anchor", "the anchor transaction does not name this session, its root and chunk count");
   }
-  if (tx.owner !== info.session.owner || tx.node !== info.session.node) throw new Broken("anchor", "the anchor transaction names another owner or node");
+  if (tx.owner !== info.session.owner || tx.node !== info.session.node)
+    throw new Broken("anchor", "the anchor transaction names another owner or node");
   pass("anchor", `final anchor of session ${tx.sessionId}: root ${tx.root}, ${tx.chunkCount} chunks`);
   if (!verifyTxInclusion(tx, anchor.proof, anchor.block.header.txRoot)) {
     throw new Broken("inclusion", `the anchor is not transaction ${anchor.proof.txIndex} of block ${anchor.block.header.height}`);
@@ -204,7 +227,10 @@ async function run(
   // ---- session root, proofs and chunks ------------------------------------------------------
   const chunks = [...manifest.chunks].sort((a, b) => a.index - b.index);
   if (chunks.length !== manifest.treeSize || chunks.some((c, i) => c.index !== i)) {
-    throw new Broken("session root", `the manifest lists chunks [${chunks.map((c) => c.index).join(", ")}], expected 0…${manifest.treeSize - 1}`);
+    throw new Broken(
+      "session root",
+      `the manifest lists chunks [${chunks.map((c) => c.index).join(", ")}], expected 0…${manifest.treeSize - 1}`,
+    );
   }
   const root = toHex(MerkleTree.fromData(chunks.map((c) => fromHex(c.sha256))).root());
   if (root !== manifest.root) throw new Broken("session root", `the chunks' Merkle root is ${root}, the anchored root is ${manifest.root}`);
@@ -214,17 +240,25 @@ async function run(
   for (const [i, a] of interim.entries()) {
     const step = `interim anchor ${i}`;
     if (!a.tx.interim || a.tx.sessionId !== info.session.id) throw new Broken(step, "not an interim anchor of this session");
-    if (!verifyTxInclusion(a.tx, a.proof, a.block.header.txRoot)) throw new Broken(step, `not transaction ${a.proof.txIndex} of block ${a.block.header.height}`);
+    if (!verifyTxInclusion(a.tx, a.proof, a.block.header.txRoot))
+      throw new Broken(step, `not transaction ${a.proof.txIndex} of block ${a.block.header.height}`);
     try {
       onChain(a.block, step);
     } catch (error) {
       throw new Broken(step, (error as Error).message);
     }
     if (a.tx.chunkCount > chunks.length) {
-      throw new Broken("truncation", `block ${a.block.header.height} anchored ${a.tx.chunkCount} chunks while recording; the package has ${chunks.length}`);
+      throw new Broken(
+        "truncation",
+        `block ${a.block.header.height} anchored ${a.tx.chunkCount} chunks while recording; the package has ${chunks.length}`,
+      );
     }
     const prefix = toHex(MerkleTree.fromData(chunks.slice(0, a.tx.chunkCount).map((c) => fromHex(c.sha256))).root());
-    if (prefix !== a.tx.root) throw new Broken("truncation", `the first ${a.tx.chunkCount} chunks do not match the root anchored in block ${a.block.header.height}`);
+    if (prefix !== a.tx.root)
+      throw new Broken(
+        "truncation",
+        `the first ${a.tx.chunkCount} chunks do not match the root anchored in block ${a.block.header.height}`,
+      );
   }
   pass("interim anchors", interim.length ? `${interim.length} rolling anchors agree with the chunk prefixes` : "none recorded");
 
@@ -245,9 +279,16 @@ async function run(
   for (const chunk of chunks) {
     const member = byName.get(chunkPath(chunk.index));
     if (!member || member.type !== "file") throw new Broken(`chunk ${chunk.index}`, `chunk ${chunk.index} is missing from the package`);
-    if (member.size !== chunk.size) throw new Broken(`chunk ${chunk.index}`, `chunk ${chunk.index} has ${member.size} bytes, the manifest says ${chunk.size}`);
-    const actual = options.hashRange ? await options.hashRange(member.offset, member.size) : await hashChunk(await source.read(member.offset, member.size));
-    if (actual !== chunk.sha256) throw new Broken(`chunk ${chunk.index}`, `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`);
+    if (member.size !== chunk.size)
+      throw new Broken(`chunk ${chunk.index}`, `chunk ${chunk.index} has ${member.size} bytes, the manifest says ${chunk.size}`);
+    const actual = options.hashRange
+      ? await options.hashRange(member.offset, member.size)
+      : await hashChunk(await source.read(member.offset, member.size));
+    if (actual !== chunk.sha256)
+      throw new Broken(
+        `chunk ${chunk.index}`,
+        `chunk ${chunk.index} was altered: its SHA-256 is ${actual}, the manifest says ${chunk.sha256}`,
+      );
     bytes += member.size;
   }
   pass("chunks", `${chunks.length} chunks (${bytes} bytes) match their hashes`);

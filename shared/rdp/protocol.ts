@@ -72,7 +72,9 @@ export const ResolutionSchema = z
 export const ServerConfigSchema = z
   .object({
     resolution: ResolutionSchema,
-    colourDepth: z.union(COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>]),
+    colourDepth: z.union(
+      COLOUR_DEPTHS.map((d) => z.literal(d)) as [z.ZodLiteral<15>, z.ZodLiteral<16>, z.ZodLiteral<24>, z.ZodLiteral<32>],
+    ),
     backend: z.enum(BACKENDS),
     user: PosixUser,
     /**
@@ -91,11 +93,23 @@ export const ServerLimitsSchema = z
   .object({
     /** Percent of one Pi's CPU time (100 = all cores). */
     cpuSharePercent: z.number().int().min(1).max(100),
-    memoryMb: z.number().int().min(64).max(1024 * 1024),
-    diskMb: z.number().int().min(16).max(16 * 1024 * 1024),
+    memoryMb: z
+      .number()
+      .int()
+      .min(64)
+      .max(1024 * 1024),
+    diskMb: z
+      .number()
+      .int()
+      .min(16)
+      .max(16 * 1024 * 1024),
     bandwidthKbps: z.number().int().min(64).max(10_000_000),
     /** Maximum session time; the DO terminates the server when it is reached. */
-    sessionTtlSeconds: z.number().int().min(60).max(30 * 86_400),
+    sessionTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400),
   })
   .strict();
 export type ServerLimits = z.infer<typeof ServerLimitsSchema>;
@@ -128,9 +142,7 @@ export const StopServerCommand = z
   })
   .strict();
 
-export const UpdateLimitsCommand = z
-  .object({ kind: z.literal("server.limits"), serverId: id, limits: ServerLimitsSchema })
-  .strict();
+export const UpdateLimitsCommand = z.object({ kind: z.literal("server.limits"), serverId: id, limits: ServerLimitsSchema }).strict();
 
 /** Tell the connected user something (limit warning, imminent expiry). */
 export const NotifyCommand = z
@@ -244,8 +256,16 @@ export const ResourceReport = z
     serverId: id,
     /** Whole percent of the Pi's CPU time over the report interval (integers: canonical JSON carries no floats). */
     cpuPercent: z.number().int().min(0).max(100),
-    memoryMb: z.number().int().min(0).max(16 * 1024 * 1024),
-    diskMb: z.number().int().min(0).max(1024 * 1024 * 1024),
+    memoryMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1024 * 1024),
+    diskMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(1024 * 1024 * 1024),
     rxKbps: z.number().int().min(0).max(100_000_000),
     txKbps: z.number().int().min(0).max(100_000_000),
   })
@@ -270,12 +290,18 @@ export const HelloMessage = z
     protocol: z.literal(PROTOCOL_VERSION),
     agentVersion: z.string().min(1).max(64),
     /** Host name or IP address RDP clients use to reach this Pi (given to users with their port). */
-    address: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/).optional(),
+    address: z
+      .string()
+      .regex(/^[A-Za-z0-9.:[\]-]{1,253}$/)
+      .optional(),
     /**
      * The ports this agent may serve RDP on (its `--rdp-ports`; default the whole pool): the host
      * allocates inside both its pool and this range, so two agents on one machine never share a port.
      */
-    ports: z.object({ min: z.number().int().min(1).max(65535), max: z.number().int().min(1).max(65535) }).strict().optional(),
+    ports: z
+      .object({ min: z.number().int().min(1).max(65535), max: z.number().int().min(1).max(65535) })
+      .strict()
+      .optional(),
     /** Servers the agent still runs (after a reconnect or an agent restart). */
     servers: z.array(z.object({ serverId: id, state: z.enum(SERVER_STATES) }).strict()).max(1000),
     /** The agent understands `commands` frames (additive, protocol 1): its replay comes batched. */
@@ -289,7 +315,10 @@ export const AckMessage = z
     ...signed,
     commandId: id,
     outcome: z.enum(["done", "failed"]),
-    error: z.object({ code: z.string().min(1).max(64), detail: z.string().max(500) }).strict().optional(),
+    error: z
+      .object({ code: z.string().min(1).max(64), detail: z.string().max(500) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -307,7 +336,10 @@ export const AcksMessage = z
           .object({
             commandId: id,
             outcome: z.enum(["done", "failed"]),
-            error: z.object({ code: z.string().min(1).max(64), detail: z.string().max(500) }).strict().optional(),
+            error: z
+              .object({ code: z.string().min(1).max(64), detail: z.string().max(500) })
+              .strict()
+              .optional(),
           })
           .strict(),
       )
@@ -316,9 +348,7 @@ export const AcksMessage = z
   })
   .strict();
 
-export const EventMessage = z
-  .object({ type: z.literal("event"), ...signed, event: EventBody })
-  .strict();
+export const EventMessage = z.object({ type: z.literal("event"), ...signed, event: EventBody }).strict();
 
 export const AgentMessage = z.discriminatedUnion("type", [HelloMessage, AckMessage, EventMessage, AcksMessage]);
 export type AgentMessage = z.infer<typeof AgentMessage>;

@@ -77,7 +77,8 @@ export function* decodeRecording(bytes: Uint8Array): Generator<DecodedFrame> {
       height = view.getUint16(bodyStart + 2, true);
       const need = width * height * BYTES_PER_PIXEL;
       if (width === 0 || height === 0) throw new RecordingFormatError("keyframe has an empty size", bodyStart);
-      if (bodyLength !== 4 + need) throw new RecordingFormatError(`keyframe of ${width}x${height} needs ${4 + need} body bytes, has ${bodyLength}`, bodyStart);
+      if (bodyLength !== 4 + need)
+        throw new RecordingFormatError(`keyframe of ${width}x${height} needs ${4 + need} body bytes, has ${bodyLength}`, bodyStart);
       if (!pixels || pixels.length !== need) pixels = new Uint8Array(need);
       pixels.set(bytes.subarray(bodyStart + 4, bodyEnd));
     } else if (type === RecordType.delta) {

@@ -77,7 +77,9 @@ function tileEqual(a: Uint8Array, b: Uint8Array, width: number, r: ReturnType<ty
 
 function solidColour(pixels: Uint8Array, width: number, r: ReturnType<typeof tileRect>): Uint8Array | null {
   const first = (r.y * width + r.x) * BYTES_PER_PIXEL;
-  const b = pixels[first], g = pixels[first + 1], red = pixels[first + 2];
+  const b = pixels[first],
+    g = pixels[first + 1],
+    red = pixels[first + 2];
   for (let y = r.y; y < r.y + r.h; y++) {
     const start = (y * width + r.x) * BYTES_PER_PIXEL;
     for (let i = start; i < start + r.w * BYTES_PER_PIXEL; i += 3) {

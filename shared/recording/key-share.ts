@@ -50,7 +50,11 @@ export const keyShareSchema = z
           kind: z.literal("passphrase"),
           kdf: z.literal("scrypt"),
           salt: b64,
-          N: z.number().int().min(2 ** 10).max(2 ** 20),
+          N: z
+            .number()
+            .int()
+            .min(2 ** 10)
+            .max(2 ** 20),
           r: z.number().int().min(1).max(32),
           p: z.number().int().min(1).max(16),
         })
@@ -103,7 +107,14 @@ function seal(key: Uint8Array, dataKey: Uint8Array, head: Pick<KeyShare, "sessio
   if (dataKey.length !== DATA_KEY_BYTES) throw new KeyShareError("a data key has 32 bytes");
   const nonce = randomBytes(24);
   const ciphertext = xchacha20poly1305(key, nonce, aad(head)).encrypt(dataKey);
-  return { format: KEY_SHARE_FORMAT, version: KEY_SHARE_VERSION, ...head, cipher: "xchacha20-poly1305", nonce: toBase64(nonce), ciphertext: toBase64(ciphertext) };
+  return {
+    format: KEY_SHARE_FORMAT,
+    version: KEY_SHARE_VERSION,
+    ...head,
+    cipher: "xchacha20-poly1305",
+    nonce: toBase64(nonce),
+    ciphertext: toBase64(ciphertext),
+  };
 }
 
 function x25519Key(shared: Uint8Array, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
@@ -149,7 +160,8 @@ export async function wrapForPassphrase(
  */
 export async function unwrapKeyShare(input: unknown, secret: { secretKey: Uint8Array } | { passphrase: string }): Promise<Uint8Array> {
   const parsed = keyShareSchema.safeParse(input);
-  if (!parsed.success) throw new KeyShareError(`not a ${KEY_SHARE_FORMAT} v${KEY_SHARE_VERSION}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  if (!parsed.success)
+    throw new KeyShareError(`not a ${KEY_SHARE_FORMAT} v${KEY_SHARE_VERSION}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const share = parsed.data;
   const r = share.recipient;
   let key: Uint8Array;

@@ -30,9 +30,7 @@ export class TronRejectedError extends Error {
   }
 }
 
-export type BroadcastOutcome =
-  | { accepted: true; duplicate: boolean }
-  | { accepted: false; code: string; message: string };
+export type BroadcastOutcome = { accepted: true; duplicate: boolean } | { accepted: false; code: string; message: string };
 
 export interface AccountInfo {
   exists: boolean;
@@ -65,7 +63,9 @@ export function decodeMessage(message: unknown): string {
   if (typeof message !== "string") return "";
   if (/^([0-9a-fA-F]{2})+$/.test(message)) {
     try {
-      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(message.match(/../g)!.map((h) => parseInt(h, 16))));
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+        Uint8Array.from(message.match(/../g)!.map((h) => parseInt(h, 16))),
+      );
     } catch {
       return message;
     }
@@ -102,19 +102,22 @@ export class TronClient {
   }
 
   async #request(method: "GET" | "POST", path: string, body?: unknown, idempotencyKey?: string): Promise<Record<string, unknown>> {
-    return this.breaker.run(async () => {
-      let lastError: unknown;
-      for (let attempt = 0; attempt <= this.options.retries; attempt++) {
-        if (attempt > 0) await sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
-        try {
-          return await this.#once(method, path, body, idempotencyKey);
-        } catch (error) {
-          if (!(error instanceof TronUnavailableError)) throw error;
-          lastError = error;
+    return this.breaker.run(
+      async () => {
+        let lastError: unknown;
+        for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+          if (attempt > 0) await sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
+          try {
+            return await this.#once(method, path, body, idempotencyKey);
+          } catch (error) {
+            if (!(error instanceof TronUnavailableError)) throw error;
+            lastError = error;
+          }
         }
-      }
-      throw lastError;
-    }, (error) => error instanceof TronUnavailableError);
+        throw lastError;
+      },
+      (error) => error instanceof TronUnavailableError,
+    );
   }
 
   /**
@@ -123,13 +126,22 @@ export class TronClient {
    */
   async probe(timeoutMs: number): Promise<{ block: number; latencyMs: number }> {
     const started = Date.now();
-    const block = await this.breaker.run(() => this.#once("POST", "/wallet/getnowblock", {}, undefined, timeoutMs), (error) => error instanceof TronUnavailableError);
+    const block = await this.breaker.run(
+      () => this.#once("POST", "/wallet/getnowblock", {}, undefined, timeoutMs),
+      (error) => error instanceof TronUnavailableError,
+    );
     const raw = (block.block_header as { raw_data?: { number?: unknown } } | undefined)?.raw_data;
     if (typeof raw?.number !== "number") throw new TronUnavailableError("TRON getnowblock: malformed block");
     return { block: raw.number, latencyMs: Date.now() - started };
   }
 
-  async #once(method: "GET" | "POST", path: string, body: unknown, idempotencyKey?: string, timeoutMs = this.options.timeoutMs): Promise<Record<string, unknown>> {
+  async #once(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    idempotencyKey?: string,
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (method === "POST") headers["Content-Type"] = "application/json";
     if (this.options.apiKey) headers["TRON-PRO-API-KEY"] = this.options.apiKey;
@@ -185,10 +197,22 @@ export class TronClient {
       const json = await this.get(`/v1/accounts/${owner}/transactions/trc20?${query}`);
       if (json.success !== true || !Array.isArray(json.data)) throw new TronUnavailableError("TRON trc20 history: malformed answer");
       for (const entry of json.data as Record<string, unknown>[]) {
-        if (typeof entry.transaction_id !== "string" || typeof entry.from !== "string" || typeof entry.to !== "string" || typeof entry.value !== "string" || !/^\d+$/.test(entry.value)) {
+        if (
+          typeof entry.transaction_id !== "string" ||
+          typeof entry.from !== "string" ||
+          typeof entry.to !== "string" ||
+          typeof entry.value !== "string" ||
+          !/^\d+$/.test(entry.value)
+        ) {
           throw new TronUnavailableError("TRON trc20 history: malformed transfer");
         }
-        out.push({ txid: entry.transaction_id, from: entry.from, to: entry.to, value: BigInt(entry.value), blockTimestamp: Number(entry.block_timestamp ?? 0) });
+        out.push({
+          txid: entry.transaction_id,
+          from: entry.from,
+          to: entry.to,
+          value: BigInt(entry.value),
+          blockTimestamp: Number(entry.block_timestamp ?? 0),
+        });
       }
       fingerprint = (json.meta as { fingerprint?: unknown } | undefined)?.fingerprint as string | undefined;
       if (!fingerprint || json.data.length === 0) return out;
@@ -214,7 +238,9 @@ export class TronClient {
       const type = entry.type ?? "BANDWIDTH";
       if ((type === "BANDWIDTH" || type === "ENERGY") && entry.amount) frozen[type] += BigInt(entry.amount);
     }
-    const unfrozen = ((json.unfrozenV2 as { type?: string; unfreeze_amount?: number; unfreeze_expire_time?: number }[] | undefined) ?? []).map((u) => ({
+    const unfrozen = (
+      (json.unfrozenV2 as { type?: string; unfreeze_amount?: number; unfreeze_expire_time?: number }[] | undefined) ?? []
+    ).map((u) => ({
       resource: (u.type === "ENERGY" ? "ENERGY" : "BANDWIDTH") as "ENERGY" | "BANDWIDTH",
       amount: BigInt(u.unfreeze_amount ?? 0),
       expireTime: u.unfreeze_expire_time ?? 0,

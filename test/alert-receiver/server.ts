@@ -47,7 +47,10 @@ export async function startAlertReceiver(secret: string): Promise<Receiver> {
     }
     if (path === "/__receiver/received") {
       const { match } = JSON.parse(body) as { match: string };
-      return send(200, { accepted: accepted.filter((r) => JSON.stringify(r.body).includes(match)), refused: refused.filter((r) => r.body.includes(match)) });
+      return send(200, {
+        accepted: accepted.filter((r) => JSON.stringify(r.body).includes(match)),
+        refused: refused.filter((r) => r.body.includes(match)),
+      });
     }
     if (path !== "/hook" || req.method !== "POST") return send(404, { error: "not found" });
     const signature = String(req.headers["x-lucid-signature"] ?? "");
@@ -61,7 +64,12 @@ export async function startAlertReceiver(secret: string): Promise<Receiver> {
       refused.push({ reason: `failing on purpose (${failure.status})`, body });
       return send(failure.status, { error: "try again later" });
     }
-    accepted.push({ delivery: String(req.headers["x-lucid-delivery"]), event: String(req.headers["x-lucid-event"]), signature, body: JSON.parse(body) });
+    accepted.push({
+      delivery: String(req.headers["x-lucid-delivery"]),
+      event: String(req.headers["x-lucid-event"]),
+      signature,
+      body: JSON.parse(body),
+    });
     send(200, { ok: true });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

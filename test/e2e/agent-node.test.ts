@@ -52,7 +52,17 @@ afterAll(async () => {
 
 describe("lucid-agent enroll and run against the node API", () => {
   const tokenFile = join(work, "operator.token");
-  const enrollArgs = ["enroll", "--payout-address", PAYOUT, "--bandwidth-mbps", "100", "--state", stateDir, "--operator-token-file", tokenFile];
+  const enrollArgs = [
+    "enroll",
+    "--payout-address",
+    PAYOUT,
+    "--bandwidth-mbps",
+    "100",
+    "--state",
+    stateDir,
+    "--operator-token-file",
+    tokenFile,
+  ];
   let nodeId = "";
 
   it("refuses a token without the NODE_OPERATOR role with exit 77 and the server's reason", async () => {

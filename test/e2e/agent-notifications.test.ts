@@ -53,8 +53,14 @@ async function anotherAdmin(superToken: string): Promise<SteppedUpAdmin> {
   const first = await wallet.login(client);
   await client.expect(200, "PUT", `/api/v1/users/${first.user.id}/role`, { token: superToken, json: { role: "ADMIN" } });
   const again = await wallet.login(client);
-  const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", { token: again.accessToken, json: {} });
-  const { recoveryCodes } = await client.expect<{ recoveryCodes: string[] }>(200, "POST", "/api/v1/auth/totp/confirm", { token: again.accessToken, json: { code: totpCode(secret, Date.now() / 1000) } });
+  const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", {
+    token: again.accessToken,
+    json: {},
+  });
+  const { recoveryCodes } = await client.expect<{ recoveryCodes: string[] }>(200, "POST", "/api/v1/auth/totp/confirm", {
+    token: again.accessToken,
+    json: { code: totpCode(secret, Date.now() / 1000) },
+  });
   const full = await wallet.login(client, { recoveryCode: recoveryCodes[0] });
   return { token: full.accessToken, secret, recoveryCodes: recoveryCodes.slice(1), lastStep: Math.floor(Date.now() / 30_000) };
 }
@@ -70,7 +76,10 @@ async function broadcast(title: string, audience: "agents" | "all" | "clients" =
 
 async function emergency(path: "lockdown" | "recordings", active: boolean, reason: string) {
   const { token, factor } = stepUp();
-  await client.expect(200, "POST", `/api/v1/admin/emergency/${path}`, { token, json: { active, reason, ...(path === "recordings" && active ? { stopActive: true } : {}), ...factor } });
+  await client.expect(200, "POST", `/api/v1/admin/emergency/${path}`, {
+    token,
+    json: { active, reason, ...(path === "recordings" && active ? { stopActive: true } : {}), ...factor },
+  });
 }
 
 function agent(args: string[]) {
@@ -82,7 +91,11 @@ function handled(output: string): number[] {
   return [...output.matchAll(/^notification (\{.*\})$/gm)].map((m) => (JSON.parse(m[1]!) as { id: number }).id);
 }
 
-async function status(): Promise<{ cursor: number; emergency: Record<string, { active: boolean; reason: string | null }>; notices: { key: string; title: string; retracted: boolean }[] }> {
+async function status(): Promise<{
+  cursor: number;
+  emergency: Record<string, { active: boolean; reason: string | null }>;
+  notices: { key: string; title: string; retracted: boolean }[];
+}> {
   const run = agent(["status", "--state", stateDir, "--json"]);
   expect(await run.exited, run.output()).toBe(0);
   return JSON.parse(run.output());
@@ -93,18 +106,41 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   ({ configPath } = buildOnLoopback(work, port, {
-    vars: { BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address, NODE_MIN_CPU_CORES: "1", NODE_MIN_MEMORY_MB: "256", NODE_MIN_DISK_GB: "1", LOG_LEVEL: "warn" },
+    vars: {
+      BOOTSTRAP_SUPER_ADMIN_ADDRESS: admin.address,
+      NODE_MIN_CPU_CORES: "1",
+      NODE_MIN_MEMORY_MB: "256",
+      NODE_MIN_DISK_GB: "1",
+      LOG_LEVEL: "warn",
+    },
   }));
   workerd = startWorkerd(configPath, { env: secrets });
   await waitForWorkerd(workerd, `${base}/health`, 30_000);
   client = new HttpsClient(base, "");
   const login = await superAdminLogin(client, admin);
-  admins.push({ token: login.full.accessToken, secret: login.secret, recoveryCodes: login.recoveryCodes, lastStep: Math.floor(Date.now() / 30_000) });
+  admins.push({
+    token: login.full.accessToken,
+    secret: login.secret,
+    recoveryCodes: login.recoveryCodes,
+    lastStep: Math.floor(Date.now() / 30_000),
+  });
   admins.push(await anotherAdmin(login.full.accessToken));
   const operator = await nodeOperator(client, login.full.accessToken);
   const tokenFile = join(work, "operator.token");
   writeFileSync(tokenFile, operator.login.accessToken);
-  const enrol = agent(["enroll", "--server", base, "--payout-address", operator.wallet.address, "--bandwidth-mbps", "100", "--state", stateDir, "--operator-token-file", tokenFile]);
+  const enrol = agent([
+    "enroll",
+    "--server",
+    base,
+    "--payout-address",
+    operator.wallet.address,
+    "--bandwidth-mbps",
+    "100",
+    "--state",
+    stateDir,
+    "--operator-token-file",
+    tokenFile,
+  ]);
   expect(await enrol.exited, enrol.output()).toBe(0);
 }, 120_000);
 
@@ -128,7 +164,14 @@ describe("lucid-agent run on the notifications stream", () => {
     during = await broadcast("Firmware update tonight");
     await daemon.waitFor((out) => handled(out).includes(during), `notification ${during}`);
     const line = /^notification (\{.*"id":\d+.*\})$/m.exec(daemon.output())![1]!;
-    expect(JSON.parse(line)).toEqual({ id: during, at: expect.any(String), audience: "agents", severity: "warning", title: "Firmware update tonight", body: "Firmware update tonight: details" });
+    expect(JSON.parse(line)).toEqual({
+      id: during,
+      at: expect.any(String),
+      audience: "agents",
+      severity: "warning",
+      title: "Firmware update tonight",
+      body: "Firmware update tonight: details",
+    });
     expect(handled(daemon.output())).toEqual([during]); // not the one sent before it listened
     const s = await status();
     expect(s.cursor).toBe(during);
@@ -172,7 +215,10 @@ describe("lucid-agent run on the notifications stream", () => {
       daemon.child.kill("SIGCONT");
       await daemon.waitFor(new RegExp(`notifications connected \\(resuming after ${during}; newest \\d+\\)`), "the resumed stream", 90_000);
       await daemon.waitFor((out) => meanwhile.every((id) => handled(out).includes(id)), "the notifications sent meanwhile");
-      await daemon.waitFor((out) => out.slice(mark).includes("emergency policy: writes allowed; recordings allowed"), "halted recordings lifted (learned from the hello)");
+      await daemon.waitFor(
+        (out) => out.slice(mark).includes("emergency policy: writes allowed; recordings allowed"),
+        "halted recordings lifted (learned from the hello)",
+      );
       expect(handled(daemon.output())).toEqual([during, ...meanwhile]); // each once, in order, none for clients
       expect((await status()).cursor).toBe(meanwhile.at(-1));
     } finally {
@@ -192,12 +238,17 @@ describe("lucid-agent run on the notifications stream", () => {
     await again.waitFor((out) => handled(out).includes(missed), `notification ${missed}`);
     expect(handled(again.output())).toEqual([missed]);
     // The retraction it missed came with the hello.
-    expect(again.output()).toMatch(new RegExp(`^retraction \\{"id":${during},"at":null,"title":"Firmware update tonight","whileAway":true,"closedOn":\\[\\]\\}$`, "m"));
+    expect(again.output()).toMatch(
+      new RegExp(`^retraction \\{"id":${during},"at":null,"title":"Firmware update tonight","whileAway":true,"closedOn":\\[\\]\\}$`, "m"),
+    );
     expect((await status()).notices.find((n) => n.key === `broadcast:${during}`)).toMatchObject({ retracted: true });
     const { token, factor } = stepUp();
     await client.expect(200, "POST", `/api/v1/admin/emergency/notifications/${missed}/retract`, { token, json: factor });
     await again.waitFor(new RegExp(`^retraction \\{"id":${missed},`, "m"), "the retraction");
-    expect((await status()).notices.find((n) => n.key === `broadcast:${missed}`)).toMatchObject({ title: "While the agent was down", retracted: true });
+    expect((await status()).notices.find((n) => n.key === `broadcast:${missed}`)).toMatchObject({
+      title: "While the agent was down",
+      retracted: true,
+    });
     const text = agent(["status", "--state", stateDir]);
     expect(await text.exited).toBe(0);
     expect(text.output()).toMatch(/lockdown\s+off/);

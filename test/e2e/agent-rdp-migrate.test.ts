@@ -51,7 +51,8 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms;\nagent A:\n${output.a.slice(-3000)}\nagent B:\n${output.b.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no ${what} within ${timeoutMs} ms;\nagent A:\n${output.a.slice(-3000)}\nagent B:\n${output.b.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -79,7 +80,19 @@ async function twoPorts(): Promise<number> {
 async function enrol(stateDir: string): Promise<string> {
   const tokenFile = join(work, "operator.token");
   writeFileSync(tokenFile, await token(OPERATOR, "NODE_OPERATOR"));
-  const child = run(["enroll", "--server", base, "--payout-address", "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", "--bandwidth-mbps", "100", "--state", stateDir, "--operator-token-file", tokenFile]);
+  const child = run([
+    "enroll",
+    "--server",
+    base,
+    "--payout-address",
+    "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+    "--bandwidth-mbps",
+    "100",
+    "--state",
+    stateDir,
+    "--operator-token-file",
+    tokenFile,
+  ]);
   let out = "";
   child.stderr!.on("data", (d) => (out += d));
   expect(await new Promise((r) => child.on("exit", r)), out).toBe(0);
@@ -136,8 +149,24 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
   it("hands the session over: no gap beyond the hand-over, every chunk once, both parts in the manifest", async () => {
     const nodeA = await enrol(join(work, "a"));
     const nodeB = await enrol(join(work, "b"));
-    const common = ["--listen", "127.0.0.1", "--public-address", "127.0.0.1", "--desktop", "xterm -geometry 40x10+0+0", "--idle-seconds", "3", "--heartbeat-seconds", "5", "--record-chunk-seconds", "2"];
-    const agentA = run(["run", "--state", join(work, "a"), "--rdp-ports", `${rdpPort}-${rdpPort}`, "--display-offset", "170", ...common], "a");
+    const common = [
+      "--listen",
+      "127.0.0.1",
+      "--public-address",
+      "127.0.0.1",
+      "--desktop",
+      "xterm -geometry 40x10+0+0",
+      "--idle-seconds",
+      "3",
+      "--heartbeat-seconds",
+      "5",
+      "--record-chunk-seconds",
+      "2",
+    ];
+    const agentA = run(
+      ["run", "--state", join(work, "a"), "--rdp-ports", `${rdpPort}-${rdpPort}`, "--display-offset", "170", ...common],
+      "a",
+    );
     run(["run", "--state", join(work, "b"), "--rdp-ports", `${rdpPort + 1}-${rdpPort + 1}`, "--display-offset", "175", ...common], "b");
     await until("both channels", async () => /control channel connected/.test(output.a) && /control channel connected/.test(output.b));
 
@@ -149,7 +178,10 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
     expect(first.status, JSON.stringify(first.json)).toBe(201);
     expect(first.json.port).toBe(rdpPort);
     users.push(first.json.username);
-    await until("A's server running", async () => (await call("GET", `/api/v1/rdp/hosts/${nodeA}/servers/${first.json.server.id}`)).json?.state === "running");
+    await until(
+      "A's server running",
+      async () => (await call("GET", `/api/v1/rdp/hosts/${nodeA}/servers/${first.json.server.id}`)).json?.state === "running",
+    );
     const xvfb = spawn("Xvfb", [":177", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
     children.push(xvfb);
     await new Promise((r) => setTimeout(r, 1000));
@@ -165,18 +197,34 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
     expect((await call("GET", `/api/v1/sessions/${sessionId}`)).json.nodeId).toBe(nodeB);
     const declared = Number((await until("A's declaration", async () => /handed over after (\d+) chunks/.exec(output.a)))[1]);
     expect(declared).toBeGreaterThanOrEqual(2);
-    await until("A's server stopped", async () => ["stopped", "destroyed"].includes((await call("GET", `/api/v1/rdp/hosts/${nodeA}/servers/${first.json.server.id}`)).json?.state));
+    await until("A's server stopped", async () =>
+      ["stopped", "destroyed"].includes((await call("GET", `/api/v1/rdp/hosts/${nodeA}/servers/${first.json.server.id}`)).json?.state),
+    );
     clientA.kill("SIGTERM");
 
     // The user reconnects to B: B records from A's count on.
-    await until("B's server running", async () => (await call("GET", `/api/v1/rdp/hosts/${nodeB}/servers/${moved.json.server.id}`)).json?.state === "running");
+    await until(
+      "B's server running",
+      async () => (await call("GET", `/api/v1/rdp/hosts/${nodeB}/servers/${moved.json.server.id}`)).json?.state === "running",
+    );
     client(":177", moved.json);
-    await until("B recording", async () => new RegExp(`recorder: recording :\\d+ \\(800x600\\) as session ${sessionId} from chunk ${declared}`).test(output.b), 90_000);
-    await until("B's chunks uploaded", async () => (await call("GET", `/api/v1/sessions/${sessionId}`)).json?.chunks?.count >= declared + 2);
+    await until(
+      "B recording",
+      async () => new RegExp(`recorder: recording :\\d+ \\(800x600\\) as session ${sessionId} from chunk ${declared}`).test(output.b),
+      90_000,
+    );
+    await until(
+      "B's chunks uploaded",
+      async () => (await call("GET", `/api/v1/sessions/${sessionId}`)).json?.chunks?.count >= declared + 2,
+    );
 
     // B's desktop ends (its recorder seals and uploads the last chunk); the owner stops the session.
     expect((await call("POST", `/api/v1/rdp/hosts/${nodeB}/servers/${moved.json.server.id}/stop`)).status).toBe(200);
-    await until("B's server stopped", async () => (await call("GET", `/api/v1/rdp/hosts/${nodeB}/servers/${moved.json.server.id}`)).json?.state === "stopped", 60_000);
+    await until(
+      "B's server stopped",
+      async () => (await call("GET", `/api/v1/rdp/hosts/${nodeB}/servers/${moved.json.server.id}`)).json?.state === "stopped",
+      60_000,
+    );
     await until("every spooled chunk uploaded", async () => {
       const s = (await call("GET", `/api/v1/sessions/${sessionId}`)).json;
       return s.chunks.count === s.chunks.contiguous && !/chunks are still in the spool/.test(output.b) ? s : null;
@@ -193,7 +241,11 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
     ]);
 
     // Every index once, from the node whose part it is.
-    const events = (await call("GET", `/api/v1/sessions/${sessionId}/events`)).json.items as { kind: string; actor: string; detail: { index: number } }[];
+    const events = (await call("GET", `/api/v1/sessions/${sessionId}/events`)).json.items as {
+      kind: string;
+      actor: string;
+      detail: { index: number };
+    }[];
     const stored = events.filter((e) => e.kind === "chunk-stored");
     expect(stored.map((e) => e.detail.index).sort((x, y) => x - y)).toEqual([...Array(manifest.treeSize).keys()]);
     for (const e of stored) expect(e.actor).toBe(`node:${e.detail.index < declared ? nodeA : nodeB}`);
@@ -203,7 +255,9 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
     const key = Buffer.from((await call("GET", `/api/v1/sessions/${sessionId}/key`)).json.key, "base64");
     const times: number[][] = [];
     for (const chunk of manifest.chunks as { index: number; nonce: string; captureStart: number; captureEnd: number }[]) {
-      const res = await fetch(`${base}/api/v1/sessions/${sessionId}/chunks/${chunk.index}`, { headers: { Authorization: `Bearer ${await token(OWNER, "USER")}` } });
+      const res = await fetch(`${base}/api/v1/sessions/${sessionId}/chunks/${chunk.index}`, {
+        headers: { Authorization: `Bearer ${await token(OWNER, "USER")}` },
+      });
       expect(res.status).toBe(200);
       const plain = openChunk(new Uint8Array(await res.arrayBuffer()), Buffer.from(chunk.nonce, "hex"), sessionId, chunk.index, key);
       const frames = [...decodeRecording(plain)].map((f) => f.epochMs);

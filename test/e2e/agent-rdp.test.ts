@@ -105,15 +105,40 @@ describe("a desktop served by the agent on the control plane's command", () => {
   it("enrols, runs, and holds the agent channel", async () => {
     const tokenFile = join(work, "operator.token");
     writeFileSync(tokenFile, await token(OPERATOR, "NODE_OPERATOR"));
-    const enrol = run(["enroll", "--server", base, "--payout-address", "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", "--bandwidth-mbps", "100", "--state", stateDir, "--operator-token-file", tokenFile]);
+    const enrol = run([
+      "enroll",
+      "--server",
+      base,
+      "--payout-address",
+      "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+      "--bandwidth-mbps",
+      "100",
+      "--state",
+      stateDir,
+      "--operator-token-file",
+      tokenFile,
+    ]);
     let out = "";
     enrol.stderr!.on("data", (d) => (out += d));
     expect(await new Promise((r) => enrol.on("exit", r)), out).toBe(0);
     nodeId = /enrolled as (node_[0-9a-f-]{36})/.exec(out)![1]!;
 
     agent = run([
-      "run", "--state", stateDir, "--listen", "127.0.0.1", "--public-address", "127.0.0.1",
-      "--desktop", "xterm -geometry 40x10+0+0", "--display-offset", "180", "--idle-seconds", "3", "--heartbeat-seconds", "5",
+      "run",
+      "--state",
+      stateDir,
+      "--listen",
+      "127.0.0.1",
+      "--public-address",
+      "127.0.0.1",
+      "--desktop",
+      "xterm -geometry 40x10+0+0",
+      "--display-offset",
+      "180",
+      "--idle-seconds",
+      "3",
+      "--heartbeat-seconds",
+      "5",
     ]);
     agent.stderr!.on("data", (d) => (agentOutput += d));
     await until("channel", async () => /control channel connected/.test(agentOutput));
@@ -136,7 +161,14 @@ describe("a desktop served by the agent on the control plane's command", () => {
     const xvfb = spawn("Xvfb", [":187", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
     children.push(xvfb);
     await new Promise((r) => setTimeout(r, 1000));
-    const args = [`/v:127.0.0.1:${desktop.json.port}`, `/u:${desktop.json.username}`, `/p:${desktop.json.password}`, "/cert:ignore", "/size:800x600", "/bpp:32"];
+    const args = [
+      `/v:127.0.0.1:${desktop.json.port}`,
+      `/u:${desktop.json.username}`,
+      `/p:${desktop.json.password}`,
+      "/cert:ignore",
+      "/size:800x600",
+      "/bpp:32",
+    ];
     const client = spawn("xfreerdp", args, { env: { ...process.env, DISPLAY: ":187" }, stdio: "ignore" });
     children.push(client);
     const live = await until("a live connection with a resource report", async () => {
@@ -145,13 +177,23 @@ describe("a desktop served by the agent on the control plane's command", () => {
     });
     expect(live.lastReport.memoryMb).toBeGreaterThan(10);
     // server.notify reaches the user's desktop (an xmessage window on the session's display) and is acked done.
-    const notify = await call(OPERATOR, "NODE_OPERATOR", "POST", `${serverPath}/notify`, { level: "warning", message: "Maintenance at 23:00" });
+    const notify = await call(OPERATOR, "NODE_OPERATOR", "POST", `${serverPath}/notify`, {
+      level: "warning",
+      message: "Maintenance at 23:00",
+    });
     expect(notify.status, JSON.stringify(notify.json)).toBe(200);
-    await until("the notice acked", async () => new RegExp(`command ${notify.json.commandId} \\(server\\.notify, attempt 1\\): done`).test(agentOutput));
+    await until("the notice acked", async () =>
+      new RegExp(`command ${notify.json.commandId} \\(server\\.notify, attempt 1\\): done`).test(agentOutput),
+    );
     const display = /session display (:\d+)/.exec(agentOutput)![1]!;
-    const windows = execFileSync("xwininfo", ["-display", display, "-root", "-tree"], { encoding: "utf8", env: { ...process.env, XAUTHORITY: join(lookupUser(sessionUser)!.home, ".Xauthority") } });
+    const windows = execFileSync("xwininfo", ["-display", display, "-root", "-tree"], {
+      encoding: "utf8",
+      env: { ...process.env, XAUTHORITY: join(lookupUser(sessionUser)!.home, ".Xauthority") },
+    });
     expect(windows).toContain('"Lucid: Message from Lucid"');
-    expect(agentOutput).toMatch(/^desktop-notice \{"commandId":"[^"]+","serverId":"[^"]+","level":"warning","message":"Maintenance at 23:00","display":":\d+"\}$/m);
+    expect(agentOutput).toMatch(
+      /^desktop-notice \{"commandId":"[^"]+","serverId":"[^"]+","level":"warning","message":"Maintenance at 23:00","display":":\d+"\}$/m,
+    );
     // The recorder (a child process) runs once it says so; give it a few frames before the client leaves.
     await until("recording", async () => /recorder: recording :18\d \(800x600\)/.test(agentOutput));
     await new Promise((r) => setTimeout(r, 1500));
@@ -166,14 +208,27 @@ describe("a desktop served by the agent on the control plane's command", () => {
     // holds the command and delivers it again after the agent's hello. The agent acts once, acks again.
     const stop = await call(OWNER, "USER", "POST", `/api/v1/rdp/hosts/${nodeId}/servers/${serverId}/stop`);
     expect(stop.status, JSON.stringify(stop.json)).toBeLessThan(300);
-    const commandId = (await until("the stop command", async () => /command (\S+) \(server\.stop, attempt 1\): received/.exec(agentOutput), 45_000, 10))[1]!;
+    const commandId = (
+      await until("the stop command", async () => /command (\S+) \(server\.stop, attempt 1\): received/.exec(agentOutput), 45_000, 10)
+    )[1]!;
     await workerd!.stop("SIGKILL");
     await until("the channel to close", async () => /control channel closed/.test(agentOutput));
     workerd = startWorkerd(configPath, { env: secrets });
     await waitForHttp(`${base}/health`, 30_000);
-    await until("the replayed stop acked as a duplicate", async () => new RegExp(`command ${commandId} \\(server\\.stop, attempt [2-9]\\): duplicate`).test(agentOutput), 90_000);
-    await until("the stop carried out", async () => new RegExp(`command ${commandId} \\(server\\.stop, attempt 1\\): done`).test(agentOutput), 60_000);
-    await until("stopped server", async () => (await call(OWNER, "USER", "GET", `/api/v1/rdp/hosts/${nodeId}/servers/${serverId}`)).json?.state === "stopped");
+    await until(
+      "the replayed stop acked as a duplicate",
+      async () => new RegExp(`command ${commandId} \\(server\\.stop, attempt [2-9]\\): duplicate`).test(agentOutput),
+      90_000,
+    );
+    await until(
+      "the stop carried out",
+      async () => new RegExp(`command ${commandId} \\(server\\.stop, attempt 1\\): done`).test(agentOutput),
+      60_000,
+    );
+    await until(
+      "stopped server",
+      async () => (await call(OWNER, "USER", "GET", `/api/v1/rdp/hosts/${nodeId}/servers/${serverId}`)).json?.state === "stopped",
+    );
     const session = await until("an uploaded chunk", async () => {
       const s = (await call(OWNER, "USER", "GET", `/api/v1/sessions/${sessionId}`)).json;
       return s?.chunks?.count > 0 ? s : null;

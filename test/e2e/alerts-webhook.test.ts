@@ -68,44 +68,63 @@ async function call(path: string, init: { token?: string; body?: unknown } = {})
 async function adminToken(): Promise<string> {
   const login = async (extra: Record<string, unknown> = {}) => {
     const { message, nonce } = await call("/api/v1/auth/challenge", { body: { address: BOOTSTRAP.address } });
-    return call("/api/v1/auth/verify", { body: { address: BOOTSTRAP.address, nonce, signature: signMessageV2(message, BOOTSTRAP.key), ...extra } });
+    return call("/api/v1/auth/verify", {
+      body: { address: BOOTSTRAP.address, nonce, signature: signMessageV2(message, BOOTSTRAP.key), ...extra },
+    });
   };
   const first = await login();
   const { secret } = await call("/api/v1/auth/totp/enrol", { token: first.accessToken, body: {} });
-  const { recoveryCodes } = await call("/api/v1/auth/totp/confirm", { token: first.accessToken, body: { code: totpCode(secret, Date.now() / 1000) } });
+  const { recoveryCodes } = await call("/api/v1/auth/totp/confirm", {
+    token: first.accessToken,
+    body: { code: totpCode(secret, Date.now() / 1000) },
+  });
   const full = await login({ recoveryCode: recoveryCodes[0] });
   expect(full.effectiveRole).toBe("SUPER_ADMIN");
   return full.accessToken as string;
 }
 
 describe("alerts on a self-hosted workerd", () => {
-  it("TRON stopped: services say down at once, and the alert reaches the signed webhook and the mail outbox", { timeout: 120_000 }, async () => {
-    const token = await adminToken();
-    const before = await call("/api/v1/system/services", { token });
-    expect(before.functions.find((f: { name: string }) => f.name === "payments")).toMatchObject({ status: "up" });
+  it(
+    "TRON stopped: services say down at once, and the alert reaches the signed webhook and the mail outbox",
+    { timeout: 120_000 },
+    async () => {
+      const token = await adminToken();
+      const before = await call("/api/v1/system/services", { token });
+      expect(before.functions.find((f: { name: string }) => f.name === "payments")).toMatchObject({ status: "up" });
 
-    await double.close();
-    const after = await call("/api/v1/system/services", { token });
-    expect(after.functions.find((f: { name: string }) => f.name === "payments")).toMatchObject({ status: "down" });
-    for (const id of [22, 23, 24, 25]) expect(after.seedServices.find((s: { id: number }) => s.id === id)).toMatchObject({ status: "down" });
+      await double.close();
+      const after = await call("/api/v1/system/services", { token });
+      expect(after.functions.find((f: { name: string }) => f.name === "payments")).toMatchObject({ status: "down" });
+      for (const id of [22, 23, 24, 25])
+        expect(after.seedServices.find((s: { id: number }) => s.id === id)).toMatchObject({ status: "down" });
 
-    // AdminDO's alarm evaluates the rules every alerts.evaluateEverySeconds (30 s by default).
-    const hook = async () => {
-      const res = await fetch(`${receiver.url}/__receiver/received`, { method: "POST", body: JSON.stringify({ match: "tron:unavailable" }) });
-      return (await res.json()) as { accepted: { event: string; body: { alert: { key: string; rule: string; state: string } } }[]; refused: unknown[] };
-    };
-    await vi.waitFor(async () => expect((await hook()).accepted.length).toBeGreaterThan(0), { timeout: 90_000, interval: 500 });
-    const { accepted, refused } = await hook();
-    expect(accepted[0]).toMatchObject({ event: "alert.raised", body: { alert: { key: "tron:unavailable", rule: "tron_unavailable", state: "open" } } });
-    expect(refused).toEqual([]);
+      // AdminDO's alarm evaluates the rules every alerts.evaluateEverySeconds (30 s by default).
+      const hook = async () => {
+        const res = await fetch(`${receiver.url}/__receiver/received`, {
+          method: "POST",
+          body: JSON.stringify({ match: "tron:unavailable" }),
+        });
+        return (await res.json()) as {
+          accepted: { event: string; body: { alert: { key: string; rule: string; state: string } } }[];
+          refused: unknown[];
+        };
+      };
+      await vi.waitFor(async () => expect((await hook()).accepted.length).toBeGreaterThan(0), { timeout: 90_000, interval: 500 });
+      const { accepted, refused } = await hook();
+      expect(accepted[0]).toMatchObject({
+        event: "alert.raised",
+        body: { alert: { key: "tron:unavailable", rule: "tron_unavailable", state: "open" } },
+      });
+      expect(refused).toEqual([]);
 
-    await vi.waitFor(
-      async () => {
-        const outbox = await call("/api/v1/auth/outbox?limit=200", { token });
-        const mail = outbox.messages as { to: string; subject: string }[];
-        expect(mail.some((m) => m.to === "ops@lucid.test" && /TRON/.test(m.subject))).toBe(true);
-      },
-      { timeout: 30_000, interval: 500 },
-    );
-  });
+      await vi.waitFor(
+        async () => {
+          const outbox = await call("/api/v1/auth/outbox?limit=200", { token });
+          const mail = outbox.messages as { to: string; subject: string }[];
+          expect(mail.some((m) => m.to === "ops@lucid.test" && /TRON/.test(m.subject))).toBe(true);
+        },
+        { timeout: 30_000, interval: 500 },
+      );
+    },
+  );
 });

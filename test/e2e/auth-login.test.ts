@@ -37,7 +37,10 @@ describe("self-hosted login", () => {
   it("challenge → tronweb signMessageV2 → tokens → refresh; a replay is refused", async () => {
     const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };
     const address = account.address.base58;
-    const challenge = (await (await post("/api/v1/auth/challenge", { address, walletKind: "software" })).json()) as { message: string; nonce: string };
+    const challenge = (await (await post("/api/v1/auth/challenge", { address, walletKind: "software" })).json()) as {
+      message: string;
+      nonce: string;
+    };
     const signature = Trx.signMessageV2(challenge.message, account.privateKey);
     const verify = await post("/api/v1/auth/verify", { address, nonce: challenge.nonce, signature });
     expect(verify.status).toBe(200);

@@ -78,13 +78,19 @@ async function submitAnchor(instance: Instance, sessionId: string) {
   const res = await fetch(`${instance.base}/api/v1/chain/transactions`, {
     method: "POST",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ transactions: [{ type: "anchor", sessionId, root, chunkCount: 2, owner: "owner-1", node: `node-${instance.name}`, interim: false }] }),
+    body: JSON.stringify({
+      transactions: [{ type: "anchor", sessionId, root, chunkCount: 2, owner: "owner-1", node: `node-${instance.name}`, interim: false }],
+    }),
   });
   expect(res.status, await res.text()).toBe(202);
 }
 
 /** The shared until()'s options here: a minute, and both workerds' output on failure. */
-const bothOutputs = { timeoutMs: 60_000, intervalMs: 250, detail: () => instances.map((i) => `--- ${i.name}\n${i.workerd?.output().slice(-4000)}`).join("\n") };
+const bothOutputs = {
+  timeoutMs: 60_000,
+  intervalMs: 250,
+  detail: () => instances.map((i) => `--- ${i.name}\n${i.workerd?.output().slice(-4000)}`).join("\n"),
+};
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort()];
@@ -114,7 +120,13 @@ beforeAll(async () => {
       },
       outboundAllow: ["local"],
     });
-    const instance: Instance = { name, base: `http://127.0.0.1:${ports[i]}`, env: secrets[i]!, producer: producers[i]!, relayToPeer: relays[i]! };
+    const instance: Instance = {
+      name,
+      base: `http://127.0.0.1:${ports[i]}`,
+      env: secrets[i]!,
+      producer: producers[i]!,
+      relayToPeer: relays[i]!,
+    };
     instance.workerd = startWorkerd(configPath, { env: instance.env });
     instances.push(instance);
   }
@@ -141,11 +153,15 @@ describe("two chain instances on loopback", () => {
     await submitAnchor(a, "session-from-a");
     await submitAnchor(b, "session-from-b");
     for (const instance of instances) {
-      await until(`${instance.name} to build a branch with its anchor`, async () => {
-        const stats = (await get(instance, "/stats")).body;
-        const anchor = await get(instance, `/anchors/session-from-${instance.name}`);
-        return stats.height >= 3 && anchor.status === 200;
-      }, bothOutputs);
+      await until(
+        `${instance.name} to build a branch with its anchor`,
+        async () => {
+          const stats = (await get(instance, "/stats")).body;
+          const anchor = await get(instance, `/anchors/session-from-${instance.name}`);
+          return stats.height >= 3 && anchor.status === 200;
+        },
+        bothOutputs,
+      );
     }
     const [first, second] = [(await get(a, "/blocks/1")).body, (await get(b, "/blocks/1")).body];
     expect(first.header.producer).toBe(a.producer);
@@ -156,18 +172,22 @@ describe("two chain instances on loopback", () => {
     // Heal the partition: both must end on one chain holding both anchors.
     a.relayToPeer.open = true;
     b.relayToPeer.open = true;
-    const converged = await until("both instances to agree on a chain with both anchors", async () => {
-      const views = await Promise.all(
-        instances.map(async (instance) => ({
-          fromA: await get(instance, "/anchors/session-from-a"),
-          fromB: await get(instance, "/anchors/session-from-b"),
-        })),
-      );
-      if (!views.every((v) => v.fromA.status === 200 && v.fromB.status === 200)) return undefined;
-      const [va, vb] = views as [(typeof views)[0], (typeof views)[0]];
-      const same = va.fromA.body.block.hash === vb.fromA.body.block.hash && va.fromB.body.block.hash === vb.fromB.body.block.hash;
-      return same ? va : undefined;
-    }, bothOutputs);
+    const converged = await until(
+      "both instances to agree on a chain with both anchors",
+      async () => {
+        const views = await Promise.all(
+          instances.map(async (instance) => ({
+            fromA: await get(instance, "/anchors/session-from-a"),
+            fromB: await get(instance, "/anchors/session-from-b"),
+          })),
+        );
+        if (!views.every((v) => v.fromA.status === 200 && v.fromB.status === 200)) return undefined;
+        const [va, vb] = views as [(typeof views)[0], (typeof views)[0]];
+        const same = va.fromA.body.block.hash === vb.fromA.body.block.hash && va.fromB.body.block.hash === vb.fromB.body.block.hash;
+        return same ? va : undefined;
+      },
+      bothOutputs,
+    );
     // Blocks from both producers sit on the one chain, linked from genesis.
     const height = Math.max(converged.fromA.body.block.header.height, converged.fromB.body.block.header.height);
     const headers = (await get(a, `/blocks?from=0&limit=${height + 1}`)).body.blocks as any[];

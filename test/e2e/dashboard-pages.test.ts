@@ -32,7 +32,10 @@ const now = () => Math.floor(Date.now() / 1000);
 async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
   const res = await fetch(`${base}/api/v1${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}), ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}) },
+    headers: {
+      ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
@@ -44,7 +47,10 @@ async function newAccount(): Promise<{ address: string; privateKey: string }> {
   return { address: account.address.base58, privateKey: account.privateKey };
 }
 
-async function walletLogin(who: { address: string; privateKey: string }, totp?: string): Promise<{ accessToken: string; user: { id: string } }> {
+async function walletLogin(
+  who: { address: string; privateKey: string },
+  totp?: string,
+): Promise<{ accessToken: string; user: { id: string } }> {
   const { message, nonce } = await api<{ message: string; nonce: string }>("/auth/challenge", { body: { address: who.address } });
   const signature = Trx.signMessageV2(message, who.privateKey);
   return api("/auth/verify", { body: { address: who.address, nonce, signature, ...(totp ? { totpCode: totp } : {}) } });
@@ -154,7 +160,10 @@ describe("dashboard operations pages in Chromium", () => {
     await mine.getByText("(you)").waitFor();
     await mine.getByRole("combobox").selectOption("ADMIN");
     await mine.getByRole("button", { name: "Change role" }).click();
-    await mine.getByRole("alert").getByText(/The last SUPER_ADMIN cannot be demoted/).waitFor();
+    await mine
+      .getByRole("alert")
+      .getByText(/The last SUPER_ADMIN cannot be demoted/)
+      .waitFor();
     expect((await api<{ role: string }>(`/users/${admin.id}`, { token: await adminToken() })).role).toBe("SUPER_ADMIN");
   });
 
@@ -188,7 +197,9 @@ describe("dashboard operations pages in Chromium", () => {
     await acknowledged.getByText("No acknowledged alerts.").waitFor();
     await resolved.getByRole("img", { name: /^Resolved alerts per day raised \(14 days\): 14 points, latest 1 at / }).waitFor();
     await screenshotOf(resolved, "22-alerts-history");
-    const history = await api<{ items: { key: string; state: string; acknowledgedBy: string | null }[] }>("/admin/alerts?state=resolved", { token: await adminToken() });
+    const history = await api<{ items: { key: string; state: string; acknowledgedBy: string | null }[] }>("/admin/alerts?state=resolved", {
+      token: await adminToken(),
+    });
     expect(history.items.find((a) => a.key === key)).toMatchObject({ state: "resolved", acknowledgedBy: admin.id });
   });
 
@@ -208,11 +219,17 @@ describe("dashboard operations pages in Chromium", () => {
     await editor.getByLabel("healthAlertAfterFailures").fill("5");
     await editor.getByLabel("lockdownMessage").fill("Maintenance: writes pause for a few minutes.");
     await editor.getByRole("button", { name: "Save as a new version" }).click();
-    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 1 / }).waitFor();
+    await page
+      .getByTestId("config-editor")
+      .getByRole("heading", { name: /^Version 1 / })
+      .waitFor();
     await page.getByTestId("config-editor").getByLabel("notificationHistory").fill("500");
     await page.getByTestId("config-editor").getByLabel("Reason (recorded in the audit log)").fill("keep more broadcasts");
     await page.getByTestId("config-editor").getByRole("button", { name: "Save as a new version" }).click();
-    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 2 / }).waitFor();
+    await page
+      .getByTestId("config-editor")
+      .getByRole("heading", { name: /^Version 2 / })
+      .waitFor();
 
     // The diff of the last change (1 → 2), then of everything since the defaults.
     const diff = page.getByTestId("config-diff");
@@ -225,11 +242,18 @@ describe("dashboard operations pages in Chromium", () => {
 
     await page.getByLabel("Rollback reason (recorded in the audit log)").fill("500 was too many");
     await page.getByTestId("config-versions").locator('tr[data-version="1"]').getByRole("button", { name: "Roll back to 1" }).click();
-    await page.getByTestId("config-editor").getByRole("heading", { name: /^Version 3 / }).waitFor();
+    await page
+      .getByTestId("config-editor")
+      .getByRole("heading", { name: /^Version 3 / })
+      .waitFor();
     await page.getByTestId("config-versions").locator('tr[data-version="3"]').getByText("(rollback to 1)").waitFor();
     await expect(page.getByTestId("config-editor").getByLabel("notificationHistory").inputValue()).resolves.toBe("200");
     await screenshotOf(page.getByTestId("config-editor"), "24-config-editor");
-    expect(await api<{ version: number; rollbackOf: number; config: { notificationHistory: number } }>("/admin/config", { token: await adminToken() })).toMatchObject({
+    expect(
+      await api<{ version: number; rollbackOf: number; config: { notificationHistory: number } }>("/admin/config", {
+        token: await adminToken(),
+      }),
+    ).toMatchObject({
       version: 3,
       rollbackOf: 1,
       config: { notificationHistory: 200 },
@@ -282,7 +306,14 @@ describe("dashboard operations pages in Chromium", () => {
     const operatorId = `operator-${crypto.randomUUID()}`;
     const operatorToken = await sign({ sub: operatorId, role: "NODE_OPERATOR", iat: at, exp: at + 3600 }, secrets.JWT_SECRET_KEY, "HS256");
     const stateDir = mkdtempSync(join(tmpdir(), "lucid-e2e-rdp-node-"));
-    const state = await enrol({ server: base, operatorToken, operatorId, payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 }, stateDir });
+    const state = await enrol({
+      server: base,
+      operatorToken,
+      operatorId,
+      payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+      resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
+      stateDir,
+    });
     const running = new Set<string>();
     let tick = 0;
     const channel = new ControlChannel({
@@ -296,7 +327,15 @@ describe("dashboard operations pages in Chromium", () => {
         list: () => [...running].map((serverId) => ({ serverId, state: "listening" as const })),
         reports: (): ResourceReport[] => {
           tick++;
-          return [...running].map((serverId) => ({ kind: "resources", serverId, cpuPercent: 5 + (tick % 10), memoryMb: 300 + tick * 10, diskMb: 100, rxKbps: 50, txKbps: 10 }));
+          return [...running].map((serverId) => ({
+            kind: "resources",
+            serverId,
+            cpuPercent: 5 + (tick % 10),
+            memoryMb: 300 + tick * 10,
+            diskMb: 100,
+            rxKbps: 50,
+            txKbps: 10,
+          }));
         },
       },
     });
@@ -320,24 +359,32 @@ describe("dashboard operations pages in Chromium", () => {
       channel.send({ kind: "connection", serverId, state: "connected", client: "203.0.113.7" });
       await row.getByText("· connected").waitFor();
       await row.getByText(admin.id.slice(0, 10)).waitFor();
-      await row.getByTestId("last-report").getByText(/^\d+ % of \d+ % · \d+ of \d+ MB$/).waitFor();
+      await row
+        .getByTestId("last-report")
+        .getByText(/^\d+ % of \d+ % · \d+ of \d+ MB$/)
+        .waitFor();
 
       await row.getByRole("button", { name: "Plot" }).click();
       const plots = host.getByTestId("resource-plots");
       // The plots poll the history; wait until it holds a few reports.
       const cpu = plots.getByRole("img", { name: /^CPU % \(limit \d+ %\): ([3-9]|\d\d+) points/ });
       await expect
-        .poll(async () => {
-          await plots.getByRole("combobox").selectOption(String((await plots.getByRole("combobox").inputValue()) === "60" ? "15" : "60"));
-          return cpu.count();
-        }, { timeout: 30_000, interval: 1_000 })
+        .poll(
+          async () => {
+            await plots.getByRole("combobox").selectOption(String((await plots.getByRole("combobox").inputValue()) === "60" ? "15" : "60"));
+            return cpu.count();
+          },
+          { timeout: 30_000, interval: 1_000 },
+        )
         .toBe(1);
       await plots.getByRole("img", { name: /^Memory MB \(limit \d+ MB\): \d+ points, latest \d+ MB/ }).waitFor();
       // The line is drawn: a polyline with one vertex per report.
       const vertices = await plots.locator("svg polyline").first().getAttribute("points");
       expect(vertices!.trim().split(" ").length).toBeGreaterThanOrEqual(3);
       await screenshotOf(host, "27-desktops");
-      const history = await api<{ reports: unknown[] }>(`/rdp/hosts/${state.nodeId}/servers/${serverId}/reports`, { token: await adminToken() });
+      const history = await api<{ reports: unknown[] }>(`/rdp/hosts/${state.nodeId}/servers/${serverId}/reports`, {
+        token: await adminToken(),
+      });
       expect(history.reports.length).toBeGreaterThanOrEqual(3);
     } finally {
       stop.abort();

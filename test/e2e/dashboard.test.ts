@@ -34,7 +34,10 @@ const frames = recording.flatMap((c) => c.frames);
 async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
   const res = await fetch(`${base}/api/v1${path}`, {
     method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: { ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}), ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}) },
+    headers: {
+      ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
+    },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
@@ -79,14 +82,20 @@ beforeAll(async () => {
   const first = await walletLogin();
   const enrolment = await api<{ secret: string }>("/auth/totp/enrol", { body: {}, token: first.accessToken });
   admin.totpSecret = enrolment.secret;
-  const confirmed = await api<{ recoveryCodes: string[] }>("/auth/totp/confirm", { body: { code: totpCode(enrolment.secret, now() - 30) }, token: first.accessToken });
+  const confirmed = await api<{ recoveryCodes: string[] }>("/auth/totp/confirm", {
+    body: { code: totpCode(enrolment.secret, now() - 30) },
+    token: first.accessToken,
+  });
   admin.recoveryCodes = confirmed.recoveryCodes;
 
   // A session recorded "on a node": its data key seals the chunks as the agent does.
   const node = await registerNode(base, secrets.JWT_SECRET_KEY);
   nodeId = node.nodeId;
   const credential = node.credential;
-  const session = await api<{ id: string }>("/sessions", { body: { nodeId, title: "Dashboard playback", tags: ["e2e"] }, token: first.accessToken });
+  const session = await api<{ id: string }>("/sessions", {
+    body: { nodeId, title: "Dashboard playback", tags: ["e2e"] },
+    token: first.accessToken,
+  });
   sessionId = session.id;
   await api(`/sessions/${sessionId}/start`, { method: "POST", token: first.accessToken });
   const res = await fetch(`${base}/api/v1/sessions/${sessionId}/key`, { headers: { Authorization: `Bearer ${credential}` } });
@@ -280,7 +289,9 @@ describe("dashboard in Chromium", () => {
     const confirmToken = await until(
       "the confirmation mail",
       async () => {
-        const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
+        const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", {
+          token: await adminToken(),
+        });
         return /\n\n(\S+)\n\n/.exec(messages.find((m) => m.to === email && m.subject.startsWith("Confirm"))?.text ?? "")?.[1];
       },
       { intervalMs: 200 },
@@ -297,8 +308,12 @@ describe("dashboard in Chromium", () => {
       const link = await until(
         "the login link mail",
         async () => {
-          const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", { token: await adminToken() });
-          return /https?:\/\/\S+\/login\/magic#token=\S+/.exec(messages.find((m) => m.to === email && /login link/i.test(m.subject))?.text ?? "")?.[0];
+          const { messages } = await api<{ messages: { to: string; subject: string; text: string }[] }>("/auth/outbox", {
+            token: await adminToken(),
+          });
+          return /https?:\/\/\S+\/login\/magic#token=\S+/.exec(
+            messages.find((m) => m.to === email && /login link/i.test(m.subject))?.text ?? "",
+          )?.[0];
         },
         { intervalMs: 200 },
       );
@@ -342,8 +357,14 @@ describe("dashboard in Chromium", () => {
     await lockdown.getByLabel("TOTP or recovery code").fill(totpCode(admin.totpSecret, now() + 30));
     await lockdown.getByRole("button", { name: "Start lockdown" }).click();
     await page.getByTestId("lockdown-state").getByText("ACTIVE").waitFor();
-    await page.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor();
-    await userTab.getByTestId("emergency-banner").getByText(/LOCKDOWN/).waitFor();
+    await page
+      .getByTestId("emergency-banner")
+      .getByText(/LOCKDOWN/)
+      .waitFor();
+    await userTab
+      .getByTestId("emergency-banner")
+      .getByText(/LOCKDOWN/)
+      .waitFor();
     await shot("10-lockdown-active");
     await userTab.screenshot({ path: join(ARTIFACTS, "10b-lockdown-seen-by-user.png") });
 

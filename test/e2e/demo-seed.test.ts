@@ -57,10 +57,14 @@ describe("demo seed (npm start)", () => {
     const session = items.find((s) => s.title === DEMO_SESSION_TITLE)!;
     expect(session).toBeDefined();
 
-    const evidence = await until("the anchor", async () => {
-      const res = await fetch(`${base}/api/v1/sessions/${session.id}/evidence`, { headers: { Authorization: `Bearer ${token}` } });
-      return res.status === 200 ? await res.json() : undefined;
-    }, { intervalMs: 250 });
+    const evidence = await until(
+      "the anchor",
+      async () => {
+        const res = await fetch(`${base}/api/v1/sessions/${session.id}/evidence`, { headers: { Authorization: `Bearer ${token}` } });
+        return res.status === 200 ? await res.json() : undefined;
+      },
+      { intervalMs: 250 },
+    );
     const chunks = new Map<number, Uint8Array>();
     const manifest = await http.call<{ chunks: { index: number; nonce: string }[] }>(`/api/v1/sessions/${session.id}/manifest`, { token });
     const { key } = await http.call<{ key: string }>(`/api/v1/sessions/${session.id}/key`, { token });
@@ -103,7 +107,9 @@ describe("demo seed (npm start)", () => {
     expect(files).toHaveLength(1);
     truncateSync(files[0]!, Math.floor(statSync(files[0]!).size / 2));
     for (const headers of [{}, { Range: "bytes=0-9" }] as Record<string, string>[]) {
-      const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/0`, { headers: { ...headers, Authorization: `Bearer ${token}` } });
+      const res = await fetch(`${base}/api/v1/sessions/${session.id}/chunks/0`, {
+        headers: { ...headers, Authorization: `Bearer ${token}` },
+      });
       expect(res.status).toBe(500);
       expect(res.headers.get("Content-Type")).toBe("application/problem+json");
       const body = await res.text();

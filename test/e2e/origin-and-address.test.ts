@@ -134,7 +134,11 @@ describe("self-hosted: the client address is workerd's socket peer", () => {
     const failed = await send("/api/v1/auth/verify", {
       headers: { "CF-Connecting-IP": "203.0.113.66", "X-Forwarded-For": "203.0.113.67" },
       // A well-formed answer to a challenge that was never issued.
-      body: { address: account.address.base58, nonce: "0123456789abcdef0123456789abcdef", signature: Trx.signMessageV2("not the challenge", account.privateKey) },
+      body: {
+        address: account.address.base58,
+        nonce: "0123456789abcdef0123456789abcdef",
+        signature: Trx.signMessageV2("not the challenge", account.privateKey),
+      },
     });
     expect(failed.status).toBe(401);
     expect(await auditedIp(String(failed.headers["x-request-id"]))).toBe("127.0.0.1");
@@ -149,6 +153,9 @@ describe("self-hosted: the client address is workerd's socket peer", () => {
     // last request, and every request after the first 429 is refused as well.
     const first = statuses.indexOf(429);
     expect(first, statuses.join(",")).toBeGreaterThanOrEqual(0);
-    expect(statuses.slice(first).every((status) => status === 429), statuses.join(",")).toBe(true);
+    expect(
+      statuses.slice(first).every((status) => status === 429),
+      statuses.join(","),
+    ).toBe(true);
   });
 });

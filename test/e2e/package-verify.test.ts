@@ -63,7 +63,11 @@ beforeAll(async () => {
   await waitForWorkerd(workerd, `${base}/health`, 20_000);
 
   const now = Math.floor(Date.now() / 1000);
-  const owner = await sign({ sub: `owner-${crypto.randomUUID()}`, role: "USER", iat: now, exp: now + 3600 }, secrets.JWT_SECRET_KEY, "HS256");
+  const owner = await sign(
+    { sub: `owner-${crypto.randomUUID()}`, role: "USER", iat: now, exp: now + 3600 },
+    secrets.JWT_SECRET_KEY,
+    "HS256",
+  );
   const node = await registerNode(base, secrets.JWT_SECRET_KEY);
   const session = await api<{ id: string }>("/sessions", owner, { body: { nodeId: node.nodeId, title: "package e2e" } });
   await api(`/sessions/${session.id}/start`, owner, { method: "POST" });
@@ -78,13 +82,16 @@ beforeAll(async () => {
     async () => ((state = (await api<{ state: string }>(`/sessions/${session.id}`, owner)).state), state === "completed"),
     { intervalMs: 200, timeoutMs: 60_000, detail: () => `the session stayed ${state}` },
   );
-  for (const to of [{ kind: "passphrase", passphrase }, { kind: "x25519", publicKey: bytesToHex(recipient.publicKey) }]) {
+  for (const to of [
+    { kind: "passphrase", passphrase },
+    { kind: "x25519", publicKey: bytesToHex(recipient.publicKey) },
+  ]) {
     await api(`/sessions/${session.id}/shares`, owner, { body: { label: `recipient (${to.kind})`, recipient: to } });
   }
   const download = await fetch(`${base}/api/v1/sessions/${session.id}/package`, { headers: { Authorization: `Bearer ${owner}` } });
   expect(download.status).toBe(200);
   pkg = new Uint8Array(await download.arrayBuffer());
-  genesisHash = (await (await fetch(`${base}/api/v1/chain/stats`)).json() as { genesisHash: string }).genesisHash;
+  genesisHash = ((await (await fetch(`${base}/api/v1/chain/stats`)).json()) as { genesisHash: string }).genesisHash;
 }, 120_000);
 
 afterAll(async () => {
@@ -176,7 +183,9 @@ describe("a recipient with a key share instead of the data key", () => {
     expect(wrong.status, wrong.stdout + wrong.stderr).toBe(3);
     expect(wrong.stdout).toContain("ok   chunks: 3 chunks");
     expect(wrong.stdout).not.toContain("playback");
-    expect(wrong.stderr).toContain("lucid-verify: no key: the passphrase opens none of the package's 1 passphrase share (wrong passphrase?)");
+    expect(wrong.stderr).toContain(
+      "lucid-verify: no key: the passphrase opens none of the package's 1 passphrase share (wrong passphrase?)",
+    );
     const other = verify(pkg, "--genesis", genesisHash, "--x25519-secret-file", secretFile(bytesToHex(x25519.keygen().secretKey)));
     expect(other.status).toBe(3);
     expect(other.stderr).toContain("the X25519 key opens none of the package's 1 X25519 key share");
@@ -189,7 +198,10 @@ describe("a recipient with a key share instead of the data key", () => {
   it("`lucid verify` takes the same files", () => {
     const file = join(outside, `lucid-${crypto.randomUUID()}.tar`);
     writeFileSync(file, pkg);
-    const lucid = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "scripts", "lucid.ts"), "verify", file, "--genesis", genesisHash, ...args], { encoding: "utf8" });
+    const lucid = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "scripts", "lucid.ts"), "verify", file, "--genesis", genesisHash, ...args], {
+        encoding: "utf8",
+      });
     const ok = lucid("--passphrase-file", join(outside, secretFile(passphrase)));
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain("ok   playback: 3 chunks decrypt and decode with the key: 9 frames");
@@ -234,7 +246,11 @@ describe("verify.html from the package, in Chromium from file:// with the networ
   async function expectFrame(epochMs: number) {
     await page.locator(`canvas[data-frame-ms="${epochMs}"]`).waitFor({ timeout: 20_000 });
     const rgba = await page.locator("canvas").evaluate((node) => {
-      const canvas = node as unknown as { width: number; height: number; getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      const canvas = node as unknown as {
+        width: number;
+        height: number;
+        getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      };
       return Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data);
     });
     const recorded = frames.find((f) => f.epochMs === epochMs)!;
@@ -244,8 +260,29 @@ describe("verify.html from the package, in Chromium from file:// with the networ
   it("shows every check passed and plays frames equal to the decoder's, with seek", async () => {
     await open(pkg, genesisHash, dataKey);
     expect(await page.locator("#result").getAttribute("data-ok")).toBe("true");
-    const steps = await page.locator("#checks li").evaluateAll((items) => items.map((li) => [(li as unknown as { dataset: Record<string, string> }).dataset.step, (li as unknown as { dataset: Record<string, string> }).dataset.ok]));
-    expect(steps.map(([step]) => step)).toEqual(["package", "genesis", "producer set", "chain", "anchor", "inclusion", "block", "signature", "tron anchor", "session root", "interim anchors", "proofs", "chunks"]);
+    const steps = await page
+      .locator("#checks li")
+      .evaluateAll((items) =>
+        items.map((li) => [
+          (li as unknown as { dataset: Record<string, string> }).dataset.step,
+          (li as unknown as { dataset: Record<string, string> }).dataset.ok,
+        ]),
+      );
+    expect(steps.map(([step]) => step)).toEqual([
+      "package",
+      "genesis",
+      "producer set",
+      "chain",
+      "anchor",
+      "inclusion",
+      "block",
+      "signature",
+      "tron anchor",
+      "session root",
+      "interim anchors",
+      "proofs",
+      "chunks",
+    ]);
     expect(steps.every(([, ok]) => ok === "true")).toBe(true);
     await expectFrame(frames[0]!.epochMs);
     // Seek into the last chunk.

@@ -41,7 +41,13 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   ({ configPath } = buildOnLoopback(work, port, {
-    vars: { LOG_LEVEL: "debug", TRON_RPC_URL: double.url, TRON_TIMEOUT_MS: "1000", TRON_MAX_RETRIES: "1", BOOTSTRAP_SUPER_ADMIN_ADDRESS: BOOTSTRAP.address },
+    vars: {
+      LOG_LEVEL: "debug",
+      TRON_RPC_URL: double.url,
+      TRON_TIMEOUT_MS: "1000",
+      TRON_MAX_RETRIES: "1",
+      BOOTSTRAP_SUPER_ADMIN_ADDRESS: BOOTSTRAP.address,
+    },
     outboundAllow: ["public", "local"], // the double listens on 127.0.0.1
   }));
   await start();

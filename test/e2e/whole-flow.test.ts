@@ -163,9 +163,27 @@ describe("the whole flow on self-hosted workerd", () => {
 
     const painter = startPainter(xvfb!.display, W, H);
     const agent = agentProcess([
-      "record", "--display", xvfb!.display, "--out", state.spool, "--session", state.sessionId, "--key-file", keyFile,
-      "--server", client.base, "--token-file", join(work, "node.credential"),
-      "--fps", "20", "--tile", "32", "--chunk-seconds", "0.5", "--concurrency", "2",
+      "record",
+      "--display",
+      xvfb!.display,
+      "--out",
+      state.spool,
+      "--session",
+      state.sessionId,
+      "--key-file",
+      keyFile,
+      "--server",
+      client.base,
+      "--token-file",
+      join(work, "node.credential"),
+      "--fps",
+      "20",
+      "--tile",
+      "32",
+      "--chunk-seconds",
+      "0.5",
+      "--concurrency",
+      "2",
     ]);
     try {
       await until("two uploads", () => count(agent.output(), /uploaded \(HTTP 201\)/) >= 2, { detail: agent.output });
@@ -176,7 +194,9 @@ describe("the whole flow on self-hosted workerd", () => {
       await killServer();
       const uploadedBefore = count(agent.output(), /uploaded \(HTTP 20[01]\)/);
       await startServer();
-      await until("uploads after the restart", () => count(agent.output(), /uploaded \(HTTP 20[01]\)/) > uploadedBefore + 1, { detail: agent.output });
+      await until("uploads after the restart", () => count(agent.output(), /uploaded \(HTTP 20[01]\)/) > uploadedBefore + 1, {
+        detail: agent.output,
+      });
       painter.stop(); // the screen stays still from here; the last frame must show it exactly
       // Not a condition the agent reports: time for the 20 fps capture to take the still screen.
       await new Promise((r) => setTimeout(r, 600));
@@ -193,7 +213,10 @@ describe("the whole flow on self-hosted workerd", () => {
     state.chunkCount = (JSON.parse(readFileSync(join(state.spool, "session.json"), "utf8")) as { nextIndex: number }).nextIndex;
     expect(readdirSync(join(state.spool, "chunks"))).toEqual([]);
     const view = await client.expect<{ state: string; chunks: { count: number; contiguous: number } }>(
-      200, "GET", `/api/v1/sessions/${state.sessionId}`, { token: state.owner.accessToken },
+      200,
+      "GET",
+      `/api/v1/sessions/${state.sessionId}`,
+      { token: state.owner.accessToken },
     );
     expect(view).toMatchObject({ state: "recording", chunks: { count: state.chunkCount, contiguous: state.chunkCount } });
   });
@@ -215,9 +238,9 @@ describe("the whole flow on self-hosted workerd", () => {
     expect(view).toMatchObject({ state: "completed", failure: null });
     expect(view!.anchor!.blockHeight).toBeGreaterThan(0);
 
-    const { items: events } = await client.expect<{ items: { kind: string; at: string; toState: string | null; detail: { index?: number } | null }[] }>(
-      200, "GET", `/api/v1/sessions/${state.sessionId}/events`, { token: state.owner.accessToken },
-    );
+    const { items: events } = await client.expect<{
+      items: { kind: string; at: string; toState: string | null; detail: { index?: number } | null }[];
+    }>(200, "GET", `/api/v1/sessions/${state.sessionId}/events`, { token: state.owner.accessToken });
     const transitions = events.filter((e) => e.kind === "transition").map((e) => e.toState);
     expect(transitions).toEqual(["recording", "processing", "stored", "anchored", "completed"]);
     // Completing happened after the restart: the alarms set before the kill fired in the new process.
@@ -228,9 +251,10 @@ describe("the whole flow on self-hosted workerd", () => {
   });
 
   it("the evidence bundle verifies with `lucid verify`; the recording decodes to the drawn screen", async () => {
-    const bundle = await client.expect<{ chunks: { index: number; sha256: string }[]; anchor: { block: { hash: string; header: { height: number } } } }>(
-      200, "GET", `/api/v1/sessions/${state.sessionId}/evidence`, { token: state.owner.accessToken },
-    );
+    const bundle = await client.expect<{
+      chunks: { index: number; sha256: string }[];
+      anchor: { block: { hash: string; header: { height: number } } };
+    }>(200, "GET", `/api/v1/sessions/${state.sessionId}/evidence`, { token: state.owner.accessToken });
     expect(bundle.chunks).toHaveLength(state.chunkCount);
     // The block the bundle names is the chain's block at that height.
     const block = await client.expect<{ hash: string }>(200, "GET", `/api/v1/chain/blocks/${bundle.anchor.block.header.height}`);
@@ -250,10 +274,17 @@ describe("the whole flow on self-hosted workerd", () => {
     expect(blobs.map((files) => files.length)).toEqual(Array(state.chunkCount).fill(1));
 
     // The owner decrypts with the session key: every chunk decodes, the last frame is the drawn screen.
-    const { key } = await client.expect<{ key: string }>(200, "GET", `/api/v1/sessions/${state.sessionId}/key`, { token: state.owner.accessToken });
-    const manifest = await client.expect<{ chunks: { index: number; nonce: string }[] }>(200, "GET", `/api/v1/sessions/${state.sessionId}/manifest`, {
+    const { key } = await client.expect<{ key: string }>(200, "GET", `/api/v1/sessions/${state.sessionId}/key`, {
       token: state.owner.accessToken,
     });
+    const manifest = await client.expect<{ chunks: { index: number; nonce: string }[] }>(
+      200,
+      "GET",
+      `/api/v1/sessions/${state.sessionId}/manifest`,
+      {
+        token: state.owner.accessToken,
+      },
+    );
     let last: Uint8Array | null = null;
     for (const { index, nonce } of manifest.chunks) {
       const plain = openChunk(chunks[index]!, hexToBytes(nonce), state.sessionId, index, Uint8Array.from(Buffer.from(key, "base64")));

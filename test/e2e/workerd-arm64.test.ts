@@ -20,7 +20,9 @@ let workerd: WorkerdProcess | undefined;
 
 /** The arm64 binary, fetched once with `npm pack` (no install, the lock untouched) and checked against the lock's integrity. */
 function arm64Workerd(): string {
-  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string; integrity: string }> };
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version: string; integrity: string }>;
+  };
   const { version, integrity } = lock.packages[`node_modules/${PACKAGE}`]!;
   const dir = join(ROOT, ".cache", "workerd-arm64");
   const tgz = join(dir, `cloudflare-workerd-linux-arm64-${version}.tgz`);
@@ -57,7 +59,9 @@ describe("arm64 workerd under qemu-aarch64", () => {
 
   it("answers a Durable Object request (the system services report)", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await (await JwtKeyring.create(secrets.JWT_SECRET_KEY)).sign({ sub: "arm64", role: "ADMIN", typ: "access", iat: now, exp: now + 600 });
+    const token = await (
+      await JwtKeyring.create(secrets.JWT_SECRET_KEY)
+    ).sign({ sub: "arm64", role: "ADMIN", typ: "access", iat: now, exp: now + 600 });
     const res = await fetch(`${base}/api/v1/system/services`, { headers: { Authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     const report = (await res.json()) as { functions: { name: string; status: string }[] };

@@ -25,7 +25,9 @@ let workerd: WorkerdProcess | undefined;
 /** Operations endpoints need ADMIN: an access token as functions/auth issues them, signed with this server's secret. */
 async function asAdmin(): Promise<{ Authorization: string }> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await (await JwtKeyring.create(secrets.JWT_SECRET_KEY)).sign({ sub: "e2e-admin", role: "ADMIN", typ: "access", iat: now, exp: now + 300 });
+  const token = await (
+    await JwtKeyring.create(secrets.JWT_SECRET_KEY)
+  ).sign({ sub: "e2e-admin", role: "ADMIN", typ: "access", iat: now, exp: now + 300 });
   return { Authorization: `Bearer ${token}` };
 }
 
@@ -118,7 +120,10 @@ describe("self-hosted workerd", () => {
     expect(run.stderr).toContain("JWT_SECRET_KEY");
     // The systemd unit's ExecStartPre: checks only, then exits.
     const check = (environment: NodeJS.ProcessEnv) =>
-      spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], { env: environment, encoding: "utf8" });
+      spawnSync(process.execPath, [join(ROOT, "edge-adapter", "start.ts"), "--check-only", configPath], {
+        env: environment,
+        encoding: "utf8",
+      });
     expect(check(env).status).toBe(2);
     expect(check({ ...env, ...secrets }).status).toBe(0);
   });

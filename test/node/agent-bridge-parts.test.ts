@@ -74,9 +74,16 @@ describe("xrdp bridge parts", () => {
   it("writes the session's clipboard and audio policy as xrdp's channels, off unless asked for", () => {
     const base = BASE_XRDP.replace("[Xorg]", "[Xorg]\nchannel.cliprdr=true\nchannel.rdpsnd=true");
     const off = xrdpIni({ address: "127.0.0.1", port: 13390, config, logFile: "/s/x.log", base });
-    for (const line of ["allow_channels=true", "cliprdr=false", "rdpdr=false", "rdpsnd=false"]) expect(off).toMatch(new RegExp(`^${line}$`, "m"));
+    for (const line of ["allow_channels=true", "cliprdr=false", "rdpdr=false", "rdpsnd=false"])
+      expect(off).toMatch(new RegExp(`^${line}$`, "m"));
     expect(off).not.toMatch(/^channel\.(cliprdr|rdpsnd)=/m); // a backend's own override cannot turn one back on
-    const on = xrdpIni({ address: "127.0.0.1", port: 13390, config: { ...config, clipboard: true, audio: true }, logFile: "/s/x.log", base });
+    const on = xrdpIni({
+      address: "127.0.0.1",
+      port: 13390,
+      config: { ...config, clipboard: true, audio: true },
+      logFile: "/s/x.log",
+      base,
+    });
     for (const line of ["cliprdr=true", "rdpdr=true", "rdpsnd=true"]) expect(on).toMatch(new RegExp(`^${line}$`, "m"));
     const audioOnly = xrdpIni({ address: "127.0.0.1", port: 13390, config: { ...config, audio: true }, logFile: "/s/x.log", base });
     expect(audioOnly).toMatch(/^cliprdr=false$/m);

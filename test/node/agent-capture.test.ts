@@ -51,9 +51,16 @@ describe("X11 capture under Xvfb", () => {
     if (key.type === "none" || delta.type === "none") throw new Error("unreachable");
     const [first, second] = decode([key, delta]);
     expect(first!.pixels).toEqual(background.bgr);
-    expect(second!.changedTiles).toEqual([{ tx: 1, ty: 1 }, { tx: 2, ty: 1 }, { tx: 3, ty: 1 }]);
+    expect(second!.changedTiles).toEqual([
+      { tx: 1, ty: 1 },
+      { tx: 2, ty: 1 },
+      { tx: 3, ty: 1 },
+    ]);
     const expected = background.bgr.slice();
-    for (const [x0, y0] of [[70, 70], [185, 100]] as const) {
+    for (const [x0, y0] of [
+      [70, 70],
+      [185, 100],
+    ] as const) {
       for (let y = 0; y < 10; y++) expected.set(patch.bgr.subarray(y * 30, y * 30 + 30), ((y0 + y) * W + x0) * 3);
     }
     expect(second!.pixels).toEqual(expected);

@@ -103,7 +103,8 @@ describe("damage-driven capture under Xvfb", () => {
       for (let round = 0; round < 25; round++) {
         // 1–40 rectangles a tick, 1–24 px, half of them starting on or next to a tile edge.
         for (let n = 1 + next(40); n > 0; n--) {
-          const w = 1 + next(24), h = 1 + next(24);
+          const w = 1 + next(24),
+            h = 1 + next(24);
           const x = Math.min(W - w, next(2) ? edges[next(edges.length)]! : next(W));
           const y = Math.min(H - h, next(2) ? edges[next(edges.length)]! % H : next(H));
           putImage(xvfb.display, x, y, w, h, noise(w, h, round * 100 + n).bgrx);

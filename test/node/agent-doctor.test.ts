@@ -30,9 +30,7 @@ function pi(over: Partial<DoctorHost> & { files?: Record<string, string> } = {})
     pageSize: () => 4096,
     freeBytes: () => 100 * 1024 ** 3,
     run: (command) =>
-      command === "timedatectl"
-        ? { code: 0, stdout: "yes\n" }
-        : { code: 0, stdout: command === "dpkg-query" ? "0.9.21.1-1+deb12u3" : "" },
+      command === "timedatectl" ? { code: 0, stdout: "yes\n" } : { code: 0, stdout: command === "dpkg-query" ? "0.9.21.1-1+deb12u3" : "" },
     addonError: () => null,
     probeDisplay: () => ({ shm: true, damage: true, note: "" }),
     ...over,
@@ -77,7 +75,10 @@ describe("lucid-agent doctor", () => {
 
   it("reads cgroup v2 delegation from a fixture /sys, and its absence", () => {
     const undelegated = pi({ files: { "/sys/fs/cgroup/system.slice/lucid-agent.service/cgroup.controllers": "pids\n" } });
-    expect(verdict(runDoctor(undelegated, { spoolDir: "/x" }), "cgroup v2")).toMatchObject({ status: "warn", fix: expect.stringContaining("Delegate=yes") });
+    expect(verdict(runDoctor(undelegated, { spoolDir: "/x" }), "cgroup v2")).toMatchObject({
+      status: "warn",
+      fix: expect.stringContaining("Delegate=yes"),
+    });
     const v1 = pi();
     const v1Host: DoctorHost = { ...v1, readFile: (p) => (p.startsWith("/sys/fs/cgroup") ? null : v1.readFile(p)) };
     expect(verdict(runDoctor(v1Host, { spoolDir: "/x" }), "cgroup v2").status).toBe("fail");
@@ -86,8 +87,29 @@ describe("lucid-agent doctor", () => {
   it("checks the TLS certificate's names", () => {
     const key = join(dir, "key.pem");
     const cert = join(dir, "cert.pem");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-      "-days", "30", "-subj", "/CN=pi.example", "-addext", "subjectAltName=DNS:pi.example,IP:192.168.1.20"], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=pi.example",
+        "-addext",
+        "subjectAltName=DNS:pi.example,IP:192.168.1.20",
+      ],
+      { stdio: "ignore" },
+    );
     const host = pi({ files: { [cert]: readFileSync(cert, "utf8") } });
     expect(verdict(runDoctor(host, { spoolDir: "/x", certFile: cert, hostname: "pi.example" }), "TLS certificate").status).toBe("ok");
     expect(verdict(runDoctor(host, { spoolDir: "/x", certFile: cert, hostname: "192.168.1.20" }), "TLS certificate").status).toBe("ok");
@@ -100,12 +122,18 @@ describe("lucid-agent doctor", () => {
   it("runs on this machine and prints a fix under every failed check", () => {
     let out = "";
     try {
-      out = execFileSync(process.execPath, [join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts"), "doctor", "--spool", dir, "--json"], { encoding: "utf8" });
+      out = execFileSync(
+        process.execPath,
+        [join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts"), "doctor", "--spool", dir, "--json"],
+        { encoding: "utf8" },
+      );
     } catch (err) {
       out = (err as { stdout: string }).stdout; // exit 1: something on this machine failed
     }
     const verdicts = JSON.parse(out) as Verdict[];
-    expect(verdicts.map((v) => v.check)).toEqual(expect.arrayContaining(["architecture", "page size", "node", "capture addon", "spool disk"]));
+    expect(verdicts.map((v) => v.check)).toEqual(
+      expect.arrayContaining(["architecture", "page size", "node", "capture addon", "spool disk"]),
+    );
     for (const v of verdicts) if (v.status !== "ok") expect(v.fix, v.check).toBeTruthy();
   }, 30_000);
 });

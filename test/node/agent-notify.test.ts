@@ -28,7 +28,10 @@ afterAll(async () => {
 
 describe("desktop notices", () => {
   it("shows the notice as a window on the display and resolves only once it is there", async () => {
-    await showDesktopNotice({ display: xvfb.display }, { level: "critical", title: "Maintenance\u0007 tonight", body: "-geometry 1x1 is text, not an option" });
+    await showDesktopNotice(
+      { display: xvfb.display },
+      { level: "critical", title: "Maintenance\u0007 tonight", body: "-geometry 1x1 is text, not an option" },
+    );
     const tree = execFileSync("xwininfo", ["-display", xvfb.display, "-root", "-tree"], { encoding: "utf8" });
     expect(tree).toContain('"Lucid: Maintenance  tonight"'); // the control character is gone
   });
@@ -76,7 +79,9 @@ describe("desktop notices", () => {
   });
 
   it("fails with the reason when the display cannot be reached, and refuses what is not a display", async () => {
-    await expect(showDesktopNotice({ display: ":169", xauthority: "/nonexistent" }, { level: "info", title: "t", body: "b" })).rejects.toThrow(/xmessage exited .*before showing/);
+    await expect(
+      showDesktopNotice({ display: ":169", xauthority: "/nonexistent" }, { level: "info", title: "t", body: "b" }),
+    ).rejects.toThrow(/xmessage exited .*before showing/);
     await expect(showDesktopNotice({ display: "remote:0" }, { level: "info", title: "t", body: "b" })).rejects.toThrow(/not an X display/);
   });
 });
@@ -89,7 +94,21 @@ describe("a recorder under the emergency policy (control stdin)", () => {
     dirs.push(out);
     let seed = 1;
     const painter = setInterval(() => putImage(xvfb.display, (seed * 37) % 280, (seed * 53) % 200, 40, 40, noise(40, 40, seed++).bgrx), 30);
-    const args = ["record", "--display", xvfb.display, "--out", out, "--session", "sess-held", "--server", server.url, "--fps", "20", "--chunk-seconds", "0.5"];
+    const args = [
+      "record",
+      "--display",
+      xvfb.display,
+      "--out",
+      out,
+      "--session",
+      "sess-held",
+      "--server",
+      server.url,
+      "--fps",
+      "20",
+      "--chunk-seconds",
+      "0.5",
+    ];
     const child = spawn(process.execPath, [BIN, ...args, "--uploads-paused", "--control-stdin"], {
       env: { ...process.env, LUCID_NODE_TOKEN: "node-secret" },
       stdio: ["pipe", "pipe", "pipe"],
@@ -111,7 +130,9 @@ describe("a recorder under the emergency policy (control stdin)", () => {
       child.stdin!.write("uploads pause\n");
       await until("paused again", () => (output.match(/^uploads paused$/gm) ?? []).length === 2, { detail: () => output });
       const uploaded = server.session("sess-held").size;
-      await until("a chunk spooled while paused", () => spooled() >= 1 && output.split("uploads paused").at(-1)!.includes("spooled"), { detail: () => output });
+      await until("a chunk spooled while paused", () => spooled() >= 1 && output.split("uploads paused").at(-1)!.includes("spooled"), {
+        detail: () => output,
+      });
       child.stdin!.write("nonsense\n");
       await until("the warning", () => output.includes('ignored control line "nonsense"'), { detail: () => output });
       child.kill("SIGTERM"); // what the agent does when recordings are halted: seal, do not drain
@@ -130,7 +151,9 @@ describe("a recorder under the emergency policy (control stdin)", () => {
   it("--uploads-paused without --server is a usage error", async () => {
     const out = mkdtempSync(join(tmpdir(), "lucid-notify-usage-"));
     dirs.push(out);
-    const child = spawn(process.execPath, [BIN, "record", "--display", xvfb.display, "--out", out, "--uploads-paused"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "record", "--display", xvfb.display, "--out", out, "--uploads-paused"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let output = "";
     child.stderr!.on("data", (d) => (output += d));
     expect(await new Promise((r) => child.on("exit", r))).toBe(64);

@@ -78,7 +78,8 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
         const nonce = Buffer.from(chunk.headers[CHUNK_HEADERS.nonce.toLowerCase()] as string, "hex");
         const frames = [...decodeRecording(openChunk(chunk.body, nonce, "sess-kill", index, key))].map((f) => f.type);
         expect(frames[0]).toBe("keyframe"); // every chunk decodes on its own
-        if (index === nextIndex - 1) for (const f of decodeRecording(openChunk(chunk.body, nonce, "sess-kill", index, key))) last = f.pixels.slice();
+        if (index === nextIndex - 1)
+          for (const f of decodeRecording(openChunk(chunk.body, nonce, "sess-kill", index, key))) last = f.pixels.slice();
       }
       expect(last !== null && Buffer.from(last).equals(painter.screen)).toBe(true); // the final screen, pixel for pixel
     } finally {
@@ -91,9 +92,19 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
     const out = tempDir();
     const painter = startPainter(xvfb.display, W, H);
     try {
-      const run = agent(
-        ["record", "--display", xvfb.display, "--out", out, "--fps", "20", "--chunk-mb", "0.1", "--spool-quota-mb", "0.25"],
-      );
+      const run = agent([
+        "record",
+        "--display",
+        xvfb.display,
+        "--out",
+        out,
+        "--fps",
+        "20",
+        "--chunk-mb",
+        "0.1",
+        "--spool-quota-mb",
+        "0.25",
+      ]);
       expect(await run.exited, run.output()).toBe(73);
       expect(run.output()).toMatch(/spool .* is full: .* exceed the quota of 262144 bytes .*recording stopped, spooled chunks are intact/);
       const status = agent(["status", "--out", out, "--json"]);
@@ -112,7 +123,9 @@ describe("lucid-agent record (real Xvfb, real HTTP server, real processes)", () 
 
   it("`--display -` is ready before its display exists: it takes the display from stdin, or stops cleanly without one", async () => {
     const armed = (out: string) => {
-      const child = spawn(process.execPath, [BIN, "record", "--display", "-", "--out", out, "--fps", "20"], { stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [BIN, "record", "--display", "-", "--out", out, "--fps", "20"], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
       let output = "";
       child.stderr!.on("data", (d) => (output += d));
       return { child, output: () => output, exited: new Promise<number | null>((resolve) => child.on("exit", resolve)) };

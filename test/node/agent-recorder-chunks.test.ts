@@ -39,14 +39,24 @@ describe("recorder: keyframes by time, chunks by sealed size", () => {
     const key = new Uint8Array(32).fill(3);
     const events: RecorderEvent[] = [];
     const recorder = new Recorder({
-      capture, spool, pool, key, tileSize: 32, zstdLevel: 3, chunkBytes: CHUNK_BYTES, maxChunkMs: 60_000,
-      keyframeMs: KEYFRAME_MS, fps: 20, onEvent: (e) => events.push(e),
+      capture,
+      spool,
+      pool,
+      key,
+      tileSize: 32,
+      zstdLevel: 3,
+      chunkBytes: CHUNK_BYTES,
+      maxChunkMs: 60_000,
+      keyframeMs: KEYFRAME_MS,
+      fps: 20,
+      onEvent: (e) => events.push(e),
     });
     // A desktop drawn in 16x16 noise patches, 3 every 40 ms: a few KB sealed a frame.
     putImage(xvfb.display, 0, 0, W, H, new Uint8Array(W * H * 4).fill(0x40));
     let seed = 1;
     const painter = setInterval(() => {
-      for (let i = 0; i < 3; i++, seed++) putImage(xvfb.display, (seed * 37) % (W - 16), (seed * 53) % (H - 16), 16, 16, noise(16, 16, seed).bgrx);
+      for (let i = 0; i < 3; i++, seed++)
+        putImage(xvfb.display, (seed * 37) % (W - 16), (seed * 53) % (H - 16), 16, 16, noise(16, 16, seed).bgrx);
     }, 40);
     const stop = new AbortController();
     const running = recorder.run(stop.signal);
@@ -104,11 +114,23 @@ describe("recorder: keyframes by time, chunks by sealed size", () => {
     const key = new Uint8Array(32).fill(4);
     let chunks = 0;
     const recorder = new Recorder({
-      capture, spool, pool, key, tileSize: 32, zstdLevel: 3, chunkBytes: 10 << 20, maxChunkMs: 300, keyframeMs: 300, fps: 20,
+      capture,
+      spool,
+      pool,
+      key,
+      tileSize: 32,
+      zstdLevel: 3,
+      chunkBytes: 10 << 20,
+      maxChunkMs: 300,
+      keyframeMs: 300,
+      fps: 20,
       onEvent: (e) => void (e.kind === "chunk" && chunks++),
     });
     let seed = 1000;
-    const painter = setInterval(() => putImage(xvfb.display, (seed * 37) % (W - 8), (seed++ * 53) % (H - 8), 8, 8, noise(8, 8, seed).bgrx), 30);
+    const painter = setInterval(
+      () => putImage(xvfb.display, (seed * 37) % (W - 8), (seed++ * 53) % (H - 8), 8, 8, noise(8, 8, seed).bgrx),
+      30,
+    );
     const stop = new AbortController();
     const running = recorder.run(stop.signal);
     try {

@@ -86,7 +86,9 @@ describe("chunk sealing", () => {
     // One worker with 3 chunks posted ahead answers them in order, each to its own caller.
     const queued = new SealPool(1, 3);
     try {
-      const sealed = await Promise.all(inline.map((_, i) => queued.seal({ ...inputs[i]!, plain: Uint8Array.from({ length: 100_000 + i }, (_, j) => (j * i) & 0xff) })));
+      const sealed = await Promise.all(
+        inline.map((_, i) => queued.seal({ ...inputs[i]!, plain: Uint8Array.from({ length: 100_000 + i }, (_, j) => (j * i) & 0xff) })),
+      );
       expect(sealed.map((x) => x.ciphertext)).toEqual(inline.map((x) => x.ciphertext));
     } finally {
       await queued.close();

@@ -22,7 +22,13 @@ async function leftBehind(root: string, sessionId: string, count: number): Promi
   const spool = await Spool.open(join(root, sessionId), { sessionId, quotaBytes: 1e7 });
   for (let i = 0; i < count; i++) {
     const index = spool.takeIndex();
-    const sealed = sealChunk({ plain: new TextEncoder().encode(`${sessionId} ${index} `.repeat(200)), sessionId, index, key, zstdLevel: 1 });
+    const sealed = sealChunk({
+      plain: new TextEncoder().encode(`${sessionId} ${index} `.repeat(200)),
+      sessionId,
+      index,
+      key,
+      zstdLevel: 1,
+    });
     await spool.writeSealed(index, sealed, { start: 1000 + index, end: 2000 + index });
   }
   spool.close();
@@ -46,7 +52,15 @@ async function setUp() {
   cleanup.push(() => rmSync(root, { recursive: true, force: true }));
   const owned = new Set<string>();
   const lines: string[] = [];
-  const drainer = new SpoolDrainer({ spoolRoot: join(root, "spool"), server: server.url, token: server.token, owned: () => owned, log: (l) => lines.push(l), minBackoffMs: 5, maxBackoffMs: 40 });
+  const drainer = new SpoolDrainer({
+    spoolRoot: join(root, "spool"),
+    server: server.url,
+    token: server.token,
+    owned: () => owned,
+    log: (l) => lines.push(l),
+    minBackoffMs: 5,
+    maxBackoffMs: 40,
+  });
   cleanup.push(() => drainer.close());
   return { server, spoolRoot: join(root, "spool"), owned, lines, drainer };
 }

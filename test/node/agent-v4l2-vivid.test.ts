@@ -14,14 +14,23 @@ let steps = new Map<string, ProbeStep>();
 let consoleText = "";
 
 // vivid's default pattern is 75% colour bars: white, yellow, cyan, green, magenta, red, blue, black.
-const BARS = [[1, 1, 1], [1, 1, 0], [0, 1, 1], [0, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 0, 0]];
+const BARS = [
+  [1, 1, 1],
+  [1, 1, 0],
+  [0, 1, 1],
+  [0, 1, 0],
+  [1, 0, 1],
+  [1, 0, 0],
+  [0, 0, 1],
+  [0, 0, 0],
+];
 function expectColourBars(samples: unknown) {
   const rgb = samples as number[][];
   expect(rgb).toHaveLength(8);
   rgb.forEach((pixel, bar) =>
     pixel.forEach((channel, c) => {
       // 75% of full scale is 191; the driver's limited-range YUV and our BT.601 conversion round to 188–191.
-      if (BARS[bar]![c]) expect(channel, `bar ${bar} channel ${c}`).toBeGreaterThanOrEqual(186), expect(channel).toBeLessThanOrEqual(194);
+      if (BARS[bar]![c]) (expect(channel, `bar ${bar} channel ${c}`).toBeGreaterThanOrEqual(186), expect(channel).toBeLessThanOrEqual(194));
       else expect(channel, `bar ${bar} channel ${c}`).toBeLessThanOrEqual(3);
     }),
   );
@@ -58,7 +67,14 @@ describe("V4L2 capture against the real vivid driver (Debian kernel under qemu -
     expect(s).toMatchObject({ openError: "", fourcc: "YUYV", grabError: "" });
     expect([s.width, s.height]).not.toEqual([1000, 700]);
     // vivid's webcam input offers discrete sizes only.
-    expect([[320, 180], [640, 360], [640, 480], [1280, 720], [1920, 1080], [3840, 2160]]).toContainEqual([s.width, s.height]);
+    expect([
+      [320, 180],
+      [640, 360],
+      [640, 480],
+      [1280, 720],
+      [1920, 1080],
+      [3840, 2160],
+    ]).toContainEqual([s.width, s.height]);
     expectColourBars(s.rgbMiddleRow);
   });
 
@@ -72,7 +88,9 @@ describe("V4L2 capture against the real vivid driver (Debian kernel under qemu -
   });
 
   it("a missing device and a non-V4L2 node are reported as such", () => {
-    expect(steps.get("missing")!.openError).toBe("/dev/video7: cannot open: no such device (is the camera plugged in and its driver loaded?)");
+    expect(steps.get("missing")!.openError).toBe(
+      "/dev/video7: cannot open: no such device (is the camera plugged in and its driver loaded?)",
+    );
     expect(steps.get("not-v4l2")!.openError).toMatch(/^\/dev\/null: VIDIOC_QUERYCAP failed \(not a V4L2 device\?\)/);
   });
 });

@@ -31,8 +31,23 @@ describe("V4L2 capture (ioctl logic against a simulated driver)", () => {
     expect(run.grabError).toBe("");
     expect([...run.bgrx!.subarray(0, 8)]).toEqual([255, 255, 255, 0, 255, 255, 255, 0]); // video white
     expect(run.log).toEqual([
-      "open", "QUERYCAP", "S_FMT", "REQBUFS 4", "mmap", "mmap", "mmap", "mmap", "STREAMON", "DQBUF",
-      "STREAMOFF", "munmap", "munmap", "munmap", "munmap", "REQBUFS 0", "close",
+      "open",
+      "QUERYCAP",
+      "S_FMT",
+      "REQBUFS 4",
+      "mmap",
+      "mmap",
+      "mmap",
+      "mmap",
+      "STREAMON",
+      "DQBUF",
+      "STREAMOFF",
+      "munmap",
+      "munmap",
+      "munmap",
+      "munmap",
+      "REQBUFS 0",
+      "close",
     ]);
   });
 
@@ -51,7 +66,8 @@ describe("V4L2 capture (ioctl logic against a simulated driver)", () => {
   });
 
   it("falls back to MJPEG when YUYV is not offered and decodes its frames", () => {
-    const width = 64, height = 48;
+    const width = 64,
+      height = 48;
     const picture = Buffer.alloc(width * height * 4);
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) picture.set([x * 4, y * 5, 200, 0], (y * width + x) * 4);
     const jpeg = support.encodeJpeg(picture, width, height, 100);

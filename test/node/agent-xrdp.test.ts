@@ -54,7 +54,9 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
     expect(output).not.toMatch(/DAMAGE/); // xorgxrdp has DAMAGE: only what is drawn is grabbed
 
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
-    const chunks = readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort();
+    const chunks = readdirSync(join(out, "chunks"))
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     let last: Uint8Array | null = null;
     let first: string | null = null;
     for (const name of chunks) {
@@ -67,7 +69,10 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
       }
     }
     expect(first).toBe("keyframe");
-    for (const [x, y] of [[700, 500], [739, 539]]) {
+    for (const [x, y] of [
+      [700, 500],
+      [739, 539],
+    ]) {
       const at = (y! * 800 + x!) * 3;
       expect([...last!.subarray(at, at + 3)]).toEqual([0, 0, 255]);
     }
@@ -91,7 +96,9 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
   // The desktop paints the whole screen red the moment it starts, blue 3 s later, then opens an xterm:
   // red is "content drawn right after login".
   const desktop = join(shared, "desktop.sh");
-  writeFileSync(desktop, "#!/bin/sh\nxsetroot -solid '#ff0000'\nsleep 3\nxsetroot -solid '#0000ff'\nexec xterm -geometry 40x10+0+0\n", { mode: 0o755 });
+  writeFileSync(desktop, "#!/bin/sh\nxsetroot -solid '#ff0000'\nsleep 3\nxsetroot -solid '#0000ff'\nexec xterm -geometry 40x10+0+0\n", {
+    mode: 0o755,
+  });
   const events: EventBody[] = [];
   const logs: string[] = [];
   const notices: { commandId: string; target: DesktopTarget | null }[] = [];
@@ -150,7 +157,9 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     expect(lookupUser(USER)).toMatchObject({ createdByAgent: true });
     // A replayed start of the same server is done already; another server on the same port is refused.
     await manager.execute(start());
-    await expect(manager.execute({ ...start(), serverId: "srv_other", config: { ...start().config, user: "lucidbr2" } })).rejects.toMatchObject({
+    await expect(
+      manager.execute({ ...start(), serverId: "srv_other", config: { ...start().config, user: "lucidbr2" } }),
+    ).rejects.toMatchObject({
       code: "port-in-use",
     });
   }, 30_000);
@@ -173,7 +182,10 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       await until("active after idle", () => connectionStates().lastIndexOf("active") > connectionStates().indexOf("idle"), seen);
 
       // server.notify: shown on the session's own display (an xmessage window), then resolved (acked done).
-      await manager.execute({ kind: "server.notify", serverId: "srv_bridge1", level: "warning", message: "Maintenance at 23:00" }, "cmd_notify1");
+      await manager.execute(
+        { kind: "server.notify", serverId: "srv_bridge1", level: "warning", message: "Maintenance at 23:00" },
+        "cmd_notify1",
+      );
       expect(notices).toEqual([{ commandId: "cmd_notify1", target: { display: session!.display, xauthority: process.env.XAUTHORITY } }]);
       const windows = execFileSync("xwininfo", ["-display", session!.display, "-root", "-tree"], { encoding: "utf8" });
       expect(windows).toContain('"Lucid: Message from Lucid"');
@@ -200,7 +212,11 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     const chunks = readdirSync(join(work, "state", "spool", "ses_bridge1", "chunks")).filter((f) => f.endsWith(".json"));
     expect(chunks.length).toBeGreaterThan(0);
     await manager.applyEmergency({ writesHeld: false, recordingsHalted: false });
-    await until("the recorder back", () => recordingsStarted() > before && logs.some((l) => /recorder: recording :1[78]\d .* from chunk [1-9]/.test(l)), seen);
+    await until(
+      "the recorder back",
+      () => recordingsStarted() > before && logs.some((l) => /recorder: recording :1[78]\d .* from chunk [1-9]/.test(l)),
+      seen,
+    );
   }, 60_000);
 
   it("stops on command: the recording is sealed with the drawn pixels, the session ends, the port is free", async () => {
@@ -211,7 +227,9 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     let last: Uint8Array | null = null;
     const corner = (590 * 800 + 790) * 3; // bottom right: only the desktop's colours reach it
     const cornerColours: string[] = [];
-    for (const name of readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort()) {
+    for (const name of readdirSync(join(out, "chunks"))
+      .filter((f) => f.endsWith(".json"))
+      .sort()) {
       const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
       expect(meta.sessionId).toBe("ses_bridge1");
       const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
@@ -246,7 +264,8 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       sessionId: "ses_vnc1",
       config: { ...start().config, backend: "xvnc", user: VNC_USER },
     };
-    const vncStates = () => events.filter((e) => e.kind === "connection" && e.serverId === "srv_vnc1").map((e) => (e as { state: string }).state);
+    const vncStates = () =>
+      events.filter((e) => e.kind === "connection" && e.serverId === "srv_vnc1").map((e) => (e as { state: string }).state);
     try {
       await manager.execute(vnc);
       expect(readFileSync(join(work, "state", "servers", "srv_vnc1", "xrdp.ini"), "utf8")).toMatch(/^autorun=Xvnc$/m);
@@ -257,7 +276,11 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
         const session = sessionDisplay(lookupUser(VNC_USER)!.uid);
         expect(session?.display).toMatch(/^:1[78]\d$/);
         expect(readFileSync(`/proc/${session!.pid}/comm`, "utf8").trim()).toMatch(/^(Xvnc|Xtigervnc)$/); // not Xorg
-        await until("the desktop's xterm", () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"), seen);
+        await until(
+          "the desktop's xterm",
+          () => allProcesses().some((p) => p.uid === lookupUser(VNC_USER)!.uid && p.command === "xterm"),
+          seen,
+        );
       } finally {
         rdp.kill("SIGTERM");
       }
@@ -266,7 +289,9 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
       const corner = (590 * 800 + 790) * 3;
       const cornerColours: string[] = [];
-      for (const name of readdirSync(join(out, "chunks")).filter((f) => f.endsWith(".json")).sort()) {
+      for (const name of readdirSync(join(out, "chunks"))
+        .filter((f) => f.endsWith(".json"))
+        .sort()) {
         const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
         const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
         for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
@@ -332,7 +357,12 @@ describe("clipboard policy in the desktop's xrdp configuration (xfreerdp +clipbo
   function clipboardOf(display: string, user: string): string | null {
     try {
       const env = { ...process.env, XAUTHORITY: join(lookupUser(user)!.home, ".Xauthority") };
-      return execFileSync("xclip", ["-o", "-selection", "clipboard", "-display", display], { env, encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
+      return execFileSync("xclip", ["-o", "-selection", "clipboard", "-display", display], {
+        env,
+        encoding: "utf8",
+        timeout: 5000,
+        stdio: ["ignore", "pipe", "ignore"],
+      });
     } catch {
       return null;
     }
@@ -346,7 +376,14 @@ describe("clipboard policy in the desktop's xrdp configuration (xfreerdp +clipbo
         serverId: `srv_clip_${policy}`,
         sessionId: `ses_clip_${policy}`,
         port: ports[policy],
-        config: { resolution: { width: 640, height: 480 }, colourDepth: 24, backend: "xorg", user: users[policy], clipboard: policy === "on", audio: false },
+        config: {
+          resolution: { width: 640, height: 480 },
+          colourDepth: 24,
+          backend: "xorg",
+          user: users[policy],
+          clipboard: policy === "on",
+          audio: false,
+        },
         limits: { cpuSharePercent: 50, memoryMb: 1024, diskMb: 1024, bandwidthKbps: 10_000, sessionTtlSeconds: 3600 },
         password: PASSWORD,
       });
@@ -354,25 +391,38 @@ describe("clipboard policy in the desktop's xrdp configuration (xfreerdp +clipbo
       expect(ini).toMatch(new RegExp(`^cliprdr=${policy === "on"}$`, "m"));
       expect(ini).toMatch(/^rdpsnd=false$/m);
       expect(ini).toMatch(/^allow_channels=true$/m);
-      const rdp = spawn("xfreerdp", [`/v:127.0.0.1:${ports[policy]}`, `/u:${users[policy]}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:640x480", "+clipboard"], {
-        env: { ...process.env, DISPLAY: client!.display },
-        stdio: "ignore",
-      });
+      const rdp = spawn(
+        "xfreerdp",
+        [`/v:127.0.0.1:${ports[policy]}`, `/u:${users[policy]}`, `/p:${PASSWORD}`, "/cert:ignore", "/size:640x480", "+clipboard"],
+        {
+          env: { ...process.env, DISPLAY: client!.display },
+          stdio: "ignore",
+        },
+      );
       children.push(rdp);
     }
-    const displays = await until("both desktops up", () => {
-      const on = lookupUser(users.on) && sessionDisplay(lookupUser(users.on)!.uid);
-      const off = lookupUser(users.off) && sessionDisplay(lookupUser(users.off)!.uid);
-      const xterms = Object.values(users).every((u) => allProcesses().some((p) => p.uid === lookupUser(u)!.uid && p.command === "xterm"));
-      return on && off && xterms ? { on: on.display, off: off.display } : null;
-    }, { timeoutMs: 60_000, intervalMs: 200, detail: () => logs.join("\n") });
+    const displays = await until(
+      "both desktops up",
+      () => {
+        const on = lookupUser(users.on) && sessionDisplay(lookupUser(users.on)!.uid);
+        const off = lookupUser(users.off) && sessionDisplay(lookupUser(users.off)!.uid);
+        const xterms = Object.values(users).every((u) => allProcesses().some((p) => p.uid === lookupUser(u)!.uid && p.command === "xterm"));
+        return on && off && xterms ? { on: on.display, off: off.display } : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, detail: () => logs.join("\n") },
+    );
 
     // Copy on the client: xclip owns the client display's CLIPBOARD; both xfreerdp clients see the change.
     const TEXT = `lucid-clipboard-${process.pid}`;
-    const copy = spawn("xclip", ["-quiet", "-selection", "clipboard", "-display", client!.display], { stdio: ["pipe", "ignore", "ignore"] });
+    const copy = spawn("xclip", ["-quiet", "-selection", "clipboard", "-display", client!.display], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
     children.push(copy);
     copy.stdin!.end(TEXT);
-    await until("the copy in the desktop that allows the clipboard", () => clipboardOf(displays.on, users.on) === TEXT, { timeoutMs: 30_000, intervalMs: 250 });
+    await until("the copy in the desktop that allows the clipboard", () => clipboardOf(displays.on, users.on) === TEXT, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     // By now the client has announced the copy on every channel it has: the other desktop has none for it.
     expect(clipboardOf(displays.off, users.off)).not.toBe(TEXT);
   }, 120_000);

@@ -158,7 +158,9 @@ describe("signature checks once per block", () => {
     expect(await verifyHeaderSignature(block)).toBe(true); // remembered
     expect(await verifyHeaderSignature({ ...block, signature: "00".repeat(64) })).toBe(false);
     expect(await verifyHeaderSignature({ ...block, hash: "ab".repeat(32) })).toBe(false);
-    expect(await verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } })).toBe(false);
+    expect(
+      await verifyHeaderSignature({ ...block, header: { ...block.header, producer: producerPublicKey(new Uint8Array(32).fill(8)) } }),
+    ).toBe(false);
     const forged = { ...block, signature: block.signature.replace(/^./, (c) => (c === "0" ? "1" : "0")) };
     expect(await verifyHeaderSignature(forged)).toBe(false);
     expect(await verifyHeaderSignature(forged)).toBe(false);
@@ -184,11 +186,34 @@ describe("evidence bundles (lucid verify)", () => {
   function bundleFor(blobs: Uint8Array[]): EvidenceBundle {
     const tx = anchorFor(blobs);
     const others: ChainTx[] = [
-      { type: "node-event", version: 1, id: "node-event:n-1:1", nodeId: "n-1", pool: "pool-1", from: null, to: "registering", reason: "registered", at: "2026-01-01T00:00:00.000Z" },
       {
-        type: "work-credit", version: 1, id: "work-credit:n-1:0", nodeId: "n-1", pool: "pool-1", operatorId: "op-1",
-        payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", epoch: 0, epochStart: "2026-01-01T00:00:00.000Z",
-        epochEnd: "2026-01-01T01:00:00.000Z", pootVersion: 1, operationalSeconds: 60, sessionSeconds: 0, bytesRecorded: "0", credits: 1, weight: 1,
+        type: "node-event",
+        version: 1,
+        id: "node-event:n-1:1",
+        nodeId: "n-1",
+        pool: "pool-1",
+        from: null,
+        to: "registering",
+        reason: "registered",
+        at: "2026-01-01T00:00:00.000Z",
+      },
+      {
+        type: "work-credit",
+        version: 1,
+        id: "work-credit:n-1:0",
+        nodeId: "n-1",
+        pool: "pool-1",
+        operatorId: "op-1",
+        payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+        epoch: 0,
+        epochStart: "2026-01-01T00:00:00.000Z",
+        epochEnd: "2026-01-01T01:00:00.000Z",
+        pootVersion: 1,
+        operationalSeconds: 60,
+        sessionSeconds: 0,
+        bytesRecorded: "0",
+        credits: 1,
+        weight: 1,
       },
     ];
     const txs = [...others, tx];
@@ -208,7 +233,11 @@ describe("evidence bundles (lucid verify)", () => {
     const blobs = chunkBlobs(12);
     const interim = { ...anchorFor(blobs.slice(0, 10)), interim: true };
     const early = makeBlock([interim], 3);
-    const interimEvidence = { tx: interim, proof: txInclusionProof([interim], 0), block: { header: early.header, hash: early.hash, signature: early.signature } };
+    const interimEvidence = {
+      tx: interim,
+      proof: txInclusionProof([interim], 0),
+      block: { header: early.header, hash: early.hash, signature: early.signature },
+    };
     const step = async (b: EvidenceBundle) => {
       const r = await verifyEvidence(b, { trustedProducers: [producer] });
       return r.ok ? "ok" : r.failure.step;
@@ -230,7 +259,17 @@ describe("evidence bundles (lucid verify)", () => {
     const blobs = chunkBlobs(5);
     const result = await verifyEvidence(bundleFor(blobs), { chunkBytes: (i) => blobs[i], trustedProducers: [producer] });
     expect(result.ok).toBe(true);
-    expect(result.checks.map((c) => c.step)).toEqual(["bundle", "chunks", "session root", "anchor", "inclusion", "block hash", "signature", "tron anchor", "producer"]);
+    expect(result.checks.map((c) => c.step)).toEqual([
+      "bundle",
+      "chunks",
+      "session root",
+      "anchor",
+      "inclusion",
+      "block hash",
+      "signature",
+      "tron anchor",
+      "producer",
+    ]);
   });
 
   it("a missing chunk blob fails naming it, unless hash-only is allowed, which names the chunks not hashed", async () => {
@@ -238,11 +277,18 @@ describe("evidence bundles (lucid verify)", () => {
     const bundle = bundleFor(blobs);
     const some = (i: number) => (i === 1 || i === 2 || i === 4 ? undefined : blobs[i]);
     const strict = await verifyEvidence(bundle, { chunkBytes: some });
-    expect(strict).toMatchObject({ ok: false, failure: { step: "chunk 1", message: "chunk 1 is missing: its file was not there to hash" } });
+    expect(strict).toMatchObject({
+      ok: false,
+      failure: { step: "chunk 1", message: "chunk 1 is missing: its file was not there to hash" },
+    });
     const lenient = await verifyEvidence(bundle, { chunkBytes: some, allowMissingChunks: true });
     expect(lenient.ok).toBe(true);
-    expect(lenient.checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes, 2 chunk files match them; 3 missing, checked only by hash: 1-2, 4");
-    expect((await verifyEvidence(bundle)).checks.find((c) => c.step === "chunks")?.message).toBe("5 chunk hashes (chunk files not checked)");
+    expect(lenient.checks.find((c) => c.step === "chunks")?.message).toBe(
+      "5 chunk hashes, 2 chunk files match them; 3 missing, checked only by hash: 1-2, 4",
+    );
+    expect((await verifyEvidence(bundle)).checks.find((c) => c.step === "chunks")?.message).toBe(
+      "5 chunk hashes (chunk files not checked)",
+    );
   });
 
   it("names the first thing that fails", async () => {
@@ -260,7 +306,9 @@ describe("evidence bundles (lucid verify)", () => {
     expect(await first({ ...bundle, session: { ...bundle.session, owner: "mallory" } })).toBe("anchor");
     expect(await first({ ...bundle, anchor: { ...bundle.anchor, proof: { ...bundle.anchor.proof, txIndex: 1 } } })).toBe("inclusion");
     const block = bundle.anchor.block;
-    expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, header: { ...block.header, timestamp: 1 } } } })).toBe("block hash");
+    expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, header: { ...block.header, timestamp: 1 } } } })).toBe(
+      "block hash",
+    );
     expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, hash: "1".repeat(64) } } })).toBe("block hash");
     expect(await first({ ...bundle, anchor: { ...bundle.anchor, block: { ...block, signature: "00".repeat(64) } } })).toBe("signature");
     expect(await first(bundle, { trustedProducers: ["ab".repeat(32)] })).toBe("producer");
@@ -272,7 +320,11 @@ describe("evidence bundles (lucid verify)", () => {
 describe("legacy genesis", () => {
   it("is the genesis chains were built on before it committed to the producer set, so they stay linked", () => {
     // The hash the code before the producer-set commitment derived for this configuration.
-    expect(legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash).toBe("5b75e8256dface42f1ebd558308e3481d99f11985c674911e1acd0da95c23a20");
-    expect(genesisHeader("lucid-mainnet", 1_700_000_000_000, ["ab".repeat(32)]).hash).not.toBe(legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash);
+    expect(legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash).toBe(
+      "5b75e8256dface42f1ebd558308e3481d99f11985c674911e1acd0da95c23a20",
+    );
+    expect(genesisHeader("lucid-mainnet", 1_700_000_000_000, ["ab".repeat(32)]).hash).not.toBe(
+      legacyGenesisHeader("lucid-mainnet", 1_700_000_000_000).hash,
+    );
   });
 });

@@ -21,7 +21,22 @@ describe("IP addresses", () => {
   });
 
   it("refuses what is not an address", () => {
-    for (const text of ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4:80", "::1::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::8", "gg::1", "fe80::1%eth0", "example.org", "[::1]", " 1.2.3.4"]) {
+    for (const text of [
+      "",
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.1.1.1",
+      "01.2.3.4",
+      "1.2.3.4:80",
+      "::1::",
+      "1:2:3:4:5:6:7:8:9",
+      "1:2:3:4:5:6:7::8",
+      "gg::1",
+      "fe80::1%eth0",
+      "example.org",
+      "[::1]",
+      " 1.2.3.4",
+    ]) {
       expect(parseIp(text), text).toBeNull();
     }
   });
@@ -89,7 +104,10 @@ describe("the client address, chosen by configuration", () => {
   });
 
   it("trusted proxies: X-Forwarded-For walked right to left past trusted hops", () => {
-    const config = { CLIENT_ADDRESS_SOURCE: "socket" as const, TRUSTED_PROXIES: [parseCidr("127.0.0.1"), parseCidr("10.0.0.0/8"), parseCidr("fd00::/8")] };
+    const config = {
+      CLIENT_ADDRESS_SOURCE: "socket" as const,
+      TRUSTED_PROXIES: [parseCidr("127.0.0.1"), parseCidr("10.0.0.0/8"), parseCidr("fd00::/8")],
+    };
     const from = (peer: string, xff: string) => chooseClientAddress(config, facts(peer, { xff }));
     expect(from("127.0.0.1:1", "198.51.100.7")).toBe("198.51.100.7");
     expect(from("127.0.0.1:1", "6.6.6.6, 198.51.100.7, 10.0.0.2,10.0.0.3")).toBe("198.51.100.7");

@@ -6,7 +6,12 @@ import { formatUnits } from "../../shared/money.ts";
 
 const vars = readWranglerConfig(join(import.meta.dirname, "../../wrangler.toml")).vars;
 const secret = "0123456789abcdef0123456789abcdef0123456789abcdef";
-const secrets = { JWT_SECRET_KEY: secret, CHAIN_PRODUCER_KEY: "ab".repeat(32), WALLET_ENCRYPTION_KEY: "cd".repeat(32), SESSION_KEK: "ef".repeat(32) };
+const secrets = {
+  JWT_SECRET_KEY: secret,
+  CHAIN_PRODUCER_KEY: "ab".repeat(32),
+  WALLET_ENCRYPTION_KEY: "cd".repeat(32),
+  SESSION_KEK: "ef".repeat(32),
+};
 
 function issues(source: Record<string, unknown>) {
   try {
@@ -41,7 +46,6 @@ describe("wrangler.toml defaults", () => {
 });
 
 describe("invalid configuration", () => {
-
   it("names each missing secret", () => {
     expect(issues({ ...vars })).toEqual([
       { variable: "JWT_SECRET_KEY", message: "is missing" },
@@ -83,7 +87,9 @@ describe("public origin and client address", () => {
     expect(issues({ ...base, LUCID_ENV: "production" })).toEqual([
       { variable: "PUBLIC_ORIGIN", message: expect.stringMatching(/^is missing/) },
     ]);
-    expect(parseConfig({ ...base, LUCID_ENV: "production", PUBLIC_ORIGIN: "https://lucid.example/" }).PUBLIC_ORIGIN).toBe("https://lucid.example");
+    expect(parseConfig({ ...base, LUCID_ENV: "production", PUBLIC_ORIGIN: "https://lucid.example/" }).PUBLIC_ORIGIN).toBe(
+      "https://lucid.example",
+    );
   });
 
   it.each(["https://lucid.example", "https://lucid.example:8443", "http://localhost:8787", "http://127.0.0.1:9000", "http://[::1]:8080"])(
@@ -91,9 +97,16 @@ describe("public origin and client address", () => {
     (origin) => expect(parseConfig({ ...base, PUBLIC_ORIGIN: origin }).PUBLIC_ORIGIN).toBe(origin),
   );
 
-  it.each(["http://lucid.example", "http://192.168.1.20:8080", "https://lucid.example/app", "https://lucid.example/?x=1", "https://user@lucid.example", "ftp://lucid.example", "lucid.example"])(
-    "refuses PUBLIC_ORIGIN=%s",
-    (origin) => expect(issues({ ...base, PUBLIC_ORIGIN: origin }).map((i) => i.variable)).toEqual(["PUBLIC_ORIGIN"]),
+  it.each([
+    "http://lucid.example",
+    "http://192.168.1.20:8080",
+    "https://lucid.example/app",
+    "https://lucid.example/?x=1",
+    "https://user@lucid.example",
+    "ftp://lucid.example",
+    "lucid.example",
+  ])("refuses PUBLIC_ORIGIN=%s", (origin) =>
+    expect(issues({ ...base, PUBLIC_ORIGIN: origin }).map((i) => i.variable)).toEqual(["PUBLIC_ORIGIN"]),
   );
 
   it("parses TRUSTED_PROXIES once (empty: none) and shows them as CIDR text", () => {

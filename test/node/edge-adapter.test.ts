@@ -18,7 +18,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("certificates", () => {
   it("always covers localhost and loopback, plus the operator's names", () => {
     expect(subjectAltNames(["Lucid.Local", "192.168.1.50", "fe80::1"])).toEqual([
-      "DNS:localhost", "IP:127.0.0.1", "IP:::1", "DNS:lucid.local", "IP:192.168.1.50", "IP:fe80::1",
+      "DNS:localhost",
+      "IP:127.0.0.1",
+      "IP:::1",
+      "DNS:lucid.local",
+      "IP:192.168.1.50",
+      "IP:fe80::1",
     ]);
     expect(() => subjectAltNames(["bad name"])).toThrow(/neither a host name/);
     expect(() => subjectAltNames(["a,IP:1.2.3.4"])).toThrow();
@@ -63,8 +68,13 @@ describe("generated workerd config", () => {
   mkdirSync(bundleDir, { recursive: true });
   writeFileSync(join(bundleDir, "index.js"), "export default {}");
   const wrangler: WranglerConfig = {
-    name: "lucid", main: "functions/index.ts", compatibilityDate: "2026-11-01", compatibilityFlags: [],
-    vars: {}, durableObjects: [{ binding: "SYSTEM", className: "SystemDO" }], r2Buckets: [],
+    name: "lucid",
+    main: "functions/index.ts",
+    compatibilityDate: "2026-11-01",
+    compatibilityFlags: [],
+    vars: {},
+    durableObjects: [{ binding: "SYSTEM", className: "SystemDO" }],
+    r2Buckets: [],
   };
   const base = { wrangler, bundleDir, configDir: work, dataDir: join(work, "data"), httpAddress: "127.0.0.1:8080", secrets: [] };
   const legacy = { host: "0.0.0.0", ports: LEGACY_PORTS, routerPath: join(work, "legacy-router.js") };
@@ -84,9 +94,9 @@ describe("generated workerd config", () => {
     expect(config).not.toContain(`"legacy-gateway"`);
     expect(config).toContain(`address = "0.0.0.0:8084", http = (), service = "legacy-blockchain"`);
     expect(() => generateWorkerdConfig({ ...base, httpAddress: "127.0.0.1:8084", legacy })).toThrow(/clashes/);
-    expect(() =>
-      generateWorkerdConfig({ ...base, https: { address: "[::]:8080", certPath: "/c", keyPath: "/k" } }),
-    ).toThrow(/both use port 8080/);
+    expect(() => generateWorkerdConfig({ ...base, https: { address: "[::]:8080", certPath: "/c", keyPath: "/k" } })).toThrow(
+      /both use port 8080/,
+    );
     expect(() => generateWorkerdConfig({ ...base, httpAddress: "8080" })).toThrow(/host:port/);
   });
 

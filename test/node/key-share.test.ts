@@ -68,6 +68,7 @@ describe("key shares (shared/recording/key-share.ts)", () => {
     expect(parseX25519PublicKey(bytesToHex(publicKey))).toEqual(publicKey);
     expect(parseX25519PublicKey(toBase64(publicKey))).toEqual(publicKey);
     expect(parseX25519PublicKey(toBase64(publicKey).replace(/=$/, ""))).toEqual(publicKey);
-    for (const bad of ["", "abc", bytesToHex(publicKey).slice(2), toBase64(new Uint8Array(31))]) expect(() => parseX25519PublicKey(bad)).toThrow();
+    for (const bad of ["", "abc", bytesToHex(publicKey).slice(2), toBase64(new Uint8Array(31))])
+      expect(() => parseX25519PublicKey(bad)).toThrow();
   });
 });

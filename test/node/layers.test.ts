@@ -23,9 +23,15 @@ async function cruise(files: Record<string, string>): Promise<{ code: number; ou
   }
   copyFileSync(join(root, ".dependency-cruiser.cjs"), join(dir, ".dependency-cruiser.cjs"));
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { allowImportingTsExtensions: true, noEmit: true } }));
-  const layers = ["shared", "platform", "durable-objects", "functions"].filter((layer) => Object.keys(files).some((f) => f.startsWith(`${layer}/`)));
+  const layers = ["shared", "platform", "durable-objects", "functions"].filter((layer) =>
+    Object.keys(files).some((f) => f.startsWith(`${layer}/`)),
+  );
   try {
-    const { stdout } = await run(process.execPath, [join(root, "node_modules/.bin/depcruise"), "--config", ".dependency-cruiser.cjs", ...layers], { cwd: dir });
+    const { stdout } = await run(
+      process.execPath,
+      [join(root, "node_modules/.bin/depcruise"), "--config", ".dependency-cruiser.cjs", ...layers],
+      { cwd: dir },
+    );
     return { code: 0, output: stdout };
   } catch (error) {
     const failed = error as { code: number; stdout: string };
@@ -37,7 +43,8 @@ const LEGAL = {
   "shared/money.ts": "export const unit = 1n;\n",
   "platform/env.ts": 'import type { AuditDO } from "../durable-objects/audit.ts";\nexport type Env = { AUDIT: AuditDO };\n',
   "platform/store.ts": 'import { unit } from "../shared/money.ts";\nexport const store = unit;\n',
-  "durable-objects/audit.ts": 'import { store } from "../platform/store.ts";\nimport type { Env } from "../platform/env.ts";\nexport class AuditDO { env?: Env; s = store; }\n',
+  "durable-objects/audit.ts":
+    'import { store } from "../platform/store.ts";\nimport type { Env } from "../platform/env.ts";\nexport class AuditDO { env?: Env; s = store; }\n',
   "functions/route.ts": 'import { AuditDO } from "../durable-objects/audit.ts";\nexport const route = new AuditDO();\n',
 };
 
@@ -49,14 +56,22 @@ describe("the layer rule", () => {
   });
 
   it.each([
-    ["objects-below-functions", { "durable-objects/audit.ts": 'import { route } from "../functions/route.ts";\nexport const r = route;\n' }],
-    ["shared-is-pure", { "shared/money.ts": 'import type { Env } from "../platform/env.ts";\nexport type E = Env;\nexport const unit = 1n;\n' }],
+    [
+      "objects-below-functions",
+      { "durable-objects/audit.ts": 'import { route } from "../functions/route.ts";\nexport const r = route;\n' },
+    ],
+    [
+      "shared-is-pure",
+      { "shared/money.ts": 'import type { Env } from "../platform/env.ts";\nexport type E = Env;\nexport const unit = 1n;\n' },
+    ],
     ["shared-has-no-node-builtins", { "shared/money.ts": 'import { createHash } from "node:crypto";\nexport const unit = createHash;\n' }],
-    ["platform-below-objects", { "platform/store.ts": 'import { AuditDO } from "../durable-objects/audit.ts";\nexport const store = AuditDO;\n' }],
+    [
+      "platform-below-objects",
+      { "platform/store.ts": 'import { AuditDO } from "../durable-objects/audit.ts";\nexport const store = AuditDO;\n' },
+    ],
   ])("fails %s", async (rule, override) => {
     const { code, output } = await cruise({ ...LEGAL, ...override });
     expect(output).toContain(`error ${rule}:`);
     expect(code).not.toBe(0);
   });
-
 });

@@ -19,11 +19,21 @@ function writeEvidence() {
   const tx: AnchorTx = { type: "anchor", sessionId: "s", root, chunkCount: 3, owner: "o", node: "n", interim: false };
   const secret = new Uint8Array(32).fill(3);
   const header: BlockHeader = {
-    version: 1, chain: "lucid", height: 1, previousHash: "0".repeat(64), timestamp: 1, epoch: 0, slot: 1,
-    producer: producerPublicKey(secret), txRoot: txRoot([tx]), txCount: 1,
+    version: 1,
+    chain: "lucid",
+    height: 1,
+    previousHash: "0".repeat(64),
+    timestamp: 1,
+    epoch: 0,
+    slot: 1,
+    producer: producerPublicKey(secret),
+    txRoot: txRoot([tx]),
+    txCount: 1,
   };
   const bundle = {
-    format: "lucid-evidence", version: 1, session: { id: "s", owner: "o", node: "n" },
+    format: "lucid-evidence",
+    version: 1,
+    session: { id: "s", owner: "o", node: "n" },
     chunks: blobs.map((b, index) => ({ index, sha256: toHex(sha256(b)) })),
     manifest: { root, chunkCount: 3 },
     anchor: { tx, proof: txInclusionProof([tx], 0), block: signHeader(header, secret) },

@@ -1,15 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  EMPTY_ROOT,
-  MerkleTree,
-  fromHex,
-  hashLeaf,
-  toHex,
-  verifyConsistency,
-  verifyInclusion,
-} from "../../shared/merkle/index.ts";
+import { EMPTY_ROOT, MerkleTree, fromHex, hashLeaf, toHex, verifyConsistency, verifyInclusion } from "../../shared/merkle/index.ts";
 
 // A naive reference written straight from RFC 9162 §2.1's recursive definitions, with its own hashing.
 const H = (...parts: number[][]) => sha256(Uint8Array.from(parts.flat()));
@@ -33,9 +25,7 @@ function path(m: number, d: Uint8Array[]): Uint8Array[] {
 function subproof(m: number, d: Uint8Array[], b: boolean): Uint8Array[] {
   if (m === d.length) return b ? [] : [mth(d)];
   const s = k(d.length);
-  return m <= s
-    ? [...subproof(m, d.slice(0, s), b), mth(d.slice(s))]
-    : [...subproof(m - s, d.slice(s), false), mth(d.slice(0, s))];
+  return m <= s ? [...subproof(m, d.slice(0, s), b), mth(d.slice(s))] : [...subproof(m - s, d.slice(s), false), mth(d.slice(0, s))];
 }
 
 const leaves = fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 1, maxLength: 70 });
@@ -100,13 +90,11 @@ describe("shared/merkle against the RFC 9162 reference", () => {
   });
 
   it("matches the Certificate Transparency test vectors", () => {
-    const data = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"].map(
-      (h) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16)),
+    const data = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"].map((h) =>
+      Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16)),
     );
     expect(toHex(MerkleTree.fromData([]).root())).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    expect(toHex(MerkleTree.fromData(data.slice(0, 1)).root())).toBe(
-      "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    );
+    expect(toHex(MerkleTree.fromData(data.slice(0, 1)).root())).toBe("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
     expect(toHex(MerkleTree.fromData(data).root())).toBe("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
   });
 

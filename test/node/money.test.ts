@@ -22,8 +22,10 @@ describe("money", () => {
   });
 
   it("round-trips any amount", () => {
-    fc.assert(fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), (units) => {
-      expect(parseUnits(formatUnits(units))).toBe(units);
-    }));
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), (units) => {
+        expect(parseUnits(formatUnits(units))).toBe(units);
+      }),
+    );
   });
 });

@@ -22,8 +22,24 @@ afterAll(() => {
 });
 
 const flag = { active: false, reason: null, changedBy: null, changedAt: null };
-const hello = { type: "hello", listener: "agent", emergency: { lockdown: flag, recordings_halted: flag, sessions_shutdown: flag, lockdownMessage: "m" }, recent: [], lastId: 4, resumedAfter: 2, retracted: [1] };
-const note = { type: "notification", id: 3, at: "2026-11-26T00:00:00.000Z", audience: "agents", severity: "warning", title: "t", body: "b" };
+const hello = {
+  type: "hello",
+  listener: "agent",
+  emergency: { lockdown: flag, recordings_halted: flag, sessions_shutdown: flag, lockdownMessage: "m" },
+  recent: [],
+  lastId: 4,
+  resumedAfter: 2,
+  retracted: [1],
+};
+const note = {
+  type: "notification",
+  id: 3,
+  at: "2026-11-26T00:00:00.000Z",
+  audience: "agents",
+  severity: "warning",
+  title: "t",
+  body: "b",
+};
 
 describe("parseStreamFrame", () => {
   it("accepts every message the server sends", () => {
@@ -69,7 +85,9 @@ describe("parseStreamFrame", () => {
 describe("backoffDelay", () => {
   const o = { minMs: 1000, maxMs: 60_000 };
   it("doubles from the minimum per failure and stops at the cap", () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7, 20, 1e6].map((n) => backoffDelay(n, o, () => 0.5))).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000, 60_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 20, 1e6].map((n) => backoffDelay(n, o, () => 0.5))).toEqual([
+      1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000, 60_000,
+    ]);
   });
   it("spreads ±20 % by default, never above the cap or below 1 ms", () => {
     expect(backoffDelay(0, o, () => 0)).toBe(800);
@@ -99,7 +117,16 @@ describe("streamUrl", () => {
 });
 
 describe("NoticeBoard", () => {
-  const notice = (i: number): Notice => ({ key: `broadcast:${i}`, source: "broadcast", at: new Date(i).toISOString(), severity: "info", title: `n${i}`, body: "b", shownOn: [], retracted: false });
+  const notice = (i: number): Notice => ({
+    key: `broadcast:${i}`,
+    source: "broadcast",
+    at: new Date(i).toISOString(),
+    severity: "info",
+    title: `n${i}`,
+    body: "b",
+    shownOn: [],
+    retracted: false,
+  });
 
   it("keeps the cursor, the emergency state and the notices across restarts (0600, atomic)", () => {
     const dir = tempDir();
@@ -145,11 +172,22 @@ describe("reconnecting while the server is unreachable", () => {
     const events: StreamEvent[] = [];
     const noop = () => {};
     const stream = new NotificationStream({
-      state: { server: `http://127.0.0.1:${await freePort()}`, credential: { header: "X-Node-Credential", token: "t", jti: "j", expiresAt: "" } },
+      state: {
+        server: `http://127.0.0.1:${await freePort()}`,
+        credential: { header: "X-Node-Credential", token: "t", jti: "j", expiresAt: "" },
+      },
       cursor: 5,
       minBackoffMs: 20,
       maxBackoffMs: 80,
-      handlers: { emergencyState: noop, emergencyChange: noop, notification: noop, retraction: noop, retractedWhileAway: noop, history: noop, event: (e) => events.push(e) },
+      handlers: {
+        emergencyState: noop,
+        emergencyChange: noop,
+        notification: noop,
+        retraction: noop,
+        retractedWhileAway: noop,
+        history: noop,
+        event: (e) => events.push(e),
+      },
     });
     const stop = new AbortController();
     const run = stream.run(stop.signal);
@@ -166,7 +204,12 @@ describe("reconnecting while the server is unreachable", () => {
 
   it("the RDP control channel retries too (it used to wait for a close event that never came)", async () => {
     const events: ChannelEvent[] = [];
-    const state = { nodeId: "node-x", server: `http://127.0.0.1:${await freePort()}`, secretKey: "11".repeat(32), credential: { header: "X-Node-Credential", token: "t" } };
+    const state = {
+      nodeId: "node-x",
+      server: `http://127.0.0.1:${await freePort()}`,
+      secretKey: "11".repeat(32),
+      credential: { header: "X-Node-Credential", token: "t" },
+    };
     const channel = new ControlChannel({
       state: state as never,
       handler: { execute: async () => {}, list: () => [], reports: () => [] },

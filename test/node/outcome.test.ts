@@ -18,7 +18,10 @@ describe("shared/outcome: the one refusal-as-value shape every Durable Object re
     const refused = await outcome(() => {
       throw new RefusalError("invalid-amount", "amount must be greater than zero.", { min: "1.000000" });
     });
-    expect(refused).toEqual({ ok: false, problem: { slug: "invalid-amount", detail: "amount must be greater than zero.", extensions: { min: "1.000000" } } });
+    expect(refused).toEqual({
+      ok: false,
+      problem: { slug: "invalid-amount", detail: "amount must be greater than zero.", extensions: { min: "1.000000" } },
+    });
     await expect(outcome(() => Promise.reject(new TypeError("bug")))).rejects.toThrow(TypeError);
   });
 
@@ -31,6 +34,11 @@ describe("shared/outcome: the one refusal-as-value shape every Durable Object re
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(ApiError);
-    expect(thrown).toMatchObject({ slug: "invalid-state", status: 409, message: "The server is stopped.", extensions: { state: "stopped" } });
+    expect(thrown).toMatchObject({
+      slug: "invalid-state",
+      status: 409,
+      message: "The server is stopped.",
+      extensions: { state: "stopped" },
+    });
   });
 });

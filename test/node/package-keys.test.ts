@@ -32,24 +32,52 @@ describe("opening a package's data key from its key shares", () => {
     const { source, members } = await pack([
       { name: "keys/", kind: "dir" },
       { name: "keys/broken.json", kind: "file", bytes: new TextEncoder().encode("{not json") },
-      { name: "keys/foreign.json", kind: "file", bytes: json(await wrapForPassphrase(otherKey, { sessionId: "s-other", label: "x", passphrase: "the shared passphrase" }, fast)) },
-      { name: "keys/a.json", kind: "file", bytes: json(await wrapForPassphrase(otherKey, { sessionId: "s-1", label: "A", passphrase: "someone else's phrase" }, fast)) },
-      { name: "keys/b.json", kind: "file", bytes: json(await wrapForPassphrase(dataKey, { sessionId: "s-1", label: "B", passphrase: "the shared passphrase" }, fast)) },
-      { name: "keys/c.json", kind: "file", bytes: json(wrapForPublicKey(dataKey, { sessionId: "s-1", label: "C", publicKey: recipient.publicKey })) },
+      {
+        name: "keys/foreign.json",
+        kind: "file",
+        bytes: json(await wrapForPassphrase(otherKey, { sessionId: "s-other", label: "x", passphrase: "the shared passphrase" }, fast)),
+      },
+      {
+        name: "keys/a.json",
+        kind: "file",
+        bytes: json(await wrapForPassphrase(otherKey, { sessionId: "s-1", label: "A", passphrase: "someone else's phrase" }, fast)),
+      },
+      {
+        name: "keys/b.json",
+        kind: "file",
+        bytes: json(await wrapForPassphrase(dataKey, { sessionId: "s-1", label: "B", passphrase: "the shared passphrase" }, fast)),
+      },
+      {
+        name: "keys/c.json",
+        kind: "file",
+        bytes: json(wrapForPublicKey(dataKey, { sessionId: "s-1", label: "C", publicKey: recipient.publicKey })),
+      },
     ]);
-    expect(await openPackageKey(source, members, "s-1", { passphrase: "the shared passphrase" })).toEqual({ key: dataKey, shareId: "b", label: "B" });
-    expect(await openPackageKey(source, members, "s-1", { secretKey: recipient.secretKey })).toEqual({ key: dataKey, shareId: "c", label: "C" });
+    expect(await openPackageKey(source, members, "s-1", { passphrase: "the shared passphrase" })).toEqual({
+      key: dataKey,
+      shareId: "b",
+      label: "B",
+    });
+    expect(await openPackageKey(source, members, "s-1", { secretKey: recipient.secretKey })).toEqual({
+      key: dataKey,
+      shareId: "c",
+      label: "C",
+    });
     await expect(openPackageKey(source, members, "s-1", { passphrase: "a wrong passphrase" })).rejects.toThrow(
       new NoShareOpens("the passphrase opens none of the package's 2 passphrase shares (wrong passphrase?)"),
     );
     await expect(openPackageKey(source, members, "s-1", { secretKey: x25519.keygen().secretKey })).rejects.toBeInstanceOf(NoShareOpens);
     // The foreign session's share opens with that passphrase, but is not this package's.
-    await expect(openPackageKey(source, members, "s-2", { passphrase: "the shared passphrase" })).rejects.toThrow(/carries no share .* for a passphrase/);
+    await expect(openPackageKey(source, members, "s-2", { passphrase: "the shared passphrase" })).rejects.toThrow(
+      /carries no share .* for a passphrase/,
+    );
   });
 
   it("a package without shares says so", async () => {
     const { source, members } = await pack([{ name: "keys/", kind: "dir" }]);
-    await expect(openPackageKey(source, members, "s-1", { secretKey: recipient.secretKey })).rejects.toThrow("the package carries no share of the data key for an X25519 key");
+    await expect(openPackageKey(source, members, "s-1", { secretKey: recipient.secretKey })).rejects.toThrow(
+      "the package carries no share of the data key for an X25519 key",
+    );
   });
 
   it("reads secrets as written in files", () => {

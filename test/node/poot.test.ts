@@ -72,7 +72,9 @@ describe("computePoot (PoOT v2)", () => {
     expect(result.sessionSeconds).toBe(3600);
     expect(reportDisagreement(result, window.intervalMs, 25)).toEqual([]);
     expect(reportDisagreement(result, window.intervalMs, 1).map((d) => d.figure)).toEqual([]); // 10 MiB is within the fixed slack
-    expect(reportDisagreement({ ...result, bytesRecorded: 50 * MiB }, window.intervalMs, 25).map((d) => d.figure)).toEqual(["bytesRecorded"]);
+    expect(reportDisagreement({ ...result, bytesRecorded: 50 * MiB }, window.intervalMs, 25).map((d) => d.figure)).toEqual([
+      "bytesRecorded",
+    ]);
   });
 
   it("maps times to epochs", () => {

@@ -28,10 +28,31 @@ describe("RDP agent channel protocol", () => {
 
   it("refuses unknown fields, floats in reports and unknown command kinds", () => {
     const event = { type: "event", channel, seq: 2, sentAt: 1, sig: "00".repeat(64) };
-    expect(AgentMessage.safeParse({ ...event, event: { kind: "resources", serverId: "s", cpuPercent: 12, memoryMb: 1, diskMb: 1, rxKbps: 0, txKbps: 0 } }).success).toBe(true);
-    expect(AgentMessage.safeParse({ ...event, event: { kind: "resources", serverId: "s", cpuPercent: 12.5, memoryMb: 1, diskMb: 1, rxKbps: 0, txKbps: 0 } }).success).toBe(false);
-    expect(AgentMessage.safeParse({ ...event, extra: 1, event: { kind: "server", serverId: "s", state: "listening" } }).success).toBe(false);
-    expect(CommandFrame.safeParse({ type: "command", id: "c", seq: 1, attempt: 1, issuedAt: 1, command: { kind: "server.reboot", serverId: "s" } }).success).toBe(false);
+    expect(
+      AgentMessage.safeParse({
+        ...event,
+        event: { kind: "resources", serverId: "s", cpuPercent: 12, memoryMb: 1, diskMb: 1, rxKbps: 0, txKbps: 0 },
+      }).success,
+    ).toBe(true);
+    expect(
+      AgentMessage.safeParse({
+        ...event,
+        event: { kind: "resources", serverId: "s", cpuPercent: 12.5, memoryMb: 1, diskMb: 1, rxKbps: 0, txKbps: 0 },
+      }).success,
+    ).toBe(false);
+    expect(AgentMessage.safeParse({ ...event, extra: 1, event: { kind: "server", serverId: "s", state: "listening" } }).success).toBe(
+      false,
+    );
+    expect(
+      CommandFrame.safeParse({
+        type: "command",
+        id: "c",
+        seq: 1,
+        attempt: 1,
+        issuedAt: 1,
+        command: { kind: "server.reboot", serverId: "s" },
+      }).success,
+    ).toBe(false);
   });
 
   it("parses a start command with its configuration and limits", () => {
@@ -52,7 +73,9 @@ describe("RDP agent channel protocol", () => {
       },
     };
     expect(ServerFrame.parse(frame)).toEqual(frame);
-    expect(ServerFrame.safeParse({ ...frame, command: { ...frame.command, config: { ...frame.command.config, colourDepth: 8 } } }).success).toBe(false);
+    expect(
+      ServerFrame.safeParse({ ...frame, command: { ...frame.command, config: { ...frame.command.config, colourDepth: 8 } } }).success,
+    ).toBe(false);
   });
 
   it("backs off retries exponentially up to the cap", () => {

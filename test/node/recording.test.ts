@@ -61,7 +61,10 @@ describe("recording stream v1", () => {
     enc.add(randomFrame(20, 10, 1), 0);
     enc.add(randomFrame(30, 12, 2), 5);
     const decoded = [...decodeRecording(enc.bytes())].map((d) => [d.type, d.width, d.height]);
-    expect(decoded).toEqual([["keyframe", 20, 10], ["keyframe", 30, 12]]);
+    expect(decoded).toEqual([
+      ["keyframe", 20, 10],
+      ["keyframe", 30, 12],
+    ]);
   });
 
   it("round-trips any sequence of frames (property)", () => {
@@ -77,7 +80,8 @@ describe("recording stream v1", () => {
           enc.add(frame, 1000);
           expected.push(frame.pixels);
           edits.forEach(([x, y, w, h, c], i) => {
-            const px = x % width, py = y % height;
+            const px = x % width,
+              py = y % height;
             frame = paint(frame, px, py, Math.min(1 + (w % 9), width - px), Math.min(1 + (h % 9), height - py), [c, 255 - c, c ^ 0x5a]);
             if (enc.add(frame, 1001 + i)) expected.push(frame.pixels);
           });

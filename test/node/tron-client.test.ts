@@ -28,7 +28,13 @@ describe("TronClient against the TRON double", () => {
     });
     const alice = createAccount();
     double.chain.fund(alice.address, 5_000_000n);
-    const tx = signTransaction(buildTransaction({ type: "TransferContract", owner: alice.address, to: createAccount().address, amount: 1_000_000n }, await client.nowBlock()), alice.privateKey);
+    const tx = signTransaction(
+      buildTransaction(
+        { type: "TransferContract", owner: alice.address, to: createAccount().address, amount: 1_000_000n },
+        await client.nowBlock(),
+      ),
+      alice.privateKey,
+    );
     expect(await client.broadcast(tx)).toEqual({ accepted: true, duplicate: false });
     expect(await client.broadcast(tx)).toEqual({ accepted: true, duplicate: true });
     expect(seen.every((h) => h.get("TRON-PRO-API-KEY") === "k-123")).toBe(true);

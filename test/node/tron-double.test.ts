@@ -87,7 +87,13 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     double.chain.produceBlocks(1);
     const info = await post("/wallet/gettransactioninfobyid", { value: signed.txID });
     expect(info.receipt.result).toBe("SUCCESS");
-    const balance = await tw.transactionBuilder.triggerConstantContract(double.usdt, "balanceOf(address)", {}, [{ type: "address", value: bob.address }], alice.address);
+    const balance = await tw.transactionBuilder.triggerConstantContract(
+      double.usdt,
+      "balanceOf(address)",
+      {},
+      [{ type: "address", value: bob.address }],
+      alice.address,
+    );
     expect(BigInt(`0x${balance.constant_result[0]}`)).toBe(7_000_000n);
   });
 
@@ -126,7 +132,12 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     const alice = funded(100_000_000n, 10_000_000n);
     const bob = createAccount();
     const ref = await headRef();
-    const spec = { type: "TriggerSmartContract" as const, owner: alice.address, contract: double.usdt, data: transferData(bob.address, 1_000_000n) };
+    const spec = {
+      type: "TriggerSmartContract" as const,
+      owner: alice.address,
+      contract: double.usdt,
+      data: transferData(bob.address, 1_000_000n),
+    };
     const payoutId = crypto.randomUUID();
     const plain = buildTransaction(spec, ref, { feeLimit: 30_000_000n });
     const ours = buildTransaction(spec, ref, { feeLimit: 30_000_000n, memo: payoutMemo(payoutId) });
@@ -153,22 +164,35 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     const sent = [];
     for (const amount of [1_000_000n, 2_000_000n, 3_000_000n]) {
       const tx = signTransaction(
-        buildTransaction({ type: "TriggerSmartContract", owner: alice.address, contract: double.usdt, data: transferData(bob.address, amount) }, await headRef(), { feeLimit: 30_000_000n }),
+        buildTransaction(
+          { type: "TriggerSmartContract", owner: alice.address, contract: double.usdt, data: transferData(bob.address, amount) },
+          await headRef(),
+          { feeLimit: 30_000_000n },
+        ),
         alice.privateKey,
       );
       expect((await post("/wallet/broadcasttransaction", tx)).result).toBe(true);
       double.chain.produceBlocks(1);
       sent.push(tx.txID);
     }
-    const get = async (query: string) => (await fetch(`${double.url}/v1/accounts/${alice.address}/transactions/trc20?${query}`)).json() as Promise<Record<string, any>>;
+    const get = async (query: string) =>
+      (await fetch(`${double.url}/v1/accounts/${alice.address}/transactions/trc20?${query}`)).json() as Promise<Record<string, any>>;
     // Not solidified yet: nothing confirmed.
     expect((await get("only_confirmed=true&only_from=true")).data).toEqual([]);
     double.chain.produceBlocks(19);
     const page1 = await get(`only_confirmed=true&only_from=true&contract_address=${double.usdt}&order_by=block_timestamp,asc&limit=2`);
     expect(page1.success).toBe(true);
     expect(page1.data.map((d: { transaction_id: string }) => d.transaction_id)).toEqual(sent.slice(0, 2));
-    expect(page1.data[0]).toMatchObject({ from: alice.address, to: bob.address, type: "Transfer", value: "1000000", token_info: { address: double.usdt, decimals: 6 } });
-    const page2 = await get(`only_confirmed=true&only_from=true&contract_address=${double.usdt}&order_by=block_timestamp,asc&limit=2&fingerprint=${page1.meta.fingerprint}`);
+    expect(page1.data[0]).toMatchObject({
+      from: alice.address,
+      to: bob.address,
+      type: "Transfer",
+      value: "1000000",
+      token_info: { address: double.usdt, decimals: 6 },
+    });
+    const page2 = await get(
+      `only_confirmed=true&only_from=true&contract_address=${double.usdt}&order_by=block_timestamp,asc&limit=2&fingerprint=${page1.meta.fingerprint}`,
+    );
     expect(page2.data.map((d: { transaction_id: string }) => d.transaction_id)).toEqual(sent.slice(2));
     expect(page2.meta.fingerprint).toBeUndefined();
     expect((await get("only_to=true")).data).toEqual([]);
@@ -179,7 +203,11 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     const bob = createAccount();
     const ref = await headRef();
     const tooMuch = signTransaction(
-      buildTransaction({ type: "TriggerSmartContract", owner: alice.address, contract: double.usdt, data: transferData(bob.address, 2_000_000n) }, ref, { feeLimit: 30_000_000n }),
+      buildTransaction(
+        { type: "TriggerSmartContract", owner: alice.address, contract: double.usdt, data: transferData(bob.address, 2_000_000n) },
+        ref,
+        { feeLimit: 30_000_000n },
+      ),
       alice.privateKey,
     );
     expect((await post("/wallet/broadcasttransaction", tooMuch)).result).toBe(true);
@@ -188,11 +216,17 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     expect(info.result).toBe("FAILED");
     expect(info.receipt.result).toBe("REVERT");
 
-    const stale = signTransaction(buildTransaction({ type: "TransferContract", owner: alice.address, to: bob.address, amount: 1n }, ref), alice.privateKey);
+    const stale = signTransaction(
+      buildTransaction({ type: "TransferContract", owner: alice.address, to: bob.address, amount: 1n }, ref),
+      alice.privateKey,
+    );
     double.chain.produceBlocks(21); // 63 s later: past the 60 s expiration
     expect(await post("/wallet/broadcasttransaction", stale)).toMatchObject({ code: "TRANSACTION_EXPIRATION_ERROR" });
     const unknownRef = signTransaction(
-      buildTransaction({ type: "TransferContract", owner: alice.address, to: bob.address, amount: 1n }, { ...ref, blockID: "ff".repeat(32), timestamp: double.chain.head.timestamp }),
+      buildTransaction(
+        { type: "TransferContract", owner: alice.address, to: bob.address, amount: 1n },
+        { ...ref, blockID: "ff".repeat(32), timestamp: double.chain.head.timestamp },
+      ),
       alice.privateKey,
     );
     expect(await post("/wallet/broadcasttransaction", unknownRef)).toMatchObject({ code: "TAPOS_ERROR" });
@@ -225,9 +259,17 @@ describe("TRON HTTP API double with tronweb as the client", () => {
     double.faults.push({ path: "/wallet/getnowblock", kind: "error5xx", times: 1 });
     expect((await fetch(`${double.url}/wallet/getnowblock`, { method: "POST", body: "{}" })).status).toBe(503);
     double.faults.push({ path: "/wallet/getnowblock", kind: "timeout", times: 1 });
-    await expect(fetch(`${double.url}/wallet/getnowblock`, { method: "POST", body: "{}", signal: AbortSignal.timeout(200) })).rejects.toThrow();
+    await expect(
+      fetch(`${double.url}/wallet/getnowblock`, { method: "POST", body: "{}", signal: AbortSignal.timeout(200) }),
+    ).rejects.toThrow();
 
-    const tx = signTransaction(buildTransaction({ type: "TransferContract", owner: alice.address, to: createAccount().address, amount: 1_000_000n }, await headRef()), alice.privateKey);
+    const tx = signTransaction(
+      buildTransaction(
+        { type: "TransferContract", owner: alice.address, to: createAccount().address, amount: 1_000_000n },
+        await headRef(),
+      ),
+      alice.privateKey,
+    );
     double.faults.push({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: 1, match: toHexAddress(alice.address) });
     await expect(post("/wallet/broadcasttransaction", tx)).rejects.toThrow();
     double.chain.produceBlocks(1);

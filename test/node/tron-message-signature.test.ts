@@ -26,7 +26,7 @@ describe("TRON addresses and TIP-191 signatures (@noble) against the reference v
     expect(addressToHex("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")).toBe("41a614f803b6fd780986a42c78ec9c7f77e6ded13c");
   });
 
-  it("hashes and signs \"hello tron\" exactly as the vectors say", () => {
+  it('hashes and signs "hello tron" exactly as the vectors say', () => {
     expect(bytesToHex(hashMessageV2("hello tron"))).toBe("85fdc81d273d14847afd4ef8b63674e9c9b9a285f00c4fcc792e541a98d25c16");
     expect(signMessageV2("hello tron", KEY_ONE)).toBe(HELLO_SIGNATURE);
     expect(recoverMessageV2Signer("hello tron", HELLO_SIGNATURE)).toBe(KEY_ONE_ADDRESS);

@@ -169,14 +169,19 @@ export class TronChain {
       throw new BroadcastError("SIGERROR", "Validate signature error: bad signature");
     }
     if (signer !== contract.owner) {
-      throw new BroadcastError("SIGERROR", `Validate signature error: ${toBase58Address(signer)} is signed by ${toBase58Address(signer)} but it is not contained of permission.`);
+      throw new BroadcastError(
+        "SIGERROR",
+        `Validate signature error: ${toBase58Address(signer)} is signed by ${toBase58Address(signer)} but it is not contained of permission.`,
+      );
     }
     if (this.included.has(tx.txID) || this.pending.some((p) => p.txID === tx.txID)) {
       throw new BroadcastError("DUP_TRANSACTION_ERROR", "Dup transaction.");
     }
     const refBytes = hex(raw.getRefBlockBytes_asU8());
     const refHash = hex(raw.getRefBlockHash_asU8());
-    const ref = this.blocks.find((b) => b.number.toString(16).padStart(8, "0").slice(-4) === refBytes && b.blockID.slice(16, 32) === refHash);
+    const ref = this.blocks.find(
+      (b) => b.number.toString(16).padStart(8, "0").slice(-4) === refBytes && b.blockID.slice(16, 32) === refHash,
+    );
     if (!ref || this.head.number - ref.number > 65_535) throw new BroadcastError("TAPOS_ERROR", "Tapos check error");
     if (raw.getExpiration() <= this.head.timestamp) throw new BroadcastError("TRANSACTION_EXPIRATION_ERROR", "Transaction expired");
     if (raw.getExpiration() > this.head.timestamp + 24 * 3600 * 1000) {
@@ -198,7 +203,12 @@ export class TronChain {
     switch (c.getType()) {
       case 1: {
         const m = Proto.TransferContract.deserializeBinary(value);
-        return { kind: "transfer" as const, owner: hex(m.getOwnerAddress_asU8()), to: hex(m.getToAddress_asU8()), amount: BigInt(m.getAmount()) };
+        return {
+          kind: "transfer" as const,
+          owner: hex(m.getOwnerAddress_asU8()),
+          to: hex(m.getToAddress_asU8()),
+          amount: BigInt(m.getAmount()),
+        };
       }
       case 31: {
         const m = Proto.TriggerSmartContract.deserializeBinary(value);
@@ -212,11 +222,21 @@ export class TronChain {
       }
       case 54: {
         const m = Proto.FreezeBalanceV2Contract.deserializeBinary(value);
-        return { kind: "freeze" as const, owner: hex(m.getOwnerAddress_asU8()), amount: BigInt(m.getFrozenBalance()), resource: RESOURCE_NAMES[m.getResource()] };
+        return {
+          kind: "freeze" as const,
+          owner: hex(m.getOwnerAddress_asU8()),
+          amount: BigInt(m.getFrozenBalance()),
+          resource: RESOURCE_NAMES[m.getResource()],
+        };
       }
       case 55: {
         const m = Proto.UnfreezeBalanceV2Contract.deserializeBinary(value);
-        return { kind: "unfreeze" as const, owner: hex(m.getOwnerAddress_asU8()), amount: BigInt(m.getUnfreezeBalance()), resource: RESOURCE_NAMES[m.getResource()] };
+        return {
+          kind: "unfreeze" as const,
+          owner: hex(m.getOwnerAddress_asU8()),
+          amount: BigInt(m.getUnfreezeBalance()),
+          resource: RESOURCE_NAMES[m.getResource()],
+        };
       }
       case 56: {
         const m = Proto.WithdrawExpireUnfreezeContract.deserializeBinary(value);
@@ -247,7 +267,8 @@ export class TronChain {
         return null;
       case "unfreeze":
         if (!c.resource) return "ResourceCode error";
-        if (owner.frozen[c.resource] < c.amount || c.amount <= 0n) return "Invalid unfreeze_balance, [unfreeze_balance] must be less than or equal to [frozen_balance]";
+        if (owner.frozen[c.resource] < c.amount || c.amount <= 0n)
+          return "Invalid unfreeze_balance, [unfreeze_balance] must be less than or equal to [frozen_balance]";
         return null;
       case "withdraw":
         if (!owner.unfrozen.some((u) => u.expireTime <= now)) return "no unFreeze balance to withdraw ";
@@ -437,7 +458,11 @@ export class TronChain {
       const info = this.#execute(this.state, tx, timestamp, block.number);
       if (info.result === "FAILED" && info.resMessage === Buffer.from("validation failed").toString("hex")) continue;
       block.txIDs.push(tx.txID);
-      this.included.set(tx.txID, { tx, blockNumber: block.number, info: { ...info, blockNumber: block.number, blockTimeStamp: timestamp } });
+      this.included.set(tx.txID, {
+        tx,
+        blockNumber: block.number,
+        info: { ...info, blockNumber: block.number, blockTimeStamp: timestamp },
+      });
     }
     block.blockID = this.#blockId(block);
     this.blocks.push(block);
@@ -447,7 +472,9 @@ export class TronChain {
   }
 
   #blockId(block: Block): string {
-    const digest = createHash("sha256").update(`${block.number}:${block.parentHash}:${block.timestamp}:${block.txIDs.join(",")}`).digest("hex");
+    const digest = createHash("sha256")
+      .update(`${block.number}:${block.parentHash}:${block.timestamp}:${block.txIDs.join(",")}`)
+      .digest("hex");
     return block.number.toString(16).padStart(16, "0") + digest.slice(16);
   }
 

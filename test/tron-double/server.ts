@@ -217,8 +217,12 @@ function api(chain: TronChain, path: string, text: string): unknown {
       const to = address(body.to_address, "to_address");
       const amount = bigintField(body.amount, "amount");
       const account = chain.state.accounts.get(owner);
-      if (!account) return { Error: `class org.tron.core.exception.ContractValidateException : Validate TransferContract error, no OwnerAccount.` };
-      if (account.balance < amount) return { Error: "class org.tron.core.exception.ContractValidateException : Validate TransferContract error, balance is not sufficient." };
+      if (!account)
+        return { Error: `class org.tron.core.exception.ContractValidateException : Validate TransferContract error, no OwnerAccount.` };
+      if (account.balance < amount)
+        return {
+          Error: "class org.tron.core.exception.ContractValidateException : Validate TransferContract error, balance is not sufficient.",
+        };
       return unsignedTx(chain, "TransferContract", { amount: Number(amount), owner_address: owner, to_address: to });
     }
     case "freezebalancev2":
@@ -272,15 +276,16 @@ function tronGrid(chain: TronChain, method: string, path: string, query: URLSear
   const solid = chain.solidHead.number;
   let list = chain.transfers
     .map((t) => ({ t, timestamp: chain.blocks[t.blockNumber]!.timestamp }))
-    .filter(({ t, timestamp }) =>
-      (t.from === owner || t.to === owner) &&
-      (!flag("only_from") || t.from === owner) &&
-      (!flag("only_to") || t.to === owner) &&
-      (!contract || t.token === contract) &&
-      (!flag("only_confirmed") || t.blockNumber <= solid) &&
-      (!flag("only_unconfirmed") || t.blockNumber > solid) &&
-      timestamp >= min &&
-      timestamp <= max,
+    .filter(
+      ({ t, timestamp }) =>
+        (t.from === owner || t.to === owner) &&
+        (!flag("only_from") || t.from === owner) &&
+        (!flag("only_to") || t.to === owner) &&
+        (!contract || t.token === contract) &&
+        (!flag("only_confirmed") || t.blockNumber <= solid) &&
+        (!flag("only_unconfirmed") || t.blockNumber > solid) &&
+        timestamp >= min &&
+        timestamp <= max,
     );
   if (desc) list = list.reverse();
   const start = Number(query.get("fingerprint") ?? 0);
@@ -309,7 +314,8 @@ function control(chain: TronChain, faults: Fault[], calls: Map<string, number>, 
     case "/__double/fund": {
       const target = address(body.address, "address");
       const sun = body.trx === undefined ? 0n : bigintField(body.trx, "trx");
-      const token = body.usdt === undefined ? undefined : { contract: chain.state.tokens.keys().next().value!, units: bigintField(body.usdt, "usdt") };
+      const token =
+        body.usdt === undefined ? undefined : { contract: chain.state.tokens.keys().next().value!, units: bigintField(body.usdt, "usdt") };
       chain.fund(target, sun, token);
       return { ok: true };
     }
@@ -350,8 +356,12 @@ function control(chain: TronChain, faults: Fault[], calls: Map<string, number>, 
         usdt: String(token.balances.get(target) ?? 0n),
         frozenEnergy: String(account?.frozen.ENERGY ?? 0n),
         frozenBandwidth: String(account?.frozen.BANDWIDTH ?? 0n),
-        transfersIn: chain.transfers.filter((t) => t.to === target).map((t) => ({ txID: t.txID, from: toBase58Address(t.from), amount: String(t.amount) })),
-        transfersOut: chain.transfers.filter((t) => t.from === target).map((t) => ({ txID: t.txID, to: toBase58Address(t.to), amount: String(t.amount) })),
+        transfersIn: chain.transfers
+          .filter((t) => t.to === target)
+          .map((t) => ({ txID: t.txID, from: toBase58Address(t.from), amount: String(t.amount) })),
+        transfersOut: chain.transfers
+          .filter((t) => t.from === target)
+          .map((t) => ({ txID: t.txID, to: toBase58Address(t.to), amount: String(t.amount) })),
         pending: chain.pending.filter((p) => JSON.stringify(p.raw_data).includes(target)).length,
       };
     }

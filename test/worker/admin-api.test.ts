@@ -30,7 +30,9 @@ describe("admin API", () => {
     for (const [path, item] of routes) {
       for (const [method, op] of Object.entries(item)) {
         expect(["audit:read", "admin:read", "admin:manage", "emergency:control"], `${method} ${path}`).toContain(op["x-permission"]);
-        const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => (name === "address" ? createAccount().address : crypto.randomUUID()));
+        const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) =>
+          name === "address" ? createAccount().address : crypto.randomUUID(),
+        );
         for (const role of [undefined, "USER", "NODE_OPERATOR"] as const) {
           const token = role ? await tokenFor(crypto.randomUUID(), role) : undefined;
           const r = await adminSend(method.toUpperCase(), concrete, method === "get" ? undefined : {}, token);
@@ -53,39 +55,67 @@ describe("admin API", () => {
     expect(audited.after).toEqual({ ...CONFIG, alerts: DEFAULT_ALERTS_CONFIG });
 
     // A stale version is a conflict; invalid values and shapes are 400; nothing changes.
-    const stale = await problemOf(await adminSend("PUT", "/api/v1/admin/config", { config: CONFIG, expectedVersion: 0, reason: "again" }, token));
+    const stale = await problemOf(
+      await adminSend("PUT", "/api/v1/admin/config", { config: CONFIG, expectedVersion: 0, reason: "again" }, token),
+    );
     expect(stale).toMatchObject({ status: 409, type: "/problems/conflict" });
     for (const bad of [
       { config: { ...CONFIG, healthAlertAfterFailures: 0 }, expectedVersion: 1, reason: "zero" },
       { config: { ...CONFIG, healthAlertAfterFailures: 1.5 }, expectedVersion: 1, reason: "float" },
       { config: { ...CONFIG, extra: true }, expectedVersion: 1, reason: "extra" },
-      { config: { lockdownMessage: "" , healthAlertAfterFailures: 1, notificationHistory: 50 }, expectedVersion: 1, reason: "empty" },
+      { config: { lockdownMessage: "", healthAlertAfterFailures: 1, notificationHistory: 50 }, expectedVersion: 1, reason: "empty" },
       { config: CONFIG, expectedVersion: 1 },
       { config: CONFIG, expectedVersion: -1, reason: "negative" },
     ]) {
-      expect((await problemOf(await adminSend("PUT", "/api/v1/admin/config", bad, token))).type, JSON.stringify(bad)).toBe("/problems/validation-failed");
+      expect((await problemOf(await adminSend("PUT", "/api/v1/admin/config", bad, token))).type, JSON.stringify(bad)).toBe(
+        "/problems/validation-failed",
+      );
     }
-    const malformed = await api("/api/v1/admin/config", { method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: "{" });
+    const malformed = await api("/api/v1/admin/config", {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: "{",
+    });
     expect((await problemOf(malformed)).status).toBe(400);
 
     const second = { ...CONFIG, notificationHistory: 500 };
-    expect((await adminSend("PUT", "/api/v1/admin/config", { config: second, expectedVersion: 1, reason: "keep more" }, token)).status).toBe(200);
-    const back = await adminSend("POST", "/api/v1/admin/config/rollback", { version: 1, expectedVersion: 2, reason: "500 was too many" }, token);
+    expect(
+      (await adminSend("PUT", "/api/v1/admin/config", { config: second, expectedVersion: 1, reason: "keep more" }, token)).status,
+    ).toBe(200);
+    const back = await adminSend(
+      "POST",
+      "/api/v1/admin/config/rollback",
+      { version: 1, expectedVersion: 2, reason: "500 was too many" },
+      token,
+    );
     expect(back.status).toBe(200);
     expect(await back.json()).toMatchObject({ version: 3, config: CONFIG, rollbackOf: 1 });
     const rolled = await lastAudit("admin.config_rollback");
     expect(rolled.before).toEqual({ ...second, alerts: DEFAULT_ALERTS_CONFIG });
     expect(rolled.after).toEqual({ ...CONFIG, alerts: DEFAULT_ALERTS_CONFIG });
-    expect((await problemOf(await adminSend("POST", "/api/v1/admin/config/rollback", { version: 99, expectedVersion: 3, reason: "nope" }, token))).status).toBe(404);
+    expect(
+      (
+        await problemOf(
+          await adminSend("POST", "/api/v1/admin/config/rollback", { version: 99, expectedVersion: 3, reason: "nope" }, token),
+        )
+      ).status,
+    ).toBe(404);
     const versions = await (await adminGet("/api/v1/admin/config/versions", token)).json<{ items: { version: number }[] }>();
     expect(versions.items.map((v) => v.version)).toEqual([3, 2, 1]);
     // Back to defaults for the other tests (version 0 = built-in defaults).
-    expect((await adminSend("POST", "/api/v1/admin/config/rollback", { version: 0, expectedVersion: 3, reason: "defaults" }, token)).status).toBe(200);
+    expect(
+      (await adminSend("POST", "/api/v1/admin/config/rollback", { version: 0, expectedVersion: 3, reason: "defaults" }, token)).status,
+    ).toBe(200);
   });
 
   it("alerts: raiseAlert de-duplicates by key; admins list, acknowledge and resolve them (audited); health checks raise and resolve their own", async () => {
     const first = await raiseAlert(testEnv, { key: "rdp:host-1:cpu", severity: "warning", source: "rdp-monitor", title: "CPU high" });
-    const repeat = await raiseAlert(testEnv, { key: "rdp:host-1:cpu", severity: "critical", source: "rdp-monitor", title: "CPU very high" });
+    const repeat = await raiseAlert(testEnv, {
+      key: "rdp:host-1:cpu",
+      severity: "critical",
+      source: "rdp-monitor",
+      title: "CPU very high",
+    });
     expect(first.created).toBe(true);
     expect(repeat).toMatchObject({ created: false, alert: { id: first.alert.id, count: 2, severity: "critical" } });
     await expect(raiseAlert(testEnv, { key: "bad key!", severity: "warning", source: "x", title: "t" })).rejects.toThrow();
@@ -95,20 +125,36 @@ describe("admin API", () => {
     expect(open.items.find((a) => a.id === first.alert.id)?.count).toBe(2);
     const ack = await adminSend("POST", `/api/v1/admin/alerts/${first.alert.id}/acknowledge`, {}, token);
     expect(await ack.json()).toMatchObject({ state: "acknowledged" });
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/alerts/${first.alert.id}/acknowledge`, {}, token))).type).toBe("/problems/invalid-state");
+    expect((await problemOf(await adminSend("POST", `/api/v1/admin/alerts/${first.alert.id}/acknowledge`, {}, token))).type).toBe(
+      "/problems/invalid-state",
+    );
     expect((await adminSend("POST", `/api/v1/admin/alerts/${first.alert.id}/resolve`, {}, token)).status).toBe(200);
-    expect(await lastAudit("admin.alert_resolve")).toMatchObject({ targetId: first.alert.id, before: { state: "acknowledged" }, after: { state: "resolved" } });
+    expect(await lastAudit("admin.alert_resolve")).toMatchObject({
+      targetId: first.alert.id,
+      before: { state: "acknowledged" },
+      after: { state: "resolved" },
+    });
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/alerts/${crypto.randomUUID()}/resolve`, {}, token))).status).toBe(404);
-    expect((await problemOf(await adminSend("POST", "/api/v1/admin/alerts/not-a-uuid/resolve", {}, token))).type).toBe("/problems/validation-failed");
+    expect((await problemOf(await adminSend("POST", "/api/v1/admin/alerts/not-a-uuid/resolve", {}, token))).type).toBe(
+      "/problems/validation-failed",
+    );
     expect((await problemOf(await adminGet("/api/v1/admin/alerts?state=burning", token))).type).toBe("/problems/validation-failed");
 
     // Health: the default threshold is 2 failed checks in a row; a healthy check resolves it.
     const admin = env.ADMIN.get(env.ADMIN.idFromName("admin"));
     expect(await admin.observeHealth([{ name: "chunk-store", status: "down", detail: "disk gone" }])).toEqual({ raised: [], resolved: [] });
-    expect(await admin.observeHealth([{ name: "chunk-store", status: "down", detail: "disk gone" }])).toEqual({ raised: ["health:chunk-store"], resolved: [] });
-    const raised = await (await adminGet("/api/v1/admin/alerts?state=open", token)).json<{ items: { key: string; severity: string; source: string }[] }>();
+    expect(await admin.observeHealth([{ name: "chunk-store", status: "down", detail: "disk gone" }])).toEqual({
+      raised: ["health:chunk-store"],
+      resolved: [],
+    });
+    const raised = await (
+      await adminGet("/api/v1/admin/alerts?state=open", token)
+    ).json<{ items: { key: string; severity: string; source: string }[] }>();
     expect(raised.items.find((a) => a.key === "health:chunk-store")).toMatchObject({ severity: "critical", source: "health" });
-    expect(await admin.observeHealth([{ name: "chunk-store", status: "up", detail: null }])).toEqual({ raised: [], resolved: ["health:chunk-store"] });
+    expect(await admin.observeHealth([{ name: "chunk-store", status: "up", detail: null }])).toEqual({
+      raised: [],
+      resolved: ["health:chunk-store"],
+    });
     // The health report feeds it too: every function is up here, so nothing opens.
     expect((await api("/api/v1/system/services", { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const after = await (await adminGet("/api/v1/admin/alerts?state=open", token)).json<{ items: { key: string }[] }>();
@@ -122,19 +168,35 @@ describe("admin API", () => {
     const res = await adminSend("POST", `/api/v1/admin/sessions/${recording.id}/terminate`, { reason: "abuse report 7" }, token);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: recording.id, state: "processing" });
-    expect(await lastAudit("admin.session_terminate")).toMatchObject({ targetId: recording.id, before: { state: "recording" }, after: { state: "processing" }, details: { reason: "abuse report 7" } });
+    expect(await lastAudit("admin.session_terminate")).toMatchObject({
+      targetId: recording.id,
+      before: { state: "recording" },
+      after: { state: "processing" },
+      details: { reason: "abuse report 7" },
+    });
     const created = await createSession(owner, "node-t");
-    expect(await (await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, { reason: "not needed" }, token)).json()).toMatchObject({ state: "cancelled" });
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, { reason: "again" }, token))).type).toBe("/problems/invalid-state");
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${crypto.randomUUID()}/terminate`, { reason: "ghost" }, token))).status).toBe(404);
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, {}, token))).type).toBe("/problems/validation-failed");
+    expect(
+      await (await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, { reason: "not needed" }, token)).json(),
+    ).toMatchObject({ state: "cancelled" });
+    expect(
+      (await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, { reason: "again" }, token))).type,
+    ).toBe("/problems/invalid-state");
+    expect(
+      (await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${crypto.randomUUID()}/terminate`, { reason: "ghost" }, token)))
+        .status,
+    ).toBe(404);
+    expect((await problemOf(await adminSend("POST", `/api/v1/admin/sessions/${created.id}/terminate`, {}, token))).type).toBe(
+      "/problems/validation-failed",
+    );
   });
 
   it("nodes: monitor all pools, suspend and reinstate with before/after in the audit log", async () => {
     const token = await adminToken();
     const node = new TestNode(`operator-${crypto.randomUUID()}`);
     expect((await node.register()).status).toBe(201);
-    const listed = await (await adminGet("/api/v1/admin/nodes", token)).json<{ nodes: { id: string; state: string }[]; byState: Record<string, number> }>();
+    const listed = await (
+      await adminGet("/api/v1/admin/nodes", token)
+    ).json<{ nodes: { id: string; state: string }[]; byState: Record<string, number> }>();
     expect(listed.nodes.some((n) => n.id === node.id)).toBe(true);
     const suspended = await adminSend("POST", `/api/v1/admin/nodes/${node.id}/suspend`, { reason: "tampered agent" }, token);
     expect(await suspended.json()).toMatchObject({ id: node.id, state: "suspended" });
@@ -142,25 +204,38 @@ describe("admin API", () => {
     const onlySuspended = await (await adminGet("/api/v1/admin/nodes?state=suspended", token)).json<{ nodes: { id: string }[] }>();
     expect(onlySuspended.nodes.map((n) => n.id)).toContain(node.id);
     // NodePoolDO's rule: suspending a suspended node changes nothing (and the record says so).
-    expect(await (await adminSend("POST", `/api/v1/admin/nodes/${node.id}/suspend`, { reason: "twice" }, token)).json()).toMatchObject({ state: "suspended" });
+    expect(await (await adminSend("POST", `/api/v1/admin/nodes/${node.id}/suspend`, { reason: "twice" }, token)).json()).toMatchObject({
+      state: "suspended",
+    });
     expect(await lastAudit("admin.node_suspend")).toMatchObject({ before: { state: "suspended" }, after: { state: "suspended" } });
     const reinstated = await adminSend("POST", `/api/v1/admin/nodes/${node.id}/reinstate`, { reason: "agent reinstalled" }, token);
     expect(reinstated.status).toBe(200);
     expect(await lastAudit("admin.node_reinstate")).toMatchObject({ before: { state: "suspended" } });
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/nodes/node_${crypto.randomUUID()}/suspend`, { reason: "ghost" }, token))).status).toBe(404);
+    expect(
+      (await problemOf(await adminSend("POST", `/api/v1/admin/nodes/node_${crypto.randomUUID()}/suspend`, { reason: "ghost" }, token)))
+        .status,
+    ).toBe(404);
     expect((await problemOf(await adminGet("/api/v1/admin/nodes?state=sleepy", token))).status).toBe(400);
     // The same change through the nodes API is caught by the gateway's safety net (admin.request).
     const direct = await adminSend("PUT", `/api/v1/nodes/${node.id}/suspension`, { suspended: true, reason: "via nodes API" }, token);
     expect(direct.status).toBe(200);
     const requestId = direct.headers.get("X-Request-Id");
     const [netted] = await auditDO().list({ limit: 1, action: "admin.request", requestId: requestId! });
-    expect(netted).toMatchObject({ outcome: "success", targetId: node.id, details: { method: "PUT", path: `/api/v1/nodes/${node.id}/suspension`, status: 200 } });
+    expect(netted).toMatchObject({
+      outcome: "success",
+      targetId: node.id,
+      details: { method: "PUT", path: `/api/v1/nodes/${node.id}/suspension`, status: 200 },
+    });
   });
 
   it("payouts: approve and reject (LedgerDO rules), KYC flags, all audited; overview and chain status answer", async () => {
     const token = await adminToken();
     const pay = (method: string, path: string, body?: unknown) =>
-      api(`/api/v1/payments${path}`, { method, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() }, body: body === undefined ? undefined : JSON.stringify(body) });
+      api(`/api/v1/payments${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     const wallet = await (await pay("POST", "/wallets", { kind: "hot", label: "treasury" })).json<{ id: string; address: string }>();
     await fund(wallet.address, { trx: 10_000_000_000n, usdt: 1_000_000_000n });
     const a = await (await pay("POST", "/payouts", { recipient: createAccount().address, amount: "5" })).json<{ id: string }>();
@@ -169,20 +244,30 @@ describe("admin API", () => {
     expect(pending.payouts.map((p) => p.id)).toEqual(expect.arrayContaining([a.id, b.id]));
     const approved = await adminSend("POST", `/api/v1/admin/payouts/${a.id}/approve`, { walletId: wallet.id }, token);
     expect(await approved.json()).toMatchObject({ id: a.id, state: "approved" });
-    expect(await lastAudit("admin.payout_approve")).toMatchObject({ targetId: a.id, before: { state: "requested" }, after: { state: "approved" } });
+    expect(await lastAudit("admin.payout_approve")).toMatchObject({
+      targetId: a.id,
+      before: { state: "requested" },
+      after: { state: "approved" },
+    });
     expect((await adminSend("POST", `/api/v1/admin/payouts/${b.id}/reject`, { reason: "duplicate request" }, token)).status).toBe(200);
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${b.id}/approve`, {}, token))).status).toBe(409);
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${crypto.randomUUID()}/approve`, {}, token))).status).toBe(404);
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${a.id}/reject`, { reason: "" }, token))).status).toBe(400);
 
     const recipient = createAccount().address;
-    expect(await (await adminSend("PUT", `/api/v1/admin/kyc/${recipient}`, { verified: true, reason: "passport checked" }, token)).json()).toMatchObject({ address: recipient, verified: true });
+    expect(
+      await (await adminSend("PUT", `/api/v1/admin/kyc/${recipient}`, { verified: true, reason: "passport checked" }, token)).json(),
+    ).toMatchObject({ address: recipient, verified: true });
     expect(await lastAudit("admin.kyc_set")).toMatchObject({ targetId: recipient, before: null, after: { verified: true } });
     await adminSend("PUT", `/api/v1/admin/kyc/${recipient}`, { verified: false, reason: "document expired" }, token);
     expect(await lastAudit("admin.kyc_set")).toMatchObject({ before: { verified: true }, after: { verified: false } });
-    expect((await problemOf(await adminSend("PUT", "/api/v1/admin/kyc/not-an-address", { verified: true, reason: "x y z" }, token))).status).toBe(400);
+    expect(
+      (await problemOf(await adminSend("PUT", "/api/v1/admin/kyc/not-an-address", { verified: true, reason: "x y z" }, token))).status,
+    ).toBe(400);
 
-    const overview = await (await adminGet("/api/v1/admin/overview", token)).json<{ payouts: { byState: Record<string, number> }; emergency: { lockdown: boolean }; chain: { height: number } }>();
+    const overview = await (
+      await adminGet("/api/v1/admin/overview", token)
+    ).json<{ payouts: { byState: Record<string, number> }; emergency: { lockdown: boolean }; chain: { height: number } }>();
     expect(overview.payouts.byState.approved).toBeGreaterThanOrEqual(1);
     expect(overview.emergency.lockdown).toBe(false);
     const chain = await (await adminGet("/api/v1/admin/chain", token)).json<{ chain: string; audit: { events: number } }>();

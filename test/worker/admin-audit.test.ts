@@ -39,7 +39,16 @@ async function verify() {
 
 describe("audit log: hash chain, search, verify, anchoring, export", () => {
   it("chains every event: prevHash is the previous hash, hash is SHA-256 over the documented canonical encoding", async () => {
-    await audit(testEnv, { action: "test.alpha", outcome: "success", actorId: "admin-1", targetId: "thing-1", requestId: "req-alpha", details: { ratio: 0.5, n: 3 }, before: { state: "a" }, after: { state: "b" } });
+    await audit(testEnv, {
+      action: "test.alpha",
+      outcome: "success",
+      actorId: "admin-1",
+      targetId: "thing-1",
+      requestId: "req-alpha",
+      details: { ratio: 0.5, n: 3 },
+      before: { state: "a" },
+      after: { state: "b" },
+    });
     await audit(testEnv, { action: "test.beta", outcome: "failure", details: {} });
     const { items } = await listAudit("?action=test.*&limit=10");
     const [beta, alpha] = items;
@@ -48,7 +57,19 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     expect(alpha!.details).toEqual({ ratio: "0.5", n: 3 }); // floats are kept as strings (canonical JSON refuses them)
     expect(alpha!.before).toEqual({ state: "a" });
     const recomputed = auditEventHash(
-      { id: alpha!.id, at: Date.parse(alpha!.at), action: "test.alpha", outcome: "success", actorId: "admin-1", targetId: "thing-1", ip: null, requestId: "req-alpha", details: { n: 3, ratio: "0.5" }, before: { state: "a" }, after: { state: "b" } },
+      {
+        id: alpha!.id,
+        at: Date.parse(alpha!.at),
+        action: "test.alpha",
+        outcome: "success",
+        actorId: "admin-1",
+        targetId: "thing-1",
+        ip: null,
+        requestId: "req-alpha",
+        details: { n: 3, ratio: "0.5" },
+        before: { state: "a" },
+        after: { state: "b" },
+      },
       alpha!.prevHash,
     );
     expect(recomputed).toBe(alpha!.hash);
@@ -70,9 +91,15 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     const tokens = await res.json<{ refreshToken: string }>();
     const refreshed = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
     expect(refreshed.status).toBe(200);
-    expect((await listAudit(`?requestId=${refreshed.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh", outcome: "success" });
+    expect((await listAudit(`?requestId=${refreshed.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({
+      action: "auth.refresh",
+      outcome: "success",
+    });
     const reused = await postJson("/api/v1/auth/refresh", { refreshToken: tokens.refreshToken });
-    expect((await listAudit(`?requestId=${reused.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({ action: "auth.refresh_reuse", outcome: "failure" });
+    expect((await listAudit(`?requestId=${reused.headers.get("X-Request-Id")}`)).items[0]).toMatchObject({
+      action: "auth.refresh_reuse",
+      outcome: "failure",
+    });
     const none = await listAudit("?q=zzzznotaword");
     expect(none.items).toEqual([]);
     for (let i = 0; i < 5; i++) await audit(testEnv, { action: "test.page", outcome: "success", details: { i } });
@@ -91,13 +118,23 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
         const res = await adminGet(path, await tokenFor(crypto.randomUUID(), role));
         expect((await problemOf(res)).type, `${path} as ${role}`).toBe("/problems/forbidden");
       }
-      for (const role of ["ADMIN", "SUPER_ADMIN"] as const) expect((await adminGet(path, await tokenFor(crypto.randomUUID(), role))).status).toBe(200);
+      for (const role of ["ADMIN", "SUPER_ADMIN"] as const)
+        expect((await adminGet(path, await tokenFor(crypto.randomUUID(), role))).status).toBe(200);
     }
   });
 
   it("bad queries are 400 problems", async () => {
     const token = await tokenFor(crypto.randomUUID(), "ADMIN");
-    for (const query of ["?limit=0", "?limit=501", "?action=Bad%20Action", "?from=yesterday", "?before=-1", "?outcome=maybe", "?unknown=1", "?actorId=a%20b"]) {
+    for (const query of [
+      "?limit=0",
+      "?limit=501",
+      "?action=Bad%20Action",
+      "?from=yesterday",
+      "?before=-1",
+      "?outcome=maybe",
+      "?unknown=1",
+      "?actorId=a%20b",
+    ]) {
       const problem = await problemOf(await adminGet(`/api/v1/admin/audit${query}`, token));
       expect(problem.type, query).toBe("/problems/validation-failed");
     }
@@ -116,7 +153,9 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     expect(await runDurableObjectAlarm(chain())).toBe(true);
     // record() armed the anchoring alarm; run it now instead of waiting AUDIT_ANCHOR_INTERVAL_SECONDS.
     expect(await runDurableObjectAlarm(auditDO())).toBe(true);
-    const status = await (await adminGet("/api/v1/admin/audit/anchors", admin)).json<{ anchors: { eventId: number; blockHeight: number | null }[] }>();
+    const status = await (
+      await adminGet("/api/v1/admin/audit/anchors", admin)
+    ).json<{ anchors: { eventId: number; blockHeight: number | null }[] }>();
     expect(status.anchors.find((a) => a.eventId === anchor.eventId)?.blockHeight).toBeGreaterThan(0);
 
     const res = await adminGet(`/api/v1/admin/audit/export?from=1&to=${anchor.eventId}`, admin);
@@ -162,13 +201,18 @@ describe("audit log: hash chain, search, verify, anchoring, export", () => {
     expect((await verify()).firstBroken).toMatchObject({ id: victim.id + 1, reason: "id-gap" });
     // An anchored head that no longer matches its event is reported too.
     const mismatch = await runInDurableObject(auditDO(), (_i, state) => {
-      const anchor = state.storage.sql.exec<{ event_id: number; head: string }>("SELECT event_id, head FROM audit_anchors ORDER BY event_id LIMIT 1").one();
+      const anchor = state.storage.sql
+        .exec<{ event_id: number; head: string }>("SELECT event_id, head FROM audit_anchors ORDER BY event_id LIMIT 1")
+        .one();
       state.storage.sql.exec("UPDATE audit_anchors SET head = ? WHERE event_id = ?", "f".repeat(64), anchor.event_id);
       return anchor;
     });
     await runInDurableObject(auditDO(), (_i, state) => {
       const columns = Object.keys(saved);
-      state.storage.sql.exec(`INSERT INTO audit_events (${columns.join(",")}) VALUES (${columns.map(() => "?").join(",")})`, ...columns.map((k) => saved[k]));
+      state.storage.sql.exec(
+        `INSERT INTO audit_events (${columns.join(",")}) VALUES (${columns.map(() => "?").join(",")})`,
+        ...columns.map((k) => saved[k]),
+      );
     });
     const anchorReport = await adminGet("/api/v1/admin/audit/verify", await tokenFor(crypto.randomUUID(), "ADMIN"));
     expect(await anchorReport.json()).toMatchObject({ ok: false, firstBroken: null, anchorMismatches: [mismatch.event_id] });

@@ -18,9 +18,13 @@ describe("configuration diff", () => {
   it("GET /admin/config/diff: between two versions, to the current one by default, from the defaults (0); unknown versions are 404", async () => {
     const { token } = await steppedUpAdmin();
     const first = { ...DEFAULT_SYSTEM_CONFIG, healthAlertAfterFailures: 4 };
-    expect((await adminSend("PUT", "/api/v1/admin/config", { config: first, expectedVersion: 0, reason: "four failures" }, token)).status).toBe(200);
+    expect(
+      (await adminSend("PUT", "/api/v1/admin/config", { config: first, expectedVersion: 0, reason: "four failures" }, token)).status,
+    ).toBe(200);
     const second = { ...first, notificationHistory: 300, lockdownMessage: "Back soon." };
-    expect((await adminSend("PUT", "/api/v1/admin/config", { config: second, expectedVersion: 1, reason: "more history" }, token)).status).toBe(200);
+    expect(
+      (await adminSend("PUT", "/api/v1/admin/config", { config: second, expectedVersion: 1, reason: "more history" }, token)).status,
+    ).toBe(200);
 
     const between = await (await adminGet("/api/v1/admin/config/diff?from=1&to=2", token)).json<Diff>();
     expect(between.from.version).toBe(1);

@@ -12,7 +12,12 @@ let admin: ReturnType<typeof steppedUpAdmin> | undefined;
 const theAdmin = () => (admin ??= steppedUpAdmin());
 
 async function lockdown(active: boolean, factor: Record<string, string>, token: string) {
-  return adminSend("POST", "/api/v1/admin/emergency/lockdown", { active, reason: active ? "incident 42: suspected key leak" : "incident 42 closed", ...factor }, token);
+  return adminSend(
+    "POST",
+    "/api/v1/admin/emergency/lockdown",
+    { active, reason: active ? "incident 42: suspected key leak" : "incident 42 closed", ...factor },
+    token,
+  );
 }
 
 describe("emergency controls", () => {
@@ -24,7 +29,9 @@ describe("emergency controls", () => {
       expect((await problemOf(res)).type).toBe("/problems/forbidden");
     }
     // An ADMIN token that no login session stands behind (no TOTP ever passed) cannot use emergency controls.
-    const bare = await problemOf(await adminSend("POST", "/api/v1/admin/emergency/lockdown", body, await tokenFor(crypto.randomUUID(), "ADMIN")));
+    const bare = await problemOf(
+      await adminSend("POST", "/api/v1/admin/emergency/lockdown", body, await tokenFor(crypto.randomUUID(), "ADMIN")),
+    );
     expect(bare).toMatchObject({ status: 401, type: "/problems/unauthorized" });
     const a = await theAdmin();
     // No factor, both factors, a malformed code, unknown fields, missing reason: 400, nothing changes.
@@ -36,7 +43,9 @@ describe("emergency controls", () => {
       { active: "yes", reason: "drill", totpCode: "123456" },
       { active: true, totpCode: "123456" },
     ]) {
-      expect((await problemOf(await adminSend("POST", "/api/v1/admin/emergency/lockdown", bad, a.token))).type, JSON.stringify(bad)).toBe("/problems/validation-failed");
+      expect((await problemOf(await adminSend("POST", "/api/v1/admin/emergency/lockdown", bad, a.token))).type, JSON.stringify(bad)).toBe(
+        "/problems/validation-failed",
+      );
     }
     const wrong = await problemOf(await lockdown(true, { totpCode: "000000" }, a.token));
     expect(wrong.type).toBe("/problems/second-factor-required");
@@ -52,10 +61,17 @@ describe("emergency controls", () => {
     const userToken = await tokenFor(crypto.randomUUID(), "USER");
     const on = await lockdown(true, a.totp(), a.token);
     expect(on.status).toBe(200);
-    expect((await on.json<{ lockdown: { active: boolean; changedBy: string } }>()).lockdown).toMatchObject({ active: true, changedBy: a.id });
+    expect((await on.json<{ lockdown: { active: boolean; changedBy: string } }>()).lockdown).toMatchObject({
+      active: true,
+      changedBy: a.id,
+    });
 
     // A user's write (create a session) and a node's write (heartbeat) are refused with an explanation.
-    const refused = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: nodeX, title: "t" }) });
+    const refused = await api("/api/v1/sessions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ nodeId: nodeX, title: "t" }),
+    });
     expect(refused.status).toBe(503);
     expect(refused.headers.get("Retry-After")).toBe("60");
     const problem = await problemOf(refused);
@@ -69,14 +85,27 @@ describe("emergency controls", () => {
     // Logging in stays open (an admin must be able to get in to lift it).
     expect((await postJson("/api/v1/auth/challenge", { address: "TDvSsdrNM5eeXNL3czpa6AxLDHZA9nwe9K" })).status).toBe(200);
     // An admin still writes.
-    const adminWrite = await adminSend("PUT", "/api/v1/admin/config", { config: { lockdownMessage: "Locked for incident 42.", healthAlertAfterFailures: 2, notificationHistory: 200 }, expectedVersion: 0, reason: "tell users why" }, a.token);
+    const adminWrite = await adminSend(
+      "PUT",
+      "/api/v1/admin/config",
+      {
+        config: { lockdownMessage: "Locked for incident 42.", healthAlertAfterFailures: 2, notificationHistory: 200 },
+        expectedVersion: 0,
+        reason: "tell users why",
+      },
+      a.token,
+    );
     expect(adminWrite.status).toBe(200);
     // The configured message is what users now read.
     expect((await problemOf(await postJson("/api/v1/nodes", {}, { token: userToken }))).detail).toBe("Locked for incident 42.");
 
     const off = await lockdown(false, a.recovery(), a.token);
     expect(off.status).toBe(200);
-    const after = await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: nodeX, title: "t" }) });
+    const after = await api("/api/v1/sessions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${userToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ nodeId: nodeX, title: "t" }),
+    });
     expect(after.status).toBe(201);
 
     const events = await auditDO().list({ limit: 10, action: "emergency.lockdown", outcome: "success" });
@@ -94,12 +123,32 @@ describe("emergency controls", () => {
     const owner = crypto.randomUUID();
     const existing = await recordingSession(owner, "node-shut");
     const shutNode = await nodeIdOf("node-shut");
-    expect((await adminSend("POST", "/api/v1/admin/emergency/sessions-shutdown", { active: true, reason: "storage migration", ...a.recovery() }, a.token)).status).toBe(200);
-    const refused = await problemOf(await api("/api/v1/sessions", { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}`, "Content-Type": "application/json" }, body: JSON.stringify({ nodeId: shutNode, title: "t" }) }));
+    expect(
+      (
+        await adminSend(
+          "POST",
+          "/api/v1/admin/emergency/sessions-shutdown",
+          { active: true, reason: "storage migration", ...a.recovery() },
+          a.token,
+        )
+      ).status,
+    ).toBe(200);
+    const refused = await problemOf(
+      await api("/api/v1/sessions", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${await tokenFor(owner)}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ nodeId: shutNode, title: "t" }),
+      }),
+    );
     expect(refused).toMatchObject({ status: 503, type: "/problems/sessions-shutdown", reason: "storage migration" });
-    expect((await problemOf(await adminSend("POST", "/api/v1/sessions", { nodeId: shutNode, title: "t" }, a.token))).type).toBe("/problems/sessions-shutdown");
+    expect((await problemOf(await adminSend("POST", "/api/v1/sessions", { nodeId: shutNode, title: "t" }, a.token))).type).toBe(
+      "/problems/sessions-shutdown",
+    );
     expect((await putChunk(existing.id, 0, chunkBytes(0), "node-shut")).status).toBe(201);
-    expect((await adminSend("POST", "/api/v1/admin/emergency/sessions-shutdown", { active: false, reason: "done", ...a.recovery() }, a.token)).status).toBe(200);
+    expect(
+      (await adminSend("POST", "/api/v1/admin/emergency/sessions-shutdown", { active: false, reason: "done", ...a.recovery() }, a.token))
+        .status,
+    ).toBe(200);
     await createSession(owner, "node-shut");
   });
 
@@ -109,16 +158,30 @@ describe("emergency controls", () => {
     const recording = await recordingSession(owner, "node-rec");
     expect((await putChunk(recording.id, 0, chunkBytes(0), "node-rec")).status).toBe(201);
     const waiting = await createSession(owner, "node-rec");
-    const halted = await adminSend("POST", "/api/v1/admin/emergency/recordings", { active: true, reason: "disk failing", stopActive: true, ...a.recovery() }, a.token);
+    const halted = await adminSend(
+      "POST",
+      "/api/v1/admin/emergency/recordings",
+      { active: true, reason: "disk failing", stopActive: true, ...a.recovery() },
+      a.token,
+    );
     expect(halted.status).toBe(200);
     const body = await halted.json<{ recordings_halted: { active: boolean }; stopped: { sessionId: string; outcome: string }[] }>();
     expect(body.recordings_halted.active).toBe(true);
     expect(body.stopped).toContainEqual({ sessionId: recording.id, outcome: "processing" });
-    const start = await api(`/api/v1/sessions/${waiting.id}/start`, { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}` } });
+    const start = await api(`/api/v1/sessions/${waiting.id}/start`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${await tokenFor(owner)}` },
+    });
     expect((await problemOf(start)).type).toBe("/problems/recordings-halted");
     expect((await problemOf(await putChunk(waiting.id, 0, chunkBytes(0), "node-rec"))).type).toBe("/problems/recordings-halted");
-    expect((await adminSend("POST", "/api/v1/admin/emergency/recordings", { active: false, reason: "disk replaced", ...a.recovery() }, a.token)).status).toBe(200);
-    expect((await api(`/api/v1/sessions/${waiting.id}/start`, { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}` } })).status).toBe(200);
+    expect(
+      (await adminSend("POST", "/api/v1/admin/emergency/recordings", { active: false, reason: "disk replaced", ...a.recovery() }, a.token))
+        .status,
+    ).toBe(200);
+    expect(
+      (await api(`/api/v1/sessions/${waiting.id}/start`, { method: "POST", headers: { Authorization: `Bearer ${await tokenFor(owner)}` } }))
+        .status,
+    ).toBe(200);
     const stopped = await auditDO().list({ limit: 5, action: "emergency.recordings_stopped" });
     expect(stopped[0]!.details.sessions).toContain(`${recording.id}:processing`);
   });
@@ -141,10 +204,20 @@ describe("emergency controls", () => {
     await hello;
     expect(messages[0]).toMatchObject({ type: "hello", listener: "client" });
 
-    const forAgents = await adminSend("POST", "/api/v1/admin/emergency/notifications", { audience: "agents", severity: "warning", title: "Agents only", body: "update tonight", ...a.recovery() }, a.token);
+    const forAgents = await adminSend(
+      "POST",
+      "/api/v1/admin/emergency/notifications",
+      { audience: "agents", severity: "warning", title: "Agents only", body: "update tonight", ...a.recovery() },
+      a.token,
+    );
     expect(forAgents.status).toBe(201);
     const next = arrived(2);
-    const sent = await adminSend("POST", "/api/v1/admin/emergency/notifications", { audience: "clients", severity: "critical", title: "Maintenance at 23:00", body: "Save your work.", ...a.recovery() }, a.token);
+    const sent = await adminSend(
+      "POST",
+      "/api/v1/admin/emergency/notifications",
+      { audience: "clients", severity: "critical", title: "Maintenance at 23:00", body: "Save your work.", ...a.recovery() },
+      a.token,
+    );
     expect(sent.status).toBe(201);
     const notification = await sent.json<{ id: number }>();
     await next;
@@ -156,7 +229,9 @@ describe("emergency controls", () => {
     expect(titles).toContain("Maintenance at 23:00");
     expect(titles).not.toContain("Agents only");
 
-    const agentView = await api("/api/v1/notifications", { headers: { Authorization: `Bearer ${(await testNode("node-listening")).credential}` } });
+    const agentView = await api("/api/v1/notifications", {
+      headers: { Authorization: `Bearer ${(await testNode("node-listening")).credential}` },
+    });
     const agentTitles = (await agentView.json<{ items: { title: string }[] }>()).items.map((i) => i.title);
     expect(agentTitles).toContain("Agents only");
     expect(agentTitles).not.toContain("Maintenance at 23:00");
@@ -168,16 +243,23 @@ describe("emergency controls", () => {
     expect(messages[2]).toMatchObject({ type: "retraction", id: notification.id });
     const again = await getAuthed("/api/v1/notifications", userToken);
     expect((await again.json<{ items: { id: number }[] }>()).items.map((i) => i.id)).not.toContain(notification.id);
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/emergency/notifications/${notification.id}/retract`, a.recovery(), a.token))).status).toBe(409);
+    expect(
+      (await problemOf(await adminSend("POST", `/api/v1/admin/emergency/notifications/${notification.id}/retract`, a.recovery(), a.token)))
+        .status,
+    ).toBe(409);
     ws.close();
 
     // Browsers offer the token as a subprotocol; the server picks `lucid`.
-    const browser = await api("/api/v1/notifications/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `lucid, lucid.bearer.${userToken}` } });
+    const browser = await api("/api/v1/notifications/live", {
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `lucid, lucid.bearer.${userToken}` },
+    });
     expect(browser.status).toBe(101);
     expect(browser.headers.get("Sec-WebSocket-Protocol")).toBe("lucid");
     browser.webSocket!.accept();
     browser.webSocket!.close();
-    const forged = await api("/api/v1/notifications/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "lucid, lucid.bearer.a.b.c" } });
+    const forged = await api("/api/v1/notifications/live", {
+      headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": "lucid, lucid.bearer.a.b.c" },
+    });
     expect(forged.status).toBe(401);
     expect((await api("/api/v1/notifications")).status).toBe(401);
     expect((await problemOf(await getAuthed("/api/v1/notifications/live", userToken))).type).toBe("/problems/upgrade-required");

@@ -24,7 +24,14 @@ async function receiver<T>(path: string, body: unknown): Promise<T> {
   if (!res.ok) throw new Error(`receiver ${path}: ${res.status}`);
   return res.json<T>();
 }
-type Received = { accepted: { event: string; signature: string; body: { event: string; alert: { id: string; key: string; rule: string; state: string } } }[]; refused: { reason: string }[] };
+type Received = {
+  accepted: {
+    event: string;
+    signature: string;
+    body: { event: string; alert: { id: string; key: string; rule: string; state: string } };
+  }[];
+  refused: { reason: string }[];
+};
 const received = (match: string) => receiver<Received>("received", { match });
 
 type Alert = { id: string; key: string; state: string; resolvedBy: string | null };
@@ -46,7 +53,12 @@ async function expectDelivered(alert: Alert, event: "raised" | "resolved") {
 
 async function setAlertsConfig(patch: Partial<typeof DEFAULT_SYSTEM_CONFIG.alerts>) {
   const current = await admin().config();
-  const result = await admin().updateConfig({ ...current.config, alerts: { ...current.config.alerts, ...patch } }, current.version, "test", "test thresholds");
+  const result = await admin().updateConfig(
+    { ...current.config, alerts: { ...current.config.alerts, ...patch } },
+    current.version,
+    "test",
+    "test thresholds",
+  );
   expect(result.ok).toBe(true);
 }
 
@@ -67,7 +79,12 @@ describe("webhook signatures", () => {
 describe("alert delivery", () => {
   it("a raised alert reaches the signed webhook and the mail outbox once, however often it repeats", async () => {
     const key = `integrity:test:${crypto.randomUUID()}`;
-    const first = await admin().raiseAlert({ key, severity: "critical", source: "integrity", title: "A chunk's hash does not match its manifest" });
+    const first = await admin().raiseAlert({
+      key,
+      severity: "critical",
+      source: "integrity",
+      title: "A chunk's hash does not match its manifest",
+    });
     await admin().raiseAlert({ key, severity: "critical", source: "integrity", title: "A chunk's hash does not match its manifest" });
     expect(first.created).toBe(true);
     await expectDelivered(first.alert, "raised");
@@ -91,7 +108,9 @@ describe("alert delivery", () => {
     const { alert } = await admin().raiseAlert({ key, severity: "warning", source: "integrity", title: "Retry me" });
     await vi.waitFor(async () => {
       const res = await api(`/api/v1/admin/alerts/deliveries?alertId=${alert.id}`, { headers: await asAdmin() });
-      const webhook = (await res.json<{ items: { channel: string; state: string; attempts: number; lastStatus: number | null }[] }>()).items.find((d) => d.channel === "webhook");
+      const webhook = (
+        await res.json<{ items: { channel: string; state: string; attempts: number; lastStatus: number | null }[] }>()
+      ).items.find((d) => d.channel === "webhook");
       expect(webhook).toMatchObject({ state: "delivered", attempts: 3, lastStatus: 200 });
     }, WAIT);
     const { accepted, refused } = await received(alert.id);
@@ -100,7 +119,9 @@ describe("alert delivery", () => {
   });
 
   it("delivery log and evaluation are for ADMIN only", async () => {
-    const res = await api("/api/v1/admin/alerts/deliveries", { headers: { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "USER")}` } });
+    const res = await api("/api/v1/admin/alerts/deliveries", {
+      headers: { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "USER")}` },
+    });
     expect(res.status).toBe(403);
     const bad = await api("/api/v1/admin/alerts/deliveries?state=lost", { headers: await asAdmin() });
     expect(bad.status).toBe(400);
@@ -128,7 +149,15 @@ describe("alert rules", () => {
   });
 
   it("chain producer stalled: chain:stalled opens, and resolves once blocks are made again", async () => {
-    const tx: AnchorTx = { type: "anchor", sessionId: "alert-stall", root: "cd".repeat(32), chunkCount: 1, owner: "user-1", node: "node-1", interim: false };
+    const tx: AnchorTx = {
+      type: "anchor",
+      sessionId: "alert-stall",
+      root: "cd".repeat(32),
+      chunkCount: 1,
+      owner: "user-1",
+      node: "node-1",
+      interim: false,
+    };
     expect(await chain().submit([tx])).toMatchObject({ ok: true });
     await runInDurableObject(chain(), async (_instance, state) => {
       await state.storage.deleteAlarm();
@@ -171,7 +200,15 @@ describe("alert rules", () => {
     await setAlertsConfig({ spoolFullPercent: 80 });
     const node = new TestNode(crypto.randomUUID());
     expect((await node.register()).status).toBe(201);
-    const report = { cpuPercent: 1, memoryPercent: 1, diskPercent: 1, networkMbps: 1, sessionsHosted: 0, bytesRecorded: 0, accepting: true };
+    const report = {
+      cpuPercent: 1,
+      memoryPercent: 1,
+      diskPercent: 1,
+      networkMbps: 1,
+      sessionsHosted: 0,
+      bytesRecorded: 0,
+      accepting: true,
+    };
     expect((await node.beat({ report: { ...report, spoolPercent: 85 } })).status).toBe(200);
     await admin().evaluateAlerts();
     expect(await alertsWithKey(`node:spool:${node.id}`)).toEqual([expect.objectContaining({ state: "open" })]);
@@ -191,7 +228,16 @@ describe("alert rules", () => {
     await admin().raiseAlert({ key: `integrity:metric:${crypto.randomUUID()}`, severity: "warning", source: "integrity", title: "metric" });
     const res = await api("/api/v1/system/metrics", { headers: await asAdmin() });
     const text = await res.text();
-    for (const rule of ["chain_stalled", "tron_unavailable", "payout_failed", "reconciliation_mismatch", "node_offline", "integrity_failure", "spool_full", "lockdown"]) {
+    for (const rule of [
+      "chain_stalled",
+      "tron_unavailable",
+      "payout_failed",
+      "reconciliation_mismatch",
+      "node_offline",
+      "integrity_failure",
+      "spool_full",
+      "lockdown",
+    ]) {
       expect(text).toMatch(new RegExp(`^lucid_alerts_open\\{rule="${rule}"\\} \\d+$`, "m"));
     }
     expect(text).toMatch(/^lucid_alerts_open\{rule="integrity_failure"\} [1-9]/m);

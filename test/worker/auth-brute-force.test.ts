@@ -34,7 +34,11 @@ describe("login throttling cannot be turned against the account's owner", () => 
       const { message, nonce } = await challengeFor(owner.address, home);
       for (let i = 0; i < FREE_FAILURES + 3; i++) expect((await failOnce(owner.address, freshSource())).status).toBe(401);
       // The owner's challenge is still open and their source has no failures: they get in.
-      const res = await postJson("/api/v1/auth/verify", { address: owner.address, nonce, signature: signMessageV2(message, owner.key) }, { ip: home });
+      const res = await postJson(
+        "/api/v1/auth/verify",
+        { address: owner.address, nonce, signature: signMessageV2(message, owner.key) },
+        { ip: home },
+      );
       expect(res.status).toBe(200);
       // Mid-attack, a fresh challenge and login work too.
       for (let i = 0; i < FREE_FAILURES + 1; i++) await failOnce(owner.address, freshSource());
@@ -48,7 +52,11 @@ describe("login throttling cannot be turned against the account's owner", () => 
     for (const ip of sources) expect((await failOnce(victim.address, ip)).status).toBe(401);
     // Each rotated address bought one try: a second from any of them is refused.
     await expectThrottled(await postJson("/api/v1/auth/challenge", { address: victim.address }, { ip: sources[0] }));
-    const verify = await postJson("/api/v1/auth/verify", { address: victim.address, nonce: "0".repeat(32), signature: "0x" + "11".repeat(65) }, { ip: sources[1] });
+    const verify = await postJson(
+      "/api/v1/auth/verify",
+      { address: victim.address, nonce: "0".repeat(32), signature: "0x" + "11".repeat(65) },
+      { ip: sources[1] },
+    );
     await expectThrottled(verify);
     // A source with no failures is still let through (and signs in with a correct signature).
     await login(victim, {}, freshSource());
@@ -59,7 +67,13 @@ describe("login throttling cannot be turned against the account's owner", () => 
     for (let i = 0; i <= FREE_FAILURES; i++) expect((await failOnce(newWallet().address, ip)).status).toBe(401);
     const fresh = newWallet();
     await expectThrottled(await postJson("/api/v1/auth/challenge", { address: fresh.address }, { ip }));
-    await expectThrottled(await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: "0".repeat(32), signature: signMessageV2("x", fresh.key) }, { ip }));
+    await expectThrottled(
+      await postJson(
+        "/api/v1/auth/verify",
+        { address: fresh.address, nonce: "0".repeat(32), signature: signMessageV2("x", fresh.key) },
+        { ip },
+      ),
+    );
     // Another client is not affected.
     await challengeFor(fresh.address, "192.0.2.77");
   });

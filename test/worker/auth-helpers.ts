@@ -58,7 +58,11 @@ export interface Tokens {
 /** Challenge → sign → verify, returning the raw response. */
 export async function attemptLogin(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Response> {
   const { message, nonce } = await challengeFor(wallet.address, ip);
-  return postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key), ...extra }, { ip });
+  return postJson(
+    "/api/v1/auth/verify",
+    { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key), ...extra },
+    { ip },
+  );
 }
 
 export async function login(wallet: Wallet, extra: Record<string, unknown> = {}, ip?: string): Promise<Tokens> {
@@ -103,7 +107,9 @@ export function superAdminLogin(): Promise<Tokens & { totpSecret: string }> {
 }
 
 /** A user (fresh wallet) with `role`, granted by the SUPER_ADMIN; returns their wallet and id. */
-export async function userWithRole(role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN"): Promise<{ wallet: Wallet; id: string; tokens: Tokens }> {
+export async function userWithRole(
+  role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN",
+): Promise<{ wallet: Wallet; id: string; tokens: Tokens }> {
   const wallet = newWallet();
   const tokens = await login(wallet);
   if (role !== "USER") {

@@ -13,9 +13,19 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     expect(challenge.message).toMatch(/^lucid\.test wants you to sign in/);
     expect(Date.parse(challenge.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000);
 
-    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: challenge.nonce, signature: signMessageV2(challenge.message, wallet.key), walletKind: "ledger" });
+    const res = await postJson("/api/v1/auth/verify", {
+      address: wallet.address,
+      nonce: challenge.nonce,
+      signature: signMessageV2(challenge.message, wallet.key),
+      walletKind: "ledger",
+    });
     expect(res.status).toBe(200);
-    const tokens = (await res.json()) as { accessToken: string; refreshToken: string; user: { id: string; role: string }; secondFactor: string };
+    const tokens = (await res.json()) as {
+      accessToken: string;
+      refreshToken: string;
+      user: { id: string; role: string };
+      secondFactor: string;
+    };
     expect(tokens.user.role).toBe("USER");
     expect(tokens.secondFactor).toBe("not-required");
 
@@ -27,7 +37,9 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     expect(again.user.id).toBe(tokens.user.id);
 
     // The declared wallet kind is recorded with the session.
-    const sessions = (await (await getAuthed("/api/v1/auth/sessions", tokens.accessToken)).json()) as { sessions: { walletKind: string | null; current: boolean }[] };
+    const sessions = (await (await getAuthed("/api/v1/auth/sessions", tokens.accessToken)).json()) as {
+      sessions: { walletKind: string | null; current: boolean }[];
+    };
     expect(sessions.sessions.find((s) => s.current)?.walletKind).toBe("ledger");
   });
 
@@ -47,8 +59,12 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const wallet = newWallet();
     const { message, nonce } = await challengeFor(wallet.address);
     const other = newWallet();
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, other.key) })).status).toBe(401);
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) })).status).toBe(401);
+    expect(
+      (await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, other.key) })).status,
+    ).toBe(401);
+    expect(
+      (await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: signMessageV2(message, wallet.key) })).status,
+    ).toBe(401);
   });
 
   it("refuses an expired challenge", async () => {
@@ -68,15 +84,41 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const attacker = newWallet();
     // Attacker signs the victim's challenge with their own key.
     const { message, nonce } = await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce, signature: signMessageV2(message, attacker.key) })).status).toBe(401);
+    expect(
+      (await postJson("/api/v1/auth/verify", { address: victim.address, nonce, signature: signMessageV2(message, attacker.key) })).status,
+    ).toBe(401);
     // A signature over the attacker's own challenge presented for the victim (by either nonce).
     const own = await challengeFor(attacker.address);
     const victims = await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: own.nonce, signature: signMessageV2(own.message, attacker.key) })).status).toBe(401);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: victims.nonce, signature: signMessageV2(own.message, attacker.key) })).status).toBe(401);
+    expect(
+      (
+        await postJson("/api/v1/auth/verify", {
+          address: victim.address,
+          nonce: own.nonce,
+          signature: signMessageV2(own.message, attacker.key),
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await postJson("/api/v1/auth/verify", {
+          address: victim.address,
+          nonce: victims.nonce,
+          signature: signMessageV2(own.message, attacker.key),
+        })
+      ).status,
+    ).toBe(401);
     // The right key over a different text (e.g. a phishing site's message).
     const third = await challengeFor(victim.address);
-    expect((await postJson("/api/v1/auth/verify", { address: victim.address, nonce: third.nonce, signature: signMessageV2("hello tron", victim.key) })).status).toBe(401);
+    expect(
+      (
+        await postJson("/api/v1/auth/verify", {
+          address: victim.address,
+          nonce: third.nonce,
+          signature: signMessageV2("hello tron", victim.key),
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it("malformed signatures are a 401 problem; malformed addresses a 400; no challenge at all a 401", async () => {
@@ -87,13 +129,20 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
       expect(res.status).toBe(401);
       expect((await problemOf(res)).type).toBe("/problems/unauthorized");
     }
-    const bad = await postJson("/api/v1/auth/challenge", { address: wallet.address.slice(0, -1) + (wallet.address.endsWith("A") ? "B" : "A") });
+    const bad = await postJson("/api/v1/auth/challenge", {
+      address: wallet.address.slice(0, -1) + (wallet.address.endsWith("A") ? "B" : "A"),
+    });
     expect(bad.status).toBe(400);
     expect((await problemOf(bad)).type).toBe("/problems/validation-failed");
     const fresh = newWallet();
     const unknownNonce = "0".repeat(32);
-    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x" + "11".repeat(65) })).status).toBe(401);
-    expect((await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x11", role: "SUPER_ADMIN" })).status).toBe(400);
+    expect(
+      (await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x" + "11".repeat(65) })).status,
+    ).toBe(401);
+    expect(
+      (await postJson("/api/v1/auth/verify", { address: fresh.address, nonce: unknownNonce, signature: "0x11", role: "SUPER_ADMIN" }))
+        .status,
+    ).toBe(400);
     expect((await postJson("/api/v1/auth/verify", { address: fresh.address, signature: "0x" + "11".repeat(65) })).status).toBe(400);
   });
 
@@ -112,7 +161,15 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const stub = env.LOGIN_GUARD.get(env.LOGIN_GUARD.idFromName(`addr:${wallet.address}`));
     expect(await stub.outstandingChallenges()).toBe(4);
     // A challenge's signature does not answer another challenge.
-    expect((await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: others[0]!.nonce, signature: signMessageV2(others[1]!.message, wallet.key) })).status).toBe(401);
+    expect(
+      (
+        await postJson("/api/v1/auth/verify", {
+          address: wallet.address,
+          nonce: others[0]!.nonce,
+          signature: signMessageV2(others[1]!.message, wallet.key),
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it("accepts signatures made by tronweb's Trx.signMessageV2 inside workerd", async () => {
@@ -121,7 +178,12 @@ describe("TRON wallet login: challenge → signMessageV2 → tokens", () => {
     const keyHex = [...wallet.key].map((b) => b.toString(16).padStart(2, "0")).join("");
     expect(TronWeb.address.fromPrivateKey(keyHex)).toBe(wallet.address);
     const { message, nonce } = await challengeFor(wallet.address);
-    const res = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce, signature: Trx.signMessageV2(message, keyHex), walletKind: "tronlink" });
+    const res = await postJson("/api/v1/auth/verify", {
+      address: wallet.address,
+      nonce,
+      signature: Trx.signMessageV2(message, keyHex),
+      walletKind: "tronlink",
+    });
     expect(res.status).toBe(200);
   });
 

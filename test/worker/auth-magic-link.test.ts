@@ -74,7 +74,9 @@ describe("magic links", () => {
     const token = tokenIn(await mailTo(user.email));
     const secret = token.split(".")[1]!;
     const { runInDurableObject } = await import("cloudflare:test");
-    const rows = await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.id)), (_i, state) => state.storage.sql.exec("SELECT * FROM magic_links").toArray());
+    const rows = await runInDurableObject(env.USERS.get(env.USERS.idFromName(user.id)), (_i, state) =>
+      state.storage.sql.exec("SELECT * FROM magic_links").toArray(),
+    );
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(secret);
   });

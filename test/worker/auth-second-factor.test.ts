@@ -54,7 +54,10 @@ describe("TOTP for ADMIN and SUPER_ADMIN logins", () => {
     expect(tokens.effectiveRole).toBe("ADMIN");
     expect((await attemptLogin(admin.wallet, { recoveryCode: code })).status).toBe(401);
     expect((await attemptLogin(admin.wallet, { recoveryCode: recoveryCodes[1]!.replaceAll("-", "") })).status).toBe(200);
-    const status = (await (await getAuthed("/api/v1/auth/totp", tokens.accessToken)).json()) as { enrolled: boolean; recoveryCodesLeft: number };
+    const status = (await (await getAuthed("/api/v1/auth/totp", tokens.accessToken)).json()) as {
+      enrolled: boolean;
+      recoveryCodesLeft: number;
+    };
     expect(status).toEqual({ enrolled: true, recoveryCodesLeft: 8 });
   });
 
@@ -62,10 +65,14 @@ describe("TOTP for ADMIN and SUPER_ADMIN logins", () => {
     const admin = await userWithRole("ADMIN");
     const capped = await login(admin.wallet);
     const { secret } = await enrolTotp(capped.accessToken);
-    const refreshedCapped = (await (await postJson("/api/v1/auth/refresh", { refreshToken: capped.refreshToken })).json()) as { effectiveRole: string };
+    const refreshedCapped = (await (await postJson("/api/v1/auth/refresh", { refreshToken: capped.refreshToken })).json()) as {
+      effectiveRole: string;
+    };
     expect(refreshedCapped.effectiveRole).toBe("USER");
     const full = await login(admin.wallet, { totpCode: nextCode(secret) });
-    const refreshed = (await (await postJson("/api/v1/auth/refresh", { refreshToken: full.refreshToken })).json()) as { effectiveRole: string };
+    const refreshed = (await (await postJson("/api/v1/auth/refresh", { refreshToken: full.refreshToken })).json()) as {
+      effectiveRole: string;
+    };
     expect(refreshed.effectiveRole).toBe("ADMIN");
   });
 

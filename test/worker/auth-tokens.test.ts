@@ -39,7 +39,9 @@ describe("access tokens: attacks on the JWT", () => {
     const { user } = await login(newWallet());
     const wrong = await JwtKeyring.create("an-attacker-chosen-secret-0123456789abcdef");
     await expect401(await wrong.sign({ sub: user.id, role: "USER", exp: now() + 600 }));
-    await expect401(await honoSign({ sub: user.id, role: "USER", exp: now() + 600 }, "an-attacker-chosen-secret-0123456789abcdef", "HS256"));
+    await expect401(
+      await honoSign({ sub: user.id, role: "USER", exp: now() + 600 }, "an-attacker-chosen-secret-0123456789abcdef", "HS256"),
+    );
   });
 
   it("an expired token is refused", async () => {
@@ -53,13 +55,21 @@ describe("access tokens: attacks on the JWT", () => {
     const previous = await JwtKeyring.create(PREVIOUS_SECRET);
     expect((await getAuthed(ME, await previous.sign({ sub: tokens.user.id, role: "USER", exp: now() + 600 }))).status).toBe(200);
     // Tokens without kid (as test helpers sign them) are checked against the current key only.
-    expect((await getAuthed(ME, await honoSign({ sub: tokens.user.id, role: "USER", exp: now() + 600 }, TEST_JWT_SECRET, "HS256"))).status).toBe(200);
+    expect(
+      (await getAuthed(ME, await honoSign({ sub: tokens.user.id, role: "USER", exp: now() + 600 }, TEST_JWT_SECRET, "HS256"))).status,
+    ).toBe(200);
     await expect401(await honoSign({ sub: tokens.user.id, role: "USER", exp: now() + 600 }, PREVIOUS_SECRET, "HS256"));
   });
 
   it("issued access tokens: HS256, a kid, 15 minutes, sub/role/sid", async () => {
     const tokens = await login(newWallet());
-    const [header, payload] = tokens.accessToken.split(".").slice(0, 2).map((part) => JSON.parse(new TextDecoder().decode(base64urlnopad.decode(part)))) as [Record<string, unknown>, Record<string, number | string>];
+    const [header, payload] = tokens.accessToken
+      .split(".")
+      .slice(0, 2)
+      .map((part) => JSON.parse(new TextDecoder().decode(base64urlnopad.decode(part)))) as [
+      Record<string, unknown>,
+      Record<string, number | string>,
+    ];
     expect(header).toMatchObject({ alg: "HS256", typ: "JWT" });
     expect(typeof header.kid).toBe("string");
     expect(payload).toMatchObject({ sub: tokens.user.id, role: "USER", sid: tokens.sessionId, typ: "access" });
@@ -87,7 +97,10 @@ describe("refresh tokens: rotation, reuse detection, logout, session limit", () 
 
   it("reuse of a rotated refresh token revokes the whole family (thief and victim both cut off)", async () => {
     const first = await login(newWallet());
-    const rotated = (await (await postJson("/api/v1/auth/refresh", { refreshToken: first.refreshToken })).json()) as { refreshToken: string; accessToken: string };
+    const rotated = (await (await postJson("/api/v1/auth/refresh", { refreshToken: first.refreshToken })).json()) as {
+      refreshToken: string;
+      accessToken: string;
+    };
     const reuse = await postJson("/api/v1/auth/refresh", { refreshToken: first.refreshToken });
     expect(reuse.status).toBe(401);
     // The legitimate newest token of the family is dead too.
@@ -115,7 +128,9 @@ describe("refresh tokens: rotation, reuse detection, logout, session limit", () 
     for (let i = 0; i < 6; i++) logins.push(await login(wallet));
     expect((await postJson("/api/v1/auth/refresh", { refreshToken: logins[0]!.refreshToken })).status).toBe(401);
     expect((await postJson("/api/v1/auth/refresh", { refreshToken: logins[1]!.refreshToken })).status).toBe(200);
-    const list = (await (await getAuthed("/api/v1/auth/sessions", logins[5]!.accessToken)).json()) as { sessions: { id: string; current: boolean }[] };
+    const list = (await (await getAuthed("/api/v1/auth/sessions", logins[5]!.accessToken)).json()) as {
+      sessions: { id: string; current: boolean }[];
+    };
     expect(list.sessions).toHaveLength(5);
     expect(list.sessions.map((s) => s.id)).not.toContain(logins[0]!.sessionId);
     expect(list.sessions.filter((s) => s.current).map((s) => s.id)).toEqual([logins[5]!.sessionId]);

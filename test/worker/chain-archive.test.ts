@@ -37,7 +37,9 @@ describe("pruning and archival", () => {
 
     const objects = (await env.CHUNKS.list({ prefix: "chain/" })).objects.map((o) => o.key);
     expect(objects.filter((k) => k.includes("/blocks/000000000001-") || k.includes("/blocks/000000000002-"))).toHaveLength(2);
-    const bodies = await runInDurableObject(chain, (_i, state) => state.storage.sql.exec("SELECT height, body FROM chain_txs ORDER BY height").toArray());
+    const bodies = await runInDurableObject(chain, (_i, state) =>
+      state.storage.sql.exec("SELECT height, body FROM chain_txs ORDER BY height").toArray(),
+    );
     expect(bodies.map((r) => [r.height, r.body === ""])).toEqual([
       [1, true],
       [2, true],

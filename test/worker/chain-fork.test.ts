@@ -63,7 +63,12 @@ describe("blocks from a peer", () => {
     // The peer built two blocks on genesis meanwhile: weight 2 against our 1.
     const theirsAnchor = anchor("session-theirs");
     const b1 = makeBlock(genesis, theirs[0]!, timing);
-    const b2 = makeBlock(b1, theirs.find((s) => s > theirs[0]!)!, timing, [theirsAnchor]);
+    const b2 = makeBlock(
+      b1,
+      theirs.find((s) => s > theirs[0]!)!,
+      timing,
+      [theirsAnchor],
+    );
     // The orphaned anchor's withdrawal notice wakes the alarm at once, which would include the anchor
     // again in the current slot: hold the alarm back, this test picks the slot.
     const result = await runInDurableObject(chain(), async (instance, state) => {
@@ -122,9 +127,22 @@ describe("PoOT weights", () => {
     const epoch = epochOfSlot(timing, slotAt(timing, Date.now()));
     const creditEpoch = epoch - 2;
     const credit = {
-      type: "work-credit", version: 1, id: "work-credit:n-w:1", nodeId: "n-w", pool: "pool-1", operatorId: "op-1",
-      payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", epoch: 1, epochStart: "2026-01-01T00:00:00.000Z",
-      epochEnd: "2026-01-01T01:00:00.000Z", pootVersion: 1, operationalSeconds: 3000, sessionSeconds: 600, bytesRecorded: "1000", credits: 50, weight: 5,
+      type: "work-credit",
+      version: 1,
+      id: "work-credit:n-w:1",
+      nodeId: "n-w",
+      pool: "pool-1",
+      operatorId: "op-1",
+      payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+      epoch: 1,
+      epochStart: "2026-01-01T00:00:00.000Z",
+      epochEnd: "2026-01-01T01:00:00.000Z",
+      pootVersion: 1,
+      operationalSeconds: 3000,
+      sessionSeconds: 600,
+      bytesRecorded: "1000",
+      credits: 50,
+      weight: 5,
     } as const;
     expect(await chain().submit([credit])).toMatchObject({ ok: true });
     await runInDurableObject(chain(), (instance) => instance.produceAt(slotStart(timing, creditEpoch * timing.epochSlots + 1) + 1));
@@ -150,7 +168,10 @@ describe("the stored chain", () => {
     const alterations: [string, string][] = [
       ["hash", "UPDATE blocks SET hash = '" + "cd".repeat(32) + "' WHERE height = 1"],
       ["signature", "UPDATE blocks SET signature = '" + "00".repeat(64) + "' WHERE height = 1"],
-      ["header.timestamp", "UPDATE blocks SET header = json_set(header, '$.timestamp', json_extract(header, '$.timestamp') + 1) WHERE height = 1"],
+      [
+        "header.timestamp",
+        "UPDATE blocks SET header = json_set(header, '$.timestamp', json_extract(header, '$.timestamp') + 1) WHERE height = 1",
+      ],
       ["header.producer", "UPDATE blocks SET header = json_set(header, '$.producer', '" + peer + "') WHERE height = 2"],
       ["header.previousHash", "UPDATE blocks SET header = json_set(header, '$.previousHash', '" + "ef".repeat(32) + "') WHERE height = 2"],
       ["header.txRoot", "UPDATE blocks SET header = json_set(header, '$.txRoot', '" + "00".repeat(32) + "') WHERE height = 2"],
@@ -159,7 +180,10 @@ describe("the stored chain", () => {
       ["slot column", "UPDATE blocks SET slot = slot + 1 WHERE height = 2"],
       ["producer column", "UPDATE blocks SET producer = '" + peer + "' WHERE height = 1"],
       ["tx_count column", "UPDATE blocks SET tx_count = 5 WHERE height = 1"],
-      ["transaction body", "UPDATE chain_txs SET body = replace(body, 'session-audit-1', 'session-audit-9') WHERE session_id = 'session-audit-1'"],
+      [
+        "transaction body",
+        "UPDATE chain_txs SET body = replace(body, 'session-audit-1', 'session-audit-9') WHERE session_id = 'session-audit-1'",
+      ],
       ["transaction order", "UPDATE chain_txs SET tx_index = 1 - tx_index WHERE height = 1"],
       ["transaction removed", "DELETE FROM chain_txs WHERE session_id = 'session-audit-3'"],
     ];
@@ -174,11 +198,17 @@ describe("the stored chain", () => {
         state.storage.sql.exec("DELETE FROM chain_txs");
         for (const row of blocks) {
           const keys = Object.keys(row);
-          state.storage.sql.exec(`INSERT INTO blocks (${keys.join(",")}) VALUES (${keys.map(() => "?").join(",")})`, ...keys.map((k) => row[k]));
+          state.storage.sql.exec(
+            `INSERT INTO blocks (${keys.join(",")}) VALUES (${keys.map(() => "?").join(",")})`,
+            ...keys.map((k) => row[k]),
+          );
         }
         for (const row of txs) {
           const keys = Object.keys(row);
-          state.storage.sql.exec(`INSERT INTO chain_txs (${keys.join(",")}) VALUES (${keys.map(() => "?").join(",")})`, ...keys.map((k) => row[k]));
+          state.storage.sql.exec(
+            `INSERT INTO chain_txs (${keys.join(",")}) VALUES (${keys.map(() => "?").join(",")})`,
+            ...keys.map((k) => row[k]),
+          );
         }
         return audit;
       });
@@ -203,14 +233,17 @@ describe("the stored chain", () => {
       }),
     ).rejects.toThrow();
     const after = await chain().stats();
-    expect([after.height, after.mempool]).toSatisfy(([height, mempool]: number[]) => (height === 1 && mempool === 1) || (height === 2 && mempool === 0));
+    expect([after.height, after.mempool]).toSatisfy(
+      ([height, mempool]: number[]) => (height === 1 && mempool === 1) || (height === 2 && mempool === 0),
+    );
     // Production resumes: the slot already used yields nothing, a later one takes what is left.
     expect(await produce(ours[0]!)).toBeNull();
     await produce(ours[1]!);
     await produce(ours[2]!);
     const stats = await chain().stats();
     expect(stats).toMatchObject({ anchors: 3, mempool: 0 });
-    for (const tx of [...first, anchor("session-r3")]) expect(await chain().transaction(txId(tx))).toMatchObject({ height: expect.any(Number) });
+    for (const tx of [...first, anchor("session-r3")])
+      expect(await chain().transaction(txId(tx))).toMatchObject({ height: expect.any(Number) });
     expect(await chain().audit()).toEqual({ ok: true, height: stats.height });
   });
 });

@@ -5,11 +5,14 @@ import { api } from "./helpers.ts";
 import { env, userHeaders } from "./session-helpers.ts";
 
 const chain = () => env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
-const check = async (role: "USER" | "ADMIN") => api("/api/v1/chain/integrity-check", { method: "POST", headers: await userHeaders(`chain-checker-${role}`, role) });
+const check = async (role: "USER" | "ADMIN") =>
+  api("/api/v1/chain/integrity-check", { method: "POST", headers: await userHeaders(`chain-checker-${role}`, role) });
 
 describe("chain integrity check", { timeout: 60_000 }, () => {
   it("ADMIN re-checks the stored blocks; an altered stored block is named, audited and alerted", async () => {
-    await chain().submit([{ type: "anchor", sessionId: "chain-check-1", root: "ab".repeat(32), chunkCount: 1, owner: "u", node: "n", interim: false }]);
+    await chain().submit([
+      { type: "anchor", sessionId: "chain-check-1", root: "ab".repeat(32), chunkCount: 1, owner: "u", node: "n", interim: false },
+    ]);
     await runInDurableObject(chain(), async (instance) => {
       const head = await instance.head();
       const { timing } = await instance.info();
@@ -23,7 +26,9 @@ describe("chain integrity check", { timeout: 60_000 }, () => {
     expect(ok.height).toBeGreaterThanOrEqual(1);
 
     // Someone edits the stored block's producer column behind the chain's back.
-    await runInDurableObject(chain(), (_instance, state) => state.storage.sql.exec("UPDATE blocks SET producer = 'mallory' WHERE height = 1"));
+    await runInDurableObject(chain(), (_instance, state) =>
+      state.storage.sql.exec("UPDATE blocks SET producer = 'mallory' WHERE height = 1"),
+    );
     const bad = (await (await check("ADMIN")).json()) as { ok: boolean; height: number; fault: string };
     expect(bad).toMatchObject({ ok: false, height: 1 });
     const audits = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 10, action: "chain.integrity_check" });

@@ -61,10 +61,19 @@ describe("GET /api/v1/chain/anchors/{sessionId}/interim", () => {
     expect([...page1.anchors, ...page2.anchors].map((a) => a.txId)).toEqual((await chain.interimAnchors(sessionId)).map((a) => a.txId));
     // Anything altered is caught: another root, another session, another producer.
     const item = page1.anchors[1]!;
-    expect(await verifyInterimAnchor({ ...item, tx: { ...item.tx, root: toHex(new Uint8Array(32)) } }, sessionId)).toMatchObject({ ok: false, message: expect.stringMatching(/not transaction/) });
-    expect(await verifyInterimAnchor(item, "interim-route-other")).toMatchObject({ ok: false, message: "not an interim anchor of this session" });
+    expect(await verifyInterimAnchor({ ...item, tx: { ...item.tx, root: toHex(new Uint8Array(32)) } }, sessionId)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/not transaction/),
+    });
+    expect(await verifyInterimAnchor(item, "interim-route-other")).toMatchObject({
+      ok: false,
+      message: "not an interim anchor of this session",
+    });
     expect(await verifyInterimAnchor(item, sessionId, { trustedProducers: ["00".repeat(32)] })).toMatchObject({ ok: false });
-    expect(await verifyInterimAnchor({ tx: item.tx }, sessionId)).toMatchObject({ ok: false, message: expect.stringMatching(/^malformed/) });
+    expect(await verifyInterimAnchor({ tx: item.tx }, sessionId)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^malformed/),
+    });
   });
 
   it("answers an empty list for a session the chain knows without interim anchors", async () => {
@@ -81,7 +90,13 @@ describe("GET /api/v1/chain/anchors/{sessionId}/interim", () => {
     const unknown = await api("/api/v1/chain/anchors/no-such-session/interim");
     expect(unknown.status).toBe(404);
     expect(await problemOf(unknown)).toMatchObject({ type: "/problems/not-found", detail: expect.stringContaining("no-such-session") });
-    for (const path of ["/interim-route-1/interim?limit=0", "/interim-route-1/interim?limit=101", "/interim-route-1/interim?offset=-1", "/interim-route-1/interim?offset=x", "/bad%20id/interim"]) {
+    for (const path of [
+      "/interim-route-1/interim?limit=0",
+      "/interim-route-1/interim?limit=101",
+      "/interim-route-1/interim?offset=-1",
+      "/interim-route-1/interim?offset=x",
+      "/bad%20id/interim",
+    ]) {
       const res = await api(`/api/v1/chain/anchors${path}`);
       expect(res.status, path).toBe(400);
       expect((await problemOf(res)).type).toBe("/problems/validation-failed");

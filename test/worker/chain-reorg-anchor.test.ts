@@ -64,7 +64,6 @@ async function completedSession(owner: string, node: string) {
   return { id: s.id, anchor };
 }
 
-
 /**
  * A branch from the parent of `anchor`'s block, one block longer than the current chain above it
  * (so heavier), in the slots right above the fork point; `carry` goes into its last block.
@@ -104,7 +103,13 @@ describe("a reorg replacing the block of a session's anchor", { timeout: 120_000
     expect(await chain.transaction(s.anchor.txId)).toMatchObject({ height: winner.header.height });
 
     await chainAlarm();
-    const moved = { chain: winner.header.chain, blockHeight: winner.header.height, blockHash: winner.hash, txId: s.anchor.txId, anchoredAt: new Date(winner.header.timestamp).toISOString() };
+    const moved = {
+      chain: winner.header.chain,
+      blockHeight: winner.header.height,
+      blockHash: winner.hash,
+      txId: s.anchor.txId,
+      anchoredAt: new Date(winner.header.timestamp).toISOString(),
+    };
     expect(await sessionAnchor(s.id)).toEqual(moved);
     expect(await manifestAnchor(s.id)).toEqual(moved);
     // The chain's evidence agrees with the session's record.

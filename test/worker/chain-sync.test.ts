@@ -51,7 +51,9 @@ describe("peer sync across rounds", () => {
     const head = await peer.head();
     expect(head.header.height).toBe(BLOCKS);
     const reports = await runInDurableObject(chain, (instance: ChainDO) => instance.syncWithPeers(Date.now(), transport));
-    expect(reports).toEqual([{ peer: PEER_URL, ok: true, rounds: 3, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) }]);
+    expect(reports).toEqual([
+      { peer: PEER_URL, ok: true, rounds: 3, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) },
+    ]);
     expect(await chain.head()).toEqual(head);
     expect((await chain.stats()).transactions).toBe(BLOCKS);
     expect(await chain.audit()).toEqual({ ok: true, height: BLOCKS });
@@ -66,12 +68,16 @@ describe("peer sync across rounds", () => {
       const first = await instance.syncWithPeers(startedLongAgo, transport);
       return { first, alarm: await state.storage.getAlarm(), armedBy: Date.now() };
     });
-    expect(first).toEqual([{ peer: PEER_URL, ok: true, rounds: 1, behind: true, result: expect.objectContaining({ adopted: true, height: 4 }) }]);
+    expect(first).toEqual([
+      { peer: PEER_URL, ok: true, rounds: 1, behind: true, result: expect.objectContaining({ adopted: true, height: 4 }) },
+    ]);
     expect(alarm).not.toBeNull();
     expect(alarm!).toBeLessThanOrEqual(armedBy);
 
     const second = await runInDurableObject(chain, (instance: ChainDO) => instance.syncWithPeers(Date.now(), transport));
-    expect(second).toEqual([{ peer: PEER_URL, ok: true, rounds: 2, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) }]);
+    expect(second).toEqual([
+      { peer: PEER_URL, ok: true, rounds: 2, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) },
+    ]);
     expect(await chain.head()).toEqual(await peer.head());
   });
 
@@ -84,7 +90,9 @@ describe("peer sync across rounds", () => {
       return { reports, head: await instance.head(), stats: await instance.stats() };
     });
     // Imports at 4 (lighter, kept fetching), 8 (heavier: adopted) and the last 3 blocks.
-    expect(reports).toEqual([{ peer: PEER_URL, ok: true, rounds: 3, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) }]);
+    expect(reports).toEqual([
+      { peer: PEER_URL, ok: true, rounds: 3, behind: false, result: expect.objectContaining({ adopted: true, height: BLOCKS }) },
+    ]);
     expect(head).toEqual(await peer.head());
     // The follower's own transactions went back to its mempool.
     expect(stats.mempool).toBe(5);

@@ -58,10 +58,9 @@ describe("the chain head is anchored on TRON each epoch", () => {
     expect(row).toMatchObject({ state: "solidified" });
     expect(row!.confirmations).toBeGreaterThanOrEqual(20);
     // On TRON: a 1-sun transfer to the black-hole address whose memo names the anchored block.
-    const onTron = await double<{ raw_data: { data: string; contract: { parameter: { value: { amount: number; to_address: string } } }[] } }>(
-      "/walletsolidity/gettransactionbyid",
-      { value: row!.txid },
-    );
+    const onTron = await double<{
+      raw_data: { data: string; contract: { parameter: { value: { amount: number; to_address: string } } }[] };
+    }>("/walletsolidity/gettransactionbyid", { value: row!.txid });
     const memo = new TextDecoder().decode(Uint8Array.from(onTron.raw_data.data.match(/../g)!.map((h) => parseInt(h, 16))));
     expect(memo).toBe(`lucid-anchor:v1:${info.chain}:${epoch}:2:${block2!.hash}`);
     expect(onTron.raw_data.contract[0]!.parameter.value).toMatchObject({ amount: 1, to_address: `41${"00".repeat(20)}` });
@@ -92,9 +91,15 @@ describe("the chain head is anchored on TRON each epoch", () => {
       return verifyEvidence({ ...bundle, anchor: copy });
     };
     const flipped = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === "0" ? "1" : "0") + hex.slice(at + 1);
-    expect(await tampered((e) => (e.tron!.rawDataHex = flipped(e.tron!.rawDataHex, 20)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await tampered((e) => (e.tron!.rawDataHex = flipped(e.tron!.rawDataHex, 20)))).toMatchObject({
+      ok: false,
+      failure: { step: "tron anchor" },
+    });
     expect(await tampered((e) => (e.tron!.txid = flipped(e.tron!.txid, 0)))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
-    expect(await tampered((e) => (e.tron!.headers[0]!.header.timestamp += 1))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
+    expect(await tampered((e) => (e.tron!.headers[0]!.header.timestamp += 1))).toMatchObject({
+      ok: false,
+      failure: { step: "tron anchor" },
+    });
     expect(await tampered((e) => (e.tron!.headers = []))).toMatchObject({ ok: false, failure: { step: "tron anchor" } });
     expect(await verifyEvidence({ ...bundle, anchor: { ...evidence, tron: undefined } }, { requireTronAnchor: true })).toMatchObject({
       ok: false,

@@ -109,9 +109,9 @@ describe("ChainDO", () => {
     // As left by the code before the totals existed: every block without them. A new instance
     // (what a deploy starts) fills them from the stored transactions.
     const recomputed = await runInDurableObject(chain(), async (_instance, state) => {
-      const counted = state.storage.sql.exec<{ txs: number; anchors: number }>(
-        "SELECT count(*) AS txs, sum(type = 'anchor') AS anchors FROM chain_txs",
-      ).one();
+      const counted = state.storage.sql
+        .exec<{ txs: number; anchors: number }>("SELECT count(*) AS txs, sum(type = 'anchor') AS anchors FROM chain_txs")
+        .one();
       state.storage.sql.exec("UPDATE blocks SET cumulative_txs = NULL, cumulative_anchors = NULL");
       const { ChainDO } = await import("../../durable-objects/chain/index.ts");
       const restarted = new ChainDO(state, env);

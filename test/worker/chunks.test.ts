@@ -160,10 +160,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     const s = await recordingSession("u8", "n8");
     const same = await Promise.all([putChunk(s.id, 0, chunkBytes(0), "n8"), putChunk(s.id, 0, chunkBytes(0), "n8")]);
     expect(same.map((r) => r.status).sort()).toEqual([200, 201]);
-    const different = await Promise.all([
-      putChunk(s.id, 1, chunkBytes(1), "n8"),
-      putChunk(s.id, 1, chunkBytes(1, 4096, 7), "n8"),
-    ]);
+    const different = await Promise.all([putChunk(s.id, 1, chunkBytes(1), "n8"), putChunk(s.id, 1, chunkBytes(1, 4096, 7), "n8")]);
     expect(different.map((r) => r.status).sort()).toEqual([201, 409]);
     expect(await blobs(s.id)).toHaveLength(2);
     expect((await getSession(s.id, "u8")).chunks.count).toBe(2);
@@ -230,16 +227,20 @@ describe("finalize, manifest and proofs", { timeout: 60_000 }, () => {
   it("consistency proofs link interim roots while recording", async () => {
     const s = await recordingSession("v3", "m3");
     for (let i = 0; i < 3; i++) await putChunk(s.id, i, chunkBytes(i), "m3");
-    const first = (await (
-      await api(`/api/v1/sessions/${s.id}/consistency?from=1&to=3`, { headers: await nodeHeaders("m3") })
-    ).json()) as { fromRoot: string; toRoot: string; proof: string[] };
+    const first = (await (await api(`/api/v1/sessions/${s.id}/consistency?from=1&to=3`, { headers: await nodeHeaders("m3") })).json()) as {
+      fromRoot: string;
+      toRoot: string;
+      proof: string[];
+    };
     expect(verifyConsistency(1, 3, first.proof.map(fromHex), fromHex(first.fromRoot), fromHex(first.toRoot))).toBe(true);
     const notYet = await api(`/api/v1/sessions/${s.id}/consistency?from=3&to=6`, { headers: await userHeaders("v3") });
     expect(notYet.status).toBe(409);
     for (let i = 3; i < 6; i++) await putChunk(s.id, i, chunkBytes(i), "m3");
-    const second = (await (
-      await api(`/api/v1/sessions/${s.id}/consistency?from=3&to=6`, { headers: await userHeaders("v3") })
-    ).json()) as { fromRoot: string; toRoot: string; proof: string[] };
+    const second = (await (await api(`/api/v1/sessions/${s.id}/consistency?from=3&to=6`, { headers: await userHeaders("v3") })).json()) as {
+      fromRoot: string;
+      toRoot: string;
+      proof: string[];
+    };
     // The interim root anchored at 3 chunks is the one the later proof starts from.
     expect(second.fromRoot).toBe(first.toRoot);
     expect(verifyConsistency(3, 6, second.proof.map(fromHex), fromHex(second.fromRoot), fromHex(second.toRoot))).toBe(true);
@@ -264,7 +265,9 @@ describe("finalize, manifest and proofs", { timeout: 60_000 }, () => {
     expect(part.status).toBe(206);
     expect(part.headers.get("Content-Range")).toBe("bytes 10-19/1000");
     expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.subarray(10, 20));
-    const suffix = await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: { ...(await userHeaders("root", "ADMIN")), Range: "bytes=-5" } });
+    const suffix = await api(`/api/v1/sessions/${s.id}/chunks/0`, {
+      headers: { ...(await userHeaders("root", "ADMIN")), Range: "bytes=-5" },
+    });
     expect(new Uint8Array(await suffix.arrayBuffer())).toEqual(bytes.subarray(995));
     const beyond = await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: { ...(await userHeaders("v4")), Range: "bytes=1000-" } });
     expect(beyond.status).toBe(416);
@@ -282,7 +285,9 @@ describe("finalize, manifest and proofs", { timeout: 60_000 }, () => {
     // The disk (or bucket) loses the tail of the blob behind the server's back.
     await env.CHUNKS.put(stored!.key, bytes.subarray(0, 600));
     for (const range of [undefined, "bytes=10-19"]) {
-      const res = await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: { ...(await userHeaders("v5")), ...(range ? { Range: range } : {}) } });
+      const res = await api(`/api/v1/sessions/${s.id}/chunks/0`, {
+        headers: { ...(await userHeaders("v5")), ...(range ? { Range: range } : {}) },
+      });
       expect(res.status).toBe(500);
       const text = await res.clone().text();
       expect(text).not.toMatch(/\bat .*\.(ts|js):\d+|Error:/);

@@ -15,7 +15,9 @@ const client = createLucidClient("https://lucid.test", {
   },
 });
 
-const bearer = async (userId: string, role: "USER" | "ADMIN" = "USER") => ({ headers: { Authorization: `Bearer ${await tokenFor(userId, role)}` } });
+const bearer = async (userId: string, role: "USER" | "ADMIN" = "USER") => ({
+  headers: { Authorization: `Bearer ${await tokenFor(userId, role)}` },
+});
 
 describe("typed client (hc<AppType>)", () => {
   it("calls routes with typed inputs and outputs", async () => {
@@ -76,8 +78,11 @@ describe("typed client (hc<AppType>)", () => {
     expect(listed.status).toBe(200);
     if (listed.status === 200) expect((await listed.json()).wallets.map((w) => w.address)).toContain(wallet.address);
 
-    // @ts-expect-error "lukewarm" is not a wallet kind.
-    const bad = await client.api.v1.payments.wallets.$post({ json: { kind: "lukewarm", label: "x" }, header: { "idempotency-key": crypto.randomUUID() } }, admin);
+    const bad = await client.api.v1.payments.wallets.$post(
+      // @ts-expect-error "lukewarm" is not a wallet kind.
+      { json: { kind: "lukewarm", label: "x" }, header: { "idempotency-key": crypto.randomUUID() } },
+      admin,
+    );
     expect(bad.status).toBe(400);
   });
 

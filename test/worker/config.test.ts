@@ -27,7 +27,7 @@ describe("configuration", () => {
     const body = await res.text();
     const problem = JSON.parse(body) as { errors: { variable: string }[] };
     expect(problem.errors.map((e) => e.variable).sort()).toEqual(["JWT_SECRET_KEY", "RATE_LIMIT_PER_MINUTE"]);
-    expect(body).not.toContain("short\"");
+    expect(body).not.toContain('short"');
     expect(body).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
   });
 });

@@ -22,7 +22,9 @@ async function fetchWith(overrides: Record<string, string>, path: string, init: 
 
 async function auditIpOf(response: Response): Promise<string | null> {
   const requestId = response.headers.get("X-Request-Id")!;
-  const res = await api(`/api/v1/admin/audit?requestId=${requestId}`, { headers: { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}` } });
+  const res = await api(`/api/v1/admin/audit?requestId=${requestId}`, {
+    headers: { Authorization: `Bearer ${await tokenFor(crypto.randomUUID(), "ADMIN")}` },
+  });
   expect(res.status).toBe(200);
   const { items } = await res.json<{ items: { ip: string | null; action: string }[] }>();
   expect(items.length).toBeGreaterThan(0);
@@ -70,7 +72,9 @@ describe("PUBLIC_ORIGIN, not Host", () => {
     const sa = await superAdminLogin();
     let text = "";
     await vi.waitFor(async () => {
-      const outbox = await (await getAuthed("/api/v1/auth/outbox?limit=200", sa.accessToken)).json<{ messages: { to: string; text: string }[] }>();
+      const outbox = await (
+        await getAuthed("/api/v1/auth/outbox?limit=200", sa.accessToken)
+      ).json<{ messages: { to: string; text: string }[] }>();
       text = outbox.messages.find((m) => m.to === email)?.text ?? "";
       expect(text).not.toBe("");
     });
@@ -81,7 +85,10 @@ describe("PUBLIC_ORIGIN, not Host", () => {
   it("CORS allows the public origin, not whatever origin the Host names", async () => {
     const overrides = { CORS_ALLOWED_ORIGINS: "https://gui.example" };
     const preflight = (origin: string) =>
-      fetchWith(overrides, "/api/v1/system/services", { method: "OPTIONS", headers: { Origin: origin, "Access-Control-Request-Method": "GET", Host: "evil.example" } });
+      fetchWith(overrides, "/api/v1/system/services", {
+        method: "OPTIONS",
+        headers: { Origin: origin, "Access-Control-Request-Method": "GET", Host: "evil.example" },
+      });
     expect((await preflight(ORIGIN)).headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
     expect((await preflight("https://gui.example")).headers.get("Access-Control-Allow-Origin")).toBe("https://gui.example");
     expect((await preflight("https://evil.example")).headers.get("Access-Control-Allow-Origin")).toBeNull();
@@ -102,7 +109,12 @@ describe("client address by deployment", () => {
     const res = await failedLogin((body) => postJson("/api/v1/auth/verify", body, { ip: "192.0.2.77" }));
     expect(await auditIpOf(res)).toBe("192.0.2.77");
     const forged = await failedLogin((body) =>
-      api("/api/v1/auth/verify", { method: "POST", ip: "192.0.2.78", headers: { "Content-Type": "application/json", "CF-Connecting-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.10" }, body: JSON.stringify(body) }),
+      api("/api/v1/auth/verify", {
+        method: "POST",
+        ip: "192.0.2.78",
+        headers: { "Content-Type": "application/json", "CF-Connecting-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.10" },
+        body: JSON.stringify(body),
+      }),
     );
     expect(await auditIpOf(forged)).toBe("192.0.2.78");
   });

@@ -20,7 +20,11 @@ type Report = {
 
 async function check(services?: string[]): Promise<Report> {
   const res = services
-    ? await api("/api/v1/system/services/check", { method: "POST", headers: { ...(await asAdmin()), "Content-Type": "application/json" }, body: JSON.stringify({ services }) })
+    ? await api("/api/v1/system/services/check", {
+        method: "POST",
+        headers: { ...(await asAdmin()), "Content-Type": "application/json" },
+        body: JSON.stringify({ services }),
+      })
     : await api("/api/v1/system/services", { headers: await asAdmin() });
   expect(res.status).toBe(200);
   return res.json<Report>();
@@ -34,11 +38,15 @@ describe("TRON-backed services", () => {
     try {
       const report = await check();
       expect(fn(report, "payments")).toMatchObject({ status: "down", detail: expect.stringContaining("TRON node unreachable") });
-      for (const id of [22, 23, 24, 25]) expect(report.seedServices.find((s) => s.id === id)).toMatchObject({ function: "payments", status: "down" });
+      for (const id of [22, 23, 24, 25])
+        expect(report.seedServices.find((s) => s.id === id)).toMatchObject({ function: "payments", status: "down" });
       expect(report.status).toBe("down");
       // Further failed probes open the breaker; the check then says so without calling TRON at all.
       for (let i = 0; i < 5; i++) await check(["payments"]);
-      expect(fn(await check(["payments"]), "payments")).toMatchObject({ status: "down", detail: expect.stringContaining("circuit breaker open") });
+      expect(fn(await check(["payments"]), "payments")).toMatchObject({
+        status: "down",
+        detail: expect.stringContaining("circuit breaker open"),
+      });
     } finally {
       await ledger().injectTronEndpoint(null);
     }
@@ -49,7 +57,15 @@ describe("TRON-backed services", () => {
 describe("chain", () => {
   it("is up while idle, down when work has waited past chainStallSlots, up once a block is made", async () => {
     expect(fn(await check(["chain"]), "chain").status).toBe("up");
-    const tx: AnchorTx = { type: "anchor", sessionId: "health-stall", root: "ab".repeat(32), chunkCount: 1, owner: "user-1", node: "node-1", interim: false };
+    const tx: AnchorTx = {
+      type: "anchor",
+      sessionId: "health-stall",
+      root: "ab".repeat(32),
+      chunkCount: 1,
+      owner: "user-1",
+      node: "node-1",
+      interim: false,
+    };
     expect(await chain().submit([tx])).toMatchObject({ ok: true });
     // The producer stops (its alarm is gone) and the anchor has waited ten slots.
     await runInDurableObject(chain(), async (_instance, state) => {
@@ -87,7 +103,10 @@ describe("recorder, chunk processor, XRDP", () => {
 
     // A node that does not report services is not counted as healthy.
     expect((await a.beat({ report: QUIET })).status).toBe(200);
-    expect(fn(await check(["recorder"]), "recorder")).toMatchObject({ status: "degraded", detail: "1 of 2 online node(s) report it healthy (1 do not report services)" });
+    expect(fn(await check(["recorder"]), "recorder")).toMatchObject({
+      status: "degraded",
+      detail: "1 of 2 online node(s) report it healthy (1 do not report services)",
+    });
     expect((await b.beat({ report: { ...QUIET, services: { ...healthy, recorder: false } } })).status).toBe(200);
     expect(fn(await check(["recorder"]), "recorder").status).toBe("down");
   });

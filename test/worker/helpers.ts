@@ -32,8 +32,12 @@ export const TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef0123456789a
  * `sessionId` (the `sid` claim) it is not backed by a login session, which privileged writes
  * refuse (functions/middleware/standing.ts); reads and non-privileged routes accept it.
  */
-export async function tokenFor(userId: string, role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER", ttlSeconds = 900, sessionId?: string) {
+export async function tokenFor(
+  userId: string,
+  role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN" = "USER",
+  ttlSeconds = 900,
+  sessionId?: string,
+) {
   const now = Math.floor(Date.now() / 1000);
   return sign({ sub: userId, role, iat: now, exp: now + ttlSeconds, ...(sessionId ? { sid: sessionId } : {}) }, TEST_JWT_SECRET, "HS256");
 }
-

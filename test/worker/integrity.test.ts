@@ -1,12 +1,24 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { chunkBytes, env, makeTasksDue, putChunk, recordingSession, sessionDO, settle, userHeaders, type SessionJson } from "./session-helpers.ts";
+import {
+  chunkBytes,
+  env,
+  makeTasksDue,
+  putChunk,
+  recordingSession,
+  sessionDO,
+  settle,
+  userHeaders,
+  type SessionJson,
+} from "./session-helpers.ts";
 
-const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects.sort((a, b) => a.key.localeCompare(b.key));
+const blobs = async (id: string) =>
+  (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects.sort((a, b) => a.key.localeCompare(b.key));
 const download = async (id: string, index: number, user: string, range?: string, role: "USER" | "ADMIN" = "USER") =>
   api(`/api/v1/sessions/${id}/chunks/${index}`, { headers: { ...(await userHeaders(user, role)), ...(range ? { Range: range } : {}) } });
-const view = async (id: string, user: string) => (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(user) })).json()) as SessionJson;
+const view = async (id: string, user: string) =>
+  (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(user) })).json()) as SessionJson;
 const auditOf = async (id: string, action: string) =>
   (await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action })).filter((e) => e.targetId === id);
 const alertOf = async (id: string) =>
@@ -25,7 +37,11 @@ async function flipByte(key: string, at: number): Promise<Uint8Array> {
 async function storedSession(owner: string, node: string, sizes: number[]): Promise<SessionJson> {
   const s = await recordingSession(owner, node);
   for (const [index, size] of sizes.entries()) expect((await putChunk(s.id, index, chunkBytes(index, size), node)).status).toBe(201);
-  const stop = await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders(owner), body: JSON.stringify({ chunkCount: sizes.length }) });
+  const stop = await api(`/api/v1/sessions/${s.id}/stop`, {
+    method: "POST",
+    headers: await userHeaders(owner),
+    body: JSON.stringify({ chunkCount: sizes.length }),
+  });
   expect(stop.status).toBe(200);
   await settle(s.id, (state) => state !== "processing");
   return s;
@@ -55,7 +71,9 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
     expect(await alertOf(s.id)).toMatchObject({ severity: "critical", source: "integrity", state: "open" });
     const session = await view(s.id, "ti1");
     expect(session.lastIntegrityCheck).toMatchObject({ source: "read", ok: false, badChunks: [{ index: 0, reason: "digest" }] });
-    const events = (await (await api(`/api/v1/sessions/${s.id}/events`, { headers: await userHeaders("ti1") })).json()) as { items: { kind: string }[] };
+    const events = (await (await api(`/api/v1/sessions/${s.id}/events`, { headers: await userHeaders("ti1") })).json()) as {
+      items: { kind: string }[];
+    };
     expect(events.items.map((e) => e.kind)).toContain("integrity-failure");
   });
 
@@ -92,7 +110,9 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
       })(),
     ).rejects.toThrow();
     expect(received).toBeLessThan(size);
-    await vi.waitFor(async () => expect((await view(s.id, "ti2")).lastIntegrityCheck).toMatchObject({ ok: false, badChunks: [{ index: 0, reason: "digest" }] }));
+    await vi.waitFor(async () =>
+      expect((await view(s.id, "ti2")).lastIntegrityCheck).toMatchObject({ ok: false, badChunks: [{ index: 0, reason: "digest" }] }),
+    );
     expect((await auditOf(s.id, "chunks.integrity_failure"))[0]).toMatchObject({ details: { reason: "digest" } });
     expect(await alertOf(s.id)).toBeDefined();
     // From now on the chunk is refused outright, ranges included.
@@ -105,7 +125,8 @@ describe("scrub", { timeout: 120_000 }, () => {
   it("POST integrity-check (ADMIN only) re-hashes every chunk, reports the damaged one, and a later check after a restore clears it", async () => {
     const s = await storedSession("ts1", "tm1", [2000, 3000, 2500]);
     const keys = (await blobs(s.id)).map((b) => b.key);
-    const check = async (user: string, role: "USER" | "ADMIN") => api(`/api/v1/sessions/${s.id}/integrity-check`, { method: "POST", headers: await userHeaders(user, role) });
+    const check = async (user: string, role: "USER" | "ADMIN") =>
+      api(`/api/v1/sessions/${s.id}/integrity-check`, { method: "POST", headers: await userHeaders(user, role) });
     const clean = await check("root", "ADMIN");
     expect(clean.status).toBe(200);
     expect(await clean.json()).toMatchObject({ source: "request", ok: true, checked: 3, badChunks: [] });
@@ -140,7 +161,15 @@ describe("scrub", { timeout: 120_000 }, () => {
     await makeTasksDue(s.id);
     await runDurableObjectAlarm(sessionDO(s.id));
     const session = await view(s.id, "ts2");
-    expect(session.lastIntegrityCheck).toMatchObject({ source: "scrub", ok: false, checked: 3, badChunks: [{ index: 0, reason: "size" }, { index: 2, reason: "missing" }] });
+    expect(session.lastIntegrityCheck).toMatchObject({
+      source: "scrub",
+      ok: false,
+      checked: 3,
+      badChunks: [
+        { index: 0, reason: "size" },
+        { index: 2, reason: "missing" },
+      ],
+    });
     expect(await alertOf(s.id)).toBeDefined();
     // It is scheduled again.
     const again = (await sessionDO(s.id).pendingTasks()).find((t) => t.name === "scrub");

@@ -40,7 +40,11 @@ describe("ledger repair before the unique txid index", () => {
       // What migration 0002 runs now succeeds.
       sql.exec("CREATE UNIQUE INDEX `payouts_txid` ON `payouts` (`txid`)");
 
-      const rows = sql.exec<{ id: string; state: string; txid: string | null; wallet_id: string | null }>("SELECT id, state, txid, wallet_id FROM payouts ORDER BY id").toArray();
+      const rows = sql
+        .exec<{ id: string; state: string; txid: string | null; wallet_id: string | null }>(
+          "SELECT id, state, txid, wallet_id FROM payouts ORDER BY id",
+        )
+        .toArray();
       expect(rows).toEqual([
         { id: "p-also", state: "requested", txid: null, wallet_id: null },
         { id: "p-first", state: "confirmed", txid: TXID, wallet_id: "w1" },

@@ -23,7 +23,13 @@ async function hotWallet(stub: Ledger, usdt = 100_000_000_000n) {
 async function approvedPayout(stub: Ledger, amount: string) {
   const recipient = createAccount().address;
   if (Number(amount) > 1000) await stub.setKyc(recipient, true, "admin-1");
-  const requested = await stub.requestPayout({ idempotencyKey: crypto.randomUUID(), recipient, amount, source: "admin", requestedBy: "admin-1" });
+  const requested = await stub.requestPayout({
+    idempotencyKey: crypto.randomUUID(),
+    recipient,
+    amount,
+    source: "admin",
+    requestedBy: "admin-1",
+  });
   if (!requested.ok) throw new Error(requested.problem.detail);
   const approved = await stub.approvePayout(requested.value.id, "admin-1");
   if (!approved.ok) throw new Error(approved.problem.detail);
@@ -40,10 +46,12 @@ async function settle(ledger: { id: DurableObjectId; stub: Ledger }, ids: string
       crashes++;
       ledger.stub = env.LEDGER.get(ledger.id); // the old stub is broken after the abort
     }
-    const states = await Promise.all(ids.map(async (id) => {
-      const p = await ledger.stub.getPayout(id);
-      return p.ok ? p.value.state : "missing";
-    }));
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const p = await ledger.stub.getPayout(id);
+        return p.ok ? p.value.state : "missing";
+      }),
+    );
     if (states.every((s) => s === "confirmed" || s === "failed")) return { crashes, states };
     await produce(20);
   }
@@ -56,9 +64,16 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
       for (let run = 0; run < 3; run++) {
         const ledger = freshLedger();
         await hotWallet(ledger.stub);
-        const payouts = [await approvedPayout(ledger.stub, "12.5"), await approvedPayout(ledger.stub, "1.0"), await approvedPayout(ledger.stub, "9999.999999")];
+        const payouts = [
+          await approvedPayout(ledger.stub, "12.5"),
+          await approvedPayout(ledger.stub, "1.0"),
+          await approvedPayout(ledger.stub, "9999.999999"),
+        ];
         await ledger.stub.injectCrash(point);
-        const { crashes, states } = await settle(ledger, payouts.map((p) => p.id));
+        const { crashes, states } = await settle(
+          ledger,
+          payouts.map((p) => p.id),
+        );
         expect(crashes).toBe(1);
         expect(states).toEqual(["confirmed", "confirmed", "confirmed"]);
         const expected = ["12.4", "0.9", "9999.899999"].map((net) => String(BigInt(Math.round(Number(net) * 1e6))));
@@ -82,7 +97,13 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
           const wallet = await hotWallet(ledger.stub);
           const payouts = [];
           for (const units of amounts) payouts.push({ ...(await approvedPayout(ledger.stub, (units / 1e6).toFixed(6))), units });
-          if (lostResponses) await fault({ path: "/wallet/broadcasttransaction", kind: "lost-response", times: lostResponses, match: toHexAddress(wallet.address) });
+          if (lostResponses)
+            await fault({
+              path: "/wallet/broadcasttransaction",
+              kind: "lost-response",
+              times: lostResponses,
+              match: toHexAddress(wallet.address),
+            });
           // Each injected point crashes the object if the run reaches it; some sequences make a
           // point unreachable (e.g. a lost response means no "broadcast-sent"), which is fine.
           const pending = [...crashes];
@@ -95,7 +116,9 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
               pending.shift();
               ledger.stub = env.LEDGER.get(ledger.id);
             }
-            const states = await Promise.all(payouts.map(async (p) => ((await ledger.stub.getPayout(p.id)) as { ok: true; value: { state: string } }).value.state));
+            const states = await Promise.all(
+              payouts.map(async (p) => ((await ledger.stub.getPayout(p.id)) as { ok: true; value: { state: string } }).value.state),
+            );
             if (states.every((s) => s === "confirmed")) break;
             await produce(20);
           }
@@ -168,7 +191,9 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
     await fault({ path: "/wallet/broadcasttransaction", kind: "error5xx", times: 1000, match: toHexAddress(wallet.address) });
     await ledger.stub.processPayouts();
     // first signed 301 s ago (the clock cannot be moved inside workerd, so the row is aged instead)
-    await runInDurableObject(ledger.stub, (_instance, state) => state.storage.sql.exec("UPDATE payouts SET first_signed_at = first_signed_at - 301000"));
+    await runInDurableObject(ledger.stub, (_instance, state) =>
+      state.storage.sql.exec("UPDATE payouts SET first_signed_at = first_signed_at - 301000"),
+    );
     await produce(40);
     await ledger.stub.processPayouts();
     const failed = await ledger.stub.getPayout(payout.id);
@@ -192,7 +217,11 @@ describe("payout router: exactly-once under crashes and lost responses", () => {
     expect((await inspect(payout.recipient)).transfersIn).toEqual([]);
     // The payout_failed rule: an alert an admin sees (and webhooks/mail receive).
     const alerts = await env.ADMIN.get(env.ADMIN.idFromName("admin")).listAlerts({ state: "open", limit: 200 });
-    expect(alerts.find((a) => a.key === `ledger:payout-failed:${payout.id}`)).toMatchObject({ severity: "critical", source: "payout-router", detail: expect.stringContaining("REVERT") });
+    expect(alerts.find((a) => a.key === `ledger:payout-failed:${payout.id}`)).toMatchObject({
+      severity: "critical",
+      source: "payout-router",
+      detail: expect.stringContaining("REVERT"),
+    });
   });
 });
 
@@ -203,12 +232,30 @@ describe("TRX staking (Stake 2.0)", () => {
     const ledger = freshLedger();
     const wallet = await hotWallet(ledger.stub);
     const key = () => crypto.randomUUID();
-    const tooSmall = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "999.999999", resource: "ENERGY", actor: "admin-1" });
+    const tooSmall = await ledger.stub.stake({
+      idempotencyKey: key(),
+      walletId: wallet.id,
+      amount: "999.999999",
+      resource: "ENERGY",
+      actor: "admin-1",
+    });
     expect(!tooSmall.ok && tooSmall.problem.slug).toBe("invalid-amount");
-    const tooMuch = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "20000", resource: "ENERGY", actor: "admin-1" });
+    const tooMuch = await ledger.stub.stake({
+      idempotencyKey: key(),
+      walletId: wallet.id,
+      amount: "20000",
+      resource: "ENERGY",
+      actor: "admin-1",
+    });
     expect(!tooMuch.ok && tooMuch.problem.slug).toBe("insufficient-funds");
 
-    const staked = await ledger.stub.stake({ idempotencyKey: key(), walletId: wallet.id, amount: "1000", resource: "ENERGY", actor: "admin-1" });
+    const staked = await ledger.stub.stake({
+      idempotencyKey: key(),
+      walletId: wallet.id,
+      amount: "1000",
+      resource: "ENERGY",
+      actor: "admin-1",
+    });
     if (!staked.ok) throw new Error(staked.problem.detail);
     expect(staked.value.state).toBe("freezing");
     expect(staked.value.rewardRate).toBe("0.1");
@@ -249,7 +296,13 @@ describe("TRX staking (Stake 2.0)", () => {
     const ledger = freshLedger();
     const cold = await ledger.stub.createWallet({ kind: "cold", label: "vault", address: createAccount().address, actor: "admin-1" });
     if (!cold.ok) throw new Error(cold.problem.detail);
-    const refused = await ledger.stub.stake({ idempotencyKey: crypto.randomUUID(), walletId: cold.value.id, amount: "1000", resource: "BANDWIDTH", actor: "admin-1" });
+    const refused = await ledger.stub.stake({
+      idempotencyKey: crypto.randomUUID(),
+      walletId: cold.value.id,
+      amount: "1000",
+      resource: "BANDWIDTH",
+      actor: "admin-1",
+    });
     expect(!refused.ok && refused.problem.detail).toMatch(/watch-only/);
   });
 });
@@ -291,7 +344,9 @@ describe("batching and idempotency records", () => {
     expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "in-progress" });
     expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h2")).toEqual({ state: "mismatch" });
     // the request that claimed it never finished: age the claim past the abandonment window
-    await runInDurableObject(ledger.stub, (_instance, state) => state.storage.sql.exec("UPDATE idempotency SET created_at = created_at - 61000"));
+    await runInDurableObject(ledger.stub, (_instance, state) =>
+      state.storage.sql.exec("UPDATE idempotency SET created_at = created_at - 61000"),
+    );
     expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "new" });
     await ledger.stub.idempotencyFinish("u:/p:k1", 201, '{"id":"x"}');
     expect(await ledger.stub.idempotencyBegin("u:/p:k1", "h1")).toEqual({ state: "replay", status: 201, body: '{"id":"x"}' });

@@ -2,15 +2,31 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { steppedUpAdmin } from "./admin-helpers.ts";
 import { api, problemOf, tokenFor } from "./helpers.ts";
-import { chunkBytes, env, makeTasksDue, nodeHeaders, putChunk, recordingSession, sessionDO, userHeaders, type SessionJson } from "./session-helpers.ts";
+import {
+  chunkBytes,
+  env,
+  makeTasksDue,
+  nodeHeaders,
+  putChunk,
+  recordingSession,
+  sessionDO,
+  userHeaders,
+  type SessionJson,
+} from "./session-helpers.ts";
 
 const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
 const auditOf = async (id: string, action: string) =>
   (await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action })).filter((e) => e.targetId === id);
 const hold = (id: string, token: string, body: unknown = { reason: "Litigation 2026-42: preserve" }) =>
-  api(`/api/v1/sessions/${id}/hold`, { method: "PUT", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
-const lift = (id: string, token: string) => api(`/api/v1/sessions/${id}/hold`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
-const view = async (id: string, user: string) => (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(user) })).json()) as SessionJson;
+  api(`/api/v1/sessions/${id}/hold`, {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const lift = (id: string, token: string) =>
+  api(`/api/v1/sessions/${id}/hold`, { method: "DELETE", headers: { Authorization: `Bearer ${token}` } });
+const view = async (id: string, user: string) =>
+  (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(user) })).json()) as SessionJson;
 
 describe("legal hold", { timeout: 120_000 }, () => {
   it("an ADMIN holds a session (audited): deletion is refused with 409 and nothing changes; lifting it (audited) allows it again", async () => {
@@ -21,15 +37,30 @@ describe("legal hold", { timeout: 120_000 }, () => {
     // The owner cannot hold (or lift) their own session; a forged ADMIN token with no live login is refused.
     expect((await hold(s.id, await tokenFor("lh1"))).status).toBe(403);
     expect((await hold(s.id, await tokenFor(crypto.randomUUID(), "ADMIN"))).status).toBe(401);
-    expect((await api(`/api/v1/sessions/${s.id}/hold`, { method: "PUT", headers: { ...(await nodeHeaders("lhn1")), "Content-Type": "application/json" }, body: "{}" })).status).toBe(401);
+    expect(
+      (
+        await api(`/api/v1/sessions/${s.id}/hold`, {
+          method: "PUT",
+          headers: { ...(await nodeHeaders("lhn1")), "Content-Type": "application/json" },
+          body: "{}",
+        })
+      ).status,
+    ).toBe(401);
     // A reason is required.
     expect((await problemOf(await hold(s.id, admin.token, { reason: " " }))).status).toBe(400);
     expect((await view(s.id, "lh1")).legalHold).toBeNull();
 
     const held = await hold(s.id, admin.token);
     expect(held.status).toBe(200);
-    expect(((await held.json()) as SessionJson).legalHold).toMatchObject({ reason: "Litigation 2026-42: preserve", by: `user:${admin.id}` });
-    expect((await auditOf(s.id, "sessions.legal_hold"))[0]).toMatchObject({ actorId: admin.id, outcome: "success", details: { reason: "Litigation 2026-42: preserve" } });
+    expect(((await held.json()) as SessionJson).legalHold).toMatchObject({
+      reason: "Litigation 2026-42: preserve",
+      by: `user:${admin.id}`,
+    });
+    expect((await auditOf(s.id, "sessions.legal_hold"))[0]).toMatchObject({
+      actorId: admin.id,
+      outcome: "success",
+      details: { reason: "Litigation 2026-42: preserve" },
+    });
 
     // The owner, and an admin, try to crypto-shred it anyway.
     for (const headers of [await userHeaders("lh1"), await userHeaders("root", "ADMIN"), { Authorization: `Bearer ${admin.token}` }]) {
@@ -44,7 +75,10 @@ describe("legal hold", { timeout: 120_000 }, () => {
     const lifted = await lift(s.id, admin.token);
     expect(lifted.status).toBe(200);
     expect(((await lifted.json()) as SessionJson).legalHold).toBeNull();
-    expect((await auditOf(s.id, "sessions.legal_hold_lifted"))[0]).toMatchObject({ actorId: admin.id, details: { reason: "Litigation 2026-42: preserve" } });
+    expect((await auditOf(s.id, "sessions.legal_hold_lifted"))[0]).toMatchObject({
+      actorId: admin.id,
+      details: { reason: "Litigation 2026-42: preserve" },
+    });
     expect((await lift(s.id, admin.token)).status).toBe(409);
     expect((await api(`/api/v1/sessions/${s.id}`, { method: "DELETE", headers: await userHeaders("lh1") })).status).toBe(200);
     expect(await blobs(s.id)).toHaveLength(0);

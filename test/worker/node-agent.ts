@@ -2,13 +2,27 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { credentialRequestMessage, heartbeatMessage, registrationMessage, type Report, type Resources } from "../../shared/nodes/protocol.ts";
+import {
+  credentialRequestMessage,
+  heartbeatMessage,
+  registrationMessage,
+  type Report,
+  type Resources,
+} from "../../shared/nodes/protocol.ts";
 import { api, tokenFor } from "./helpers.ts";
 
 /** A node as the Pi agent acts: its own Ed25519 key, a sequence counter, the pool's last challenge, signed requests. */
 export const PAYOUT_ADDRESS = "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC";
 export const PI5: Resources = { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 };
-export const QUIET: Report = { cpuPercent: 12, memoryPercent: 40, diskPercent: 20, networkMbps: 5, sessionsHosted: 0, bytesRecorded: 0, accepting: true };
+export const QUIET: Report = {
+  cpuPercent: 12,
+  memoryPercent: 40,
+  diskPercent: 20,
+  networkMbps: 5,
+  sessionsHosted: 0,
+  bytesRecorded: 0,
+  accepting: true,
+};
 
 type SecretKey = ReturnType<typeof ed25519.utils.randomSecretKey>;
 
@@ -29,7 +43,9 @@ export class TestNode {
     return bytesToHex(ed25519.sign(message, key));
   }
 
-  registrationBody(overrides: { resources?: Resources; payoutAddress?: string; timestamp?: number; pool?: string; signWith?: SecretKey } = {}) {
+  registrationBody(
+    overrides: { resources?: Resources; payoutAddress?: string; timestamp?: number; pool?: string; signWith?: SecretKey } = {},
+  ) {
     const unsigned = {
       publicKey: this.publicKey,
       payoutAddress: overrides.payoutAddress ?? PAYOUT_ADDRESS,
@@ -47,7 +63,9 @@ export class TestNode {
       body: JSON.stringify(this.registrationBody(overrides)),
     });
     if (res.status === 201) {
-      const body = await res.clone().json<{ node: { id: string; pool: string }; credential: { token: string; jti: string }; heartbeatChallenge: string }>();
+      const body = await res
+        .clone()
+        .json<{ node: { id: string; pool: string }; credential: { token: string; jti: string }; heartbeatChallenge: string }>();
       this.challenge = body.heartbeatChallenge;
       this.id = body.node.id;
       this.pool = body.node.pool;
@@ -114,7 +132,12 @@ export async function asAdmin(token: string, path: string, init: RequestInit = {
   return api(path, { ...init, headers });
 }
 
-export async function asOperator(operatorId: string, path: string, init: RequestInit = {}, role: "NODE_OPERATOR" | "ADMIN" | "USER" = "NODE_OPERATOR") {
+export async function asOperator(
+  operatorId: string,
+  path: string,
+  init: RequestInit = {},
+  role: "NODE_OPERATOR" | "ADMIN" | "USER" = "NODE_OPERATOR",
+) {
   const headers = new Headers(init.headers);
   headers.set("Authorization", `Bearer ${await tokenFor(operatorId, role)}`);
   if (init.body) headers.set("Content-Type", "application/json");
@@ -140,7 +163,12 @@ export async function storeBeats(node: TestNode, epoch: number, beats: [offset: 
       const at = start + Math.round(offset * 1000);
       state.storage.sql.exec(
         "INSERT INTO heartbeats (node_id, seq, at, sent_at, cpu_percent, memory_percent, disk_percent, network_mbps, sessions_hosted, bytes_recorded) VALUES (?, ?, ?, ?, 10, 10, 10, 10, ?, ?)",
-        node.id, node.seq, at, at, sessions, bytes,
+        node.id,
+        node.seq,
+        at,
+        at,
+        sessions,
+        bytes,
       );
     }
   });
@@ -149,6 +177,11 @@ export async function storeBeats(node: TestNode, epoch: number, beats: [offset: 
 /** Sets what a node has earned and not yet requested (as closed epochs would have), in base units; credits follow at 1 per 1000 units. */
 export async function setAccrued(node: TestNode, units: number) {
   await runInDurableObject(poolStub(node.pool), (_i, state) => {
-    state.storage.sql.exec("UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?", units, Math.floor(units / 1000), node.id);
+    state.storage.sql.exec(
+      "UPDATE nodes SET accrued_units = ?, accrued_credits = ? WHERE id = ?",
+      units,
+      Math.floor(units / 1000),
+      node.id,
+    );
   });
 }

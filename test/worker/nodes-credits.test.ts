@@ -4,16 +4,19 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { problemOf } from "./helpers.ts";
 import { asOperator, EPOCH_MS, poolStub, setAccrued, storeBeats, TestNode } from "./node-agent.ts";
 
-
-
-
 // The same epoch-with-gaps as test/node/poot.test.ts, relative to the epoch start, from a node that
 // hosted nothing and says so: 370 operational seconds, 6 credits.
 const GAPPY: [number, number, number][] = [
-  [-30, 0, 0], [20, 0, 0], [80, 0, 0], [140, 0, 0], [400, 0, 0],
-  [460, 0, 0], [580, 0, 0], [3550, 0, 0], [3610, 0, 0],
+  [-30, 0, 0],
+  [20, 0, 0],
+  [80, 0, 0],
+  [140, 0, 0],
+  [400, 0, 0],
+  [460, 0, 0],
+  [580, 0, 0],
+  [3550, 0, 0],
+  [3610, 0, 0],
 ];
-
 
 let node: TestNode;
 let epoch: number;
@@ -33,13 +36,26 @@ describe("closing an epoch", () => {
 
     const txs = await pool.pendingChainTransactions(100);
     const credit = txs.find((t) => t.type === "work-credit" && t.nodeId === node.id);
-    expect(credit).toMatchObject({ id: `work-credit:${node.id}:${epoch}`, epoch, credits: 6, weight: 6, operationalSeconds: 370, sessionSeconds: 0, bytesRecorded: "0", pootVersion: 2 });
+    expect(credit).toMatchObject({
+      id: `work-credit:${node.id}:${epoch}`,
+      epoch,
+      credits: 6,
+      weight: 6,
+      operationalSeconds: 370,
+      sessionSeconds: 0,
+      bytesRecorded: "0",
+      pootVersion: 2,
+    });
     expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 6 });
     expect(await pool.ackChainTransactions([credit!.id])).toBe(1);
     expect((await pool.pendingChainTransactions(100)).some((t) => t.id === credit!.id)).toBe(false);
 
     const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
-    const detail = await res.json<{ node: { credits: number; accrued: string; operationalSeconds: number }; epochs: { epoch: number; earned: string; credits: number }[]; payouts: unknown[] }>();
+    const detail = await res.json<{
+      node: { credits: number; accrued: string; operationalSeconds: number };
+      epochs: { epoch: number; earned: string; credits: number }[];
+      payouts: unknown[];
+    }>();
     expect(detail.node).toMatchObject({ credits: 6, accrued: "0.006000", operationalSeconds: 370 });
     expect(detail.epochs).toEqual([expect.objectContaining({ epoch, credits: 6, earned: "0.006000", status: "accrued" })]);
     expect(detail.payouts).toEqual([]);
@@ -54,7 +70,10 @@ describe("closing an epoch", () => {
     await storeBeats(node, epoch, GAPPY);
     await poolStub(node.pool).closeEpoch(epoch);
     const res = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`);
-    const { node: view, payouts } = await res.json<{ node: { accrued: string; requested: string }; payouts: { amount: string; status: string; idempotencyKey: string }[] }>();
+    const { node: view, payouts } = await res.json<{
+      node: { accrued: string; requested: string };
+      payouts: { amount: string; status: string; idempotencyKey: string }[];
+    }>();
     // Queued, or already delivered to payments by the pool's alarm.
     expect(payouts).toEqual([expect.objectContaining({ amount: "10.002000", idempotencyKey: `node-payout:${node.id}:1` })]);
     expect(["queued", "delivered"]).toContain(payouts[0]!.status);
@@ -99,12 +118,18 @@ describe("payout requests", () => {
     expect(payout).toMatchObject({ status: "delivered", payoutId: expect.any(String) });
     const ledger = env.LEDGER.get(env.LEDGER.idFromName("ledger"));
     const rows = await runInDurableObject(ledger, (_i, state) =>
-      state.storage.sql.exec("SELECT id, amount, source, recipient FROM payouts WHERE idempotency_key = ?", payout!.idempotencyKey).toArray(),
+      state.storage.sql
+        .exec("SELECT id, amount, source, recipient FROM payouts WHERE idempotency_key = ?", payout!.idempotencyKey)
+        .toArray(),
     );
     expect(rows).toEqual([{ id: payout!.payoutId, amount: 12_000_000, source: "node", recipient: expect.any(String) }]);
     // A threshold payout is automatic: with no hot wallet to pay from, it is held for review, not silently waiting.
     const held = await ledger.getPayout(payout!.payoutId!);
-    expect(held.ok && held.value).toMatchObject({ state: "requested", nodeId: node.id, heldReason: expect.stringContaining("No hot wallet") });
+    expect(held.ok && held.value).toMatchObject({
+      state: "requested",
+      nodeId: node.id,
+      heldReason: expect.stringContaining("No hot wallet"),
+    });
     // A redelivery of the same request is a duplicate, not a second payout.
     const again = await ledger.requestNodePayout({
       idempotencyKey: payout!.idempotencyKey,
@@ -120,5 +145,4 @@ describe("payout requests", () => {
     });
     expect(again).toEqual({ status: "duplicate", payoutId: payout!.payoutId });
   });
-
 });

@@ -33,7 +33,13 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
   it("accepts signed beats in sequence and derives the state from the report", async () => {
     const first = await node.beat();
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ accepted: true, state: "active", seq: 1, nextHeartbeatSeconds: 60, challenge: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(await first.json()).toEqual({
+      accepted: true,
+      state: "active",
+      seq: 1,
+      nextHeartbeatSeconds: 60,
+      challenge: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     const working = await node.beat({ report: { ...QUIET, sessionsHosted: 2, bytesRecorded: 5_000_000 } });
     expect((await working.json<{ state: string }>()).state).toBe("working");
     const idle = await node.beat({ report: { ...QUIET, accepting: false } });
@@ -105,7 +111,9 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
     expect(refused.status).toBe(401);
     expect((await problemOf(refused)).type).toBe("/problems/credential-revoked");
     expect(await poolStub(node.pool).credentialStatus(node.id, node.jti)).toMatchObject({ valid: false });
-    await expect(verifyNodeCredential(env, TEST_JWT_SECRET, node.credential)).rejects.toSatisfy((e) => e instanceof ApiError && e.slug === "credential-revoked");
+    await expect(verifyNodeCredential(env, TEST_JWT_SECRET, node.credential)).rejects.toSatisfy(
+      (e) => e instanceof ApiError && e.slug === "credential-revoked",
+    );
 
     // A fresh credential needs the node key, then works.
     const forged = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/credentials`, {
@@ -113,7 +121,10 @@ describe("POST /api/v1/nodes/:id/heartbeats", () => {
       body: JSON.stringify({ ...node.credentialRequest(), signature: "00".repeat(64) }),
     });
     expect(forged.status).toBe(401);
-    const fresh = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/credentials`, { method: "POST", body: JSON.stringify(node.credentialRequest()) });
+    const fresh = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}/credentials`, {
+      method: "POST",
+      body: JSON.stringify(node.credentialRequest()),
+    });
     expect(fresh.status).toBe(201);
     node.credential = (await fresh.json<{ token: string }>()).token;
     expect((await node.beat()).status).toBe(200);
@@ -152,11 +163,19 @@ describe("suspension by an admin", () => {
   it("refuses the node's beats and credential until reinstated", async () => {
     expect((await node.beat()).status).toBe(200);
     const path = `/api/v1/nodes/${node.id}/suspension`;
-    const byOperator = await asOperator(node.operatorId, path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse" }) });
+    const byOperator = await asOperator(node.operatorId, path, {
+      method: "PUT",
+      body: JSON.stringify({ suspended: true, reason: "abuse" }),
+    });
     expect(byOperator.status).toBe(403);
 
     // A token that merely claims ADMIN (no live admin session behind it) is refused: suspension is privileged.
-    const claimed = await asOperator("admin-7", path, { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse report" }) }, "ADMIN");
+    const claimed = await asOperator(
+      "admin-7",
+      path,
+      { method: "PUT", body: JSON.stringify({ suspended: true, reason: "abuse report" }) },
+      "ADMIN",
+    );
     expect(claimed.status).toBe(401);
     expect((await nodeState(node)).state).toBe("active");
 
@@ -184,7 +203,10 @@ describe("suspension by an admin", () => {
     const again = await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`, { method: "DELETE" });
     expect(again.status).toBe(200);
     const admin = await steppedUpAdmin();
-    const reinstate = await asAdmin(admin.token, `/api/v1/nodes/${node.id}/suspension`, { method: "PUT", body: JSON.stringify({ suspended: false, reason: "x" }) });
+    const reinstate = await asAdmin(admin.token, `/api/v1/nodes/${node.id}/suspension`, {
+      method: "PUT",
+      body: JSON.stringify({ suspended: false, reason: "x" }),
+    });
     expect(reinstate.status).toBe(409);
     expect((await problemOf(reinstate)).type).toBe("/problems/node-state-conflict");
   });

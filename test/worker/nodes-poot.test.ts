@@ -10,8 +10,6 @@ import { chunkBytes, recordingSession, uploadHeaders } from "./session-helpers.t
 // pool's challenge, and every counter is bounded.
 const INTERVAL_S = 60; // HEARTBEAT_INTERVAL_SECONDS
 
-
-
 /** One beat every `every` seconds from one interval before the epoch to one after. */
 function steady(every: number, sessions = 0, bytes = 0): [number, number, number][] {
   const out: [number, number, number][] = [];
@@ -148,9 +146,16 @@ describe("credits from what the server saw", () => {
     const pool = poolStub(node.pool);
     // Observed: 3600 s up (60 credits) + 3000 session-s (50 credits) + 8 KiB stored (0 credits) = 110.
     expect(await pool.closeEpoch(epoch)).toEqual([{ nodeId: node.id, credits: 110, operationalSeconds: 3600, status: "held" }]);
-    const detail = await (await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`)).json<{
+    const detail = await (
+      await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`)
+    ).json<{
       node: { accrued: string; credits: number };
-      epochs: { status: string; sessionSeconds: number; bytesRecorded: string; reported: { sessionSeconds: number; bytesRecorded: string } }[];
+      epochs: {
+        status: string;
+        sessionSeconds: number;
+        bytesRecorded: string;
+        reported: { sessionSeconds: number; bytesRecorded: string };
+      }[];
     }>();
     expect(detail.node).toMatchObject({ accrued: "0.000000", credits: 0 });
     expect(detail.epochs[0]).toMatchObject({
@@ -169,7 +174,9 @@ describe("credits from what the server saw", () => {
     const admin = await steppedUpAdmin();
     const init = { method: "POST", body: JSON.stringify({ decision: "release" }) };
     const review = (role: "NODE_OPERATOR" | "ADMIN") =>
-      role === "ADMIN" ? asAdmin(admin.token, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init) : asOperator(node.operatorId, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init);
+      role === "ADMIN"
+        ? asAdmin(admin.token, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init)
+        : asOperator(node.operatorId, `/api/v1/nodes/${node.id}/epochs/${epoch}/review`, init);
     expect((await review("NODE_OPERATOR")).status).toBe(403);
     const released = await review("ADMIN");
     expect(released.status).toBe(200);
@@ -181,9 +188,17 @@ describe("credits from what the server saw", () => {
     );
     expect(entries).toEqual([{ action: "admin.node_epoch_review", actor_id: admin.id }]);
     const credit = (await pool.pendingChainTransactions(100)).find((t) => t.type === "work-credit" && t.nodeId === node.id);
-    expect(credit).toMatchObject({ credits: 110, weight: 110, operationalSeconds: 3600, sessionSeconds: 3000, bytesRecorded: String(2 * 4096) });
+    expect(credit).toMatchObject({
+      credits: 110,
+      weight: 110,
+      operationalSeconds: 3600,
+      sessionSeconds: 3000,
+      bytesRecorded: String(2 * 4096),
+    });
     expect(await pool.epochWeights(epoch)).toContainEqual({ nodeId: node.id, weight: 110 });
-    const after = await (await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`)).json<{ node: { accrued: string; credits: number } }>();
+    const after = await (
+      await asOperator(node.operatorId, `/api/v1/nodes/${node.id}`)
+    ).json<{ node: { accrued: string; credits: number } }>();
     expect(after.node).toMatchObject({ accrued: "0.110000", credits: 110 });
   });
 
@@ -199,7 +214,9 @@ describe("credits from what the server saw", () => {
     await runInDurableObject(poolStub(node.pool), (_i, state) => {
       state.storage.sql.exec(
         "INSERT INTO node_sessions (session_id, node_id, assigned_at) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET node_id = excluded.node_id, assigned_at = excluded.assigned_at",
-        session.id, node.id, start,
+        session.id,
+        node.id,
+        start,
       );
     });
     await storeBeats(node, epoch, steady(INTERVAL_S));

@@ -8,12 +8,19 @@ describe("POST /api/v1/nodes (registration)", () => {
     const node = new TestNode("op-reg-1");
     const res = await node.register();
     expect(res.status).toBe(201);
-    const body = await res.json<{ node: { id: string; state: string; pool: string; operatorId: string }; credential: { token: string; header: string } }>();
+    const body = await res.json<{
+      node: { id: string; state: string; pool: string; operatorId: string };
+      credential: { token: string; header: string };
+    }>();
     expect(body.node).toMatchObject({ state: "registering", pool: "pool-1", operatorId: "op-reg-1" });
     expect(body.node.id).toMatch(/^node_[0-9a-f-]{36}$/);
     expect(body.credential.header).toBe("X-Node-Credential");
     const [, payload] = body.credential.token.split(".");
-    expect(JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/")))).toMatchObject({ typ: "node", sub: body.node.id, pool: "pool-1" });
+    expect(JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/")))).toMatchObject({
+      typ: "node",
+      sub: body.node.id,
+      pool: "pool-1",
+    });
 
     const detail = await asOperator("op-reg-1", `/api/v1/nodes/${body.node.id}`);
     expect(detail.status).toBe(200);
@@ -110,7 +117,12 @@ describe("OpenAPI", () => {
     expect(res.status).toBe(200);
     const doc = await res.json<{ paths: Record<string, Record<string, unknown>> }>();
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(["/api/v1/nodes", "/api/v1/nodes/{id}/heartbeats", "/api/v1/nodes/leaderboard", "/api/v1/nodes/{id}/suspension"]),
+      expect.arrayContaining([
+        "/api/v1/nodes",
+        "/api/v1/nodes/{id}/heartbeats",
+        "/api/v1/nodes/leaderboard",
+        "/api/v1/nodes/{id}/suspension",
+      ]),
     );
   });
 });

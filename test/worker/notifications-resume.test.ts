@@ -11,7 +11,9 @@ let admin: ReturnType<typeof steppedUpAdmin> | undefined;
 const theAdmin = () => (admin ??= steppedUpAdmin());
 
 async function listen(query: string) {
-  const res = await api(`/api/v1/notifications/live${query}`, { headers: { "X-Node-Credential": (await testNode("node-resume")).credential, Upgrade: "websocket" } });
+  const res = await api(`/api/v1/notifications/live${query}`, {
+    headers: { "X-Node-Credential": (await testNode("node-resume")).credential, Upgrade: "websocket" },
+  });
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
   const frames: NotificationStreamMessage[] = [];
@@ -27,7 +29,12 @@ async function listen(query: string) {
 
 async function broadcast(audience: string, title: string) {
   const a = await theAdmin();
-  const res = await adminSend("POST", "/api/v1/admin/emergency/notifications", { audience, severity: "info", title, body: `${title} body`, ...a.recovery() }, a.token);
+  const res = await adminSend(
+    "POST",
+    "/api/v1/admin/emergency/notifications",
+    { audience, severity: "info", title, body: `${title} body`, ...a.recovery() },
+    a.token,
+  );
   expect(res.status).toBe(201);
   return (await res.json<{ id: number }>()).id;
 }
@@ -79,10 +86,15 @@ describe("notification stream resume", () => {
     const a = await theAdmin();
     const live = await listen(`?after=${Number.MAX_SAFE_INTEGER}`);
     await live.arrived(1);
-    expect((await adminSend("POST", "/api/v1/admin/emergency/lockdown", { active: true, reason: "drill", ...a.recovery() }, a.token)).status).toBe(200);
+    expect(
+      (await adminSend("POST", "/api/v1/admin/emergency/lockdown", { active: true, reason: "drill", ...a.recovery() }, a.token)).status,
+    ).toBe(200);
     await live.arrived(2);
     expect(live.frames[1]).toMatchObject({ type: "emergency", id: 0, control: "lockdown", active: true, body: "drill" });
-    expect((await adminSend("POST", "/api/v1/admin/emergency/lockdown", { active: false, reason: "drill over", ...a.recovery() }, a.token)).status).toBe(200);
+    expect(
+      (await adminSend("POST", "/api/v1/admin/emergency/lockdown", { active: false, reason: "drill over", ...a.recovery() }, a.token))
+        .status,
+    ).toBe(200);
     await live.arrived(3);
     expect(live.frames[2]).toMatchObject({ type: "emergency", control: "lockdown", active: false });
     live.ws.close();

@@ -22,7 +22,9 @@ describe("GET /api/v1/system/metrics", () => {
     expect(text).toMatch(/lucid_http_request_duration_seconds_bucket\{route="\/api\/v1\/system\/services",le="\+Inf"\} \d+/);
     expect(text).toMatch(/lucid_do_calls_total\{class="SystemDO",method="recordChecks",outcome="ok"\} \d+/);
     // Buckets are cumulative and ordered by le.
-    const buckets = [...text.matchAll(/lucid_http_request_duration_seconds_bucket\{route="\/api\/v1\/system\/services",le="([^"]+)"\} (\d+)/g)];
+    const buckets = [
+      ...text.matchAll(/lucid_http_request_duration_seconds_bucket\{route="\/api\/v1\/system\/services",le="([^"]+)"\} (\d+)/g),
+    ];
     const counts = buckets.map((m) => Number(m[2]));
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
     expect(buckets.at(-1)![1]).toBe("+Inf");
@@ -33,7 +35,12 @@ describe("operations endpoints need ADMIN (metrics: or the scrape token)", () =>
   const check = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ services: ["system"] }) };
 
   it("anonymous calls to services, services/check and metrics are 401 problems", async () => {
-    for (const [path, init] of [["/api/v1/system/services", {}], ["/api/v1/system/services/check", check], ["/api/v1/system/services/system", {}], ["/api/v1/system/metrics", {}]] as const) {
+    for (const [path, init] of [
+      ["/api/v1/system/services", {}],
+      ["/api/v1/system/services/check", check],
+      ["/api/v1/system/services/system", {}],
+      ["/api/v1/system/metrics", {}],
+    ] as const) {
       const res = await api(path, init);
       expect(res.status, path).toBe(401);
       expect((await problemOf(res)).type).toBe("/problems/unauthorized");
@@ -62,7 +69,11 @@ describe("OpenAPI", () => {
   it("serves an OpenAPI 3.1 document generated from the route schemas", async () => {
     const res = await api("/api/v1/openapi.json");
     expect(res.status).toBe(200);
-    const doc = await res.json<{ openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>();
+    const doc = await res.json<{
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    }>();
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/api/v1/system/services", "/api/v1/system/services/{name}", "/api/v1/system/metrics"]),

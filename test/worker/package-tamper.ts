@@ -38,7 +38,11 @@ export async function flipHexDigit(pkg: Uint8Array, name: string, text: string, 
 async function rebuild(pkg: Uint8Array, replace: Record<string, Uint8Array>): Promise<Uint8Array> {
   const entries: TarEntry[] = [];
   for (const m of await listTar(bytesSource(pkg))) {
-    entries.push(m.type === "dir" ? { name: m.name, kind: "dir" } : { name: m.name, kind: "file", bytes: replace[m.name] ?? pkg.slice(m.offset, m.offset + m.size) });
+    entries.push(
+      m.type === "dir"
+        ? { name: m.name, kind: "dir" }
+        : { name: m.name, kind: "file", bytes: replace[m.name] ?? pkg.slice(m.offset, m.offset + m.size) },
+    );
   }
   const pieces: Uint8Array[] = [];
   for await (const piece of tarPieces(entries, 0)) pieces.push(piece);
@@ -65,7 +69,9 @@ export async function forgeAnchorBlock(pkg: Uint8Array): Promise<Uint8Array> {
   if (headerHash(forged.header) !== forged.hash) throw new Error("forgery failed");
   const pageName = `chain/headers/${String(Math.floor((height - 1) / 1000) * 1000 + 1).padStart(6, "0")}.json`;
   const page = await member(pkg, pageName);
-  const headers = (json(pkg.slice(page.offset, page.offset + page.size)) as SignedHeader[]).map((h) => (h.header.height === height ? forged : h));
+  const headers = (json(pkg.slice(page.offset, page.offset + page.size)) as SignedHeader[]).map((h) =>
+    h.header.height === height ? forged : h,
+  );
   if (headers.at(-1)!.header.height !== height) throw new Error("the anchor's block is not the last header");
   return rebuild(pkg, { [pageName]: encode(headers), "anchor/final.json": encode({ ...anchor, block: forged }) });
 }

@@ -59,12 +59,16 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect((await api("/api/v1/payments/wallets")).status).toBe(401);
     const user = await caller("USER");
     expect((await problemOf(await user.call("GET", "/wallets"))).type).toBe("/problems/forbidden");
-    expect((await problemOf(await user.call("POST", "/payouts", { recipient: createAccount().address, amount: "5" }))).type).toBe("/problems/forbidden");
+    expect((await problemOf(await user.call("POST", "/payouts", { recipient: createAccount().address, amount: "5" }))).type).toBe(
+      "/problems/forbidden",
+    );
     const admin = await caller("ADMIN");
     const missing = await admin.call("POST", "/wallets", { kind: "hot", label: "x" }, null);
     expect(missing.status).toBe(400);
     expect((await problemOf(missing)).type).toBe("/problems/idempotency-key-required");
-    expect((await problemOf(await admin.call("POST", "/kyc", { address: createAccount().address, verified: true }, "bad key with spaces"))).type).toBe("/problems/idempotency-key-required");
+    expect(
+      (await problemOf(await admin.call("POST", "/kyc", { address: createAccount().address, verified: true }, "bad key with spaces"))).type,
+    ).toBe("/problems/idempotency-key-required");
   });
 
   it("rejects bad amounts and addresses with 4xx problems and creates nothing", async () => {
@@ -87,7 +91,9 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     const below = await problemOf(await operator.call("POST", "/payouts", { recipient, amount: "0.999999" }));
     expect(below).toMatchObject({ min: "1.000000", max: "10000.000000" });
     for (const bad of ["TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HD", "T123", "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"]) {
-      expect((await problemOf(await operator.call("POST", "/payouts", { recipient: bad, amount: "5" }))).type).toBe("/problems/invalid-address");
+      expect((await problemOf(await operator.call("POST", "/payouts", { recipient: bad, amount: "5" }))).type).toBe(
+        "/problems/invalid-address",
+      );
     }
     const list = (await (await operator.call("GET", `/payouts?recipient=${recipient}`)).json()) as { payouts: unknown[] };
     expect(list.payouts).toEqual([]);
@@ -102,7 +108,15 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     expect(refused.status).toBe(403);
     expect(await problemOf(refused)).toMatchObject({ type: "/problems/kyc-required", threshold: "1000.000000" });
     // The refusal gave the reserved amount back to the node.
-    expect((await (await api(`/api/v1/nodes/${nodeId}`, { headers: { Authorization: `Bearer ${await tokenFor(operator.node.operatorId, "NODE_OPERATOR")}` } })).json<{ node: { accrued: string } }>()).node.accrued).toBe("2000.000000");
+    expect(
+      (
+        await (
+          await api(`/api/v1/nodes/${nodeId}`, {
+            headers: { Authorization: `Bearer ${await tokenFor(operator.node.operatorId, "NODE_OPERATOR")}` },
+          })
+        ).json<{ node: { accrued: string } }>()
+      ).node.accrued,
+    ).toBe("2000.000000");
     expect((await operator.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(403);
     expect((await admin.call("POST", "/kyc", { address: recipient, verified: true })).status).toBe(200);
     const audit = (await (await admin.call("GET", "/audit")).json()) as { entries: { action: string; subject: string }[] };
@@ -129,7 +143,9 @@ describe("payments gateway", { timeout: 30_000 }, () => {
   it("refuses to approve a payout the wallet cannot cover (insufficient balance)", async () => {
     const admin = await caller("ADMIN");
     const wallet = await hotWallet(admin, 5_000_000n);
-    const requested = (await (await admin.call("POST", "/payouts", { recipient: createAccount().address, amount: "5.2" })).json()) as { id: string };
+    const requested = (await (await admin.call("POST", "/payouts", { recipient: createAccount().address, amount: "5.2" })).json()) as {
+      id: string;
+    };
     const res = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
     expect(res.status).toBe(409);
     expect(await problemOf(res)).toMatchObject({ type: "/problems/insufficient-funds", available: "5.000000", needed: "5.100000" });
@@ -147,8 +163,21 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     const operator = await operatorWithNode(10_000_000);
     const wallet = await hotWallet(admin);
     const recipient = operator.payoutAddress;
-    const requested = (await (await operator.call("POST", "/payouts", { amount: "10.0", nodeId: operator.node.id })).json()) as { id: string; state: string; net: string; fee: string; source: string };
-    expect(requested).toMatchObject({ state: "requested", fee: "0.100000", net: "9.900000", source: "node", recipient, nodeId: operator.node.id });
+    const requested = (await (await operator.call("POST", "/payouts", { amount: "10.0", nodeId: operator.node.id })).json()) as {
+      id: string;
+      state: string;
+      net: string;
+      fee: string;
+      source: string;
+    };
+    expect(requested).toMatchObject({
+      state: "requested",
+      fee: "0.100000",
+      net: "9.900000",
+      source: "node",
+      recipient,
+      nodeId: operator.node.id,
+    });
     expect((await operator.call("POST", `/payouts/${requested.id}/approve`, {})).status).toBe(403);
     const approved = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
     expect(approved.status).toBe(200);
@@ -159,7 +188,11 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     await admin.call("POST", "/payouts/process", {});
     status = (await (await operator.call("GET", `/payouts/${requested.id}`)).json()) as { state: string; txid: string };
     expect(status.state).toBe("confirmed");
-    const tx = (await (await operator.call("GET", `/transactions/${status.txid}`)).json()) as { status: string; success: boolean; confirmations: number };
+    const tx = (await (await operator.call("GET", `/transactions/${status.txid}`)).json()) as {
+      status: string;
+      success: boolean;
+      confirmations: number;
+    };
     expect(tx).toMatchObject({ status: "solidified", success: true });
     expect(tx.confirmations).toBeGreaterThanOrEqual(20);
     expect((await inspect(recipient)).transfersIn.map((t) => t.amount)).toEqual(["9900000"]);
@@ -176,15 +209,36 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     const admin = await caller("ADMIN");
     const coldAddress = createAccount().address;
     await fund(coldAddress, { trx: 3_000_000n, usdt: 4_500_000n });
-    const cold = (await (await admin.call("POST", "/wallets", { kind: "cold", label: "vault", address: coldAddress })).json()) as { id: string; watchOnly: boolean };
+    const cold = (await (await admin.call("POST", "/wallets", { kind: "cold", label: "vault", address: coldAddress })).json()) as {
+      id: string;
+      watchOnly: boolean;
+    };
     expect(cold.watchOnly).toBe(true);
-    expect((await problemOf(await admin.call("POST", "/wallets", { kind: "cold", label: "v", address: coldAddress, privateKey: "11".repeat(32) }))).type).toBe("/problems/validation-failed");
+    expect(
+      (
+        await problemOf(
+          await admin.call("POST", "/wallets", { kind: "cold", label: "v", address: coldAddress, privateKey: "11".repeat(32) }),
+        )
+      ).type,
+    ).toBe("/problems/validation-failed");
     const got = (await (await admin.call("GET", `/wallets/${cold.id}`)).json()) as { balances: { trx: string; usdt: string } };
     expect(got.balances).toMatchObject({ trx: "3.000000", usdt: "4.500000" });
     expect((await admin.call("PATCH", `/wallets/${cold.id}`, { label: "deep vault" })).status).toBe(200);
-    const multisig = await admin.call("POST", "/wallets", { kind: "multisig", label: "board", address: createAccount().address, owners: [createAccount().address], threshold: 1 });
+    const multisig = await admin.call("POST", "/wallets", {
+      kind: "multisig",
+      label: "board",
+      address: createAccount().address,
+      owners: [createAccount().address],
+      threshold: 1,
+    });
     expect(multisig.status).toBe(400);
-    const ok = await admin.call("POST", "/wallets", { kind: "multisig", label: "board", address: createAccount().address, owners: [createAccount().address, createAccount().address], threshold: 2 });
+    const ok = await admin.call("POST", "/wallets", {
+      kind: "multisig",
+      label: "board",
+      address: createAccount().address,
+      owners: [createAccount().address, createAccount().address],
+      threshold: 2,
+    });
     expect(ok.status).toBe(201);
     expect((await admin.call("DELETE", `/wallets/${cold.id}`)).status).toBe(200);
     expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(404);
@@ -203,10 +257,14 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     await admin.call("GET", "/wallets");
     await admin.call("GET", `/wallets/${wallet.id}`);
     await admin.call("GET", "/audit");
-    const backup = await (await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })).json();
+    const backup = await (
+      await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })
+    ).json();
     expect((await admin.call("POST", "/wallets/recover", { passphrase: "wrong passphrase!!", backup })).status).toBe(400);
     expect((await admin.call("DELETE", `/wallets/${wallet.id}`)).status).toBe(200);
-    const restored = (await (await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })).json()) as { restored: number };
+    const restored = (await (
+      await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })
+    ).json()) as { restored: number };
     expect(restored.restored).toBeGreaterThanOrEqual(1);
     const wallets = (await (await admin.call("GET", "/wallets")).json()) as { wallets: { id: string; address: string }[] };
     const again = wallets.wallets.find((w) => w.address === imported.address)!;
@@ -267,7 +325,11 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       expect(res.status).toBe(403);
       expect((await problemOf(res)).type).toBe("/problems/forbidden");
     }
-    const anonymous = await api("/api/v1/payments/payouts", { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() }, body: "{}" });
+    const anonymous = await api("/api/v1/payments/payouts", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+      body: "{}",
+    });
     expect(anonymous.status).toBe(401);
     // An operator with the same bad body learns what is wrong with it.
     expect((await (await caller("NODE_OPERATOR")).call("POST", "/payouts", {})).status).toBe(400);

@@ -6,7 +6,12 @@ import { api, tokenFor } from "./helpers.ts";
 import { fund } from "./tron-double.ts";
 
 type Status = {
-  wallets: { walletId: string; address: string; label: string; last: { at: string; transfers: number; payouts: number; differences: string[] } | null }[];
+  wallets: {
+    walletId: string;
+    address: string;
+    label: string;
+    last: { at: string; transfers: number; payouts: number; differences: string[] } | null;
+  }[];
   nextDueAt: string | null;
 };
 

@@ -31,7 +31,12 @@ async function nodeWith(units: number) {
 
 async function accrue(node: TestNode, units: number) {
   await runInDurableObject(poolOf(node), (_i, state) => {
-    state.storage.sql.exec("UPDATE nodes SET accrued_units = accrued_units + ?, accrued_credits = accrued_credits + ? WHERE id = ?", units, Math.floor(units / 1000), node.id);
+    state.storage.sql.exec(
+      "UPDATE nodes SET accrued_units = accrued_units + ?, accrued_credits = accrued_credits + ? WHERE id = ?",
+      units,
+      Math.floor(units / 1000),
+      node.id,
+    );
   });
 }
 
@@ -59,7 +64,14 @@ describe("automatic payouts", () => {
   it("are approved and paid without an admin inside the per-node cap", async () => {
     const { node, payoutAddress } = await nodeWith(12_000_000);
     const payout = await autoPayout(node);
-    expect(payout).toMatchObject({ state: "approved", approvedBy: AUTO_APPROVER, nodeId: node.id, recipient: payoutAddress, amount: "12.000000", heldReason: null });
+    expect(payout).toMatchObject({
+      state: "approved",
+      approvedBy: AUTO_APPROVER,
+      nodeId: node.id,
+      recipient: payoutAddress,
+      amount: "12.000000",
+      heldReason: null,
+    });
     await vi.waitFor(async () => {
       await ledger().processPayouts();
       await produce(20);
@@ -104,7 +116,11 @@ describe("automatic payouts", () => {
   it("are held beyond the daily cap for all nodes together", async () => {
     const automaticToday = () =>
       runInDurableObject(ledger(), (_i, state) =>
-        Number(state.storage.sql.exec("SELECT coalesce(sum(amount), 0) AS total FROM payouts WHERE approved_by = ? AND state != 'failed'", AUTO_APPROVER).one().total),
+        Number(
+          state.storage.sql
+            .exec("SELECT coalesce(sum(amount), 0) AS total FROM payouts WHERE approved_by = ? AND state != 'failed'", AUTO_APPROVER)
+            .one().total,
+        ),
       );
     // 95 USDT nodes (each under its own cap) until the day's 1000 USDT would be exceeded.
     let held;

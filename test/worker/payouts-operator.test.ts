@@ -20,10 +20,17 @@ async function operatorNode(accruedUnits: number, operatorId = `op-${crypto.rand
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
       body: JSON.stringify({ nodeId: node.id, ...body }),
     });
-  const view = async () => (await (await api(`/api/v1/nodes/${node.id}`, { headers: { Authorization: `Bearer ${token}` } })).json<{ node: { accrued: string; requested: string; payoutAddress: string; payoutAddressUsableAt: string | null } }>()).node;
+  const view = async () =>
+    (
+      await (
+        await api(`/api/v1/nodes/${node.id}`, { headers: { Authorization: `Bearer ${token}` } })
+      ).json<{ node: { accrued: string; requested: string; payoutAddress: string; payoutAddressUsableAt: string | null } }>()
+    ).node;
   const ledgerRows = () =>
     runInDurableObject(env.LEDGER.get(env.LEDGER.idFromName("ledger")), (_i, state) =>
-      state.storage.sql.exec("SELECT amount, recipient, requested_by FROM payouts WHERE node_id = ? ORDER BY created_at", node.id).toArray(),
+      state.storage.sql
+        .exec("SELECT amount, recipient, requested_by FROM payouts WHERE node_id = ? ORDER BY created_at", node.id)
+        .toArray(),
     );
   return { node, token, payoutAddress, pay, view, ledgerRows };
 }
@@ -68,7 +75,9 @@ describe("an operator's payout request", () => {
     expect((await op.ledgerRows()).map((r) => r.amount)).toEqual([6_000_000, 4_000_000]);
     // Concurrent requests for the whole balance: exactly one wins.
     const other = await operatorNode(8_000_000);
-    const statuses = (await Promise.all([other.pay({ amount: "8" }), other.pay({ amount: "8" }), other.pay({ amount: "8" })])).map((r) => r.status);
+    const statuses = (await Promise.all([other.pay({ amount: "8" }), other.pay({ amount: "8" }), other.pay({ amount: "8" })])).map(
+      (r) => r.status,
+    );
     expect(statuses.sort()).toEqual([201, 409, 409]);
     expect((await other.ledgerRows()).map((r) => r.amount)).toEqual([8_000_000]);
   });

@@ -30,7 +30,13 @@ async function hotWallet(stub: Ledger) {
 }
 
 async function approved(stub: Ledger, recipient: string, amount: string) {
-  const requested = await stub.requestPayout({ idempotencyKey: crypto.randomUUID(), recipient, amount, source: "admin", requestedBy: "admin-1" });
+  const requested = await stub.requestPayout({
+    idempotencyKey: crypto.randomUUID(),
+    recipient,
+    amount,
+    source: "admin",
+    requestedBy: "admin-1",
+  });
   if (!requested.ok) throw new Error(requested.problem.detail);
   const ok = await stub.approvePayout(requested.value.id, "admin-1");
   if (!ok.ok) throw new Error(ok.problem.detail);
@@ -68,7 +74,12 @@ describe("one transaction per payout", () => {
     await settle(stub, ids);
     const [a, b] = await Promise.all(ids.map((id) => payout(stub, id)));
     expect(a!.txid).not.toBe(b!.txid);
-    expect((await inspect(recipient)).transfersIn.map((t) => [t.txID, t.amount]).sort()).toEqual([[a!.txid, "12400000"], [b!.txid, "12400000"]].sort());
+    expect((await inspect(recipient)).transfersIn.map((t) => [t.txID, t.amount]).sort()).toEqual(
+      [
+        [a!.txid, "12400000"],
+        [b!.txid, "12400000"],
+      ].sort(),
+    );
     for (const p of [a!, b!]) {
       const tx = await double<{ raw_data: { data?: string } }>("/wallet/gettransactionbyid", { value: p.txid });
       expect(payoutIdFromMemo(tx.raw_data.data)).toBe(p.id);
@@ -87,9 +98,16 @@ describe("one transaction per payout", () => {
     expect(summary.signed).toBe(1);
     const [first, second] = await Promise.all(ids.map((id) => payout(stub, id)));
     expect(first!.state).toBe("broadcast");
-    expect(second).toMatchObject({ state: "requested", txid: null, approvedBy: null, heldReason: expect.stringContaining(`duplicate txid ${first!.txid}`) });
+    expect(second).toMatchObject({
+      state: "requested",
+      txid: null,
+      approvedBy: null,
+      heldReason: expect.stringContaining(`duplicate txid ${first!.txid}`),
+    });
     const alerts = await openAlerts();
-    expect(alerts).toContainEqual(expect.objectContaining({ key: `ledger:duplicate-txid:${first!.txid!.slice(0, 32)}`, severity: "critical", source: "payout-router" }));
+    expect(alerts).toContainEqual(
+      expect.objectContaining({ key: `ledger:duplicate-txid:${first!.txid!.slice(0, 32)}`, severity: "critical", source: "payout-router" }),
+    );
     await settle(stub, [first!.id]);
     expect((await inspect(recipient)).transfersIn.map((t) => t.txID)).toEqual([first!.txid]);
     expect(await payout(stub, second!.id)).toMatchObject({ state: "requested" });
@@ -131,11 +149,17 @@ describe("reconciliation of the hot wallet's transfers with the ledger", () => {
     expect(clean.ok && clean.value).toEqual([expect.objectContaining({ walletId: wallet.id, transfers: 1, payouts: 1, differences: [] })]);
 
     // Money leaves the hot wallet behind the ledger's back (a leaked key, a second signer).
-    const head = await double<{ blockID: string; block_header: { raw_data: { number: number; timestamp: number } } }>("/wallet/getnowblock");
+    const head = await double<{ blockID: string; block_header: { raw_data: { number: number; timestamp: number } } }>(
+      "/wallet/getnowblock",
+    );
     const ref = { number: head.block_header.raw_data.number, blockID: head.blockID, timestamp: head.block_header.raw_data.timestamp };
     const thief = createAccount().address;
     const stolen = signTransaction(
-      buildTransaction({ type: "TriggerSmartContract", owner: wallet.address, contract: USDT, data: transferData(thief, 5_000_000n) }, ref, { feeLimit: 30_000_000n }),
+      buildTransaction(
+        { type: "TriggerSmartContract", owner: wallet.address, contract: USDT, data: transferData(thief, 5_000_000n) },
+        ref,
+        { feeLimit: 30_000_000n },
+      ),
       wallet.privateKey,
     );
     expect((await double("/wallet/broadcasttransaction", stolen)).result).toBe(true);
@@ -151,13 +175,16 @@ describe("reconciliation of the hot wallet's transfers with the ledger", () => {
       state.storage.sql.exec("UPDATE payouts SET net = 19000000 WHERE id = ?", id);
     });
     const differs = await stub.reconcileNow();
-    expect(differs.ok && differs.value[0]!.differences).toContainEqual(expect.stringMatching(/moved 19\.900000 USDT .* is 19\.000000 USDT/));
+    expect(differs.ok && differs.value[0]!.differences).toContainEqual(
+      expect.stringMatching(/moved 19\.900000 USDT .* is 19\.000000 USDT/),
+    );
   });
 
   it("runs from the alarm every PAYOUT_RECONCILE_INTERVAL_SECONDS once a hot wallet exists", async () => {
     const { stub } = freshLedger();
     await hotWallet(stub);
-    const runs = () => runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT count(*) AS n FROM reconciliations").one().n as number);
+    const runs = () =>
+      runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT count(*) AS n FROM reconciliations").one().n as number);
     const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect(await runs()).toBe(0);

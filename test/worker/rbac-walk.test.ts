@@ -27,7 +27,9 @@ function operations(doc: Document) {
 
 /** Path parameters become the caller's own id (so ownership passes) or a fresh UUID. */
 function concretePath(path: string, userId: string): string {
-  return path.replace(/\{(\w+)\}/g, (_, name: string) => (name === "id" && path.startsWith("/api/v1/users/") ? userId : crypto.randomUUID()));
+  return path.replace(/\{(\w+)\}/g, (_, name: string) =>
+    name === "id" && path.startsWith("/api/v1/users/") ? userId : crypto.randomUUID(),
+  );
 }
 
 async function call(method: string, path: string, caller: (typeof CALLERS)[number], userId: string): Promise<number> {
@@ -64,7 +66,12 @@ describe("RBAC: every route in the OpenAPI document, for every role and anonymou
   // client's parallel requests are test/worker/gateway.test.ts's). ~60 s on a loaded machine.
   it("operations endpoints need ADMIN: services, services/check, one service and metrics", async () => {
     const doc = await openapi();
-    for (const [path, method] of [["/api/v1/system/services", "get"], ["/api/v1/system/services/check", "post"], ["/api/v1/system/services/{name}", "get"], ["/api/v1/system/metrics", "get"]] as const) {
+    for (const [path, method] of [
+      ["/api/v1/system/services", "get"],
+      ["/api/v1/system/services/check", "post"],
+      ["/api/v1/system/services/{name}", "get"],
+      ["/api/v1/system/metrics", "get"],
+    ] as const) {
       expect(doc.paths[path]?.[method]?.["x-permission"], `${method} ${path}`).toBe("admin:read");
     }
   });
@@ -89,14 +96,23 @@ describe("RBAC: every route in the OpenAPI document, for every role and anonymou
       if (status >= 500 && status !== 503) failures.push(`${where} (server error)`);
       if (permission === undefined) {
         // Not annotated (another function's route): its documented 401 is the contract for anonymous callers.
-        if (caller === "anonymous" && (status === 401) !== Object.hasOwn(op.responses ?? {}, "401")) failures.push(`${where} (documented 401: ${Object.hasOwn(op.responses ?? {}, "401")})`);
+        if (caller === "anonymous" && (status === 401) !== Object.hasOwn(op.responses ?? {}, "401"))
+          failures.push(`${where} (documented 401: ${Object.hasOwn(op.responses ?? {}, "401")})`);
         return;
       }
       // A privileged write is judged by the caller's current role and login session; the walk's
       // tokens have none behind them, so a role holding the permission still gets 401.
       const live = permission !== PUBLIC && isPrivileged(permission as Permission) && method !== "get";
       const expected =
-        permission === PUBLIC ? "allowed" : caller === "anonymous" ? 401 : can(caller as Role, permission as Permission) ? (live ? 401 : "allowed") : 403;
+        permission === PUBLIC
+          ? "allowed"
+          : caller === "anonymous"
+            ? 401
+            : can(caller as Role, permission as Permission)
+              ? live
+                ? 401
+                : "allowed"
+              : 403;
       const ok = expected === "allowed" ? status !== 401 && status !== 403 : status === expected;
       if (!ok) failures.push(`${where}, expected ${expected}`);
     };

@@ -30,14 +30,26 @@ export class TestRdpAgent {
 
   constructor(readonly node: TestNode) {}
 
-  static async connect(node: TestNode, options: { hello?: boolean; address?: string; ports?: { min: number; max: number }; batches?: boolean } = {}): Promise<TestRdpAgent> {
+  static async connect(
+    node: TestNode,
+    options: { hello?: boolean; address?: string; ports?: { min: number; max: number }; batches?: boolean } = {},
+  ): Promise<TestRdpAgent> {
     const agent = new TestRdpAgent(node);
     const res = await api(CHANNEL_PATH(node.id), { headers: { "X-Node-Credential": node.credential, Upgrade: "websocket" } });
     if (res.status !== 101) throw new Error(`channel refused: ${res.status} ${await res.text()}`);
     agent.#attach(res.webSocket!);
     const welcome = await agent.next("welcome");
     agent.channel = welcome.channel;
-    if (options.hello ?? true) agent.send({ type: "hello", protocol: 1, agentVersion: "test-agent/1", servers: [], ...(options.address ? { address: options.address } : {}), ...(options.ports ? { ports: options.ports } : {}), ...(options.batches ? { batches: true as const } : {}) });
+    if (options.hello ?? true)
+      agent.send({
+        type: "hello",
+        protocol: 1,
+        agentVersion: "test-agent/1",
+        servers: [],
+        ...(options.address ? { address: options.address } : {}),
+        ...(options.ports ? { ports: options.ports } : {}),
+        ...(options.batches ? { batches: true as const } : {}),
+      });
     return agent;
   }
 
@@ -59,7 +71,8 @@ export class TestRdpAgent {
     for (;;) {
       while (this.#cursor < this.frames.length) {
         const frame = this.frames[this.#cursor++]!;
-        if (frame.type === type && (kind === undefined || (frame.type === "command" && frame.command.kind === kind))) return frame as Extract<Frame, { type: T }>;
+        if (frame.type === type && (kind === undefined || (frame.type === "command" && frame.command.kind === kind)))
+          return frame as Extract<Frame, { type: T }>;
       }
       if (this.closed) throw new Error(`channel closed (${this.closed.code} ${this.closed.reason}) while waiting for ${type}`);
       await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -76,7 +89,10 @@ export class TestRdpAgent {
   }
 
   /** Signs and sends; `seq` defaults to the next one. Returns what was sent (for replay tests). */
-  send(message: DistributiveOmit<UnsignedAgentMessage, "channel" | "seq" | "sentAt"> & { seq?: number; channel?: string }, signWith: SecretKey = this.node.secretKey): string {
+  send(
+    message: DistributiveOmit<UnsignedAgentMessage, "channel" | "seq" | "sentAt"> & { seq?: number; channel?: string },
+    signWith: SecretKey = this.node.secretKey,
+  ): string {
     const seq = message.seq ?? this.seq + 1;
     this.seq = Math.max(this.seq, seq);
     const unsigned = { ...message, channel: message.channel ?? this.channel, seq, sentAt: Date.now() } as UnsignedAgentMessage;
@@ -90,7 +106,12 @@ export class TestRdpAgent {
   }
 
   ack(commandId: string, outcome: "done" | "failed" = "done") {
-    return this.send({ type: "ack", commandId, outcome, ...(outcome === "failed" ? { error: { code: "test", detail: "failed on purpose" } } : {}) });
+    return this.send({
+      type: "ack",
+      commandId,
+      outcome,
+      ...(outcome === "failed" ? { error: { code: "test", detail: "failed on purpose" } } : {}),
+    });
   }
 
   event(event: EventBody) {

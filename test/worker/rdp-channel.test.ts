@@ -5,7 +5,17 @@ import { CHANNEL_PATH } from "../../shared/rdp/protocol.ts";
 import { api, problemOf } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
 import { TestRdpAgent } from "./rdp-agent.ts";
-import { as, backdateAndAlarm, hostStatus, hostStub, onlineHost, requestDesktop, serverRow, until, type DesktopJson } from "./rdp-helpers.ts";
+import {
+  as,
+  backdateAndAlarm,
+  hostStatus,
+  hostStub,
+  onlineHost,
+  requestDesktop,
+  serverRow,
+  until,
+  type DesktopJson,
+} from "./rdp-helpers.ts";
 
 const open: TestRdpAgent[] = [];
 const track = (agent: TestRdpAgent) => (open.push(agent), agent);
@@ -25,7 +35,10 @@ describe("agent channel: authentication", { timeout: 60_000 }, () => {
     expect((await problemOf(foreign)).status).toBe(403);
     const plain = await api(CHANNEL_PATH(node.id), { headers: { "X-Node-Credential": node.credential } });
     expect(plain.status).toBe(400);
-    const revoke = await api(`/api/v1/nodes/${node.id}/credentials/${node.jti}`, { method: "DELETE", headers: await as("op-auth", "NODE_OPERATOR") });
+    const revoke = await api(`/api/v1/nodes/${node.id}/credentials/${node.jti}`, {
+      method: "DELETE",
+      headers: await as("op-auth", "NODE_OPERATOR"),
+    });
     expect(revoke.status).toBe(200);
     const revoked = await api(CHANNEL_PATH(node.id), { headers: { "X-Node-Credential": node.credential, Upgrade: "websocket" } });
     expect((await problemOf(revoked)).type).toBe("/problems/credential-revoked");
@@ -117,7 +130,10 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     await until(async () => (await serverRow(host.node.id, desktop.server.id))!.state === "running");
     host.agent.close();
     await until(async () => !(await hostStatus(host.node.id)).connected);
-    const stop = await api(`/api/v1/rdp/hosts/${host.node.id}/servers/${desktop.server.id}/stop`, { method: "POST", headers: await as("offline-user") });
+    const stop = await api(`/api/v1/rdp/hosts/${host.node.id}/servers/${desktop.server.id}/stop`, {
+      method: "POST",
+      headers: await as("offline-user"),
+    });
     expect(stop.status).toBe(200);
     expect(((await stop.json()) as { state: string }).state).toBe("stopping");
     const back = track(await TestRdpAgent.connect(host.node));
@@ -138,13 +154,19 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     await until(async () => !(await hostStatus(host.node.id)).connected);
     const path = `/api/v1/rdp/hosts/${host.node.id}/servers/${desktop.server.id}/notify`;
     for (let i = 0; i < 5; i++) {
-      const notified = await api(path, { method: "POST", headers: await as("op-batches", "NODE_OPERATOR"), body: JSON.stringify({ level: "info", message: `batched ${i}` }) });
+      const notified = await api(path, {
+        method: "POST",
+        headers: await as("op-batches", "NODE_OPERATOR"),
+        body: JSON.stringify({ level: "info", message: `batched ${i}` }),
+      });
       expect(notified.status).toBe(200);
     }
     expect((await hostStatus(host.node.id)).pendingCommands).toBe(5);
     const back = track(await TestRdpAgent.connect(host.node, { batches: true }));
     const frame = await back.next("commands");
-    expect(frame.commands.map((c) => c.command)).toEqual(Array.from({ length: 5 }, (_, i) => expect.objectContaining({ kind: "server.notify", message: `batched ${i}` })));
+    expect(frame.commands.map((c) => c.command)).toEqual(
+      Array.from({ length: 5 }, (_, i) => expect.objectContaining({ kind: "server.notify", message: `batched ${i}` })),
+    );
     const seqs = frame.commands.map((c) => c.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(frame.commands.every((c) => c.attempt === 1)).toBe(true);
@@ -192,7 +214,15 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     await until(async () => !(await hostStatus(node.id)).connected);
     // The agent restarted: the running desktop is gone, the starting one came up, and it runs one nobody knows.
     const back = track(await TestRdpAgent.connect(node, { hello: false }));
-    back.send({ type: "hello", protocol: 1, agentVersion: "test-agent/2", servers: [{ serverId: starting.server.id, state: "listening" }, { serverId: "rdp_stray", state: "listening" }] });
+    back.send({
+      type: "hello",
+      protocol: 1,
+      agentVersion: "test-agent/2",
+      servers: [
+        { serverId: starting.server.id, state: "listening" },
+        { serverId: "rdp_stray", state: "listening" },
+      ],
+    });
     const stray = await back.command("server.stop");
     expect(stray.command).toMatchObject({ serverId: "rdp_stray", reason: "unknown-to-host", destroy: true });
     expect(await serverRow(node.id, running.server.id)).toMatchObject({ state: "failed", port: null, endReason: "lost-on-host" });
@@ -205,7 +235,8 @@ describe("agent channel: commands, acks, retries, replay", { timeout: 60_000 }, 
     expect(agent.closed).toBeNull();
     // The attachment's lastMessageAt is in memory of the socket: simulate silence by rewinding it.
     await runInDurableObject(hostStub(node.id), (_i, state) => {
-      for (const ws of state.getWebSockets("agent")) ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), lastMessageAt: 0 });
+      for (const ws of state.getWebSockets("agent"))
+        ws.serializeAttachment({ ...(ws.deserializeAttachment() as object), lastMessageAt: 0 });
     });
     await backdateAndAlarm(node.id, "SELECT 1");
     expect((await agent.waitClosed()).code).toBe(1001);

@@ -31,7 +31,11 @@ const LIMITS = { cpuSharePercent: 25, memoryMb: 2048, diskMb: 4096, bandwidthKbp
 describe("desktops", { timeout: 60_000 }, () => {
   it("gives the session's owner host, port and one-time credentials; the agent gets the same start", async () => {
     const h = await host("op-desk");
-    const { session, res } = await requestDesktop("desk-user", h.node.id, { resolution: { width: 1280, height: 720 }, colourDepth: 16, backend: "xvnc" });
+    const { session, res } = await requestDesktop("desk-user", h.node.id, {
+      resolution: { width: 1280, height: 720 },
+      colourDepth: 16,
+      backend: "xvnc",
+    });
     expect(res.status).toBe(201);
     const desktop = (await res.json()) as DesktopJson;
     expect(desktop).toMatchObject({ host: "pi.example", port: 13389, username: "lucid13389" });
@@ -43,22 +47,39 @@ describe("desktops", { timeout: 60_000 }, () => {
       serverId: desktop.server.id,
       sessionId: session.id,
       port: 13389,
-      config: { resolution: { width: 1280, height: 720 }, colourDepth: 16, backend: "xvnc", clipboard: false, audio: false, user: "lucid13389" },
+      config: {
+        resolution: { width: 1280, height: 720 },
+        colourDepth: 16,
+        backend: "xvnc",
+        clipboard: false,
+        audio: false,
+        user: "lucid13389",
+      },
       limits: LIMITS,
       password: desktop.password,
     });
     // Another user's session is not found.
-    const stranger = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("stranger"), body: JSON.stringify({ sessionId: session.id }) });
+    const stranger = await api("/api/v1/rdp/desktops", {
+      method: "POST",
+      headers: await as("stranger"),
+      body: JSON.stringify({ sessionId: session.id }),
+    });
     expect(stranger.status).toBe(404);
     // Once acked, the password is not kept in the command queue.
     h.agent.ack(start.id);
     await until(async () => (await serverRow(h.node.id, desktop.server.id))!.state === "running");
-    const stored = await runInDurableObject(hostStub(h.node.id), (_i, state) => state.storage.sql.exec("SELECT body FROM commands").toArray());
+    const stored = await runInDurableObject(hostStub(h.node.id), (_i, state) =>
+      state.storage.sql.exec("SELECT body FROM commands").toArray(),
+    );
     expect(JSON.stringify(stored)).not.toContain(desktop.password);
   });
 
   it("validates requests and refuses an offline host", async () => {
-    const bad = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("v-user"), body: JSON.stringify({ sessionId: "x", colourDepth: 8 }) });
+    const bad = await api("/api/v1/rdp/desktops", {
+      method: "POST",
+      headers: await as("v-user"),
+      body: JSON.stringify({ sessionId: "x", colourDepth: 8 }),
+    });
     expect((await problemOf(bad)).type).toBe("/problems/validation-failed");
     const anonymous = await api("/api/v1/rdp/desktops", { method: "POST", body: "{}" });
     expect(anonymous.status).toBe(401);
@@ -85,7 +106,11 @@ describe("desktops", { timeout: 60_000 }, () => {
         if (outcome.value!.port !== 13389 + i) throw new Error(`allocation ${i} got port ${outcome.value!.port}`);
       }
     });
-    const res = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("pool-user"), body: JSON.stringify({ sessionId: session.id }) });
+    const res = await api("/api/v1/rdp/desktops", {
+      method: "POST",
+      headers: await as("pool-user"),
+      body: JSON.stringify({ sessionId: session.id }),
+    });
     const problem = await problemOf(res);
     expect(problem).toMatchObject({ status: 503, type: "/problems/rdp-pool-exhausted", maxServers: 1000 });
     const list = await api(`/api/v1/rdp/hosts/${h.node.id}/servers?live=true`, { headers: await as("op-pool", "NODE_OPERATOR") });
@@ -111,7 +136,10 @@ describe("desktops", { timeout: 60_000 }, () => {
     await until(async () => (await runInDurableObject(hostStub(h.node.id), (i) => i.hostStatus())).pendingCommands === 0);
     expect(await serverRow(h.node.id, b.desktop.server.id)).toMatchObject({ state: "running", port: 13389 });
     // The owner may not release; a stranger does not even see the server.
-    const owner = await api(await serverPath(h.node.id, b.desktop.server.id, "/release"), { method: "POST", headers: await as("rel-user-2") });
+    const owner = await api(await serverPath(h.node.id, b.desktop.server.id, "/release"), {
+      method: "POST",
+      headers: await as("rel-user-2"),
+    });
     expect(owner.status).toBe(403);
   });
 
@@ -131,7 +159,9 @@ describe("controller: connection states, expiry, ownership", { timeout: 60_000 }
   it("drives connection states from agent events into the session's live status stream", async () => {
     const h = await host("op-live");
     const { session, desktop } = await runningDesktop("live-user", h);
-    const res = await api(`/api/v1/sessions/${session.id}/live`, { headers: { ...(await userHeaders("live-user")), Upgrade: "websocket" } });
+    const res = await api(`/api/v1/sessions/${session.id}/live`, {
+      headers: { ...(await userHeaders("live-user")), Upgrade: "websocket" },
+    });
     const ws = res.webSocket!;
     const messages: { type: string; connection?: string | null; server?: string; reason?: string | null }[] = [];
     let wake = () => {};
@@ -151,7 +181,14 @@ describe("controller: connection states, expiry, ownership", { timeout: 60_000 }
     h.agent.event({ kind: "connection", serverId: desktop.server.id, state: "connecting" });
     h.agent.event({ kind: "connection", serverId: desktop.server.id, state: "disconnected" });
     expect(await rdp(6)).toMatchObject({ server: "running", connection: "disconnected" });
-    expect(messages.filter((m) => m.type === "rdp").map((m) => m.connection)).toEqual(["connecting", "connected", "active", "idle", "active", "disconnected"]);
+    expect(messages.filter((m) => m.type === "rdp").map((m) => m.connection)).toEqual([
+      "connecting",
+      "connected",
+      "active",
+      "idle",
+      "active",
+      "disconnected",
+    ]);
     const stop = await api(await serverPath(h.node.id, desktop.server.id, "/stop"), { method: "POST", headers: await as("live-user") });
     expect(stop.status).toBe(200);
     expect(await rdp(7)).toMatchObject({ server: "stopping", connection: "terminated", reason: "requested" });
@@ -173,7 +210,11 @@ describe("controller: connection states, expiry, ownership", { timeout: 60_000 }
     h.agent.event({ kind: "connection", serverId: desktop.server.id, state: "idle" });
     await until(async () => (await serverRow(h.node.id, desktop.server.id))!.connection === "idle");
     await backdateAndAlarm(h.node.id, "UPDATE servers SET idle_since = idle_since - 1801000");
-    expect(await serverRow(h.node.id, desktop.server.id)).toMatchObject({ state: "stopping", connection: "terminated", endReason: "idle-timeout" });
+    expect(await serverRow(h.node.id, desktop.server.id)).toMatchObject({
+      state: "stopping",
+      connection: "terminated",
+      endReason: "idle-timeout",
+    });
     const stop = await h.agent.command("server.stop");
     expect(stop.command).toMatchObject({ reason: "idle-timeout" });
     h.agent.ack(stop.id);
@@ -223,14 +264,22 @@ describe("controller: connection states, expiry, ownership", { timeout: 60_000 }
     const b = await host("op-mig-b");
     const { desktop } = await runningDesktop("mig-user", a);
     const path = await serverPath(a.node.id, desktop.server.id, "/migrate");
-    const refused = await api(path, { method: "POST", headers: await as("op-mig-a", "NODE_OPERATOR"), body: JSON.stringify({ toHostId: b.node.id }) });
+    const refused = await api(path, {
+      method: "POST",
+      headers: await as("op-mig-a", "NODE_OPERATOR"),
+      body: JSON.stringify({ toHostId: b.node.id }),
+    });
     expect(refused.status).toBe(403);
     const res = await api(path, { method: "POST", headers: await as("mig-user"), body: JSON.stringify({ toHostId: b.node.id }) });
     expect(res.status).toBe(201);
     const moved = (await res.json()) as DesktopJson;
     expect(moved.server).toMatchObject({ hostId: b.node.id, ownerId: "mig-user", state: "starting", sessionId: desktop.server.sessionId });
     expect((await b.agent.command("server.start")).command).toMatchObject({ serverId: moved.server.id });
-    expect((await a.agent.command("server.stop")).command).toMatchObject({ serverId: desktop.server.id, reason: "migrated", destroy: true });
+    expect((await a.agent.command("server.stop")).command).toMatchObject({
+      serverId: desktop.server.id,
+      reason: "migrated",
+      destroy: true,
+    });
     expect(await serverRow(a.node.id, desktop.server.id)).toMatchObject({ state: "stopping", migratedTo: b.node.id });
   });
 });
@@ -239,7 +288,15 @@ describe("monitor: limits, alerts, metrics", { timeout: 60_000 }, () => {
   it("warns, then terminates a server that keeps exceeding its memory limit; admins see alerts and metrics", async () => {
     const h = await host("op-mon");
     const { desktop } = await runningDesktop("mon-user", h);
-    const report = (memoryMb: number) => ({ kind: "resources" as const, serverId: desktop.server.id, cpuPercent: 10, memoryMb, diskMb: 100, rxKbps: 800, txKbps: 200 });
+    const report = (memoryMb: number) => ({
+      kind: "resources" as const,
+      serverId: desktop.server.id,
+      cpuPercent: 10,
+      memoryMb,
+      diskMb: 100,
+      rxKbps: 800,
+      txKbps: 200,
+    });
     h.agent.event(report(512));
     h.agent.event(report(4096));
     const warning = await h.agent.command("server.notify");

@@ -10,7 +10,16 @@ import { createSession } from "./session-helpers.ts";
 export const env: Env = workerEnv;
 
 export interface DesktopJson {
-  server: { id: string; hostId: string; port: number | null; state: string; connection: string | null; ownerId: string; endReason: string | null; [k: string]: unknown };
+  server: {
+    id: string;
+    hostId: string;
+    port: number | null;
+    state: string;
+    connection: string | null;
+    ownerId: string;
+    endReason: string | null;
+    [k: string]: unknown;
+  };
   host: string | null;
   port: number;
   username: string;
@@ -42,7 +51,11 @@ export function hostStub(hostId: string) {
 
 export async function requestDesktop(ownerId: string, hostId: string, extra: Record<string, unknown> = {}) {
   const session = await createSession(ownerId, hostId);
-  const res = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as(ownerId), body: JSON.stringify({ sessionId: session.id, ...extra }) });
+  const res = await api("/api/v1/rdp/desktops", {
+    method: "POST",
+    headers: await as(ownerId),
+    body: JSON.stringify({ sessionId: session.id, ...extra }),
+  });
   return { session, res };
 }
 

@@ -3,7 +3,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
 import { TestRdpAgent } from "./rdp-agent.ts";
-import { as, hostStatus, onlineHost, requestDesktop, runningDesktop, serverPath, serverRow, until, type DesktopJson } from "./rdp-helpers.ts";
+import {
+  as,
+  hostStatus,
+  onlineHost,
+  requestDesktop,
+  runningDesktop,
+  serverPath,
+  serverRow,
+  until,
+  type DesktopJson,
+} from "./rdp-helpers.ts";
 import { chunkBytes, createSession, sessionDO, settle, uploadHeaders } from "./session-helpers.ts";
 
 const open: TestRdpAgent[] = [];
@@ -20,12 +30,23 @@ const nodeAuth = (node: TestNode) => ({ Authorization: `Bearer ${node.credential
 
 async function put(sessionId: string, index: number, node: TestNode, salt = 0) {
   const bytes = chunkBytes(index, 2048, salt);
-  return api(`/api/v1/sessions/${sessionId}/chunks/${index}`, { method: "PUT", headers: { ...nodeAuth(node), ...(await uploadHeaders(bytes)) }, body: bytes });
+  return api(`/api/v1/sessions/${sessionId}/chunks/${index}`, {
+    method: "PUT",
+    headers: { ...nodeAuth(node), ...(await uploadHeaders(bytes)) },
+    body: bytes,
+  });
 }
 
 async function handovers(sessionId: string, node: TestNode) {
   const res = await api(`/api/v1/sessions/${sessionId}/handover`, { headers: nodeAuth(node) });
-  return { status: res.status, body: (await res.json()) as { nodeId: string; firstIndex: number | null; handovers: { fromNode: string; toNode: string; firstIndex: number | null; settledBy: string | null }[] } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      nodeId: string;
+      firstIndex: number | null;
+      handovers: { fromNode: string; toNode: string; firstIndex: number | null; settledBy: string | null }[];
+    },
+  };
 }
 
 async function declare(sessionId: string, node: TestNode, chunkCount: number) {
@@ -41,7 +62,11 @@ async function migrated(owner: string, a: Awaited<ReturnType<typeof host>>, b: A
   const { session, desktop } = await runningDesktop(owner, a);
   expect((await api(`/api/v1/sessions/${session.id}/start`, { method: "POST", headers: await as(owner) })).status).toBe(200);
   for (const i of before) expect((await put(session.id, i, a.node)).status).toBe(201);
-  const res = await api(await serverPath(a.node.id, desktop.server.id, "/migrate"), { method: "POST", headers: await as(owner), body: JSON.stringify({ toHostId: b.node.id }) });
+  const res = await api(await serverPath(a.node.id, desktop.server.id, "/migrate"), {
+    method: "POST",
+    headers: await as(owner),
+    body: JSON.stringify({ toHostId: b.node.id }),
+  });
   expect(res.status, await res.clone().text()).toBe(201);
   return { session, desktop, moved: (await res.json()) as DesktopJson };
 }
@@ -55,8 +80,13 @@ describe("migration hands the recording over", { timeout: 60_000 }, () => {
     // The assignment moved, audited in the session's event log.
     const view = (await (await api(`/api/v1/sessions/${session.id}`, { headers: await as("ho-user") })).json()) as { nodeId: string };
     expect(view.nodeId).toBe(b.node.id);
-    const events = (await (await api(`/api/v1/sessions/${session.id}/events`, { headers: await as("ho-user") })).json()) as { items: { kind: string; actor: string; detail: unknown }[] };
-    expect(events.items.find((e) => e.kind === "handover")).toMatchObject({ actor: "user:ho-user", detail: { from: a.node.id, to: b.node.id } });
+    const events = (await (await api(`/api/v1/sessions/${session.id}/events`, { headers: await as("ho-user") })).json()) as {
+      items: { kind: string; actor: string; detail: unknown }[];
+    };
+    expect(events.items.find((e) => e.kind === "handover")).toMatchObject({
+      actor: "user:ho-user",
+      detail: { from: a.node.id, to: b.node.id },
+    });
 
     // The new host fetches the key; the old one may not any more.
     expect((await api(`/api/v1/sessions/${session.id}/key`, { headers: nodeAuth(b.node) })).status).toBe(200);
@@ -78,7 +108,10 @@ describe("migration hands the recording over", { timeout: 60_000 }, () => {
     // …and nothing at or above its count: those indices are the new host's.
     expect((await put(session.id, 4, a.node)).status).toBe(403);
 
-    expect((await handovers(session.id, b.node)).body).toMatchObject({ firstIndex: 4, handovers: [{ fromNode: a.node.id, toNode: b.node.id, firstIndex: 4, settledBy: "node" }] });
+    expect((await handovers(session.id, b.node)).body).toMatchObject({
+      firstIndex: 4,
+      handovers: [{ fromNode: a.node.id, toNode: b.node.id, firstIndex: 4, settledBy: "node" }],
+    });
     expect((await put(session.id, 3, b.node, 1)).status).toBe(403); // below its first index
     expect((await put(session.id, 4, b.node)).status).toBe(201);
     expect((await put(session.id, 5, b.node)).status).toBe(201);
@@ -132,14 +165,22 @@ describe("migration hands the recording over", { timeout: 60_000 }, () => {
     const start = await b.agent.command("server.start");
     b.agent.ack(start.id);
     await until(async () => (await serverRow(b.node.id, moved.server.id))?.state === "running");
-    const again = await api(await serverPath(b.node.id, moved.server.id, "/migrate"), { method: "POST", headers: await as("hostile-user"), body: JSON.stringify({ toHostId: a.node.id }) });
+    const again = await api(await serverPath(b.node.id, moved.server.id, "/migrate"), {
+      method: "POST",
+      headers: await as("hostile-user"),
+      body: JSON.stringify({ toHostId: a.node.id }),
+    });
     expect(again.status).toBe(409);
     expect((await problemOf(again)).type).toMatch(/handover-pending$/);
     const view = (await (await api(`/api/v1/sessions/${session.id}`, { headers: await as("hostile-user") })).json()) as { nodeId: string };
     expect(view.nodeId).toBe(b.node.id);
     expect(await serverRow(b.node.id, moved.server.id)).toMatchObject({ state: "running" });
     // A user other than the owner cannot move the session at all.
-    const stranger = await api(await serverPath(b.node.id, moved.server.id, "/migrate"), { method: "POST", headers: await as("someone-else"), body: JSON.stringify({ toHostId: a.node.id }) });
+    const stranger = await api(await serverPath(b.node.id, moved.server.id, "/migrate"), {
+      method: "POST",
+      headers: await as("someone-else"),
+      body: JSON.stringify({ toHostId: a.node.id }),
+    });
     expect([403, 404]).toContain(stranger.status);
   });
 });
@@ -164,20 +205,36 @@ describe("clipboard and audio policy", { timeout: 60_000 }, () => {
     const a = await host("op-policy-a");
     const b = await host("op-policy-b");
     const session = await createSession("policy-user", a.node.id, { rdp: { clipboard: true, audio: false } });
-    const res = await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ sessionId: session.id }) });
+    const res = await api("/api/v1/rdp/desktops", {
+      method: "POST",
+      headers: await as("policy-user"),
+      body: JSON.stringify({ sessionId: session.id }),
+    });
     expect(res.status).toBe(201);
     const desktop = (await res.json()) as DesktopJson;
     const start = await a.agent.command("server.start");
     expect(start.command).toMatchObject({ config: { clipboard: true, audio: false } });
     a.agent.ack(start.id);
     await until(async () => (await serverRow(a.node.id, desktop.server.id))?.state === "running");
-    const moved = await api(await serverPath(a.node.id, desktop.server.id, "/migrate"), { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ toHostId: b.node.id }) });
+    const moved = await api(await serverPath(a.node.id, desktop.server.id, "/migrate"), {
+      method: "POST",
+      headers: await as("policy-user"),
+      body: JSON.stringify({ toHostId: b.node.id }),
+    });
     expect(moved.status).toBe(201);
     expect((await b.agent.command("server.start")).command).toMatchObject({ config: { clipboard: true, audio: false } });
 
     // A session created without them: both off.
     const plain = await createSession("policy-user", a.node.id);
-    expect((await api("/api/v1/rdp/desktops", { method: "POST", headers: await as("policy-user"), body: JSON.stringify({ sessionId: plain.id }) })).status).toBe(201);
+    expect(
+      (
+        await api("/api/v1/rdp/desktops", {
+          method: "POST",
+          headers: await as("policy-user"),
+          body: JSON.stringify({ sessionId: plain.id }),
+        })
+      ).status,
+    ).toBe(201);
     expect((await a.agent.command("server.start")).command).toMatchObject({ config: { clipboard: false, audio: false } });
   });
 });

@@ -11,7 +11,10 @@ const backoff = { baseMs: HOUR, maxMs: 5 * HOUR };
  * Runs `body` inside a real SQLite-backed Durable Object (one without an alarm handler of its own)
  * with a task table. Every time is hours ahead, so no alarm fires while a test runs.
  */
-function inObject<T>(name: string, body: (storage: DurableObjectStorage, make: (options?: Partial<SchedulerOptions<string>>) => TaskScheduler<string>) => Promise<T>) {
+function inObject<T>(
+  name: string,
+  body: (storage: DurableObjectStorage, make: (options?: Partial<SchedulerOptions<string>>) => TaskScheduler<string>) => Promise<T>,
+) {
   const stub = env.SYSTEM.get(env.SYSTEM.idFromName(`scheduler-test:${name}`));
   return runInDurableObject(stub, async (_instance, state) => {
     state.storage.sql.exec(

@@ -9,6 +9,8 @@ describe("SendEmailBindingMailer over a real send_email binding (Miniflare)", ()
   // so this checks mimeText() against the binding's own validation.
   it("sends a MIME message the binding accepts", async () => {
     const mailer = new SendEmailBindingMailer(binding, "lucid@example.org");
-    await expect(mailer.send({ to: "user@example.org", subject: "Your Lucid login link", text: "Log in: https://lucid.test/login/magic#token=x" })).resolves.toBeUndefined();
+    await expect(
+      mailer.send({ to: "user@example.org", subject: "Your Lucid login link", text: "Log in: https://lucid.test/login/magic#token=x" }),
+    ).resolves.toBeUndefined();
   });
 });

@@ -52,11 +52,7 @@ export async function nodeHeaders(name: string) {
   return { Authorization: `Bearer ${(await testNode(name)).credential}` };
 }
 
-export async function createSession(
-  ownerId: string,
-  nodeId: string,
-  extra: Record<string, unknown> = {},
-): Promise<SessionJson> {
+export async function createSession(ownerId: string, nodeId: string, extra: Record<string, unknown> = {}): Promise<SessionJson> {
   const res = await api("/api/v1/sessions", {
     method: "POST",
     headers: await userHeaders(ownerId),

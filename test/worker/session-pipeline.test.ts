@@ -5,7 +5,17 @@ import { MAX_PIPELINE_ATTEMPTS } from "../../durable-objects/session/tasks.ts";
 import { fromHex, verifyInclusion } from "../../shared/merkle/index.ts";
 import { verifyEvidence } from "../../shared/verify.ts";
 import { api } from "./helpers.ts";
-import { chunkBytes, env, makeTasksDue, putChunk, recordingSession, sessionDO, settle, userHeaders, type SessionJson } from "./session-helpers.ts";
+import {
+  chunkBytes,
+  env,
+  makeTasksDue,
+  putChunk,
+  recordingSession,
+  sessionDO,
+  settle,
+  userHeaders,
+  type SessionJson,
+} from "./session-helpers.ts";
 
 const admin = { kind: "user" as const, userId: "root", role: "ADMIN" as const };
 const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
@@ -94,7 +104,13 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
     await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p3") });
     expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
     // A malformed anchor is refused and changes nothing.
-    const early = await sessionDO(s.id).recordAnchor({ chain: "lucid", blockHeight: 1, blockHash: "nothex", txId: "t", anchoredAt: new Date().toISOString() });
+    const early = await sessionDO(s.id).recordAnchor({
+      chain: "lucid",
+      blockHeight: 1,
+      blockHash: "nothex",
+      txId: "t",
+      anchoredAt: new Date().toISOString(),
+    });
     expect(early.ok).toBe(false);
     // The session's anchor task hands its root to the chain; the chain's alarm puts it in a block
     // and tells the session (its alarm may already have fired on its own: either way it settles).
@@ -131,7 +147,6 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
     // Another user gets nothing.
     expect((await api(`/api/v1/sessions/${s.id}/evidence`, { headers: await userHeaders("someone-else") })).status).toBe(404);
   });
-
 
   it("state survives a restart: a new instance reads the same session from SQLite", async () => {
     const s = await stoppedSession("p4", "q4", 2);

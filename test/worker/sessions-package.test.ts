@@ -34,7 +34,9 @@ beforeAll(async () => {
   const s = await recordingSession("pk-owner", "pk-node");
   sessionId = s.id;
   // Chunk 0 is really sealed with the session's data key (the upload helpers' nonce), so a share can be shown to open it.
-  const key = fromBase64(((await (await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("pk-owner") })).json()) as { key: string }).key);
+  const key = fromBase64(
+    ((await (await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("pk-owner") })).json()) as { key: string }).key,
+  );
   const sealed0 = xchacha20poly1305(key, nonce0, chunkAad(s.id, 0)).encrypt(plain0);
   expect((await putChunk(s.id, 0, sealed0, "pk-node")).status).toBe(201);
   for (let i = 1; i < 3; i++) expect((await putChunk(s.id, i, chunkBytes(i, 5000 + i), "pk-node")).status).toBe(201);
@@ -56,8 +58,15 @@ beforeAll(async () => {
   }
   expect(await settle(s.id, (st) => st === "completed")).toBe("completed");
   const headers = { ...(await userHeaders("pk-owner")), "Content-Type": "application/json" };
-  for (const recipient of [{ kind: "x25519", publicKey: bytesToHex(auditor.publicKey) }, { kind: "passphrase", passphrase }]) {
-    const made = await api(`/api/v1/sessions/${s.id}/shares`, { method: "POST", headers, body: JSON.stringify({ label: `for ${recipient.kind}`, recipient }) });
+  for (const recipient of [
+    { kind: "x25519", publicKey: bytesToHex(auditor.publicKey) },
+    { kind: "passphrase", passphrase },
+  ]) {
+    const made = await api(`/api/v1/sessions/${s.id}/shares`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ label: `for ${recipient.kind}`, recipient }),
+    });
     expect(made.status).toBe(201);
     shareIds.push(((await made.json()) as { id: string }).id);
   }
@@ -72,7 +81,8 @@ describe("GET /api/v1/sessions/{id}/package", () => {
   it("holds the documented members and verifies against the chain's genesis", async () => {
     const names = (await listTar(bytesSource(pkg))).map((m) => m.name);
     expect(names.slice(0, 3)).toEqual(["lucid-package.json", "chain/genesis.json", "chain/producers.json"]);
-    for (const name of ["anchor/final.json", "anchor/interim.json", "proofs.json", "log/events.json", "log/audit.json", "keys/"]) expect(names).toContain(name);
+    for (const name of ["anchor/final.json", "anchor/interim.json", "proofs.json", "log/events.json", "log/audit.json", "keys/"])
+      expect(names).toContain(name);
     expect(names.filter((n) => n.startsWith("chunks/"))).toEqual(["chunks/000000.bin", "chunks/000001.bin", "chunks/000002.bin"]);
     // The chunks are the stored ciphertext, byte for byte.
     const chunk1 = (await listTar(bytesSource(pkg))).find((m) => m.name === "chunks/000001.bin")!;
@@ -81,7 +91,19 @@ describe("GET /api/v1/sessions/{id}/package", () => {
     const result = await verifyPackage(bytesSource(pkg), { genesis: genesisHash });
     expect(result.ok, JSON.stringify(result.checks)).toBe(true);
     expect(result.checks.map((c) => c.step)).toEqual([
-      "package", "genesis", "producer set", "chain", "anchor", "inclusion", "block", "signature", "tron anchor", "session root", "interim anchors", "proofs", "chunks",
+      "package",
+      "genesis",
+      "producer set",
+      "chain",
+      "anchor",
+      "inclusion",
+      "block",
+      "signature",
+      "tron anchor",
+      "session root",
+      "interim anchors",
+      "proofs",
+      "chunks",
     ]);
     expect(result.checks[1]!.message).toContain("is the trusted one");
     // The stats route shows the trust root.
@@ -95,8 +117,17 @@ describe("GET /api/v1/sessions/{id}/package", () => {
       const m = members.find((x) => x.name === name)!;
       return new TextDecoder().decode(pkg.slice(m.offset, m.offset + m.size));
     };
-    expect(members.filter((m) => m.name.startsWith("keys/")).map((m) => m.name).sort()).toEqual(["keys/", ...shareIds.map((id) => `keys/${id}.json`)].sort());
-    const listed = ((await (await api(`/api/v1/sessions/${sessionId}/shares`, { headers: await userHeaders("pk-owner") })).json()) as { items: { id: string; share: KeyShare }[] }).items;
+    expect(
+      members
+        .filter((m) => m.name.startsWith("keys/"))
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(["keys/", ...shareIds.map((id) => `keys/${id}.json`)].sort());
+    const listed = (
+      (await (await api(`/api/v1/sessions/${sessionId}/shares`, { headers: await userHeaders("pk-owner") })).json()) as {
+        items: { id: string; share: KeyShare }[];
+      }
+    ).items;
     const envelopes = shareIds.map((id) => JSON.parse(text(`keys/${id}.json`)) as KeyShare);
     // The envelope as stored, nothing else: no plaintext key anywhere in the package's metadata.
     expect(envelopes).toEqual(shareIds.map((id) => listed.find((l) => l.id === id)!.share));

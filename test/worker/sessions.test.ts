@@ -3,12 +3,28 @@ import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
 import { steppedUpAdmin } from "./admin-helpers.ts";
 import { asAdmin } from "./node-agent.ts";
-import { createSession, env, nodeHeaders, nodeIdOf, putChunk, chunkBytes, recordingSession, userHeaders, type SessionJson } from "./session-helpers.ts";
+import {
+  createSession,
+  env,
+  nodeHeaders,
+  nodeIdOf,
+  putChunk,
+  chunkBytes,
+  recordingSession,
+  userHeaders,
+  type SessionJson,
+} from "./session-helpers.ts";
 
 describe("session lifecycle", { timeout: 30_000 }, () => {
   it("creates a session owned by the caller, with defaults and a wrapped key", async () => {
     const session = await createSession("alice", "node-1", { tags: ["demo", "finance"], notes: "quarterly audit" });
-    expect(session).toMatchObject({ ownerId: "alice", nodeId: await nodeIdOf("node-1"), state: "created", tags: ["demo", "finance"], keyShredded: false });
+    expect(session).toMatchObject({
+      ownerId: "alice",
+      nodeId: await nodeIdOf("node-1"),
+      state: "created",
+      tags: ["demo", "finance"],
+      keyShredded: false,
+    });
     expect(session.rdp).toMatchObject({ width: 1920, height: 1080, colorDepth: 32 });
     const res = await api(`/api/v1/sessions/${session.id}`, { headers: await userHeaders("alice") });
     expect(res.status).toBe(200);
@@ -73,11 +89,12 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     const events = await api(`/api/v1/sessions/${session.id}/events`, { headers: await userHeaders("bob") });
     const log = (await events.json()) as { items: { kind: string; fromState: string | null; toState: string | null; actor: string }[] };
     // The pipeline's alarm may already have moved on past processing.
-    expect(log.items.filter((e) => e.kind === "transition" || e.kind === "created").map((e) => e.toState).slice(0, 3)).toEqual([
-      "created",
-      "recording",
-      "processing",
-    ]);
+    expect(
+      log.items
+        .filter((e) => e.kind === "transition" || e.kind === "created")
+        .map((e) => e.toState)
+        .slice(0, 3),
+    ).toEqual(["created", "recording", "processing"]);
     expect(log.items.find((e) => e.kind === "chunk-stored")?.actor).toBe(`node:${await nodeIdOf("node-2")}`);
   });
 
@@ -120,8 +137,18 @@ describe("session lifecycle", { timeout: 30_000 }, () => {
     expect((await api(`/api/v1/sessions/${ghost}/stop`, { method: "POST", headers, body: "{}" })).status).toBe(404);
     // The chain's notice for an anchor of an unknown session is settled the same way.
     const stub = env.SESSIONS.get(env.SESSIONS.idFromName(ghost));
-    expect(await stub.recordAnchor({ chain: "lucid", blockHeight: 1, blockHash: "0".repeat(64), txId: "1".repeat(64), anchoredAt: new Date().toISOString() })).toMatchObject({ ok: false, problem: { slug: "not-found" } });
-    const tables = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray());
+    expect(
+      await stub.recordAnchor({
+        chain: "lucid",
+        blockHeight: 1,
+        blockHash: "0".repeat(64),
+        txId: "1".repeat(64),
+        anchoredAt: new Date().toISOString(),
+      }),
+    ).toMatchObject({ ok: false, problem: { slug: "not-found" } });
+    const tables = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
     expect(tables.filter((t) => !String(t.name).startsWith("_cf_"))).toEqual([]);
     // Creating one in a fresh object still works, and that object then has its tables.
     const created = await createSession("dave", "node-6");
@@ -230,7 +257,9 @@ describe("listing and search", { timeout: 30_000 }, () => {
 describe("live status stream", { timeout: 30_000 }, () => {
   it("sends the status at once and on every change, to the owner only", async () => {
     const session = await createSession("watcher", "node-w");
-    const refused = await api(`/api/v1/sessions/${session.id}/live`, { headers: { ...(await userHeaders("other")), Upgrade: "websocket" } });
+    const refused = await api(`/api/v1/sessions/${session.id}/live`, {
+      headers: { ...(await userHeaders("other")), Upgrade: "websocket" },
+    });
     expect(refused.status).toBe(404);
     const plain = await api(`/api/v1/sessions/${session.id}/live`, { headers: await userHeaders("watcher") });
     expect(plain.status).toBe(426);

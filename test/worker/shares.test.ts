@@ -16,7 +16,8 @@ interface ShareJson {
 }
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}`, "Content-Type": "application/json" });
-const share = (id: string, headers: Record<string, string>, body: unknown) => api(`/api/v1/sessions/${id}/shares`, { method: "POST", headers, body: JSON.stringify(body) });
+const share = (id: string, headers: Record<string, string>, body: unknown) =>
+  api(`/api/v1/sessions/${id}/shares`, { method: "POST", headers, body: JSON.stringify(body) });
 const ownerKey = async (id: string, owner: string) =>
   fromBase64(((await (await api(`/api/v1/sessions/${id}/key`, { headers: await userHeaders(owner) })).json()) as { key: string }).key);
 const auditOf = async (id: string, action: string) =>
@@ -45,7 +46,10 @@ describe("no plaintext key for admins; shares instead", { timeout: 120_000 }, ()
     const auditor = x25519.keygen();
     const headers = await userHeaders("sk2");
 
-    const byKey = await share(s.id, headers, { label: "Auditor A", recipient: { kind: "x25519", publicKey: bytesToHex(auditor.publicKey) } });
+    const byKey = await share(s.id, headers, {
+      label: "Auditor A",
+      recipient: { kind: "x25519", publicKey: bytesToHex(auditor.publicKey) },
+    });
     expect(byKey.status).toBe(201);
     const keyShare = (await byKey.json()) as ShareJson;
     expect(keyShare).toMatchObject({ label: "Auditor A", recipient: "x25519", createdBy: "user:sk2" });
@@ -69,7 +73,9 @@ describe("no plaintext key for admins; shares instead", { timeout: 120_000 }, ()
     expect(text).not.toContain(passphrase);
     const audits = await auditOf(s.id, "sessions.key_shared");
     expect(audits).toHaveLength(2);
-    expect(audits.map((a) => a.details)).toEqual(expect.arrayContaining([expect.objectContaining({ label: "Court", recipient: "passphrase", onBehalfOfOwner: false })]));
+    expect(audits.map((a) => a.details)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ label: "Court", recipient: "passphrase", onBehalfOfOwner: false })]),
+    );
     expect(JSON.stringify(audits)).not.toContain(passphrase);
   });
 
@@ -88,11 +94,18 @@ describe("no plaintext key for admins; shares instead", { timeout: 120_000 }, ()
     const wrongCode = await share(s.id, bearer(admin.token), { ...body, totpCode: "000000" });
     expect(wrongCode.status).toBe(403);
     // Bad recipients: a short passphrase, a malformed or wrong-length key, an unknown kind.
-    for (const recipient of [{ kind: "passphrase", passphrase: "short" }, { kind: "x25519", publicKey: "zz" }, { kind: "x25519", publicKey: toBase64(new Uint8Array(16)) }, { kind: "rsa", publicKey: "x" }]) {
+    for (const recipient of [
+      { kind: "passphrase", passphrase: "short" },
+      { kind: "x25519", publicKey: "zz" },
+      { kind: "x25519", publicKey: toBase64(new Uint8Array(16)) },
+      { kind: "rsa", publicKey: "x" },
+    ]) {
       const res = await share(s.id, await userHeaders("sk3"), { label: "x", recipient });
       expect(res.status, JSON.stringify(recipient)).toBe(400);
     }
-    const none = (await (await api(`/api/v1/sessions/${s.id}/shares`, { headers: await userHeaders("sk3") })).json()) as { items: unknown[] };
+    const none = (await (await api(`/api/v1/sessions/${s.id}/shares`, { headers: await userHeaders("sk3") })).json()) as {
+      items: unknown[];
+    };
     expect(none.items).toEqual([]);
 
     // With a fresh second factor the admin may share another owner's recording (audited as on behalf).

@@ -42,7 +42,13 @@ async function setRole(id: string, role: string) {
 describe("step-up codes are throttled like logins", () => {
   it("five wrong codes (TOTP or recovery) are refused; the 6th attempt gets 429 with Retry-After, even with a right code, and is alerted", async () => {
     const a = await steppedUpAdmin();
-    const wrong: Record<string, string>[] = [{ totpCode: "000000" }, { recoveryCode: "AAAA-BBBB-CCCC-DDDD" }, { totpCode: "000000" }, { recoveryCode: "EEEE-FFFF-GGGG-HHHH" }, { totpCode: "000000" }];
+    const wrong: Record<string, string>[] = [
+      { totpCode: "000000" },
+      { recoveryCode: "AAAA-BBBB-CCCC-DDDD" },
+      { totpCode: "000000" },
+      { recoveryCode: "EEEE-FFFF-GGGG-HHHH" },
+      { totpCode: "000000" },
+    ];
     for (const factor of wrong) {
       expect((await problemOf(await lockdown(a.token, factor))).type, JSON.stringify(factor)).toBe("/problems/second-factor-required");
     }
@@ -85,8 +91,12 @@ describe("hot-wallet key export", { timeout: 60_000 }, () => {
 
     const sa = await steppedUpAdmin("SUPER_ADMIN");
     expect((await problemOf(await exportKeys(sa.token, { passphrase: PASSPHRASE }))).type).toBe("/problems/validation-failed");
-    expect((await problemOf(await exportKeys(sa.token, { passphrase: PASSPHRASE, ...sa.recovery() }))).type).toBe("/problems/validation-failed");
-    expect((await problemOf(await exportKeys(sa.token, { passphrase: PASSPHRASE, totpCode: "000000" }))).type).toBe("/problems/second-factor-required");
+    expect((await problemOf(await exportKeys(sa.token, { passphrase: PASSPHRASE, ...sa.recovery() }))).type).toBe(
+      "/problems/validation-failed",
+    );
+    expect((await problemOf(await exportKeys(sa.token, { passphrase: PASSPHRASE, totpCode: "000000" }))).type).toBe(
+      "/problems/second-factor-required",
+    );
     // WALLET_EXPORTS_PER_HOUR (3 in wrangler.toml) attempts an hour: the 4th is refused, right code or not.
     const fourth = await exportKeys(sa.token, { passphrase: PASSPHRASE, ...sa.totp() });
     expect(fourth.status).toBe(429);

@@ -15,7 +15,23 @@ describe("GET /api/v1/system/services", () => {
       functions: { name: string; status: string; latencyMs: number }[];
       seedServices: { id: number; status: string; function: string }[];
     }>();
-    expect(report.functions.map((f) => f.name)).toEqual(["gateway", "system", "rate-limiter", "chain", "auth", "payments", "chunk-store", "nodes", "sessions", "admin", "dashboard", "rdp", "recorder", "chunk-processor", "xrdp"]);
+    expect(report.functions.map((f) => f.name)).toEqual([
+      "gateway",
+      "system",
+      "rate-limiter",
+      "chain",
+      "auth",
+      "payments",
+      "chunk-store",
+      "nodes",
+      "sessions",
+      "admin",
+      "dashboard",
+      "rdp",
+      "recorder",
+      "chunk-processor",
+      "xrdp",
+    ]);
     // The agent-side services are degraded with no node online (test/worker/health-truth.test.ts).
     const onNodes = ["recorder", "chunk-processor", "xrdp"];
     for (const f of report.functions) {

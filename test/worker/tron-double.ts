@@ -12,11 +12,15 @@ export const produce = (blocks: number) => double<{ number: number }>("/__double
 export const fund = (address: string, amounts: { trx?: bigint; usdt?: bigint }) =>
   double("/__double/fund", { address, trx: amounts.trx?.toString(), usdt: amounts.usdt?.toString() });
 export const inspect = (address: string) =>
-  double<{ trx: string; usdt: string; frozenEnergy: string; transfersIn: { txID: string; amount: string }[]; transfersOut: { txID: string; to: string; amount: string }[] }>(
-    "/__double/inspect",
-    { address },
-  );
-export const fault = (f: { path: string; kind: "timeout" | "error5xx" | "lost-response"; times?: number; match?: string }) => double("/__double/fault", f);
+  double<{
+    trx: string;
+    usdt: string;
+    frozenEnergy: string;
+    transfersIn: { txID: string; amount: string }[];
+    transfersOut: { txID: string; to: string; amount: string }[];
+  }>("/__double/inspect", { address });
+export const fault = (f: { path: string; kind: "timeout" | "error5xx" | "lost-response"; times?: number; match?: string }) =>
+  double("/__double/fault", f);
 export const broadcasts = () => double<{ attempts: Record<string, number> }>("/__double/broadcasts");
 export const burn = (address: string, usdt: bigint) => double("/__double/burn", { address, usdt: usdt.toString() });
 export const clearFaults = (match?: string) => double("/__double/clear-faults", match ? { match } : {});

@@ -16,7 +16,9 @@ describe("tronweb inside workerd", () => {
     await fund(account.address, { trx: 3_000_000n });
     expect(await tw.trx.getUnconfirmedBalance(account.address)).toBe(3_000_000);
 
-    const block = await double<{ blockID: string; block_header: { raw_data: { number: number; timestamp: number } } }>("/wallet/getnowblock");
+    const block = await double<{ blockID: string; block_header: { raw_data: { number: number; timestamp: number } } }>(
+      "/wallet/getnowblock",
+    );
     const ref = { number: block.block_header.raw_data.number, blockID: block.blockID, timestamp: block.block_header.raw_data.timestamp };
     const tx = buildTransaction({ type: "TransferContract", owner: account.address, to: createAccount().address, amount: 1_000_000n }, ref);
     const ours = signTransaction(tx, account.privateKey);

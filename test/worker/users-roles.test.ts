@@ -70,7 +70,10 @@ describe("roles: who may change what", () => {
     await setRole(target.id, "NODE_OPERATOR", sa.accessToken);
     await setRole(sa.user.id, "USER", sa.accessToken);
     const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action: "users.role_change" });
-    expect(events.find((e) => e.targetId === target.id && e.outcome === "success")?.details).toMatchObject({ from: "USER", to: "NODE_OPERATOR" });
+    expect(events.find((e) => e.targetId === target.id && e.outcome === "success")?.details).toMatchObject({
+      from: "USER",
+      to: "NODE_OPERATOR",
+    });
     expect(events.find((e) => e.targetId === sa.user.id && e.outcome === "failure")?.details).toMatchObject({ reason: "last-super-admin" });
   });
 
@@ -79,14 +82,23 @@ describe("roles: who may change what", () => {
     expect((await setRole(crypto.randomUUID(), "USER", sa.accessToken)).status).toBe(404);
     const target = await userWithRole("USER");
     expect((await setRole(target.id, "ROOT", sa.accessToken)).status).toBe(400);
-    expect((await postJson(`/api/v1/users/${target.id}/role`, { role: "USER", id: sa.user.id }, { token: sa.accessToken, method: "PUT" })).status).toBe(400);
+    expect(
+      (await postJson(`/api/v1/users/${target.id}/role`, { role: "USER", id: sa.user.id }, { token: sa.accessToken, method: "PUT" }))
+        .status,
+    ).toBe(400);
   });
 });
 
 describe("role escalation through writable fields", () => {
   it("PATCH /users/me refuses role, id, tronAddress and any unknown field, changing nothing", async () => {
     const { tokens } = await userWithRole("USER");
-    for (const field of [{ role: "SUPER_ADMIN" }, { id: crypto.randomUUID() }, { tronAddress: newWallet().address }, { createdAt: 0 }, { email: "a@b.c", role: "ADMIN" }]) {
+    for (const field of [
+      { role: "SUPER_ADMIN" },
+      { id: crypto.randomUUID() },
+      { tronAddress: newWallet().address },
+      { createdAt: 0 },
+      { email: "a@b.c", role: "ADMIN" },
+    ]) {
       const res = await postJson("/api/v1/users/me", field, { token: tokens.accessToken, method: "PATCH" });
       expect(res.status).toBe(400);
       expect((await problemOf(res)).type).toBe("/problems/validation-failed");
@@ -99,7 +111,12 @@ describe("role escalation through writable fields", () => {
     const wallet = newWallet();
     const challenge = await postJson("/api/v1/auth/challenge", { address: wallet.address, role: "ADMIN" });
     expect(challenge.status).toBe(400);
-    const verify = await postJson("/api/v1/auth/verify", { address: wallet.address, nonce: "0".repeat(32), signature: "0x00", role: "ADMIN" });
+    const verify = await postJson("/api/v1/auth/verify", {
+      address: wallet.address,
+      nonce: "0".repeat(32),
+      signature: "0x00",
+      role: "ADMIN",
+    });
     expect(verify.status).toBe(400);
     const refresh = await postJson("/api/v1/auth/refresh", { refreshToken: "x".repeat(20), role: "ADMIN" });
     expect(refresh.status).toBe(400);
@@ -117,7 +134,9 @@ describe("role escalation through writable fields", () => {
     expect((await postJson("/api/v1/users/me/email/confirm", { token }, { token: b.tokens.accessToken })).status).toBe(400);
     expect((await postJson("/api/v1/users/me/email/confirm", { token: `${token}x` }, { token: a.tokens.accessToken })).status).toBe(400);
     // An access token is not a confirmation token.
-    expect((await postJson("/api/v1/users/me/email/confirm", { token: a.tokens.accessToken }, { token: a.tokens.accessToken })).status).toBe(400);
+    expect(
+      (await postJson("/api/v1/users/me/email/confirm", { token: a.tokens.accessToken }, { token: a.tokens.accessToken })).status,
+    ).toBe(400);
     const confirmed = await postJson("/api/v1/users/me/email/confirm", { token }, { token: a.tokens.accessToken });
     expect(confirmed.status).toBe(200);
     expect(await confirmed.json()).toMatchObject({ email, displayName: "Alice" });
@@ -187,8 +206,14 @@ describe("ADMIN revokes a user's sessions", () => {
     expect((await setRole(sa.user.id, "USER", admin.token)).status).toBe(403);
     // The SUPER_ADMIN's session still works for a privileged write (a role grant).
     await userWithRole("NODE_OPERATOR");
-    const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 20, action: "auth.sessions_revoke_all", outcome: "failure" });
-    expect(events.find((e) => e.actorId === admin.id && e.targetId === sa.user.id)?.details).toMatchObject({ reason: "target-outranks-actor" });
+    const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({
+      limit: 20,
+      action: "auth.sessions_revoke_all",
+      outcome: "failure",
+    });
+    expect(events.find((e) => e.actorId === admin.id && e.targetId === sa.user.id)?.details).toMatchObject({
+      reason: "target-outranks-actor",
+    });
     const peer = await steppedUpAdmin("ADMIN");
     expect((await getAuthed(`/api/v1/users/${peer.id}/sessions`, admin.token, "DELETE")).status).toBe(200);
   });

@@ -108,7 +108,11 @@ function App() {
           <ul>
             {PAGES.filter((p) => p.nav && ROLE_RANK[role] >= ROLE_RANK[p.least]).map((p) => (
               <li>
-                <a href={p.path} aria-current={found?.page === p ? "page" : undefined} aria-keyshortcuts={p.key ? `Alt+${p.key.toUpperCase()}` : undefined}>
+                <a
+                  href={p.path}
+                  aria-current={found?.page === p ? "page" : undefined}
+                  aria-keyshortcuts={p.key ? `Alt+${p.key.toUpperCase()}` : undefined}
+                >
                   {p.title}
                 </a>
               </li>

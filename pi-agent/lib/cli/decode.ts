@@ -23,7 +23,8 @@ function plainBytes(file: string, keyFile: string | undefined): Uint8Array {
   const bytes = new Uint8Array(readFileSync(file));
   if (new TextDecoder().decode(bytes.subarray(0, 4)) === "LREC") return bytes;
   const metaPath = join(dirname(file), basename(file).replace(/\.bin$/, ".json"));
-  if (!file.endsWith(".bin") || !existsSync(metaPath)) throw new UsageError(`${file} is neither a recording stream nor a spooled chunk with ${metaPath}`);
+  if (!file.endsWith(".bin") || !existsSync(metaPath))
+    throw new UsageError(`${file} is neither a recording stream nor a spooled chunk with ${metaPath}`);
   const meta = chunkMetaSchema.parse(JSON.parse(readFileSync(metaPath, "utf8")));
   const key = readKey(keyFile ?? join(dirname(file), "..", "session.key"));
   try {
@@ -44,7 +45,7 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(DECODE_HELP), EXIT.ok;
+  if (values.help) return (log(DECODE_HELP), EXIT.ok);
   const file = positionals[0];
   if (!file || positionals.length > 1 || !values.png) throw new UsageError("decode needs one FILE and --png DIR");
   if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
@@ -62,7 +63,7 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
     log(`${n} frames decoded into ${values.png}`);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof RecordingFormatError) return log(`error: ${err.message}`), EXIT.dataError;
+    if (err instanceof RecordingFormatError) return (log(`error: ${err.message}`), EXIT.dataError);
     throw err;
   }
 }

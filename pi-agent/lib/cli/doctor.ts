@@ -62,7 +62,7 @@ export async function doctor(argv: string[], log: (line: string) => void): Promi
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(DOCTOR_HELP), EXIT.ok;
+  if (values.help) return (log(DOCTOR_HELP), EXIT.ok);
   const display = values.display ? probe(values.display) : await probeXvfb();
   const host: DoctorHost = {
     arch: process.arch,

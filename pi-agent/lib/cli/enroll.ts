@@ -38,7 +38,7 @@ export async function enroll(argv: string[], log: (line: string) => void): Promi
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(ENROLL_HELP), EXIT.ok;
+  if (values.help) return (log(ENROLL_HELP), EXIT.ok);
   if (!values.server || !values["payout-address"] || !values["bandwidth-mbps"]) {
     throw new UsageError("enroll needs --server, --payout-address and --bandwidth-mbps");
   }
@@ -48,11 +48,15 @@ export async function enroll(argv: string[], log: (line: string) => void): Promi
   } catch {
     throw new UsageError(`--server "${values.server}" is not a URL`);
   }
-  if (!TRON_ADDRESS.safeParse(values["payout-address"]).success) throw new UsageError(`--payout-address "${values["payout-address"]}" is not a TRON address`);
+  if (!TRON_ADDRESS.safeParse(values["payout-address"]).success)
+    throw new UsageError(`--payout-address "${values["payout-address"]}" is not a TRON address`);
   if (values.pool && !/^pool-[0-9]{1,6}$/.test(values.pool)) throw new UsageError("--pool must look like pool-3");
   const bandwidthMbps = positiveNumber(values["bandwidth-mbps"], "bandwidth-mbps", 0, true);
-  const operatorToken = (values["operator-token-file"] ? readFileSync(values["operator-token-file"], "utf8") : process.env.LUCID_OPERATOR_TOKEN ?? "").trim();
-  if (!operatorToken) throw new UsageError("enroll needs the operator's access token: --operator-token-file FILE or env LUCID_OPERATOR_TOKEN");
+  const operatorToken = (
+    values["operator-token-file"] ? readFileSync(values["operator-token-file"], "utf8") : (process.env.LUCID_OPERATOR_TOKEN ?? "")
+  ).trim();
+  if (!operatorToken)
+    throw new UsageError("enroll needs the operator's access token: --operator-token-file FILE or env LUCID_OPERATOR_TOKEN");
   let operatorId: string;
   try {
     operatorId = tokenSubject(operatorToken);
@@ -65,7 +69,9 @@ export async function enroll(argv: string[], log: (line: string) => void): Promi
     return EXIT.usage;
   }
   const resources = hostResources(existsSync(stateDir) ? stateDir : "/", bandwidthMbps);
-  log(`enrolling with ${server.origin}: ${resources.cpuCores} cores, ${resources.memoryMb} MB memory, ${resources.diskGb} GB disk, ${bandwidthMbps} Mbit/s`);
+  log(
+    `enrolling with ${server.origin}: ${resources.cpuCores} cores, ${resources.memoryMb} MB memory, ${resources.diskGb} GB disk, ${bandwidthMbps} Mbit/s`,
+  );
   try {
     const state = await enrol({
       server: server.origin,
@@ -80,9 +86,9 @@ export async function enroll(argv: string[], log: (line: string) => void): Promi
     log(`public key ${state.publicKey}`);
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof EnrolmentRefusedError) return log(`error: ${error.message}`), EXIT.refused;
+    if (error instanceof EnrolmentRefusedError) return (log(`error: ${error.message}`), EXIT.refused);
     if (error instanceof TypeError && /fetch failed/.test(error.message)) {
-      return log(`error: ${server.origin} is unreachable (${String(error.cause ?? error.message)})`), EXIT.captureFailed;
+      return (log(`error: ${server.origin} is unreachable (${String(error.cause ?? error.message)})`), EXIT.captureFailed);
     }
     throw error;
   }

@@ -76,7 +76,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(RECORD_HELP), EXIT.ok;
+  if (values.help) return (log(RECORD_HELP), EXIT.ok);
   if (!(values.display || values.device) || !values.out) throw new UsageError("record needs --display (or --device) and --out");
   if (values.display && values.device) throw new UsageError("record takes --display or --device, not both");
   const size = /^(\d{1,5})x(\d{1,5})$/.exec(values.size ?? "1920x1080");
@@ -93,7 +93,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
   const firstIndex = values["first-index"] === undefined ? undefined : Number(values["first-index"]);
-  if (firstIndex !== undefined && !(Number.isSafeInteger(firstIndex) && firstIndex >= 0)) throw new UsageError("--first-index must be a whole number ≥ 0");
+  if (firstIndex !== undefined && !(Number.isSafeInteger(firstIndex) && firstIndex >= 0))
+    throw new UsageError("--first-index must be a whole number ≥ 0");
   const spool = await Spool.open(values.out, { sessionId: values.session, quotaBytes, firstIndex });
   process.once("exit", () => spool.close()); // every way out but kill -9, which the next run detects
   const keyPath = values["key-file"] ?? join(values.out, "session.key");
@@ -130,7 +131,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   if (fromStdin) {
     log("waiting for the display name on stdin");
     const line = await stdin!.display(stopCapture.signal);
-    if (line === null) return detach(), await pool.close(), log("stopped before a display was given"), EXIT.ok;
+    if (line === null) return (detach(), await pool.close(), log("stopped before a display was given"), EXIT.ok);
     source = line;
     if (!values["control-stdin"]) stdin!.close();
   }
@@ -142,7 +143,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   } catch (err) {
     detach();
     await pool.close();
-    if (err instanceof CaptureError) return log(`error: ${err.message}`), EXIT.captureFailed;
+    if (err instanceof CaptureError) return (log(`error: ${err.message}`), EXIT.captureFailed);
     throw err;
   }
   const info = capture.info();
@@ -173,7 +174,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   let recording = true;
   const uploading = uploader
     ? (async () => {
-        if (values["start-session"]) await startWithRetry(values.server!, values.session!, nodeToken(values)!, uploader, () => !recording, stopUpload.signal, log);
+        if (values["start-session"])
+          await startWithRetry(values.server!, values.session!, nodeToken(values)!, uploader, () => !recording, stopUpload.signal, log);
         await uploader.run({ signal: stopUpload.signal, done: () => !recording });
       })()
     : undefined;
@@ -223,8 +225,8 @@ function stdinLines(uploader: Uploader | null, log: (line: string) => void, awai
   let closed = false;
   lines.on("line", (raw) => {
     const line = raw.trim();
-    if (uploader && line === "uploads pause") return uploader.pause(), log("uploads paused");
-    if (uploader && line === "uploads resume") return uploader.resume(), log("uploads resumed");
+    if (uploader && line === "uploads pause") return (uploader.pause(), log("uploads paused"));
+    if (uploader && line === "uploads resume") return (uploader.resume(), log("uploads resumed"));
     if (waiting && line) {
       const answer = waiting;
       waiting = null;

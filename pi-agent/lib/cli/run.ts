@@ -65,17 +65,22 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(RUN_HELP), EXIT.ok;
+  if (values.help) return (log(RUN_HELP), EXIT.ok);
   const stateDir = values.state ?? DEFAULT_STATE_DIR;
-  const heartbeatSeconds = values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
+  const heartbeatSeconds =
+    values["heartbeat-seconds"] === undefined ? undefined : positiveNumber(values["heartbeat-seconds"], "heartbeat-seconds", 60);
   const idleSeconds = positiveNumber(values["idle-seconds"], "idle-seconds", 60);
   const recordFps = positiveNumber(values["record-fps"], "record-fps", 10);
   const recordChunkSeconds = positiveNumber(values["record-chunk-seconds"], "record-chunk-seconds", 60);
   const displayOffset = positiveNumber(values["display-offset"], "display-offset", 10, true);
   const publicAddress = values["public-address"];
-  if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress)) throw new UsageError("--public-address must be a host name or IP address");
+  if (publicAddress !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(publicAddress))
+    throw new UsageError("--public-address must be a host name or IP address");
   const portRange = values["rdp-ports"] === undefined ? undefined : /^(\d{1,5})-(\d{1,5})$/.exec(values["rdp-ports"]);
-  if (portRange === null || (portRange && !(Number(portRange[1]) >= 1 && Number(portRange[1]) <= Number(portRange[2]) && Number(portRange[2]) <= 65535))) {
+  if (
+    portRange === null ||
+    (portRange && !(Number(portRange[1]) >= 1 && Number(portRange[1]) <= Number(portRange[2]) && Number(portRange[2]) <= 65535))
+  ) {
     throw new UsageError("--rdp-ports must look like 13389-13399 (1..65535, min ≤ max)");
   }
   const ports = portRange ? { min: Number(portRange[1]), max: Number(portRange[2]) } : undefined;
@@ -116,7 +121,13 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
   // Chunks a stopped server's recorder could not send (a lockdown held them, or it died) go up from here.
   const drainer = values["no-upload"]
     ? null
-    : new SpoolDrainer({ spoolRoot: join(stateDir, "spool"), server: state.server, token: state.credential.token, owned: () => manager.recordingSessions(), log });
+    : new SpoolDrainer({
+        spoolRoot: join(stateDir, "spool"),
+        server: state.server,
+        token: state.credential.token,
+        owned: () => manager.recordingSessions(),
+        log,
+      });
   const board = new NoticeBoard(stateDir, log);
   const host: DesktopHost = {
     desktops: () => manager.desktops(),
@@ -125,7 +136,13 @@ export async function run(argv: string[], log: (line: string) => void): Promise<
       drainer?.setWritesHeld(policy.writesHeld);
     },
   };
-  actions = new NotificationActions({ board, host, show: (target, notice, tag) => showDesktopNotice(target, notice, { tag }), closeTagged: closeDesktopNotices, log });
+  actions = new NotificationActions({
+    board,
+    host,
+    show: (target, notice, tag) => showDesktopNotice(target, notice, { tag }),
+    closeTagged: closeDesktopNotices,
+    log,
+  });
   const listening = !values["no-notifications"];
   // Without the stream the agent would never hear a lockdown lifted: the remembered state applies only when listening.
   if (listening) await actions.resume();

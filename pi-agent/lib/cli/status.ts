@@ -18,7 +18,7 @@ export async function status(argv: string[], log: (line: string) => void): Promi
     args: argv,
     options: { out: { type: "string" }, state: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" } },
   });
-  if (values.help) return log(STATUS_HELP), EXIT.ok;
+  if (values.help) return (log(STATUS_HELP), EXIT.ok);
   if (!values.out && !values.state) throw new UsageError("status needs --out DIR or --state DIR");
   if (values.state) nodeStatus(values.state, Boolean(values.json), log);
   if (values.out) await spoolStatus(values.out, Boolean(values.json), log);
@@ -43,7 +43,9 @@ function nodeStatus(dir: string, json: boolean, log: (line: string) => void): vo
   log(`notifications     ${board.cursor === null ? "never connected" : `handled up to id ${board.cursor}`}`);
   for (const n of board.notices) {
     const where = n.shownOn.length ? `shown on ${n.shownOn.join(", ")}` : "not shown on a desktop";
-    log(`  ${n.at} ${n.severity.padEnd(8)} ${n.source === "broadcast" ? n.key.replace("broadcast:", "#") : `server ${n.serverId}`} ${n.title}: ${n.body.replace(/\s+/g, " ").slice(0, 200)} [${where}${n.retracted ? ", retracted" : ""}]`);
+    log(
+      `  ${n.at} ${n.severity.padEnd(8)} ${n.source === "broadcast" ? n.key.replace("broadcast:", "#") : `server ${n.serverId}`} ${n.title}: ${n.body.replace(/\s+/g, " ").slice(0, 200)} [${where}${n.retracted ? ", retracted" : ""}]`,
+    );
   }
 }
 
@@ -61,6 +63,8 @@ async function spoolStatus(out: string, json: boolean, log: (line: string) => vo
   else {
     log(`session       ${report.sessionId}`);
     log(`next chunk    ${report.nextIndex}`);
-    log(`waiting       ${pending.length} chunks, ${report.pendingBytes} bytes${report.oldestPendingCapture ? `, oldest captured ${report.oldestPendingCapture}` : ""}`);
+    log(
+      `waiting       ${pending.length} chunks, ${report.pendingBytes} bytes${report.oldestPendingCapture ? `, oldest captured ${report.oldestPendingCapture}` : ""}`,
+    );
   }
 }

@@ -64,7 +64,7 @@ export async function upload(argv: string[], log: (line: string) => void): Promi
       help: { type: "boolean" },
     },
   });
-  if (values.help) return log(UPLOAD_HELP), EXIT.ok;
+  if (values.help) return (log(UPLOAD_HELP), EXIT.ok);
   if (!values.out || !values.server) throw new UsageError("upload needs --out and --server");
   if (!existsSync(join(values.out, "session.json"))) throw new UsageError(`${values.out} is not a spool (no session.json)`);
   const spool = await Spool.open(values.out, { quotaBytes: Number.MAX_SAFE_INTEGER });

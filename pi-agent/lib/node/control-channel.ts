@@ -92,12 +92,16 @@ export class ControlChannel {
   /** Connects and keeps reconnecting until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     await new Promise<void>((resolve) => {
-      signal.addEventListener("abort", () => {
-        this.stopped = true;
-        this.clearTimers();
-        this.socket?.close(1000, "agent stopping");
-        resolve();
-      }, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.stopped = true;
+          this.clearTimers();
+          this.socket?.close(1000, "agent stopping");
+          resolve();
+        },
+        { once: true },
+      );
       if (!signal.aborted) this.connect();
       else resolve();
     });
@@ -135,7 +139,7 @@ export class ControlChannel {
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t), clearInterval(t);
+    for (const t of this.timers) (clearTimeout(t), clearInterval(t));
     this.timers = [];
   }
 
@@ -167,7 +171,15 @@ export class ControlChannel {
     this.failures = 0;
     this.connections++;
     this.lastPong = Date.now();
-    this.sendSigned({ type: "hello", protocol: PROTOCOL_VERSION, agentVersion: this.o.agentVersion, ...(this.o.address ? { address: this.o.address } : {}), ...(this.o.ports ? { ports: this.o.ports } : {}), servers: this.o.handler.list().slice(0, 1000), batches: true });
+    this.sendSigned({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      agentVersion: this.o.agentVersion,
+      ...(this.o.address ? { address: this.o.address } : {}),
+      ...(this.o.ports ? { ports: this.o.ports } : {}),
+      servers: this.o.handler.list().slice(0, 1000),
+      batches: true,
+    });
     for (const event of this.backlog.splice(0)) this.sendSigned({ type: "event", event });
     const keepAliveMs = w.keepAliveSeconds * 1000;
     this.timers.push(
@@ -195,7 +207,8 @@ export class ControlChannel {
     let pending = this.running.get(frame.id);
     const first = !pending;
     // Delivered again while still being carried out (a retry, or a replay after reconnecting): ack when done, act once.
-    if (pending) this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
+    if (pending)
+      this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: "duplicate" });
     if (!pending) {
       pending = this.o.handler.execute(frame.command, frame.id).then(
         (): Outcome => ({ outcome: "done" }),
@@ -214,7 +227,14 @@ export class ControlChannel {
       this.running.delete(frame.id);
       this.outcomes.set(frame.id, outcome);
       if (this.outcomes.size > REMEMBERED_COMMANDS) this.outcomes.delete(this.outcomes.keys().next().value!);
-      this.o.onEvent?.({ kind: "command", id: frame.id, command: frame.command.kind, attempt: frame.attempt, outcome: outcome.outcome, error: outcome.error?.detail });
+      this.o.onEvent?.({
+        kind: "command",
+        id: frame.id,
+        command: frame.command.kind,
+        attempt: frame.attempt,
+        outcome: outcome.outcome,
+        error: outcome.error?.detail,
+      });
     }
     this.ack(frame.id, outcome);
   }
@@ -228,7 +248,8 @@ export class ControlChannel {
     if (!this.channel || this.socket?.readyState !== WebSocket.OPEN) return; // the DO replays it after the next hello
     if (this.acksChannel !== this.channel) this.acks = [];
     this.acksChannel = this.channel;
-    if (this.acks.push({ commandId, outcome: o.outcome, ...(o.error ? { error: o.error } : {}) }) === 1) setImmediate(() => this.flushAcks());
+    if (this.acks.push({ commandId, outcome: o.outcome, ...(o.error ? { error: o.error } : {}) }) === 1)
+      setImmediate(() => this.flushAcks());
   }
 
   private flushAcks(): void {
@@ -244,11 +265,18 @@ export class ControlChannel {
 
   private sendSigned(body: { type: "hello" | "ack" | "acks" | "event"; [k: string]: unknown }): void {
     const unsigned = { ...body, channel: this.channel!, seq: ++this.seq, sentAt: Date.now() } as UnsignedAgentMessage;
-    const message = AgentMessage.safeParse({ ...unsigned, sig: bytesToHex(ed25519.sign(agentSigningBytes(this.hostId, unsigned), this.secretKey)) });
+    const message = AgentMessage.safeParse({
+      ...unsigned,
+      sig: bytesToHex(ed25519.sign(agentSigningBytes(this.hostId, unsigned), this.secretKey)),
+    });
     // Never send what the DO would refuse as a forgery (and close the channel for): drop it and say why.
     if (!message.success) {
       this.seq--;
-      return this.o.onEvent?.({ kind: "refused", code: "invalid-outgoing", detail: `${body.type}: ${message.error.issues[0]?.message ?? ""}` });
+      return this.o.onEvent?.({
+        kind: "refused",
+        code: "invalid-outgoing",
+        detail: `${body.type}: ${message.error.issues[0]?.message ?? ""}`,
+      });
     }
     this.socket!.send(JSON.stringify(message.data));
   }

@@ -61,7 +61,11 @@ export async function enrol(o: EnrolOptions): Promise<NodeState> {
   if (res.status !== 201) {
     const problem = z.object({ type: z.string().optional(), detail: z.string().optional() }).safeParse(json);
     const detail = (problem.success && problem.data.detail) || res.statusText;
-    throw new EnrolmentRefusedError(`registration refused (HTTP ${res.status}): ${detail}`, res.status, (problem.success && problem.data.type) || "");
+    throw new EnrolmentRefusedError(
+      `registration refused (HTTP ${res.status}): ${detail}`,
+      res.status,
+      (problem.success && problem.data.type) || "",
+    );
   }
   const body = registeredSchema.parse(json);
   const state: NodeState = {

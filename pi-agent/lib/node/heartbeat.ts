@@ -156,7 +156,9 @@ export class Heartbeater {
   }
 
   /** Asks the pool for the current challenge (and its last accepted seq, to continue after it). */
-  private async fetchChallenge(signal: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string; status?: number; detail?: string }> {
+  private async fetchChallenge(
+    signal: AbortSignal,
+  ): Promise<{ ok: true } | { ok: false; reason: string; status?: number; detail?: string }> {
     const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeat-challenge`, this.o.state.server);
     let res: Response;
     try {
@@ -194,7 +196,12 @@ export class Heartbeater {
     const seq = Math.max(this.seq + 1, 1);
     this.seq = seq;
     saveSeq(this.o.stateDir, seq);
-    const report = this.sampler.sample({ sessionsHosted: this.o.work.sessionsHosted(), bytesRecorded: bytes, accepting: this.o.work.accepting(), services: this.o.work.services?.() });
+    const report = this.sampler.sample({
+      sessionsHosted: this.o.work.sessionsHosted(),
+      bytesRecorded: bytes,
+      accepting: this.o.work.accepting(),
+      services: this.o.work.services?.(),
+    });
     const unsigned = { seq, challenge, sentAt: Date.now(), report };
     const signature = bytesToHex(ed25519.sign(heartbeatMessage(this.o.state.nodeId, unsigned), this.secretKey));
     const url = new URL(`/api/v1/nodes/${encodeURIComponent(this.o.state.nodeId)}/heartbeats`, this.o.state.server);

@@ -57,7 +57,8 @@ export function emptyBoard(): BoardState {
 export function readBoard(dir: string): BoardState {
   if (!existsSync(noticeFile(dir))) return emptyBoard();
   const parsed = boardSchema.safeParse(JSON.parse(readFileSync(noticeFile(dir), "utf8")));
-  if (!parsed.success) throw new Error(`${noticeFile(dir)} is damaged: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new Error(`${noticeFile(dir)} is damaged: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
 

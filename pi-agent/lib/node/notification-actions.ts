@@ -68,12 +68,19 @@ export class NotificationActions implements StreamHandlers {
 
   async emergencyState(snapshot: EmergencySnapshot): Promise<void> {
     const flag = (f: EmergencySnapshot["lockdown"]) => ({ active: f.active, reason: f.reason, since: iso(f.changedAt) });
-    await this.setEmergency({ lockdown: flag(snapshot.lockdown), recordings_halted: flag(snapshot.recordings_halted), sessions_shutdown: flag(snapshot.sessions_shutdown) });
+    await this.setEmergency({
+      lockdown: flag(snapshot.lockdown),
+      recordings_halted: flag(snapshot.recordings_halted),
+      sessions_shutdown: flag(snapshot.sessions_shutdown),
+    });
   }
 
   async emergencyChange(message: { control: keyof EmergencyState; active: boolean; body: string; at: string }): Promise<void> {
     this.o.log(`emergency ${JSON.stringify({ control: message.control, active: message.active, reason: message.body, at: message.at })}`);
-    await this.setEmergency({ ...this.o.board.emergency, [message.control]: { active: message.active, reason: message.body, since: message.at } });
+    await this.setEmergency({
+      ...this.o.board.emergency,
+      [message.control]: { active: message.active, reason: message.body, since: message.at },
+    });
   }
 
   private async setEmergency(next: EmergencyState): Promise<void> {
@@ -83,13 +90,28 @@ export class NotificationActions implements StreamHandlers {
     const after = this.policy;
     if (!changed) return;
     this.o.log(`emergency policy: ${describe(after)}`);
-    if (before.writesHeld !== after.writesHeld || before.recordingsHalted !== after.recordingsHalted) await this.o.host.applyEmergency(after);
+    if (before.writesHeld !== after.writesHeld || before.recordingsHalted !== after.recordingsHalted)
+      await this.o.host.applyEmergency(after);
   }
 
   async notification(message: BroadcastMessage): Promise<void> {
-    this.o.log(`notification ${JSON.stringify({ id: message.id, at: message.at, audience: message.audience, severity: message.severity, title: message.title, body: message.body })}`);
+    this.o.log(
+      `notification ${JSON.stringify({ id: message.id, at: message.at, audience: message.audience, severity: message.severity, title: message.title, body: message.body })}`,
+    );
     const key = `broadcast:${message.id}`;
-    this.o.board.add({ key, source: "broadcast", at: message.at, severity: message.severity, title: message.title, body: message.body, shownOn: [], retracted: false }, message.id);
+    this.o.board.add(
+      {
+        key,
+        source: "broadcast",
+        at: message.at,
+        severity: message.severity,
+        title: message.title,
+        body: message.body,
+        shownOn: [],
+        retracted: false,
+      },
+      message.id,
+    );
     const windows = await this.showEverywhere({ level: message.severity, title: message.title, body: message.body }, `b${message.id}`);
     if (windows.length === 0) return;
     this.o.board.update(key, { shownOn: windows.map((w) => w.display) });
@@ -124,7 +146,9 @@ export class NotificationActions implements StreamHandlers {
       try {
         if ((await this.o.closeTagged(desktop, `b${id}`)) > 0) closed.add(desktop.display);
       } catch (error) {
-        this.o.log(`server ${desktop.serverId}: the retracted notice could not be closed on ${desktop.display}: ${(error as Error).message}`);
+        this.o.log(
+          `server ${desktop.serverId}: the retracted notice could not be closed on ${desktop.display}: ${(error as Error).message}`,
+        );
       }
     }
     return [...closed];
@@ -142,16 +166,41 @@ export class NotificationActions implements StreamHandlers {
 
   async history(messages: BroadcastMessage[], cursor: number): Promise<void> {
     for (const m of messages) {
-      this.o.board.add({ key: `broadcast:${m.id}`, source: "broadcast", at: m.at, severity: m.severity, title: m.title, body: m.body, shownOn: [], retracted: false });
+      this.o.board.add({
+        key: `broadcast:${m.id}`,
+        source: "broadcast",
+        at: m.at,
+        severity: m.severity,
+        title: m.title,
+        body: m.body,
+        shownOn: [],
+        retracted: false,
+      });
     }
     this.o.board.setCursor(cursor);
     this.o.log(`notifications: first connection; ${messages.length} earlier broadcasts kept for status, following from id ${cursor}`);
   }
 
   /** `server.notify`: on the server's desktop when a user is connected; always logged and on the board. */
-  async serverNotify(commandId: string, serverId: string, level: "info" | "warning", message: string, target: DesktopTarget | null): Promise<void> {
+  async serverNotify(
+    commandId: string,
+    serverId: string,
+    level: "info" | "warning",
+    message: string,
+    target: DesktopTarget | null,
+  ): Promise<void> {
     this.o.log(`desktop-notice ${JSON.stringify({ commandId, serverId, level, message, display: target?.display ?? null })}`);
-    const notice: Notice = { key: `notify:${commandId}`, source: "server.notify", at: new Date().toISOString(), severity: level, title: "Message from Lucid", body: message, serverId, shownOn: [], retracted: false };
+    const notice: Notice = {
+      key: `notify:${commandId}`,
+      source: "server.notify",
+      at: new Date().toISOString(),
+      severity: level,
+      title: "Message from Lucid",
+      body: message,
+      serverId,
+      shownOn: [],
+      retracted: false,
+    };
     this.o.board.add(notice);
     if (!target) return;
     await this.o.show(target, { level, title: notice.title, body: message });

@@ -14,7 +14,13 @@
  * Every frame is validated with the schema the server uses (shared/admin.ts); one that fails is
  * reported and ignored.
  */
-import { NOTIFICATIONS_LIVE_PATH, notificationStreamSchema, type BroadcastMessage, type EmergencySnapshot, type NotificationStreamMessage } from "../../../shared/admin.ts";
+import {
+  NOTIFICATIONS_LIVE_PATH,
+  notificationStreamSchema,
+  type BroadcastMessage,
+  type EmergencySnapshot,
+  type NotificationStreamMessage,
+} from "../../../shared/admin.ts";
 import { backoffDelay } from "../backoff.ts";
 import { sleep } from "../sleep.ts";
 import type { NodeState } from "./state.ts";
@@ -116,7 +122,8 @@ export class NotificationStream {
         finished = true;
         clearInterval(pinger);
         signal.removeEventListener("abort", onAbort);
-        if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close(code === 4001 ? 4001 : 1000, reason.slice(0, 120));
+        if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)
+          socket.close(code === 4001 ? 4001 : 1000, reason.slice(0, 120));
         // Let frames already received finish before reconnecting with the cursor they moved.
         void queue.then(() => resolve({ code, reason, greeted }));
       };
@@ -129,9 +136,11 @@ export class NotificationStream {
       socket.addEventListener("message", (event) => {
         lastFrameAt = Date.now();
         const text = typeof event.data === "string" ? event.data : "";
-        queue = queue.then(() => this.onFrame(text, () => (greeted = true))).catch((error: unknown) => {
-          this.o.handlers.event?.({ kind: "invalid", detail: `handling a frame failed: ${(error as Error).message}` });
-        });
+        queue = queue
+          .then(() => this.onFrame(text, () => (greeted = true)))
+          .catch((error: unknown) => {
+            this.o.handlers.event?.({ kind: "invalid", detail: `handling a frame failed: ${(error as Error).message}` });
+          });
       });
       socket.addEventListener("error", () => {
         // A refused upgrade (401, 503 …) fires only `error` in Node's WebSocket, never `close`: end the attempt here.

@@ -87,7 +87,7 @@ export function processTree(roots: number[], processes = allProcesses()): Proces
   let grew = true;
   while (grew) {
     grew = false;
-    for (const p of processes) if (!wanted.has(p.pid) && wanted.has(p.ppid)) wanted.add(p.pid), (grew = true);
+    for (const p of processes) if (!wanted.has(p.pid) && wanted.has(p.ppid)) (wanted.add(p.pid), (grew = true));
   }
   return processes.filter((p) => wanted.has(p.pid));
 }

@@ -116,7 +116,9 @@ export class SpoolDrainer {
       if (this.#held) uploader.pause();
       await uploader.run({ signal: this.#stop.signal, done: () => true });
       const left = (await spool.pending()).length;
-      this.#o.log(`spool ${sessionId}: ${left === 0 ? "every chunk uploaded" : `${left} chunks still spooled${this.#held ? " (uploads held)" : ""}`}`);
+      this.#o.log(
+        `spool ${sessionId}: ${left === 0 ? "every chunk uploaded" : `${left} chunks still spooled${this.#held ? " (uploads held)" : ""}`}`,
+      );
     } finally {
       this.#uploader = null;
       spool.close();

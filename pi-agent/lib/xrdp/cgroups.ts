@@ -49,7 +49,9 @@ function cgroup2Mount(): string | null {
 /** The directory of the cgroup `pid` is in (v2 hierarchy), or null. */
 function cgroupOf(pid: number | "self", mount: string): string | null {
   try {
-    const line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
+    const line = readFileSync(`/proc/${pid}/cgroup`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("0::"));
     return line ? join(mount, line.slice(3).trim()) : null;
   } catch {
     return null;
@@ -73,11 +75,19 @@ export function cgroupDelegation(): CgroupDelegation {
     accessSync(own, constants.W_OK);
     accessSync(join(own, "cgroup.subtree_control"), constants.W_OK);
   } catch (error) {
-    return { delegated: false, path: own, reason: `cannot write ${own}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+    return {
+      delegated: false,
+      path: own,
+      reason: `cannot write ${own}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    };
   }
   const missing = CONTROLLERS.filter((c) => !available.includes(c));
   if (missing.length) {
-    return { delegated: false, path: own, reason: `the ${missing.join(", ")} controller(s) are not available in ${own} (cgroup v1 holds them, or they were not delegated)` };
+    return {
+      delegated: false,
+      path: own,
+      reason: `the ${missing.join(", ")} controller(s) are not available in ${own} (cgroup v1 holds them, or they were not delegated)`,
+    };
   }
   return { delegated: true, path: own, reason: "" };
 }
@@ -166,7 +176,10 @@ export class DesktopCgroups {
 
   members(serverId: string): number[] {
     try {
-      return read(join(this.pathOf(serverId), "cgroup.procs")).split("\n").filter(Boolean).map(Number);
+      return read(join(this.pathOf(serverId), "cgroup.procs"))
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
     } catch {
       return [];
     }
@@ -201,7 +214,9 @@ export class DesktopCgroups {
   /** Desktop cgroups left by an earlier run. */
   leftovers(): string[] {
     try {
-      return readdirSync(this.desktops, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      return readdirSync(this.desktops, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return [];
     }
@@ -218,7 +233,12 @@ export function applyDiskQuota(user: string, home: string, diskMb: number): { en
   try {
     for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {
       const [, point, , options] = line.split(" ");
-      if (point && options && (home === point || home.startsWith(point.endsWith("/") ? point : point + "/")) && (!mount || point.length > mount.point.length)) {
+      if (
+        point &&
+        options &&
+        (home === point || home.startsWith(point.endsWith("/") ? point : point + "/")) &&
+        (!mount || point.length > mount.point.length)
+      ) {
         mount = { point, options };
       }
     }

@@ -39,7 +39,8 @@ export function xrdpIni(o: { address: string; port: number; config: ServerConfig
   const all = sections(o.base ?? readFileSync(SYSTEM_XRDP_INI, "utf8"));
   const globals = all.find((s) => s.name === "Globals");
   const logging = all.find((s) => s.name === "Logging");
-  if (!globals || !logging || !all.some((s) => s.name === keep)) throw new Error(`${SYSTEM_XRDP_INI} lacks [Globals], [Logging] or [${keep}]`);
+  if (!globals || !logging || !all.some((s) => s.name === keep))
+    throw new Error(`${SYSTEM_XRDP_INI} lacks [Globals], [Logging] or [${keep}]`);
   setKey(globals, "port", `tcp://${o.address}:${o.port}`);
   setKey(globals, "max_bpp", String(o.config.colourDepth));
   setKey(globals, "autorun", keep); // log straight in with the client's user and password

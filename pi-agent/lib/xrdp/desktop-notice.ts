@@ -36,7 +36,9 @@ export function plainText(text: string, max: number): string {
 
 function windowNames(env: NodeJS.ProcessEnv, display: string): Promise<string> {
   return new Promise((resolve) => {
-    execFile("xwininfo", ["-display", display, "-root", "-tree"], { env, timeout: 5000, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) => resolve(error ? "" : stdout));
+    execFile("xwininfo", ["-display", display, "-root", "-tree"], { env, timeout: 5000, maxBuffer: 4 * 1024 * 1024 }, (error, stdout) =>
+      resolve(error ? "" : stdout),
+    );
   });
 }
 
@@ -52,13 +54,28 @@ function displayEnv(target: DesktopTarget): NodeJS.ProcessEnv {
  * `tag` (e.g. "b42" for broadcast 42) goes into the window's instance name, so that
  * closeDesktopNotices can find the window again, even from another agent process.
  */
-export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNotice, options: { timeoutSeconds?: number; confirmMs?: number; tag?: string } = {}): Promise<ShownNotice> {
+export async function showDesktopNotice(
+  target: DesktopTarget,
+  notice: DesktopNotice,
+  options: { timeoutSeconds?: number; confirmMs?: number; tag?: string } = {},
+): Promise<ShownNotice> {
   const env = displayEnv(target);
   if (options.tag !== undefined && !TAG.test(options.tag)) throw new Error(`not a notice tag: ${options.tag}`);
   const name = `lucid-notice-${options.tag ?? "n"}-${process.pid}-${++counter}`;
   // The text starts with "[": xmessage cannot take it for an option.
   const text = `[${notice.level}] ${plainText(notice.title, 200)}\n\n${plainText(notice.body, 2000)}`;
-  const args = ["-name", name, "-title", `Lucid: ${plainText(notice.title, 120).replace(/\n/g, " ")}`, "-center", "-buttons", "OK:0", "-timeout", String(options.timeoutSeconds ?? 3600), text];
+  const args = [
+    "-name",
+    name,
+    "-title",
+    `Lucid: ${plainText(notice.title, 120).replace(/\n/g, " ")}`,
+    "-center",
+    "-buttons",
+    "OK:0",
+    "-timeout",
+    String(options.timeoutSeconds ?? 3600),
+    text,
+  ];
   const child = spawn("xmessage", args, { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString("utf8").slice(0, 500)));
@@ -101,9 +118,13 @@ export async function showDesktopNotice(target: DesktopTarget, notice: DesktopNo
 export async function closeDesktopNotices(target: DesktopTarget, tag: string): Promise<number> {
   const env = displayEnv(target);
   if (!TAG.test(tag)) throw new Error(`not a notice tag: ${tag}`);
-  const ids = [...(await windowNames(env, target.display)).matchAll(new RegExp(`^\\s*(0x[0-9a-f]+) .*\\("lucid-notice-${tag}-\\d+-\\d+" `, "gm"))].map((m) => m[1]!);
+  const ids = [
+    ...(await windowNames(env, target.display)).matchAll(new RegExp(`^\\s*(0x[0-9a-f]+) .*\\("lucid-notice-${tag}-\\d+-\\d+" `, "gm")),
+  ].map((m) => m[1]!);
   for (const id of ids) {
-    await new Promise<void>((resolve) => execFile("xkill", ["-display", target.display, "-id", id], { env, timeout: 5000 }, () => resolve()));
+    await new Promise<void>((resolve) =>
+      execFile("xkill", ["-display", target.display, "-id", id], { env, timeout: 5000 }, () => resolve()),
+    );
   }
   return ids.length;
 }

@@ -19,7 +19,19 @@
  * session for a reconnect). The X server's own CPU time is no measure: our capture keeps it busy.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  lstatSync,
+  renameSync,
+  rmSync,
+  watch,
+  writeFileSync,
+  type FSWatcher,
+} from "node:fs";
 import { connect } from "node:net";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -100,7 +112,10 @@ export interface ServerManagerOptions {
   /** First X display number sesman gives sessions (sesman.ini X11DisplayOffset; default 10). */
   displayOffset?: number;
   /** Carries out `server.notify` (the user's desktop when a session display is up, else null); without it the command fails as not supported. */
-  onNotify?: (command: { commandId: string; serverId: string; level: "info" | "warning"; message: string }, target: DesktopTarget | null) => Promise<void>;
+  onNotify?: (
+    command: { commandId: string; serverId: string; level: "info" | "warning"; message: string },
+    target: DesktopTarget | null,
+  ) => Promise<void>;
   /** Root-owned directory of recording gates, one file per session user (default /run/lucid-agent/gates). */
   gateDir?: string;
   /** How long a session's startwm.sh waits for its recording gate before starting the desktop anyway (default 30). */
@@ -156,7 +171,7 @@ export class ServerManager {
   private poller: NodeJS.Timeout | null = null;
   /** The emergency controls as they apply here (NotificationActions sets them). */
   private policy: EmergencyPolicy = { writesHeld: false, recordingsHalted: false };
-    private socketWatch: FSWatcher | null = null;
+  private socketWatch: FSWatcher | null = null;
   private pollSoon = false;
   private sesmanStartedAt = 0;
   private bytesRecorded = 0;
@@ -177,7 +192,11 @@ export class ServerManager {
 
   /** Sessions whose spool a server of this agent still records into (running, or its recorder still ending). */
   recordingSessions(): Set<string> {
-    return new Set([...this.servers.values()].filter((s) => s.state === "listening" || (s.recorder !== null && s.recorder.exitCode === null && s.recorder.signalCode === null)).map((s) => s.sessionId));
+    return new Set(
+      [...this.servers.values()]
+        .filter((s) => s.state === "listening" || (s.recorder !== null && s.recorder.exitCode === null && s.recorder.signalCode === null))
+        .map((s) => s.sessionId),
+    );
   }
 
   takeBytesRecorded(): number {
@@ -205,7 +224,8 @@ export class ServerManager {
       }
       case "server.notify": {
         const server = this.servers.get(command.serverId);
-        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        if (!server || server.state !== "listening")
+          throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
         if (!this.o.onNotify) throw new CommandError("not-supported", "this agent cannot show messages on the session's desktop");
         try {
           await this.o.onNotify({ ...command, commandId }, server.display ? this.desktopOf(server) : null);
@@ -216,7 +236,8 @@ export class ServerManager {
       }
       case "server.credentials": {
         const server = this.servers.get(command.serverId);
-        if (!server || server.state !== "listening") throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
+        if (!server || server.state !== "listening")
+          throw new CommandError("unknown-server", `no running server ${command.serverId} on this host`);
         try {
           provisionUser(server.user.name, command.password, this.o.desktop, this.gate(server.user.name));
         } catch (error) {
@@ -286,7 +307,9 @@ export class ServerManager {
     if (xrdp.exitCode !== null || !(await portAccepts(this.o.listenAddress, c.port))) {
       xrdp.kill("SIGKILL");
       server.state = "failed";
-      const tail = existsSync(join(dir, "xrdp.log")) ? readFileSync(join(dir, "xrdp.log"), "utf8").trim().split("\n").slice(-3).join(" | ") : "";
+      const tail = existsSync(join(dir, "xrdp.log"))
+        ? readFileSync(join(dir, "xrdp.log"), "utf8").trim().split("\n").slice(-3).join(" | ")
+        : "";
       throw new CommandError("xrdp-failed", `xrdp did not listen on port ${c.port}${tail ? `: ${tail}` : ""}`.slice(0, 500));
     }
     server.state = "listening";
@@ -366,7 +389,8 @@ export class ServerManager {
     const serversDir = join(this.o.stateDir, "servers") + "/";
     const sesman = join(this.o.stateDir, "sesman.ini");
     const orphans = allProcesses().filter(
-      (p) => (p.command === "xrdp" && p.args.some((a) => a.startsWith(serversDir))) || (p.command === "xrdp-sesman" && p.args.includes(sesman)),
+      (p) =>
+        (p.command === "xrdp" && p.args.some((a) => a.startsWith(serversDir))) || (p.command === "xrdp-sesman" && p.args.includes(sesman)),
     );
     for (const p of orphans) {
       try {
@@ -454,7 +478,8 @@ export class ServerManager {
 
   private poll(): void {
     // Our sesman may have died, or never bound its port because another agent's held it (two agents on one machine).
-    if (this.running() > 0 && (!this.sesman || this.sesman.exitCode !== null) && Date.now() - this.sesmanStartedAt > 3000) this.ensureSesman();
+    if (this.running() > 0 && (!this.sesman || this.sesman.exitCode !== null) && Date.now() - this.sesmanStartedAt > 3000)
+      this.ensureSesman();
     const processes = allProcesses();
     for (const s of this.servers.values()) {
       if (s.state !== "listening") continue;
@@ -469,7 +494,10 @@ export class ServerManager {
       }
       this.feedRecorder(s);
       // Processes the user's session started since the last poll (sesman forks them) join the desktop's cgroup.
-      this.o.cgroups?.adopt(s.id, this.processesOf(s, processes).map((p) => p.pid));
+      this.o.cgroups?.adopt(
+        s.id,
+        this.processesOf(s, processes).map((p) => p.pid),
+      );
 
       const io = this.xrdpIo(s, processes);
       if (io - s.lastIoBytes > (this.o.activityBytes ?? 512)) s.lastActiveAt = Date.now();
@@ -491,7 +519,9 @@ export class ServerManager {
 
   /** The desktops of running servers whose user is logged in. */
   desktops(): (DesktopTarget & { serverId: string })[] {
-    return [...this.servers.values()].filter((s) => s.state === "listening" && s.display).map((s) => ({ serverId: s.id, ...this.desktopOf(s) }));
+    return [...this.servers.values()]
+      .filter((s) => s.state === "listening" && s.display)
+      .map((s) => ({ serverId: s.id, ...this.desktopOf(s) }));
   }
 
   private desktopOf(s: Server): DesktopTarget {
@@ -557,7 +587,18 @@ export class ServerManager {
     s.recordStarting = true;
     s.lastArmAt = Date.now();
     const out = join(this.o.stateDir, "spool", s.sessionId);
-    const args = [this.o.agentBin, "record", "--display", "-", "--out", out, "--session", s.sessionId, "--fps", String(this.o.recordFps ?? 10)];
+    const args = [
+      this.o.agentBin,
+      "record",
+      "--display",
+      "-",
+      "--out",
+      out,
+      "--session",
+      s.sessionId,
+      "--fps",
+      String(this.o.recordFps ?? 10),
+    ];
     if (this.o.recordChunkSeconds) args.push("--chunk-seconds", String(this.o.recordChunkSeconds));
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
@@ -638,7 +679,9 @@ export class ServerManager {
       writeFileSync(file + ".tmp", display + "\n", { mode: 0o644 });
       renameSync(file + ".tmp", file); // startwm.sh never reads half a name
     } catch (error) {
-      this.o.log(`cannot open the recording gate ${file} (${(error as Error).message}); ${user}'s desktop starts after its ${seconds} s wait`);
+      this.o.log(
+        `cannot open the recording gate ${file} (${(error as Error).message}); ${user}'s desktop starts after its ${seconds} s wait`,
+      );
     }
   }
 

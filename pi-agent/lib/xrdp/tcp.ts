@@ -11,7 +11,11 @@ function ipv4(hex: string): string {
 function address(hex: string): string {
   if (hex.length === 8) return ipv4(hex);
   if (hex.startsWith("0000000000000000FFFF0000")) return ipv4(hex.slice(24)); // IPv4-mapped
-  return (hex.match(/.{8}/g) ?? []).map((word) => word.match(/../g)!.reverse().join("")).join("").replace(/(.{4})(?!$)/g, "$1:").toLowerCase();
+  return (hex.match(/.{8}/g) ?? [])
+    .map((word) => word.match(/../g)!.reverse().join(""))
+    .join("")
+    .replace(/(.{4})(?!$)/g, "$1:")
+    .toLowerCase();
 }
 
 /** Remote "address:port" of every established connection whose local port is `port`. */

@@ -25,7 +25,11 @@ export class HttpsClient {
     this.dispatcher = new Agent(certPem ? { connect: { ca: certPem } } : {});
   }
 
-  async call<T = Record<string, unknown>>(method: string, path: string, options: { token?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { token?: string; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Reply<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.Authorization = `Bearer ${options.token}`;
     if (options.json !== undefined) headers["Content-Type"] = "application/json";
@@ -44,7 +48,12 @@ export class HttpsClient {
   }
 
   /** Calls and insists on `status`, showing the server's answer when it differs. */
-  async expect<T = Record<string, unknown>>(status: number, method: string, path: string, options: Parameters<HttpsClient["call"]>[2] = {}): Promise<T> {
+  async expect<T = Record<string, unknown>>(
+    status: number,
+    method: string,
+    path: string,
+    options: Parameters<HttpsClient["call"]>[2] = {},
+  ): Promise<T> {
     const reply = await this.call<T>(method, path, options);
     if (reply.status !== status) throw new Error(`${method} ${path} answered ${reply.status}, expected ${status}: ${reply.text}`);
     return reply.body;
@@ -96,9 +105,15 @@ export class TronWallet {
  * The bootstrap SUPER_ADMIN (BOOTSTRAP_SUPER_ADMIN_ADDRESS) logs in, enrols TOTP and logs in again with
  * a recovery code (the confirming code's time step is spent), which gives a token with full powers.
  */
-export async function superAdminLogin(client: HttpsClient, wallet: TronWallet): Promise<{ first: Login; full: Login; secret: string; recoveryCodes: string[] }> {
+export async function superAdminLogin(
+  client: HttpsClient,
+  wallet: TronWallet,
+): Promise<{ first: Login; full: Login; secret: string; recoveryCodes: string[] }> {
   const first = await wallet.login(client);
-  const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", { token: first.accessToken, json: {} });
+  const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", {
+    token: first.accessToken,
+    json: {},
+  });
   const { recoveryCodes } = await client.expect<{ recoveryCodes: string[] }>(200, "POST", "/api/v1/auth/totp/confirm", {
     token: first.accessToken,
     json: { code: totpCode(secret, Date.now() / 1000) },
@@ -117,7 +132,10 @@ export async function nodeOperator(client: HttpsClient, adminToken: string): Pro
 }
 
 /** Registers a node as the agent enrols: proof of possession of its Ed25519 key. Returns its id and credential. */
-export async function registerNode(client: HttpsClient, operator: { wallet: TronWallet; login: Login }): Promise<{ nodeId: string; credential: string }> {
+export async function registerNode(
+  client: HttpsClient,
+  operator: { wallet: TronWallet; login: Login },
+): Promise<{ nodeId: string; credential: string }> {
   const nodeKey = ed25519.utils.randomSecretKey();
   const unsigned = {
     publicKey: bytesToHex(ed25519.getPublicKey(nodeKey)),

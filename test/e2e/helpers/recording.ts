@@ -39,7 +39,14 @@ export function syntheticFrame(width: number, height: number, n: number): Frame 
 }
 
 /** Chunks of frames (each chunk its own stream starting with a keyframe), `stepMs` apart. */
-export function makeRecording(options: { width: number; height: number; chunks: number; framesPerChunk: number; startMs: number; stepMs: number }) {
+export function makeRecording(options: {
+  width: number;
+  height: number;
+  chunks: number;
+  framesPerChunk: number;
+  startMs: number;
+  stepMs: number;
+}) {
   const chunks: { plain: Uint8Array; frames: RecordedFrame[] }[] = [];
   let n = 0;
   for (let c = 0; c < options.chunks; c++) {
@@ -68,7 +75,14 @@ export async function registerNode(base: string, jwtSecret: string): Promise<{ n
   const operatorToken = await sign({ sub: operatorId, role: "NODE_OPERATOR", iat: now, exp: now + 3600 }, jwtSecret, "HS256");
   const stateDir = mkdtempSync(join(tmpdir(), "lucid-e2e-node-"));
   try {
-    const node = await enrol({ server: base, operatorToken, operatorId, payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 }, stateDir });
+    const node = await enrol({
+      server: base,
+      operatorToken,
+      operatorId,
+      payoutAddress: "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+      resources: { cpuCores: 4, memoryMb: 8192, diskGb: 128, bandwidthMbps: 100 },
+      stateDir,
+    });
     return { nodeId: node.nodeId, credential: node.credential.token };
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
@@ -76,7 +90,14 @@ export async function registerNode(base: string, jwtSecret: string): Promise<{ n
 }
 
 /** Seals and uploads chunk `index` as the agent's uploader does (shared/chunk.ts headers). */
-export async function uploadChunk(base: string, credential: string, sessionId: string, index: number, key: Uint8Array, chunk: { plain: Uint8Array; frames: RecordedFrame[] }) {
+export async function uploadChunk(
+  base: string,
+  credential: string,
+  sessionId: string,
+  index: number,
+  key: Uint8Array,
+  chunk: { plain: Uint8Array; frames: RecordedFrame[] },
+) {
   const sealed = sealChunk({ plain: chunk.plain, sessionId, index, key, zstdLevel: 3 });
   const res = await fetch(`${base}/api/v1/sessions/${sessionId}/chunks/${index}`, {
     method: "PUT",

@@ -7,7 +7,11 @@ import { ROOT } from "../../../edge-adapter/workerd-process.ts";
  * `work` (out/, data/), HTTP on loopback at `port`, served as PUBLIC_ORIGIN http://127.0.0.1:<port>
  * unless `options.publicOrigin` says otherwise; `options` adds the test's own (vars, HTTPS…).
  */
-export function buildOnLoopback(work: string, port: number, options: Partial<Omit<BuildOptions, "root" | "outDir" | "dataDir" | "httpAddress">> = {}) {
+export function buildOnLoopback(
+  work: string,
+  port: number,
+  options: Partial<Omit<BuildOptions, "root" | "outDir" | "dataDir" | "httpAddress">> = {},
+) {
   return buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),

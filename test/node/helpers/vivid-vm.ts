@@ -14,7 +14,6 @@ const ROOT = resolve(import.meta.dirname, "../../..");
 export const CACHE = join(ROOT, ".cache/vivid");
 const AGENT = join(ROOT, "pi-agent");
 
-
 function run(file: string, args: string[], cwd?: string): string {
   return execFileSync(which(file) ?? file, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
@@ -46,8 +45,14 @@ function kernelTree(): { tree: string; version: string } {
 /** The probe, linked statically from the same capture sources as the addon. */
 function buildProbe(out: string): void {
   run("g++", [
-    "-static", "-O2", "-std=c++17", "-o", out,
-    join(AGENT, "src/test/v4l2_probe.cc"), join(AGENT, "src/v4l2_capture.cc"), join(AGENT, "src/v4l2_io.cc"),
+    "-static",
+    "-O2",
+    "-std=c++17",
+    "-o",
+    out,
+    join(AGENT, "src/test/v4l2_probe.cc"),
+    join(AGENT, "src/v4l2_capture.cc"),
+    join(AGENT, "src/v4l2_io.cc"),
     "-ljpeg",
   ]);
 }
@@ -106,8 +111,23 @@ export function bootVm(vm: { kernel: string; initrd: string }, timeoutMs = 240_0
   return new Promise((resolvePromise, reject) => {
     const qemu = spawn(
       which("qemu-system-x86_64") ?? "qemu-system-x86_64",
-      ["-accel", "tcg", "-m", "1024", "-kernel", vm.kernel, "-initrd", vm.initrd,
-        "-append", "console=ttyS0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio"],
+      [
+        "-accel",
+        "tcg",
+        "-m",
+        "1024",
+        "-kernel",
+        vm.kernel,
+        "-initrd",
+        vm.initrd,
+        "-append",
+        "console=ttyS0 panic=-1 quiet loglevel=3",
+        "-nographic",
+        "-no-reboot",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let text = "";

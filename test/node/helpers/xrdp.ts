@@ -23,7 +23,10 @@ async function freePort(): Promise<number> {
 
 function userPids(): number[] {
   try {
-    return execFileSync("ps", ["-u", SESSION_USER, "-o", "pid="], { encoding: "utf8" }).split("\n").map(Number).filter((n) => n > 0);
+    return execFileSync("ps", ["-u", SESSION_USER, "-o", "pid="], { encoding: "utf8" })
+      .split("\n")
+      .map(Number)
+      .filter((n) => n > 0);
   } catch {
     return []; // ps exits 1 when the user has no processes
   }
@@ -94,7 +97,14 @@ export async function startXrdpSession(
     children.push(spawn("xrdp", ["-n", "-c", join(dir, "xrdp.ini")], { stdio: "ignore" }));
 
     client = await startXvfb(size.width + 200, size.height + 200, displays.client);
-    const clientArgs = [`/v:127.0.0.1:${port}`, `/u:${SESSION_USER}`, `/p:${PASSWORD}`, "/cert:ignore", `/size:${size.width}x${size.height}`, "/bpp:32"];
+    const clientArgs = [
+      `/v:127.0.0.1:${port}`,
+      `/u:${SESSION_USER}`,
+      `/p:${PASSWORD}`,
+      "/cert:ignore",
+      `/size:${size.width}x${size.height}`,
+      "/bpp:32",
+    ];
     let display: string | null = null;
     for (let attempt = 0; attempt < 3 && !display; attempt++) {
       // xrdp may not listen yet on the first try: the client then exits and we try again.

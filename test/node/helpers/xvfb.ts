@@ -46,7 +46,9 @@ export async function startXvfb(width: number, height: number, displays?: readon
         }),
     };
   }
-  throw new Error(`could not start Xvfb ${displays ? `on any of :${displays.join(", :")}` : "on 20 random displays"} (is the xvfb package installed?)`);
+  throw new Error(
+    `could not start Xvfb ${displays ? `on any of :${displays.join(", :")}` : "on 20 random displays"} (is the xvfb package installed?)`,
+  );
 }
 
 /** Draws a BGRX image at (x, y) on the root window and waits until the server has it. */

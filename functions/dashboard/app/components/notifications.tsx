@@ -12,7 +12,11 @@ import { auth } from "../lib/session.ts";
 const Flag = z.object({ active: z.boolean() }).passthrough();
 const Note = z.object({ id: z.number().int(), at: z.string(), severity: z.string(), title: z.string(), body: z.string() });
 const Frame = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("hello"), emergency: z.object({ lockdown: Flag, recordings_halted: Flag, sessions_shutdown: Flag, lockdownMessage: z.string() }), recent: z.array(Note) }),
+  z.object({
+    type: z.literal("hello"),
+    emergency: z.object({ lockdown: Flag, recordings_halted: Flag, sessions_shutdown: Flag, lockdownMessage: z.string() }),
+    recent: z.array(Note),
+  }),
   Note.extend({ type: z.literal("notification") }),
   Note.extend({ type: z.literal("retraction") }),
   Note.extend({ type: z.literal("emergency") }),
@@ -85,7 +89,11 @@ export function NotificationBanner() {
   };
   const visible = notes.filter((n) => !dismissed.includes(n.id)).slice(-3);
   const active = emergency
-    ? [emergency.lockdown.active && "LOCKDOWN", emergency.recordings_halted.active && "recordings halted", emergency.sessions_shutdown.active && "new sessions shut down"].filter(Boolean)
+    ? [
+        emergency.lockdown.active && "LOCKDOWN",
+        emergency.recordings_halted.active && "recordings halted",
+        emergency.sessions_shutdown.active && "new sessions shut down",
+      ].filter(Boolean)
     : [];
   return (
     <div aria-live="polite">

@@ -36,7 +36,15 @@ export function Player({ sessionId }: { sessionId: string }) {
     }
     const ctx = el.getContext("2d", { willReadFrequently: true })!;
     // Decoded frames live in plain ArrayBuffers (never shared); the DOM typings want that said.
-    ctx.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba.buffer as ArrayBuffer, frame.rgba.byteOffset, frame.rgba.byteLength), frame.width, frame.height), 0, 0);
+    ctx.putImageData(
+      new ImageData(
+        new Uint8ClampedArray(frame.rgba.buffer as ArrayBuffer, frame.rgba.byteOffset, frame.rgba.byteLength),
+        frame.width,
+        frame.height,
+      ),
+      0,
+      0,
+    );
     el.dataset.frameMs = String(frame.epochMs);
     shownMs.current = frame.epochMs;
     setFrameMs(frame.epochMs);
@@ -161,8 +169,18 @@ export function Player({ sessionId }: { sessionId: string }) {
           </button>
         </p>
       )}
-      <div class="screen" tabIndex={rec ? 0 : -1} aria-label="Recording; Space plays or pauses, arrows seek one second, Page Up and Page Down jump between keyframes">
-        <canvas ref={canvas} width={0} height={0} data-state={status} aria-label={frameMs === null ? "No frame loaded" : `Frame recorded at ${new Date(frameMs).toISOString()}`} />
+      <div
+        class="screen"
+        tabIndex={rec ? 0 : -1}
+        aria-label="Recording; Space plays or pauses, arrows seek one second, Page Up and Page Down jump between keyframes"
+      >
+        <canvas
+          ref={canvas}
+          width={0}
+          height={0}
+          data-state={status}
+          aria-label={frameMs === null ? "No frame loaded" : `Frame recorded at ${new Date(frameMs).toISOString()}`}
+        />
       </div>
       {progress && <Progress label={progress.phase} done={progress.done} total={progress.total} />}
       <ErrorBox error={error} />

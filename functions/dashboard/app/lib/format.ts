@@ -30,7 +30,12 @@ export function formatBytes(bytes: number): string {
 export function formatTime(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? "—" : date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return Number.isNaN(date.getTime())
+    ? "—"
+    : date
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, " UTC");
 }
 
 export const shortTime = (ms: number) => new Date(ms).toISOString().slice(11, 16);

@@ -52,11 +52,10 @@ export function indexRecords(plain: Uint8Array): RecordIndexEntry[] {
   const { startEpochMs } = decodeStreamHeader(plain);
   const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
   const out: RecordIndexEntry[] = [];
-  for (let o = STREAM_HEADER_BYTES; o + RECORD_HEADER_BYTES <= plain.length; ) {
+  for (let o = STREAM_HEADER_BYTES; o + RECORD_HEADER_BYTES <= plain.length;) {
     const type = plain[o] === RecordType.keyframe ? "keyframe" : "delta";
     out.push({ type, epochMs: startEpochMs + view.getUint32(o + 1, true) });
     o += RECORD_HEADER_BYTES + view.getUint32(o + 5, true);
   }
   return out;
 }
-

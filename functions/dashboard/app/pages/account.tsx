@@ -12,7 +12,9 @@ export function AccountPage() {
   const [recovery, setRecovery] = useState<string[] | null>(null);
   const enrol = useAction(async () => setEnrolment(await postJson<Answer<Api["auth"]["totp"]["enrol"]["$post"]>>("/auth/totp/enrol", {})));
   const confirm = useAction(async () => {
-    const result = await postJson<Answer<Api["auth"]["totp"]["confirm"]["$post"]>>("/auth/totp/confirm", { code: code.trim() } satisfies Body<Api["auth"]["totp"]["confirm"]["$post"]>);
+    const result = await postJson<Answer<Api["auth"]["totp"]["confirm"]["$post"]>>("/auth/totp/confirm", {
+      code: code.trim(),
+    } satisfies Body<Api["auth"]["totp"]["confirm"]["$post"]>);
     setRecovery(result.recoveryCodes);
     setEnrolment(null);
     status.reload();
@@ -53,7 +55,15 @@ export function AccountPage() {
           </p>
           <label>
             Code
-            <input name="code" required inputMode="numeric" pattern="\d{6}" autoComplete="one-time-code" value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+            <input
+              name="code"
+              required
+              inputMode="numeric"
+              pattern="\d{6}"
+              autoComplete="one-time-code"
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+            />
           </label>
           <button type="submit" disabled={confirm.busy}>
             Confirm
@@ -64,7 +74,8 @@ export function AccountPage() {
       {recovery && (
         <div role="status" class="ok">
           <p>
-            Enrolled. Keep these one-time recovery codes somewhere safe; they are shown only now. Sign out and in again (with a code) for your full role.
+            Enrolled. Keep these one-time recovery codes somewhere safe; they are shown only now. Sign out and in again (with a code) for
+            your full role.
           </p>
           <ul class="codes">
             {recovery.map((c) => (

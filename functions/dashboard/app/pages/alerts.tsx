@@ -30,7 +30,19 @@ export function AlertsPage() {
   );
 }
 
-function AlertSection({ state, title, empty, version, onChanged }: { state: AlertState; title: string; empty: string; version: number; onChanged: () => void }) {
+function AlertSection({
+  state,
+  title,
+  empty,
+  version,
+  onChanged,
+}: {
+  state: AlertState;
+  title: string;
+  empty: string;
+  version: number;
+  onChanged: () => void;
+}) {
   const [pages, setPages] = useState<string[]>([]);
   const before = pages[pages.length - 1];
   const list = useLoad(() => listAlerts(state, { before }), [state, before, version], 15_000);
@@ -43,7 +55,13 @@ function AlertSection({ state, title, empty, version, onChanged }: { state: Aler
   return (
     <div class="panel" role="region" aria-labelledby={id} data-testid={id}>
       <h2 id={id}>
-        {title} {list.data && <span class="muted">({items.length}{items.length === 50 ? "+" : ""})</span>}
+        {title}{" "}
+        {list.data && (
+          <span class="muted">
+            ({items.length}
+            {items.length === 50 ? "+" : ""})
+          </span>
+        )}
       </h2>
       {list.loading && !list.data && <Progress label={`Loading ${state} alerts…`} />}
       <ErrorBox error={list.error} onRetry={list.reload} />

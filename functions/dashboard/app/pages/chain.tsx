@@ -37,17 +37,29 @@ function CheckList({ checks }: { checks: Check[] }) {
 
 async function headerChecks(block: SignedBlock): Promise<Check[]> {
   const hash = headerHash(block.header as never);
-  const checks: Check[] = [{ name: "hash", ok: hash === block.hash, detail: hash === block.hash ? "the header hashes to the block hash" : `the header hashes to ${hash}` }];
+  const checks: Check[] = [
+    {
+      name: "hash",
+      ok: hash === block.hash,
+      detail: hash === block.hash ? "the header hashes to the block hash" : `the header hashes to ${hash}`,
+    },
+  ];
   if (block.header.height > 0) {
     const signed = await verifyHeaderSignature({ header: block.header as never, hash: block.hash, signature: block.signature });
-    checks.push({ name: "signature", ok: signed, detail: signed ? `Ed25519 signature by ${short(block.header.producer, 16)}` : "the producer's signature does not verify" });
+    checks.push({
+      name: "signature",
+      ok: signed,
+      detail: signed ? `Ed25519 signature by ${short(block.header.producer, 16)}` : "the producer's signature does not verify",
+    });
   }
   return checks;
 }
 
 export function ChainPage() {
   const initial = Number(new URLSearchParams(location.search).get("block"));
-  const [selected, setSelected] = useState<number | null>(Number.isInteger(initial) && initial >= 0 && location.search.includes("block=") ? initial : null);
+  const [selected, setSelected] = useState<number | null>(
+    Number.isInteger(initial) && initial >= 0 && location.search.includes("block=") ? initial : null,
+  );
   const [from, setFrom] = useState<number | null>(null);
   const stats = useLoad(() => getJson<Answer<Api["chain"]["stats"]["$get"]>>("/chain/stats"), [], 10_000);
   const height = stats.data?.height ?? 0;
@@ -136,7 +148,11 @@ function BlockView({ height }: { height: number }) {
     if (b.header.height > 0) {
       const parent = await getJson<Answer<Api["chain"]["blocks"][":id"]["$get"]>>(`/chain/blocks/${b.header.height - 1}`);
       const linked = parent.hash === b.header.previousHash && headerHash(parent.header as never) === parent.hash;
-      results.push({ name: "parent", ok: linked, detail: linked ? `links to block ${parent.header.height}` : "previousHash does not match the parent block" });
+      results.push({
+        name: "parent",
+        ok: linked,
+        detail: linked ? `links to block ${parent.header.height}` : "previousHash does not match the parent block",
+      });
     }
     const loaded: ChainTx[] = [];
     for (const [i, id] of b.txIds.entries()) {
@@ -146,7 +162,14 @@ function BlockView({ height }: { height: number }) {
     setProgress(null);
     setTxs(loaded);
     const root = txRoot(loaded);
-    results.push({ name: "transactions", ok: root === b.header.txRoot, detail: root === b.header.txRoot ? `${loaded.length} transactions give the txRoot` : `the transactions give ${root}, the header says ${b.header.txRoot}` });
+    results.push({
+      name: "transactions",
+      ok: root === b.header.txRoot,
+      detail:
+        root === b.header.txRoot
+          ? `${loaded.length} transactions give the txRoot`
+          : `the transactions give ${root}, the header says ${b.header.txRoot}`,
+    });
     setChecks(results);
   });
   const b = block.data;
@@ -212,7 +235,13 @@ function AnchorCheck() {
     const tx = chainTx.parse(evidence.tx);
     const included = verifyTxInclusion(tx, evidence.proof, evidence.block.header.txRoot);
     setChecks([
-      { name: "inclusion", ok: included, detail: included ? `transaction ${evidence.proof.txIndex} of ${evidence.proof.txCount} in block ${evidence.block.header.height}` : "the proof does not lead to the block's txRoot" },
+      {
+        name: "inclusion",
+        ok: included,
+        detail: included
+          ? `transaction ${evidence.proof.txIndex} of ${evidence.proof.txCount} in block ${evidence.block.header.height}`
+          : "the proof does not lead to the block's txRoot",
+      },
       ...(await headerChecks(evidence.block as SignedBlock)),
     ]);
   });

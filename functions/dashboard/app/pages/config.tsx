@@ -44,17 +44,28 @@ function parseField(original: unknown, text: string): unknown {
   }
 }
 
-const asText = (value: unknown) => (typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : JSON.stringify(value, null, 2));
+const asText = (value: unknown) =>
+  typeof value === "string"
+    ? value
+    : typeof value === "number" || typeof value === "boolean"
+      ? String(value)
+      : JSON.stringify(value, null, 2);
 
 function Editor({ current, onSaved }: { current: Version; onSaved: () => void }) {
   const original = current.config as Record<string, unknown>;
-  const [fields, setFields] = useState<Record<string, string>>(() => Object.fromEntries(Object.entries(original).map(([k, v]) => [k, asText(v)])));
+  const [fields, setFields] = useState<Record<string, string>>(() =>
+    Object.fromEntries(Object.entries(original).map(([k, v]) => [k, asText(v)])),
+  );
   const [reason, setReason] = useState("");
   const [saved, setSaved] = useState<string | null>(null);
   const save = useAction(async () => {
     setSaved(null);
     const config = Object.fromEntries(Object.entries(fields).map(([k, text]) => [k, parseField(original[k], text)])) as Settings;
-    const result = await postJson<Version>("/admin/config", { config, expectedVersion: current.version, reason: reason.trim() }, { method: "PUT" });
+    const result = await postJson<Version>(
+      "/admin/config",
+      { config, expectedVersion: current.version, reason: reason.trim() },
+      { method: "PUT" },
+    );
     setSaved(`Saved as version ${result.version}.`);
     onSaved();
   });
@@ -71,7 +82,14 @@ function Editor({ current, onSaved }: { current: Version; onSaved: () => void })
       }}
     >
       <h2 id="config-current">
-        Version {current.version} {current.version === 0 ? <span class="muted">(the built-in defaults)</span> : <span class="muted">by {short(current.createdBy)} · {formatTime(current.createdAt)} · “{current.reason}”</span>}
+        Version {current.version}{" "}
+        {current.version === 0 ? (
+          <span class="muted">(the built-in defaults)</span>
+        ) : (
+          <span class="muted">
+            by {short(current.createdBy)} · {formatTime(current.createdAt)} · “{current.reason}”
+          </span>
+        )}
       </h2>
       {Object.keys(fields).map((key) => {
         const error = errorFor(key);
@@ -86,7 +104,13 @@ function Editor({ current, onSaved }: { current: Version; onSaved: () => void })
         return (
           <label>
             {key}
-            {typeof value === "number" ? <input type="text" inputMode="numeric" {...props} /> : typeof value === "object" ? <textarea rows={4} {...props} /> : <input {...props} />}
+            {typeof value === "number" ? (
+              <input type="text" inputMode="numeric" {...props} />
+            ) : typeof value === "object" ? (
+              <textarea rows={4} {...props} />
+            ) : (
+              <input {...props} />
+            )}
             {error && (
               <span class="error-text" id={`config-error-${key}`}>
                 {error}
@@ -119,7 +143,11 @@ function History({ versions, current, onRolledBack }: { versions: Version[]; cur
   const to = picked.to ?? current;
   const [reason, setReason] = useState("");
   const rollback = useAction(async (version: number) => {
-    await postJson("/admin/config/rollback", { version, expectedVersion: current, reason: reason.trim() || `roll back to version ${version}` });
+    await postJson("/admin/config/rollback", {
+      version,
+      expectedVersion: current,
+      reason: reason.trim() || `roll back to version ${version}`,
+    });
     setReason("");
     onRolledBack();
   });
@@ -181,7 +209,13 @@ function History({ versions, current, onRolledBack }: { versions: Version[]; cur
       </table>
       <h3>Compare</h3>
       <div class="toolbar">
-        <VersionSelect name="diffFrom" label="From version" value={from} options={all} onChange={(v) => setPicked({ ...picked, from: v })} />
+        <VersionSelect
+          name="diffFrom"
+          label="From version"
+          value={from}
+          options={all}
+          onChange={(v) => setPicked({ ...picked, from: v })}
+        />
         <VersionSelect name="diffTo" label="To version" value={to} options={all} onChange={(v) => setPicked({ ...picked, to: v })} />
       </div>
       <DiffView from={from} to={to} />
@@ -189,7 +223,19 @@ function History({ versions, current, onRolledBack }: { versions: Version[]; cur
   );
 }
 
-function VersionSelect({ name, label, value, options, onChange }: { name: string; label: string; value: number; options: number[]; onChange: (v: number) => void }) {
+function VersionSelect({
+  name,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  name: string;
+  label: string;
+  value: number;
+  options: number[];
+  onChange: (v: number) => void;
+}) {
   return (
     <label>
       {label}
@@ -210,7 +256,9 @@ function DiffView({ from, to }: { from: number; to: number }) {
   return (
     <table data-testid="config-diff" aria-label={`Changes from version ${from} to ${to}`}>
       <caption class="muted">
-        {changes.length === 0 ? `Versions ${from} and ${to} are the same.` : `${changes.length} ${changes.length === 1 ? "setting differs" : "settings differ"} from version ${from} to ${to}.`}
+        {changes.length === 0
+          ? `Versions ${from} and ${to} are the same.`
+          : `${changes.length} ${changes.length === 1 ? "setting differs" : "settings differ"} from version ${from} to ${to}.`}
       </caption>
       <thead>
         <tr>

@@ -43,12 +43,15 @@ function HostPanel({ hostId, servers }: { hostId: string; servers: Server[] }) {
     <div class="panel" role="region" aria-labelledby={id} data-host={hostId}>
       <h2 id={id}>
         Host <code title={hostId}>{short(hostId, 14)}</code>{" "}
-        {h && <span class={`state ${h.connected ? "state-active" : "state-offline"}`}>{h.connected ? "agent connected" : "agent offline"}</span>}
+        {h && (
+          <span class={`state ${h.connected ? "state-active" : "state-offline"}`}>{h.connected ? "agent connected" : "agent offline"}</span>
+        )}
       </h2>
       <ErrorBox error={status.error} onRetry={status.reload} />
       {h && (
         <p class="muted">
-          {h.address ?? "no address advertised"} · agent {h.agentVersion ?? "—"} · last seen {formatTime(h.lastSeenAt)} · {h.serversLive} live, {h.pendingCommands} commands pending
+          {h.address ?? "no address advertised"} · agent {h.agentVersion ?? "—"} · last seen {formatTime(h.lastSeenAt)} · {h.serversLive}{" "}
+          live, {h.pendingCommands} commands pending
         </p>
       )}
       <table>
@@ -77,7 +80,9 @@ function HostPanel({ hostId, servers }: { hostId: string; servers: Server[] }) {
                 <span title={s.ownerId}>{short(s.ownerId, 10)}</span> <span class="muted">as {s.config.user}</span>
               </td>
               <td data-testid="last-report">
-                {s.lastReport ? `${s.lastReport.cpuPercent} % of ${s.limits.cpuSharePercent} % · ${s.lastReport.memoryMb} of ${s.limits.memoryMb} MB` : "—"}
+                {s.lastReport
+                  ? `${s.lastReport.cpuPercent} % of ${s.limits.cpuSharePercent} % · ${s.lastReport.memoryMb} of ${s.limits.memoryMb} MB`
+                  : "—"}
               </td>
               <td>{formatTime(s.startedAt)}</td>
               <td>
@@ -98,7 +103,11 @@ const WINDOWS = [15, 60, 360, 1440];
 
 function ResourcePlots({ server }: { server: Server }) {
   const [minutes, setMinutes] = useState(60);
-  const history = useLoad(() => getJson<History>(`/rdp/hosts/${server.hostId}/servers/${server.id}/reports?minutes=${minutes}`), [server.id, minutes], 15_000);
+  const history = useLoad(
+    () => getJson<History>(`/rdp/hosts/${server.hostId}/servers/${server.id}/reports?minutes=${minutes}`),
+    [server.id, minutes],
+    15_000,
+  );
   const reports = history.data?.reports ?? [];
   const points = (pick: (r: History["reports"][number]) => number) => reports.map((r) => ({ x: Date.parse(r.at), y: pick(r) }));
   return (
@@ -118,8 +127,20 @@ function ResourcePlots({ server }: { server: Server }) {
       {history.loading && !history.data && <Progress label="Loading resource reports…" />}
       {history.data && (
         <div class="grid">
-          <Plot title={`CPU % (limit ${server.limits.cpuSharePercent} %)`} points={points((r) => r.cpuPercent)} formatX={shortTime} formatY={(y) => `${y} %`} empty="No reports in this window." />
-          <Plot title={`Memory MB (limit ${server.limits.memoryMb} MB)`} points={points((r) => r.memoryMb)} formatX={shortTime} formatY={(y) => `${y} MB`} empty="No reports in this window." />
+          <Plot
+            title={`CPU % (limit ${server.limits.cpuSharePercent} %)`}
+            points={points((r) => r.cpuPercent)}
+            formatX={shortTime}
+            formatY={(y) => `${y} %`}
+            empty="No reports in this window."
+          />
+          <Plot
+            title={`Memory MB (limit ${server.limits.memoryMb} MB)`}
+            points={points((r) => r.memoryMb)}
+            formatX={shortTime}
+            formatY={(y) => `${y} MB`}
+            empty="No reports in this window."
+          />
         </div>
       )}
     </div>

@@ -75,7 +75,9 @@ function Control({ control, flag, onChanged }: { control: (typeof CONTROLS)[numb
     const result = await postJson<EmergencyState & { stopped?: { sessionId: string; outcome: string }[] }>(control.path, body);
     setReason("");
     setCode("");
-    setDone(`${control.title}: ${result[control.key].active ? "on" : "off"}${result.stopped?.length ? `, ${result.stopped.length} recording sessions stopped` : ""}.`);
+    setDone(
+      `${control.title}: ${result[control.key].active ? "on" : "off"}${result.stopped?.length ? `, ${result.stopped.length} recording sessions stopped` : ""}.`,
+    );
     onChanged();
   });
   const id = `control-${control.key}`;
@@ -89,7 +91,10 @@ function Control({ control, flag, onChanged }: { control: (typeof CONTROLS)[numb
       }}
     >
       <h2 id={id}>
-        {control.title}: <span class={`state ${flag.active ? "state-failed" : "state-completed"}`} data-testid={`${control.key}-state`}>{flag.active ? "ACTIVE" : "off"}</span>
+        {control.title}:{" "}
+        <span class={`state ${flag.active ? "state-failed" : "state-completed"}`} data-testid={`${control.key}-state`}>
+          {flag.active ? "ACTIVE" : "off"}
+        </span>
       </h2>
       <p class="muted">{control.effect}</p>
       {flag.changedAt && (
@@ -107,8 +112,8 @@ function Control({ control, flag, onChanged }: { control: (typeof CONTROLS)[numb
       </label>
       {control.key === "recordings_halted" && !flag.active && (
         <label class="inline">
-          <input type="checkbox" checked={stopActive} onChange={(e) => setStopActive(e.currentTarget.checked)} /> Also stop every session recording now
-          (cannot be undone for those sessions)
+          <input type="checkbox" checked={stopActive} onChange={(e) => setStopActive(e.currentTarget.checked)} /> Also stop every session
+          recording now (cannot be undone for those sessions)
         </label>
       )}
       <button type="submit" class={flag.active ? undefined : "danger"} disabled={change.busy}>

@@ -135,7 +135,15 @@ function WalletLogin() {
       >
         <label>
           TRON address
-          <input name="address" required autoComplete="username" spellcheck={false} value={address} onInput={(e) => setAddress(e.currentTarget.value)} placeholder="T…" />
+          <input
+            name="address"
+            required
+            autoComplete="username"
+            spellcheck={false}
+            value={address}
+            onInput={(e) => setAddress(e.currentTarget.value)}
+            placeholder="T…"
+          />
         </label>
         <button type="submit" disabled={!!busy || !address.trim()}>
           {wallet ? "Sign in with TronLink" : "Get the message to sign"}
@@ -158,7 +166,15 @@ function WalletLogin() {
           </label>
           <label>
             Signature (hex)
-            <input name="signature" required spellcheck={false} autoComplete="off" value={signature} onInput={(e) => setSignature(e.currentTarget.value)} placeholder="0x…" />
+            <input
+              name="signature"
+              required
+              spellcheck={false}
+              autoComplete="off"
+              value={signature}
+              onInput={(e) => setSignature(e.currentTarget.value)}
+              placeholder="0x…"
+            />
           </label>
           <button type="submit" disabled={!!busy || !signature.trim()}>
             Sign in
@@ -185,7 +201,16 @@ function TotpStep({ busy, error, onSubmit }: { busy: string | null; error: unkno
       >
         <label>
           TOTP code
-          <input name="totp" required inputMode="numeric" pattern="\d{6}" autoComplete="one-time-code" autoFocus value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input
+            name="totp"
+            required
+            inputMode="numeric"
+            pattern="\d{6}"
+            autoComplete="one-time-code"
+            autoFocus
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
         </label>
         <button type="submit" disabled={!!busy}>
           Continue
@@ -213,7 +238,9 @@ function MagicLinkRequest() {
             setBusy(true);
             setError(null);
             try {
-              await postJson("/auth/magic-link", { email: email.trim() } satisfies Body<Api["auth"]["magic-link"]["$post"]>, { anonymous: true });
+              await postJson("/auth/magic-link", { email: email.trim() } satisfies Body<Api["auth"]["magic-link"]["$post"]>, {
+                anonymous: true,
+              });
               setSent(true);
             } catch (err) {
               setError(err);
@@ -267,7 +294,9 @@ export function MagicLinkLanding() {
           setBusy(true);
           setError(null);
           try {
-            const body = { token: linkToken, ...(code.trim() ? { totpCode: code.trim() } : {}) } satisfies Body<Api["auth"]["magic-link"]["verify"]["$post"]>;
+            const body = { token: linkToken, ...(code.trim() ? { totpCode: code.trim() } : {}) } satisfies Body<
+              Api["auth"]["magic-link"]["verify"]["$post"]
+            >;
             finish(await postJson<Tokens>("/auth/magic-link/verify", body, { anonymous: true }));
           } catch (err) {
             setError(err);
@@ -278,7 +307,14 @@ export function MagicLinkLanding() {
       >
         <label>
           TOTP code (administrators)
-          <input name="totp" inputMode="numeric" pattern="\d{6}" autoComplete="one-time-code" value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          <input
+            name="totp"
+            inputMode="numeric"
+            pattern="\d{6}"
+            autoComplete="one-time-code"
+            value={code}
+            onInput={(e) => setCode(e.currentTarget.value)}
+          />
         </label>
         <button type="submit" disabled={busy}>
           Sign in

@@ -57,10 +57,7 @@ export function NodesPage() {
 }
 
 function NodeDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
-  const detail = useLoad(
-    () => getJson<Answer<Api["nodes"][":id"]["$get"]>>(`/nodes/${id}`),
-    [id],
-  );
+  const detail = useLoad(() => getJson<Answer<Api["nodes"][":id"]["$get"]>>(`/nodes/${id}`), [id]);
   const [reason, setReason] = useState("");
   // The admin routes audit the change with the node's state before and after.
   const suspend = useAction(async (suspended: boolean) => {
@@ -97,7 +94,14 @@ function NodeDetail({ id, onChanged }: { id: string; onChanged: () => void }) {
             <form onSubmit={(e) => e.preventDefault()}>
               <label>
                 Reason (audited)
-                <input name="reason" required minLength={3} maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+                <input
+                  name="reason"
+                  required
+                  minLength={3}
+                  maxLength={500}
+                  value={reason}
+                  onInput={(e) => setReason(e.currentTarget.value)}
+                />
               </label>
               {d.node.state === "suspended" ? (
                 <button type="button" disabled={suspend.busy} onClick={() => void suspend.run(false)}>

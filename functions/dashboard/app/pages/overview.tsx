@@ -61,7 +61,17 @@ async function payoutsOverTime(): Promise<{ points: Point[]; total: bigint; pend
   return { points, total, pending: payouts.filter((p) => !["confirmed", "failed"].includes(p.state)).length };
 }
 
-function Panel<T>({ title, load, deps, children }: { title: string; load: () => Promise<T>; deps: unknown[]; children: (data: T) => preact.JSX.Element }) {
+function Panel<T>({
+  title,
+  load,
+  deps,
+  children,
+}: {
+  title: string;
+  load: () => Promise<T>;
+  deps: unknown[];
+  children: (data: T) => preact.JSX.Element;
+}) {
   const state = useLoad(load, deps, 30_000);
   return (
     <section class="panel" aria-busy={state.loading}>
@@ -96,8 +106,13 @@ function Operations() {
           <dl class="facts">
             <dt>Emergency</dt>
             <dd>
-              {[o.emergency.lockdown && "lockdown", o.emergency.recordingsHalted && "recordings halted", o.emergency.sessionsShutdown && "new sessions shut down"].filter(Boolean).join(", ") ||
-                "no control active"}
+              {[
+                o.emergency.lockdown && "lockdown",
+                o.emergency.recordingsHalted && "recordings halted",
+                o.emergency.sessionsShutdown && "new sessions shut down",
+              ]
+                .filter(Boolean)
+                .join(", ") || "no control active"}
             </dd>
             <dt>Nodes</dt>
             <dd>
@@ -151,19 +166,50 @@ export function OverviewPage() {
       <div class="grid">
         {operator && (
           <Panel title="Node uptime" load={nodeUptime} deps={[]}>
-            {(points) => <Plot title="Average uptime per epoch (%)" points={points} formatX={shortTime} formatY={(y) => `${y.toFixed(0)} %`} empty="No closed epochs yet." />}
+            {(points) => (
+              <Plot
+                title="Average uptime per epoch (%)"
+                points={points}
+                formatX={shortTime}
+                formatY={(y) => `${y.toFixed(0)} %`}
+                empty="No closed epochs yet."
+              />
+            )}
           </Panel>
         )}
         <Panel title="Ingest" load={ingestRate} deps={[]}>
-          {(points) => <Plot kind="bar" title="Recorded per hour (newest sessions)" points={points} formatX={shortDate} formatY={formatBytes} empty="No stored recordings yet." />}
+          {(points) => (
+            <Plot
+              kind="bar"
+              title="Recorded per hour (newest sessions)"
+              points={points}
+              formatX={shortDate}
+              formatY={formatBytes}
+              empty="No stored recordings yet."
+            />
+          )}
         </Panel>
         <Panel title="Chain growth" load={chainGrowth} deps={[]}>
-          {(points) => <Plot title="Block height" points={points} formatX={shortTime} formatY={(y) => String(Math.round(y))} empty="Only the genesis block so far." />}
+          {(points) => (
+            <Plot
+              title="Block height"
+              points={points}
+              formatX={shortTime}
+              formatY={(y) => String(Math.round(y))}
+              empty="Only the genesis block so far."
+            />
+          )}
         </Panel>
         <Panel title="Payouts" load={payoutsOverTime} deps={[]}>
           {({ points, total, pending }) => (
             <div>
-              <Plot title="Confirmed USDT paid, cumulative" points={points} formatX={shortDate} formatY={(y) => y.toFixed(2)} empty="No confirmed payouts yet." />
+              <Plot
+                title="Confirmed USDT paid, cumulative"
+                points={points}
+                formatX={shortDate}
+                formatY={(y) => y.toFixed(2)}
+                empty="No confirmed payouts yet."
+              />
               <p>
                 Total confirmed: <strong>{formatUsdt(total)} USDT</strong> · in progress: {pending}
               </p>

@@ -9,7 +9,11 @@ const STATES = ["requested", "approved", "signed", "broadcast", "confirmed", "fa
 
 export function PayoutsPage() {
   const [state, setState] = useState("");
-  const list = useLoad(() => getJson<Answer<Api["payments"]["payouts"]["$get"]>>(`/payments/payouts?limit=200${state ? `&state=${state}` : ""}`), [state], 15_000);
+  const list = useLoad(
+    () => getJson<Answer<Api["payments"]["payouts"]["$get"]>>(`/payments/payouts?limit=200${state ? `&state=${state}` : ""}`),
+    [state],
+    15_000,
+  );
   const admin = auth.can("ADMIN");
   const [kycAddress, setKycAddress] = useState("");
   const [kycReason, setKycReason] = useState("");
@@ -26,7 +30,10 @@ export function PayoutsPage() {
     list.reload();
   });
   const kyc = useAction(async (verified: boolean) => {
-    const flag = await call(`/admin/kyc/${encodeURIComponent(kycAddress.trim())}`, { method: "PUT", body: { verified, reason: kycReason.trim() } });
+    const flag = await call(`/admin/kyc/${encodeURIComponent(kycAddress.trim())}`, {
+      method: "PUT",
+      body: { verified, reason: kycReason.trim() },
+    });
     const result = (await flag.json()) as { address: string; verified: boolean };
     setKycDone(`${result.address}: KYC ${result.verified ? "verified" : "cleared"}.`);
   });
@@ -111,7 +118,14 @@ export function PayoutsPage() {
           <p class="muted">Payouts above the KYC limit need the recipient's flag.</p>
           <label>
             Recipient address
-            <input name="kycAddress" required spellcheck={false} value={kycAddress} onInput={(e) => setKycAddress(e.currentTarget.value)} placeholder="T…" />
+            <input
+              name="kycAddress"
+              required
+              spellcheck={false}
+              value={kycAddress}
+              onInput={(e) => setKycAddress(e.currentTarget.value)}
+              placeholder="T…"
+            />
           </label>
           <label>
             Reason (audited)

@@ -12,17 +12,28 @@ const PLAYABLE = ["processing", "stored", "anchored", "completed"];
 
 export function SessionPage({ id }: { id: string }) {
   const session = useLoad(() => getJson<Answer<Api["sessions"][":id"]["$get"]>>(`/sessions/${id}`), [id], 3_000);
-  const events = useLoad(() => getJson<Answer<Api["sessions"][":id"]["events"]["$get"]>>(`/sessions/${id}/events`), [id, session.data?.version]);
+  const events = useLoad(
+    () => getJson<Answer<Api["sessions"][":id"]["events"]["$get"]>>(`/sessions/${id}/events`),
+    [id, session.data?.version],
+  );
   const s = session.data;
   const mayDelete = s && (s.ownerId === auth.current()?.user.id || auth.can("ADMIN")) && !s.deleted;
   const terminate = useAction(async () => {
     const reason = prompt("Why is this session terminated? (recorded in the audit log)")?.trim();
     if (!reason) return;
-    await call(`/admin/sessions/${id}/terminate`, { method: "POST", body: { reason } satisfies Body<Api["admin"]["sessions"][":id"]["terminate"]["$post"]> });
+    await call(`/admin/sessions/${id}/terminate`, {
+      method: "POST",
+      body: { reason } satisfies Body<Api["admin"]["sessions"][":id"]["terminate"]["$post"]>,
+    });
     session.reload();
   });
   const remove = useAction(async () => {
-    if (!confirm("Delete this session's chunks and destroy its key? The record, manifest and proofs stay; the recording can never be played again.")) return;
+    if (
+      !confirm(
+        "Delete this session's chunks and destroy its key? The record, manifest and proofs stay; the recording can never be played again.",
+      )
+    )
+      return;
     await call(`/sessions/${id}`, { method: "DELETE" });
     session.reload();
   });
@@ -80,7 +91,9 @@ export function SessionPage({ id }: { id: string }) {
           {PLAYABLE.includes(s.state) && !s.keyShredded && s.chunks.count > 0 ? (
             <Player sessionId={id} />
           ) : (
-            <p class="muted">{s.keyShredded ? "The recording's key was destroyed: it cannot be played." : "Playback opens once the recording has stopped."}</p>
+            <p class="muted">
+              {s.keyShredded ? "The recording's key was destroyed: it cannot be played." : "Playback opens once the recording has stopped."}
+            </p>
           )}
           {s.anchor && <EvidenceCheck id={id} chunkCount={s.chunks.count} playable={!s.deleted} />}
           {auth.can("ADMIN") && ["created", "recording"].includes(s.state) && (
@@ -166,7 +179,11 @@ function EvidenceCheck({ id, chunkCount, playable }: { id: string; chunkCount: n
       <ErrorBox error={check.error} />
       {result && (
         <div role="status" class={result.ok ? "ok" : "error"}>
-          <strong>{result.ok ? "Verified: the recording is intact and anchored." : `Failed at “${result.failure.step}”: ${result.failure.message}`}</strong>
+          <strong>
+            {result.ok
+              ? "Verified: the recording is intact and anchored."
+              : `Failed at “${result.failure.step}”: ${result.failure.message}`}
+          </strong>
           <ul>
             {result.checks.map((c) => (
               <li>

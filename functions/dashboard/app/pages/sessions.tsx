@@ -15,7 +15,9 @@ export function SessionsPage() {
   const list = useLoad(
     async () => {
       if (submitted) {
-        const found = await getJson<Answer<Api["sessions"]["search"]["$get"]>>(`/sessions/search?q=${encodeURIComponent(submitted)}&limit=50`);
+        const found = await getJson<Answer<Api["sessions"]["search"]["$get"]>>(
+          `/sessions/search?q=${encodeURIComponent(submitted)}&limit=50`,
+        );
         return { items: found.items, nextCursor: null };
       }
       const params = new URLSearchParams({ limit: "25" });

@@ -43,7 +43,13 @@ export function UsersPage() {
       <form class="toolbar" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>
           Search users
-          <input type="search" name="q" value={query} onInput={(e) => setQuery(e.currentTarget.value)} placeholder="address, email, name, id or role" />
+          <input
+            type="search"
+            name="q"
+            value={query}
+            onInput={(e) => setQuery(e.currentTarget.value)}
+            placeholder="address, email, name, id or role"
+          />
         </label>
       </form>
       {list.loading && !list.data && <Progress label="Loading users…" />}

@@ -74,7 +74,9 @@ function WalletRow({ wallet }: { wallet: Wallet }) {
           </td>
         </>
       ) : (
-        <td colSpan={2}>{detail.error ? <ErrorBox error={detail.error} onRetry={detail.reload} /> : <Progress label="Reading balances…" />}</td>
+        <td colSpan={2}>
+          {detail.error ? <ErrorBox error={detail.error} onRetry={detail.reload} /> : <Progress label="Reading balances…" />}
+        </td>
       )}
     </tr>
   );
@@ -178,7 +180,9 @@ function Stakes() {
                 <td>{s.amount}</td>
                 <td>{s.resource}</td>
                 <td>
-                  <span class={`state state-${s.state === "frozen" ? "confirmed" : s.state === "failed" ? "failed" : "active"}`}>{s.state}</span>
+                  <span class={`state state-${s.state === "frozen" ? "confirmed" : s.state === "failed" ? "failed" : "active"}`}>
+                    {s.state}
+                  </span>
                   {s.failureReason && <span class="error-text"> {s.failureReason}</span>}
                 </td>
                 <td>{s.rewardRate}</td>
