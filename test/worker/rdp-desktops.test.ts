@@ -1,12 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import type { TestRdpAgent } from "./rdp-agent.ts";
 import {
   as,
   backdateAndAlarm,
   hostStub,
-  onlineHost,
+  hostsClosedAfterEach,
   requestDesktop,
   runningDesktop,
   serverPath,
@@ -16,15 +15,7 @@ import {
 } from "./rdp-helpers.ts";
 import { createSession, userHeaders } from "./session-helpers.ts";
 
-const open: TestRdpAgent[] = [];
-async function host(operatorId: string) {
-  const h = await onlineHost(operatorId);
-  open.push(h.agent);
-  return h;
-}
-afterEach(() => {
-  for (const agent of open.splice(0)) agent.close();
-});
+const host = hostsClosedAfterEach();
 
 const LIMITS = { cpuSharePercent: 25, memoryMb: 2048, diskMb: 4096, bandwidthKbps: 50000, sessionTtlSeconds: 28800 };
 

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
-import { vi } from "vitest";
+import { afterEach, vi } from "vitest";
 import type { Env } from "../../platform/env.ts";
 import { api, tokenFor } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
@@ -39,6 +39,23 @@ export async function onlineHost(operatorId: string): Promise<{ node: TestNode; 
   // hello is processed before anything else the test sends through the Worker.
   await hostStatus(node.id);
   return { node, agent };
+}
+
+/**
+ * A `host(operatorId)` whose agents are closed after each test (and `host.closeLater(agent)` for one
+ * connected by hand); call once at a test file's top level.
+ */
+export function hostsClosedAfterEach() {
+  const open: TestRdpAgent[] = [];
+  afterEach(() => {
+    for (const agent of open.splice(0)) agent.close();
+  });
+  const host = async (operatorId: string): Promise<{ node: TestNode; agent: TestRdpAgent }> => {
+    const h = await onlineHost(operatorId);
+    open.push(h.agent);
+    return h;
+  };
+  return Object.assign(host, { closeLater: (agent: TestRdpAgent) => void open.push(agent) });
 }
 
 export async function hostStatus(hostId: string) {

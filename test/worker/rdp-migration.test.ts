@@ -1,12 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, problemOf } from "./helpers.ts";
 import { TestNode } from "./node-agent.ts";
 import { TestRdpAgent } from "./rdp-agent.ts";
 import {
   as,
   hostStatus,
-  onlineHost,
+  hostsClosedAfterEach,
   requestDesktop,
   runningDesktop,
   serverPath,
@@ -16,15 +16,7 @@ import {
 } from "./rdp-helpers.ts";
 import { chunkBytes, createSession, sessionDO, settle, uploadHeaders } from "./session-helpers.ts";
 
-const open: TestRdpAgent[] = [];
-async function host(operatorId: string) {
-  const h = await onlineHost(operatorId);
-  open.push(h.agent);
-  return h;
-}
-afterEach(() => {
-  for (const agent of open.splice(0)) agent.close();
-});
+const host = hostsClosedAfterEach();
 
 const nodeAuth = (node: TestNode) => ({ Authorization: `Bearer ${node.credential}` });
 
@@ -190,7 +182,7 @@ describe("port ranges of agents sharing a machine", { timeout: 60_000 }, () => {
     const node = new TestNode("op-ports");
     expect((await node.register()).status).toBe(201);
     const agent = await TestRdpAgent.connect(node, { address: "pi.example", ports: { min: 13400, max: 13400 } });
-    open.push(agent);
+    host.closeLater(agent);
     await hostStatus(node.id);
     const first = await requestDesktop("ports-user", node.id);
     expect(first.res.status).toBe(201);
