@@ -6,7 +6,7 @@
 // Root only (the agents create session users); xrdp's one sesman makes it exclusive with the other
 // xrdp tests (scripts/system-tools.ts leaves it out where the tools are missing).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
+import { enrolAgent } from "./helpers/agent-process.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
@@ -78,25 +79,7 @@ async function twoPorts(): Promise<number> {
 }
 
 async function enrol(stateDir: string): Promise<string> {
-  const tokenFile = join(work, "operator.token");
-  writeFileSync(tokenFile, await token(OPERATOR, "NODE_OPERATOR"));
-  const child = run([
-    "enroll",
-    "--server",
-    base,
-    "--payout-address",
-    "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
-    "--bandwidth-mbps",
-    "100",
-    "--state",
-    stateDir,
-    "--operator-token-file",
-    tokenFile,
-  ]);
-  let out = "";
-  child.stderr!.on("data", (d) => (out += d));
-  expect(await new Promise((r) => child.on("exit", r)), out).toBe(0);
-  return /enrolled as (node_[0-9a-f-]{36})/.exec(out)![1]!;
+  return enrolAgent({ server: base, operatorToken: await token(OPERATOR, "NODE_OPERATOR"), stateDir, work, children });
 }
 
 function client(display: string, desktop: { port: number; username: string; password: string }) {

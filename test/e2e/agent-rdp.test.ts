@@ -4,7 +4,7 @@
 // Root only (the agent creates the session user); xrdp's single sesman makes it exclusive with
 // test/node/agent-xrdp.test.ts, which runs in the later `agent` group.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "hono/jwt";
@@ -13,6 +13,7 @@ import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, ROOT, startWorkerd, waitForHttp, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
+import { enrolAgent } from "./helpers/agent-process.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
@@ -103,25 +104,7 @@ describe("a desktop served by the agent on the control plane's command", () => {
   let serverId = "";
 
   it("enrols, runs, and holds the agent channel", async () => {
-    const tokenFile = join(work, "operator.token");
-    writeFileSync(tokenFile, await token(OPERATOR, "NODE_OPERATOR"));
-    const enrol = run([
-      "enroll",
-      "--server",
-      base,
-      "--payout-address",
-      "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
-      "--bandwidth-mbps",
-      "100",
-      "--state",
-      stateDir,
-      "--operator-token-file",
-      tokenFile,
-    ]);
-    let out = "";
-    enrol.stderr!.on("data", (d) => (out += d));
-    expect(await new Promise((r) => enrol.on("exit", r)), out).toBe(0);
-    nodeId = /enrolled as (node_[0-9a-f-]{36})/.exec(out)![1]!;
+    nodeId = await enrolAgent({ server: base, operatorToken: await token(OPERATOR, "NODE_OPERATOR"), stateDir, work, children });
 
     agent = run([
       "run",

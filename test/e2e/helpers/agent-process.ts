@@ -1,5 +1,6 @@
 // The real `lucid-agent` as a child process, its stdout and stderr gathered, for end-to-end tests.
 import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../../../edge-adapter/workerd-process.ts";
 import { until } from "../../node/helpers/until.ts";
@@ -41,4 +42,22 @@ export function startAgent(args: string[], children: ChildProcess[], defaultTime
     return seen.match;
   }
   return { child, exited, output: () => output, waitFor: waitFor as AgentRun["waitFor"] };
+}
+
+/** `lucid-agent enroll` as an operator would run it (token in a file); returns the enrolled node's id. */
+export async function enrolAgent(o: {
+  server: string;
+  operatorToken: string;
+  stateDir: string;
+  work: string;
+  children: ChildProcess[];
+}): Promise<string> {
+  const tokenFile = join(o.work, "operator.token");
+  writeFileSync(tokenFile, o.operatorToken, { mode: 0o600 });
+  const args = ["enroll", "--server", o.server, "--payout-address", "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC", "--bandwidth-mbps", "100"];
+  const run = startAgent([...args, "--state", o.stateDir, "--operator-token-file", tokenFile], o.children, 60_000);
+  const code = await run.exited;
+  const nodeId = /enrolled as (node_[0-9a-f-]{36})/.exec(run.output())?.[1];
+  if (code !== 0 || !nodeId) throw new Error(`lucid-agent enroll exited ${code}:\n${run.output().slice(-3000)}`);
+  return nodeId;
 }
