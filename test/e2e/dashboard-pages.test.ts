@@ -18,6 +18,7 @@ import { enrol } from "../../pi-agent/lib/node/enroll.ts";
 import { ControlChannel } from "../../pi-agent/lib/node/control-channel.ts";
 import type { ResourceReport } from "../../shared/rdp/protocol.ts";
 import { startTronDouble, type TronDouble } from "../tron-double/server.ts";
+import { apiJson, type ApiInit } from "./helpers/lucid-client.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-pages-"));
 let base = "";
@@ -29,18 +30,7 @@ let page: Page;
 let admin: { id: string; address: string; privateKey: string; totpSecret: string };
 const now = () => Math.floor(Date.now() / 1000);
 
-async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: {
-      ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
-      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const api = <T>(path: string, init?: ApiInit) => apiJson<T>(base, path, init);
 
 async function newAccount(): Promise<{ address: string; privateKey: string }> {
   const account = (await TronWeb.createAccount()) as unknown as { privateKey: string; address: { base58: string } };

@@ -17,6 +17,7 @@ import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
 import { until } from "../node/helpers/until.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
+import { apiJson, type ApiInit } from "./helpers/lucid-client.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
 let base = "";
@@ -31,18 +32,7 @@ const HEIGHT = 100;
 const recording = makeRecording({ width: WIDTH, height: HEIGHT, chunks: 2, framesPerChunk: 4, startMs: Date.now() - 120_000, stepMs: 400 });
 const frames = recording.flatMap((c) => c.frames);
 
-async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
-    headers: {
-      ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
-      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const api = <T>(path: string, init?: ApiInit) => apiJson<T>(base, path, init);
 
 async function walletLogin(totp?: string, who: { address: string; privateKey: string } = admin): Promise<{ accessToken: string }> {
   const { message, nonce } = await api<{ message: string; nonce: string }>("/auth/challenge", { body: { address: who.address } });

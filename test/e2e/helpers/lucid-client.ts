@@ -150,3 +150,23 @@ export async function registerNode(
   });
   return { nodeId: registered.node.id, credential: registered.credential.token };
 }
+
+export interface ApiInit {
+  method?: string;
+  body?: unknown;
+  token?: string;
+}
+
+/** A JSON call to `${base}/api/v1${path}` (POST when there is a body); an answer that is not 2xx throws with its body. */
+export async function apiJson<T>(base: string, path: string, init: ApiInit = {}): Promise<T> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers: {
+      ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
