@@ -1,6 +1,6 @@
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { actorLabel, type Actor } from "./access.ts";
-import type { SessionKit } from "./kit.ts";
+import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";
 import type { SessionRow } from "./view.ts";
 
@@ -24,7 +24,7 @@ export function heldProblem(row: SessionRow): Outcome<never> {
 }
 
 /** Places (or replaces the reason of) a hold, with its event. */
-export function placeHold(kit: SessionKit, row: SessionRow, actor: Actor, reason: string): Outcome<void> {
+export function placeHold(kit: SessionContext, row: SessionRow, actor: Actor, reason: string): Outcome<void> {
   const text = reason.trim();
   if (text.length === 0 || text.length > HOLD_REASON_MAX)
     return refuse("validation-failed", `The reason must have 1 to ${HOLD_REASON_MAX} characters.`);
@@ -40,7 +40,7 @@ export function placeHold(kit: SessionKit, row: SessionRow, actor: Actor, reason
 }
 
 /** Lifts the hold, with its event, and hands retention back to `reschedule` (its due time). */
-export function liftHold(kit: SessionKit, row: SessionRow, actor: Actor, reschedule: (dueAt: number) => void): Outcome<void> {
+export function liftHold(kit: SessionContext, row: SessionRow, actor: Actor, reschedule: (dueAt: number) => void): Outcome<void> {
   if (!isHeld(row)) return refuse("conflict", "The session is not under legal hold.");
   kit.transaction(() => {
     kit.db.update(schema.session).set({ holdReason: null, holdBy: null, holdAt: null }).run();

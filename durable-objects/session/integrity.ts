@@ -7,7 +7,7 @@ import { hashStored } from "../../platform/chunk-store/verify.ts";
 import { singleton } from "../../platform/objects.ts";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import type { Actor } from "./access.ts";
-import type { SessionKit } from "./kit.ts";
+import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";
 
 /**
@@ -68,7 +68,7 @@ export function markReadDamage(db: Db, report: DamageReport, at: number): Integr
 }
 
 /** A download's damage report: validated, the chunk marked, an `integrity-failure` event. */
-export function recordReadDamage(kit: SessionKit, input: DamageReport): Outcome<IntegrityResult> {
+export function recordReadDamage(kit: SessionContext, input: DamageReport): Outcome<IntegrityResult> {
   const report = damageReportSchema.safeParse(input);
   if (!report.success) return refuse("validation-failed", "The damage report is malformed.");
   let result: IntegrityResult;
@@ -81,7 +81,7 @@ export function recordReadDamage(kit: SessionKit, input: DamageReport): Outcome<
 
 /** Scrubs every chunk and records the result with its event (`integrity-check` or `integrity-failure`). */
 export async function scrub(
-  kit: SessionKit,
+  kit: SessionContext,
   store: ChunkStore,
   source: IntegritySource,
   actor: Actor | "system",

@@ -11,7 +11,7 @@ import {
 } from "../../shared/recording/key-share.ts";
 import { actorLabel, type Actor } from "./access.ts";
 import type { Db } from "./integrity.ts";
-import type { SessionKit } from "./kit.ts";
+import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";
 import type { SessionRow } from "./view.ts";
 
@@ -62,7 +62,7 @@ export async function wrapShare(
 
 /** Unwraps the data key (with `unwrapKey`, SessionDO's KEK), wraps it for the recipient, keeps the share and logs it. */
 export async function createShare(
-  kit: SessionKit,
+  kit: SessionContext,
   row: SessionRow,
   actor: Actor,
   input: ShareInput,
