@@ -1,7 +1,7 @@
 import {
   BYTES_PER_PIXEL,
   RECORDING_MAGIC,
-  RECORDING_VERSION,
+  READABLE_RECORDING_VERSIONS,
   RECORD_HEADER_BYTES,
   RecordType,
   RecordingFormatError,
@@ -37,8 +37,11 @@ export function decodeStreamHeader(bytes: Uint8Array): StreamHeader {
     if (bytes[i] !== RECORDING_MAGIC.charCodeAt(i)) throw new RecordingFormatError("not a Lucid recording (magic is not LREC)", 0);
   }
   const version = bytes[4]!;
-  if (version !== RECORDING_VERSION) {
-    throw new RecordingFormatError(`recording version ${version} is not supported (this decoder reads ${RECORDING_VERSION})`, 4);
+  if (!READABLE_RECORDING_VERSIONS.includes(version)) {
+    throw new RecordingFormatError(
+      `recording version ${version} is not supported (this decoder reads ${READABLE_RECORDING_VERSIONS.join(", ")})`,
+      4,
+    );
   }
   const tileSize = bytes[5]!;
   if (tileSize < 8) throw new RecordingFormatError(`tile size ${tileSize} is below 8`, 5);
@@ -48,7 +51,8 @@ export function decodeStreamHeader(bytes: Uint8Array): StreamHeader {
 }
 
 /**
- * Decodes one stream (one chunk's plain bytes), yielding the full frame after every record.
+ * Decodes one stream (one chunk's plain bytes), yielding the full frame after every pixel record
+ * (event records are skipped; see decodeEvents in events.ts).
  * Checks every length against the bytes it has, so a truncated or corrupt stream fails with a
  * RecordingFormatError naming the offset, never with an out-of-range read.
  */
@@ -84,6 +88,10 @@ export function* decodeRecording(bytes: Uint8Array): Generator<DecodedFrame> {
     } else if (type === RecordType.delta) {
       if (!pixels) throw new RecordingFormatError("delta record before any keyframe", offset);
       changedTiles = applyDelta(bytes, view, bodyStart, bodyEnd, pixels, width, height, header.tileSize);
+    } else if (type === RecordType.event && header.version >= 2) {
+      // Events do not change pixels: decodeEvents() reads them.
+      offset = bodyEnd;
+      continue;
     } else {
       throw new RecordingFormatError(`unknown record type ${type}`, offset);
     }

@@ -170,6 +170,11 @@ export class RecordingEncoder {
     return record;
   }
 
+  /** Adds an already encoded event record (see events.ts: encodeEventRecord) at `epochMs`. */
+  addEventRecord(record: Uint8Array): void {
+    this.parts.push(record);
+  }
+
   /** The whole stream so far. */
   bytes(): Uint8Array {
     const total = this.parts.reduce((n, p) => n + p.length, 0);

@@ -1,3 +1,4 @@
 export * from "./format.ts";
 export * from "./encoder.ts";
 export * from "./decoder.ts";
+export * from "./events.ts";
