@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { canonicalBytes } from "../nodes/canonical.ts";
+import { InteractionPolicy } from "../recording/events.ts";
 
 /**
  * The RDP agent channel, version 1: one WebSocket between a Pi's agent and its host's RdpHostDO.
@@ -84,6 +85,11 @@ export const ServerConfigSchema = z
     clipboard: z.boolean().optional(),
     /** The session's audio policy (rdp.audio): xrdp's rdpsnd channel on or off. Absent: off. */
     audio: z.boolean().optional(),
+    /**
+     * What the recorder records of input beside the pixels (shared/recording/events.ts), chosen
+     * when the session is created. Absent: none.
+     */
+    interaction: InteractionPolicy.optional(),
   })
   .strict();
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
