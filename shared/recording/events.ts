@@ -135,7 +135,7 @@ export function decodeEventBody(body: Uint8Array, at = 0): RecordingEvent | null
   if (kind === EventKind.interaction) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body.subarray(1)));
+      parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body.subarray(1)));
     } catch {
       throw new RecordingFormatError("interaction event is not UTF-8 JSON", at + 1);
     }
