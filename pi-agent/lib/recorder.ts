@@ -6,7 +6,7 @@
  */
 import { createZstdCompress, type ZstdCompress } from "node:zlib";
 import { CHUNK_TAG_BYTES } from "../../shared/chunk.ts";
-import { RecordType, encodeRecord, encodeStreamHeader } from "../../shared/recording/index.ts";
+import { RecordType, encodeEventRecord, encodeRecord, encodeStreamHeader, type RecordingEvent } from "../../shared/recording/index.ts";
 import type { ScreenCapture } from "./native.ts";
 import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
@@ -29,6 +29,20 @@ export interface RecorderOptions {
   /** chunks sealed or being written before capture waits for them (bounds memory) */
   maxPendingChunks?: number;
   onEvent?: (event: RecorderEvent) => void;
+  /** What the recorder writes beside the pixels as event records (cursor, interaction). */
+  eventSources?: EventSource[];
+}
+
+/**
+ * A source of event records (stream version 2). The recorder drains every source once a tick and
+ * writes its events in time order; a new chunk repeats each source's snapshot right after its first
+ * keyframe, so every chunk can be played on its own.
+ */
+export interface EventSource {
+  /** Events since the last call, oldest first, each with its wall-clock ms. */
+  drain(): Array<{ epochMs: number; event: RecordingEvent }>;
+  /** The state a chunk opens with (cursor shape and position, the focused window). */
+  snapshot(): RecordingEvent[];
 }
 
 export type RecorderEvent =
@@ -56,6 +70,8 @@ interface OpenChunk {
   startEpochMs: number;
   lastEpochMs: number;
   lastKeyframeEpochMs: number;
+  /** the newest record's t: records never go back in time */
+  lastT: number;
   frames: number;
 }
 
@@ -98,13 +114,16 @@ export class Recorder {
           this.cut(chunk); // a resize mid-chunk: start the new size in a fresh chunk
           chunk = null;
         }
+        const opened = chunk === null;
         chunk ??= this.open(result.epochMs);
-        const t = Math.max(0, result.epochMs - chunk.startEpochMs);
+        const t = this.timeOf(chunk, result.epochMs);
         this.write(chunk, encodeRecord(RecordType[result.type], t, result.body));
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, result.epochMs);
         if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
+        if (opened) for (const source of this.o.eventSources ?? []) for (const event of source.snapshot()) this.writeEvent(chunk, t, event);
       }
+      if (chunk) this.drainEvents(chunk);
       if (chunk && this.sealedEstimate(chunk) >= this.o.chunkBytes) {
         this.cut(chunk);
         chunk = null;
@@ -118,9 +137,35 @@ export class Recorder {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       else nextTick = performance.now();
     }
-    if (chunk && !this.failure) this.cut(chunk);
+    if (chunk && !this.failure) {
+      this.drainEvents(chunk);
+      this.cut(chunk);
+    }
     await this.writes;
     if (this.failure) throw this.failure;
+  }
+
+  /** Record time within the chunk: ms since its start, never before the previous record. */
+  private timeOf(chunk: OpenChunk, epochMs: number): number {
+    chunk.lastT = Math.max(chunk.lastT, epochMs - chunk.startEpochMs);
+    return chunk.lastT;
+  }
+
+  private writeEvent(chunk: OpenChunk, t: number, event: RecordingEvent): void {
+    this.write(chunk, encodeEventRecord(t, event));
+  }
+
+  /**
+   * Every source's new events into the open chunk. Events of a tick without a chunk (only between
+   * a cut and the next keyframe) wait in the source until one opens.
+   */
+  private drainEvents(chunk: OpenChunk): void {
+    for (const source of this.o.eventSources ?? []) {
+      for (const { epochMs, event } of source.drain()) {
+        this.writeEvent(chunk, this.timeOf(chunk, epochMs), event);
+        chunk.lastEpochMs = Math.max(chunk.lastEpochMs, epochMs);
+      }
+    }
   }
 
   /** A new chunk: its stream header, compressed on the libuv pool as records arrive. */
@@ -141,6 +186,7 @@ export class Recorder {
       startEpochMs,
       lastEpochMs: startEpochMs,
       lastKeyframeEpochMs: startEpochMs,
+      lastT: 0,
       frames: 0,
     };
     chunk.finished.catch(() => {}); // awaited by cut(); a failure surfaces there
