@@ -42,6 +42,8 @@ export default defineConfig({
                 CHAIN_SYNC_PAGE_BLOCKS: "2",
                 CHAIN_SYNC_ROUND_BLOCKS: "4",
                 CHAIN_SYNC_BUDGET_MS: "60000",
+                // A scrub pass of a few small test chunks spans several alarm runs (test/worker/integrity.test.ts).
+                INTEGRITY_SCRUB_BYTES_PER_RUN: "4096",
                 JWT_SECRET_KEY_PREVIOUS: "test-only-previous-jwt-secret-0123456789abcdef01234567",
                 // Test key 0x…02's address: its first login becomes the SUPER_ADMIN (test/worker/auth-helpers.ts).
                 BOOTSTRAP_SUPER_ADMIN_ADDRESS: "TDvSsdrNM5eeXNL3czpa6AxLDHZA9nwe9K",

@@ -156,6 +156,8 @@ export const configSchema = z
     RETENTION_DAYS: integer(1, 36500),
     /** Tamper detection at rest: a stored session's chunks are re-hashed against its manifest this often (0: never). */
     INTEGRITY_SCRUB_INTERVAL_SECONDS: integer(0, 366 * 86_400),
+    /** The scheduled scrub reads at most about this many chunk bytes per alarm run, then resumes from a checkpoint. */
+    INTEGRITY_SCRUB_BYTES_PER_RUN: integer(1),
     SESSION_KEK: key256,
     RDP_PORT_MIN: integer(1, 65535),
     RDP_PORT_MAX: integer(1, 65535),

@@ -2,7 +2,15 @@ import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import type { Actor } from "./access.ts";
 import type { SessionContext } from "./context.ts";
 import { liftHold, placeHold } from "./hold.ts";
-import { notifyScrub, recordReadDamage, scrub, type DamageReport, type IntegrityResult, type IntegritySource } from "./integrity.ts";
+import {
+  notifyScrub,
+  recordReadDamage,
+  scrub,
+  scrubStep,
+  type DamageReport,
+  type IntegrityResult,
+  type IntegritySource,
+} from "./integrity.ts";
 import type { SessionView } from "./view.ts";
 
 /**
@@ -51,13 +59,20 @@ export class Custody {
     return ok(await this.#scrub("request", actor));
   }
 
-  /** The scheduled scrub: again after INTEGRITY_SCRUB_INTERVAL_SECONDS, until the chunks are gone. */
+  /**
+   * The scheduled scrub, INTEGRITY_SCRUB_BYTES_PER_RUN at a time: each alarm run resumes at the
+   * saved cursor and the next run is due at once until the pass is done; the next pass is due
+   * INTEGRITY_SCRUB_INTERVAL_SECONDS after that, until the chunks are gone.
+   */
   async scheduledScrub(): Promise<number | undefined> {
-    const row = this.s.row();
-    const every = this.s.config.INTEGRITY_SCRUB_INTERVAL_SECONDS;
+    const s = this.s;
+    const row = s.row();
+    const every = s.config.INTEGRITY_SCRUB_INTERVAL_SECONDS;
     if (!row || row.shreddedAt !== null || every === 0) return undefined;
-    await this.#scrub("scrub", "system");
-    return Date.now() + every * 1000;
+    const step = await scrubStep(s, s.store, s.config.INTEGRITY_SCRUB_BYTES_PER_RUN);
+    if (step.newlyBad.length) await notifyScrub(s.env, s.current().id, { ...step.result!, badChunks: step.newlyBad });
+    if (step.result) await s.syncIndex();
+    return step.done ? Date.now() + every * 1000 : Date.now();
   }
 
   /** Schedules the first scrub once the session is stored; inside the pipeline's transaction. */

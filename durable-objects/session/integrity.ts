@@ -1,4 +1,4 @@
-import { asc, eq, isNotNull } from "drizzle-orm";
+import { asc, eq, gte, isNotNull } from "drizzle-orm";
 import type { DrizzleSqliteDODatabase } from "drizzle-orm/durable-sqlite";
 import { z } from "zod";
 import type { ChunkStore } from "../../platform/chunk-store/index.ts";
@@ -95,6 +95,59 @@ export async function scrub(
   return result!;
 }
 
+/**
+ * Where the scheduled scrub stands (the session row's `scrubCursor`): it checks a bounded number of
+ * bytes per alarm run and saves this after each, so a restart or an eviction resumes at `next`
+ * instead of starting over, and a long recording never needs one long alarm.
+ */
+export interface ScrubCursor {
+  startedAt: number;
+  next: number;
+  checked: number;
+  badChunks: BadChunk[];
+  /** Alarm runs this pass has taken so far. */
+  runs: number;
+}
+
+/**
+ * One alarm run of the scheduled scrub: checks from the saved cursor up to `budgetBytes`, marks
+ * what it found, and either saves the cursor (more to do: returns `done: false`) or records the
+ * whole pass as the session's last result with its event. Damage is recorded (and returned in
+ * `newlyBad`) by the run that finds it, not only at the end of the pass.
+ */
+export async function scrubStep(
+  kit: SessionContext,
+  store: ChunkStore,
+  budgetBytes: number,
+): Promise<{ done: boolean; result: IntegrityResult | null; newlyBad: BadChunk[]; checked: number }> {
+  const at = Date.now();
+  const cursor: ScrubCursor = kit.row()?.scrubCursor ?? { startedAt: at, next: 0, checked: 0, badChunks: [], runs: 0 };
+  const part = await scrubChunks(kit.db, store, cursor.next, budgetBytes);
+  const badChunks = [...cursor.badChunks, ...part.badChunks].slice(0, MAX_LISTED);
+  const checked = cursor.checked + part.checked;
+  const runs = cursor.runs + 1;
+  let result = null as IntegrityResult | null;
+  kit.transaction(() => {
+    markScrubbed(kit.db, part, cursor.next, at);
+    if (part.next === null) {
+      const whole: IntegrityResult = { at, source: "scrub", ok: badChunks.length === 0, checked, badChunks };
+      result = whole;
+      kit.db.update(schema.session).set({ lastIntegrity: whole, scrubCursor: null }).run();
+      kit.event(whole.ok ? "integrity-check" : "integrity-failure", "system", { source: "scrub", checked, badChunks, runs });
+      return;
+    }
+    const saved: ScrubCursor = { startedAt: cursor.startedAt, next: part.next, checked, badChunks, runs };
+    kit.db.update(schema.session).set({ scrubCursor: saved }).run();
+    if (part.badChunks.length) {
+      // Damage shows at once, not only when the pass ends.
+      result = { at, source: "scrub", ok: false, checked, badChunks };
+      kit.db.update(schema.session).set({ lastIntegrity: result }).run();
+      kit.event("integrity-failure", "system", { source: "scrub", checked, badChunks: part.badChunks, partial: true });
+    }
+  });
+  return { done: part.next === null, result, newlyBad: part.badChunks, checked: part.checked };
+}
+
 /** Indices of chunks marked damaged. */
 export function damagedIndices(db: Db): number[] {
   return db
@@ -106,18 +159,31 @@ export function damagedIndices(db: Db): number[] {
     .map((r) => r.index);
 }
 
+/** What one pass over part of the chunks found; `next` is the first index left unchecked (null: none left). */
+export interface ScrubPart {
+  checked: number;
+  badChunks: BadChunk[];
+  next: number | null;
+}
+
 /**
- * Re-hashes every stored chunk against the SHA-256 the session recorded when it received it
- * (the manifest's leaves). Reads one chunk at a time, streaming: memory stays at one piece.
+ * Re-hashes stored chunks against the SHA-256 the session recorded when it received them (the
+ * manifest's leaves), in index order from `from`, stopping after the chunk that brings the bytes
+ * read to `budgetBytes` (at least one chunk a pass). Reads one chunk at a time, streaming: memory
+ * stays at one piece.
  */
-export async function scrubChunks(db: Db, store: ChunkStore): Promise<{ checked: number; badChunks: BadChunk[] }> {
+export async function scrubChunks(db: Db, store: ChunkStore, from = 0, budgetBytes = Infinity): Promise<ScrubPart> {
   const rows = db
     .select({ index: schema.chunks.index, sha256: schema.chunks.sha256, size: schema.chunks.size, storeKey: schema.chunks.storeKey })
     .from(schema.chunks)
+    .where(gte(schema.chunks.index, from))
     .orderBy(asc(schema.chunks.index))
     .all();
   const badChunks: BadChunk[] = [];
+  let checked = 0;
+  let bytes = 0;
   for (const row of rows) {
+    if (bytes >= budgetBytes) return { checked, badChunks, next: row.index };
     const object = await store.get(row.storeKey);
     let reason: DamageReason | null = null;
     if (!object) reason = "missing";
@@ -129,26 +195,29 @@ export async function scrubChunks(db: Db, store: ChunkStore): Promise<{ checked:
       if (size !== row.size) reason = "length";
       else if (sha256 !== row.sha256) reason = "digest";
     }
+    checked++;
+    bytes += row.size;
     if (reason && badChunks.length < MAX_LISTED) badChunks.push({ index: row.index, reason });
   }
-  return { checked: rows.length, badChunks };
+  return { checked, badChunks, next: null };
 }
 
 /**
- * Records a scrub's result: damaged chunks are marked, chunks found intact again (restored from
- * a backup, say) lose their mark. Inside a transaction.
+ * Marks the damaged chunks a pass found; chunks of the pass's range (`from` up to `next`) found
+ * intact again (restored from a backup, say) lose their mark. Inside a transaction.
  */
-export function recordScrub(
-  db: Db,
-  found: { checked: number; badChunks: BadChunk[] },
-  source: IntegritySource,
-  at: number,
-): IntegrityResult {
-  const bad = new Set(found.badChunks.map((b) => b.index));
+export function markScrubbed(db: Db, part: ScrubPart, from: number, at: number): void {
+  const bad = new Set(part.badChunks.map((b) => b.index));
   for (const index of damagedIndices(db)) {
-    if (!bad.has(index)) db.update(schema.chunks).set({ damagedAt: null }).where(eq(schema.chunks.index, index)).run();
+    const inRange = index >= from && (part.next === null || index < part.next);
+    if (inRange && !bad.has(index)) db.update(schema.chunks).set({ damagedAt: null }).where(eq(schema.chunks.index, index)).run();
   }
   for (const index of bad) db.update(schema.chunks).set({ damagedAt: at }).where(eq(schema.chunks.index, index)).run();
+}
+
+/** Records a whole scrub's result (every chunk checked) as the session's last; inside a transaction. */
+export function recordScrub(db: Db, found: ScrubPart, source: IntegritySource, at: number): IntegrityResult {
+  markScrubbed(db, found, 0, at);
   const result: IntegrityResult = { at, source, ok: found.badChunks.length === 0, checked: found.checked, badChunks: found.badChunks };
   db.update(schema.session).set({ lastIntegrity: result }).run();
   return result;

@@ -1,7 +1,7 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { SESSION_STATES, type Anchor } from "../../shared/session.ts";
 import { taskTable } from "../scheduler.ts";
-import type { IntegrityResult } from "./integrity.ts";
+import type { IntegrityResult, ScrubCursor } from "./integrity.ts";
 
 /** The session itself: one row, written only by its SessionDO. */
 export const session = sqliteTable("session", {
@@ -35,6 +35,8 @@ export const session = sqliteTable("session", {
   failure: text("failure"),
   /** The last integrity result (a scrub, an on-demand check or a failed read); see ./integrity.ts. */
   lastIntegrity: text("last_integrity", { mode: "json" }).$type<IntegrityResult>(),
+  /** The scheduled scrub's checkpoint while a pass is under way; see ./integrity.ts. */
+  scrubCursor: text("scrub_cursor", { mode: "json" }).$type<ScrubCursor>(),
   /** Legal hold (./hold.ts): while set, retention skips the session and crypto-shredding is refused. */
   holdReason: text("hold_reason"),
   holdBy: text("hold_by"),

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { api, problemOf } from "./helpers.ts";
 import {
@@ -21,6 +21,30 @@ const view = async (id: string, user: string) =>
   (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(user) })).json()) as SessionJson;
 const auditOf = async (id: string, action: string) =>
   (await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action })).filter((e) => e.targetId === id);
+const cursorOf = async (id: string) =>
+  runInDurableObject(
+    sessionDO(id),
+    (_i, state) => state.storage.sql.exec<{ scrub_cursor: string | null }>("SELECT scrub_cursor FROM session").one().scrub_cursor,
+  );
+/** Makes the scheduled scrub due now and wakes the object, as the runtime does when its time comes. */
+const scrubNow = async (id: string) =>
+  runInDurableObject(sessionDO(id), async (_i, state) => {
+    const now = Date.now();
+    state.storage.sql.exec("UPDATE tasks SET due_at = ? WHERE name = 'scrub'", now);
+    await state.storage.setAlarm(now);
+    return now;
+  });
+/** Waits until a whole scheduled pass started at or after `since` is recorded. */
+const passAfter = async (id: string, owner: string, since: number) =>
+  vi.waitFor(
+    async () => {
+      expect(await cursorOf(id)).toBeNull();
+      const check = (await view(id, owner)).lastIntegrityCheck;
+      expect(check?.source).toBe("scrub");
+      expect(Date.parse(String(check!.at))).toBeGreaterThanOrEqual(since);
+    },
+    { timeout: 20_000 },
+  );
 const alertOf = async (id: string) =>
   (await env.ADMIN.get(env.ADMIN.idFromName("admin")).listAlerts({ limit: 200 })).find((a) => a.key === `integrity:session:${id}`);
 
@@ -174,5 +198,59 @@ describe("scrub", { timeout: 120_000 }, () => {
     // It is scheduled again.
     const again = (await sessionDO(s.id).pendingTasks()).find((t) => t.name === "scrub");
     expect(again!.dueAt).toBeGreaterThan(Date.now());
+  });
+
+  it("a scheduled pass spans alarm runs, a bounded number of bytes each, and records the whole pass once", async () => {
+    // INTEGRITY_SCRUB_BYTES_PER_RUN is 4096 in the tests: three 2000-byte chunks a run.
+    const s = await storedSession("ts3", "tm3", [2000, 2000, 2000, 2000, 2000, 2000]);
+    const keys = (await blobs(s.id)).map((b) => b.key);
+    await flipByte(keys[5]!, 100);
+    // Each run leaves the next one due at once; the runtime fires them on its own.
+    await passAfter(s.id, "ts3", await scrubNow(s.id));
+    expect((await view(s.id, "ts3")).lastIntegrityCheck).toMatchObject({
+      source: "scrub",
+      ok: false,
+      checked: 6,
+      badChunks: [{ index: 5 }],
+    });
+    const events = (await (await api(`/api/v1/sessions/${s.id}/events`, { headers: await userHeaders("ts3") })).json()) as {
+      items: { kind: string; detail: { runs?: number; partial?: boolean } | null }[];
+    };
+    const whole = events.items.filter((e) => e.kind === "integrity-failure" && !e.detail?.partial);
+    expect(whole.map((e) => e.detail?.runs)).toEqual([2]);
+    // It is scheduled again, a whole interval later.
+    expect((await sessionDO(s.id).pendingTasks()).find((t) => t.name === "scrub")!.dueAt).toBeGreaterThan(Date.now() + 86_400_000);
+  });
+
+  it("a pass interrupted half-way resumes at its checkpoint and still finds a flipped byte in a later chunk", async () => {
+    const s = await storedSession("ts4", "tm4", [2000, 2000, 2000, 2000, 2000, 2000]);
+    const keys = (await blobs(s.id)).map((b) => b.key);
+    // The object was evicted (or crashed) after the first run of a pass saved its checkpoint.
+    const checkpoint = { startedAt: Date.now(), next: 3, checked: 3, badChunks: [], runs: 1 };
+    await runInDurableObject(sessionDO(s.id), (_i, state) => {
+      state.storage.sql.exec("UPDATE session SET scrub_cursor = ?", JSON.stringify(checkpoint));
+    });
+    // Damage behind the checkpoint waits for the next pass; damage ahead of it is found by this one.
+    const behind = await flipByte(keys[1]!, 5);
+    await flipByte(keys[4]!, 1500);
+    await passAfter(s.id, "ts4", await scrubNow(s.id));
+    expect((await view(s.id, "ts4")).lastIntegrityCheck).toMatchObject({
+      source: "scrub",
+      ok: false,
+      checked: 6,
+      badChunks: [{ index: 4, reason: "digest" }],
+    });
+    expect(await alertOf(s.id)).toMatchObject({ severity: "critical", source: "integrity" });
+    expect((await auditOf(s.id, "sessions.integrity_check"))[0]).toMatchObject({ outcome: "failure", details: { bad: 1 } });
+    expect((await download(s.id, 4, "ts4")).status).toBe(500);
+    expect((await download(s.id, 1, "ts4")).status).toBe(500); // a read still checks every byte it serves
+
+    // The next pass starts again at chunk 0: it finds chunk 1 and, once restored, clears chunk 1's mark.
+    await passAfter(s.id, "ts4", await scrubNow(s.id));
+    expect((await view(s.id, "ts4")).lastIntegrityCheck).toMatchObject({ checked: 6, badChunks: [{ index: 1 }, { index: 4 }] });
+    await env.CHUNKS.put(keys[1]!, behind);
+    await passAfter(s.id, "ts4", await scrubNow(s.id));
+    expect((await view(s.id, "ts4")).lastIntegrityCheck).toMatchObject({ checked: 6, badChunks: [{ index: 4 }] });
+    expect((await download(s.id, 1, "ts4")).status).toBe(200);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `session` ADD `scrub_cursor` text;
