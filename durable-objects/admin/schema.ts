@@ -83,3 +83,21 @@ export const alertDeliveries = sqliteTable(
   },
   (t) => [index("alert_deliveries_due").on(t.state, t.nextAttemptAt), index("alert_deliveries_alert").on(t.alertId)],
 );
+
+/**
+ * The last re-verification of a store that is not a session's (./integrity.ts): the chain's
+ * stored blocks and the audit log's hash chain, one row each, and when the next one is due.
+ */
+export const storeChecks = sqliteTable("store_checks", {
+  target: text("target", { enum: ["chain", "audit"] }).primaryKey(),
+  at: integer("at"),
+  source: text("source", { enum: ["schedule", "request"] }),
+  ok: integer("ok", { mode: "boolean" }),
+  /** Blocks (the chain: the last height checked) or events (the audit log) that verified. */
+  checked: integer("checked"),
+  /** The first bad block height or audit event id, when the check failed. */
+  firstBad: integer("first_bad"),
+  fault: text("fault"),
+  message: text("message"),
+  dueAt: integer("due_at").notNull(),
+});

@@ -3,6 +3,7 @@ import { alertsApp } from "./alerts.ts";
 import { auditLogApp } from "./audit-log.ts";
 import { configApp } from "./config.ts";
 import { emergencyApp } from "./emergency.ts";
+import { integrityApp } from "./integrity.ts";
 import { operationsApp } from "./operations.ts";
 
 export { raiseAlert } from "./alerts.ts";
@@ -18,4 +19,5 @@ export const adminApp = createApp()
   .route("/", auditLogApp)
   .route("/", emergencyApp)
   .route("/", configApp)
-  .route("/", operationsApp);
+  .route("/", operationsApp)
+  .route("/", integrityApp);
