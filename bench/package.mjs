@@ -5,8 +5,14 @@
 // same workerd process and run (target ≥ 0.8). Also reports workerd's resident memory while each side reads:
 // the package is streamed, never held whole. Built from bench/ingest.mjs's set-up.
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import { expectStatus, rssMb, startChunkBench, withPeakRss } from "./chunk-store-setup.mjs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { loadavg } from "node:os";
+import { freePort } from "../edge-adapter/workerd-process.ts";
+import { chunkPath } from "../shared/package/format.ts";
+import { bytesSource, listTar } from "../shared/package/tar.ts";
+import { startProfile, summarise } from "./cpu-profile.mjs";
+import { cpuSeconds, expectStatus, rssMb, startChunkBench, withPeakRss } from "./chunk-store-setup.mjs";
 
 const CHUNK_BYTES = Number(process.env.BENCH_CHUNK_BYTES ?? 10 * 1024 * 1024);
 const RECORDING_BYTES = Number(process.env.BENCH_PACKAGE_BYTES ?? 28.8 * 1024 * 1024);
@@ -17,9 +23,16 @@ const stops = [];
 let work;
 
 try {
-  const bench = await startChunkBench({ name: "package", vars: { BLOCK_INTERVAL_SECONDS: "1" }, stops });
+  // BENCH_PROFILE=1: a CPU profile of the Worker during the last round of ours (bench/cpu-profile.mjs).
+  const inspector = process.env.BENCH_PROFILE === "1" ? `127.0.0.1:${await freePort()}` : undefined;
+  const bench = await startChunkBench({
+    name: "package",
+    vars: { BLOCK_INTERVAL_SECONDS: "1" },
+    args: inspector ? [`--inspector-addr=${inspector}`] : [],
+    stops,
+  });
   ({ work } = bench);
-  const { base, storeUrl, workerd, user, nodeId, userHeaders } = bench;
+  const { base, storeUrl, bundleDir, workerd, user, nodeId, userHeaders } = bench;
   const body = randomBytes(CHUNK_BYTES);
   const uploadHeaders = bench.uploadHeaders(body);
 
@@ -77,6 +90,15 @@ try {
     return chunkBytes / 1e6 / ((performance.now() - started) / 1000);
   }
 
+  // Once, outside the timing: the package's chunks are the stored bytes, block for block.
+  {
+    const pkg = new Uint8Array(await (await fetch(`${base}/api/v1/sessions/${id}/package`, { headers: userOnly })).arrayBuffer());
+    const members = await listTar(bytesSource(pkg));
+    for (let i = 0; i < CHUNKS; i++) {
+      const m = members.find((x) => x.name === chunkPath(i));
+      if (!m || Buffer.compare(pkg.subarray(m.offset, m.offset + m.size), body) !== 0) throw new Error(`chunk ${i} differs in the package`);
+    }
+  }
   // Warm-up, then alternate so both sides see the same machine conditions; keep the median.
   await ours();
   await baseline();
@@ -85,15 +107,29 @@ try {
   const baseRuns = [];
   let oursPeak = 0;
   let basePeak = 0;
+  const oursCpu = [];
+  const baseCpu = [];
+  const pid = workerd.child.pid;
   for (let r = 0; r < ROUNDS; r++) {
-    const b = await withPeakRss(workerd.child.pid, baseline);
+    let before = cpuSeconds(pid);
+    const b = await withPeakRss(pid, baseline);
+    baseCpu.push(cpuSeconds(pid) - before);
     baseRuns.push(b.result);
     basePeak = Math.max(basePeak, b.peak);
-    const o = await withPeakRss(workerd.child.pid, ours);
+    const profiler = inspector && r === ROUNDS - 1 ? await startProfile(inspector, "lucid") : undefined;
+    before = cpuSeconds(pid);
+    const o = await withPeakRss(pid, ours);
+    oursCpu.push(cpuSeconds(pid) - before);
+    if (profiler)
+      console.log(
+        `package profile (self time, ours):\n${summarise(await profiler.stop(), 20, readFileSync(join(bundleDir, "index.js"), "utf8"))}`,
+      );
     oursRuns.push(o.result);
     oursPeak = Math.max(oursPeak, o.peak);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  // workerd CPU per MB of chunks (less sensitive to a busy machine than wall time).
+  const cpuMsPerMb = (secs) => (median(secs) * 1000) / (chunkBytes / 1e6);
   const oursMBs = median(oursRuns);
   const baseMBs = median(baseRuns);
   console.log(
@@ -104,7 +140,10 @@ try {
     `memory: workerd RSS idle ${idle.toFixed(1)} MB; peak while packing ${oursPeak.toFixed(1)} MB ` +
       `(+${(oursPeak - idle).toFixed(1)}), during raw store reads ${basePeak.toFixed(1)} MB (+${(basePeak - idle).toFixed(1)})`,
   );
-  console.log(`BENCH package ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s`);
+  console.log(
+    `BENCH package ours=${oursMBs.toFixed(1)} baseline=${baseMBs.toFixed(1)} ratio=${(oursMBs / baseMBs).toFixed(3)} unit=MB/s ` +
+      `cpu_ms_per_mb=${cpuMsPerMb(oursCpu).toFixed(2)} baseline_cpu_ms_per_mb=${cpuMsPerMb(baseCpu).toFixed(2)} load=${loadavg()[0].toFixed(2)}`,
+  );
 } finally {
   for (const stop of stops) await stop();
   if (work) rmSync(work, { recursive: true, force: true });

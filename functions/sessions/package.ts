@@ -14,7 +14,6 @@ import {
   PACKAGE_VERSION,
   PATHS,
 } from "../../shared/package/format.ts";
-import { tarPieces, type TarEntry } from "../../shared/package/tar.ts";
 import { chunkLeafHashes, type Manifest } from "../../shared/session.ts";
 import { chainStub } from "../chain/index.ts";
 import { verifierPage } from "../dashboard/index.ts";
@@ -22,6 +21,8 @@ import { callDurableObject } from "../do-call.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
+import { chunkCorrupt, reportDamagedChunk } from "./integrity.ts";
+import { packageStream, type MetaEntry, type PackDamage, type PackedChunk } from "./package-stream.ts";
 import { SessionIdParam } from "./schemas.ts";
 import { singleton } from "../../platform/objects.ts";
 
@@ -47,8 +48,21 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   const stub = sessionStub(c, id);
   const session = await callSession("get", () => stub.get(actor));
   const manifest = await callSession("manifest", () => stub.manifest(actor));
-  // The package carries the chunks: the caller must be allowed to download them (answered before streaming).
-  await callSession("chunkLocation", () => stub.chunkLocation(actor, 0));
+  // The package carries the chunks: the caller must be allowed to download them, and a chunk already
+  // known damaged is refused, before a byte is sent.
+  const chunks: PackedChunk[] = [];
+  for (const chunk of manifest.chunks) {
+    const location = await callSession("chunkLocation", () => stub.chunkLocation(actor, chunk.index));
+    if (location.damaged) throw chunkCorrupt(chunk.index);
+    chunks.push({
+      index: chunk.index,
+      name: chunkPath(chunk.index),
+      storeKey: location.storeKey,
+      size: location.size,
+      sha256: location.sha256,
+    });
+  }
+
   const chain = chainStub(c.env);
   const anchor: AnchorLookup = await callDurableObject("ChainDO", "anchorEvidence", () => chain.anchorEvidence(id));
   if (!anchor || "pending" in anchor || anchor.tx.interim) {
@@ -74,7 +88,7 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   );
 
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 1));
-  const entries = async function* (): AsyncGenerator<TarEntry> {
+  const meta = async function* (): AsyncGenerator<MetaEntry> {
     yield {
       name: PATHS.info,
       kind: "file",
@@ -119,55 +133,18 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
     for (const share of shares) yield { name: keySharePath(share.id), kind: "file", bytes: json(share.share) };
     const verifier = await verifierPage(c.env);
     if (verifier) yield { name: PATHS.verifier, kind: "file", bytes: verifier };
-    const store = chunkStoreFor(c.env);
-    for (const chunk of manifest.chunks) {
-      const location = await callSession("chunkLocation", () => stub.chunkLocation(actor, chunk.index));
-      yield {
-        name: chunkPath(chunk.index),
-        kind: "stream",
-        size: location.size,
-        pieces: async function* () {
-          const object = await store.get(location.storeKey);
-          if (!object) throw new Error(`chunk ${chunk.index} is no longer in the chunk store`);
-          const reader = object.body.getReader();
-          try {
-            for (;;) {
-              const { value, done } = await reader.read();
-              if (done) return;
-              yield value;
-            }
-          } finally {
-            reader.releaseLock();
-          }
-        },
-      };
-    }
   };
-  return new Response(streamOf(tarPieces(entries(), Math.floor(Date.now() / 1000))), {
+  // A chunk whose stored bytes no longer match breaks the transfer (the archive never ends) and is
+  // recorded as a download's damage would be: marked on the session, audited, alerted.
+  const onDamage = ({ reason, ...damage }: PackDamage) =>
+    reportDamagedChunk(c, { sessionId: id, ...damage, reason: reason === "missing" ? "size" : reason });
+  const { body, done } = packageStream(chunkStoreFor(c.env), meta(), chunks, Math.floor(Date.now() / 1000), onDamage);
+  c.executionCtx.waitUntil(done);
+  return new Response(body, {
     status: 200,
     headers: { "Content-Type": "application/x-tar", "Content-Disposition": `attachment; filename="session-${id}.lucid.tar"` },
   });
 });
-
-/**
- * Pulls piece by piece, reading up to 1 MiB ahead of the client so the store's reads overlap the
- * network writes: the archive is never held whole, a failed read breaks the transfer.
- */
-function streamOf(pieces: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { value, done } = await pieces.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      async cancel() {
-        await pieces.return(undefined);
-      },
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark: 1 << 20 }),
-  );
-}
 
 /** Each chunk's inclusion proof in the session's final tree, from the manifest's hashes. */
 function chunkProofs(manifest: Manifest) {

@@ -6,7 +6,7 @@ import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { genesisHeader } from "../../shared/chain/block.ts";
 import { chunkAad } from "../../shared/chunk.ts";
 import { packageInfo } from "../../shared/package/format.ts";
@@ -168,5 +168,41 @@ describe("GET /api/v1/sessions/{id}/package", () => {
     const admin = await api(`/api/v1/sessions/${sessionId}/package`, { headers: await userHeaders("root", "ADMIN") });
     expect(admin.status).toBe(200);
     expect(new Uint8Array(await admin.arrayBuffer()).length).toBe(pkg.length);
+  });
+
+  it("never packs a damaged stored chunk as genuine: the transfer breaks before the archive ends, the damage is recorded, then refused", async () => {
+    const key = (await env.CHUNKS.list({ prefix: `sessions/${sessionId}/chunks/` })).objects.map((o) => o.key).sort()[1]!;
+    const stored = new Uint8Array(await (await env.CHUNKS.get(key))!.arrayBuffer());
+    const flipped = stored.slice();
+    flipped[100]! ^= 1;
+    await env.CHUNKS.put(key, flipped);
+    const res = await api(`/api/v1/sessions/${sessionId}/package`, { headers: await userHeaders("pk-owner") });
+    expect(res.status).toBe(200);
+    let received = 0;
+    const reader = res.body!.getReader();
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          received += value.byteLength;
+        }
+      })(),
+    ).rejects.toThrow();
+    // Never the whole archive: chunk 2 and the end-of-archive blocks are not sent.
+    expect(received).toBeLessThan(pkg.length);
+    await vi.waitFor(async () => {
+      const view = (await (await api(`/api/v1/sessions/${sessionId}`, { headers: await userHeaders("pk-owner") })).json()) as {
+        lastIntegrityCheck: unknown;
+      };
+      expect(view.lastIntegrityCheck).toMatchObject({ source: "read", ok: false, badChunks: [{ index: 1, reason: "digest" }] });
+    });
+    const alerts = await env.ADMIN.get(env.ADMIN.idFromName("admin")).listAlerts({ limit: 200 });
+    expect(alerts.find((a) => a.key === `integrity:session:${sessionId}`)).toMatchObject({ severity: "critical" });
+    // From now on the package is refused before a byte is sent.
+    const again = await api(`/api/v1/sessions/${sessionId}/package`, { headers: await userHeaders("pk-owner") });
+    expect(again.status).toBe(500);
+    expect(await again.json()).toMatchObject({ type: "/problems/chunk-corrupt", index: 1 });
+    await env.CHUNKS.put(key, stored);
   });
 });
