@@ -66,9 +66,15 @@ async function writeArchive(
     const bytes = pending.take();
     if (bytes) await writer!.write(bytes);
   };
+  // Each chunk's store request is sent one step ahead (the first while the small members go out),
+  // so its first bytes are on their way when the previous chunk ends.
+  const open = (i: number) => (i < chunks.length ? store.get(chunks[i]!.storeKey) : Promise.resolve(null));
+  let next = open(0);
+  next.catch(() => {}); // awaited in turn; a failure shows there
   const fail = async (error: Error) => {
     if (writer) await writer.abort(error).catch(() => {});
     else await writable.abort(error).catch(() => {});
+    await next.then((o) => o?.body.cancel()).catch(() => {});
   };
   try {
     for await (const entry of meta) {
@@ -80,10 +86,12 @@ async function writeArchive(
       }
       if (pending.size >= WRITE_BYTES) await flush();
     }
-    for (const chunk of chunks) {
+    for (const [i, chunk] of chunks.entries()) {
       pending.add(tarHeader(chunk.name, chunk.size, "0", mtime));
       await flush();
-      const object = await store.get(chunk.storeKey);
+      const object = await next;
+      next = open(i + 1);
+      next.catch(() => {});
       let damage: PackDamage | null = null;
       if (!object) damage = { index: chunk.index, reason: "missing", expected: chunk.size, found: 0 };
       else if (object.size !== chunk.size) {

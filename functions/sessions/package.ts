@@ -48,39 +48,34 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
   const stub = sessionStub(c, id);
   const session = await callSession("get", () => stub.get(actor));
   const manifest = await callSession("manifest", () => stub.manifest(actor));
-  // The package carries the chunks: the caller must be allowed to download them, and a chunk already
-  // known damaged is refused, before a byte is sent.
-  const chunks: PackedChunk[] = [];
-  for (const chunk of manifest.chunks) {
-    const location = await callSession("chunkLocation", () => stub.chunkLocation(actor, chunk.index));
-    if (location.damaged) throw chunkCorrupt(chunk.index);
-    chunks.push({
-      index: chunk.index,
-      name: chunkPath(chunk.index),
-      storeKey: location.storeKey,
-      size: location.size,
-      sha256: location.sha256,
-    });
-  }
-
   const chain = chainStub(c.env);
-  const anchor: AnchorLookup = await callDurableObject("ChainDO", "anchorEvidence", () => chain.anchorEvidence(id));
+  // Everything else at once (each answer is small): a package's fixed cost is these round trips.
+  const [locations, anchor, interim, info, genesis, events, audit, shares, verifier] = await Promise.all([
+    Promise.all(manifest.chunks.map((chunk) => callSession("chunkLocation", () => stub.chunkLocation(actor, chunk.index)))),
+    callDurableObject("ChainDO", "anchorEvidence", () => chain.anchorEvidence(id)) as Promise<AnchorLookup>,
+    callDurableObject("ChainDO", "interimAnchors", () => chain.interimAnchors(id)),
+    callDurableObject("ChainDO", "info", () => chain.info()),
+    callDurableObject("ChainDO", "blockByHeight", () => chain.blockByHeight(0)),
+    callSession("events", () => stub.events(actor)),
+    auditEntries(c, id),
+    // Every share of the data key, as stored: wrapped envelopes only, the plaintext key stays here.
+    callSession("shares", () => stub.shares(actor)),
+    verifierPage(c.env),
+  ]);
+  // The package carries the chunks: the caller must be allowed to download them (chunkLocation
+  // checks), and a chunk already known damaged is refused, before a byte is sent.
+  const chunks: PackedChunk[] = manifest.chunks.map((chunk, i) => {
+    const location = locations[i]!;
+    if (location.damaged) throw chunkCorrupt(chunk.index);
+    return { index: chunk.index, name: chunkPath(chunk.index), storeKey: location.storeKey, size: location.size, sha256: location.sha256 };
+  });
   if (!anchor || "pending" in anchor || anchor.tx.interim) {
     throw new ApiError(
       "conflict",
       anchor && !("pending" in anchor) ? "The session's final anchor waits for its block." : "The session is not anchored yet.",
-      {
-        state: session.state,
-      },
+      { state: session.state },
     );
   }
-  const interim = await callDurableObject("ChainDO", "interimAnchors", () => chain.interimAnchors(id));
-  const info = await callDurableObject("ChainDO", "info", () => chain.info());
-  const genesis = await callDurableObject("ChainDO", "blockByHeight", () => chain.blockByHeight(0));
-  const events = await callSession("events", () => stub.events(actor));
-  const audit = await auditEntries(c, id);
-  // Every share of the data key, as stored: wrapped envelopes only, the plaintext key stays here.
-  const shares = await callSession("shares", () => stub.shares(actor));
   const top = Math.max(
     anchor.block.header.height,
     anchor.tron?.headers.at(-1)?.header.height ?? 0,
@@ -131,7 +126,6 @@ export const packageRoutes = createApp().openapi(getPackage, async (c) => {
     yield { name: PATHS.audit, kind: "file", bytes: json(audit) };
     yield { name: PATHS.keysDir, kind: "dir" };
     for (const share of shares) yield { name: keySharePath(share.id), kind: "file", bytes: json(share.share) };
-    const verifier = await verifierPage(c.env);
     if (verifier) yield { name: PATHS.verifier, kind: "file", bytes: verifier };
   };
   // A chunk whose stored bytes no longer match breaks the transfer (the archive never ends) and is
