@@ -11,6 +11,7 @@ import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.t
 
 type AuditPage = Answer<Api["admin"]["audit"]["$get"]>;
 type VerifyReport = Answer<Api["admin"]["audit"]["verify"]["$get"]>;
+type StoreChecks = Answer<Api["admin"]["integrity"]["$get"]>;
 
 interface Filters {
   q: string;
@@ -198,6 +199,7 @@ function ChainChecks() {
           Export and verify in this browser
         </button>
       </p>
+      <ScheduledChecks />
       {progress && browser.busy && <Progress label="Verifying exported events" done={progress.done} total={progress.total} />}
       <ErrorBox error={server.error ?? browser.error} />
       {report && (
@@ -216,5 +218,29 @@ function ChainChecks() {
         </p>
       )}
     </div>
+  );
+}
+
+/** The last scheduled (or requested) re-verification of the audit log and the chain's stored blocks. */
+function ScheduledChecks() {
+  const checks = useLoad(() => getJson<StoreChecks>("/admin/integrity"), []);
+  const names = { audit: "Audit log", chain: "Chain's stored blocks" } as const;
+  return (
+    <>
+      <ErrorBox error={checks.error} />
+      <ul class="checks">
+        {checks.data?.items.map((c) => (
+          <li key={c.target} class={c.ok === false ? "error" : c.ok ? "ok" : undefined}>
+            {names[c.target]}:{" "}
+            {c.at === null
+              ? "not checked yet"
+              : c.ok
+                ? `verified ${formatTime(c.at)} (${c.source}, ${c.checked} ${c.target === "audit" ? "events" : "blocks"})`
+                : `DAMAGED at ${c.target === "audit" ? "event" : "block"} ${c.firstBad} (${c.fault}), found ${formatTime(c.at)}`}
+            {c.nextDueAt && `; next check ${formatTime(c.nextDueAt)}`}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
