@@ -39,9 +39,9 @@ const passAfter = async (id: string, owner: string, since: number) =>
   vi.waitFor(
     async () => {
       expect(await cursorOf(id)).toBeNull();
-      const check = (await view(id, owner)).lastIntegrityCheck;
+      const check = (await view(id, owner)).lastIntegrityCheck as { source: string; at: string } | null;
       expect(check?.source).toBe("scrub");
-      expect(Date.parse(String(check!.at))).toBeGreaterThanOrEqual(since);
+      expect(Date.parse(check!.at)).toBeGreaterThanOrEqual(since);
     },
     { timeout: 20_000 },
   );
