@@ -6,7 +6,13 @@
  */
 import { createZstdCompress, type ZstdCompress } from "node:zlib";
 import { CHUNK_TAG_BYTES } from "../../shared/chunk.ts";
-import { RecordType, encodeEventRecord, encodeRecord, encodeStreamHeader, type RecordingEvent } from "../../shared/recording/index.ts";
+import {
+  RecordType,
+  encodeEventRecord,
+  encodeRecordHeader,
+  encodeStreamHeader,
+  type RecordingEvent,
+} from "../../shared/recording/index.ts";
 import type { ScreenCapture } from "./native.ts";
 import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
@@ -50,6 +56,14 @@ export type RecorderEvent =
   | { kind: "backlog"; pending: number }
   /** the first frame is in: what the display showed from this moment on is recorded */
   | { kind: "first-frame"; epochMs: number };
+
+/**
+ * Node flags for a recorder process (`lucid-agent record`, spawned once per recorded desktop).
+ * V8's parallel and concurrent GC threads cost more CPU than they save for a heap this small:
+ * measured under the office workload, one GC thread took the agent from ~0.6 to ~0.45–0.5 CPU-s a
+ * minute (BENCH agent-cpu).
+ */
+export const RECORDER_NODE_FLAGS: readonly string[] = ["--single-threaded-gc"];
 
 /** Records are handed to zstd once this many bytes or this long has gathered. */
 const HOLD_BYTES = 256 * 1024;
@@ -117,7 +131,9 @@ export class Recorder {
         const opened = chunk === null;
         chunk ??= this.open(result.epochMs);
         const t = this.timeOf(chunk, result.epochMs);
-        this.write(chunk, encodeRecord(RecordType[result.type], t, result.body));
+        // Header and body go to zstd apart: copying a 6 MB keyframe into one buffer cost more
+        // main-thread CPU (allocation, page faults, GC) than the rest of a tick.
+        this.write(chunk, encodeRecordHeader(RecordType[result.type], t, result.body.length), result.body);
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, result.epochMs);
         if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
@@ -198,19 +214,27 @@ export class Recorder {
     return chunk;
   }
 
-  private write(chunk: OpenChunk, bytes: Uint8Array): void {
+  private write(chunk: OpenChunk, bytes: Uint8Array, body?: Uint8Array): void {
+    const size = bytes.length + (body?.length ?? 0);
+    chunk.plainBytes += size;
+    // Big records (keyframes, a page turned) go at once and uncopied: one hop is nothing next to
+    // their size, and the size estimate would count them uncompressed while held.
+    if (size >= HOLD_BYTES / 4) {
+      this.release(chunk);
+      chunk.zstd.write(bytes);
+      if (body) chunk.zstd.write(body);
+      return;
+    }
     if (chunk.held.length === 0) chunk.heldSinceMs = Date.now();
     chunk.held.push(bytes);
-    chunk.heldBytes += bytes.length;
-    chunk.plainBytes += bytes.length;
-    // Big records (keyframes, a page turned) go at once: one hop is nothing next to their size, and
-    // the size estimate would count them uncompressed while held.
-    if (bytes.length >= HOLD_BYTES / 4 || chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
+    if (body) chunk.held.push(body);
+    chunk.heldBytes += size;
+    if (chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
   }
 
   private release(chunk: OpenChunk): void {
     if (chunk.held.length === 0) return;
-    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held));
+    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held, chunk.heldBytes));
     chunk.held = [];
     chunk.heldBytes = 0;
   }

@@ -39,6 +39,7 @@ import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
 import { declareHandoverCount, firstChunkIndex, sessionKeyHex } from "../node/sessions-api.ts";
 import { Spool } from "../spool.ts";
+import { RECORDER_NODE_FLAGS } from "../recorder.ts";
 import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
@@ -631,7 +632,7 @@ export class ServerManager {
     }
     s.recordStarting = false;
     if (s.state !== "listening" || this.policy.recordingsHalted) return;
-    const child = spawn(process.execPath, args, { env, stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...RECORDER_NODE_FLAGS, ...args], { env, stdio: ["pipe", "ignore", "pipe"] });
     child.stdin!.on("error", () => {}); // it exited: its exit is handled below
     s.recorder = child;
     s.recorderDisplay = null;
