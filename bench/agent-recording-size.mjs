@@ -1,13 +1,13 @@
 // BENCH recording-size: MB per hour of sealed chunks for the scripted office workload
 // (bench/agent-workload.mjs), recorded at 10 frames/s through the real path (Xvfb → DAMAGE-driven
 // MIT-SHM capture → tile differ → stream → chunks as the recorder cuts them at the default settings:
-// 60 s, a keyframe at each chunk's start → zstd L3 → XChaCha20-Poly1305). Time is simulated (frame n
+// 60 s, a keyframe at each chunk's start → zstd at the agent's default level → XChaCha20-Poly1305). Time is simulated (frame n
 // is at n × 100 ms), so minutes of workload run faster. baseline = every frame stored whole with
 // zstd L1 (the naive lossless recording), sampled every 20th frame and scaled.
 import { constants, zstdCompressSync } from "node:zlib";
 import { RecordType, encodeRecord, encodeStreamHeader, decodeRecording } from "../shared/recording/index.ts";
 import { ScreenCapture } from "../pi-agent/lib/native.ts";
-import { sealChunk, openChunk } from "../pi-agent/lib/seal.ts";
+import { DEFAULT_ZSTD_LEVEL, sealChunk, openChunk } from "../pi-agent/lib/seal.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
 import { H, OfficeWorkload, W } from "./agent-workload.mjs";
 import { report } from "./report.mjs";
@@ -35,7 +35,7 @@ try {
     const plain = new Uint8Array(partBytes);
     let o = 0;
     for (const p of parts) (plain.set(p, o), (o += p.length));
-    const sealed = sealChunk({ plain, sessionId: "bench", index: chunks, key, zstdLevel: 3 });
+    const sealed = sealChunk({ plain, sessionId: "bench", index: chunks, key, zstdLevel: DEFAULT_ZSTD_LEVEL });
     if (chunks === 0) [...decodeRecording(openChunk(sealed.ciphertext, sealed.nonce, "bench", 0, key))]; // it decodes
     sealedBytes += sealed.ciphertext.length;
     chunks++;

@@ -7,6 +7,7 @@ import { readKey, readOrCreateKey } from "../keyfile.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
+import { DEFAULT_ZSTD_LEVEL } from "../seal.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
 import type { Uploader } from "../uploader.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
@@ -32,7 +33,7 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
                         drawn is grabbed, and nothing when nothing was
   --poll                grab whole frames every tick instead of following DAMAGE (the old capture, for comparison)
   --tile N              tile edge in pixels, 8..255 (default 64)
-  --zstd-level N        zstd level 1..19 (default 3)
+  --zstd-level N        zstd level 1..19 (default 5)
   --chunk-mb N          sealed (compressed, encrypted) MB a chunk, at most (default 10; may pass it by one frame)
   --chunk-seconds N     longest span of one chunk (default 60); a chunk closes at whichever comes first
   --keyframe-seconds N  a keyframe opens every chunk and follows every N seconds within one (default 60)
@@ -83,7 +84,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   if (!size) throw new UsageError(`--size must look like 1280x720, got "${values.size}"`);
   const tileSize = positiveNumber(values.tile, "tile", 64, true);
   if (tileSize < 8 || tileSize > 255) throw new UsageError("--tile must be 8..255");
-  const zstdLevel = positiveNumber(values["zstd-level"], "zstd-level", 3, true);
+  const zstdLevel = positiveNumber(values["zstd-level"], "zstd-level", DEFAULT_ZSTD_LEVEL, true);
   if (zstdLevel > 19) throw new UsageError("--zstd-level must be 1..19");
   const fps = positiveNumber(values.fps, "fps", 10);
   const chunkBytes = Math.round(positiveNumber(values["chunk-mb"], "chunk-mb", 10) * 1024 * 1024);
