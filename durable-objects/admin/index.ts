@@ -21,6 +21,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { logEvent } from "../../shared/log.ts";
 import type { Env } from "../../platform/env.ts";
 import { SqlDurableObject } from "../base.ts";
+import { wakeBy } from "../scheduler.ts";
 import { AlertOutbox, type DeliveryRow } from "./delivery.ts";
 import { coveredBy, evaluateConditions, lockdownCondition, type Condition } from "./monitor.ts";
 import migrations from "./drizzle/migrations.js";
@@ -328,9 +329,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   /** Brings the alarm forward to now when a delivery is waiting (never pushes a due alarm back). */
   async #armDelivery(): Promise<void> {
     const next = this.#outbox.nextDue();
-    if (next === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+    if (next !== null) await wakeBy(this.ctx.storage, next, { notBefore: Date.now() });
   }
 
   async listAlerts(filter: { state?: AlertView["state"]; beforeLastAt?: number; limit: number }): Promise<AlertView[]> {
