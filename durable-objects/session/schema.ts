@@ -1,6 +1,7 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { SESSION_STATES, type Anchor } from "../../shared/session.ts";
 import { taskTable } from "../scheduler.ts";
+import type { KeyShare } from "../../shared/recording/key-share.ts";
 import type { IntegrityResult } from "./integrity.ts";
 
 /** The session itself: one row, written only by its SessionDO. */
@@ -113,8 +114,8 @@ export const shares = sqliteTable("shares", {
   label: text("label").notNull(),
   /** "x25519" or "passphrase". */
   recipient: text("recipient").notNull(),
-  /** The versioned envelope of shared/recording/key-share.ts (JSON). */
-  envelope: text("envelope").notNull(),
+  /** The versioned envelope of shared/recording/key-share.ts. */
+  envelope: text("envelope", { mode: "json" }).$type<KeyShare>().notNull(),
   createdAt: integer("created_at").notNull(),
   createdBy: text("created_by").notNull(),
 });

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { assignSessionToNode, placeableNode } from "../nodes/access.ts";
-import { createApp, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
 import {
   actorOf,
   callSession,
@@ -33,7 +33,7 @@ const createSession = createRoute({
   path: "/",
   tags: ["sessions"],
   summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
-  request: { body: { required: true, content: { "application/json": { schema: CreateSessionBody } } } },
+  request: { body: jsonBody(CreateSessionBody) },
   responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500) },
 });
 

@@ -8,13 +8,12 @@ import {
   putChunk,
   recordingSession,
   sessionDO,
+  storedChunks,
   settle,
   userHeaders,
   type SessionJson,
 } from "./session-helpers.ts";
 
-const blobs = async (id: string) =>
-  (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects.sort((a, b) => a.key.localeCompare(b.key));
 const download = async (id: string, index: number, user: string, range?: string, role: "USER" | "ADMIN" = "USER") =>
   api(`/api/v1/sessions/${id}/chunks/${index}`, { headers: { ...(await userHeaders(user, role)), ...(range ? { Range: range } : {}) } });
 const view = async (id: string, user: string) =>
@@ -57,7 +56,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
     expect(intact.headers.get("Lucid-Integrity")).toBe("verified");
     expect(new Uint8Array(await intact.arrayBuffer())).toEqual(bytes);
 
-    const [stored] = await blobs(s.id);
+    const [stored] = await storedChunks(s.id);
     await flipByte(stored!.key, 1234);
     const res = await download(s.id, 0, "ti1");
     expect(res.status).toBe(500);
@@ -92,7 +91,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
     expect(range.headers.get("Content-Digest")).toBeNull();
     expect(new Uint8Array(await range.arrayBuffer())).toEqual(bytes.subarray(100, 200));
 
-    const [stored] = await blobs(s.id);
+    const [stored] = await storedChunks(s.id);
     await flipByte(stored!.key, 10);
     const res = await download(s.id, 0, "ti2");
     expect(res.status).toBe(200);
@@ -124,7 +123,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
 describe("scrub", { timeout: 120_000 }, () => {
   it("POST integrity-check (ADMIN only) re-hashes every chunk, reports the damaged one, and a later check after a restore clears it", async () => {
     const s = await storedSession("ts1", "tm1", [2000, 3000, 2500]);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     const check = async (user: string, role: "USER" | "ADMIN") =>
       api(`/api/v1/sessions/${s.id}/integrity-check`, { method: "POST", headers: await userHeaders(user, role) });
     const clean = await check("root", "ADMIN");
@@ -155,7 +154,7 @@ describe("scrub", { timeout: 120_000 }, () => {
     const scrub = tasks.find((t) => t.name === "scrub");
     expect(scrub).toBeDefined();
     expect(scrub!.dueAt).toBeGreaterThan(Date.now() + 86_400_000);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     await env.CHUNKS.put(keys[0]!, chunkBytes(0, 600));
     await env.CHUNKS.delete(keys[2]!);
     await makeTasksDue(s.id);

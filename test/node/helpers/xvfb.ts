@@ -1,6 +1,6 @@
 /** Starts a real Xvfb on a free display number for a test, and paints known pixels on it. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { until } from "./until.ts";
 
@@ -17,8 +17,18 @@ const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lu
   copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): string;
 };
 
+/** A display is taken while its lock names a live process (Xvfb itself clears a stale lock and socket). */
 function displayInUse(n: number): boolean {
-  return existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`);
+  const lock = `/tmp/.X${n}-lock`;
+  if (!existsSync(lock)) return existsSync(`/tmp/.X11-unix/X${n}`);
+  const pid = Number(readFileSync(lock, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** `displays`: the numbers a test may use (default: any of 100–899). */

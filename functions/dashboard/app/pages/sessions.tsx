@@ -3,6 +3,7 @@ import { useState } from "preact/hooks";
 import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+import { Columns, Pager } from "../components/table.tsx";
 
 const STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"];
 
@@ -68,15 +69,7 @@ export function SessionsPage() {
         <>
           <table>
             <caption class="visually-hidden">Sessions, newest first; the state refreshes every 5 seconds</caption>
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">State</th>
-                <th scope="col">Node</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <Columns names={["Title", "State", "Node", "Owner", "Created"]} />
             <tbody aria-live="polite">
               {list.data.items.map((s) => (
                 <tr key={s.id}>
@@ -94,14 +87,7 @@ export function SessionsPage() {
             </tbody>
           </table>
           {list.data.items.length === 0 && <p class="muted">No sessions match.</p>}
-          <div class="pager">
-            <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer
-            </button>
-            <button type="button" disabled={!list.data.nextCursor} onClick={() => setCursors([...cursors, list.data!.nextCursor!])}>
-              Older
-            </button>
-          </div>
+          <Pager stack={cursors} onChange={setCursors} next={list.data.nextCursor} />
         </>
       )}
     </section>

@@ -10,6 +10,7 @@ import { formatTime, short } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { ROLES, type Role } from "../../../../shared/rbac.ts";
+import { Columns } from "../components/table.tsx";
 
 type User = Answer<Api["users"]["$get"]>["users"][number];
 const PAGE = 200;
@@ -60,15 +61,7 @@ export function UsersPage() {
             {shown.length} of {list.data.users.length} users{list.data.more ? " loaded" : ""}.
           </p>
           <table data-testid="users-table">
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">TRON address</th>
-                <th scope="col">Email</th>
-                <th scope="col">Since</th>
-                <th scope="col">Role</th>
-              </tr>
-            </thead>
+            <Columns names={["User", "TRON address", "Email", "Since", "Role"]} />
             <tbody>
               {shown.map((u) => (
                 <UserRow key={u.id} user={u} onChanged={list.reload} />
