@@ -63,6 +63,8 @@ export const TOOLS = {
   xserverUtils: commands("x11-xserver-utils", "xsetroot"),
   xauth: commands("xauth", "xauth"),
   xterm: commands("xterm", "xterm"),
+  xdotool: commands("xdotool", "xdotool"),
+  xclip: commands("xclip", "xclip"),
   x11Utils: commands("x11-utils", "xmessage", "xwininfo", "xkill"),
   qemu: commands("qemu-system-x86", "qemu-system-x86_64"),
   qemuUser: {
@@ -106,6 +108,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-doctor.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-interaction.test.ts", project: "agent", tools: ["addon", "xvfb", "xterm", "xdotool", "xclip"] },
   { file: "test/node/agent-v4l2.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-notify.test.ts", project: "agent", tools: ["addon", "xvfb", "x11Utils"] },
   { file: "test/node/agent-xrdp.test.ts", project: "agent", tools: ["root", "addon", ...X_DESKTOP, "xvnc"] },
