@@ -111,7 +111,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-interaction.test.ts", project: "agent", tools: ["addon", "xvfb", "xterm", "xdotool", "xclip"] },
   { file: "test/node/agent-v4l2.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-notify.test.ts", project: "agent", tools: ["addon", "xvfb", "x11Utils"] },
-  { file: "test/node/agent-xrdp.test.ts", project: "agent", tools: ["root", "addon", ...X_DESKTOP, "xvnc"] },
+  { file: "test/node/agent-xrdp.test.ts", project: "agent", tools: ["root", "addon", ...X_DESKTOP, "xvnc", "xdotool"] },
   { file: "test/node/agent-v4l2-vivid.test.ts", project: "agent", tools: ["qemu", "busybox", "cpio", "kmod", "gxx", "apt"] },
   { file: "test/e2e/whole-flow.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-cgroups.test.ts", project: "agent", tools: ["root", "cgroup2"] },
