@@ -111,13 +111,14 @@ async function session(policy: InteractionPolicy) {
   const copy = await span(() => {
     execFileSync("xclip", ["-selection", "clipboard"], { env: env(), input: COPIED, stdio: ["pipe", "ignore", "ignore"] });
   });
+  const rename = await span(() => void xdotool("set_window", "--name", `${title} (edited)`, window));
   // Stop once a chunk begun after the owner's time to answer is spooled: everything before it was drained.
   await until(
     "a chunk after the actions",
     () =>
       readdirSync(join(out, "chunks"))
         .filter((f) => f.endsWith(".json"))
-        .some((f) => JSON.parse(readFileSync(join(out, "chunks", f), "utf8")).captureStart > copy.end + 2500),
+        .some((f) => JSON.parse(readFileSync(join(out, "chunks", f), "utf8")).captureStart > rename.end + 2500),
     { detail: run.output },
   );
   run.child.kill("SIGINT");
@@ -125,7 +126,7 @@ async function session(policy: InteractionPolicy) {
   xterm.kill("SIGTERM");
   const chunks = spooled(out);
   const events: Seen[] = chunks.flatMap((c) => interactions(c.plain));
-  return { title, chunks, events, focus, typing, enter, click, copy, output: run.output() };
+  return { title, out, chunks, events, focus, typing, enter, click, copy, rename, output: run.output() };
 }
 
 /** Every chunk's frames decode, and the known patch is exact in each chunk's last frame. */
@@ -172,9 +173,24 @@ describe("interaction events in the recording (real Xvfb, xterm, xdotool, xclip)
       for (const secret of ["TypedSecret7", "typedsecret7", "CopiedSecret9", "ypedSecre"]) expect(contains(plain, secret)).toBe(false);
       if (terms) expect(terms.words).toEqual([]);
     }
+    const renamed = s.events.find((e) => e.type === "focus" && e.title === `${s.title} (edited)`);
+    expect(renamed, JSON.stringify(s.events)).toBeDefined(); // the title of the window in front changed
+    expect(within(renamed!.epochMs, s.rename, 1000)).toBe(true);
     const titles = s.chunks.flatMap((c) => c.terms?.titles ?? []);
-    expect(titles).toContain(s.title);
+    expect(titles).toEqual(expect.arrayContaining([s.title, `${s.title} (edited)`]));
     expectPixelsExact(s.chunks);
+
+    // `decode --events` prints the same events as JSON lines with their times.
+    const withEvents = s.chunks.find((c) => interactions(c.plain).length > 0)!;
+    const decode = agent(["decode", join(s.out, "chunks", `${String(withEvents.index).padStart(10, "0")}.bin`), "--events"]);
+    expect(await decode.exited, decode.output()).toBe(0);
+    const lines = decode
+      .output()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const first = interactions(withEvents.plain)[0]!;
+    expect(lines.find((l) => l.kind === "interaction")).toMatchObject({ ...first, kind: "interaction", t: expect.any(Number) });
   }, 90_000);
 
   it("full: the typed text and the clipboard text too, and the typed words as search terms", async () => {
