@@ -10,10 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEvents, decodeRecording, type InteractionEvent, type InteractionPolicy } from "../../shared/recording/index.ts";
+import { InputCapture, type NativeInputEvent } from "../../pi-agent/lib/native.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { chunkMetaSchema } from "../../pi-agent/lib/spool.ts";
 import { until } from "./helpers/until.ts";
-import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
+import { noise, ownSelectionSilently, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
 
 const BIN = join(import.meta.dirname, "../../pi-agent/bin/lucid-agent.ts");
 const W = 640;
@@ -217,4 +218,27 @@ describe("interaction events in the recording (real Xvfb, xterm, xdotool, xclip)
     }
     expectPixelsExact(s.chunks);
   }, 90_000);
+
+  it("a clipboard owner that never answers is reported with size 0 after its time, and the next copy is read", async () => {
+    const input = InputCapture.openX11(xvfb.display, "full");
+    try {
+      const seen: NativeInputEvent[] = [];
+      const clipboard = () => {
+        seen.push(...input.drain());
+        return seen.filter((e) => e.type === "clipboard" && e.selection === "CLIPBOARD");
+      };
+      const release = ownSelectionSilently(xvfb.display, "CLIPBOARD");
+      try {
+        const [silent] = await until("the silent owner given up", () => clipboard().length === 1 && clipboard());
+        expect(silent).toMatchObject({ bytes: 0, text: "" });
+      } finally {
+        release();
+      }
+      execFileSync("xclip", ["-selection", "clipboard"], { env: env(), input: "after the silence", stdio: ["pipe", "ignore", "ignore"] });
+      const copies = await until("the next copy", () => clipboard().length === 2 && clipboard());
+      expect(copies[1]).toMatchObject({ bytes: 17, text: "after the silence" });
+    } finally {
+      input.close();
+    }
+  }, 30_000);
 });
