@@ -465,7 +465,9 @@ std::string X11Input::ClassOf(Window w) {
 
 void X11Input::CheckFocus(std::vector<InputEvent>& out) {
   Window top = FocusedTopLevel();
-  Window client = top ? ClientOf(top) : 0;
+  // The search below a frame costs round trips: done once each time another top-level comes to the front.
+  if (top != clientOfTop_.first) clientOfTop_ = {top, top ? ClientOf(top) : 0};
+  Window client = clientOfTop_.second;
   std::string title = client ? TitleOf(client) : "";
   std::string klass = client ? ClassOf(client) : "";
   if (connectionLost_) return;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lucid {
@@ -88,6 +89,7 @@ class X11Input {
   Conversion conversions_[2];
   // with `full`: keycodes held down (to know Shift, Ctrl and Alt), each 0..255
   std::vector<uint8_t> down_ = std::vector<uint8_t>(256, 0);
+  std::pair<Window, Window> clientOfTop_{0, 0};  // the last top-level in front and its client window
   Window lastFocus_ = 0;
   std::string lastTitle_, lastClass_;
   bool focusKnown_ = false;
