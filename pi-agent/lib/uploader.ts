@@ -78,6 +78,8 @@ export class Uploader {
    */
   private readonly acknowledged = new Set<number>();
   readonly rejected = new Map<number, string>();
+  /** Terms uploads running, by chunk index. */
+  private readonly termsJobs = new Map<number, Promise<void>>();
   private held: { released: Promise<void>; release: () => void } | null = null;
 
   constructor(spool: Spool, options: UploaderOptions) {
@@ -179,6 +181,15 @@ export class Uploader {
     });
   }
 
+  /** Sends a chunk's terms beside the chunk uploads: retrying them never holds a chunk's slot. */
+  private startTerms(sessionId: string, index: number, signal: AbortSignal, done: () => boolean): void {
+    if (this.termsJobs.has(index)) return;
+    const job = this.uploadTerms(sessionId, index, signal, done)
+      .catch((err: Error) => this.options.onEvent?.({ kind: "terms-rejected", index, status: 0, reason: `terms not sent: ${err.message}` }))
+      .finally(() => this.termsJobs.delete(index));
+    this.termsJobs.set(index, job);
+  }
+
   /** Sends a chunk's spooled terms (if it has any) until the server takes or refuses them. */
   private async uploadTerms(sessionId: string, index: number, signal: AbortSignal, done: () => boolean): Promise<void> {
     let terms: ChunkTerms | null;
@@ -233,7 +244,7 @@ export class Uploader {
           this.acknowledged.add(meta.index);
           await this.spool.acknowledge(meta.index);
           this.options.onEvent?.({ kind: "uploaded", index: meta.index, status: result.status });
-          return await this.uploadTerms(meta.sessionId, meta.index, signal, done);
+          return this.startTerms(meta.sessionId, meta.index, signal, done);
         }
         if (!result.retryable) {
           this.rejected.set(meta.index, result.reason);
@@ -272,7 +283,7 @@ export class Uploader {
     const workers = new Set<Promise<void>>();
     try {
       // Terms of chunks acknowledged before a crash or a stop.
-      for (const index of await this.spool.pendingTerms()) await this.uploadTerms(this.spool.sessionId, index, signal, options.done);
+      for (const index of await this.spool.pendingTerms()) this.startTerms(this.spool.sessionId, index, signal, options.done);
       while (!signal.aborted) {
         // Paused with the recording over: stop here, what is left stays spooled.
         if (!(await this.mayGo(signal, options.done))) break;
@@ -296,6 +307,7 @@ export class Uploader {
         await Promise.race([woken, sleep(1000, signal)]);
       }
       await Promise.all(workers);
+      await Promise.all(this.termsJobs.values());
     } finally {
       unsubscribe();
     }

@@ -103,24 +103,25 @@ describe("chunk search terms", () => {
     expect(lines.some((l) => l.startsWith("spool sess-policy: terms of chunk 0 dropped:"))).toBe(true);
   });
 
-  it("other failures are retried like chunks, and terms left by a stop go up with the next pass", async () => {
+  it("other failures are retried like chunks without holding chunks back, and terms left by a stop go up next pass", async () => {
     const { server, root, spoolRoot, drainer } = await setUp();
     server.termsAnswer = 503;
-    const dir = await leftBehind(spoolRoot, "sess-retry", [ledger]);
+    const dir = await leftBehind(spoolRoot, "sess-retry", [ledger, ledger, ledger]);
     drainer.kick();
-    await until("terms retried", () => server.termsAttempts >= 2);
-    await drainer.close(); // stopped mid-retry: the chunk is acknowledged, its terms stay spooled
-    expect(server.session("sess-retry").has(0)).toBe(true);
-    expect(files(dir)).toEqual(["0000000000.terms"]);
-    expect((await Spool.inspect(dir)).pendingTerms).toEqual([0]);
+    // Every chunk goes up (2 at a time) while the terms of each are still being retried.
+    await until("chunks up, terms retried", () => server.session("sess-retry").size === 3 && server.termsAttempts >= 6);
+    await drainer.close(); // stopped mid-retry: the chunks are acknowledged, their terms stay spooled
+    expect(files(dir)).toEqual(["0000000000.terms", "0000000001.terms", "0000000002.terms"]);
+    expect((await Spool.inspect(dir)).pendingTerms).toEqual([0, 1, 2]);
 
     server.termsAnswer = "store";
     const next = await setUp(root, server);
     next.drainer.kick();
     await next.drainer.idle();
-    expect(server.terms).toEqual([{ sessionId: "sess-retry", index: 0, ...ledger }]);
+    expect(server.terms.map((t) => t.index).sort()).toEqual([0, 1, 2]);
+    expect(server.terms[0]).toMatchObject(ledger);
     expect(files(dir)).toEqual([]);
-    expect(server.attempts).toBe(1); // the chunk itself was sent once
+    expect(server.attempts).toBe(3); // each chunk itself was sent once
   });
 
   it("after a crash, the terms of a chunk never committed are removed, those of an acknowledged chunk kept", async () => {
