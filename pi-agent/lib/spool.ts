@@ -273,12 +273,14 @@ export class Spool {
     await rm(`${base}.bin`, { force: true });
   }
 
-  /** Chunks acknowledged whose search terms are still to send, by index. */
+  /**
+   * Chunks acknowledged whose search terms are still to send, by index: a .terms without its .json
+   * and .bin (a chunk being written has its .bin and .terms before its .json).
+   */
   async pendingTerms(): Promise<number[]> {
-    const files = await readdir(this.chunksDir);
-    const metas = new Set(files.filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)));
-    return files
-      .filter((f) => f.endsWith(".terms") && !metas.has(f.slice(0, -6)))
+    const files = new Set(await readdir(this.chunksDir));
+    return [...files]
+      .filter((f) => f.endsWith(".terms") && !files.has(`${f.slice(0, -6)}.json`) && !files.has(`${f.slice(0, -6)}.bin`))
       .map((f) => Number(f.slice(0, -6)))
       .sort((a, b) => a - b);
   }

@@ -134,6 +134,8 @@ describe("chunk search terms", () => {
     // A crash while chunk 2 was written: its .bin and .terms but no .json.
     writeFileSync(join(dir, "chunks", "0000000002.bin"), "x");
     writeFileSync(join(dir, "chunks", "0000000002.terms"), JSON.stringify(ledger));
+    // Seen while it is being written, chunk 2's terms are not offered: its chunk is not acknowledged.
+    expect((await Spool.inspect(dir)).pendingTerms).toEqual([0]);
     const reopened = await Spool.open(dir, { quotaBytes: 1e7 });
     cleanup.push(() => reopened.close());
     expect(files(dir)).toEqual(["0000000000.terms", "0000000001.bin", "0000000001.json", "0000000001.terms"]);
