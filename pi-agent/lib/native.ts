@@ -36,8 +36,13 @@ interface NativeCapture {
   next(keyframe: boolean, tileSize: number): Promise<NativeValue<CaptureResult>>;
   close(): NativeValue<object>;
 }
+interface NativeInput {
+  drain(): NativeValue<{ events: NativeInputEvent[] }>;
+  close(): NativeValue<object>;
+}
 interface NativeAddon {
   openX11(display: string, allowShm: boolean, allowDamage: boolean): NativeValue<{ capture: NativeCapture }>;
+  openInput(display: string, full: boolean): NativeValue<{ input: NativeInput }>;
   openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
 }
 
@@ -64,7 +69,7 @@ function loadAddon(): NativeAddon {
     [
       "The lucid-agent native capture addon is not built or cannot load.",
       ...failures.map((f) => `  tried ${f}`),
-      "Fixes: install the build deps (build-essential python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev),",
+      "Fixes: install the build deps (build-essential python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libxi-dev libxkbcommon-dev),",
       "then run `npm ci` (or `npx node-gyp rebuild --nodedir=/usr` inside pi-agent/).",
     ].join("\n"),
   );
@@ -138,6 +143,44 @@ export class ScreenCapture {
   async next(options: { keyframe: boolean; tileSize: number }): Promise<CaptureResult> {
     const stackFrom = new Error();
     return unwrap(await this.handle.next(options.keyframe, options.tileSize), stackFrom);
+  }
+
+  close(): void {
+    unwrap(this.handle.close(), new Error());
+  }
+}
+
+/**
+ * What the native interaction capture reports. `text` of a key and of a clipboard change exist
+ * only when it was opened for the `full` policy; otherwise no keycode is ever looked up.
+ */
+export type NativeInputEvent =
+  | { type: "key"; epochMs: number; text?: string }
+  | { type: "click"; epochMs: number; button: number; x: number; y: number }
+  | { type: "focus"; epochMs: number; title: string; class: string }
+  | { type: "clipboard"; epochMs: number; selection: "CLIPBOARD" | "PRIMARY"; bytes: number; text?: string };
+
+/**
+ * Interaction on an X display, on its own connection (pi-agent/src/x11_input.cc): key presses,
+ * pointer buttons, the focused window, selection changes. drain() never waits on another client.
+ */
+export class InputCapture {
+  private readonly handle: NativeInput;
+
+  private constructor(handle: NativeInput) {
+    this.handle = handle;
+  }
+
+  /** Opens `display` for `metadata` (counts and sizes, never text) or `full` (typed and copied text too). */
+  static openX11(display: string, policy: "metadata" | "full"): InputCapture {
+    if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
+    if (policy !== "metadata" && policy !== "full") throw new CaptureError(`interaction policy "${String(policy)}" opens no capture`);
+    return new InputCapture(unwrap(native().openInput(display, policy === "full"), new Error()).input);
+  }
+
+  /** What happened since the last call, oldest first. */
+  drain(): NativeInputEvent[] {
+    return unwrap(this.handle.drain(), new Error()).events;
   }
 
   close(): void {

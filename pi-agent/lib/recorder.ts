@@ -16,6 +16,7 @@ import {
 import type { ScreenCapture } from "./native.ts";
 import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
+import { mergeTerms, type ChunkTerms } from "./terms.ts";
 import type { Spool } from "./spool.ts";
 
 export interface RecorderOptions {
@@ -45,10 +46,15 @@ export interface RecorderOptions {
  * keyframe, so every chunk can be played on its own.
  */
 export interface EventSource {
-  /** Events since the last call, oldest first, each with its wall-clock ms. */
-  drain(): Array<{ epochMs: number; event: RecordingEvent }>;
+  /**
+   * Events since the last call, oldest first, each with its wall-clock ms. With `flush` (a chunk is
+   * being cut) a source that aggregates (key counts, typed text) hands over what it holds.
+   */
+  drain(options?: { flush?: boolean }): Array<{ epochMs: number; event: RecordingEvent }>;
   /** The state a chunk opens with (cursor shape and position, the focused window). */
   snapshot(): RecordingEvent[];
+  /** Search terms seen since the last call, taken when a chunk is cut and spooled beside it. */
+  takeTerms?(): ChunkTerms;
 }
 
 export type RecorderEvent =
@@ -175,9 +181,9 @@ export class Recorder {
    * Every source's new events into the open chunk. Events of a tick without a chunk (only between
    * a cut and the next keyframe) wait in the source until one opens.
    */
-  private drainEvents(chunk: OpenChunk): void {
+  private drainEvents(chunk: OpenChunk, flush = false): void {
     for (const source of this.o.eventSources ?? []) {
-      for (const { epochMs, event } of source.drain()) {
+      for (const { epochMs, event } of source.drain({ flush })) {
         this.writeEvent(chunk, this.timeOf(chunk, epochMs), event);
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, epochMs);
       }
@@ -245,6 +251,8 @@ export class Recorder {
   }
 
   private cut(chunk: OpenChunk): void {
+    this.drainEvents(chunk, true);
+    const terms = mergeTerms((this.o.eventSources ?? []).flatMap((source) => source.takeTerms?.() ?? []));
     this.release(chunk);
     chunk.zstd.end();
     const index = this.o.spool.takeIndex();
@@ -266,7 +274,7 @@ export class Recorder {
       try {
         if (this.failure) return;
         const sealed = await sealing;
-        await this.o.spool.writeSealed(index, sealed, { start: chunk.startEpochMs, end: chunk.lastEpochMs });
+        await this.o.spool.writeSealed(index, sealed, { start: chunk.startEpochMs, end: chunk.lastEpochMs }, terms);
         this.o.onEvent?.({
           kind: "chunk",
           index,

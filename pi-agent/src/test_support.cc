@@ -92,6 +92,27 @@ Napi::Value CloseWindow(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ownSelection(display, selection) -> id (> 0) or an error message. An unmapped window takes the
+// selection and its connection is never read: a selection owner that never answers a request.
+// closeWindow(id) lets it go.
+Napi::Value OwnSelection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) return Napi::String::New(env, "ownSelection(display, selection)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  Display* display = XOpenDisplay(name.c_str());
+  if (!display) return Napi::String::New(env, "cannot open display " + name);
+  Window window = XCreateSimpleWindow(display, DefaultRootWindow(display), 0, 0, 1, 1, 0, 0, 0);
+  Atom selection = XInternAtom(display, info[1].As<Napi::String>().Utf8Value().c_str(), False);
+  XSetSelectionOwner(display, selection, window, CurrentTime);
+  XSync(display, False);
+  if (XGetSelectionOwner(display, selection) != window) {
+    XCloseDisplay(display);
+    return Napi::String::New(env, "could not take the selection");
+  }
+  windows[nextWindow] = {display, window};
+  return Napi::Number::New(env, nextWindow++);
+}
+
 // copyArea(display, sx, sy, width, height, dx, dy): the server moves pixels itself, as a scroll does.
 Napi::Value CopyArea(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -127,6 +148,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openWindow", Napi::Function::New(env, OpenWindow));
   exports.Set("closeWindow", Napi::Function::New(env, CloseWindow));
   exports.Set("copyArea", Napi::Function::New(env, CopyArea));
+  exports.Set("ownSelection", Napi::Function::New(env, OwnSelection));
   return exports;
 }
 

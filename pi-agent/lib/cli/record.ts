@@ -4,6 +4,8 @@ import { parseArgs } from "node:util";
 import { startSessionWithToken } from "../node/sessions-api.ts";
 import { sleep } from "../sleep.ts";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
+import { InteractionPolicy } from "../../../shared/recording/index.ts";
+import { InteractionSource } from "../interaction.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
@@ -39,6 +41,9 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --keyframe-seconds N  a keyframe opens every chunk and follows every N seconds within one (default 60)
   --duration N          stop after N seconds (default: until Ctrl-C)
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
+  --interaction P       what of the user's input is recorded beside the pixels (X displays only):
+                        none (default), metadata (focused window and its title, clicks, key counts a
+                        second, clipboard sizes) or full (also typed text and clipboard text)
 ${uploadOptions}
   --start-session       POST URL/api/v1/sessions/ID/start (created → recording) once capture has begun,
                         retrying, before the first upload
@@ -68,6 +73,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       poll: { type: "boolean" },
       duration: { type: "string" },
       "spool-quota-mb": { type: "string" },
+      interaction: { type: "string" },
       server: { type: "string" },
       "token-file": { type: "string" },
       concurrency: { type: "string" },
@@ -91,6 +97,10 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const maxChunkMs = positiveNumber(values["chunk-seconds"], "chunk-seconds", 60) * 1000;
   const keyframeMs = positiveNumber(values["keyframe-seconds"], "keyframe-seconds", 60) * 1000;
   const durationMs = values.duration === undefined ? Infinity : positiveNumber(values.duration, "duration", 1) * 1000;
+  const policy = InteractionPolicy.safeParse(values.interaction ?? "none");
+  if (!policy.success) throw new UsageError(`--interaction must be none, metadata or full, got "${values.interaction}"`);
+  if (policy.data !== "none" && !values.display)
+    throw new UsageError("--interaction needs --display (a V4L2 device has no input to record)");
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
   const firstIndex = values["first-index"] === undefined ? undefined : Number(values["first-index"]);
@@ -149,6 +159,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   }
   const info = capture.info();
   if (info.note) log(`note: ${info.note}`);
+  const interaction = openInteraction(source, policy.data, log);
   log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
   const timer = Number.isFinite(durationMs) ? setTimeout(() => stopCapture.abort(), durationMs) : null;
 
@@ -163,6 +174,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     maxChunkMs,
     keyframeMs,
     fps,
+    eventSources: interaction ? [interaction] : [],
     onEvent: (e) =>
       log(
         e.kind === "chunk"
@@ -196,6 +208,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     recording = false;
     if (timer) clearTimeout(timer);
     capture.close();
+    interaction?.close();
     await pool.close();
   }
   log(`stopped after ${recorder.framesCaptured} frames`);
@@ -256,6 +269,22 @@ function stdinLines(uploader: Uploader | null, log: (line: string) => void, awai
       process.stdin.destroy();
     },
   };
+}
+
+/**
+ * The interaction source of `policy` (none opens nothing). A display that cannot give interaction
+ * events is recorded without them, and the log says so.
+ */
+function openInteraction(display: string, policy: InteractionPolicy, log: (line: string) => void): InteractionSource | null {
+  try {
+    const source = InteractionSource.open(display, policy, (err) => log(`warning: interaction events stopped: ${err.message}`));
+    if (source) log(`recording interaction events under the ${policy} policy`);
+    return source;
+  } catch (err) {
+    if (!(err instanceof CaptureError)) throw err;
+    log(`warning: interaction events are not recorded: ${err.message}`);
+    return null;
+  }
 }
 
 /** Opens an X display, retrying for up to `patienceMs` while its server is still starting. */

@@ -601,6 +601,8 @@ export class ServerManager {
       String(this.o.recordFps ?? 10),
     ];
     if (this.o.recordChunkSeconds) args.push("--chunk-seconds", String(this.o.recordChunkSeconds));
+    // What of the user's input is recorded beside the pixels: the session's policy, chosen at creation.
+    if (s.config.interaction && s.config.interaction !== "none") args.push("--interaction", s.config.interaction);
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
       let firstIndex: number | null;

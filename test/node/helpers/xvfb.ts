@@ -15,6 +15,7 @@ const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lu
   openWindow(display: string, x: number, y: number, w: number, h: number, bgrx: Buffer): number | string;
   closeWindow(id: number): void;
   copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): string;
+  ownSelection(display: string, selection: string): number | string;
 };
 
 /** A display is taken while its lock names a live process (Xvfb itself clears a stale lock and socket). */
@@ -70,6 +71,13 @@ export function putImage(display: string, x: number, y: number, w: number, h: nu
 /** Maps an override-redirect window at (x, y) showing `bgrx`; returns a function that destroys it. */
 export function openWindow(display: string, x: number, y: number, w: number, h: number, bgrx: Uint8Array): () => void {
   const id = paint.openWindow(display, x, y, w, h, Buffer.from(bgrx.buffer, bgrx.byteOffset, bgrx.byteLength));
+  if (typeof id === "string") throw new Error(id);
+  return () => paint.closeWindow(id);
+}
+
+/** Takes `selection` (CLIPBOARD, PRIMARY) with an owner that never answers; returns a function that lets it go. */
+export function ownSelectionSilently(display: string, selection: string): () => void {
+  const id = paint.ownSelection(display, selection);
   if (typeof id === "string") throw new Error(id);
   return () => paint.closeWindow(id);
 }
