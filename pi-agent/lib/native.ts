@@ -96,10 +96,12 @@ export function captureAvailable(): boolean {
   return addonLoadError() === null;
 }
 
-function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
+function unwrap<T>(value: NativeValue<T>): T {
   if (value.ok) return value;
+  // Built only on failure: capturing a stack on every call cost the recorder a measurable share of
+  // its main thread (once a frame). After an await, V8's async stack traces still name the caller.
   const err = new CaptureError(value.error);
-  err.stack = `CaptureError: ${value.error}\n${stackFrom.stack?.split("\n").slice(1).join("\n") ?? ""}`;
+  Error.captureStackTrace(err, unwrap);
   throw err;
 }
 
@@ -120,7 +122,7 @@ export class ScreenCapture {
    */
   static openX11(display: string, options: { shm?: boolean; damage?: boolean } = {}): ScreenCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
-    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true, options.damage ?? true), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true, options.damage ?? true)).capture);
   }
 
   /**
@@ -132,7 +134,7 @@ export class ScreenCapture {
     for (const n of [size.width, size.height]) {
       if (!Number.isInteger(n) || n < 1 || n > 0xffff) throw new CaptureError("V4L2 width and height must be 1..65535");
     }
-    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height)).capture);
   }
 
   info(): CaptureInfo {
@@ -141,12 +143,11 @@ export class ScreenCapture {
 
   /** Grabs a frame and returns its record body: a keyframe if asked (or after a resize), else the changed tiles. */
   async next(options: { keyframe: boolean; tileSize: number }): Promise<CaptureResult> {
-    const stackFrom = new Error();
-    return unwrap(await this.handle.next(options.keyframe, options.tileSize), stackFrom);
+    return unwrap(await this.handle.next(options.keyframe, options.tileSize));
   }
 
   close(): void {
-    unwrap(this.handle.close(), new Error());
+    unwrap(this.handle.close());
   }
 }
 
@@ -175,15 +176,15 @@ export class InputCapture {
   static openX11(display: string, policy: "metadata" | "full"): InputCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
     if (policy !== "metadata" && policy !== "full") throw new CaptureError(`interaction policy "${String(policy)}" opens no capture`);
-    return new InputCapture(unwrap(native().openInput(display, policy === "full"), new Error()).input);
+    return new InputCapture(unwrap(native().openInput(display, policy === "full")).input);
   }
 
   /** What happened since the last call, oldest first. */
   drain(): NativeInputEvent[] {
-    return unwrap(this.handle.drain(), new Error()).events;
+    return unwrap(this.handle.drain()).events;
   }
 
   close(): void {
-    unwrap(this.handle.close(), new Error());
+    unwrap(this.handle.close());
   }
 }
