@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { RecordingFormatError, decodeRecording } from "../../../shared/recording/index.ts";
+import { RecordingFormatError, decodeRecording, decodeWithCursor, drawCursor } from "../../../shared/recording/index.ts";
 import { readKey } from "../keyfile.ts";
 import { encodePng } from "../png.ts";
 import { openChunk } from "../seal.ts";
@@ -17,6 +17,8 @@ is decrypted with the session key and decompressed first.
   --png DIR             where to write the PNGs (created if missing)
   --key-file FILE       data key for a sealed chunk (default: the spool's session.key)
   --max-frames N        stop after N frames
+  --cursor              draw the recorded pointer over each frame (the pixels are recorded without it), and
+                        write a frame for each cursor change between pixel changes too
 `;
 
 function plainBytes(file: string, keyFile: string | undefined): Uint8Array {
@@ -42,6 +44,7 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
       png: { type: "string" },
       "key-file": { type: "string" },
       "max-frames": { type: "string" },
+      cursor: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -54,10 +57,10 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
     const plain = plainBytes(file, values["key-file"]);
     mkdirSync(values.png, { recursive: true });
     let n = 0;
-    for (const frame of decodeRecording(plain)) {
+    for (const { width, height, pixels } of values.cursor ? withCursor(plain) : decodeRecording(plain)) {
       if (n >= maxFrames) break;
       n++;
-      writeFileSync(join(values.png, `frame-${String(n).padStart(6, "0")}.png`), encodePng(frame.width, frame.height, frame.pixels));
+      writeFileSync(join(values.png, `frame-${String(n).padStart(6, "0")}.png`), encodePng(width, height, pixels));
       if (n % 100 === 0) log(`${n} frames written`);
     }
     log(`${n} frames decoded into ${values.png}`);
@@ -65,5 +68,14 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
   } catch (err) {
     if (err instanceof RecordingFormatError) return (log(`error: ${err.message}`), EXIT.dataError);
     throw err;
+  }
+}
+
+/** Every moment of the stream (pixel changes and cursor changes) with the cursor drawn over a copy of the frame. */
+function* withCursor(plain: Uint8Array): Generator<{ width: number; height: number; pixels: Uint8Array }> {
+  for (const { frame, cursor } of decodeWithCursor(plain)) {
+    const pixels = frame.pixels.slice();
+    drawCursor(pixels, frame.width, frame.height, 3, cursor);
+    yield { width: frame.width, height: frame.height, pixels };
   }
 }
