@@ -10,6 +10,10 @@
 #include "v4l2_source.h"
 #include "x11_capture.h"
 
+namespace lucid {
+void InitCursor(Napi::Env env, Napi::Object exports);  // cursor_addon.cc
+}
+
 namespace {
 
 Napi::Object ErrorValue(Napi::Env env, const std::string& message) {
@@ -220,6 +224,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   captureConstructor = new Napi::FunctionReference(Napi::Persistent(Capture::Define(env)));
   exports.Set("openX11", Napi::Function::New(env, OpenX11));
   exports.Set("openV4l2", Napi::Function::New(env, OpenV4l2));
+  lucid::InitCursor(env, exports);
   return exports;
 }
 
