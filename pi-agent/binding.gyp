@@ -14,7 +14,7 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O2", "-std=c++17", "-Wall"],
-      "libraries": ["-lX11", "-lXfixes", "-ljpeg"]
+      "libraries": ["-lX11", "-lXfixes", "-lXrender", "-ljpeg"]
     }
   ]
 }

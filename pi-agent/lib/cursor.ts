@@ -1,7 +1,8 @@
 /**
  * The pointer of a recorded X display as recording events (stream version 2): its shape from
  * XFixes, sent when the displayed cursor changes, and its position, read at most once a recorder
- * tick and sent when it moved. X's GetImage never includes the cursor, so the recorded pixels stay
+ * tick and sent when it moved. A shape already sent in the chunk is sent as a reference to its serial
+ * (cursor-cached): an animated cursor cycles through a few frames ten times a second. X's GetImage never includes the cursor, so the recorded pixels stay
  * cursor-free ("decoded equals the screen" holds) and players draw the cursor from these events.
  */
 import type { CursorShape, RecordingEvent } from "../../shared/recording/index.ts";
@@ -23,6 +24,8 @@ export class CursorSource implements EventSource {
   private shape: CursorShape | null = null;
   private position: { x: number; y: number } | null = null;
   private pending: Timed[] = [];
+  /** the serials of the shapes sent in full in the open chunk (snapshot() opens a chunk) */
+  private sent = new Set<number>();
   private failed = false;
 
   private constructor(handle: NativeCursor, onError: (message: string) => void) {
@@ -55,7 +58,11 @@ export class CursorSource implements EventSource {
     if (value.shape) {
       const { serial, width, height, xhot, yhot, argb } = value.shape;
       this.shape = { serial, width, height, xhot, yhot, argb: new Uint8Array(argb.buffer, argb.byteOffset, argb.byteLength) };
-      this.pending.push({ epochMs, event: { kind: "cursor-shape", ...this.shape } });
+      if (this.sent.has(serial)) this.pending.push({ epochMs, event: { kind: "cursor-cached", serial } });
+      else {
+        this.sent.add(serial);
+        this.pending.push({ epochMs, event: { kind: "cursor-shape", ...this.shape } });
+      }
     }
     if (value.moved) {
       this.position = { x: value.x, y: value.y };
@@ -70,10 +77,14 @@ export class CursorSource implements EventSource {
     return out;
   }
 
-  /** The shape and position now; what happened before is covered by it, so nothing stays pending. */
+  /**
+   * The shape and position now, for a chunk that opens: what happened before is covered by it, so
+   * nothing stays pending, and shapes sent in earlier chunks are sent in full again when they return.
+   */
   snapshot(): RecordingEvent[] {
     this.poll();
     this.pending = [];
+    this.sent = new Set(this.shape ? [this.shape.serial] : []);
     const out: RecordingEvent[] = [];
     if (this.shape) out.push({ kind: "cursor-shape", ...this.shape });
     if (this.position) out.push({ kind: "cursor-move", ...this.position });

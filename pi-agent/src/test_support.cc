@@ -5,6 +5,7 @@
 #include <X11/Xutil.h>
 #include <X11/cursorfont.h>
 #include <X11/extensions/Xfixes.h>
+#include <X11/extensions/Xrender.h>
 #include <napi.h>
 
 #include <cstring>
@@ -134,17 +135,23 @@ Napi::Value WarpPointer(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, "");
 }
 
-// setRootCursor(display, fontShape) -> id (> 0) or an error message: the root window shows the
-// cursor font's glyph `fontShape` (XC_watch = 150, XC_xterm = 152, ...). The cursor stays allocated on
+// setRootCursor(display, fontShape[, secondShape]) -> id (> 0) or an error message: the root window
+// shows the cursor font's glyph `fontShape` (animated with `secondShape` when given) (XC_watch = 150, XC_xterm = 152, ...). The cursor stays allocated on
 // a connection of its own until closeWindow(id), as an application keeps the cursors it shows: Xvfb
 // answers no XFixes image to older clients for a cursor whose creator freed it (as xsetroot does).
 Napi::Value SetRootCursor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString()) return Napi::String::New(env, "setRootCursor(display, fontShape)");
+  if (info.Length() < 2 || !info[0].IsString()) return Napi::String::New(env, "setRootCursor(display, fontShape[, secondShape])");
   Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
   if (!display) return Napi::String::New(env, "cannot open display");
   Window root = RootWindow(display, DefaultScreen(display));
-  XDefineCursor(display, root, XCreateFontCursor(display, info[1].As<Napi::Number>().Uint32Value()));
+  Cursor cursor = XCreateFontCursor(display, info[1].As<Napi::Number>().Uint32Value());
+  if (info.Length() >= 3 && info[2].IsNumber()) {
+    // An animated cursor alternating between the two glyphs every 50 ms, as a busy cursor animates.
+    XAnimCursor frames[2] = {{cursor, 50}, {XCreateFontCursor(display, info[2].As<Napi::Number>().Uint32Value()), 50}};
+    cursor = XRenderCreateAnimCursor(display, 2, frames);
+  }
+  XDefineCursor(display, root, cursor);
   XSync(display, False);
   windows[nextWindow] = {display, None};
   return Napi::Number::New(env, nextWindow++);

@@ -1,11 +1,11 @@
 import type { DecodedFrame } from "./decoder.ts";
 import { decodeRecording } from "./decoder.ts";
 import { RECORD_HEADER_BYTES, RecordType, STREAM_HEADER_BYTES } from "./format.ts";
-import { decodeEvents, type CursorShape, type TimedRecordingEvent } from "./events.ts";
+import { decodeEvents, type CursorShape, type RecordingEvent, type TimedRecordingEvent } from "./events.ts";
 
 /**
  * Playing the cursor back: recordings hold cursor-free pixels and the pointer as events
- * (cursor-shape, cursor-move). These pure helpers follow those events alongside the frames and
+ * (cursor-shape, cursor-cached, cursor-move). These pure helpers follow those events alongside the frames and
  * draw the cursor over a copy of a frame, for the dashboard's player and `lucid-agent decode --cursor`.
  */
 
@@ -17,24 +17,38 @@ export interface CursorState {
 
 export const NO_CURSOR: CursorState = { position: null, shape: null };
 
-/** The cursor after `event`, given the one before it. */
-export function applyCursorEvent(state: CursorState, event: TimedRecordingEvent): CursorState {
-  if (event.kind === "cursor-move") return { position: { x: event.x, y: event.y }, shape: state.shape };
-  if (event.kind === "cursor-shape") {
-    const { serial, width, height, xhot, yhot, argb } = event;
-    return { position: state.position, shape: { serial, width, height, xhot, yhot, argb } };
+/**
+ * Follows one chunk's cursor events: the state after each, with the shapes sent so far in the chunk
+ * (by serial) for the cursor-cached events that name them again.
+ */
+export class CursorTrack {
+  state: CursorState = NO_CURSOR;
+  private readonly shapes = new Map<number, CursorShape>();
+
+  apply(event: RecordingEvent): CursorState {
+    if (event.kind === "cursor-move") this.state = { position: { x: event.x, y: event.y }, shape: this.state.shape };
+    else if (event.kind === "cursor-shape") {
+      const { serial, width, height, xhot, yhot, argb } = event;
+      const shape = { serial, width, height, xhot, yhot, argb };
+      this.shapes.set(serial, shape);
+      this.state = { position: this.state.position, shape };
+    } else if (event.kind === "cursor-cached") {
+      // A serial the chunk never sent (a damaged or foreign stream) leaves the shape as it was.
+      const shape = this.shapes.get(event.serial);
+      if (shape) this.state = { position: this.state.position, shape };
+    }
+    return this.state;
   }
-  return state;
 }
 
-/** The cursor after every event up to and including `epochMs`. */
+/** The cursor after every event of one chunk up to and including `epochMs`. */
 export function cursorAt(events: readonly TimedRecordingEvent[], epochMs: number): CursorState {
-  let state = NO_CURSOR;
+  const track = new CursorTrack();
   for (const event of events) {
     if (event.epochMs > epochMs) break;
-    state = applyCursorEvent(state, event);
+    track.apply(event);
   }
-  return state;
+  return track.state;
 }
 
 /**
@@ -83,15 +97,15 @@ export function* decodeWithCursor(bytes: Uint8Array): Generator<PlaybackFrame> {
   const events = decodeEvents(bytes).filter((e) => e.kind !== "interaction");
   const times = pixelRecordTimes(bytes);
   let next = 0;
-  let cursor = NO_CURSOR;
+  const track = new CursorTrack();
   let previous: DecodedFrame | null = null;
   // Cursor changes before `limit`, shown over the previous frame: yielded before the decoder moves
   // on, since it reuses one pixel buffer.
   function* cursorUntil(limit: number): Generator<PlaybackFrame> {
     while (next < events.length && events[next]!.t < limit) {
       const t = events[next]!.t;
-      while (next < events.length && events[next]!.t === t) cursor = applyCursorEvent(cursor, events[next++]!);
-      if (previous) yield { frame: previous, t, epochMs: previous.epochMs - previous.t + t, cursor, pixelsChanged: false };
+      while (next < events.length && events[next]!.t === t) track.apply(events[next++]!);
+      if (previous) yield { frame: previous, t, epochMs: previous.epochMs - previous.t + t, cursor: track.state, pixelsChanged: false };
     }
   }
   const frames = decodeRecording(bytes);
@@ -99,9 +113,9 @@ export function* decodeWithCursor(bytes: Uint8Array): Generator<PlaybackFrame> {
     yield* cursorUntil(t);
     const { value: frame, done } = frames.next();
     if (done) break;
-    while (next < events.length && events[next]!.t <= frame.t) cursor = applyCursorEvent(cursor, events[next++]!);
+    while (next < events.length && events[next]!.t <= frame.t) track.apply(events[next++]!);
     previous = frame;
-    yield { frame, t: frame.t, epochMs: frame.epochMs, cursor, pixelsChanged: true };
+    yield { frame, t: frame.t, epochMs: frame.epochMs, cursor: track.state, pixelsChanged: true };
   }
   yield* cursorUntil(Infinity);
 }

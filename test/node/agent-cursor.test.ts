@@ -106,6 +106,37 @@ describe("cursor events from XFixes under Xvfb", () => {
     }
   });
 
+  it("sends a shape already sent in the chunk as a reference to its serial, until a snapshot opens a chunk", async () => {
+    const cursor = CursorSource.openX11(xvfb.display);
+    try {
+      setRootCursor(xvfb.display, CursorFont.xterm, CursorFont.leftPtr); // animated: two frames, 50 ms each
+      const seen: Timed[] = [];
+      await until("the animation's frames named again", () => {
+        seen.push(...cursor.drain());
+        return seen.filter((e) => e.event.kind === "cursor-cached").length >= 3;
+      });
+      const full = new Map(shapes(seen).map((s) => [s.serial, s]));
+      expect(full.size).toBeLessThanOrEqual(3); // the two frames (and a blank one between cursors, on Xvfb)
+      for (const [n, { event }] of seen.entries()) {
+        if (event.kind !== "cursor-cached") continue;
+        expect(
+          shapes(seen.slice(0, n)).map((s) => s.serial),
+          "a cached serial was sent before",
+        ).toContain(event.serial);
+      }
+      // A new chunk: its snapshot carries the current shape whole, and the other frame comes whole once more.
+      const [opening] = cursor.snapshot();
+      expect(opening).toMatchObject({ kind: "cursor-shape" });
+      const after: Timed[] = [];
+      await until("the other frame, whole again", () => {
+        after.push(...cursor.drain());
+        return shapes(after).some((s) => s.serial !== (opening as { serial: number }).serial && s.width > 1);
+      });
+    } finally {
+      cursor.close();
+    }
+  });
+
   it("says so in info() and records nothing where the server has no XFIXES", async () => {
     const bare = await startXvfb(64, 48, undefined, ["-extension", "XFIXES"]);
     try {

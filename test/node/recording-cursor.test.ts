@@ -6,6 +6,7 @@ import { frameInChunk, framesInChunk, indexRecords } from "../../functions/dashb
 import {
   NO_CURSOR,
   RecordingEncoder,
+  decodeEvents,
   decodeWithCursor,
   drawCursor,
   encodeEventRecord,
@@ -27,6 +28,8 @@ const ARROW: CursorShape = {
   argb: Uint8Array.from([0, 0, 255, 255, 128, 128, 128, 128, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255]),
 };
 const GREY = 100;
+/** A 1×1 opaque green cursor. */
+const BAR: CursorShape = { serial: 9, width: 1, height: 1, xhot: 0, yhot: 0, argb: Uint8Array.from([0, 255, 0, 255]) };
 
 function stream() {
   const encoder = new RecordingEncoder({ startEpochMs: START, tileSize: 8 });
@@ -40,6 +43,9 @@ function stream() {
   at(160, { kind: "interaction", event: { type: "keys", count: 2 } });
   at(170, { kind: "cursor-move", x: 0, y: 11 });
   encoder.add(frame(50), START + 300);
+  at(400, { kind: "cursor-shape", ...BAR });
+  at(500, { kind: "cursor-cached", serial: ARROW.serial });
+  at(600, { kind: "cursor-cached", serial: 999 }); // never sent in this chunk: the shape stays
   return encoder.bytes();
 }
 
@@ -78,7 +84,21 @@ describe("drawing the recorded cursor", () => {
       { t: 150, pixelsChanged: false, firstByte: GREY, at: { x: 9, y: 7 }, shape: 4 },
       { t: 170, pixelsChanged: false, firstByte: GREY, at: { x: 0, y: 11 }, shape: 4 },
       { t: 300, pixelsChanged: true, firstByte: 50, at: { x: 0, y: 11 }, shape: 4 },
+      { t: 400, pixelsChanged: false, firstByte: 50, at: { x: 0, y: 11 }, shape: 9 },
+      { t: 500, pixelsChanged: false, firstByte: 50, at: { x: 0, y: 11 }, shape: 4 },
+      { t: 600, pixelsChanged: false, firstByte: 50, at: { x: 0, y: 11 }, shape: 4 },
     ]);
+  });
+});
+
+describe("cursor-cached events", () => {
+  it("round-trip as a 5-byte body naming a serial", () => {
+    const encoder = new RecordingEncoder({ startEpochMs: START, tileSize: 8 });
+    encoder.add({ width: 8, height: 8, pixels: new Uint8Array(8 * 8 * 3) }, START);
+    const record = encodeEventRecord(7, { kind: "cursor-cached", serial: 0xfffffffe });
+    expect(record.length).toBe(9 + 5);
+    encoder.addEventRecord(record);
+    expect(decodeEvents(encoder.bytes())).toEqual([{ kind: "cursor-cached", serial: 0xfffffffe, t: 7, epochMs: START + 7 }]);
   });
 });
 
@@ -102,7 +122,12 @@ describe("the dashboard player's frames", () => {
       [150, { x: 9, y: 7 }],
       [170, { x: 0, y: 11 }],
       [300, { x: 0, y: 11 }],
+      [400, { x: 0, y: 11 }],
+      [500, { x: 0, y: 11 }],
+      [600, { x: 0, y: 11 }],
     ]);
+    expect(rgbaAt(played[3]!.rgba, 0, 11)).toEqual([0, 255, 0, 255]); // the bar
+    expect(rgbaAt(played[4]!.rgba, 0, 11)).toEqual(rgbaAt(played[2]!.rgba, 0, 11)); // the arrow again, by its serial
     expect(rgbaAt(played[0]!.rgba, 8, 7)).toEqual([255, 0, 0, 255]);
     // Over the later frame's pixels, half off the left edge: only its half-transparent pixel shows.
     const half = 128 + Math.round((50 * 127) / 255);

@@ -16,7 +16,7 @@ const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lu
   closeWindow(id: number): void;
   copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): string;
   warpPointer(display: string, x: number, y: number): string;
-  setRootCursor(display: string, fontShape: number): number | string;
+  setRootCursor(display: string, fontShape: number, secondShape?: number): number | string;
   cursorImage(display: string): XCursorImage | string;
 };
 
@@ -135,11 +135,12 @@ export const CursorFont = { leftPtr: 68, watch: 150, xterm: 152 } as const;
 const rootCursors = new Map<string, number>();
 
 /**
- * Shows a cursor font glyph over the root window, kept allocated (as applications keep the cursors
+ * Shows a cursor font glyph over the root window (alternating with `animatedWith` every 50 ms, as
+ * a busy cursor animates), kept allocated (as applications keep the cursors
  * they show) until the next call for that display replaces it, or releaseRootCursor().
  */
-export function setRootCursor(display: string, fontShape: number): void {
-  const id = paint.setRootCursor(display, fontShape);
+export function setRootCursor(display: string, fontShape: number, animatedWith?: number): void {
+  const id = animatedWith === undefined ? paint.setRootCursor(display, fontShape) : paint.setRootCursor(display, fontShape, animatedWith);
   if (typeof id === "string") throw new Error(id);
   releaseRootCursor(display);
   rootCursors.set(display, id);
