@@ -151,6 +151,22 @@ describe("cursor events from XFixes under Xvfb", () => {
     }
   });
 
+  it("stops with one error, not an exit, when the display goes away", async () => {
+    const doomed = await startXvfb(64, 48);
+    const errors: string[] = [];
+    const cursor = CursorSource.openX11(doomed.display, (message) => errors.push(message));
+    expect(cursor.drain().length).toBeGreaterThan(0);
+    await doomed.stop();
+    await until("the lost connection noticed", () => (cursor.drain(), errors.length > 0));
+    expect(cursor.drain()).toEqual([]);
+    expect(cursor.snapshot()).toEqual([
+      expect.objectContaining({ kind: "cursor-shape" }),
+      expect.objectContaining({ kind: "cursor-move" }),
+    ]);
+    expect(errors).toEqual([expect.stringMatching(/connection was lost/)]);
+    cursor.close();
+  });
+
   it("records moves and shapes beside pixel-exact frames, each chunk opening with the current cursor", async () => {
     const spool = await Spool.open(join(dir, "spool"), { sessionId: "sess-cursor", quotaBytes: 64 << 20 });
     const pool = new SealPool(1);
