@@ -1,9 +1,10 @@
 /**
  * The pointer of a recorded X display as recording events (stream version 2): its shape from
  * XFixes, sent when the displayed cursor changes, and its position, read at most once a recorder
- * tick and sent when it moved. A shape already sent in the chunk is sent as a reference to its serial
- * (cursor-cached): an animated cursor cycles through a few frames ten times a second. X's GetImage never includes the cursor, so the recorded pixels stay
- * cursor-free ("decoded equals the screen" holds) and players draw the cursor from these events.
+ * tick and sent when it moved. A shape already sent in the chunk is sent as a reference to its
+ * serial (cursor-cached): an animated cursor cycles through its frames ten times a second. X's
+ * GetImage never includes the cursor, so the recorded pixels stay cursor-free ("decoded equals the
+ * screen" holds) and players draw the cursor from these events.
  */
 import type { CursorShape, RecordingEvent } from "../../shared/recording/index.ts";
 import { openNativeCursor, type NativeCursor } from "./native.ts";
