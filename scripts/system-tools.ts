@@ -105,6 +105,7 @@ const X_DESKTOP: ToolName[] = ["xvfb", "xrdp", "xorgxrdp", "xfreerdp", "xauth", 
 export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-capture.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
+  { file: "test/node/agent-cursor.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-doctor.test.ts", project: "agent", tools: ["addon"] },
   { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-record.test.ts", project: "agent", tools: ["addon", "xvfb"] },

@@ -40,9 +40,21 @@ interface NativeInput {
   drain(): NativeValue<{ events: NativeInputEvent[] }>;
   close(): NativeValue<object>;
 }
+/** The pointer of a display (src/x11_cursor.h); pi-agent/lib/cursor.ts wraps it. */
+export interface NativeCursor {
+  info(): { available: boolean; note: string };
+  poll(): NativeValue<{
+    moved: boolean;
+    x: number;
+    y: number;
+    shape?: { serial: number; width: number; height: number; xhot: number; yhot: number; argb: Buffer };
+  }>;
+  close(): NativeValue<object>;
+}
 interface NativeAddon {
   openX11(display: string, allowShm: boolean, allowDamage: boolean): NativeValue<{ capture: NativeCapture }>;
   openInput(display: string, full: boolean): NativeValue<{ input: NativeInput }>;
+  openCursor(display: string): NativeValue<{ cursor: NativeCursor }>;
   openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
 }
 
@@ -106,6 +118,12 @@ function unwrap<T>(value: NativeValue<T>): T {
 }
 
 const DISPLAY_NAME = /^[A-Za-z0-9._-]*:\d{1,5}(\.\d{1,3})?$/;
+
+/** Opens the pointer of X display `display` on a connection of its own (see lib/cursor.ts). */
+export function openNativeCursor(display: string): NativeCursor {
+  if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
+  return unwrap(native().openCursor(display)).cursor;
+}
 
 /** A capture of one X display's root window or one V4L2 device. One next() at a time. */
 export class ScreenCapture {

@@ -1,7 +1,8 @@
 /**
  * The recording player: a canvas, play/pause, a time slider and keyframe seeking, all usable
  * from the keyboard (Space, ←/→ one second, PageUp/PageDown keyframes, Home/End).
- * The canvas carries data-frame-ms (the shown frame's capture time) for tests and tools.
+ * The canvas carries data-frame-ms (the shown frame's capture time) and data-cursor ("x,y", the
+ * recorded pointer drawn over the cursor-free pixels, or "") for tests and tools.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Recording, type Frame, type LoadProgress } from "../lib/playback.ts";
@@ -46,6 +47,7 @@ export function Player({ sessionId }: { sessionId: string }) {
       0,
     );
     el.dataset.frameMs = String(frame.epochMs);
+    el.dataset.cursor = frame.cursor ? `${frame.cursor.x},${frame.cursor.y}` : "";
     shownMs.current = frame.epochMs;
     setFrameMs(frame.epochMs);
   }
