@@ -8,11 +8,15 @@ import { CHUNK_KEY_BYTES } from "../../shared/chunk.ts";
 const IV_BYTES = 12;
 const aad = (sessionId: string) => new TextEncoder().encode(`lucid/session-data-key/v1/${sessionId}`);
 
-async function importKek(kek: string): Promise<CryptoKey> {
-  const raw = /^[0-9a-fA-F]{64}$/.test(kek)
+/** The KEK's 32 bytes (SESSION_KEK is 64 hex digits or base64). */
+export function kekBytes(kek: string): Uint8Array<ArrayBuffer> {
+  return /^[0-9a-fA-F]{64}$/.test(kek)
     ? Uint8Array.from(kek.match(/../g)!, (byte) => parseInt(byte, 16))
     : Uint8Array.from(atob(kek), (ch) => ch.charCodeAt(0));
-  return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+async function importKek(kek: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", kekBytes(kek), "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
 export function newDataKey(): Uint8Array {
