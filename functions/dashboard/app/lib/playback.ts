@@ -6,6 +6,7 @@
  */
 import { bgrToRgba, decodeRecording, type DecodedFrame } from "../../../../shared/recording/index.ts";
 import { call, getJson, type Answer, type Api } from "./api.ts";
+import { interactionsOf, type TimedInteraction } from "./interaction.ts";
 import { fromBase64, indexRecords, openChunk, PlaybackError, type ManifestChunk } from "./open-chunk.ts";
 
 export { PlaybackError, type ManifestChunk };
@@ -96,6 +97,11 @@ export class Recording {
     return indexRecords(await this.plain(index))
       .filter((r) => r.type === "keyframe")
       .map((r) => r.epochMs);
+  }
+
+  /** The interaction events recorded in a chunk (shared/recording/events.ts). */
+  async interactions(index: number): Promise<TimedInteraction[]> {
+    return interactionsOf(await this.plain(index), index);
   }
 
   /**
