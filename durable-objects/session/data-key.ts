@@ -3,7 +3,8 @@ import { CHUNK_KEY_BYTES } from "../../shared/chunk.ts";
 /**
  * Per-session data keys wrapped with the deployment's key-encryption key (SESSION_KEK) using
  * AES-256-GCM (WebCrypto). The AAD binds a wrapped key to its session so it cannot be moved to
- * another. Only SessionDO calls this: the KEK is read nowhere else.
+ * another. Only SessionDO wraps and unwraps; the one other reader of the KEK is the session index,
+ * which derives its search-term key from it with HKDF (session-index/terms.ts) and nothing else.
  */
 const IV_BYTES = 12;
 const aad = (sessionId: string) => new TextEncoder().encode(`lucid/session-data-key/v1/${sessionId}`);

@@ -206,19 +206,22 @@ export function Player({ sessionId, startChunk, policy }: { sessionId: string; s
           <button type="button" onClick={nextKeyframe} aria-keyshortcuts="PageDown">
             Keyframe ▶
           </button>
-          <label class="seek">
-            <span class="visually-hidden">Position</span>
-            <input
-              type="range"
-              name="position"
-              min={0}
-              max={rec.end - rec.start}
-              step={1}
-              value={frameMs === null ? 0 : frameMs - rec.start}
-              onChange={(e) => void seek(rec.start + Number(e.currentTarget.value))}
-              aria-valuetext={frameMs === null ? undefined : `${clock(frameMs - rec.start)} of ${clock(rec.end - rec.start)}`}
-            />
-          </label>
+          <div class="seek">
+            <label>
+              <span class="visually-hidden">Position</span>
+              <input
+                type="range"
+                name="position"
+                min={0}
+                max={rec.end - rec.start}
+                step={1}
+                value={frameMs === null ? 0 : frameMs - rec.start}
+                onChange={(e) => void seek(rec.start + Number(e.currentTarget.value))}
+                aria-valuetext={frameMs === null ? undefined : `${clock(frameMs - rec.start)} of ${clock(rec.end - rec.start)}`}
+              />
+            </label>
+            <InteractionTimeline events={interactions} start={rec.start} end={rec.end} onSeek={(ms) => void seek(ms)} />
+          </div>
           <output class="time" aria-live="off">
             {clock((frameMs ?? rec.start) - rec.start)} / {clock(rec.end - rec.start)}
           </output>
@@ -235,12 +238,7 @@ export function Player({ sessionId, startChunk, policy }: { sessionId: string; s
           </span>
         </div>
       )}
-      {rec && (
-        <>
-          <InteractionTimeline events={interactions} start={rec.start} end={rec.end} onSeek={(ms) => void seek(ms)} />
-          <InteractionList events={interactions} start={rec.start} policy={policy} onSeek={(ms) => void seek(ms)} />
-        </>
-      )}
+      {rec && <InteractionList events={interactions} start={rec.start} policy={policy} onSeek={(ms) => void seek(ms)} />}
     </section>
   );
 }
