@@ -120,6 +120,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/dashboard-pages.test.ts", project: "e2e", tools: ["chromium"] },
+  { file: "test/e2e/dashboard-interaction.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/package-verify.test.ts", project: "e2e", tools: ["chromium", "systemNode"] },
   { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },

@@ -21,7 +21,8 @@ import { RECORD_HEADER_BYTES, RecordType, RecordingFormatError, STREAM_HEADER_BY
 export const EventKind = { cursorMove: 1, cursorShape: 2, interaction: 3, cursorCached: 4 } as const;
 
 /** Interaction policy of a session, chosen at creation: what the recorder may record of input. */
-export const InteractionPolicy = z.enum(["none", "metadata", "full"]);
+export const INTERACTION_POLICIES = ["none", "metadata", "full"] as const;
+export const InteractionPolicy = z.enum(INTERACTION_POLICIES);
 export type InteractionPolicy = z.infer<typeof InteractionPolicy>;
 
 const text = (max: number) => z.string().max(max);

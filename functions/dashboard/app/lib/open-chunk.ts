@@ -61,17 +61,18 @@ export interface RecordIndexEntry {
 }
 
 /**
- * Reads only the record headers of a stream: where its pixel records (keyframes, deltas) are,
- * without decoding pixels. Event records are left out, so entry n is the decoder's frame n.
+ * Reads only the record headers of a stream: where its frames (keyframes and deltas) are,
+ * without decoding pixels. Event records (version 2) are not frames and are left out, so the
+ * n-th entry is the decoder's n-th frame.
  */
 export function indexRecords(plain: Uint8Array): RecordIndexEntry[] {
   const { startEpochMs } = decodeStreamHeader(plain);
   const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
   const out: RecordIndexEntry[] = [];
   for (let o = STREAM_HEADER_BYTES; o + RECORD_HEADER_BYTES <= plain.length;) {
-    if (plain[o] !== RecordType.event) {
-      const type = plain[o] === RecordType.keyframe ? "keyframe" : "delta";
-      out.push({ type, epochMs: startEpochMs + view.getUint32(o + 1, true) });
+    const type = plain[o];
+    if (type === RecordType.keyframe || type === RecordType.delta) {
+      out.push({ type: type === RecordType.keyframe ? "keyframe" : "delta", epochMs: startEpochMs + view.getUint32(o + 1, true) });
     }
     o += RECORD_HEADER_BYTES + view.getUint32(o + 5, true);
   }

@@ -15,6 +15,7 @@ import {
   type ManifestChunk,
   type ShownFrame,
 } from "./open-chunk.ts";
+import { interactionsOf, type TimedInteraction } from "./interaction.ts";
 
 export { PlaybackError, type ManifestChunk };
 
@@ -104,6 +105,11 @@ export class Recording {
     return indexRecords(await this.plain(index))
       .filter((r) => r.type === "keyframe")
       .map((r) => r.epochMs);
+  }
+
+  /** The interaction events recorded in a chunk (shared/recording/events.ts). */
+  async interactions(index: number): Promise<TimedInteraction[]> {
+    return interactionsOf(await this.plain(index), index);
   }
 
   /**
