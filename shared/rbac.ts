@@ -121,8 +121,16 @@ export function needsSecondFactor(role: Role): boolean {
  */
 export function mayChangeRole(actor: Role, from: Role, to: Role): boolean {
   if (!can(actor, "users:role:write")) return false;
-  const touchesAdmin = ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
-  return !touchesAdmin || can(actor, "users:role:grant-admin");
+  return !changesAdminAuthority(from, to) || can(actor, "users:role:grant-admin");
+}
+
+/**
+ * Whether moving a user from `from` to `to` touches ADMIN or SUPER_ADMIN (grants, removes or
+ * re-sets it): such a change needs `users:role:grant-admin` and a fresh second factor with the request (a stolen
+ * token alone must not hand out authority). USER ⇄ NODE_OPERATOR gives no power over others.
+ */
+export function changesAdminAuthority(from: Role, to: Role): boolean {
+  return ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
 }
 
 /**
