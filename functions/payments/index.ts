@@ -6,6 +6,7 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
+import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
@@ -433,17 +434,26 @@ export const paymentsApp = payments
       path: "/payouts/{id}/approve",
       tags,
       ...guardedWrite("payouts:approve"),
-      summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
-      request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
+      summary: "Approve a requested payout (ADMIN, with a fresh TOTP or recovery code); it is signed and broadcast with the next batch",
+      request: {
+        ...post,
+        params: IdParam,
+        ...body(
+          z
+            .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+            .strict()
+            .refine(oneSecondFactor, ONE_FACTOR_MESSAGE),
+        ),
+      },
       responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
-    async (c) =>
-      c.json(
-        await ledger(c, "approvePayout", (s) =>
-          s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId),
-        ),
-        200,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { walletId, totpCode, recoveryCode } = c.req.valid("json");
+      // Money leaves on this approval: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "payouts.approve", { totpCode, recoveryCode }, id);
+      return c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId)), 200);
+    },
   )
   .openapi(
     createRoute({

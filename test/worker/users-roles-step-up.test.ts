@@ -5,7 +5,7 @@ import { problemOf } from "./helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
 
-const setRole = (id: string, role: string, token: string, factor: Record<string, string> = {}) =>
+const setRole = (id: string, role: string, token: string, factor: { totpCode?: string; recoveryCode?: string } = {}) =>
   postJson(`/api/v1/users/${id}/role`, { role, ...factor }, { token, method: "PUT" });
 
 async function roleOf(id: string): Promise<string> {
