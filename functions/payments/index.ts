@@ -223,14 +223,20 @@ export const paymentsApp = payments
       path: "/wallets/{id}",
       tags,
       ...guarded("wallets:manage"),
-      summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
-      request: { params: IdParam },
+      summary:
+        "Delete a wallet (its sealed key is wiped; refused while payouts are in flight), with a fresh TOTP or recovery code in the body",
+      request: { params: IdParam, ...body(z.object(SecondFactorFields).strict().refine(oneSecondFactor, ONE_FACTOR_MESSAGE)) },
       responses: {
         200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"),
-        ...problemResponses(400, 401, 403, 404, 409, 429),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
       },
     }),
-    async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      // A hot wallet's key is destroyed for good: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "wallets.delete", c.req.valid("json"), id);
+      return c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(id, principalOf(c).userId)), 200);
+    },
   )
   .openapi(
     createRoute({

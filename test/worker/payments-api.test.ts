@@ -264,7 +264,13 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       threshold: 2,
     });
     expect(ok.status).toBe(201);
-    expect((await admin.call("DELETE", `/wallets/${cold.id}`)).status).toBe(200);
+    // Deleting (a hot wallet's key is wiped) needs a second factor: the token alone is refused and nothing goes.
+    expect((await admin.call("DELETE", `/wallets/${cold.id}`)).status).toBe(400);
+    expect((await problemOf(await admin.call("DELETE", `/wallets/${cold.id}`, { totpCode: "000000" }))).type).toBe(
+      "/problems/second-factor-required",
+    );
+    expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(200);
+    expect((await admin.call("DELETE", `/wallets/${cold.id}`, admin.recovery())).status).toBe(200);
     expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(404);
   });
 
@@ -285,7 +291,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })
     ).json();
     expect((await admin.call("POST", "/wallets/recover", { passphrase: "wrong passphrase!!", backup })).status).toBe(400);
-    expect((await admin.call("DELETE", `/wallets/${wallet.id}`)).status).toBe(200);
+    expect((await admin.call("DELETE", `/wallets/${wallet.id}`, admin.recovery())).status).toBe(200);
     const restored = (await (
       await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })
     ).json()) as { restored: number };
