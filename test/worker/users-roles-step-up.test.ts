@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { adminGet, steppedUpAdmin } from "./admin-helpers.ts";
-import { testEnv as env, getAuthed, postJson, superAdminLogin, userWithRole } from "./auth-helpers.ts";
+import { testEnv as env, getAuthed, postJson, superAdminFactor, superAdminLogin, userWithRole } from "./auth-helpers.ts";
 import { problemOf } from "./helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
@@ -107,5 +107,19 @@ describe("a stolen SUPER_ADMIN token cannot hand out authority", () => {
     const sa = await superAdminLogin();
     const alerts = await (await adminGet("/api/v1/admin/alerts?limit=200", sa.accessToken)).json<{ items: { key: string }[] }>();
     expect(alerts.items.map((a) => a.key)).toContain(`step-up:${boss.id}`);
+  });
+
+  it("a SUPER_ADMIN out of recovery codes gets new ones with a TOTP code and keeps granting; the old ones are void", async () => {
+    const sa = await superAdminLogin();
+    const before = (await (await getAuthed("/api/v1/auth/totp", sa.accessToken)).json()) as { recoveryCodesLeft: number };
+    // Take every code still unused (superAdminFactor regenerates once they are gone).
+    const old = [];
+    for (let i = 0; i < before.recoveryCodesLeft; i++) old.push(await superAdminFactor());
+    const fresh = await superAdminFactor();
+    expect(old.map((f) => f.recoveryCode)).not.toContain(fresh.recoveryCode);
+    const user = await userWithRole("USER");
+    if (old.length > 0) await expectSecondFactorRequired(await setRole(user.id, "ADMIN", sa.accessToken, old[0]));
+    expect((await setRole(user.id, "ADMIN", sa.accessToken, fresh)).status).toBe(200);
+    expect(await roleOf(user.id)).toBe("ADMIN");
   });
 });
