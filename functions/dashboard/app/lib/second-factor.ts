@@ -1,6 +1,6 @@
 /**
- * The second factor a privileged form carries (a role change that touches ADMIN, a payout
- * approval): 6 digits are a TOTP code, anything else a recovery code. The server checks it on
+ * The second factor a privileged form carries (emergency controls, a role change that touches
+ * ADMIN, a payout approval): 6 digits are a TOTP code, anything else a recovery code. The server checks it on
  * every such request (functions/admin/step-up.ts); each code works once.
  */
 export function secondFactor(code: string): { totpCode: string } | { recoveryCode: string } {
