@@ -68,14 +68,15 @@ export class SessionIndexDO extends SqlDurableObject<typeof schema, Env> {
   /**
    * Replaces chunk `chunkIndex`'s search terms with the keyed tokens of its titles' words and
    * typed words (terms.ts); the words themselves are not kept. Ignored once the recording is gone.
+   * Returns false, keeping nothing, while the index does not know the session yet.
    */
-  async putTerms(sessionId: string, chunkIndex: number, terms: ChunkTerms): Promise<void> {
+  async putTerms(sessionId: string, chunkIndex: number, terms: ChunkTerms): Promise<boolean> {
     await this.ready();
     const key = await this.#key();
     const tokens = new Set<string>();
     for (const word of distinctWords(terms.titles)) tokens.add(await termToken(key, "title", word));
     for (const word of distinctWords(terms.words)) tokens.add(await termToken(key, "text", word));
-    this.ctx.storage.transactionSync(() => {
+    return this.ctx.storage.transactionSync(() => {
       const t = schema.terms;
       this.db
         .delete(t)
@@ -86,7 +87,8 @@ export class SessionIndexDO extends SqlDurableObject<typeof schema, Env> {
         .from(schema.sessions)
         .where(eq(schema.sessions.id, sessionId))
         .get();
-      if (!session || session.shredded) return;
+      if (!session) return false;
+      if (session.shredded) return true;
       const rows = [...tokens].map((token) => ({ token, sessionId, chunkIndex }));
       // SQLite takes at most ~32k bound values a statement: insert in slices.
       for (let i = 0; i < rows.length; i += 500)
@@ -95,6 +97,7 @@ export class SessionIndexDO extends SqlDurableObject<typeof schema, Env> {
           .values(rows.slice(i, i + 500))
           .onConflictDoNothing()
           .run();
+      return true;
     });
   }
 

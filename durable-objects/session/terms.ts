@@ -29,7 +29,12 @@ export class Terms {
     if (policy === "metadata" && terms.words.length) {
       return refuse("interaction-policy", "The session records no typed text (policy metadata): send window titles only.", { policy });
     }
-    await singleton(s.env, "SESSION_INDEX").putTerms(session.id, index, terms);
-    return ok(undefined);
+    const searchIndex = singleton(s.env, "SESSION_INDEX");
+    if (await searchIndex.putTerms(session.id, index, terms)) return ok(undefined);
+    // The index has not had this session's summary yet (its sync is retried in the background):
+    // send it now, then the terms; never answer 204 for terms that were not kept.
+    await s.pushIndex();
+    if (await searchIndex.putTerms(session.id, index, terms)) return ok(undefined);
+    return refuse("service-unavailable", "The search index is not ready for this session; send the terms again.");
   }
 }

@@ -251,6 +251,18 @@ describe("search by recorded terms", { timeout: 60_000 }, () => {
     expect(byMeta[0]!.matches[0]).toEqual({ field: "metadata", chunkIndex: null });
   });
 
+  it("keeps terms that arrive before the index knows the session: it is told first, never a 204 for nothing", async () => {
+    const owner = `early-${crypto.randomUUID().slice(0, 8)}`;
+    const session = await recording(owner, "sn1", "metadata");
+    // As if the session's summary had not reached the index yet (its sync is retried in the background).
+    await runInDurableObject(indexStub(), (_i, state) => {
+      state.storage.sql.exec("DELETE FROM sessions WHERE id = ?", session.id);
+    });
+    expect((await putTerms(session.id, 0, { titles: ["Quarterly Xylophone Report"] }, "sn1")).status).toBe(204);
+    expect((await termsOf(session.id)).length).toBeGreaterThan(0);
+    expect((await search("xylophone", owner)).map((h) => h.id)).toEqual([session.id]);
+  });
+
   it("never finds another owner's session, and an admin finds every one", async () => {
     const session = await recording("owner-a", "sn2", "metadata");
     expect((await putTerms(session.id, 0, { titles: ["Quokkaspreadsheet"] }, "sn2")).status).toBe(204);
