@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { SignedHeader } from "../../shared/chain/block.ts";
 import { chainTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { logEvent } from "../../shared/log.ts";
-import { updateRows } from "./bulk.ts";
+import { presentValues, updateRows } from "./bulk.ts";
 import type { ChainState } from "./state.ts";
 import type { AnchorNotice, AnchorWithdrawal } from "./types.ts";
 import * as schema from "./schema.ts";
@@ -113,12 +113,14 @@ function queue(state: ChainState, sessionId: string, txId: string, notice: Ancho
  * withdrawal not yet delivered), in one statement (inside the caller's transaction).
  */
 export function queueAnchorNotices(state: ChainState, block: SignedHeader, txs: readonly ChainTx[], txIds: readonly string[]): void {
+  const finals = txs.flatMap((tx, index) => (tx.type === "anchor" && !tx.interim ? [txIds[index]!] : []));
+  // One lookup of which of them a session waits for; only those get a notice built.
+  const awaitedIds = presentValues(state.storage, schema.anchorNotices, "txId", finals);
+  if (awaitedIds.size === 0) return;
   const now = Date.now();
-  const rows = txs.flatMap((tx, index) => {
-    if (tx.type !== "anchor" || tx.interim) return [];
-    const txId = txIds[index]!;
-    return [{ txId, notice: JSON.stringify(noticeOf(block, txId)), attempts: 0, nextAt: now, lastError: null }];
-  });
+  const rows = finals
+    .filter((txId) => awaitedIds.has(txId))
+    .map((txId) => ({ txId, notice: JSON.stringify(noticeOf(block, txId)), attempts: 0, nextAt: now, lastError: null }));
   updateRows(state.storage, schema.anchorNotices, "txId", ["notice", "attempts", "nextAt", "lastError"], rows);
 }
 
