@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { decodeRecording } from "../shared/recording/index.ts";
 import { ScreenCapture } from "../pi-agent/lib/native.ts";
 import { openChunk } from "../pi-agent/lib/seal.ts";
+import { RECORDER_NODE_FLAGS } from "../pi-agent/lib/recorder.ts";
 import { startXvfb } from "../test/node/helpers/xvfb.ts";
 import { H, OfficeWorkload, W } from "./agent-workload.mjs";
 import { report } from "./report.mjs";
@@ -35,7 +36,8 @@ async function record(display, poll) {
   const workload = new OfficeWorkload(display);
   workload.start();
   const args = [BIN, "record", "--display", display, "--out", out, "--fps", "10", ...(poll ? ["--poll"] : [])];
-  const agent = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Started as the agent starts its recorders (pi-agent/lib/xrdp/manager.ts), with the same flags.
+  const agent = spawn(process.execPath, [...RECORDER_NODE_FLAGS, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   agent.stderr.on("data", (d) => (output += d));
   agent.stdout.on("data", (d) => (output += d));

@@ -66,6 +66,11 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { "application/json": { schema } } };
 }
 
+/** An OpenAPI request body entry: required JSON validated by `schema`. */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } };
+}
+
 /** An OpenAPIHono sub-app with Lucid's validation hook. */
 export function createApp() {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

@@ -21,6 +21,7 @@ import { loadConfig } from "../../shared/config.ts";
 import { logEvent } from "../../shared/log.ts";
 import type { Env } from "../../platform/env.ts";
 import { SqlDurableObject } from "../base.ts";
+import { wakeBy } from "../scheduler.ts";
 import { AlertOutbox, type DeliveryRow } from "./delivery.ts";
 import { coveredBy, evaluateConditions, lockdownCondition, type Condition } from "./monitor.ts";
 import { StoreIntegrity, type StoreCheckRow, type StoreTarget } from "./integrity.ts";
@@ -122,7 +123,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   #config(): ConfigVersionView {
     const row = this.db.select().from(schema.configVersions).orderBy(desc(schema.configVersions.version)).limit(1).get();
     if (!row) return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
-    return { ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) };
+    return { ...row, config: systemConfigSchema.parse(row.config) };
   }
 
   async config(): Promise<ConfigVersionView> {
@@ -133,7 +134,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   async configVersions(limit: number): Promise<ConfigVersionView[]> {
     await this.ready();
     const rows = this.db.select().from(schema.configVersions).orderBy(desc(schema.configVersions.version)).limit(limit).all();
-    return rows.map((row) => ({ ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) }));
+    return rows.map((row) => ({ ...row, config: systemConfigSchema.parse(row.config) }));
   }
 
   /** One version (0 = the built-in defaults), or null when there is no such version. */
@@ -142,7 +143,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
     if (version === 0)
       return { version: 0, config: DEFAULT_SYSTEM_CONFIG, createdBy: "system", createdAt: 0, reason: "defaults", rollbackOf: null };
     const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, version)).get();
-    return row ? { ...row, config: systemConfigSchema.parse(JSON.parse(row.config)) } : null;
+    return row ? { ...row, config: systemConfigSchema.parse(row.config) } : null;
   }
 
   /**
@@ -173,7 +174,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   ): Promise<Outcome<{ before: ConfigVersionView; after: ConfigVersionView }>> {
     await this.ready();
     const row = this.db.select().from(schema.configVersions).where(eq(schema.configVersions.version, target)).get();
-    const config = target === 0 ? DEFAULT_SYSTEM_CONFIG : row ? systemConfigSchema.parse(JSON.parse(row.config)) : null;
+    const config = target === 0 ? DEFAULT_SYSTEM_CONFIG : row ? systemConfigSchema.parse(row.config) : null;
     if (!config) return refuse("not-found", `No configuration version ${target}.`);
     return this.#write(config, expectedVersion, actor, reason, target);
   }
@@ -193,10 +194,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
         });
       }
       const after = { version: before.version + 1, config, createdBy: actor, createdAt: Date.now(), reason, rollbackOf };
-      this.db
-        .insert(schema.configVersions)
-        .values({ ...after, config: JSON.stringify(config) })
-        .run();
+      this.db.insert(schema.configVersions).values(after).run();
       return ok({ before, after });
     });
   }
@@ -349,9 +347,7 @@ export class AdminDO extends SqlDurableObject<typeof schema, Env> {
   /** Brings the alarm forward to now when a delivery is waiting (never pushes a due alarm back). */
   async #armDelivery(): Promise<void> {
     const next = this.#outbox.nextDue();
-    if (next === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+    if (next !== null) await wakeBy(this.ctx.storage, next, { notBefore: Date.now() });
   }
 
   async listAlerts(filter: { state?: AlertView["state"]; beforeLastAt?: number; limit: number }): Promise<AlertView[]> {

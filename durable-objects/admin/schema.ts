@@ -12,7 +12,8 @@ export const emergencyControls = sqliteTable("emergency_controls", {
 /** Every version of the runtime system configuration (shared/admin.ts); the highest is current. */
 export const configVersions = sqliteTable("config_versions", {
   version: integer("version").primaryKey(),
-  config: text("config").notNull(),
+  /** As written; read through systemConfigSchema, which gives settings added since their defaults. */
+  config: text("config", { mode: "json" }).$type<unknown>().notNull(),
   createdBy: text("created_by").notNull(),
   createdAt: integer("created_at").notNull(),
   reason: text("reason").notNull(),

@@ -8,6 +8,7 @@ import { loadConfig } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
 import { SqlDurableObject } from "../base.ts";
+import { wakeBy } from "../scheduler.ts";
 import { toMatchExpression } from "../session-index/index.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
@@ -360,9 +361,7 @@ export class AuditDO extends SqlDurableObject<typeof schema, Env> {
   async #armAnchorAlarm(): Promise<void> {
     const config = loadConfig(this.env);
     if (!config.ANCHORING_ENABLED) return;
-    if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000);
-    }
+    await wakeBy(this.ctx.storage, Date.now() + config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000);
   }
 
   /** Anchors the head if it moved, then records which submitted heads reached a block. */

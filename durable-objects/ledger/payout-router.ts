@@ -381,7 +381,7 @@ export class PayoutRouter {
           row,
           "signed",
           {
-            txJson: JSON.stringify(tx),
+            txJson: tx,
             txid: tx.txID,
             expiration: tx.raw_data.expiration,
             attempts: row.attempts + 1,
@@ -505,6 +505,6 @@ export class PayoutRouter {
       }
       return;
     }
-    if (row.state === "signed") await this.#broadcast(row, JSON.parse(row.txJson!) as TronTransaction, summary, false);
+    if (row.state === "signed") await this.#broadcast(row, row.txJson!, summary, false);
   }
 }

@@ -82,7 +82,7 @@ export class Reconciler {
             at: new Date(row.at).toISOString(),
             transfers: row.transfers,
             payouts: row.payouts,
-            differences: JSON.parse(row.differences) as string[],
+            differences: row.differences,
           }
         : null;
       return { walletId: wallet.id, address: wallet.address, label: wallet.label, last };
@@ -114,7 +114,7 @@ export class Reconciler {
     const at = Date.now();
     this.#d.db
       .insert(schema.reconciliations)
-      .values({ at, walletId: wallet.id, transfers: transfers.length, payouts: payouts.length, differences: JSON.stringify(differences) })
+      .values({ at, walletId: wallet.id, transfers: transfers.length, payouts: payouts.length, differences })
       .run();
     if (differences.length > 0) {
       this.#d.audit("reconciliation", "payout.reconcile_mismatch", wallet.id, { differences: differences.length });

@@ -1,4 +1,5 @@
 import { customType, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { TronTransaction } from "../../shared/tron/transaction.ts";
 
 /** Money in base units: bigint in TypeScript, INTEGER in SQLite (exact up to 2^53 units). */
 const units = customType<{ data: bigint; driverData: number }>({
@@ -79,7 +80,7 @@ export const payouts = sqliteTable(
     approvedBy: text("approved_by"),
     walletId: text("wallet_id"),
     batchId: text("batch_id"),
-    txJson: text("tx_json"),
+    txJson: text("tx_json", { mode: "json" }).$type<TronTransaction>(),
     txid: text("txid"),
     expiration: integer("expiration"),
     attempts: integer("attempts").notNull().default(0),
@@ -121,7 +122,7 @@ export const stakes = sqliteTable("stakes", {
   state: text("state", { enum: STAKE_STATES }).notNull(),
   /** Annual reward rate in parts per million, fixed when staked. */
   rewardRatePpm: integer("reward_rate_ppm").notNull(),
-  txJson: text("tx_json"),
+  txJson: text("tx_json", { mode: "json" }).$type<TronTransaction>(),
   txid: text("txid"),
   expiration: integer("expiration"),
   frozenAt: integer("frozen_at"),
@@ -150,7 +151,7 @@ export const tronAnchors = sqliteTable("tron_anchors", {
   memo: text("memo").notNull(),
   walletId: text("wallet_id").notNull(),
   txid: text("txid").notNull(),
-  txJson: text("tx_json").notNull(),
+  txJson: text("tx_json", { mode: "json" }).$type<TronTransaction>().notNull(),
   expiration: integer("expiration").notNull(),
   state: text("state", { enum: ["signed", "broadcast", "included", "solidified"] }).notNull(),
   blockNumber: integer("block_number"),
@@ -165,6 +166,6 @@ export const reconciliations = sqliteTable("reconciliations", {
   walletId: text("wallet_id").notNull(),
   transfers: integer("transfers").notNull(),
   payouts: integer("payouts").notNull(),
-  /** JSON list of differences; "[]" when the chain and the ledger agree. */
-  differences: text("differences").notNull(),
+  /** The differences found; empty when the chain and the ledger agree. */
+  differences: text("differences", { mode: "json" }).$type<string[]>().notNull(),
 });

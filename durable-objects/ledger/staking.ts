@@ -82,7 +82,7 @@ export class Staking {
       });
       this.#d.db
         .insert(schema.stakes)
-        .values({ ...row, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration })
+        .values({ ...row, txJson: tx, txid: tx.txID, expiration: tx.raw_data.expiration })
         .run();
       this.#d.audit(input.actor, "stake.freeze", row.id, { amount: formatUnits(amount), resource: input.resource });
       await this.#sendStake(row.id, tx);
@@ -117,7 +117,7 @@ export class Staking {
     if (current.state !== from) throw new RefusalError("conflict", `Stake ${id} changed while signing.`);
     this.#d.db
       .update(schema.stakes)
-      .set({ state: to, txJson: JSON.stringify(tx), txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() })
+      .set({ state: to, txJson: tx, txid: tx.txID, expiration: tx.raw_data.expiration, updatedAt: Date.now() })
       .where(eq(schema.stakes.id, id))
       .run();
     this.#d.audit(actor, to === "unfreezing" ? "stake.unfreeze" : "stake.withdraw", id);
@@ -184,7 +184,7 @@ export class Staking {
       else
         await this.#d
           .tron()
-          .broadcast(JSON.parse(row.txJson!) as TronTransaction)
+          .broadcast(row.txJson!)
           .catch(() => undefined);
     }
   }

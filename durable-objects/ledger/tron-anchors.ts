@@ -54,7 +54,7 @@ export class TronAnchors {
       }
       const head = await this.#d.chain(() => tron.nowBlock());
       if (head.timestamp < row.expiration) {
-        await this.#send(key, JSON.parse(row.txJson) as TronTransaction);
+        await this.#send(key, row.txJson);
         return this.#view(this.#row(key), 0);
       }
       row = undefined; // expired unseen: provably dead, sign a new one
@@ -78,7 +78,7 @@ export class TronAnchors {
         memo: memoHex,
         walletId: wallet.id,
         txid: tx.txID,
-        txJson: JSON.stringify(tx),
+        txJson: tx,
         expiration: tx.raw_data.expiration,
         state: "signed" as const,
         blockNumber: null,
@@ -92,7 +92,7 @@ export class TronAnchors {
         .run();
       row = this.#row(key);
     }
-    await this.#send(key, JSON.parse(row.txJson) as TronTransaction);
+    await this.#send(key, row.txJson);
     return this.#view(this.#row(key), 0);
   }
 
@@ -114,7 +114,7 @@ export class TronAnchors {
   }
 
   #view(row: typeof schema.tronAnchors.$inferSelect, confirmations: number): TronAnchorView {
-    const tx = JSON.parse(row.txJson) as TronTransaction;
+    const tx = row.txJson;
     return {
       key: row.key,
       memo: row.memo,

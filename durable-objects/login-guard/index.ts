@@ -1,5 +1,6 @@
 import { count, eq, gt, lte, min } from "drizzle-orm";
 import { SqlDurableObject } from "../base.ts";
+import { wakeBy } from "../scheduler.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 
@@ -105,6 +106,7 @@ export class LoginGuardDO extends SqlDurableObject<typeof schema> {
         .get()?.at ?? null;
     const failure = this.db.select().from(schema.failures).where(eq(schema.failures.id, 1)).get();
     const next = Math.min(earliest ?? Infinity, failure ? failure.lastFailureAt + FAILURE_MEMORY_MS : Infinity);
-    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, now + 1));
+    // From alarm() the running alarm may still be reported: a past one counts as unset.
+    if (Number.isFinite(next)) await wakeBy(this.ctx.storage, next, { notBefore: now + 1, replacePast: true });
   }
 }

@@ -176,10 +176,7 @@ export function accrueEpoch(db: Db, node: NodeRow, row: EpochRow, window: EpochW
     credits: row.credits,
     weight: row.weight,
   };
-  db.insert(chainOutbox)
-    .values({ id: tx.id, payload: JSON.stringify(tx), createdAt: nowMs })
-    .onConflictDoNothing()
-    .run();
+  db.insert(chainOutbox).values({ id: tx.id, payload: tx, createdAt: nowMs }).onConflictDoNothing().run();
   queuePayoutIfDue(db, node.id, config.AUTO_PAYOUT_THRESHOLD, nowMs);
 }
 

@@ -151,7 +151,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
           lastSeq: beat.seq,
           lastSentAt: beat.sentAt,
           lastHeartbeatAt: now,
-          lastReport: JSON.stringify(beat.report),
+          lastReport: beat.report,
           heartbeatChallenge: challenge,
         })
         .where(eq(nodes.id, nodeId))
@@ -448,7 +448,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
       .orderBy(asc(chainOutbox.createdAt), asc(chainOutbox.id))
       .limit(limit)
       .all()
-      .map((r) => JSON.parse(r.payload));
+      .map((r) => r.payload);
   }
 
   async ackChainTransactions(ids: string[]): Promise<number> {
@@ -625,10 +625,7 @@ export class NodePoolDO extends SqlDurableObject<typeof schema, Env> {
       reason,
       at: new Date(at).toISOString(),
     };
-    this.db
-      .insert(chainOutbox)
-      .values({ id: tx.id, payload: JSON.stringify(tx), createdAt: at })
-      .run();
+    this.db.insert(chainOutbox).values({ id: tx.id, payload: tx, createdAt: at }).run();
   }
 
   #markSilentNodesOffline(now: number): void {

@@ -61,7 +61,7 @@ function reserve(db: Db, node: NodeRow, units: number, credits: number, automati
       nodeId: node.id,
       amountUnits: units,
       credits,
-      payload: JSON.stringify(request),
+      payload: request,
       status: "queued",
       nextAttemptAt: deliverAt,
       createdAt: now,
@@ -111,7 +111,7 @@ export function reserveOperatorPayout(
   const units = Number(input.amountUnits);
   const credits = node.accruedUnits === 0 ? 0 : Math.floor((node.accruedCredits * units) / node.accruedUnits);
   const row = reserve(db, node, units, credits, false, input.now, input.deliverAt);
-  return { row, request: JSON.parse(row.payload) as PayoutRequest };
+  return { row, request: row.payload };
 }
 
 /** Call inside a transaction: a final refusal gives a queued request's amount back to the node's accrual. */
@@ -171,7 +171,7 @@ export async function deliverDuePayouts(db: Db, storage: DurableObjectStorage, g
       continue;
     }
     try {
-      const receipt = await gateway.deliver(JSON.parse(row.payload) as PayoutRequest);
+      const receipt = await gateway.deliver(row.payload);
       if (receipt.status === "rejected") {
         // A final refusal: the amount goes back to the node's accrual so nothing is lost.
         storage.transactionSync(() => releasePayout(db, row.idempotencyKey, receipt.reason, attempts));

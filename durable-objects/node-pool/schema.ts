@@ -1,4 +1,7 @@
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { ChainTx } from "../../shared/nodes/chain-tx.ts";
+import type { PayoutRequest } from "../../shared/nodes/payout.ts";
+import type { Report } from "../../shared/nodes/protocol.ts";
 
 /** Money columns hold USDT base units (INTEGER; per-node sums stay far below 2^53). Times are epoch ms. */
 export const nodes = sqliteTable("nodes", {
@@ -19,7 +22,7 @@ export const nodes = sqliteTable("nodes", {
   lastHeartbeatAt: integer("last_heartbeat_at"),
   lastSeq: integer("last_seq").notNull().default(0),
   lastSentAt: integer("last_sent_at"),
-  lastReport: text("last_report"),
+  lastReport: text("last_report", { mode: "json" }).$type<Report>(),
   /** The single-use challenge the next heartbeat must sign (rotated by every accepted beat). */
   heartbeatChallenge: text("heartbeat_challenge"),
   operationalSecondsTotal: integer("operational_seconds_total").notNull().default(0),
@@ -121,7 +124,7 @@ export const nodeSessions = sqliteTable(
 /** Chain transactions waiting for the chain to pull them (shared/nodes/chain-tx.ts). */
 export const chainOutbox = sqliteTable("chain_outbox", {
   id: text("id").primaryKey(),
-  payload: text("payload").notNull(),
+  payload: text("payload", { mode: "json" }).$type<ChainTx>().notNull(),
   createdAt: integer("created_at").notNull(),
 });
 
@@ -133,7 +136,7 @@ export const payoutOutbox = sqliteTable(
     nodeId: text("node_id").notNull(),
     amountUnits: integer("amount_units").notNull(),
     credits: integer("credits").notNull(),
-    payload: text("payload").notNull(),
+    payload: text("payload", { mode: "json" }).$type<PayoutRequest>().notNull(),
     status: text("status", { enum: ["queued", "delivered", "rejected"] }).notNull(),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull(),

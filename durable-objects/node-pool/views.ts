@@ -1,5 +1,4 @@
 import { formatUnits } from "../../shared/money.ts";
-import type { Report } from "../../shared/nodes/protocol.ts";
 import type { NodeState } from "../../shared/nodes/states.ts";
 import type { nodeEpochs, nodes, payoutOutbox } from "./schema.ts";
 
@@ -22,7 +21,7 @@ export function nodeView(row: NodeRow) {
     registeredAt: iso(row.registeredAt)!,
     lastHeartbeatAt: iso(row.lastHeartbeatAt),
     lastSeq: row.lastSeq,
-    lastReport: row.lastReport === null ? null : (JSON.parse(row.lastReport) as Report),
+    lastReport: row.lastReport,
     operationalSeconds: row.operationalSecondsTotal,
     credits: row.creditsTotal,
     accrued: formatUnits(BigInt(row.accruedUnits)),

@@ -1,5 +1,6 @@
 import { eq, lte, min, sql } from "drizzle-orm";
 import { SqlDurableObject } from "../base.ts";
+import { wakeBy } from "../scheduler.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 
@@ -57,7 +58,7 @@ export class RateLimiterDO extends SqlDurableObject<typeof schema> {
         .onConflictDoUpdate({ target: schema.rateWindows.key, set: { windowStart, windowMs: currentWindowMs, used } })
         .run();
       // Expired windows are deleted by the alarm so idle clients leave no storage behind.
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(resetAt);
+      await wakeBy(this.ctx.storage, resetAt);
     }
     return { granted, limit, remaining: Math.max(0, limit - used), resetAt };
   }
@@ -71,6 +72,6 @@ export class RateLimiterDO extends SqlDurableObject<typeof schema> {
       .select({ at: min(expired) })
       .from(schema.rateWindows)
       .get();
-    if (next?.at != null) await this.ctx.storage.setAlarm(Number(next.at));
+    if (next?.at != null) await wakeBy(this.ctx.storage, Number(next.at), { replacePast: true });
   }
 }

@@ -172,8 +172,8 @@ export class AgentLink {
     if (row.kind === "server.start") {
       if (ack.outcome === "done") await this.controller.running(server);
       else await this.controller.fail(server, `start-failed`);
-    } else if (row.kind === "server.stop") {
-      const body = JSON.parse(row.body) as { destroy: boolean };
+    } else if (row.body.kind === "server.stop") {
+      const body = row.body;
       // The agent could not stop it: failed (the next hello's reconcile sends another stop if it still runs).
       if (ack.outcome === "failed") await this.controller.fail(server, "stop-failed");
       else await this.controller.stopped(server, body.destroy);

@@ -37,7 +37,7 @@ export class CommandQueue {
         id,
         serverId: command.serverId,
         kind: command.kind,
-        body: JSON.stringify(command),
+        body: command,
         status: "pending",
         issuedAt: now,
         nextAttemptAt: now,
@@ -67,7 +67,7 @@ export class CommandQueue {
       .set({ attempts: attempt, nextAttemptAt: Date.now() + retryDelaySeconds(attempt) * 1000 })
       .where(eq(commands.seq, row.seq))
       .run();
-    return { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: JSON.parse(row.body) as CommandBody };
+    return { type: "command", id: row.id, seq: row.seq, attempt, issuedAt: row.issuedAt, command: row.body };
   }
 
   #countSent(row: CommandRow, attempt: number): void {
@@ -100,7 +100,7 @@ export class CommandQueue {
   /** Acked or given up: the body keeps no password. */
   settle(row: CommandRow, status: Exclude<CommandStatus, "pending">, error: string | null): void {
     const secret = row.kind === "server.start" || row.kind === "server.credentials";
-    const body = secret ? JSON.stringify({ ...(JSON.parse(row.body) as object), password: "[redacted]" }) : row.body;
+    const body = secret ? { ...row.body, password: "[redacted]" } : row.body;
     this.db.update(commands).set({ status, error, ackedAt: Date.now(), nextAttemptAt: null, body }).where(eq(commands.seq, row.seq)).run();
   }
 

@@ -1,6 +1,5 @@
 import { eq } from "drizzle-orm";
 import { logEvent } from "../../shared/log.ts";
-import type { ServerLimits } from "../../shared/rdp/protocol.ts";
 import { canMoveConnection, canMoveServer, HOLDS_PORT, isIdle, type ConnectionState, type ServerState } from "../../shared/rdp/states.ts";
 import type { CommandQueue } from "./command-queue.ts";
 import type { Host } from "./host.ts";
@@ -48,7 +47,7 @@ export class ServerController {
   async running(row: ServerRow): Promise<void> {
     if (row.state !== "starting" && row.state !== "created") return;
     const now = Date.now();
-    const limits = JSON.parse(row.limits) as ServerLimits;
+    const limits = row.limits;
     await this.move(row, "running", null, {
       startedAt: now,
       expiresAt: now + limits.sessionTtlSeconds * 1000,

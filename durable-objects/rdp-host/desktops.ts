@@ -75,8 +75,8 @@ export class Desktops {
           ownerId: input.ownerId,
           port,
           state: "created",
-          config: JSON.stringify(serverConfig),
-          limits: JSON.stringify(input.limits),
+          config: serverConfig,
+          limits: input.limits,
           createdAt: now,
           stateChangedAt: now,
           leaseExpiresAt: now + config.RDP_START_TIMEOUT_SECONDS * 1000,
@@ -180,7 +180,7 @@ export class Desktops {
     const password = oneTimePassword();
     this.commands.enqueue({ kind: "server.credentials", serverId, password });
     await this.schedule();
-    const config = JSON.parse(server.config) as ServerConfig;
+    const config = server.config;
     return ok({ server: this.host.view(server), host: this.host.address(), port: server.port!, username: config.user, password });
   }
 
@@ -214,8 +214,8 @@ export class Desktops {
     return ok({
       sessionId: server.sessionId,
       ownerId: server.ownerId,
-      config: JSON.parse(server.config),
-      limits: JSON.parse(server.limits),
+      config: server.config,
+      limits: server.limits,
     });
   }
 
@@ -275,11 +275,7 @@ export class Desktops {
     if (!LIVE.includes(server.state as ServerState))
       return refuse("invalid-state", `The server is ${server.state}.`, { state: server.state });
     const expiresAt = server.startedAt === null ? null : server.startedAt + limits.sessionTtlSeconds * 1000;
-    this.host.db
-      .update(servers)
-      .set({ limits: JSON.stringify(limits), expiresAt, strikes: 0 })
-      .where(eq(servers.id, serverId))
-      .run();
+    this.host.db.update(servers).set({ limits, expiresAt, strikes: 0 }).where(eq(servers.id, serverId)).run();
     this.commands.enqueue({ kind: "server.limits", serverId, limits });
     await this.schedule();
     return ok(this.host.view(this.host.server(serverId)!));

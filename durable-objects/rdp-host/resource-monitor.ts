@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lt } from "drizzle-orm";
 import { logEvent } from "../../shared/log.ts";
-import type { EventBody, ServerLimits } from "../../shared/rdp/protocol.ts";
+import type { EventBody } from "../../shared/rdp/protocol.ts";
 import type { CommandQueue } from "./command-queue.ts";
 import type { ServerController } from "./controller.ts";
 import type { Host } from "./host.ts";
@@ -40,14 +40,10 @@ export class ResourceMonitor {
     if (row.state !== "running") return;
     const config = this.host.config;
     const { kind: _k, serverId: _s, ...figures } = report;
-    const limits = JSON.parse(row.limits) as ServerLimits;
+    const limits = row.limits;
     const { over, near } = evaluateReport(report, limits);
     const strikes = over.length ? row.strikes + 1 : 0;
-    this.host.db
-      .update(servers)
-      .set({ lastReport: JSON.stringify(figures), lastReportAt: now, strikes })
-      .where(eq(servers.id, row.id))
-      .run();
+    this.host.db.update(servers).set({ lastReport: figures, lastReportAt: now, strikes }).where(eq(servers.id, row.id)).run();
     this.#keep(row.id, report, now);
     this.host.count("lucid_rdp_resource_reports_total", {});
     this.host.count("lucid_rdp_network_kbits_total", { direction: "rx" }, report.rxKbps * config.RDP_REPORT_SECONDS);
@@ -62,7 +58,7 @@ export class ResourceMonitor {
       for (const b of over) await this.#alert(row, "warning", b.metric, b.value, b.limit, message);
       this.commands.enqueue({ kind: "server.notify", serverId: row.id, level: "warning", message });
     } else if (near.length && row.strikes === 0 && row.lastReport !== null) {
-      const previous = evaluateReport({ ...report, ...(JSON.parse(row.lastReport) as object) }, limits).near;
+      const previous = evaluateReport({ ...report, ...row.lastReport }, limits).near;
       const fresh = near.filter((b) => !previous.some((p) => p.metric === b.metric));
       for (const b of fresh)
         await this.#alert(row, "warning", b.metric, b.value, b.limit, `Near its limit: ${b.metric} at ${b.value} of ${b.limit}.`);

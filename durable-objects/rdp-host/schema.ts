@@ -1,4 +1,5 @@
 import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { CommandBody, ResourceReport, ServerConfig, ServerLimits } from "../../shared/rdp/protocol.ts";
 
 /**
  * One Pi host's RDP servers, the commands queued for its agent, and the monitor's alerts.
@@ -16,8 +17,8 @@ export const servers = sqliteTable(
     state: text("state").notNull(),
     /** connecting → connected → active ↔ idle → disconnected → terminated; null before the first connection. */
     connection: text("connection"),
-    config: text("config").notNull(),
-    limits: text("limits").notNull(),
+    config: text("config", { mode: "json" }).$type<ServerConfig>().notNull(),
+    limits: text("limits", { mode: "json" }).$type<ServerLimits>().notNull(),
     createdAt: integer("created_at").notNull(),
     stateChangedAt: integer("state_changed_at").notNull(),
     /** A server not running by then is a leak: the alarm fails it and reclaims its port. */
@@ -29,7 +30,8 @@ export const servers = sqliteTable(
     idleSince: integer("idle_since"),
     /** Consecutive resource reports over a limit. */
     strikes: integer("strikes").notNull().default(0),
-    lastReport: text("last_report"),
+    /** The last report's figures (without its kind and server id). */
+    lastReport: text("last_report", { mode: "json" }).$type<Omit<ResourceReport, "kind" | "serverId">>(),
     lastReportAt: integer("last_report_at"),
     endReason: text("end_reason"),
     /** Where a migrated server went (host id). */
@@ -46,7 +48,7 @@ export const commands = sqliteTable(
     serverId: text("server_id").notNull(),
     kind: text("kind").notNull(),
     /** The CommandBody JSON; secrets (passwords) are blanked once the command is acked or given up. */
-    body: text("body").notNull(),
+    body: text("body", { mode: "json" }).$type<CommandBody>().notNull(),
     /** pending → done | failed | expired */
     status: text("status").notNull(),
     attempts: integer("attempts").notNull().default(0),

@@ -1,4 +1,3 @@
-import type { ResourceReport, ServerConfig, ServerLimits } from "../../shared/rdp/protocol.ts";
 import type { ConnectionState, ServerState } from "../../shared/rdp/states.ts";
 import type { alerts, servers } from "./schema.ts";
 
@@ -16,15 +15,15 @@ export function serverView(row: ServerRow, hostId: string) {
     port: row.port,
     state: row.state as ServerState,
     connection: row.connection as ConnectionState | null,
-    config: JSON.parse(row.config) as ServerConfig,
-    limits: JSON.parse(row.limits) as ServerLimits,
+    config: row.config,
+    limits: row.limits,
     createdAt: iso(row.createdAt)!,
     stateChangedAt: iso(row.stateChangedAt)!,
     startedAt: iso(row.startedAt),
     expiresAt: iso(row.expiresAt),
     idleSince: iso(row.idleSince),
     strikes: row.strikes,
-    lastReport: row.lastReport === null ? null : (JSON.parse(row.lastReport) as Omit<ResourceReport, "kind" | "serverId">),
+    lastReport: row.lastReport,
     lastReportAt: iso(row.lastReportAt),
     endReason: row.endReason,
     migratedTo: row.migratedTo,

@@ -85,7 +85,7 @@ export async function createShare(
     id: crypto.randomUUID(),
     label: parsed.data.label,
     recipient: parsed.data.recipient.kind,
-    envelope: JSON.stringify(wrapped.share),
+    envelope: wrapped.share,
     createdAt: Date.now(),
     createdBy: actorLabel(actor),
   };
@@ -101,7 +101,7 @@ export function listShares(db: Db): ShareView[] {
 }
 
 export function toShareView(row: typeof schema.shares.$inferSelect): ShareView {
-  const share = JSON.parse(row.envelope) as KeyShare;
+  const share = row.envelope;
   return {
     id: row.id,
     label: row.label,

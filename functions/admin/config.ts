@@ -5,7 +5,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { auditAdmin, callAdmin, iso } from "./context.ts";
 
@@ -24,7 +24,6 @@ const ConfigVersionSchema = z
   .openapi("SystemConfigVersion");
 
 const versionJson = (v: ConfigVersionView) => ({ ...v, createdAt: v.version === 0 ? null : iso(v.createdAt) });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 
 const getConfig = createRoute({
   method: "get",
@@ -72,12 +71,14 @@ const putConfig = createRoute({
   tags,
   summary: "Replace the configuration (zod-validated; `expectedVersion` must be current, else 409); audited with before/after",
   ...guarded("admin:manage"),
-  request: body(
-    z
-      .object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason })
-      .strict()
-      .openapi("SystemConfigUpdate"),
-  ),
+  request: {
+    body: jsonBody(
+      z
+        .object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason })
+        .strict()
+        .openapi("SystemConfigUpdate"),
+    ),
+  },
   responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500) },
 });
 
@@ -87,12 +88,14 @@ const rollback = createRoute({
   tags,
   summary: "Roll back: a new version with an earlier version's content (0 = defaults); audited",
   ...guarded("admin:manage"),
-  request: body(
-    z
-      .object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason })
-      .strict()
-      .openapi("SystemConfigRollback"),
-  ),
+  request: {
+    body: jsonBody(
+      z
+        .object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason })
+        .strict()
+        .openapi("SystemConfigRollback"),
+    ),
+  },
   responses: {
     200: jsonResponse(ConfigVersionSchema, "The new version"),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),

@@ -4,7 +4,7 @@ import { ALERT_SEVERITIES, NOTIFICATION_AUDIENCES, type EmergencyControl, type E
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { auditAdmin, callAdmin, iso } from "./context.ts";
@@ -70,7 +70,6 @@ const NotificationSchema = z
   })
   .openapi("Notification");
 
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const CHANGED = jsonResponse(EmergencySchema, "The emergency state after the change");
 
 const getState = createRoute({
@@ -88,7 +87,7 @@ const lockdown = createRoute({
   tags,
   summary: "Turn the lockdown on or off (ADMIN+, TOTP): every non-admin write gets 503, reads continue",
   ...guarded("emergency:control"),
-  request: body(ToggleBody),
+  request: { body: jsonBody(ToggleBody) },
   responses: { 200: CHANGED, ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
 });
 
@@ -98,7 +97,7 @@ const sessionsShutdown = createRoute({
   tags,
   summary: "Shut down (or reopen) the creation of new sessions (ADMIN+, TOTP)",
   ...guarded("emergency:control"),
-  request: body(ToggleBody),
+  request: { body: jsonBody(ToggleBody) },
   responses: { 200: CHANGED, ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
 });
 
@@ -109,7 +108,7 @@ const recordings = createRoute({
   summary:
     "Halt (or resume) all recordings (ADMIN+, TOTP): no session starts, no chunk is accepted; `stopActive` also stops every recording session",
   ...guarded("emergency:control"),
-  request: body(RecordingsBody),
+  request: { body: jsonBody(RecordingsBody) },
   responses: {
     200: jsonResponse(
       EmergencySchema.extend({ stopped: z.array(z.object({ sessionId: z.string(), outcome: z.string() })) }),
@@ -125,7 +124,7 @@ const broadcast = createRoute({
   tags,
   summary: "Broadcast a notification to connected clients and/or agents (ADMIN+, TOTP)",
   ...guarded("emergency:control"),
-  request: body(BroadcastBody),
+  request: { body: jsonBody(BroadcastBody) },
   responses: { 201: jsonResponse(NotificationSchema, "Sent"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
 });
 
@@ -135,7 +134,7 @@ const retract = createRoute({
   tags,
   summary: "Retract a broadcast notification (ADMIN+, TOTP): listeners get a `retraction`",
   ...guarded("emergency:control"),
-  request: { params: z.object({ id: z.coerce.number().int().min(1) }), ...body(FactorOnly) },
+  request: { params: z.object({ id: z.coerce.number().int().min(1) }), body: jsonBody(FactorOnly) },
   responses: { 200: jsonResponse(NotificationSchema, "Retracted"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
 });
 

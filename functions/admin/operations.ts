@@ -8,7 +8,7 @@ import { guarded } from "../middleware/authorize.ts";
 import { directory as nodeDirectory, pool } from "../nodes/access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NodeIdParam, NodeSchema } from "../nodes/schemas.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { ledger, ledgerPlain } from "../payments/ledger.ts";
 import { Address, PayoutSchema } from "../payments/schemas.ts";
 import { SessionIdParam, SessionSchema } from "../sessions/schemas.ts";
@@ -16,6 +16,7 @@ import { callSession, sessionJson, sessionStub } from "../sessions/context.ts";
 import type { AppEnv } from "../types.ts";
 import { alertJson, AlertSchema } from "./alerts.ts";
 import { auditAdmin, auditStub, callAdmin } from "./context.ts";
+import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "./step-up.ts";
 import { singleton } from "../../platform/objects.ts";
 
 /**
@@ -25,7 +26,6 @@ import { singleton } from "../../platform/objects.ts";
  */
 const tags = ["admin"];
 const reason = z.string().trim().min(3).max(500);
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const ReasonBody = z.object({ reason }).strict();
 
 const chainStub = (c: Context<AppEnv>) => singleton(c.env, "CHAIN");
@@ -116,7 +116,7 @@ function suspensionRoute(action: "suspend" | "reinstate") {
         ? "Suspend a node: its heartbeats and credentials are refused (audited)"
         : "Reinstate a suspended node (audited)",
     ...guarded("admin:manage"),
-    request: { params: NodeIdParam, ...body(ReasonBody) },
+    request: { params: NodeIdParam, body: jsonBody(ReasonBody) },
     responses: {
       200: jsonResponse(NodeSchema, "The node after the change"),
       ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
@@ -130,7 +130,7 @@ const terminateSession = createRoute({
   tags,
   summary: "Terminate a session: a recording one is stopped and finalized, one not yet started is cancelled (audited)",
   ...guarded("admin:manage"),
-  request: { params: SessionIdParam, ...body(ReasonBody) },
+  request: { params: SessionIdParam, body: jsonBody(ReasonBody) },
   responses: {
     200: jsonResponse(SessionSchema, "The session after the change"),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
@@ -157,9 +157,18 @@ const approvePayout = createRoute({
   method: "post",
   path: "/payouts/{id}/approve",
   tags,
-  summary: "Approve a requested payout (LedgerDO signs and broadcasts it with the next batch; audited)",
+  summary: "Approve a requested payout with a fresh TOTP or recovery code (LedgerDO signs and broadcasts it with the next batch; audited)",
   ...guarded("admin:manage"),
-  request: { params: PayoutIdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
+  request: {
+    params: PayoutIdParam,
+    body: jsonBody(
+      z
+        .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+        .strict()
+        .refine(oneSecondFactor, ONE_FACTOR_MESSAGE)
+        .openapi("PayoutApproval"),
+    ),
+  },
   responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500, 503) },
 });
 
@@ -169,7 +178,7 @@ const rejectPayout = createRoute({
   tags,
   summary: "Reject a requested or approved payout (audited)",
   ...guarded("admin:manage"),
-  request: { params: PayoutIdParam, ...body(ReasonBody) },
+  request: { params: PayoutIdParam, body: jsonBody(ReasonBody) },
   responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
 });
 
@@ -181,7 +190,7 @@ const setKyc = createRoute({
   tags,
   summary: "Set or clear a payout recipient's KYC flag (needed above KYC_REQUIRED_ABOVE; audited)",
   ...guarded("admin:manage"),
-  request: { params: z.object({ address: Address }), ...body(z.object({ verified: z.boolean(), reason }).strict()) },
+  request: { params: z.object({ address: Address }), body: jsonBody(z.object({ verified: z.boolean(), reason }).strict()) },
   responses: { 200: jsonResponse(KycSchema, "KYC flag"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
 });
 
@@ -265,8 +274,10 @@ export const operationsApp = createApp()
   })
   .openapi(approvePayout, async (c) => {
     const { id } = c.req.valid("param");
-    const { walletId } = c.req.valid("json");
+    const { walletId, totpCode, recoveryCode } = c.req.valid("json");
     const before = await ledger(c, "getPayout", (s) => s.getPayout(id));
+    // Money leaves on this approval: a stolen admin token alone must not be enough.
+    await requireSecondFactor(c, "admin.payout_approve", { totpCode, recoveryCode }, id);
     const after = await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId));
     await auditAdmin(c, {
       action: "admin.payout_approve",

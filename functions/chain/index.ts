@@ -7,7 +7,7 @@ import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { chainIntegrityRoutes } from "./integrity.ts";
-import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { singleton } from "../../platform/objects.ts";
 
@@ -148,7 +148,7 @@ const submit = createRoute({
   summary: "Queue transactions for the next block (ADMIN; functions submit directly)",
   ...guarded("chain:manage"),
   request: {
-    body: { required: true, content: { "application/json": { schema: z.object({ transactions: z.array(chainTx).min(1).max(1000) }) } } },
+    body: jsonBody(z.object({ transactions: z.array(chainTx).min(1).max(1000) })),
   },
   responses: {
     202: jsonResponse(z.object({ accepted: z.array(hex32), alreadyKnown: z.array(hex32) }), "Queued"),

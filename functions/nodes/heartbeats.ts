@@ -4,7 +4,7 @@ import type { AppEnv } from "../types.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { HeartbeatSchema } from "../../shared/nodes/protocol.ts";
 import { callDurableObject } from "../do-call.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { pool } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { decodeNodeCredential, NODE_CREDENTIAL_HEADER } from "./credential.ts";
@@ -32,10 +32,10 @@ const sendHeartbeat = createRoute({
   request: {
     params: NodeIdParam,
     headers: credentialHeader,
-    body: { required: true, content: { "application/json": { schema: HeartbeatSchema } } },
+    body: jsonBody(HeartbeatSchema),
   },
   responses: {
-    200: { description: "Accepted", content: { "application/json": { schema: HeartbeatAcceptedSchema } } },
+    200: jsonResponse(HeartbeatAcceptedSchema, "Accepted"),
     ...problemResponses(400, 401, 404, 409, 413, 415, 429),
   },
 });
@@ -51,7 +51,7 @@ const getChallenge = createRoute({
   middleware: [requireNodeCredential] as const,
   request: { params: NodeIdParam, headers: credentialHeader },
   responses: {
-    200: { description: "The current challenge", content: { "application/json": { schema: HeartbeatChallengeSchema } } },
+    200: jsonResponse(HeartbeatChallengeSchema, "The current challenge"),
     ...problemResponses(400, 401, 403, 404, 429),
   },
 });

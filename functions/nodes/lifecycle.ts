@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { auditAdmin } from "../admin/context.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { EpochSchema, NodeIdParam, NodeSchema } from "./schemas.ts";
@@ -23,10 +23,10 @@ const reviewEpoch = createRoute({
   ...guarded("nodes:manage:any"),
   request: {
     params: NodeIdParam.extend({ epoch: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
-    body: { required: true, content: { "application/json": { schema: EpochReviewSchema } } },
+    body: jsonBody(EpochReviewSchema),
   },
   responses: {
-    200: { description: "The epoch after the decision", content: { "application/json": { schema: EpochSchema } } },
+    200: jsonResponse(EpochSchema, "The epoch after the decision"),
     ...problemResponses(400, 401, 403, 404, 409, 429),
   },
 });
@@ -46,9 +46,9 @@ const setSuspension = createRoute({
   tags: ["nodes"],
   summary: "Suspend or reinstate a node (ADMIN)",
   ...guarded("nodes:manage:any"),
-  request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: SuspensionSchema } } } },
+  request: { params: NodeIdParam, body: jsonBody(SuspensionSchema) },
   responses: {
-    200: { description: "The node after the change", content: { "application/json": { schema: NodeSchema } } },
+    200: jsonResponse(NodeSchema, "The node after the change"),
     ...problemResponses(400, 401, 403, 404, 409, 429),
   },
 });
@@ -61,7 +61,7 @@ const terminateNode = createRoute({
   ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam },
   responses: {
-    200: { description: "The terminated node", content: { "application/json": { schema: NodeSchema } } },
+    200: jsonResponse(NodeSchema, "The terminated node"),
     ...problemResponses(400, 401, 403, 404, 429),
   },
 });

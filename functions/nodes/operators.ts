@@ -5,7 +5,7 @@ import { callDurableObject } from "../do-call.ts";
 import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import type { NodeView } from "../../durable-objects/node-pool/views.ts";
 import { directory, pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
@@ -20,7 +20,7 @@ const listNodes = createRoute({
   ...guarded("nodes:operate:own"),
   request: { query: z.object({ operator: z.string().min(1).max(128).optional() }) },
   responses: {
-    200: { description: "Nodes", content: { "application/json": { schema: z.object({ nodes: z.array(NodeSchema) }) } } },
+    200: jsonResponse(z.object({ nodes: z.array(NodeSchema) }), "Nodes"),
     ...problemResponses(400, 401, 403, 429),
   },
 });
@@ -33,7 +33,7 @@ const leaderboard = createRoute({
   ...guarded("nodes:operate:own"),
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
   responses: {
-    200: { description: "Leaderboard", content: { "application/json": { schema: LeaderboardSchema } } },
+    200: jsonResponse(LeaderboardSchema, "Leaderboard"),
     ...problemResponses(400, 401, 403, 429),
   },
 });
@@ -46,7 +46,7 @@ const getNode = createRoute({
   ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(48) }) },
   responses: {
-    200: { description: "Node", content: { "application/json": { schema: NodeDetailSchema } } },
+    200: jsonResponse(NodeDetailSchema, "Node"),
     ...problemResponses(400, 401, 403, 404, 429),
   },
 });
@@ -59,7 +59,7 @@ const triggerPayout = createRoute({
   ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam },
   responses: {
-    201: { description: "Queued for payments", content: { "application/json": { schema: PayoutSchema } } },
+    201: jsonResponse(PayoutSchema, "Queued for payments"),
     ...problemResponses(401, 403, 404, 409, 429),
   },
 });
@@ -70,9 +70,9 @@ const newNodeCredential = createRoute({
   tags: ["nodes"],
   summary: "Issue a new node credential; signed by the node key over {kind:'lucid.node.credential.v1', nodeId, timestamp}",
   ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: CredentialRequestSchema } } } },
+  request: { params: NodeIdParam, body: jsonBody(CredentialRequestSchema) },
   responses: {
-    201: { description: "New credential, shown once", content: { "application/json": { schema: CredentialSchema } } },
+    201: jsonResponse(CredentialSchema, "New credential, shown once"),
     ...problemResponses(400, 401, 403, 404, 409, 429),
   },
 });
@@ -85,7 +85,7 @@ const revokeCredential = createRoute({
   ...guarded("nodes:operate:own"),
   request: { params: NodeIdParam.extend({ jti: z.uuid() }) },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ jti: z.string(), revokedAt: z.string() }) } } },
+    200: jsonResponse(z.object({ jti: z.string(), revokedAt: z.string() }), "Revoked"),
     ...problemResponses(400, 401, 403, 404, 429),
   },
 });

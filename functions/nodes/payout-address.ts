@@ -5,7 +5,7 @@ import { isBase58Address } from "../../shared/tron/address.ts";
 import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { visibleNode } from "./access.ts";
 import { NodeIdParam, NodeSchema } from "./schemas.ts";
 
@@ -25,9 +25,9 @@ const changeAddress = createRoute({
   summary:
     "Change a node's payout address (its operator, with a fresh TOTP or recovery code); it receives nothing for PAYOUT_ADDRESS_COOLDOWN_SECONDS",
   ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam, body: { required: true, content: { "application/json": { schema: ChangeAddressSchema } } } },
+  request: { params: NodeIdParam, body: jsonBody(ChangeAddressSchema) },
   responses: {
-    200: { description: "The node with its new address and when it may receive", content: { "application/json": { schema: NodeSchema } } },
+    200: jsonResponse(NodeSchema, "The node with its new address and when it may receive"),
     ...problemResponses(400, 401, 403, 404, 429),
   },
 });

@@ -6,7 +6,7 @@ import type { Config } from "../../shared/config.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, problemResponses } from "../openapi.ts";
 import { directory, pool } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
@@ -31,7 +31,7 @@ const registerNode = createRoute({
     "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock. " +
     "`heartbeatChallenge` is what the first heartbeat must sign.",
   ...guarded("nodes:register"),
-  request: { body: { required: true, content: { "application/json": { schema: RegistrationSchema } } } },
+  request: { body: jsonBody(RegistrationSchema) },
   responses: {
     201: {
       description: "Registered; the credential is shown once",

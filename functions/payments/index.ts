@@ -5,7 +5,8 @@ import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
-import { createApp, problemResponses, jsonResponse } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
@@ -52,7 +53,6 @@ function guardedWrite(permission: Permission) {
   return { ...guard, middleware };
 }
 
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
 const post = { headers: idempotencyHeader };
 const tags = ["payments"];
@@ -67,7 +67,7 @@ function stakeActionRoute<P extends string>(path: P, summary: string) {
     tags,
     ...guardedWrite("wallets:manage"),
     summary,
-    request: { ...post, params: IdParam, ...body(z.object({}).strict()) },
+    request: { ...post, params: IdParam, body: jsonBody(z.object({}).strict()) },
     responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
   });
 }
@@ -165,7 +165,7 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("wallets:manage"),
       summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
-      request: { ...post, ...body(CreateWalletSchema) },
+      request: { ...post, body: jsonBody(CreateWalletSchema) },
       responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
     }),
     async (c) => {
@@ -207,7 +207,7 @@ export const paymentsApp = payments
       tags,
       ...guarded("wallets:manage"),
       summary: "Rename a wallet",
-      request: { params: IdParam, ...body(z.object({ label: z.string().min(1).max(100) }).strict()) },
+      request: { params: IdParam, body: jsonBody(z.object({ label: z.string().min(1).max(100) }).strict()) },
       responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
     }),
     async (c) =>
@@ -222,14 +222,20 @@ export const paymentsApp = payments
       path: "/wallets/{id}",
       tags,
       ...guarded("wallets:manage"),
-      summary: "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
-      request: { params: IdParam },
+      summary:
+        "Delete a wallet (its sealed key is wiped; refused while payouts are in flight), with a fresh TOTP or recovery code in the body",
+      request: { params: IdParam, body: jsonBody(z.object(SecondFactorFields).strict().refine(oneSecondFactor, ONE_FACTOR_MESSAGE)) },
       responses: {
         200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"),
-        ...problemResponses(400, 401, 403, 404, 409, 429),
+        ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
       },
     }),
-    async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      // A hot wallet's key is destroyed for good: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "wallets.delete", c.req.valid("json"), id);
+      return c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(id, principalOf(c).userId)), 200);
+    },
   )
   .openapi(
     createRoute({
@@ -255,7 +261,7 @@ export const paymentsApp = payments
       summary:
         "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
         "judged by the caller's current role and session; WALLET_EXPORTS_PER_HOUR attempts per user; audited and alerted",
-      request: { ...post, ...body(BackupRequest) },
+      request: { ...post, body: jsonBody(BackupRequest) },
       responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
     }),
     async (c) => c.json(await exportKeys(c, c.req.valid("json")), 200),
@@ -267,7 +273,7 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("wallets:manage"),
       summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
-      request: { ...post, ...body(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
+      request: { ...post, body: jsonBody(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
       responses: {
         200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"),
         ...problemResponses(400, 401, 403, 429),
@@ -287,7 +293,7 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("wallets:manage"),
       summary: "Set or clear a recipient's KYC flag (audited)",
-      request: { ...post, ...body(z.object({ address: Address, verified: z.boolean() }).strict()) },
+      request: { ...post, body: jsonBody(z.object({ address: Address, verified: z.boolean() }).strict()) },
       responses: {
         200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"),
         ...problemResponses(400, 401, 403, 429),
@@ -339,7 +345,7 @@ export const paymentsApp = payments
       ...guardedWrite("payouts:request"),
       request: {
         ...post,
-        ...body(
+        body: jsonBody(
           z
             .object({
               recipient: Address.optional().openapi({
@@ -433,17 +439,26 @@ export const paymentsApp = payments
       path: "/payouts/{id}/approve",
       tags,
       ...guardedWrite("payouts:approve"),
-      summary: "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
-      request: { ...post, params: IdParam, ...body(z.object({ walletId: z.uuid().optional() }).strict()) },
+      summary: "Approve a requested payout (ADMIN, with a fresh TOTP or recovery code); it is signed and broadcast with the next batch",
+      request: {
+        ...post,
+        params: IdParam,
+        body: jsonBody(
+          z
+            .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+            .strict()
+            .refine(oneSecondFactor, ONE_FACTOR_MESSAGE),
+        ),
+      },
       responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
-    async (c) =>
-      c.json(
-        await ledger(c, "approvePayout", (s) =>
-          s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId),
-        ),
-        200,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { walletId, totpCode, recoveryCode } = c.req.valid("json");
+      // Money leaves on this approval: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "payouts.approve", { totpCode, recoveryCode }, id);
+      return c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId)), 200);
+    },
   )
   .openapi(
     createRoute({
@@ -452,7 +467,7 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("payouts:approve"),
       summary: "Reject a requested or approved payout (ADMIN)",
-      request: { ...post, params: IdParam, ...body(z.object({ reason: z.string().min(1).max(500) }).strict()) },
+      request: { ...post, params: IdParam, body: jsonBody(z.object({ reason: z.string().min(1).max(500) }).strict()) },
       responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
     }),
     async (c) =>
@@ -468,7 +483,7 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("payouts:approve"),
       summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
-      request: { ...post, ...body(z.object({}).strict()) },
+      request: { ...post, body: jsonBody(z.object({}).strict()) },
       responses: {
         200: jsonResponse(
           z.object({
@@ -507,7 +522,10 @@ export const paymentsApp = payments
       tags,
       ...guardedWrite("wallets:manage"),
       summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
-      request: { ...post, ...body(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()) },
+      request: {
+        ...post,
+        body: jsonBody(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()),
+      },
       responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
     }),
     async (c) => {

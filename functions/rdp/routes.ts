@@ -6,7 +6,7 @@ import { unwrap } from "../../shared/outcome.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { can } from "../../shared/rbac.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { callSession, sessionStub } from "../sessions/context.ts";
 import { actorFor, callHost, hostStub, operatorFor, visibleHosts } from "./context.ts";
 import {
@@ -28,7 +28,6 @@ import {
   TransferSchema,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 const tags = ["rdp"];
 
 const createDesktop = createRoute({
@@ -36,7 +35,7 @@ const createDesktop = createRoute({
   path: "/desktops",
   tags,
   summary: "A desktop for one of your sessions: an RDP server on the session's host, with one-time credentials",
-  request: { body: json(DesktopRequestSchema) },
+  request: { body: jsonBody(DesktopRequestSchema) },
   responses: {
     201: jsonResponse(DesktopSchema, "The desktop is starting; connect with these credentials"),
     ...problemResponses(400, 401, 404, 409, 429, 503),
@@ -107,7 +106,7 @@ const SERVER_PATH = "/hosts/{hostId}/servers/{serverId}";
 function onServer<
   const M extends "get" | "post" | "put" | "delete",
   const P extends string,
-  const R extends { params: typeof ServerParam; body?: ReturnType<typeof json> },
+  const R extends { params: typeof ServerParam; body?: ReturnType<typeof jsonBody> },
   S extends z.ZodType,
 >(method: M, path: P, summary: string, request: R, answer: S) {
   return createRoute({
@@ -128,7 +127,7 @@ const transfer = onServer(
   "post",
   "/transfer",
   "Hand the desktop to another user (the owner or an admin)",
-  { params: ServerParam, body: json(TransferSchema) },
+  { params: ServerParam, body: jsonBody(TransferSchema) },
   ServerSchema,
 );
 
@@ -137,7 +136,7 @@ const migrate = createRoute({
   path: "/hosts/{hostId}/servers/{serverId}/migrate",
   tags,
   summary: "Move the desktop to another host (the owner or an admin)",
-  request: { params: ServerParam, body: json(MigrateSchema) },
+  request: { params: ServerParam, body: jsonBody(MigrateSchema) },
   responses: { 201: jsonResponse(DesktopSchema, "The result"), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
 });
 
@@ -157,7 +156,7 @@ const limits = onServer(
   "put",
   "/limits",
   "Change the server's resource limits (host operator or admin)",
-  { params: ServerParam, body: json(LimitsSchema) },
+  { params: ServerParam, body: jsonBody(LimitsSchema) },
   ServerSchema,
 );
 
@@ -165,7 +164,7 @@ const notify = onServer(
   "post",
   "/notify",
   "Show a message on the desktop (host operator or admin)",
-  { params: ServerParam, body: json(NotifySchema) },
+  { params: ServerParam, body: jsonBody(NotifySchema) },
   CommandAcceptedSchema,
 );
 
@@ -174,7 +173,7 @@ export const rdpRoutes = createApp()
     const principal = principalOf(c);
     const body = c.req.valid("json");
     const config = c.get("config");
-    const { ownerId, nodeId, state, rdp } = await callSession("get", () =>
+    const { ownerId, nodeId, state, rdp, interaction } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
     if (ownerId !== principal.userId && !can(principal.role, "rdp:manage:any")) throw new ApiError("not-found", "No such session.");
@@ -194,6 +193,8 @@ export const rdpRoutes = createApp()
           backend: body.backend,
           clipboard: rdp.clipboard === true,
           audio: rdp.audio === true,
+          // What the host's recorder records of input beside the pixels (fixed at the session's creation).
+          interaction,
         },
         limits: {
           cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,

@@ -4,7 +4,7 @@ import { tronAnchorProof } from "../../shared/chain/tron-anchor.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { chainStub } from "../chain/index.ts";
 import { callDurableObject } from "../do-call.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
 import { SessionIdParam } from "./schemas.ts";
 
@@ -47,7 +47,7 @@ const getEvidence = createRoute({
   summary: "Evidence bundle: chunk hashes, Merkle root, the anchor with its block header and inclusion proof",
   request: { params: SessionIdParam },
   responses: {
-    200: { description: "Evidence bundle", content: { "application/json": { schema: EvidenceSchema } } },
+    200: jsonResponse(EvidenceSchema, "Evidence bundle"),
     ...problemResponses(400, 401, 403, 404, 409, 429, 500),
   },
 });

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { actorOf, callSession, sessionStub } from "./context.ts";
 import { SessionIdParam } from "./schemas.ts";
 
@@ -52,7 +52,7 @@ const sealHandover = createRoute({
   path: "/{id}/handover/seal",
   tags: ["sessions"],
   summary: "The previous node declares how many chunks it recorded before the hand-over (node credential)",
-  request: { params: SessionIdParam, body: { required: true, content: { "application/json": { schema: SealBody } } } },
+  request: { params: SessionIdParam, body: jsonBody(SealBody) },
   responses: { 200: jsonResponse(HandoverSchema, "The settled hand-over"), ...problemResponses(400, 401, 403, 404, 409, 429, 500) },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { audit } from "../audit.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import { callSession, sessionJson, sessionStub, userActorOf } from "./context.ts";
 import { SessionIdParam, SessionSchema } from "./schemas.ts";
 
@@ -18,7 +18,7 @@ const placeHold = createRoute({
   summary: "Put the session under legal hold (ADMIN): retention skips it and deleting it is refused (409 legal-hold) until lifted",
   description: "A repeat replaces the reason. Audited as `sessions.legal_hold`.",
   ...guarded("recordings:hold"),
-  request: { params: SessionIdParam, body: { required: true, content: { "application/json": { schema: HoldBody } } } },
+  request: { params: SessionIdParam, body: jsonBody(HoldBody) },
   responses: { 200: jsonResponse(SessionSchema, "Held"), ...problemResponses(400, 401, 403, 404, 410, 413, 415, 429, 500) },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { assignSessionToNode, placeableNode } from "../nodes/access.ts";
-import { createApp, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
 import {
   actorOf,
   callSession,
@@ -33,7 +33,7 @@ const createSession = createRoute({
   path: "/",
   tags: ["sessions"],
   summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
-  request: { body: { required: true, content: { "application/json": { schema: CreateSessionBody } } } },
+  request: { body: jsonBody(CreateSessionBody) },
   responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500) },
 });
 
@@ -50,7 +50,12 @@ const searchSessions = createRoute({
   method: "get",
   path: "/search",
   tags: ["sessions"],
-  summary: "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
+  summary:
+    "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet), then recorded window titles and typed text",
+  description:
+    "Metadata matches come first, by bm25. Then sessions whose recorded window titles (policy metadata or full) or typed text " +
+    "(policy full) hold every query word as a whole word in one chunk; `matches` says where and from which chunk. " +
+    "Recording terms are stored as keyed tokens only and disappear with the recording.",
   request: { query: SearchQuery },
   responses: { 200: jsonResponse(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
 });
@@ -162,6 +167,7 @@ export const sessionRoutes = createApp()
         tags: body.tags,
         notes: body.notes,
         rdp: body.rdp,
+        interaction: body.interaction,
       }),
     );
     return c.json(sessionJson(view), 201, { Location: `/api/v1/sessions/${id}` });
@@ -193,7 +199,7 @@ export const sessionRoutes = createApp()
     const hits = await callDurableObject("SessionIndexDO", "search", () =>
       indexStub(c).search(q, { ownerId: mayManageAny(actor) ? undefined : actor.userId, limit: limit ?? 20 }),
     );
-    return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet })) }, 200);
+    return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet, matches: h.matches })) }, 200);
   })
   .openapi(getSession, async (c) => {
     const { id } = c.req.valid("param");

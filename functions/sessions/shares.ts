@@ -6,7 +6,7 @@ import { audit } from "../audit.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import { currentPrincipal } from "../middleware/standing.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
 import type { ShareView } from "../../durable-objects/session/shares.ts";
 import { callSession, sessionStub, userActorOf } from "./context.ts";
 import { SessionIdParam } from "./schemas.ts";
@@ -54,7 +54,7 @@ const createShare = createRoute({
     "`sessions.key_shared`. An admin sharing another owner's session needs a fresh second factor (`totpCode` or `recoveryCode`) " +
     'and their current role is checked. See docs/sessions.md, "Sharing a recording".',
   ...guarded("sessions:manage:own"),
-  request: { params: SessionIdParam, body: { required: true, content: { "application/json": { schema: ShareBody } } } },
+  request: { params: SessionIdParam, body: jsonBody(ShareBody) },
   responses: { 201: jsonResponse(ShareSchema, "The share"), ...problemResponses(400, 401, 403, 404, 410, 413, 415, 429, 500) },
 });
 

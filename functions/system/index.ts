@@ -5,7 +5,7 @@ import { flushMetrics } from "../middleware/observe.ts";
 import { labelText, renderPrometheus } from "../../platform/metrics.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { scrapeTokenOr } from "../middleware/scrape-token.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import type { Context } from "hono";
 import { FUNCTION_CHECKS, FUNCTION_NAMES, runChecks } from "./registry.ts";
@@ -98,7 +98,7 @@ const listServices = createRoute({
   summary: "Run every function's health check and report each (with the seed's 27 services mapped onto them); ADMIN+",
   ...guarded("admin:read"),
   responses: {
-    200: { description: "Health report", content: { "application/json": { schema: ServicesReportSchema } } },
+    200: jsonResponse(ServicesReportSchema, "Health report"),
     ...problemResponses(401, 403, 429, 500),
   },
 });
@@ -123,7 +123,7 @@ const checkServices = createRoute({
     },
   },
   responses: {
-    200: { description: "Health report", content: { "application/json": { schema: ServicesReportSchema } } },
+    200: jsonResponse(ServicesReportSchema, "Health report"),
     ...problemResponses(400, 401, 403, 413, 415, 429, 500),
   },
 });
@@ -143,7 +143,7 @@ const getService = createRoute({
     }),
   },
   responses: {
-    200: { description: "Last check", content: { "application/json": { schema: ServiceRecordSchema } } },
+    200: jsonResponse(ServiceRecordSchema, "Last check"),
     ...problemResponses(400, 401, 403, 404, 429, 500),
   },
 });

@@ -103,7 +103,7 @@ export function checkCapture(host: DoctorHost): Verdict[] {
         "capture addon",
         "fail",
         error.split("\n")[0]!,
-        "install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libjpeg62-turbo-dev, then `npm rebuild lucid-agent`",
+        "install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libxi-dev libxkbcommon-dev libjpeg62-turbo-dev, then `npm rebuild lucid-agent`",
       ),
     ];
   const out = [ok("capture addon", "loads")];

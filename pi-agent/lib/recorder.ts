@@ -6,10 +6,17 @@
  */
 import { createZstdCompress, type ZstdCompress } from "node:zlib";
 import { CHUNK_TAG_BYTES } from "../../shared/chunk.ts";
-import { RecordType, encodeEventRecord, encodeRecord, encodeStreamHeader, type RecordingEvent } from "../../shared/recording/index.ts";
+import {
+  RecordType,
+  encodeEventRecord,
+  encodeRecordHeader,
+  encodeStreamHeader,
+  type RecordingEvent,
+} from "../../shared/recording/index.ts";
 import type { ScreenCapture } from "./native.ts";
 import { zstdParams } from "./seal.ts";
 import type { SealPool } from "./seal-pool.ts";
+import { mergeTerms, type ChunkTerms } from "./terms.ts";
 import type { Spool } from "./spool.ts";
 
 export interface RecorderOptions {
@@ -39,10 +46,15 @@ export interface RecorderOptions {
  * keyframe, so every chunk can be played on its own.
  */
 export interface EventSource {
-  /** Events since the last call, oldest first, each with its wall-clock ms. */
-  drain(): Array<{ epochMs: number; event: RecordingEvent }>;
+  /**
+   * Events since the last call, oldest first, each with its wall-clock ms. With `flush` (a chunk is
+   * being cut) a source that aggregates (key counts, typed text) hands over what it holds.
+   */
+  drain(options?: { flush?: boolean }): Array<{ epochMs: number; event: RecordingEvent }>;
   /** The state a chunk opens with (cursor shape and position, the focused window). */
   snapshot(): RecordingEvent[];
+  /** Search terms seen since the last call, taken when a chunk is cut and spooled beside it. */
+  takeTerms?(): ChunkTerms;
 }
 
 export type RecorderEvent =
@@ -50,6 +62,14 @@ export type RecorderEvent =
   | { kind: "backlog"; pending: number }
   /** the first frame is in: what the display showed from this moment on is recorded */
   | { kind: "first-frame"; epochMs: number };
+
+/**
+ * Node flags for a recorder process (`lucid-agent record`, spawned once per recorded desktop).
+ * V8's parallel and concurrent GC threads cost more CPU than they save for a heap this small:
+ * measured under the office workload, one GC thread took the agent from ~0.6 to ~0.45–0.5 CPU-s a
+ * minute (BENCH agent-cpu).
+ */
+export const RECORDER_NODE_FLAGS: readonly string[] = ["--single-threaded-gc"];
 
 /** Records are handed to zstd once this many bytes or this long has gathered. */
 const HOLD_BYTES = 256 * 1024;
@@ -117,7 +137,9 @@ export class Recorder {
         const opened = chunk === null;
         chunk ??= this.open(result.epochMs);
         const t = this.timeOf(chunk, result.epochMs);
-        this.write(chunk, encodeRecord(RecordType[result.type], t, result.body));
+        // Header and body go to zstd apart: copying a 6 MB keyframe into one buffer cost more
+        // main-thread CPU (allocation, page faults, GC) than the rest of a tick.
+        this.write(chunk, encodeRecordHeader(RecordType[result.type], t, result.body.length), result.body);
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, result.epochMs);
         if (result.type === "keyframe") chunk.lastKeyframeEpochMs = result.epochMs;
         chunk.frames++;
@@ -159,9 +181,9 @@ export class Recorder {
    * Every source's new events into the open chunk. Events of a tick without a chunk (only between
    * a cut and the next keyframe) wait in the source until one opens.
    */
-  private drainEvents(chunk: OpenChunk): void {
+  private drainEvents(chunk: OpenChunk, flush = false): void {
     for (const source of this.o.eventSources ?? []) {
-      for (const { epochMs, event } of source.drain()) {
+      for (const { epochMs, event } of source.drain({ flush })) {
         this.writeEvent(chunk, this.timeOf(chunk, epochMs), event);
         chunk.lastEpochMs = Math.max(chunk.lastEpochMs, epochMs);
       }
@@ -198,19 +220,27 @@ export class Recorder {
     return chunk;
   }
 
-  private write(chunk: OpenChunk, bytes: Uint8Array): void {
+  private write(chunk: OpenChunk, bytes: Uint8Array, body?: Uint8Array): void {
+    const size = bytes.length + (body?.length ?? 0);
+    chunk.plainBytes += size;
+    // Big records (keyframes, a page turned) go at once and uncopied: one hop is nothing next to
+    // their size, and the size estimate would count them uncompressed while held.
+    if (size >= HOLD_BYTES / 4) {
+      this.release(chunk);
+      chunk.zstd.write(bytes);
+      if (body) chunk.zstd.write(body);
+      return;
+    }
     if (chunk.held.length === 0) chunk.heldSinceMs = Date.now();
     chunk.held.push(bytes);
-    chunk.heldBytes += bytes.length;
-    chunk.plainBytes += bytes.length;
-    // Big records (keyframes, a page turned) go at once: one hop is nothing next to their size, and
-    // the size estimate would count them uncompressed while held.
-    if (bytes.length >= HOLD_BYTES / 4 || chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
+    if (body) chunk.held.push(body);
+    chunk.heldBytes += size;
+    if (chunk.heldBytes >= HOLD_BYTES || Date.now() - chunk.heldSinceMs >= HOLD_MS) this.release(chunk);
   }
 
   private release(chunk: OpenChunk): void {
     if (chunk.held.length === 0) return;
-    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held));
+    chunk.zstd.write(chunk.held.length === 1 ? chunk.held[0]! : Buffer.concat(chunk.held, chunk.heldBytes));
     chunk.held = [];
     chunk.heldBytes = 0;
   }
@@ -221,6 +251,8 @@ export class Recorder {
   }
 
   private cut(chunk: OpenChunk): void {
+    this.drainEvents(chunk, true);
+    const terms = mergeTerms((this.o.eventSources ?? []).flatMap((source) => source.takeTerms?.() ?? []));
     this.release(chunk);
     chunk.zstd.end();
     const index = this.o.spool.takeIndex();
@@ -242,7 +274,7 @@ export class Recorder {
       try {
         if (this.failure) return;
         const sealed = await sealing;
-        await this.o.spool.writeSealed(index, sealed, { start: chunk.startEpochMs, end: chunk.lastEpochMs });
+        await this.o.spool.writeSealed(index, sealed, { start: chunk.startEpochMs, end: chunk.lastEpochMs }, terms);
         this.o.onEvent?.({
           kind: "chunk",
           index,

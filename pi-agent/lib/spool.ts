@@ -4,16 +4,21 @@
  *
  *   DIR/session.json          { version, sessionId, nextIndex }   (nextIndex advances after each chunk)
  *   DIR/chunks/<index>.bin    ciphertext
+ *   DIR/chunks/<index>.terms  the chunk's search terms (ChunkTerms), if any; written before .json,
+ *                             sent after the chunk is acknowledged, then deleted
  *   DIR/chunks/<index>.json   ChunkMeta; written after .bin, so it marks the chunk complete
  *
  * After a kill -9: leftover temp files and .bin files without .json are removed (their index was
- * never committed), and recording continues at max(nextIndex, last spooled + 1).
+ * never committed), and recording continues at max(nextIndex, last spooled + 1). A .terms file
+ * without .json is the terms of an acknowledged chunk still to send when its index is below
+ * nextIndex, else the leftover of a chunk never committed (removed).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { SealedChunk } from "./seal.ts";
+import { ChunkTerms } from "./terms.ts";
 
 export const chunkMetaSchema = z.object({
   sessionId: z.string().min(1),
@@ -133,10 +138,10 @@ export class Spool {
   }
 
   /** Reads a spool without locking or repairing it (safe while another process records into it). */
-  static async inspect(dir: string): Promise<{ state: SessionState; pending: ChunkMeta[]; usedBytes: number }> {
+  static async inspect(dir: string): Promise<{ state: SessionState; pending: ChunkMeta[]; pendingTerms: number[]; usedBytes: number }> {
     const state = sessionStateSchema.parse(JSON.parse(await readFile(join(dir, "session.json"), "utf8")));
     const view = new Spool(dir, state, Number.MAX_SAFE_INTEGER);
-    return { state, pending: await view.pending(), usedBytes: await view.usedBytes() };
+    return { state, pending: await view.pending(), pendingTerms: await view.pendingTerms(), usedBytes: await view.usedBytes() };
   }
 
   private static async openLocked(dir: string, options: { sessionId?: string; quotaBytes: number; firstIndex?: number }): Promise<Spool> {
@@ -173,8 +178,9 @@ export class Spool {
     const files = await readdir(this.chunksDir);
     const metas = new Set(files.filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)));
     for (const file of files) {
-      const stem = file.replace(/\.(bin|json)(\.tmp)?$/, "");
-      if (file.endsWith(".tmp") || (file.endsWith(".bin") && !metas.has(stem))) await rm(join(this.chunksDir, file));
+      const stem = file.replace(/\.(bin|json|terms)(\.tmp)?$/, "");
+      const uncommittedTerms = file.endsWith(".terms") && !metas.has(stem) && Number(stem) >= this.state.nextIndex;
+      if (file.endsWith(".tmp") || (file.endsWith(".bin") && !metas.has(stem)) || uncommittedTerms) await rm(join(this.chunksDir, file));
     }
     for (const meta of await this.pending()) this.state.nextIndex = Math.max(this.state.nextIndex, meta.index + 1);
   }
@@ -213,7 +219,7 @@ export class Spool {
   }
 
   /** Writes a chunk as sealChunk made it, for this spool's session, captured between `capture.start` and `capture.end` (epoch ms). */
-  writeSealed(index: number, sealed: SealedChunk, capture: { start: number; end: number }): Promise<void> {
+  writeSealed(index: number, sealed: SealedChunk, capture: { start: number; end: number }, terms: ChunkTerms | null = null): Promise<void> {
     const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
     const meta: ChunkMeta = {
       sessionId: this.sessionId,
@@ -226,11 +232,11 @@ export class Spool {
       captureStart: capture.start,
       captureEnd: capture.end,
     };
-    return this.write(meta, sealed.ciphertext);
+    return this.write(meta, sealed.ciphertext, terms);
   }
 
   /** Writes a sealed chunk durably. Throws SpoolFullError when it would exceed the quota. */
-  async write(meta: ChunkMeta, ciphertext: Uint8Array): Promise<void> {
+  async write(meta: ChunkMeta, ciphertext: Uint8Array, terms: ChunkTerms | null = null): Promise<void> {
     chunkMetaSchema.parse(meta);
     const used = await this.usedBytes();
     if (used + ciphertext.length > this.quotaBytes) {
@@ -241,6 +247,7 @@ export class Spool {
     }
     const base = join(this.chunksDir, name(meta.index));
     await writeDurably(`${base}.bin`, ciphertext);
+    if (terms) await writeDurably(`${base}.terms`, JSON.stringify(ChunkTerms.parse(terms)));
     await writeDurably(`${base}.json`, JSON.stringify(meta));
     syncDir(this.chunksDir);
     await writeDurably(
@@ -264,6 +271,35 @@ export class Spool {
     const base = join(this.chunksDir, name(index));
     await rm(`${base}.json`, { force: true });
     await rm(`${base}.bin`, { force: true });
+  }
+
+  /**
+   * Chunks acknowledged whose search terms are still to send, by index: a .terms without its .json
+   * and .bin (a chunk being written has its .bin and .terms before its .json).
+   */
+  async pendingTerms(): Promise<number[]> {
+    const files = new Set(await readdir(this.chunksDir));
+    return [...files]
+      .filter((f) => f.endsWith(".terms") && !files.has(`${f.slice(0, -6)}.json`) && !files.has(`${f.slice(0, -6)}.bin`))
+      .map((f) => Number(f.slice(0, -6)))
+      .sort((a, b) => a - b);
+  }
+
+  /** A chunk's spooled search terms; null when it has none (or they were sent). Throws when the file is corrupt. */
+  async readTerms(index: number): Promise<ChunkTerms | null> {
+    let text: string;
+    try {
+      text = await readFile(join(this.chunksDir, `${name(index)}.terms`), "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    return ChunkTerms.parse(JSON.parse(text));
+  }
+
+  /** Forgets a chunk's terms (sent, or refused by the server's policy). */
+  async dropTerms(index: number): Promise<void> {
+    await rm(join(this.chunksDir, `${name(index)}.terms`), { force: true });
   }
 
   /** Calls `listener` after every chunk written; returns an unsubscribe function. */

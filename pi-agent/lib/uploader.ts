@@ -3,7 +3,9 @@
  * retrying network errors, 5xx and 429 with capped exponential back-off and jitter. A chunk leaves
  * the spool only when the server's receipt names the same index and SHA-256. `pause()` holds every
  * upload (an emergency lockdown refuses node writes: retrying would only hammer the server) until
- * `resume()`; chunks stay spooled meanwhile.
+ * `resume()`; chunks stay spooled meanwhile. A chunk's search terms (pi-agent/lib/terms.ts) follow it
+ * once it is acknowledged: PUT …/chunks/{index}/terms, retried like the chunk; a 409 of type
+ * /problems/interaction-policy (the session's policy forbids them) drops them.
  */
 import { createReadStream } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
@@ -12,6 +14,10 @@ import { z } from "zod";
 import { CHUNK_HEADERS, formatContentDigest } from "../../shared/chunk.ts";
 import { sleep } from "./sleep.ts";
 import type { ChunkMeta, Spool } from "./spool.ts";
+import type { ChunkTerms } from "./terms.ts";
+
+/** The problem type of a server whose session policy forbids the terms sent. */
+export const INTERACTION_POLICY_PROBLEM = "/problems/interaction-policy";
 
 const receiptSchema = z.object({
   sessionId: z.string(),
@@ -34,7 +40,12 @@ export interface UploaderOptions {
 export type UploadEvent =
   | { kind: "uploaded"; index: number; status: number }
   | { kind: "retry"; index: number; attempt: number; delayMs: number; reason: string }
-  | { kind: "rejected"; index: number; status: number; reason: string };
+  | { kind: "rejected"; index: number; status: number; reason: string }
+  | { kind: "terms-uploaded"; index: number }
+  /** The server's interaction policy forbids them: dropped from the spool. */
+  | { kind: "terms-refused"; index: number; reason: string }
+  /** Refused for another reason retrying cannot fix: they stay in the spool. */
+  | { kind: "terms-rejected"; index: number; status: number; reason: string };
 
 /** A server answer that retrying cannot fix (4xx other than 408/429, or a receipt that does not match). */
 export class PermanentUploadError extends Error {
@@ -67,6 +78,8 @@ export class Uploader {
    */
   private readonly acknowledged = new Set<number>();
   readonly rejected = new Map<number, string>();
+  /** Terms uploads running, by chunk index. */
+  private readonly termsJobs = new Map<number, Promise<void>>();
   private held: { released: Promise<void>; release: () => void } | null = null;
 
   constructor(spool: Spool, options: UploaderOptions) {
@@ -148,6 +161,78 @@ export class Uploader {
     });
   }
 
+  /** One PUT of a chunk's terms. */
+  private putTerms(sessionId: string, index: number, terms: ChunkTerms): Promise<{ status: number; text: string }> {
+    const url = new URL(`/api/v1/sessions/${encodeURIComponent(sessionId)}/chunks/${index}/terms`, this.options.baseUrl);
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const body = Buffer.from(JSON.stringify(terms));
+    return new Promise((resolve, reject) => {
+      const req = request(url, {
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${this.options.token}`,
+          "content-type": "application/json",
+          "content-length": String(body.length),
+        },
+      });
+      req.on("error", reject);
+      req.on("response", (res) => readBody(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject));
+      req.end(body);
+    });
+  }
+
+  /** Sends a chunk's terms beside the chunk uploads: retrying them never holds a chunk's slot. */
+  private startTerms(sessionId: string, index: number, signal: AbortSignal, done: () => boolean): void {
+    if (this.termsJobs.has(index)) return;
+    const job = this.uploadTerms(sessionId, index, signal, done)
+      .catch((err: Error) => this.options.onEvent?.({ kind: "terms-rejected", index, status: 0, reason: `terms not sent: ${err.message}` }))
+      .finally(() => this.termsJobs.delete(index));
+    this.termsJobs.set(index, job);
+  }
+
+  /** Sends a chunk's spooled terms (if it has any) until the server takes or refuses them. */
+  private async uploadTerms(sessionId: string, index: number, signal: AbortSignal, done: () => boolean): Promise<void> {
+    let terms: ChunkTerms | null;
+    try {
+      terms = await this.spool.readTerms(index);
+    } catch (err) {
+      // Nothing can send a corrupt file: say so, and drop it.
+      this.options.onEvent?.({ kind: "terms-rejected", index, status: 0, reason: `spooled terms are corrupt: ${(err as Error).message}` });
+      return this.spool.dropTerms(index);
+    }
+    if (!terms) return;
+    if (terms.titles.length === 0 && terms.words.length === 0) return this.spool.dropTerms(index);
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.mayGo(signal, done))) return;
+      let reason: string;
+      try {
+        const { status, text } = await this.putTerms(sessionId, index, terms);
+        if (status === 204 || status === 200) {
+          await this.spool.dropTerms(index);
+          return this.options.onEvent?.({ kind: "terms-uploaded", index });
+        }
+        const problem = safeJson(text) as { type?: unknown; detail?: unknown } | null;
+        if (status === 409 && typeof problem?.type === "string" && problem.type.endsWith(INTERACTION_POLICY_PROBLEM)) {
+          await this.spool.dropTerms(index);
+          const detail = typeof problem.detail === "string" ? problem.detail : "the session's interaction policy forbids them";
+          return this.options.onEvent?.({ kind: "terms-refused", index, reason: detail });
+        }
+        reason = `HTTP ${status}: ${text.slice(0, 300)}`;
+        if (!(status >= 500 || status === 408 || status === 429)) {
+          return this.options.onEvent?.({ kind: "terms-rejected", index, status, reason });
+        }
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+      if (signal.aborted) return;
+      const ceiling = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** (attempt - 1));
+      const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      this.options.onEvent?.({ kind: "retry", index, attempt, delayMs, reason: `terms: ${reason}` });
+      await sleep(delayMs, signal);
+      if (signal.aborted) return;
+    }
+  }
+
   /** Uploads one chunk until the server acknowledges it, or a permanent error. */
   private async uploadOne(meta: ChunkMeta, signal: AbortSignal, done: () => boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -159,7 +244,7 @@ export class Uploader {
           this.acknowledged.add(meta.index);
           await this.spool.acknowledge(meta.index);
           this.options.onEvent?.({ kind: "uploaded", index: meta.index, status: result.status });
-          return;
+          return this.startTerms(meta.sessionId, meta.index, signal, done);
         }
         if (!result.retryable) {
           this.rejected.set(meta.index, result.reason);
@@ -197,6 +282,8 @@ export class Uploader {
     const unsubscribe = this.spool.onChunk(() => wake());
     const workers = new Set<Promise<void>>();
     try {
+      // Terms of chunks acknowledged before a crash or a stop.
+      for (const index of await this.spool.pendingTerms()) this.startTerms(this.spool.sessionId, index, signal, options.done);
       while (!signal.aborted) {
         // Paused with the recording over: stop here, what is left stays spooled.
         if (!(await this.mayGo(signal, options.done))) break;
@@ -220,6 +307,7 @@ export class Uploader {
         await Promise.race([woken, sleep(1000, signal)]);
       }
       await Promise.all(workers);
+      await Promise.all(this.termsJobs.values());
     } finally {
       unsubscribe();
     }

@@ -9,7 +9,7 @@ if (run.status === 0) process.exit(0);
 const required = process.env.CI === "true" || process.env.LUCID_REQUIRE_AGENT_ADDON === "1";
 console.error(
   `\nlucid-agent: the native capture addon did not build (node-gyp exit ${run.status}).\n` +
-    "  Install its build dependencies (Debian: apt-get install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libjpeg62-turbo-dev),\n" +
+    "  Install its build dependencies (Debian: apt-get install g++ make python3 libx11-dev libxext-dev libxdamage-dev libxfixes-dev libxi-dev libxkbcommon-dev libjpeg62-turbo-dev),\n" +
     "  then run: npm rebuild lucid-agent\n" +
     (required ? "" : "  Continuing without it: the Worker, npm start and the non-agent tests do not need it.\n"),
 );

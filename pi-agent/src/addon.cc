@@ -9,6 +9,11 @@
 #include "tile_differ.h"
 #include "v4l2_source.h"
 #include "x11_capture.h"
+#include "x11_input.h"
+
+namespace lucid {
+void InitCursor(Napi::Env env, Napi::Object exports);  // cursor_addon.cc
+}
 
 namespace {
 
@@ -215,11 +220,94 @@ Napi::Value OpenV4l2(const Napi::CallbackInfo& info) {
   return Wrap(env, std::move(source));
 }
 
+// Interaction on an X display (pi-agent/src/x11_input.h): drain() is synchronous and never waits on
+// another client, so the recorder calls it once a tick on the JS thread.
+class Input : public Napi::ObjectWrap<Input> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Input", {InstanceMethod("drain", &Input::Drain), InstanceMethod("close", &Input::Close)});
+  }
+  explicit Input(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Input>(info) {}
+  void Attach(std::unique_ptr<lucid::X11Input> input) { input_ = std::move(input); }
+
+ private:
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!input_) return ErrorValue(env, "the interaction capture is closed");
+    std::vector<lucid::InputEvent> events;
+    std::string err = input_->Drain(events);
+    if (!err.empty()) return ErrorValue(env, err);
+    Napi::Array list = Napi::Array::New(env, events.size());
+    for (size_t i = 0; i < events.size(); i++) {
+      const lucid::InputEvent& e = events[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("epochMs", e.epochMs);
+      switch (e.kind) {
+        case lucid::InputEvent::Kind::Key:
+          o.Set("type", "key");
+          if (!e.text.empty()) o.Set("text", e.text);
+          break;
+        case lucid::InputEvent::Kind::Click:
+          o.Set("type", "click");
+          o.Set("button", e.button);
+          o.Set("x", e.x);
+          o.Set("y", e.y);
+          break;
+        case lucid::InputEvent::Kind::Focus:
+          o.Set("type", "focus");
+          o.Set("title", e.title);
+          o.Set("class", e.klass);
+          break;
+        case lucid::InputEvent::Kind::Clipboard:
+          o.Set("type", "clipboard");
+          o.Set("selection", e.selection);
+          o.Set("bytes", e.bytes);
+          if (e.hasText) o.Set("text", e.clipText);
+          break;
+      }
+      list.Set(uint32_t(i), o);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ok", true);
+    out.Set("events", list);
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    input_.reset();
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("ok", true);
+    return out;
+  }
+
+  std::unique_ptr<lucid::X11Input> input_;
+};
+
+Napi::FunctionReference* inputConstructor = nullptr;
+
+// openInput(display, full) -> { ok: true, input } | { ok: false, error }
+Napi::Value OpenInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) return ErrorValue(env, "openInput(display: string, full: boolean)");
+  auto input = std::make_unique<lucid::X11Input>();
+  std::string err = input->Open(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value());
+  if (!err.empty()) return ErrorValue(env, err);
+  Napi::Object object = inputConstructor->New({});
+  Input::Unwrap(object)->Attach(std::move(input));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", true);
+  out.Set("input", object);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   XInitThreads();
   captureConstructor = new Napi::FunctionReference(Napi::Persistent(Capture::Define(env)));
   exports.Set("openX11", Napi::Function::New(env, OpenX11));
   exports.Set("openV4l2", Napi::Function::New(env, OpenV4l2));
+  inputConstructor = new Napi::FunctionReference(Napi::Persistent(Input::Define(env)));
+  exports.Set("openInput", Napi::Function::New(env, OpenInput));
+  lucid::InitCursor(env, exports);
   return exports;
 }
 

@@ -44,14 +44,21 @@ export function encodeStreamHeader(tileSize: number, startEpochMs: number): Uint
   return out;
 }
 
-/** Wraps a record body (as produced here or by the native differ) with its 9-byte record header. */
-export function encodeRecord(type: number, t: number, body: Uint8Array): Uint8Array {
+/** The 9-byte header of a record whose body is `length` bytes (for writers that keep the body apart). */
+export function encodeRecordHeader(type: number, t: number, length: number): Uint8Array {
   if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw new RangeError("record time must be 0..2^32-1 ms");
-  const out = new Uint8Array(RECORD_HEADER_BYTES + body.length);
+  const out = new Uint8Array(RECORD_HEADER_BYTES);
   const view = new DataView(out.buffer);
   out[0] = type;
   view.setUint32(1, t, true);
-  view.setUint32(5, body.length, true);
+  view.setUint32(5, length, true);
+  return out;
+}
+
+/** Wraps a record body (as produced here or by the native differ) with its 9-byte record header. */
+export function encodeRecord(type: number, t: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(RECORD_HEADER_BYTES + body.length);
+  out.set(encodeRecordHeader(type, t, body.length), 0);
   out.set(body, RECORD_HEADER_BYTES);
   return out;
 }

@@ -13,13 +13,14 @@ import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
-import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
+import { ROOT, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
 import { decodeRecording } from "../../shared/recording/index.ts";
+import { until as untilHolds } from "../node/helpers/until.ts";
+import { startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { enrolAgent } from "./helpers/agent-process.ts";
-import { buildOnLoopback } from "./helpers/self-hosted.ts";
+import { killProcessTrees, startRdpWorkerd } from "./helpers/rdp-host.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-migrate-"));
@@ -32,6 +33,7 @@ let workerd: WorkerdProcess | undefined;
 const children: ChildProcess[] = [];
 const users: string[] = [];
 const output = { a: "", b: "" };
+let xvfb: Xvfb | undefined;
 
 async function token(sub: string, role: "NODE_OPERATOR" | "USER") {
   const now = Math.floor(Date.now() / 1000);
@@ -47,15 +49,13 @@ async function call(method: string, path: string, body?: unknown, sub = OWNER, r
   return { status: res.status, json: (await res.json().catch(() => null)) as any };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline)
-      throw new Error(`no ${what} within ${timeoutMs} ms;\nagent A:\n${output.a.slice(-3000)}\nagent B:\n${output.b.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Waits for a condition, printing both agents' output when it does not come. */
+function until<T>(what: string, probe: () => Promise<T>, timeoutMs = 60_000, intervalMs = 250) {
+  return untilHolds(what, probe, {
+    timeoutMs,
+    intervalMs,
+    detail: () => `agent A:\n${output.a.slice(-3000)}\nagent B:\n${output.b.slice(-3000)}`,
+  });
 }
 
 function run(args: string[], into?: "a" | "b") {
@@ -93,33 +93,13 @@ function client(display: string, desktop: { port: number; username: string; pass
 }
 
 beforeAll(async () => {
-  const port = await freePort();
   rdpPort = await twoPorts();
-  base = `http://127.0.0.1:${port}`;
-  const { configPath } = buildOnLoopback(work, port, {
-    vars: {
-      NODE_MIN_CPU_CORES: "1",
-      NODE_MIN_MEMORY_MB: "256",
-      NODE_MIN_DISK_GB: "1",
-      RDP_PORT_MIN: String(rdpPort),
-      RDP_PORT_MAX: String(rdpPort + 1),
-      RDP_REPORT_SECONDS: "2",
-      RDP_KEEPALIVE_SECONDS: "5",
-    },
-  });
-  workerd = startWorkerd(configPath, { env: secrets });
-  await waitForWorkerd(workerd, `${base}/health`, 30_000);
+  ({ base, workerd } = await startRdpWorkerd(work, secrets, [rdpPort, rdpPort + 1], 2));
 }, 120_000);
 
 afterAll(async () => {
-  const stray = children.filter((c) => c.exitCode === null).flatMap((c) => processTree([c.pid!]));
-  for (const p of stray.reverse()) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  killProcessTrees(children);
+  await xvfb?.stop();
   await workerd?.stop();
   for (const name of users) {
     const user = lookupUser(name);
@@ -165,9 +145,7 @@ describe("a live desktop migrated between two agents keeps one recording", () =>
       "A's server running",
       async () => (await call("GET", `/api/v1/rdp/hosts/${nodeA}/servers/${first.json.server.id}`)).json?.state === "running",
     );
-    const xvfb = spawn("Xvfb", [":177", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
-    children.push(xvfb);
-    await new Promise((r) => setTimeout(r, 1000));
+    xvfb = await startXvfb(1000, 800, [177]);
     const clientA = client(":177", first.json);
     await until("A recording", async () => /recorder: recording :\d+ \(800x600\)/.test(output.a));
     await until("A's first chunks uploaded", async () => (await call("GET", `/api/v1/sessions/${sessionId}`)).json?.chunks?.count >= 2);

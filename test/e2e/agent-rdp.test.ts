@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
-import { freePort, ROOT, startWorkerd, waitForHttp, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
-import { processTree } from "../../pi-agent/lib/node/proc-stats.ts";
+import { freePort, ROOT, startWorkerd, waitForHttp, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { lookupUser, removeUser } from "../../pi-agent/lib/xrdp/users.ts";
+import { until as untilHolds } from "../node/helpers/until.ts";
+import { startXvfb, type Xvfb } from "../node/helpers/xvfb.ts";
 import { enrolAgent } from "./helpers/agent-process.ts";
-import { buildOnLoopback } from "./helpers/self-hosted.ts";
+import { killProcessTrees, startRdpWorkerd } from "./helpers/rdp-host.ts";
 
 const BIN = join(ROOT, "pi-agent/bin/lucid-agent.ts");
 const work = mkdtempSync(join(tmpdir(), "lucid-agent-rdp-"));
@@ -30,6 +31,7 @@ const children: ChildProcess[] = [];
 let agentOutput = "";
 let agent: ChildProcess | undefined;
 let sessionUser = "";
+let xvfb: Xvfb | undefined;
 
 async function token(sub: string, role: "NODE_OPERATOR" | "USER") {
   const now = Math.floor(Date.now() / 1000);
@@ -45,14 +47,9 @@ async function call(sub: string, role: "NODE_OPERATOR" | "USER", method: string,
   return { status: res.status, json: (await res.json().catch(() => null)) as any };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 45_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; agent:\n${agentOutput.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Waits for a condition, printing the agent's output when it does not come. */
+function until<T>(what: string, probe: () => Promise<T>, timeoutMs = 45_000, intervalMs = 250) {
+  return untilHolds(what, probe, { timeoutMs, intervalMs, detail: () => `agent:\n${agentOutput.slice(-4000)}` });
 }
 
 function run(args: string[]) {
@@ -63,35 +60,15 @@ function run(args: string[]) {
 
 // Needs root (it creates the session user) and xrdp: scripts/system-tools.ts leaves it out where they are missing.
 beforeAll(async () => {
-  const port = await freePort();
+  // One allocatable RDP port (a free one), quick reports, a small test machine.
   rdpPort = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  ({ configPath } = buildOnLoopback(work, port, {
-    // One allocatable RDP port (a free one), quick reports and keep-alives, a small test machine.
-    vars: {
-      NODE_MIN_CPU_CORES: "1",
-      NODE_MIN_MEMORY_MB: "256",
-      NODE_MIN_DISK_GB: "1",
-      RDP_PORT_MIN: String(rdpPort),
-      RDP_PORT_MAX: String(rdpPort),
-      RDP_REPORT_SECONDS: "1",
-      RDP_KEEPALIVE_SECONDS: "5",
-    },
-  }));
-  workerd = startWorkerd(configPath, { env: secrets });
-  await waitForWorkerd(workerd, `${base}/health`, 30_000);
+  ({ base, configPath, workerd } = await startRdpWorkerd(work, secrets, [rdpPort, rdpPort], 1));
 }, 120_000);
 
 afterAll(async () => {
-  // The agent's own children too (xrdp, sesman): a sesman left behind would hold xrdp's one sesman port.
-  const stray = children.filter((c) => c.exitCode === null).flatMap((c) => processTree([c.pid!]));
-  for (const p of stray.reverse()) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  // The agent's own children too (xrdp, sesman).
+  killProcessTrees(children);
+  await xvfb?.stop();
   await workerd?.stop();
   const user = sessionUser ? lookupUser(sessionUser) : null;
   if (user?.createdByAgent) removeUser(user);
@@ -141,9 +118,7 @@ describe("a desktop served by the agent on the control plane's command", () => {
     const serverPath = `/api/v1/rdp/hosts/${nodeId}/servers/${serverId}`;
     await until("running server", async () => (await call(OWNER, "USER", "GET", serverPath)).json?.state === "running");
 
-    const xvfb = spawn("Xvfb", [":187", "-screen", "0", "1000x800x24", "-nolisten", "tcp"], { stdio: "ignore" });
-    children.push(xvfb);
-    await new Promise((r) => setTimeout(r, 1000));
+    xvfb = await startXvfb(1000, 800, [187]);
     const args = [
       `/v:127.0.0.1:${desktop.json.port}`,
       `/u:${desktop.json.username}`,
@@ -177,11 +152,12 @@ describe("a desktop served by the agent on the control plane's command", () => {
     expect(agentOutput).toMatch(
       /^desktop-notice \{"commandId":"[^"]+","serverId":"[^"]+","level":"warning","message":"Maintenance at 23:00","display":":\d+"\}$/m,
     );
-    // The recorder (a child process) runs once it says so; give it a few frames before the client leaves.
+    // The recorder (a child process) runs once it says so. Not a condition then: time for a few
+    // frames of the live desktop to be recorded before the client leaves.
     await until("recording", async () => /recorder: recording :18\d \(800x600\)/.test(agentOutput));
     await new Promise((r) => setTimeout(r, 1500));
     client.kill("SIGTERM");
-    xvfb.kill("SIGTERM");
+    await xvfb.stop();
     await until("disconnected", async () => (await call(OWNER, "USER", "GET", serverPath)).json?.connection === "disconnected");
   }, 120_000);
 

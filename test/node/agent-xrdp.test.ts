@@ -3,12 +3,12 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeRecording } from "../../shared/recording/index.ts";
+import { decodeEvents, decodeRecording, type InteractionEvent } from "../../shared/recording/index.ts";
 import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { ScreenCapture } from "../../pi-agent/lib/native.ts";
 import { until } from "./helpers/until.ts";
 import { startXrdpSession, type XrdpSession } from "./helpers/xrdp.ts";
-import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
+import { noise, putImage, startXvfb, warpPointer, type Xvfb } from "./helpers/xvfb.ts";
 import { ResourceReport, type CommandBody, type EventBody } from "../../shared/rdp/protocol.ts";
 import { ServerManager } from "../../pi-agent/lib/xrdp/manager.ts";
 import { lookupUser, removeUser, sessionDisplay } from "../../pi-agent/lib/xrdp/users.ts";
@@ -47,11 +47,13 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
     const red = new Uint8Array(40 * 40 * 4);
     for (let i = 0; i < red.length; i += 4) red[i + 2] = 255;
     putImage(session.display, 700, 500, 40, 40, red);
+    warpPointer(session.display, 123, 45);
 
     expect(await exited, output).toBe(0);
     expect(output).toContain(`recording ${session.display} (800x600)`);
     expect(output).not.toMatch(/XShmAttach failed/); // the segment was handed to the session user's server
     expect(output).not.toMatch(/DAMAGE/); // xorgxrdp has DAMAGE: only what is drawn is grabbed
+    expect(output).not.toMatch(/cursor/); // and XFIXES: the cursor is recorded as events
 
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
     const chunks = readdirSync(join(out, "chunks"))
@@ -59,16 +61,21 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
       .sort();
     let last: Uint8Array | null = null;
     let first: string | null = null;
+    const cursor: string[] = [];
     for (const name of chunks) {
       const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
       const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
-      for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
+      const plain = openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key);
+      for (const e of decodeEvents(plain)) cursor.push(e.kind === "cursor-move" ? `move ${e.x},${e.y}` : e.kind);
+      for (const frame of decodeRecording(plain)) {
         first ??= frame.type;
         expect([frame.width, frame.height]).toEqual([800, 600]);
         last = frame.pixels.slice();
       }
     }
     expect(first).toBe("keyframe");
+    expect(cursor[0]).toBe("cursor-shape"); // xorgxrdp's cursor, from XFixes
+    expect(cursor).toContain("move 123,45");
     for (const [x, y] of [
       [700, 500],
       [739, 539],
@@ -112,7 +119,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     serverId: "srv_bridge1",
     sessionId: "ses_bridge1",
     port,
-    config: { resolution: { width: 800, height: 600 }, colourDepth: 24, backend: "xorg", user: USER },
+    config: { resolution: { width: 800, height: 600 }, colourDepth: 24, backend: "xorg", user: USER, interaction: "metadata" },
     limits: { cpuSharePercent: 50, memoryMb: 1024, diskMb: 1024, bandwidthKbps: 10_000, sessionTtlSeconds: 3600 },
     password: PASSWORD,
   });
@@ -179,6 +186,8 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       const green = new Uint8Array(32 * 32 * 4);
       for (let i = 0; i < green.length; i += 4) green[i + 1] = 255;
       putImage(session!.display, 600, 400, 32, 32, green); // beside the xterm (top left), on the root window
+      // A click in the session: recorded under the session's `metadata` interaction policy.
+      execFileSync("xdotool", ["mousemove", "610", "410", "click", "1"], { env: { ...process.env, DISPLAY: session!.display } });
       await until("active after idle", () => connectionStates().lastIndexOf("active") > connectionStates().indexOf("idle"), seen);
 
       // server.notify: shown on the session's own display (an xmessage window), then resolved (acked done).
@@ -225,6 +234,7 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     const out = join(work, "state", "spool", "ses_bridge1");
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
     let last: Uint8Array | null = null;
+    const interaction: InteractionEvent[] = [];
     const corner = (590 * 800 + 790) * 3; // bottom right: only the desktop's colours reach it
     const cornerColours: string[] = [];
     for (const name of readdirSync(join(out, "chunks"))
@@ -233,7 +243,9 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
       const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
       expect(meta.sessionId).toBe("ses_bridge1");
       const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
-      for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
+      const plain = openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key);
+      for (const e of decodeEvents(plain)) if (e.kind === "interaction") interaction.push(e.event);
+      for (const frame of decodeRecording(plain)) {
         expect([frame.width, frame.height]).toEqual([800, 600]);
         last = frame.pixels.slice();
         const colour = [...last.subarray(corner, corner + 3)].join(",");
@@ -242,6 +254,10 @@ describe("xrdp servers on control-plane commands (ServerManager)", () => {
     }
     const at = (416 * 800 + 616) * 3;
     expect([...last!.subarray(at, at + 3)]).toEqual([0, 255, 0]);
+    // The desktop config's interaction policy reached the recorder: the click is in the stream, no text is.
+    expect(logs).toContain("server srv_bridge1 recorder: recording interaction events under the metadata policy");
+    expect(interaction).toContainEqual({ type: "click", button: 1, x: 610, y: 410 });
+    expect(interaction.some((e) => e.type === "text")).toBe(false);
     // The first frame is the screen before the desktop drew anything (startwm.sh waited for the recording);
     // the red painted right after login is recorded, then the blue that replaced it.
     const [red, blue] = ["0,0,255", "255,0,0"]; // decoded pixels are B, G, R

@@ -4,7 +4,7 @@ import { describe, expect, inject, it, vi } from "vitest";
 import type {} from "../alert-receiver/global-setup.ts";
 import { DEFAULT_SYSTEM_CONFIG } from "../../shared/admin.ts";
 import { signWebhook, verifyWebhook } from "../../shared/alert-rules.ts";
-import type { AnchorTx } from "../../shared/chain/transactions.ts";
+import { stallChain } from "./chain-helpers.ts";
 import { api, tokenFor } from "./helpers.ts";
 import { poolStub, TestNode } from "./node-agent.ts";
 
@@ -149,20 +149,7 @@ describe("alert rules", () => {
   });
 
   it("chain producer stalled: chain:stalled opens, and resolves once blocks are made again", async () => {
-    const tx: AnchorTx = {
-      type: "anchor",
-      sessionId: "alert-stall",
-      root: "cd".repeat(32),
-      chunkCount: 1,
-      owner: "user-1",
-      node: "node-1",
-      interim: false,
-    };
-    expect(await chain().submit([tx])).toMatchObject({ ok: true });
-    await runInDurableObject(chain(), async (_instance, state) => {
-      await state.storage.deleteAlarm();
-      state.storage.sql.exec("UPDATE mempool SET received_at = ?", Date.now() - 8 * 10_000);
-    });
+    await stallChain("alert-stall", 8);
     await admin().evaluateAlerts();
     const [alert] = await alertsWithKey("chain:stalled");
     expect(alert).toMatchObject({ state: "open" });

@@ -12,12 +12,12 @@ import {
   recordingSession,
   settle,
   sha256,
+  storedChunks,
   uploadHeaders,
   userHeaders,
   type SessionJson,
 } from "./session-helpers.ts";
 
-const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
 const getSession = async (id: string, owner: string) =>
   (await (await api(`/api/v1/sessions/${id}`, { headers: await userHeaders(owner) })).json()) as SessionJson;
 const stop = async (id: string, owner: string, body?: unknown) =>
@@ -35,7 +35,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     expect(res.status).toBe(201);
     const receipt = (await res.json()) as { sha256: string; size: number; index: number; sessionId: string };
     expect(receipt).toMatchObject({ sessionId: s.id, index: 0, size: bytes.length, sha256: hex(await sha256(bytes)) });
-    const stored = await blobs(s.id);
+    const stored = await storedChunks(s.id);
     expect(stored).toHaveLength(1);
     expect(new Uint8Array(await (await env.CHUNKS.get(stored[0]!.key))!.arrayBuffer())).toEqual(bytes);
     expect((await getSession(s.id, "u1")).chunks).toEqual({ count: 1, contiguous: 1, bytes: bytes.length });
@@ -46,7 +46,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     const res = await putChunk(s.id, 0, chunkBytes(0), "n2", { "Content-Digest": (await uploadHeaders(chunkBytes(1)))["Content-Digest"] });
     expect(res.status).toBe(400);
     expect(await problemOf(res)).toMatchObject({ type: "/problems/digest-mismatch", index: 0 });
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
     expect((await getSession(s.id, "u2")).chunks.count).toBe(0);
     // The index is still free for the right bytes.
     expect((await putChunk(s.id, 0, chunkBytes(0), "n2")).status).toBe(201);
@@ -58,7 +58,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     const res = await putChunk(s.id, 0, big, "n3");
     expect(res.status).toBe(413);
     expect(await problemOf(res)).toMatchObject({ type: "/problems/payload-too-large", limit: 16 * 1024 * 1024 });
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
   });
 
   it("accepts a chunk larger than the gateway's 1 MB JSON limit", async () => {
@@ -95,7 +95,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
       duplex: "half",
     } as RequestInit);
     expect(stream.status).toBe(411);
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
   });
 
   it("a chunk for another session, an unassigned node, a user token or no token is refused", async () => {
@@ -126,8 +126,8 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
       body: chunkBytes(0),
     });
     expect(forged.status).toBe(401);
-    expect(await blobs(mine.id)).toHaveLength(0);
-    expect(await blobs(other.id)).toHaveLength(0);
+    expect(await storedChunks(mine.id)).toHaveLength(0);
+    expect(await storedChunks(other.id)).toHaveLength(0);
   });
 
   it("refuses uploads before start and after stop", async () => {
@@ -141,7 +141,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     const late = await putChunk(s.id, 1, chunkBytes(1), "n6");
     expect(late.status).toBe(409);
     expect((await problemOf(late)).type).toBe("/problems/invalid-state");
-    expect(await blobs(s.id)).toHaveLength(1);
+    expect(await storedChunks(s.id)).toHaveLength(1);
   });
 
   it("duplicate upload of the same index and digest is idempotent; a different digest is 409", async () => {
@@ -153,7 +153,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     const different = await putChunk(s.id, 0, chunkBytes(0, 4096, 1), "n7");
     expect(different.status).toBe(409);
     expect(await problemOf(different)).toMatchObject({ type: "/problems/chunk-conflict", index: 0 });
-    expect(await blobs(s.id)).toHaveLength(1);
+    expect(await storedChunks(s.id)).toHaveLength(1);
   });
 
   it("concurrent uploads of the same index: one stored, the other answered 200 (same) or 409 (different)", async () => {
@@ -162,7 +162,7 @@ describe("chunk ingest", { timeout: 60_000 }, () => {
     expect(same.map((r) => r.status).sort()).toEqual([200, 201]);
     const different = await Promise.all([putChunk(s.id, 1, chunkBytes(1), "n8"), putChunk(s.id, 1, chunkBytes(1, 4096, 7), "n8")]);
     expect(different.map((r) => r.status).sort()).toEqual([201, 409]);
-    expect(await blobs(s.id)).toHaveLength(2);
+    expect(await storedChunks(s.id)).toHaveLength(2);
     expect((await getSession(s.id, "u8")).chunks.count).toBe(2);
   });
 
@@ -281,7 +281,7 @@ describe("finalize, manifest and proofs", { timeout: 60_000 }, () => {
     const s = await recordingSession("v5", "m5");
     const bytes = chunkBytes(0, 1000);
     await putChunk(s.id, 0, bytes, "m5");
-    const [stored] = await blobs(s.id);
+    const [stored] = await storedChunks(s.id);
     // The disk (or bucket) loses the tail of the blob behind the server's back.
     await env.CHUNKS.put(stored!.key, bytes.subarray(0, 600));
     for (const range of [undefined, "bytes=10-19"]) {

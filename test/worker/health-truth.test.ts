@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import type { AnchorTx } from "../../shared/chain/transactions.ts";
+import { stallChain } from "./chain-helpers.ts";
 import { api, tokenFor } from "./helpers.ts";
 import { QUIET, TestNode } from "./node-agent.ts";
 
@@ -57,21 +57,8 @@ describe("TRON-backed services", () => {
 describe("chain", () => {
   it("is up while idle, down when work has waited past chainStallSlots, up once a block is made", async () => {
     expect(fn(await check(["chain"]), "chain").status).toBe("up");
-    const tx: AnchorTx = {
-      type: "anchor",
-      sessionId: "health-stall",
-      root: "ab".repeat(32),
-      chunkCount: 1,
-      owner: "user-1",
-      node: "node-1",
-      interim: false,
-    };
-    expect(await chain().submit([tx])).toMatchObject({ ok: true });
     // The producer stops (its alarm is gone) and the anchor has waited ten slots.
-    await runInDurableObject(chain(), async (_instance, state) => {
-      await state.storage.deleteAlarm();
-      state.storage.sql.exec("UPDATE mempool SET received_at = ?", Date.now() - 10 * 10_000);
-    });
+    await stallChain("health-stall", 10);
     expect(fn(await check(["chain"]), "chain")).toMatchObject({ status: "down", detail: expect.stringContaining("stalled") });
     // The producer runs again: its alarm makes the owed block.
     await runInDurableObject(chain(), (_instance, state) => state.storage.setAlarm(Date.now()));

@@ -1,10 +1,18 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { api, problemOf } from "./helpers.ts";
-import { chunkBytes, env, putChunk, recordingSession, sessionDO, settle, userHeaders, type SessionJson } from "./session-helpers.ts";
+import {
+  chunkBytes,
+  env,
+  putChunk,
+  recordingSession,
+  sessionDO,
+  storedChunks,
+  settle,
+  userHeaders,
+  type SessionJson,
+} from "./session-helpers.ts";
 
-const blobs = async (id: string) =>
-  (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects.sort((a, b) => a.key.localeCompare(b.key));
 const download = async (id: string, index: number, user: string, range?: string, role: "USER" | "ADMIN" = "USER") =>
   api(`/api/v1/sessions/${id}/chunks/${index}`, { headers: { ...(await userHeaders(user, role)), ...(range ? { Range: range } : {}) } });
 const view = async (id: string, user: string) =>
@@ -76,7 +84,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
     expect(intact.headers.get("Lucid-Integrity")).toBe("verified");
     expect(new Uint8Array(await intact.arrayBuffer())).toEqual(bytes);
 
-    const [stored] = await blobs(s.id);
+    const [stored] = await storedChunks(s.id);
     await flipByte(stored!.key, 1234);
     const res = await download(s.id, 0, "ti1");
     expect(res.status).toBe(500);
@@ -111,7 +119,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
     expect(range.headers.get("Content-Digest")).toBeNull();
     expect(new Uint8Array(await range.arrayBuffer())).toEqual(bytes.subarray(100, 200));
 
-    const [stored] = await blobs(s.id);
+    const [stored] = await storedChunks(s.id);
     await flipByte(stored!.key, 10);
     const res = await download(s.id, 0, "ti2");
     expect(res.status).toBe(200);
@@ -143,7 +151,7 @@ describe("tamper detection at rest", { timeout: 120_000 }, () => {
 describe("scrub", { timeout: 120_000 }, () => {
   it("POST integrity-check (ADMIN only) re-hashes every chunk, reports the damaged one, and a later check after a restore clears it", async () => {
     const s = await storedSession("ts1", "tm1", [2000, 3000, 2500]);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     const check = async (user: string, role: "USER" | "ADMIN") =>
       api(`/api/v1/sessions/${s.id}/integrity-check`, { method: "POST", headers: await userHeaders(user, role) });
     const clean = await check("root", "ADMIN");
@@ -174,7 +182,7 @@ describe("scrub", { timeout: 120_000 }, () => {
     const scrub = tasks.find((t) => t.name === "scrub");
     expect(scrub).toBeDefined();
     expect(scrub!.dueAt).toBeGreaterThan(Date.now() + 86_400_000);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     await env.CHUNKS.put(keys[0]!, chunkBytes(0, 600));
     await env.CHUNKS.delete(keys[2]!);
     // The alarm fires as the runtime fires it (running it by hand races the session's own anchor alarm).
@@ -198,7 +206,7 @@ describe("scrub", { timeout: 120_000 }, () => {
   it("a scheduled pass spans alarm runs, a bounded number of bytes each, and records the whole pass once", async () => {
     // INTEGRITY_SCRUB_BYTES_PER_RUN is 4096 in the tests: three 2000-byte chunks a run.
     const s = await storedSession("ts3", "tm3", [2000, 2000, 2000, 2000, 2000, 2000]);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     await flipByte(keys[5]!, 100);
     // Each run leaves the next one due at once; the runtime fires them on its own.
     await passAfter(s.id, await scrubNow(s.id));
@@ -219,7 +227,7 @@ describe("scrub", { timeout: 120_000 }, () => {
 
   it("a pass interrupted half-way resumes at its checkpoint and still finds a flipped byte in a later chunk", async () => {
     const s = await storedSession("ts4", "tm4", [2000, 2000, 2000, 2000, 2000, 2000]);
-    const keys = (await blobs(s.id)).map((b) => b.key);
+    const keys = (await storedChunks(s.id)).map((b) => b.key);
     // The object was evicted (or crashed) after the first run of a pass saved its checkpoint.
     const checkpoint = { startedAt: Date.now(), next: 3, checked: 3, badChunks: [], runs: 1 };
     await runInDurableObject(sessionDO(s.id), (_i, state) => {

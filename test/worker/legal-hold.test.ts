@@ -10,11 +10,11 @@ import {
   putChunk,
   recordingSession,
   sessionDO,
+  storedChunks,
   userHeaders,
   type SessionJson,
 } from "./session-helpers.ts";
 
-const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
 const auditOf = async (id: string, action: string) =>
   (await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action })).filter((e) => e.targetId === id);
 const hold = (id: string, token: string, body: unknown = { reason: "Litigation 2026-42: preserve" }) =>
@@ -70,7 +70,7 @@ describe("legal hold", { timeout: 120_000 }, () => {
     }
     const after = await view(s.id, "lh1");
     expect(after).toMatchObject({ keyShredded: false, deleted: false, state: "recording" });
-    expect(await blobs(s.id)).toHaveLength(1);
+    expect(await storedChunks(s.id)).toHaveLength(1);
 
     const lifted = await lift(s.id, admin.token);
     expect(lifted.status).toBe(200);
@@ -81,7 +81,7 @@ describe("legal hold", { timeout: 120_000 }, () => {
     });
     expect((await lift(s.id, admin.token)).status).toBe(409);
     expect((await api(`/api/v1/sessions/${s.id}`, { method: "DELETE", headers: await userHeaders("lh1") })).status).toBe(200);
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
   });
 
   it("retention skips a held session; after the hold is lifted the expired session is shredded", async () => {
@@ -92,7 +92,7 @@ describe("legal hold", { timeout: 120_000 }, () => {
     await makeTasksDue(s.id, { expire: true });
     await runDurableObjectAlarm(sessionDO(s.id));
     expect(await view(s.id, "lh2")).toMatchObject({ keyShredded: false });
-    expect(await blobs(s.id)).toHaveLength(1);
+    expect(await storedChunks(s.id)).toHaveLength(1);
     expect((await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("lh2") })).status).toBe(200);
 
     expect((await lift(s.id, admin.token)).status).toBe(200);
@@ -101,7 +101,7 @@ describe("legal hold", { timeout: 120_000 }, () => {
       await runDurableObjectAlarm(sessionDO(s.id));
       expect(await view(s.id, "lh2")).toMatchObject({ keyShredded: true });
     });
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
     // A shredded session cannot be held any more (there is nothing left to preserve).
     expect((await hold(s.id, admin.token)).status).toBe(410);
   });

@@ -6,6 +6,23 @@ import { headerHash, signHeader, type SignedHeader } from "../../shared/chain/bl
 import { toHex } from "../../shared/merkle/index.ts";
 import { bytesSource, listTar, tarPieces, type TarEntry } from "../../shared/package/tar.ts";
 
+/** Every check a sound package passes, in the order verifyPackage makes them (docs/package.md). */
+export const PACKAGE_CHECKS = [
+  "package",
+  "genesis",
+  "producer set",
+  "chain",
+  "anchor",
+  "inclusion",
+  "block",
+  "signature",
+  "tron anchor",
+  "session root",
+  "interim anchors",
+  "proofs",
+  "chunks",
+];
+
 export async function member(pkg: Uint8Array, name: string): Promise<{ offset: number; size: number }> {
   const found = (await listTar(bytesSource(pkg))).find((m) => m.name === name);
   if (!found) throw new Error(`${name} is not in the package`);

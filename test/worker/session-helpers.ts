@@ -113,6 +113,11 @@ export async function putChunk(
   });
 }
 
+/** The chunk objects stored for a session in the chunk store, in key (= index) order. */
+export async function storedChunks(id: string) {
+  return (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects.sort((a, b) => a.key.localeCompare(b.key));
+}
+
 export function sessionDO(id: string) {
   return env.SESSIONS.get(env.SESSIONS.idFromName(id));
 }

@@ -12,13 +12,13 @@ import {
   putChunk,
   recordingSession,
   sessionDO,
+  storedChunks,
   settle,
   userHeaders,
   type SessionJson,
 } from "./session-helpers.ts";
 
 const admin = { kind: "user" as const, userId: "root", role: "ADMIN" as const };
-const blobs = async (id: string) => (await env.CHUNKS.list({ prefix: `sessions/${id}/chunks/` })).objects;
 
 async function stoppedSession(owner: string, node: string, chunks = 3) {
   const s = await recordingSession(owner, node);
@@ -57,7 +57,7 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
   it("retries a failing step with back-off and resumes after a restart in the middle of processing", async () => {
     const s = await stoppedSession("p1", "q1");
     // A blob vanishes from the store (a disk hiccup): verification fails and is retried.
-    const [victim] = await blobs(s.id);
+    const [victim] = await storedChunks(s.id);
     const saved = await (await env.CHUNKS.get(victim!.key))!.arrayBuffer();
     await env.CHUNKS.delete(victim!.key);
     const stop = await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p1") });
@@ -84,7 +84,7 @@ describe("the processing pipeline", { timeout: 60_000 }, () => {
 
   it("gives up after the last attempt: the session becomes failed with the reason", async () => {
     const s = await stoppedSession("p2", "q2", 1);
-    await env.CHUNKS.delete((await blobs(s.id)).map((o) => o.key));
+    await env.CHUNKS.delete((await storedChunks(s.id)).map((o) => o.key));
     await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("p2") });
     // The session's own alarm may also fire between these steps (then a forced run finds nothing due):
     // drive attempts until the pipeline gives up, with a bound well above the attempt limit.
@@ -163,7 +163,7 @@ describe("retention", { timeout: 60_000 }, () => {
     const s = await stoppedSession("r1", "t1", 3);
     await api(`/api/v1/sessions/${s.id}/stop`, { method: "POST", headers: await userHeaders("r1") });
     expect(await settle(s.id, (st) => st === "stored")).toBe("stored");
-    expect(await blobs(s.id)).toHaveLength(3);
+    expect(await storedChunks(s.id)).toHaveLength(3);
     const retention = (await sessionDO(s.id).pendingTasks()).find((t) => t.name === "retention");
     expect(retention!.dueAt).toBe((await state(s.id)).expiresAt);
     expect(retention!.dueAt - (await state(s.id)).createdAt).toBe(90 * 86_400_000);
@@ -172,7 +172,7 @@ describe("retention", { timeout: 60_000 }, () => {
     await runDurableObjectAlarm(sessionDO(s.id));
     const view = (await (await api(`/api/v1/sessions/${s.id}`, { headers: await userHeaders("r1") })).json()) as SessionJson;
     expect(view).toMatchObject({ keyShredded: true, state: "stored" });
-    expect(await blobs(s.id)).toHaveLength(0);
+    expect(await storedChunks(s.id)).toHaveLength(0);
     expect((await api(`/api/v1/sessions/${s.id}/key`, { headers: await userHeaders("r1") })).status).toBe(410);
     expect((await api(`/api/v1/sessions/${s.id}/chunks/0`, { headers: await userHeaders("r1") })).status).toBe(410);
     // The wrapped key is really gone from storage, not just hidden.

@@ -14,7 +14,7 @@ import { fromBase64, unwrapKeyShare, type KeyShare } from "../../shared/recordin
 import { bytesSource, listTar } from "../../shared/package/tar.ts";
 import { verifyPackage, type PackageResult } from "../../shared/package/verify.ts";
 import { api } from "./helpers.ts";
-import { flipByte, flipHexDigit, forgeAnchorBlock } from "./package-tamper.ts";
+import { flipByte, flipHexDigit, forgeAnchorBlock, PACKAGE_CHECKS } from "./package-tamper.ts";
 import { chunkBytes, env, putChunk, recordingSession, settle, userHeaders } from "./session-helpers.ts";
 
 const chain = env.CHAIN.get(env.CHAIN.idFromName("lucid-chain"));
@@ -90,21 +90,7 @@ describe("GET /api/v1/sessions/{id}/package", () => {
 
     const result = await verifyPackage(bytesSource(pkg), { genesis: genesisHash });
     expect(result.ok, JSON.stringify(result.checks)).toBe(true);
-    expect(result.checks.map((c) => c.step)).toEqual([
-      "package",
-      "genesis",
-      "producer set",
-      "chain",
-      "anchor",
-      "inclusion",
-      "block",
-      "signature",
-      "tron anchor",
-      "session root",
-      "interim anchors",
-      "proofs",
-      "chunks",
-    ]);
+    expect(result.checks.map((c) => c.step)).toEqual(PACKAGE_CHECKS);
     expect(result.checks[1]!.message).toContain("is the trusted one");
     // The stats route shows the trust root.
     const stats = await (await api("/api/v1/chain/stats")).json<{ genesisHash: string }>();

@@ -2,7 +2,8 @@ import journal from './meta/_journal.json';
 import m0000 from './0000_hesitant_toro.sql';
 import m0001 from './0001_cool_rumiko_fujikawa.sql';
 import m0002 from './0002_integrity_hold_shares.sql';
-import m0003 from './0003_scrub_cursor.sql';
+import m0003 from './0003_interaction_policy.sql';
+import m0004 from './0004_scrub_cursor.sql';
 
   export default {
     journal,
@@ -10,7 +11,8 @@ import m0003 from './0003_scrub_cursor.sql';
       m0000,
 m0001,
 m0002,
-m0003
+m0003,
+m0004
     }
   }
   

@@ -4,9 +4,13 @@ import { parseArgs } from "node:util";
 import { startSessionWithToken } from "../node/sessions-api.ts";
 import { sleep } from "../sleep.ts";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
+import { InteractionPolicy } from "../../../shared/recording/index.ts";
+import { InteractionSource } from "../interaction.ts";
+import { CursorSource } from "../cursor.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
+import { DEFAULT_ZSTD_LEVEL } from "../seal.ts";
 import { Spool, SpoolFullError } from "../spool.ts";
 import type { Uploader } from "../uploader.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
@@ -30,14 +34,19 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --key-file FILE       32-byte data key as hex (default: DIR/session.key, created if missing)
   --fps N               frames captured a second, at most (default 10); with X DAMAGE only what was
                         drawn is grabbed, and nothing when nothing was
+  --no-cursor           leave the pointer out (by default its position and shape are recorded from XFixes as
+                        events beside the cursor-free pixels; a V4L2 device's pixels already show it)
   --poll                grab whole frames every tick instead of following DAMAGE (the old capture, for comparison)
   --tile N              tile edge in pixels, 8..255 (default 64)
-  --zstd-level N        zstd level 1..19 (default 3)
+  --zstd-level N        zstd level 1..19 (default 5)
   --chunk-mb N          sealed (compressed, encrypted) MB a chunk, at most (default 10; may pass it by one frame)
   --chunk-seconds N     longest span of one chunk (default 60); a chunk closes at whichever comes first
   --keyframe-seconds N  a keyframe opens every chunk and follows every N seconds within one (default 60)
   --duration N          stop after N seconds (default: until Ctrl-C)
   --spool-quota-mb N    spool disk quota (default 1024); reaching it stops recording (exit 73)
+  --interaction P       what of the user's input is recorded beside the pixels (X displays only):
+                        none (default), metadata (focused window and its title, clicks, key counts a
+                        second, clipboard sizes) or full (also typed text and clipboard text)
 ${uploadOptions}
   --start-session       POST URL/api/v1/sessions/ID/start (created → recording) once capture has begun,
                         retrying, before the first upload
@@ -65,8 +74,10 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       "chunk-seconds": { type: "string" },
       "keyframe-seconds": { type: "string" },
       poll: { type: "boolean" },
+      "no-cursor": { type: "boolean" },
       duration: { type: "string" },
       "spool-quota-mb": { type: "string" },
+      interaction: { type: "string" },
       server: { type: "string" },
       "token-file": { type: "string" },
       concurrency: { type: "string" },
@@ -83,13 +94,17 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   if (!size) throw new UsageError(`--size must look like 1280x720, got "${values.size}"`);
   const tileSize = positiveNumber(values.tile, "tile", 64, true);
   if (tileSize < 8 || tileSize > 255) throw new UsageError("--tile must be 8..255");
-  const zstdLevel = positiveNumber(values["zstd-level"], "zstd-level", 3, true);
+  const zstdLevel = positiveNumber(values["zstd-level"], "zstd-level", DEFAULT_ZSTD_LEVEL, true);
   if (zstdLevel > 19) throw new UsageError("--zstd-level must be 1..19");
   const fps = positiveNumber(values.fps, "fps", 10);
   const chunkBytes = Math.round(positiveNumber(values["chunk-mb"], "chunk-mb", 10) * 1024 * 1024);
   const maxChunkMs = positiveNumber(values["chunk-seconds"], "chunk-seconds", 60) * 1000;
   const keyframeMs = positiveNumber(values["keyframe-seconds"], "keyframe-seconds", 60) * 1000;
   const durationMs = values.duration === undefined ? Infinity : positiveNumber(values.duration, "duration", 1) * 1000;
+  const policy = InteractionPolicy.safeParse(values.interaction ?? "none");
+  if (!policy.success) throw new UsageError(`--interaction must be none, metadata or full, got "${values.interaction}"`);
+  if (policy.data !== "none" && !values.display)
+    throw new UsageError("--interaction needs --display (a V4L2 device has no input to record)");
   const quotaBytes = Math.round(positiveNumber(values["spool-quota-mb"], "spool-quota-mb", 1024) * 1024 * 1024);
 
   const firstIndex = values["first-index"] === undefined ? undefined : Number(values["first-index"]);
@@ -148,6 +163,18 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   }
   const info = capture.info();
   if (info.note) log(`note: ${info.note}`);
+  const interaction = openInteraction(source, policy.data, log);
+  let cursor: CursorSource | null = null;
+  if (values.display && !values["no-cursor"]) {
+    try {
+      cursor = CursorSource.openX11(source, (message) => log(`warning: the cursor is no longer recorded: ${message}`));
+      const note = cursor.info().note;
+      if (note) log(`note: ${note}`);
+    } catch (err) {
+      if (!(err instanceof CaptureError)) throw err;
+      log(`warning: the cursor is not recorded: ${err.message}`);
+    }
+  }
   log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
   const timer = Number.isFinite(durationMs) ? setTimeout(() => stopCapture.abort(), durationMs) : null;
 
@@ -162,6 +189,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     maxChunkMs,
     keyframeMs,
     fps,
+    eventSources: [...(cursor ? [cursor] : []), ...(interaction ? [interaction] : [])],
     onEvent: (e) =>
       log(
         e.kind === "chunk"
@@ -195,6 +223,8 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     recording = false;
     if (timer) clearTimeout(timer);
     capture.close();
+    interaction?.close();
+    cursor?.close();
     await pool.close();
   }
   log(`stopped after ${recorder.framesCaptured} frames`);
@@ -255,6 +285,22 @@ function stdinLines(uploader: Uploader | null, log: (line: string) => void, awai
       process.stdin.destroy();
     },
   };
+}
+
+/**
+ * The interaction source of `policy` (none opens nothing). A display that cannot give interaction
+ * events is recorded without them, and the log says so.
+ */
+function openInteraction(display: string, policy: InteractionPolicy, log: (line: string) => void): InteractionSource | null {
+  try {
+    const source = InteractionSource.open(display, policy, (err) => log(`warning: interaction events stopped: ${err.message}`));
+    if (source) log(`recording interaction events under the ${policy} policy`);
+    return source;
+  } catch (err) {
+    if (!(err instanceof CaptureError)) throw err;
+    log(`warning: interaction events are not recorded: ${err.message}`);
+    return null;
+  }
 }
 
 /** Opens an X display, retrying for up to `patienceMs` while its server is still starting. */

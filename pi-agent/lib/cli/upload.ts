@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Spool } from "../spool.ts";
-import { Uploader } from "../uploader.ts";
+import { Uploader, type UploadEvent } from "../uploader.ts";
 import { EXIT, UsageError, positiveNumber } from "./exit-codes.ts";
 
 export const uploadOptions = `  --server URL          sessions API origin; chunks are PUT to URL/api/v1/sessions/ID/chunks/N
@@ -42,14 +42,7 @@ export function uploaderFromArgs(
     concurrency: positiveNumber(values.concurrency, "concurrency", 2, true),
     minBackoffMs: 250,
     maxBackoffMs: 30_000,
-    onEvent: (e) =>
-      log(
-        e.kind === "uploaded"
-          ? `chunk ${e.index}: uploaded (HTTP ${e.status}), removed from spool`
-          : e.kind === "retry"
-            ? `chunk ${e.index}: upload attempt ${e.attempt} failed (${e.reason}); retrying in ${e.delayMs} ms`
-            : `error: chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; it stays in the spool`,
-      ),
+    onEvent: (e) => log(describeUploadEvent(e)),
   });
 }
 
@@ -79,4 +72,21 @@ export async function upload(argv: string[], log: (line: string) => void): Promi
   log(`${left} chunks left in the spool`);
   if (uploader.rejected.size > 0) return EXIT.uploadRejected;
   return left === 0 ? EXIT.ok : EXIT.failure;
+}
+
+function describeUploadEvent(e: UploadEvent): string {
+  switch (e.kind) {
+    case "uploaded":
+      return `chunk ${e.index}: uploaded (HTTP ${e.status}), removed from spool`;
+    case "retry":
+      return `chunk ${e.index}: upload attempt ${e.attempt} failed (${e.reason}); retrying in ${e.delayMs} ms`;
+    case "rejected":
+      return `error: chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; it stays in the spool`;
+    case "terms-uploaded":
+      return `chunk ${e.index}: search terms uploaded`;
+    case "terms-refused":
+      return `chunk ${e.index}: search terms dropped: ${e.reason}`;
+    case "terms-rejected":
+      return `error: chunk ${e.index}: search terms refused (HTTP ${e.status}): ${e.reason}; they stay in the spool`;
+  }
 }

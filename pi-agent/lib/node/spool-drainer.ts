@@ -88,7 +88,8 @@ export class SpoolDrainer {
   async #drain(sessionId: string): Promise<void> {
     const dir = join(this.#o.spoolRoot, sessionId);
     const refused = this.#refused.get(sessionId) ?? new Set<number>();
-    if ((await Spool.inspect(dir)).pending.every((m) => refused.has(m.index))) return;
+    const seen = await Spool.inspect(dir);
+    if (seen.pending.every((m) => refused.has(m.index)) && seen.pendingTerms.length === 0) return;
     let spool: Spool;
     try {
       spool = await Spool.open(dir, { sessionId, quotaBytes: Number.MAX_SAFE_INTEGER });
@@ -98,8 +99,9 @@ export class SpoolDrainer {
     }
     try {
       const pending = (await spool.pending()).length;
-      if (pending === 0) return;
-      this.#o.log(`spool ${sessionId}: uploading ${pending} chunks left behind`);
+      const terms = (await spool.pendingTerms()).length;
+      if (pending === 0 && terms === 0) return;
+      this.#o.log(`spool ${sessionId}: uploading ${pending} chunks${terms ? ` and the terms of ${terms} more` : ""} left behind`);
       const uploader = new Uploader(spool, {
         baseUrl: new URL(this.#o.server).origin,
         token: this.#o.token,
@@ -107,6 +109,9 @@ export class SpoolDrainer {
         minBackoffMs: this.#o.minBackoffMs ?? 1000,
         maxBackoffMs: this.#o.maxBackoffMs ?? 60_000,
         onEvent: (e) => {
+          if (e.kind === "terms-refused") this.#o.log(`spool ${sessionId}: terms of chunk ${e.index} dropped: ${e.reason}`);
+          if (e.kind === "terms-rejected")
+            this.#o.log(`spool ${sessionId}: terms of chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; they stay in the spool`);
           if (e.kind !== "rejected") return;
           this.#refused.set(sessionId, refused.add(e.index));
           this.#o.log(`spool ${sessionId}: chunk ${e.index} refused (HTTP ${e.status}): ${e.reason}; it stays in the spool`);

@@ -39,6 +39,7 @@ import type { CommandBody, EventBody, ResourceReport, ServerConfig, ServerLimits
 import { allProcesses, cpuPercentOfHost, processTree, type ProcessInfo } from "../node/proc-stats.ts";
 import { declareHandoverCount, firstChunkIndex, sessionKeyHex } from "../node/sessions-api.ts";
 import { Spool } from "../spool.ts";
+import { RECORDER_NODE_FLAGS } from "../recorder.ts";
 import type { EmergencyPolicy } from "../node/notification-actions.ts";
 import type { NodeState } from "../node/state.ts";
 import { writeSecretFile } from "../node/state.ts";
@@ -600,6 +601,8 @@ export class ServerManager {
       String(this.o.recordFps ?? 10),
     ];
     if (this.o.recordChunkSeconds) args.push("--chunk-seconds", String(this.o.recordChunkSeconds));
+    // What of the user's input is recorded beside the pixels: the session's policy, chosen at creation.
+    if (s.config.interaction && s.config.interaction !== "none") args.push("--interaction", s.config.interaction);
     const env: NodeJS.ProcessEnv = { ...process.env, XAUTHORITY: join(s.user.home, ".Xauthority") };
     if (this.o.upload) {
       let firstIndex: number | null;
@@ -631,7 +634,7 @@ export class ServerManager {
     }
     s.recordStarting = false;
     if (s.state !== "listening" || this.policy.recordingsHalted) return;
-    const child = spawn(process.execPath, args, { env, stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...RECORDER_NODE_FLAGS, ...args], { env, stdio: ["pipe", "ignore", "pipe"] });
     child.stdin!.on("error", () => {}); // it exited: its exit is handled below
     s.recorder = child;
     s.recorderDisplay = null;

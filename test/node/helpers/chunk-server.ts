@@ -1,7 +1,9 @@
 /**
  * A small real HTTP server on 127.0.0.1 that implements the chunk upload contract of
  * shared/chunk.ts (the agent's outside world; the real sessions function is a separate surface).
- * It can be taken down and brought back on the same port, and can answer slowly.
+ * It can be taken down and brought back on the same port, and can answer slowly. It also takes a
+ * chunk's search terms (PUT …/chunks/N/terms, issue #20) as the sessions function's contract says:
+ * 204 once the chunk is stored, or the answer a test sets in `termsAnswer`.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -24,6 +26,12 @@ export class ChunkServer {
   private server: Server | null = null;
   private port = 0;
   private readonly sockets = new Set<import("node:net").Socket>();
+  /** Search terms taken, by session and chunk index, in the order they arrived. */
+  readonly terms: { sessionId: string; index: number; titles: string[]; words: string[] }[] = [];
+  /** Terms PUTs seen (answered or not). */
+  termsAttempts = 0;
+  /** How the next terms PUTs are answered: stored (204), the session's policy forbids them (409), or an error status. */
+  termsAnswer: "store" | "policy" | number = "store";
   /** While true every connection is reset on arrival: the server is "down" but keeps its port. */
   private unreachable = false;
 
@@ -82,7 +90,36 @@ export class ChunkServer {
     res.end(JSON.stringify({ type: "about:blank", title: "error", status, detail }));
   }
 
+  private async handleTerms(req: IncomingMessage, res: ServerResponse, sessionId: string, index: number): Promise<void> {
+    this.termsAttempts++;
+    if (req.headers.authorization !== `Bearer ${this.token}`) return this.problem(res, 401, "bad credential");
+    if (req.headers["content-type"] !== "application/json") return this.problem(res, 415, "JSON only");
+    let body = "";
+    for await (const piece of req) body += piece;
+    const answer = this.termsAnswer;
+    if (answer === "policy") {
+      res.writeHead(409, { "content-type": "application/problem+json" });
+      return void res.end(JSON.stringify({ type: "/problems/interaction-policy", title: "forbidden by policy", status: 409 }));
+    }
+    if (typeof answer === "number") return this.problem(res, answer, "the test asked for this status");
+    if (!this.session(sessionId).has(index)) return this.problem(res, 404, "no such chunk");
+    const terms = JSON.parse(body) as { titles: string[]; words: string[] };
+    const ok =
+      Array.isArray(terms.titles) &&
+      Array.isArray(terms.words) &&
+      terms.titles.length <= 200 &&
+      terms.words.length <= 5000 &&
+      terms.titles.every((t) => typeof t === "string" && t.length <= 1024) &&
+      terms.words.every((w) => typeof w === "string" && w.length >= 2 && w.length <= 64 && w === w.normalize("NFKC").toLowerCase());
+    if (!ok) return this.problem(res, 400, "malformed terms");
+    this.terms.push({ sessionId, index, titles: terms.titles, words: terms.words });
+    res.writeHead(204);
+    res.end();
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const terms = /^\/api\/v1\/sessions\/([^/]+)\/chunks\/(\d+)\/terms$/.exec(req.url ?? "");
+    if (terms && req.method === "PUT") return this.handleTerms(req, res, decodeURIComponent(terms[1]!), Number(terms[2]));
     const match = /^\/api\/v1\/sessions\/([^/]+)\/chunks\/(\d+)$/.exec(req.url ?? "");
     if (!match || req.method !== "PUT") return this.problem(res, 404, "no such route");
     this.attempts++;

@@ -8,6 +8,7 @@ import { verifyAuditExport, type AuditExportBundle } from "../../../../shared/au
 import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
+import { Columns, Pager } from "../components/table.tsx";
 
 type AuditPage = Answer<Api["admin"]["audit"]["$get"]>;
 type VerifyReport = Answer<Api["admin"]["audit"]["verify"]["$get"]>;
@@ -78,17 +79,7 @@ export function AuditPage() {
       {list.data && (
         <>
           <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Time</th>
-                <th scope="col">Action</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Target</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
+            <Columns names={["#", "Time", "Action", "Outcome", "Actor", "Target", "Details"]} />
             <tbody>
               {list.data.items.map((e) => (
                 <>
@@ -140,14 +131,7 @@ export function AuditPage() {
             </tbody>
           </table>
           {list.data.items.length === 0 && <p class="muted">No events match.</p>}
-          <div class="pager">
-            <button type="button" disabled={pages.length === 0} onClick={() => setPages(pages.slice(0, -1))}>
-              Newer
-            </button>
-            <button type="button" disabled={!list.data.nextBefore} onClick={() => setPages([...pages, list.data!.nextBefore!])}>
-              Older
-            </button>
-          </div>
+          <Pager stack={pages} onChange={setPages} next={list.data.nextBefore} />
         </>
       )}
     </section>

@@ -10,6 +10,7 @@ import { chainTx, type ChainTx } from "../../../../shared/chain/transactions.ts"
 import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
+import { Columns } from "../components/table.tsx";
 
 type SignedBlock = Answer<Api["chain"]["blocks"]["$get"]>["blocks"][number];
 
@@ -98,14 +99,7 @@ export function ChainPage() {
       <ErrorBox error={blocks.error} onRetry={blocks.reload} />
       {blocks.data && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Height</th>
-              <th scope="col">Time</th>
-              <th scope="col">Transactions</th>
-              <th scope="col">Hash</th>
-            </tr>
-          </thead>
+          <Columns names={["Height", "Time", "Transactions", "Hash"]} />
           <tbody>
             {[...blocks.data.blocks].reverse().map((b) => (
               <tr key={b.hash} aria-selected={selected === b.header.height}>

@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import { ApiProblem, getJson, postJson, type Answer, type Api, type Body } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
+import { Columns } from "../components/table.tsx";
 
 type Version = Answer<Api["admin"]["config"]["$get"]>;
 type Settings = Body<Api["admin"]["config"]["$put"]>["config"];
@@ -161,15 +162,7 @@ function History({ versions, current, onRolledBack }: { versions: Version[]; cur
       </label>
       <ErrorBox error={rollback.error} />
       <table data-testid="config-versions">
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">When</th>
-            <th scope="col">By</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Rollback</th>
-          </tr>
-        </thead>
+        <Columns names={["Version", "When", "By", "Reason", "Rollback"]} />
         <tbody>
           {versions.map((v) => (
             <tr data-version={v.version}>

@@ -8,6 +8,7 @@ import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short, shortTime } from "../lib/format.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
 import { Plot } from "../components/plot.tsx";
+import { Columns } from "../components/table.tsx";
 
 type Server = Answer<Api["rdp"]["servers"]["$get"]>["servers"][number];
 type Host = Answer<Api["rdp"]["hosts"][":hostId"]["$get"]>;
@@ -55,16 +56,7 @@ function HostPanel({ hostId, servers }: { hostId: string; servers: Server[] }) {
         </p>
       )}
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Desktop</th>
-            <th scope="col">State</th>
-            <th scope="col">Connected user</th>
-            <th scope="col">CPU / memory (last report)</th>
-            <th scope="col">Started</th>
-            <th scope="col">Resources</th>
-          </tr>
-        </thead>
+        <Columns names={["Desktop", "State", "Connected user", "CPU / memory (last report)", "Started", "Resources"]} />
         <tbody>
           {servers.map((s) => (
             <tr data-server={s.id}>

@@ -5,6 +5,7 @@ import { formatDuration, formatTime, short } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 import { Plot } from "../components/plot.tsx";
+import { Columns } from "../components/table.tsx";
 
 export function NodesPage() {
   const nodes = useLoad(() => getJson<Answer<Api["nodes"]["$get"]>>("/nodes"), [], 15_000);
@@ -17,17 +18,7 @@ export function NodesPage() {
       {nodes.data && nodes.data.nodes.length === 0 && <p class="muted">No nodes registered{auth.can("ADMIN") ? "" : " by you"} yet.</p>}
       {nodes.data && nodes.data.nodes.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">State</th>
-              <th scope="col">Last heartbeat</th>
-              <th scope="col">Operational</th>
-              <th scope="col">Credits</th>
-              <th scope="col">Accrued USDT</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
+          <Columns names={["Node", "State", "Last heartbeat", "Operational", "Credits", "Accrued USDT", "Details"]} />
           <tbody>
             {nodes.data.nodes.map((n) => (
               <tr key={n.id}>

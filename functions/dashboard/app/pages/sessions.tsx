@@ -3,6 +3,11 @@ import { useState } from "preact/hooks";
 import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+import { Columns, Pager } from "../components/table.tsx";
+import { NewSessionForm } from "../components/new-session.tsx";
+import { MatchedIn } from "../components/search-hit.tsx";
+
+type SearchHit = Answer<Api["sessions"]["search"]["$get"]>["items"][number];
 
 const STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"];
 
@@ -23,7 +28,8 @@ export function SessionsPage() {
       const params = new URLSearchParams({ limit: "25" });
       if (state) params.set("state", state);
       if (cursor) params.set("cursor", cursor);
-      return getJson<Answer<Api["sessions"]["$get"]>>(`/sessions?${params}`);
+      const page = await getJson<Answer<Api["sessions"]["$get"]>>(`/sessions?${params}`);
+      return { ...page, items: page.items.map((s) => ({ ...s, matches: [] as SearchHit["matches"] })) };
     },
     [state, submitted, cursor],
     5_000,
@@ -31,6 +37,7 @@ export function SessionsPage() {
   return (
     <section>
       <h1>Sessions</h1>
+      <NewSessionForm />
       <form
         class="toolbar"
         role="search"
@@ -42,7 +49,13 @@ export function SessionsPage() {
       >
         <label>
           Search
-          <input type="search" name="q" value={query} onInput={(e) => setQuery(e.currentTarget.value)} placeholder="title, tag, node…" />
+          <input
+            type="search"
+            name="q"
+            value={query}
+            onInput={(e) => setQuery(e.currentTarget.value)}
+            placeholder="title, tag, node, window title…"
+          />
         </label>
         <button type="submit">Search</button>
         <label>
@@ -68,20 +81,13 @@ export function SessionsPage() {
         <>
           <table>
             <caption class="visually-hidden">Sessions, newest first; the state refreshes every 5 seconds</caption>
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">State</th>
-                <th scope="col">Node</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <Columns names={["Title", "State", "Node", "Owner", "Created"]} />
             <tbody aria-live="polite">
               {list.data.items.map((s) => (
                 <tr key={s.id}>
                   <td>
                     <a href={`/sessions/${s.id}`}>{s.title}</a>
+                    <MatchedIn id={s.id} matches={s.matches} />
                   </td>
                   <td>
                     <span class={`state state-${s.state}`}>{s.state}</span>
@@ -94,14 +100,7 @@ export function SessionsPage() {
             </tbody>
           </table>
           {list.data.items.length === 0 && <p class="muted">No sessions match.</p>}
-          <div class="pager">
-            <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-              Newer
-            </button>
-            <button type="button" disabled={!list.data.nextCursor} onClick={() => setCursors([...cursors, list.data!.nextCursor!])}>
-              Older
-            </button>
-          </div>
+          <Pager stack={cursors} onChange={setCursors} next={list.data.nextCursor} />
         </>
       )}
     </section>

@@ -6,6 +6,7 @@
 import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, formatUsdt, short, usdtUnits } from "../lib/format.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
+import { Columns } from "../components/table.tsx";
 
 type Wallet = Answer<Api["payments"]["wallets"]["$get"]>["wallets"][number];
 const PENDING = ["requested", "approved", "signed", "broadcast"] as const;
@@ -32,15 +33,7 @@ function Wallets() {
       {list.data && list.data.wallets.length === 0 && <p class="muted">No wallets yet.</p>}
       {list.data && list.data.wallets.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Wallet</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Address</th>
-              <th scope="col">TRX</th>
-              <th scope="col">USDT</th>
-            </tr>
-          </thead>
+          <Columns names={["Wallet", "Kind", "Address", "TRX", "USDT"]} />
           <tbody>
             {list.data.wallets.map((w) => (
               <WalletRow key={w.id} wallet={w} />
@@ -164,16 +157,7 @@ function Stakes() {
       {list.data && list.data.stakes.length === 0 && <p class="muted">No stakes.</p>}
       {list.data && list.data.stakes.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Amount (TRX)</th>
-              <th scope="col">Resource</th>
-              <th scope="col">State</th>
-              <th scope="col">Reward rate</th>
-              <th scope="col">Accrued reward</th>
-              <th scope="col">Unfreeze after</th>
-            </tr>
-          </thead>
+          <Columns names={["Amount (TRX)", "Resource", "State", "Reward rate", "Accrued reward", "Unfreeze after"]} />
           <tbody>
             {list.data.stakes.map((s) => (
               <tr data-stake={s.id}>
