@@ -1,10 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { assignSessionToNode, placeableNode } from "../nodes/access.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged, validationHook } from "../openapi.ts";
 import {
   actorOf,
+  CALLER_CHECKED,
   callSession,
   decodeCursor,
   encodeCursor,
@@ -28,54 +29,52 @@ import {
   StopBody,
 } from "./schemas.ts";
 
-const createSession = createRoute({
-  method: "post",
-  path: "/",
-  tags: ["sessions"],
-  summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
-  request: { body: jsonBody(CreateSessionBody) },
-  responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500) },
-});
+const route = routesTagged("sessions");
 
-const listSessions = createRoute({
-  method: "get",
-  path: "/",
-  tags: ["sessions"],
-  summary: "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
-  request: { query: ListQuery },
-  responses: { 200: jsonResponse(SessionPageSchema, "A page"), ...problemResponses(400, 401, 403, 429, 500) },
-});
+const createSession = route(
+  "POST /",
+  "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
+  CALLER_CHECKED,
+  { 201: jsonResponse(SessionSchema, "Created") },
+  [400, 401, 403, 409, 413, 415, 422, 429, 500],
+  { request: { body: jsonBody(CreateSessionBody) } },
+);
 
-const searchSessions = createRoute({
-  method: "get",
-  path: "/search",
-  tags: ["sessions"],
-  summary: "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
-  request: { query: SearchQuery },
-  responses: { 200: jsonResponse(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
-});
+const listSessions = route(
+  "GET /",
+  "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
+  CALLER_CHECKED,
+  { 200: jsonResponse(SessionPageSchema, "A page") },
+  [400, 401, 403, 429, 500],
+  { request: { query: ListQuery } },
+);
+
+const searchSessions = route(
+  "GET /search",
+  "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
+  CALLER_CHECKED,
+  { 200: jsonResponse(SearchResultSchema, "Matches, best first") },
+  [400, 401, 403, 429, 500],
+  { request: { query: SearchQuery } },
+);
 
 /** A route on one session (`/{id}…`): the id validated, one JSON answer or problem+json. */
-function onSession<
-  const M extends "get" | "post" | "delete",
-  const P extends `/{id}${string}`,
-  S extends z.ZodType,
-  const E extends number,
->(method: M, path: P, summary: string, answer: S, answered: string, problems: E[], description?: string) {
-  return createRoute({
-    method,
-    path,
-    tags: ["sessions"],
-    summary,
+function onSession<const T extends `${"GET" | "POST" | "DELETE"} /{id}${string}`, S extends z.ZodType, const E extends number>(
+  endpoint: T,
+  summary: string,
+  answer: S,
+  answered: string,
+  problems: E[],
+  description?: string,
+) {
+  return route(endpoint, summary, CALLER_CHECKED, { 200: jsonResponse(answer, answered) }, problems, {
     description,
     request: { params: SessionIdParam },
-    responses: { 200: jsonResponse(answer, answered), ...problemResponses(...problems) },
   });
 }
 
 const getSession = onSession(
-  "get",
-  "/{id}",
+  "GET /{id}",
   "One session (owner, admin or its assigned node)",
   SessionSchema,
   "The session",
@@ -83,8 +82,7 @@ const getSession = onSession(
 );
 
 const sessionEvents = onSession(
-  "get",
-  "/{id}/events",
+  "GET /{id}/events",
   "The session's event log: every transition, stored chunk and failed step, in order",
   z.object({ items: z.array(EventSchema) }),
   "Events",
@@ -92,8 +90,7 @@ const sessionEvents = onSession(
 );
 
 const startSession = onSession(
-  "post",
-  "/{id}/start",
+  "POST /{id}/start",
   "created → recording: chunk uploads are accepted from now on",
   SessionSchema,
   "Recording",
@@ -101,8 +98,7 @@ const startSession = onSession(
 );
 
 const stopSession = onSession(
-  "post",
-  "/{id}/stop",
+  "POST /{id}/stop",
   "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
   SessionSchema,
   "Processing",
@@ -111,8 +107,7 @@ const stopSession = onSession(
 );
 
 const deleteSession = onSession(
-  "delete",
-  "/{id}",
+  "DELETE /{id}",
   "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
   SessionSchema,
   "Deleted",
@@ -120,28 +115,26 @@ const deleteSession = onSession(
 );
 
 const getKey = onSession(
-  "get",
-  "/{id}/key",
+  "GET /{id}/key",
   "The session's data key: for its node (to encrypt) and its owner (to decrypt); an admin gets 403 and shares it instead (POST …/shares)",
   DataKeySchema,
   "The key",
   [400, 401, 403, 404, 410, 429, 500],
 );
 
-const liveStatus = createRoute({
-  method: "get",
-  path: "/{id}/live",
-  tags: ["sessions"],
-  summary: "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
-  description:
-    'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
-    'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
-  request: { params: SessionIdParam },
-  responses: {
-    101: { description: "Switching to WebSocket" },
-    ...problemResponses(400, 401, 403, 404, 426, 429, 500),
+const liveStatus = route(
+  "GET /{id}/live",
+  "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
+  CALLER_CHECKED,
+  { 101: { description: "Switching to WebSocket" } },
+  [400, 401, 403, 404, 426, 429, 500],
+  {
+    description:
+      'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
+      'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
+    request: { params: SessionIdParam },
   },
-});
+);
 
 export const sessionRoutes = createApp()
   .openapi(createSession, async (c) => {
