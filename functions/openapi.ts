@@ -81,10 +81,14 @@ type Guard = { middleware?: RouteConfig["middleware"]; "x-permission"?: string }
 /** What some routes add: prose beyond the summary, and what they read (params, query, headers, body). */
 type RouteDetails = { description?: string; request?: RouteConfig["request"] };
 
+/** What any guarded route may answer whatever it does: no or a bad token, no permission, rate limited, failed. */
+const GUARDED_PROBLEMS = [401, 403, 429, 500] as const;
+
 /**
  * The route shorthand for one tag: `const route = routesTagged("admin")`, then per route
- * `route("GET /path", summary, guarded(permission), { 200: jsonResponse(Schema, "…") }, [401, 403, …], details?)`:
- * createRoute() saying only what differs, with its own answers and the problem+json statuses it may give.
+ * `route("GET /path", summary, guarded(permission), { 200: jsonResponse(Schema, "…") }, [400, 401, 403, …], details?)`:
+ * createRoute() saying only what differs, with its own answers and the problem+json statuses it may give
+ * (by default GUARDED_PROBLEMS: a route with no input).
  * Every operation in the document lists its keys in one order (tags, summary, description, x-permission).
  */
 export function routesTagged(...tags: string[]) {
@@ -92,9 +96,9 @@ export function routesTagged(...tags: string[]) {
     const T extends Endpoint,
     const G extends Guard,
     const A extends RouteConfig["responses"],
-    const E extends number,
+    const E extends number = (typeof GUARDED_PROBLEMS)[number],
     const D extends RouteDetails = {},
-  >(endpoint: T, summary: string, guard: G, answers: A, problems: E[], details: D = {} as D) {
+  >(endpoint: T, summary: string, guard: G, answers: A, problems: E[] = [...GUARDED_PROBLEMS] as E[], details: D = {} as D) {
     const space = endpoint.indexOf(" ");
     const method = endpoint.slice(0, space).toLowerCase() as MethodOf<T>;
     const path = endpoint.slice(space + 1) as PathOf<T>;

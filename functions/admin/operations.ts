@@ -78,7 +78,6 @@ const overview = route(
       "Overview",
     ),
   },
-  [401, 403, 429, 500],
 );
 
 const chainStatus = route(
@@ -86,7 +85,6 @@ const chainStatus = route(
   "Chain status (height, head, mempool, producer) with the audit log's anchoring",
   guarded("admin:read"),
   { 200: jsonResponse(ChainStatusSchema, "Chain status") },
-  [401, 403, 429, 500],
 );
 
 const listNodes = route(

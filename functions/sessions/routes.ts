@@ -58,68 +58,55 @@ const searchSessions = route(
   { request: { query: SearchQuery } },
 );
 
-/** A route on one session (`/{id}…`): the id validated, one JSON answer or problem+json. */
-function onSession<const T extends `${"GET" | "POST" | "DELETE"} /{id}${string}`, S extends z.ZodType, const E extends number>(
-  endpoint: T,
-  summary: string,
-  answer: S,
-  answered: string,
-  problems: E[],
-  description?: string,
-) {
-  return route(endpoint, summary, CALLER_CHECKED, { 200: jsonResponse(answer, answered) }, problems, {
+/**
+ * A route on one session (`/{id}…`): the id validated, one JSON answer, or problem+json: a bad id, no caller,
+ * not theirs, no such session, rate limited, failed, and the route's own `also`.
+ */
+function onSession<
+  const T extends `${"GET" | "POST" | "DELETE"} /{id}${string}`,
+  const A extends ReturnType<typeof jsonResponse>,
+  const E extends number = never,
+>(endpoint: T, summary: string, answer: A, also: E[] = [], description?: string) {
+  return route(endpoint, summary, CALLER_CHECKED, { 200: answer }, [400, 401, 403, 404, 429, 500, ...also], {
     description,
     request: { params: SessionIdParam },
   });
 }
 
-const getSession = onSession(
-  "GET /{id}",
-  "One session (owner, admin or its assigned node)",
-  SessionSchema,
-  "The session",
-  [400, 401, 403, 404, 429, 500],
-);
+const getSession = onSession("GET /{id}", "One session (owner, admin or its assigned node)", jsonResponse(SessionSchema, "The session"));
 
 const sessionEvents = onSession(
   "GET /{id}/events",
   "The session's event log: every transition, stored chunk and failed step, in order",
-  z.object({ items: z.array(EventSchema) }),
-  "Events",
-  [400, 401, 403, 404, 429, 500],
+  jsonResponse(z.object({ items: z.array(EventSchema) }), "Events"),
 );
 
 const startSession = onSession(
   "POST /{id}/start",
   "created → recording: chunk uploads are accepted from now on",
-  SessionSchema,
-  "Recording",
-  [400, 401, 403, 404, 409, 429, 500],
+  jsonResponse(SessionSchema, "Recording"),
+  [409],
 );
 
 const stopSession = onSession(
   "POST /{id}/stop",
   "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
-  SessionSchema,
-  "Processing",
-  [400, 401, 403, 404, 409, 429, 500],
+  jsonResponse(SessionSchema, "Processing"),
+  [409],
   "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
 );
 
 const deleteSession = onSession(
   "DELETE /{id}",
   "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
-  SessionSchema,
-  "Deleted",
-  [400, 401, 403, 404, 429, 500],
+  jsonResponse(SessionSchema, "Deleted"),
 );
 
 const getKey = onSession(
   "GET /{id}/key",
   "The session's data key: for its node (to encrypt) and its owner (to decrypt); an admin gets 403 and shares it instead (POST …/shares)",
-  DataKeySchema,
-  "The key",
-  [400, 401, 403, 404, 410, 429, 500],
+  jsonResponse(DataKeySchema, "The key"),
+  [410],
 );
 
 const liveStatus = route(
