@@ -18,6 +18,7 @@ import { verifyEd25519Native, verifyEd25519Noble } from "../shared/chain/ed25519
 import { canonicalBytes } from "../shared/chain/canonical.ts";
 import { txInclusionProofs, verifyTxInclusion } from "../shared/chain/proof.ts";
 import { MerkleTree, toHex } from "../shared/merkle/index.ts";
+import { startProfile, summarise } from "./cpu-profile.mjs";
 import { HttpsClient, superAdminLogin, TronWallet } from "../test/e2e/helpers/lucid-client.ts";
 
 const BATCHED = Number(process.env.BENCH_ANCHORS ?? 20_000);
@@ -225,8 +226,8 @@ async function proofVerifyBench() {
 const work = mkdtempSync(join(tmpdir(), "lucid-bench-anchors-"));
 let workerd;
 try {
-  await proofVerifyBench();
-  // BENCH_ONLY=proof-verify: skip the anchors part.
+  // BENCH_ONLY=anchors: skip the proof-verify part; BENCH_ONLY=proof-verify: skip the anchors part.
+  if (process.env.BENCH_ONLY !== "anchors") await proofVerifyBench();
   if (process.env.BENCH_ONLY === "proof-verify") {
     rmSync(work, { recursive: true, force: true });
     process.exit(0);
@@ -234,7 +235,7 @@ try {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const admin = await TronWallet.create(); // the bootstrap SUPER_ADMIN, who may submit chain transactions
-  const { configPath } = buildSelfHosted({
+  const { configPath, bundleDir } = buildSelfHosted({
     root: ROOT,
     outDir: join(work, "out"),
     dataDir: join(work, "data"),
@@ -249,7 +250,9 @@ try {
     },
   });
   const secrets = randomSecrets();
-  workerd = startWorkerd(configPath, { env: secrets });
+  // BENCH_PROFILE=1: a CPU profile of the Worker while the batched anchors go in (bench/cpu-profile.mjs).
+  const inspector = process.env.BENCH_PROFILE === "1" ? `127.0.0.1:${await freePort()}` : undefined;
+  workerd = startWorkerd(configPath, { env: secrets, args: inspector ? [`--inspector-addr=${inspector}`] : [] });
   await waitForHttp(`${base}/health`);
   // Submitting chain transactions is a privileged write: a real login session with TOTP, not a bare token.
   const client = new HttpsClient(base);
@@ -259,6 +262,7 @@ try {
     console.error(workerd.output().split("\n").slice(-20).join("\n"));
     throw error;
   });
+  const profiler = inspector ? await startProfile(inspector, "lucid") : undefined;
   const batched = await ingest(base, token, "batched", BATCHED, 1000, 4, workerd.child.pid).catch((error) => {
     console.error(
       workerd
@@ -270,6 +274,10 @@ try {
     );
     throw error;
   });
+  if (profiler)
+    console.log(
+      `anchors profile (self time, batched):\n${summarise(await profiler.stop(), 25, readFileSync(join(bundleDir, "index.js"), "utf8"))}`,
+    );
   const ours = batched.rate;
   const baseline = single.rate;
   // workerd's CPU time per anchor is steadier than wall time on a shared machine: report both.

@@ -51,6 +51,12 @@ export const PROBLEM_TYPES = {
     description:
       "The session was handed to another node and the previous node has not declared how many chunks it recorded yet; retry after a few seconds (at most until its grace ends).",
   },
+  "interaction-policy": {
+    status: 409,
+    title: "Not allowed by the interaction policy",
+    description:
+      "The session's interaction policy (`policy`: none, metadata or full, chosen at creation) does not record this: window titles need metadata or full, typed text needs full. Nothing was kept.",
+  },
   "missing-chunks": {
     status: 409,
     title: "Missing chunks",

@@ -57,7 +57,9 @@ const ADMINISTRATION: readonly Permission[] = [
   "admin:manage",
   // Also needs a fresh TOTP code with every request (functions/admin/step-up.ts).
   "emergency:control",
+  // Deleting a wallet (its key is wiped) also needs a fresh second factor.
   "wallets:manage",
+  // Approving a payout (money leaves) also needs a fresh second factor with every request.
   "payouts:approve",
   // Every operator's nodes: review held epochs, suspend and reinstate, terminate any.
   "nodes:manage:any",
@@ -77,8 +79,9 @@ export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   USER: new Set(SELF_SERVICE),
   NODE_OPERATOR: new Set([...SELF_SERVICE, ...OPERATION]),
   ADMIN: new Set([...SELF_SERVICE, ...OPERATION, ...ADMINISTRATION]),
-  // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN, and export hot-wallet
-  // keys (with a fresh TOTP code, rate limited; see docs/admin.md "Step-up and privileged actions").
+  // Only a SUPER_ADMIN may grant (or take away) ADMIN and SUPER_ADMIN (with a fresh TOTP or recovery
+  // code each time), and export hot-wallet keys (with a fresh TOTP code, rate limited; see
+  // docs/admin.md "Step-up and privileged actions").
   SUPER_ADMIN: new Set([...SELF_SERVICE, ...OPERATION, ...ADMINISTRATION, "users:role:grant-admin", "wallets:export"]),
 };
 
@@ -121,8 +124,16 @@ export function needsSecondFactor(role: Role): boolean {
  */
 export function mayChangeRole(actor: Role, from: Role, to: Role): boolean {
   if (!can(actor, "users:role:write")) return false;
-  const touchesAdmin = ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
-  return !touchesAdmin || can(actor, "users:role:grant-admin");
+  return !changesAdminAuthority(from, to) || can(actor, "users:role:grant-admin");
+}
+
+/**
+ * Whether moving a user from `from` to `to` touches ADMIN or SUPER_ADMIN (grants, removes or
+ * re-sets it): such a change needs `users:role:grant-admin` and a fresh second factor with the request (a stolen
+ * token alone must not hand out authority). USER ⇄ NODE_OPERATOR gives no power over others.
+ */
+export function changesAdminAuthority(from: Role, to: Role): boolean {
+  return ROLE_RANK[from] >= ROLE_RANK.ADMIN || ROLE_RANK[to] >= ROLE_RANK.ADMIN;
 }
 
 /**

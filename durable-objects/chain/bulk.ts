@@ -36,6 +36,27 @@ export function insertRows<T extends SQLiteTable>(
   storage.sql.exec(text, JSON.stringify(values));
 }
 
+/**
+ * Updates the `set` columns of the rows of `table` whose `target` equals a given row's, in one
+ * statement; given rows with no such row in the table change nothing.
+ */
+export function updateRows<T extends SQLiteTable>(
+  storage: DurableObjectStorage,
+  table: T,
+  target: keyof Row<T> & string,
+  set: readonly (keyof Row<T> & string)[],
+  rows: readonly Partial<Row<T>>[],
+): void {
+  if (rows.length === 0) return;
+  const columns = getTableColumns(table) as Record<string, SQLiteColumn>;
+  const name = (key: string) => quote(columns[key]!.name);
+  const tableName = quote(getTableName(table));
+  const keys = [target, ...set];
+  const values = rows.map((row) => keys.map((key) => encode((row as Record<string, unknown>)[key])));
+  const text = `UPDATE ${tableName} SET ${set.map((k, i) => `${name(k)} = j.value ->> ${i + 1}`).join(", ")} FROM json_each(?) AS j WHERE ${tableName}.${name(target)} = j.value ->> 0`;
+  storage.sql.exec(text, JSON.stringify(values));
+}
+
 function encode(value: unknown): unknown {
   if (value === undefined) return null;
   return typeof value === "boolean" ? Number(value) : value;

@@ -3,7 +3,7 @@ import { blockWeight, prefers } from "../../shared/chain/fork-choice.ts";
 import { chainTx, encodeTx } from "../../shared/chain/transactions.ts";
 import { BlockRejected, validateBlock, type CandidateBlock } from "../../shared/chain/validate.ts";
 import { logEvent } from "../../shared/log.ts";
-import { queueAnchorNotice, queueAnchorWithdrawal } from "./notices.ts";
+import { awaited, queueAnchorNotice, queueAnchorWithdrawal } from "./notices.ts";
 import { fullBlock, type PeerBlock } from "./peers.ts";
 import type { ChainState } from "./state.ts";
 import type { ImportResult } from "./types.ts";
@@ -119,8 +119,9 @@ export async function importBranch(state: ChainState, input: unknown[], now: num
         const id = encoded[txIndex]!.id;
         included.add(id);
         const queued = db.delete(schema.mempool).where(eq(schema.mempool.id, id)).returning({ id: schema.mempool.id }).all();
-        // Only sessions of this deployment hear about it: those whose anchor was queued or on chain here.
-        if (queued.length > 0 || droppedIds.has(id)) queueAnchorNotice(state, block, tx, id);
+        // Only sessions of this deployment hear about it: those whose anchor was on chain here, or
+        // queued here by a session waiting to hear where it lands (notices.ts subscribe).
+        if (droppedIds.has(id) || (queued.length > 0 && awaited(state, id))) queueAnchorNotice(state, block, tx, id);
       });
     }
     // A dropped final anchor the branch carries was re-announced above, with its new block.

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { genesisHeader, hexToBytes, legacyGenesisHeader, producerPublicKey, type SignedHeader } from "../../shared/chain/block.ts";
 import type { TxInclusionProof } from "../../shared/chain/proof.ts";
 import { slotAt, slotStart, type ChainTiming, type ProducerWeight } from "../../shared/chain/schedule.ts";
-import type { ChainTx } from "../../shared/chain/transactions.ts";
+import { chainTx, type ChainTx } from "../../shared/chain/transactions.ts";
 import { loadConfig } from "../../shared/config.ts";
 import type { Env } from "../../platform/env.ts";
 import { logEvent } from "../../shared/log.ts";
@@ -13,7 +13,7 @@ import { auditChain, type AuditResult } from "./audit.ts";
 import { anchorEvidence, interimAnchorPage, interimAnchors, transactionEvidence } from "./evidence.ts";
 import { importBranch } from "./import-branch.ts";
 import { pullFromNodePools, queueTransactions } from "./mempool.ts";
-import { deliverAnchorNotices } from "./notices.ts";
+import { deliverable, deliverAnchorNotices, subscribe, WAITING } from "./notices.ts";
 import { PeerBackoff } from "./peers.ts";
 import { produceBlock } from "./production.ts";
 import { archiveOldBlocks } from "./pruning.ts";
@@ -34,6 +34,9 @@ export type {
   SyncReport,
   TransactionLookup,
 } from "./types.ts";
+
+/** Set once the final anchors queued before notices needed a subscription were subscribed (onStart). */
+const SUBSCRIPTIONS_KEY = "anchor-notice-subscriptions";
 
 /** How often the chain looks into the node pools' outboxes (work credits close once an epoch). */
 export const NODE_PULL_INTERVAL_MS = 60_000;
@@ -81,6 +84,15 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     // Blocks stored before fork choice existed were all single-producer blocks of weight 1.
     this.ctx.storage.sql.exec("UPDATE blocks SET weight = 1, cumulative_weight = height WHERE cumulative_weight = 0");
     this.#state.backfillTotals();
+    // Before sessions subscribed, every included final anchor was announced: the ones queued then
+    // are still announced, once, so no session that submitted before the upgrade waits forever.
+    if (!(await this.ctx.storage.get<boolean>(SUBSCRIPTIONS_KEY))) {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO anchor_notices (tx_id, session_id, notice, attempts, next_at) SELECT id, session_id, ?, 0, 0 FROM mempool WHERE final_anchor = 1 ON CONFLICT DO NOTHING",
+        WAITING,
+      );
+      await this.ctx.storage.put(SUBSCRIPTIONS_KEY, true);
+    }
     // A chain with peers or empty blocks runs by itself: its alarm loop starts with the object.
     if ((config.CHAIN_PEERS || config.CHAIN_EMPTY_BLOCKS) && (await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Date.now() + 100);
@@ -113,11 +125,26 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     };
   }
 
-  /** Validates and queues transactions; identical ones already queued or included are reported, not repeated. */
-  async submit(input: unknown[]): Promise<SubmitResult> {
+  /**
+   * Validates and queues transactions; identical ones already queued or included are reported, not
+   * repeated. `notify`: the caller is the session of the final anchors among them (SessionDO), and
+   * is told where each lands (notices.ts subscribe), also when its final anchor was there already.
+   */
+  async submit(input: unknown[], options: { notify?: boolean } = {}): Promise<SubmitResult> {
     await this.ready();
     const now = Date.now();
     const result = queueTransactions(this.#state, input, now);
+    if (options.notify && (result.ok || result.reason === "duplicate-anchor")) {
+      const sessions = new Set(
+        input.flatMap((raw) => {
+          const tx = chainTx.safeParse(raw);
+          return tx.success && tx.data.type === "anchor" && !tx.data.interim ? [tx.data.sessionId] : [];
+        }),
+      );
+      this.ctx.storage.transactionSync(() => {
+        for (const sessionId of sessions) subscribe(this.#state, sessionId);
+      });
+    }
     if (result.ok && result.accepted.length > 0) await this.#scheduleNextBlock(now);
     return result;
   }
@@ -313,6 +340,7 @@ export class ChainDO extends SqlDurableObject<typeof schema, Env> {
     const notice = this.db
       .select({ nextAt: schema.anchorNotices.nextAt })
       .from(schema.anchorNotices)
+      .where(deliverable)
       .orderBy(asc(schema.anchorNotices.nextAt))
       .limit(1)
       .get();

@@ -5,7 +5,7 @@ import { epochOfSlot, leaderOf, slotAt, slotStart } from "../../shared/chain/sch
 import { chainTx } from "../../shared/chain/transactions.ts";
 import { validateBlock } from "../../shared/chain/validate.ts";
 import { logEvent } from "../../shared/log.ts";
-import { queueAnchorNotices } from "./notices.ts";
+import { queueAnchorNotices, resubscribe } from "./notices.ts";
 import type { ChainState } from "./state.ts";
 import * as schema from "./schema.ts";
 
@@ -33,7 +33,11 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
   const anchoredOnChain = state.finalAnchorsOnChain(pending.flatMap((row) => (row.finalAnchor && row.sessionId ? [row.sessionId] : [])));
   const included = pending.filter((row) => !(row.finalAnchor && anchoredOnChain.has(row.sessionId!)));
   if (included.length === 0 && !config.CHAIN_EMPTY_BLOCKS) {
-    if (pending.length > included.length) state.dropFromMempoolThrough(pending.at(-1)!.seq);
+    if (pending.length > included.length)
+      state.storage.transactionSync(() => {
+        state.dropFromMempoolThrough(pending.at(-1)!.seq);
+        for (const row of pending) if (row.finalAnchor && anchoredOnChain.has(row.sessionId!)) resubscribe(state, row.id, row.sessionId!);
+      });
     return null;
   }
   const txs = included.map((row) => chainTx.parse(JSON.parse(row.body)));
@@ -70,6 +74,8 @@ export async function produceBlock(state: ChainState, now: number): Promise<Sign
   state.storage.transactionSync(() => {
     state.storeBlock(signed, txs, included, weight, tip.cumulativeWeight + weight);
     if (pending.length > 0) state.dropFromMempoolThrough(pending.at(-1)!.seq);
+    // A session waiting for a final anchor dropped as stale hears of the one on chain instead.
+    for (const row of pending) if (row.finalAnchor && anchoredOnChain.has(row.sessionId!)) resubscribe(state, row.id, row.sessionId!);
     queueAnchorNotices(
       state,
       signed,

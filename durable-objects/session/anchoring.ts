@@ -98,24 +98,28 @@ export class Anchoring {
   }
 
   /**
-   * The `anchor` task (stored): hands the final root to the chain's mempool. Submitting twice is
-   * harmless (the chain reports a known transaction); the chain calls `record` once the root is
-   * in a block.
+   * The `anchor` task (stored): hands the final root to the chain's mempool, asking to be told
+   * where it lands. Submitting twice is harmless (the chain reports a known transaction); the
+   * chain calls `record` once the root is in a block.
    */
   async submitFinal(): Promise<void> {
     const row = this.s.row();
     if (!row || row.state !== "stored" || row.merkleRoot === null || row.treeSize === null) return;
-    const result = await this.s.chain.submit([
-      {
-        type: "anchor",
-        sessionId: row.id,
-        root: row.merkleRoot,
-        chunkCount: row.treeSize,
-        owner: row.ownerId,
-        node: row.nodeId,
-        interim: false,
-      },
-    ]);
+    const result = await this.s.chain.submit(
+      [
+        {
+          type: "anchor",
+          sessionId: row.id,
+          root: row.merkleRoot,
+          chunkCount: row.treeSize,
+          owner: row.ownerId,
+          node: row.nodeId,
+          interim: false,
+        },
+      ],
+      // This session waits to hear where its root lands (or, after a repeat, where it is).
+      { notify: true },
+    );
     // Already anchored on chain (e.g. a repeat after a crash): the chain's notice completes the session.
     if (!result.ok && result.reason !== "duplicate-anchor") throw new Error(`the chain refused the anchor: ${result.message}`);
   }

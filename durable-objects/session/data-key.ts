@@ -3,16 +3,21 @@ import { CHUNK_KEY_BYTES } from "../../shared/chunk.ts";
 /**
  * Per-session data keys wrapped with the deployment's key-encryption key (SESSION_KEK) using
  * AES-256-GCM (WebCrypto). The AAD binds a wrapped key to its session so it cannot be moved to
- * another. Only SessionDO calls this: the KEK is read nowhere else.
+ * another. Only SessionDO wraps and unwraps; the one other reader of the KEK is the session index,
+ * which derives its search-term key from it with HKDF (session-index/terms.ts) and nothing else.
  */
 const IV_BYTES = 12;
 const aad = (sessionId: string) => new TextEncoder().encode(`lucid/session-data-key/v1/${sessionId}`);
 
-async function importKek(kek: string): Promise<CryptoKey> {
-  const raw = /^[0-9a-fA-F]{64}$/.test(kek)
+/** The KEK's 32 bytes (SESSION_KEK is 64 hex digits or base64). */
+export function kekBytes(kek: string): Uint8Array<ArrayBuffer> {
+  return /^[0-9a-fA-F]{64}$/.test(kek)
     ? Uint8Array.from(kek.match(/../g)!, (byte) => parseInt(byte, 16))
     : Uint8Array.from(atob(kek), (ch) => ch.charCodeAt(0));
-  return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+async function importKek(kek: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", kekBytes(kek), "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
 export function newDataKey(): Uint8Array {

@@ -21,6 +21,8 @@ import { Pipeline } from "./pipeline.ts";
 import { Proofs } from "./proofs.ts";
 import { Retention } from "./retention.ts";
 import * as schema from "./schema.ts";
+import { Terms } from "./terms.ts";
+import type { ChunkTerms } from "../session-index/index.ts";
 import type { TaskName } from "./tasks.ts";
 import type {
   BeginUpload,
@@ -61,6 +63,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   readonly #pipeline: Pipeline;
   readonly #transfer: Transfer;
   readonly #custody: Custody;
+  readonly #terms: Terms;
 
   constructor(ctx: DurableObjectState, env: Env) {
     // Named by the session id in the URL: a request for one that does not exist writes nothing.
@@ -76,6 +79,7 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
     this.#custody = new Custody(s);
     this.#pipeline = new Pipeline(s, () => this.#custody.scheduleFirstScrub());
     this.#transfer = new Transfer(s);
+    this.#terms = new Terms(s);
   }
 
   // ---- live status (WebSocket hibernation API) ------------------------------------------------
@@ -234,6 +238,12 @@ export class SessionDO extends SqlDurableObject<typeof schema, Env> {
   async abortUpload(actor: Actor, uploadId: string, reason: string): Promise<void> {
     await this.ready();
     return this.#ingest.abort(actor, uploadId, reason);
+  }
+
+  /** A stored chunk's search terms from its node, checked against the interaction policy (terms.ts). */
+  async putTerms(actor: Actor, index: number, terms: ChunkTerms): Promise<Outcome<void>> {
+    await this.ready();
+    return this.#terms.put(actor, index, terms);
   }
 
   // ---- reading chunks, manifest and proofs (proofs.ts) --------------------------------------

@@ -7,7 +7,8 @@ import { createShare, listShares, type ShareInput, type ShareView } from "./shar
 /**
  * The session's data key: made and wrapped under the key-encryption key at creation, released
  * (and the release logged) to the assigned node and the owner; admins share it wrapped for a named
- * recipient instead (shares.ts). The KEK is read only here.
+ * recipient instead (shares.ts). Data keys are wrapped and unwrapped only here (the session index
+ * derives a separate search-term key from the KEK: session-index/terms.ts).
  */
 export class SessionKeys {
   constructor(private readonly s: SessionContext) {}

@@ -35,6 +35,7 @@ export class Lifecycle {
           tags: input.tags,
           notes: input.notes,
           rdp: input.rdp,
+          interaction: input.interaction,
           state: "created",
           version: 1,
           createdAt: now,
@@ -43,7 +44,13 @@ export class Lifecycle {
           wrappedKey,
         })
         .run();
-      s.event("created", { kind: "user", userId: input.ownerId, role: "USER" }, { nodeId: input.nodeId }, undefined, "created");
+      s.event(
+        "created",
+        { kind: "user", userId: input.ownerId, role: "USER" },
+        { nodeId: input.nodeId, interaction: input.interaction },
+        undefined,
+        "created",
+      );
       s.tasks.schedule("retention", expiresAt);
     });
     await s.syncIndex();

@@ -1,4 +1,5 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { INTERACTION_POLICIES } from "../../shared/recording/events.ts";
 import { SESSION_STATES, type Anchor } from "../../shared/session.ts";
 import { taskTable } from "../scheduler.ts";
 import type { KeyShare } from "../../shared/recording/key-share.ts";
@@ -14,6 +15,11 @@ export const session = sqliteTable("session", {
   notes: text("notes").notNull(),
   /** The RDP parameters the session was created with. */
   rdp: text("rdp", { mode: "json" }).$type<Record<string, number | boolean>>().notNull(),
+  /**
+   * What the recorder records of input beside the pixels (shared/recording/events.ts), fixed at
+   * creation. Sessions created before the policy existed recorded none.
+   */
+  interaction: text("interaction", { enum: INTERACTION_POLICIES }).notNull().default("none"),
   state: text("state", { enum: SESSION_STATES }).notNull(),
   /** Increases on every change, so the index can ignore stale updates. */
   version: integer("version").notNull(),

@@ -1,4 +1,5 @@
 import { refuse, type Outcome } from "../../shared/outcome.ts";
+import type { InteractionPolicy } from "../../shared/recording/events.ts";
 import type { SessionState } from "../../shared/session.ts";
 import type { SessionRow } from "./view.ts";
 
@@ -10,6 +11,7 @@ export interface CreateSessionInput {
   tags: string[];
   notes: string;
   rdp: Record<string, number | boolean>;
+  interaction: InteractionPolicy;
 }
 
 /** One RDP state change as the session's status stream carries it (RdpHostDO → SessionDO). */

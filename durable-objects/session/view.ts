@@ -1,3 +1,4 @@
+import type { InteractionPolicy } from "../../shared/recording/events.ts";
 import type { Anchor, ManifestChunk, SessionState } from "../../shared/session.ts";
 import type { SessionSummary } from "../session-index/schema.ts";
 import type * as schema from "./schema.ts";
@@ -16,6 +17,8 @@ export interface SessionView {
   tags: string[];
   notes: string;
   rdp: Record<string, number | boolean>;
+  /** The interaction policy chosen at creation (immutable). */
+  interaction: InteractionPolicy;
   state: SessionState;
   version: number;
   createdAt: number;
@@ -50,6 +53,7 @@ export function toView(row: SessionRow, stats: ChunkStats): SessionView {
     tags: row.tags,
     notes: row.notes,
     rdp: row.rdp,
+    interaction: row.interaction,
     state: row.state,
     version: row.version,
     createdAt: row.createdAt,
@@ -80,7 +84,9 @@ export function toSummary(row: SessionRow): SessionSummary {
     // The index keeps the tags as JSON text for its full-text search.
     tags: JSON.stringify(row.tags),
     notes: row.notes,
+    interaction: row.interaction,
     state: row.state,
+    shredded: row.shreddedAt !== null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     version: row.version,

@@ -1,5 +1,5 @@
 import { asc, count, eq, gt } from "drizzle-orm";
-import { mayChangeRole, type Role } from "../../shared/rbac.ts";
+import { changesAdminAuthority, mayChangeRole, type Role } from "../../shared/rbac.ts";
 import { SqlDurableObject } from "../base.ts";
 import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
@@ -8,7 +8,7 @@ export type UserRecord = typeof schema.users.$inferSelect;
 
 export type RoleChangeResult =
   | { ok: true; before: Role; after: Role; user: UserRecord }
-  | { ok: false; reason: "actor-unknown" | "not-found" | "forbidden" | "last-super-admin" };
+  | { ok: false; reason: "actor-unknown" | "not-found" | "forbidden" | "second-factor-required" | "last-super-admin" };
 
 export type ProfileUpdateResult = { ok: true; user: UserRecord } | { ok: false; reason: "not-found" | "email-taken" };
 
@@ -89,15 +89,18 @@ export class UserIndexDO extends SqlDurableObject<typeof schema> {
   /**
    * Changes `targetId`'s role if `actorId` (judged by the directory's current role, not by a
    * possibly stale token) may: ADMIN+ changes roles, ADMIN/SUPER_ADMIN are granted or taken
-   * away only by a SUPER_ADMIN, and the last SUPER_ADMIN cannot be demoted.
+   * away only by a SUPER_ADMIN who passed a second factor for this very request (`steppedUp`,
+   * judged against the target's role as stored now, so a role that changed meanwhile cannot slip
+   * an ADMIN change through without one), and the last SUPER_ADMIN cannot be demoted.
    */
-  async changeRole(actorId: string, targetId: string, role: Role): Promise<RoleChangeResult> {
+  async changeRole(actorId: string, targetId: string, role: Role, steppedUp: boolean): Promise<RoleChangeResult> {
     await this.ready();
     const actor = this.db.select().from(schema.users).where(eq(schema.users.id, actorId)).get();
     if (!actor) return { ok: false, reason: "actor-unknown" };
     const target = this.db.select().from(schema.users).where(eq(schema.users.id, targetId)).get();
     if (!target) return { ok: false, reason: "not-found" };
     if (!mayChangeRole(actor.role, target.role, role)) return { ok: false, reason: "forbidden" };
+    if (changesAdminAuthority(target.role, role) && !steppedUp) return { ok: false, reason: "second-factor-required" };
     if (target.role === "SUPER_ADMIN" && role !== "SUPER_ADMIN" && this.#countRole("SUPER_ADMIN") <= 1) {
       return { ok: false, reason: "last-super-admin" };
     }

@@ -206,18 +206,34 @@ export class UserDO extends SqlDurableObject<typeof schema> {
     if (row.confirmedAt !== null) return { ok: false, reason: "already-enrolled" };
     const step = matchTotp(row.secret, code, Date.now() / 1000, row.lastStep);
     if (step === null) return { ok: false, reason: "invalid-code" };
-    const codes = Array.from({ length: RECOVERY_CODES }, () => base32nopad.encode(crypto.getRandomValues(new Uint8Array(10))));
-    this.ctx.storage.transactionSync(() => {
+    const recoveryCodes = this.ctx.storage.transactionSync(() => {
       this.db.update(schema.totp).set({ confirmedAt: Date.now(), lastStep: step }).where(eq(schema.totp.id, 1)).run();
-      this.db.delete(schema.recoveryCodes).run();
-      for (const c of codes)
-        this.db
-          .insert(schema.recoveryCodes)
-          .values({ hash: hashSecret(c) })
-          .run();
+      return this.#replaceRecoveryCodes();
     });
+    return { ok: true, recoveryCodes };
+  }
+
+  /**
+   * A fresh set of recovery codes; every earlier one (used or not) stops working. The caller has
+   * just passed a current TOTP code (functions/auth/totp.ts, through the step-up check).
+   */
+  async regenerateRecoveryCodes(): Promise<{ ok: true; recoveryCodes: string[] } | { ok: false; reason: "not-enrolled" }> {
+    await this.ready();
+    const row = this.db.select().from(schema.totp).where(eq(schema.totp.id, 1)).get();
+    if (!row || row.confirmedAt === null) return { ok: false, reason: "not-enrolled" };
+    return { ok: true, recoveryCodes: this.ctx.storage.transactionSync(() => this.#replaceRecoveryCodes()) };
+  }
+
+  #replaceRecoveryCodes(): string[] {
+    const codes = Array.from({ length: RECOVERY_CODES }, () => base32nopad.encode(crypto.getRandomValues(new Uint8Array(10))));
+    this.db.delete(schema.recoveryCodes).run();
+    for (const c of codes)
+      this.db
+        .insert(schema.recoveryCodes)
+        .values({ hash: hashSecret(c) })
+        .run();
     // Grouped for reading aloud/typing; the separator is ignored when checked.
-    return { ok: true, recoveryCodes: codes.map((c) => c.match(/.{1,4}/g)!.join("-")) };
+    return codes.map((c) => c.match(/.{1,4}/g)!.join("-"));
   }
 
   /** Checks a TOTP code (each step usable once) or spends a recovery code. */

@@ -16,6 +16,7 @@ import { callSession, sessionJson, sessionStub } from "../sessions/context.ts";
 import type { AppEnv } from "../types.ts";
 import { alertJson, AlertSchema } from "./alerts.ts";
 import { auditAdmin, auditStub, callAdmin } from "./context.ts";
+import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "./step-up.ts";
 import { singleton } from "../../platform/objects.ts";
 
 /**
@@ -135,11 +136,22 @@ const listPayouts = route(
 
 const approvePayout = route(
   "POST /payouts/{id}/approve",
-  "Approve a requested payout (LedgerDO signs and broadcasts it with the next batch; audited)",
+  "Approve a requested payout with a fresh TOTP or recovery code (LedgerDO signs and broadcasts it with the next batch; audited)",
   guarded("admin:manage"),
   { 200: jsonResponse(PayoutSchema, "Approved") },
   [400, 401, 403, 404, 409, 413, 415, 429, 500, 503],
-  { request: { params: PayoutIdParam, body: jsonBody(z.object({ walletId: z.uuid().optional() }).strict()) } },
+  {
+    request: {
+      params: PayoutIdParam,
+      body: jsonBody(
+        z
+          .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+          .strict()
+          .refine(oneSecondFactor, ONE_FACTOR_MESSAGE)
+          .openapi("PayoutApproval"),
+      ),
+    },
+  },
 );
 
 const rejectPayout = route(
@@ -242,8 +254,10 @@ export const operationsApp = createApp()
   })
   .openapi(approvePayout, async (c) => {
     const { id } = c.req.valid("param");
-    const { walletId } = c.req.valid("json");
+    const { walletId, totpCode, recoveryCode } = c.req.valid("json");
     const before = await ledger(c, "getPayout", (s) => s.getPayout(id));
+    // Money leaves on this approval: a stolen admin token alone must not be enough.
+    await requireSecondFactor(c, "admin.payout_approve", { totpCode, recoveryCode }, id);
     const after = await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId));
     await auditAdmin(c, {
       action: "admin.payout_approve",

@@ -37,7 +37,7 @@ export async function requireSecondFactor(
   action: string,
   factor: { totpCode?: string; recoveryCode?: string },
   targetId = "emergency",
-): Promise<void> {
+): Promise<"totp" | "recovery-code"> {
   const principal = principalOf(c);
   const guard = stepUpGuard(c, principal.userId);
   const lockedUntil = await callDurableObject("LoginGuardDO", "lockedUntil", () => guard.lockedUntil());
@@ -53,7 +53,7 @@ export async function requireSecondFactor(
   );
   if (result.ok) {
     await callDurableObject("LoginGuardDO", "recordSuccess", () => guard.recordSuccess());
-    return;
+    return result.via;
   }
   await auditAdmin(c, {
     action,
@@ -77,6 +77,31 @@ export async function requireSecondFactor(
   if (failed.lockedUntil > 0) await alertLockout(c, principal.userId, action, failed.failures);
   throw new ApiError("second-factor-required", "The TOTP or recovery code is wrong or was already used.", { secondFactor: "required" });
 }
+
+/**
+ * requireSecondFactor() for a route where only some requests need the factor (a role change
+ * that touches ADMIN, …), so its body cannot insist on one: sending none is refused with 403
+ * second-factor-required and audited (not counted as a wrong guess); both is a 400 by the schema.
+ */
+export async function requirePresentedSecondFactor(
+  c: Context<AppEnv>,
+  action: string,
+  factor: { totpCode?: string; recoveryCode?: string },
+  targetId: string,
+): Promise<"totp" | "recovery-code"> {
+  if (factor.totpCode === undefined && factor.recoveryCode === undefined) {
+    await auditAdmin(c, { action, outcome: "failure", targetId, details: { reason: "second-factor-missing" } });
+    throw new ApiError("second-factor-required", "This action needs a current TOTP code (totpCode) or a recovery code (recoveryCode).", {
+      secondFactor: "required",
+    });
+  }
+  return await requireSecondFactor(c, action, factor, targetId);
+}
+
+/** Body refinement for routes where the factor is optional: never both. */
+export const atMostOneSecondFactor = <T extends { totpCode?: string; recoveryCode?: string }>(body: T) =>
+  body.totpCode === undefined || body.recoveryCode === undefined;
+export const AT_MOST_ONE_FACTOR_MESSAGE = { message: "send at most one of totpCode or recoveryCode", path: ["totpCode"] };
 
 function stepUpGuard(c: Context<AppEnv>, userId: string) {
   return objectNamed(c.env, "LOGIN_GUARD", `step-up:${userId}`);

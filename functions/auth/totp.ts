@@ -8,7 +8,14 @@ import { guarded } from "../middleware/authorize.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import { createApp, problemResponses } from "../openapi.ts";
 import { directory, userStub } from "./login.ts";
+import { requireSecondFactor } from "../admin/step-up.ts";
 import { TotpConfirmRequest } from "./schemas.ts";
+
+/** Only a TOTP code: the authenticator itself, so a leaked recovery code cannot mint new ones. */
+const RecoveryCodesRequest = z
+  .object({ totpCode: z.string().regex(/^\d{6}$/, "must be 6 digits") })
+  .strict()
+  .openapi("RecoveryCodesRequest");
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 
@@ -46,6 +53,20 @@ const confirm = createRoute({
   responses: {
     200: { description: "Enrolled", content: json(z.object({ recoveryCodes: z.array(z.string()) })) },
     ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500),
+  },
+});
+
+const regenerate = createRoute({
+  method: "post",
+  path: "/recovery-codes",
+  tags: ["auth"],
+  summary:
+    "Replace the caller's recovery codes with 10 fresh ones (shown once; every earlier code stops working); needs a current TOTP code, not a recovery code",
+  ...guarded("totp:manage:own"),
+  request: { body: { required: true, content: json(RecoveryCodesRequest) } },
+  responses: {
+    200: { description: "New recovery codes", content: json(z.object({ recoveryCodes: z.array(z.string()) })) },
+    ...problemResponses(400, 401, 403, 413, 415, 429, 500),
   },
 });
 
@@ -87,6 +108,28 @@ export const totpApp = createApp()
       targetId: principal.userId,
       ip: clientAddress(c),
       requestId: c.get("requestId"),
+    });
+    return c.json({ recoveryCodes: result.recoveryCodes }, 200);
+  })
+  .openapi(regenerate, async (c) => {
+    const principal = principalOf(c);
+    const { totpCode } = c.req.valid("json");
+    // The step-up check: the code is spent, wrong ones are audited and throttled per user with an alert.
+    await requireSecondFactor(c, "auth.recovery_codes_regenerate", { totpCode }, principal.userId);
+    const result = await callDurableObject(
+      "UserDO",
+      "regenerateRecoveryCodes",
+      async () => await userStub(c, principal.userId).regenerateRecoveryCodes(),
+    );
+    if (!result.ok) throw new ApiError("conflict", "TOTP is not enrolled for this account.");
+    await audit(c.env, {
+      action: "auth.recovery_codes_regenerate",
+      outcome: "success",
+      actorId: principal.userId,
+      targetId: principal.userId,
+      ip: clientAddress(c),
+      requestId: c.get("requestId"),
+      details: { codes: result.recoveryCodes.length },
     });
     return c.json({ recoveryCodes: result.recoveryCodes }, 200);
   });

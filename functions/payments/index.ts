@@ -6,6 +6,7 @@ import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
 import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
+import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
 import { ledger, ledgerPlain } from "./ledger.ts";
@@ -205,13 +206,18 @@ export const paymentsApp = payments
   .openapi(
     route(
       "DELETE /wallets/{id}",
-      "Delete a wallet (its sealed key is wiped; refused while payouts are in flight)",
+      "Delete a wallet (its sealed key is wiped; refused while payouts are in flight), with a fresh TOTP or recovery code in the body",
       guarded("wallets:manage"),
       { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted") },
-      [400, 401, 403, 404, 409, 429],
-      { request: { params: IdParam } },
+      [400, 401, 403, 404, 409, 413, 415, 429],
+      { request: { params: IdParam, body: jsonBody(z.object(SecondFactorFields).strict().refine(oneSecondFactor, ONE_FACTOR_MESSAGE)) } },
     ),
-    async (c) => c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(c.req.valid("param").id, principalOf(c).userId)), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      // A hot wallet's key is destroyed for good: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "wallets.delete", c.req.valid("json"), id);
+      return c.json(await ledger(c, "deleteWallet", (s) => s.deleteWallet(id, principalOf(c).userId)), 200);
+    },
   )
   .openapi(
     route(
@@ -397,19 +403,30 @@ export const paymentsApp = payments
   .openapi(
     route(
       "POST /payouts/{id}/approve",
-      "Approve a requested payout (ADMIN); it is signed and broadcast with the next batch",
+      "Approve a requested payout (ADMIN, with a fresh TOTP or recovery code); it is signed and broadcast with the next batch",
       guardedWrite("payouts:approve"),
       { 200: jsonResponse(PayoutSchema, "Approved") },
       [400, 401, 403, 404, 409, 422, 429, 503],
-      { request: { ...post, params: IdParam, body: jsonBody(z.object({ walletId: z.uuid().optional() }).strict()) } },
+      {
+        request: {
+          ...post,
+          params: IdParam,
+          body: jsonBody(
+            z
+              .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+              .strict()
+              .refine(oneSecondFactor, ONE_FACTOR_MESSAGE),
+          ),
+        },
+      },
     ),
-    async (c) =>
-      c.json(
-        await ledger(c, "approvePayout", (s) =>
-          s.approvePayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").walletId),
-        ),
-        200,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { walletId, totpCode, recoveryCode } = c.req.valid("json");
+      // Money leaves on this approval: a stolen admin token alone must not be enough.
+      await requireSecondFactor(c, "payouts.approve", { totpCode, recoveryCode }, id);
+      return c.json(await ledger(c, "approvePayout", (s) => s.approvePayout(id, principalOf(c).userId, walletId)), 200);
+    },
   )
   .openapi(
     route(

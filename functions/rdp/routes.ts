@@ -173,7 +173,7 @@ export const rdpRoutes = createApp()
     const principal = principalOf(c);
     const body = c.req.valid("json");
     const config = c.get("config");
-    const { ownerId, nodeId, state, rdp } = await callSession("get", () =>
+    const { ownerId, nodeId, state, rdp, interaction } = await callSession("get", () =>
       sessionStub(c, body.sessionId).get({ kind: "user", userId: principal.userId, role: principal.role }),
     );
     if (ownerId !== principal.userId && !can(principal.role, "rdp:manage:any")) throw new ApiError("not-found", "No such session.");
@@ -193,6 +193,8 @@ export const rdpRoutes = createApp()
           backend: body.backend,
           clipboard: rdp.clipboard === true,
           audio: rdp.audio === true,
+          // What the host's recorder records of input beside the pixels (fixed at the session's creation).
+          interaction,
         },
         limits: {
           cpuSharePercent: config.RDP_CPU_SHARE_PERCENT,

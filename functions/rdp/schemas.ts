@@ -1,3 +1,4 @@
+import { INTERACTION_POLICIES } from "../../shared/recording/events.ts";
 import { z } from "@hono/zod-openapi";
 import { BACKENDS, COLOUR_DEPTHS, ResolutionSchema, ServerLimitsSchema } from "../../shared/rdp/protocol.ts";
 import { SERVER_LIFECYCLE } from "../../shared/rdp/states.ts";
@@ -50,6 +51,10 @@ export const ServerSchema = z
         .optional()
         .openapi({ description: "the session's clipboard policy: xrdp's cliprdr (and rdpdr) channel on or off" }),
       audio: z.boolean().optional().openapi({ description: "the session's audio policy: xrdp's rdpsnd channel on or off" }),
+      interaction: z
+        .enum(INTERACTION_POLICIES)
+        .optional()
+        .openapi({ description: "the session's interaction policy: what the host's recorder records of input (absent: none)" }),
     }),
     limits: LimitsSchema,
     createdAt: iso,

@@ -65,6 +65,7 @@ export function summaryJson(summary: SessionSummary) {
     title: summary.title,
     tags: JSON.parse(summary.tags) as string[],
     notes: summary.notes,
+    interaction: summary.interaction,
     state: summary.state,
     createdAt: iso(summary.createdAt),
     updatedAt: iso(summary.updatedAt),

@@ -9,6 +9,7 @@ import { integrityRoutes } from "./integrity.ts";
 import { packageRoutes } from "./package.ts";
 import { shareRoutes } from "./shares.ts";
 import { sessionRoutes } from "./routes.ts";
+import { termRoutes } from "./terms.ts";
 
 export { isChunkUpload } from "./ingest.ts";
 
@@ -27,6 +28,7 @@ sessions.use("*", nodeCredential(), async function requireCaller(c, next) {
 export const sessionsApp = sessions
   .route("/", sessionRoutes)
   .route("/", chunkRoutes)
+  .route("/", termRoutes)
   .route("/", evidenceRoutes)
   .route("/", packageRoutes)
   .route("/", handoverRoutes)

@@ -51,11 +51,17 @@ const listSessions = route(
 
 const searchSessions = route(
   "GET /search",
-  "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet)",
+  "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet), then recorded window titles and typed text",
   CALLER_CHECKED,
   { 200: jsonResponse(SearchResultSchema, "Matches, best first") },
   [400, 401, 403, 429, 500],
-  { request: { query: SearchQuery } },
+  {
+    description:
+      "Metadata matches come first, by bm25. Then sessions whose recorded window titles (policy metadata or full) or typed text " +
+      "(policy full) hold every query word as a whole word in one chunk; `matches` says where and from which chunk. " +
+      "Recording terms are stored as keyed tokens only and disappear with the recording.",
+    request: { query: SearchQuery },
+  },
 );
 
 /**
@@ -142,6 +148,7 @@ export const sessionRoutes = createApp()
         tags: body.tags,
         notes: body.notes,
         rdp: body.rdp,
+        interaction: body.interaction,
       }),
     );
     return c.json(sessionJson(view), 201, { Location: `/api/v1/sessions/${id}` });
@@ -173,7 +180,7 @@ export const sessionRoutes = createApp()
     const hits = await callDurableObject("SessionIndexDO", "search", () =>
       indexStub(c).search(q, { ownerId: mayManageAny(actor) ? undefined : actor.userId, limit: limit ?? 20 }),
     );
-    return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet })) }, 200);
+    return c.json({ items: hits.map((h) => ({ ...summaryJson(h.summary), rank: h.rank, snippet: h.snippet, matches: h.matches })) }, 200);
   })
   .openapi(getSession, async (c) => {
     const { id } = c.req.valid("param");

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { INTERACTION_POLICIES } from "../../shared/recording/events.ts";
 import { SESSION_STATES } from "../../shared/session.ts";
 
 const iso = () => z.string().openapi({ format: "date-time" });
@@ -40,6 +41,16 @@ export const RdpParameters = z
   .strict()
   .openapi("RdpParameters");
 
+/** The interaction policy (shared/recording/events.ts), fixed at creation. */
+function InteractionSchema() {
+  return z.enum(INTERACTION_POLICIES).openapi({
+    description:
+      "What the recorder records of input beside the pixels, fixed at creation: `none`; `metadata` (default: focused window titles and " +
+      "classes, pointer clicks, key counts, clipboard sizes); `full` (also typed text and clipboard text, passwords included).",
+    example: "metadata",
+  });
+}
+
 export const CreateSessionBody = z
   .object({
     nodeId: ident,
@@ -47,6 +58,7 @@ export const CreateSessionBody = z
     tags: z.array(z.string().trim().min(1).max(40)).max(20).default([]),
     notes: z.string().max(4000).default(""),
     rdp: RdpParameters.default(RdpParameters.parse({})),
+    interaction: InteractionSchema().default("metadata"),
     /** Admins may create a session on behalf of another user. */
     ownerId: ident.optional(),
   })
@@ -93,6 +105,7 @@ export const SessionSchema = z
     tags: z.array(z.string()),
     notes: z.string(),
     rdp: z.record(z.string(), z.unknown()),
+    interaction: InteractionSchema(),
     state: z.enum(SESSION_STATES),
     version: z.number().int(),
     createdAt: iso(),
@@ -121,6 +134,7 @@ export const SessionSummarySchema = z
     title: z.string(),
     tags: z.array(z.string()),
     notes: z.string(),
+    interaction: InteractionSchema(),
     state: z.enum(SESSION_STATES),
     createdAt: iso(),
     updatedAt: iso(),
@@ -161,7 +175,20 @@ export const SearchQuery = z
 
 export const SearchResultSchema = z
   .object({
-    items: z.array(SessionSummarySchema.extend({ rank: z.number(), snippet: z.string() })),
+    items: z.array(
+      SessionSummarySchema.extend({
+        rank: z.number().openapi({ description: "bm25 of the metadata match (lower is better); 0 for a match in the recording only" }),
+        snippet: z.string(),
+        matches: z
+          .array(
+            z.object({
+              field: z.enum(["metadata", "window-title", "typed-text"]),
+              chunkIndex: z.number().int().nullable().openapi({ description: "the first chunk whose terms hold every query word" }),
+            }),
+          )
+          .openapi({ description: "where the query matched: metadata (FTS), a recorded window title, typed text (policy full)" }),
+      }),
+    ),
   })
   .openapi("SessionSearchResult");
 
@@ -262,3 +289,16 @@ export const ManifestSchema = z
     anchor: AnchorSchema.nullable(),
   })
   .openapi("SessionManifest");
+
+/** A chunk's search terms (PUT /sessions/{id}/chunks/{index}/terms), from the session's node. */
+export const ChunkTermsBody = z
+  .object({
+    titles: z
+      .array(z.string().max(1024))
+      .max(200)
+      .default([])
+      .openapi({ description: "window titles seen in the chunk (metadata or full)" }),
+    words: z.array(z.string().min(2).max(64)).max(5000).default([]).openapi({ description: "words typed in the chunk (full only)" }),
+  })
+  .strict()
+  .openapi("ChunkTerms");

@@ -5,7 +5,8 @@ import { ApiError } from "../../shared/errors.ts";
 import { audit } from "../audit.ts";
 import { directory, userStub } from "../auth/login.ts";
 import { RoleSchema } from "../auth/schemas.ts";
-import { mayActOn } from "../../shared/rbac.ts";
+import { changesAdminAuthority, mayActOn, mayChangeRole } from "../../shared/rbac.ts";
+import { AT_MOST_ONE_FACTOR_MESSAGE, atMostOneSecondFactor, requirePresentedSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { assertOwnerOr, guarded } from "../middleware/authorize.ts";
@@ -44,7 +45,15 @@ const ProfilePatch = z
   .strict()
   .openapi("ProfilePatch");
 
-const RoleChange = z.object({ role: RoleSchema }).strict().openapi("RoleChange");
+/**
+ * A change that touches ADMIN or SUPER_ADMIN also carries the caller's second factor (exactly one
+ * of totpCode / recoveryCode, checked on every such request); USER ⇄ NODE_OPERATOR needs none.
+ */
+const RoleChange = z
+  .object({ role: RoleSchema, ...SecondFactorFields })
+  .strict()
+  .refine(atMostOneSecondFactor, AT_MOST_ONE_FACTOR_MESSAGE)
+  .openapi("RoleChange");
 const UserIdParam = z.object({ id: z.string().uuid("must be a user id (UUID)") });
 
 function toJson(user: UserRecord) {
@@ -130,7 +139,8 @@ const setRole = createRoute({
   method: "put",
   path: "/{id}/role",
   tags: ["users"],
-  summary: "Change a user's role (ADMIN+; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN; the last SUPER_ADMIN stays)",
+  summary:
+    "Change a user's role (ADMIN+; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN with a fresh TOTP or recovery code in the body; the last SUPER_ADMIN stays)",
   ...guarded("users:role:write"),
   request: { params: UserIdParam, body: { required: true, content: json(RoleChange) } },
   responses: {
@@ -219,21 +229,40 @@ export const usersApp = createApp()
   .openapi(setRole, async (c) => {
     const principal = principalOf(c);
     const { id } = c.req.valid("param");
-    const { role } = c.req.valid("json");
+    const { role, totpCode, recoveryCode } = c.req.valid("json");
+    const facts = { actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId") };
+    const refused = async (reason: string): Promise<never> => {
+      await audit(c.env, { action: "users.role_change", outcome: "failure", ...facts, details: { to: role, reason } });
+      if (reason === "not-found") throw new ApiError("not-found", `No user ${id}.`);
+      if (reason === "last-super-admin") throw new ApiError("conflict", "The last SUPER_ADMIN cannot be demoted; promote another first.");
+      if (reason === "second-factor-required")
+        throw new ApiError("second-factor-required", "The target's role changed meanwhile; this change needs a second factor.", {
+          secondFactor: "required",
+        });
+      throw new ApiError("forbidden", "Granting or removing ADMIN and SUPER_ADMIN needs SUPER_ADMIN; other changes need ADMIN.");
+    };
+    const target = await callDurableObject("UserIndexDO", "get", () => directory(c).get(id));
+    if (!target) return await refused("not-found");
+    // Authority over others is handed out (or taken) only with a fresh second factor: the role
+    // check first (an ADMIN still gets 403 forbidden), then the code, checked by the caller's UserDO.
+    const touchesAdmin = changesAdminAuthority(target.role, role);
+    let secondFactor: "totp" | "recovery-code" | null = null;
+    if (touchesAdmin) {
+      if (!mayChangeRole(principal.role, target.role, role)) return await refused("forbidden");
+      secondFactor = await requirePresentedSecondFactor(c, "users.role_change", { totpCode, recoveryCode }, id);
+    }
     const result = await callDurableObject(
       "UserIndexDO",
       "changeRole",
-      async () => await directory(c).changeRole(principal.userId, id, role),
+      async () => await directory(c).changeRole(principal.userId, id, role, secondFactor !== null),
     );
-    const facts = { actorId: principal.userId, targetId: id, ip: clientAddress(c), requestId: c.get("requestId") };
-    if (!result.ok) {
-      await audit(c.env, { action: "users.role_change", outcome: "failure", ...facts, details: { to: role, reason: result.reason } });
-      if (result.reason === "not-found") throw new ApiError("not-found", `No user ${id}.`);
-      if (result.reason === "last-super-admin")
-        throw new ApiError("conflict", "The last SUPER_ADMIN cannot be demoted; promote another first.");
-      throw new ApiError("forbidden", "Granting or removing ADMIN and SUPER_ADMIN needs SUPER_ADMIN; other changes need ADMIN.");
-    }
-    await audit(c.env, { action: "users.role_change", outcome: "success", ...facts, details: { from: result.before, to: result.after } });
+    if (!result.ok) return await refused(result.reason);
+    await audit(c.env, {
+      action: "users.role_change",
+      outcome: "success",
+      ...facts,
+      details: { from: result.before, to: result.after, ...(secondFactor ? { secondFactor } : {}) },
+    });
     return c.json(toJson(result.user), 200);
   })
   .openapi(revokeSessions, async (c) => {

@@ -40,9 +40,21 @@ interface NativeInput {
   drain(): NativeValue<{ events: NativeInputEvent[] }>;
   close(): NativeValue<object>;
 }
+/** The pointer of a display (src/x11_cursor.h); pi-agent/lib/cursor.ts wraps it. */
+export interface NativeCursor {
+  info(): { available: boolean; note: string };
+  poll(): NativeValue<{
+    moved: boolean;
+    x: number;
+    y: number;
+    shape?: { serial: number; width: number; height: number; xhot: number; yhot: number; argb: Buffer };
+  }>;
+  close(): NativeValue<object>;
+}
 interface NativeAddon {
   openX11(display: string, allowShm: boolean, allowDamage: boolean): NativeValue<{ capture: NativeCapture }>;
   openInput(display: string, full: boolean): NativeValue<{ input: NativeInput }>;
+  openCursor(display: string): NativeValue<{ cursor: NativeCursor }>;
   openV4l2(path: string, width: number, height: number): NativeValue<{ capture: NativeCapture }>;
 }
 
@@ -96,14 +108,22 @@ export function captureAvailable(): boolean {
   return addonLoadError() === null;
 }
 
-function unwrap<T>(value: NativeValue<T>, stackFrom: Error): T {
+function unwrap<T>(value: NativeValue<T>): T {
   if (value.ok) return value;
+  // Built only on failure: capturing a stack on every call cost the recorder a measurable share of
+  // its main thread (once a frame). After an await, V8's async stack traces still name the caller.
   const err = new CaptureError(value.error);
-  err.stack = `CaptureError: ${value.error}\n${stackFrom.stack?.split("\n").slice(1).join("\n") ?? ""}`;
+  Error.captureStackTrace(err, unwrap);
   throw err;
 }
 
 const DISPLAY_NAME = /^[A-Za-z0-9._-]*:\d{1,5}(\.\d{1,3})?$/;
+
+/** Opens the pointer of X display `display` on a connection of its own (see lib/cursor.ts). */
+export function openNativeCursor(display: string): NativeCursor {
+  if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
+  return unwrap(native().openCursor(display)).cursor;
+}
 
 /** A capture of one X display's root window or one V4L2 device. One next() at a time. */
 export class ScreenCapture {
@@ -120,7 +140,7 @@ export class ScreenCapture {
    */
   static openX11(display: string, options: { shm?: boolean; damage?: boolean } = {}): ScreenCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
-    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true, options.damage ?? true), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openX11(display, options.shm ?? true, options.damage ?? true)).capture);
   }
 
   /**
@@ -132,7 +152,7 @@ export class ScreenCapture {
     for (const n of [size.width, size.height]) {
       if (!Number.isInteger(n) || n < 1 || n > 0xffff) throw new CaptureError("V4L2 width and height must be 1..65535");
     }
-    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height), new Error()).capture);
+    return new ScreenCapture(unwrap(native().openV4l2(path, size.width, size.height)).capture);
   }
 
   info(): CaptureInfo {
@@ -141,12 +161,11 @@ export class ScreenCapture {
 
   /** Grabs a frame and returns its record body: a keyframe if asked (or after a resize), else the changed tiles. */
   async next(options: { keyframe: boolean; tileSize: number }): Promise<CaptureResult> {
-    const stackFrom = new Error();
-    return unwrap(await this.handle.next(options.keyframe, options.tileSize), stackFrom);
+    return unwrap(await this.handle.next(options.keyframe, options.tileSize));
   }
 
   close(): void {
-    unwrap(this.handle.close(), new Error());
+    unwrap(this.handle.close());
   }
 }
 
@@ -175,15 +194,15 @@ export class InputCapture {
   static openX11(display: string, policy: "metadata" | "full"): InputCapture {
     if (!DISPLAY_NAME.test(display)) throw new CaptureError(`"${display}" is not an X display name like :0 or host:10.0`);
     if (policy !== "metadata" && policy !== "full") throw new CaptureError(`interaction policy "${String(policy)}" opens no capture`);
-    return new InputCapture(unwrap(native().openInput(display, policy === "full"), new Error()).input);
+    return new InputCapture(unwrap(native().openInput(display, policy === "full")).input);
   }
 
   /** What happened since the last call, oldest first. */
   drain(): NativeInputEvent[] {
-    return unwrap(this.handle.drain(), new Error()).events;
+    return unwrap(this.handle.drain()).events;
   }
 
   close(): void {
-    unwrap(this.handle.close(), new Error());
+    unwrap(this.handle.close());
   }
 }

@@ -11,6 +11,10 @@
 #include "x11_capture.h"
 #include "x11_input.h"
 
+namespace lucid {
+void InitCursor(Napi::Env env, Napi::Object exports);  // cursor_addon.cc
+}
+
 namespace {
 
 Napi::Object ErrorValue(Napi::Env env, const std::string& message) {
@@ -303,6 +307,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openV4l2", Napi::Function::New(env, OpenV4l2));
   inputConstructor = new Napi::FunctionReference(Napi::Persistent(Input::Define(env)));
   exports.Set("openInput", Napi::Function::New(env, OpenInput));
+  lucid::InitCursor(env, exports);
   return exports;
 }
 

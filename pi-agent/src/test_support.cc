@@ -3,6 +3,9 @@
 // against a simulated device.
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/cursorfont.h>
+#include <X11/extensions/Xfixes.h>
+#include <X11/extensions/Xrender.h>
 #include <napi.h>
 
 #include <cstring>
@@ -84,7 +87,7 @@ Napi::Value OpenWindow(const Napi::CallbackInfo& info) {
 Napi::Value CloseWindow(const Napi::CallbackInfo& info) {
   auto it = windows.find(info[0].As<Napi::Number>().Int32Value());
   if (it != windows.end()) {
-    XDestroyWindow(it->second.first, it->second.second);
+    if (it->second.second != None) XDestroyWindow(it->second.first, it->second.second);
     XSync(it->second.first, False);  // gone (and the root repainted) before this returns
     XCloseDisplay(it->second.first);
     windows.erase(it);
@@ -140,6 +143,72 @@ Napi::Value CanConnect(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), display != nullptr);
 }
 
+// warpPointer(display, x, y) -> "" or an error message: moves the pointer as a user's mouse would.
+Napi::Value WarpPointer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString()) return Napi::String::New(env, "warpPointer(display, x, y)");
+  Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (!display) return Napi::String::New(env, "cannot open display");
+  XWarpPointer(display, None, RootWindow(display, DefaultScreen(display)), 0, 0, 0, 0, info[1].As<Napi::Number>().Int32Value(),
+               info[2].As<Napi::Number>().Int32Value());
+  XSync(display, False);
+  XCloseDisplay(display);
+  return Napi::String::New(env, "");
+}
+
+// setRootCursor(display, fontShape[, secondShape]) -> id (> 0) or an error message: the root window
+// shows the cursor font's glyph `fontShape` (animated with `secondShape` when given) (XC_watch = 150, XC_xterm = 152, ...). The cursor stays allocated on
+// a connection of its own until closeWindow(id), as an application keeps the cursors it shows: Xvfb
+// answers no XFixes image to older clients for a cursor whose creator freed it (as xsetroot does).
+Napi::Value SetRootCursor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) return Napi::String::New(env, "setRootCursor(display, fontShape[, secondShape])");
+  Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (!display) return Napi::String::New(env, "cannot open display");
+  Window root = RootWindow(display, DefaultScreen(display));
+  Cursor cursor = XCreateFontCursor(display, info[1].As<Napi::Number>().Uint32Value());
+  if (info.Length() >= 3 && info[2].IsNumber()) {
+    // An animated cursor alternating between the two glyphs every 50 ms, as a busy cursor animates.
+    XAnimCursor frames[2] = {{cursor, 50}, {XCreateFontCursor(display, info[2].As<Napi::Number>().Uint32Value()), 50}};
+    cursor = XRenderCreateAnimCursor(display, 2, frames);
+  }
+  XDefineCursor(display, root, cursor);
+  XSync(display, False);
+  windows[nextWindow] = {display, None};
+  return Napi::Number::New(env, nextWindow++);
+}
+
+// cursorImage(display) -> { serial, width, height, xhot, yhot, x, y, argb: Buffer (LE u32 each) } or an
+// error message: what XFixes says the screen shows, to compare the recorded cursor with.
+Napi::Value CursorImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return Napi::String::New(env, "cursorImage(display)");
+  Display* display = XOpenDisplay(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (!display) return Napi::String::New(env, "cannot open display");
+  XFixesCursorImage* image = XFixesGetCursorImage(display);
+  if (!image) {
+    XCloseDisplay(display);
+    return Napi::String::New(env, "XFixesGetCursorImage failed");
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("serial", double(image->cursor_serial));
+  out.Set("width", image->width);
+  out.Set("height", image->height);
+  out.Set("xhot", image->xhot);
+  out.Set("yhot", image->yhot);
+  out.Set("x", image->x);
+  out.Set("y", image->y);
+  auto argb = Napi::Buffer<uint8_t>::New(env, size_t(image->width) * image->height * 4);
+  for (size_t i = 0; i < size_t(image->width) * image->height; i++) {
+    const uint32_t p = uint32_t(image->pixels[i]);
+    for (int b = 0; b < 4; b++) argb.Data()[i * 4 + b] = (p >> (8 * b)) & 0xff;
+  }
+  out.Set("argb", argb);
+  XFree(image);
+  XCloseDisplay(display);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("canConnect", Napi::Function::New(env, CanConnect));
   exports.Set("v4l2Scenario", Napi::Function::New(env, lucid::V4l2Scenario));
@@ -149,6 +218,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeWindow", Napi::Function::New(env, CloseWindow));
   exports.Set("copyArea", Napi::Function::New(env, CopyArea));
   exports.Set("ownSelection", Napi::Function::New(env, OwnSelection));
+  exports.Set("warpPointer", Napi::Function::New(env, WarpPointer));
+  exports.Set("setRootCursor", Napi::Function::New(env, SetRootCursor));
+  exports.Set("cursorImage", Napi::Function::New(env, CursorImage));
   return exports;
 }
 

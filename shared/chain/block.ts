@@ -1,7 +1,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { hexToBytes as nobleHexToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
 import { EMPTY_ROOT, MerkleTree, sha256, toHex } from "../merkle/index.ts";
+import { decodeHex } from "../merkle/hash.ts";
 import { canonicalBytes, canonicalJson } from "./canonical.ts";
 import { verifyEd25519 } from "./ed25519.ts";
 import type { ChainTx } from "./transactions.ts";
@@ -60,8 +60,7 @@ export function txRootOfBodies(bodies: readonly string[]): string {
 }
 
 export function hexToBytes(hex: string): Uint8Array {
-  if (!/^([0-9a-f]{2})*$/.test(hex)) throw new RangeError("expected lowercase hex");
-  return nobleHexToBytes(hex);
+  return decodeHex(hex);
 }
 
 export function signHeader(header: BlockHeader, secretKey: Uint8Array): SignedHeader {

@@ -25,10 +25,18 @@ export function canonicalJson(value: unknown): string {
       if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw new CanonicalError("only plain objects are canonical");
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+      // The default sort compares UTF-16 code units; one string built in place (a proof check
+      // encodes a transaction and a header, a block thousands of transactions).
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = "{";
+      for (const key of keys) {
+        const item = record[key];
+        if (item === undefined) continue;
+        if (out.length > 1) out += ",";
+        out += `${JSON.stringify(key)}:${canonicalJson(item)}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new CanonicalError(`${typeof value} is not canonical`);

@@ -11,14 +11,18 @@ import { RECORD_HEADER_BYTES, RecordType, RecordingFormatError, STREAM_HEADER_BY
  *   2 cursor-shape   serial u32, width u16, height u16, xhot u16, yhot u16, then width*height
  *                    pixels, each a little-endian u32 premultiplied ARGB (XFixes' own layout)
  *   3 interaction    a UTF-8 JSON object, one of InteractionEvent (below)
+ *   4 cursor-cached  serial u32: the cursor shows again the shape with this serial, sent earlier in
+ *                    the same chunk (an animated cursor cycling through its frames, a pointer going
+ *                    back and forth between two windows); a chunk never refers to another chunk
  *
  * Each chunk is self-contained: a recorder repeats the current cursor shape, position and focus
  * right after the chunk's first keyframe. Events are sealed with the chunk like the pixels.
  */
-export const EventKind = { cursorMove: 1, cursorShape: 2, interaction: 3 } as const;
+export const EventKind = { cursorMove: 1, cursorShape: 2, interaction: 3, cursorCached: 4 } as const;
 
 /** Interaction policy of a session, chosen at creation: what the recorder may record of input. */
-export const InteractionPolicy = z.enum(["none", "metadata", "full"]);
+export const INTERACTION_POLICIES = ["none", "metadata", "full"] as const;
+export const InteractionPolicy = z.enum(INTERACTION_POLICIES);
 export type InteractionPolicy = z.infer<typeof InteractionPolicy>;
 
 const text = (max: number) => z.string().max(max);
@@ -60,6 +64,7 @@ export interface CursorShape {
 export type RecordingEvent =
   | { kind: "cursor-move"; x: number; y: number }
   | ({ kind: "cursor-shape" } & CursorShape)
+  | { kind: "cursor-cached"; serial: number }
   | { kind: "interaction"; event: InteractionEvent };
 
 export type TimedRecordingEvent = RecordingEvent & { t: number; epochMs: number };
@@ -79,6 +84,12 @@ export function encodeEventBody(event: RecordingEvent): Uint8Array {
     out[0] = EventKind.cursorMove;
     view.setInt16(1, event.x, true);
     view.setInt16(3, event.y, true);
+    return out;
+  }
+  if (event.kind === "cursor-cached") {
+    const out = new Uint8Array(5);
+    out[0] = EventKind.cursorCached;
+    new DataView(out.buffer).setUint32(1, event.serial >>> 0, true);
     return out;
   }
   if (event.kind === "cursor-shape") {
@@ -131,6 +142,10 @@ export function decodeEventBody(body: Uint8Array, at = 0): RecordingEvent | null
       yhot: view.getUint16(11, true),
       argb: body.slice(13),
     };
+  }
+  if (kind === EventKind.cursorCached) {
+    if (body.length !== 5) throw new RecordingFormatError("cursor-cached body is not 5 bytes", at);
+    return { kind: "cursor-cached", serial: view.getUint32(1, true) };
   }
   if (kind === EventKind.interaction) {
     let parsed: unknown;

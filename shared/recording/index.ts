@@ -2,3 +2,4 @@ export * from "./format.ts";
 export * from "./encoder.ts";
 export * from "./decoder.ts";
 export * from "./events.ts";
+export * from "./cursor.ts";

@@ -47,11 +47,12 @@ function stepUp(): { token: string; factor: { totpCode: string } | { recoveryCod
   throw new Error("every admin is out of second factors");
 }
 
-/** A second ADMIN (role granted by the super admin), TOTP enrolled, logged in with a recovery code. */
-async function anotherAdmin(superToken: string): Promise<SteppedUpAdmin> {
+/** A second ADMIN (role granted by the super admin with a second factor), TOTP enrolled, logged in with a recovery code. */
+async function anotherAdmin(): Promise<SteppedUpAdmin> {
   const wallet = await TronWallet.create();
   const first = await wallet.login(client);
-  await client.expect(200, "PUT", `/api/v1/users/${first.user.id}/role`, { token: superToken, json: { role: "ADMIN" } });
+  const { token, factor } = stepUp(); // only the super admin is in `admins` yet
+  await client.expect(200, "PUT", `/api/v1/users/${first.user.id}/role`, { token, json: { role: "ADMIN", ...factor } });
   const again = await wallet.login(client);
   const { secret } = await client.expect<{ secret: string }>(200, "POST", "/api/v1/auth/totp/enrol", {
     token: again.accessToken,
@@ -124,7 +125,7 @@ beforeAll(async () => {
     recoveryCodes: login.recoveryCodes,
     lastStep: Math.floor(Date.now() / 30_000),
   });
-  admins.push(await anotherAdmin(login.full.accessToken));
+  admins.push(await anotherAdmin());
   const operator = await nodeOperator(client, login.full.accessToken);
   const tokenFile = join(work, "operator.token");
   writeFileSync(tokenFile, operator.login.accessToken);

@@ -27,7 +27,7 @@ let double: TronDouble | undefined;
 let secrets: ReturnType<typeof randomSecrets>;
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let page: Page;
-let admin: { id: string; address: string; privateKey: string; totpSecret: string };
+let admin: { id: string; address: string; privateKey: string; totpSecret: string; recoveryCodes: string[] };
 const now = () => Math.floor(Date.now() / 1000);
 
 const api = <T>(path: string, init?: ApiInit) => apiJson<T>(base, path, init);
@@ -90,8 +90,11 @@ beforeAll(async () => {
 
   const first = await walletLogin(account);
   const enrolment = await api<{ secret: string }>("/auth/totp/enrol", { body: {}, token: first.accessToken });
-  await api("/auth/totp/confirm", { body: { code: totpCode(enrolment.secret, now() - 30) }, token: first.accessToken });
-  admin = { id: first.user.id, ...account, totpSecret: enrolment.secret };
+  const { recoveryCodes } = await api<{ recoveryCodes: string[] }>("/auth/totp/confirm", {
+    body: { code: totpCode(enrolment.secret, now() - 30) },
+    token: first.accessToken,
+  });
+  admin = { id: first.user.id, ...account, totpSecret: enrolment.secret, recoveryCodes };
 
   browser = await launchChromium();
   page = await browser.context.newPage();
@@ -144,11 +147,18 @@ describe("dashboard operations pages in Chromium", () => {
     expect(stored.role).toBe("NODE_OPERATOR");
     await screenshotOf(table, "20-users");
 
+    // USER ⇄ NODE_OPERATOR needs no code; granting ADMIN asks for one with the change.
+    expect(await row.getByLabel("TOTP or recovery code").count()).toBe(0);
+    await row.getByRole("combobox").selectOption("ADMIN");
+    await row.getByLabel("TOTP or recovery code").waitFor();
+    await row.getByRole("combobox").selectOption("NODE_OPERATOR");
+
     // The last SUPER_ADMIN cannot demote themselves: the server's 409 reads as a sentence.
     await page.getByRole("searchbox", { name: "Search users" }).fill(admin.address);
     const mine = table.locator(`tr[data-user="${admin.id}"]`);
     await mine.getByText("(you)").waitFor();
     await mine.getByRole("combobox").selectOption("ADMIN");
+    await mine.getByLabel("TOTP or recovery code").fill(admin.recoveryCodes[0]!);
     await mine.getByRole("button", { name: "Change role" }).click();
     await mine
       .getByRole("alert")

@@ -8,7 +8,7 @@ import { openChunk } from "../../pi-agent/lib/seal.ts";
 import { ScreenCapture } from "../../pi-agent/lib/native.ts";
 import { until } from "./helpers/until.ts";
 import { startXrdpSession, type XrdpSession } from "./helpers/xrdp.ts";
-import { noise, putImage, startXvfb, type Xvfb } from "./helpers/xvfb.ts";
+import { noise, putImage, startXvfb, warpPointer, type Xvfb } from "./helpers/xvfb.ts";
 import { ResourceReport, type CommandBody, type EventBody } from "../../shared/rdp/protocol.ts";
 import { ServerManager } from "../../pi-agent/lib/xrdp/manager.ts";
 import { lookupUser, removeUser, sessionDisplay } from "../../pi-agent/lib/xrdp/users.ts";
@@ -47,11 +47,13 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
     const red = new Uint8Array(40 * 40 * 4);
     for (let i = 0; i < red.length; i += 4) red[i + 2] = 255;
     putImage(session.display, 700, 500, 40, 40, red);
+    warpPointer(session.display, 123, 45);
 
     expect(await exited, output).toBe(0);
     expect(output).toContain(`recording ${session.display} (800x600)`);
     expect(output).not.toMatch(/XShmAttach failed/); // the segment was handed to the session user's server
     expect(output).not.toMatch(/DAMAGE/); // xorgxrdp has DAMAGE: only what is drawn is grabbed
+    expect(output).not.toMatch(/cursor/); // and XFIXES: the cursor is recorded as events
 
     const key = Uint8Array.from(Buffer.from(readFileSync(join(out, "session.key"), "utf8").trim(), "hex"));
     const chunks = readdirSync(join(out, "chunks"))
@@ -59,16 +61,21 @@ describe("recording a real xrdp session (xrdp + xorgxrdp + xfreerdp on loopback)
       .sort();
     let last: Uint8Array | null = null;
     let first: string | null = null;
+    const cursor: string[] = [];
     for (const name of chunks) {
       const meta = JSON.parse(readFileSync(join(out, "chunks", name), "utf8"));
       const bytes = readFileSync(join(out, "chunks", name.replace(".json", ".bin")));
-      for (const frame of decodeRecording(openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key))) {
+      const plain = openChunk(bytes, Buffer.from(meta.nonce, "hex"), meta.sessionId, meta.index, key);
+      for (const e of decodeEvents(plain)) cursor.push(e.kind === "cursor-move" ? `move ${e.x},${e.y}` : e.kind);
+      for (const frame of decodeRecording(plain)) {
         first ??= frame.type;
         expect([frame.width, frame.height]).toEqual([800, 600]);
         last = frame.pixels.slice();
       }
     }
     expect(first).toBe("keyframe");
+    expect(cursor[0]).toBe("cursor-shape"); // xorgxrdp's cursor, from XFixes
+    expect(cursor).toContain("move 123,45");
     for (const [x, y] of [
       [700, 500],
       [739, 539],

@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { indexRecords, openChunk, PlaybackError, type ManifestChunk } from "../../functions/dashboard/app/lib/open-chunk.ts";
 import { sealChunk } from "../../pi-agent/lib/seal.ts";
-import { RecordingEncoder } from "../../shared/recording/index.ts";
+import { describeInteraction, interactionsOf } from "../../functions/dashboard/app/lib/interaction.ts";
+import { decodeRecording, encodeEventRecord, RecordingEncoder } from "../../shared/recording/index.ts";
 
 const SESSION = "0f8b6f3e-2c1d-4b8a-9e2f-6a7b8c9d0e1f";
 const key = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
@@ -67,5 +68,24 @@ describe("dashboard openChunk", () => {
     const index = indexRecords(stream(4, 1000));
     expect(index.map((r) => r.type)).toEqual(["keyframe", "delta", "delta", "delta"]);
     expect(index.map((r) => r.epochMs)).toEqual([1000, 1100, 1200, 1300]);
+  });
+
+  it("leaves event records out of the frame index, so the n-th entry is the decoder's n-th frame", () => {
+    const encoder = new RecordingEncoder({ startEpochMs: 1000, tileSize: 16 });
+    const pixels = (n: number) => new Uint8Array(48 * 32 * 3).map((_, i) => (i * (n + 3)) & 0xff);
+    encoder.add({ width: 48, height: 32, pixels: pixels(0) }, 1000);
+    encoder.addEventRecord(encodeEventRecord(0, { kind: "interaction", event: { type: "focus", title: "Budget.xlsx", class: "calc" } }));
+    encoder.addEventRecord(encodeEventRecord(50, { kind: "cursor-move", x: 3, y: 4 }));
+    encoder.add({ width: 48, height: 32, pixels: pixels(1) }, 1100);
+    encoder.addEventRecord(
+      encodeEventRecord(150, { kind: "interaction", event: { type: "clipboard", selection: "CLIPBOARD", bytes: 2048 } }),
+    );
+    const plain = encoder.bytes();
+    expect(indexRecords(plain).map((r) => r.epochMs)).toEqual([...decodeRecording(plain)].map((f) => f.epochMs));
+    const events = interactionsOf(plain, 7);
+    expect(events.map((e) => [e.epochMs, e.chunk, describeInteraction(e.event)])).toEqual([
+      [1000, 7, "focus: Budget.xlsx"],
+      [1150, 7, "copied 2.0 KiB"],
+    ]);
   });
 });

@@ -228,8 +228,9 @@ describe("admin API", () => {
     });
   });
 
-  it("payouts: approve and reject (LedgerDO rules), KYC flags, all audited; overview and chain status answer", async () => {
-    const token = await adminToken();
+  it("payouts: approve (with a second factor) and reject (LedgerDO rules), KYC flags, all audited; overview and chain status answer", async () => {
+    const admin = await steppedUpAdmin();
+    const token = admin.token;
     const pay = (method: string, path: string, body?: unknown) =>
       api(`/api/v1/payments${path}`, {
         method,
@@ -242,7 +243,18 @@ describe("admin API", () => {
     const b = await (await pay("POST", "/payouts", { recipient: createAccount().address, amount: "6" })).json<{ id: string }>();
     const pending = await (await adminGet("/api/v1/admin/payouts", token)).json<{ payouts: { id: string }[] }>();
     expect(pending.payouts.map((p) => p.id)).toEqual(expect.arrayContaining([a.id, b.id]));
-    const approved = await adminSend("POST", `/api/v1/admin/payouts/${a.id}/approve`, { walletId: wallet.id }, token);
+    // The admin token alone does not move money: no code is a 400, a wrong one 403, and nothing changes.
+    expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${a.id}/approve`, { walletId: wallet.id }, token))).status).toBe(
+      400,
+    );
+    const wrong = await adminSend("POST", `/api/v1/admin/payouts/${a.id}/approve`, { walletId: wallet.id, totpCode: "000000" }, token);
+    expect((await problemOf(wrong)).type).toBe("/problems/second-factor-required");
+    expect(await lastAudit("admin.payout_approve")).toMatchObject({
+      targetId: a.id,
+      outcome: "failure",
+      details: { reason: "bad-second-factor" },
+    });
+    const approved = await adminSend("POST", `/api/v1/admin/payouts/${a.id}/approve`, { walletId: wallet.id, ...admin.totp() }, token);
     expect(await approved.json()).toMatchObject({ id: a.id, state: "approved" });
     expect(await lastAudit("admin.payout_approve")).toMatchObject({
       targetId: a.id,
@@ -250,8 +262,9 @@ describe("admin API", () => {
       after: { state: "approved" },
     });
     expect((await adminSend("POST", `/api/v1/admin/payouts/${b.id}/reject`, { reason: "duplicate request" }, token)).status).toBe(200);
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${b.id}/approve`, {}, token))).status).toBe(409);
-    expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${crypto.randomUUID()}/approve`, {}, token))).status).toBe(404);
+    expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${b.id}/approve`, admin.recovery(), token))).status).toBe(409);
+    const unknown = `/api/v1/admin/payouts/${crypto.randomUUID()}/approve`;
+    expect((await problemOf(await adminSend("POST", unknown, admin.recovery(), token))).status).toBe(404);
     expect((await problemOf(await adminSend("POST", `/api/v1/admin/payouts/${a.id}/reject`, { reason: "" }, token))).status).toBe(400);
 
     const recipient = createAccount().address;

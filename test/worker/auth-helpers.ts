@@ -88,22 +88,69 @@ export function nextCode(secret: string, stepOffset = 1): string {
 }
 
 /**
- * A real SUPER_ADMIN session (bootstrap address, TOTP enrolled, then a login that passed
- * TOTP). Created once per test file and reused: each TOTP step can be spent only once.
+ * A real SUPER_ADMIN session (bootstrap address, TOTP enrolled, then a login that passed its
+ * second factor with one of the recovery codes). Created once per test file and reused.
  */
 let superAdmin: Promise<Tokens & { totpSecret: string }> | undefined;
+/** The SUPER_ADMIN's unused recovery codes and the last TOTP step this file spent (each step is usable once). */
+const superAdminFactors = { recoveryCodes: [] as string[], lastStep: 0 };
 export function superAdminLogin(): Promise<Tokens & { totpSecret: string }> {
   superAdmin ??= (async () => {
     const wallet = walletOf(BOOTSTRAP_KEY);
     const first = await login(wallet);
     expect(first.user.role).toBe("SUPER_ADMIN");
     expect(first.effectiveRole).toBe("USER");
-    const { secret } = await enrolTotp(first.accessToken);
-    const tokens = await login(wallet, { totpCode: nextCode(secret) });
+    const { secret, recoveryCodes } = await enrolTotp(first.accessToken);
+    superAdminFactors.lastStep = Math.floor(Date.now() / 30_000);
+    const [loginCode, ...spare] = recoveryCodes;
+    superAdminFactors.recoveryCodes = spare;
+    const tokens = await login(wallet, { recoveryCode: loginCode });
     expect(tokens.effectiveRole).toBe("SUPER_ADMIN");
     return { ...tokens, totpSecret: secret };
   })();
   return superAdmin;
+}
+
+/**
+ * A second factor of the SUPER_ADMIN for one privileged request (granting ADMIN, …): one of their
+ * recovery codes; when those run out, 10 fresh ones from POST /auth/totp/recovery-codes with the
+ * next unspent TOTP step (waiting for it only if this file already spent the step after now).
+ */
+export async function superAdminFactor(): Promise<{ recoveryCode: string }> {
+  const sa = await superAdminLogin();
+  if (superAdminFactors.recoveryCodes.length === 0) {
+    const step = superAdminFactors.lastStep + 1;
+    // A code is accepted up to one step ahead of the clock.
+    await vi.waitFor(
+      () => {
+        if (Math.floor(Date.now() / 30_000) + 1 < step) throw new Error(`waiting for TOTP step ${step}`);
+      },
+      { timeout: 35_000, interval: 250 },
+    );
+    superAdminFactors.lastStep = step;
+    const res = await postJson(
+      "/api/v1/auth/totp/recovery-codes",
+      { totpCode: totpCode(sa.totpSecret, step * 30) },
+      { token: sa.accessToken },
+    );
+    expect(res.status).toBe(200);
+    superAdminFactors.recoveryCodes = ((await res.json()) as { recoveryCodes: string[] }).recoveryCodes;
+  }
+  return { recoveryCode: superAdminFactors.recoveryCodes.shift()! };
+}
+
+const ADMIN_ROLES = ["ADMIN", "SUPER_ADMIN"];
+
+/** The SUPER_ADMIN changes `userId`'s role (with a second factor when the change grants or removes ADMIN). */
+export async function grantRole(
+  userId: string,
+  role: "USER" | "NODE_OPERATOR" | "ADMIN" | "SUPER_ADMIN",
+  from?: string,
+): Promise<Response> {
+  const sa = await superAdminLogin();
+  const current = from ?? ((await (await getAuthed(`/api/v1/users/${userId}`, sa.accessToken)).json()) as { role: string }).role;
+  const factor = ADMIN_ROLES.includes(role) || ADMIN_ROLES.includes(current) ? await superAdminFactor() : {};
+  return postJson(`/api/v1/users/${userId}/role`, { role, ...factor }, { token: sa.accessToken, method: "PUT" });
 }
 
 /** A user (fresh wallet) with `role`, granted by the SUPER_ADMIN; returns their wallet and id. */
@@ -112,11 +159,7 @@ export async function userWithRole(
 ): Promise<{ wallet: Wallet; id: string; tokens: Tokens }> {
   const wallet = newWallet();
   const tokens = await login(wallet);
-  if (role !== "USER") {
-    const sa = await superAdminLogin();
-    const res = await postJson(`/api/v1/users/${tokens.user.id}/role`, { role }, { token: sa.accessToken, method: "PUT" });
-    expect(res.status).toBe(200);
-  }
+  if (role !== "USER") expect((await grantRole(tokens.user.id, role, "USER")).status).toBe(200);
   return { wallet, id: tokens.user.id, tokens };
 }
 

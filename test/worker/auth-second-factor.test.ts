@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { totpCode } from "../../shared/totp.ts";
-import { attemptLogin, enrolTotp, getAuthed, login, nextCode, postJson, userWithRole } from "./auth-helpers.ts";
+import { attemptLogin, enrolTotp, getAuthed, login, nextCode, postJson, testEnv, userWithRole } from "./auth-helpers.ts";
 import { problemOf } from "./helpers.ts";
 
 describe("TOTP for ADMIN and SUPER_ADMIN logins", () => {
@@ -81,5 +81,45 @@ describe("TOTP for ADMIN and SUPER_ADMIN logins", () => {
     const { accessToken } = await login(user.wallet);
     await enrolTotp(accessToken);
     expect((await login(user.wallet)).secondFactor).toBe("not-required");
+  });
+});
+
+describe("new recovery codes once they run out", () => {
+  const regenerate = (token: string, body: unknown) => postJson("/api/v1/auth/totp/recovery-codes", body, { token });
+
+  it("a current TOTP code buys 10 fresh codes: the old ones stop working, the new ones work once; audited", async () => {
+    const admin = await userWithRole("ADMIN");
+    const { secret, recoveryCodes: old } = await enrolTotp((await login(admin.wallet)).accessToken);
+    const tokens = await login(admin.wallet, { recoveryCode: old[0]! });
+    const code = nextCode(secret);
+    const res = await regenerate(tokens.accessToken, { totpCode: code });
+    expect(res.status).toBe(200);
+    const { recoveryCodes: fresh } = (await res.json()) as { recoveryCodes: string[] };
+    expect(fresh).toHaveLength(10);
+    expect(new Set(fresh).size).toBe(10);
+    expect(fresh.some((c) => old.includes(c))).toBe(false);
+    expect(await (await getAuthed("/api/v1/auth/totp", tokens.accessToken)).json()).toEqual({ enrolled: true, recoveryCodesLeft: 10 });
+    expect((await attemptLogin(admin.wallet, { recoveryCode: old[1]! })).status).toBe(401);
+    expect((await attemptLogin(admin.wallet, { recoveryCode: fresh[0]! })).status).toBe(200);
+    expect((await attemptLogin(admin.wallet, { recoveryCode: fresh[0]! })).status).toBe(401);
+    // The TOTP code was spent by the regeneration.
+    expect((await problemOf(await regenerate(tokens.accessToken, { totpCode: code }))).type).toBe("/problems/second-factor-required");
+    const audit = testEnv.AUDIT.get(testEnv.AUDIT.idFromName("audit"));
+    const events = await audit.list({ limit: 20, action: "auth.recovery_codes_regenerate" });
+    expect(events.filter((e) => e.actorId === admin.id).map((e) => e.outcome)).toEqual(["failure", "success"]);
+  });
+
+  it("a recovery code cannot mint new ones (400, the code stays unspent); without TOTP there is nothing to regenerate", async () => {
+    const admin = await userWithRole("ADMIN");
+    const { recoveryCodes } = await enrolTotp((await login(admin.wallet)).accessToken);
+    const tokens = await login(admin.wallet, { recoveryCode: recoveryCodes[0]! });
+    const refused = await regenerate(tokens.accessToken, { recoveryCode: recoveryCodes[1]! });
+    expect(refused.status).toBe(400);
+    expect((await problemOf(refused)).type).toBe("/problems/validation-failed");
+    expect((await regenerate(tokens.accessToken, { totpCode: "000000", recoveryCode: recoveryCodes[1]! })).status).toBe(400);
+    expect((await attemptLogin(admin.wallet, { recoveryCode: recoveryCodes[1]! })).status).toBe(200);
+    const user = await userWithRole("USER");
+    const notEnrolled = await regenerate(user.tokens.accessToken, { totpCode: "123456" });
+    expect((await problemOf(notEnrolled)).type).toBe("/problems/second-factor-required");
   });
 });

@@ -24,7 +24,7 @@ async function caller(role: Role, userId = `${role.toLowerCase()}-${crypto.rando
     seen.push(await res.clone().text());
     return res;
   };
-  return { call, seen, totp: () => admin!.totp() };
+  return { call, seen, totp: () => admin!.totp(), recovery: () => admin!.recovery() };
 }
 
 /** A NODE_OPERATOR with one registered node (its own fresh payout address) that has earned `accruedUnits`. */
@@ -146,7 +146,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     const requested = (await (await admin.call("POST", "/payouts", { recipient: createAccount().address, amount: "5.2" })).json()) as {
       id: string;
     };
-    const res = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
+    const res = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id, ...admin.recovery() });
     expect(res.status).toBe(409);
     expect(await problemOf(res)).toMatchObject({ type: "/problems/insufficient-funds", available: "5.000000", needed: "5.100000" });
     const after = (await (await admin.call("GET", `/payouts/${requested.id}`)).json()) as { state: string };
@@ -154,8 +154,32 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     // USDT enough, but no TRX to burn for the transfer's energy
     const poor = (await (await admin.call("POST", "/wallets", { kind: "hot", label: "no trx" })).json()) as { id: string; address: string };
     await fund(poor.address, { usdt: 100_000_000n });
-    const noTrx = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: poor.id });
+    const noTrx = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: poor.id, ...admin.recovery() });
     expect(await problemOf(noTrx)).toMatchObject({ type: "/problems/insufficient-funds", asset: "TRX", needed: "30.000000" });
+  });
+
+  it("a stolen ADMIN token alone cannot approve a payout: the code is required, checked and spent", async () => {
+    const admin = await caller("ADMIN");
+    const wallet = await hotWallet(admin);
+    const requested = (await (await admin.call("POST", "/payouts", { recipient: createAccount().address, amount: "3" })).json()) as {
+      id: string;
+    };
+    const approve = (factor: Record<string, string>) =>
+      admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id, ...factor });
+    expect((await problemOf(await approve({}))).type).toBe("/problems/validation-failed");
+    expect((await problemOf(await approve({ totpCode: "000000" }))).type).toBe("/problems/second-factor-required");
+    expect((await problemOf(await approve({ recoveryCode: "AAAA-BBBB-CCCC-DDDD" }))).type).toBe("/problems/second-factor-required");
+    const state = async () => ((await (await admin.call("GET", `/payouts/${requested.id}`)).json()) as { state: string }).state;
+    expect(await state()).toBe("requested");
+    const code = admin.recovery();
+    expect((await approve(code)).status).toBe(200);
+    expect(await state()).toBe("approved");
+    const audit = env.AUDIT.get(env.AUDIT.idFromName("audit"));
+    const refused = await audit.list({ limit: 20, action: "payouts.approve", outcome: "failure" });
+    expect(refused.filter((e) => e.targetId === requested.id).map((e) => e.details.reason)).toEqual([
+      "bad-second-factor",
+      "bad-second-factor",
+    ]);
   });
 
   it("pays a node operator's payout end to end: request → approve (ADMIN) → batch → solidified", async () => {
@@ -179,7 +203,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       nodeId: operator.node.id,
     });
     expect((await operator.call("POST", `/payouts/${requested.id}/approve`, {})).status).toBe(403);
-    const approved = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id });
+    const approved = await admin.call("POST", `/payouts/${requested.id}/approve`, { walletId: wallet.id, ...admin.recovery() });
     expect(approved.status).toBe(200);
     expect((await admin.call("POST", "/payouts/process", {})).status).toBe(200);
     let status = (await (await operator.call("GET", `/payouts/${requested.id}`)).json()) as { state: string; txid: string };
@@ -240,7 +264,13 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       threshold: 2,
     });
     expect(ok.status).toBe(201);
-    expect((await admin.call("DELETE", `/wallets/${cold.id}`)).status).toBe(200);
+    // Deleting (a hot wallet's key is wiped) needs a second factor: the token alone is refused and nothing goes.
+    expect((await admin.call("DELETE", `/wallets/${cold.id}`)).status).toBe(400);
+    expect((await problemOf(await admin.call("DELETE", `/wallets/${cold.id}`, { totpCode: "000000" }))).type).toBe(
+      "/problems/second-factor-required",
+    );
+    expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(200);
+    expect((await admin.call("DELETE", `/wallets/${cold.id}`, admin.recovery())).status).toBe(200);
     expect((await admin.call("GET", `/wallets/${cold.id}`)).status).toBe(404);
   });
 
@@ -261,7 +291,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
       await admin.call("POST", "/wallets/backup", { passphrase: "correct horse battery staple", ...admin.totp() })
     ).json();
     expect((await admin.call("POST", "/wallets/recover", { passphrase: "wrong passphrase!!", backup })).status).toBe(400);
-    expect((await admin.call("DELETE", `/wallets/${wallet.id}`)).status).toBe(200);
+    expect((await admin.call("DELETE", `/wallets/${wallet.id}`, admin.recovery())).status).toBe(200);
     const restored = (await (
       await admin.call("POST", "/wallets/recover", { passphrase: "correct horse battery staple", backup })
     ).json()) as { restored: number };
@@ -272,7 +302,7 @@ describe("payments gateway", { timeout: 30_000 }, () => {
     // the restored wallet signs a payout that the chain accepts
     const recipient = createAccount().address;
     const payout = (await (await admin.call("POST", "/payouts", { recipient, amount: "2" })).json()) as { id: string };
-    expect((await admin.call("POST", `/payouts/${payout.id}/approve`, { walletId: again.id })).status).toBe(200);
+    expect((await admin.call("POST", `/payouts/${payout.id}/approve`, { walletId: again.id, ...admin.recovery() })).status).toBe(200);
     await admin.call("POST", "/payouts/process", {});
     expect((await inspect(recipient)).transfersIn).toEqual([]);
     await produce(1);

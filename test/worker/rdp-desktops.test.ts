@@ -44,6 +44,7 @@ describe("desktops", { timeout: 60_000 }, () => {
         backend: "xvnc",
         clipboard: false,
         audio: false,
+        interaction: "metadata",
         user: "lucid13389",
       },
       limits: LIMITS,

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { adminGet, adminSend, steppedUpAdmin } from "./admin-helpers.ts";
-import { getAuthed, postJson, superAdminLogin } from "./auth-helpers.ts";
+import { getAuthed, grantRole, postJson, superAdminLogin } from "./auth-helpers.ts";
 import { api, problemOf } from "./helpers.ts";
 
 const auditDO = () => env.AUDIT.get(env.AUDIT.idFromName("audit"));
@@ -33,10 +33,9 @@ async function alertKeys(token: string): Promise<string[]> {
   return (await res.json<{ items: { key: string }[] }>()).items.map((a) => a.key);
 }
 
-/** The bootstrap SUPER_ADMIN changes `id`'s role. */
-async function setRole(id: string, role: string) {
-  const sa = await superAdminLogin();
-  expect((await postJson(`/api/v1/users/${id}/role`, { role }, { token: sa.accessToken, method: "PUT" })).status).toBe(200);
+/** The bootstrap SUPER_ADMIN changes `id`'s role (with its second factor). */
+async function setRole(id: string, role: "USER" | "ADMIN") {
+  expect((await grantRole(id, role)).status).toBe(200);
 }
 
 describe("step-up codes are throttled like logins", () => {

@@ -1,9 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { testEnv as env, getAuthed, login, newWallet, postJson, superAdminLogin, userWithRole, mailTo, setEmail } from "./auth-helpers.ts";
+import {
+  testEnv as env,
+  getAuthed,
+  login,
+  newWallet,
+  postJson,
+  superAdminFactor,
+  superAdminLogin,
+  userWithRole,
+  mailTo,
+  setEmail,
+} from "./auth-helpers.ts";
 import { steppedUpAdmin } from "./admin-helpers.ts";
 import { problemOf, tokenFor } from "./helpers.ts";
 
-const setRole = (id: string, role: string, token: string) => postJson(`/api/v1/users/${id}/role`, { role }, { token, method: "PUT" });
+const setRole = (id: string, role: string, token: string, factor: Record<string, string> = {}) =>
+  postJson(`/api/v1/users/${id}/role`, { role, ...factor }, { token, method: "PUT" });
 
 describe("roles: who may change what", () => {
   it("the bootstrap address becomes SUPER_ADMIN, with USER powers until TOTP is passed", async () => {
@@ -54,21 +66,21 @@ describe("roles: who may change what", () => {
   it("SUPER_ADMIN grants ADMIN and SUPER_ADMIN; the last SUPER_ADMIN cannot be demoted", async () => {
     const sa = await superAdminLogin();
     const target = await userWithRole("USER");
-    expect((await setRole(target.id, "ADMIN", sa.accessToken)).status).toBe(200);
-    const lastDemotion = await setRole(sa.user.id, "ADMIN", sa.accessToken);
+    expect((await setRole(target.id, "ADMIN", sa.accessToken, await superAdminFactor())).status).toBe(200);
+    const lastDemotion = await setRole(sa.user.id, "ADMIN", sa.accessToken, await superAdminFactor());
     expect(lastDemotion.status).toBe(409);
     expect((await problemOf(lastDemotion)).detail).toMatch(/last SUPER_ADMIN/);
-    expect((await setRole(target.id, "SUPER_ADMIN", sa.accessToken)).status).toBe(200);
+    expect((await setRole(target.id, "SUPER_ADMIN", sa.accessToken, await superAdminFactor())).status).toBe(200);
     // With two, one may step down — then the other is the last again.
-    expect((await setRole(target.id, "USER", sa.accessToken)).status).toBe(200);
-    expect((await setRole(sa.user.id, "USER", sa.accessToken)).status).toBe(409);
+    expect((await setRole(target.id, "USER", sa.accessToken, await superAdminFactor())).status).toBe(200);
+    expect((await setRole(sa.user.id, "USER", sa.accessToken, await superAdminFactor())).status).toBe(409);
   });
 
   it("every role change, allowed or refused, is audited", async () => {
     const sa = await superAdminLogin();
     const target = await userWithRole("USER");
     await setRole(target.id, "NODE_OPERATOR", sa.accessToken);
-    await setRole(sa.user.id, "USER", sa.accessToken);
+    await setRole(sa.user.id, "USER", sa.accessToken, await superAdminFactor());
     const events = await env.AUDIT.get(env.AUDIT.idFromName("audit")).list({ limit: 50, action: "users.role_change" });
     expect(events.find((e) => e.targetId === target.id && e.outcome === "success")?.details).toMatchObject({
       from: "USER",

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { RecordingFormatError, decodeEvents, decodeRecording } from "../../../shared/recording/index.ts";
+import { RecordingFormatError, decodeEvents, decodeRecording, decodeWithCursor, drawCursor } from "../../../shared/recording/index.ts";
 import { readKey } from "../keyfile.ts";
 import { encodePng } from "../png.ts";
 import { openChunk } from "../seal.ts";
@@ -19,6 +19,8 @@ is decrypted with the session key and decompressed first.
                         {"t": ms into the chunk, "epochMs": …, "kind": …, …}; a cursor shape without its pixels
   --key-file FILE       data key for a sealed chunk (default: the spool's session.key)
   --max-frames N        stop after N frames
+  --cursor              draw the recorded pointer over each frame (the pixels are recorded without it), and
+                        write a frame for each cursor change between pixel changes too
 `;
 
 function plainBytes(file: string, keyFile: string | undefined): Uint8Array {
@@ -45,6 +47,7 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
       "key-file": { type: "string" },
       "max-frames": { type: "string" },
       events: { type: "boolean" },
+      cursor: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -67,10 +70,10 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
     if (!png) return EXIT.ok;
     mkdirSync(png, { recursive: true });
     let n = 0;
-    for (const frame of decodeRecording(plain)) {
+    for (const { width, height, pixels } of values.cursor ? withCursor(plain) : decodeRecording(plain)) {
       if (n >= maxFrames) break;
       n++;
-      writeFileSync(join(png, `frame-${String(n).padStart(6, "0")}.png`), encodePng(frame.width, frame.height, frame.pixels));
+      writeFileSync(join(png, `frame-${String(n).padStart(6, "0")}.png`), encodePng(width, height, pixels));
       if (n % 100 === 0) log(`${n} frames written`);
     }
     log(`${n} frames decoded into ${png}`);
@@ -78,5 +81,14 @@ export async function decode(argv: string[], log: (line: string) => void): Promi
   } catch (err) {
     if (err instanceof RecordingFormatError) return (log(`error: ${err.message}`), EXIT.dataError);
     throw err;
+  }
+}
+
+/** Every moment of the stream (pixel changes and cursor changes) with the cursor drawn over a copy of the frame. */
+function* withCursor(plain: Uint8Array): Generator<{ width: number; height: number; pixels: Uint8Array }> {
+  for (const { frame, cursor } of decodeWithCursor(plain)) {
+    const pixels = frame.pixels.slice();
+    drawCursor(pixels, frame.width, frame.height, 3, cursor);
+    yield { width: frame.width, height: frame.height, pixels };
   }
 }

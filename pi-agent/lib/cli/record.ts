@@ -6,6 +6,7 @@ import { sleep } from "../sleep.ts";
 import { readKey, readOrCreateKey } from "../keyfile.ts";
 import { InteractionPolicy } from "../../../shared/recording/index.ts";
 import { InteractionSource } from "../interaction.ts";
+import { CursorSource } from "../cursor.ts";
 import { CaptureError, ScreenCapture } from "../native.ts";
 import { Recorder } from "../recorder.ts";
 import { SealPool } from "../seal-pool.ts";
@@ -33,6 +34,8 @@ sealed and, with --server, the spool is drained before exit (a second Ctrl-C exi
   --key-file FILE       32-byte data key as hex (default: DIR/session.key, created if missing)
   --fps N               frames captured a second, at most (default 10); with X DAMAGE only what was
                         drawn is grabbed, and nothing when nothing was
+  --no-cursor           leave the pointer out (by default its position and shape are recorded from XFixes as
+                        events beside the cursor-free pixels; a V4L2 device's pixels already show it)
   --poll                grab whole frames every tick instead of following DAMAGE (the old capture, for comparison)
   --tile N              tile edge in pixels, 8..255 (default 64)
   --zstd-level N        zstd level 1..19 (default 5)
@@ -71,6 +74,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
       "chunk-seconds": { type: "string" },
       "keyframe-seconds": { type: "string" },
       poll: { type: "boolean" },
+      "no-cursor": { type: "boolean" },
       duration: { type: "string" },
       "spool-quota-mb": { type: "string" },
       interaction: { type: "string" },
@@ -160,6 +164,17 @@ export async function record(argv: string[], log: (line: string) => void): Promi
   const info = capture.info();
   if (info.note) log(`note: ${info.note}`);
   const interaction = openInteraction(source, policy.data, log);
+  let cursor: CursorSource | null = null;
+  if (values.display && !values["no-cursor"]) {
+    try {
+      cursor = CursorSource.openX11(source, (message) => log(`warning: the cursor is no longer recorded: ${message}`));
+      const note = cursor.info().note;
+      if (note) log(`note: ${note}`);
+    } catch (err) {
+      if (!(err instanceof CaptureError)) throw err;
+      log(`warning: the cursor is not recorded: ${err.message}`);
+    }
+  }
   log(`recording ${source} (${info.width}x${info.height}) as session ${spool.sessionId} from chunk ${spool.nextIndex} into ${values.out}`);
   const timer = Number.isFinite(durationMs) ? setTimeout(() => stopCapture.abort(), durationMs) : null;
 
@@ -174,7 +189,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     maxChunkMs,
     keyframeMs,
     fps,
-    eventSources: interaction ? [interaction] : [],
+    eventSources: [...(cursor ? [cursor] : []), ...(interaction ? [interaction] : [])],
     onEvent: (e) =>
       log(
         e.kind === "chunk"
@@ -209,6 +224,7 @@ export async function record(argv: string[], log: (line: string) => void): Promi
     if (timer) clearTimeout(timer);
     capture.close();
     interaction?.close();
+    cursor?.close();
     await pool.close();
   }
   log(`stopped after ${recorder.framesCaptured} frames`);

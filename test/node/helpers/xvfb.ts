@@ -16,7 +16,22 @@ const paint = createRequire(import.meta.url)("../../../pi-agent/build/Release/lu
   closeWindow(id: number): void;
   copyArea(display: string, sx: number, sy: number, w: number, h: number, dx: number, dy: number): string;
   ownSelection(display: string, selection: string): number | string;
+  warpPointer(display: string, x: number, y: number): string;
+  setRootCursor(display: string, fontShape: number, secondShape?: number): number | string;
+  cursorImage(display: string): XCursorImage | string;
 };
+
+/** What XFixesGetCursorImage says the screen shows; argb is little-endian u32 premultiplied ARGB. */
+export interface XCursorImage {
+  serial: number;
+  width: number;
+  height: number;
+  xhot: number;
+  yhot: number;
+  x: number;
+  y: number;
+  argb: Buffer;
+}
 
 /** A display is taken while its lock names a live process (Xvfb itself clears a stale lock and socket). */
 function displayInUse(n: number): boolean {
@@ -33,13 +48,17 @@ function displayInUse(n: number): boolean {
 }
 
 /** `displays`: the numbers a test may use (default: any of 100–899). */
-export async function startXvfb(width: number, height: number, displays?: readonly number[]): Promise<Xvfb> {
+export async function startXvfb(width: number, height: number, displays?: readonly number[], extraArgs: string[] = []): Promise<Xvfb> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const n = displays ? displays[attempt % displays.length]! : 100 + Math.floor(Math.random() * 800);
     if (displayInUse(n)) continue;
-    const proc: ChildProcess = spawn("Xvfb", [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
-      stdio: "ignore",
-    });
+    const proc: ChildProcess = spawn(
+      "Xvfb",
+      [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset", ...extraArgs],
+      {
+        stdio: "ignore",
+      },
+    );
     let exited = false;
     proc.on("exit", () => (exited = true));
     await until(`Xvfb on :${n}`, () => exited || paint.canConnect(`:${n}`), { timeoutMs: 5_000, intervalMs: 50 }).catch(() => {});
@@ -120,4 +139,41 @@ export function startPainter(display: string, width: number, height: number): { 
     for (let row = 0; row < 40; row++) screen.set(patch.bgr.subarray(row * 120, row * 120 + 120), ((y + row) * width + x) * 3);
   }, 30);
   return { screen, stop: () => clearInterval(timer) };
+}
+
+/** Moves the pointer to (x, y) on the root window, as a mouse would, and waits until the server has it. */
+export function warpPointer(display: string, x: number, y: number): void {
+  const err = paint.warpPointer(display, x, y);
+  if (err) throw new Error(err);
+}
+
+/** The cursor font's glyphs that setRootCursor takes (X11/cursorfont.h). */
+export const CursorFont = { leftPtr: 68, watch: 150, xterm: 152 } as const;
+
+const rootCursors = new Map<string, number>();
+
+/**
+ * Shows a cursor font glyph over the root window (alternating with `animatedWith` every 50 ms, as
+ * a busy cursor animates), kept allocated (as applications keep the cursors
+ * they show) until the next call for that display replaces it, or releaseRootCursor().
+ */
+export function setRootCursor(display: string, fontShape: number, animatedWith?: number): void {
+  const id = animatedWith === undefined ? paint.setRootCursor(display, fontShape) : paint.setRootCursor(display, fontShape, animatedWith);
+  if (typeof id === "string") throw new Error(id);
+  releaseRootCursor(display);
+  rootCursors.set(display, id);
+}
+
+/** Lets the connection holding the root cursor go (before the display stops). */
+export function releaseRootCursor(display: string): void {
+  const previous = rootCursors.get(display);
+  if (previous !== undefined) paint.closeWindow(previous);
+  rootCursors.delete(display);
+}
+
+/** The cursor the server shows now, from XFixes. */
+export function cursorImage(display: string): XCursorImage {
+  const image = paint.cursorImage(display);
+  if (typeof image === "string") throw new Error(image);
+  return image;
 }

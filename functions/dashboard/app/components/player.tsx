@@ -1,11 +1,14 @@
 /**
  * The recording player: a canvas, play/pause, a time slider and keyframe seeking, all usable
  * from the keyboard (Space, ←/→ one second, PageUp/PageDown keyframes, Home/End).
- * The canvas carries data-frame-ms (the shown frame's capture time) for tests and tools.
+ * The canvas carries data-frame-ms (the shown frame's capture time) and data-cursor ("x,y", the
+ * recorded pointer drawn over the cursor-free pixels, or "") for tests and tools.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
+import { mergeInteractions, type TimedInteraction } from "../lib/interaction.ts";
 import { Recording, type Frame, type LoadProgress } from "../lib/playback.ts";
 import { ErrorBox, Progress } from "./feedback.tsx";
+import { InteractionList, InteractionTimeline } from "./interactions.tsx";
 
 type Status = "idle" | "loading" | "paused" | "playing" | "ended";
 
@@ -14,7 +17,11 @@ const clock = (ms: number) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 };
 
-export function Player({ sessionId }: { sessionId: string }) {
+/**
+ * `startChunk` opens the recording at that chunk (a search hit's first matching chunk);
+ * `policy` is the session's interaction policy, said when there are no events to show.
+ */
+export function Player({ sessionId, startChunk, policy }: { sessionId: string; startChunk?: number; policy?: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const recording = useRef<Recording | null>(null);
   const playToken = useRef(0);
@@ -24,6 +31,7 @@ export function Player({ sessionId }: { sessionId: string }) {
   const [frameMs, setFrameMs] = useState<number | null>(null);
   const [keyframes, setKeyframes] = useState<number[]>([]);
   const [speed, setSpeed] = useState(1);
+  const [interactions, setInteractions] = useState<TimedInteraction[]>([]);
   const shownMs = useRef<number | null>(null);
 
   useEffect(() => () => void playToken.current++, []);
@@ -46,13 +54,17 @@ export function Player({ sessionId }: { sessionId: string }) {
       0,
     );
     el.dataset.frameMs = String(frame.epochMs);
+    el.dataset.cursor = frame.cursor ? `${frame.cursor.x},${frame.cursor.y}` : "";
     shownMs.current = frame.epochMs;
     setFrameMs(frame.epochMs);
   }
 
+  /** What an opened chunk tells about the whole recording: its keyframes and its interaction events. */
   async function learnKeyframes(rec: Recording, chunkIndex: number) {
     const found = await rec.keyframes(chunkIndex);
     setKeyframes((known) => [...new Set([...known, ...found])].sort((a, b) => a - b));
+    const events = await rec.interactions(chunkIndex);
+    setInteractions((known) => mergeInteractions(known, events));
   }
 
   async function load() {
@@ -63,8 +75,9 @@ export function Player({ sessionId }: { sessionId: string }) {
       const rec = await Recording.open(sessionId);
       recording.current = rec;
       setKeyframes(rec.manifest.chunks.map((c) => c.captureStart));
-      draw(await rec.frameAt(rec.start, setProgress));
-      await learnKeyframes(rec, rec.chunkAt(rec.start).index);
+      const first = rec.manifest.chunks.find((c) => c.index === startChunk)?.captureStart ?? rec.start;
+      draw(await rec.frameAt(first, setProgress));
+      await learnKeyframes(rec, rec.chunkAt(first).index);
       setStatus("paused");
     } catch (e) {
       setError(e);
@@ -165,7 +178,7 @@ export function Player({ sessionId }: { sessionId: string }) {
         <p>
           Playing fetches the session's data key (the release is logged in the session's events) and decrypts the chunks in this browser.{" "}
           <button type="button" onClick={load}>
-            Load recording
+            {startChunk === undefined ? "Load recording" : `Load recording at chunk ${startChunk}`}
           </button>
         </p>
       )}
@@ -195,19 +208,22 @@ export function Player({ sessionId }: { sessionId: string }) {
           <button type="button" onClick={nextKeyframe} aria-keyshortcuts="PageDown">
             Keyframe ▶
           </button>
-          <label class="seek">
-            <span class="visually-hidden">Position</span>
-            <input
-              type="range"
-              name="position"
-              min={0}
-              max={rec.end - rec.start}
-              step={1}
-              value={frameMs === null ? 0 : frameMs - rec.start}
-              onChange={(e) => void seek(rec.start + Number(e.currentTarget.value))}
-              aria-valuetext={frameMs === null ? undefined : `${clock(frameMs - rec.start)} of ${clock(rec.end - rec.start)}`}
-            />
-          </label>
+          <div class="seek">
+            <label>
+              <span class="visually-hidden">Position</span>
+              <input
+                type="range"
+                name="position"
+                min={0}
+                max={rec.end - rec.start}
+                step={1}
+                value={frameMs === null ? 0 : frameMs - rec.start}
+                onChange={(e) => void seek(rec.start + Number(e.currentTarget.value))}
+                aria-valuetext={frameMs === null ? undefined : `${clock(frameMs - rec.start)} of ${clock(rec.end - rec.start)}`}
+              />
+            </label>
+            <InteractionTimeline events={interactions} start={rec.start} end={rec.end} onSeek={(ms) => void seek(ms)} />
+          </div>
           <output class="time" aria-live="off">
             {clock((frameMs ?? rec.start) - rec.start)} / {clock(rec.end - rec.start)}
           </output>
@@ -224,6 +240,7 @@ export function Player({ sessionId }: { sessionId: string }) {
           </span>
         </div>
       )}
+      {rec && <InteractionList events={interactions} start={rec.start} policy={policy} onSeek={(ms) => void seek(ms)} />}
     </section>
   );
 }

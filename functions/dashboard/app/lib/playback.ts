@@ -4,9 +4,18 @@
  * decoded by the shared decoder (shared/recording). Every chunk starts with a keyframe, so a
  * seek decodes only the chunk that holds the target time.
  */
-import { bgrToRgba, decodeRecording, type DecodedFrame } from "../../../../shared/recording/index.ts";
 import { call, getJson, type Answer, type Api } from "./api.ts";
-import { fromBase64, indexRecords, openChunk, PlaybackError, type ManifestChunk } from "./open-chunk.ts";
+import {
+  frameInChunk,
+  framesInChunk,
+  fromBase64,
+  indexRecords,
+  openChunk,
+  PlaybackError,
+  type ManifestChunk,
+  type ShownFrame,
+} from "./open-chunk.ts";
+import { interactionsOf, type TimedInteraction } from "./interaction.ts";
 
 export { PlaybackError, type ManifestChunk };
 
@@ -98,42 +107,32 @@ export class Recording {
       .map((r) => r.epochMs);
   }
 
+  /** The interaction events recorded in a chunk (shared/recording/events.ts). */
+  async interactions(index: number): Promise<TimedInteraction[]> {
+    return interactionsOf(await this.plain(index), index);
+  }
+
   /**
    * The frame shown at `epochMs`: decodes the chunk from its first keyframe up to the last
-   * record at or before that time. Returns a copy of the pixels (RGBA) and its record time.
+   * record at or before that time. Returns a copy of the pixels (RGBA, with the recorded cursor
+   * drawn over them) and its record time.
    */
   async frameAt(epochMs: number, onProgress?: (p: LoadProgress) => void): Promise<Frame> {
     const chunk = this.chunkAt(epochMs);
-    const plain = await this.plain(chunk.index, onProgress);
-    // The decoder reuses one pixel buffer, so it must stop exactly at the frame to show:
-    // the record index says which one that is without decoding past it.
-    const last = indexRecords(plain).findLastIndex((r, i) => i === 0 || r.epochMs <= epochMs);
-    let shown: DecodedFrame | null = null;
-    let n = 0;
-    for (const frame of decodeRecording(plain)) {
-      shown = frame;
-      if (n++ === last) break;
-    }
-    if (!shown) throw new PlaybackError(`chunk ${chunk.index} holds no frame`);
-    return { epochMs: shown.epochMs, width: shown.width, height: shown.height, rgba: bgrToRgba(shown.pixels), chunk: chunk.index };
+    const frame = frameInChunk(await this.plain(chunk.index, onProgress), epochMs);
+    if (!frame) throw new PlaybackError(`chunk ${chunk.index} holds no frame`);
+    return { ...frame, chunk: chunk.index };
   }
 
-  /** The frames of a chunk recorded after `afterEpochMs`, in order, for continuous play. */
+  /** The frames of a chunk recorded after `afterEpochMs` (and each cursor change between them), in order, for continuous play. */
   async *framesAfter(index: number, afterEpochMs: number): AsyncGenerator<Frame> {
     const plain = await this.plain(index);
     // Start fetching the next chunk while this one plays.
     if (this.manifest.chunks.some((c) => c.index === index + 1)) void this.plain(index + 1).catch(() => {});
-    for (const frame of decodeRecording(plain)) {
-      if (frame.epochMs <= afterEpochMs) continue;
-      yield { epochMs: frame.epochMs, width: frame.width, height: frame.height, rgba: bgrToRgba(frame.pixels), chunk: index };
-    }
+    for (const frame of framesInChunk(plain, afterEpochMs)) yield { ...frame, chunk: index };
   }
 }
 
-export interface Frame {
-  epochMs: number;
-  width: number;
-  height: number;
-  rgba: Uint8Array;
+export interface Frame extends ShownFrame {
   chunk: number;
 }

@@ -7,6 +7,7 @@ import { useState } from "preact/hooks";
 import { getJson, postJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime } from "../lib/format.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
+import { secondFactor } from "../lib/second-factor.ts";
 
 type EmergencyState = Answer<Api["admin"]["emergency"]["$get"]>;
 type Flag = EmergencyState["lockdown"];
@@ -37,12 +38,6 @@ const CONTROLS = [
     effect: "Creating sessions is refused; running ones continue.",
   },
 ] as const;
-
-/** The second-factor field every emergency form carries: 6 digits are a TOTP code, anything else a recovery code. */
-function secondFactor(code: string): { totpCode: string } | { recoveryCode: string } {
-  const value = code.trim();
-  return /^\d{6}$/.test(value) ? { totpCode: value } : { recoveryCode: value };
-}
 
 export function EmergencyPage() {
   const state = useLoad(() => getJson<EmergencyState>("/admin/emergency"), [], 10_000);

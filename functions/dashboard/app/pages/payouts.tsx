@@ -1,7 +1,11 @@
-/** Payouts: operators see their own requests, admins all, and approve or reject requested ones. */
+/**
+ * Payouts: operators see their own requests, admins all, and approve or reject requested ones.
+ * Approving moves money, so it asks for a fresh TOTP or recovery code each time (checked by the server).
+ */
 import { useState } from "preact/hooks";
 import { call, getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, formatUsdt, short, usdtUnits } from "../lib/format.ts";
+import { secondFactor } from "../lib/second-factor.ts";
 import { auth } from "../lib/session.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
 
@@ -21,6 +25,11 @@ export function PayoutsPage() {
   // Decisions go through the admin routes, which audit the payout before and after.
   const decide = useAction(async (id: string, verdict: "approve" | "reject") => {
     let body: Record<string, string> = {};
+    if (verdict === "approve") {
+      const code = prompt("Approving sends money: your TOTP or recovery code")?.trim();
+      if (!code) return;
+      body = secondFactor(code);
+    }
     if (verdict === "reject") {
       const reason = prompt("Why is this payout rejected? (recorded in the audit log)")?.trim();
       if (!reason) return;

@@ -61,6 +61,11 @@ export function SessionPage({ id }: { id: string }) {
             <dd>{s.nodeId}</dd>
             <dt>Owner</dt>
             <dd>{s.ownerId}</dd>
+            <dt>Interaction</dt>
+            <dd data-testid="session-interaction">
+              {s.interaction}
+              {s.interaction === "full" && <span class="muted"> — typed text and clipboard text are recorded</span>}
+            </dd>
             <dt>Chunks</dt>
             <dd>
               {s.chunks.count} ({formatBytes(s.chunks.bytes)})
@@ -89,7 +94,7 @@ export function SessionPage({ id }: { id: string }) {
             <dd>{formatTime(s.expiresAt)}</dd>
           </dl>
           {PLAYABLE.includes(s.state) && !s.keyShredded && s.chunks.count > 0 ? (
-            <Player sessionId={id} />
+            <Player sessionId={id} startChunk={startChunk()} policy={s.interaction} />
           ) : (
             <p class="muted">
               {s.keyShredded ? "The recording's key was destroyed: it cannot be played." : "Playback opens once the recording has stopped."}
@@ -128,6 +133,12 @@ export function SessionPage({ id }: { id: string }) {
       )}
     </section>
   );
+}
+
+/** `?chunk=N` (a search hit's chunk): where the player opens. */
+function startChunk(): number | undefined {
+  const value = new URLSearchParams(location.search).get("chunk");
+  return value !== null && /^\d{1,10}$/.test(value) ? Number(value) : undefined;
 }
 
 /** Downloads the evidence bundle (and, if asked, every chunk) and runs shared/verify.ts here. */

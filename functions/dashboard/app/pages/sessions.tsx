@@ -4,6 +4,10 @@ import { getJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { ErrorBox, Progress, useLoad } from "../components/feedback.tsx";
 import { Columns, Pager } from "../components/table.tsx";
+import { NewSessionForm } from "../components/new-session.tsx";
+import { MatchedIn } from "../components/search-hit.tsx";
+
+type SearchHit = Answer<Api["sessions"]["search"]["$get"]>["items"][number];
 
 const STATES = ["created", "recording", "processing", "stored", "anchored", "completed", "failed", "cancelled"];
 
@@ -24,7 +28,8 @@ export function SessionsPage() {
       const params = new URLSearchParams({ limit: "25" });
       if (state) params.set("state", state);
       if (cursor) params.set("cursor", cursor);
-      return getJson<Answer<Api["sessions"]["$get"]>>(`/sessions?${params}`);
+      const page = await getJson<Answer<Api["sessions"]["$get"]>>(`/sessions?${params}`);
+      return { ...page, items: page.items.map((s) => ({ ...s, matches: [] as SearchHit["matches"] })) };
     },
     [state, submitted, cursor],
     5_000,
@@ -32,6 +37,7 @@ export function SessionsPage() {
   return (
     <section>
       <h1>Sessions</h1>
+      <NewSessionForm />
       <form
         class="toolbar"
         role="search"
@@ -43,7 +49,13 @@ export function SessionsPage() {
       >
         <label>
           Search
-          <input type="search" name="q" value={query} onInput={(e) => setQuery(e.currentTarget.value)} placeholder="title, tag, node…" />
+          <input
+            type="search"
+            name="q"
+            value={query}
+            onInput={(e) => setQuery(e.currentTarget.value)}
+            placeholder="title, tag, node, window title…"
+          />
         </label>
         <button type="submit">Search</button>
         <label>
@@ -75,6 +87,7 @@ export function SessionsPage() {
                 <tr key={s.id}>
                   <td>
                     <a href={`/sessions/${s.id}`}>{s.title}</a>
+                    <MatchedIn id={s.id} matches={s.matches} />
                   </td>
                   <td>
                     <span class={`state state-${s.state}`}>{s.state}</span>

@@ -1,16 +1,18 @@
 /**
  * Users and roles (ADMIN+): the directory, searched in the browser over the loaded pages, and
  * role changes. The server judges each change by the caller's current role and login session
- * (a session that passed TOTP; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN; the last
- * SUPER_ADMIN stays), audits it, and its refusal is shown as the problem it answered.
+ * (a session that passed TOTP; ADMIN and SUPER_ADMIN only by a SUPER_ADMIN, with a fresh TOTP or
+ * recovery code asked for here with each such change; the last SUPER_ADMIN stays), audits it,
+ * and its refusal is shown as the problem it answered.
  */
 import { useState } from "preact/hooks";
 import { getJson, postJson, type Answer, type Api } from "../lib/api.ts";
 import { formatTime, short } from "../lib/format.ts";
 import { auth } from "../lib/session.ts";
 import { ErrorBox, Progress, useAction, useLoad } from "../components/feedback.tsx";
-import { ROLES, type Role } from "../../../../shared/rbac.ts";
+import { changesAdminAuthority, ROLES, type Role } from "../../../../shared/rbac.ts";
 import { Columns } from "../components/table.tsx";
+import { secondFactor } from "../lib/second-factor.ts";
 
 type User = Answer<Api["users"]["$get"]>["users"][number];
 const PAGE = 200;
@@ -83,11 +85,16 @@ export function UsersPage() {
 
 function UserRow({ user, onChanged }: { user: User; onChanged: () => void }) {
   const [role, setRole] = useState<Role>(user.role);
+  const [code, setCode] = useState("");
   const [done, setDone] = useState<string | null>(null);
   const self = auth.current()?.user.id === user.id;
+  // Granting or removing ADMIN / SUPER_ADMIN hands out authority: the server wants a fresh code with it.
+  const needsCode = changesAdminAuthority(user.role, role);
   const change = useAction(async () => {
     setDone(null);
-    const updated = await postJson<Answer<Api["users"][":id"]["role"]["$put"]>>(`/users/${user.id}/role`, { role }, { method: "PUT" });
+    const body = needsCode ? { role, ...secondFactor(code) } : { role };
+    const updated = await postJson<Answer<Api["users"][":id"]["role"]["$put"]>>(`/users/${user.id}/role`, body, { method: "PUT" });
+    setCode("");
     setDone(`Now ${updated.role}.`);
     onChanged();
   });
@@ -118,6 +125,19 @@ function UserRow({ user, onChanged }: { user: User; onChanged: () => void }) {
               <option value={r}>{r}</option>
             ))}
           </select>
+          {needsCode && role !== user.role && (
+            <label>
+              TOTP or recovery code
+              <input
+                name="code"
+                required
+                autoComplete="one-time-code"
+                size={12}
+                value={code}
+                onInput={(e) => setCode(e.currentTarget.value)}
+              />
+            </label>
+          )}
           <button type="submit" disabled={change.busy || role === user.role}>
             Change role
           </button>

@@ -5,13 +5,12 @@
  * one of the package's key shares was made for (shared/package/keys.ts), plays the recording with seek
  * (the dashboard's decoder and canvas approach). Built by scripts/build-verifier.mjs.
  */
-import { bgrToRgba, decodeRecording } from "../../../../shared/recording/index.ts";
 import { chunkPath } from "../../../../shared/package/format.ts";
 import { openPackageKey, parseX25519SecretKey, type RecipientSecret } from "../../../../shared/package/keys.ts";
 import { listTar, type ByteSource, type TarMember } from "../../../../shared/package/tar.ts";
 import { verifyPackage, type PackageResult } from "../../../../shared/package/verify.ts";
 import type { ManifestChunk } from "../../../../shared/session.ts";
-import { fromBase64, indexRecords, openChunk } from "../lib/open-chunk.ts";
+import { frameInChunk, fromBase64, openChunk } from "../lib/open-chunk.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const fileInput = $<HTMLInputElement>("package");
@@ -176,18 +175,16 @@ async function show(epochMs: number): Promise<void> {
   for (const c of p.chunks) if (c.captureStart <= epochMs) chunk = c;
   try {
     const bytes = await plain(p, chunk);
-    const last = indexRecords(bytes).findLastIndex((r, i) => i === 0 || r.epochMs <= epochMs);
-    let n = 0;
-    for (const frame of decodeRecording(bytes)) {
-      if (n++ !== last) continue;
+    // The frame at or before that time, with the recorded cursor drawn over its cursor-free pixels.
+    const frame = frameInChunk(bytes, epochMs);
+    if (frame) {
       canvas.width = frame.width;
       canvas.height = frame.height;
       const rgba = new Uint8ClampedArray(frame.width * frame.height * 4);
-      rgba.set(bgrToRgba(frame.pixels));
+      rgba.set(frame.rgba);
       canvas.getContext("2d")!.putImageData(new ImageData(rgba, frame.width, frame.height), 0, 0);
       canvas.dataset.frameMs = String(frame.epochMs);
       time.textContent = new Date(frame.epochMs).toISOString();
-      break;
     }
   } catch (error) {
     playError.textContent = (error as Error).message;

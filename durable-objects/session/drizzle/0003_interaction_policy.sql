@@ -1,0 +1,1 @@
+ALTER TABLE `session` ADD `interaction` text DEFAULT 'none' NOT NULL;
