@@ -1,14 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { AuditEvent } from "../../durable-objects/audit/index.ts";
 import { AUDIT_EXPORT_FORMAT, AUDIT_GENESIS_HASH, AUDIT_HASH_VERSION } from "../../shared/audit.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonResponse, routesTagged } from "../openapi.ts";
 import { auditAdmin, auditStub, iso } from "./context.ts";
 import { singleton } from "../../platform/objects.ts";
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
-const tags = ["admin"];
+const route = routesTagged("admin");
 
 const AuditEventSchema = z
   .object({
@@ -78,18 +78,14 @@ const AuditQuery = z
   })
   .strict();
 
-const listAudit = createRoute({
-  method: "get",
-  path: "/audit",
-  tags,
-  summary: "Search and page the audit log, newest first (every auth event and admin action)",
-  ...guarded("audit:read"),
-  request: { query: AuditQuery },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(AuditEventSchema), nextBefore: z.number().int().nullable() }), "Events"),
-    ...problemResponses(400, 401, 403, 429, 500),
-  },
-});
+const listAudit = route(
+  "GET /audit",
+  "Search and page the audit log, newest first (every auth event and admin action)",
+  guarded("audit:read"),
+  { 200: jsonResponse(z.object({ items: z.array(AuditEventSchema), nextBefore: z.number().int().nullable() }), "Events") },
+  [400, 401, 403, 429, 500],
+  { request: { query: AuditQuery } },
+);
 
 const VerifyReportSchema = z
   .object({
@@ -105,32 +101,18 @@ const VerifyReportSchema = z
   })
   .openapi("AuditVerifyReport");
 
-const verifyAudit = createRoute({
-  method: "get",
-  path: "/audit/verify",
-  tags,
-  summary: "Recompute the audit log's hash chain from the first event; names the first broken event",
-  ...guarded("audit:read"),
-  responses: { 200: jsonResponse(VerifyReportSchema, "Verification report"), ...problemResponses(401, 403, 429, 500) },
-});
+const verifyAudit = route(
+  "GET /audit/verify",
+  "Recompute the audit log's hash chain from the first event; names the first broken event",
+  guarded("audit:read"),
+  { 200: jsonResponse(VerifyReportSchema, "Verification report") },
+);
 
-const exportAudit = createRoute({
-  method: "get",
-  path: "/audit/export",
-  tags,
-  summary: "Export events with their hashes and the chain proofs of the anchors covering them (verify offline with shared/audit.ts)",
-  ...guarded("audit:read"),
-  request: {
-    query: z
-      .object({
-        from: z.coerce.number().int().min(1).default(1),
-        to: z.coerce.number().int().min(1).optional(),
-        limit: z.coerce.number().int().min(1).max(5000).default(1000),
-      })
-      .strict()
-      .refine((q) => q.to === undefined || q.to >= q.from, { message: "to must not be below from", path: ["to"] }),
-  },
-  responses: {
+const exportAudit = route(
+  "GET /audit/export",
+  "Export events with their hashes and the chain proofs of the anchors covering them (verify offline with shared/audit.ts)",
+  guarded("audit:read"),
+  {
     200: jsonResponse(
       z
         .object({ format: z.literal(AUDIT_EXPORT_FORMAT) })
@@ -138,9 +120,21 @@ const exportAudit = createRoute({
         .openapi("AuditExport"),
       "Export bundle",
     ),
-    ...problemResponses(400, 401, 403, 429, 500),
   },
-});
+  [400, 401, 403, 429, 500],
+  {
+    request: {
+      query: z
+        .object({
+          from: z.coerce.number().int().min(1).default(1),
+          to: z.coerce.number().int().min(1).optional(),
+          limit: z.coerce.number().int().min(1).max(5000).default(1000),
+        })
+        .strict()
+        .refine((q) => q.to === undefined || q.to >= q.from, { message: "to must not be below from", path: ["to"] }),
+    },
+  },
+);
 
 const AnchorSchema = z.object({
   eventId: z.number().int(),
@@ -152,29 +146,17 @@ const AnchorSchema = z.object({
   anchoredAt: z.string().nullable(),
 });
 
-const anchorStatus = createRoute({
-  method: "get",
-  path: "/audit/anchors",
-  tags,
-  summary: "The audit log's head and its latest anchors on the Lucid chain",
-  ...guarded("audit:read"),
-  responses: {
-    200: jsonResponse(z.object({ events: z.number().int(), head: hex64, anchors: z.array(AnchorSchema) }), "Anchor status"),
-    ...problemResponses(401, 403, 429, 500),
-  },
+const anchorStatus = route("GET /audit/anchors", "The audit log's head and its latest anchors on the Lucid chain", guarded("audit:read"), {
+  200: jsonResponse(z.object({ events: z.number().int(), head: hex64, anchors: z.array(AnchorSchema) }), "Anchor status"),
 });
 
-const anchorNow = createRoute({
-  method: "post",
-  path: "/audit/anchors",
-  tags,
-  summary: "Submit the current head to the chain now (the alarm also does this periodically; audited)",
-  ...guarded("admin:manage"),
-  responses: {
-    201: jsonResponse(AnchorSchema.nullable(), "The anchor (null when the log is empty)"),
-    ...problemResponses(401, 403, 429, 500, 503),
-  },
-});
+const anchorNow = route(
+  "POST /audit/anchors",
+  "Submit the current head to the chain now (the alarm also does this periodically; audited)",
+  guarded("admin:manage"),
+  { 201: jsonResponse(AnchorSchema.nullable(), "The anchor (null when the log is empty)") },
+  [401, 403, 429, 500, 503],
+);
 
 type AnchorRow = {
   eventId: number;

@@ -1,15 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { ConfigVersionView } from "../../durable-objects/admin/index.ts";
 import { diffConfig, systemConfigSchema } from "../../shared/admin.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { auditAdmin, callAdmin, iso } from "./context.ts";
 
-const tags = ["admin"];
+const route = routesTagged("admin");
 const reason = z.string().trim().min(3).max(500);
 
 const ConfigVersionSchema = z
@@ -25,27 +25,21 @@ const ConfigVersionSchema = z
 
 const versionJson = (v: ConfigVersionView) => ({ ...v, createdAt: v.version === 0 ? null : iso(v.createdAt) });
 
-const getConfig = createRoute({
-  method: "get",
-  path: "/config",
-  tags,
-  summary: "The current runtime configuration and its version (0 = the built-in defaults)",
-  ...guarded("admin:read"),
-  responses: { 200: jsonResponse(ConfigVersionSchema, "Current configuration"), ...problemResponses(401, 403, 429, 500) },
-});
+const getConfig = route(
+  "GET /config",
+  "The current runtime configuration and its version (0 = the built-in defaults)",
+  guarded("admin:read"),
+  { 200: jsonResponse(ConfigVersionSchema, "Current configuration") },
+);
 
-const listVersions = createRoute({
-  method: "get",
-  path: "/config/versions",
-  tags,
-  summary: "Configuration history, newest first",
-  ...guarded("admin:read"),
-  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }).strict() },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions"),
-    ...problemResponses(400, 401, 403, 429, 500),
-  },
-});
+const listVersions = route(
+  "GET /config/versions",
+  "Configuration history, newest first",
+  guarded("admin:read"),
+  { 200: jsonResponse(z.object({ items: z.array(ConfigVersionSchema) }), "Versions") },
+  [400, 401, 403, 429, 500],
+  { request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }).strict() } },
+);
 
 const ConfigDiffSchema = z
   .object({
@@ -55,52 +49,50 @@ const ConfigDiffSchema = z
   })
   .openapi("SystemConfigDiff");
 
-const diffVersions = createRoute({
-  method: "get",
-  path: "/config/diff",
-  tags,
-  summary: "What changed between two configuration versions (`to` defaults to the current one; 0 = the defaults), setting by setting",
-  ...guarded("admin:read"),
-  request: { query: z.object({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0).optional() }).strict() },
-  responses: { 200: jsonResponse(ConfigDiffSchema, "The changes from `from` to `to`"), ...problemResponses(400, 401, 403, 404, 429, 500) },
-});
+const diffVersions = route(
+  "GET /config/diff",
+  "What changed between two configuration versions (`to` defaults to the current one; 0 = the defaults), setting by setting",
+  guarded("admin:read"),
+  { 200: jsonResponse(ConfigDiffSchema, "The changes from `from` to `to`") },
+  [400, 401, 403, 404, 429, 500],
+  { request: { query: z.object({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0).optional() }).strict() } },
+);
 
-const putConfig = createRoute({
-  method: "put",
-  path: "/config",
-  tags,
-  summary: "Replace the configuration (zod-validated; `expectedVersion` must be current, else 409); audited with before/after",
-  ...guarded("admin:manage"),
-  request: {
-    body: jsonBody(
-      z
-        .object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason })
-        .strict()
-        .openapi("SystemConfigUpdate"),
-    ),
+const putConfig = route(
+  "PUT /config",
+  "Replace the configuration (zod-validated; `expectedVersion` must be current, else 409); audited with before/after",
+  guarded("admin:manage"),
+  { 200: jsonResponse(ConfigVersionSchema, "The new version") },
+  [400, 401, 403, 409, 413, 415, 429, 500],
+  {
+    request: {
+      body: jsonBody(
+        z
+          .object({ config: systemConfigSchema, expectedVersion: z.number().int().min(0), reason })
+          .strict()
+          .openapi("SystemConfigUpdate"),
+      ),
+    },
   },
-  responses: { 200: jsonResponse(ConfigVersionSchema, "The new version"), ...problemResponses(400, 401, 403, 409, 413, 415, 429, 500) },
-});
+);
 
-const rollback = createRoute({
-  method: "post",
-  path: "/config/rollback",
-  tags,
-  summary: "Roll back: a new version with an earlier version's content (0 = defaults); audited",
-  ...guarded("admin:manage"),
-  request: {
-    body: jsonBody(
-      z
-        .object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason })
-        .strict()
-        .openapi("SystemConfigRollback"),
-    ),
+const rollback = route(
+  "POST /config/rollback",
+  "Roll back: a new version with an earlier version's content (0 = defaults); audited",
+  guarded("admin:manage"),
+  { 200: jsonResponse(ConfigVersionSchema, "The new version") },
+  [400, 401, 403, 404, 409, 413, 415, 429, 500],
+  {
+    request: {
+      body: jsonBody(
+        z
+          .object({ version: z.number().int().min(0), expectedVersion: z.number().int().min(0), reason })
+          .strict()
+          .openapi("SystemConfigRollback"),
+      ),
+    },
   },
-  responses: {
-    200: jsonResponse(ConfigVersionSchema, "The new version"),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
-  },
-});
+);
 
 export const configApp = createApp()
   .openapi(getConfig, async (c) => c.json(versionJson(await callAdmin(c.env, "config", (stub) => stub.config())), 200))

@@ -1,17 +1,17 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ALERT_SEVERITIES, NOTIFICATION_AUDIENCES, type EmergencyControl, type EmergencyFlag } from "../../shared/admin.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { invalidateEmergencyCache } from "../middleware/emergency-gate.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { auditAdmin, callAdmin, iso } from "./context.ts";
 import { stopActiveRecordings } from "./recordings.ts";
 import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "./step-up.ts";
 
-const tags = ["admin"];
+const route = routesTagged("admin");
 const reason = z.string().trim().min(3).max(500);
 
 const FlagSchema = z.object({
@@ -72,71 +72,62 @@ const NotificationSchema = z
 
 const CHANGED = jsonResponse(EmergencySchema, "The emergency state after the change");
 
-const getState = createRoute({
-  method: "get",
-  path: "/emergency",
-  tags,
-  summary: "The emergency controls: lockdown, recordings halted, new sessions shut down",
-  ...guarded("admin:read"),
-  responses: { 200: jsonResponse(EmergencySchema, "Emergency state"), ...problemResponses(401, 403, 429, 500) },
-});
+const getState = route(
+  "GET /emergency",
+  "The emergency controls: lockdown, recordings halted, new sessions shut down",
+  guarded("admin:read"),
+  { 200: jsonResponse(EmergencySchema, "Emergency state") },
+);
 
-const lockdown = createRoute({
-  method: "post",
-  path: "/emergency/lockdown",
-  tags,
-  summary: "Turn the lockdown on or off (ADMIN+, TOTP): every non-admin write gets 503, reads continue",
-  ...guarded("emergency:control"),
-  request: { body: jsonBody(ToggleBody) },
-  responses: { 200: CHANGED, ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
-});
+const lockdown = route(
+  "POST /emergency/lockdown",
+  "Turn the lockdown on or off (ADMIN+, TOTP): every non-admin write gets 503, reads continue",
+  guarded("emergency:control"),
+  { 200: CHANGED },
+  [400, 401, 403, 413, 415, 429, 500],
+  { request: { body: jsonBody(ToggleBody) } },
+);
 
-const sessionsShutdown = createRoute({
-  method: "post",
-  path: "/emergency/sessions-shutdown",
-  tags,
-  summary: "Shut down (or reopen) the creation of new sessions (ADMIN+, TOTP)",
-  ...guarded("emergency:control"),
-  request: { body: jsonBody(ToggleBody) },
-  responses: { 200: CHANGED, ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
-});
+const sessionsShutdown = route(
+  "POST /emergency/sessions-shutdown",
+  "Shut down (or reopen) the creation of new sessions (ADMIN+, TOTP)",
+  guarded("emergency:control"),
+  { 200: CHANGED },
+  [400, 401, 403, 413, 415, 429, 500],
+  { request: { body: jsonBody(ToggleBody) } },
+);
 
-const recordings = createRoute({
-  method: "post",
-  path: "/emergency/recordings",
-  tags,
-  summary:
-    "Halt (or resume) all recordings (ADMIN+, TOTP): no session starts, no chunk is accepted; `stopActive` also stops every recording session",
-  ...guarded("emergency:control"),
-  request: { body: jsonBody(RecordingsBody) },
-  responses: {
+const recordings = route(
+  "POST /emergency/recordings",
+  "Halt (or resume) all recordings (ADMIN+, TOTP): no session starts, no chunk is accepted; `stopActive` also stops every recording session",
+  guarded("emergency:control"),
+  {
     200: jsonResponse(
       EmergencySchema.extend({ stopped: z.array(z.object({ sessionId: z.string(), outcome: z.string() })) }),
       "The emergency state after the change, and what happened to each recording session",
     ),
-    ...problemResponses(400, 401, 403, 413, 415, 429, 500),
   },
-});
+  [400, 401, 403, 413, 415, 429, 500],
+  { request: { body: jsonBody(RecordingsBody) } },
+);
 
-const broadcast = createRoute({
-  method: "post",
-  path: "/emergency/notifications",
-  tags,
-  summary: "Broadcast a notification to connected clients and/or agents (ADMIN+, TOTP)",
-  ...guarded("emergency:control"),
-  request: { body: jsonBody(BroadcastBody) },
-  responses: { 201: jsonResponse(NotificationSchema, "Sent"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
-});
+const broadcast = route(
+  "POST /emergency/notifications",
+  "Broadcast a notification to connected clients and/or agents (ADMIN+, TOTP)",
+  guarded("emergency:control"),
+  { 201: jsonResponse(NotificationSchema, "Sent") },
+  [400, 401, 403, 413, 415, 429, 500],
+  { request: { body: jsonBody(BroadcastBody) } },
+);
 
-const retract = createRoute({
-  method: "post",
-  path: "/emergency/notifications/{id}/retract",
-  tags,
-  summary: "Retract a broadcast notification (ADMIN+, TOTP): listeners get a `retraction`",
-  ...guarded("emergency:control"),
-  request: { params: z.object({ id: z.coerce.number().int().min(1) }), body: jsonBody(FactorOnly) },
-  responses: { 200: jsonResponse(NotificationSchema, "Retracted"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
-});
+const retract = route(
+  "POST /emergency/notifications/{id}/retract",
+  "Retract a broadcast notification (ADMIN+, TOTP): listeners get a `retraction`",
+  guarded("emergency:control"),
+  { 200: jsonResponse(NotificationSchema, "Retracted") },
+  [400, 401, 403, 404, 409, 413, 415, 429, 500],
+  { request: { params: z.object({ id: z.coerce.number().int().min(1) }), body: jsonBody(FactorOnly) } },
+);
 
 async function toggle(
   c: Context<AppEnv>,

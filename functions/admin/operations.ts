@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { NodeView } from "../../durable-objects/node-pool/views.ts";
 import { ApiError } from "../../shared/errors.ts";
@@ -8,7 +8,7 @@ import { guarded } from "../middleware/authorize.ts";
 import { directory as nodeDirectory, pool } from "../nodes/access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NodeIdParam, NodeSchema } from "../nodes/schemas.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import { ledger, ledgerPlain } from "../payments/ledger.ts";
 import { Address, PayoutSchema } from "../payments/schemas.ts";
 import { SessionIdParam, SessionSchema } from "../sessions/schemas.ts";
@@ -24,7 +24,7 @@ import { singleton } from "../../platform/objects.ts";
  * rules (SessionDO, NodePoolDO, LedgerDO); these routes add the audit record with the target's
  * state before and after. Plain views (users, sessions, nodes, payouts) stay on their own APIs.
  */
-const tags = ["admin"];
+const route = routesTagged("admin");
 const reason = z.string().trim().min(3).max(500);
 const ReasonBody = z.object({ reason }).strict();
 
@@ -63,13 +63,11 @@ const ChainStatusSchema = z
   })
   .openapi("AdminChainStatus");
 
-const overview = createRoute({
-  method: "get",
-  path: "/overview",
-  tags,
-  summary: "Dashboard overview: emergency state, open alerts, nodes by state, payouts by state, chain and audit heads",
-  ...guarded("admin:read"),
-  responses: {
+const overview = route(
+  "GET /overview",
+  "Dashboard overview: emergency state, open alerts, nodes by state, payouts by state, chain and audit heads",
+  guarded("admin:read"),
+  {
     200: jsonResponse(
       z.object({
         emergency: z.object({ lockdown: z.boolean(), recordingsHalted: z.boolean(), sessionsShutdown: z.boolean() }),
@@ -80,119 +78,101 @@ const overview = createRoute({
       }),
       "Overview",
     ),
-    ...problemResponses(401, 403, 429, 500),
   },
-});
+);
 
-const chainStatus = createRoute({
-  method: "get",
-  path: "/chain",
-  tags,
-  summary: "Chain status (height, head, mempool, producer) with the audit log's anchoring",
-  ...guarded("admin:read"),
-  responses: { 200: jsonResponse(ChainStatusSchema, "Chain status"), ...problemResponses(401, 403, 429, 500) },
-});
+const chainStatus = route(
+  "GET /chain",
+  "Chain status (height, head, mempool, producer) with the audit log's anchoring",
+  guarded("admin:read"),
+  { 200: jsonResponse(ChainStatusSchema, "Chain status") },
+);
 
-const listNodes = createRoute({
-  method: "get",
-  path: "/nodes",
-  tags,
-  summary: "Monitor every node in every pool (state, last heartbeat, uptime, credits), filterable by state",
-  ...guarded("admin:read"),
-  request: { query: z.object({ state: NodeSchema.shape.state.optional() }).strict() },
-  responses: {
-    200: jsonResponse(z.object({ nodes: z.array(NodeSchema), byState: z.record(z.string(), z.number().int()) }), "Nodes"),
-    ...problemResponses(400, 401, 403, 429, 500),
-  },
-});
+const listNodes = route(
+  "GET /nodes",
+  "Monitor every node in every pool (state, last heartbeat, uptime, credits), filterable by state",
+  guarded("admin:read"),
+  { 200: jsonResponse(z.object({ nodes: z.array(NodeSchema), byState: z.record(z.string(), z.number().int()) }), "Nodes") },
+  [400, 401, 403, 429, 500],
+  { request: { query: z.object({ state: NodeSchema.shape.state.optional() }).strict() } },
+);
 
 function suspensionRoute(action: "suspend" | "reinstate") {
-  return createRoute({
-    method: "post",
-    path: `/nodes/{id}/${action}`,
-    tags,
-    summary:
-      action === "suspend"
-        ? "Suspend a node: its heartbeats and credentials are refused (audited)"
-        : "Reinstate a suspended node (audited)",
-    ...guarded("admin:manage"),
-    request: { params: NodeIdParam, body: jsonBody(ReasonBody) },
-    responses: {
-      200: jsonResponse(NodeSchema, "The node after the change"),
-      ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
-    },
-  });
+  return route(
+    `POST /nodes/{id}/${action}`,
+    action === "suspend" ? "Suspend a node: its heartbeats and credentials are refused (audited)" : "Reinstate a suspended node (audited)",
+    guarded("admin:manage"),
+    { 200: jsonResponse(NodeSchema, "The node after the change") },
+    [400, 401, 403, 404, 409, 413, 415, 429, 500],
+    { request: { params: NodeIdParam, body: jsonBody(ReasonBody) } },
+  );
 }
 
-const terminateSession = createRoute({
-  method: "post",
-  path: "/sessions/{id}/terminate",
-  tags,
-  summary: "Terminate a session: a recording one is stopped and finalized, one not yet started is cancelled (audited)",
-  ...guarded("admin:manage"),
-  request: { params: SessionIdParam, body: jsonBody(ReasonBody) },
-  responses: {
-    200: jsonResponse(SessionSchema, "The session after the change"),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500),
-  },
-});
+const terminateSession = route(
+  "POST /sessions/{id}/terminate",
+  "Terminate a session: a recording one is stopped and finalized, one not yet started is cancelled (audited)",
+  guarded("admin:manage"),
+  { 200: jsonResponse(SessionSchema, "The session after the change") },
+  [400, 401, 403, 404, 409, 413, 415, 429, 500],
+  { request: { params: SessionIdParam, body: jsonBody(ReasonBody) } },
+);
 
 const PayoutIdParam = z.object({ id: z.string().uuid("must be a payout id (UUID)") });
 
-const listPayouts = createRoute({
-  method: "get",
-  path: "/payouts",
-  tags,
-  summary: "Payouts awaiting approval (or any state)",
-  ...guarded("admin:read"),
-  request: {
-    query: z
-      .object({ state: PayoutSchema.shape.state.default("requested"), limit: z.coerce.number().int().min(1).max(500).default(100) })
-      .strict(),
+const listPayouts = route(
+  "GET /payouts",
+  "Payouts awaiting approval (or any state)",
+  guarded("admin:read"),
+  { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts") },
+  [400, 401, 403, 429, 500],
+  {
+    request: {
+      query: z
+        .object({ state: PayoutSchema.shape.state.default("requested"), limit: z.coerce.number().int().min(1).max(500).default(100) })
+        .strict(),
+    },
   },
-  responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 403, 429, 500) },
-});
+);
 
-const approvePayout = createRoute({
-  method: "post",
-  path: "/payouts/{id}/approve",
-  tags,
-  summary: "Approve a requested payout with a fresh TOTP or recovery code (LedgerDO signs and broadcasts it with the next batch; audited)",
-  ...guarded("admin:manage"),
-  request: {
-    params: PayoutIdParam,
-    body: jsonBody(
-      z
-        .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
-        .strict()
-        .refine(oneSecondFactor, ONE_FACTOR_MESSAGE)
-        .openapi("PayoutApproval"),
-    ),
+const approvePayout = route(
+  "POST /payouts/{id}/approve",
+  "Approve a requested payout with a fresh TOTP or recovery code (LedgerDO signs and broadcasts it with the next batch; audited)",
+  guarded("admin:manage"),
+  { 200: jsonResponse(PayoutSchema, "Approved") },
+  [400, 401, 403, 404, 409, 413, 415, 429, 500, 503],
+  {
+    request: {
+      params: PayoutIdParam,
+      body: jsonBody(
+        z
+          .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+          .strict()
+          .refine(oneSecondFactor, ONE_FACTOR_MESSAGE)
+          .openapi("PayoutApproval"),
+      ),
+    },
   },
-  responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500, 503) },
-});
+);
 
-const rejectPayout = createRoute({
-  method: "post",
-  path: "/payouts/{id}/reject",
-  tags,
-  summary: "Reject a requested or approved payout (audited)",
-  ...guarded("admin:manage"),
-  request: { params: PayoutIdParam, body: jsonBody(ReasonBody) },
-  responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429, 500) },
-});
+const rejectPayout = route(
+  "POST /payouts/{id}/reject",
+  "Reject a requested or approved payout (audited)",
+  guarded("admin:manage"),
+  { 200: jsonResponse(PayoutSchema, "Rejected") },
+  [400, 401, 403, 404, 409, 413, 415, 429, 500],
+  { request: { params: PayoutIdParam, body: jsonBody(ReasonBody) } },
+);
 
 const KycSchema = z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }).openapi("KycFlag");
 
-const setKyc = createRoute({
-  method: "put",
-  path: "/kyc/{address}",
-  tags,
-  summary: "Set or clear a payout recipient's KYC flag (needed above KYC_REQUIRED_ABOVE; audited)",
-  ...guarded("admin:manage"),
-  request: { params: z.object({ address: Address }), body: jsonBody(z.object({ verified: z.boolean(), reason }).strict()) },
-  responses: { 200: jsonResponse(KycSchema, "KYC flag"), ...problemResponses(400, 401, 403, 413, 415, 429, 500) },
-});
+const setKyc = route(
+  "PUT /kyc/{address}",
+  "Set or clear a payout recipient's KYC flag (needed above KYC_REQUIRED_ABOVE; audited)",
+  guarded("admin:manage"),
+  { 200: jsonResponse(KycSchema, "KYC flag") },
+  [400, 401, 403, 413, 415, 429, 500],
+  { request: { params: z.object({ address: Address }), body: jsonBody(z.object({ verified: z.boolean(), reason }).strict()) } },
+);
 
 async function chainWithAudit(c: Context<AppEnv>) {
   const [stats, audit] = await Promise.all([

@@ -1,11 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { auditAdmin } from "../admin/context.ts";
 import { callDurableObject } from "../do-call.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import { pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { EpochSchema, NodeIdParam, NodeSchema } from "./schemas.ts";
+
+const route = routesTagged("nodes");
 
 const EpochReviewSchema = z
   .object({
@@ -15,21 +17,19 @@ const EpochReviewSchema = z
   .strict()
   .openapi("NodeEpochReview");
 
-const reviewEpoch = createRoute({
-  method: "post",
-  path: "/{id}/epochs/{epoch}/review",
-  tags: ["nodes"],
-  summary: "Decide on an epoch held for review because the node's report disagreed with what the server saw (ADMIN)",
-  ...guarded("nodes:manage:any"),
-  request: {
-    params: NodeIdParam.extend({ epoch: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
-    body: jsonBody(EpochReviewSchema),
+const reviewEpoch = route(
+  "POST /{id}/epochs/{epoch}/review",
+  "Decide on an epoch held for review because the node's report disagreed with what the server saw (ADMIN)",
+  guarded("nodes:manage:any"),
+  { 200: jsonResponse(EpochSchema, "The epoch after the decision") },
+  [400, 401, 403, 404, 409, 429],
+  {
+    request: {
+      params: NodeIdParam.extend({ epoch: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+      body: jsonBody(EpochReviewSchema),
+    },
   },
-  responses: {
-    200: jsonResponse(EpochSchema, "The epoch after the decision"),
-    ...problemResponses(400, 401, 403, 404, 409, 429),
-  },
-});
+);
 
 const SuspensionSchema = z
   .object({
@@ -40,31 +40,23 @@ const SuspensionSchema = z
   .strict()
   .openapi("NodeSuspension");
 
-const setSuspension = createRoute({
-  method: "put",
-  path: "/{id}/suspension",
-  tags: ["nodes"],
-  summary: "Suspend or reinstate a node (ADMIN)",
-  ...guarded("nodes:manage:any"),
-  request: { params: NodeIdParam, body: jsonBody(SuspensionSchema) },
-  responses: {
-    200: jsonResponse(NodeSchema, "The node after the change"),
-    ...problemResponses(400, 401, 403, 404, 409, 429),
-  },
-});
+const setSuspension = route(
+  "PUT /{id}/suspension",
+  "Suspend or reinstate a node (ADMIN)",
+  guarded("nodes:manage:any"),
+  { 200: jsonResponse(NodeSchema, "The node after the change") },
+  [400, 401, 403, 404, 409, 429],
+  { request: { params: NodeIdParam, body: jsonBody(SuspensionSchema) } },
+);
 
-const terminateNode = createRoute({
-  method: "delete",
-  path: "/{id}",
-  tags: ["nodes"],
-  summary: "Terminate a node for good (its operator or an admin): every credential is revoked, history stays",
-  ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam },
-  responses: {
-    200: jsonResponse(NodeSchema, "The terminated node"),
-    ...problemResponses(400, 401, 403, 404, 429),
-  },
-});
+const terminateNode = route(
+  "DELETE /{id}",
+  "Terminate a node for good (its operator or an admin): every credential is revoked, history stays",
+  guarded("nodes:operate:own"),
+  { 200: jsonResponse(NodeSchema, "The terminated node") },
+  [400, 401, 403, 404, 429],
+  { request: { params: NodeIdParam } },
+);
 
 export const lifecycleApp = createApp()
   .openapi(reviewEpoch, async (c) => {

@@ -1,94 +1,72 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { CredentialRequestSchema } from "../../shared/nodes/protocol.ts";
 import { callDurableObject } from "../do-call.ts";
 import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import type { NodeView } from "../../durable-objects/node-pool/views.ts";
 import { directory, pool, visibleNode } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
 import { CredentialSchema, LeaderboardSchema, NodeDetailSchema, NodeIdParam, NodeSchema, PayoutSchema } from "./schemas.ts";
 
-const listNodes = createRoute({
-  method: "get",
-  path: "/",
-  tags: ["nodes"],
-  summary: "Nodes: an operator's own; an admin's view of every node (or one operator's with ?operator=)",
-  ...guarded("nodes:operate:own"),
-  request: { query: z.object({ operator: z.string().min(1).max(128).optional() }) },
-  responses: {
-    200: jsonResponse(z.object({ nodes: z.array(NodeSchema) }), "Nodes"),
-    ...problemResponses(400, 401, 403, 429),
-  },
-});
+const route = routesTagged("nodes");
 
-const leaderboard = createRoute({
-  method: "get",
-  path: "/leaderboard",
-  tags: ["nodes"],
-  summary: "Nodes ranked by proven operational time (closed epochs)",
-  ...guarded("nodes:operate:own"),
-  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
-  responses: {
-    200: jsonResponse(LeaderboardSchema, "Leaderboard"),
-    ...problemResponses(400, 401, 403, 429),
-  },
-});
+const listNodes = route(
+  "GET /",
+  "Nodes: an operator's own; an admin's view of every node (or one operator's with ?operator=)",
+  guarded("nodes:operate:own"),
+  { 200: jsonResponse(z.object({ nodes: z.array(NodeSchema) }), "Nodes") },
+  [400, 401, 403, 429],
+  { request: { query: z.object({ operator: z.string().min(1).max(128).optional() }) } },
+);
 
-const getNode = createRoute({
-  method: "get",
-  path: "/{id}",
-  tags: ["nodes"],
-  summary: "One node with its uptime and credits per epoch, payouts and state history",
-  ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(48) }) },
-  responses: {
-    200: jsonResponse(NodeDetailSchema, "Node"),
-    ...problemResponses(400, 401, 403, 404, 429),
-  },
-});
+const leaderboard = route(
+  "GET /leaderboard",
+  "Nodes ranked by proven operational time (closed epochs)",
+  guarded("nodes:operate:own"),
+  { 200: jsonResponse(LeaderboardSchema, "Leaderboard") },
+  [400, 401, 403, 429],
+  { request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) } },
+);
 
-const triggerPayout = createRoute({
-  method: "post",
-  path: "/{id}/payouts",
-  tags: ["nodes"],
-  summary: "Request a payout of everything accrued now (it must reach AUTO_PAYOUT_THRESHOLD)",
-  ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam },
-  responses: {
-    201: jsonResponse(PayoutSchema, "Queued for payments"),
-    ...problemResponses(401, 403, 404, 409, 429),
-  },
-});
+const getNode = route(
+  "GET /{id}",
+  "One node with its uptime and credits per epoch, payouts and state history",
+  guarded("nodes:operate:own"),
+  { 200: jsonResponse(NodeDetailSchema, "Node") },
+  [400, 401, 403, 404, 429],
+  { request: { params: NodeIdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(48) }) } },
+);
 
-const newNodeCredential = createRoute({
-  method: "post",
-  path: "/{id}/credentials",
-  tags: ["nodes"],
-  summary: "Issue a new node credential; signed by the node key over {kind:'lucid.node.credential.v1', nodeId, timestamp}",
-  ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam, body: jsonBody(CredentialRequestSchema) },
-  responses: {
-    201: jsonResponse(CredentialSchema, "New credential, shown once"),
-    ...problemResponses(400, 401, 403, 404, 409, 429),
-  },
-});
+const triggerPayout = route(
+  "POST /{id}/payouts",
+  "Request a payout of everything accrued now (it must reach AUTO_PAYOUT_THRESHOLD)",
+  guarded("nodes:operate:own"),
+  { 201: jsonResponse(PayoutSchema, "Queued for payments") },
+  [401, 403, 404, 409, 429],
+  { request: { params: NodeIdParam } },
+);
 
-const revokeCredential = createRoute({
-  method: "delete",
-  path: "/{id}/credentials/{jti}",
-  tags: ["nodes"],
-  summary: "Revoke a node credential (its operator or an admin)",
-  ...guarded("nodes:operate:own"),
-  request: { params: NodeIdParam.extend({ jti: z.uuid() }) },
-  responses: {
-    200: jsonResponse(z.object({ jti: z.string(), revokedAt: z.string() }), "Revoked"),
-    ...problemResponses(400, 401, 403, 404, 429),
-  },
-});
+const newNodeCredential = route(
+  "POST /{id}/credentials",
+  "Issue a new node credential; signed by the node key over {kind:'lucid.node.credential.v1', nodeId, timestamp}",
+  guarded("nodes:operate:own"),
+  { 201: jsonResponse(CredentialSchema, "New credential, shown once") },
+  [400, 401, 403, 404, 409, 429],
+  { request: { params: NodeIdParam, body: jsonBody(CredentialRequestSchema) } },
+);
+
+const revokeCredential = route(
+  "DELETE /{id}/credentials/{jti}",
+  "Revoke a node credential (its operator or an admin)",
+  guarded("nodes:operate:own"),
+  { 200: jsonResponse(z.object({ jti: z.string(), revokedAt: z.string() }), "Revoked") },
+  [400, 401, 403, 404, 429],
+  { request: { params: NodeIdParam.extend({ jti: z.uuid() }) } },
+);
 
 export const operatorsApp = createApp()
   .openapi(listNodes, async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { RegistrationSchema, registrationMessage, resourceShortfalls, type Resources } from "../../shared/nodes/protocol.ts";
 import { skewRefusal, verifySignature } from "../../shared/nodes/verify.ts";
@@ -6,11 +6,13 @@ import type { Config } from "../../shared/config.ts";
 import { callDurableObject } from "../do-call.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
-import { createApp, jsonBody, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, routesTagged } from "../openapi.ts";
 import { directory, pool } from "./access.ts";
 import { unwrap } from "../../shared/outcome.ts";
 import { NODE_CREDENTIAL_HEADER, newCredential, signNodeCredential } from "./credential.ts";
 import { CredentialSchema, NodeSchema } from "./schemas.ts";
+
+const route = routesTagged("nodes");
 
 export function minimumResources(config: Config): Resources {
   return {
@@ -21,27 +23,27 @@ export function minimumResources(config: Config): Resources {
   };
 }
 
-const registerNode = createRoute({
-  method: "post",
-  path: "/",
-  tags: ["nodes"],
-  summary: "Register a node (NODE_OPERATOR): the request is signed by the node's Ed25519 key",
-  description:
-    "`signature` is Ed25519 over the canonical JSON of {kind:'lucid.node.register.v1', operatorId, publicKey, payoutAddress, " +
-    "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock. " +
-    "`heartbeatChallenge` is what the first heartbeat must sign.",
-  ...guarded("nodes:register"),
-  request: { body: jsonBody(RegistrationSchema) },
-  responses: {
+const registerNode = route(
+  "POST /",
+  "Register a node (NODE_OPERATOR): the request is signed by the node's Ed25519 key",
+  guarded("nodes:register"),
+  {
     201: {
       description: "Registered; the credential is shown once",
       content: {
         "application/json": { schema: z.object({ node: NodeSchema, credential: CredentialSchema, heartbeatChallenge: z.string() }) },
       },
     },
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
-});
+  [400, 401, 403, 404, 409, 413, 415, 429],
+  {
+    description:
+      "`signature` is Ed25519 over the canonical JSON of {kind:'lucid.node.register.v1', operatorId, publicKey, payoutAddress, " +
+      "resources, timestamp}; `timestamp` (ms) must be within HEARTBEAT_MAX_SKEW_SECONDS of the server's clock. " +
+      "`heartbeatChallenge` is what the first heartbeat must sign.",
+    request: { body: jsonBody(RegistrationSchema) },
+  },
+);
 
 export const registrationApp = createApp().openapi(registerNode, async (c) => {
   const config = c.get("config");

@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import type { Permission } from "../../shared/rbac.ts";
 import { can } from "../../shared/rbac.ts";
 import { principalOf } from "../middleware/authenticate.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { rateLimit } from "../middleware/rate-limit.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import { ONE_FACTOR_MESSAGE, oneSecondFactor, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
 import { BackupRequest, exportKeys } from "./export.ts";
 import { requireIdempotencyKey } from "./idempotency.ts";
@@ -55,33 +55,31 @@ function guardedWrite(permission: Permission) {
 
 const idempotencyHeader = z.object({ "idempotency-key": z.string().optional() });
 const post = { headers: idempotencyHeader };
-const tags = ["payments"];
+const route = routesTagged("payments");
 
 const Passphrase = z.string().min(12).max(1024);
 
 /** POST /stakes/{id}/unfreeze and /stakes/{id}/withdraw share one shape: an empty body, the stake back. */
-function stakeActionRoute<P extends string>(path: P, summary: string) {
-  return createRoute({
-    method: "post",
-    path,
-    tags,
-    ...guardedWrite("wallets:manage"),
+function stakeActionRoute<P extends `/stakes/${string}`>(path: P, summary: string) {
+  return route(
+    `POST ${path}`,
     summary,
-    request: { ...post, params: IdParam, body: jsonBody(z.object({}).strict()) },
-    responses: { 200: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
-  });
+    guardedWrite("wallets:manage"),
+    { 200: jsonResponse(StakeSchema, "Stake") },
+    [400, 401, 403, 404, 409, 422, 429, 503],
+    { request: { ...post, params: IdParam, body: jsonBody(z.object({}).strict()) } },
+  );
 }
 
 /** Routes are one chained expression so their types reach AppType (functions/client.ts). */
 export const paymentsApp = payments
   // ── network and transactions ────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/network",
-      tags,
-      summary: "TRON network status: current and solidified block, latency, circuit breaker",
-      responses: {
+    route(
+      "GET /network",
+      "TRON network status: current and solidified block, latency, circuit breaker",
+      {},
+      {
         200: jsonResponse(
           z.object({
             network: z.string(),
@@ -95,19 +93,17 @@ export const paymentsApp = payments
           }),
           "Network status",
         ),
-        ...problemResponses(401, 429, 500, 503),
       },
-    }),
+      [401, 429, 500, 503],
+    ),
     async (c) => c.json(await ledger(c, "networkStatus", (s) => s.networkStatus()), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/transactions/{txid}",
-      tags,
-      summary: "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
-      request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) },
-      responses: {
+    route(
+      "GET /transactions/{txid}",
+      "Status of any TRON transaction: unknown, included (with confirmations) or solidified",
+      {},
+      {
         200: jsonResponse(
           z.object({
             txid: z.string(),
@@ -118,39 +114,34 @@ export const paymentsApp = payments
           }),
           "Status",
         ),
-        ...problemResponses(400, 401, 429, 503),
       },
-    }),
+      [400, 401, 429, 503],
+      { request: { params: z.object({ txid: z.string().regex(/^[0-9a-f]{64}$/) }) } },
+    ),
     async (c) => c.json(await ledger(c, "transactionStatus", (s) => s.transactionStatus(c.req.valid("param").txid)), 200),
   )
 
   // ── USDT ────────────────────────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/usdt/balance/{address}",
-      tags,
-      summary: "USDT (TRC20 balanceOf) of an address",
-      request: { params: z.object({ address: Address }) },
-      responses: {
-        200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance"),
-        ...problemResponses(400, 401, 429, 503),
-      },
-    }),
+    route(
+      "GET /usdt/balance/{address}",
+      "USDT (TRC20 balanceOf) of an address",
+      {},
+      { 200: jsonResponse(z.object({ address: z.string(), contract: z.string(), balance: z.string() }), "Balance") },
+      [400, 401, 429, 503],
+      { request: { params: z.object({ address: Address }) } },
+    ),
     async (c) => c.json(await ledger(c, "usdtBalance", (s) => s.usdtBalance(c.req.valid("param").address)), 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/usdt/allowance",
-      tags,
-      summary: "USDT (TRC20 allowance) an owner granted a spender",
-      request: { query: z.object({ owner: Address, spender: Address }) },
-      responses: {
-        200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance"),
-        ...problemResponses(400, 401, 429, 503),
-      },
-    }),
+    route(
+      "GET /usdt/allowance",
+      "USDT (TRC20 allowance) an owner granted a spender",
+      {},
+      { 200: jsonResponse(z.object({ owner: z.string(), spender: z.string(), contract: z.string(), allowance: z.string() }), "Allowance") },
+      [400, 401, 429, 503],
+      { request: { query: z.object({ owner: Address, spender: Address }) } },
+    ),
     async (c) => {
       const { owner, spender } = c.req.valid("query");
       return c.json(await ledger(c, "usdtAllowance", (s) => s.usdtAllowance(owner, spender)), 200);
@@ -159,15 +150,14 @@ export const paymentsApp = payments
 
   // ── wallets (ADMIN) ─────────────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/wallets",
-      tags,
-      ...guardedWrite("wallets:manage"),
-      summary: "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
-      request: { ...post, body: jsonBody(CreateWalletSchema) },
-      responses: { 201: jsonResponse(WalletSchema, "Wallet (never its key)"), ...problemResponses(400, 401, 403, 409, 422, 429) },
-    }),
+    route(
+      "POST /wallets",
+      "Create or import a wallet (hot: key sealed with AES-256-GCM; cold/multisig/hardware: watch-only)",
+      guardedWrite("wallets:manage"),
+      { 201: jsonResponse(WalletSchema, "Wallet (never its key)") },
+      [400, 401, 403, 409, 422, 429],
+      { request: { ...post, body: jsonBody(CreateWalletSchema) } },
+    ),
     async (c) => {
       const input = c.req.valid("json");
       const actor = principalOf(c).userId;
@@ -175,41 +165,38 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/wallets",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "List wallets",
-      responses: { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...problemResponses(401, 403, 429) },
-    }),
+    route(
+      "GET /wallets",
+      "List wallets",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(z.object({ wallets: z.array(WalletSchema) }), "Wallets") },
+      [401, 403, 429],
+    ),
     async (c) => c.json({ wallets: await ledgerPlain(c, "listWallets", (s) => s.listWallets()) }, 200),
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/wallets/{id}",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
-      request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) },
-      responses: { 200: jsonResponse(WalletWithBalancesSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429, 503) },
-    }),
+    route(
+      "GET /wallets/{id}",
+      "A wallet with its TRX and USDT balances (cached for BALANCE_CACHE_TTL_SECONDS unless refresh=true)",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(WalletWithBalancesSchema, "Wallet") },
+      [400, 401, 403, 404, 429, 503],
+      { request: { params: IdParam, query: z.object({ refresh: z.enum(["true", "false"]).optional() }) } },
+    ),
     async (c) => {
       const refresh = c.req.valid("query").refresh === "true";
       return c.json(await ledger(c, "getWallet", (s) => s.getWallet(c.req.valid("param").id, refresh)), 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "patch",
-      path: "/wallets/{id}",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "Rename a wallet",
-      request: { params: IdParam, body: jsonBody(z.object({ label: z.string().min(1).max(100) }).strict()) },
-      responses: { 200: jsonResponse(WalletSchema, "Wallet"), ...problemResponses(400, 401, 403, 404, 429) },
-    }),
+    route(
+      "PATCH /wallets/{id}",
+      "Rename a wallet",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(WalletSchema, "Wallet") },
+      [400, 401, 403, 404, 429],
+      { request: { params: IdParam, body: jsonBody(z.object({ label: z.string().min(1).max(100) }).strict()) } },
+    ),
     async (c) =>
       c.json(
         await ledger(c, "updateWallet", (s) => s.updateWallet(c.req.valid("param").id, c.req.valid("json"), principalOf(c).userId)),
@@ -217,19 +204,14 @@ export const paymentsApp = payments
       ),
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/wallets/{id}",
-      tags,
-      ...guarded("wallets:manage"),
-      summary:
-        "Delete a wallet (its sealed key is wiped; refused while payouts are in flight), with a fresh TOTP or recovery code in the body",
-      request: { params: IdParam, body: jsonBody(z.object(SecondFactorFields).strict().refine(oneSecondFactor, ONE_FACTOR_MESSAGE)) },
-      responses: {
-        200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted"),
-        ...problemResponses(400, 401, 403, 404, 409, 413, 415, 429),
-      },
-    }),
+    route(
+      "DELETE /wallets/{id}",
+      "Delete a wallet (its sealed key is wiped; refused while payouts are in flight), with a fresh TOTP or recovery code in the body",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(z.object({ deleted: z.literal(true) }), "Deleted") },
+      [400, 401, 403, 404, 409, 413, 415, 429],
+      { request: { params: IdParam, body: jsonBody(z.object(SecondFactorFields).strict().refine(oneSecondFactor, ONE_FACTOR_MESSAGE)) } },
+    ),
     async (c) => {
       const { id } = c.req.valid("param");
       // A hot wallet's key is destroyed for good: a stolen admin token alone must not be enough.
@@ -238,47 +220,37 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/wallets/{id}/transactions",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "A wallet's history: payouts and stakes with their txids and states",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History"),
-        ...problemResponses(400, 401, 403, 404, 429),
-      },
-    }),
+    route(
+      "GET /wallets/{id}/transactions",
+      "A wallet's history: payouts and stakes with their txids and states",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema), stakes: z.array(StakeSchema) }), "History") },
+      [400, 401, 403, 404, 429],
+      { request: { params: IdParam } },
+    ),
     async (c) => c.json(await ledger(c, "walletHistory", (s) => s.walletHistory(c.req.valid("param").id)), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/wallets/backup",
-      tags,
-      ...guardedWrite("wallets:export"),
-      summary:
-        "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
+    route(
+      "POST /wallets/backup",
+      "Export every wallet, hot keys re-encrypted under a passphrase (PBKDF2-SHA256 + AES-256-GCM). SUPER_ADMIN only, with a fresh TOTP code, " +
         "judged by the caller's current role and session; WALLET_EXPORTS_PER_HOUR attempts per user; audited and alerted",
-      request: { ...post, body: jsonBody(BackupRequest) },
-      responses: { 200: jsonResponse(BackupSchema, "Encrypted backup"), ...problemResponses(400, 401, 403, 429) },
-    }),
+      guardedWrite("wallets:export"),
+      { 200: jsonResponse(BackupSchema, "Encrypted backup") },
+      [400, 401, 403, 429],
+      { request: { ...post, body: jsonBody(BackupRequest) } },
+    ),
     async (c) => c.json(await exportKeys(c, c.req.valid("json")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/wallets/recover",
-      tags,
-      ...guardedWrite("wallets:manage"),
-      summary: "Restore wallets from an encrypted backup (existing addresses are skipped)",
-      request: { ...post, body: jsonBody(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) },
-      responses: {
-        200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored"),
-        ...problemResponses(400, 401, 403, 429),
-      },
-    }),
+    route(
+      "POST /wallets/recover",
+      "Restore wallets from an encrypted backup (existing addresses are skipped)",
+      guardedWrite("wallets:manage"),
+      { 200: jsonResponse(z.object({ restored: z.number(), skipped: z.number() }), "Restored") },
+      [400, 401, 403, 429],
+      { request: { ...post, body: jsonBody(z.object({ passphrase: Passphrase, backup: BackupSchema }).strict()) } },
+    ),
     async (c) => {
       const { passphrase, backup } = c.req.valid("json");
       return c.json(await ledger(c, "importBackup", (s) => s.importBackup(backup, passphrase, principalOf(c).userId)), 200);
@@ -287,32 +259,25 @@ export const paymentsApp = payments
 
   // ── KYC and audit (ADMIN) ───────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/kyc",
-      tags,
-      ...guardedWrite("wallets:manage"),
-      summary: "Set or clear a recipient's KYC flag (audited)",
-      request: { ...post, body: jsonBody(z.object({ address: Address, verified: z.boolean() }).strict()) },
-      responses: {
-        200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag"),
-        ...problemResponses(400, 401, 403, 429),
-      },
-    }),
+    route(
+      "POST /kyc",
+      "Set or clear a recipient's KYC flag (audited)",
+      guardedWrite("wallets:manage"),
+      { 200: jsonResponse(z.object({ address: z.string(), verified: z.boolean(), setBy: z.string(), setAt: z.string() }), "KYC flag") },
+      [400, 401, 403, 429],
+      { request: { ...post, body: jsonBody(z.object({ address: Address, verified: z.boolean() }).strict()) } },
+    ),
     async (c) => {
       const { address, verified } = c.req.valid("json");
       return c.json(await ledger(c, "setKyc", (s) => s.setKyc(address, verified, principalOf(c).userId)), 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/audit",
-      tags,
-      ...guarded("audit:read"),
-      summary: "The ledger's audit log, newest first",
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) },
-      responses: {
+    route(
+      "GET /audit",
+      "The ledger's audit log, newest first",
+      guarded("audit:read"),
+      {
         200: jsonResponse(
           z.object({
             entries: z.array(
@@ -327,39 +292,40 @@ export const paymentsApp = payments
           }),
           "Audit log",
         ),
-        ...problemResponses(400, 401, 403, 429),
       },
-    }),
+      [400, 401, 403, 429],
+      { request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }) } },
+    ),
     async (c) => c.json({ entries: await ledgerPlain(c, "auditLog", (s) => s.auditLog(c.req.valid("query").limit)) }, 200),
   )
 
   // ── payouts ─────────────────────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/payouts",
-      tags,
-      summary:
-        "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
+    route(
+      "POST /payouts",
+      "Request a payout: an operator, of its node's available earnings to the node's payout address; an ADMIN, of anything. ADMIN approves",
       // Route middleware runs before the body's validator: a USER learns nothing about the body's rules.
-      ...guardedWrite("payouts:request"),
-      request: {
-        ...post,
-        body: jsonBody(
-          z
-            .object({
-              recipient: Address.optional().openapi({
-                description:
-                  "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)",
-              }),
-              amount: Amount,
-              nodeId: z.string().min(1).max(128).optional().openapi({ description: "Operators: the node whose earnings are paid" }),
-            })
-            .strict(),
-        ),
+      guardedWrite("payouts:request"),
+      { 201: jsonResponse(PayoutSchema, "Payout requested") },
+      [400, 401, 403, 404, 409, 422, 429],
+      {
+        request: {
+          ...post,
+          body: jsonBody(
+            z
+              .object({
+                recipient: Address.optional().openapi({
+                  description:
+                    "Required for admins; an operator's payout goes to the node's registered payout address (if given, it must be that address)",
+                }),
+                amount: Amount,
+                nodeId: z.string().min(1).max(128).optional().openapi({ description: "Operators: the node whose earnings are paid" }),
+              })
+              .strict(),
+          ),
+        },
       },
-      responses: { 201: jsonResponse(PayoutSchema, "Payout requested"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
-    }),
+    ),
     async (c) => {
       const principal = principalOf(c);
       const { recipient, amount, nodeId } = c.req.valid("json");
@@ -386,20 +352,22 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/payouts",
-      tags,
-      summary: "List payouts (ADMIN: all; others: their own requests)",
-      request: {
-        query: z.object({
-          state: PayoutSchema.shape.state.optional(),
-          recipient: Address.optional(),
-          limit: z.coerce.number().int().min(1).max(500).optional(),
-        }),
+    route(
+      "GET /payouts",
+      "List payouts (ADMIN: all; others: their own requests)",
+      {},
+      { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts") },
+      [400, 401, 429],
+      {
+        request: {
+          query: z.object({
+            state: PayoutSchema.shape.state.optional(),
+            recipient: Address.optional(),
+            limit: z.coerce.number().int().min(1).max(500).optional(),
+          }),
+        },
       },
-      responses: { 200: jsonResponse(z.object({ payouts: z.array(PayoutSchema) }), "Payouts"), ...problemResponses(400, 401, 429) },
-    }),
+    ),
     async (c) => {
       const principal = principalOf(c);
       const list = await ledgerPlain(c, "listPayouts", (s) => s.listPayouts(c.req.valid("query")));
@@ -408,22 +376,21 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/payouts/{id}",
-      tags,
-      summary: "A payout's status and its state history (the payment status)",
-      request: { params: IdParam },
-      responses: {
+    route(
+      "GET /payouts/{id}",
+      "A payout's status and its state history (the payment status)",
+      {},
+      {
         200: jsonResponse(
           PayoutSchema.extend({
             events: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), detail: z.string().nullable() })),
           }),
           "Payout",
         ),
-        ...problemResponses(400, 401, 404, 429),
       },
-    }),
+      [400, 401, 404, 429],
+      { request: { params: IdParam } },
+    ),
     async (c) => {
       const principal = principalOf(c);
       const payout = await ledger(c, "getPayout", (s) => s.getPayout(c.req.valid("param").id));
@@ -434,24 +401,25 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/payouts/{id}/approve",
-      tags,
-      ...guardedWrite("payouts:approve"),
-      summary: "Approve a requested payout (ADMIN, with a fresh TOTP or recovery code); it is signed and broadcast with the next batch",
-      request: {
-        ...post,
-        params: IdParam,
-        body: jsonBody(
-          z
-            .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
-            .strict()
-            .refine(oneSecondFactor, ONE_FACTOR_MESSAGE),
-        ),
+    route(
+      "POST /payouts/{id}/approve",
+      "Approve a requested payout (ADMIN, with a fresh TOTP or recovery code); it is signed and broadcast with the next batch",
+      guardedWrite("payouts:approve"),
+      { 200: jsonResponse(PayoutSchema, "Approved") },
+      [400, 401, 403, 404, 409, 422, 429, 503],
+      {
+        request: {
+          ...post,
+          params: IdParam,
+          body: jsonBody(
+            z
+              .object({ walletId: z.uuid().optional(), ...SecondFactorFields })
+              .strict()
+              .refine(oneSecondFactor, ONE_FACTOR_MESSAGE),
+          ),
+        },
       },
-      responses: { 200: jsonResponse(PayoutSchema, "Approved"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
-    }),
+    ),
     async (c) => {
       const { id } = c.req.valid("param");
       const { walletId, totpCode, recoveryCode } = c.req.valid("json");
@@ -461,15 +429,14 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/payouts/{id}/reject",
-      tags,
-      ...guardedWrite("payouts:approve"),
-      summary: "Reject a requested or approved payout (ADMIN)",
-      request: { ...post, params: IdParam, body: jsonBody(z.object({ reason: z.string().min(1).max(500) }).strict()) },
-      responses: { 200: jsonResponse(PayoutSchema, "Rejected"), ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
-    }),
+    route(
+      "POST /payouts/{id}/reject",
+      "Reject a requested or approved payout (ADMIN)",
+      guardedWrite("payouts:approve"),
+      { 200: jsonResponse(PayoutSchema, "Rejected") },
+      [400, 401, 403, 404, 409, 422, 429],
+      { request: { ...post, params: IdParam, body: jsonBody(z.object({ reason: z.string().min(1).max(500) }).strict()) } },
+    ),
     async (c) =>
       c.json(
         await ledger(c, "rejectPayout", (s) => s.rejectPayout(c.req.valid("param").id, principalOf(c).userId, c.req.valid("json").reason)),
@@ -477,14 +444,11 @@ export const paymentsApp = payments
       ),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/payouts/process",
-      tags,
-      ...guardedWrite("payouts:approve"),
-      summary: "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
-      request: { ...post, body: jsonBody(z.object({}).strict()) },
-      responses: {
+    route(
+      "POST /payouts/process",
+      "Run the payout router now (ADMIN): reconcile in-flight payouts, sign and broadcast a batch",
+      guardedWrite("payouts:approve"),
+      {
         200: jsonResponse(
           z.object({
             signed: z.number(),
@@ -497,37 +461,38 @@ export const paymentsApp = payments
           }),
           "Summary",
         ),
-        ...problemResponses(400, 401, 403, 409, 422, 429),
       },
-    }),
+      [400, 401, 403, 409, 422, 429],
+      { request: { ...post, body: jsonBody(z.object({}).strict()) } },
+    ),
     async (c) => c.json(await ledgerPlain(c, "processPayouts", (s) => s.processPayouts()), 200),
   )
 
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/reconciliations",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "Each hot wallet's latest reconciliation of on-chain USDT transfers with the ledger's payouts, and when the next is due",
-      responses: { 200: jsonResponse(ReconciliationStatusSchema, "Reconciliation status"), ...problemResponses(401, 403, 429) },
-    }),
+    route(
+      "GET /reconciliations",
+      "Each hot wallet's latest reconciliation of on-chain USDT transfers with the ledger's payouts, and when the next is due",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(ReconciliationStatusSchema, "Reconciliation status") },
+      [401, 403, 429],
+    ),
     async (c) => c.json(await ledgerPlain(c, "reconciliationStatus", (s) => s.reconciliationStatus()), 200),
   )
   // ── staking (ADMIN) ─────────────────────────────────────────────────────────────────────
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/stakes",
-      tags,
-      ...guardedWrite("wallets:manage"),
-      summary: "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
-      request: {
-        ...post,
-        body: jsonBody(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()),
+    route(
+      "POST /stakes",
+      "Freeze TRX for energy or bandwidth (Stake 2.0), at least MIN_STAKING_AMOUNT",
+      guardedWrite("wallets:manage"),
+      { 201: jsonResponse(StakeSchema, "Stake") },
+      [400, 401, 403, 404, 409, 422, 429, 503],
+      {
+        request: {
+          ...post,
+          body: jsonBody(z.object({ walletId: z.uuid(), amount: Amount, resource: z.enum(["ENERGY", "BANDWIDTH"]) }).strict()),
+        },
       },
-      responses: { 201: jsonResponse(StakeSchema, "Stake"), ...problemResponses(400, 401, 403, 404, 409, 422, 429, 503) },
-    }),
+    ),
     async (c) => {
       const input = c.req.valid("json");
       const idempotencyKey = `${principalOf(c).userId}:${c.req.header("Idempotency-Key")}`;
@@ -535,14 +500,13 @@ export const paymentsApp = payments
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/stakes",
-      tags,
-      ...guarded("wallets:manage"),
-      summary: "Stakes with status and accrued reward",
-      responses: { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes"), ...problemResponses(401, 403, 429) },
-    }),
+    route(
+      "GET /stakes",
+      "Stakes with status and accrued reward",
+      guarded("wallets:manage"),
+      { 200: jsonResponse(z.object({ stakes: z.array(StakeSchema) }), "Stakes") },
+      [401, 403, 429],
+    ),
     async (c) => c.json({ stakes: await ledgerPlain(c, "listStakes", (s) => s.listStakes()) }, 200),
   )
   .openapi(stakeActionRoute("/stakes/{id}/unfreeze", "Unfreeze a stake (not before STAKING_DURATION_DAYS)"), async (c) =>

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AnchorEvidence, AnchorLookup } from "../../durable-objects/chain/index.ts";
 import { chunkStoreFor } from "../../platform/chunk-store/index.ts";
@@ -18,28 +18,29 @@ import { chunkLeafHashes, type Manifest } from "../../shared/session.ts";
 import { chainStub } from "../chain/index.ts";
 import { verifierPage } from "../dashboard/index.ts";
 import { callDurableObject } from "../do-call.ts";
-import { createApp, problemResponses } from "../openapi.ts";
+import { createApp, routesTagged } from "../openapi.ts";
 import type { AppEnv } from "../types.ts";
-import { actorOf, callSession, sessionStub } from "./context.ts";
+import { actorOf, CALLER_CHECKED, callSession, sessionStub } from "./context.ts";
 import { chunkCorrupt, reportDamagedChunk } from "./integrity.ts";
 import { packageStream, type MetaEntry, type PackDamage, type PackedChunk } from "./package-stream.ts";
 import { SessionIdParam } from "./schemas.ts";
 import { singleton } from "../../platform/objects.ts";
 
-const getPackage = createRoute({
-  method: "get",
-  path: "/{id}/package",
-  tags: ["sessions"],
-  summary: "The recording package (lucid-package/1, a ustar archive): chunks, proofs, chain from genesis, anchors, logs",
-  description:
-    "Everything needed to check the recording offline against the chain's genesis hash (docs/package.md), streamed " +
-    "chunk by chunk from the chunk store. For the session's owner or an admin, once the final anchor is in a block.",
-  request: { params: SessionIdParam },
-  responses: {
-    200: { description: "The package", content: { "application/x-tar": { schema: z.string().openapi({ format: "binary" }) } } },
-    ...problemResponses(400, 401, 403, 404, 409, 410, 429, 500),
+const route = routesTagged("sessions");
+
+const getPackage = route(
+  "GET /{id}/package",
+  "The recording package (lucid-package/1, a ustar archive): chunks, proofs, chain from genesis, anchors, logs",
+  CALLER_CHECKED,
+  { 200: { description: "The package", content: { "application/x-tar": { schema: z.string().openapi({ format: "binary" }) } } } },
+  [400, 401, 403, 404, 409, 410, 429, 500],
+  {
+    description:
+      "Everything needed to check the recording offline against the chain's genesis hash (docs/package.md), streamed " +
+      "chunk by chunk from the chunk store. For the session's owner or an admin, once the final anchor is in a block.",
+    request: { params: SessionIdParam },
   },
-});
+);
 
 /** GET /api/v1/sessions/{id}/package: the evidence route's checks, then the archive as a stream. */
 export const packageRoutes = createApp().openapi(getPackage, async (c) => {

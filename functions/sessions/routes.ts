@@ -1,10 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ApiError } from "../../shared/errors.ts";
 import { callDurableObject } from "../do-call.ts";
 import { assignSessionToNode, placeableNode } from "../nodes/access.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses, validationHook } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged, validationHook } from "../openapi.ts";
 import {
   actorOf,
+  CALLER_CHECKED,
   callSession,
   decodeCursor,
   encodeCursor,
@@ -28,125 +29,105 @@ import {
   StopBody,
 } from "./schemas.ts";
 
-const createSession = createRoute({
-  method: "post",
-  path: "/",
-  tags: ["sessions"],
-  summary: "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
-  request: { body: jsonBody(CreateSessionBody) },
-  responses: { 201: jsonResponse(SessionSchema, "Created"), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500) },
-});
+const route = routesTagged("sessions");
 
-const listSessions = createRoute({
-  method: "get",
-  path: "/",
-  tags: ["sessions"],
-  summary: "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
-  request: { query: ListQuery },
-  responses: { 200: jsonResponse(SessionPageSchema, "A page"), ...problemResponses(400, 401, 403, 429, 500) },
-});
+const createSession = route(
+  "POST /",
+  "Create a session for a node (owner = the caller; admins may set ownerId); generates its data key",
+  CALLER_CHECKED,
+  { 201: jsonResponse(SessionSchema, "Created") },
+  [400, 401, 403, 409, 413, 415, 422, 429, 500],
+  { request: { body: jsonBody(CreateSessionBody) } },
+);
 
-const searchSessions = createRoute({
-  method: "get",
-  path: "/search",
-  tags: ["sessions"],
-  summary:
-    "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet), then recorded window titles and typed text",
-  description:
-    "Metadata matches come first, by bm25. Then sessions whose recorded window titles (policy metadata or full) or typed text " +
-    "(policy full) hold every query word as a whole word in one chunk; `matches` says where and from which chunk. " +
-    "Recording terms are stored as keyed tokens only and disappear with the recording.",
-  request: { query: SearchQuery },
-  responses: { 200: jsonResponse(SearchResultSchema, "Matches, best first"), ...problemResponses(400, 401, 403, 429, 500) },
-});
+const listSessions = route(
+  "GET /",
+  "List sessions, newest first (users see their own; admins all), with cursor pagination and filters",
+  CALLER_CHECKED,
+  { 200: jsonResponse(SessionPageSchema, "A page") },
+  [400, 401, 403, 429, 500],
+  { request: { query: ListQuery } },
+);
 
-/** A route on one session (`/{id}…`): the id validated, one JSON answer or problem+json. */
+const searchSessions = route(
+  "GET /search",
+  "Full-text search over title, tags, notes, owner, node and state (bm25 ranking, highlighted snippet), then recorded window titles and typed text",
+  CALLER_CHECKED,
+  { 200: jsonResponse(SearchResultSchema, "Matches, best first") },
+  [400, 401, 403, 429, 500],
+  {
+    description:
+      "Metadata matches come first, by bm25. Then sessions whose recorded window titles (policy metadata or full) or typed text " +
+      "(policy full) hold every query word as a whole word in one chunk; `matches` says where and from which chunk. " +
+      "Recording terms are stored as keyed tokens only and disappear with the recording.",
+    request: { query: SearchQuery },
+  },
+);
+
+/**
+ * A route on one session (`/{id}…`): the id validated, one JSON answer, or problem+json: a bad id, no caller,
+ * not theirs, no such session, rate limited, failed, and the route's own `also`.
+ */
 function onSession<
-  const M extends "get" | "post" | "delete",
-  const P extends `/{id}${string}`,
-  S extends z.ZodType,
-  const E extends number,
->(method: M, path: P, summary: string, answer: S, answered: string, problems: E[], description?: string) {
-  return createRoute({
-    method,
-    path,
-    tags: ["sessions"],
-    summary,
+  const T extends `${"GET" | "POST" | "DELETE"} /{id}${string}`,
+  const A extends ReturnType<typeof jsonResponse>,
+  const E extends number = never,
+>(endpoint: T, summary: string, answer: A, also: E[] = [], description?: string) {
+  return route(endpoint, summary, CALLER_CHECKED, { 200: answer }, [400, 401, 403, 404, 429, 500, ...also], {
     description,
     request: { params: SessionIdParam },
-    responses: { 200: jsonResponse(answer, answered), ...problemResponses(...problems) },
   });
 }
 
-const getSession = onSession(
-  "get",
-  "/{id}",
-  "One session (owner, admin or its assigned node)",
-  SessionSchema,
-  "The session",
-  [400, 401, 403, 404, 429, 500],
-);
+const getSession = onSession("GET /{id}", "One session (owner, admin or its assigned node)", jsonResponse(SessionSchema, "The session"));
 
 const sessionEvents = onSession(
-  "get",
-  "/{id}/events",
+  "GET /{id}/events",
   "The session's event log: every transition, stored chunk and failed step, in order",
-  z.object({ items: z.array(EventSchema) }),
-  "Events",
-  [400, 401, 403, 404, 429, 500],
+  jsonResponse(z.object({ items: z.array(EventSchema) }), "Events"),
 );
 
 const startSession = onSession(
-  "post",
-  "/{id}/start",
+  "POST /{id}/start",
   "created → recording: chunk uploads are accepted from now on",
-  SessionSchema,
-  "Recording",
-  [400, 401, 403, 404, 409, 429, 500],
+  jsonResponse(SessionSchema, "Recording"),
+  [409],
 );
 
 const stopSession = onSession(
-  "post",
-  "/{id}/stop",
+  "POST /{id}/stop",
   "recording → processing: ends uploads and finalizes the Merkle manifest; refused with `missing` indices while there are gaps",
-  SessionSchema,
-  "Processing",
-  [400, 401, 403, 404, 409, 429, 500],
+  jsonResponse(SessionSchema, "Processing"),
+  [409],
   "Optional JSON body `{ chunkCount }`: the number of chunks the agent produced (default: highest stored index + 1).",
 );
 
 const deleteSession = onSession(
-  "delete",
-  "/{id}",
+  "DELETE /{id}",
   "Delete the chunks and destroy the data key (crypto-shredding); the record, manifest and proofs stay",
-  SessionSchema,
-  "Deleted",
-  [400, 401, 403, 404, 429, 500],
+  jsonResponse(SessionSchema, "Deleted"),
 );
 
 const getKey = onSession(
-  "get",
-  "/{id}/key",
+  "GET /{id}/key",
   "The session's data key: for its node (to encrypt) and its owner (to decrypt); an admin gets 403 and shares it instead (POST …/shares)",
-  DataKeySchema,
-  "The key",
-  [400, 401, 403, 404, 410, 429, 500],
+  jsonResponse(DataKeySchema, "The key"),
+  [410],
 );
 
-const liveStatus = createRoute({
-  method: "get",
-  path: "/{id}/live",
-  tags: ["sessions"],
-  summary: "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
-  description:
-    'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
-    'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
-  request: { params: SessionIdParam },
-  responses: {
-    101: { description: "Switching to WebSocket" },
-    ...problemResponses(400, 401, 403, 404, 426, 429, 500),
+const liveStatus = route(
+  "GET /{id}/live",
+  "WebSocket status stream: the session's status now, then one message per change (state, chunks, root)",
+  CALLER_CHECKED,
+  { 101: { description: "Switching to WebSocket" } },
+  [400, 401, 403, 404, 426, 429, 500],
+  {
+    description:
+      'Messages: `{ "type": "status", sessionId, state, version, chunks, merkleRoot, keyShredded, updatedAt }`. ' +
+      'The client may send `{ "type": "ping" }` (answered with `{ "type": "pong" }`); anything else closes the socket.',
+    request: { params: SessionIdParam },
   },
-});
+);
 
 export const sessionRoutes = createApp()
   .openapi(createSession, async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { can } from "../../shared/rbac.ts";
 import { ApiError } from "../../shared/errors.ts";
 import { oneSecondFactor, ONE_FACTOR_MESSAGE, requireSecondFactor, SecondFactorFields } from "../admin/step-up.ts";
@@ -6,10 +6,12 @@ import { audit } from "../audit.ts";
 import { guarded } from "../middleware/authorize.ts";
 import { clientAddress } from "../middleware/rate-limit.ts";
 import { currentPrincipal } from "../middleware/standing.ts";
-import { createApp, jsonBody, jsonResponse, problemResponses } from "../openapi.ts";
+import { createApp, jsonBody, jsonResponse, routesTagged } from "../openapi.ts";
 import type { ShareView } from "../../durable-objects/session/shares.ts";
 import { callSession, sessionStub, userActorOf } from "./context.ts";
 import { SessionIdParam } from "./schemas.ts";
+
+const route = routesTagged("sessions");
 
 const ShareBody = z
   .object({
@@ -44,32 +46,29 @@ const ShareSchema = z
   })
   .openapi("KeyShare");
 
-const createShare = createRoute({
-  method: "post",
-  path: "/{id}/shares",
-  tags: ["sessions"],
-  summary: "Share the recording: wrap its data key for a named recipient (an X25519 public key or a passphrase); owner or admin",
-  description:
-    "The server's plaintext key never leaves it: only the wrapped envelope is answered and kept. Every share is audited as " +
-    "`sessions.key_shared`. An admin sharing another owner's session needs a fresh second factor (`totpCode` or `recoveryCode`) " +
-    'and their current role is checked. See docs/sessions.md, "Sharing a recording".',
-  ...guarded("sessions:manage:own"),
-  request: { params: SessionIdParam, body: jsonBody(ShareBody) },
-  responses: { 201: jsonResponse(ShareSchema, "The share"), ...problemResponses(400, 401, 403, 404, 410, 413, 415, 429, 500) },
-});
-
-const listShares = createRoute({
-  method: "get",
-  path: "/{id}/shares",
-  tags: ["sessions"],
-  summary: "The session's key shares (wrapped envelopes only); owner or admin",
-  ...guarded("sessions:manage:own"),
-  request: { params: SessionIdParam },
-  responses: {
-    200: jsonResponse(z.object({ items: z.array(ShareSchema) }), "Shares, newest first"),
-    ...problemResponses(400, 401, 403, 404, 429, 500),
+const createShare = route(
+  "POST /{id}/shares",
+  "Share the recording: wrap its data key for a named recipient (an X25519 public key or a passphrase); owner or admin",
+  guarded("sessions:manage:own"),
+  { 201: jsonResponse(ShareSchema, "The share") },
+  [400, 401, 403, 404, 410, 413, 415, 429, 500],
+  {
+    description:
+      "The server's plaintext key never leaves it: only the wrapped envelope is answered and kept. Every share is audited as " +
+      "`sessions.key_shared`. An admin sharing another owner's session needs a fresh second factor (`totpCode` or `recoveryCode`) " +
+      'and their current role is checked. See docs/sessions.md, "Sharing a recording".',
+    request: { params: SessionIdParam, body: jsonBody(ShareBody) },
   },
-});
+);
+
+const listShares = route(
+  "GET /{id}/shares",
+  "The session's key shares (wrapped envelopes only); owner or admin",
+  guarded("sessions:manage:own"),
+  { 200: jsonResponse(z.object({ items: z.array(ShareSchema) }), "Shares, newest first") },
+  [400, 401, 403, 404, 429, 500],
+  { request: { params: SessionIdParam } },
+);
 
 const shareJson = (share: ShareView) => ({ ...share, createdAt: new Date(share.createdAt).toISOString() });
 
