@@ -140,8 +140,10 @@ describe("interaction events from the real agent to session search on a real wor
     await until("the xterm focused", () => xdotool("getwindowfocus") === window);
     xdotool("type", "--delay", "20", `${TYPED_WORD} plums`);
     xdotool("key", "Return");
-    // The title's terms went up after their chunk; then two more chunks, so the typing is behind us.
-    const termsAt = await agent.waitFor(/chunk (\d+): search terms uploaded/, "a chunk's search terms uploaded");
+    // A terms upload the server refuses (path, body, status) shows at once, not as a timeout.
+    const termsAt = await agent.waitFor(/chunk (\d+): search terms (uploaded|refused|dropped)/, "a chunk's search terms answered");
+    expect(termsAt[2], agent.output()).toBe("uploaded");
+    // Then two more chunks, so the typing is behind us.
     const after = Number(termsAt[1]) + 2;
     await agent.waitFor(new RegExp(`chunk ${after}: uploaded \\(HTTP 201\\)`), `chunk ${after} uploaded`);
     agent.child.kill("SIGINT"); // seals the open chunk, drains the spool and its terms, exits 0
