@@ -118,6 +118,7 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/node/agent-cgroups.test.ts", project: "agent", tools: ["root", "cgroup2"] },
   { file: "test/e2e/agent-rdp.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
   { file: "test/e2e/agent-rdp-migrate.test.ts", project: "e2e", tools: ["root", "addon", ...X_DESKTOP] },
+  { file: "test/e2e/interaction-search.test.ts", project: "e2e", tools: ["addon", "xvfb", "xterm", "xdotool"] },
   { file: "test/e2e/dashboard.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/dashboard-pages.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/dashboard-interaction.test.ts", project: "e2e", tools: ["chromium"] },
