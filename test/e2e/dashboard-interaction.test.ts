@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomSecrets } from "../../edge-adapter/secrets.ts";
 import { freePort, startWorkerd, waitForWorkerd, type WorkerdProcess } from "../../edge-adapter/workerd-process.ts";
 import { bgrToRgba, encodeEventRecord, RecordingEncoder, type InteractionEvent } from "../../shared/recording/index.ts";
-import { until } from "../node/helpers/until.ts";
 import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
-import { apiJson, type ApiInit } from "./helpers/lucid-client.ts";
+import { apiJson, untilStored, type ApiInit } from "./helpers/lucid-client.ts";
 import { registerNode, syntheticFrame, uploadChunk, type RecordedFrame } from "./helpers/recording.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
 
@@ -108,15 +107,7 @@ beforeAll(async () => {
     expect(terms.status).toBe(204);
   }
   await api(`/sessions/${sessionId}/stop`, { body: { chunkCount: recording.length }, token: accessToken });
-  let state = "";
-  await until(
-    "the session stored",
-    async () => {
-      ({ state } = await api<{ state: string }>(`/sessions/${sessionId}`, { token: accessToken }));
-      return ["stored", "anchored", "completed"].includes(state);
-    },
-    { intervalMs: 200, detail: () => `the session stayed ${state}` },
-  );
+  await untilStored(base, sessionId, accessToken);
 
   browser = await launchChromium();
   page = await browser.context.newPage();

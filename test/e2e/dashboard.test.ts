@@ -17,7 +17,7 @@ import { ARTIFACTS, launchChromium } from "./helpers/browser.ts";
 import { makeRecording, registerNode, uploadChunk } from "./helpers/recording.ts";
 import { until } from "../node/helpers/until.ts";
 import { buildOnLoopback } from "./helpers/self-hosted.ts";
-import { apiJson, type ApiInit } from "./helpers/lucid-client.ts";
+import { apiJson, untilStored, type ApiInit } from "./helpers/lucid-client.ts";
 
 const work = mkdtempSync(join(tmpdir(), "lucid-e2e-dashboard-"));
 let base = "";
@@ -92,15 +92,7 @@ beforeAll(async () => {
   const key = new Uint8Array(Buffer.from(((await res.json()) as { key: string }).key, "base64"));
   for (const [index, chunk] of recording.entries()) await uploadChunk(base, credential, sessionId, index, key, chunk);
   await api(`/sessions/${sessionId}/stop`, { body: { chunkCount: recording.length }, token: first.accessToken });
-  let state = "";
-  await until(
-    "the session stored",
-    async () => {
-      ({ state } = await api<{ state: string }>(`/sessions/${sessionId}`, { token: first.accessToken }));
-      return ["stored", "anchored", "completed"].includes(state);
-    },
-    { intervalMs: 200, detail: () => `the session stayed ${state}` },
-  );
+  await untilStored(base, sessionId, first.accessToken);
 
   browser = await launchChromium();
   page = await browser.context.newPage();

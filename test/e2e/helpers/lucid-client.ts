@@ -7,6 +7,7 @@ import { TronWeb, Trx } from "tronweb";
 import { Agent, fetch as undiciFetch } from "undici";
 import { registrationMessage } from "../../../shared/nodes/protocol.ts";
 import { totpCode } from "../../../shared/totp.ts";
+import { until } from "../../node/helpers/until.ts";
 
 export interface Reply<T = unknown> {
   status: number;
@@ -169,4 +170,17 @@ export async function apiJson<T>(base: string, path: string, init: ApiInit = {})
   });
   if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** Waits until session `sessionId` is stored (or anchored, completed) after its stop, as the dashboard tests need. */
+export async function untilStored(base: string, sessionId: string, token: string): Promise<void> {
+  let state = "";
+  await until(
+    "the session stored",
+    async () => {
+      ({ state } = await apiJson<{ state: string }>(base, `/sessions/${sessionId}`, { token }));
+      return ["stored", "anchored", "completed"].includes(state);
+    },
+    { intervalMs: 200, detail: () => `the session stayed ${state}` },
+  );
 }
