@@ -123,8 +123,6 @@ export const NEEDS: { file: string; project: string; tools: ToolName[] }[] = [
   { file: "test/e2e/dashboard-pages.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/dashboard-interaction.test.ts", project: "e2e", tools: ["chromium"] },
   { file: "test/e2e/package-verify.test.ts", project: "e2e", tools: ["chromium", "systemNode"] },
-  { file: "test/node/agent-damage.test.ts", project: "agent", tools: ["addon", "xvfb"] },
-  { file: "test/node/agent-recorder-chunks.test.ts", project: "agent", tools: ["addon", "xvfb"] },
   { file: "test/e2e/workerd-arm64.test.ts", project: "arm64", tools: ["qemuUser"] },
   { file: "test/node/prometheus-docs.test.ts", project: "node", tools: ["promtool"] },
   { file: "bench/agent-capture.mjs", project: "bench", tools: ["addon", "xvfb"] },
