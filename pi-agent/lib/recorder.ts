@@ -159,10 +159,7 @@ export class Recorder {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       else nextTick = performance.now();
     }
-    if (chunk && !this.failure) {
-      this.drainEvents(chunk);
-      this.cut(chunk);
-    }
+    if (chunk && !this.failure) this.cut(chunk); // cut() drains the sources first
     await this.writes;
     if (this.failure) throw this.failure;
   }
