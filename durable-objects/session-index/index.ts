@@ -7,7 +7,8 @@ import migrations from "./drizzle/migrations.js";
 import * as schema from "./schema.ts";
 import type { SessionSummary } from "./schema.ts";
 import { summaryOf, termHits, type TermMatch } from "./term-search.ts";
-import { distinctWords, searchTermKey, termToken, wordsOf } from "./terms.ts";
+import { wordsOf, type ChunkTerms } from "../../shared/recording/terms.ts";
+import { distinctWords, searchTermKey, termToken } from "./terms.ts";
 
 export interface ListFilter {
   ownerId?: string;
@@ -27,12 +28,6 @@ export interface SearchHit {
   snippet: string;
   /** Where the query matched: the metadata (FTS), window titles or typed text (with the first chunk). */
   matches: TermMatch[];
-}
-
-/** A chunk's search terms as the node sent them (validated by the route, the policy checked by the SessionDO). */
-export interface ChunkTerms {
-  titles: string[];
-  words: string[];
 }
 
 /**

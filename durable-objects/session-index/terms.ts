@@ -1,3 +1,4 @@
+import { wordsOf } from "../../shared/recording/terms.ts";
 import { kekBytes } from "../session/data-key.ts";
 
 /**
@@ -12,19 +13,6 @@ export const SEARCH_TERMS_INFO = "lucid/search-terms/v1";
 
 /** Where a term came from: a focused window's title (`metadata` and `full`) or typed text (`full` only). */
 export type TermField = "title" | "text";
-
-export const MIN_WORD = 2;
-export const MAX_WORD = 64;
-
-/** The words of `text` as the index keys them: NFKC, lowercase, runs of letters and digits of 2..64 characters. */
-export function wordsOf(text: string): string[] {
-  const runs =
-    text
-      .normalize("NFKC")
-      .toLowerCase()
-      .match(/[\p{L}\p{N}]+/gu) ?? [];
-  return runs.filter((w) => [...w].length >= MIN_WORD && [...w].length <= MAX_WORD);
-}
 
 /** Every distinct normalised word of several texts. */
 export function distinctWords(texts: readonly string[]): string[] {

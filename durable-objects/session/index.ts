@@ -22,7 +22,7 @@ import { Proofs } from "./proofs.ts";
 import { Retention } from "./retention.ts";
 import * as schema from "./schema.ts";
 import { Terms } from "./terms.ts";
-import type { ChunkTerms } from "../session-index/index.ts";
+import type { ChunkTerms } from "../../shared/recording/terms.ts";
 import type { TaskName } from "./tasks.ts";
 import type {
   BeginUpload,

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { ok, refuse, type Outcome } from "../../shared/outcome.ts";
 import { singleton } from "../../platform/objects.ts";
-import type { ChunkTerms } from "../session-index/index.ts";
+import type { ChunkTerms } from "../../shared/recording/terms.ts";
 import type { Actor } from "./access.ts";
 import type { SessionContext } from "./context.ts";
 import * as schema from "./schema.ts";

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { INTERACTION_POLICIES } from "../../shared/recording/events.ts";
 import { SESSION_STATES } from "../../shared/session.ts";
+import { TERMS_LIMITS } from "../../shared/recording/terms.ts";
 
 const iso = () => z.string().openapi({ format: "date-time" });
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -294,11 +295,15 @@ export const ManifestSchema = z
 export const ChunkTermsBody = z
   .object({
     titles: z
-      .array(z.string().max(1024))
-      .max(200)
+      .array(z.string().max(TERMS_LIMITS.titleChars))
+      .max(TERMS_LIMITS.titles)
       .default([])
       .openapi({ description: "window titles seen in the chunk (metadata or full)" }),
-    words: z.array(z.string().min(2).max(64)).max(5000).default([]).openapi({ description: "words typed in the chunk (full only)" }),
+    words: z
+      .array(z.string().min(TERMS_LIMITS.wordMin).max(TERMS_LIMITS.wordMax))
+      .max(TERMS_LIMITS.words)
+      .default([])
+      .openapi({ description: "words typed in the chunk (full only)" }),
   })
   .strict()
   .openapi("ChunkTerms");

@@ -5,9 +5,9 @@
  * a recording without decrypting it, and learns nothing the policy does not allow.
  */
 import { z } from "zod";
+import { TERMS_LIMITS, wordsOf } from "../../shared/recording/terms.ts";
 
-export const TERMS_LIMITS = { titles: 200, titleChars: 1024, words: 5000, wordMin: 2, wordMax: 64 } as const;
-
+/** One chunk's terms as spooled and sent (the limits are the route's: shared/recording/terms.ts). */
 export const ChunkTerms = z
   .object({
     titles: z.array(z.string().min(1).max(TERMS_LIMITS.titleChars)).max(TERMS_LIMITS.titles),
@@ -15,15 +15,6 @@ export const ChunkTerms = z
   })
   .strict();
 export type ChunkTerms = z.infer<typeof ChunkTerms>;
-
-/** The words of `text` as the server indexes them: NFKC, lower case, split on all but letters and digits. */
-export function wordsOf(text: string): string[] {
-  return text
-    .normalize("NFKC")
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((w) => w.length >= TERMS_LIMITS.wordMin && w.length <= TERMS_LIMITS.wordMax);
-}
 
 /** Collects one chunk's terms, each once, within the limits (what does not fit is left out). */
 export class TermsCollector {
@@ -36,7 +27,8 @@ export class TermsCollector {
   }
 
   addText(text: string): void {
-    for (const w of wordsOf(text)) if (this.words.size < TERMS_LIMITS.words) this.words.add(w);
+    // The index's words, and within the route's limit, which counts UTF-16 code units.
+    for (const w of wordsOf(text)) if (w.length <= TERMS_LIMITS.wordMax && this.words.size < TERMS_LIMITS.words) this.words.add(w);
   }
 
   take(): ChunkTerms {
